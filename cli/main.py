@@ -1,0 +1,334 @@
+"""``ecnet``: the command line of the ecnet network.
+
+Every command that talks to a running nation finds its nodes through ``--data DIR``
+(default ``$ECNET_DATA``, else ``./nation``); ``--node HOST:PORT`` points at one node.
+Failures print one line, with the C.4 code when there is one, and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from google.protobuf.json_format import MessageToDict
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from cli.nationfile import NationFile, default_data_dir, pid_alive
+from cli.rpc import CliError, NodeHandle, national_address
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(help="ecnet: the medical-insurance electronic voucher network (XJ-D01-2019).", no_args_is_help=True)
+nation_app = typer.Typer(help="Run a simulated nation on this machine.", no_args_is_help=True)
+persons_app = typer.Typer(help="The national base registry.", no_args_is_help=True)
+channels_app = typer.Typer(help="Approved channels.", no_args_is_help=True)
+terminals_app = typer.Typer(help="Registered acceptance terminals.", no_args_is_help=True)
+app.add_typer(nation_app, name="nation")
+app.add_typer(persons_app, name="persons")
+app.add_typer(channels_app, name="channels")
+app.add_typer(terminals_app, name="terminals")
+
+out = Console()
+err = Console(stderr=True)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
+NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def _data(value: Path | None) -> Path:
+    return value if value is not None else default_data_dir()
+
+
+def reports_errors(fn):
+    """One clear line and a non-zero exit for every expected failure."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except CliError as exc:
+            prefix = f"error {exc.code}: " if exc.code is not None else "error: "
+            err.print(f"[red]{prefix}[/red]{exc}", highlight=False, markup=True)
+            raise typer.Exit(1) from None
+        except FileNotFoundError as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _print_json(value) -> None:
+    out.print_json(json.dumps(value, ensure_ascii=False))
+
+
+# -- nation ------------------------------------------------------------------------
+def _status_table(rows: list[dict]) -> Table:
+    table = Table(title="ecnet nation", title_justify="left")
+    for col in ("node", "role", "province", "address", "pid", "health", "directory", "records"):
+        table.add_column(col)
+    for r in rows:
+        health = r["health"]
+        colour = {"SERVING": "green", "DOWN": "red"}.get(health, "yellow")
+        records = ", ".join(f"{k} {v:,}" for k, v in r["counts"].items() if v or k in ("persons", "voucher_cache"))
+        table.add_row(
+            r["node"], r["role"], f"{r['province']} {r['provinceName']}".strip(), r["address"],
+            str(r["pid"] or "-"), f"[{colour}]{health}[/{colour}]", r["directory"] or "-", records,
+        )
+    return table
+
+
+def _stop_all(nation: NationFile) -> None:
+    from cli.nation import stop_entry
+
+    # Provinces first, so that they can deregister from a national that still answers.
+    for entry in sorted(nation.nodes.values(), key=lambda e: e.role == "national"):
+        if stop_entry(entry):
+            err.print(f"stopped {entry.name}")
+    nation.save()
+
+
+@nation_app.command("up")
+@reports_errors
+def nation_up(
+    provinces: Annotated[str | None, typer.Option(help="comma-separated province codes [default: 11,31,44,51]")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="all 32 provincial nodes (31 provinces and 66)")] = False,
+    population: Annotated[int, typer.Option(help="persons to seed into an empty registry")] = 10_000,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic population")] = 2019,
+    data: DataOpt = None,
+    base_port: Annotated[int, typer.Option(help="national listens on P, province NN on P+NN")] = 50000,
+    detach: Annotated[bool, typer.Option(help="return once every node is healthy")] = False,
+    heartbeat: Annotated[float, typer.Option(help="seconds between province heartbeats")] = 2.0,
+) -> None:
+    """Seed the registry (once) and start national and provincial nodes."""
+    from cli.nation import collect_status, parse_provinces, plan_nation, spawn, wait_healthy
+    from cli.seed import seed_national
+
+    data_dir = _data(data)
+    codes = parse_provinces(provinces, all_)
+    if population < 0:
+        raise CliError("--population must not be negative", -2)
+    try:
+        running = [e.name for e in NationFile.load(data_dir).nodes.values() if pid_alive(e.pid)]
+    except FileNotFoundError:
+        running = []
+    if running:
+        raise CliError(
+            f"a nation is already running in {data_dir} ({', '.join(running)}); "
+            f"run `ecnet nation down --data {data_dir}` first"
+        )
+    nation = plan_nation(data_dir, codes, base_port)
+    national = nation.national
+    Path(national.data).mkdir(parents=True, exist_ok=True)
+
+    with Progress(
+        TextColumn("seeding registry"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True,
+    ) as bar:
+        task = bar.add_task("seed", total=population)
+        report = seed_national(
+            Path(national.data) / "national.db", population, seed, codes,
+            progress=lambda n: bar.update(task, completed=n),
+        )
+    if report.skipped_persons:
+        err.print(f"registry in {national.data} already seeded; keeping it")
+    else:
+        err.print(f"seeded {report.persons:,} persons in {report.seconds:.1f}s ({report.rate:,.0f}/s)")
+
+    started = time.monotonic()
+    procs = {}
+    try:
+        procs["national"] = spawn(national, national.address, heartbeat)
+        nation.save()
+        wait_healthy([national], procs)
+        for entry in nation.nodes.values():
+            if entry.role == "provincial":
+                procs[entry.name] = spawn(entry, national.address, heartbeat)
+        nation.save()
+        wait_healthy(list(nation.nodes.values()), procs)
+    except (CliError, KeyboardInterrupt):
+        _stop_all(nation)
+        raise
+    elapsed = time.monotonic() - started
+    out.print(_status_table(collect_status(nation)))
+    out.print(f"{len(nation.nodes)} nodes healthy in {elapsed:.1f}s; data in {data_dir}")
+    if detach:
+        out.print(f"stop them with: ecnet nation down --data {data_dir}")
+        return
+    out.print("Ctrl-C stops every node.")
+    reported: set[str] = set()
+    try:
+        while True:
+            time.sleep(1)
+            current = NationFile.load(data_dir)
+            for e in current.nodes.values():
+                proc = procs.get(e.name)
+                if proc is not None and proc.poll() is not None and e.pid == proc.pid and e.name not in reported:
+                    reported.add(e.name)
+                    err.print(f"[yellow]{e.name} exited (code {proc.returncode})[/yellow]")
+    except KeyboardInterrupt:
+        err.print("stopping the nation…")
+        _stop_all(NationFile.load(data_dir))
+
+
+@nation_app.command("status")
+@reports_errors
+def nation_status(data: DataOpt = None, json_: JsonOpt = False) -> None:
+    """Role, province, address, health and record counts of each node."""
+    from cli.nation import collect_status
+
+    rows = collect_status(NationFile.load(_data(data)))
+    if json_:
+        _print_json(rows)
+    else:
+        out.print(_status_table(rows))
+
+
+@nation_app.command("down")
+@reports_errors
+def nation_down(data: DataOpt = None) -> None:
+    """Stop every node of the nation (the data stays)."""
+    nation = NationFile.load(_data(data))
+    _stop_all(nation)
+    out.print("nation stopped")
+
+
+def _entry(nation: NationFile, province: str):
+    entry = nation.nodes.get(f"p{province}")
+    if entry is None:
+        raise CliError(f"province {province} is not part of the nation in {nation.data_dir} "
+                       f"(it has {', '.join(nation.provinces())})", -2)
+    return entry
+
+
+@nation_app.command("stop")
+@reports_errors
+def nation_stop(
+    province: Annotated[str, typer.Option(help="province code of the node to stop")],
+    data: DataOpt = None,
+) -> None:
+    """Stop one provincial node (a fault drill)."""
+    from cli.nation import stop_entry
+
+    nation = NationFile.load(_data(data))
+    entry = _entry(nation, province)
+    if not stop_entry(entry):
+        raise CliError(f"{entry.name} is not running")
+    nation.save()
+    out.print(f"stopped {entry.name}")
+
+
+@nation_app.command("start")
+@reports_errors
+def nation_start(
+    province: Annotated[str, typer.Option(help="province code of the node to start")],
+    data: DataOpt = None,
+    heartbeat: Annotated[float, typer.Option(help="seconds between heartbeats")] = 2.0,
+) -> None:
+    """Start one provincial node again."""
+    from cli.nation import spawn, wait_healthy
+
+    nation = NationFile.load(_data(data))
+    entry = _entry(nation, province)
+    if pid_alive(entry.pid):
+        raise CliError(f"{entry.name} is already running (pid {entry.pid})")
+    proc = spawn(entry, nation.national.address, heartbeat)
+    nation.save()
+    wait_healthy([entry], {entry.name: proc})
+    out.print(f"started {entry.name} on {entry.address} (pid {entry.pid})")
+
+
+# -- registry listings -------------------------------------------------------------
+@persons_app.command("list")
+@reports_errors
+def persons_list(
+    insured_province: Annotated[str | None, typer.Option(help="only persons insured in this province")] = None,
+    limit: Annotated[int, typer.Option(help="how many")] = 20,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Sample persons (name, idType, idNo, insured regions) for trying the flows."""
+    from ecnet.v1 import admin_service_pb2 as pb
+
+    if limit <= 0:
+        raise CliError("--limit must be positive", -2)
+    persons = []
+    token = ""
+    with NodeHandle(national_address(_data(data), node)) as h:
+        while len(persons) < limit:
+            resp = h.call(h.admin.ListPersons, pb.ListPersonsRequest(
+                insured_province=insured_province or "", page_size=min(limit - len(persons), 1000), page_token=token))
+            persons.extend(resp.persons)
+            token = resp.next_page_token
+            if not token:
+                break
+    if json_:
+        _print_json([MessageToDict(p) for p in persons])
+        return
+    table = Table()
+    for col in ("userName", "idType", "idNo", "gender", "birthday", "insured regions (insuOrg)"):
+        table.add_column(col)
+    for p in persons:
+        regions = "; ".join(f"{r.insu_org} {r.insu_org_name} ({r.insu_type})" for r in p.insured_regions)
+        table.add_row(p.user_name, p.id_type, p.id_no, {"1": "男", "2": "女"}.get(p.gender, p.gender), p.birthday, regions)
+    out.print(table)
+
+
+@channels_app.command("list")
+@reports_errors
+def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False) -> None:
+    """The official channel and the approved third-party channels."""
+    from ecnet.v1 import admin_service_pb2 as pb
+
+    with NodeHandle(national_address(_data(data), node)) as h:
+        channels = h.call(h.admin.ListChannels, pb.ListChannelsRequest()).channels
+    if json_:
+        _print_json([MessageToDict(c) for c in channels])
+        return
+    table = Table()
+    for col in ("channelId", "name", "kind", "status"):
+        table.add_column(col)
+    for c in channels:
+        table.add_row(c.channel_id, c.name, "official" if c.kind == 1 else "third party", c.status)
+    out.print(table)
+
+
+@terminals_app.command("list")
+@reports_errors
+def terminals_list(
+    province: Annotated[str | None, typer.Option(help="only terminals of this province")] = None,
+    limit: Annotated[int, typer.Option(help="how many")] = 100,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Registered terminals (20-digit numbers) and the institutions (orgId) they are bound to."""
+    from ecnet.v1 import admin_service_pb2 as pb
+
+    with NodeHandle(national_address(_data(data), node)) as h:
+        terminals = h.call(h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", page_size=limit)).terminals
+    if json_:
+        _print_json([MessageToDict(t) for t in terminals])
+        return
+    table = Table()
+    for col in ("terminalId", "province", "orgId", "orgName", "name", "version", "mac"):
+        table.add_column(col)
+    for t in terminals:
+        table.add_row(t.terminal_id, t.province, t.org_id, t.org_name, t.name, t.version, t.mac)
+    out.print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Running a simulated nation on one machine: ``ecnet nation up|status|down|stop|start``.
+
+The nodes are ordinary ``ecnet-node`` processes (``python -m node``), each with its own
+data folder and log file under the nation's data folder; ``nation.json`` there records
+where each one listens and its pid.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from cli.nationfile import NationFile, NodeEntry, pid_alive
+from cli.rpc import CliError, NodeHandle, health_of
+from ecnet.v1 import admin_service_pb2 as admin_pb
+from ecnet.v1 import federation_service_pb2 as fed_pb
+from node.domain.regions import PROVINCES, is_province, province_name
+
+__all__ = [
+    "parse_provinces",
+    "plan_nation",
+    "spawn",
+    "wait_healthy",
+    "stop_entry",
+    "collect_status",
+    "DEFAULT_PROVINCES",
+]
+
+DEFAULT_PROVINCES = ["11", "31", "44", "51"]
+START_TIMEOUT = 60.0
+
+
+def parse_provinces(spec: str | None, all_: bool) -> list[str]:
+    if all_:
+        return sorted(PROVINCES)
+    codes = [c.strip() for c in (spec or ",".join(DEFAULT_PROVINCES)).split(",") if c.strip()]
+    bad = [c for c in codes if not is_province(c)]
+    if bad:
+        raise CliError(
+            f"not a province code of GB/T 2260: {', '.join(bad)} "
+            "(11 Beijing ... 65 Xinjiang, 66 the Production and Construction Corps)",
+            -2,
+        )
+    if not codes:
+        raise CliError("no provinces given", -2)
+    return sorted(set(codes))
+
+
+def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationFile:
+    if not 1 <= base_port <= 65535 - 66:
+        raise CliError(f"--base-port {base_port} leaves no room for province ports (P+NN)", -2)
+    nation = NationFile(data_dir=data_dir, base_port=base_port)
+    entries = [NodeEntry("national", "national", "", f"127.0.0.1:{base_port}", "", "")]
+    entries += [
+        NodeEntry(f"p{p}", "provincial", p, f"127.0.0.1:{base_port + int(p)}", "", "") for p in provinces
+    ]
+    for e in entries:
+        folder = data_dir / e.name
+        e.data = str(folder)
+        e.log = str(folder / "node.log")
+        nation.nodes[e.name] = e
+    return nation
+
+
+def spawn(entry: NodeEntry, national: str, heartbeat: float = 2.0) -> subprocess.Popen:
+    Path(entry.data).mkdir(parents=True, exist_ok=True)
+    with open(entry.log, "ab") as log:
+        proc = subprocess.Popen(
+            entry.command(sys.executable, national, heartbeat),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # Ctrl-C in the terminal reaches the CLI, which stops them in order
+        )
+    entry.pid = proc.pid
+    return proc
+
+
+def _last_error(entry: NodeEntry) -> str:
+    """The one-line reason a node printed before it exited."""
+    try:
+        lines = Path(entry.log).read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return "no log"
+    for line in reversed(lines):
+        if line.startswith("ecnet-node:"):
+            return line.removeprefix("ecnet-node:").strip()
+    return lines[-1] if lines else "no log"
+
+
+def wait_healthy(entries: list[NodeEntry], procs: dict[str, subprocess.Popen], timeout: float = START_TIMEOUT) -> None:
+    """Until every node reports SERVING; a node that exits raises with its reason."""
+    deadline = time.monotonic() + timeout
+    pending = {e.name: e for e in entries}
+    while pending:
+        for name, entry in list(pending.items()):
+            proc = procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                raise CliError(f"{name} exited (code {proc.returncode}): {_last_error(entry)}")
+            if health_of(entry.address, timeout=0.5) == "SERVING":
+                del pending[name]
+        if pending and time.monotonic() > deadline:
+            raise CliError(
+                f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))} (see their node.log)", -3
+            )
+        if pending:
+            time.sleep(0.1)
+
+
+def stop_entry(entry: NodeEntry, timeout: float = 15.0) -> bool:
+    """SIGTERM, wait for a graceful exit, SIGKILL as a last resort. True if it was running."""
+    if not pid_alive(entry.pid):
+        entry.pid = None
+        return False
+    assert entry.pid is not None
+    os.kill(entry.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while pid_alive(entry.pid) and time.monotonic() < deadline:
+        _reap(entry.pid)
+        time.sleep(0.05)
+    if pid_alive(entry.pid):
+        os.kill(entry.pid, signal.SIGKILL)
+    _reap(entry.pid)
+    entry.pid = None
+    return True
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def collect_status(nation: NationFile) -> list[dict]:
+    """One row per node: role, province, address, pid, health, directory state, counts."""
+    directory: dict[str, fed_pb.NodeRole | object] = {}
+    rows = []
+    national = nation.national
+    if health_of(national.address) != "DOWN":
+        try:
+            with NodeHandle(national.address) as h:
+                for n in h.call(h.admin.ListNodes, admin_pb.ListNodesRequest(), timeout=3).nodes:
+                    directory[n.province] = n
+        except CliError:
+            pass
+    for entry in nation.nodes.values():
+        health = health_of(entry.address) if pid_alive(entry.pid) else "DOWN"
+        counts: dict[str, int] = {}
+        if health != "DOWN":
+            try:
+                with NodeHandle(entry.address) as h:
+                    counts = dict(h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=3).counts)
+            except CliError:
+                pass
+        d = directory.get(entry.province)
+        rows.append(
+            {
+                "node": entry.name,
+                "role": entry.role,
+                "province": entry.province,
+                "provinceName": province_name(entry.province) if entry.province else "",
+                "address": entry.address,
+                "pid": entry.pid if pid_alive(entry.pid) else None,
+                "health": health,
+                "directory": admin_pb.NodeState.Name(d.state).removeprefix("NODE_STATE_").lower() if d else "",
+                "pendingEvents": d.pending_events if d else 0,
+                "appliedPosition": d.applied_position if d else 0,
+                "counts": counts,
+            }
+        )
+    return rows

@@ -1,0 +1,104 @@
+"""``nation.json``: where a simulated nation's nodes live, so every command finds them.
+
+``ecnet nation up`` writes it into the data folder; every other command reads it.
+One entry per node: its role, province, address, data folder, log file and, while it
+runs, its process id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+__all__ = ["NodeEntry", "NationFile", "default_data_dir", "pid_alive"]
+
+FILENAME = "nation.json"
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get("ECNET_DATA") or "nation")
+
+
+def pid_alive(pid: int | None) -> bool:
+    """Is ``pid`` a running ecnet node (not a recycled pid of something else)?"""
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if b"node" not in cmdline:
+            return False
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass
+class NodeEntry:
+    name: str
+    role: str
+    province: str
+    address: str
+    data: str
+    log: str
+    pid: int | None = None
+
+    def command(self, python: str, national: str, heartbeat: float = 2.0) -> list[str]:
+        cmd = [python, "-m", "node", "--role", self.role, "--listen", self.address, "--data", self.data,
+               "--heartbeat", str(heartbeat)]
+        if self.role == "provincial":
+            cmd += ["--province", self.province, "--national", national]
+        return cmd
+
+
+@dataclass
+class NationFile:
+    data_dir: Path
+    base_port: int = 50000
+    nodes: dict[str, NodeEntry] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.data_dir / FILENAME
+
+    @property
+    def national(self) -> NodeEntry:
+        return self.nodes["national"]
+
+    def provinces(self) -> list[str]:
+        return sorted(e.province for e in self.nodes.values() if e.role == "provincial")
+
+    @classmethod
+    def load(cls, data_dir: Path) -> NationFile:
+        path = data_dir / FILENAME
+        if not path.exists():
+            raise FileNotFoundError(
+                f"no nation in {data_dir}: run `ecnet nation up --data {data_dir}` first "
+                "(or point --data / $ECNET_DATA at the folder of a running nation)"
+            )
+        raw = json.loads(path.read_text())
+        return cls(
+            data_dir=data_dir,
+            base_port=raw["base_port"],
+            nodes={name: NodeEntry(**entry) for name, entry in raw["nodes"].items()},
+        )
+
+    def save(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(
+            json.dumps(
+                {"base_port": self.base_port, "nodes": {n: asdict(e) for n, e in self.nodes.items()}},
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        tmp.replace(self.path)

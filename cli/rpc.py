@@ -1,0 +1,72 @@
+"""Synchronous calls from the CLI to nodes, with errors turned into one clear line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from cli.nationfile import NationFile
+from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
+from node.errors import from_rpc_error
+
+__all__ = ["CliError", "NodeHandle", "health_of", "national_address"]
+
+
+class CliError(Exception):
+    """A failure to report as one line (with its C.4 code when there is one)."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class NodeHandle:
+    address: str
+
+    def __post_init__(self) -> None:
+        self.channel = grpc.insecure_channel(self.address)
+        self.admin = admin_service_pb2_grpc.AdminServiceStub(self.channel)
+        self.federation = federation_service_pb2_grpc.FederationServiceStub(self.channel)
+        self.health = health_pb2_grpc.HealthStub(self.channel)
+
+    def call(self, method, request, timeout: float = 10.0):
+        try:
+            return method(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            code, message = from_rpc_error(exc)
+            if code == -3:
+                message = f"node {self.address} did not answer: is the nation running? ({message})"
+            raise CliError(message, code) from None
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> NodeHandle:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def health_of(address: str, timeout: float = 1.0) -> str:
+    """SERVING, NOT_SERVING, or DOWN when the node does not answer."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            resp = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+        except grpc.RpcError:
+            return "DOWN"
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)
+
+
+def national_address(data_dir: Path, node: str | None) -> str:
+    """``--node`` if given, else the national node of the nation in ``data_dir``."""
+    if node:
+        return node
+    try:
+        return NationFile.load(data_dir).national.address
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None

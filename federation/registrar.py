@@ -1,0 +1,116 @@
+"""A provincial node's registration with national.
+
+At start the province registers and keeps retrying (jittered backoff, capped) while
+national is unreachable; it reports SERVING only once registered. A refusal because
+another live node serves the province is fatal: the node stops with that message.
+After that it heartbeats every interval; when national answers that it no longer knows
+this instance (national's directory was reset, or a lease expired and another node
+took over) it registers again. On shutdown it deregisters, best effort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable
+
+import grpc
+
+from ecnet.v1 import federation_service_pb2 as fed_pb
+from federation.client import PeerClient
+from node.errors import from_rpc_error
+
+__all__ = ["Registrar", "RegistrationRefused"]
+
+log = logging.getLogger("ecnet.registrar")
+
+
+class RegistrationRefused(Exception):
+    """National refused this node (another live node serves the province)."""
+
+
+class Registrar:
+    def __init__(
+        self,
+        national: str,
+        province: str,
+        address: str,
+        version: str,
+        instance_id: str,
+        interval: float,
+        applied_position: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self.peer = PeerClient(national, f"p{province}")
+        self.province = province
+        self.address = address
+        self.version = version
+        self.instance_id = instance_id
+        self.interval = interval
+        self.applied_position = applied_position
+        self.registered = asyncio.Event()
+
+    async def register(self) -> None:
+        """Register, retrying until national answers; raises RegistrationRefused."""
+        delay = 0.2
+        while True:
+            try:
+                resp = await self.peer.federation.Register(
+                    fed_pb.RegisterRequest(
+                        province=self.province,
+                        address=self.address,
+                        version=self.version,
+                        instance_id=self.instance_id,
+                    ),
+                    timeout=5,
+                    metadata=self.peer.metadata,
+                )
+            except grpc.RpcError as exc:
+                code, message = from_rpc_error(exc)
+                if code in (-4, -2):
+                    raise RegistrationRefused(message) from None
+                log.warning(
+                    "national not reachable, retrying",
+                    extra={"fields": {"national": self.peer.address, "error": message, "retry_s": round(delay, 2)}},
+                )
+                await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+                delay = min(delay * 2, 5.0)
+                continue
+            if resp.heartbeat_interval_seconds > 0:
+                self.interval = min(self.interval, float(resp.heartbeat_interval_seconds))
+            self.registered.set()
+            log.info("registered with national", extra={"fields": {"national": self.peer.address}})
+            return
+
+    async def heartbeat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                resp = await self.peer.federation.Heartbeat(
+                    fed_pb.HeartbeatRequest(
+                        province=self.province,
+                        instance_id=self.instance_id,
+                        applied_position=self.applied_position(),
+                    ),
+                    timeout=max(self.interval, 1.0),
+                    metadata=self.peer.metadata,
+                )
+            except grpc.RpcError as exc:
+                log.warning("heartbeat failed", extra={"fields": {"error": from_rpc_error(exc)[1]}})
+                continue
+            if not resp.known:
+                log.warning("national does not know this instance; registering again")
+                await self.register()
+
+    async def deregister(self) -> None:
+        try:
+            await self.peer.federation.Deregister(
+                fed_pb.DeregisterRequest(province=self.province, instance_id=self.instance_id),
+                timeout=2,
+                metadata=self.peer.metadata,
+            )
+        except grpc.RpcError as exc:
+            log.warning("deregistration failed", extra={"fields": {"error": from_rpc_error(exc)[1]}})
+
+    async def close(self) -> None:
+        await self.peer.close()

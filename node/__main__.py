@@ -1,0 +1,109 @@
+"""``ecnet-node``: run one node of the network.
+
+    ecnet-node --role national --listen 127.0.0.1:50000 --data nation/national
+    ecnet-node --role provincial --province 44 --listen 127.0.0.1:50044 \\
+               --national 127.0.0.1:50000 --data nation/p44
+
+Exit codes: 0 after a graceful stop (SIGTERM / SIGINT), 2 for a configuration or
+start-up problem (one line on stderr, never a traceback), 3 when national refuses the
+registration (another live node serves the province).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from node.config import VERSION, ConfigError, NodeConfig
+
+__all__ = ["main", "build_parser"]
+
+EXIT_CONFIG = 2
+EXIT_REFUSED = 3
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="ecnet-node",
+        description="One node of ecnet, the medical-insurance electronic voucher network (XJ-D01-2019).",
+    )
+    p.add_argument("--role", required=True, help="national | provincial")
+    p.add_argument("--province", default="", help="two-digit GB/T 2260 province code (provincial role)")
+    p.add_argument("--listen", default="127.0.0.1:50000", help="HOST:PORT to serve gRPC on (port 0: any free port)")
+    p.add_argument("--national", default="", help="HOST:PORT of the national node (provincial role)")
+    p.add_argument("--data", required=True, type=Path, help="data folder holding this node's SQLite database")
+    p.add_argument("--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no log line per call")
+    p.add_argument("--version", action="version", version=f"ecnet-node {VERSION}")
+    return p
+
+
+def _fail(message: str, code: int) -> int:
+    print(f"ecnet-node: {message}", file=sys.stderr)
+    return code
+
+
+async def _serve(config: NodeConfig) -> int:
+    from federation.registrar import RegistrationRefused
+    from node.app import Node, NodeStartError
+
+    node = Node(config)
+    loop = asyncio.get_running_loop()
+    start = asyncio.create_task(node.start())
+
+    def on_signal() -> None:
+        if not start.done():
+            start.cancel()
+        asyncio.ensure_future(node.stop())
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    try:
+        await start
+    except NodeStartError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    except RegistrationRefused as exc:
+        await node.stop(grace=0)
+        return _fail(f"national refused the registration: {exc}", EXIT_REFUSED)
+    except asyncio.CancelledError:
+        await node.stop(grace=0)
+        return 0
+    await node.wait_stopped()
+    # stop() runs as its own task: let it finish draining before the loop closes.
+    for task in asyncio.all_tasks() - {asyncio.current_task()}:
+        if not task.done():
+            await asyncio.wait([task], timeout=config.grace + 2)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    config = NodeConfig(
+        role=args.role,
+        listen=args.listen,
+        data_dir=args.data,
+        province=args.province,
+        national=args.national,
+        heartbeat_interval=args.heartbeat,
+        log_calls=not args.quiet,
+    )
+    try:
+        config.validate()
+    except ConfigError as exc:
+        return _fail(str(exc), EXIT_CONFIG)
+    from node.logs import setup_logging
+
+    setup_logging(config.name)
+    logging.getLogger("grpc").setLevel(logging.WARNING)
+    try:
+        return asyncio.run(_serve(config))
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

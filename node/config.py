@@ -1,0 +1,62 @@
+"""A node's configuration, validated once at start."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from node.domain.regions import is_province
+
+__all__ = ["NodeConfig", "ConfigError", "parse_address", "VERSION"]
+
+VERSION = "0.1.0"
+
+
+class ConfigError(ValueError):
+    """A configuration a person must fix; the message says how."""
+
+
+def parse_address(value: str, what: str = "address") -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"{what} {value!r} is not HOST:PORT (e.g. 127.0.0.1:50044)")
+    return host.strip("[]"), int(port)
+
+
+@dataclass
+class NodeConfig:
+    role: str
+    listen: str
+    data_dir: Path
+    province: str = ""
+    national: str = ""
+    heartbeat_interval: float = 2.0
+    # A province is down once no heartbeat came for this many intervals.
+    lease_intervals: float = 3.0
+    grace: float = 5.0
+    version: str = VERSION
+    log_calls: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> NodeConfig:
+        if self.role not in ("national", "provincial"):
+            raise ConfigError(f"unknown role {self.role!r}: use --role national or --role provincial")
+        parse_address(self.listen, "--listen")
+        if self.role == "provincial":
+            if not self.province:
+                raise ConfigError("a provincial node needs --province NN (e.g. --province 44)")
+            if not is_province(self.province):
+                raise ConfigError(
+                    f"{self.province!r} is not a province code of GB/T 2260 "
+                    "(11 Beijing ... 65 Xinjiang, 66 the Production and Construction Corps)"
+                )
+            if not self.national:
+                raise ConfigError("a provincial node needs --national HOST:PORT of the national node")
+            parse_address(self.national, "--national")
+        elif self.province:
+            raise ConfigError("--province is only for --role provincial")
+        return self
+
+    @property
+    def name(self) -> str:
+        return "national" if self.role == "national" else f"p{self.province}"

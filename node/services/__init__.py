@@ -1,0 +1,1 @@
+"""gRPC servicers: thin adapters from proto messages to the node's plain functions."""

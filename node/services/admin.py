@@ -1,0 +1,145 @@
+"""AdminService: the management center at national, each node's own status everywhere."""
+
+from __future__ import annotations
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ecnet.v1 import admin_service_pb2 as pb
+from ecnet.v1 import admin_service_pb2_grpc, common_pb2
+from ecnet.v1 import federation_service_pb2 as fed_pb
+from node.domain.regions import province_name, region_name
+from node.errors import EcError, invalid
+
+__all__ = ["AdminServicer", "ts_from_ms"]
+
+MAX_PAGE = 1000
+_NODE_STATE = {"up": pb.NODE_STATE_UP, "down": pb.NODE_STATE_DOWN, "stopped": pb.NODE_STATE_STOPPED}
+_KIND = {"official": common_pb2.CHANNEL_KIND_OFFICIAL, "third_party": common_pb2.CHANNEL_KIND_THIRD_PARTY}
+
+
+def ts_from_ms(ms: int) -> Timestamp:
+    ts = Timestamp()
+    ts.FromMilliseconds(ms)
+    return ts
+
+
+def _page(page_size: int, default: int = 20) -> int:
+    if page_size < 0:
+        raise invalid("page_size must not be negative")
+    return min(page_size or default, MAX_PAGE)
+
+
+def _token_int(token: str) -> int:
+    if not token:
+        return 0
+    if not token.isdigit():
+        raise invalid("page_token is not one this node issued")
+    return int(token)
+
+
+class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
+    def __init__(self, node) -> None:  # node: node.app.Node (avoids an import cycle)
+        self.node = node
+
+    async def Ping(self, request, context):
+        return pb.PingResponse()
+
+    async def GetNodeInfo(self, request, context):
+        node = self.node
+        return pb.GetNodeInfoResponse(
+            role=fed_pb.NODE_ROLE_NATIONAL if node.config.role == "national" else fed_pb.NODE_ROLE_PROVINCIAL,
+            province=node.config.province,
+            address=node.address,
+            version=node.config.version,
+            instance_id=node.instance_id,
+            started_at=ts_from_ms(node.started_at_ms),
+            counts=await node.store.counts(),
+        )
+
+    def _national(self, what: str):
+        if self.node.config.role != "national":
+            raise EcError(-5, f"{what} is served by the national node, not by province {self.node.config.province}")
+        return self.node.store
+
+    async def ListNodes(self, request, context):
+        self._national("ListNodes")
+        entries = []
+        for row, status in await self.node.directory.nodes():
+            entries.append(
+                pb.NodeEntry(
+                    province=row.province,
+                    province_name=province_name(row.province),
+                    address=row.address,
+                    version=row.version,
+                    instance_id=row.instance_id,
+                    state=_NODE_STATE[status],
+                    registered_at=ts_from_ms(row.registered_at),
+                    last_heartbeat_at=ts_from_ms(row.last_heartbeat_at),
+                    applied_position=row.applied_position,
+                )
+            )
+        return pb.ListNodesResponse(nodes=entries)
+
+    async def ListPersons(self, request, context):
+        store = self._national("ListPersons")
+        province = request.insured_province
+        if province and not (len(province) == 2 and province.isdigit()):
+            raise invalid(f"insured_province {province!r} is not a 2-digit province code")
+        limit = _page(request.page_size)
+        rows = await store.list_persons(province, limit, _token_int(request.page_token))
+        persons = [
+            common_pb2.Person(
+                user_name=r.user_name,
+                id_type=r.id_type,
+                id_no=r.id_no,
+                gender=r.gender,
+                birthday=r.birthday,
+                nationality=r.nationality,
+                phone=r.phone,
+                insured_regions=[
+                    common_pb2.InsuredRegion(
+                        insu_org=g.insu_org, insu_type=g.insu_type, insu_org_name=region_name(g.insu_org)
+                    )
+                    for g in r.insured
+                ],
+            )
+            for r in rows
+        ]
+        token = str(rows[-1].person_id) if len(rows) == limit else ""
+        return pb.ListPersonsResponse(persons=persons, next_page_token=token)
+
+    async def ListChannels(self, request, context):
+        store = self._national("ListChannels")
+        return pb.ListChannelsResponse(
+            channels=[
+                common_pb2.Channel(channel_id=c.channel_id, name=c.name, kind=_KIND[c.kind], status=c.status)
+                for c in await store.list_channels()
+            ]
+        )
+
+    async def ListTerminals(self, request, context):
+        store = self._national("ListTerminals")
+        province = request.province
+        if province and not (len(province) == 2 and province.isdigit()):
+            raise invalid(f"province {province!r} is not a 2-digit province code")
+        if request.page_token and not (len(request.page_token) == 20 and request.page_token.isdigit()):
+            raise invalid("page_token is not one this node issued")
+        limit = _page(request.page_size, 100)
+        rows = await store.list_terminals(province, limit, request.page_token)
+        return pb.ListTerminalsResponse(
+            terminals=[
+                common_pb2.Terminal(
+                    terminal_id=t.terminal_id, province=t.province, org_id=t.org_id, org_name=t.org_name,
+                    name=t.name, purpose=t.purpose, version=t.version, developer=t.developer,
+                    registered_on=t.registered_on, mac=t.mac,
+                )
+                for t in rows
+            ],
+            next_page_token=rows[-1].terminal_id if len(rows) == limit else "",
+        )
+
+    async def UpdatePerson(self, request, context):
+        self._national("UpdatePerson")
+        raise NotImplementedError
+
+

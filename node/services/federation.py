@@ -1,0 +1,58 @@
+"""FederationService: registration and heartbeats at national; Identify everywhere."""
+
+from __future__ import annotations
+
+from ecnet.v1 import federation_service_pb2 as pb
+from ecnet.v1 import federation_service_pb2_grpc
+from node.errors import EcError
+from node.interceptor import current_caller
+from node.services.admin import ts_from_ms
+
+__all__ = ["FederationServicer"]
+
+
+class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
+    def __init__(self, node) -> None:
+        self.node = node
+
+    def _directory(self, what: str):
+        if self.node.config.role != "national":
+            raise EcError(-5, f"{what} is served by the national node (the hub), not by a province")
+        return self.node.directory
+
+    def _check_caller(self, province: str) -> None:
+        # Until mutual TLS, a node asserts itself in metadata; it may speak only for itself.
+        caller = current_caller().node
+        if caller and caller != f"p{province}":
+            raise EcError(-4, f"node {caller} may not act for province {province}")
+
+    async def Register(self, request, context):
+        directory = self._directory("Register")
+        self._check_caller(request.province)
+        await directory.register(request.province, request.address, request.version, request.instance_id)
+        return pb.RegisterResponse(
+            heartbeat_interval_seconds=max(1, int(directory.interval)),
+            registered_at=ts_from_ms(self.node.clock.now_ms()),
+        )
+
+    async def Heartbeat(self, request, context):
+        directory = self._directory("Heartbeat")
+        self._check_caller(request.province)
+        known = await directory.heartbeat(request.province, request.instance_id, request.applied_position)
+        return pb.HeartbeatResponse(known=known)
+
+    async def Deregister(self, request, context):
+        directory = self._directory("Deregister")
+        self._check_caller(request.province)
+        await directory.deregister(request.province, request.instance_id)
+        return pb.DeregisterResponse()
+
+    async def Identify(self, request, context):
+        node = self.node
+        return pb.IdentifyResponse(
+            role=pb.NODE_ROLE_NATIONAL if node.config.role == "national" else pb.NODE_ROLE_PROVINCIAL,
+            province=node.config.province,
+            instance_id=node.instance_id,
+            version=node.config.version,
+            address=node.address,
+        )

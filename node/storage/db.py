@@ -1,0 +1,185 @@
+"""SQLite under asyncio: one writer thread, a small pool of reader threads.
+
+Every node owns one SQLite file in WAL mode. Writes run on a single dedicated thread
+inside ``BEGIN IMMEDIATE`` transactions, so there is exactly one writer and a function
+passed to :meth:`Database.write` either commits whole or leaves nothing behind. Reads
+run on a separate small pool, each thread holding its own connection, so the event
+loop never blocks on disk and readers never wait for the writer (WAL).
+
+The role-specific stores (``national.py``, ``provincial.py``) are the only modules that
+hold SQL; they hand plain functions ``fn(conn, ...)`` to ``read`` and ``write``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+__all__ = ["Database", "StorageError", "connect", "run_script"]
+
+T = TypeVar("T")
+
+
+class StorageError(Exception):
+    """The database file cannot be used (unreadable, not a database, newer schema)."""
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A connection with the pragmas every ecnet connection uses."""
+    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode: a committed transaction survives a crash of the process
+    # (kill -9); only a power loss may drop the last few commits.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+def _check_readable(path: Path) -> None:
+    if path.exists():
+        if path.is_dir():
+            raise StorageError(f"database path {path} is a directory, not a file")
+        try:
+            with path.open("rb") as fh:
+                header = fh.read(16)
+        except OSError as exc:
+            raise StorageError(f"cannot read database file {path}: {exc.strerror}") from exc
+        if header and header != b"SQLite format 3\x00":
+            raise StorageError(f"{path} is not an SQLite database (unexpected file header)")
+
+
+def run_script(db: sqlite_utils.Database, script: str) -> None:
+    """Run several statements inside the caller's transaction.
+
+    ``sqlite3.executescript`` would commit first, splitting a migration from the record
+    of it having been applied; this runs the statements one by one instead.
+    """
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        if line.strip().startswith("--"):
+            continue
+        statement += line
+        if sqlite3.complete_statement(statement):
+            db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
+
+
+def migrate(conn: sqlite3.Connection, migrations: Migrations) -> list[str]:
+    """Apply pending migrations, each recorded in the same transaction as its change."""
+    db = sqlite_utils.Database(conn)
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    return pending
+
+
+class Database:
+    """An open node database: ``await db.read(fn)``, ``await db.write(fn)``."""
+
+    def __init__(self, path: Path | str, migrations: Migrations, readers: int = 2) -> None:
+        self.path = Path(path)
+        self._migrations = migrations
+        self._readers = readers
+        self._writer_conn: sqlite3.Connection | None = None
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+        self._reader_pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-reader")
+        self._local = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    # -- lifecycle -------------------------------------------------------------------
+    def open_sync(self) -> list[str]:
+        """Open (creating if needed) and migrate. Returns the migrations applied."""
+        _check_readable(self.path)
+        try:
+            conn = connect(self.path)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            applied = migrate(conn, self._migrations)
+        except sqlite3.DatabaseError as exc:
+            raise StorageError(f"cannot open database {self.path}: {exc}") from exc
+        self._writer_conn = conn
+        return applied
+
+    async def open(self) -> list[str]:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self.open_sync)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._writer, self._close_writer)
+        self._writer.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()
+
+    def _close_writer(self) -> None:
+        if self._writer_conn is not None:
+            self._writer_conn.close()
+            self._writer_conn = None
+
+    # -- work ------------------------------------------------------------------------
+    def _reader_conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = connect(self.path)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._reader_conns.append(conn)
+        return conn
+
+    def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        return fn(self._reader_conn(), *args)
+
+    def _run_write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        conn = self._writer_conn
+        if conn is None:
+            raise StorageError("database is not open")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn(conn, *args)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on a reader thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader_pool, self._run_read, fn, args
+        )
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` in one ``BEGIN IMMEDIATE`` transaction on the writer."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._run_write, fn, args
+        )
+
+    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        """The same as :meth:`write`, for use outside an event loop (seeding, tools)."""
+        return self._writer.submit(self._run_write, fn, args).result()
+
+    def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
+        return self._reader_pool.submit(self._run_read, fn, args).result()
+
+    def close_sync(self) -> None:
+        self._writer.submit(self._close_writer).result()
+        self._writer.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+        with self._lock:
+            for conn in self._reader_conns:
+                conn.close()
+            self._reader_conns.clear()

@@ -1,0 +1,484 @@
+"""The national node's storage: base registry, vouchers, channels, terminals, directory.
+
+All SQL of the national role lives here. Functions named ``_q_*`` run on a connection
+handed to them by :class:`~node.storage.db.Database` (a reader thread or the writer
+inside a transaction); :class:`NationalStore` exposes them as coroutines.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils.migrations import Migrations
+
+from node.storage.db import Database, run_script
+
+__all__ = [
+    "NationalStore",
+    "PersonRow",
+    "RegionRow",
+    "ChannelRow",
+    "TerminalRow",
+    "NodeRow",
+    "MIGRATIONS",
+]
+
+MIGRATIONS = Migrations("ecnet-national")
+
+
+@MIGRATIONS()
+def m001_registry(db: Any) -> None:
+    """Base registry, vouchers, channel authorizations, channels, terminals, directory."""
+    run_script(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        -- 人员基础信息: the national base registry of persons.
+        CREATE TABLE persons (
+            person_id     INTEGER PRIMARY KEY,
+            user_name     TEXT NOT NULL,
+            id_type       TEXT NOT NULL,
+            id_no         TEXT NOT NULL,
+            gender        TEXT NOT NULL,
+            birthday      TEXT NOT NULL,
+            nationality   TEXT NOT NULL,
+            phone         TEXT NOT NULL DEFAULT '',
+            -- Enrolled biometric template for the real-person check (simulated).
+            face_template BLOB,
+            updated_at    INTEGER NOT NULL,
+            UNIQUE (id_type, id_no)
+        );
+
+        -- 参保地: a person may be insured in several pooling regions.
+        CREATE TABLE insured_regions (
+            person_id INTEGER NOT NULL REFERENCES persons(person_id),
+            insu_org  TEXT NOT NULL,
+            insu_type TEXT NOT NULL,
+            PRIMARY KEY (person_id, insu_org)
+        ) WITHOUT ROWID;
+        CREATE INDEX insured_regions_by_org ON insured_regions (insu_org, person_id);
+
+        -- The 64-character electronic voucher of a person.
+        CREATE TABLE vouchers (
+            ec_card_no      TEXT PRIMARY KEY,
+            person_id       INTEGER NOT NULL REFERENCES persons(person_id),
+            state           INTEGER NOT NULL,
+            password_hash   BLOB,
+            password_salt   BLOB,
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            frozen_until    INTEGER,
+            version         INTEGER NOT NULL DEFAULT 1,
+            created_at      INTEGER NOT NULL,
+            activated_at    INTEGER,
+            updated_at      INTEGER NOT NULL
+        );
+        CREATE INDEX vouchers_by_person ON vouchers (person_id);
+
+        -- 个人渠道授权码: one authorization per voucher and channel.
+        CREATE TABLE authorizations (
+            auth_code   TEXT PRIMARY KEY,
+            ec_card_no  TEXT NOT NULL REFERENCES vouchers(ec_card_no),
+            channel_id  TEXT NOT NULL REFERENCES channels(channel_id),
+            created_at  INTEGER NOT NULL,
+            revoked_at  INTEGER
+        );
+        CREATE INDEX authorizations_by_voucher ON authorizations (ec_card_no, channel_id);
+
+        CREATE TABLE channels (
+            channel_id  TEXT PRIMARY KEY,
+            name        TEXT NOT NULL,
+            kind        TEXT NOT NULL CHECK (kind IN ('official', 'third_party')),
+            status      TEXT NOT NULL,
+            public_key  TEXT NOT NULL DEFAULT '',
+            created_at  INTEGER NOT NULL
+        );
+
+        -- 终端登记信息 (table 1 of the standard).
+        CREATE TABLE terminals (
+            terminal_id   TEXT PRIMARY KEY CHECK (length(terminal_id) = 20),
+            province      TEXT NOT NULL,
+            org_id        TEXT NOT NULL,
+            org_name      TEXT NOT NULL,
+            name          TEXT NOT NULL,
+            purpose       TEXT NOT NULL,
+            version       TEXT NOT NULL,
+            developer     TEXT NOT NULL,
+            registered_on TEXT NOT NULL,
+            mac           TEXT NOT NULL
+        );
+        CREATE INDEX terminals_by_province ON terminals (province, terminal_id);
+
+        -- The node directory: every province that registered with this hub.
+        CREATE TABLE node_directory (
+            province          TEXT PRIMARY KEY,
+            address           TEXT NOT NULL,
+            version           TEXT NOT NULL,
+            instance_id       TEXT NOT NULL,
+            state             TEXT NOT NULL CHECK (state IN ('up', 'stopped')),
+            registered_at     INTEGER NOT NULL,
+            last_heartbeat_at INTEGER NOT NULL,
+            applied_position  INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RegionRow:
+    insu_org: str
+    insu_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    person_id: int
+    user_name: str
+    id_type: str
+    id_no: str
+    gender: str
+    birthday: str
+    nationality: str
+    phone: str
+    insured: tuple[RegionRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    channel_id: str
+    name: str
+    kind: str
+    status: str
+    public_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalRow:
+    terminal_id: str
+    province: str
+    org_id: str
+    org_name: str
+    name: str
+    purpose: str
+    version: str
+    developer: str
+    registered_on: str
+    mac: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRow:
+    province: str
+    address: str
+    version: str
+    instance_id: str
+    state: str
+    registered_at: int
+    last_heartbeat_at: int
+    applied_position: int
+
+
+# -- queries -------------------------------------------------------------------------
+COUNTED_TABLES = ("persons", "vouchers", "authorizations", "channels", "terminals")
+
+
+def _q_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    # max(rowid) would be O(1) but wrong after deletes; these tables are never
+    # deleted from, and count(*) on 1M rows costs ~10 ms, fine for a status call.
+    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
+
+
+def _regions_of(conn: sqlite3.Connection, person_ids: Sequence[int]) -> dict[int, list[RegionRow]]:
+    out: dict[int, list[RegionRow]] = {pid: [] for pid in person_ids}
+    if not person_ids:
+        return out
+    marks = ",".join("?" * len(person_ids))
+    for r in conn.execute(
+        f"SELECT person_id, insu_org, insu_type FROM insured_regions "
+        f"WHERE person_id IN ({marks}) ORDER BY person_id, insu_org",
+        list(person_ids),
+    ):
+        out[r[0]].append(RegionRow(r[1], r[2]))
+    return out
+
+
+def _person_rows(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[PersonRow]:
+    regions = _regions_of(conn, [r["person_id"] for r in rows])
+    return [
+        PersonRow(
+            r["person_id"], r["user_name"], r["id_type"], r["id_no"], r["gender"],
+            r["birthday"], r["nationality"], r["phone"], tuple(regions[r["person_id"]]),
+        )
+        for r in rows
+    ]
+
+
+_PERSON_COLS = "person_id, user_name, id_type, id_no, gender, birthday, nationality, phone"
+
+
+def _q_list_persons(
+    conn: sqlite3.Connection, insured_province: str, limit: int, after_id: int
+) -> list[PersonRow]:
+    if insured_province:
+        # Range over the (insu_org, person_id) index: stays flat as the registry grows.
+        lo, hi = insured_province, f"{int(insured_province) + 1:02d}"
+        ids = [
+            r[0]
+            for r in conn.execute(
+                "SELECT DISTINCT person_id FROM insured_regions "
+                "WHERE insu_org >= ? AND insu_org < ? AND person_id > ? "
+                "ORDER BY person_id LIMIT ?",
+                (lo, hi, after_id, limit),
+            )
+        ]
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(
+            f"SELECT {_PERSON_COLS} FROM persons WHERE person_id IN ({marks}) ORDER BY person_id",
+            ids,
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            f"SELECT {_PERSON_COLS} FROM persons WHERE person_id > ? ORDER BY person_id LIMIT ?",
+            (after_id, limit),
+        ).fetchall()
+    return _person_rows(conn, rows)
+
+
+def _q_get_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonRow | None:
+    rows = conn.execute(
+        f"SELECT {_PERSON_COLS} FROM persons WHERE id_type = ? AND id_no = ?", (id_type, id_no)
+    ).fetchall()
+    found = _person_rows(conn, rows)
+    return found[0] if found else None
+
+
+def _q_insert_persons(conn: sqlite3.Connection, people: Sequence[dict[str, Any]], now_ms: int) -> int:
+    """Bulk insert for seeding: each dict has the person's columns and ``insured``."""
+    start = conn.execute("SELECT coalesce(max(person_id), 0) FROM persons").fetchone()[0] + 1
+    person_rows = []
+    region_rows = []
+    for offset, p in enumerate(people):
+        pid = start + offset
+        person_rows.append(
+            (pid, p["user_name"], p["id_type"], p["id_no"], p["gender"], p["birthday"],
+             p["nationality"], p["phone"], p.get("face_template"), now_ms)
+        )
+        for insu_org, insu_type in p["insured"]:
+            region_rows.append((pid, insu_org, insu_type))
+    conn.executemany(
+        "INSERT INTO persons (person_id, user_name, id_type, id_no, gender, birthday, "
+        "nationality, phone, face_template, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        person_rows,
+    )
+    conn.executemany(
+        "INSERT INTO insured_regions (person_id, insu_org, insu_type) VALUES (?,?,?)", region_rows
+    )
+    return len(person_rows)
+
+
+def _q_upsert_channels(conn: sqlite3.Connection, channels: Iterable[ChannelRow], now_ms: int) -> None:
+    conn.executemany(
+        "INSERT INTO channels (channel_id, name, kind, status, public_key, created_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name, "
+        "kind = excluded.kind, status = excluded.status, public_key = excluded.public_key",
+        [(c.channel_id, c.name, c.kind, c.status, c.public_key, now_ms) for c in channels],
+    )
+
+
+def _q_list_channels(conn: sqlite3.Connection) -> list[ChannelRow]:
+    return [
+        ChannelRow(r["channel_id"], r["name"], r["kind"], r["status"], r["public_key"])
+        for r in conn.execute(
+            "SELECT channel_id, name, kind, status, public_key FROM channels ORDER BY "
+            "kind = 'third_party', channel_id"
+        )
+    ]
+
+
+_TERMINAL_COLS = (
+    "terminal_id, province, org_id, org_name, name, purpose, version, developer, registered_on, mac"
+)
+
+
+def _q_insert_terminals(conn: sqlite3.Connection, terminals: Iterable[TerminalRow]) -> int:
+    cur = conn.executemany(
+        f"INSERT OR IGNORE INTO terminals ({_TERMINAL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [
+            (t.terminal_id, t.province, t.org_id, t.org_name, t.name, t.purpose, t.version,
+             t.developer, t.registered_on, t.mac)
+            for t in terminals
+        ],
+    )
+    return cur.rowcount
+
+
+def _q_list_terminals(
+    conn: sqlite3.Connection, province: str, limit: int, after: str
+) -> list[TerminalRow]:
+    if province:
+        cur = conn.execute(
+            f"SELECT {_TERMINAL_COLS} FROM terminals WHERE province = ? AND terminal_id > ? "
+            "ORDER BY terminal_id LIMIT ?",
+            (province, after, limit),
+        )
+    else:
+        cur = conn.execute(
+            f"SELECT {_TERMINAL_COLS} FROM terminals WHERE terminal_id > ? "
+            "ORDER BY terminal_id LIMIT ?",
+            (after, limit),
+        )
+    return [TerminalRow(*r) for r in cur]
+
+
+def _q_terminal_provinces(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT DISTINCT province FROM terminals")}
+
+
+def _q_meta_get(conn: sqlite3.Connection, key: str) -> str | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+    return row[0] if row else None
+
+
+def _q_meta_set(conn: sqlite3.Connection, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+# -- node directory ------------------------------------------------------------------
+def _node_row(r: sqlite3.Row | None) -> NodeRow | None:
+    return NodeRow(*r) if r else None
+
+
+_NODE_COLS = (
+    "province, address, version, instance_id, state, registered_at, last_heartbeat_at, "
+    "applied_position"
+)
+
+
+def _q_get_node(conn: sqlite3.Connection, province: str) -> NodeRow | None:
+    return _node_row(
+        conn.execute(f"SELECT {_NODE_COLS} FROM node_directory WHERE province = ?", (province,)).fetchone()
+    )
+
+
+def _q_list_nodes(conn: sqlite3.Connection) -> list[NodeRow]:
+    return [NodeRow(*r) for r in conn.execute(f"SELECT {_NODE_COLS} FROM node_directory ORDER BY province")]
+
+
+def _q_put_node(
+    conn: sqlite3.Connection, province: str, address: str, version: str, instance_id: str, now_ms: int
+) -> None:
+    conn.execute(
+        "INSERT INTO node_directory (province, address, version, instance_id, state, "
+        "registered_at, last_heartbeat_at) VALUES (?,?,?,?, 'up', ?, ?) "
+        "ON CONFLICT (province) DO UPDATE SET address = excluded.address, "
+        "version = excluded.version, instance_id = excluded.instance_id, state = 'up', "
+        "registered_at = excluded.registered_at, last_heartbeat_at = excluded.last_heartbeat_at",
+        (province, address, version, instance_id, now_ms, now_ms),
+    )
+
+
+def _q_heartbeat(
+    conn: sqlite3.Connection, province: str, instance_id: str, applied: int, now_ms: int
+) -> bool:
+    cur = conn.execute(
+        "UPDATE node_directory SET last_heartbeat_at = ?, applied_position = ? "
+        "WHERE province = ? AND instance_id = ? AND state = 'up'",
+        (now_ms, applied, province, instance_id),
+    )
+    return cur.rowcount == 1
+
+
+def _q_deregister(conn: sqlite3.Connection, province: str, instance_id: str, now_ms: int) -> bool:
+    cur = conn.execute(
+        "UPDATE node_directory SET state = 'stopped', last_heartbeat_at = ? "
+        "WHERE province = ? AND instance_id = ?",
+        (now_ms, province, instance_id),
+    )
+    return cur.rowcount == 1
+
+
+class NationalStore:
+    """Coroutine access to the national database."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path, MIGRATIONS)
+
+    async def open(self) -> list[str]:
+        return await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    async def counts(self) -> dict[str, int]:
+        return await self.db.read(_q_counts)
+
+    async def list_persons(self, insured_province: str, limit: int, after_id: int) -> list[PersonRow]:
+        return await self.db.read(_q_list_persons, insured_province, limit, after_id)
+
+    async def get_person(self, id_type: str, id_no: str) -> PersonRow | None:
+        return await self.db.read(_q_get_person, id_type, id_no)
+
+    async def list_channels(self) -> list[ChannelRow]:
+        return await self.db.read(_q_list_channels)
+
+    async def list_terminals(self, province: str, limit: int, after: str) -> list[TerminalRow]:
+        return await self.db.read(_q_list_terminals, province, limit, after)
+
+    async def get_node(self, province: str) -> NodeRow | None:
+        return await self.db.read(_q_get_node, province)
+
+    async def list_nodes(self) -> list[NodeRow]:
+        return await self.db.read(_q_list_nodes)
+
+    async def put_node(
+        self, province: str, address: str, version: str, instance_id: str, now_ms: int
+    ) -> None:
+        await self.db.write(_q_put_node, province, address, version, instance_id, now_ms)
+
+    async def heartbeat(self, province: str, instance_id: str, applied: int, now_ms: int) -> bool:
+        return await self.db.write(_q_heartbeat, province, instance_id, applied, now_ms)
+
+    async def deregister(self, province: str, instance_id: str, now_ms: int) -> bool:
+        return await self.db.write(_q_deregister, province, instance_id, now_ms)
+
+
+class NationalSeeder:
+    """Synchronous bulk access for seeding a national database before its node starts."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path, MIGRATIONS, readers=1)
+        self.db.open_sync()
+
+    def close(self) -> None:
+        self.db.close_sync()
+
+    def counts(self) -> dict[str, int]:
+        return self.db.read_sync(_q_counts)
+
+    def meta(self, key: str) -> str | None:
+        return self.db.read_sync(_q_meta_get, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.write_sync(_q_meta_set, key, value)
+
+    def insert_persons(self, people: Sequence[dict[str, Any]], now_ms: int) -> int:
+        return self.db.write_sync(_q_insert_persons, people, now_ms)
+
+    def upsert_channels(self, channels: Iterable[ChannelRow], now_ms: int) -> None:
+        self.db.write_sync(_q_upsert_channels, list(channels), now_ms)
+
+    def insert_terminals(self, terminals: Iterable[TerminalRow]) -> int:
+        return self.db.write_sync(_q_insert_terminals, list(terminals))
+
+    def terminal_provinces(self) -> set[str]:
+        return self.db.read_sync(_q_terminal_provinces)
