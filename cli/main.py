@@ -35,8 +35,9 @@ app.add_typer(persons_app, name="persons")
 app.add_typer(channels_app, name="channels")
 app.add_typer(terminals_app, name="terminals")
 
-out = Console()
-err = Console(stderr=True)
+# Piped output (CI logs, files) gets room for a whole table row.
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")]
@@ -108,7 +109,14 @@ def nation_up(
     heartbeat: Annotated[float, typer.Option(help="seconds between province heartbeats")] = 2.0,
 ) -> None:
     """Seed the registry (once) and start national and provincial nodes."""
-    from cli.nation import collect_status, parse_provinces, plan_nation, spawn, wait_healthy
+    from cli.nation import (
+        check_ports_free,
+        collect_status,
+        parse_provinces,
+        plan_nation,
+        spawn,
+        wait_healthy,
+    )
     from cli.seed import seed_national
 
     data_dir = _data(data)
@@ -125,6 +133,7 @@ def nation_up(
             f"run `ecnet nation down --data {data_dir}` first"
         )
     nation = plan_nation(data_dir, codes, base_port)
+    check_ports_free(list(nation.nodes.values()))
     national = nation.national
     Path(national.data).mkdir(parents=True, exist_ok=True)
 
@@ -233,12 +242,13 @@ def nation_start(
     heartbeat: Annotated[float, typer.Option(help="seconds between heartbeats")] = 2.0,
 ) -> None:
     """Start one provincial node again."""
-    from cli.nation import spawn, wait_healthy
+    from cli.nation import check_ports_free, spawn, wait_healthy
 
     nation = NationFile.load(_data(data))
     entry = _entry(nation, province)
     if pid_alive(entry.pid):
         raise CliError(f"{entry.name} is already running (pid {entry.pid})")
+    check_ports_free([entry])
     proc = spawn(entry, nation.national.address, heartbeat)
     nation.save()
     wait_healthy([entry], {entry.name: proc})

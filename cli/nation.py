@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -93,6 +94,37 @@ def _last_error(entry: NodeEntry) -> str:
     return lines[-1] if lines else "no log"
 
 
+def port_free(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    with socket.socket() as s:
+        try:
+            s.bind((host, int(port)))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports_free(entries: list[NodeEntry]) -> None:
+    busy = [e.address for e in entries if not port_free(e.address)]
+    if busy:
+        raise CliError(
+            f"port{'s' if len(busy) > 1 else ''} in use: {', '.join(busy)} "
+            "(another nation or program is listening there; choose another --base-port)"
+        )
+
+
+def _is_spawned(entry: NodeEntry) -> bool:
+    """Is the node answering at entry.address the process we started (not a stranger)?"""
+    try:
+        with NodeHandle(entry.address) as h:
+            info = h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=2)
+    except CliError:
+        return False
+    if info.pid != entry.pid:
+        raise CliError(f"{entry.address} is answered by another process (pid {info.pid}), not by {entry.name}")
+    return True
+
+
 def wait_healthy(entries: list[NodeEntry], procs: dict[str, subprocess.Popen], timeout: float = START_TIMEOUT) -> None:
     """Until every node reports SERVING; a node that exits raises with its reason."""
     deadline = time.monotonic() + timeout
@@ -102,7 +134,7 @@ def wait_healthy(entries: list[NodeEntry], procs: dict[str, subprocess.Popen], t
             proc = procs.get(name)
             if proc is not None and proc.poll() is not None:
                 raise CliError(f"{name} exited (code {proc.returncode}): {_last_error(entry)}")
-            if health_of(entry.address, timeout=0.5) == "SERVING":
+            if health_of(entry.address, timeout=0.5) == "SERVING" and _is_spawned(entry):
                 del pending[name]
         if pending and time.monotonic() > deadline:
             raise CliError(

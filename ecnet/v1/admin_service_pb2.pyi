@@ -36,7 +36,7 @@ class GetNodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetNodeInfoResponse(_message.Message):
-    __slots__ = ("role", "province", "address", "version", "instance_id", "started_at", "counts")
+    __slots__ = ("role", "province", "address", "version", "instance_id", "started_at", "counts", "pid")
     class CountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +51,7 @@ class GetNodeInfoResponse(_message.Message):
     INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
     role: _federation_service_pb2.NodeRole
     province: str
     address: str
@@ -58,7 +59,8 @@ class GetNodeInfoResponse(_message.Message):
     instance_id: str
     started_at: _timestamp_pb2.Timestamp
     counts: _containers.ScalarMap[str, int]
-    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instance_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ...) -> None: ...
+    pid: int
+    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instance_id: _Optional[str] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ...) -> None: ...
 
 class NodeEntry(_message.Message):
     __slots__ = ("province", "province_name", "address", "version", "instance_id", "state", "registered_at", "last_heartbeat_at", "pending_events", "applied_position")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecnet.v1 import admin_service_pb2 as pb
@@ -54,6 +56,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             instance_id=node.instance_id,
             started_at=ts_from_ms(node.started_at_ms),
             counts=await node.store.counts(),
+            pid=os.getpid(),
         )
 
     def _national(self, what: str):
