@@ -275,9 +275,9 @@ def persons_list(
     with NodeHandle(national_address(_data(data), node)) as h:
         while len(persons) < limit:
             resp = h.call(h.admin.ListPersons, pb.ListPersonsRequest(
-                insured_province=insured_province or "", page_size=min(limit - len(persons), 1000), page_token=token))
+                insuredProvince=insured_province or "", pageSize=min(limit - len(persons), 1000), pageToken=token))
             persons.extend(resp.persons)
-            token = resp.next_page_token
+            token = resp.nextPageToken
             if not token:
                 break
     if json_:
@@ -287,8 +287,8 @@ def persons_list(
     for col in ("userName", "idType", "idNo", "gender", "birthday", "insured regions (insuOrg)"):
         table.add_column(col)
     for p in persons:
-        regions = "; ".join(f"{r.insu_org} {r.insu_org_name} ({r.insu_type})" for r in p.insured_regions)
-        table.add_row(p.user_name, p.id_type, p.id_no, {"1": "男", "2": "女"}.get(p.gender, p.gender), p.birthday, regions)
+        regions = "; ".join(f"{r.insuOrg} {r.insuOrgName} ({r.insuType})" for r in p.insuredRegions)
+        table.add_row(p.userName, p.idType, p.idNo, {"1": "男", "2": "女"}.get(p.gender, p.gender), p.birthday, regions)
     out.print(table)
 
 
@@ -307,7 +307,7 @@ def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = F
     for col in ("channelId", "name", "kind", "status"):
         table.add_column(col)
     for c in channels:
-        table.add_row(c.channel_id, c.name, "official" if c.kind == 1 else "third party", c.status)
+        table.add_row(c.channelId, c.name, "official" if c.kind == 1 else "third party", c.status)
     out.print(table)
 
 
@@ -324,7 +324,7 @@ def terminals_list(
     from ecnet.v1 import admin_service_pb2 as pb
 
     with NodeHandle(national_address(_data(data), node)) as h:
-        terminals = h.call(h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", page_size=limit)).terminals
+        terminals = h.call(h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)).terminals
     if json_:
         _print_json([MessageToDict(t) for t in terminals])
         return
@@ -332,7 +332,7 @@ def terminals_list(
     for col in ("terminalId", "province", "orgId", "orgName", "name", "version", "mac"):
         table.add_column(col)
     for t in terminals:
-        table.add_row(t.terminal_id, t.province, t.org_id, t.org_name, t.name, t.version, t.mac)
+        table.add_row(t.terminalId, t.province, t.orgId, t.orgName, t.name, t.version, t.mac)
     out.print(table)
 
 

@@ -199,8 +199,8 @@ def collect_status(nation: NationFile) -> list[dict]:
                 "pid": entry.pid if pid_alive(entry.pid) else None,
                 "health": health,
                 "directory": admin_pb.NodeState.Name(d.state).removeprefix("NODE_STATE_").lower() if d else "",
-                "pendingEvents": d.pending_events if d else 0,
-                "appliedPosition": d.applied_position if d else 0,
+                "pendingEvents": d.pendingEvents if d else 0,
+                "appliedPosition": d.appliedPosition if d else 0,
                 "counts": counts,
             }
         )

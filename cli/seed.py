@@ -40,6 +40,7 @@ def seed_national(
     """Seed persons once (an existing registry is kept), channels, and the terminals of
     any province that has none yet."""
     report = SeedReport()
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     store = NationalSeeder(db_path)
     try:
         now_ms = int(time.time() * 1000)

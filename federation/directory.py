@@ -101,7 +101,7 @@ class Directory:
             who = await peer.federation.Identify(
                 fed_pb.IdentifyRequest(), timeout=self.probe_timeout, metadata=peer.metadata
             )
-            return who.instance_id == row.instance_id
+            return who.instanceId == row.instance_id
         except grpc.RpcError:
             return False
         finally:

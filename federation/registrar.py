@@ -60,7 +60,7 @@ class Registrar:
                         province=self.province,
                         address=self.address,
                         version=self.version,
-                        instance_id=self.instance_id,
+                        instanceId=self.instance_id,
                     ),
                     timeout=5,
                     metadata=self.peer.metadata,
@@ -76,8 +76,8 @@ class Registrar:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, 5.0)
                 continue
-            if resp.heartbeat_interval_seconds > 0:
-                self.interval = min(self.interval, float(resp.heartbeat_interval_seconds))
+            if resp.heartbeatIntervalSeconds > 0:
+                self.interval = min(self.interval, float(resp.heartbeatIntervalSeconds))
             self.registered.set()
             log.info("registered with national", extra={"fields": {"national": self.peer.address}})
             return
@@ -89,8 +89,8 @@ class Registrar:
                 resp = await self.peer.federation.Heartbeat(
                     fed_pb.HeartbeatRequest(
                         province=self.province,
-                        instance_id=self.instance_id,
-                        applied_position=self.applied_position(),
+                        instanceId=self.instance_id,
+                        appliedPosition=self.applied_position(),
                     ),
                     timeout=max(self.interval, 1.0),
                     metadata=self.peer.metadata,
@@ -105,7 +105,7 @@ class Registrar:
     async def deregister(self) -> None:
         try:
             await self.peer.federation.Deregister(
-                fed_pb.DeregisterRequest(province=self.province, instance_id=self.instance_id),
+                fed_pb.DeregisterRequest(province=self.province, instanceId=self.instance_id),
                 timeout=2,
                 metadata=self.peer.metadata,
             )

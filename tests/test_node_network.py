@@ -51,8 +51,8 @@ async def test_provinces_register_and_are_listed(cluster):
         ("31", p31.address, admin_pb.NODE_STATE_UP),
         ("44", p44.address, admin_pb.NODE_STATE_UP),
     ]
-    assert nodes[1].province_name == "广东省"
-    assert nodes[1].instance_id == p44.instance_id
+    assert nodes[1].provinceName == "广东省"
+    assert nodes[1].instanceId == p44.instance_id
     info = await cluster.stubs(p44).admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())
     assert (info.role, info.province, info.address) == (fed_pb.NODE_ROLE_PROVINCIAL, "44", p44.address)
     assert info.counts["voucher_cache"] == 0
@@ -85,7 +85,7 @@ async def test_second_node_for_a_live_province_is_refused(cluster, tmp_path):
         await second.start()
     await second.stop(grace=0)
     nodes = (await cluster.stubs(cluster.national).admin.ListNodes(admin_pb.ListNodesRequest())).nodes
-    assert nodes[0].instance_id == first.instance_id
+    assert nodes[0].instanceId == first.instance_id
 
 
 async def test_a_killed_province_is_replaced_at_once(cluster, tmp_path):
@@ -96,7 +96,7 @@ async def test_a_killed_province_is_replaced_at_once(cluster, tmp_path):
     await first.stop(grace=0)
     second = await cluster.start_province("44", data_dir=tmp_path / "again44")
     nodes = (await cluster.stubs(cluster.national).admin.ListNodes(admin_pb.ListNodesRequest())).nodes
-    assert (nodes[0].instance_id, nodes[0].state) == (second.instance_id, admin_pb.NODE_STATE_UP)
+    assert (nodes[0].instanceId, nodes[0].state) == (second.instance_id, admin_pb.NODE_STATE_UP)
 
 
 async def test_lease_expiry_and_graceful_stop(cluster):
@@ -110,20 +110,20 @@ async def test_lease_expiry_and_graceful_stop(cluster):
     assert states == {"31": admin_pb.NODE_STATE_DOWN, "44": admin_pb.NODE_STATE_DOWN}
     # A heartbeat brings a province back up.
     hb = await s.federation.Heartbeat(
-        fed_pb.HeartbeatRequest(province="44", instance_id=p44.instance_id, applied_position=7),
+        fed_pb.HeartbeatRequest(province="44", instanceId=p44.instance_id, appliedPosition=7),
         metadata=(("ec-node", "p44"),),
     )
     assert hb.known
     await p31.stop(grace=0)
     nodes = {n.province: n for n in (await s.admin.ListNodes(admin_pb.ListNodesRequest())).nodes}
-    assert nodes["44"].state == admin_pb.NODE_STATE_UP and nodes["44"].applied_position == 7
+    assert nodes["44"].state == admin_pb.NODE_STATE_UP and nodes["44"].appliedPosition == 7
     assert nodes["31"].state == admin_pb.NODE_STATE_STOPPED
 
 
 async def test_heartbeat_of_an_unknown_instance_asks_to_register_again(cluster):
     national = await cluster.start_national()
     s = cluster.stubs(national, (("ec-node", "p44"),))
-    hb = await s.federation.Heartbeat(fed_pb.HeartbeatRequest(province="44", instance_id="nobody"), metadata=s.metadata)
+    hb = await s.federation.Heartbeat(fed_pb.HeartbeatRequest(province="44", instanceId="nobody"), metadata=s.metadata)
     assert not hb.known
 
 
@@ -138,16 +138,16 @@ async def test_registration_input_is_checked(cluster):
     national = await cluster.start_national()
     s = cluster.stubs(national, (("ec-node", "p44"),))
     code, message, status = await _error(
-        s.federation.Register(fed_pb.RegisterRequest(province="99", address="127.0.0.1:1", instance_id="x"))
+        s.federation.Register(fed_pb.RegisterRequest(province="99", address="127.0.0.1:1", instanceId="x"))
     )
     assert (code, status) == (-2, grpc.StatusCode.INVALID_ARGUMENT) and "99" in message
     code, message, _ = await _error(
-        s.federation.Register(fed_pb.RegisterRequest(province="44", address="nowhere", instance_id="x"), metadata=s.metadata)
+        s.federation.Register(fed_pb.RegisterRequest(province="44", address="nowhere", instanceId="x"), metadata=s.metadata)
     )
     assert code == -2 and "HOST:PORT" in message
     code, message, status = await _error(
         s.federation.Register(
-            fed_pb.RegisterRequest(province="31", address="127.0.0.1:1", instance_id="x"), metadata=s.metadata
+            fed_pb.RegisterRequest(province="31", address="127.0.0.1:1", instanceId="x"), metadata=s.metadata
         )
     )
     assert (code, status) == (-4, grpc.StatusCode.PERMISSION_DENIED) and "p44" in message

@@ -7,99 +7,99 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class QueryRequest(_message.Message):
-    __slots__ = ("org_id", "business_type", "business_info", "operator_id", "operator_name", "office_id", "office_name", "device_type", "ec_qr_code", "out_biz_no")
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
-    BUSINESS_TYPE_FIELD_NUMBER: _ClassVar[int]
-    BUSINESS_INFO_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_ID_FIELD_NUMBER: _ClassVar[int]
-    OPERATOR_NAME_FIELD_NUMBER: _ClassVar[int]
-    OFFICE_ID_FIELD_NUMBER: _ClassVar[int]
-    OFFICE_NAME_FIELD_NUMBER: _ClassVar[int]
-    DEVICE_TYPE_FIELD_NUMBER: _ClassVar[int]
-    EC_QR_CODE_FIELD_NUMBER: _ClassVar[int]
-    OUT_BIZ_NO_FIELD_NUMBER: _ClassVar[int]
-    org_id: str
-    business_type: str
-    business_info: str
-    operator_id: str
-    operator_name: str
-    office_id: str
-    office_name: str
-    device_type: str
-    ec_qr_code: str
-    out_biz_no: str
-    def __init__(self, org_id: _Optional[str] = ..., business_type: _Optional[str] = ..., business_info: _Optional[str] = ..., operator_id: _Optional[str] = ..., operator_name: _Optional[str] = ..., office_id: _Optional[str] = ..., office_name: _Optional[str] = ..., device_type: _Optional[str] = ..., ec_qr_code: _Optional[str] = ..., out_biz_no: _Optional[str] = ...) -> None: ...
+    __slots__ = ("orgId", "businessType", "businessInfo", "operatorId", "operatorName", "officeId", "officeName", "deviceType", "ecQrCode", "outBizNo")
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    BUSINESSTYPE_FIELD_NUMBER: _ClassVar[int]
+    BUSINESSINFO_FIELD_NUMBER: _ClassVar[int]
+    OPERATORID_FIELD_NUMBER: _ClassVar[int]
+    OPERATORNAME_FIELD_NUMBER: _ClassVar[int]
+    OFFICEID_FIELD_NUMBER: _ClassVar[int]
+    OFFICENAME_FIELD_NUMBER: _ClassVar[int]
+    DEVICETYPE_FIELD_NUMBER: _ClassVar[int]
+    ECQRCODE_FIELD_NUMBER: _ClassVar[int]
+    OUTBIZNO_FIELD_NUMBER: _ClassVar[int]
+    orgId: str
+    businessType: str
+    businessInfo: str
+    operatorId: str
+    operatorName: str
+    officeId: str
+    officeName: str
+    deviceType: str
+    ecQrCode: str
+    outBizNo: str
+    def __init__(self, orgId: _Optional[str] = ..., businessType: _Optional[str] = ..., businessInfo: _Optional[str] = ..., operatorId: _Optional[str] = ..., operatorName: _Optional[str] = ..., officeId: _Optional[str] = ..., officeName: _Optional[str] = ..., deviceType: _Optional[str] = ..., ecQrCode: _Optional[str] = ..., outBizNo: _Optional[str] = ...) -> None: ...
 
 class QueryResponse(_message.Message):
-    __slots__ = ("user_name", "id_no", "id_type", "ec_token", "insu_org", "ec_index_no", "gender", "birthday", "nationality", "email", "extra")
-    USER_NAME_FIELD_NUMBER: _ClassVar[int]
-    ID_NO_FIELD_NUMBER: _ClassVar[int]
-    ID_TYPE_FIELD_NUMBER: _ClassVar[int]
-    EC_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    EC_INDEX_NO_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("userName", "idNo", "idType", "ecToken", "insuOrg", "ecIndexNo", "gender", "birthday", "nationality", "email", "extra")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    IDNO_FIELD_NUMBER: _ClassVar[int]
+    IDTYPE_FIELD_NUMBER: _ClassVar[int]
+    ECTOKEN_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    ECINDEXNO_FIELD_NUMBER: _ClassVar[int]
     GENDER_FIELD_NUMBER: _ClassVar[int]
     BIRTHDAY_FIELD_NUMBER: _ClassVar[int]
     NATIONALITY_FIELD_NUMBER: _ClassVar[int]
     EMAIL_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELD_NUMBER: _ClassVar[int]
-    user_name: str
-    id_no: str
-    id_type: str
-    ec_token: str
-    insu_org: str
-    ec_index_no: str
+    userName: str
+    idNo: str
+    idType: str
+    ecToken: str
+    insuOrg: str
+    ecIndexNo: str
     gender: str
     birthday: str
     nationality: str
     email: str
     extra: str
-    def __init__(self, user_name: _Optional[str] = ..., id_no: _Optional[str] = ..., id_type: _Optional[str] = ..., ec_token: _Optional[str] = ..., insu_org: _Optional[str] = ..., ec_index_no: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., email: _Optional[str] = ..., extra: _Optional[str] = ...) -> None: ...
+    def __init__(self, userName: _Optional[str] = ..., idNo: _Optional[str] = ..., idType: _Optional[str] = ..., ecToken: _Optional[str] = ..., insuOrg: _Optional[str] = ..., ecIndexNo: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., email: _Optional[str] = ..., extra: _Optional[str] = ...) -> None: ...
 
 class CheckTokenRequest(_message.Message):
-    __slots__ = ("ec_token", "id_type", "id_no", "user_name", "org_id")
-    EC_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    ID_TYPE_FIELD_NUMBER: _ClassVar[int]
-    ID_NO_FIELD_NUMBER: _ClassVar[int]
-    USER_NAME_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
-    ec_token: str
-    id_type: str
-    id_no: str
-    user_name: str
-    org_id: str
-    def __init__(self, ec_token: _Optional[str] = ..., id_type: _Optional[str] = ..., id_no: _Optional[str] = ..., user_name: _Optional[str] = ..., org_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("ecToken", "idType", "idNo", "userName", "orgId")
+    ECTOKEN_FIELD_NUMBER: _ClassVar[int]
+    IDTYPE_FIELD_NUMBER: _ClassVar[int]
+    IDNO_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    ecToken: str
+    idType: str
+    idNo: str
+    userName: str
+    orgId: str
+    def __init__(self, ecToken: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., userName: _Optional[str] = ..., orgId: _Optional[str] = ...) -> None: ...
 
 class CheckTokenResponse(_message.Message):
-    __slots__ = ("flag", "insu_org")
+    __slots__ = ("flag", "insuOrg")
     FLAG_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
     flag: int
-    insu_org: str
-    def __init__(self, flag: _Optional[int] = ..., insu_org: _Optional[str] = ...) -> None: ...
+    insuOrg: str
+    def __init__(self, flag: _Optional[int] = ..., insuOrg: _Optional[str] = ...) -> None: ...
 
 class TransRequest(_message.Message):
-    __slots__ = ("org_id", "trans_type", "data", "extra")
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
-    TRANS_TYPE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("orgId", "transType", "data", "extra")
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    TRANSTYPE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELD_NUMBER: _ClassVar[int]
-    org_id: str
-    trans_type: str
+    orgId: str
+    transType: str
     data: _struct_pb2.Struct
     extra: _struct_pb2.Struct
-    def __init__(self, org_id: _Optional[str] = ..., trans_type: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, orgId: _Optional[str] = ..., transType: _Optional[str] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class TransResponse(_message.Message):
-    __slots__ = ("org_id", "code", "data", "message", "extra")
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("orgId", "code", "data", "message", "extra")
+    ORGID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     DATA_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     EXTRA_FIELD_NUMBER: _ClassVar[int]
-    org_id: str
+    orgId: str
     code: int
     data: _struct_pb2.Struct
     message: str
     extra: _struct_pb2.Struct
-    def __init__(self, org_id: _Optional[str] = ..., code: _Optional[int] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., message: _Optional[str] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    def __init__(self, orgId: _Optional[str] = ..., code: _Optional[int] = ..., data: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., message: _Optional[str] = ..., extra: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...

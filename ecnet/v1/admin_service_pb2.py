@@ -27,7 +27,7 @@ from ecnet.v1 import federation_service_pb2 as ecnet_dot_v1_dot_federation__serv
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65\x63net/v1/admin_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a!ecnet/v1/federation_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\r\n\x0bPingRequest\"\x0e\n\x0cPingResponse\"\x14\n\x12GetNodeInfoRequest\"\xa7\x02\n\x13GetNodeInfoResponse\x12 \n\x04role\x18\x01 \x01(\x0e\x32\x12.ecnet.v1.NodeRole\x12\x10\n\x08province\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12.\n\nstarted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06\x63ounts\x18\x07 \x03(\x0b\x32).ecnet.v1.GetNodeInfoResponse.CountsEntry\x12\x0b\n\x03pid\x18\x08 \x01(\x03\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xab\x02\n\tNodeEntry\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x15\n\rprovince_name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x13\n\x0binstance_id\x18\x05 \x01(\t\x12\"\n\x05state\x18\x06 \x01(\x0e\x32\x13.ecnet.v1.NodeState\x12\x31\n\rregistered_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11last_heartbeat_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0epending_events\x18\t \x01(\x03\x12\x18\n\x10\x61pplied_position\x18\n \x01(\x03\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.ecnet.v1.NodeEntry\"U\n\x12ListPersonsRequest\x12\x18\n\x10insured_province\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"Q\n\x13ListPersonsResponse\x12!\n\x07persons\x18\x01 \x03(\x0b\x32\x10.ecnet.v1.Person\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x15\n\x13ListChannelsRequest\";\n\x14ListChannelsResponse\x12#\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x11.ecnet.v1.Channel\"O\n\x14ListTerminalsRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"W\n\x15ListTerminalsResponse\x12%\n\tterminals\x18\x01 \x03(\x0b\x32\x12.ecnet.v1.Terminal\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xba\x01\n\x13UpdatePersonRequest\x12\x0f\n\x07id_type\x18\x01 \x01(\t\x12\r\n\x05id_no\x18\x02 \x01(\t\x12\x15\n\rnew_user_name\x18\x03 \x01(\t\x12\x13\n\x0bnew_id_type\x18\x04 \x01(\t\x12\x11\n\tnew_id_no\x18\x05 \x01(\t\x12\x30\n\x0finsured_regions\x18\x06 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"`\n\x14UpdatePersonResponse\x12 \n\x06person\x18\x01 \x01(\x0b\x32\x10.ecnet.v1.Person\x12\x12\n\nec_card_no\x18\x02 \x01(\t\x12\x12\n\nsuperseded\x18\x03 \x01(\x08*g\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x11\n\rNODE_STATE_UP\x10\x01\x12\x13\n\x0fNODE_STATE_DOWN\x10\x02\x12\x16\n\x12NODE_STATE_STOPPED\x10\x03\x32\x93\x04\n\x0c\x41\x64minService\x12\x35\n\x04Ping\x12\x15.ecnet.v1.PingRequest\x1a\x16.ecnet.v1.PingResponse\x12J\n\x0bGetNodeInfo\x12\x1c.ecnet.v1.GetNodeInfoRequest\x1a\x1d.ecnet.v1.GetNodeInfoResponse\x12\x44\n\tListNodes\x12\x1a.ecnet.v1.ListNodesRequest\x1a\x1b.ecnet.v1.ListNodesResponse\x12J\n\x0bListPersons\x12\x1c.ecnet.v1.ListPersonsRequest\x1a\x1d.ecnet.v1.ListPersonsResponse\x12M\n\x0cListChannels\x12\x1d.ecnet.v1.ListChannelsRequest\x1a\x1e.ecnet.v1.ListChannelsResponse\x12P\n\rListTerminals\x12\x1e.ecnet.v1.ListTerminalsRequest\x1a\x1f.ecnet.v1.ListTerminalsResponse\x12M\n\x0cUpdatePerson\x12\x1d.ecnet.v1.UpdatePersonRequest\x1a\x1e.ecnet.v1.UpdatePersonResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65\x63net/v1/admin_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a!ecnet/v1/federation_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\r\n\x0bPingRequest\"\x0e\n\x0cPingResponse\"\x14\n\x12GetNodeInfoRequest\"\xa5\x02\n\x13GetNodeInfoResponse\x12 \n\x04role\x18\x01 \x01(\x0e\x32\x12.ecnet.v1.NodeRole\x12\x10\n\x08province\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\ninstanceId\x18\x05 \x01(\t\x12-\n\tstartedAt\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06\x63ounts\x18\x07 \x03(\x0b\x32).ecnet.v1.GetNodeInfoResponse.CountsEntry\x12\x0b\n\x03pid\x18\x08 \x01(\x03\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xa4\x02\n\tNodeEntry\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x14\n\x0cprovinceName\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\ninstanceId\x18\x05 \x01(\t\x12\"\n\x05state\x18\x06 \x01(\x0e\x32\x13.ecnet.v1.NodeState\x12\x30\n\x0cregisteredAt\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flastHeartbeatAt\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rpendingEvents\x18\t \x01(\x03\x12\x17\n\x0f\x61ppliedPosition\x18\n \x01(\x03\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.ecnet.v1.NodeEntry\"R\n\x12ListPersonsRequest\x12\x17\n\x0finsuredProvince\x18\x01 \x01(\t\x12\x10\n\x08pageSize\x18\x02 \x01(\x05\x12\x11\n\tpageToken\x18\x03 \x01(\t\"O\n\x13ListPersonsResponse\x12!\n\x07persons\x18\x01 \x03(\x0b\x32\x10.ecnet.v1.Person\x12\x15\n\rnextPageToken\x18\x02 \x01(\t\"\x15\n\x13ListChannelsRequest\";\n\x14ListChannelsResponse\x12#\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x11.ecnet.v1.Channel\"M\n\x14ListTerminalsRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x10\n\x08pageSize\x18\x02 \x01(\x05\x12\x11\n\tpageToken\x18\x03 \x01(\t\"U\n\x15ListTerminalsResponse\x12%\n\tterminals\x18\x01 \x03(\x0b\x32\x12.ecnet.v1.Terminal\x12\x15\n\rnextPageToken\x18\x02 \x01(\t\"\xb0\x01\n\x13UpdatePersonRequest\x12\x0e\n\x06idType\x18\x01 \x01(\t\x12\x0c\n\x04idNo\x18\x02 \x01(\t\x12\x13\n\x0bnewUserName\x18\x03 \x01(\t\x12\x11\n\tnewIdType\x18\x04 \x01(\t\x12\x0f\n\x07newIdNo\x18\x05 \x01(\t\x12/\n\x0einsuredRegions\x18\x06 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12\x11\n\trequestId\x18\x07 \x01(\t\"^\n\x14UpdatePersonResponse\x12 \n\x06person\x18\x01 \x01(\x0b\x32\x10.ecnet.v1.Person\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x02 \x01(\t\x12\x12\n\nsuperseded\x18\x03 \x01(\x08*g\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x11\n\rNODE_STATE_UP\x10\x01\x12\x13\n\x0fNODE_STATE_DOWN\x10\x02\x12\x16\n\x12NODE_STATE_STOPPED\x10\x03\x32\x93\x04\n\x0c\x41\x64minService\x12\x35\n\x04Ping\x12\x15.ecnet.v1.PingRequest\x1a\x16.ecnet.v1.PingResponse\x12J\n\x0bGetNodeInfo\x12\x1c.ecnet.v1.GetNodeInfoRequest\x1a\x1d.ecnet.v1.GetNodeInfoResponse\x12\x44\n\tListNodes\x12\x1a.ecnet.v1.ListNodesRequest\x1a\x1b.ecnet.v1.ListNodesResponse\x12J\n\x0bListPersons\x12\x1c.ecnet.v1.ListPersonsRequest\x1a\x1d.ecnet.v1.ListPersonsResponse\x12M\n\x0cListChannels\x12\x1d.ecnet.v1.ListChannelsRequest\x1a\x1e.ecnet.v1.ListChannelsResponse\x12P\n\rListTerminals\x12\x1e.ecnet.v1.ListTerminalsRequest\x1a\x1f.ecnet.v1.ListTerminalsResponse\x12M\n\x0cUpdatePerson\x12\x1d.ecnet.v1.UpdatePersonRequest\x1a\x1e.ecnet.v1.UpdatePersonResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,8 +36,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_GETNODEINFORESPONSE_COUNTSENTRY']._loaded_options = None
   _globals['_GETNODEINFORESPONSE_COUNTSENTRY']._serialized_options = b'8\001'
-  _globals['_NODESTATE']._serialized_start=1574
-  _globals['_NODESTATE']._serialized_end=1677
+  _globals['_NODESTATE']._serialized_start=1544
+  _globals['_NODESTATE']._serialized_end=1647
   _globals['_PINGREQUEST']._serialized_start=133
   _globals['_PINGREQUEST']._serialized_end=146
   _globals['_PINGRESPONSE']._serialized_start=148
@@ -45,31 +45,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETNODEINFOREQUEST']._serialized_start=164
   _globals['_GETNODEINFOREQUEST']._serialized_end=184
   _globals['_GETNODEINFORESPONSE']._serialized_start=187
-  _globals['_GETNODEINFORESPONSE']._serialized_end=482
-  _globals['_GETNODEINFORESPONSE_COUNTSENTRY']._serialized_start=437
-  _globals['_GETNODEINFORESPONSE_COUNTSENTRY']._serialized_end=482
-  _globals['_NODEENTRY']._serialized_start=485
-  _globals['_NODEENTRY']._serialized_end=784
-  _globals['_LISTNODESREQUEST']._serialized_start=786
-  _globals['_LISTNODESREQUEST']._serialized_end=804
-  _globals['_LISTNODESRESPONSE']._serialized_start=806
-  _globals['_LISTNODESRESPONSE']._serialized_end=861
-  _globals['_LISTPERSONSREQUEST']._serialized_start=863
-  _globals['_LISTPERSONSREQUEST']._serialized_end=948
-  _globals['_LISTPERSONSRESPONSE']._serialized_start=950
-  _globals['_LISTPERSONSRESPONSE']._serialized_end=1031
-  _globals['_LISTCHANNELSREQUEST']._serialized_start=1033
-  _globals['_LISTCHANNELSREQUEST']._serialized_end=1054
-  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1056
-  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1115
-  _globals['_LISTTERMINALSREQUEST']._serialized_start=1117
-  _globals['_LISTTERMINALSREQUEST']._serialized_end=1196
-  _globals['_LISTTERMINALSRESPONSE']._serialized_start=1198
-  _globals['_LISTTERMINALSRESPONSE']._serialized_end=1285
-  _globals['_UPDATEPERSONREQUEST']._serialized_start=1288
-  _globals['_UPDATEPERSONREQUEST']._serialized_end=1474
-  _globals['_UPDATEPERSONRESPONSE']._serialized_start=1476
-  _globals['_UPDATEPERSONRESPONSE']._serialized_end=1572
-  _globals['_ADMINSERVICE']._serialized_start=1680
-  _globals['_ADMINSERVICE']._serialized_end=2211
+  _globals['_GETNODEINFORESPONSE']._serialized_end=480
+  _globals['_GETNODEINFORESPONSE_COUNTSENTRY']._serialized_start=435
+  _globals['_GETNODEINFORESPONSE_COUNTSENTRY']._serialized_end=480
+  _globals['_NODEENTRY']._serialized_start=483
+  _globals['_NODEENTRY']._serialized_end=775
+  _globals['_LISTNODESREQUEST']._serialized_start=777
+  _globals['_LISTNODESREQUEST']._serialized_end=795
+  _globals['_LISTNODESRESPONSE']._serialized_start=797
+  _globals['_LISTNODESRESPONSE']._serialized_end=852
+  _globals['_LISTPERSONSREQUEST']._serialized_start=854
+  _globals['_LISTPERSONSREQUEST']._serialized_end=936
+  _globals['_LISTPERSONSRESPONSE']._serialized_start=938
+  _globals['_LISTPERSONSRESPONSE']._serialized_end=1017
+  _globals['_LISTCHANNELSREQUEST']._serialized_start=1019
+  _globals['_LISTCHANNELSREQUEST']._serialized_end=1040
+  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1042
+  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1101
+  _globals['_LISTTERMINALSREQUEST']._serialized_start=1103
+  _globals['_LISTTERMINALSREQUEST']._serialized_end=1180
+  _globals['_LISTTERMINALSRESPONSE']._serialized_start=1182
+  _globals['_LISTTERMINALSRESPONSE']._serialized_end=1267
+  _globals['_UPDATEPERSONREQUEST']._serialized_start=1270
+  _globals['_UPDATEPERSONREQUEST']._serialized_end=1446
+  _globals['_UPDATEPERSONRESPONSE']._serialized_start=1448
+  _globals['_UPDATEPERSONRESPONSE']._serialized_end=1542
+  _globals['_ADMINSERVICE']._serialized_start=1650
+  _globals['_ADMINSERVICE']._serialized_end=2181
 # @@protoc_insertion_point(module_scope)

@@ -33,107 +33,107 @@ CHANNEL_KIND_OFFICIAL: ChannelKind
 CHANNEL_KIND_THIRD_PARTY: ChannelKind
 
 class InsuredRegion(_message.Message):
-    __slots__ = ("insu_org", "insu_type", "insu_org_name")
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    INSU_TYPE_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_NAME_FIELD_NUMBER: _ClassVar[int]
-    insu_org: str
-    insu_type: str
-    insu_org_name: str
-    def __init__(self, insu_org: _Optional[str] = ..., insu_type: _Optional[str] = ..., insu_org_name: _Optional[str] = ...) -> None: ...
+    __slots__ = ("insuOrg", "insuType", "insuOrgName")
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    INSUTYPE_FIELD_NUMBER: _ClassVar[int]
+    INSUORGNAME_FIELD_NUMBER: _ClassVar[int]
+    insuOrg: str
+    insuType: str
+    insuOrgName: str
+    def __init__(self, insuOrg: _Optional[str] = ..., insuType: _Optional[str] = ..., insuOrgName: _Optional[str] = ...) -> None: ...
 
 class Person(_message.Message):
-    __slots__ = ("user_name", "id_type", "id_no", "gender", "birthday", "nationality", "phone", "insured_regions")
-    USER_NAME_FIELD_NUMBER: _ClassVar[int]
-    ID_TYPE_FIELD_NUMBER: _ClassVar[int]
-    ID_NO_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("userName", "idType", "idNo", "gender", "birthday", "nationality", "phone", "insuredRegions")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    IDTYPE_FIELD_NUMBER: _ClassVar[int]
+    IDNO_FIELD_NUMBER: _ClassVar[int]
     GENDER_FIELD_NUMBER: _ClassVar[int]
     BIRTHDAY_FIELD_NUMBER: _ClassVar[int]
     NATIONALITY_FIELD_NUMBER: _ClassVar[int]
     PHONE_FIELD_NUMBER: _ClassVar[int]
-    INSURED_REGIONS_FIELD_NUMBER: _ClassVar[int]
-    user_name: str
-    id_type: str
-    id_no: str
+    INSUREDREGIONS_FIELD_NUMBER: _ClassVar[int]
+    userName: str
+    idType: str
+    idNo: str
     gender: str
     birthday: str
     nationality: str
     phone: str
-    insured_regions: _containers.RepeatedCompositeFieldContainer[InsuredRegion]
-    def __init__(self, user_name: _Optional[str] = ..., id_type: _Optional[str] = ..., id_no: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., phone: _Optional[str] = ..., insured_regions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ...) -> None: ...
+    insuredRegions: _containers.RepeatedCompositeFieldContainer[InsuredRegion]
+    def __init__(self, userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., phone: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ...) -> None: ...
 
 class VoucherData(_message.Message):
-    __slots__ = ("ec_card_no", "state", "user_name", "id_type", "id_no", "gender", "birthday", "nationality", "insured_regions", "version", "updated_at")
-    EC_CARD_NO_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("ecCardNo", "state", "userName", "idType", "idNo", "gender", "birthday", "nationality", "insuredRegions", "version", "updatedAt")
+    ECCARDNO_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
-    USER_NAME_FIELD_NUMBER: _ClassVar[int]
-    ID_TYPE_FIELD_NUMBER: _ClassVar[int]
-    ID_NO_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    IDTYPE_FIELD_NUMBER: _ClassVar[int]
+    IDNO_FIELD_NUMBER: _ClassVar[int]
     GENDER_FIELD_NUMBER: _ClassVar[int]
     BIRTHDAY_FIELD_NUMBER: _ClassVar[int]
     NATIONALITY_FIELD_NUMBER: _ClassVar[int]
-    INSURED_REGIONS_FIELD_NUMBER: _ClassVar[int]
+    INSUREDREGIONS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
-    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
-    ec_card_no: str
+    UPDATEDAT_FIELD_NUMBER: _ClassVar[int]
+    ecCardNo: str
     state: VoucherState
-    user_name: str
-    id_type: str
-    id_no: str
+    userName: str
+    idType: str
+    idNo: str
     gender: str
     birthday: str
     nationality: str
-    insured_regions: _containers.RepeatedCompositeFieldContainer[InsuredRegion]
+    insuredRegions: _containers.RepeatedCompositeFieldContainer[InsuredRegion]
     version: int
-    updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, ec_card_no: _Optional[str] = ..., state: _Optional[_Union[VoucherState, str]] = ..., user_name: _Optional[str] = ..., id_type: _Optional[str] = ..., id_no: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., insured_regions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ..., version: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    updatedAt: _timestamp_pb2.Timestamp
+    def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[VoucherState, str]] = ..., userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ..., version: _Optional[int] = ..., updatedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Channel(_message.Message):
-    __slots__ = ("channel_id", "name", "kind", "status")
-    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("channelId", "name", "kind", "status")
+    CHANNELID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
-    channel_id: str
+    channelId: str
     name: str
     kind: ChannelKind
     status: str
-    def __init__(self, channel_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ChannelKind, str]] = ..., status: _Optional[str] = ...) -> None: ...
+    def __init__(self, channelId: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ChannelKind, str]] = ..., status: _Optional[str] = ...) -> None: ...
 
 class Terminal(_message.Message):
-    __slots__ = ("terminal_id", "province", "org_id", "org_name", "name", "purpose", "version", "developer", "registered_on", "mac")
-    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("terminalId", "province", "orgId", "orgName", "name", "purpose", "version", "developer", "registeredOn", "mac")
+    TERMINALID_FIELD_NUMBER: _ClassVar[int]
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_NAME_FIELD_NUMBER: _ClassVar[int]
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    ORGNAME_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     PURPOSE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVELOPER_FIELD_NUMBER: _ClassVar[int]
-    REGISTERED_ON_FIELD_NUMBER: _ClassVar[int]
+    REGISTEREDON_FIELD_NUMBER: _ClassVar[int]
     MAC_FIELD_NUMBER: _ClassVar[int]
-    terminal_id: str
+    terminalId: str
     province: str
-    org_id: str
-    org_name: str
+    orgId: str
+    orgName: str
     name: str
     purpose: str
     version: str
     developer: str
-    registered_on: str
+    registeredOn: str
     mac: str
-    def __init__(self, terminal_id: _Optional[str] = ..., province: _Optional[str] = ..., org_id: _Optional[str] = ..., org_name: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., version: _Optional[str] = ..., developer: _Optional[str] = ..., registered_on: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
+    def __init__(self, terminalId: _Optional[str] = ..., province: _Optional[str] = ..., orgId: _Optional[str] = ..., orgName: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., version: _Optional[str] = ..., developer: _Optional[str] = ..., registeredOn: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
 
 class Authorization(_message.Message):
-    __slots__ = ("channel_id", "channel_name", "authorized_at", "revoked", "revoked_at")
-    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
-    CHANNEL_NAME_FIELD_NUMBER: _ClassVar[int]
-    AUTHORIZED_AT_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("channelId", "channelName", "authorizedAt", "revoked", "revokedAt")
+    CHANNELID_FIELD_NUMBER: _ClassVar[int]
+    CHANNELNAME_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZEDAT_FIELD_NUMBER: _ClassVar[int]
     REVOKED_FIELD_NUMBER: _ClassVar[int]
-    REVOKED_AT_FIELD_NUMBER: _ClassVar[int]
-    channel_id: str
-    channel_name: str
-    authorized_at: _timestamp_pb2.Timestamp
+    REVOKEDAT_FIELD_NUMBER: _ClassVar[int]
+    channelId: str
+    channelName: str
+    authorizedAt: _timestamp_pb2.Timestamp
     revoked: bool
-    revoked_at: _timestamp_pb2.Timestamp
-    def __init__(self, channel_id: _Optional[str] = ..., channel_name: _Optional[str] = ..., authorized_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., revoked_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    revokedAt: _timestamp_pb2.Timestamp
+    def __init__(self, channelId: _Optional[str] = ..., channelName: _Optional[str] = ..., authorizedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., revokedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...

@@ -23,34 +23,34 @@ NODE_ROLE_NATIONAL: NodeRole
 NODE_ROLE_PROVINCIAL: NodeRole
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("province", "address", "version", "instance_id")
+    __slots__ = ("province", "address", "version", "instanceId")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
-    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCEID_FIELD_NUMBER: _ClassVar[int]
     province: str
     address: str
     version: str
-    instance_id: str
-    def __init__(self, province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instance_id: _Optional[str] = ...) -> None: ...
+    instanceId: str
+    def __init__(self, province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
-    __slots__ = ("heartbeat_interval_seconds", "registered_at")
-    HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
-    REGISTERED_AT_FIELD_NUMBER: _ClassVar[int]
-    heartbeat_interval_seconds: int
-    registered_at: _timestamp_pb2.Timestamp
-    def __init__(self, heartbeat_interval_seconds: _Optional[int] = ..., registered_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    __slots__ = ("heartbeatIntervalSeconds", "registeredAt")
+    HEARTBEATINTERVALSECONDS_FIELD_NUMBER: _ClassVar[int]
+    REGISTEREDAT_FIELD_NUMBER: _ClassVar[int]
+    heartbeatIntervalSeconds: int
+    registeredAt: _timestamp_pb2.Timestamp
+    def __init__(self, heartbeatIntervalSeconds: _Optional[int] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("province", "instance_id", "applied_position")
+    __slots__ = ("province", "instanceId", "appliedPosition")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
-    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
-    APPLIED_POSITION_FIELD_NUMBER: _ClassVar[int]
+    INSTANCEID_FIELD_NUMBER: _ClassVar[int]
+    APPLIEDPOSITION_FIELD_NUMBER: _ClassVar[int]
     province: str
-    instance_id: str
-    applied_position: int
-    def __init__(self, province: _Optional[str] = ..., instance_id: _Optional[str] = ..., applied_position: _Optional[int] = ...) -> None: ...
+    instanceId: str
+    appliedPosition: int
+    def __init__(self, province: _Optional[str] = ..., instanceId: _Optional[str] = ..., appliedPosition: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
     __slots__ = ("known",)
@@ -59,12 +59,12 @@ class HeartbeatResponse(_message.Message):
     def __init__(self, known: _Optional[bool] = ...) -> None: ...
 
 class DeregisterRequest(_message.Message):
-    __slots__ = ("province", "instance_id")
+    __slots__ = ("province", "instanceId")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
-    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCEID_FIELD_NUMBER: _ClassVar[int]
     province: str
-    instance_id: str
-    def __init__(self, province: _Optional[str] = ..., instance_id: _Optional[str] = ...) -> None: ...
+    instanceId: str
+    def __init__(self, province: _Optional[str] = ..., instanceId: _Optional[str] = ...) -> None: ...
 
 class DeregisterResponse(_message.Message):
     __slots__ = ()
@@ -75,64 +75,64 @@ class IdentifyRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class IdentifyResponse(_message.Message):
-    __slots__ = ("role", "province", "instance_id", "version", "address")
+    __slots__ = ("role", "province", "instanceId", "version", "address")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
-    INSTANCE_ID_FIELD_NUMBER: _ClassVar[int]
+    INSTANCEID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     role: NodeRole
     province: str
-    instance_id: str
+    instanceId: str
     version: str
     address: str
-    def __init__(self, role: _Optional[_Union[NodeRole, str]] = ..., province: _Optional[str] = ..., instance_id: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
+    def __init__(self, role: _Optional[_Union[NodeRole, str]] = ..., province: _Optional[str] = ..., instanceId: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("event_id", "sequence", "kind", "ec_card_no", "version", "voucher", "payload_json", "created_at")
-    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("eventId", "sequence", "kind", "ecCardNo", "version", "voucher", "payloadJson", "createdAt")
+    EVENTID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
-    EC_CARD_NO_FIELD_NUMBER: _ClassVar[int]
+    ECCARDNO_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     VOUCHER_FIELD_NUMBER: _ClassVar[int]
-    PAYLOAD_JSON_FIELD_NUMBER: _ClassVar[int]
-    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
-    event_id: str
+    PAYLOADJSON_FIELD_NUMBER: _ClassVar[int]
+    CREATEDAT_FIELD_NUMBER: _ClassVar[int]
+    eventId: str
     sequence: int
     kind: str
-    ec_card_no: str
+    ecCardNo: str
     version: int
     voucher: _common_pb2.VoucherData
-    payload_json: str
-    created_at: _timestamp_pb2.Timestamp
-    def __init__(self, event_id: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[str] = ..., ec_card_no: _Optional[str] = ..., version: _Optional[int] = ..., voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., payload_json: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    payloadJson: str
+    createdAt: _timestamp_pb2.Timestamp
+    def __init__(self, eventId: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[str] = ..., ecCardNo: _Optional[str] = ..., version: _Optional[int] = ..., voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., payloadJson: _Optional[str] = ..., createdAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeliverEventsRequest(_message.Message):
-    __slots__ = ("origin", "batch_id", "events")
+    __slots__ = ("origin", "batchId", "events")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
-    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    BATCHID_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     origin: str
-    batch_id: str
+    batchId: str
     events: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, origin: _Optional[str] = ..., batch_id: _Optional[str] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    def __init__(self, origin: _Optional[str] = ..., batchId: _Optional[str] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
 
 class DeliverEventsResponse(_message.Message):
-    __slots__ = ("applied_position",)
-    APPLIED_POSITION_FIELD_NUMBER: _ClassVar[int]
-    applied_position: int
-    def __init__(self, applied_position: _Optional[int] = ...) -> None: ...
+    __slots__ = ("appliedPosition",)
+    APPLIEDPOSITION_FIELD_NUMBER: _ClassVar[int]
+    appliedPosition: int
+    def __init__(self, appliedPosition: _Optional[int] = ...) -> None: ...
 
 class FetchVoucherRequest(_message.Message):
-    __slots__ = ("auth_code", "channel_id", "province")
-    AUTH_CODE_FIELD_NUMBER: _ClassVar[int]
-    CHANNEL_ID_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("authCode", "channelId", "province")
+    AUTHCODE_FIELD_NUMBER: _ClassVar[int]
+    CHANNELID_FIELD_NUMBER: _ClassVar[int]
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
-    auth_code: str
-    channel_id: str
+    authCode: str
+    channelId: str
     province: str
-    def __init__(self, auth_code: _Optional[str] = ..., channel_id: _Optional[str] = ..., province: _Optional[str] = ...) -> None: ...
+    def __init__(self, authCode: _Optional[str] = ..., channelId: _Optional[str] = ..., province: _Optional[str] = ...) -> None: ...
 
 class FetchVoucherResponse(_message.Message):
     __slots__ = ("voucher",)
@@ -141,38 +141,38 @@ class FetchVoucherResponse(_message.Message):
     def __init__(self, voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ...) -> None: ...
 
 class RouteQueryRequest(_message.Message):
-    __slots__ = ("serving_province", "query", "terminal_id", "cached_version")
-    SERVING_PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("servingProvince", "query", "terminalId", "cachedVersion")
+    SERVINGPROVINCE_FIELD_NUMBER: _ClassVar[int]
     QUERY_FIELD_NUMBER: _ClassVar[int]
-    TERMINAL_ID_FIELD_NUMBER: _ClassVar[int]
-    CACHED_VERSION_FIELD_NUMBER: _ClassVar[int]
-    serving_province: str
+    TERMINALID_FIELD_NUMBER: _ClassVar[int]
+    CACHEDVERSION_FIELD_NUMBER: _ClassVar[int]
+    servingProvince: str
     query: _acceptance_service_pb2.QueryRequest
-    terminal_id: str
-    cached_version: int
-    def __init__(self, serving_province: _Optional[str] = ..., query: _Optional[_Union[_acceptance_service_pb2.QueryRequest, _Mapping]] = ..., terminal_id: _Optional[str] = ..., cached_version: _Optional[int] = ...) -> None: ...
+    terminalId: str
+    cachedVersion: int
+    def __init__(self, servingProvince: _Optional[str] = ..., query: _Optional[_Union[_acceptance_service_pb2.QueryRequest, _Mapping]] = ..., terminalId: _Optional[str] = ..., cachedVersion: _Optional[int] = ...) -> None: ...
 
 class RouteQueryResponse(_message.Message):
-    __slots__ = ("voucher", "insu_org", "stale_cache")
+    __slots__ = ("voucher", "insuOrg", "staleCache")
     VOUCHER_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    STALE_CACHE_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    STALECACHE_FIELD_NUMBER: _ClassVar[int]
     voucher: _common_pb2.VoucherData
-    insu_org: str
-    stale_cache: bool
-    def __init__(self, voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., insu_org: _Optional[str] = ..., stale_cache: _Optional[bool] = ...) -> None: ...
+    insuOrg: str
+    staleCache: bool
+    def __init__(self, voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., insuOrg: _Optional[str] = ..., staleCache: _Optional[bool] = ...) -> None: ...
 
 class RouteSettleRequest(_message.Message):
-    __slots__ = ("serving_province", "settle", "ec_card_no", "insu_org")
-    SERVING_PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("servingProvince", "settle", "ecCardNo", "insuOrg")
+    SERVINGPROVINCE_FIELD_NUMBER: _ClassVar[int]
     SETTLE_FIELD_NUMBER: _ClassVar[int]
-    EC_CARD_NO_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    serving_province: str
+    ECCARDNO_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    servingProvince: str
     settle: _settlement_service_pb2.SettleRequest
-    ec_card_no: str
-    insu_org: str
-    def __init__(self, serving_province: _Optional[str] = ..., settle: _Optional[_Union[_settlement_service_pb2.SettleRequest, _Mapping]] = ..., ec_card_no: _Optional[str] = ..., insu_org: _Optional[str] = ...) -> None: ...
+    ecCardNo: str
+    insuOrg: str
+    def __init__(self, servingProvince: _Optional[str] = ..., settle: _Optional[_Union[_settlement_service_pb2.SettleRequest, _Mapping]] = ..., ecCardNo: _Optional[str] = ..., insuOrg: _Optional[str] = ...) -> None: ...
 
 class RouteSettleResponse(_message.Message):
     __slots__ = ("settlement",)

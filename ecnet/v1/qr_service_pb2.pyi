@@ -11,43 +11,43 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class IssueQrCodeRequest(_message.Message):
-    __slots__ = ("auth_code", "insu_org", "request_id")
-    AUTH_CODE_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    auth_code: str
-    insu_org: str
-    request_id: str
-    def __init__(self, auth_code: _Optional[str] = ..., insu_org: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("authCode", "insuOrg", "requestId")
+    AUTHCODE_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    REQUESTID_FIELD_NUMBER: _ClassVar[int]
+    authCode: str
+    insuOrg: str
+    requestId: str
+    def __init__(self, authCode: _Optional[str] = ..., insuOrg: _Optional[str] = ..., requestId: _Optional[str] = ...) -> None: ...
 
 class IssueQrCodeResponse(_message.Message):
-    __slots__ = ("ec_qr_code", "expires_at", "insu_org", "insured_regions")
-    EC_QR_CODE_FIELD_NUMBER: _ClassVar[int]
-    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    INSURED_REGIONS_FIELD_NUMBER: _ClassVar[int]
-    ec_qr_code: str
-    expires_at: _timestamp_pb2.Timestamp
-    insu_org: str
-    insured_regions: _containers.RepeatedCompositeFieldContainer[_common_pb2.InsuredRegion]
-    def __init__(self, ec_qr_code: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., insu_org: _Optional[str] = ..., insured_regions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ...) -> None: ...
+    __slots__ = ("ecQrCode", "expiresAt", "insuOrg", "insuredRegions")
+    ECQRCODE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRESAT_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    INSUREDREGIONS_FIELD_NUMBER: _ClassVar[int]
+    ecQrCode: str
+    expiresAt: _timestamp_pb2.Timestamp
+    insuOrg: str
+    insuredRegions: _containers.RepeatedCompositeFieldContainer[_common_pb2.InsuredRegion]
+    def __init__(self, ecQrCode: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., insuOrg: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ...) -> None: ...
 
 class RefreshQrCodeRequest(_message.Message):
-    __slots__ = ("auth_code", "ec_qr_code", "insu_org")
-    AUTH_CODE_FIELD_NUMBER: _ClassVar[int]
-    EC_QR_CODE_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    auth_code: str
-    ec_qr_code: str
-    insu_org: str
-    def __init__(self, auth_code: _Optional[str] = ..., ec_qr_code: _Optional[str] = ..., insu_org: _Optional[str] = ...) -> None: ...
+    __slots__ = ("authCode", "ecQrCode", "insuOrg")
+    AUTHCODE_FIELD_NUMBER: _ClassVar[int]
+    ECQRCODE_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    authCode: str
+    ecQrCode: str
+    insuOrg: str
+    def __init__(self, authCode: _Optional[str] = ..., ecQrCode: _Optional[str] = ..., insuOrg: _Optional[str] = ...) -> None: ...
 
 class RefreshQrCodeResponse(_message.Message):
-    __slots__ = ("ec_qr_code", "expires_at", "insu_org")
-    EC_QR_CODE_FIELD_NUMBER: _ClassVar[int]
-    EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    ec_qr_code: str
-    expires_at: _timestamp_pb2.Timestamp
-    insu_org: str
-    def __init__(self, ec_qr_code: _Optional[str] = ..., expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., insu_org: _Optional[str] = ...) -> None: ...
+    __slots__ = ("ecQrCode", "expiresAt", "insuOrg")
+    ECQRCODE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRESAT_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    ecQrCode: str
+    expiresAt: _timestamp_pb2.Timestamp
+    insuOrg: str
+    def __init__(self, ecQrCode: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., insuOrg: _Optional[str] = ...) -> None: ...

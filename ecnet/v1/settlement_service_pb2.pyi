@@ -42,64 +42,64 @@ SETTLEMENT_STATE_SETTLED: SettlementState
 SETTLEMENT_STATE_REVERSED: SettlementState
 
 class FeeItem(_message.Message):
-    __slots__ = ("code", "name", "category", "unit_price", "quantity")
+    __slots__ = ("code", "name", "category", "unitPrice", "quantity")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
-    UNIT_PRICE_FIELD_NUMBER: _ClassVar[int]
+    UNITPRICE_FIELD_NUMBER: _ClassVar[int]
     QUANTITY_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     category: ItemCategory
-    unit_price: int
+    unitPrice: int
     quantity: int
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., category: _Optional[_Union[ItemCategory, str]] = ..., unit_price: _Optional[int] = ..., quantity: _Optional[int] = ...) -> None: ...
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., category: _Optional[_Union[ItemCategory, str]] = ..., unitPrice: _Optional[int] = ..., quantity: _Optional[int] = ...) -> None: ...
 
 class Settlement(_message.Message):
-    __slots__ = ("settlement_id", "request_id", "org_id", "insu_org", "med_type", "items", "fee_sumamt", "fund_pay", "psn_acct_pay", "own_pay_amt", "state", "settled_at", "reversed_at", "settled_by")
-    SETTLEMENT_ID_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
-    INSU_ORG_FIELD_NUMBER: _ClassVar[int]
-    MED_TYPE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("settlementId", "requestId", "orgId", "insuOrg", "medType", "items", "feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt", "state", "settledAt", "reversedAt", "settledBy")
+    SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTID_FIELD_NUMBER: _ClassVar[int]
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    MEDTYPE_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
-    FEE_SUMAMT_FIELD_NUMBER: _ClassVar[int]
-    FUND_PAY_FIELD_NUMBER: _ClassVar[int]
-    PSN_ACCT_PAY_FIELD_NUMBER: _ClassVar[int]
-    OWN_PAY_AMT_FIELD_NUMBER: _ClassVar[int]
+    FEESUMAMT_FIELD_NUMBER: _ClassVar[int]
+    FUNDPAY_FIELD_NUMBER: _ClassVar[int]
+    PSNACCTPAY_FIELD_NUMBER: _ClassVar[int]
+    OWNPAYAMT_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
-    SETTLED_AT_FIELD_NUMBER: _ClassVar[int]
-    REVERSED_AT_FIELD_NUMBER: _ClassVar[int]
-    SETTLED_BY_FIELD_NUMBER: _ClassVar[int]
-    settlement_id: str
-    request_id: str
-    org_id: str
-    insu_org: str
-    med_type: MedicalType
+    SETTLEDAT_FIELD_NUMBER: _ClassVar[int]
+    REVERSEDAT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEDBY_FIELD_NUMBER: _ClassVar[int]
+    settlementId: str
+    requestId: str
+    orgId: str
+    insuOrg: str
+    medType: MedicalType
     items: _containers.RepeatedCompositeFieldContainer[FeeItem]
-    fee_sumamt: int
-    fund_pay: int
-    psn_acct_pay: int
-    own_pay_amt: int
+    feeSumamt: int
+    fundPay: int
+    psnAcctPay: int
+    ownPayAmt: int
     state: SettlementState
-    settled_at: _timestamp_pb2.Timestamp
-    reversed_at: _timestamp_pb2.Timestamp
-    settled_by: str
-    def __init__(self, settlement_id: _Optional[str] = ..., request_id: _Optional[str] = ..., org_id: _Optional[str] = ..., insu_org: _Optional[str] = ..., med_type: _Optional[_Union[MedicalType, str]] = ..., items: _Optional[_Iterable[_Union[FeeItem, _Mapping]]] = ..., fee_sumamt: _Optional[int] = ..., fund_pay: _Optional[int] = ..., psn_acct_pay: _Optional[int] = ..., own_pay_amt: _Optional[int] = ..., state: _Optional[_Union[SettlementState, str]] = ..., settled_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reversed_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settled_by: _Optional[str] = ...) -> None: ...
+    settledAt: _timestamp_pb2.Timestamp
+    reversedAt: _timestamp_pb2.Timestamp
+    settledBy: str
+    def __init__(self, settlementId: _Optional[str] = ..., requestId: _Optional[str] = ..., orgId: _Optional[str] = ..., insuOrg: _Optional[str] = ..., medType: _Optional[_Union[MedicalType, str]] = ..., items: _Optional[_Iterable[_Union[FeeItem, _Mapping]]] = ..., feeSumamt: _Optional[int] = ..., fundPay: _Optional[int] = ..., psnAcctPay: _Optional[int] = ..., ownPayAmt: _Optional[int] = ..., state: _Optional[_Union[SettlementState, str]] = ..., settledAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reversedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settledBy: _Optional[str] = ...) -> None: ...
 
 class SettleRequest(_message.Message):
-    __slots__ = ("ec_token", "org_id", "request_id", "med_type", "items")
-    EC_TOKEN_FIELD_NUMBER: _ClassVar[int]
-    ORG_ID_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    MED_TYPE_FIELD_NUMBER: _ClassVar[int]
+    __slots__ = ("ecToken", "orgId", "requestId", "medType", "items")
+    ECTOKEN_FIELD_NUMBER: _ClassVar[int]
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTID_FIELD_NUMBER: _ClassVar[int]
+    MEDTYPE_FIELD_NUMBER: _ClassVar[int]
     ITEMS_FIELD_NUMBER: _ClassVar[int]
-    ec_token: str
-    org_id: str
-    request_id: str
-    med_type: MedicalType
+    ecToken: str
+    orgId: str
+    requestId: str
+    medType: MedicalType
     items: _containers.RepeatedCompositeFieldContainer[FeeItem]
-    def __init__(self, ec_token: _Optional[str] = ..., org_id: _Optional[str] = ..., request_id: _Optional[str] = ..., med_type: _Optional[_Union[MedicalType, str]] = ..., items: _Optional[_Iterable[_Union[FeeItem, _Mapping]]] = ...) -> None: ...
+    def __init__(self, ecToken: _Optional[str] = ..., orgId: _Optional[str] = ..., requestId: _Optional[str] = ..., medType: _Optional[_Union[MedicalType, str]] = ..., items: _Optional[_Iterable[_Union[FeeItem, _Mapping]]] = ...) -> None: ...
 
 class SettleResponse(_message.Message):
     __slots__ = ("settlement",)
@@ -108,12 +108,12 @@ class SettleResponse(_message.Message):
     def __init__(self, settlement: _Optional[_Union[Settlement, _Mapping]] = ...) -> None: ...
 
 class ReverseRequest(_message.Message):
-    __slots__ = ("settlement_id", "request_id")
-    SETTLEMENT_ID_FIELD_NUMBER: _ClassVar[int]
-    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
-    settlement_id: str
-    request_id: str
-    def __init__(self, settlement_id: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("settlementId", "requestId")
+    SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
+    REQUESTID_FIELD_NUMBER: _ClassVar[int]
+    settlementId: str
+    requestId: str
+    def __init__(self, settlementId: _Optional[str] = ..., requestId: _Optional[str] = ...) -> None: ...
 
 class ReverseResponse(_message.Message):
     __slots__ = ("settlement",)
@@ -122,10 +122,10 @@ class ReverseResponse(_message.Message):
     def __init__(self, settlement: _Optional[_Union[Settlement, _Mapping]] = ...) -> None: ...
 
 class GetSettlementRequest(_message.Message):
-    __slots__ = ("settlement_id",)
-    SETTLEMENT_ID_FIELD_NUMBER: _ClassVar[int]
-    settlement_id: str
-    def __init__(self, settlement_id: _Optional[str] = ...) -> None: ...
+    __slots__ = ("settlementId",)
+    SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
+    settlementId: str
+    def __init__(self, settlementId: _Optional[str] = ...) -> None: ...
 
 class GetSettlementResponse(_message.Message):
     __slots__ = ("settlement",)

@@ -53,8 +53,8 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             province=node.config.province,
             address=node.address,
             version=node.config.version,
-            instance_id=node.instance_id,
-            started_at=ts_from_ms(node.started_at_ms),
+            instanceId=node.instance_id,
+            startedAt=ts_from_ms(node.started_at_ms),
             counts=await node.store.counts(),
             pid=os.getpid(),
         )
@@ -71,37 +71,37 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             entries.append(
                 pb.NodeEntry(
                     province=row.province,
-                    province_name=province_name(row.province),
+                    provinceName=province_name(row.province),
                     address=row.address,
                     version=row.version,
-                    instance_id=row.instance_id,
+                    instanceId=row.instance_id,
                     state=_NODE_STATE[status],
-                    registered_at=ts_from_ms(row.registered_at),
-                    last_heartbeat_at=ts_from_ms(row.last_heartbeat_at),
-                    applied_position=row.applied_position,
+                    registeredAt=ts_from_ms(row.registered_at),
+                    lastHeartbeatAt=ts_from_ms(row.last_heartbeat_at),
+                    appliedPosition=row.applied_position,
                 )
             )
         return pb.ListNodesResponse(nodes=entries)
 
     async def ListPersons(self, request, context):
         store = self._national("ListPersons")
-        province = request.insured_province
+        province = request.insuredProvince
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"insured_province {province!r} is not a 2-digit province code")
-        limit = _page(request.page_size)
-        rows = await store.list_persons(province, limit, _token_int(request.page_token))
+        limit = _page(request.pageSize)
+        rows = await store.list_persons(province, limit, _token_int(request.pageToken))
         persons = [
             common_pb2.Person(
-                user_name=r.user_name,
-                id_type=r.id_type,
-                id_no=r.id_no,
+                userName=r.user_name,
+                idType=r.id_type,
+                idNo=r.id_no,
                 gender=r.gender,
                 birthday=r.birthday,
                 nationality=r.nationality,
                 phone=r.phone,
-                insured_regions=[
+                insuredRegions=[
                     common_pb2.InsuredRegion(
-                        insu_org=g.insu_org, insu_type=g.insu_type, insu_org_name=region_name(g.insu_org)
+                        insuOrg=g.insu_org, insuType=g.insu_type, insuOrgName=region_name(g.insu_org)
                     )
                     for g in r.insured
                 ],
@@ -109,13 +109,13 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             for r in rows
         ]
         token = str(rows[-1].person_id) if len(rows) == limit else ""
-        return pb.ListPersonsResponse(persons=persons, next_page_token=token)
+        return pb.ListPersonsResponse(persons=persons, nextPageToken=token)
 
     async def ListChannels(self, request, context):
         store = self._national("ListChannels")
         return pb.ListChannelsResponse(
             channels=[
-                common_pb2.Channel(channel_id=c.channel_id, name=c.name, kind=_KIND[c.kind], status=c.status)
+                common_pb2.Channel(channelId=c.channel_id, name=c.name, kind=_KIND[c.kind], status=c.status)
                 for c in await store.list_channels()
             ]
         )
@@ -125,20 +125,20 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         province = request.province
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"province {province!r} is not a 2-digit province code")
-        if request.page_token and not (len(request.page_token) == 20 and request.page_token.isdigit()):
+        if request.pageToken and not (len(request.pageToken) == 20 and request.pageToken.isdigit()):
             raise invalid("page_token is not one this node issued")
-        limit = _page(request.page_size, 100)
-        rows = await store.list_terminals(province, limit, request.page_token)
+        limit = _page(request.pageSize, 100)
+        rows = await store.list_terminals(province, limit, request.pageToken)
         return pb.ListTerminalsResponse(
             terminals=[
                 common_pb2.Terminal(
-                    terminal_id=t.terminal_id, province=t.province, org_id=t.org_id, org_name=t.org_name,
+                    terminalId=t.terminal_id, province=t.province, orgId=t.org_id, orgName=t.org_name,
                     name=t.name, purpose=t.purpose, version=t.version, developer=t.developer,
-                    registered_on=t.registered_on, mac=t.mac,
+                    registeredOn=t.registered_on, mac=t.mac,
                 )
                 for t in rows
             ],
-            next_page_token=rows[-1].terminal_id if len(rows) == limit else "",
+            nextPageToken=rows[-1].terminal_id if len(rows) == limit else "",
         )
 
     async def UpdatePerson(self, request, context):

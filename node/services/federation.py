@@ -29,22 +29,22 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
     async def Register(self, request, context):
         directory = self._directory("Register")
         self._check_caller(request.province)
-        await directory.register(request.province, request.address, request.version, request.instance_id)
+        await directory.register(request.province, request.address, request.version, request.instanceId)
         return pb.RegisterResponse(
-            heartbeat_interval_seconds=max(1, int(directory.interval)),
-            registered_at=ts_from_ms(self.node.clock.now_ms()),
+            heartbeatIntervalSeconds=max(1, int(directory.interval)),
+            registeredAt=ts_from_ms(self.node.clock.now_ms()),
         )
 
     async def Heartbeat(self, request, context):
         directory = self._directory("Heartbeat")
         self._check_caller(request.province)
-        known = await directory.heartbeat(request.province, request.instance_id, request.applied_position)
+        known = await directory.heartbeat(request.province, request.instanceId, request.appliedPosition)
         return pb.HeartbeatResponse(known=known)
 
     async def Deregister(self, request, context):
         directory = self._directory("Deregister")
         self._check_caller(request.province)
-        await directory.deregister(request.province, request.instance_id)
+        await directory.deregister(request.province, request.instanceId)
         return pb.DeregisterResponse()
 
     async def Identify(self, request, context):
@@ -52,7 +52,7 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         return pb.IdentifyResponse(
             role=pb.NODE_ROLE_NATIONAL if node.config.role == "national" else pb.NODE_ROLE_PROVINCIAL,
             province=node.config.province,
-            instance_id=node.instance_id,
+            instanceId=node.instance_id,
             version=node.config.version,
             address=node.address,
         )

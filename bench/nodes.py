@@ -1,0 +1,201 @@
+"""Nodes under test: the real node program (``python -m node``) as child processes.
+
+Each node gets a free port, its own data folder under the bench's temp folder and a
+log file there (stdout and stderr). It runs in its own session (process group), so
+that a Ctrl-C in the terminal reaches only the bench, which then stops every node it
+started: SIGTERM, a wait, and SIGKILL to the whole group as a last resort.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
+
+__all__ = [
+    "NodeProcess",
+    "free_port",
+    "free_base_port",
+    "kill_group",
+    "copy_database",
+    "START_TIMEOUT",
+]
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 15.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _bindable(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base_port(span: int = 67, low: int = 20000, high: int = 40000, tries: int = 50) -> int:
+    """A random P in [low, high] such that P .. P+span-1 can all be bound now."""
+    rng = random.Random()
+    for _ in range(tries):
+        base = rng.randint(low, high - span)
+        if all(_bindable(base + i) for i in range(span)):
+            return base
+    raise RuntimeError(f"no {span} consecutive free ports found in {low}-{high} after {tries} tries")
+
+
+def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+    """Signal the process group ``proc`` leads (started with a new session; call it
+    only while ``proc`` has not been reaped, so the group id is still ours)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int | None:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL the group. Returns the exit code."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+    return proc.returncode
+
+
+def copy_database(src: Path, dest_dir: Path) -> None:
+    """Copy a closed SQLite database (and a WAL, if one was left) into ``dest_dir``."""
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal"):
+        f = Path(f"{src}{suffix}")
+        if f.exists():
+            shutil.copy2(f, dest_dir / f.name)
+
+
+class NodeProcess:
+    """One ``python -m node`` child process and an aio channel to it."""
+
+    def __init__(
+        self,
+        name: str,
+        role: str,
+        data_dir: Path,
+        *,
+        province: str = "",
+        national: str = "",
+        log_calls: bool = False,
+        heartbeat: float = 2.0,
+    ) -> None:
+        self.name = name
+        self.role = role
+        self.province = province
+        self.national = national
+        self.data_dir = data_dir
+        self.log_calls = log_calls
+        self.heartbeat = heartbeat
+        self.port = 0
+        self.address = ""
+        self.proc: subprocess.Popen | None = None
+        self.channel: grpc.aio.Channel | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "node.log"
+
+    def command(self) -> list[str]:
+        cmd = [
+            sys.executable, "-m", "node", "--role", self.role, "--listen", self.address,
+            "--data", str(self.data_dir), "--heartbeat", str(self.heartbeat),
+        ]
+        if self.role == "provincial":
+            cmd += ["--province", self.province, "--national", self.national]
+        if not self.log_calls:
+            cmd.append("--quiet")
+        return cmd
+
+    async def start(self, timeout: float = START_TIMEOUT) -> NodeProcess:
+        """Spawn on a free port and wait for health SERVING."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.channel = grpc.aio.insecure_channel(self.address)
+        await self._wait_serving(timeout)
+        return self
+
+    async def _wait_serving(self, timeout: float) -> None:
+        assert self.proc is not None and self.channel is not None
+        health = health_pb2_grpc.HealthStub(self.channel)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"node {self.name} exited (code {self.proc.returncode}) before serving: {self.last_log_line()}"
+                )
+            with contextlib.suppress(grpc.RpcError):
+                resp = await health.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                if resp.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {self.name} not SERVING after {timeout:.0f}s (log: {self.log_path})")
+            await asyncio.sleep(0.05)
+
+    def last_log_line(self) -> str:
+        try:
+            lines = self.log_path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1] if lines else "no log"
+
+    @property
+    def admin(self) -> admin_service_pb2_grpc.AdminServiceStub:
+        return admin_service_pb2_grpc.AdminServiceStub(self.channel)
+
+    @property
+    def federation(self) -> federation_service_pb2_grpc.FederationServiceStub:
+        return federation_service_pb2_grpc.FederationServiceStub(self.channel)
+
+    async def stop(self) -> None:
+        """Close the channel; stop the process (without blocking the event loop)."""
+        if self.channel is not None:
+            with contextlib.suppress(Exception):
+                await self.channel.close()
+            self.channel = None
+        if self.proc is not None:
+            proc, self.proc = self.proc, None
+            await asyncio.to_thread(stop_process, proc)
+
+    def kill(self) -> None:
+        """Last resort, synchronous: SIGKILL the node's process group."""
+        if self.proc is not None and self.proc.poll() is None:
+            kill_group(self.proc)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)

@@ -1,0 +1,116 @@
+"""``ecnet nation`` end to end: real node processes, driven through the CLI."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from node.domain.idno import validate_id
+
+ECNET = [sys.executable, "-m", "cli.main"]
+
+
+def free_base_port() -> int:
+    """A base P such that P and P+11..P+66 are free."""
+    for _ in range(50):
+        base = random.randrange(20000, 40000)
+        ok = True
+        for port in (base, *range(base + 11, base + 67)):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+def ecnet(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([*ECNET, *args, "--data", str(data)], capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+@pytest.fixture
+def nation(tmp_path):
+    data = tmp_path / "nation"
+    base = free_base_port()
+    ecnet("nation", "up", "--detach", "--population", "300", "--provinces", "11,44",
+          "--base-port", str(base), "--heartbeat", "0.5", data=data)
+    try:
+        yield data, base
+    finally:
+        ecnet("nation", "down", data=data, check=False)
+
+
+def status(data: Path) -> dict[str, dict]:
+    return {row["node"]: row for row in json.loads(ecnet("nation", "status", "--json", data=data).stdout)}
+
+
+def test_nation_lifecycle(nation):
+    data, base = nation
+    rows = status(data)
+    assert set(rows) == {"national", "p11", "p44"}
+    assert all(r["health"] == "SERVING" for r in rows.values())
+    assert rows["p44"]["address"] == f"127.0.0.1:{base + 44}"
+    assert rows["p44"]["directory"] == "up"
+    assert rows["national"]["counts"]["persons"] == 300
+    assert rows["national"]["counts"]["channels"] == 3
+
+    persons = json.loads(ecnet("persons", "list", "--insured-province", "44", "--limit", "5", "--json", data=data).stdout)
+    assert len(persons) == 5
+    for p in persons:
+        assert validate_id(p["idType"], p["idNo"]) is None
+        assert any(r["insuOrg"].startswith("44") for r in p["insuredRegions"])
+    channels = json.loads(ecnet("channels", "list", "--json", data=data).stdout)
+    assert {c["channelId"] for c in channels} == {"NHSA-OFFICIAL", "WECHAT", "ALIPAY"}
+    terminals = json.loads(ecnet("terminals", "list", "--province", "44", "--json", data=data).stdout)
+    assert terminals and all(len(t["terminalId"]) == 20 and t["province"] == "44" for t in terminals)
+
+    # A fault drill: stop a province, national sees it stopped; start it again.
+    ecnet("nation", "stop", "--province", "44", data=data)
+    rows = status(data)
+    assert rows["p44"]["health"] == "DOWN" and rows["p44"]["directory"] == "stopped"
+    assert rows["p11"]["health"] == "SERVING"
+    ecnet("nation", "start", "--province", "44", data=data)
+    assert status(data)["p44"]["health"] == "SERVING"
+
+    again = ecnet("nation", "up", "--detach", "--base-port", str(base), data=data, check=False)
+    assert again.returncode == 1 and "already running" in again.stderr and "Traceback" not in again.stderr
+
+    ecnet("nation", "down", data=data)
+    assert all(r["health"] == "DOWN" and r["pid"] is None for r in status(data).values())
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["nation", "up", "--provinces", "11,99"], "not a province code of GB/T 2260: 99"),
+        (["nation", "status"], "no nation in"),
+        (["persons", "list"], "no nation in"),
+        (["nation", "stop", "--province", "44"], "no nation in"),
+    ],
+)
+def test_cli_errors_are_one_line(args, fragment, tmp_path):
+    proc = ecnet(*args, data=tmp_path / "empty", check=False)
+    assert proc.returncode == 1
+    assert fragment in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_persons_list_against_a_node_that_is_down(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.run([*ECNET, "persons", "list", "--node", f"127.0.0.1:{port}"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "error -3" in proc.stderr and "did not answer" in proc.stderr

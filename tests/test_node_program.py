@@ -1,0 +1,109 @@
+"""``ecnet-node`` as a person runs it: bad input gets one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from node.__main__ import EXIT_CONFIG, EXIT_REFUSED
+
+
+def run_node(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def assert_one_line(proc: subprocess.CompletedProcess, code: int, fragment: str) -> None:
+    assert proc.returncode == code, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("ecnet-node:")]
+    assert len(lines) == 1, proc.stderr
+    assert fragment in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--role", "regional"], "unknown role"),
+        (["--role", "provincial", "--province", "99", "--national", "127.0.0.1:1"], "not a province code"),
+        (["--role", "provincial", "--province", "4A", "--national", "127.0.0.1:1"], "not a province code"),
+        (["--role", "provincial", "--province", "44"], "--national"),
+        (["--role", "national", "--listen", "nowhere"], "HOST:PORT"),
+    ],
+)
+def test_bad_arguments(args, fragment, tmp_path):
+    assert_one_line(run_node(*args, "--data", str(tmp_path)), EXIT_CONFIG, fragment)
+
+
+def test_port_in_use(tmp_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        proc = run_node("--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path))
+    assert_one_line(proc, EXIT_CONFIG, f"cannot listen on 127.0.0.1:{port}")
+
+
+def test_unreadable_database(tmp_path):
+    (tmp_path / "national.db").write_bytes(b"\x00garbage" * 100)
+    proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path))
+    assert_one_line(proc, EXIT_CONFIG, "not an SQLite database")
+
+
+async def test_second_national_for_the_same_data_folder(cluster):
+    import asyncio
+
+    national = await cluster.start_national()
+    proc = await asyncio.to_thread(
+        run_node, "--role", "national", "--listen", "127.0.0.1:0", "--data", str(national.config.data_dir)
+    )
+    assert_one_line(proc, EXIT_CONFIG, "in use by another node")
+
+
+async def test_second_node_for_a_live_province(cluster, tmp_path):
+    import asyncio
+
+    national = await cluster.start_national()
+    p44 = await cluster.start_province("44")
+    proc = await asyncio.to_thread(
+        run_node, "--role", "provincial", "--province", "44", "--listen", "127.0.0.1:0",
+        "--national", national.address, "--data", str(tmp_path / "dup"),
+    )
+    assert_one_line(proc, EXIT_REFUSED, f"already served by a live node at {p44.address}")
+
+
+def test_sigterm_stops_gracefully(tmp_path):
+    import time
+
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "node", "--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path)],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if stub.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                        break
+                except grpc.RpcError:
+                    pass
+                assert time.monotonic() < deadline, "node never became healthy"
+                time.sleep(0.1)
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, stderr
+    assert '"msg": "stopped"' in stderr and "Traceback" not in stderr
