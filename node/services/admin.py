@@ -27,7 +27,7 @@ def ts_from_ms(ms: int) -> Timestamp:
 
 def _page(page_size: int, default: int = 20) -> int:
     if page_size < 0:
-        raise invalid("page_size must not be negative")
+        raise invalid("pageSize must not be negative")
     return min(page_size or default, MAX_PAGE)
 
 
@@ -35,7 +35,7 @@ def _token_int(token: str) -> int:
     if not token:
         return 0
     if not token.isdigit():
-        raise invalid("page_token is not one this node issued")
+        raise invalid("pageToken is not one this node issued")
     return int(token)
 
 
@@ -87,7 +87,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         store = self._national("ListPersons")
         province = request.insuredProvince
         if province and not (len(province) == 2 and province.isdigit()):
-            raise invalid(f"insured_province {province!r} is not a 2-digit province code")
+            raise invalid(f"insuredProvince {province!r} is not a 2-digit province code")
         limit = _page(request.pageSize)
         rows = await store.list_persons(province, limit, _token_int(request.pageToken))
         persons = [
@@ -126,7 +126,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"province {province!r} is not a 2-digit province code")
         if request.pageToken and not (len(request.pageToken) == 20 and request.pageToken.isdigit()):
-            raise invalid("page_token is not one this node issued")
+            raise invalid("pageToken is not one this node issued")
         limit = _page(request.pageSize, 100)
         rows = await store.list_terminals(province, limit, request.pageToken)
         return pb.ListTerminalsResponse(
