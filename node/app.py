@@ -91,6 +91,8 @@ class Node:
         self._tasks: list[asyncio.Task] = []
         self._stopped = asyncio.Event()
         self.fatal: str | None = None
+        # Highest outbox seq from national this province has applied (reported in heartbeats).
+        self.applied_position = 0
 
     # -- start -----------------------------------------------------------------------
     @property
@@ -194,6 +196,7 @@ class Node:
                 self.config.version,
                 self.instance_id,
                 self.config.heartbeat_interval,
+                applied_position=lambda: self.applied_position,
             )
             await self.registrar.register()
             self._tasks.append(asyncio.create_task(self.registrar.heartbeat_forever()))

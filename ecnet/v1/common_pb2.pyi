@@ -63,7 +63,7 @@ class Person(_message.Message):
     def __init__(self, userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., phone: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ...) -> None: ...
 
 class VoucherData(_message.Message):
-    __slots__ = ("ecCardNo", "state", "userName", "idType", "idNo", "gender", "birthday", "nationality", "insuredRegions", "version", "updatedAt")
+    __slots__ = ("ecCardNo", "state", "userName", "idType", "idNo", "gender", "birthday", "nationality", "insuredRegions", "version", "updatedAt", "authorizations")
     ECCARDNO_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     USERNAME_FIELD_NUMBER: _ClassVar[int]
@@ -75,6 +75,7 @@ class VoucherData(_message.Message):
     INSUREDREGIONS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     UPDATEDAT_FIELD_NUMBER: _ClassVar[int]
+    AUTHORIZATIONS_FIELD_NUMBER: _ClassVar[int]
     ecCardNo: str
     state: VoucherState
     userName: str
@@ -86,7 +87,8 @@ class VoucherData(_message.Message):
     insuredRegions: _containers.RepeatedCompositeFieldContainer[InsuredRegion]
     version: int
     updatedAt: _timestamp_pb2.Timestamp
-    def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[VoucherState, str]] = ..., userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ..., version: _Optional[int] = ..., updatedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    authorizations: _containers.RepeatedCompositeFieldContainer[Authorization]
+    def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[VoucherState, str]] = ..., userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ..., version: _Optional[int] = ..., updatedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorizations: _Optional[_Iterable[_Union[Authorization, _Mapping]]] = ...) -> None: ...
 
 class Channel(_message.Message):
     __slots__ = ("channelId", "name", "kind", "status")
@@ -125,15 +127,17 @@ class Terminal(_message.Message):
     def __init__(self, terminalId: _Optional[str] = ..., province: _Optional[str] = ..., orgId: _Optional[str] = ..., orgName: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., version: _Optional[str] = ..., developer: _Optional[str] = ..., registeredOn: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
 
 class Authorization(_message.Message):
-    __slots__ = ("channelId", "channelName", "authorizedAt", "revoked", "revokedAt")
+    __slots__ = ("channelId", "channelName", "authorizedAt", "revoked", "revokedAt", "authCode")
     CHANNELID_FIELD_NUMBER: _ClassVar[int]
     CHANNELNAME_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZEDAT_FIELD_NUMBER: _ClassVar[int]
     REVOKED_FIELD_NUMBER: _ClassVar[int]
     REVOKEDAT_FIELD_NUMBER: _ClassVar[int]
+    AUTHCODE_FIELD_NUMBER: _ClassVar[int]
     channelId: str
     channelName: str
     authorizedAt: _timestamp_pb2.Timestamp
     revoked: bool
     revokedAt: _timestamp_pb2.Timestamp
-    def __init__(self, channelId: _Optional[str] = ..., channelName: _Optional[str] = ..., authorizedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., revokedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    authCode: str
+    def __init__(self, channelId: _Optional[str] = ..., channelName: _Optional[str] = ..., authorizedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., revokedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authCode: _Optional[str] = ...) -> None: ...

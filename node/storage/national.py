@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
+from node.storage import outbox
 from node.storage.db import Database, run_script
 
 __all__ = [
@@ -126,6 +127,9 @@ def m001_registry(db: Any) -> None:
         );
         """
     )
+
+
+MIGRATIONS(name="m002_outbox")(outbox.create_tables)
 
 
 @dataclass(frozen=True, slots=True)
