@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 
 from node.domain.codes import ERRORS
 
-__all__ = ["EcError", "DOMAIN", "to_status", "from_rpc_error", "invalid"]
+__all__ = ["EcError", "DOMAIN", "to_status", "from_rpc_error", "invalid", "envelope_fields"]
 
 DOMAIN = "ecnet"
 
@@ -52,6 +52,15 @@ def to_status(err: EcError) -> grpc.Status:
     detail.Pack(info)
     proto = status_pb2.Status(code=err.grpc_code.value[0], message=err.message, details=[detail])
     return rpc_status.to_status(proto)
+
+
+def envelope_fields(err: EcError) -> dict[str, object]:
+    """The Appendix B answer fields for a failure: ``code`` (C.4) and ``message``.
+
+    Table B.2 makes ``message`` meaningful only when ``code`` is not 0; the ``data``
+    object is still sent (empty), because callers parse it unconditionally.
+    """
+    return {"code": err.code, "message": err.message, "data": {}}
 
 
 def from_rpc_error(exc: grpc.RpcError) -> tuple[int, str]:
