@@ -3,8 +3,8 @@
 ``call`` is an async callable that makes one RPC (e.g. ``lambda: stub.Ping(req)``). It
 runs in ``concurrency`` tasks of this process's event loop, each starting its next
 call as soon as the last one returned (a closed loop). Only calls that *complete*
-inside the measured window count: throughput is their number over the window's length,
-and the latencies of the successful ones (``time.perf_counter``) give p50 and p99.
+inside the measured window (after the warm-up) count: throughput is the successful ones
+over the window's length, and their latencies (``time.perf_counter``) give p50 and p99.
 Errors are counted (and the first one kept), never raised.
 """
 
@@ -64,13 +64,15 @@ async def run_load(
     latencies: list[float] = []
     errors = 0
     first_error = ""
-    window = [math.inf, math.inf]  # [start, end] in perf_counter seconds
-    stop = False
+    perf = time.perf_counter
+    start = perf() + warmup  # the measured window: [start, end]
+    end = start + seconds
 
     async def worker() -> None:
+        # Each worker stops by itself at the end of the window, so even a call that
+        # never suspends (and starves the event loop) cannot make the run hang.
         nonlocal errors, first_error
-        perf = time.perf_counter
-        while not stop:
+        while True:
             t0 = perf()
             failure: Exception | None = None
             try:
@@ -80,29 +82,24 @@ async def run_load(
             except Exception as exc:  # an RPC error counts, it does not end the run
                 failure = exc
             t1 = perf()
-            if window[0] <= t1 <= window[1]:
+            if t1 > end:
+                return
+            if t1 >= start:
                 if failure is None:
                     latencies.append(t1 - t0)
                 else:
                     errors += 1
                     if not first_error:
                         first_error = _describe(failure)
+            if failure is not None:
+                await asyncio.sleep(0)  # a failure may come back without ever suspending
 
     tasks = [asyncio.create_task(worker()) for _ in range(concurrency)]
     try:
-        await asyncio.sleep(warmup)
-        window[0] = time.perf_counter()
-        window[1] = window[0] + seconds
-        await asyncio.sleep(seconds)
-        # Sleep may return a little early or late; the window is what we said it is.
-        while time.perf_counter() < window[1]:
-            await asyncio.sleep(window[1] - time.perf_counter())
-        stop = True
-        _, pending = await asyncio.wait(tasks, timeout=DRAIN_TIMEOUT)
+        _, pending = await asyncio.wait(tasks, timeout=warmup + seconds + DRAIN_TIMEOUT)
         for t in pending:
             t.cancel()
     finally:
-        stop = True
         for t in tasks:
             t.cancel()
         for t in tasks:
