@@ -115,14 +115,7 @@ class Database:
         return await asyncio.get_running_loop().run_in_executor(self._writer, self.open_sync)
 
     async def close(self) -> None:
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._writer, self._close_writer)
-        self._writer.shutdown(wait=True)
-        self._reader_pool.shutdown(wait=True)
-        with self._lock:
-            for conn in self._reader_conns:
-                conn.close()
-            self._reader_conns.clear()
+        await asyncio.to_thread(self.close_sync)
 
     def _close_writer(self) -> None:
         if self._writer_conn is not None:
