@@ -73,15 +73,21 @@ def _print_json(value) -> None:
 # -- nation ------------------------------------------------------------------------
 def _status_table(rows: list[dict]) -> Table:
     table = Table(title="ecnet nation", title_justify="left")
-    for col in ("node", "role", "province", "address", "pid", "health", "directory", "records"):
-        table.add_column(col)
+    columns = ("node", "role", "province", "address", "pid", "health", "directory", "pending", "applied", "records")
+    for col in columns:
+        table.add_column(col, justify="right" if col in ("pending", "applied") else "left")
     for r in rows:
         health = r["health"]
         colour = {"SERVING": "green", "DOWN": "red"}.get(health, "yellow")
         records = ", ".join(f"{k} {v:,}" for k, v in r["counts"].items() if v or k in ("persons", "voucher_cache"))
+        # Delivery is from national to provinces: the national row has neither figure.
+        provincial = r["role"] == "provincial"
+        pending = f"{r.get('pendingEvents', 0):,}" if provincial else "-"
+        applied = f"{r.get('appliedPosition', 0):,}" if provincial else "-"
         table.add_row(
             r["node"], r["role"], f"{r['province']} {r['provinceName']}".strip(), r["address"],
-            str(r["pid"] or "-"), f"[{colour}]{health}[/{colour}]", r["directory"] or "-", records,
+            str(r["pid"] or "-"), f"[{colour}]{health}[/{colour}]", r["directory"] or "-",
+            pending, applied, records,
         )
     return table
 

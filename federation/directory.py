@@ -11,12 +11,17 @@ from timestamps alone: when the registered instance's lease is still fresh, nati
 asks the registered address who it is (``Identify``). Only if the same instance answers
 is the newcomer refused; a node that was killed and restarted on the same address is
 therefore accepted at once, without waiting for its old lease to run out.
+
+``on_registered`` holds coroutines ``fn(province)`` awaited after each accepted
+registration: a registration is the surest sign a province is back, so delivery uses
+it to drop its backoff for that province and send at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -54,6 +59,7 @@ class Directory:
         self.lease_ms = int(interval * lease_intervals * 1000)
         self.probe_timeout = probe_timeout
         self._locks: dict[str, asyncio.Lock] = {}
+        self.on_registered: list[Callable[[str], Awaitable[None]]] = []
 
     def status_of(self, row: NodeRow) -> str:
         if row.state == "stopped":
@@ -93,6 +99,11 @@ class Directory:
             "province registered",
             extra={"fields": {"province": province, "address": address, "version": version}},
         )
+        for callback in list(self.on_registered):
+            try:
+                await callback(province)
+            except Exception:  # a listener's bug must not refuse a valid registration
+                log.exception("on_registered callback failed", extra={"fields": {"province": province}})
 
     async def _answers(self, row: NodeRow) -> bool:
         """Does the registered instance still answer at its address?"""

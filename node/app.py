@@ -37,6 +37,7 @@ from ecnet.v1 import (
     voucher_service_pb2,
     voucher_service_pb2_grpc,
 )
+from federation.delivery import Delivery
 from federation.directory import Directory
 from federation.registrar import Registrar, RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
@@ -85,6 +86,8 @@ class Node:
         self.store: NationalStore | ProvincialStore
         self.directory: Directory | None = None
         self.registrar: Registrar | None = None
+        # National only: durable delivery of outbox events to the provinces.
+        self.delivery: Delivery | None = None
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._lock_fh = None
@@ -152,6 +155,10 @@ class Node:
             self.directory = Directory(
                 self.store, self.clock, self.config.heartbeat_interval, self.config.lease_intervals
             )
+            self.delivery = Delivery(self)
+        else:
+            # Reported in heartbeats from the first one on, not only after a new batch.
+            self.applied_position = await self.store.load_applied_position()
 
         server = grpc.aio.server(
             interceptors=[CallInterceptor(self.config.name, self.config.log_calls)],
@@ -201,6 +208,9 @@ class Node:
             await self.registrar.register()
             self._tasks.append(asyncio.create_task(self.registrar.heartbeat_forever()))
 
+        if self.delivery is not None:
+            await self.delivery.start()
+
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
@@ -222,12 +232,16 @@ class Node:
                 await task
         if self.registrar is not None and self.registrar.registered.is_set():
             await self.registrar.deregister()
+        if self.delivery is not None:
+            await self.delivery.stop()
         if self._server is not None:
             await self._server.stop(self.config.grace if grace is None else grace)
         await self._release()
         log.info("stopped")
 
     async def _release(self) -> None:
+        if self.delivery is not None:
+            await self.delivery.stop()
         if self.registrar is not None:
             await self.registrar.close()
         store = getattr(self, "store", None)

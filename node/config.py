@@ -37,6 +37,9 @@ class NodeConfig:
     version: str = VERSION
     log_calls: bool = True
     extra: dict[str, str] = field(default_factory=dict)
+    # National: seconds between scans of the outbox for due deliveries (a safety net
+    # behind the immediate wake-ups; see federation.delivery).
+    delivery_scan_interval: float = 1.0
 
     def validate(self) -> NodeConfig:
         if self.role not in ("national", "provincial"):

@@ -66,6 +66,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
 
     async def ListNodes(self, request, context):
         self._national("ListNodes")
+        pending = await self.node.delivery.pending_counts()
         entries = []
         for row, status in await self.node.directory.nodes():
             entries.append(
@@ -79,6 +80,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
                     registeredAt=ts_from_ms(row.registered_at),
                     lastHeartbeatAt=ts_from_ms(row.last_heartbeat_at),
                     appliedPosition=row.applied_position,
+                    pendingEvents=pending.get(row.province, 0),
                 )
             )
         return pb.ListNodesResponse(nodes=entries)

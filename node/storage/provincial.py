@@ -1,9 +1,24 @@
-"""A provincial node's storage: the voucher cache (and, in later migrations, codes,
-tokens and the settlement ledger). All SQL of the provincial role lives here."""
+"""A provincial node's storage: the voucher cache and its channel authorizations, the
+inbox of events delivered by national (and, in later migrations, codes, tokens and the
+settlement ledger). All SQL of the provincial role lives here.
+
+Applying delivered events (``apply_events``) is idempotent, in one transaction per batch:
+
+* ``inbox_position`` holds, per origin, the highest outbox seq applied. The sender sends
+  in seq order and only after an answer, so an event at or below it is a duplicate.
+* ``inbox_events`` records each applied event id, so an event queued again under a new
+  seq is still applied once. The position already rejects every older duplicate, so
+  ids are kept only for ``EVENT_ID_RETENTION_MS`` (pruned as batches arrive).
+* A voucher snapshot replaces the cached one only when its version is newer, so an old
+  snapshot arriving late (or from a fetch racing a push) never overwrites a new one.
+"""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +26,17 @@ from sqlite_utils.migrations import Migrations
 
 from node.storage.db import Database, run_script
 
-__all__ = ["ProvincialStore", "MIGRATIONS"]
+__all__ = [
+    "ProvincialStore",
+    "MIGRATIONS",
+    "AuthRow",
+    "VoucherSnapshot",
+    "InboundEvent",
+    "ApplyResult",
+    "CachedVoucher",
+    "AuthMatch",
+    "EVENT_ID_RETENTION_MS",
+]
 
 MIGRATIONS = Migrations("ecnet-provincial")
 
@@ -45,7 +70,226 @@ def m001_voucher_cache(db: Any) -> None:
     )
 
 
-COUNTED_TABLES = ("voucher_cache",)
+@MIGRATIONS()
+def m002_inbox(db: Any) -> None:
+    """Delivered events: position per origin, applied event ids, channel authorizations."""
+    run_script(
+        db,
+        """
+        CREATE TABLE inbox_position (
+            origin      TEXT PRIMARY KEY,
+            -- Highest outbox seq of this origin applied here.
+            applied_seq INTEGER NOT NULL
+        );
+
+        CREATE TABLE inbox_events (
+            event_id   TEXT PRIMARY KEY,
+            origin     TEXT NOT NULL,
+            seq        INTEGER NOT NULL,
+            applied_at INTEGER NOT NULL
+        );
+        CREATE INDEX inbox_events_by_time ON inbox_events (applied_at);
+
+        -- The channel authorizations of cached vouchers (6.1.4 c), as national last sent them.
+        CREATE TABLE channel_auths (
+            auth_code     TEXT PRIMARY KEY,
+            ec_card_no    TEXT NOT NULL,
+            channel_id    TEXT NOT NULL,
+            channel_name  TEXT NOT NULL DEFAULT '',
+            authorized_at INTEGER,
+            revoked       INTEGER NOT NULL DEFAULT 0,
+            revoked_at    INTEGER
+        );
+        CREATE INDEX channel_auths_by_voucher ON channel_auths (ec_card_no, channel_id);
+        """,
+    )
+
+
+# A duplicate of an older event is caught by the position; ids are the second line, for
+# the same event reaching us under another seq (national's outbox already refuses a
+# repeat per destination), which can only happen close in time to the first.
+EVENT_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRow:
+    auth_code: str
+    channel_id: str
+    channel_name: str = ""
+    authorized_at: int | None = None
+    revoked: bool = False
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherSnapshot:
+    """A voucher as national sent it (``ecnet.v1.VoucherData`` without proto types)."""
+
+    ec_card_no: str
+    state: int  # ecnet.v1.VoucherState
+    user_name: str
+    id_type: str
+    id_no: str
+    gender: str
+    birthday: str
+    nationality: str
+    insured_regions: tuple[tuple[str, str], ...]  # (insuOrg, insuType)
+    version: int
+    authorizations: tuple[AuthRow, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    event_id: str
+    seq: int
+    kind: str
+    voucher: VoucherSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    position: int  # the origin's applied position after the batch
+    applied: int  # events whose snapshot changed the cache
+    stale: int  # new events whose snapshot was older than the cache (recorded, not applied)
+    duplicates: int  # events already applied (by position or by id)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedVoucher:
+    ec_card_no: str
+    state: int
+    user_name: str
+    id_type: str
+    id_no: str
+    gender: str
+    birthday: str
+    nationality: str
+    insured_regions: tuple[tuple[str, str], ...]
+    version: int
+    source: str  # 'pushed' or 'fetched'
+    updated_at: int
+    authorizations: tuple[AuthRow, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AuthMatch:
+    """The voucher an authorization code belongs to, and that code's channel."""
+
+    voucher: CachedVoucher
+    channel_id: str
+    revoked: bool
+
+
+# -- writes --------------------------------------------------------------------------
+def _put_snapshot(conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, now_ms: int) -> bool:
+    """Cache ``snap`` unless the cache holds its version or a newer one. True if written."""
+    row = conn.execute("SELECT version FROM voucher_cache WHERE ec_card_no = ?", (snap.ec_card_no,)).fetchone()
+    if row is not None and row[0] >= snap.version:
+        return False
+    regions = json.dumps([{"insuOrg": o, "insuType": t} for o, t in snap.insured_regions], ensure_ascii=False)
+    # Once pushed (national knows this province needs it), a later fetch keeps it pushed.
+    conn.execute(
+        "INSERT INTO voucher_cache (ec_card_no, id_type, id_no, user_name, gender, birthday, "
+        "nationality, insured_regions, state, version, source, updated_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ec_card_no) DO UPDATE SET "
+        "id_type = excluded.id_type, id_no = excluded.id_no, user_name = excluded.user_name, "
+        "gender = excluded.gender, birthday = excluded.birthday, nationality = excluded.nationality, "
+        "insured_regions = excluded.insured_regions, state = excluded.state, version = excluded.version, "
+        "source = CASE WHEN voucher_cache.source = 'pushed' THEN 'pushed' ELSE excluded.source END, "
+        "updated_at = excluded.updated_at",
+        (snap.ec_card_no, snap.id_type, snap.id_no, snap.user_name, snap.gender, snap.birthday,
+         snap.nationality, regions, snap.state, snap.version, source, now_ms),
+    )
+    # The snapshot lists every authorization of the voucher: replace, never merge.
+    conn.execute("DELETE FROM channel_auths WHERE ec_card_no = ?", (snap.ec_card_no,))
+    conn.executemany(
+        "INSERT OR REPLACE INTO channel_auths (auth_code, ec_card_no, channel_id, channel_name, "
+        "authorized_at, revoked, revoked_at) VALUES (?,?,?,?,?,?,?)",
+        [
+            (a.auth_code, snap.ec_card_no, a.channel_id, a.channel_name, a.authorized_at,
+             int(a.revoked), a.revoked_at)
+            for a in snap.authorizations
+            if a.auth_code
+        ],
+    )
+    return True
+
+
+def _q_position(conn: sqlite3.Connection, origin: str) -> int:
+    row = conn.execute("SELECT applied_seq FROM inbox_position WHERE origin = ?", (origin,)).fetchone()
+    return row[0] if row else 0
+
+
+def _q_apply_events(
+    conn: sqlite3.Connection, origin: str, events: Sequence[InboundEvent], now_ms: int
+) -> ApplyResult:
+    position = _q_position(conn, origin)
+    applied = stale = duplicates = 0
+    for ev in sorted(events, key=lambda e: e.seq):
+        if ev.seq <= position:
+            duplicates += 1
+            continue
+        position = ev.seq
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO inbox_events (event_id, origin, seq, applied_at) VALUES (?,?,?,?)",
+            (ev.event_id, origin, ev.seq, now_ms),
+        )
+        if cur.rowcount == 0:
+            duplicates += 1
+        elif _put_snapshot(conn, ev.voucher, "pushed", now_ms):
+            applied += 1
+        else:
+            stale += 1
+    conn.execute(
+        "INSERT INTO inbox_position (origin, applied_seq) VALUES (?, ?) "
+        "ON CONFLICT (origin) DO UPDATE SET applied_seq = max(applied_seq, excluded.applied_seq)",
+        (origin, position),
+    )
+    conn.execute("DELETE FROM inbox_events WHERE applied_at < ?", (now_ms - EVENT_ID_RETENTION_MS,))
+    return ApplyResult(position, applied, stale, duplicates)
+
+
+# -- reads ---------------------------------------------------------------------------
+_VOUCHER_COLS = (
+    "ec_card_no, state, user_name, id_type, id_no, gender, birthday, nationality, "
+    "insured_regions, version, source, updated_at"
+)
+
+
+def _auths_of(conn: sqlite3.Connection, ec_card_no: str) -> tuple[AuthRow, ...]:
+    return tuple(
+        AuthRow(r[0], r[1], r[2], r[3], bool(r[4]), r[5])
+        for r in conn.execute(
+            "SELECT auth_code, channel_id, channel_name, authorized_at, revoked, revoked_at "
+            "FROM channel_auths WHERE ec_card_no = ? ORDER BY channel_id, auth_code",
+            (ec_card_no,),
+        )
+    )
+
+
+def _q_get_voucher(conn: sqlite3.Connection, ec_card_no: str) -> CachedVoucher | None:
+    r = conn.execute(f"SELECT {_VOUCHER_COLS} FROM voucher_cache WHERE ec_card_no = ?", (ec_card_no,)).fetchone()
+    if r is None:
+        return None
+    regions = tuple((g["insuOrg"], g["insuType"]) for g in json.loads(r["insured_regions"]))
+    return CachedVoucher(
+        r["ec_card_no"], r["state"], r["user_name"], r["id_type"], r["id_no"], r["gender"],
+        r["birthday"], r["nationality"], regions, r["version"], r["source"], r["updated_at"],
+        _auths_of(conn, ec_card_no),
+    )
+
+
+def _q_get_by_auth_code(conn: sqlite3.Connection, auth_code: str) -> AuthMatch | None:
+    r = conn.execute(
+        "SELECT ec_card_no, channel_id, revoked FROM channel_auths WHERE auth_code = ?", (auth_code,)
+    ).fetchone()
+    if r is None:
+        return None
+    voucher = _q_get_voucher(conn, r[0])
+    return AuthMatch(voucher, r[1], bool(r[2])) if voucher is not None else None
+
+
+COUNTED_TABLES = ("voucher_cache", "channel_auths")
 
 
 def _q_counts(conn: sqlite3.Connection) -> dict[str, int]:
@@ -66,3 +310,22 @@ class ProvincialStore:
 
     async def counts(self) -> dict[str, int]:
         return await self.db.read(_q_counts)
+
+    async def apply_events(self, origin: str, events: Sequence[InboundEvent], now_ms: int) -> ApplyResult:
+        """Apply a delivered batch in one transaction (idempotent; see the module docstring)."""
+        return await self.db.write(_q_apply_events, origin, list(events), now_ms)
+
+    async def put_voucher(self, snapshot: VoucherSnapshot, source: str, now_ms: int) -> bool:
+        """Cache a snapshot (e.g. ``'fetched'`` for a visitor) unless a newer one is cached."""
+        return await self.db.write(_put_snapshot, snapshot, source, now_ms)
+
+    async def load_applied_position(self, origin: str = "national") -> int:
+        """The highest outbox seq of ``origin`` applied here."""
+        return await self.db.read(_q_position, origin)
+
+    async def get_voucher(self, ec_card_no: str) -> CachedVoucher | None:
+        return await self.db.read(_q_get_voucher, ec_card_no)
+
+    async def get_by_auth_code(self, auth_code: str) -> AuthMatch | None:
+        """The cached voucher a channel authorization code belongs to (revoked ones too)."""
+        return await self.db.read(_q_get_by_auth_code, auth_code)
