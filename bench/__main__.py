@@ -17,6 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
+import bench.lifecycle  # noqa: F401 - registers the voucher lifecycle scenarios
 from bench.env import Env, Params
 from bench.nation import time_nation_up
 from bench.report import DEFAULT_JSON, Report, header, render, write_json

@@ -22,6 +22,7 @@ from rich.table import Table
 
 from cli.nationfile import NationFile, default_data_dir, pid_alive
 from cli.rpc import CliError, NodeHandle, national_address
+from cli.voucher import voucher_app
 
 __all__ = ["app", "main"]
 
@@ -34,6 +35,7 @@ app.add_typer(nation_app, name="nation")
 app.add_typer(persons_app, name="persons")
 app.add_typer(channels_app, name="channels")
 app.add_typer(terminals_app, name="terminals")
+app.add_typer(voucher_app, name="voucher")
 
 # Piped output (CI logs, files) gets room for a whole table row.
 out = Console(width=None if sys.stdout.isatty() else 160)

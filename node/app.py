@@ -45,6 +45,7 @@ from node.config import ConfigError, NodeConfig, parse_address
 from node.interceptor import CallInterceptor
 from node.services.admin import AdminServicer
 from node.services.federation import FederationServicer
+from node.services.voucher import VoucherServicer
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 
@@ -168,7 +169,7 @@ class Node:
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(self), server)
         federation_service_pb2_grpc.add_FederationServiceServicer_to_server(FederationServicer(self), server)
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(
-            voucher_service_pb2_grpc.VoucherServiceServicer(), server
+            VoucherServicer(self), server
         )
         qr_service_pb2_grpc.add_QrServiceServicer_to_server(qr_service_pb2_grpc.QrServiceServicer(), server)
         acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server(

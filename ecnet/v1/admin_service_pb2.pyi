@@ -161,11 +161,15 @@ class UpdatePersonRequest(_message.Message):
     def __init__(self, idType: _Optional[str] = ..., idNo: _Optional[str] = ..., newUserName: _Optional[str] = ..., newIdType: _Optional[str] = ..., newIdNo: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ..., requestId: _Optional[str] = ...) -> None: ...
 
 class UpdatePersonResponse(_message.Message):
-    __slots__ = ("person", "ecCardNo", "superseded")
+    __slots__ = ("person", "ecCardNo", "superseded", "supersededEcCardNo", "version")
     PERSON_FIELD_NUMBER: _ClassVar[int]
     ECCARDNO_FIELD_NUMBER: _ClassVar[int]
     SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDEDECCARDNO_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     person: _common_pb2.Person
     ecCardNo: str
     superseded: bool
-    def __init__(self, person: _Optional[_Union[_common_pb2.Person, _Mapping]] = ..., ecCardNo: _Optional[str] = ..., superseded: _Optional[bool] = ...) -> None: ...
+    supersededEcCardNo: str
+    version: int
+    def __init__(self, person: _Optional[_Union[_common_pb2.Person, _Mapping]] = ..., ecCardNo: _Optional[str] = ..., superseded: _Optional[bool] = ..., supersededEcCardNo: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...

@@ -116,7 +116,8 @@ class AdminServiceServicer:
 
     def UpdatePerson(self, request, context):
         """A change of the base registry: name / id type / id number supersede the voucher;
-        insured regions create a new version of the voucher data (4.4).
+        insured regions create a new version of the voucher data (4.4). -2 bad input,
+        500050 no such person.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -26,7 +26,7 @@ from ecnet.v1 import common_pb2 as ecnet_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65\x63net/v1/voucher_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x14RealNameCheckRequest\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"y\n\x15RealNameCheckResponse\x12\x16\n\x0erealNameSerial\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11livenessChallenge\x18\x03 \x01(\t\"H\n\x16RealPersonCheckRequest\x12\x16\n\x0erealNameSerial\x18\x01 \x01(\t\x12\x16\n\x0elivenessSample\x18\x02 \x01(\x0c\"b\n\x17RealPersonCheckResponse\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"3\n\x17OpenPasswordPageRequest\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\"^\n\x18OpenPasswordPageResponse\x12\x13\n\x0bpageSession\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"n\n\x12SetPasswordRequest\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\x12\x13\n\x0bpageSession\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x17\n\x0fpasswordConfirm\x18\x04 \x01(\t\"-\n\x13SetPasswordResponse\x12\x16\n\x0epasswordSerial\x18\x01 \x01(\t\"p\n\x0f\x41\x63tivateRequest\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\x12\x16\n\x0epasswordSerial\x18\x02 \x01(\t\x12\x18\n\x10\x62usinessProvince\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"\x8e\x01\n\x10\x41\x63tivateResponse\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.ecnet.v1.VoucherState\x12\x10\n\x08\x61uthCode\x18\x03 \x01(\t\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\"\x81\x01\n\x10\x41uthorizeRequest\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x18\n\x10\x62usinessProvince\x18\x05 \x01(\t\x12\x11\n\trequestId\x18\x06 \x01(\t\"7\n\x11\x41uthorizeResponse\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x02 \x01(\t\"-\n\x19ListAuthorizationsRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\"M\n\x1aListAuthorizationsResponse\x12/\n\x0e\x61uthorizations\x18\x01 \x03(\x0b\x32\x17.ecnet.v1.Authorization\"T\n\x1aRevokeAuthorizationRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x11\n\tchannelId\x18\x02 \x01(\t\x12\x11\n\trequestId\x18\x03 \x01(\t\"M\n\x1bRevokeAuthorizationResponse\x12.\n\rauthorization\x18\x01 \x01(\x0b\x32\x17.ecnet.v1.Authorization\"[\n\x17GetVoucherStatusRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x10\n\x08userName\x18\x02 \x01(\t\x12\x0e\n\x06idType\x18\x03 \x01(\t\x12\x0c\n\x04idNo\x18\x04 \x01(\t\"\xc6\x01\n\x18GetVoucherStatusResponse\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.ecnet.v1.VoucherState\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12/\n\x0e\x61uthorizations\x18\x05 \x03(\x0b\x32\x17.ecnet.v1.Authorization2\x8a\x06\n\x0eVoucherService\x12P\n\rRealNameCheck\x12\x1e.ecnet.v1.RealNameCheckRequest\x1a\x1f.ecnet.v1.RealNameCheckResponse\x12V\n\x0fRealPersonCheck\x12 .ecnet.v1.RealPersonCheckRequest\x1a!.ecnet.v1.RealPersonCheckResponse\x12Y\n\x10OpenPasswordPage\x12!.ecnet.v1.OpenPasswordPageRequest\x1a\".ecnet.v1.OpenPasswordPageResponse\x12J\n\x0bSetPassword\x12\x1c.ecnet.v1.SetPasswordRequest\x1a\x1d.ecnet.v1.SetPasswordResponse\x12\x41\n\x08\x41\x63tivate\x12\x19.ecnet.v1.ActivateRequest\x1a\x1a.ecnet.v1.ActivateResponse\x12\x44\n\tAuthorize\x12\x1a.ecnet.v1.AuthorizeRequest\x1a\x1b.ecnet.v1.AuthorizeResponse\x12_\n\x12ListAuthorizations\x12#.ecnet.v1.ListAuthorizationsRequest\x1a$.ecnet.v1.ListAuthorizationsResponse\x12\x62\n\x13RevokeAuthorization\x12$.ecnet.v1.RevokeAuthorizationRequest\x1a%.ecnet.v1.RevokeAuthorizationResponse\x12Y\n\x10GetVoucherStatus\x12!.ecnet.v1.GetVoucherStatusRequest\x1a\".ecnet.v1.GetVoucherStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x65\x63net/v1/voucher_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x14RealNameCheckRequest\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"y\n\x15RealNameCheckResponse\x12\x16\n\x0erealNameSerial\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11livenessChallenge\x18\x03 \x01(\t\"H\n\x16RealPersonCheckRequest\x12\x16\n\x0erealNameSerial\x18\x01 \x01(\t\x12\x16\n\x0elivenessSample\x18\x02 \x01(\x0c\"t\n\x17RealPersonCheckResponse\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08unfrozen\x18\x03 \x01(\x08\"3\n\x17OpenPasswordPageRequest\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\"^\n\x18OpenPasswordPageResponse\x12\x13\n\x0bpageSession\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"n\n\x12SetPasswordRequest\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\x12\x13\n\x0bpageSession\x18\x02 \x01(\t\x12\x10\n\x08password\x18\x03 \x01(\t\x12\x17\n\x0fpasswordConfirm\x18\x04 \x01(\t\"\\\n\x13SetPasswordResponse\x12\x16\n\x0epasswordSerial\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"p\n\x0f\x41\x63tivateRequest\x12\x18\n\x10realPersonSerial\x18\x01 \x01(\t\x12\x16\n\x0epasswordSerial\x18\x02 \x01(\t\x12\x18\n\x10\x62usinessProvince\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"\x9f\x01\n\x10\x41\x63tivateResponse\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.ecnet.v1.VoucherState\x12\x10\n\x08\x61uthCode\x18\x03 \x01(\t\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12\x0f\n\x07version\x18\x05 \x01(\x03\"\x81\x01\n\x10\x41uthorizeRequest\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\x12\x10\n\x08password\x18\x04 \x01(\t\x12\x18\n\x10\x62usinessProvince\x18\x05 \x01(\t\x12\x11\n\trequestId\x18\x06 \x01(\t\"H\n\x11\x41uthorizeResponse\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\"-\n\x19ListAuthorizationsRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\"M\n\x1aListAuthorizationsResponse\x12/\n\x0e\x61uthorizations\x18\x01 \x03(\x0b\x32\x17.ecnet.v1.Authorization\"T\n\x1aRevokeAuthorizationRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x11\n\tchannelId\x18\x02 \x01(\t\x12\x11\n\trequestId\x18\x03 \x01(\t\"M\n\x1bRevokeAuthorizationResponse\x12.\n\rauthorization\x18\x01 \x01(\x0b\x32\x17.ecnet.v1.Authorization\"[\n\x17GetVoucherStatusRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x10\n\x08userName\x18\x02 \x01(\t\x12\x0e\n\x06idType\x18\x03 \x01(\t\x12\x0c\n\x04idNo\x18\x04 \x01(\t\"\xf7\x01\n\x18GetVoucherStatusResponse\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.ecnet.v1.VoucherState\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12/\n\x0e\x61uthorizations\x18\x05 \x03(\x0b\x32\x17.ecnet.v1.Authorization\x12/\n\x0b\x66rozenUntil\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x1fGetSimulatedFaceTemplateRequest\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\"8\n GetSimulatedFaceTemplateResponse\x12\x14\n\x0c\x66\x61\x63\x65Template\x18\x01 \x01(\x0c\x32\xfd\x06\n\x0eVoucherService\x12P\n\rRealNameCheck\x12\x1e.ecnet.v1.RealNameCheckRequest\x1a\x1f.ecnet.v1.RealNameCheckResponse\x12V\n\x0fRealPersonCheck\x12 .ecnet.v1.RealPersonCheckRequest\x1a!.ecnet.v1.RealPersonCheckResponse\x12Y\n\x10OpenPasswordPage\x12!.ecnet.v1.OpenPasswordPageRequest\x1a\".ecnet.v1.OpenPasswordPageResponse\x12J\n\x0bSetPassword\x12\x1c.ecnet.v1.SetPasswordRequest\x1a\x1d.ecnet.v1.SetPasswordResponse\x12\x41\n\x08\x41\x63tivate\x12\x19.ecnet.v1.ActivateRequest\x1a\x1a.ecnet.v1.ActivateResponse\x12\x44\n\tAuthorize\x12\x1a.ecnet.v1.AuthorizeRequest\x1a\x1b.ecnet.v1.AuthorizeResponse\x12_\n\x12ListAuthorizations\x12#.ecnet.v1.ListAuthorizationsRequest\x1a$.ecnet.v1.ListAuthorizationsResponse\x12\x62\n\x13RevokeAuthorization\x12$.ecnet.v1.RevokeAuthorizationRequest\x1a%.ecnet.v1.RevokeAuthorizationResponse\x12Y\n\x10GetVoucherStatus\x12!.ecnet.v1.GetVoucherStatusRequest\x1a\".ecnet.v1.GetVoucherStatusResponse\x12q\n\x18GetSimulatedFaceTemplate\x12).ecnet.v1.GetSimulatedFaceTemplateRequest\x1a*.ecnet.v1.GetSimulatedFaceTemplateResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,35 +40,39 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REALPERSONCHECKREQUEST']._serialized_start=314
   _globals['_REALPERSONCHECKREQUEST']._serialized_end=386
   _globals['_REALPERSONCHECKRESPONSE']._serialized_start=388
-  _globals['_REALPERSONCHECKRESPONSE']._serialized_end=486
-  _globals['_OPENPASSWORDPAGEREQUEST']._serialized_start=488
-  _globals['_OPENPASSWORDPAGEREQUEST']._serialized_end=539
-  _globals['_OPENPASSWORDPAGERESPONSE']._serialized_start=541
-  _globals['_OPENPASSWORDPAGERESPONSE']._serialized_end=635
-  _globals['_SETPASSWORDREQUEST']._serialized_start=637
-  _globals['_SETPASSWORDREQUEST']._serialized_end=747
-  _globals['_SETPASSWORDRESPONSE']._serialized_start=749
-  _globals['_SETPASSWORDRESPONSE']._serialized_end=794
-  _globals['_ACTIVATEREQUEST']._serialized_start=796
-  _globals['_ACTIVATEREQUEST']._serialized_end=908
-  _globals['_ACTIVATERESPONSE']._serialized_start=911
-  _globals['_ACTIVATERESPONSE']._serialized_end=1053
-  _globals['_AUTHORIZEREQUEST']._serialized_start=1056
-  _globals['_AUTHORIZEREQUEST']._serialized_end=1185
-  _globals['_AUTHORIZERESPONSE']._serialized_start=1187
-  _globals['_AUTHORIZERESPONSE']._serialized_end=1242
-  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_start=1244
-  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_end=1289
-  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_start=1291
-  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_end=1368
-  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_start=1370
-  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_end=1454
-  _globals['_REVOKEAUTHORIZATIONRESPONSE']._serialized_start=1456
-  _globals['_REVOKEAUTHORIZATIONRESPONSE']._serialized_end=1533
-  _globals['_GETVOUCHERSTATUSREQUEST']._serialized_start=1535
-  _globals['_GETVOUCHERSTATUSREQUEST']._serialized_end=1626
-  _globals['_GETVOUCHERSTATUSRESPONSE']._serialized_start=1629
-  _globals['_GETVOUCHERSTATUSRESPONSE']._serialized_end=1827
-  _globals['_VOUCHERSERVICE']._serialized_start=1830
-  _globals['_VOUCHERSERVICE']._serialized_end=2608
+  _globals['_REALPERSONCHECKRESPONSE']._serialized_end=504
+  _globals['_OPENPASSWORDPAGEREQUEST']._serialized_start=506
+  _globals['_OPENPASSWORDPAGEREQUEST']._serialized_end=557
+  _globals['_OPENPASSWORDPAGERESPONSE']._serialized_start=559
+  _globals['_OPENPASSWORDPAGERESPONSE']._serialized_end=653
+  _globals['_SETPASSWORDREQUEST']._serialized_start=655
+  _globals['_SETPASSWORDREQUEST']._serialized_end=765
+  _globals['_SETPASSWORDRESPONSE']._serialized_start=767
+  _globals['_SETPASSWORDRESPONSE']._serialized_end=859
+  _globals['_ACTIVATEREQUEST']._serialized_start=861
+  _globals['_ACTIVATEREQUEST']._serialized_end=973
+  _globals['_ACTIVATERESPONSE']._serialized_start=976
+  _globals['_ACTIVATERESPONSE']._serialized_end=1135
+  _globals['_AUTHORIZEREQUEST']._serialized_start=1138
+  _globals['_AUTHORIZEREQUEST']._serialized_end=1267
+  _globals['_AUTHORIZERESPONSE']._serialized_start=1269
+  _globals['_AUTHORIZERESPONSE']._serialized_end=1341
+  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_start=1343
+  _globals['_LISTAUTHORIZATIONSREQUEST']._serialized_end=1388
+  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_start=1390
+  _globals['_LISTAUTHORIZATIONSRESPONSE']._serialized_end=1467
+  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_start=1469
+  _globals['_REVOKEAUTHORIZATIONREQUEST']._serialized_end=1553
+  _globals['_REVOKEAUTHORIZATIONRESPONSE']._serialized_start=1555
+  _globals['_REVOKEAUTHORIZATIONRESPONSE']._serialized_end=1632
+  _globals['_GETVOUCHERSTATUSREQUEST']._serialized_start=1634
+  _globals['_GETVOUCHERSTATUSREQUEST']._serialized_end=1725
+  _globals['_GETVOUCHERSTATUSRESPONSE']._serialized_start=1728
+  _globals['_GETVOUCHERSTATUSRESPONSE']._serialized_end=1975
+  _globals['_GETSIMULATEDFACETEMPLATEREQUEST']._serialized_start=1977
+  _globals['_GETSIMULATEDFACETEMPLATEREQUEST']._serialized_end=2058
+  _globals['_GETSIMULATEDFACETEMPLATERESPONSE']._serialized_start=2060
+  _globals['_GETSIMULATEDFACETEMPLATERESPONSE']._serialized_end=2116
+  _globals['_VOUCHERSERVICE']._serialized_start=2119
+  _globals['_VOUCHERSERVICE']._serialized_end=3012
 # @@protoc_insertion_point(module_scope)

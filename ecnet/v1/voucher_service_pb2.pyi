@@ -41,12 +41,14 @@ class RealPersonCheckRequest(_message.Message):
     def __init__(self, realNameSerial: _Optional[str] = ..., livenessSample: _Optional[bytes] = ...) -> None: ...
 
 class RealPersonCheckResponse(_message.Message):
-    __slots__ = ("realPersonSerial", "expiresAt")
+    __slots__ = ("realPersonSerial", "expiresAt", "unfrozen")
     REALPERSONSERIAL_FIELD_NUMBER: _ClassVar[int]
     EXPIRESAT_FIELD_NUMBER: _ClassVar[int]
+    UNFROZEN_FIELD_NUMBER: _ClassVar[int]
     realPersonSerial: str
     expiresAt: _timestamp_pb2.Timestamp
-    def __init__(self, realPersonSerial: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    unfrozen: bool
+    def __init__(self, realPersonSerial: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unfrozen: _Optional[bool] = ...) -> None: ...
 
 class OpenPasswordPageRequest(_message.Message):
     __slots__ = ("realPersonSerial",)
@@ -75,10 +77,12 @@ class SetPasswordRequest(_message.Message):
     def __init__(self, realPersonSerial: _Optional[str] = ..., pageSession: _Optional[str] = ..., password: _Optional[str] = ..., passwordConfirm: _Optional[str] = ...) -> None: ...
 
 class SetPasswordResponse(_message.Message):
-    __slots__ = ("passwordSerial",)
+    __slots__ = ("passwordSerial", "expiresAt")
     PASSWORDSERIAL_FIELD_NUMBER: _ClassVar[int]
+    EXPIRESAT_FIELD_NUMBER: _ClassVar[int]
     passwordSerial: str
-    def __init__(self, passwordSerial: _Optional[str] = ...) -> None: ...
+    expiresAt: _timestamp_pb2.Timestamp
+    def __init__(self, passwordSerial: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ActivateRequest(_message.Message):
     __slots__ = ("realPersonSerial", "passwordSerial", "businessProvince", "requestId")
@@ -93,16 +97,18 @@ class ActivateRequest(_message.Message):
     def __init__(self, realPersonSerial: _Optional[str] = ..., passwordSerial: _Optional[str] = ..., businessProvince: _Optional[str] = ..., requestId: _Optional[str] = ...) -> None: ...
 
 class ActivateResponse(_message.Message):
-    __slots__ = ("ecCardNo", "state", "authCode", "insuredRegions")
+    __slots__ = ("ecCardNo", "state", "authCode", "insuredRegions", "version")
     ECCARDNO_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     AUTHCODE_FIELD_NUMBER: _ClassVar[int]
     INSUREDREGIONS_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     ecCardNo: str
     state: _common_pb2.VoucherState
     authCode: str
     insuredRegions: _containers.RepeatedCompositeFieldContainer[_common_pb2.InsuredRegion]
-    def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.VoucherState, str]] = ..., authCode: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ...) -> None: ...
+    version: int
+    def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.VoucherState, str]] = ..., authCode: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ..., version: _Optional[int] = ...) -> None: ...
 
 class AuthorizeRequest(_message.Message):
     __slots__ = ("userName", "idType", "idNo", "password", "businessProvince", "requestId")
@@ -121,12 +127,14 @@ class AuthorizeRequest(_message.Message):
     def __init__(self, userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., password: _Optional[str] = ..., businessProvince: _Optional[str] = ..., requestId: _Optional[str] = ...) -> None: ...
 
 class AuthorizeResponse(_message.Message):
-    __slots__ = ("authCode", "ecCardNo")
+    __slots__ = ("authCode", "ecCardNo", "version")
     AUTHCODE_FIELD_NUMBER: _ClassVar[int]
     ECCARDNO_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
     authCode: str
     ecCardNo: str
-    def __init__(self, authCode: _Optional[str] = ..., ecCardNo: _Optional[str] = ...) -> None: ...
+    version: int
+    def __init__(self, authCode: _Optional[str] = ..., ecCardNo: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
 
 class ListAuthorizationsRequest(_message.Message):
     __slots__ = ("authCode",)
@@ -169,15 +177,33 @@ class GetVoucherStatusRequest(_message.Message):
     def __init__(self, authCode: _Optional[str] = ..., userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ...) -> None: ...
 
 class GetVoucherStatusResponse(_message.Message):
-    __slots__ = ("ecCardNo", "state", "version", "insuredRegions", "authorizations")
+    __slots__ = ("ecCardNo", "state", "version", "insuredRegions", "authorizations", "frozenUntil")
     ECCARDNO_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     INSUREDREGIONS_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZATIONS_FIELD_NUMBER: _ClassVar[int]
+    FROZENUNTIL_FIELD_NUMBER: _ClassVar[int]
     ecCardNo: str
     state: _common_pb2.VoucherState
     version: int
     insuredRegions: _containers.RepeatedCompositeFieldContainer[_common_pb2.InsuredRegion]
     authorizations: _containers.RepeatedCompositeFieldContainer[_common_pb2.Authorization]
-    def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.VoucherState, str]] = ..., version: _Optional[int] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ..., authorizations: _Optional[_Iterable[_Union[_common_pb2.Authorization, _Mapping]]] = ...) -> None: ...
+    frozenUntil: _timestamp_pb2.Timestamp
+    def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.VoucherState, str]] = ..., version: _Optional[int] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ..., authorizations: _Optional[_Iterable[_Union[_common_pb2.Authorization, _Mapping]]] = ..., frozenUntil: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetSimulatedFaceTemplateRequest(_message.Message):
+    __slots__ = ("userName", "idType", "idNo")
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    IDTYPE_FIELD_NUMBER: _ClassVar[int]
+    IDNO_FIELD_NUMBER: _ClassVar[int]
+    userName: str
+    idType: str
+    idNo: str
+    def __init__(self, userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ...) -> None: ...
+
+class GetSimulatedFaceTemplateResponse(_message.Message):
+    __slots__ = ("faceTemplate",)
+    FACETEMPLATE_FIELD_NUMBER: _ClassVar[int]
+    faceTemplate: bytes
+    def __init__(self, faceTemplate: _Optional[bytes] = ...) -> None: ...

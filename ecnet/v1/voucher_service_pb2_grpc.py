@@ -79,6 +79,11 @@ class VoucherServiceStub:
                 request_serializer=ecnet_dot_v1_dot_voucher__service__pb2.GetVoucherStatusRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_voucher__service__pb2.GetVoucherStatusResponse.FromString,
                 _registered_method=True)
+        self.GetSimulatedFaceTemplate = channel.unary_unary(
+                '/ecnet.v1.VoucherService/GetSimulatedFaceTemplate',
+                request_serializer=ecnet_dot_v1_dot_voucher__service__pb2.GetSimulatedFaceTemplateRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_voucher__service__pb2.GetSimulatedFaceTemplateResponse.FromString,
+                _registered_method=True)
 
 
 class VoucherServiceServicer:
@@ -86,6 +91,9 @@ class VoucherServiceServicer:
 
     def RealNameCheck(self, request, context):
         """Real-name check (实名认证): name + id type + id number against the base registry.
+        -2 bad id (before any lookup), 500050 no such person, 500057 name differs,
+        500054 no insured region, 500058 registry data wrong, 500086 already activated,
+        500079 frozen (third-party channel; the official channel may start here to lift it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -93,6 +101,8 @@ class VoucherServiceServicer:
 
     def RealPersonCheck(self, request, context):
         """Real-person check (实人认证) through the pluggable biometric verifier.
+        500037 unknown / expired / used realNameSerial, 500096 a forged, malformed, stale or
+        replayed liveness sample (five bad samples burn the serial), 500058 registry changed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -100,6 +110,7 @@ class VoucherServiceServicer:
 
     def OpenPasswordPage(self, request, context):
         """Opens the national password page session (third-party channels, 6.1.3 c).
+        500037 bad realPersonSerial, 500086 already activated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -107,6 +118,8 @@ class VoucherServiceServicer:
 
     def SetPassword(self, request, context):
         """Sets the six-digit voucher password, entered twice.
+        -2 not six digits or trivial, 500089 the entries differ, 500080 page expired,
+        500081 page used, 500082 a third-party channel without a page session, 500037.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -114,13 +127,17 @@ class VoucherServiceServicer:
 
     def Activate(self, request, context):
         """Activates the voucher and returns the channel's authorization code.
+        500037 bad realPersonSerial, 500042 no (valid) passwordSerial, 500086, 500058.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Authorize(self, request, context):
-        """Authorizes an active voucher on a new third-party channel (6.1.4).
+        """Authorizes an active voucher on a new third-party channel (6.1.4). On the official
+        channel it signs the holder in again: a new official code replaces the old one.
+        500050, 500057, 500002 not activated, 500088 already authorized, 500004 wrong
+        password (ErrorInfo metadata attemptsLeft), 500079 frozen (the fifth wrong one freezes).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -128,20 +145,35 @@ class VoucherServiceServicer:
 
     def ListAuthorizations(self, request, context):
         """Lists the holder's channel authorizations (official channel only, 4.7).
+        500091 not the official channel, 500087 malformed authCode, 500008 not a code of
+        this channel, 500003 a revoked code.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RevokeAuthorization(self, request, context):
-        """Revokes one channel authorization (official channel only, 4.7).
+        """Revokes one channel authorization (official channel only, 4.7); its code is dead
+        everywhere. As ListAuthorizations, plus 500012 unknown channelId, 500040 no live
+        authorization of that channel.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetVoucherStatus(self, request, context):
-        """The voucher's state as seen by the calling channel.
+        """The voucher's state as seen by the calling channel: by authCode in full; by
+        identity the state only, unless the channel holds a live authorization.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSimulatedFaceTemplate(self, request, context):
+        """SIMULATION ONLY. The enrolled face template standing for the person in front of a
+        simulated camera, from which a liveness sample is made (see README). Answered only
+        while the node's real-person verifier is the simulation (-5 otherwise): a real
+        channel's camera captures the face and never sees a template.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,6 +226,11 @@ def add_VoucherServiceServicer_to_server(servicer, server):
                     servicer.GetVoucherStatus,
                     request_deserializer=ecnet_dot_v1_dot_voucher__service__pb2.GetVoucherStatusRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_voucher__service__pb2.GetVoucherStatusResponse.SerializeToString,
+            ),
+            'GetSimulatedFaceTemplate': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSimulatedFaceTemplate,
+                    request_deserializer=ecnet_dot_v1_dot_voucher__service__pb2.GetSimulatedFaceTemplateRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_voucher__service__pb2.GetSimulatedFaceTemplateResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -439,6 +476,33 @@ class VoucherService:
             '/ecnet.v1.VoucherService/GetVoucherStatus',
             ecnet_dot_v1_dot_voucher__service__pb2.GetVoucherStatusRequest.SerializeToString,
             ecnet_dot_v1_dot_voucher__service__pb2.GetVoucherStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSimulatedFaceTemplate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.VoucherService/GetSimulatedFaceTemplate',
+            ecnet_dot_v1_dot_voucher__service__pb2.GetSimulatedFaceTemplateRequest.SerializeToString,
+            ecnet_dot_v1_dot_voucher__service__pb2.GetSimulatedFaceTemplateResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -144,7 +144,31 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         )
 
     async def UpdatePerson(self, request, context):
+        """A change of the base registry (4.4): the rules are in node.voucher.registry."""
+        from node.interceptor import current_caller
+        from node.services.voucher import lifecycle_of, regions_pb
+        from node.voucher import update_person
+        from node.voucher.model import PersonUpdate, Region
+
         self._national("UpdatePerson")
-        raise NotImplementedError
+        change = PersonUpdate(
+            request.idType, request.idNo, request.newUserName, request.newIdType, request.newIdNo,
+            tuple(Region(r.insuOrg, r.insuType) for r in request.insuredRegions),
+        )
+        r = await update_person(
+            lifecycle_of(self.node), current_caller().describe(), change, request.requestId
+        )
+        p = r.person
+        return pb.UpdatePersonResponse(
+            person=common_pb2.Person(
+                userName=p.user_name, idType=p.id_type, idNo=p.id_no, gender=p.gender,
+                birthday=p.birthday, nationality=p.nationality, phone=p.phone,
+                insuredRegions=regions_pb(p.insured),
+            ),
+            ecCardNo=r.ec_card_no,
+            superseded=r.superseded,
+            supersededEcCardNo=r.superseded_ec_card_no,
+            version=r.version,
+        )
 
 

@@ -8,10 +8,10 @@ inside a transaction); :class:`NationalStore` exposes them as coroutines.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlite_utils.migrations import Migrations
 
@@ -25,10 +25,14 @@ __all__ = [
     "ChannelRow",
     "TerminalRow",
     "NodeRow",
+    "VoucherRow",
+    "AuthRow",
+    "SerialRow",
     "MIGRATIONS",
 ]
 
 MIGRATIONS = Migrations("ecnet-national")
+T = TypeVar("T")
 
 
 @MIGRATIONS()
@@ -130,6 +134,73 @@ def m001_registry(db: Any) -> None:
 
 
 MIGRATIONS(name="m002_outbox")(outbox.create_tables)
+
+
+@MIGRATIONS()
+def m003_lifecycle(db: Any) -> None:
+    """Activation flows, seen liveness samples, supersession and freeze state, the
+    provinces told about a voucher, idempotency keys (issue 3, standard 6.1)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE vouchers ADD COLUMN password_iterations INTEGER;
+        ALTER TABLE vouchers ADD COLUMN frozen_at INTEGER;
+        ALTER TABLE vouchers ADD COLUMN superseded_by TEXT;
+        ALTER TABLE vouchers ADD COLUMN superseded_at INTEGER;
+        -- At most one live (not superseded, state 4) voucher per person.
+        CREATE UNIQUE INDEX vouchers_live_by_person ON vouchers (person_id) WHERE state != 4;
+
+        -- The steps of an activation: each a serial bound to person and channel, with
+        -- an expiry and a used flag. kind: real_name -> real_person -> password_page
+        -- (third parties) -> password; parent is the serial a step was made from.
+        CREATE TABLE activation_serials (
+            serial              TEXT PRIMARY KEY,
+            kind                TEXT NOT NULL
+                                CHECK (kind IN ('real_name', 'real_person', 'password_page', 'password')),
+            person_id           INTEGER NOT NULL REFERENCES persons(person_id),
+            channel_id          TEXT NOT NULL,
+            parent              TEXT,
+            -- SM3 tag of id type, id number and name when the flow began: a registry
+            -- change during the flow ends it (500058).
+            identity_tag        TEXT NOT NULL,
+            challenge           TEXT,
+            password_hash       BLOB,
+            password_salt       BLOB,
+            password_iterations INTEGER,
+            attempts            INTEGER NOT NULL DEFAULT 0,
+            created_at          INTEGER NOT NULL,
+            expires_at          INTEGER NOT NULL,
+            used_at             INTEGER
+        );
+        CREATE INDEX activation_serials_by_expiry ON activation_serials (expires_at);
+
+        -- SM3 digests of accepted liveness samples: a replay is refused (500096).
+        CREATE TABLE liveness_seen (
+            digest  BLOB PRIMARY KEY,
+            seen_at INTEGER NOT NULL
+        );
+        CREATE INDEX liveness_seen_by_time ON liveness_seen (seen_at);
+
+        -- Business-place provinces told about a voucher: later changes reach them too.
+        CREATE TABLE voucher_provinces (
+            ec_card_no TEXT NOT NULL,
+            province   TEXT NOT NULL,
+            PRIMARY KEY (ec_card_no, province)
+        ) WITHOUT ROWID;
+
+        -- Idempotency keys (AIP-155): a repeated requestId answers the first result.
+        CREATE TABLE idempotency (
+            channel_id  TEXT NOT NULL,
+            method      TEXT NOT NULL,
+            request_id  TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            result      TEXT NOT NULL,
+            created_at  INTEGER NOT NULL,
+            PRIMARY KEY (channel_id, method, request_id)
+        );
+        CREATE INDEX idempotency_by_time ON idempotency (created_at);
+        """,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,6 +482,313 @@ def _q_deregister(conn: sqlite3.Connection, province: str, instance_id: str, now
     return cur.rowcount == 1
 
 
+# -- voucher lifecycle (node/voucher/) -------------------------------------------------
+# Public ``q_*`` functions run on a connection handed out by ``NationalStore.query`` (a
+# reader) or ``NationalStore.transact`` (the writer, inside one transaction); the
+# lifecycle code in node/voucher/ composes them into its transactions.
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherRow:
+    ec_card_no: str
+    person_id: int
+    state: int
+    password_hash: bytes | None
+    password_salt: bytes | None
+    password_iterations: int | None
+    failed_attempts: int
+    frozen_until: int | None
+    version: int
+    created_at: int
+    activated_at: int | None
+    updated_at: int
+    superseded_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthRow:
+    auth_code: str
+    ec_card_no: str
+    channel_id: str
+    channel_name: str
+    channel_kind: str
+    created_at: int
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class SerialRow:
+    serial: str
+    kind: str
+    person_id: int
+    channel_id: str
+    parent: str | None
+    identity_tag: str
+    challenge: str | None
+    password_hash: bytes | None
+    password_salt: bytes | None
+    password_iterations: int | None
+    attempts: int
+    created_at: int
+    expires_at: int
+    used_at: int | None
+
+
+_VOUCHER_COLS = (
+    "ec_card_no, person_id, state, password_hash, password_salt, password_iterations, "
+    "failed_attempts, frozen_until, version, created_at, activated_at, updated_at, superseded_by"
+)
+_AUTH_SELECT = (
+    "SELECT a.auth_code, a.ec_card_no, a.channel_id, c.name, c.kind, a.created_at, a.revoked_at "
+    "FROM authorizations a JOIN channels c ON c.channel_id = a.channel_id"
+)
+_SERIAL_COLS = (
+    "serial, kind, person_id, channel_id, parent, identity_tag, challenge, password_hash, "
+    "password_salt, password_iterations, attempts, created_at, expires_at, used_at"
+)
+_PRUNE_BATCH = 200
+
+
+def q_meta_get(conn: sqlite3.Connection, key: str) -> str | None:
+    return _q_meta_get(conn, key)
+
+
+def q_meta_init(conn: sqlite3.Connection, key: str, value: str) -> str:
+    """The value of ``key``, storing ``value`` first when there is none."""
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    return _q_meta_get(conn, key) or value
+
+
+def q_channel(conn: sqlite3.Connection, channel_id: str) -> ChannelRow | None:
+    r = conn.execute(
+        "SELECT channel_id, name, kind, status, public_key FROM channels WHERE channel_id = ?",
+        (channel_id,),
+    ).fetchone()
+    return ChannelRow(*r) if r else None
+
+
+def q_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonRow | None:
+    return _q_get_person(conn, id_type, id_no)
+
+
+def q_person_by_id(conn: sqlite3.Connection, person_id: int) -> PersonRow | None:
+    rows = conn.execute(f"SELECT {_PERSON_COLS} FROM persons WHERE person_id = ?", (person_id,)).fetchall()
+    found = _person_rows(conn, rows)
+    return found[0] if found else None
+
+
+def q_face_template(conn: sqlite3.Connection, person_id: int) -> bytes | None:
+    r = conn.execute("SELECT face_template FROM persons WHERE person_id = ?", (person_id,)).fetchone()
+    return bytes(r[0]) if r and r[0] is not None else None
+
+
+def q_update_identity(
+    conn: sqlite3.Connection, person_id: int, user_name: str, id_type: str, id_no: str, now_ms: int
+) -> None:
+    conn.execute(
+        "UPDATE persons SET user_name = ?, id_type = ?, id_no = ?, updated_at = ? WHERE person_id = ?",
+        (user_name, id_type, id_no, now_ms, person_id),
+    )
+
+
+def q_replace_regions(
+    conn: sqlite3.Connection, person_id: int, regions: Sequence[RegionRow], now_ms: int
+) -> None:
+    conn.execute("DELETE FROM insured_regions WHERE person_id = ?", (person_id,))
+    conn.executemany(
+        "INSERT INTO insured_regions (person_id, insu_org, insu_type) VALUES (?,?,?)",
+        [(person_id, r.insu_org, r.insu_type) for r in regions],
+    )
+    conn.execute("UPDATE persons SET updated_at = ? WHERE person_id = ?", (now_ms, person_id))
+
+
+def q_live_voucher(conn: sqlite3.Connection, person_id: int) -> VoucherRow | None:
+    """The person's voucher that is not superseded (at most one), if any."""
+    r = conn.execute(
+        f"SELECT {_VOUCHER_COLS} FROM vouchers WHERE person_id = ? AND state != 4", (person_id,)
+    ).fetchone()
+    return VoucherRow(*r) if r else None
+
+
+def q_voucher(conn: sqlite3.Connection, ec_card_no: str) -> VoucherRow | None:
+    r = conn.execute(f"SELECT {_VOUCHER_COLS} FROM vouchers WHERE ec_card_no = ?", (ec_card_no,)).fetchone()
+    return VoucherRow(*r) if r else None
+
+
+def q_put_voucher(conn: sqlite3.Connection, v: VoucherRow) -> None:
+    """Insert or replace the whole row of a voucher."""
+    conn.execute(
+        f"INSERT INTO vouchers ({_VOUCHER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+        "ON CONFLICT (ec_card_no) DO UPDATE SET person_id = excluded.person_id, "
+        "state = excluded.state, password_hash = excluded.password_hash, "
+        "password_salt = excluded.password_salt, password_iterations = excluded.password_iterations, "
+        "failed_attempts = excluded.failed_attempts, frozen_until = excluded.frozen_until, "
+        "version = excluded.version, activated_at = excluded.activated_at, "
+        "updated_at = excluded.updated_at, superseded_by = excluded.superseded_by",
+        (v.ec_card_no, v.person_id, v.state, v.password_hash, v.password_salt, v.password_iterations,
+         v.failed_attempts, v.frozen_until, v.version, v.created_at, v.activated_at, v.updated_at,
+         v.superseded_by),
+    )
+    if v.state == 3:
+        conn.execute(
+            "UPDATE vouchers SET frozen_at = coalesce(frozen_at, ?) WHERE ec_card_no = ?",
+            (v.updated_at, v.ec_card_no),
+        )
+    else:
+        conn.execute("UPDATE vouchers SET frozen_at = NULL WHERE ec_card_no = ?", (v.ec_card_no,))
+    if v.state == 4:
+        conn.execute(
+            "UPDATE vouchers SET superseded_at = coalesce(superseded_at, ?) WHERE ec_card_no = ?",
+            (v.updated_at, v.ec_card_no),
+        )
+
+
+def q_set_failed_attempts(conn: sqlite3.Connection, ec_card_no: str, attempts: int) -> None:
+    """The wrong-password counter alone (not part of the voucher data: no new version)."""
+    conn.execute("UPDATE vouchers SET failed_attempts = ? WHERE ec_card_no = ?", (attempts, ec_card_no))
+
+
+def q_authorizations(conn: sqlite3.Connection, ec_card_no: str) -> list[AuthRow]:
+    """Every authorization of a voucher, revoked ones too, oldest first."""
+    return [
+        AuthRow(*r)
+        for r in conn.execute(
+            f"{_AUTH_SELECT} WHERE a.ec_card_no = ? ORDER BY a.created_at, a.rowid", (ec_card_no,)
+        )
+    ]
+
+
+def q_authorization(conn: sqlite3.Connection, auth_code: str) -> AuthRow | None:
+    r = conn.execute(f"{_AUTH_SELECT} WHERE a.auth_code = ?", (auth_code,)).fetchone()
+    return AuthRow(*r) if r else None
+
+
+def q_active_authorization(conn: sqlite3.Connection, ec_card_no: str, channel_id: str) -> AuthRow | None:
+    r = conn.execute(
+        f"{_AUTH_SELECT} WHERE a.ec_card_no = ? AND a.channel_id = ? AND a.revoked_at IS NULL",
+        (ec_card_no, channel_id),
+    ).fetchone()
+    return AuthRow(*r) if r else None
+
+
+def q_insert_authorization(
+    conn: sqlite3.Connection, auth_code: str, ec_card_no: str, channel_id: str, now_ms: int
+) -> None:
+    conn.execute(
+        "INSERT INTO authorizations (auth_code, ec_card_no, channel_id, created_at) VALUES (?,?,?,?)",
+        (auth_code, ec_card_no, channel_id, now_ms),
+    )
+
+
+def q_revoke_authorization(conn: sqlite3.Connection, auth_code: str, now_ms: int) -> bool:
+    cur = conn.execute(
+        "UPDATE authorizations SET revoked_at = ? WHERE auth_code = ? AND revoked_at IS NULL",
+        (now_ms, auth_code),
+    )
+    return cur.rowcount == 1
+
+
+def q_revoke_all(conn: sqlite3.Connection, ec_card_no: str, now_ms: int) -> int:
+    cur = conn.execute(
+        "UPDATE authorizations SET revoked_at = ? WHERE ec_card_no = ? AND revoked_at IS NULL",
+        (now_ms, ec_card_no),
+    )
+    return cur.rowcount
+
+
+def q_insert_serial(conn: sqlite3.Connection, s: SerialRow) -> None:
+    conn.execute(
+        f"INSERT INTO activation_serials ({_SERIAL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (s.serial, s.kind, s.person_id, s.channel_id, s.parent, s.identity_tag, s.challenge,
+         s.password_hash, s.password_salt, s.password_iterations, s.attempts, s.created_at,
+         s.expires_at, s.used_at),
+    )
+
+
+def q_serial(conn: sqlite3.Connection, serial: str) -> SerialRow | None:
+    r = conn.execute(
+        f"SELECT {_SERIAL_COLS} FROM activation_serials WHERE serial = ?", (serial,)
+    ).fetchone()
+    return SerialRow(*r) if r else None
+
+
+def q_use_serial(conn: sqlite3.Connection, serial: str, now_ms: int) -> bool:
+    """Mark a serial used; False when it already was (a concurrent use)."""
+    cur = conn.execute(
+        "UPDATE activation_serials SET used_at = ? WHERE serial = ? AND used_at IS NULL", (now_ms, serial)
+    )
+    return cur.rowcount == 1
+
+
+def q_serial_attempt(conn: sqlite3.Connection, serial: str) -> int:
+    """Count one failed attempt on a serial; returns the attempts so far."""
+    conn.execute("UPDATE activation_serials SET attempts = attempts + 1 WHERE serial = ?", (serial,))
+    r = conn.execute("SELECT attempts FROM activation_serials WHERE serial = ?", (serial,)).fetchone()
+    return r[0] if r else 0
+
+
+def q_liveness_seen(conn: sqlite3.Connection, digest: bytes) -> bool:
+    return conn.execute("SELECT 1 FROM liveness_seen WHERE digest = ?", (digest,)).fetchone() is not None
+
+
+def q_record_liveness(conn: sqlite3.Connection, digest: bytes, now_ms: int) -> None:
+    conn.execute("INSERT OR IGNORE INTO liveness_seen (digest, seen_at) VALUES (?, ?)", (digest, now_ms))
+
+
+def q_voucher_provinces(conn: sqlite3.Connection, ec_card_no: str) -> set[str]:
+    return {
+        r[0] for r in conn.execute("SELECT province FROM voucher_provinces WHERE ec_card_no = ?", (ec_card_no,))
+    }
+
+
+def q_add_voucher_province(conn: sqlite3.Connection, ec_card_no: str, province: str) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO voucher_provinces (ec_card_no, province) VALUES (?, ?)", (ec_card_no, province)
+    )
+
+
+def q_idempotent_get(
+    conn: sqlite3.Connection, channel_id: str, method: str, request_id: str
+) -> tuple[str, str] | None:
+    """(fingerprint, result JSON) of an earlier call with this request id."""
+    r = conn.execute(
+        "SELECT fingerprint, result FROM idempotency WHERE channel_id = ? AND method = ? AND request_id = ?",
+        (channel_id, method, request_id),
+    ).fetchone()
+    return (r[0], r[1]) if r else None
+
+
+def q_idempotent_put(
+    conn: sqlite3.Connection, channel_id: str, method: str, request_id: str, fingerprint: str,
+    result: str, now_ms: int,
+) -> None:
+    conn.execute(
+        "INSERT INTO idempotency (channel_id, method, request_id, fingerprint, result, created_at) "
+        "VALUES (?,?,?,?,?,?)",
+        (channel_id, method, request_id, fingerprint, result, now_ms),
+    )
+
+
+def q_prune(conn: sqlite3.Connection, serials_before: int, seen_before: int, keys_before: int) -> int:
+    """Delete a bounded batch of expired serials, seen samples and idempotency keys.
+
+    Called on the write path of each activation step, so the tables stay as large as
+    the traffic of their retention windows, never as the history.
+    """
+    n = 0
+    for table, column, before in (
+        ("activation_serials", "expires_at", serials_before),
+        ("liveness_seen", "seen_at", seen_before),
+        ("idempotency", "created_at", keys_before),
+    ):
+        n += conn.execute(
+            f"DELETE FROM {table} WHERE rowid IN "
+            f"(SELECT rowid FROM {table} WHERE {column} < ? LIMIT {_PRUNE_BATCH})",
+            (before,),
+        ).rowcount
+    return n
+
+
 class NationalStore:
     """Coroutine access to the national database."""
 
@@ -454,6 +832,14 @@ class NationalStore:
 
     async def deregister(self, province: str, instance_id: str, now_ms: int) -> bool:
         return await self.db.write(_q_deregister, province, instance_id, now_ms)
+
+    async def query(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` on a reader (``fn`` composes the ``q_*`` functions)."""
+        return await self.db.read(fn, *args)
+
+    async def transact(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(conn, *args)`` in one write transaction: it commits whole or not at all."""
+        return await self.db.write(fn, *args)
 
 
 class NationalSeeder:

@@ -1,0 +1,95 @@
+"""Scenarios of the voucher lifecycle (issue 3): complete activations per second and
+authorizations per second at the national node.
+
+* "Activation, complete": one call is the whole official-channel flow, four RPCs
+  (RealNameCheck → RealPersonCheck → SetPassword → Activate) for a fresh person of the
+  seeded registry; the liveness sample is made locally from the population seed (the
+  bench is the simulated camera). Each activation hashes a password (PBKDF2-HMAC-SM3
+  at the node's ``password_iterations``, 100,000 by default, on a worker thread).
+* "Authorize": one call is ``Authorize`` with the password on the official channel
+  for one of 32 persons activated during the setup: a password verification, a write
+  transaction (new code, new version) and an outbox event. The official channel is
+  used because it may authorize again (a new sign-in replaces its code), so a small
+  pool of persons serves any duration; a third party's first authorization runs the
+  same code path plus one indexed lookup (500088).
+
+Both depend on the password hash cost: set ``ECNET_VOUCHER_PASSWORD_ITERATIONS`` in the
+environment of ``make bench`` to measure another cost (the node processes inherit it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+from bench.env import Env
+from bench.load import Call
+from bench.scenarios import TIMEOUT, scenario
+from ecnet.v1 import voucher_service_pb2 as pb
+from ecnet.v1 import voucher_service_pb2_grpc
+from node.population import SyntheticPerson, enrolled_face_template, generate
+from node.voucher.biometric import make_liveness_sample
+
+__all__ = ["activation", "authorization"]
+
+OFFICIAL = (("ec-channel-id", "NHSA-OFFICIAL"),)
+PASSWORD = "135792"
+AUTHORIZE_POOL = 32
+
+
+def _stub(node) -> voucher_service_pb2_grpc.VoucherServiceStub:
+    return voucher_service_pb2_grpc.VoucherServiceStub(node.channel)
+
+
+async def _activate(stub, seed: int, p: SyntheticPerson) -> pb.ActivateResponse:
+    rn = await stub.RealNameCheck(
+        pb.RealNameCheckRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no),
+        timeout=TIMEOUT, metadata=OFFICIAL)
+    sample = make_liveness_sample(enrolled_face_template(seed, p.id_no), rn.livenessChallenge, int(time.time() * 1000))
+    rp = await stub.RealPersonCheck(
+        pb.RealPersonCheckRequest(realNameSerial=rn.realNameSerial, livenessSample=sample),
+        timeout=TIMEOUT, metadata=OFFICIAL)
+    pw = await stub.SetPassword(
+        pb.SetPasswordRequest(realPersonSerial=rp.realPersonSerial, password=PASSWORD, passwordConfirm=PASSWORD),
+        timeout=TIMEOUT, metadata=OFFICIAL)
+    return await stub.Activate(
+        pb.ActivateRequest(realPersonSerial=rp.realPersonSerial, passwordSerial=pw.passwordSerial),
+        timeout=TIMEOUT, metadata=OFFICIAL)
+
+
+def _persons(env: Env) -> list[SyntheticPerson]:
+    return list(generate(env.population, env.seed, env.provinces))
+
+
+@scenario("Activation, complete (4 RPCs, password hash)")
+async def activation(env: Env) -> Call:
+    node = await env.national()
+    stub = _stub(node)
+    # the first persons of the registry; the authorization pool is taken from its end
+    fresh = iter(_persons(env)[: env.population - AUTHORIZE_POOL])
+
+    async def call() -> None:
+        person = next(fresh, None)
+        if person is None:
+            raise RuntimeError("every person of the bench registry is activated; raise --population")
+        await _activate(stub, env.seed, person)
+
+    return call
+
+
+@scenario("Authorize (password check, new code, outbox event)")
+async def authorization(env: Env) -> Call:
+    node = await env.national()
+    stub = _stub(node)
+    pool = _persons(env)[-AUTHORIZE_POOL:]
+    for p in pool:
+        status = await stub.GetVoucherStatus(
+            pb.GetVoucherStatusRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no),
+            timeout=TIMEOUT, metadata=OFFICIAL)
+        if status.state != 2:  # VOUCHER_STATE_ACTIVATED: not from an earlier setup of this run
+            await _activate(stub, env.seed, p)
+    requests = itertools.cycle([
+        pb.AuthorizeRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no, password=PASSWORD)
+        for p in pool
+    ])
+    return lambda: stub.Authorize(next(requests), timeout=TIMEOUT, metadata=OFFICIAL)

@@ -1,0 +1,59 @@
+"""Tunables of the voucher lifecycle, read once from the node's configuration.
+
+Each setting comes from ``NodeConfig.extra`` (tests pass ``extra={"password_iterations":
+"10"}``), else from the environment variable ``ECNET_VOUCHER_<NAME>`` (upper case, for
+``ecnet-node`` processes), else the default below.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+from node.config import ConfigError
+
+__all__ = ["LifecycleSettings"]
+
+
+@dataclass(frozen=True)
+class LifecycleSettings:
+    """Lifetimes in seconds, the password hash cost and the freeze rule."""
+
+    # PBKDF2-HMAC-SM3 iterations for new passwords (about 40 ms per hash at 100,000).
+    password_iterations: int = 100_000
+    # A real-name serial (and its liveness challenge) is good for this long.
+    real_name_ttl: int = 300
+    # A real-person serial: password and activation must follow within it.
+    real_person_ttl: int = 300
+    # A third-party channel's one-time password page session.
+    page_ttl: int = 300
+    # The serial of a set (not yet activated) password.
+    password_ttl: int = 300
+    # A liveness sample is fresh for this long after its timestamp.
+    liveness_window: int = 60
+    # Wrong samples allowed on one real-name serial before it is burnt.
+    liveness_attempts: int = 5
+    # Wrong passwords in a row that freeze a voucher (500079), and for how long.
+    max_wrong_passwords: int = 5
+    freeze_seconds: int = 86_400
+    # How long a requestId answers with its first result.
+    idempotency_ttl: int = 86_400
+
+    @classmethod
+    def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> LifecycleSettings:
+        """Settings from ``extra``, then ``ECNET_VOUCHER_*`` variables, then defaults."""
+        env = os.environ if environ is None else environ
+        values: dict[str, int] = {}
+        for f in fields(cls):
+            raw = extra.get(f.name, env.get(f"ECNET_VOUCHER_{f.name.upper()}"))
+            if raw is None:
+                continue
+            try:
+                value = int(raw)
+            except ValueError:
+                raise ConfigError(f"voucher setting {f.name}={raw!r} is not a whole number") from None
+            if value < 1:
+                raise ConfigError(f"voucher setting {f.name} must be at least 1, got {value}")
+            values[f.name] = value
+        return cls(**values)
