@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from sqlite_utils.migrations import Migrations
 
 from node.storage import outbox
-from node.storage.db import Database, run_script
+from node.storage.db import Database, RoleStore, count_rows, run_script
 
 __all__ = [
     "NationalStore",
@@ -261,10 +261,6 @@ class NodeRow:
 COUNTED_TABLES = ("persons", "vouchers", "authorizations", "channels", "terminals")
 
 
-def _q_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    # max(rowid) would be O(1) but wrong after deletes; these tables are never
-    # deleted from, and count(*) on 1M rows costs ~10 ms, fine for a status call.
-    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
 
 
 def _regions_of(conn: sqlite3.Connection, person_ids: Sequence[int]) -> dict[int, list[RegionRow]]:
@@ -789,20 +785,11 @@ def q_prune(conn: sqlite3.Connection, serials_before: int, seen_before: int, key
     return n
 
 
-class NationalStore:
+class NationalStore(RoleStore):
     """Coroutine access to the national database."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path, MIGRATIONS)
-
-    async def open(self) -> list[str]:
-        return await self.db.open()
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    async def counts(self) -> dict[str, int]:
-        return await self.db.read(_q_counts)
+    MIGRATIONS = MIGRATIONS
+    COUNTED_TABLES = COUNTED_TABLES
 
     async def list_persons(self, insured_province: str, limit: int, after_id: int) -> list[PersonRow]:
         return await self.db.read(_q_list_persons, insured_province, limit, after_id)
@@ -853,7 +840,7 @@ class NationalSeeder:
         self.db.close_sync()
 
     def counts(self) -> dict[str, int]:
-        return self.db.read_sync(_q_counts)
+        return self.db.read_sync(count_rows, COUNTED_TABLES)
 
     def meta(self, key: str) -> str | None:
         return self.db.read_sync(_q_meta_get, key)

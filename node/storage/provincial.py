@@ -19,12 +19,11 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
-from node.storage.db import Database, run_script
+from node.storage.db import RoleStore, run_script
 
 __all__ = [
     "ProvincialStore",
@@ -292,24 +291,13 @@ def _q_get_by_auth_code(conn: sqlite3.Connection, auth_code: str) -> AuthMatch |
 COUNTED_TABLES = ("voucher_cache", "channel_auths")
 
 
-def _q_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in COUNTED_TABLES}
 
 
-class ProvincialStore:
+class ProvincialStore(RoleStore):
     """Coroutine access to a provincial database."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path, MIGRATIONS)
-
-    async def open(self) -> list[str]:
-        return await self.db.open()
-
-    async def close(self) -> None:
-        await self.db.close()
-
-    async def counts(self) -> dict[str, int]:
-        return await self.db.read(_q_counts)
+    MIGRATIONS = MIGRATIONS
+    COUNTED_TABLES = COUNTED_TABLES
 
     async def apply_events(self, origin: str, events: Sequence[InboundEvent], now_ms: int) -> ApplyResult:
         """Apply a delivered batch in one transaction (idempotent; see the module docstring)."""
