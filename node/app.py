@@ -100,6 +100,13 @@ class Node:
 
     # -- start -----------------------------------------------------------------------
     @property
+    def role_enum(self) -> int:
+        """This node's role as the ``NodeRole`` of the contracts."""
+        if self.config.role == "national":
+            return federation_service_pb2.NODE_ROLE_NATIONAL
+        return federation_service_pb2.NODE_ROLE_PROVINCIAL
+
+    @property
     def db_path(self) -> Path:
         name = "national.db" if self.config.role == "national" else f"provincial-{self.config.province}.db"
         return self.config.data_dir / name

@@ -8,7 +8,6 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import admin_service_pb2_grpc, common_pb2
-from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.domain.regions import province_name, region_name
 from node.errors import EcError, invalid
 
@@ -49,7 +48,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
     async def GetNodeInfo(self, request, context):
         node = self.node
         return pb.GetNodeInfoResponse(
-            role=fed_pb.NODE_ROLE_NATIONAL if node.config.role == "national" else fed_pb.NODE_ROLE_PROVINCIAL,
+            role=node.role_enum,
             province=node.config.province,
             address=node.address,
             version=node.config.version,

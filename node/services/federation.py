@@ -60,7 +60,7 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
     async def Identify(self, request, context):
         node = self.node
         return pb.IdentifyResponse(
-            role=pb.NODE_ROLE_NATIONAL if node.config.role == "national" else pb.NODE_ROLE_PROVINCIAL,
+            role=node.role_enum,
             province=node.config.province,
             instanceId=node.instance_id,
             version=node.config.version,
