@@ -107,6 +107,67 @@ def m002_inbox(db: Any) -> None:
 # A duplicate of an older event is caught by the position; ids are the second line, for
 # the same event reaching us under another seq (national's outbox already refuses a
 # repeat per destination), which can only happen close in time to the first.
+@MIGRATIONS()
+def m003_acceptance(db: Any) -> None:
+    """QR codes this province issued, ecTokens it issued, the terminals it serves."""
+    run_script(
+        db,
+        """
+        -- Codes issued here (6.2). A code is good for one business: exactly one scan
+        -- moves it from 'live' to 'used'; a refresh moves the previous one to 'replaced'.
+        CREATE TABLE qr_codes (
+            code            TEXT PRIMARY KEY,
+            ec_card_no      TEXT NOT NULL,
+            auth_code       TEXT NOT NULL,
+            channel_id      TEXT NOT NULL,
+            insu_org        TEXT NOT NULL,
+            -- The voucher version the code was issued for (consistency check, 6.3.2 c).
+            voucher_version INTEGER NOT NULL,
+            issued_at       INTEGER NOT NULL,
+            expires_at      INTEGER NOT NULL,
+            state           TEXT NOT NULL CHECK (state IN ('live', 'used', 'replaced')),
+            used_at         INTEGER,
+            -- Terminal (20 digits) or serving province that consumed the code.
+            used_by         TEXT
+        );
+        CREATE INDEX qr_codes_by_auth ON qr_codes (auth_code, state);
+        CREATE INDEX qr_codes_by_expiry ON qr_codes (expires_at);
+
+        -- ecTokens issued here as the serving province (6.4): bound to voucher, orgId,
+        -- business type and insured region; one settlement per token.
+        CREATE TABLE ec_tokens (
+            token         TEXT PRIMARY KEY,
+            ec_card_no    TEXT NOT NULL,
+            org_id        TEXT NOT NULL,
+            business_type TEXT NOT NULL,
+            insu_org      TEXT NOT NULL,
+            id_type       TEXT NOT NULL,
+            id_no         TEXT NOT NULL,
+            user_name     TEXT NOT NULL,
+            issued_at     INTEGER NOT NULL,
+            expires_at    INTEGER NOT NULL,
+            settled_at    INTEGER
+        );
+        CREATE INDEX ec_tokens_by_expiry ON ec_tokens (expires_at);
+
+        -- Terminals of this province (table 1), copied from national's registry.
+        CREATE TABLE terminals (
+            terminal_id TEXT PRIMARY KEY CHECK (length(terminal_id) = 20),
+            org_id      TEXT NOT NULL,
+            org_name    TEXT NOT NULL,
+            name        TEXT NOT NULL,
+            mac         TEXT NOT NULL,
+            synced_at   INTEGER NOT NULL
+        );
+        """,
+    )
+
+
+def _q_meta_init(conn: sqlite3.Connection, key: str, value: str) -> str:
+    conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+    return conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+
 EVENT_ID_RETENTION_MS = 7 * 24 * 3600 * 1000
 
 
@@ -313,6 +374,11 @@ class ProvincialStore(RoleStore):
 
     async def get_voucher(self, ec_card_no: str) -> CachedVoucher | None:
         return await self.db.read(_q_get_voucher, ec_card_no)
+
+    async def secret(self, name: str, fresh_hex: str) -> bytes:
+        """A per-province secret kept in ``meta`` (e.g. ``qr_key``, the key of the QR
+        check digits): ``fresh_hex`` is stored the first time and never replaced."""
+        return bytes.fromhex(await self.db.write(_q_meta_init, name, fresh_hex))
 
     async def get_by_auth_code(self, auth_code: str) -> AuthMatch | None:
         """The cached voucher a channel authorization code belongs to (revoked ones too)."""
