@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if scenarios:
                 report.rows = asyncio.run(_scenarios(env, scenarios, say))
+                report.figures = env.figures
             for all_ in nation_runs:
                 say(f"timing {NATION_LABELS[all_]}")
                 try:

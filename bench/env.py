@@ -45,6 +45,8 @@ class Env:
         self._template: Path | None = None
         self.seed_seconds = 0.0
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
+        # Figures beside the table (e.g. a delivery lag), by name: a dict with "text".
+        self.figures: dict[str, dict] = {}
 
     @property
     def population(self) -> int:

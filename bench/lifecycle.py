@@ -93,3 +93,75 @@ async def authorization(env: Env) -> Call:
         for p in pool
     ])
     return lambda: stub.Authorize(next(requests), timeout=TIMEOUT, metadata=OFFICIAL)
+
+
+@scenario("Activation delivered to province 44 (4 RPCs, outbox, push)")
+async def activation_delivered(env: Env) -> Call:
+    """Complete activations of persons insured in 44 while province 44 runs; the lag
+    from national's commit to applied at 44 is read afterwards from both databases
+    (``outbox.created_at`` at national, ``inbox_events.applied_at`` at 44, same clock)."""
+    national = await env.national()
+    p44 = await env.province("44")
+    stub = _stub(national)
+    # The back half of the registry: the plain activation scenario takes the front.
+    pool = _persons(env)[env.population // 2 : env.population - AUTHORIZE_POOL]
+    fresh = iter([p for p in pool if p.insured[0].insu_org.startswith("44")])
+    cards: list[str] = []
+
+    async def call() -> None:
+        person = next(fresh, None)
+        if person is None:
+            raise RuntimeError("every person insured in 44 is activated; raise --population")
+        cards.append((await _activate(stub, env.seed, person)).ecCardNo)
+
+    async def report_lag() -> None:
+        env.figures["delivery lag, activation → applied at province 44"] = await _delivery_lag(
+            national.data_dir / "national.db", p44.data_dir / "provincial-44.db", cards
+        )
+
+    env.on_close(report_lag)
+    return call
+
+
+async def _delivery_lag(national_db, province_db, cards: list[str], wait_s: float = 10.0) -> dict:
+    """Per activation event to 44: applied_at (province) − created_at (national), in ms."""
+    import asyncio
+    import sqlite3
+
+    def created() -> dict[str, int]:
+        with sqlite3.connect(f"file:{national_db}?mode=ro", uri=True) as conn:
+            rows = conn.execute(
+                "SELECT event_id, created_at, ec_card_no FROM outbox "
+                "WHERE destination = '44' AND kind = 'voucher.activated'"
+            ).fetchall()
+        mine = set(cards)
+        return {event_id: at for event_id, at, card in rows if card in mine}
+
+    def applied(ids: list[str]) -> dict[str, int]:
+        with sqlite3.connect(f"file:{province_db}?mode=ro", uri=True) as conn:
+            marks = ",".join("?" * len(ids))
+            return dict(conn.execute(f"SELECT event_id, applied_at FROM inbox_events WHERE event_id IN ({marks})", ids))
+
+    sent = await asyncio.to_thread(created)
+    got: dict[str, int] = {}
+    deadline = time.monotonic() + wait_s
+    while sent and time.monotonic() < deadline:  # the last ones may still be in flight
+        got = await asyncio.to_thread(applied, list(sent))
+        if len(got) == len(sent):
+            break
+        await asyncio.sleep(0.1)
+    lags = sorted(got[e] - sent[e] for e in got)
+    if not lags:
+        return {"events": len(sent), "applied": 0, "text": f"{len(sent)} events, none applied"}
+
+    def pct(q: float) -> int:
+        return lags[min(len(lags) - 1, int(q * len(lags)))]
+
+    return {
+        "events": len(sent),
+        "applied": len(lags),
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "max_ms": lags[-1],
+        "text": f"{len(lags)}/{len(sent)} events applied; lag p50 {pct(0.5)} ms, p99 {pct(0.99)} ms, max {lags[-1]} ms",
+    }

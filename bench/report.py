@@ -49,6 +49,7 @@ class Report:
     startups: list[StartupResult] = field(default_factory=list)
     seeding: SeedResult | None = None
     failures: list[str] = field(default_factory=list)
+    figures: dict[str, dict] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         baseline = next((r for r in self.rows if r.baseline and r.result is not None), None)
@@ -58,6 +59,7 @@ class Report:
             "scenarios": [r.to_dict() for r in self.rows],
             "startup": [s.to_dict() for s in self.startups],
             "seeding": self.seeding.to_dict() if self.seeding else None,
+            "figures": self.figures,
             "failures": self.failures,
         }
 
@@ -104,6 +106,8 @@ def render(report: Report, console: Console) -> None:
         for row in report.rows:
             if row.result is not None and row.result.first_error:
                 console.print(f"  {row.name}: first error: {row.result.first_error}", highlight=False)
+    for name, figure in report.figures.items():
+        console.print(f"{name}: {figure['text']}", highlight=False)
     for s in report.startups:
         console.print(
             f"{s.label}: {s.seconds:.2f} s to healthy ({s.nodes} nodes, registry of {s.population:,} "
