@@ -89,6 +89,8 @@ class Node:
         self.registrar: Registrar | None = None
         # National only: durable delivery of outbox events to the provinces.
         self.delivery: Delivery | None = None
+        # National only: records freezes whose time is over (node.voucher.freeze).
+        self.freeze_sweeper = None
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._lock_fh = None
@@ -218,6 +220,14 @@ class Node:
 
         if self.delivery is not None:
             await self.delivery.start()
+        if self.config.role == "national":
+            from node.services.voucher import lifecycle_of
+            from node.voucher.freeze import FreezeSweeper
+
+            self.freeze_sweeper = FreezeSweeper(
+                lambda: lifecycle_of(self), lifecycle_of(self).settings.freeze_sweep_seconds
+            )
+            self.freeze_sweeper.start()
 
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -240,6 +250,8 @@ class Node:
                 await task
         if self.registrar is not None and self.registrar.registered.is_set():
             await self.registrar.deregister()
+        if self.freeze_sweeper is not None:
+            await self.freeze_sweeper.stop()
         if self.delivery is not None:
             await self.delivery.stop()
         if self._server is not None:

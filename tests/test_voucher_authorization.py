@@ -169,3 +169,39 @@ async def test_the_official_channel_signs_in_again_with_the_password(cluster, tm
     listed = (await official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=second.authCode)))
     assert [(a.channelId, a.revoked) for a in listed.authorizations] == [
         (WECHAT, False), (OFFICIAL, True), (OFFICIAL, False)]
+
+
+async def test_a_lapsed_freeze_is_lifted_on_time_and_the_provinces_hear(cluster, tmp_path):
+    # The sweeper runs every second of real time; the freeze ends on the FakeClock.
+    kit = await start_nation(cluster, tmp_path, extra={"freeze_sweep_seconds": "1"})
+    p = kit.person(2)
+    province = p.insured[0].insu_org[:2]
+    node = await cluster.start_province(province)
+    done = await activate(kit, p)
+    alipay = kit.channel(ALIPAY)
+    for _ in range(4):
+        await fails(authorize(alipay, p, password="000000"), 500004)
+    await fails(authorize(alipay, p, password="000000"), 500079)
+
+    async def cached_state():
+        v = await node.store.get_voucher(done.ecCardNo)
+        return v.state if v else None
+
+    async def until(check, what: str):
+        import asyncio
+        import time
+
+        deadline = time.monotonic() + 10
+        while not await check():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.05)
+
+    await until(lambda: _eq(cached_state(), FROZEN), "the freeze at the province")
+    kit.clock.advance(3601)  # freeze_seconds of the test configuration; no call touches the voucher
+    await until(lambda: _eq(cached_state(), ACTIVATED), "the on-time lift at the province")
+    kinds = [kind for _, kind, card, _ in await kit.outbox() if card == done.ecCardNo]
+    assert kinds.count("voucher.unfrozen") == len({dest for dest, _, card, _ in await kit.outbox() if card == done.ecCardNo})
+
+
+async def _eq(awaitable, expected) -> bool:
+    return await awaitable == expected

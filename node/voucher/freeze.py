@@ -2,17 +2,20 @@
 
 A voucher is frozen when ``max_wrong_passwords`` wrong passwords come in a row: its
 state becomes FROZEN until ``frozen_until`` (now + ``freeze_seconds``). The freeze is
-lifted by a real-person check through an official channel, or by time. A lapsed freeze
-is lifted lazily: whoever next reads the voucher sees it ACTIVATED
-(:func:`effective_state`), and the next write to it records the lift and tells the
-provinces (``voucher.unfrozen``); the ``voucher.frozen`` event carries ``frozenUntil``
-so a province can also lift it on time by itself. Both survive a restart: the state is
-in the database.
+lifted by a real-person check through an official channel, or by time. When its time
+is over, whoever reads the voucher sees it ACTIVATED at once (:func:`effective_state`);
+:func:`lift_lapsed_freezes`, run periodically at national (:class:`FreezeSweeper`),
+records the lift as a new version and tells the provinces (``voucher.unfrozen``), so
+their caches do not keep a freeze that has ended. Both survive a restart: the state
+is in the database.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
+import logging
 import sqlite3
 
 from node.storage import national as q
@@ -20,7 +23,7 @@ from node.storage.national import PersonRow, VoucherRow
 from node.voucher.events import emit
 from node.voucher.model import ACTIVATED, FROZEN
 
-__all__ = ["effective_state", "freeze", "lift_lapsed_freeze", "unfreeze"]
+__all__ = ["effective_state", "freeze", "lift_lapsed_freeze", "lift_lapsed_freezes", "unfreeze", "FreezeSweeper"]
 
 
 def effective_state(v: VoucherRow, now_ms: int) -> int:
@@ -55,3 +58,55 @@ def lift_lapsed_freeze(conn: sqlite3.Connection, lc, v: VoucherRow, person: Pers
     if v.state == FROZEN and effective_state(v, now_ms) == ACTIVATED:
         return unfreeze(conn, lc, v, person, now_ms, "expired")
     return v
+
+
+def _lift_batch(conn: sqlite3.Connection, lc, now_ms: int, limit: int) -> int:
+    lifted = 0
+    for v in q.q_lapsed_freezes(conn, now_ms, limit):
+        person = q.q_person_by_id(conn, v.person_id)
+        if person is not None:
+            unfreeze(conn, lc, v, person, now_ms, "expired")
+            lifted += 1
+    return lifted
+
+
+async def lift_lapsed_freezes(lc, limit: int = 200) -> int:
+    """Lift every freeze whose time is over, in batches of one transaction each;
+    returns how many were lifted (and wakes delivery when any were)."""
+    total = 0
+    while True:
+        lifted = await lc.store.transact(_lift_batch, lc, lc.now_ms(), limit)
+        total += lifted
+        if lifted < limit:
+            break
+    if total:
+        lc.wake()
+    return total
+
+
+class FreezeSweeper:
+    """Lifts lapsed freezes every ``interval`` seconds at the national node."""
+
+    def __init__(self, lifecycle_of, interval: float) -> None:
+        # A callable, so the lifecycle is built once the node's store is open.
+        self._lifecycle_of = lifecycle_of
+        self.interval = interval
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            try:
+                await lift_lapsed_freezes(self._lifecycle_of())
+            except Exception:  # logged; the next round tries again
+                logging.getLogger("ecnet.freeze").exception("lifting lapsed freezes failed")

@@ -37,6 +37,8 @@ class LifecycleSettings:
     # Wrong passwords in a row that freeze a voucher (500079), and for how long.
     max_wrong_passwords: int = 5
     freeze_seconds: int = 86_400
+    # How often national looks for freezes whose time is over, to record the lift.
+    freeze_sweep_seconds: int = 30
     # How long a requestId answers with its first result.
     idempotency_ttl: int = 86_400
 
