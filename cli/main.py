@@ -21,7 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.nationfile import NationFile, default_data_dir, pid_alive
+from cli.qr import qr_app
 from cli.rpc import CliError, NodeHandle, national_address
+from cli.scan import scan, token_app, trans
 from cli.voucher import voucher_app
 
 __all__ = ["app", "main"]
@@ -36,6 +38,10 @@ app.add_typer(persons_app, name="persons")
 app.add_typer(channels_app, name="channels")
 app.add_typer(terminals_app, name="terminals")
 app.add_typer(voucher_app, name="voucher")
+app.add_typer(token_app, name="token")
+app.command("scan")(scan)
+app.command("trans")(trans)
+app.add_typer(qr_app, name="qr")
 
 # Piped output (CI logs, files) gets room for a whole table row.
 out = Console(width=None if sys.stdout.isatty() else 160)

@@ -43,8 +43,10 @@ from federation.registrar import Registrar, RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.config import ConfigError, NodeConfig, parse_address
 from node.interceptor import CallInterceptor
+from node.services.acceptance import AcceptanceServicer
 from node.services.admin import AdminServicer
 from node.services.federation import FederationServicer
+from node.services.qr import QrServicer
 from node.services.voucher import VoucherServicer
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
@@ -180,9 +182,9 @@ class Node:
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(
             VoucherServicer(self), server
         )
-        qr_service_pb2_grpc.add_QrServiceServicer_to_server(qr_service_pb2_grpc.QrServiceServicer(), server)
+        qr_service_pb2_grpc.add_QrServiceServicer_to_server(QrServicer(self), server)
         acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server(
-            acceptance_service_pb2_grpc.AcceptanceServiceServicer(), server
+            AcceptanceServicer(self), server
         )
         settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
             settlement_service_pb2_grpc.SettlementServiceServicer(), server

@@ -153,14 +153,16 @@ class RouteQueryRequest(_message.Message):
     def __init__(self, servingProvince: _Optional[str] = ..., query: _Optional[_Union[_acceptance_service_pb2.QueryRequest, _Mapping]] = ..., terminalId: _Optional[str] = ..., cachedVersion: _Optional[int] = ...) -> None: ...
 
 class RouteQueryResponse(_message.Message):
-    __slots__ = ("voucher", "insuOrg", "staleCache")
+    __slots__ = ("voucher", "insuOrg", "staleCache", "codeVersion")
     VOUCHER_FIELD_NUMBER: _ClassVar[int]
     INSUORG_FIELD_NUMBER: _ClassVar[int]
     STALECACHE_FIELD_NUMBER: _ClassVar[int]
+    CODEVERSION_FIELD_NUMBER: _ClassVar[int]
     voucher: _common_pb2.VoucherData
     insuOrg: str
     staleCache: bool
-    def __init__(self, voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., insuOrg: _Optional[str] = ..., staleCache: _Optional[bool] = ...) -> None: ...
+    codeVersion: int
+    def __init__(self, voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., insuOrg: _Optional[str] = ..., staleCache: _Optional[bool] = ..., codeVersion: _Optional[int] = ...) -> None: ...
 
 class RouteSettleRequest(_message.Message):
     __slots__ = ("servingProvince", "settle", "ecCardNo", "insuOrg")

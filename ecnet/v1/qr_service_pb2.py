@@ -26,7 +26,7 @@ from ecnet.v1 import common_pb2 as ecnet_dot_v1_dot_common__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63net/v1/qr_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n\x12IssueQrCodeRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\x12\x11\n\trequestId\x18\x03 \x01(\t\"\x98\x01\n\x13IssueQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\"K\n\x14RefreshQrCodeRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x10\n\x08\x65\x63QrCode\x18\x02 \x01(\t\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\"i\n\x15RefreshQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t2\xa9\x01\n\tQrService\x12J\n\x0bIssueQrCode\x12\x1c.ecnet.v1.IssueQrCodeRequest\x1a\x1d.ecnet.v1.IssueQrCodeResponse\x12P\n\rRefreshQrCode\x12\x1e.ecnet.v1.RefreshQrCodeRequest\x1a\x1f.ecnet.v1.RefreshQrCodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63net/v1/qr_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"J\n\x12IssueQrCodeRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\x12\x11\n\trequestId\x18\x03 \x01(\t\"\x98\x01\n\x13IssueQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\"^\n\x14RefreshQrCodeRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x10\n\x08\x65\x63QrCode\x18\x02 \x01(\t\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"\x9a\x01\n\x15RefreshQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion2\xa9\x01\n\tQrService\x12J\n\x0bIssueQrCode\x12\x1c.ecnet.v1.IssueQrCodeRequest\x1a\x1d.ecnet.v1.IssueQrCodeResponse\x12P\n\rRefreshQrCode\x12\x1e.ecnet.v1.RefreshQrCodeRequest\x1a\x1f.ecnet.v1.RefreshQrCodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,9 +38,9 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ISSUEQRCODERESPONSE']._serialized_start=172
   _globals['_ISSUEQRCODERESPONSE']._serialized_end=324
   _globals['_REFRESHQRCODEREQUEST']._serialized_start=326
-  _globals['_REFRESHQRCODEREQUEST']._serialized_end=401
-  _globals['_REFRESHQRCODERESPONSE']._serialized_start=403
-  _globals['_REFRESHQRCODERESPONSE']._serialized_end=508
-  _globals['_QRSERVICE']._serialized_start=511
-  _globals['_QRSERVICE']._serialized_end=680
+  _globals['_REFRESHQRCODEREQUEST']._serialized_end=420
+  _globals['_REFRESHQRCODERESPONSE']._serialized_start=423
+  _globals['_REFRESHQRCODERESPONSE']._serialized_end=577
+  _globals['_QRSERVICE']._serialized_start=580
+  _globals['_QRSERVICE']._serialized_end=749
 # @@protoc_insertion_point(module_scope)

@@ -33,21 +33,25 @@ class IssueQrCodeResponse(_message.Message):
     def __init__(self, ecQrCode: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., insuOrg: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ...) -> None: ...
 
 class RefreshQrCodeRequest(_message.Message):
-    __slots__ = ("authCode", "ecQrCode", "insuOrg")
+    __slots__ = ("authCode", "ecQrCode", "insuOrg", "requestId")
     AUTHCODE_FIELD_NUMBER: _ClassVar[int]
     ECQRCODE_FIELD_NUMBER: _ClassVar[int]
     INSUORG_FIELD_NUMBER: _ClassVar[int]
+    REQUESTID_FIELD_NUMBER: _ClassVar[int]
     authCode: str
     ecQrCode: str
     insuOrg: str
-    def __init__(self, authCode: _Optional[str] = ..., ecQrCode: _Optional[str] = ..., insuOrg: _Optional[str] = ...) -> None: ...
+    requestId: str
+    def __init__(self, authCode: _Optional[str] = ..., ecQrCode: _Optional[str] = ..., insuOrg: _Optional[str] = ..., requestId: _Optional[str] = ...) -> None: ...
 
 class RefreshQrCodeResponse(_message.Message):
-    __slots__ = ("ecQrCode", "expiresAt", "insuOrg")
+    __slots__ = ("ecQrCode", "expiresAt", "insuOrg", "insuredRegions")
     ECQRCODE_FIELD_NUMBER: _ClassVar[int]
     EXPIRESAT_FIELD_NUMBER: _ClassVar[int]
     INSUORG_FIELD_NUMBER: _ClassVar[int]
+    INSUREDREGIONS_FIELD_NUMBER: _ClassVar[int]
     ecQrCode: str
     expiresAt: _timestamp_pb2.Timestamp
     insuOrg: str
-    def __init__(self, ecQrCode: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., insuOrg: _Optional[str] = ...) -> None: ...
+    insuredRegions: _containers.RepeatedCompositeFieldContainer[_common_pb2.InsuredRegion]
+    def __init__(self, ecQrCode: _Optional[str] = ..., expiresAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., insuOrg: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[_common_pb2.InsuredRegion, _Mapping]]] = ...) -> None: ...

@@ -1,5 +1,6 @@
 """FederationService: registration and heartbeats at national; Identify everywhere;
-DeliverEvents at a province (the receiving end of ``federation.delivery``)."""
+DeliverEvents at a province (the receiving end of ``federation.delivery``);
+FetchVoucher at national (a province lacking a voucher, 6.2.2 b 2)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from federation.events import inbound_from_proto
 from node.errors import EcError, invalid
 from node.interceptor import current_caller
 from node.services.admin import ts_from_ms
+from node.services.voucher import lifecycle_of
+from node.voucher.fetch import fetch_voucher
 
 __all__ = ["FederationServicer"]
 
@@ -66,6 +69,34 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
             version=node.config.version,
             address=node.address,
         )
+
+    async def FetchVoucher(self, request, context):
+        if self.node.config.role != "national":
+            raise EcError(-5, "FetchVoucher is served by the national node, not by a province")
+        # Personal data: only the province named in the request may fetch, as itself.
+        caller = current_caller().node
+        if caller != f"p{request.province}":
+            raise EcError(-4, f"FetchVoucher for province {request.province!r} must come from node "
+                              f"p{request.province} (caller: {caller or 'anonymous'})")
+        data = await fetch_voucher(lifecycle_of(self.node), request.province, request.channelId, request.authCode)
+        return pb.FetchVoucherResponse(voucher=data)
+
+    async def RouteQuery(self, request, context):
+        """A scan of another province's code (4.9): national forwards it to the issuer
+        (never decoding it); the issuer decodes and claims it (node.acceptance)."""
+        from node.acceptance import acceptance_of, router_of
+        from node.acceptance.wire import voucher_to_proto
+
+        caller = current_caller().node
+        if self.node.config.role == "national":
+            return await router_of(self.node).route(caller, request, context.time_remaining())
+        if caller != "national":
+            raise EcError(-4, f"a routed scan reaches an issuer only through the national hub "
+                              f"(caller: {caller or 'anonymous'})")
+        decoded = await acceptance_of(self.node).decode_routed(
+            request.servingProvince, request.terminalId, request.query.ecQrCode)
+        return pb.RouteQueryResponse(voucher=voucher_to_proto(decoded.voucher), insuOrg=decoded.insu_org,
+                                     staleCache=decoded.stale, codeVersion=decoded.code_version)
 
     async def DeliverEvents(self, request, context):
         node = self.node

@@ -1,6 +1,7 @@
 """A provincial node's storage: the voucher cache and its channel authorizations, the
 inbox of events delivered by national (and, in later migrations, codes, tokens and the
-settlement ledger). All SQL of the provincial role lives here.
+settlement ledger). All SQL of the provincial role lives here, but for the issue of
+QR codes (``node/storage/qrcodes.py``).
 
 Applying delivered events (``apply_events``) is idempotent, in one transaction per batch:
 
@@ -23,6 +24,7 @@ from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
+from node.storage import qrcodes
 from node.storage.db import RoleStore, run_script
 
 __all__ = [
@@ -161,6 +163,10 @@ def m003_acceptance(db: Any) -> None:
         );
         """,
     )
+
+
+# requestIds of IssueQrCode / RefreshQrCode (the SQL of issue lives in qrcodes.py).
+MIGRATIONS(name="m004_qr_requests")(qrcodes.create_tables)
 
 
 def _q_meta_init(conn: sqlite3.Connection, key: str, value: str) -> str:

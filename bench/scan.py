@@ -1,0 +1,138 @@
+"""Scenarios of scanning (issue 4, standard 6.3, 6.4 a): ec.query at a provincial node.
+
+* "local ec.query": one call is ``AcceptanceService/Trans`` (``transType`` ec.query,
+  the Appendix B envelope a terminal sends) at province 44 for a code issued by 44:
+  terminal check (in memory), keyed check of the value, one write transaction that
+  claims the code, reads the cached voucher and records the ecToken.
+* "routed ec.query": the same call at province 31 for a code issued by 44: 31 →
+  national (``RouteQuery``, forwarded unread) → 44 (claim, one transaction) → back to
+  31, which caches the visitor's voucher and records the token (one transaction).
+
+Every call spends one code, so the setup prepares a pool of live codes beforehand:
+written straight into province 44's ``qr_codes`` (the bench holds the province's
+``qr_key``, read from — or, first, written into — its ``meta``), for the official
+authorizations of a few persons insured in 44. IssueQrCode keeps one live code per
+authorization, so going through it would allow one code in flight per person; the
+issue path is measured by its own scenario ("Code issue").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sqlite3
+import time
+from pathlib import Path
+
+from bench.env import Env
+from bench.lifecycle import OFFICIAL, PASSWORD, _activate, _persons
+from bench.load import Call
+from bench.scenarios import TIMEOUT, scenario
+from ecnet.v1 import acceptance_service_pb2 as acc_pb
+from ecnet.v1 import acceptance_service_pb2_grpc, voucher_service_pb2_grpc
+from ecnet.v1 import admin_service_pb2 as admin_pb
+from ecnet.v1 import voucher_service_pb2 as pb
+from node.clock import SystemEntropy
+from node.qr.codes import new_code
+
+__all__ = ["local_query", "routed_query"]
+
+POOL = 8
+# Codes prepared per measured second (the pool must outlast warm-up and window).
+CODES_PER_SECOND = 6000
+
+
+async def _holders(env: Env) -> list[str]:
+    """Official authorization codes of ``POOL`` persons insured (only) in 44."""
+    stub = voucher_service_pb2_grpc.VoucherServiceStub((await env.national()).channel)
+    people = _persons(env)
+    # The third quarter of the registry, after the 32 persons the "Code issue" scenario takes.
+    span = [p for p in people[len(people) // 4 : len(people) // 2]
+            if len(p.insured) == 1 and p.insured[0].insu_org.startswith("44")]
+    pool = span[40 : 40 + POOL]
+    if len(pool) < POOL:
+        raise RuntimeError(f"fewer than {40 + POOL} persons insured in 44; raise --population")
+    codes = []
+    for p in pool:
+        who = {"userName": p.user_name, "idType": p.id_type, "idNo": p.id_no}
+        status = await stub.GetVoucherStatus(pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL)
+        if status.state == 2:
+            done = await stub.Authorize(pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT,
+                                        metadata=OFFICIAL)
+        else:
+            done = await _activate(stub, env.seed, p)
+        codes.append(done.authCode)
+    return codes
+
+
+def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -> list[str]:
+    """Wait until 44 holds every authorization, then write ``count`` live codes."""
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+    try:
+        marks = ",".join("?" * len(auth_codes))
+        while True:
+            rows = conn.execute(
+                "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version "
+                f"FROM channel_auths a JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks}) "
+                "AND a.revoked = 0", auth_codes).fetchall()
+            if len(rows) == len(auth_codes):
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"province 44 holds {len(rows)} of {len(auth_codes)} authorizations")
+            time.sleep(0.1)
+        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('qr_key', ?)", (SystemEntropy().token_hex(16),))
+        key = bytes.fromhex(conn.execute("SELECT value FROM meta WHERE key = 'qr_key'").fetchone()[0])
+        entropy = SystemEntropy()
+        now = int(time.time() * 1000)
+        codes = [new_code(key, "44", entropy) for _ in range(count)]
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, "
+            "expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
+            [(c, r[1], r[0], r[2], json.loads(r[3])[0]["insuOrg"], r[4], now, now + 3_600_000)
+             for c, r in zip(codes, (rows[i % len(rows)] for i in range(count)), strict=True)],
+        )
+        conn.execute("COMMIT")
+        return codes
+    finally:
+        conn.close()
+
+
+async def _setup(env: Env, serving: str) -> Call:
+    p44 = await env.province("44")
+    node = p44 if serving == "44" else await env.province(serving)
+    holders = await _holders(env)
+    terminals = await (await env.national()).admin.ListTerminals(
+        admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT)
+    terminal = terminals.terminals[0]
+    count = math.ceil((env.params.seconds + env.params.warmup + 2) * CODES_PER_SECOND)
+    codes = await asyncio.to_thread(_write_codes, p44.data_dir / "provincial-44.db", holders, count,
+                                    time.monotonic() + 30)
+    stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(node.channel)
+    metadata = (("ec-terminal-id", terminal.terminalId),)
+    fields = {"orgId": terminal.orgId, "businessType": "01101", "operatorId": "bench", "operatorName": "bench"}
+    pending = iter(codes)
+
+    async def call() -> None:
+        code = next(pending, None)
+        if code is None:
+            raise RuntimeError("the pool of prepared codes ran out; raise CODES_PER_SECOND")
+        request = acc_pb.TransRequest(orgId=terminal.orgId, transType="ec.query")
+        request.data.update({**fields, "ecQrCode": code})
+        resp = await stub.Trans(request, timeout=TIMEOUT, metadata=metadata)
+        if resp.code != 0:
+            raise RuntimeError(f"ec.query answered {resp.code}: {resp.message}")
+
+    await call()  # fails the setup, not the measurement, when something is wrong
+    return call
+
+
+@scenario("local ec.query (Trans at 44, a code of 44)")
+async def local_query(env: Env) -> Call:
+    return await _setup(env, "44")
+
+
+@scenario("routed ec.query (Trans at 31, a code of 44, via national)")
+async def routed_query(env: Env) -> Call:
+    return await _setup(env, "31")

@@ -1,0 +1,154 @@
+"""``ecnet qr``: a channel displaying the holder's QR code (6.2) at a provincial node.
+
+``issue`` and ``refresh`` call ``QrService`` of the business-place province (found in
+the nation's ``nation.json`` by ``--province NN``, or ``--node HOST:PORT``) as the
+channel named by ``--channel`` (the ``ec-channel-id`` metadata), with the holder's
+authorization code of that channel. ``show`` draws a value in the terminal (segno,
+numeric-mode QR) or writes it as a PNG or SVG picture that a barcode reader can scan.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import segno
+import typer
+from google.protobuf.json_format import MessageToDict
+from rich.console import Console
+
+from cli.nationfile import NationFile, default_data_dir
+from cli.rpc import CliError, NodeHandle
+from ecnet.v1 import qr_service_pb2 as pb
+from ecnet.v1 import qr_service_pb2_grpc
+from node.qr.codes import looks_like_code
+
+__all__ = ["qr_app", "province_address", "draw"]
+
+OFFICIAL = "NHSA-OFFICIAL"
+qr_app = typer.Typer(help="Issue, refresh and show QR codes (6.2).", no_args_is_help=True)
+out = Console(width=None if sys.stdout.isatty() else 160)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
+NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
+ProvinceOpt = Annotated[str, typer.Option("--province", help="the business-place province (NN) issuing the code")]
+ChannelOpt = Annotated[str, typer.Option("--channel", help="the channel displaying the code (ec-channel-id)")]
+AuthOpt = Annotated[str, typer.Option("--auth-code", help="the holder's authorization code of that channel")]
+InsuOrgOpt = Annotated[str, typer.Option("--insu-org", help="insured region, for a person insured in several")]
+RequestOpt = Annotated[str, typer.Option("--request-id", help="idempotency key: a retry answers the same code")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def reports_errors(fn):
+    """``cli.main.reports_errors``, looked up when the command runs (cli.main imports us)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from cli.main import reports_errors as report
+
+        return report(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def province_address(data: Path | None, node: str | None, province: str) -> str:
+    """``--node``, else the address of province NN in the nation's ``nation.json``."""
+    if node:
+        return node
+    if not province:
+        raise CliError("give --province NN (or --node HOST:PORT of the provincial node)", -2)
+    nation = NationFile.load(data if data is not None else default_data_dir())
+    entry = nation.nodes.get(f"p{province}")
+    if entry is None:
+        raise CliError(f"province {province} is not part of the nation in {nation.data_dir} "
+                       f"(its provinces: {', '.join(nation.provinces())})", -2)
+    return entry.address
+
+
+def _call(data, node, province, channel: str, method: str, request):
+    with NodeHandle(province_address(data, node, province)) as h:
+        stub = qr_service_pb2_grpc.QrServiceStub(h.channel)
+        return h.call(functools.partial(getattr(stub, method), metadata=(("ec-channel-id", channel),)), request)
+
+
+def _report(resp, as_json: bool) -> None:
+    value = {
+        "ecQrCode": resp.ecQrCode,
+        "expiresAt": resp.expiresAt.ToJsonString() if resp.HasField("expiresAt") else "",
+        "insuOrg": resp.insuOrg,
+        "insuredRegions": [MessageToDict(r) for r in resp.insuredRegions],
+    }
+    if as_json:
+        out.print_json(json.dumps(value, ensure_ascii=False))
+    elif not resp.ecQrCode:
+        out.print("insured in several regions: choose one with --insu-org", highlight=False)
+        for r in resp.insuredRegions:
+            out.print(f"  {r.insuOrg} {r.insuOrgName} (insuType {r.insuType})", highlight=False)
+    else:
+        left = round(resp.expiresAt.ToMilliseconds() / 1000 - time.time())
+        out.print(f"ecQrCode: {resp.ecQrCode}", highlight=False)
+        out.print(f"expires:  {value['expiresAt']} (in about {left} s)", highlight=False)
+        out.print(f"insuOrg:  {resp.insuOrg}", highlight=False)
+
+
+@qr_app.command("issue")
+@reports_errors
+def issue(
+    auth_code: AuthOpt, province: ProvinceOpt = "", channel: ChannelOpt = OFFICIAL, insu_org: InsuOrgOpt = "",
+    request_id: RequestOpt = "", data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """A new code for the holder (earlier live codes of the authorization die)."""
+    request = pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org, requestId=request_id)
+    _report(_call(data, node, province, channel, "IssueQrCode", request), json_)
+
+
+@qr_app.command("refresh")
+@reports_errors
+def refresh(
+    auth_code: AuthOpt, province: ProvinceOpt = "", channel: ChannelOpt = OFFICIAL,
+    code: Annotated[str, typer.Option("--code", help="the code being replaced (it dies)")] = "",
+    insu_org: InsuOrgOpt = "", request_id: RequestOpt = "", data: DataOpt = None, node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """A new code in place of the previous one (same insured region unless --insu-org)."""
+    request = pb.RefreshQrCodeRequest(authCode=auth_code, ecQrCode=code, insuOrg=insu_org, requestId=request_id)
+    _report(_call(data, node, province, channel, "RefreshQrCode", request), json_)
+
+
+def draw(value: str, compact: bool | None = None) -> None:
+    """The code in the terminal: ANSI colours on a terminal, half blocks when piped."""
+    qr = segno.make_qr(value)
+    use_compact = (not sys.stdout.isatty()) if compact is None else compact
+    qr.terminal(out=sys.stdout, compact=use_compact, border=2 if use_compact else None)
+    sys.stdout.flush()
+
+
+@qr_app.command("show")
+@reports_errors
+def show(
+    code: Annotated[str, typer.Option("--code", help="the QR value (28 digits)")],
+    png: Annotated[Path | None, typer.Option("--png", help="write a PNG picture to this file")] = None,
+    svg: Annotated[Path | None, typer.Option("--svg", help="write an SVG picture to this file")] = None,
+    scale: Annotated[int, typer.Option("--scale", min=1, help="pixels per module of a picture")] = 8,
+    compact: Annotated[bool | None, typer.Option("--compact/--ansi", help="half blocks or ANSI colours")] = None,
+) -> None:
+    """Draw a code in the terminal, or write it as --png / --svg."""
+    value = code.strip()
+    if not looks_like_code(value):
+        raise CliError(f"{value!r} is not a QR value (28 digits: 424, 19 digits, province, 0000)", -2)
+    if png is not None and svg is not None:
+        raise CliError("give --png or --svg, not both", -2)
+    qr = segno.make_qr(value)  # numeric mode, a 21x21 version-1 symbol, never a Micro QR
+    target, kind = (png, "png") if png is not None else (svg, "svg")
+    if target is None:
+        draw(value, compact)
+        return
+    try:
+        qr.save(str(target), kind=kind, scale=scale, border=4)
+    except OSError as exc:
+        raise CliError(f"cannot write {target}: {exc.strerror}") from None
+    out.print(f"wrote {target} ({kind.upper()}, {qr.designator}, {value})", highlight=False)

@@ -1,0 +1,169 @@
+"""``ecnet scan``, ``ecnet token check``, ``ecnet trans``: an acceptance terminal (6.3,
+6.4 a, Appendix B) at its provincial node.
+
+``scan`` submits a QR value as a terminal would: typed in (``--code``) or read from a
+picture with a real barcode reader (``--image``, zxing-cpp), to
+``AcceptanceService/Query`` of the terminal's province (``--province NN`` in the
+nation's ``nation.json``, or ``--node HOST:PORT``) as the terminal ``--terminal`` (the
+``ec-terminal-id`` metadata), for the institution ``--org`` it is bound to. The answer
+is table B.4 with the ecToken. ``token check`` is the medical-insurance system's check
+of that token (flag of table C.3). ``trans`` sends one raw Appendix B envelope through
+:func:`cli.ectrans.nation_ec_trans` and prints the answer (``OutData``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cli.nationfile import NationFile, default_data_dir
+from cli.rpc import CliError, NodeHandle
+from ecnet.v1 import acceptance_service_pb2 as pb
+from ecnet.v1 import acceptance_service_pb2_grpc
+from node.domain.codes import CHECK_RESULTS
+from node.qr.codes import looks_like_code
+
+__all__ = ["scan", "token_app", "trans", "read_code"]
+
+token_app = typer.Typer(help="ecTokens (6.4): check one for the medical-insurance system.", no_args_is_help=True)
+out = Console(width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
+NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
+ProvinceOpt = Annotated[str, typer.Option("--province", help="the terminal's province (NN)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+
+def reports_errors(fn):
+    """``cli.main.reports_errors``, looked up when the command runs (cli.main imports us)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from cli.main import reports_errors as report
+
+        return report(fn)(*args, **kwargs)
+
+    return wrapper
+
+
+def _address(data: Path | None, node: str | None, province: str) -> str:
+    if node:
+        return node
+    if not province:
+        raise CliError("give --province NN (or --node HOST:PORT of the provincial node)", -2)
+    nation = NationFile.load(data if data is not None else default_data_dir())
+    entry = nation.nodes.get(f"p{province}")
+    if entry is None:
+        raise CliError(f"province {province} is not part of the nation in {nation.data_dir} "
+                       f"(its provinces: {', '.join(nation.provinces())})", -2)
+    return entry.address
+
+
+def read_code(image: Path) -> str:
+    """The QR value in a picture, read with zxing-cpp (the first code that is a voucher
+    value, else the first code found)."""
+    import zxingcpp
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(image) as picture:
+            picture.load()
+            found = zxingcpp.read_barcodes(picture)
+    except FileNotFoundError:
+        raise CliError(f"no such picture: {image}", -2) from None
+    except (UnidentifiedImageError, OSError) as exc:
+        raise CliError(f"{image} is not a picture this reader can open ({exc})", -2) from None
+    texts = [r.text for r in found if r.text]
+    if not texts:
+        raise CliError(f"no QR code found in {image}", -2)
+    return next((t for t in texts if looks_like_code(t)), texts[0])
+
+
+def _show(value: dict, as_json: bool, lines: list[str]) -> None:
+    if as_json:
+        out.print_json(json.dumps(value, ensure_ascii=False))
+    else:
+        for line in lines:
+            out.print(line, highlight=False)
+
+
+@reports_errors
+def scan(
+    terminal: Annotated[str, typer.Option("--terminal", help="the terminal's 20-digit number (ec-terminal-id)")],
+    org: Annotated[str, typer.Option("--org", help="orgId of the institution the terminal is bound to")],
+    province: ProvinceOpt = "",
+    code: Annotated[str, typer.Option("--code", help="the scanned value (28 digits)")] = "",
+    image: Annotated[Path | None, typer.Option("--image", help="a picture (PNG, JPEG…) of the QR code")] = None,
+    business_type: Annotated[str, typer.Option("--business-type", help="table C.1, e.g. 01101 registration")]
+    = "01101",
+    operator_id: Annotated[str, typer.Option("--operator-id", help="operatorId (table B.3)")] = "ecnet-cli",
+    operator_name: Annotated[str, typer.Option("--operator-name", help="operatorName (table B.3)")] = "ecnet scan",
+    office_id: Annotated[str, typer.Option("--office-id", help="officeId (table B.3)")] = "",
+    office_name: Annotated[str, typer.Option("--office-name", help="officeName (table B.3)")] = "",
+    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Scan a QR code (ec.query) as a terminal: the person of table B.4 and an ecToken."""
+    if bool(code) == (image is not None):
+        raise CliError("give the value with --code V or a picture of it with --image FILE (one of them)", -2)
+    value = code or read_code(image)  # type: ignore[arg-type]
+    request = pb.QueryRequest(orgId=org, businessType=business_type, operatorId=operator_id,
+                              operatorName=operator_name, officeId=office_id, officeName=office_name,
+                              ecQrCode=value)
+    with NodeHandle(_address(data, node, province)) as h:
+        stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
+        r = h.call(functools.partial(stub.Query, metadata=(("ec-terminal-id", terminal),)), request)
+    answer = {"ecQrCode": value, "userName": r.userName, "idType": r.idType, "idNo": r.idNo,
+              "insuOrg": r.insuOrg, "ecToken": r.ecToken, "gender": r.gender, "birthday": r.birthday,
+              "nationality": r.nationality}
+    _show(answer, json_, [
+        f"scanned {value}",
+        f"userName {r.userName}   idType {r.idType}   idNo {r.idNo}",
+        f"insuOrg {r.insuOrg}   gender {r.gender}   birthday {r.birthday}   nationality {r.nationality}",
+        f"ecToken {r.ecToken}",
+    ])
+
+
+@token_app.command("check")
+@reports_errors
+def token_check(
+    token: Annotated[str, typer.Option("--token", help="the ecToken of the scan")],
+    id_no: Annotated[str, typer.Option("--id-no", help="idNo of the person")],
+    name: Annotated[str, typer.Option("--name", help="userName of the person")],
+    province: ProvinceOpt = "",
+    id_type: Annotated[str, typer.Option("--id-type", help="idType, table C.2")] = "01",
+    org: Annotated[str, typer.Option("--org", help="orgId the token must have been issued to")] = "",
+    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Check an ecToken against a person: flag 1 (valid) or 0 (table C.3)."""
+    request = pb.CheckTokenRequest(ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org)
+    with NodeHandle(_address(data, node, province)) as h:
+        stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
+        r = h.call(stub.CheckToken, request)
+    _show({"flag": r.flag, "insuOrg": r.insuOrg}, json_,
+          [f"flag {r.flag} ({CHECK_RESULTS[r.flag]})" + (f"   insuOrg {r.insuOrg}" if r.flag else "")])
+
+
+def trans(
+    url: Annotated[str, typer.Option("--url", help="HOST:PORT of the terminal's provincial node")],
+    in_data: Annotated[str, typer.Option("--in", help="the request JSON (InData); - reads it from stdin")],
+    terminal: Annotated[str | None, typer.Option("--terminal", help="ec-terminal-id [default: $ECNET_TERMINAL_ID]")]
+    = None,
+) -> None:
+    """NationEcTrans: one Appendix B envelope in, the answer (OutData) out."""
+    from cli.ectrans import TERMINAL_ENV, nation_ec_trans
+
+    text = sys.stdin.read() if in_data == "-" else in_data
+    ret, out_data = nation_ec_trans(url, text, terminal_id=terminal or os.environ.get(TERMINAL_ENV, ""))
+    sys.stdout.write(out_data + "\n")
+    if ret != "0000":
+        err.print(f"NationEcTrans returned {ret}", highlight=False)
+        raise typer.Exit(1)
+

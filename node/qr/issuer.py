@@ -1,0 +1,155 @@
+"""QR issue and refresh at the business-place province (6.2.2), as typed functions.
+
+1. The channel (``ec-channel-id``) presents the holder's authorization code. The
+   province looks it up in its voucher cache (authorizations pushed by national). A
+   code it does not know (a visitor, or an authorization not delivered yet) is fetched
+   from national (``FederationService/FetchVoucher``, deadline ``fetch_timeout_seconds``;
+   no answer → -3) and cached as ``fetched`` with its version. A cached freeze is
+   confirmed with national (it may have ended); if national does not answer, the cache
+   stands. The rules and their codes: :mod:`node.qr.rules`.
+2. The insured region: the only one, or the ``insuOrg`` the channel chose; a person
+   insured in several regions gets the list and no code until one is chosen.
+3. The code (:mod:`node.qr.codes`, keyed with the province's ``qr_key``) is stored
+   ``live`` with ``expires_at = now + ttl_seconds`` and the cached voucher version; every
+   earlier live code of the same authCode is ``replaced`` in the same transaction (one
+   live code per authorization, as payment codes do), so a refresh and a second issue
+   both kill the code shown before.
+
+Refresh names the code it replaces (optional): it must be a code of this province for
+the same authCode (else 500049), and its region is kept unless the channel chooses
+another. A ``requestId`` makes issue and refresh idempotent (the first call's code).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import grpc
+
+from ecnet.v1 import federation_service_pb2 as fed_pb
+from federation.events import snapshot_from_proto
+from node.domain.codes import ERRORS
+from node.domain.sm import sm3_hex
+from node.errors import EcError, from_rpc_error, invalid
+from node.qr.codes import check, new_code
+from node.qr.rules import FROZEN, check_display, choose_region, parse_auth_code, unknown_code
+from node.qr.settings import QrSettings
+from node.storage.provincial import AuthMatch
+from node.storage.qrcodes import QrRow, QrStore, RequestKey
+
+__all__ = ["QrIssuer", "Issued"]
+
+MAX_REQUEST_ID = 128
+
+
+@dataclass(frozen=True, slots=True)
+class Issued:
+    """A code, or (``code`` empty) the regions to choose from."""
+
+    code: str
+    expires_at: int
+    insu_org: str
+    # (insuOrg, insuType) when the channel must choose a region first.
+    regions: tuple[tuple[str, str], ...] = ()
+
+
+class QrIssuer:
+    """One per provincial node: its settings, its QR key, its code table."""
+
+    def __init__(self, node, settings: QrSettings | None = None) -> None:  # node: node.app.Node
+        self.node = node
+        self.settings = settings or QrSettings.from_config(node.config.extra)
+        self.codes = QrStore(node.store.db)
+        self._key: bytes | None = None
+
+    async def key(self) -> bytes:
+        """The province's QR key, made once from the node's entropy and kept in ``meta``."""
+        if self._key is None:
+            self._key = await self.node.store.secret("qr_key", self.node.entropy.token_hex(16))
+        return self._key
+
+    # -- the authorization -----------------------------------------------------------
+    async def authorization(self, channel_id: str, auth_code: str) -> AuthMatch:
+        """The cached (or fetched) voucher behind a code this channel may display."""
+        code = parse_auth_code(auth_code)
+        if not channel_id:
+            raise EcError(500012, "no channel: send the channel id in the ec-channel-id metadata")
+        match = await self.node.store.get_by_auth_code(code)
+        if match is None:
+            match = await self._fetch(channel_id, code)
+        elif match.voucher.state == FROZEN and match.channel_id == channel_id and not match.revoked:
+            try:
+                match = await self._fetch(channel_id, code)
+            except EcError as exc:
+                if exc.code != -3:
+                    raise
+        check_display(match.channel_id, match.revoked, match.voucher.state, channel_id)
+        return match
+
+    async def _fetch(self, channel_id: str, code: str) -> AuthMatch:
+        registrar = self.node.registrar
+        if registrar is None or not registrar.registered.is_set():
+            raise EcError(-3, "this province is not registered with national yet; try again shortly")
+        peer, timeout = registrar.peer, self.settings.fetch_timeout_seconds
+        request = fed_pb.FetchVoucherRequest(authCode=code, channelId=channel_id, province=self.node.config.province)
+        try:
+            resp = await peer.federation.FetchVoucher(request, timeout=timeout, metadata=peer.metadata)
+        except grpc.RpcError as exc:
+            got, message = from_rpc_error(exc)
+            if got == -3:
+                message = f"national did not answer the voucher fetch within {timeout:g} s ({message})"
+            raise EcError(got if got in ERRORS else -1, message) from None
+        await self.node.store.put_voucher(snapshot_from_proto(resp.voucher), "fetched", self.node.clock.now_ms())
+        match = await self.node.store.get_by_auth_code(code)
+        if match is None:
+            raise unknown_code()
+        return match
+
+    # -- issue and refresh -------------------------------------------------------------
+    async def issue(self, channel_id: str, auth_code: str, insu_org: str = "", request_id: str = "") -> Issued:
+        """A new live code (killing the authCode's earlier ones), or the regions to choose."""
+        match = await self.authorization(channel_id, auth_code)
+        auth = parse_auth_code(auth_code)
+        key = _request_key(channel_id, "IssueQrCode", request_id, auth, insu_org)
+        return await self._issue(match, auth, insu_org, key)
+
+    async def refresh(
+        self, channel_id: str, auth_code: str, old_code: str = "", insu_org: str = "", request_id: str = ""
+    ) -> Issued:
+        """A new code in place of ``old_code`` (or of the live one), in the same region."""
+        match = await self.authorization(channel_id, auth_code)
+        auth = parse_auth_code(auth_code)
+        if old_code:
+            old = await self.codes.get(old_code) if check(await self.key(), old_code) else None
+            if old is None or old.auth_code != auth:
+                raise EcError(500049, "ecQrCode is not a code this province issued for this authCode")
+            previous = [old]
+        else:
+            previous = await self.codes.live_codes(auth)
+        regions = [org for org, _ in match.voucher.insured_regions]
+        kept = next((r.insu_org for r in previous if r.insu_org in regions), "")
+        key = _request_key(channel_id, "RefreshQrCode", request_id, auth, insu_org, old_code)
+        return await self._issue(match, auth, insu_org or kept, key)
+
+    async def _issue(self, match: AuthMatch, auth: str, insu_org: str, key: RequestKey | None) -> Issued:
+        v = match.voucher
+        chosen = choose_region([org for org, _ in v.insured_regions], insu_org)
+        if chosen is None:
+            return Issued("", 0, "", v.insured_regions)
+        now = self.node.clock.now_ms()
+        s = self.settings
+        template = QrRow("", v.ec_card_no, auth, match.channel_id, chosen, v.version, now,
+                         now + s.ttl_seconds * 1000)
+        qr_key, province, entropy = await self.key(), self.node.config.province, self.node.entropy
+        row = await self.codes.issue(template, lambda: new_code(qr_key, province, entropy), key,
+                                     now - s.retention_seconds * 1000)
+        return Issued(row.code, row.expires_at, row.insu_org)
+
+
+def _request_key(channel_id: str, method: str, request_id: str, *parts: str) -> RequestKey | None:
+    if not request_id:
+        return None
+    if len(request_id) > MAX_REQUEST_ID:
+        raise invalid(f"requestId must be at most {MAX_REQUEST_ID} characters")
+    fp = sm3_hex("\x1f".join(parts).encode())
+    return RequestKey(channel_id, method, request_id, fp)

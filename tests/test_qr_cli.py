@@ -1,0 +1,136 @@
+"""``ecnet qr`` end to end: the CLI as a process against in-process nodes found through a
+``nation.json``; a PNG written by ``ecnet qr show`` read back by a real barcode reader
+(zxing-cpp); and the README's "Display a QR code" session, run as written."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import PIL.Image
+import pytest
+import zxingcpp
+from voucherkit import activate, start_nation
+
+from cli.nationfile import NationFile, NodeEntry
+from node.qr.codes import issuer_of, looks_like_code
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
+
+
+async def ecnet(*args: str, env: dict | None = None, cwd: Path = ROOT) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "cli.main", *args, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode(), err.decode()
+
+
+def write_nation(folder: Path, *nodes) -> Path:
+    """A ``nation.json`` naming running in-process nodes, as ``ecnet nation up`` writes it."""
+    nation = NationFile(folder)
+    for node in nodes:
+        name = node.config.name
+        nation.nodes[name] = NodeEntry(name, node.config.role, node.config.province, node.address,
+                                       str(node.config.data_dir), str(folder / f"{name}.log"))
+    nation.save()
+    return folder
+
+
+def read_qr(path: Path) -> list[str]:
+    return [r.text for r in zxingcpp.read_barcodes(PIL.Image.open(path))]
+
+
+async def test_cli_issues_refreshes_and_shows_codes(cluster, tmp_path):
+    kit = await start_nation(cluster, tmp_path)
+    p44 = await cluster.start_province("44")
+    data = write_nation(tmp_path / "nation", kit.national, p44)
+    p = next(x for x in kit.population if len(x.insured) == 1 and x.insured[0].insu_org.startswith("44"))
+    act = await activate(kit, p)
+    target = ["--province", "44", "--channel", "NHSA-OFFICIAL", "--auth-code", act.authCode, "--data", str(data)]
+
+    rc, out, err = await ecnet("qr", "issue", *target, "--json")
+    assert rc == 0, err
+    first = json.loads(out)
+    assert looks_like_code(first["ecQrCode"]) and issuer_of(first["ecQrCode"]) == "44"
+    assert first["insuOrg"] == p.insured[0].insu_org and first["expiresAt"].endswith("Z")
+
+    rc, out, err = await ecnet("qr", "refresh", *target, "--code", first["ecQrCode"])
+    assert rc == 0, err
+    second = re.search(r"ecQrCode: (\d{28})", out).group(1)
+    assert second != first["ecQrCode"] and "insuOrg:  " + first["insuOrg"] in out
+    assert (await p44.store.db.read(
+        lambda c: c.execute("SELECT state FROM qr_codes WHERE code = ?", (first["ecQrCode"],)).fetchone()[0]
+    )) == "replaced"
+
+    # the terminal drawing (half blocks when piped), and pictures
+    rc, out, err = await ecnet("qr", "show", "--code", second)
+    assert rc == 0 and "█" in out and len(out.splitlines()) >= 12, err
+    svg = tmp_path / "code.svg"
+    rc, out, err = await ecnet("qr", "show", "--code", second, "--svg", str(svg))
+    assert rc == 0 and svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text(), err
+
+    # refusals: one line with the C.4 code, exit 1
+    rc, out, err = await ecnet("qr", "issue", *target[:-2], "--data", str(data), "--auth-code", "0" * 32)
+    assert rc == 1 and "error 500040" in err
+    rc, out, err = await ecnet("qr", "issue", "--province", "45", "--auth-code", act.authCode, "--data", str(data))
+    assert rc == 1 and "province 45 is not part of the nation" in err
+    rc, out, err = await ecnet("qr", "show", "--code", "12345")
+    assert rc == 1 and "error -2" in err
+    rc, out, err = await ecnet("qr", "issue", "--node", p44.address, "--channel", "WECHAT", "--auth-code", act.authCode)
+    assert rc == 1 and "error 500003" in err
+
+
+async def test_a_png_written_by_qr_show_is_read_back_by_zxing(cluster, tmp_path):
+    kit = await start_nation(cluster, tmp_path)
+    p31 = await cluster.start_province("31")
+    act = await activate(kit, kit.person(0))
+    rc, out, err = await ecnet("qr", "issue", "--node", p31.address, "--auth-code", act.authCode, "--json")
+    assert rc == 0, err
+    code = json.loads(out)["ecQrCode"]
+
+    png = tmp_path / "code.png"
+    rc, out, err = await ecnet("qr", "show", "--code", code, "--png", str(png))
+    assert rc == 0 and f"wrote {png}" in out, err
+    assert read_qr(png) == [code]
+    # a small picture (2 pixels per module) is still read
+    rc, out, err = await ecnet("qr", "show", "--code", code, "--png", str(png), "--scale", "2")
+    assert rc == 0 and read_qr(png) == [code], err
+
+
+@pytest.mark.skipif(GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash")
+async def test_the_readme_qr_session_runs_as_written(cluster, tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Display a QR code", 1)[1].split("\n## ", 1)[0]
+    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    # the README's nation: `make nation` (10,000 persons, seed 2019, provinces 11,31,44,51)
+    from cli.seed import seed_national
+
+    seed_national(tmp_path / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"])
+    national = await cluster.start_national()
+    p44 = await cluster.start_province("44")
+    p31 = await cluster.start_province("31")
+    data = write_nation(tmp_path / "nation", national, p44, p31)
+    script = (script.replace("127.0.0.1:50031", p31.address).replace("127.0.0.1:50044", p44.address)
+              .replace(".venv/bin/", f"{BIN}/"))
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", script, cwd=work,
+        env={**os.environ, "ECNET_DATA": str(data)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    text = out.decode()
+    assert proc.returncode == 0, err.decode()
+    assert re.search(r"ecQrCode: 424\d{19}440000", text)
+    assert re.search(r'"ecQrCode": "424\d{19}310000"', text) and '"insuOrg": "440800"' in text
+    assert "110000 北京市" in text and '"insuOrg": "441300"' in text
+    assert len(read_qr(work / "qr.png")) == 1

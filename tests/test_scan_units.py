@@ -1,0 +1,126 @@
+"""The pieces of acceptance without nodes: the ecToken format, the B.3 input checks,
+the envelope's data, the settings, and the group commit of scans' writes."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import dataclasses
+
+import pytest
+
+from node.acceptance.batch import WriteBatcher
+from node.acceptance.envelope import trans
+from node.acceptance.inputs import QueryInput, TokenCheckInput
+from node.acceptance.settings import AcceptanceSettings
+from node.acceptance.tokens import check_result, looks_like_token, new_token
+from node.clock import SeededEntropy
+from node.config import ConfigError
+from node.errors import EcError
+from node.storage.acceptance import TokenRow
+from node.storage.provincial import ProvincialStore
+
+GOOD = QueryInput(orgId="H44010600001", businessType="01101", operatorId="test001", operatorName="张医生",
+                  ecQrCode="4243754826492874240001440000")
+
+
+def test_token_format_and_alphabet():
+    entropy = SeededEntropy(7)
+    tokens = [new_token("44", entropy) for _ in range(3000)]
+    assert all(len(t) == 38 and t.startswith("440000ec") and looks_like_token(t) for t in tokens)
+    assert len(set(tokens)) == len(tokens)
+    counts = collections.Counter(ch for t in tokens for ch in t[8:])
+    assert len(counts) == 36 and max(counts.values()) < 1.3 * min(counts.values())  # no modulo bias
+    assert not looks_like_token("440000EC" + "a" * 30)
+    assert not looks_like_token("440000ec" + "A" * 30)
+    assert not looks_like_token("440000ec" + "a" * 29)
+
+
+def test_token_check_compares_person_and_org():
+    row = TokenRow("t", "c", "H1", "01101", "440100", "01", "35058219971119351X", "张三", 0, 1)
+    assert check_result(row, "01", "35058219971119351x", "张三") == 1
+    assert check_result(row, "01", "35058219971119351X", "张三", "H1") == 1
+    assert check_result(row, "01", "35058219971119351X", "张三", "H2") == 0
+    assert check_result(row, "02", "35058219971119351X", "张三") == 0
+    assert check_result(row, "01", "35058219971119351X", "李四") == 0
+
+
+def test_b3_checks_and_messages():
+    assert GOOD.checked() is GOOD
+    for change, code, words in [
+        ({"orgId": ""}, 500098, "orgId is required"),
+        ({"businessType": "01401"}, -2, "table C.1"),
+        ({"operatorName": ""}, -2, "operatorName is required"),
+        ({"officeId": "1" * 21}, -2, "at most 20"),
+        ({"ecQrCode": ""}, -2, "ecQrCode is required"),
+    ]:
+        with pytest.raises(EcError) as info:
+            dataclasses.replace(GOOD, **change).checked()
+        assert info.value.code == code and words in info.value.message
+    with pytest.raises(EcError) as info:
+        TokenCheckInput(ecToken="", idType="01", idNo="1", userName="x").checked()
+    assert info.value.code == -2
+
+
+async def test_envelope_refusals_come_before_any_work():
+    def never():
+        raise AssertionError("the envelope must be refused before acceptance is used")
+
+    for org, kind, data, code in [
+        ("", "ec.query", {}, 500098),
+        ("H1", "", {}, -2),
+        ("H1", "ec.pay", {}, 500021),
+        ("H1", "ec.query", {"orgId": "H2"}, -2),
+        ("H1", "ec.query", {"businessType": True}, -2),
+    ]:
+        with pytest.raises(EcError) as info:
+            await trans(never, "", org, kind, data)
+        assert info.value.code == code
+
+
+async def test_envelope_reads_whole_numbers_as_strings():
+    seen = {}
+
+    class Fake:
+        async def query(self, terminal, q):
+            seen["q"] = q
+            raise EcError(-2, "stop")
+
+    with pytest.raises(EcError):
+        await trans(lambda: Fake(), "t", "H1", "ec.query", {"businessType": 1101.0, "ecQrCode": "x"})
+    assert seen["q"].businessType == "1101" and seen["q"].orgId == "H1"
+
+
+def test_settings():
+    s = AcceptanceSettings.from_config({"token_ttl": "60"}, environ={"ECNET_ACCEPTANCE_ROUTE_DEADLINE": "0.5"})
+    assert (s.token_ttl, s.route_deadline, s.terminal_refresh) == (60.0, 0.5, 300.0)
+    with pytest.raises(ConfigError):
+        AcceptanceSettings.from_config({"token_ttl": "soon"}, environ={})
+    with pytest.raises(ConfigError):
+        AcceptanceSettings.from_config({"route_deadline": "0"}, environ={})
+
+
+async def test_group_commit_isolates_a_failing_write(tmp_path):
+    store = ProvincialStore(tmp_path / "p.db")
+    await store.open()
+    try:
+        def put(conn, key, fail=False):
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
+            if fail:
+                raise ValueError(key)
+            return key
+
+        batcher = WriteBatcher(store.db)
+        results = await asyncio.gather(
+            *(batcher.write(put, f"k{i}", i == 3) for i in range(8)), return_exceptions=True)
+        assert [r if not isinstance(r, Exception) else type(r).__name__ for r in results] == [
+            "k0", "k1", "k2", "ValueError", "k4", "k5", "k6", "k7"]
+
+        def keys(conn):
+            return sorted(r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE 'k%'"))
+        assert await store.db.read(keys) == ["k0", "k1", "k2", "k4", "k5", "k6", "k7"]
+        # a duplicate key (a constraint) fails that write alone, later batches go on
+        again = await asyncio.gather(batcher.write(put, "k0"), batcher.write(put, "k9"), return_exceptions=True)
+        assert type(again[0]).__name__ == "IntegrityError" and again[1] == "k9"
+    finally:
+        await store.close()
