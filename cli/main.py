@@ -7,8 +7,6 @@ Failures print one line, with the C.4 code when there is one, and exit non-zero.
 
 from __future__ import annotations
 
-import functools
-import json
 import sys
 import time
 from pathlib import Path
@@ -16,11 +14,12 @@ from typing import Annotated
 
 import typer
 from google.protobuf.json_format import MessageToDict
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from cli.nationfile import NationFile, default_data_dir, pid_alive
+from cli.common import DataOpt, JsonOpt, err, out, print_json, reports_errors
+from cli.common import data_dir as _data
+from cli.nationfile import NationFile, pid_alive
 from cli.qr import qr_app
 from cli.rpc import CliError, NodeHandle, national_address
 from cli.scan import scan, token_app, trans
@@ -43,39 +42,9 @@ app.command("scan")(scan)
 app.command("trans")(trans)
 app.add_typer(qr_app, name="qr")
 
-# Piped output (CI logs, files) gets room for a whole table row.
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
-def _data(value: Path | None) -> Path:
-    return value if value is not None else default_data_dir()
-
-
-def reports_errors(fn):
-    """One clear line and a non-zero exit for every expected failure."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except CliError as exc:
-            prefix = f"error {exc.code}: " if exc.code is not None else "error: "
-            err.print(f"[red]{prefix}[/red]{exc}", highlight=False, markup=True)
-            raise typer.Exit(1) from None
-        except FileNotFoundError as exc:
-            err.print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(1) from None
-
-    return wrapper
-
-
-def _print_json(value) -> None:
-    out.print_json(json.dumps(value, ensure_ascii=False))
 
 
 # -- nation ------------------------------------------------------------------------
@@ -209,7 +178,7 @@ def nation_status(data: DataOpt = None, json_: JsonOpt = False) -> None:
 
     rows = collect_status(NationFile.load(_data(data)))
     if json_:
-        _print_json(rows)
+        print_json(rows)
     else:
         out.print(_status_table(rows))
 
@@ -295,7 +264,7 @@ def persons_list(
             if not token:
                 break
     if json_:
-        _print_json([MessageToDict(p) for p in persons])
+        print_json([MessageToDict(p) for p in persons])
         return
     table = Table()
     for col in ("userName", "idType", "idNo", "gender", "birthday", "insured regions (insuOrg)"):
@@ -315,7 +284,7 @@ def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = F
     with NodeHandle(national_address(_data(data), node)) as h:
         channels = h.call(h.admin.ListChannels, pb.ListChannelsRequest()).channels
     if json_:
-        _print_json([MessageToDict(c) for c in channels])
+        print_json([MessageToDict(c) for c in channels])
         return
     table = Table()
     for col in ("channelId", "name", "kind", "status"):
@@ -340,7 +309,7 @@ def terminals_list(
     with NodeHandle(national_address(_data(data), node)) as h:
         terminals = h.call(h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)).terminals
     if json_:
-        _print_json([MessageToDict(t) for t in terminals])
+        print_json([MessageToDict(t) for t in terminals])
         return
     table = Table()
     for col in ("terminalId", "province", "orgId", "orgName", "name", "version", "mac"):

@@ -19,19 +19,17 @@ from typing import Annotated
 import segno
 import typer
 from google.protobuf.json_format import MessageToDict
-from rich.console import Console
 
-from cli.nationfile import NationFile, default_data_dir
+from cli.common import out, province_address, reports_errors
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import qr_service_pb2 as pb
 from ecnet.v1 import qr_service_pb2_grpc
 from node.qr.codes import looks_like_code
 
-__all__ = ["qr_app", "province_address", "draw"]
+__all__ = ["qr_app", "draw"]
 
 OFFICIAL = "NHSA-OFFICIAL"
 qr_app = typer.Typer(help="Issue, refresh and show QR codes (6.2).", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 160)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
@@ -41,32 +39,6 @@ AuthOpt = Annotated[str, typer.Option("--auth-code", help="the holder's authoriz
 InsuOrgOpt = Annotated[str, typer.Option("--insu-org", help="insured region, for a person insured in several")]
 RequestOpt = Annotated[str, typer.Option("--request-id", help="idempotency key: a retry answers the same code")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def reports_errors(fn):
-    """``cli.main.reports_errors``, looked up when the command runs (cli.main imports us)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from cli.main import reports_errors as report
-
-        return report(fn)(*args, **kwargs)
-
-    return wrapper
-
-
-def province_address(data: Path | None, node: str | None, province: str) -> str:
-    """``--node``, else the address of province NN in the nation's ``nation.json``."""
-    if node:
-        return node
-    if not province:
-        raise CliError("give --province NN (or --node HOST:PORT of the provincial node)", -2)
-    nation = NationFile.load(data if data is not None else default_data_dir())
-    entry = nation.nodes.get(f"p{province}")
-    if entry is None:
-        raise CliError(f"province {province} is not part of the nation in {nation.data_dir} "
-                       f"(its provinces: {', '.join(nation.provinces())})", -2)
-    return entry.address
 
 
 def _call(data, node, province, channel: str, method: str, request):

@@ -21,9 +21,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from cli.nationfile import NationFile, default_data_dir
+from cli.common import err, out, province_address, reports_errors
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1 import acceptance_service_pb2_grpc
@@ -33,38 +32,11 @@ from node.qr.codes import looks_like_code
 __all__ = ["scan", "token_app", "trans", "read_code"]
 
 token_app = typer.Typer(help="ecTokens (6.4): check one for the medical-insurance system.", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the terminal's province (NN)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
-
-
-def reports_errors(fn):
-    """``cli.main.reports_errors``, looked up when the command runs (cli.main imports us)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from cli.main import reports_errors as report
-
-        return report(fn)(*args, **kwargs)
-
-    return wrapper
-
-
-def _address(data: Path | None, node: str | None, province: str) -> str:
-    if node:
-        return node
-    if not province:
-        raise CliError("give --province NN (or --node HOST:PORT of the provincial node)", -2)
-    nation = NationFile.load(data if data is not None else default_data_dir())
-    entry = nation.nodes.get(f"p{province}")
-    if entry is None:
-        raise CliError(f"province {province} is not part of the nation in {nation.data_dir} "
-                       f"(its provinces: {', '.join(nation.provinces())})", -2)
-    return entry.address
 
 
 def read_code(image: Path) -> str:
@@ -117,7 +89,7 @@ def scan(
     request = pb.QueryRequest(orgId=org, businessType=business_type, operatorId=operator_id,
                               operatorName=operator_name, officeId=office_id, officeName=office_name,
                               ecQrCode=value)
-    with NodeHandle(_address(data, node, province)) as h:
+    with NodeHandle(province_address(data, node, province)) as h:
         stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
         r = h.call(functools.partial(stub.Query, metadata=(("ec-terminal-id", terminal),)), request)
     answer = {"ecQrCode": value, "userName": r.userName, "idType": r.idType, "idNo": r.idNo,
@@ -144,7 +116,7 @@ def token_check(
 ) -> None:
     """Check an ecToken against a person: flag 1 (valid) or 0 (table C.3)."""
     request = pb.CheckTokenRequest(ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org)
-    with NodeHandle(_address(data, node, province)) as h:
+    with NodeHandle(province_address(data, node, province)) as h:
         stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
         r = h.call(stub.CheckToken, request)
     _show({"flag": r.flag, "insuOrg": r.insuOrg}, json_,

@@ -21,16 +21,15 @@ from __future__ import annotations
 import base64
 import functools
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from google.protobuf.json_format import MessageToDict
-from rich.console import Console
 from rich.table import Table
 
+from cli.common import out, reports_errors
 from cli.nationfile import default_data_dir
 from cli.rpc import CliError, NodeHandle, national_address
 from ecnet.v1 import admin_service_pb2, common_pb2, voucher_service_pb2_grpc
@@ -41,8 +40,6 @@ __all__ = ["voucher_app"]
 
 OFFICIAL = "NHSA-OFFICIAL"
 voucher_app = typer.Typer(help="Activate vouchers and manage channel authorizations (6.1).", no_args_is_help=True)
-out = Console(width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the national node")]
@@ -53,18 +50,6 @@ IdNoOpt = Annotated[str, typer.Option("--id-no", help="idNo")]
 ProvinceOpt = Annotated[str, typer.Option("--business-province", help="province of the business place (NN)")]
 PasswordOpt = Annotated[str, typer.Option("--password", prompt=True, hide_input=True, help="six-digit voucher password")]
 ViaOpt = Annotated[str, typer.Option("--via", help="the official channel making the call")]
-
-
-def reports_errors(fn):
-    """``cli.main.reports_errors``, looked up when the command runs (cli.main imports us)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from cli.main import reports_errors as report
-
-        return report(fn)(*args, **kwargs)
-
-    return wrapper
 
 
 class Voucher:
