@@ -17,6 +17,7 @@ import fcntl
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import grpc
@@ -97,6 +98,8 @@ class Node:
         self._server: grpc.aio.Server | None = None
         self._lock_fh = None
         self._tasks: list[asyncio.Task] = []
+        # Cleanups of parts built on first use (e.g. acceptance's channels to peers).
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         self._stopped = asyncio.Event()
         self.fatal: str | None = None
         # Highest outbox seq from national this province has applied (reported in heartbeats).
@@ -250,6 +253,9 @@ class Node:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        for close in reversed(self._closers):
+            with contextlib.suppress(Exception):
+                await close()
         if self.registrar is not None and self.registrar.registered.is_set():
             await self.registrar.deregister()
         if self.freeze_sweeper is not None:
@@ -273,6 +279,10 @@ class Node:
         if self._lock_fh is not None:
             self._lock_fh.close()
             self._lock_fh = None
+
+    def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Await ``close()`` when the node stops, before its server stops."""
+        self._closers.append(close)
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

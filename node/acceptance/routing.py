@@ -21,7 +21,7 @@ import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.client import PeerClient
-from node.acceptance.runtime import on_stop, transport_failure
+from node.acceptance.runtime import transport_failure
 from node.acceptance.settings import AcceptanceSettings
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, invalid
@@ -111,5 +111,5 @@ def router_of(node) -> Router:
     if router is None:
         router = Router(node.directory, AcceptanceSettings.from_config(node.config.extra))
         node.scan_router = router
-        on_stop(node, router.close)
+        node.on_stop(router.close)
     return router

@@ -1,16 +1,11 @@
-"""Small runtime helpers of acceptance: telling transport failures from answers, and
-releasing resources when the node stops."""
+"""Telling a transport failure (deadline, peer down) from a node's answer."""
 
 from __future__ import annotations
-
-import asyncio
-import contextlib
-from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc_status import rpc_status
 
-__all__ = ["transport_failure", "on_stop"]
+__all__ = ["transport_failure"]
 
 
 def transport_failure(exc: grpc.RpcError) -> bool:
@@ -19,17 +14,3 @@ def transport_failure(exc: grpc.RpcError) -> bool:
         return rpc_status.from_call(exc) is None  # type: ignore[arg-type]
     except Exception:
         return True
-
-
-def on_stop(node, close: Callable[[], Awaitable[None]]) -> None:
-    """Await ``close()`` when ``node`` stops: a task in the node's task list, which
-    ``Node.stop`` cancels and awaits before it stops the server."""
-
-    async def wait_then_close() -> None:
-        try:
-            await asyncio.Event().wait()
-        finally:
-            with contextlib.suppress(Exception):
-                await close()
-
-    node._tasks.append(asyncio.get_running_loop().create_task(wait_then_close()))

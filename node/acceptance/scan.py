@@ -58,7 +58,7 @@ from federation.events import snapshot_from_proto
 from node.acceptance.batch import WriteBatcher
 from node.acceptance.decode import Decoded, TokenDraft, decode_tx
 from node.acceptance.inputs import QueryInput, TokenCheckInput
-from node.acceptance.runtime import on_stop, transport_failure
+from node.acceptance.runtime import transport_failure
 from node.acceptance.settings import AcceptanceSettings
 from node.acceptance.terminals import TerminalRegistry
 from node.acceptance.tokens import check_result, looks_like_token, new_token
@@ -263,5 +263,5 @@ def acceptance_of(node) -> Acceptance:
                               "terminal")
         acc = Acceptance(node, AcceptanceSettings.from_config(node.config.extra))
         node.acceptance = acc
-        on_stop(node, acc.close)
+        node.on_stop(acc.close)
     return acc
