@@ -165,18 +165,48 @@ class RouteQueryResponse(_message.Message):
     def __init__(self, voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., insuOrg: _Optional[str] = ..., staleCache: _Optional[bool] = ..., codeVersion: _Optional[int] = ...) -> None: ...
 
 class RouteSettleRequest(_message.Message):
-    __slots__ = ("servingProvince", "settle", "ecCardNo", "insuOrg")
+    __slots__ = ("servingProvince", "settle", "ecCardNo", "insuOrg", "settlementId", "idType", "idNo", "userName", "voucherVersion")
     SERVINGPROVINCE_FIELD_NUMBER: _ClassVar[int]
     SETTLE_FIELD_NUMBER: _ClassVar[int]
     ECCARDNO_FIELD_NUMBER: _ClassVar[int]
     INSUORG_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
+    IDTYPE_FIELD_NUMBER: _ClassVar[int]
+    IDNO_FIELD_NUMBER: _ClassVar[int]
+    USERNAME_FIELD_NUMBER: _ClassVar[int]
+    VOUCHERVERSION_FIELD_NUMBER: _ClassVar[int]
     servingProvince: str
     settle: _settlement_service_pb2.SettleRequest
     ecCardNo: str
     insuOrg: str
-    def __init__(self, servingProvince: _Optional[str] = ..., settle: _Optional[_Union[_settlement_service_pb2.SettleRequest, _Mapping]] = ..., ecCardNo: _Optional[str] = ..., insuOrg: _Optional[str] = ...) -> None: ...
+    settlementId: str
+    idType: str
+    idNo: str
+    userName: str
+    voucherVersion: int
+    def __init__(self, servingProvince: _Optional[str] = ..., settle: _Optional[_Union[_settlement_service_pb2.SettleRequest, _Mapping]] = ..., ecCardNo: _Optional[str] = ..., insuOrg: _Optional[str] = ..., settlementId: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., userName: _Optional[str] = ..., voucherVersion: _Optional[int] = ...) -> None: ...
 
 class RouteSettleResponse(_message.Message):
+    __slots__ = ("settlement", "voucher")
+    SETTLEMENT_FIELD_NUMBER: _ClassVar[int]
+    VOUCHER_FIELD_NUMBER: _ClassVar[int]
+    settlement: _settlement_service_pb2.Settlement
+    voucher: _common_pb2.VoucherData
+    def __init__(self, settlement: _Optional[_Union[_settlement_service_pb2.Settlement, _Mapping]] = ..., voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ...) -> None: ...
+
+class RouteReverseRequest(_message.Message):
+    __slots__ = ("servingProvince", "settlementId", "settledBy", "requestId")
+    SERVINGPROVINCE_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
+    SETTLEDBY_FIELD_NUMBER: _ClassVar[int]
+    REQUESTID_FIELD_NUMBER: _ClassVar[int]
+    servingProvince: str
+    settlementId: str
+    settledBy: str
+    requestId: str
+    def __init__(self, servingProvince: _Optional[str] = ..., settlementId: _Optional[str] = ..., settledBy: _Optional[str] = ..., requestId: _Optional[str] = ...) -> None: ...
+
+class RouteReverseResponse(_message.Message):
     __slots__ = ("settlement",)
     SETTLEMENT_FIELD_NUMBER: _ClassVar[int]
     settlement: _settlement_service_pb2.Settlement

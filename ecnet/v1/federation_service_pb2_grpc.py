@@ -74,6 +74,11 @@ class FederationServiceStub:
                 request_serializer=ecnet_dot_v1_dot_federation__service__pb2.RouteSettleRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_federation__service__pb2.RouteSettleResponse.FromString,
                 _registered_method=True)
+        self.RouteReverse = channel.unary_unary(
+                '/ecnet.v1.FederationService/RouteReverse',
+                request_serializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseResponse.FromString,
+                _registered_method=True)
 
 
 class FederationServiceServicer:
@@ -135,6 +140,13 @@ class FederationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RouteReverse(self, request, context):
+        """The reversal of a remote settlement, routed to the province that settled it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +189,11 @@ def add_FederationServiceServicer_to_server(servicer, server):
                     servicer.RouteSettle,
                     request_deserializer=ecnet_dot_v1_dot_federation__service__pb2.RouteSettleRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_federation__service__pb2.RouteSettleResponse.SerializeToString,
+            ),
+            'RouteReverse': grpc.unary_unary_rpc_method_handler(
+                    servicer.RouteReverse,
+                    request_deserializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -395,6 +412,33 @@ class FederationService:
             '/ecnet.v1.FederationService/RouteSettle',
             ecnet_dot_v1_dot_federation__service__pb2.RouteSettleRequest.SerializeToString,
             ecnet_dot_v1_dot_federation__service__pb2.RouteSettleResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RouteReverse(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.FederationService/RouteReverse',
+            ecnet_dot_v1_dot_federation__service__pb2.RouteReverseRequest.SerializeToString,
+            ecnet_dot_v1_dot_federation__service__pb2.RouteReverseResponse.FromString,
             options,
             channel_credentials,
             insecure,

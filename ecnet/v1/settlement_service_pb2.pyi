@@ -56,7 +56,7 @@ class FeeItem(_message.Message):
     def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., category: _Optional[_Union[ItemCategory, str]] = ..., unitPrice: _Optional[int] = ..., quantity: _Optional[int] = ...) -> None: ...
 
 class Settlement(_message.Message):
-    __slots__ = ("settlementId", "requestId", "orgId", "insuOrg", "medType", "items", "feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt", "state", "settledAt", "reversedAt", "settledBy")
+    __slots__ = ("settlementId", "requestId", "orgId", "insuOrg", "medType", "items", "feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt", "state", "settledAt", "reversedAt", "settledBy", "servingProvince", "acctBalance", "deductiblePart", "reverseRequestId")
     SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
     REQUESTID_FIELD_NUMBER: _ClassVar[int]
     ORGID_FIELD_NUMBER: _ClassVar[int]
@@ -71,6 +71,10 @@ class Settlement(_message.Message):
     SETTLEDAT_FIELD_NUMBER: _ClassVar[int]
     REVERSEDAT_FIELD_NUMBER: _ClassVar[int]
     SETTLEDBY_FIELD_NUMBER: _ClassVar[int]
+    SERVINGPROVINCE_FIELD_NUMBER: _ClassVar[int]
+    ACCTBALANCE_FIELD_NUMBER: _ClassVar[int]
+    DEDUCTIBLEPART_FIELD_NUMBER: _ClassVar[int]
+    REVERSEREQUESTID_FIELD_NUMBER: _ClassVar[int]
     settlementId: str
     requestId: str
     orgId: str
@@ -85,7 +89,11 @@ class Settlement(_message.Message):
     settledAt: _timestamp_pb2.Timestamp
     reversedAt: _timestamp_pb2.Timestamp
     settledBy: str
-    def __init__(self, settlementId: _Optional[str] = ..., requestId: _Optional[str] = ..., orgId: _Optional[str] = ..., insuOrg: _Optional[str] = ..., medType: _Optional[_Union[MedicalType, str]] = ..., items: _Optional[_Iterable[_Union[FeeItem, _Mapping]]] = ..., feeSumamt: _Optional[int] = ..., fundPay: _Optional[int] = ..., psnAcctPay: _Optional[int] = ..., ownPayAmt: _Optional[int] = ..., state: _Optional[_Union[SettlementState, str]] = ..., settledAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reversedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settledBy: _Optional[str] = ...) -> None: ...
+    servingProvince: str
+    acctBalance: int
+    deductiblePart: int
+    reverseRequestId: str
+    def __init__(self, settlementId: _Optional[str] = ..., requestId: _Optional[str] = ..., orgId: _Optional[str] = ..., insuOrg: _Optional[str] = ..., medType: _Optional[_Union[MedicalType, str]] = ..., items: _Optional[_Iterable[_Union[FeeItem, _Mapping]]] = ..., feeSumamt: _Optional[int] = ..., fundPay: _Optional[int] = ..., psnAcctPay: _Optional[int] = ..., ownPayAmt: _Optional[int] = ..., state: _Optional[_Union[SettlementState, str]] = ..., settledAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., reversedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., settledBy: _Optional[str] = ..., servingProvince: _Optional[str] = ..., acctBalance: _Optional[int] = ..., deductiblePart: _Optional[int] = ..., reverseRequestId: _Optional[str] = ...) -> None: ...
 
 class SettleRequest(_message.Message):
     __slots__ = ("ecToken", "orgId", "requestId", "medType", "items")
@@ -108,12 +116,14 @@ class SettleResponse(_message.Message):
     def __init__(self, settlement: _Optional[_Union[Settlement, _Mapping]] = ...) -> None: ...
 
 class ReverseRequest(_message.Message):
-    __slots__ = ("settlementId", "requestId")
+    __slots__ = ("settlementId", "requestId", "orgId")
     SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
     REQUESTID_FIELD_NUMBER: _ClassVar[int]
+    ORGID_FIELD_NUMBER: _ClassVar[int]
     settlementId: str
     requestId: str
-    def __init__(self, settlementId: _Optional[str] = ..., requestId: _Optional[str] = ...) -> None: ...
+    orgId: str
+    def __init__(self, settlementId: _Optional[str] = ..., requestId: _Optional[str] = ..., orgId: _Optional[str] = ...) -> None: ...
 
 class ReverseResponse(_message.Message):
     __slots__ = ("settlement",)
@@ -132,3 +142,47 @@ class GetSettlementResponse(_message.Message):
     SETTLEMENT_FIELD_NUMBER: _ClassVar[int]
     settlement: Settlement
     def __init__(self, settlement: _Optional[_Union[Settlement, _Mapping]] = ...) -> None: ...
+
+class ListNoticesRequest(_message.Message):
+    __slots__ = ("idType", "idNo", "limit")
+    IDTYPE_FIELD_NUMBER: _ClassVar[int]
+    IDNO_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    idType: str
+    idNo: str
+    limit: int
+    def __init__(self, idType: _Optional[str] = ..., idNo: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SettlementNotice(_message.Message):
+    __slots__ = ("settlementId", "ecCardNo", "insuOrg", "settledBy", "medType", "feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt", "state", "at", "receivedAt")
+    SETTLEMENTID_FIELD_NUMBER: _ClassVar[int]
+    ECCARDNO_FIELD_NUMBER: _ClassVar[int]
+    INSUORG_FIELD_NUMBER: _ClassVar[int]
+    SETTLEDBY_FIELD_NUMBER: _ClassVar[int]
+    MEDTYPE_FIELD_NUMBER: _ClassVar[int]
+    FEESUMAMT_FIELD_NUMBER: _ClassVar[int]
+    FUNDPAY_FIELD_NUMBER: _ClassVar[int]
+    PSNACCTPAY_FIELD_NUMBER: _ClassVar[int]
+    OWNPAYAMT_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVEDAT_FIELD_NUMBER: _ClassVar[int]
+    settlementId: str
+    ecCardNo: str
+    insuOrg: str
+    settledBy: str
+    medType: MedicalType
+    feeSumamt: int
+    fundPay: int
+    psnAcctPay: int
+    ownPayAmt: int
+    state: SettlementState
+    at: _timestamp_pb2.Timestamp
+    receivedAt: _timestamp_pb2.Timestamp
+    def __init__(self, settlementId: _Optional[str] = ..., ecCardNo: _Optional[str] = ..., insuOrg: _Optional[str] = ..., settledBy: _Optional[str] = ..., medType: _Optional[_Union[MedicalType, str]] = ..., feeSumamt: _Optional[int] = ..., fundPay: _Optional[int] = ..., psnAcctPay: _Optional[int] = ..., ownPayAmt: _Optional[int] = ..., state: _Optional[_Union[SettlementState, str]] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., receivedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListNoticesResponse(_message.Message):
+    __slots__ = ("notices",)
+    NOTICES_FIELD_NUMBER: _ClassVar[int]
+    notices: _containers.RepeatedCompositeFieldContainer[SettlementNotice]
+    def __init__(self, notices: _Optional[_Iterable[_Union[SettlementNotice, _Mapping]]] = ...) -> None: ...

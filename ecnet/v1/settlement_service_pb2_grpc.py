@@ -49,6 +49,11 @@ class SettlementServiceStub:
                 request_serializer=ecnet_dot_v1_dot_settlement__service__pb2.GetSettlementRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.GetSettlementResponse.FromString,
                 _registered_method=True)
+        self.ListNotices = channel.unary_unary(
+                '/ecnet.v1.SettlementService/ListNotices',
+                request_serializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesResponse.FromString,
+                _registered_method=True)
 
 
 class SettlementServiceServicer:
@@ -74,6 +79,14 @@ class SettlementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListNotices(self, request, context):
+        """Settlements of other insured provinces of a person insured in several regions,
+        as their notices reached this province (6.3.2 d).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SettlementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -91,6 +104,11 @@ def add_SettlementServiceServicer_to_server(servicer, server):
                     servicer.GetSettlement,
                     request_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.GetSettlementRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_settlement__service__pb2.GetSettlementResponse.SerializeToString,
+            ),
+            'ListNotices': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListNotices,
+                    request_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -174,6 +192,33 @@ class SettlementService:
             '/ecnet.v1.SettlementService/GetSettlement',
             ecnet_dot_v1_dot_settlement__service__pb2.GetSettlementRequest.SerializeToString,
             ecnet_dot_v1_dot_settlement__service__pb2.GetSettlementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListNotices(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.SettlementService/ListNotices',
+            ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesRequest.SerializeToString,
+            ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesResponse.FromString,
             options,
             channel_credentials,
             insecure,
