@@ -29,6 +29,7 @@ class SettlementState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SETTLEMENT_STATE_UNSPECIFIED: _ClassVar[SettlementState]
     SETTLEMENT_STATE_SETTLED: _ClassVar[SettlementState]
     SETTLEMENT_STATE_REVERSED: _ClassVar[SettlementState]
+    SETTLEMENT_STATE_PENDING: _ClassVar[SettlementState]
 MEDICAL_TYPE_UNSPECIFIED: MedicalType
 MEDICAL_TYPE_OUTPATIENT: MedicalType
 MEDICAL_TYPE_INPATIENT: MedicalType
@@ -40,6 +41,7 @@ ITEM_CATEGORY_C: ItemCategory
 SETTLEMENT_STATE_UNSPECIFIED: SettlementState
 SETTLEMENT_STATE_SETTLED: SettlementState
 SETTLEMENT_STATE_REVERSED: SettlementState
+SETTLEMENT_STATE_PENDING: SettlementState
 
 class FeeItem(_message.Message):
     __slots__ = ("code", "name", "category", "unitPrice", "quantity")
