@@ -20,6 +20,7 @@ from rich.console import Console
 import bench.lifecycle  # noqa: F401 - registers the voucher lifecycle scenarios
 import bench.qr  # noqa: F401 - registers the QR display scenarios
 import bench.scan  # noqa: F401 - registers the scanning scenarios
+import bench.settlement  # noqa: F401 - registers the settlement scenarios
 from bench.env import Env, Params
 from bench.nation import time_nation_up
 from bench.report import DEFAULT_JSON, Report, header, render, write_json

@@ -1,4 +1,6 @@
-"""Durable delivery of voucher changes from national to the provinces.
+"""Durable delivery of outbox events: voucher changes from national to the provinces,
+and settlement notices from a province up to national (the *uplink*, 6.3.2 d), which
+national relays to the other insured provinces through its own outbox.
 
 The design follows what Synapse learned about federation the hard way:
 
@@ -33,6 +35,14 @@ per destination makes delivery immediate. A periodic scan (``delivery_scan_inter
 finds destinations new to this process and due retries, so correctness never depends
 on an in-memory signal.
 
+The same loop serves both directions. National's :class:`Delivery` has one lane per
+destination province, resolved through the directory. A province's uplink
+(:func:`uplink`) has a single lane, ``"national"``, whatever the final destination
+named by each row: national keeps one applied position per origin province, so that
+province's events must reach it in one ordered stream. Its address is the configured
+national; it has no registration signal, so its backoff is capped lower
+(``UPLINK_BACKOFF_CAP_S``): a hub back from a restart gets the notices within seconds.
+
 Lag from commit to applied at a province: per event, the province's
 ``inbox_events.applied_at`` minus national's ``outbox.created_at`` (same event id); live,
 ``wait_applied`` below waits for a province to reach an outbox position.
@@ -44,6 +54,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -52,24 +63,44 @@ from federation.client import PeerClient
 from node.errors import from_rpc_error
 from node.storage.outbox import DeliveryState, OutboxStore
 
-__all__ = ["Delivery", "wait_applied"]
+__all__ = ["Delivery", "uplink", "wait_applied", "UPLINK_LANE"]
 
 log = logging.getLogger("ecnet.delivery")
 
 ORIGIN = "national"
+# The single lane of a province's outbox: everything goes up to national.
+UPLINK_LANE = "national"
+UPLINK_BACKOFF_CAP_S = 5.0
 
 
 class Delivery:
-    """National's delivery loop: one worker per destination province."""
+    """A delivery loop: one worker per lane (at national, per destination province).
+
+    ``origin`` is this node's name as the receivers know it; ``address_of(lane)``
+    resolves where a lane is served (None: not now, wait without counting a failure).
+    By default this is national's loop, over the directory.
+    """
 
     batch_size = 200
     backoff_base_s = 0.5
     backoff_cap_s = 60.0
     call_timeout_s = 10.0
 
-    def __init__(self, node) -> None:  # node: node.app.Node (avoids an import cycle)
+    def __init__(
+        self,
+        node,  # node.app.Node (avoids an import cycle)
+        *,
+        origin: str = ORIGIN,
+        store: OutboxStore | None = None,
+        address_of: Callable[[str], Awaitable[str | None]] | None = None,
+        backoff_cap_s: float | None = None,
+    ) -> None:
         self.node = node
-        self.store = OutboxStore(node.store.db)
+        self.origin = origin
+        self.store = store or OutboxStore(node.store.db)
+        self._address_of = address_of or node.directory.address_of
+        if backoff_cap_s is not None:
+            self.backoff_cap_s = backoff_cap_s
         self.scan_interval = node.config.delivery_scan_interval
         self._wakes: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task] = {}
@@ -86,13 +117,14 @@ class Delivery:
     async def start(self) -> None:
         """Start the scan (which starts a worker for every destination in the outbox)."""
         self._running = True
-        self.node.directory.on_registered.append(self._registered)
-        self._scanner = asyncio.create_task(self._scan_forever(), name="delivery-scan")
+        if self.node.directory is not None:
+            self.node.directory.on_registered.append(self._registered)
+        self._scanner = asyncio.create_task(self._scan_forever(), name=f"delivery-scan-{self.origin}")
 
     async def stop(self) -> None:
         """Cancel the loop; batches in flight are simply sent again after a restart."""
         self._running = False
-        with contextlib.suppress(ValueError):
+        with contextlib.suppress(ValueError, AttributeError):
             self.node.directory.on_registered.remove(self._registered)
         for timer in self._timers.values():
             timer.cancel()
@@ -167,7 +199,7 @@ class Delivery:
         state = await self.store.state(destination)
         if state is None or not state.pending or state.next_attempt_at > self.node.clock.now_ms():
             return False
-        address = await self.node.directory.address_of(destination)
+        address = await self._address_of(destination)
         if address is None:
             return False  # not registered or down: its registration wakes us
         batch = await self.store.batch(destination, state.acked_seq, self.batch_size)
@@ -180,7 +212,7 @@ class Delivery:
             events.append(event)
         first, last = batch[0].seq, batch[-1].seq
         request = fed_pb.DeliverEventsRequest(
-            origin=ORIGIN, batchId=f"{ORIGIN}:{destination}:{first}-{last}", events=events
+            origin=self.origin, batchId=f"{self.origin}:{destination}:{first}-{last}", events=events
         )
         peer = await self._peer(destination, address)
         contact = self._contact.get(destination, 0)
@@ -195,7 +227,7 @@ class Delivery:
         if resp.appliedPosition < first:
             await self._failed(
                 destination, state, contact,
-                f"province answered appliedPosition {resp.appliedPosition} for batch {first}-{last}",
+                f"receiver answered appliedPosition {resp.appliedPosition} for batch {first}-{last}",
             )
             return False
         await self.store.acked(destination, resp.appliedPosition, self.node.clock.now_ms())
@@ -232,8 +264,24 @@ class Delivery:
             if peer is not None:
                 # Only this destination's worker uses the channel, and it has no call in flight.
                 await peer.close()
-            peer = self._peers[destination] = PeerClient(address, ORIGIN)
+            peer = self._peers[destination] = PeerClient(address, self.origin)
         return peer
+
+
+def uplink(node) -> Delivery:
+    """A province's delivery of its own outbox (settlement notices) to national, as
+    ``p<province>``; national relays each event to the destination its row names."""
+
+    async def national(_lane: str) -> str | None:
+        return node.config.national
+
+    return Delivery(
+        node,
+        origin=node.config.name,
+        store=OutboxStore(node.store.db, lane=UPLINK_LANE),
+        address_of=national,
+        backoff_cap_s=UPLINK_BACKOFF_CAP_S,
+    )
 
 
 async def wait_applied(target, seq: int, timeout: float = 10.0, poll: float = 0.01) -> float:

@@ -3,18 +3,38 @@
 Kept at the edge so that ``node.storage.provincial`` never sees a proto type; the
 fetch path of a later issue (``FetchVoucher``) turns its ``VoucherData`` into the same
 :class:`~node.storage.provincial.VoucherSnapshot`.
+
+Two kinds of event travel: voucher events (a snapshot and the voucher's version) and
+settlement notices (``NOTICE_KIND``, 6.3.2 d): no snapshot, the notice as
+``payloadJson`` (:func:`notice_payload`), version 1 for settled and 2 for reversed,
+and the final destination province in the payload (national relays on it).
 """
 
 from __future__ import annotations
+
+import json
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.errors import invalid
-from node.storage.provincial import AuthRow, InboundEvent, VoucherSnapshot
+from node.storage.provincial import NOTICE_VERSIONS, AuthRow, InboundEvent, Notice, VoucherSnapshot
 
-__all__ = ["snapshot_from_proto", "inbound_from_proto"]
+__all__ = [
+    "snapshot_from_proto",
+    "inbound_from_proto",
+    "NOTICE_KIND",
+    "notice_event",
+    "notice_payload",
+    "notice_from_event",
+    "notice_destination",
+]
+
+NOTICE_KIND = "settlement.notice"
+MED_TYPES = frozenset({"outpatient", "inpatient", "pharmacy"})
+_NOTICE_STR = ("settlement_id", "ec_card_no", "id_type", "id_no", "insu_org", "settled_by", "med_type", "state")
+_NOTICE_INT = ("fee_sumamt", "fund_pay", "psn_acct_pay", "own_pay_amt", "at_ms")
 
 
 def _ms(msg: common_pb2.Authorization, field: str) -> int | None:
@@ -51,8 +71,67 @@ def snapshot_from_proto(v: common_pb2.VoucherData, version: int | None = None) -
     )
 
 
+def notice_payload(notice: Notice, destination: str) -> str:
+    """The ``payloadJson`` of a notice event for one destination province."""
+    fields = {name: getattr(notice, name) for name in (*_NOTICE_STR, *_NOTICE_INT)}
+    return json.dumps({**fields, "destination": destination}, ensure_ascii=False, sort_keys=True)
+
+
+def notice_event(notice: Notice, destination: str, now_ms: int) -> fed_pb.Event:
+    """The outbox event telling ``destination`` of ``notice``."""
+    created = Timestamp()
+    created.FromMilliseconds(now_ms)
+    return fed_pb.Event(
+        eventId=f"notice:{notice.settlement_id}:{notice.state}",
+        kind=NOTICE_KIND,
+        ecCardNo=notice.ec_card_no,
+        version=NOTICE_VERSIONS[notice.state],
+        payloadJson=notice_payload(notice, destination),
+        createdAt=created,
+    )
+
+
+def _notice_fields(e: fed_pb.Event) -> dict:
+    try:
+        data = json.loads(e.payloadJson)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise invalid(f"notice {e.eventId} needs a JSON object as payloadJson")
+    return data
+
+
+def notice_destination(e: fed_pb.Event) -> str:
+    """The final destination province a notice event names (checked by the caller)."""
+    dest = _notice_fields(e).get("destination")
+    return dest if isinstance(dest, str) else ""
+
+
+def notice_from_event(e: fed_pb.Event) -> Notice:
+    """The notice an event carries; raises -2 for a malformed one."""
+    data = _notice_fields(e)
+    bad = [k for k in _NOTICE_STR if not isinstance(data.get(k), str) or not data[k]]
+    bad += [k for k in _NOTICE_INT if type(data.get(k)) is not int]
+    if bad:
+        raise invalid(f"notice {e.eventId} lacks or has malformed {', '.join(bad)}")
+    notice = Notice(**{k: data[k] for k in (*_NOTICE_STR, *_NOTICE_INT)})
+    if notice.state not in NOTICE_VERSIONS or e.version != NOTICE_VERSIONS[notice.state]:
+        raise invalid(f"notice {e.eventId}: state {notice.state!r} with version {e.version}")
+    if notice.med_type not in MED_TYPES:
+        raise invalid(f"notice {e.eventId}: unknown medType {notice.med_type!r}")
+    if notice.ec_card_no != e.ecCardNo or e.eventId != f"notice:{notice.settlement_id}:{notice.state}":
+        raise invalid(f"notice {e.eventId} does not match its payload")
+    return notice
+
+
 def inbound_from_proto(e: fed_pb.Event) -> InboundEvent:
     """Check one delivered event and convert it; raises -2 for a malformed one."""
+    if e.kind == NOTICE_KIND:
+        if not e.eventId or e.sequence <= 0:
+            raise invalid(f"event {e.eventId or '?'} needs an eventId and a positive sequence")
+        if e.HasField("voucher"):
+            raise invalid(f"notice {e.eventId} must not carry a voucher snapshot")
+        return InboundEvent(e.eventId, e.sequence, e.kind, notice=notice_from_event(e))
     if not e.eventId or e.sequence <= 0 or e.version <= 0:
         raise invalid(f"event {e.eventId or '?'} needs an eventId, a positive sequence and version")
     if not e.HasField("voucher") or e.voucher.ecCardNo != e.ecCardNo:

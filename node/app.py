@@ -38,7 +38,7 @@ from ecnet.v1 import (
     voucher_service_pb2,
     voucher_service_pb2_grpc,
 )
-from federation.delivery import Delivery
+from federation.delivery import Delivery, uplink
 from federation.directory import Directory
 from federation.registrar import Registrar, RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
@@ -48,6 +48,7 @@ from node.services.acceptance import AcceptanceServicer
 from node.services.admin import AdminServicer
 from node.services.federation import FederationServicer
 from node.services.qr import QrServicer
+from node.services.settlement import SettlementServicer
 from node.services.voucher import VoucherServicer
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
@@ -92,6 +93,9 @@ class Node:
         self.registrar: Registrar | None = None
         # National only: durable delivery of outbox events to the provinces.
         self.delivery: Delivery | None = None
+        # Provincial only: delivery of this province's outbox (settlement notices) to
+        # national, which relays them (node.settlement.notice).
+        self.uplink: Delivery | None = None
         # National only: records freezes whose time is over (node.voucher.freeze).
         self.freeze_sweeper = None
         self.health = health.aio.HealthServicer()
@@ -174,6 +178,7 @@ class Node:
         else:
             # Reported in heartbeats from the first one on, not only after a new batch.
             self.applied_position = await self.store.load_applied_position()
+            self.uplink = uplink(self)
 
         server = grpc.aio.server(
             interceptors=[CallInterceptor(self.config.name, self.config.log_calls)],
@@ -189,9 +194,7 @@ class Node:
         acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server(
             AcceptanceServicer(self), server
         )
-        settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
-            settlement_service_pb2_grpc.SettlementServiceServicer(), server
-        )
+        settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(SettlementServicer(self), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
@@ -222,9 +225,15 @@ class Node:
             )
             await self.registrar.register()
             self._tasks.append(asyncio.create_task(self.registrar.heartbeat_forever()))
+            # Remote settlements left pending by a time-out or a crash are asked again.
+            from node.settlement import settlements_of
+
+            self._tasks.append(asyncio.create_task(settlements_of(self).reconcile_forever()))
 
         if self.delivery is not None:
             await self.delivery.start()
+        if self.uplink is not None:
+            await self.uplink.start()
         if self.config.role == "national":
             from node.services.voucher import lifecycle_of
             from node.voucher.freeze import FreezeSweeper
@@ -262,6 +271,8 @@ class Node:
             await self.freeze_sweeper.stop()
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.uplink is not None:
+            await self.uplink.stop()
         if self._server is not None:
             await self._server.stop(self.config.grace if grace is None else grace)
         await self._release()
@@ -270,6 +281,8 @@ class Node:
     async def _release(self) -> None:
         if self.delivery is not None:
             await self.delivery.stop()
+        if self.uplink is not None:
+            await self.uplink.stop()
         if self.registrar is not None:
             await self.registrar.close()
         store = getattr(self, "store", None)

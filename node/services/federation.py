@@ -1,5 +1,6 @@
 """FederationService: registration and heartbeats at national; Identify everywhere;
-DeliverEvents at a province (the receiving end of ``federation.delivery``);
+DeliverEvents at a province (the receiving end of ``federation.delivery``) and at
+national (a province's settlement notices, relayed: ``node.settlement.notice``);
 FetchVoucher at national (a province lacking a voucher, 6.2.2 b 2)."""
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ __all__ = ["FederationServicer"]
 
 log = logging.getLogger("ecnet.inbox")
 
-# The only sender of events so far; a province's own outbox (settlement notices) would
-# add its node name here.
+# Who may deliver events to a province. Provinces deliver only to national (their
+# settlement notices), which relays them; a province never hears from another directly.
 EVENT_ORIGINS = frozenset({"national"})
 
 
@@ -98,11 +99,29 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         return pb.RouteQueryResponse(voucher=voucher_to_proto(decoded.voucher), insuOrg=decoded.insu_org,
                                      staleCache=decoded.stale, codeVersion=decoded.code_version)
 
+    async def RouteSettle(self, request, context):
+        """A remote settlement (6.5): national forwards it to the insured province, which
+        settles under its own policy (node.settlement)."""
+        from node.settlement import route_settle
+
+        return await route_settle(self.node, current_caller().node, request, context.time_remaining())
+
+    async def RouteReverse(self, request, context):
+        """The reversal of a remote settlement: national forwards it to the province that
+        settled it."""
+        from node.settlement import route_reverse
+
+        return await route_reverse(self.node, current_caller().node, request, context.time_remaining())
+
     async def DeliverEvents(self, request, context):
         node = self.node
-        if node.config.role != "provincial":
-            raise EcError(-5, "DeliverEvents is served by provincial nodes; national is the sender")
         caller = current_caller().node
+        if node.config.role != "provincial":
+            if caller == "national":
+                raise EcError(-5, "national delivers events to the provinces, not to itself")
+            from node.settlement.notice import relay_delivered
+
+            return await relay_delivered(node, caller, request)
         if caller not in EVENT_ORIGINS:
             raise EcError(-4, f"only national may deliver events (caller: {caller or 'anonymous'})")
         if request.origin and request.origin != caller:

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from sqlite_utils.migrations import Migrations
 
+from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.storage import outbox
 from node.storage.db import Database, RoleStore, count_rows, run_script
 
@@ -28,6 +29,8 @@ __all__ = [
     "VoucherRow",
     "AuthRow",
     "SerialRow",
+    "RelayEvent",
+    "RelayResult",
     "MIGRATIONS",
 ]
 
@@ -208,6 +211,22 @@ def m004_frozen_index(db: Any) -> None:
     """Frozen vouchers by the end of their freeze: the on-time lift finds them with an
     index over the few frozen rows, not a scan of every voucher."""
     run_script(db, "CREATE INDEX vouchers_frozen ON vouchers (frozen_until) WHERE state = 3;")
+
+
+@MIGRATIONS()
+def m005_relay_inbox(db: Any) -> None:
+    """Events delivered by the provinces (settlement notices, 6.3.2 d), which national
+    relays through its outbox: the highest outbox seq of each origin relayed."""
+    run_script(
+        db,
+        """
+        CREATE TABLE inbox_position (
+            -- The delivering node, "pNN".
+            origin      TEXT PRIMARY KEY,
+            applied_seq INTEGER NOT NULL
+        );
+        """,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,6 +502,49 @@ def _q_deregister(conn: sqlite3.Connection, province: str, instance_id: str, now
         (now_ms, province, instance_id),
     )
     return cur.rowcount == 1
+
+
+# -- relay of events delivered by the provinces ---------------------------------------
+@dataclass(frozen=True, slots=True)
+class RelayEvent:
+    """An event a province delivered, for ``destination`` (None: not relayed)."""
+
+    seq: int  # in the origin's outbox
+    destination: str | None
+    event: fed_pb.Event  # its ``sequence`` cleared: national's outbox numbers it again
+
+
+@dataclass(frozen=True, slots=True)
+class RelayResult:
+    position: int  # the origin's applied position after the batch
+    queued: int  # events queued in national's outbox
+    duplicates: int  # events already relayed (by position, or by destination and id)
+    destinations: frozenset[str]  # where events were queued
+
+
+def _q_relay_events(
+    conn: sqlite3.Connection, origin: str, events: Sequence[RelayEvent], now_ms: int
+) -> RelayResult:
+    """Queue a delivered batch for its destinations and move the origin's position, in
+    one transaction. At or below the position, or already queued for that destination
+    (UNIQUE (destination, event_id)), an event changes nothing: a resent batch is a no-op."""
+    position = outbox.q_inbox_position(conn, origin)
+    queued = duplicates = 0
+    destinations: set[str] = set()
+    for ev in sorted(events, key=lambda e: e.seq):
+        if ev.seq <= position:
+            duplicates += 1
+            continue
+        position = ev.seq
+        if ev.destination is None:
+            continue
+        if outbox.enqueue(conn, ev.event, [ev.destination], now_ms):
+            queued += 1
+            destinations.add(ev.destination)
+        else:
+            duplicates += 1
+    outbox.q_advance_inbox_position(conn, origin, position)
+    return RelayResult(position, queued, duplicates, frozenset(destinations))
 
 
 # -- voucher lifecycle (node/voucher/) -------------------------------------------------
@@ -838,6 +900,14 @@ class NationalStore(RoleStore):
 
     async def deregister(self, province: str, instance_id: str, now_ms: int) -> bool:
         return await self.db.write(_q_deregister, province, instance_id, now_ms)
+
+    async def relay_events(self, origin: str, events: Sequence[RelayEvent], now_ms: int) -> RelayResult:
+        """Queue events a province delivered for their destinations (idempotent)."""
+        return await self.db.write(_q_relay_events, origin, list(events), now_ms)
+
+    async def load_inbox_position(self, origin: str) -> int:
+        """The highest outbox seq of province node ``origin`` relayed here."""
+        return await self.db.read(outbox.q_inbox_position, origin)
 
     async def query(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` on a reader (``fn`` composes the ``q_*`` functions)."""

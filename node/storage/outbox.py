@@ -3,8 +3,15 @@
 Every change that must reach another node is written here *in the same SQLite
 transaction as the change itself* (``enqueue`` takes the writer's connection), so a
 change and its delivery are committed together or not at all. ``federation.delivery``
-reads it per destination, one batch in flight at a time, and records each
-destination's acknowledged position and persisted, jittered backoff in ``delivery``.
+reads it one batch in flight at a time and records the acknowledged position and the
+persisted, jittered backoff of each delivery lane in ``delivery``.
+
+A row always names its final destination province. National sends each destination
+its own rows directly: one lane per destination (``OutboxStore(db)``). A province has
+one next hop, national, which relays to the final destinations (settlement notices,
+6.3.2 d): its whole outbox is a single lane (``OutboxStore(db, lane="national")``,
+rows queued with ``enqueue(..., lane="national")``), so the positions national sees
+from that province only grow.
 """
 
 from __future__ import annotations
@@ -17,7 +24,15 @@ from typing import Any
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.storage.db import Database, run_script
 
-__all__ = ["create_tables", "enqueue", "OutboxStore", "DeliveryState", "Pending"]
+__all__ = [
+    "create_tables",
+    "enqueue",
+    "OutboxStore",
+    "DeliveryState",
+    "Pending",
+    "q_inbox_position",
+    "q_advance_inbox_position",
+]
 
 
 def create_tables(db: Any) -> None:
@@ -54,8 +69,17 @@ def create_tables(db: Any) -> None:
     )
 
 
-def enqueue(conn: sqlite3.Connection, event: fed_pb.Event, destinations: Iterable[str], now_ms: int) -> int:
+def enqueue(
+    conn: sqlite3.Connection,
+    event: fed_pb.Event,
+    destinations: Iterable[str],
+    now_ms: int,
+    lane: str | None = None,
+) -> int:
     """Queue ``event`` for each destination province, inside the caller's transaction.
+
+    ``lane`` names the one next hop of every row (at a province: ``"national"``); None
+    (national), each destination is its own lane.
 
     Returns the number of rows written. The event must carry ``eventId``, ``kind``,
     ``ecCardNo`` and ``version``; a repeat of the same event id for a destination is
@@ -73,7 +97,8 @@ def enqueue(conn: sqlite3.Connection, event: fed_pb.Event, destinations: Iterabl
         "VALUES (?,?,?,?,?,?,?)",
         rows,
     )
-    conn.executemany("INSERT OR IGNORE INTO delivery (destination) VALUES (?)", [(r[0],) for r in rows])
+    lanes = [r[0] for r in rows] if lane is None else [lane] if rows else []
+    conn.executemany("INSERT OR IGNORE INTO delivery (destination) VALUES (?)", [(x,) for x in lanes])
     return cur.rowcount
 
 
@@ -96,28 +121,41 @@ class Pending:
     body: bytes
 
 
-_STATE_SQL = (
-    "SELECT destination, acked_seq, attempts, next_attempt_at, last_error, "
-    "EXISTS (SELECT 1 FROM outbox o WHERE o.destination = d.destination AND o.seq > d.acked_seq) "
-    "FROM delivery d"
-)
+# A lane's rows: per destination, the rows naming it; a single lane, every row.
+def _rows_of(lane: str | None, alias: str = "o", key: str = "?") -> str:
+    return "1" if lane is not None else f"{alias}.destination = {key}"
 
 
-def _q_states(conn: sqlite3.Connection) -> list[DeliveryState]:
-    return [DeliveryState(*r[:5], bool(r[5])) for r in conn.execute(f"{_STATE_SQL} ORDER BY destination")]
+def _state_sql(lane: str | None) -> str:
+    return (
+        "SELECT destination, acked_seq, attempts, next_attempt_at, last_error, "
+        f"EXISTS (SELECT 1 FROM outbox o WHERE {_rows_of(lane, key='d.destination')} "
+        "AND o.seq > d.acked_seq) FROM delivery d"
+    )
 
 
-def _q_state(conn: sqlite3.Connection, destination: str) -> DeliveryState | None:
-    r = conn.execute(f"{_STATE_SQL} WHERE destination = ?", (destination,)).fetchone()
+def _q_states(conn: sqlite3.Connection, lane: str | None) -> list[DeliveryState]:
+    # A single-lane store ignores any other delivery row (it has none in normal use).
+    where, args = (" WHERE destination = ?", (lane,)) if lane is not None else ("", ())
+    return [
+        DeliveryState(*r[:5], bool(r[5]))
+        for r in conn.execute(f"{_state_sql(lane)}{where} ORDER BY destination", args)
+    ]
+
+
+def _q_state(conn: sqlite3.Connection, lane: str | None, destination: str) -> DeliveryState | None:
+    r = conn.execute(f"{_state_sql(lane)} WHERE destination = ?", (destination,)).fetchone()
     return DeliveryState(*r[:5], bool(r[5])) if r else None
 
 
-def _q_batch(conn: sqlite3.Connection, destination: str, after_seq: int, limit: int) -> list[Pending]:
+def _q_batch(
+    conn: sqlite3.Connection, lane: str | None, destination: str, after_seq: int, limit: int
+) -> list[Pending]:
+    args = (after_seq, limit) if lane is not None else (destination, after_seq, limit)
     return [
         Pending(r[0], r[1])
         for r in conn.execute(
-            "SELECT seq, body FROM outbox WHERE destination = ? AND seq > ? ORDER BY seq LIMIT ?",
-            (destination, after_seq, limit),
+            f"SELECT seq, body FROM outbox o WHERE {_rows_of(lane)} AND seq > ? ORDER BY seq LIMIT ?", args
         )
     ]
 
@@ -146,38 +184,61 @@ def _q_reset_backoff(conn: sqlite3.Connection, destination: str) -> None:
     )
 
 
-def _q_last_seq(conn: sqlite3.Connection, destination: str) -> int:
-    return conn.execute(
-        "SELECT coalesce(max(seq), 0) FROM outbox WHERE destination = ?", (destination,)
-    ).fetchone()[0]
+def _q_last_seq(conn: sqlite3.Connection, lane: str | None, destination: str) -> int:
+    args = () if lane is not None else (destination,)
+    return conn.execute(f"SELECT coalesce(max(seq), 0) FROM outbox o WHERE {_rows_of(lane)}", args).fetchone()[0]
 
 
-def _q_pending_counts(conn: sqlite3.Connection) -> dict[str, int]:
+def _q_pending_counts(conn: sqlite3.Connection, lane: str | None) -> dict[str, int]:
     # One indexed range count per destination over outbox_by_destination (destination, seq).
+    where, args = (" WHERE d.destination = ?", (lane,)) if lane is not None else ("", ())
     return {
         r[0]: r[1]
         for r in conn.execute(
             "SELECT d.destination, (SELECT count(*) FROM outbox o "
-            "WHERE o.destination = d.destination AND o.seq > d.acked_seq) FROM delivery d"
+            f"WHERE {_rows_of(lane, key='d.destination')} AND o.seq > d.acked_seq) FROM delivery d{where}",
+            args,
         )
     }
 
 
-class OutboxStore:
-    """Coroutine access to the outbox and the delivery cursors of a national database."""
+# -- receiving side: the ``inbox_position`` table of a receiver's own migrations -------
+def q_inbox_position(conn: sqlite3.Connection, origin: str) -> int:
+    """The highest outbox seq of ``origin`` applied here (0 if none)."""
+    row = conn.execute("SELECT applied_seq FROM inbox_position WHERE origin = ?", (origin,)).fetchone()
+    return row[0] if row else 0
 
-    def __init__(self, db: Database) -> None:
+
+def q_advance_inbox_position(conn: sqlite3.Connection, origin: str, position: int) -> None:
+    """Record ``position`` as applied from ``origin`` (never moving backwards)."""
+    conn.execute(
+        "INSERT INTO inbox_position (origin, applied_seq) VALUES (?, ?) "
+        "ON CONFLICT (origin) DO UPDATE SET applied_seq = max(applied_seq, excluded.applied_seq)",
+        (origin, position),
+    )
+
+
+class OutboxStore:
+    """Coroutine access to the outbox and the delivery cursors of a node's database.
+
+    ``lane`` None (national): one lane per destination province. ``lane="national"``
+    (a province): the whole outbox is one lane to that next hop; the ``destination``
+    arguments below then name the lane.
+    """
+
+    def __init__(self, db: Database, lane: str | None = None) -> None:
         self.db = db
+        self.lane = lane
 
     async def states(self) -> list[DeliveryState]:
-        return await self.db.read(_q_states)
+        return await self.db.read(_q_states, self.lane)
 
     async def state(self, destination: str) -> DeliveryState | None:
-        return await self.db.read(_q_state, destination)
+        return await self.db.read(_q_state, self.lane, destination)
 
     async def batch(self, destination: str, after_seq: int, limit: int) -> list[Pending]:
         """Up to ``limit`` events for ``destination`` after ``after_seq``, in seq order."""
-        return await self.db.read(_q_batch, destination, after_seq, limit)
+        return await self.db.read(_q_batch, self.lane, destination, after_seq, limit)
 
     async def acked(self, destination: str, applied: int, now_ms: int) -> None:
         await self.db.write(_q_acked, destination, applied, now_ms)
@@ -190,8 +251,8 @@ class OutboxStore:
 
     async def last_seq(self, destination: str) -> int:
         """The newest outbox position queued for ``destination`` (0 if none)."""
-        return await self.db.read(_q_last_seq, destination)
+        return await self.db.read(_q_last_seq, self.lane, destination)
 
     async def pending_counts(self) -> dict[str, int]:
         """Events beyond each destination's acknowledged position."""
-        return await self.db.read(_q_pending_counts)
+        return await self.db.read(_q_pending_counts, self.lane)

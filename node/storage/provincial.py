@@ -12,6 +12,13 @@ Applying delivered events (``apply_events``) is idempotent, in one transaction p
   ids are kept only for ``EVENT_ID_RETENTION_MS`` (pruned as batches arrive).
 * A voucher snapshot replaces the cached one only when its version is newer, so an old
   snapshot arriving late (or from a fetch racing a push) never overwrites a new one.
+* A settlement notice (``settlement.notice``, 6.3.2 d: another insured province of the
+  person settled or reversed) is stored in ``settlement_notices``, one row per
+  (settlement, state): a reversal keeps the settled row beside it, and the current
+  state of a settlement is its row of highest ``version`` (settled 1, reversed 2).
+
+The province's own outbox (m006, the tables of ``node.storage.outbox``) holds the
+notices this province sends to the other insured provinces of a person, through national.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import Any
 
 from sqlite_utils.migrations import Migrations
 
-from node.storage import qrcodes
+from node.storage import outbox, qrcodes, settlement
 from node.storage.db import RoleStore, run_script
 
 __all__ = [
@@ -33,10 +40,13 @@ __all__ = [
     "AuthRow",
     "VoucherSnapshot",
     "InboundEvent",
+    "Notice",
+    "ReceivedNotice",
     "ApplyResult",
     "CachedVoucher",
     "AuthMatch",
     "EVENT_ID_RETENTION_MS",
+    "NOTICE_VERSIONS",
 ]
 
 MIGRATIONS = Migrations("ecnet-provincial")
@@ -205,11 +215,41 @@ class VoucherSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class Notice:
+    """A settlement (or its reversal) of a person insured in several regions, as told to
+    the person's other insured provinces (6.3.2 d). Amounts in fen; times in ms.
+    Re-exported by ``node.settlement.notice``, where it is queued and listed."""
+
+    settlement_id: str
+    ec_card_no: str
+    id_type: str
+    id_no: str
+    insu_org: str  # the insured region whose fund settled
+    settled_by: str  # two-digit province code of the settling province
+    med_type: str  # "outpatient" | "inpatient" | "pharmacy"
+    fee_sumamt: int
+    fund_pay: int
+    psn_acct_pay: int
+    own_pay_amt: int
+    state: str  # "settled" | "reversed"
+    at_ms: int  # when it was settled / reversed
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedNotice:
+    notice: Notice
+    received_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class InboundEvent:
+    """A delivered event: a voucher snapshot, or (``settlement.notice``) a notice."""
+
     event_id: str
     seq: int
     kind: str
-    voucher: VoucherSnapshot
+    voucher: VoucherSnapshot | None = None
+    notice: Notice | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,9 +321,24 @@ def _put_snapshot(conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, 
     return True
 
 
-def _q_position(conn: sqlite3.Connection, origin: str) -> int:
-    row = conn.execute("SELECT applied_seq FROM inbox_position WHERE origin = ?", (origin,)).fetchone()
-    return row[0] if row else 0
+# A notice event's version: a reversal supersedes the settlement.
+NOTICE_VERSIONS = {"settled": 1, "reversed": 2}
+
+
+def _put_notice(conn: sqlite3.Connection, n: Notice, now_ms: int) -> bool:
+    """Store a received notice unless this (settlement, state) is already here."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO settlement_notices (settlement_id, state, version, ec_card_no, id_type, "
+        "id_no, insu_org, settled_by, med_type, fee_sumamt, fund_pay, psn_acct_pay, own_pay_amt, "
+        "at_ms, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        (n.settlement_id, n.state, NOTICE_VERSIONS[n.state], n.ec_card_no, n.id_type, n.id_no,
+         n.insu_org, n.settled_by, n.med_type, n.fee_sumamt, n.fund_pay, n.psn_acct_pay,
+         n.own_pay_amt, n.at_ms, now_ms),
+    )
+    return cur.rowcount == 1
+
+
+_q_position = outbox.q_inbox_position
 
 
 def _q_apply_events(
@@ -302,15 +357,16 @@ def _q_apply_events(
         )
         if cur.rowcount == 0:
             duplicates += 1
-        elif _put_snapshot(conn, ev.voucher, "pushed", now_ms):
+        elif ev.notice is not None:
+            if _put_notice(conn, ev.notice, now_ms):
+                applied += 1
+            else:
+                duplicates += 1
+        elif ev.voucher is not None and _put_snapshot(conn, ev.voucher, "pushed", now_ms):
             applied += 1
         else:
             stale += 1
-    conn.execute(
-        "INSERT INTO inbox_position (origin, applied_seq) VALUES (?, ?) "
-        "ON CONFLICT (origin) DO UPDATE SET applied_seq = max(applied_seq, excluded.applied_seq)",
-        (origin, position),
-    )
+    outbox.q_advance_inbox_position(conn, origin, position)
     conn.execute("DELETE FROM inbox_events WHERE applied_at < ?", (now_ms - EVENT_ID_RETENTION_MS,))
     return ApplyResult(position, applied, stale, duplicates)
 
@@ -355,6 +411,19 @@ def _q_get_by_auth_code(conn: sqlite3.Connection, auth_code: str) -> AuthMatch |
     return AuthMatch(voucher, r[1], bool(r[2])) if voucher is not None else None
 
 
+def _q_list_notices(conn: sqlite3.Connection, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
+    # The current state of each settlement: its row of highest version; newest first.
+    rows = conn.execute(
+        "SELECT settlement_id, ec_card_no, id_type, id_no, insu_org, settled_by, med_type, fee_sumamt, "
+        "fund_pay, psn_acct_pay, own_pay_amt, state, at_ms, received_at FROM settlement_notices n "
+        "WHERE id_type = ? AND id_no = ? AND NOT EXISTS (SELECT 1 FROM settlement_notices m "
+        "WHERE m.settlement_id = n.settlement_id AND m.version > n.version) "
+        "ORDER BY at_ms DESC, settlement_id LIMIT ?",
+        (id_type, id_no, limit),
+    )
+    return [ReceivedNotice(Notice(*r[:13]), r[13]) for r in rows]
+
+
 COUNTED_TABLES = ("voucher_cache", "channel_auths")
 
 
@@ -374,6 +443,10 @@ class ProvincialStore(RoleStore):
         """Cache a snapshot (e.g. ``'fetched'`` for a visitor) unless a newer one is cached."""
         return await self.db.write(_put_snapshot, snapshot, source, now_ms)
 
+    async def list_notices(self, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
+        """Settlement notices received for one person: each settlement's current state."""
+        return await self.db.read(_q_list_notices, id_type, id_no, limit)
+
     async def load_applied_position(self, origin: str = "national") -> int:
         """The highest outbox seq of ``origin`` applied here."""
         return await self.db.read(_q_position, origin)
@@ -389,3 +462,40 @@ class ProvincialStore(RoleStore):
     async def get_by_auth_code(self, auth_code: str) -> AuthMatch | None:
         """The cached voucher a channel authorization code belongs to (revoked ones too)."""
         return await self.db.read(_q_get_by_auth_code, auth_code)
+
+
+# The settlement ledger (the SQL lives in settlement.py).
+MIGRATIONS(name="m005_settlement")(settlement.create_tables)
+
+
+@MIGRATIONS()
+def m006_settlement_notices(db: Any) -> None:
+    """Settlement notices (6.3.2 d): the outbox this province sends them through (to
+    national, which relays them) and the notices received from the other insured
+    provinces of a person."""
+    outbox.create_tables(db)
+    run_script(
+        db,
+        """
+        CREATE TABLE settlement_notices (
+            settlement_id TEXT NOT NULL,
+            -- 'settled' (version 1) or 'reversed' (version 2): both rows are kept.
+            state         TEXT NOT NULL CHECK (state IN ('settled', 'reversed')),
+            version       INTEGER NOT NULL,
+            ec_card_no    TEXT NOT NULL,
+            id_type       TEXT NOT NULL,
+            id_no         TEXT NOT NULL,
+            insu_org      TEXT NOT NULL,
+            settled_by    TEXT NOT NULL,
+            med_type      TEXT NOT NULL,
+            fee_sumamt    INTEGER NOT NULL,
+            fund_pay      INTEGER NOT NULL,
+            psn_acct_pay  INTEGER NOT NULL,
+            own_pay_amt   INTEGER NOT NULL,
+            at_ms         INTEGER NOT NULL,
+            received_at   INTEGER NOT NULL,
+            PRIMARY KEY (settlement_id, state)
+        );
+        CREATE INDEX settlement_notices_by_person ON settlement_notices (id_type, id_no, at_ms);
+        """,
+    )

@@ -1,0 +1,325 @@
+"""Settlement at a provincial node (standard 6.4 b–c, 6.5): the token checked, the
+policy applied, local or through national to the insured province.
+
+Who does what:
+
+* the **serving province** (the institution's) takes ``Settle``: checks the input and
+  the ecToken it issued (unknown or expired 500067; bound to the same orgId; one
+  settlement per token). Insured here (the token's region is this province's): settled
+  here in one transaction (:func:`~node.settlement.ledger.settle_here_tx`). Insured
+  elsewhere: a ``pending`` row and the token's use commit first, then
+  ``FederationService/RouteSettle`` goes through national to the insured province;
+  its answer completes the row.
+* **national** forwards ``RouteSettle`` / ``RouteReverse`` to the province named by the
+  region (``federation.forward``); it keeps no settlement data.
+* the **insured province** settles under its own policy, debits its fund and the
+  personal account, and keeps the row (kind ``insured``), idempotently by the same key.
+
+Exactly once across a time-out or a kill -9: nothing is acknowledged before it is
+committed; the serving row is durable before the insured province is asked, and the
+insured province's settlement is idempotent by ``(serving province, orgId,
+requestId)``. A call that times out leaves the row ``pending`` and answers -3: a retry
+with the same ``requestId`` (or the node's reconciler, every ``reconcile_interval``)
+asks again and gets the one settlement that was made, or makes it. A refusal by the
+insured province removes the pending row (and gives the token back, unless the holder
+must scan again), so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import sqlite3
+import time
+
+import grpc
+
+from ecnet.v1 import federation_service_pb2 as fed_pb
+from federation.events import snapshot_from_proto
+from federation.forward import Forwarder
+from node.acceptance.batch import WriteBatcher
+from node.acceptance.runtime import transport_failure
+from node.acceptance.wire import voucher_to_proto
+from node.domain.regions import province_name
+from node.errors import EcError, from_rpc_error, invalid
+from node.settlement.ledger import (
+    Person,
+    SettleInput,
+    abandon_remote_tx,
+    confirm_remote_tx,
+    mark_reversed_tx,
+    reverse_here_tx,
+    serve_tx,
+    settle_here_tx,
+)
+from node.settlement.notice import notify_enqueued
+from node.settlement.policy import Item, Policies, validate_items, validate_med_type
+from node.settlement.settings import SettlementSettings
+from node.settlement.wire import (
+    input_from_proto,
+    input_to_proto,
+    row_from_proto,
+    settlement_to_proto,
+)
+from node.storage.acceptance import q_cached_version, q_get_voucher, q_put_voucher
+from node.storage.provincial import VoucherSnapshot
+from node.storage.settlement import SettlementRow, q_get_settlement, q_pending
+
+__all__ = ["Settlements", "settlements_of", "route_settle", "route_reverse"]
+
+log = logging.getLogger("ecnet.settlement")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def check_input(inp: SettleInput) -> SettleInput:
+    """Self when acceptable; else 500098 (no orgId), 500067 (no token) or -2."""
+    if not inp.org_id:
+        raise EcError(500098, "orgId is required: the institution code (机构 ID) asking for the settlement")
+    if len(inp.org_id) > 40:
+        raise invalid(f"orgId has {len(inp.org_id)} characters; at most 40 are allowed", field="orgId")
+    if not _REQUEST_ID.fullmatch(inp.request_id):
+        raise invalid("requestId is required: 1 to 64 letters, digits or . _ : - chosen by the institution, "
+                      "the same on every retry of one settlement", field="requestId")
+    if not inp.ec_token:
+        raise EcError(500067, "ecToken is required: the token of the holder's scan (ec.query)")
+    validate_med_type(inp.med_type)
+    validate_items(inp.items)
+    return inp
+
+
+def _refresh_tx(conn: sqlite3.Connection, snap: VoucherSnapshot, now_ms: int) -> None:
+    """The insured province's fresher data, into this province's cache if it holds the
+    voucher (a visitor it does not hold stays uncached, as after a routed scan)."""
+    mine = q_cached_version(conn, snap.ec_card_no)
+    if mine is not None and snap.version > mine:
+        q_put_voucher(conn, snap, "fetched", now_ms)
+
+
+def _stale(version: int) -> EcError:
+    return EcError(500023, f"the holder's insurance data changed since the scan (now version {version}): scan "
+                           "a new code, then settle with the new ecToken")
+
+
+class Settlements:
+    """A provincial node's settlement: one per node (:func:`settlements_of`)."""
+
+    def __init__(self, node, settings: SettlementSettings) -> None:
+        self.node = node
+        self.db = node.store.db
+        self.clock = node.clock
+        self.entropy = node.entropy
+        self.province: str = node.config.province
+        self.settings = settings
+        self.policies = Policies.load(settings.policy or None)
+        self.writes = WriteBatcher(node.store.db)
+
+    def _new_id(self, now_ms: int) -> str:
+        """``<province (2)><yyyymmdd (Beijing)><16 random digits>``, 26 digits."""
+        day = time.strftime("%Y%m%d", time.gmtime(now_ms // 1000 + 8 * 3600))
+        rand = int.from_bytes(self.entropy.token_bytes(8)) % 10**16
+        return f"{self.province}{day}{rand:016d}"
+
+    async def _write(self, fn, *args):
+        result = await self.writes.write(fn, *args)
+        if isinstance(result, EcError):
+            raise result
+        return result
+
+    async def _write_notifying(self, fn, *args):
+        """``_write`` of a transaction that may queue notices (its last argument is the
+        list it adds their destinations to): the uplink is woken after the commit."""
+        sent: list[str] = []
+        result = await self._write(fn, *args, sent)
+        if sent:
+            notify_enqueued(self.node)
+        return result
+
+    # -- serving side ----------------------------------------------------------------
+    async def settle(self, inp: SettleInput) -> SettlementRow:
+        """One write transaction decides (:func:`~node.settlement.ledger.serve_tx`): the
+        key's earlier settlement, a refusal, a local settlement, or a pending remote one,
+        which the insured province is then asked to complete."""
+        inp = check_input(inp)
+        now = self.clock.now_ms()
+        result = await self._write_notifying(serve_tx, inp, self.province, self._new_id(now), now,
+                                             self.policies.for_region)
+        if isinstance(result, tuple):
+            raise _stale(result[1])
+        return await self._complete(result) if result.state == "pending" else result
+
+    async def _complete(self, row: SettlementRow) -> SettlementRow:
+        """Ask the insured province for a pending remote settlement (again)."""
+        peer = self.node.registrar.peer
+        inp = SettleInput(row.ec_token, row.org_id, row.request_id, row.med_type, _items(row))
+        request = fed_pb.RouteSettleRequest(
+            servingProvince=self.province, settle=input_to_proto(inp), ecCardNo=row.ec_card_no,
+            insuOrg=row.insu_org, settlementId=row.settlement_id, idType=row.id_type, idNo=row.id_no,
+            userName=row.user_name,
+            voucherVersion=await self.db.read(q_cached_version, row.ec_card_no) or 0,
+        )
+        deadline = self.settings.settle_deadline
+        where = f"the insured province {row.settled_by} ({province_name(row.settled_by)})"
+        try:
+            resp = await peer.federation.RouteSettle(request, metadata=peer.metadata, timeout=deadline)
+        except grpc.RpcError as exc:
+            code, message = from_rpc_error(exc)
+            if transport_failure(exc) or code == -3:
+                raise EcError(-3, f"{where} did not confirm settlement {row.settlement_id} within {deadline:g} s "
+                                  f"({message}); it is pending: retry with the same requestId, which settles it "
+                                  "at most once") from None
+            await self.writes.write(abandon_remote_tx, row, code != 500023)
+            raise EcError(code, f"{where} refused the settlement: {message}") from None
+        if resp.HasField("voucher"):
+            await self.writes.write(_refresh_tx, snapshot_from_proto(resp.voucher), self.clock.now_ms())
+        if not resp.HasField("settlement"):
+            await self.writes.write(abandon_remote_tx, row, False)
+            raise _stale(resp.voucher.version)
+        return await self.writes.write(confirm_remote_tx, row.settlement_id, row_from_proto(resp.settlement, row))
+
+    async def reverse(self, settlement_id: str, org_id: str, request_id: str) -> SettlementRow:
+        row = await self.db.read(q_get_settlement, settlement_id)
+        if row is None or row.serving_province != self.province:
+            raise EcError(500014, f"no settlement {settlement_id!r} was made at province {self.province}")
+        if org_id and org_id != row.org_id:
+            raise EcError(-4, f"settlement {settlement_id} was made by institution {row.org_id}; only it may "
+                              "reverse it")
+        if row.kind == "local":
+            return await self._write_notifying(reverse_here_tx, settlement_id, self.province, org_id,
+                                               self.province, request_id, self.clock.now_ms())
+        if row.state == "reversed":
+            return row
+        if row.state == "pending":
+            raise EcError(-3, f"settlement {settlement_id} is not confirmed by the insured province yet: retry "
+                              "the settlement with its requestId first")
+        peer = self.node.registrar.peer
+        request = fed_pb.RouteReverseRequest(servingProvince=self.province, settlementId=settlement_id,
+                                             settledBy=row.settled_by, requestId=request_id)
+        deadline = self.settings.settle_deadline
+        try:
+            resp = await peer.federation.RouteReverse(request, metadata=peer.metadata, timeout=deadline)
+        except grpc.RpcError as exc:
+            code, message = from_rpc_error(exc)
+            if transport_failure(exc):
+                code, message = -3, (f"the insured province {row.settled_by} did not confirm the reversal within "
+                                     f"{deadline:g} s; nothing changed here: retry the reversal")
+            raise EcError(code, message) from None
+        return await self.writes.write(mark_reversed_tx, settlement_id, row_from_proto(resp.settlement, row))
+
+    async def get(self, settlement_id: str) -> SettlementRow:
+        row = await self.db.read(q_get_settlement, settlement_id)
+        if row is None:
+            raise EcError(500014, f"no settlement {settlement_id!r} at province {self.province} "
+                                  f"({province_name(self.province)})")
+        return row
+
+    # -- insured side ----------------------------------------------------------------
+    async def settle_routed(self, req: fed_pb.RouteSettleRequest) -> fed_pb.RouteSettleResponse:
+        if req.insuOrg[:2] != self.province:
+            raise invalid(f"region {req.insuOrg!r} is not insured at province {self.province}")
+        inp = check_input(input_from_proto(req.settle))
+        if not req.settlementId or not req.ecCardNo:
+            raise invalid("a routed settlement needs its settlementId and ecCardNo")
+        who = Person(req.ecCardNo, req.idType, req.idNo, req.userName, req.insuOrg)
+        result = await self._write_notifying(
+            settle_here_tx, "insured", req.settlementId, req.servingProvince, self.province, inp, who,
+            self.policies.for_region(req.insuOrg), self.clock.now_ms(), req.voucherVersion)
+        if isinstance(result, tuple):
+            cached = await self.db.read(q_get_voucher, req.ecCardNo)
+            return fed_pb.RouteSettleResponse(voucher=voucher_to_proto(cached))
+        return fed_pb.RouteSettleResponse(settlement=settlement_to_proto(result))
+
+    async def reverse_routed(self, req: fed_pb.RouteReverseRequest) -> SettlementRow:
+        return await self._write_notifying(reverse_here_tx, req.settlementId, self.province, "",
+                                           req.servingProvince, req.requestId, self.clock.now_ms())
+
+    # -- reconciliation --------------------------------------------------------------
+    async def reconcile(self) -> int:
+        """Ask again for the remote settlements left pending (a time-out, a restart);
+        returns how many were resolved (settled or refused)."""
+        before = self.clock.now_ms() - int(self.settings.reconcile_after * 1000)
+        resolved = 0
+        for row in await self.db.read(q_pending, before):
+            try:
+                await self._complete(row)
+            except EcError as err:
+                if err.code == -3:
+                    log.info("settlement still pending", extra={"fields": {"settlement": row.settlement_id,
+                                                                          "error": err.message}})
+                    break  # the insured province (or national) is away: try the rest later
+            resolved += 1
+        return resolved
+
+    async def reconcile_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.reconcile_interval)
+            with contextlib.suppress(Exception):
+                await self.reconcile()
+
+
+def _items(row: SettlementRow) -> tuple[Item, ...]:
+    return tuple(Item(code=i["code"], name=i["name"], category=i["category"], unit_price=i["unitPrice"],
+                      quantity=i["quantity"]) for i in row.item_dicts())
+
+
+def settlements_of(node) -> Settlements:
+    """The node's settlement, built on first use (the store is open by then)."""
+    s = getattr(node, "settlements", None)
+    if s is None:
+        if node.config.role != "provincial":
+            raise EcError(-5, "settlement is served by provincial nodes: ask the province of the institution")
+        s = Settlements(node, SettlementSettings.from_config(node.config.extra))
+        node.settlements = s
+    return s
+
+
+def _forwarder(node) -> Forwarder:
+    fwd = getattr(node, "settle_forwarder", None)
+    if fwd is None:
+        fwd = Forwarder(node.directory, SettlementSettings.from_config(node.config.extra).settle_deadline)
+        node.settle_forwarder = fwd
+        node.on_stop(fwd.close)
+    return fwd
+
+
+async def route_settle(node, caller: str, req: fed_pb.RouteSettleRequest,
+                       time_remaining: float | None) -> fed_pb.RouteSettleResponse:
+    """``FederationService/RouteSettle``: national forwards, the insured province settles."""
+    if node.config.role == "national":
+        if caller != f"p{req.servingProvince}":
+            raise EcError(-4, f"RouteSettle for province {req.servingProvince or '?'} must come from that "
+                              f"province's node (caller: {caller or 'anonymous'})")
+        insured = req.insuOrg[:2]
+        if len(req.insuOrg) != 6 or not req.insuOrg.isdigit() or insured == req.servingProvince:
+            raise invalid(f"insuOrg {req.insuOrg!r} is not another province's region: a settlement of the "
+                          "serving province's own insured is made there, not routed")
+        return await _forwarder(node).forward(
+            insured, "the insured province",
+            lambda peer, timeout: peer.federation.RouteSettle(req, metadata=peer.metadata, timeout=timeout),
+            time_remaining)
+    if caller != "national":
+        raise EcError(-4, f"a remote settlement reaches the insured province only through the national hub "
+                          f"(caller: {caller or 'anonymous'})")
+    return await settlements_of(node).settle_routed(req)
+
+
+async def route_reverse(node, caller: str, req: fed_pb.RouteReverseRequest,
+                        time_remaining: float | None) -> fed_pb.RouteReverseResponse:
+    """``FederationService/RouteReverse``: to the province that settled it."""
+    if node.config.role == "national":
+        if caller != f"p{req.servingProvince}":
+            raise EcError(-4, f"RouteReverse for province {req.servingProvince or '?'} must come from that "
+                              f"province's node (caller: {caller or 'anonymous'})")
+        if len(req.settledBy) != 2 or not req.settledBy.isdigit() or req.settledBy == req.servingProvince:
+            raise invalid(f"settledBy {req.settledBy!r} is not another province")
+        return await _forwarder(node).forward(
+            req.settledBy, "the province that settled it",
+            lambda peer, timeout: peer.federation.RouteReverse(req, metadata=peer.metadata, timeout=timeout),
+            time_remaining)
+    if caller != "national":
+        raise EcError(-4, f"a remote reversal reaches the insured province only through the national hub "
+                          f"(caller: {caller or 'anonymous'})")
+    row = await settlements_of(node).reverse_routed(req)
+    return fed_pb.RouteReverseResponse(settlement=settlement_to_proto(row))

@@ -1,0 +1,235 @@
+"""The settlement ledger of a provincial node: settlements, personal accounts and the
+yearly accumulators of each person per pooling region.
+
+Functions on a connection, run inside the caller's transaction (``db.read`` /
+``db.write`` or a group-committed batch). A settlement row is one of three kinds:
+
+* ``local``: asked here by an institution of this province for a person insured here;
+* ``serving``: asked here for a person insured in another province, settled there
+  (6.5); the row is ``pending`` from before the call to the insured province until
+  its answer, so a time-out leaves a durable record that a retry completes;
+* ``insured``: settled here for an institution of another province (routed by national).
+
+``(serving_province, org_id, request_id)`` is unique: the idempotency key of a
+settlement, the same at both ends of a remote one. Accounts and accumulators are only
+changed by ``local`` and ``insured`` rows, in the same transaction as the row.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, replace
+from typing import Any
+
+from node.storage.db import run_script
+
+__all__ = [
+    "create_tables",
+    "SettlementRow",
+    "q_get_settlement",
+    "q_get_by_key",
+    "q_insert_settlement",
+    "q_update_settlement",
+    "q_delete_pending",
+    "q_pending",
+    "q_account",
+    "q_set_account",
+    "q_accumulators",
+    "q_set_accumulators",
+    "q_claim_token",
+    "q_release_token",
+]
+
+
+def create_tables(db: Any) -> None:
+    """Migration: the ledger."""
+    run_script(
+        db,
+        """
+        CREATE TABLE settlements (
+            settlement_id    TEXT PRIMARY KEY,
+            kind             TEXT NOT NULL CHECK (kind IN ('local', 'serving', 'insured')),
+            state            TEXT NOT NULL CHECK (state IN ('pending', 'settled', 'reversed')),
+            serving_province TEXT NOT NULL,
+            org_id           TEXT NOT NULL,
+            request_id       TEXT NOT NULL,
+            -- SHA-256 of the request's content: the same key with other content is refused.
+            request_digest   TEXT NOT NULL,
+            ec_token         TEXT NOT NULL,
+            ec_card_no       TEXT NOT NULL,
+            id_type          TEXT NOT NULL,
+            id_no            TEXT NOT NULL,
+            user_name        TEXT NOT NULL,
+            insu_org         TEXT NOT NULL,
+            settled_by       TEXT NOT NULL,
+            med_type         TEXT NOT NULL,
+            items            TEXT NOT NULL,
+            year             INTEGER NOT NULL,
+            fee_sumamt       INTEGER NOT NULL,
+            fund_pay         INTEGER NOT NULL DEFAULT 0,
+            psn_acct_pay     INTEGER NOT NULL DEFAULT 0,
+            own_pay_amt      INTEGER NOT NULL DEFAULT 0,
+            deductible_part  INTEGER NOT NULL DEFAULT 0,
+            acct_balance     INTEGER NOT NULL DEFAULT 0,
+            created_at       INTEGER NOT NULL,
+            settled_at       INTEGER,
+            reversed_at      INTEGER,
+            reverse_request_id TEXT NOT NULL DEFAULT '',
+            CHECK (state = 'pending' OR fee_sumamt = fund_pay + psn_acct_pay + own_pay_amt),
+            UNIQUE (serving_province, org_id, request_id)
+        );
+        CREATE INDEX settlements_pending ON settlements (created_at) WHERE state = 'pending';
+
+        -- Personal accounts (个人账户) of persons insured here, per pooling region.
+        CREATE TABLE personal_accounts (
+            id_type    TEXT NOT NULL,
+            id_no      TEXT NOT NULL,
+            insu_org   TEXT NOT NULL,
+            balance    INTEGER NOT NULL CHECK (balance >= 0),
+            opened_at  INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (id_type, id_no, insu_org)
+        );
+
+        -- A person's year in a pooling region: deductible used, fund paid.
+        CREATE TABLE accumulators (
+            id_type         TEXT NOT NULL,
+            id_no           TEXT NOT NULL,
+            insu_org        TEXT NOT NULL,
+            year            INTEGER NOT NULL,
+            deductible_paid INTEGER NOT NULL CHECK (deductible_paid >= 0),
+            fund_paid       INTEGER NOT NULL CHECK (fund_paid >= 0),
+            PRIMARY KEY (id_type, id_no, insu_org, year)
+        );
+        """,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementRow:
+    settlement_id: str
+    kind: str
+    state: str
+    serving_province: str
+    org_id: str
+    request_id: str
+    request_digest: str
+    ec_token: str
+    ec_card_no: str
+    id_type: str
+    id_no: str
+    user_name: str
+    insu_org: str
+    settled_by: str
+    med_type: str
+    items: str  # JSON list of {code, name, category, unitPrice, quantity}
+    year: int
+    fee_sumamt: int
+    fund_pay: int = 0
+    psn_acct_pay: int = 0
+    own_pay_amt: int = 0
+    deductible_part: int = 0
+    acct_balance: int = 0
+    created_at: int = 0
+    settled_at: int | None = None
+    reversed_at: int | None = None
+    reverse_request_id: str = ""
+
+    def item_dicts(self) -> list[dict]:
+        return json.loads(self.items)
+
+    def with_(self, **changes: Any) -> SettlementRow:
+        return replace(self, **changes)
+
+
+_COLS = ", ".join(SettlementRow.__slots__)
+_MARKS = ", ".join("?" for _ in SettlementRow.__slots__)
+
+
+def _row(r: tuple | None) -> SettlementRow | None:
+    return SettlementRow(*r) if r is not None else None
+
+
+def q_get_settlement(conn: sqlite3.Connection, settlement_id: str) -> SettlementRow | None:
+    return _row(conn.execute(f"SELECT {_COLS} FROM settlements WHERE settlement_id = ?", (settlement_id,)).fetchone())
+
+
+def q_get_by_key(conn: sqlite3.Connection, serving: str, org_id: str, request_id: str) -> SettlementRow | None:
+    return _row(conn.execute(
+        f"SELECT {_COLS} FROM settlements WHERE serving_province = ? AND org_id = ? AND request_id = ?",
+        (serving, org_id, request_id)).fetchone())
+
+
+def q_insert_settlement(conn: sqlite3.Connection, row: SettlementRow) -> None:
+    conn.execute(f"INSERT INTO settlements ({_COLS}) VALUES ({_MARKS})",
+                 tuple(getattr(row, c) for c in SettlementRow.__slots__))
+
+
+def q_update_settlement(conn: sqlite3.Connection, row: SettlementRow) -> None:
+    """Write every mutable column of ``row`` (state, amounts, times)."""
+    conn.execute(
+        "UPDATE settlements SET state = ?, fund_pay = ?, psn_acct_pay = ?, own_pay_amt = ?, deductible_part = ?, "
+        "acct_balance = ?, settled_at = ?, reversed_at = ?, reverse_request_id = ?, settled_by = ?, "
+        "fee_sumamt = ? WHERE settlement_id = ?",
+        (row.state, row.fund_pay, row.psn_acct_pay, row.own_pay_amt, row.deductible_part, row.acct_balance,
+         row.settled_at, row.reversed_at, row.reverse_request_id, row.settled_by, row.fee_sumamt,
+         row.settlement_id),
+    )
+
+
+def q_delete_pending(conn: sqlite3.Connection, settlement_id: str) -> bool:
+    return conn.execute("DELETE FROM settlements WHERE settlement_id = ? AND state = 'pending'",
+                        (settlement_id,)).rowcount == 1
+
+
+def q_pending(conn: sqlite3.Connection, older_than_ms: int, limit: int = 100) -> list[SettlementRow]:
+    """Remote settlements still unconfirmed, oldest first."""
+    return [SettlementRow(*r) for r in conn.execute(
+        f"SELECT {_COLS} FROM settlements WHERE state = 'pending' AND created_at <= ? ORDER BY created_at LIMIT ?",
+        (older_than_ms, limit))]
+
+
+def q_account(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str) -> int | None:
+    r = conn.execute("SELECT balance FROM personal_accounts WHERE id_type = ? AND id_no = ? AND insu_org = ?",
+                     (id_type, id_no, insu_org)).fetchone()
+    return r[0] if r is not None else None
+
+
+def q_set_account(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str, balance: int,
+                  now_ms: int) -> None:
+    conn.execute(
+        "INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, opened_at, updated_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (id_type, id_no, insu_org) "
+        "DO UPDATE SET balance = excluded.balance, updated_at = excluded.updated_at",
+        (id_type, id_no, insu_org, balance, now_ms, now_ms),
+    )
+
+
+def q_accumulators(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str,
+                   year: int) -> tuple[int, int]:
+    r = conn.execute(
+        "SELECT deductible_paid, fund_paid FROM accumulators WHERE id_type = ? AND id_no = ? AND insu_org = ? "
+        "AND year = ?", (id_type, id_no, insu_org, year)).fetchone()
+    return (r[0], r[1]) if r is not None else (0, 0)
+
+
+def q_set_accumulators(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str, year: int,
+                       deductible_paid: int, fund_paid: int) -> None:
+    conn.execute(
+        "INSERT INTO accumulators (id_type, id_no, insu_org, year, deductible_paid, fund_paid) VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT (id_type, id_no, insu_org, year) DO UPDATE SET deductible_paid = excluded.deductible_paid, "
+        "fund_paid = excluded.fund_paid",
+        (id_type, id_no, insu_org, year, deductible_paid, fund_paid),
+    )
+
+
+def q_claim_token(conn: sqlite3.Connection, token: str, now_ms: int) -> bool:
+    """One settlement per token: mark it used, unless it already is."""
+    return conn.execute("UPDATE ec_tokens SET settled_at = ? WHERE token = ? AND settled_at IS NULL",
+                        (now_ms, token)).rowcount == 1
+
+
+def q_release_token(conn: sqlite3.Connection, token: str) -> None:
+    """A remote settlement the insured province refused gives its token back."""
+    conn.execute("UPDATE ec_tokens SET settled_at = NULL WHERE token = ?", (token,))

@@ -1,0 +1,183 @@
+"""Settlement at real nodes (6.4 b–c, 6.5): local and remote through national, the
+token rules, idempotency by requestId, reversal, and the sum rule
+feeSumamt = fundPay + psnAcctPay + ownPayAmt."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from scankit import insured_in
+from settlekit import A, B, C, item, settle_request, settlement_stub, start_settle_nation, token_for
+from voucherkit import fails
+
+from ecnet.v1 import settlement_service_pb2 as pb
+from node.settlement import settlements_of
+
+
+@pytest.fixture
+async def nation(cluster, tmp_path):
+    return await start_settle_nation(cluster, tmp_path, ("44", "31"), fake_clock=("44", "31"))
+
+
+def _sums(s: pb.Settlement) -> None:
+    assert s.feeSumamt == s.fundPay + s.psnAcctPay + s.ownPayAmt
+    assert min(s.fundPay, s.psnAcctPay, s.ownPayAmt) >= 0
+
+
+async def _rows(node, sql: str, *args):
+    return await node.store.db.read(lambda conn: [tuple(r) for r in conn.execute(sql, args)])
+
+
+async def test_local_settlement_by_hand(nation):
+    p = insured_in(nation.kit, "44")[0]
+    auth = await nation.activated(p, "44")
+    token, terminal = await token_for(nation, auth, "44")
+    stub = settlement_stub(nation, "44")
+
+    # 甲 300 yuan + 乙 100 yuan (10 yuan first self-pay) + 丙 20 yuan = 420 yuan
+    # eligible 300 + 90 = 390; deductible 100 → 290 × 70 % = 203 to the fund;
+    # the in-catalogue personal share 390 − 203 = 187, of which the account pays its 50;
+    # the person 420 − 203 − 50 = 167.
+    items = [item("A1", A, 30_000), item("B1", B, 5_000, 2), item("C1", C, 2_000)]
+    s = (await stub.Settle(settle_request(token, terminal.org_id, "r-1", items), timeout=10)).settlement
+    assert (s.feeSumamt, s.fundPay, s.psnAcctPay, s.ownPayAmt) == (42_000, 20_300, 5_000, 16_700)
+    assert (s.deductiblePart, s.acctBalance, s.insuOrg) == (10_000, 0, p.insured[0].insu_org)
+    assert s.state == pb.SETTLEMENT_STATE_SETTLED and s.settledBy == "44" and s.servingProvince == "44"
+    assert len(s.settlementId) == 26 and s.settlementId.startswith("44")
+    _sums(s)
+
+    # the same request again (a retry after a time-out): the same settlement, nothing new
+    again = (await stub.Settle(settle_request(token, terminal.org_id, "r-1", items), timeout=10)).settlement
+    assert again == s
+    # the same requestId with other content is refused; so is a second use of the token
+    await fails(stub.Settle(settle_request(token, terminal.org_id, "r-1", items[:1]), timeout=10), -2)
+    await fails(stub.Settle(settle_request(token, terminal.org_id, "r-2", items), timeout=10), 500067)
+    got = (await stub.GetSettlement(pb.GetSettlementRequest(settlementId=s.settlementId), timeout=10)).settlement
+    assert got == s
+
+    # the year goes on: the deductible is used up, the account is empty
+    token2, _ = await token_for(nation, auth, "44")
+    s2 = (await stub.Settle(settle_request(token2, terminal.org_id, "r-3", [item("A2", A, 10_000)]),
+                            timeout=10)).settlement
+    assert (s2.fundPay, s2.psnAcctPay, s2.ownPayAmt, s2.deductiblePart) == (7_000, 0, 3_000, 0)
+
+
+async def test_reversal_restores_once(nation):
+    p = insured_in(nation.kit, "44")[1]
+    auth = await nation.activated(p, "44")
+    stub = settlement_stub(nation, "44")
+    token, terminal = await token_for(nation, auth, "44")
+    s = (await stub.Settle(settle_request(token, terminal.org_id, "r-1", [item("A1", A, 20_000)]),
+                           timeout=10)).settlement
+    # 200 yuan: 100 deductible, 100 × 70 % = 70 fund; the account pays 50 of the 130 left
+    assert (s.fundPay, s.psnAcctPay, s.ownPayAmt) == (7_000, 5_000, 8_000)
+
+    request = pb.ReverseRequest(settlementId=s.settlementId, orgId=terminal.org_id, requestId="undo-1")
+    r = (await stub.Reverse(request, timeout=10)).settlement
+    assert r.state == pb.SETTLEMENT_STATE_REVERSED and r.acctBalance == 5_000 and r.reverseRequestId == "undo-1"
+    twice = (await stub.Reverse(request, timeout=10)).settlement
+    assert twice == r
+    # another institution may not reverse it; an unknown id is 500014
+    await fails(stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId, orgId="H99999"), timeout=10), -4)
+    await fails(stub.Reverse(pb.ReverseRequest(settlementId="44" + "0" * 24), timeout=10), 500014)
+
+    # restored: the same bill settles as the first did
+    token2, _ = await token_for(nation, auth, "44")
+    s2 = (await stub.Settle(settle_request(token2, terminal.org_id, "r-2", [item("A1", A, 20_000)]),
+                            timeout=10)).settlement
+    assert (s2.fundPay, s2.psnAcctPay, s2.ownPayAmt, s2.deductiblePart) == (7_000, 5_000, 8_000, 10_000)
+    acc = await _rows(nation.provinces["44"], "SELECT deductible_paid, fund_paid FROM accumulators WHERE id_no = ?",
+                      p.id_no)
+    assert acc == [(10_000, 7_000)]
+
+
+async def test_remote_settlement_through_national(nation):
+    # insured in 44, treated in 31: a code shown in 31, scanned in 31, settled by 44
+    p = insured_in(nation.kit, "44")[2]
+    auth = await nation.activated(p, "31")
+    token, terminal = await token_for(nation, auth, "31")
+    assert token.startswith("310000ec")
+    stub = settlement_stub(nation, "31")
+    items = [item("A1", A, 30_000)]
+    s = (await stub.Settle(settle_request(token, terminal.org_id, "far-1", items), timeout=10)).settlement
+    # under 44's (test) policy: 300 − 100 deductible = 200 × 70 % = 140; account 50
+    assert (s.fundPay, s.psnAcctPay, s.ownPayAmt) == (14_000, 5_000, 11_000)
+    assert s.settledBy == "44" and s.servingProvince == "31"
+    _sums(s)
+
+    # both ends keep the record, under one id; only 44's ledger moved
+    p31, p44 = nation.provinces["31"], nation.provinces["44"]
+    assert await _rows(p31, "SELECT kind, state FROM settlements WHERE settlement_id = ?", s.settlementId) == [
+        ("serving", "settled")]
+    assert await _rows(p44, "SELECT kind, state, fund_pay FROM settlements WHERE settlement_id = ?",
+                       s.settlementId) == [("insured", "settled", 14_000)]
+    assert await _rows(p31, "SELECT count(*) FROM personal_accounts") == [(0,)]
+    assert await _rows(p44, "SELECT balance FROM personal_accounts WHERE id_no = ?", p.id_no) == [(0,)]
+
+    # a retry of the request: the same answer; at 44, still one settlement
+    again = (await stub.Settle(settle_request(token, terminal.org_id, "far-1", items), timeout=10)).settlement
+    assert again == s
+    assert await _rows(p44, "SELECT count(*) FROM settlements") == [(1,)]
+
+    # reversal goes to 44 too, once
+    r = (await stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId, orgId=terminal.org_id),
+                            timeout=10)).settlement
+    assert r.state == pb.SETTLEMENT_STATE_REVERSED and r.acctBalance == 5_000
+    assert (await stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId), timeout=10)).settlement == r
+    assert await _rows(p44, "SELECT balance FROM personal_accounts WHERE id_no = ?", p.id_no) == [(5_000,)]
+    assert await _rows(p44, "SELECT state FROM settlements") == [("reversed",)]
+
+
+async def test_a_routed_scan_token_settles_remotely(nation):
+    # a code of 44 scanned in 31 (routed): the token is 31's, the money 44's
+    p = insured_in(nation.kit, "44")[3]
+    auth = await nation.activated(p, "44")
+    token, terminal = await token_for(nation, auth, "31", issued_by="44")
+    s = (await settlement_stub(nation, "31").Settle(
+        settle_request(token, terminal.org_id, "x-1", [item("P1", A, 1_000)]), timeout=10)).settlement
+    assert s.settledBy == "44" and s.feeSumamt == 1_000
+    _sums(s)
+
+
+async def test_token_rules(nation):
+    p = insured_in(nation.kit, "44")[4]
+    auth = await nation.activated(p, "44")
+    token, terminal = await token_for(nation, auth, "44")
+    stub = settlement_stub(nation, "44")
+    items = [item("A1", A, 1_000)]
+    await fails(stub.Settle(settle_request("440000ec" + "0" * 30, terminal.org_id, "t-1", items), timeout=10),
+                500067)
+    await fails(stub.Settle(settle_request(token, "H-OTHER", "t-2", items), timeout=10), 500067)
+    await fails(stub.Settle(settle_request(token, "", "t-3", items), timeout=10), 500098)
+    await fails(stub.Settle(settle_request(token, terminal.org_id, "", items), timeout=10), -2)
+    await fails(stub.Settle(settle_request(token, terminal.org_id, "t-4", []), timeout=10), -2)
+    await fails(stub.Settle(settle_request(token, terminal.org_id, "t-5", [item("X", 0, 100)]), timeout=10), -2)
+    await fails(stub.Settle(settle_request(token, terminal.org_id, "t-6", items, med_type=0), timeout=10), -2)
+    # a token of another province is not this province's to settle
+    await fails(settlement_stub(nation, "31").Settle(settle_request(token, terminal.org_id, "t-7", items),
+                                                     timeout=10), 500067)
+    # expired: the token lives 30 minutes (injected clock)
+    nation.clocks["44"].advance(1801)
+    await fails(stub.Settle(settle_request(token, terminal.org_id, "t-8", items), timeout=10), 500067)
+    # none of the refusals wrote anything
+    assert await _rows(nation.provinces["44"], "SELECT count(*) FROM settlements") == [(0,)]
+
+
+async def test_concurrent_requests_settle_once(nation):
+    p = insured_in(nation.kit, "44")[5]
+    auth = await nation.activated(p, "44")
+    token, terminal = await token_for(nation, auth, "44")
+    stub = settlement_stub(nation, "44")
+    request = settle_request(token, terminal.org_id, "c-1", [item("A1", A, 50_000)])
+    answers = await asyncio.gather(*(stub.Settle(request, timeout=10) for _ in range(8)))
+    assert len({a.settlement.settlementId for a in answers}) == 1
+    assert await _rows(nation.provinces["44"], "SELECT count(*) FROM settlements") == [(1,)]
+
+
+async def test_settlement_is_served_by_provinces_only(nation):
+    from ecnet.v1 import settlement_service_pb2_grpc
+
+    stub = settlement_service_pb2_grpc.SettlementServiceStub(nation.cluster.stubs(nation.kit.national).channel)
+    await fails(stub.GetSettlement(pb.GetSettlementRequest(settlementId="x"), timeout=10), -5)
+    assert settlements_of(nation.provinces["44"]).province == "44"
