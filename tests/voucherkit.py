@@ -94,13 +94,14 @@ class Kit:
 
 
 async def start_nation(cluster, root: Path, population: int = 300, extra: dict | None = None,
-                       before_start=None) -> Kit:
-    """Seed a registry of ``population`` persons and start national on a FakeClock."""
+                       before_start=None, clock=None) -> Kit:
+    """Seed a registry of ``population`` persons and start national on a FakeClock (or
+    on ``clock``: the real one where another process stamps times, as the CLI does)."""
     db = root / "national" / "national.db"
     seed_national(db, population, SEED, PROVINCES)
     if before_start is not None:
         before_start(db)
-    clock = FakeClock(t=time.time())
+    clock = clock or FakeClock(t=time.time())
     settings = {**FAST, **(extra or {})}
     await cluster.start_national(clock, extra=dict(settings))
     return Kit(cluster, root, clock, list(generate(population, SEED, PROVINCES)), settings)
