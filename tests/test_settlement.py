@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from scankit import insured_in
+from scankit import eventually, insured_in
 from settlekit import A, B, C, item, settle_request, settlement_stub, start_settle_nation, token_for
 from voucherkit import fails
 
@@ -181,3 +181,35 @@ async def test_settlement_is_served_by_provinces_only(nation):
     stub = settlement_service_pb2_grpc.SettlementServiceStub(nation.cluster.stubs(nation.kit.national).channel)
     await fails(stub.GetSettlement(pb.GetSettlementRequest(settlementId="x"), timeout=10), -5)
     assert settlements_of(nation.provinces["44"]).province == "44"
+
+
+async def test_other_insured_province_is_told_after_it_comes_back(nation, cluster):
+    # insured in 44 and in 31: a settlement under 44's region is told to 31 (6.3.2 d),
+    # through national, even though 31 is down when it happens
+    p = next(x for x in nation.kit.population
+             if {r.insu_org[:2] for r in x.insured} == {"44", "31"} and len(x.insured) == 2)
+    region44 = next(r.insu_org for r in p.insured if r.insu_org.startswith("44"))
+    auth = await nation.activated(p, "44")
+    code = await nation.issue("44", auth, insu_org=region44)
+    scanner = nation.scanner("44")
+    token = (await scanner.query(code)).ecToken
+
+    p31 = nation.provinces["31"]
+    await p31.stop(grace=0)
+    cluster.nodes.remove(p31)
+    stub = settlement_stub(nation, "44")
+    s = (await stub.Settle(settle_request(token, scanner.terminal.org_id, "multi-1", [item("A1", A, 12_345)]),
+                           timeout=10)).settlement
+    assert s.insuOrg == region44 and s.settledBy == "44"
+
+    nation.provinces["31"] = await cluster.start(cluster.config("provincial", "31", extra=dict(nation.kit.extra)),
+                                                 nation.clocks["31"])
+    notices_stub = settlement_stub(nation, "31")
+
+    async def told():
+        got = await notices_stub.ListNotices(pb.ListNoticesRequest(idType=p.id_type, idNo=p.id_no), timeout=10)
+        return list(got.notices)
+    notices = await eventually(told, what="the notice at 31")
+    assert [(n.settlementId, n.settledBy, n.insuOrg, n.feeSumamt, n.state) for n in notices] == [
+        (s.settlementId, "44", region44, 12_345, pb.SETTLEMENT_STATE_SETTLED)]
+    assert notices[0].fundPay == s.fundPay and notices[0].psnAcctPay == s.psnAcctPay
