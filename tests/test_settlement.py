@@ -5,12 +5,15 @@ feeSumamt = fundPay + psnAcctPay + ownPayAmt."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
+import grpc
 import pytest
 from scankit import eventually, insured_in
 from settlekit import A, B, C, item, settle_request, settlement_stub, start_settle_nation, token_for
-from voucherkit import fails
+from voucherkit import fails, update_person
 
+from ecnet.v1 import common_pb2
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.settlement import settlements_of
 
@@ -213,3 +216,48 @@ async def test_other_insured_province_is_told_after_it_comes_back(nation, cluste
     assert [(n.settlementId, n.settledBy, n.insuOrg, n.feeSumamt, n.state) for n in notices] == [
         (s.settlementId, "44", region44, 12_345, pb.SETTLEMENT_STATE_SETTLED)]
     assert notices[0].fundPay == s.fundPay and notices[0].psnAcctPay == s.psnAcctPay
+
+
+async def test_a_dropped_response_is_retried_into_the_same_settlement(nation):
+    p = insured_in(nation.kit, "44")[6]
+    auth = await nation.activated(p, "31")
+    token, terminal = await token_for(nation, auth, "31")
+    stub = settlement_stub(nation, "31")
+    request = settle_request(token, terminal.org_id, "drop-1", [item("A1", A, 40_000)])
+    # the caller gives up before the answer (a dropped response); the work goes on
+    with contextlib.suppress(grpc.aio.AioRpcError):
+        await stub.Settle(request, timeout=0.001)
+
+    async def recorded():
+        return await _rows(nation.provinces["44"], "SELECT count(*) FROM settlements WHERE state = 'settled'") == [
+            (1,)]
+    await eventually(recorded, what="the settlement at 44")
+    first = (await stub.Settle(request, timeout=10)).settlement
+    second = (await stub.Settle(request, timeout=10)).settlement
+    assert first == second and first.state == pb.SETTLEMENT_STATE_SETTLED
+    assert await _rows(nation.provinces["44"], "SELECT count(*) FROM settlements") == [(1,)]
+    assert await _rows(nation.provinces["31"], "SELECT count(*) FROM settlements") == [(1,)]
+
+
+async def test_data_changed_since_the_scan_asks_for_a_new_scan(nation):
+    # the token was issued for region R; the insured regions change before the bill is
+    # settled: 44 refuses with its fresh data (6.3.2 c), 31 says scan again
+    p = next(x for x in insured_in(nation.kit, "44") if x.insured[0].insu_org != "440300")
+    auth = await nation.activated(p, "31")
+    token, terminal = await token_for(nation, auth, "31")
+    changed = await update_person(nation.kit, p, insuredRegions=[
+        common_pb2.InsuredRegion(insuOrg="440300", insuType="390")])
+
+    async def applied():
+        m = await nation.provinces["44"].store.get_by_auth_code(auth)
+        return m.voucher.version >= changed.version
+    await eventually(applied, what="the change at 44")
+    stub = settlement_stub(nation, "31")
+    message = await fails(stub.Settle(settle_request(token, terminal.org_id, "chg-1", [item("A1", A, 1_000)]),
+                                      timeout=10), 500023)
+    assert "scan a new code" in message
+    # nothing is left half-written, and 31's copy is the fresh one
+    assert await _rows(nation.provinces["31"], "SELECT count(*) FROM settlements") == [(0,)]
+    assert await _rows(nation.provinces["44"], "SELECT count(*) FROM settlements") == [(0,)]
+    cached = (await nation.provinces["31"].store.get_by_auth_code(auth)).voucher
+    assert cached.version == changed.version
