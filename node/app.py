@@ -178,6 +178,14 @@ class Node:
         else:
             # Reported in heartbeats from the first one on, not only after a new batch.
             self.applied_position = await self.store.load_applied_position()
+            # The settlement policy is configuration: a bad file stops the start here,
+            # before the node binds or registers.
+            from node.settlement import settlements_of
+
+            try:
+                settlements_of(self)
+            except (ConfigError, OSError) as exc:
+                raise NodeStartError(f"settlement policy: {exc}") from None
             self.uplink = uplink(self)
 
         server = grpc.aio.server(
@@ -226,8 +234,6 @@ class Node:
             await self.registrar.register()
             self._tasks.append(asyncio.create_task(self.registrar.heartbeat_forever()))
             # Remote settlements left pending by a time-out or a crash are asked again.
-            from node.settlement import settlements_of
-
             self._tasks.append(asyncio.create_task(settlements_of(self).reconcile_forever()))
 
         if self.delivery is not None:

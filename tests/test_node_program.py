@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,9 +12,10 @@ import pytest
 from node.__main__ import EXIT_CONFIG, EXIT_REFUSED
 
 
-def run_node(*args: str, timeout: float = 30) -> subprocess.CompletedProcess:
+def run_node(*args: str, timeout: float = 30, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=timeout,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -52,6 +54,20 @@ def test_unreadable_database(tmp_path):
     (tmp_path / "national.db").write_bytes(b"\x00garbage" * 100)
     proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path))
     assert_one_line(proc, EXIT_CONFIG, "not an SQLite database")
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("nonsense = [", "not valid TOML"),
+    ("[default]\nyearly_cap = -1\n", "yearly_cap"),
+])
+def test_bad_settlement_policy(tmp_path, text, fragment):
+    # Found before the node binds or registers (the national address is never dialled).
+    policy = tmp_path / "policy.toml"
+    policy.write_text(text)
+    proc = run_node("--role", "provincial", "--province", "44", "--national", "127.0.0.1:1", "--listen",
+                    "127.0.0.1:0", "--data", str(tmp_path), env={"ECNET_SETTLEMENT_POLICY": str(policy)})
+    assert_one_line(proc, EXIT_CONFIG, fragment)
+    assert "settlement policy" in proc.stderr
 
 
 async def test_second_national_for_the_same_data_folder(cluster):

@@ -192,16 +192,16 @@ def test_accumulators_round_trip_and_floor():
     pytest.param([], "at least one item", id="no-items"),
     pytest.param([item("A", 1, code=f"X{i}") for i in range(MAX_ITEMS + 1)],
                  f"{MAX_ITEMS + 1} items", id="too-many"),
-    pytest.param([item("A", 1, code=" ")], "item 0 has an empty code", id="empty-code"),
-    pytest.param([item("A", 1), Item("X2", "", "A", 1, 1)], "item 1 ('X2') has an empty name",
+    pytest.param([item("A", 1, code=" ")], "item 1 has an empty code", id="empty-code"),
+    pytest.param([item("A", 1), Item("X2", "", "A", 1, 1)], "item 2 ('X2') has an empty name",
                  id="empty-name"),
-    pytest.param([item("D", 1)], "item 0 ('X1'): category 'D'", id="category-D"),
+    pytest.param([item("D", 1)], "item 1 ('X1'): category 'D'", id="category-D"),
     pytest.param([item("甲", 1)], "category '甲'", id="category-in-chinese"),
-    pytest.param([item("A", -1)], "item 0 ('X1'): unit price -1", id="negative-price"),
-    pytest.param([item("A", 1, 0)], "item 0 ('X1'): quantity 0", id="zero-quantity"),
+    pytest.param([item("A", -1)], "item 1 ('X1'): unit price -1", id="negative-price"),
+    pytest.param([item("A", 1, 0)], "item 1 ('X1'): quantity 0", id="zero-quantity"),
     pytest.param([item("A", 1, -2)], "quantity -2", id="negative-quantity"),
     pytest.param([item("A", MAX_TOTAL, code="X1"), item("A", 1, code="X2")],
-                 "item 1 ('X2'): the items add up to more than", id="total-too-large"),
+                 "item 2 ('X2'): the items add up to more than", id="total-too-large"),
 ])
 def test_validate_items_refuses(items, message):
     with pytest.raises(EcError) as exc:

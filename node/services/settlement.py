@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
+from node.domain.idno import ID_TYPES
 from node.errors import invalid
 from node.settlement import settlements_of
 from node.settlement.notice import list_notices
@@ -33,7 +34,8 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
 
     async def ListNotices(self, request, context):
         settlements_of(self.node)  # provincial nodes only (-5 at national)
-        if not request.idType or not request.idNo:
-            raise invalid("idType and idNo name the person whose notices to list")
+        if request.idType not in ID_TYPES or not request.idNo:
+            raise invalid(f"idType (table C.2: {', '.join(sorted(ID_TYPES))}) and idNo name the person whose "
+                          "notices to list", field="idType")
         limit = request.limit if 0 < request.limit <= 500 else 50
         return pb.ListNoticesResponse(notices=await list_notices(self.node, request.idType, request.idNo, limit))

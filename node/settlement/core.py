@@ -167,9 +167,9 @@ class Settlements:
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if transport_failure(exc) or code == -3:
-                raise EcError(-3, f"{where} did not confirm settlement {row.settlement_id} within {deadline:g} s "
-                                  f"({message}); it is pending: retry with the same requestId, which settles it "
-                                  "at most once") from None
+                why = f"no answer within {deadline:g} s" if transport_failure(exc) else message
+                raise EcError(-3, f"{where} did not confirm settlement {row.settlement_id} ({why}); it is "
+                                  "pending: retry with the same requestId, which settles it at most once") from None
             await self.writes.write(abandon_remote_tx, row, code != 500023)
             raise EcError(code, f"{where} refused the settlement: {message}") from None
         if resp.HasField("voucher"):

@@ -167,7 +167,7 @@ def validate_items(items: Sequence[Item]) -> None:
     if len(items) > MAX_ITEMS:
         raise invalid(f"{len(items)} items in one settlement, at most {MAX_ITEMS} are allowed")
     total = 0
-    for i, item in enumerate(items):
+    for i, item in enumerate(items, 1):
         where = f"item {i} ({item.code!r})"
         if not item.code.strip():
             raise invalid(f"item {i} has an empty code")
