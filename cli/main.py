@@ -23,6 +23,7 @@ from cli.nationfile import NationFile, pid_alive
 from cli.qr import qr_app
 from cli.rpc import CliError, NodeHandle, national_address
 from cli.scan import scan, token_app, trans
+from cli.settle import settle, settlement_app
 from cli.voucher import voucher_app
 
 __all__ = ["app", "main"]
@@ -41,6 +42,8 @@ app.add_typer(token_app, name="token")
 app.command("scan")(scan)
 app.command("trans")(trans)
 app.add_typer(qr_app, name="qr")
+app.command("settle")(settle)
+app.add_typer(settlement_app, name="settlement")
 
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")]
 

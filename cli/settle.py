@@ -1,0 +1,313 @@
+"""``ecnet settle``, ``ecnet settlement show|reverse|notices``: an institution's
+medical-insurance system settling a business (6.4 b–c, 6.5) at its provincial node.
+
+``settle`` sends ``SettlementService/Settle`` to the institution's province
+(``--province NN`` in the nation's ``nation.json``, or ``--node HOST:PORT``) with the
+ecToken of a scan (``ecnet scan``) made for that institution (``--org``) and the fee
+items of a JSON file. A person insured in another province is settled there, through
+national, transparently (``settledBy``). ``--request-id`` is the idempotency key: a
+retry with the same id answers the same settlement, and after a ``-3`` (a remote
+settlement not confirmed yet) the retry is how to finish it. Without one, a fresh id
+is made and printed, so that the user can retry with it. Money is integer fen; the
+human output shows yuan too.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import grpc
+import typer
+from google.protobuf.json_format import MessageToDict
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from rich.table import Table
+
+from cli.common import err, out, province_address, reports_errors
+from cli.rpc import CliError, NodeHandle
+from ecnet.v1 import settlement_service_pb2 as pb
+from ecnet.v1 import settlement_service_pb2_grpc
+from node.errors import DOMAIN, from_rpc_error
+
+__all__ = ["settle", "settlement_app", "read_items", "yuan"]
+
+settlement_app = typer.Typer(help="Settlements (6.4 b–c, 6.5): show, reverse, notices.", no_args_is_help=True)
+
+DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
+NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
+ProvinceOpt = Annotated[str, typer.Option("--province", help="the institution's province (NN)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+
+MED_TYPES = {"outpatient": pb.MEDICAL_TYPE_OUTPATIENT, "inpatient": pb.MEDICAL_TYPE_INPATIENT,
+             "pharmacy": pb.MEDICAL_TYPE_PHARMACY}
+MED_NAMES = {v: k for k, v in MED_TYPES.items()}
+CATEGORIES = {"A": pb.ITEM_CATEGORY_A, "B": pb.ITEM_CATEGORY_B, "C": pb.ITEM_CATEGORY_C,
+              "甲": pb.ITEM_CATEGORY_A, "乙": pb.ITEM_CATEGORY_B, "丙": pb.ITEM_CATEGORY_C,
+              "ITEM_CATEGORY_A": pb.ITEM_CATEGORY_A, "ITEM_CATEGORY_B": pb.ITEM_CATEGORY_B,
+              "ITEM_CATEGORY_C": pb.ITEM_CATEGORY_C}
+CATEGORY_NAMES = {pb.ITEM_CATEGORY_A: "A 甲", pb.ITEM_CATEGORY_B: "B 乙", pb.ITEM_CATEGORY_C: "C 丙"}
+STATES = {pb.SETTLEMENT_STATE_SETTLED: "SETTLED", pb.SETTLEMENT_STATE_REVERSED: "REVERSED",
+          pb.SETTLEMENT_STATE_PENDING: "PENDING"}
+ITEM_FIELDS = ("code", "name", "category", "unitPrice", "quantity")
+INT64_MAX = 2**63 - 1
+# A remote settlement may take the node's settle_deadline (5 s by default) end to end.
+SETTLE_TIMEOUT = 15.0
+
+
+# -- the items file ----------------------------------------------------------------
+def _int_field(value: Any, where: str, name: str, minimum: int, meaning: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise CliError(f"{where}: {name} must be {meaning}, got {json.dumps(value, ensure_ascii=False)}", -2)
+    if not minimum <= value <= INT64_MAX:
+        raise CliError(f"{where}: {name} {value} is out of range (at least {minimum})", -2)
+    return value
+
+
+def _item(raw: Any, n: int, source: str) -> pb.FeeItem:
+    where = f"{source}: item {n}"
+    if not isinstance(raw, dict):
+        raise CliError(f"{where} is not an object like "
+                       '{"code": "A1", "name": "…", "category": "A", "unitPrice": 30000, "quantity": 1}', -2)
+    code = raw.get("code")
+    if isinstance(code, str) and code.strip():
+        where = f"{source}: item {n} ({code!r})"
+    unknown = sorted(set(raw) - set(ITEM_FIELDS))
+    if unknown:
+        raise CliError(f"{where}: unknown field {unknown[0]!r} (an item has {', '.join(ITEM_FIELDS)})", -2)
+    for name in ("code", "name"):
+        value = raw.get(name)
+        if not isinstance(value, str) or not value.strip():
+            raise CliError(f"{where}: {name} must be a non-empty string", -2)
+    category = raw.get("category")
+    key = category.strip() if isinstance(category, str) else ""
+    kind = CATEGORIES.get(key) or CATEGORIES.get(key.upper())
+    if kind is None:
+        raise CliError(f"{where}: category {json.dumps(category, ensure_ascii=False)} is not "
+                       "A (甲), B (乙) or C (丙)", -2)
+    unit_price = _int_field(raw.get("unitPrice"), where, "unitPrice", 0, "an integer number of fen (30000 = 300 yuan)")
+    quantity = _int_field(raw.get("quantity"), where, "quantity", 1, "a whole number, at least 1")
+    return pb.FeeItem(code=code, name=raw["name"], category=kind,
+                      unitPrice=unit_price, quantity=quantity)
+
+
+def read_items(source: str) -> list[pb.FeeItem]:
+    """The fee items of a JSON file (``-``: stdin): a list of {"code", "name",
+    "category" A|B|C (甲|乙|丙), "unitPrice" in fen, "quantity"}. Anything else is a
+    -2 naming the item and the field."""
+    if source == "-":
+        text, name = sys.stdin.read(), "stdin"
+    else:
+        path = Path(source)
+        name = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise CliError(f"no such items file: {path}", -2) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CliError(f"cannot read the items file {path}: {exc}", -2) from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CliError(f"{name} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", -2) from None
+    if isinstance(raw, dict) and isinstance(raw.get("items"), list):
+        raw = raw["items"]  # a SettleRequest-like object is fine too
+    if not isinstance(raw, list):
+        raise CliError(f"{name}: expected a JSON list of items, got a JSON {type(raw).__name__}", -2)
+    if not raw:
+        raise CliError(f"{name}: the list of items is empty (a settlement needs at least one item)", -2)
+    return [_item(r, n, name) for n, r in enumerate(raw, 1)]
+
+
+# -- calls -------------------------------------------------------------------------
+def _answered(exc: grpc.RpcError) -> bool:
+    """Whether the node itself answered with a C.4 code (not a transport failure)."""
+    try:
+        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    except Exception:
+        return False
+    if status is None:
+        return False
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == DOMAIN:
+                return True
+    return False
+
+
+def _call(data, node, province: str, method: str, request, retry_id: str = "", timeout: float = 10.0):
+    """One SettlementService call. A -3 from the node (a remote settlement not
+    confirmed in time) keeps its message; a node that does not answer says so. Either
+    way, the request id to retry with (``retry_id``) is named."""
+    with NodeHandle(province_address(data, node, province)) as h:
+        stub = settlement_service_pb2_grpc.SettlementServiceStub(h.channel)
+        try:
+            return getattr(stub, method)(request, timeout=timeout)
+        except grpc.RpcError as exc:
+            code, message = from_rpc_error(exc)
+            if code == -3 and not _answered(exc):
+                message = f"node {h.address} did not answer: is the nation running? ({message})"
+                if retry_id:
+                    message += f"; retry with --request-id {retry_id}: it takes effect at most once"
+            elif code == -3 and retry_id:
+                message += f" (--request-id {retry_id})"
+            raise CliError(message, code) from None
+
+
+# -- output ------------------------------------------------------------------------
+def yuan(fen: int) -> str:
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def _money(label: str, fen: int) -> str:
+    return f"{label:<14} {fen:>10} ({yuan(fen)} yuan)"
+
+
+def _ts(msg, name: str) -> str:
+    return getattr(msg, name).ToJsonString() if msg.HasField(name) else ""
+
+
+def settlement_dict(s: pb.Settlement) -> dict:
+    """The Settlement as proto3 JSON (every field, int64 as strings, enums by name)."""
+    return MessageToDict(s, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+
+
+def _lines(s: pb.Settlement) -> list[str]:
+    state = STATES.get(s.state, str(s.state))
+    lines = [
+        f"settlement {s.settlementId}   state {state}   requestId {s.requestId}",
+        f"orgId {s.orgId}   insuOrg {s.insuOrg}   settledBy {s.settledBy}   "
+        f"servingProvince {s.servingProvince}   medType {MED_NAMES.get(s.medType, s.medType)}",
+    ]
+    for item in s.items:
+        lines.append(f"  item {item.code} {item.name} ({CATEGORY_NAMES.get(item.category, item.category)}) "
+                     f"{item.unitPrice} fen × {item.quantity}")
+    lines += [
+        _money("feeSumamt", s.feeSumamt),
+        _money("fundPay", s.fundPay),
+        _money("psnAcctPay", s.psnAcctPay),
+        _money("ownPayAmt", s.ownPayAmt),
+        _money("deductiblePart", s.deductiblePart) + "  to the yearly deductible (起付线)",
+        _money("acctBalance", s.acctBalance) + "  personal account balance after",
+    ]
+    if s.HasField("settledAt"):
+        lines.append(f"settledAt {_ts(s, 'settledAt')}")
+    if s.state == pb.SETTLEMENT_STATE_REVERSED:
+        lines.append(f"reversedAt {_ts(s, 'reversedAt')}   reverseRequestId {s.reverseRequestId}")
+    if s.state == pb.SETTLEMENT_STATE_PENDING:
+        lines.append(f"not confirmed by the insured province {s.settledBy} yet: "
+                     f"retry `ecnet settle` with --request-id {s.requestId}")
+    return lines
+
+
+def _show(s: pb.Settlement, as_json: bool, note: str = "") -> None:
+    if as_json:
+        out.print_json(json.dumps(settlement_dict(s), ensure_ascii=False))
+        return
+    if note:
+        out.print(note, highlight=False)
+    for line in _lines(s):
+        out.print(line, highlight=False)
+
+
+# -- commands ----------------------------------------------------------------------
+@reports_errors
+def settle(
+    token: Annotated[str, typer.Option("--token", help="the ecToken of the scan (ecnet scan)")],
+    org: Annotated[str, typer.Option("--org", help="orgId of the institution the token was issued to")],
+    items: Annotated[str, typer.Option("--items", help="JSON list of fee items (code, name, category A|B|C, "
+                                                         "unitPrice in fen, quantity); - reads stdin")],
+    province: ProvinceOpt = "",
+    request_id: Annotated[str, typer.Option("--request-id", help="idempotency key: a retry with it answers the "
+                                                                   "same settlement (default: a fresh one, printed)")] = "",
+    med_type: Annotated[str, typer.Option("--med-type", help="outpatient, inpatient or pharmacy")] = "outpatient",
+    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Settle a business with the ecToken of a scan: fund, personal account, own pay."""
+    med = MED_TYPES.get(med_type.strip().lower())
+    if med is None:
+        raise CliError(f"--med-type {med_type!r} is not one of {', '.join(MED_TYPES)}", -2)
+    fee_items = read_items(items)
+    if not request_id:
+        request_id = uuid.uuid4().hex
+        err.print(f"requestId {request_id} (retry with --request-id {request_id})", highlight=False)
+    request = pb.SettleRequest(ecToken=token, orgId=org, requestId=request_id, medType=med, items=fee_items)
+    s = _call(data, node, province, "Settle", request, request_id, SETTLE_TIMEOUT).settlement
+    _show(s, json_)
+
+
+@settlement_app.command("show")
+@reports_errors
+def show(
+    settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
+    province: ProvinceOpt = "",
+    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """A settlement made at (or for) this province, by its id."""
+    s = _call(data, node, province, "GetSettlement", pb.GetSettlementRequest(settlementId=settlement_id)).settlement
+    _show(s, json_)
+
+
+@settlement_app.command("reverse")
+@reports_errors
+def reverse(
+    settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
+    province: ProvinceOpt = "",
+    org: Annotated[str, typer.Option("--org", help="orgId of the institution that settled it (only it may)")] = "",
+    request_id: Annotated[str, typer.Option("--request-id", help="this reversal's id (default: a fresh one)")] = "",
+    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Reverse a settlement, once: the personal account and the year's totals restored."""
+    request_id = request_id or uuid.uuid4().hex
+    request = pb.ReverseRequest(settlementId=settlement_id, orgId=org, requestId=request_id)
+    s = _call(data, node, province, "Reverse", request, timeout=SETTLE_TIMEOUT).settlement
+    if s.state == pb.SETTLEMENT_STATE_REVERSED and s.reverseRequestId != request_id:
+        note = (f"already reversed at {_ts(s, 'reversedAt')} (reverseRequestId {s.reverseRequestId}); "
+                "nothing restored again")
+    else:
+        note = "reversed"
+    if json_:
+        _show(s, True)
+    else:
+        _show(s, False, note)
+
+
+@settlement_app.command("notices")
+@reports_errors
+def notices(
+    id_no: Annotated[str, typer.Option("--id-no", help="idNo of the person")],
+    province: ProvinceOpt = "",
+    id_type: Annotated[str, typer.Option("--id-type", help="idType, table C.2")] = "01",
+    limit: Annotated[int, typer.Option("--limit", help="at most this many (1-500)")] = 50,
+    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+) -> None:
+    """Settlements of a multi-insured person made by their other insured provinces (6.3.2 d)."""
+    if not 1 <= limit <= 500:
+        raise CliError("--limit must be between 1 and 500", -2)
+    request = pb.ListNoticesRequest(idType=id_type, idNo=id_no, limit=limit)
+    got = _call(data, node, province, "ListNotices", request).notices
+    if json_:
+        out.print_json(json.dumps([MessageToDict(n, preserving_proto_field_name=True,
+                                                 always_print_fields_with_no_presence=True) for n in got],
+                                  ensure_ascii=False))
+        return
+    if not got:
+        out.print(f"no settlement notices for {id_type} {id_no} here", highlight=False)
+        return
+    table = Table()
+    for col in ("at", "settlementId", "insuOrg", "settledBy", "medType", "state", "feeSumamt", "fundPay",
+                "psnAcctPay", "ownPayAmt"):
+        table.add_column(col, justify="right" if col in ("feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt")
+                         else "left")
+    for n in got:
+        table.add_row(_ts(n, "at"), n.settlementId, n.insuOrg, n.settledBy, MED_NAMES.get(n.medType, str(n.medType)),
+                      STATES.get(n.state, str(n.state)), yuan(n.feeSumamt), yuan(n.fundPay), yuan(n.psnAcctPay),
+                      yuan(n.ownPayAmt))
+    out.print(table)
+    out.print("amounts in yuan", highlight=False)
