@@ -1,15 +1,17 @@
 """The pieces of acceptance without nodes: the ecToken format, the B.3 input checks,
-the envelope's data, the settings, and the group commit of scans' writes."""
+the envelope's data, the settings, and the group commit (or inline commit) of scans'
+writes."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
 import dataclasses
+import threading
 
 import pytest
 
-from node.acceptance.batch import WriteBatcher
+from node.acceptance.batch import CHECKPOINT_EVERY, WriteBatcher
 from node.acceptance.envelope import trans
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
@@ -123,4 +125,71 @@ async def test_group_commit_isolates_a_failing_write(tmp_path):
         again = await asyncio.gather(batcher.write(put, "k0"), batcher.write(put, "k9"), return_exceptions=True)
         assert type(again[0]).__name__ == "IntegrityError" and again[1] == "k9"
     finally:
+        await store.close()
+
+
+async def test_inline_writes_isolate_a_failure_and_step_aside_for_the_writer(tmp_path):
+    store = ProvincialStore(tmp_path / "p.db")
+    await store.open()
+    batcher = WriteBatcher(store.db, inline=True)
+    try:
+        def put(conn, key, fail=False):
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
+            if fail:
+                raise ValueError(key)
+            return key
+
+        results = await asyncio.gather(
+            *(batcher.write(put, f"k{i}", i == 3) for i in range(6)), return_exceptions=True)
+        assert [r if not isinstance(r, Exception) else type(r).__name__ for r in results] == [
+            "k0", "k1", "k2", "ValueError", "k4", "k5"]
+
+        # While the writer thread is inside a transaction, an inline write neither
+        # blocks the loop nor fails: it joins the writer thread's next batch.
+        inside, release = asyncio.Event(), threading.Event()
+        loop = asyncio.get_running_loop()
+
+        def hold(conn):
+            conn.execute("INSERT INTO meta (key, value) VALUES ('held', 'v')")
+            loop.call_soon_threadsafe(inside.set)
+            release.wait(5)
+
+        held = asyncio.ensure_future(store.db.write(hold))
+        await inside.wait()
+        waiting = asyncio.ensure_future(batcher.write(put, "during"))
+        await asyncio.sleep(0.05)  # the loop runs on
+        assert not waiting.done()
+        release.set()
+        await held
+        assert await waiting == "during"
+
+        def keys(conn):
+            return sorted(r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE 'k%' OR key IN "
+                                                     "('held', 'during')"))
+        assert await store.db.read(keys) == ["during", "held", "k0", "k1", "k2", "k4", "k5"]
+    finally:
+        await batcher.close()
+        await store.close()
+
+
+async def test_inline_writes_keep_the_wal_bounded(tmp_path):
+    # The inline connection never checkpoints on commit; the batcher has the writer
+    # thread checkpoint every CHECKPOINT_EVERY commits, so the WAL starts over.
+    store = ProvincialStore(tmp_path / "p.db")
+    await store.open()
+    batcher = WriteBatcher(store.db, inline=True)
+    try:
+        def put(conn, i):
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"w{i}", "v" * 3000))
+
+        for i in range(CHECKPOINT_EVERY * 8):
+            await batcher.write(put, i)
+            await asyncio.sleep(0)
+        wal = tmp_path / "p.db-wal"
+        # 8 rounds of 3 KB rows would be over 6 MB in an ever-growing WAL.
+        assert wal.stat().st_size < 2 * CHECKPOINT_EVERY * 3 * 4096
+        assert await store.db.read(lambda conn: conn.execute(
+            "SELECT count(*) FROM meta WHERE key LIKE 'w%'").fetchone()[0]) == CHECKPOINT_EVERY * 8
+    finally:
+        await batcher.close()
         await store.close()

@@ -144,8 +144,9 @@ class Acceptance:
             settings.terminal_refresh, settings.terminal_miss_refresh,
         )
         self._key: bytes | None = None
-        # Scans' writes, group-committed (claim + token, or cache + token).
-        self.writes = WriteBatcher(node.store.db)
+        # Scans' writes (claim + token, or cache + token): on the loop's thread when the
+        # write lock is free, else group-committed on the writer thread (.batch).
+        self.writes = WriteBatcher(node.store.db, inline=True)
 
     # -- dependencies ----------------------------------------------------------------
     async def key(self) -> bytes:
@@ -252,6 +253,7 @@ class Acceptance:
 
     async def close(self) -> None:
         await self.terminals.close()
+        await self.writes.close()
 
 
 def acceptance_of(node) -> Acceptance:
