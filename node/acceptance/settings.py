@@ -7,11 +7,10 @@ else from the environment variable ``ECNET_ACCEPTANCE_<NAME>`` (upper case, for
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from node.config import ConfigError
+from node.settings import read_settings
 
 __all__ = ["AcceptanceSettings"]
 
@@ -33,17 +32,4 @@ class AcceptanceSettings:
 
     @classmethod
     def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> AcceptanceSettings:
-        env = os.environ if environ is None else environ
-        values: dict[str, float] = {}
-        for f in fields(cls):
-            raw = extra.get(f.name, env.get(f"ECNET_ACCEPTANCE_{f.name.upper()}"))
-            if raw is None:
-                continue
-            try:
-                value = float(raw)
-            except ValueError:
-                raise ConfigError(f"acceptance setting {f.name}={raw!r} is not a number") from None
-            if value <= 0:
-                raise ConfigError(f"acceptance setting {f.name} must be positive, got {value}")
-            values[f.name] = value
-        return cls(**values)
+        return read_settings(cls, "acceptance", extra, environ)

@@ -7,11 +7,10 @@ Each setting comes from ``NodeConfig.extra`` (tests pass ``extra={"qr_ttl_second
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from node.config import ConfigError
+from node.settings import read_settings
 
 __all__ = ["QrSettings"]
 
@@ -28,17 +27,4 @@ class QrSettings:
 
     @classmethod
     def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> QrSettings:
-        env = os.environ if environ is None else environ
-        values: dict[str, float] = {}
-        for name, kind in (("ttl_seconds", int), ("fetch_timeout_seconds", float), ("retention_seconds", int)):
-            raw = extra.get(f"qr_{name}", env.get(f"ECNET_QR_{name.upper()}"))
-            if raw is None:
-                continue
-            try:
-                value = kind(raw)
-            except ValueError:
-                raise ConfigError(f"QR setting qr_{name}={raw!r} is not a {kind.__name__}") from None
-            if value <= 0:
-                raise ConfigError(f"QR setting qr_{name} must be positive, got {raw}")
-            values[name] = value
-        return cls(**values)
+        return read_settings(cls, "qr", extra, environ, key_prefix="qr_")

@@ -7,11 +7,10 @@ default below.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from node.config import ConfigError
+from node.settings import read_settings
 
 __all__ = ["SettlementSettings"]
 
@@ -29,23 +28,4 @@ class SettlementSettings:
 
     @classmethod
     def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> SettlementSettings:
-        env = os.environ if environ is None else environ
-
-        def raw(name: str) -> str | None:
-            return extra.get(name, env.get(f"ECNET_SETTLEMENT_{name.upper()}"))
-
-        values: dict = {}
-        if raw("policy"):
-            values["policy"] = raw("policy")
-        for name in ("settle_deadline", "reconcile_interval", "reconcile_after"):
-            text = raw(name)
-            if text is None:
-                continue
-            try:
-                value = float(text)
-            except ValueError:
-                raise ConfigError(f"settlement setting {name}={text!r} is not a number") from None
-            if value <= 0:
-                raise ConfigError(f"settlement setting {name} must be positive, got {value}")
-            values[name] = value
-        return cls(**values)
+        return read_settings(cls, "settlement", extra, environ)

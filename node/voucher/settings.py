@@ -7,11 +7,10 @@ Each setting comes from ``NodeConfig.extra`` (tests pass ``extra={"password_iter
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
-from node.config import ConfigError
+from node.settings import read_settings
 
 __all__ = ["LifecycleSettings"]
 
@@ -44,18 +43,4 @@ class LifecycleSettings:
 
     @classmethod
     def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> LifecycleSettings:
-        """Settings from ``extra``, then ``ECNET_VOUCHER_*`` variables, then defaults."""
-        env = os.environ if environ is None else environ
-        values: dict[str, int] = {}
-        for f in fields(cls):
-            raw = extra.get(f.name, env.get(f"ECNET_VOUCHER_{f.name.upper()}"))
-            if raw is None:
-                continue
-            try:
-                value = int(raw)
-            except ValueError:
-                raise ConfigError(f"voucher setting {f.name}={raw!r} is not a whole number") from None
-            if value < 1:
-                raise ConfigError(f"voucher setting {f.name} must be at least 1, got {value}")
-            values[f.name] = value
-        return cls(**values)
+        return read_settings(cls, "voucher", extra, environ)
