@@ -15,34 +15,17 @@ from pathlib import Path
 import PIL.Image
 import pytest
 import zxingcpp
+from clikit import ROOT, ecnet, write_nation
 from voucherkit import activate, start_nation
 
-from cli.nationfile import NationFile, NodeEntry
 from node.qr.codes import issuer_of, looks_like_code
 
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
 
 
-async def ecnet(*args: str, env: dict | None = None, cwd: Path = ROOT) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
 
 
-def write_nation(folder: Path, *nodes) -> Path:
-    """A ``nation.json`` naming running in-process nodes, as ``ecnet nation up`` writes it."""
-    nation = NationFile(folder)
-    for node in nodes:
-        name = node.config.name
-        nation.nodes[name] = NodeEntry(name, node.config.role, node.config.province, node.address,
-                                       str(node.config.data_dir), str(folder / f"{name}.log"))
-    nation.save()
-    return folder
 
 
 def read_qr(path: Path) -> list[str]:

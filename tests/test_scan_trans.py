@@ -15,12 +15,11 @@ from pathlib import Path
 
 import pytest
 import segno
+from clikit import ROOT, ecnet, write_nation
 from scankit import insured_in, start_scan_nation
 
 from cli.ectrans import nation_ec_trans
-from cli.nationfile import NationFile, NodeEntry
 
-ROOT = Path(__file__).resolve().parent.parent
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 
 
@@ -33,24 +32,8 @@ async def grpcurl(*args: str) -> dict:
     return json.loads(out)
 
 
-async def ecnet(*args: str, env: dict | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
 
 
-def write_nation(folder: Path, *nodes) -> Path:
-    """A ``nation.json`` naming running in-process nodes, as ``ecnet nation up`` writes it."""
-    nation = NationFile(folder)
-    for node in nodes:
-        name = node.config.name
-        nation.nodes[name] = NodeEntry(name, node.config.role, node.config.province, node.address,
-                                       str(node.config.data_dir), str(folder / f"{name}.log"))
-    nation.save()
-    return folder
 
 
 def appendix_b(org_id: str, code: str, trans_type: str = "ec.query") -> dict:

@@ -5,7 +5,6 @@ work by hand)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -17,12 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from clikit import ROOT, ecnet, write_nation
 from scankit import eventually, insured_in
 from settlekit import start_settle_nation, token_for
 
-from cli.nationfile import NationFile, NodeEntry
-
-ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
 
@@ -36,25 +33,8 @@ ITEMS = [
 AMOUNTS = {"feeSumamt": 42_000, "fundPay": 20_300, "psnAcctPay": 5_000, "ownPayAmt": 16_700}
 
 
-async def ecnet(*args: str, stdin: str | None = None) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else None), 60)
-    return proc.returncode, out.decode(), err.decode()
 
 
-def write_nation(folder: Path, *nodes) -> Path:
-    """A ``nation.json`` naming running in-process nodes, as ``ecnet nation up`` writes it."""
-    nation = NationFile(folder)
-    for node in nodes:
-        name = node.config.name
-        nation.nodes[name] = NodeEntry(name, node.config.role, node.config.province, node.address,
-                                       str(node.config.data_dir), str(folder / f"{name}.log"))
-    nation.save()
-    return folder
 
 
 def amounts(s: dict) -> dict:
