@@ -22,7 +22,9 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+# --node of the commands that talk to a provincial node (beside --province NN).
+ProvincialNodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
 
 
 def data_dir(value: Path | None) -> Path:

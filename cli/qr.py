@@ -20,7 +20,7 @@ import segno
 import typer
 from google.protobuf.json_format import MessageToDict
 
-from cli.common import out, province_address, reports_errors
+from cli.common import DataOpt, JsonOpt, ProvincialNodeOpt, out, province_address, reports_errors
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import qr_service_pb2 as pb
 from ecnet.v1 import qr_service_pb2_grpc
@@ -31,14 +31,11 @@ __all__ = ["qr_app", "draw"]
 OFFICIAL = "NHSA-OFFICIAL"
 qr_app = typer.Typer(help="Issue, refresh and show QR codes (6.2).", no_args_is_help=True)
 
-DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
-NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the business-place province (NN) issuing the code")]
 ChannelOpt = Annotated[str, typer.Option("--channel", help="the channel displaying the code (ec-channel-id)")]
 AuthOpt = Annotated[str, typer.Option("--auth-code", help="the holder's authorization code of that channel")]
 InsuOrgOpt = Annotated[str, typer.Option("--insu-org", help="insured region, for a person insured in several")]
 RequestOpt = Annotated[str, typer.Option("--request-id", help="idempotency key: a retry answers the same code")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def _call(data, node, province, channel: str, method: str, request):
@@ -71,7 +68,7 @@ def _report(resp, as_json: bool) -> None:
 @reports_errors
 def issue(
     auth_code: AuthOpt, province: ProvinceOpt = "", channel: ChannelOpt = OFFICIAL, insu_org: InsuOrgOpt = "",
-    request_id: RequestOpt = "", data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    request_id: RequestOpt = "", data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """A new code for the holder (earlier live codes of the authorization die)."""
     request = pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org, requestId=request_id)
@@ -83,7 +80,7 @@ def issue(
 def refresh(
     auth_code: AuthOpt, province: ProvinceOpt = "", channel: ChannelOpt = OFFICIAL,
     code: Annotated[str, typer.Option("--code", help="the code being replaced (it dies)")] = "",
-    insu_org: InsuOrgOpt = "", request_id: RequestOpt = "", data: DataOpt = None, node: NodeOpt = None,
+    insu_org: InsuOrgOpt = "", request_id: RequestOpt = "", data: DataOpt = None, node: ProvincialNodeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """A new code in place of the previous one (same insured region unless --insu-org)."""

@@ -22,7 +22,15 @@ from typing import Annotated
 
 import typer
 
-from cli.common import err, out, province_address, reports_errors
+from cli.common import (
+    DataOpt,
+    JsonOpt,
+    ProvincialNodeOpt,
+    err,
+    out,
+    province_address,
+    reports_errors,
+)
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1 import acceptance_service_pb2_grpc
@@ -33,10 +41,7 @@ __all__ = ["scan", "token_app", "trans", "read_code"]
 
 token_app = typer.Typer(help="ecTokens (6.4): check one for the medical-insurance system.", no_args_is_help=True)
 
-DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
-NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the terminal's province (NN)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
 def read_code(image: Path) -> str:
@@ -80,7 +85,7 @@ def scan(
     operator_name: Annotated[str, typer.Option("--operator-name", help="operatorName (table B.3)")] = "ecnet scan",
     office_id: Annotated[str, typer.Option("--office-id", help="officeId (table B.3)")] = "",
     office_name: Annotated[str, typer.Option("--office-name", help="officeName (table B.3)")] = "",
-    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Scan a QR code (ec.query) as a terminal: the person of table B.4 and an ecToken."""
     if bool(code) == (image is not None):
@@ -112,7 +117,7 @@ def token_check(
     province: ProvinceOpt = "",
     id_type: Annotated[str, typer.Option("--id-type", help="idType, table C.2")] = "01",
     org: Annotated[str, typer.Option("--org", help="orgId the token must have been issued to")] = "",
-    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Check an ecToken against a person: flag 1 (valid) or 0 (table C.3)."""
     request = pb.CheckTokenRequest(ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org)

@@ -27,7 +27,15 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from rich.table import Table
 
-from cli.common import err, out, province_address, reports_errors
+from cli.common import (
+    DataOpt,
+    JsonOpt,
+    ProvincialNodeOpt,
+    err,
+    out,
+    province_address,
+    reports_errors,
+)
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
@@ -37,10 +45,7 @@ __all__ = ["settle", "settlement_app", "read_items", "yuan"]
 
 settlement_app = typer.Typer(help="Settlements (6.4 b–c, 6.5): show, reverse, notices.", no_args_is_help=True)
 
-DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
-NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the institution's province (NN)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 MED_TYPES = {"outpatient": pb.MEDICAL_TYPE_OUTPATIENT, "inpatient": pb.MEDICAL_TYPE_INPATIENT,
              "pharmacy": pb.MEDICAL_TYPE_PHARMACY}
@@ -227,7 +232,7 @@ def settle(
     request_id: Annotated[str, typer.Option("--request-id", help="idempotency key: a retry with it answers the "
                                                                    "same settlement (default: a fresh one, printed)")] = "",
     med_type: Annotated[str, typer.Option("--med-type", help="outpatient, inpatient or pharmacy")] = "outpatient",
-    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Settle a business with the ecToken of a scan: fund, personal account, own pay."""
     med = MED_TYPES.get(med_type.strip().lower())
@@ -247,7 +252,7 @@ def settle(
 def show(
     settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
     province: ProvinceOpt = "",
-    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """A settlement made at (or for) this province, by its id."""
     s = _call(data, node, province, "GetSettlement", pb.GetSettlementRequest(settlementId=settlement_id)).settlement
@@ -261,7 +266,7 @@ def reverse(
     province: ProvinceOpt = "",
     org: Annotated[str, typer.Option("--org", help="orgId of the institution that settled it (only it may)")] = "",
     request_id: Annotated[str, typer.Option("--request-id", help="this reversal's id (default: a fresh one)")] = "",
-    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Reverse a settlement, once: the personal account and the year's totals restored."""
     request_id = request_id or uuid.uuid4().hex
@@ -285,7 +290,7 @@ def notices(
     province: ProvinceOpt = "",
     id_type: Annotated[str, typer.Option("--id-type", help="idType, table C.2")] = "01",
     limit: Annotated[int, typer.Option("--limit", help="at most this many (1-500)")] = 50,
-    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
 ) -> None:
     """Settlements of a multi-insured person made by their other insured provinces (6.3.2 d)."""
     if not 1 <= limit <= 500:

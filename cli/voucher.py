@@ -29,7 +29,7 @@ import typer
 from google.protobuf.json_format import MessageToDict
 from rich.table import Table
 
-from cli.common import out, reports_errors
+from cli.common import DataOpt, JsonOpt, out, reports_errors
 from cli.nationfile import default_data_dir
 from cli.rpc import CliError, NodeHandle, national_address
 from ecnet.v1 import admin_service_pb2, common_pb2, voucher_service_pb2_grpc
@@ -41,9 +41,7 @@ __all__ = ["voucher_app"]
 OFFICIAL = "NHSA-OFFICIAL"
 voucher_app = typer.Typer(help="Activate vouchers and manage channel authorizations (6.1).", no_args_is_help=True)
 
-DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the national node")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 NameOpt = Annotated[str, typer.Option("--name", help="userName as registered")]
 IdTypeOpt = Annotated[str, typer.Option("--id-type", help="idType, table C.2")]
 IdNoOpt = Annotated[str, typer.Option("--id-no", help="idNo")]
