@@ -52,6 +52,7 @@ from node.services.settlement import SettlementServicer
 from node.services.voucher import VoucherServicer
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
+from node.storage.settings import StorageSettings
 
 __all__ = ["Node", "NodeStartError", "SERVICE_NAMES"]
 
@@ -160,10 +161,14 @@ class Node:
 
     async def _start(self) -> None:
         await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        try:
+            synchronous = StorageSettings.from_config(self.config.extra).synchronous
+        except ConfigError as exc:
+            raise NodeStartError(str(exc)) from None
         if self.config.role == "national":
-            self.store = NationalStore(self.db_path)
+            self.store = NationalStore(self.db_path, synchronous)
         else:
-            self.store = ProvincialStore(self.db_path)
+            self.store = ProvincialStore(self.db_path, synchronous)
         try:
             applied = await self.store.open()
         except Exception as exc:  # StorageError, or an OS error on the file

@@ -70,6 +70,19 @@ def test_bad_settlement_policy(tmp_path, text, fragment):
     assert "settlement policy" in proc.stderr
 
 
+def test_bad_db_synchronous(tmp_path):
+    proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path),
+                    env={"ECNET_DB_SYNCHRONOUS": "off"})
+    assert_one_line(proc, EXIT_CONFIG, "db_synchronous='off' is not one of normal, full")
+
+
+@pytest.mark.parametrize(("extra", "expected"), [({}, 2), ({"db_synchronous": "normal"}, 1)])
+async def test_the_writer_syncs_every_commit_unless_told_otherwise(cluster, extra, expected):
+    # PRAGMA synchronous: 2 = FULL (a commit survives a power loss), 1 = NORMAL
+    node = await cluster.start(cluster.config("national", extra=extra))
+    assert await node.store.db.write(lambda conn: conn.execute("PRAGMA synchronous").fetchone()[0]) == expected
+
+
 async def test_second_national_for_the_same_data_folder(cluster):
     import asyncio
 

@@ -37,13 +37,18 @@ class StorageError(Exception):
     """The database file cannot be used (unreadable, not a database, newer schema)."""
 
 
+# The values of PRAGMA synchronous a node may run its writer with.
+SYNCHRONOUS = ("NORMAL", "FULL")
+
+
 def connect(path: Path | str) -> sqlite3.Connection:
     """A connection with the pragmas every ecnet connection uses."""
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode: a committed transaction survives a crash of the process
-    # (kill -9); only a power loss may drop the last few commits.
+    # (kill -9); only a power loss may drop the last few commits. The writer's
+    # connection is set to FULL by default (Database(synchronous=...)).
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=30000")
@@ -92,8 +97,14 @@ def migrate(conn: sqlite3.Connection, migrations: Migrations) -> list[str]:
 class Database:
     """An open node database: ``await db.read(fn)``, ``await db.write(fn)``."""
 
-    def __init__(self, path: Path | str, migrations: Migrations, readers: int = 2) -> None:
+    def __init__(self, path: Path | str, migrations: Migrations, readers: int = 2,
+                 synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
+        # Of the writer's connection: FULL syncs the WAL to disk at every commit, so a
+        # commit survives a power loss too (NORMAL: a crash of the process only).
+        if synchronous.upper() not in SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+        self.synchronous = synchronous.upper()
         self._migrations = migrations
         self._readers = readers
         self._writer_conn: sqlite3.Connection | None = None
@@ -109,6 +120,7 @@ class Database:
         _check_readable(self.path)
         try:
             conn = connect(self.path)
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             applied = migrate(conn, self._migrations)
         except sqlite3.DatabaseError as exc:
@@ -195,8 +207,8 @@ class RoleStore:
     MIGRATIONS: Migrations
     COUNTED_TABLES: tuple[str, ...] = ()
 
-    def __init__(self, path: Path | str) -> None:
-        self.db = Database(path, self.MIGRATIONS)
+    def __init__(self, path: Path | str, synchronous: str = "NORMAL") -> None:
+        self.db = Database(path, self.MIGRATIONS, synchronous=synchronous)
 
     async def open(self) -> list[str]:
         return await self.db.open()
