@@ -43,6 +43,12 @@ province's events must reach it in one ordered stream. Its address is the config
 national; it has no registration signal, so its backoff is capped lower
 (``UPLINK_BACKOFF_CAP_S``): a hub back from a restart gets the notices within seconds.
 
+Pruning: acknowledged rows older than ``DeliverySettings.outbox_retention`` are
+deleted in small batches by a task of each :class:`Delivery` (every
+``outbox_prune_interval`` seconds, started and stopped with it), so the outbox holds
+the undelivered events and the retention window's traffic, not the whole history. The
+rule, and why redelivery after a prune stays harmless, is in ``node.storage.outbox``.
+
 Lag from commit to applied at a province: per event, the province's
 ``inbox_events.applied_at`` minus national's ``outbox.created_at`` (same event id); live,
 ``wait_applied`` below waits for a province to reach an outbox position.
@@ -55,15 +61,17 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.client import PeerClient
 from node.errors import from_rpc_error
-from node.storage.outbox import DeliveryState, OutboxStore
+from node.settings import read_settings
+from node.storage.outbox import PRUNE_BATCH, DeliveryState, OutboxStore
 
-__all__ = ["Delivery", "uplink", "wait_applied", "UPLINK_LANE"]
+__all__ = ["Delivery", "DeliverySettings", "uplink", "wait_applied", "UPLINK_LANE"]
 
 log = logging.getLogger("ecnet.delivery")
 
@@ -71,6 +79,20 @@ ORIGIN = "national"
 # The single lane of a province's outbox: everything goes up to national.
 UPLINK_LANE = "national"
 UPLINK_BACKOFF_CAP_S = 5.0
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """Outbox pruning, from ``NodeConfig.extra`` (tests pass ``extra={"outbox_retention":
+    "60"}``), else ``ECNET_DELIVERY_<NAME>`` (``ECNET_DELIVERY_OUTBOX_RETENTION``), else
+    the defaults below (``node.settings.read_settings``)."""
+
+    # Seconds an acknowledged outbox row is kept after it was queued (7 days).
+    outbox_retention: int = 7 * 86_400
+    # Seconds between prunes of the outbox.
+    outbox_prune_interval: float = 60.0
+    # Rows deleted per write transaction.
+    outbox_prune_batch: int = PRUNE_BATCH
 
 
 class Delivery:
@@ -102,6 +124,7 @@ class Delivery:
         if backoff_cap_s is not None:
             self.backoff_cap_s = backoff_cap_s
         self.scan_interval = node.config.delivery_scan_interval
+        self.settings = read_settings(DeliverySettings, "delivery", node.config.extra)
         self._wakes: dict[str, asyncio.Event] = {}
         self._workers: dict[str, asyncio.Task] = {}
         self._peers: dict[str, PeerClient] = {}
@@ -111,6 +134,7 @@ class Delivery:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._scan_now = asyncio.Event()
         self._scanner: asyncio.Task | None = None
+        self._pruner: asyncio.Task | None = None
         self._running = False
 
     # -- lifecycle -------------------------------------------------------------------
@@ -120,6 +144,7 @@ class Delivery:
         if self.node.directory is not None:
             self.node.directory.on_registered.append(self._registered)
         self._scanner = asyncio.create_task(self._scan_forever(), name=f"delivery-scan-{self.origin}")
+        self._pruner = asyncio.create_task(self._prune_forever(), name=f"outbox-prune-{self.origin}")
 
     async def stop(self) -> None:
         """Cancel the loop; batches in flight are simply sent again after a restart."""
@@ -129,7 +154,7 @@ class Delivery:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        tasks = [t for t in (self._scanner, *self._workers.values()) if t is not None]
+        tasks = [t for t in (self._scanner, self._pruner, *self._workers.values()) if t is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -152,6 +177,24 @@ class Delivery:
     async def pending_counts(self) -> dict[str, int]:
         """Events not yet acknowledged, per destination province."""
         return await self.store.pending_counts()
+
+    # -- pruning ---------------------------------------------------------------------
+    async def prune(self) -> int:
+        """One pass: delete acknowledged rows older than the retention, in batches.
+        Returns the rows deleted."""
+        before = self.node.clock.now_ms() - self.settings.outbox_retention * 1000
+        deleted = await self.store.prune(before, self.settings.outbox_prune_batch)
+        if deleted:
+            log.info("outbox pruned", extra={"fields": {"origin": self.origin, "rows": deleted}})
+        return deleted
+
+    async def _prune_forever(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:  # a failed prune must not end it; the next one retries
+                log.exception("outbox prune failed")
+            await asyncio.sleep(self.settings.outbox_prune_interval)
 
     # -- scan ------------------------------------------------------------------------
     async def _scan_forever(self) -> None:

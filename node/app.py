@@ -155,6 +155,9 @@ class Node:
         self._lock_data_dir()
         try:
             await self._start()
+        except ConfigError as exc:  # a bad setting of any part: one line, exit 2
+            await self._release()
+            raise NodeStartError(str(exc)) from None
         except BaseException:
             await self._release()
             raise

@@ -70,6 +70,12 @@ def test_bad_settlement_policy(tmp_path, text, fragment):
     assert "settlement policy" in proc.stderr
 
 
+def test_bad_delivery_setting(tmp_path):
+    proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path),
+                    env={"ECNET_DELIVERY_OUTBOX_RETENTION": "forever"})
+    assert_one_line(proc, EXIT_CONFIG, "outbox_retention='forever'")
+
+
 def test_bad_db_synchronous(tmp_path):
     proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path),
                     env={"ECNET_DB_SYNCHRONOUS": "off"})

@@ -12,6 +12,45 @@ one next hop, national, which relays to the final destinations (settlement notic
 6.3.2 d): its whole outbox is a single lane (``OutboxStore(db, lane="national")``,
 rows queued with ``enqueue(..., lane="national")``), so the positions national sees
 from that province only grow.
+
+Pruning (``OutboxStore.prune``, run by ``federation.delivery`` on its own timer). The
+rule: a row is *done* once its lane has acknowledged it, i.e. ``seq <= acked_seq`` of
+the lane's ``delivery`` row (national: the row's destination; a province: the single
+lane ``"national"``, whatever final destination the row names). A done row whose
+``created_at`` is older than the retention (``DeliverySettings.outbox_retention``,
+7 days by default) is deleted; nothing else ever is:
+
+* An unacknowledged row (``seq > acked_seq``) is never deleted, however old: a stopped
+  province's events wait for it, then age out only after they are acknowledged.
+* A lane with no ``delivery`` row keeps all its rows (``enqueue`` writes that row in
+  the same transaction as the rows, so this is a safety net, not a normal state).
+* Deletes go in small batches, one write transaction each (``PRUNE_BATCH`` rows,
+  oldest seq first over ``outbox_by_destination`` or the rowid), so the single writer
+  is never held long. A reader first checks each lane's oldest acknowledged row, so a
+  lane with nothing to prune costs one index lookup and no write.
+* ``seq`` keeps growing after deletions, even when every row was deleted:
+  ``AUTOINCREMENT`` keeps the highest seq ever used in ``sqlite_sequence`` and never
+  reuses it. This matters: a receiver treats a seq at or below its applied position
+  as a duplicate, so a reused seq would be silently dropped.
+* Nothing reads a done row again. Sending, ``pending`` and ``pending_counts`` look only
+  beyond ``acked_seq``; ``last_seq`` falls back to the lane's ``acked_seq`` when the
+  newest rows are gone.
+
+What deleting a done row gives up is the ``UNIQUE (destination, event_id)`` dedupe for
+that row: the same event id queued again after the prune gets a new row and a new seq
+and is delivered a second time. That is harmless, because receivers are idempotent
+without it. Voucher events get a fresh random id per change (``node.voucher.events``),
+so the same id is never queued twice (a retried transaction commits whole or not at
+all). A settlement notice's id is ``notice:<settlement>:<state>``. If it is queued
+again, national relays the new seq (its per-origin ``inbox_position`` only refuses
+seqs it has already seen, and that position is never pruned). The destination then
+stores it with ``INSERT OR IGNORE`` into ``settlement_notices``, keyed by
+(settlement, state), so it changes nothing and counts as a duplicate. A voucher
+snapshot sent again would likewise change nothing, because a province replaces a
+cached voucher only with a newer ``version``. A resent batch is still caught by the
+receiver's applied position first and by ``inbox_events`` second. So the
+``delivery`` rows, the receivers' positions and ``inbox_events`` are kept, and an
+acknowledged row is not needed once it is past the retention.
 """
 
 from __future__ import annotations
@@ -32,7 +71,11 @@ __all__ = [
     "Pending",
     "q_inbox_position",
     "q_advance_inbox_position",
+    "PRUNE_BATCH",
 ]
+
+# Rows deleted per write transaction when pruning acknowledged rows.
+PRUNE_BATCH = 1000
 
 
 def create_tables(db: Any) -> None:
@@ -186,7 +229,10 @@ def _q_reset_backoff(conn: sqlite3.Connection, destination: str) -> None:
 
 def _q_last_seq(conn: sqlite3.Connection, lane: str | None, destination: str) -> int:
     args = () if lane is not None else (destination,)
-    return conn.execute(f"SELECT coalesce(max(seq), 0) FROM outbox o WHERE {_rows_of(lane)}", args).fetchone()[0]
+    newest = conn.execute(f"SELECT coalesce(max(seq), 0) FROM outbox o WHERE {_rows_of(lane)}", args).fetchone()[0]
+    # Pruned rows were acknowledged: the cursor is then the newest position queued.
+    acked = conn.execute("SELECT acked_seq FROM delivery WHERE destination = ?", (destination,)).fetchone()
+    return max(newest, acked[0] if acked else 0)
 
 
 def _q_pending_counts(conn: sqlite3.Connection, lane: str | None) -> dict[str, int]:
@@ -200,6 +246,37 @@ def _q_pending_counts(conn: sqlite3.Connection, lane: str | None) -> dict[str, i
             args,
         )
     }
+
+
+def _q_prunable(conn: sqlite3.Connection, lane: str | None, before_ms: int) -> list[str]:
+    """Lanes whose oldest acknowledged row was created before ``before_ms``."""
+    where, args = (" WHERE destination = ?", (lane,)) if lane is not None else ("", ())
+    out = []
+    for destination, acked in conn.execute(
+        f"SELECT destination, acked_seq FROM delivery{where} ORDER BY destination", args
+    ).fetchall():
+        oldest = conn.execute(
+            f"SELECT created_at FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? ORDER BY seq LIMIT 1",
+            (acked,) if lane is not None else (destination, acked),
+        ).fetchone()
+        if oldest is not None and oldest[0] < before_ms:
+            out.append(destination)
+    return out
+
+
+def _q_prune(conn: sqlite3.Connection, lane: str | None, destination: str, before_ms: int, limit: int) -> int:
+    """Delete up to ``limit`` of the lane's oldest acknowledged rows created before
+    ``before_ms``; the lane's cursor is read in the same transaction."""
+    row = conn.execute("SELECT acked_seq FROM delivery WHERE destination = ?", (destination,)).fetchone()
+    if row is None:
+        return 0  # no cursor: nothing is known to be delivered, keep everything
+    args = (row[0], limit) if lane is not None else (destination, row[0], limit)
+    return conn.execute(
+        "DELETE FROM outbox WHERE seq IN "
+        f"(SELECT seq FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? ORDER BY seq LIMIT ?) "
+        "AND created_at < ?",
+        (*args, before_ms),
+    ).rowcount
 
 
 # -- receiving side: the ``inbox_position`` table of a receiver's own migrations -------
@@ -250,9 +327,22 @@ class OutboxStore:
         await self.db.write(_q_reset_backoff, destination)
 
     async def last_seq(self, destination: str) -> int:
-        """The newest outbox position queued for ``destination`` (0 if none)."""
+        """The newest outbox position queued for ``destination`` (0 if none; its
+        acknowledged position if its newest rows were pruned)."""
         return await self.db.read(_q_last_seq, self.lane, destination)
 
     async def pending_counts(self) -> dict[str, int]:
         """Events beyond each destination's acknowledged position."""
         return await self.db.read(_q_pending_counts, self.lane)
+
+    async def prune(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
+        """Delete acknowledged rows created before ``before_ms`` (see the module
+        docstring), ``batch`` rows per write transaction; returns the rows deleted."""
+        total = 0
+        for destination in await self.db.read(_q_prunable, self.lane, before_ms):
+            while True:
+                n = await self.db.write(_q_prune, self.lane, destination, before_ms, batch)
+                total += n
+                if n < batch:
+                    break
+        return total

@@ -118,7 +118,9 @@ def m002_inbox(db: Any) -> None:
 
 # A duplicate of an older event is caught by the position; ids are the second line, for
 # the same event reaching us under another seq (national's outbox already refuses a
-# repeat per destination), which can only happen close in time to the first.
+# repeat per destination while it keeps the first row: acknowledged rows are pruned
+# after the outbox retention, see node.storage.outbox). Past both, a repeat is still
+# harmless: a snapshot needs a newer version, a notice a new (settlement, state).
 @MIGRATIONS()
 def m003_acceptance(db: Any) -> None:
     """QR codes this province issued, ecTokens it issued, the terminals it serves."""
