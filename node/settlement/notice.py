@@ -67,7 +67,9 @@ def enqueue_notice(conn: sqlite3.Connection, notice: Notice, destinations: Itera
 
     Raises ValueError (rolling the caller's transaction back) for a notice or a
     destination that could never be delivered. Queuing the same (settlement, state)
-    again is harmless: ignored while its row is kept, and after the outbox was pruned the receiver's key on (settlement, state) ignores it. Then, after the commit: :func:`notify_enqueued`.
+    again is harmless: ignored while its row is kept, and once the outbox was pruned
+    the receiver's key on (settlement, state) ignores it. After the commit:
+    :func:`notify_enqueued`.
     """
     dests = sorted(set(destinations) - {notice.settled_by})
     if not dests:
