@@ -95,8 +95,12 @@ def _last_error(entry: NodeEntry) -> str:
 
 
 def port_free(address: str) -> bool:
+    """Whether a node could listen at ``address``. SO_REUSEADDR, as gRPC's own listener
+    has: connections of a node just stopped (TIME_WAIT) do not make the port busy,
+    a program listening there does."""
     host, _, port = address.rpartition(":")
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, int(port)))
         except OSError:
