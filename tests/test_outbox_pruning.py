@@ -102,7 +102,7 @@ async def test_pruning_goes_in_batches_of_the_configured_size(cluster):
     await acked(OutboxStore(national.store.db), "44", seq)
 
     db = national.store.db
-    write = db.write
+    write = db.write_unsynced  # pruning is bookkeeping: not synced to disk at each commit
     batches: list[int] = []
 
     async def spy(fn, *args):
@@ -111,7 +111,7 @@ async def test_pruning_goes_in_batches_of_the_configured_size(cluster):
             batches.append(result)
         return result
 
-    db.write = spy
+    db.write_unsynced = spy
     clock.advance(RETENTION_S + 1)
     assert await national.delivery.prune() == 30
     # One write transaction per batch, oldest first, until a short one.

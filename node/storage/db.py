@@ -166,6 +166,16 @@ class Database:
         conn.execute("COMMIT")
         return result
 
+    def _run_write_unsynced(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        conn = self._writer_conn
+        if conn is None or self.synchronous == "NORMAL":
+            return self._run_write(fn, args)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            return self._run_write(fn, args)
+        finally:
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
+
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(conn, *args)`` on a reader thread."""
         return await asyncio.get_running_loop().run_in_executor(
@@ -176,6 +186,16 @@ class Database:
         """Run ``fn(conn, *args)`` in one ``BEGIN IMMEDIATE`` transaction on the writer."""
         return await asyncio.get_running_loop().run_in_executor(
             self._writer, self._run_write, fn, args
+        )
+
+    async def write_unsynced(self, fn: Callable[..., T], *args: Any) -> T:
+        """:meth:`write` without the sync to disk at its commit (``synchronous=NORMAL``),
+        for bookkeeping whose loss in a power failure costs nothing but a repeat: a
+        heartbeat, a delivery cursor (the events are sent again and applied once), a
+        QR code (the holder displays a new one). Still atomic, and still safe from a
+        crash of the process; the next synced commit syncs it too."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._run_write_unsynced, fn, args
         )
 
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:

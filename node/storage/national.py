@@ -893,10 +893,10 @@ class NationalStore(RoleStore):
     async def put_node(
         self, province: str, address: str, version: str, instance_id: str, now_ms: int
     ) -> None:
-        await self.db.write(_q_put_node, province, address, version, instance_id, now_ms)
+        await self.db.write_unsynced(_q_put_node, province, address, version, instance_id, now_ms)
 
     async def heartbeat(self, province: str, instance_id: str, applied: int, now_ms: int) -> bool:
-        return await self.db.write(_q_heartbeat, province, instance_id, applied, now_ms)
+        return await self.db.write_unsynced(_q_heartbeat, province, instance_id, applied, now_ms)
 
     async def deregister(self, province: str, instance_id: str, now_ms: int) -> bool:
         return await self.db.write(_q_deregister, province, instance_id, now_ms)

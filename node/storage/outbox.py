@@ -318,13 +318,13 @@ class OutboxStore:
         return await self.db.read(_q_batch, self.lane, destination, after_seq, limit)
 
     async def acked(self, destination: str, applied: int, now_ms: int) -> None:
-        await self.db.write(_q_acked, destination, applied, now_ms)
+        await self.db.write_unsynced(_q_acked, destination, applied, now_ms)
 
     async def failed(self, destination: str, attempts: int, next_attempt_at: int, error: str) -> None:
-        await self.db.write(_q_failed, destination, attempts, next_attempt_at, error)
+        await self.db.write_unsynced(_q_failed, destination, attempts, next_attempt_at, error)
 
     async def reset_backoff(self, destination: str) -> None:
-        await self.db.write(_q_reset_backoff, destination)
+        await self.db.write_unsynced(_q_reset_backoff, destination)
 
     async def last_seq(self, destination: str) -> int:
         """The newest outbox position queued for ``destination`` (0 if none; its
@@ -341,7 +341,7 @@ class OutboxStore:
         total = 0
         for destination in await self.db.read(_q_prunable, self.lane, before_ms):
             while True:
-                n = await self.db.write(_q_prune, self.lane, destination, before_ms, batch)
+                n = await self.db.write_unsynced(_q_prune, self.lane, destination, before_ms, batch)
                 total += n
                 if n < batch:
                     break

@@ -153,4 +153,4 @@ class QrStore:
     async def issue(
         self, template: QrRow, new_code: Callable[[], str], key: RequestKey | None, prune_before: int
     ) -> QrRow:
-        return await self.db.write(q_issue, template, new_code, key, prune_before)
+        return await self.db.write_unsynced(q_issue, template, new_code, key, prune_before)
