@@ -13,10 +13,12 @@ The design follows what Synapse learned about federation the hard way:
   in ``seq`` order, and waits for the answer before sending more. A slow or dead
   province therefore never delays the others, and a province sees its events in order.
 * **A durable cursor.** ``delivery.acked_seq`` moves to the ``appliedPosition`` the
-  province answers (never backwards). Seqs are global, so a destination's seqs have
-  gaps; they still only grow, because SQLite has one writer and a transaction's seqs
-  become visible only when it commits, after every smaller seq: a cursor can never
-  skip an event committed late.
+  province answers (never backwards, and never beyond the last seq of the batch it
+  answers: a position this outbox never sent, say one of a previous epoch answered by
+  a receiver that knows no epochs, must not skip events). Seqs are global, so a
+  destination's seqs have gaps; they still only grow, because SQLite has one writer
+  and a transaction's seqs become visible only when it commits, after every smaller
+  seq: a cursor can never skip an event committed late.
 * **Persisted, jittered backoff, reset on contact.** A failed send stores
   ``attempts``, ``next_attempt_at`` (``base * 2**attempts`` capped, times a jitter
   factor from the node's entropy) and ``last_error``, so a restarted national does not
@@ -28,7 +30,25 @@ The design follows what Synapse learned about federation the hard way:
   per origin and by event id) and per voucher only a newer ``version``
   (``node.storage.provincial``), so a resent batch, a duplicate or an old snapshot
   arriving late changes nothing. Redelivery is therefore always safe, which is what
-  makes "at least once" here mean "exactly once" in effect.
+  makes "at least once" here mean "exactly once" in effect. National relaying a
+  province's notices is the same receiver (``node.storage.national``, with
+  ``UNIQUE (destination, event_id)`` of its outbox as the event-id line).
+
+  Positions count in the sender's outbox *epoch*: a random id created once with the
+  sender's database (``node.storage.outbox``), sent as ``DeliverEventsRequest.epoch``
+  and stored by the receiver with its position for that origin. A receiver drops an
+  event at or below its position only within the same epoch. A batch naming another
+  epoch than the stored one means the sender's outbox started over (its database was
+  wiped or re-provisioned, so its seqs restart at 1): the receiver restarts that
+  origin's position at 0, takes the batch from its sequences as new, records the new
+  epoch and logs a warning with both epochs. The event-id dedupe and the per-voucher
+  version rule stay on, so an event genuinely seen before is still harmless. Without
+  this rule the receiver would silently drop every event of the new sender until its
+  seqs passed the old position. An empty epoch (an older sender) or none stored yet (a
+  position from before epochs) is compared as it always was. The receiver answers its
+  position in the request's epoch, so after the reset it answers the new epoch's
+  position, which the sender's cursor (and the province's heartbeated
+  ``appliedPosition``) then follows.
 
 Wake-ups: after committing, a writer calls :meth:`Delivery.wake`; an ``asyncio.Event``
 per destination makes delivery immediate. A periodic scan (``delivery_scan_interval``)
@@ -254,8 +274,12 @@ class Delivery:
             event.sequence = row.seq
             events.append(event)
         first, last = batch[0].seq, batch[-1].seq
+        epoch, created = await self.store.epoch()
+        if created:
+            log.info("outbox epoch created", extra={"fields": {"origin": self.origin, "epoch": epoch}})
         request = fed_pb.DeliverEventsRequest(
-            origin=self.origin, batchId=f"{self.origin}:{destination}:{first}-{last}", events=events
+            origin=self.origin, batchId=f"{self.origin}:{destination}:{first}-{last}", events=events,
+            epoch=epoch,
         )
         peer = await self._peer(destination, address)
         contact = self._contact.get(destination, 0)
@@ -273,10 +297,15 @@ class Delivery:
                 f"receiver answered appliedPosition {resp.appliedPosition} for batch {first}-{last}",
             )
             return False
-        await self.store.acked(destination, resp.appliedPosition, self.node.clock.now_ms())
+        # Never beyond what this batch sent: the receiver has applied up to ``last`` of
+        # this outbox; a larger position may count in another epoch (a receiver that
+        # knows no epochs still answers its old one), and following it would skip events.
+        # Within one epoch the cap costs at most resending batches the receiver drops.
+        applied = min(resp.appliedPosition, last)
+        await self.store.acked(destination, applied, self.node.clock.now_ms())
         log.info(
             "events delivered",
-            extra={"fields": {"province": destination, "events": len(events), "applied": resp.appliedPosition}},
+            extra={"fields": {"province": destination, "events": len(events), "applied": applied}},
         )
         return True
 

@@ -28,15 +28,15 @@ from ecnet.v1 import settlement_service_pb2 as ecnet_dot_v1_dot_settlement__serv
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ecnet/v1/federation_service.proto\x12\x08\x65\x63net.v1\x1a!ecnet/v1/acceptance_service.proto\x1a\x15\x65\x63net/v1/common.proto\x1a!ecnet/v1/settlement_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x0fRegisterRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x12\n\ninstanceId\x18\x04 \x01(\t\"f\n\x10RegisterResponse\x12 \n\x18heartbeatIntervalSeconds\x18\x01 \x01(\x05\x12\x30\n\x0cregisteredAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x10HeartbeatRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\ninstanceId\x18\x02 \x01(\t\x12\x17\n\x0f\x61ppliedPosition\x18\x03 \x01(\x03\"\"\n\x11HeartbeatResponse\x12\r\n\x05known\x18\x01 \x01(\x08\"9\n\x11\x44\x65registerRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\ninstanceId\x18\x02 \x01(\t\"\x14\n\x12\x44\x65registerResponse\"\x11\n\x0fIdentifyRequest\"|\n\x10IdentifyResponse\x12 \n\x04role\x18\x01 \x01(\x0e\x32\x12.ecnet.v1.NodeRole\x12\x10\n\x08province\x18\x02 \x01(\t\x12\x12\n\ninstanceId\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x05 \x01(\t\"\xc7\x01\n\x05\x45vent\x12\x0f\n\x07\x65ventId\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12&\n\x07voucher\x18\x06 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\x12\x13\n\x0bpayloadJson\x18\x07 \x01(\t\x12-\n\tcreatedAt\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"X\n\x14\x44\x65liverEventsRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61tchId\x18\x02 \x01(\t\x12\x1f\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x0f.ecnet.v1.Event\"0\n\x15\x44\x65liverEventsResponse\x12\x17\n\x0f\x61ppliedPosition\x18\x01 \x01(\x03\"L\n\x13\x46\x65tchVoucherRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x11\n\tchannelId\x18\x02 \x01(\t\x12\x10\n\x08province\x18\x03 \x01(\t\">\n\x14\x46\x65tchVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\"~\n\x11RouteQueryRequest\x12\x17\n\x0fservingProvince\x18\x01 \x01(\t\x12%\n\x05query\x18\x02 \x01(\x0b\x32\x16.ecnet.v1.QueryRequest\x12\x12\n\nterminalId\x18\x03 \x01(\t\x12\x15\n\rcachedVersion\x18\x04 \x01(\x03\"v\n\x12RouteQueryResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\x12\x12\n\nstaleCache\x18\x03 \x01(\x08\x12\x13\n\x0b\x63odeVersion\x18\x04 \x01(\x03\"\xd7\x01\n\x12RouteSettleRequest\x12\x17\n\x0fservingProvince\x18\x01 \x01(\t\x12\'\n\x06settle\x18\x02 \x01(\x0b\x32\x17.ecnet.v1.SettleRequest\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x03 \x01(\t\x12\x0f\n\x07insuOrg\x18\x04 \x01(\t\x12\x14\n\x0csettlementId\x18\x05 \x01(\t\x12\x0e\n\x06idType\x18\x06 \x01(\t\x12\x0c\n\x04idNo\x18\x07 \x01(\t\x12\x10\n\x08userName\x18\x08 \x01(\t\x12\x16\n\x0evoucherVersion\x18\t \x01(\x03\"g\n\x13RouteSettleResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\x12&\n\x07voucher\x18\x02 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\"j\n\x13RouteReverseRequest\x12\x17\n\x0fservingProvince\x18\x01 \x01(\t\x12\x14\n\x0csettlementId\x18\x02 \x01(\t\x12\x11\n\tsettledBy\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"@\n\x14RouteReverseResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement*W\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12NODE_ROLE_NATIONAL\x10\x01\x12\x18\n\x14NODE_ROLE_PROVINCIAL\x10\x02\x32\xad\x05\n\x11\x46\x65\x64\x65rationService\x12\x41\n\x08Register\x12\x19.ecnet.v1.RegisterRequest\x1a\x1a.ecnet.v1.RegisterResponse\x12\x44\n\tHeartbeat\x12\x1a.ecnet.v1.HeartbeatRequest\x1a\x1b.ecnet.v1.HeartbeatResponse\x12G\n\nDeregister\x12\x1b.ecnet.v1.DeregisterRequest\x1a\x1c.ecnet.v1.DeregisterResponse\x12\x41\n\x08Identify\x12\x19.ecnet.v1.IdentifyRequest\x1a\x1a.ecnet.v1.IdentifyResponse\x12P\n\rDeliverEvents\x12\x1e.ecnet.v1.DeliverEventsRequest\x1a\x1f.ecnet.v1.DeliverEventsResponse\x12M\n\x0c\x46\x65tchVoucher\x12\x1d.ecnet.v1.FetchVoucherRequest\x1a\x1e.ecnet.v1.FetchVoucherResponse\x12G\n\nRouteQuery\x12\x1b.ecnet.v1.RouteQueryRequest\x1a\x1c.ecnet.v1.RouteQueryResponse\x12J\n\x0bRouteSettle\x12\x1c.ecnet.v1.RouteSettleRequest\x1a\x1d.ecnet.v1.RouteSettleResponse\x12M\n\x0cRouteReverse\x12\x1d.ecnet.v1.RouteReverseRequest\x1a\x1e.ecnet.v1.RouteReverseResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ecnet/v1/federation_service.proto\x12\x08\x65\x63net.v1\x1a!ecnet/v1/acceptance_service.proto\x1a\x15\x65\x63net/v1/common.proto\x1a!ecnet/v1/settlement_service.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\x0fRegisterRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x12\n\ninstanceId\x18\x04 \x01(\t\"f\n\x10RegisterResponse\x12 \n\x18heartbeatIntervalSeconds\x18\x01 \x01(\x05\x12\x30\n\x0cregisteredAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x10HeartbeatRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\ninstanceId\x18\x02 \x01(\t\x12\x17\n\x0f\x61ppliedPosition\x18\x03 \x01(\x03\"\"\n\x11HeartbeatResponse\x12\r\n\x05known\x18\x01 \x01(\x08\"9\n\x11\x44\x65registerRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x12\n\ninstanceId\x18\x02 \x01(\t\"\x14\n\x12\x44\x65registerResponse\"\x11\n\x0fIdentifyRequest\"|\n\x10IdentifyResponse\x12 \n\x04role\x18\x01 \x01(\x0e\x32\x12.ecnet.v1.NodeRole\x12\x10\n\x08province\x18\x02 \x01(\t\x12\x12\n\ninstanceId\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x05 \x01(\t\"\xc7\x01\n\x05\x45vent\x12\x0f\n\x07\x65ventId\x18\x01 \x01(\t\x12\x10\n\x08sequence\x18\x02 \x01(\x03\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\x12&\n\x07voucher\x18\x06 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\x12\x13\n\x0bpayloadJson\x18\x07 \x01(\t\x12-\n\tcreatedAt\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"g\n\x14\x44\x65liverEventsRequest\x12\x0e\n\x06origin\x18\x01 \x01(\t\x12\x0f\n\x07\x62\x61tchId\x18\x02 \x01(\t\x12\x1f\n\x06\x65vents\x18\x03 \x03(\x0b\x32\x0f.ecnet.v1.Event\x12\r\n\x05\x65poch\x18\x04 \x01(\t\"0\n\x15\x44\x65liverEventsResponse\x12\x17\n\x0f\x61ppliedPosition\x18\x01 \x01(\x03\"L\n\x13\x46\x65tchVoucherRequest\x12\x10\n\x08\x61uthCode\x18\x01 \x01(\t\x12\x11\n\tchannelId\x18\x02 \x01(\t\x12\x10\n\x08province\x18\x03 \x01(\t\">\n\x14\x46\x65tchVoucherResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\"~\n\x11RouteQueryRequest\x12\x17\n\x0fservingProvince\x18\x01 \x01(\t\x12%\n\x05query\x18\x02 \x01(\x0b\x32\x16.ecnet.v1.QueryRequest\x12\x12\n\nterminalId\x18\x03 \x01(\t\x12\x15\n\rcachedVersion\x18\x04 \x01(\x03\"v\n\x12RouteQueryResponse\x12&\n\x07voucher\x18\x01 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\x12\x12\n\nstaleCache\x18\x03 \x01(\x08\x12\x13\n\x0b\x63odeVersion\x18\x04 \x01(\x03\"\xd7\x01\n\x12RouteSettleRequest\x12\x17\n\x0fservingProvince\x18\x01 \x01(\t\x12\'\n\x06settle\x18\x02 \x01(\x0b\x32\x17.ecnet.v1.SettleRequest\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x03 \x01(\t\x12\x0f\n\x07insuOrg\x18\x04 \x01(\t\x12\x14\n\x0csettlementId\x18\x05 \x01(\t\x12\x0e\n\x06idType\x18\x06 \x01(\t\x12\x0c\n\x04idNo\x18\x07 \x01(\t\x12\x10\n\x08userName\x18\x08 \x01(\t\x12\x16\n\x0evoucherVersion\x18\t \x01(\x03\"g\n\x13RouteSettleResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\x12&\n\x07voucher\x18\x02 \x01(\x0b\x32\x15.ecnet.v1.VoucherData\"j\n\x13RouteReverseRequest\x12\x17\n\x0fservingProvince\x18\x01 \x01(\t\x12\x14\n\x0csettlementId\x18\x02 \x01(\t\x12\x11\n\tsettledBy\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"@\n\x14RouteReverseResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement*W\n\x08NodeRole\x12\x19\n\x15NODE_ROLE_UNSPECIFIED\x10\x00\x12\x16\n\x12NODE_ROLE_NATIONAL\x10\x01\x12\x18\n\x14NODE_ROLE_PROVINCIAL\x10\x02\x32\xad\x05\n\x11\x46\x65\x64\x65rationService\x12\x41\n\x08Register\x12\x19.ecnet.v1.RegisterRequest\x1a\x1a.ecnet.v1.RegisterResponse\x12\x44\n\tHeartbeat\x12\x1a.ecnet.v1.HeartbeatRequest\x1a\x1b.ecnet.v1.HeartbeatResponse\x12G\n\nDeregister\x12\x1b.ecnet.v1.DeregisterRequest\x1a\x1c.ecnet.v1.DeregisterResponse\x12\x41\n\x08Identify\x12\x19.ecnet.v1.IdentifyRequest\x1a\x1a.ecnet.v1.IdentifyResponse\x12P\n\rDeliverEvents\x12\x1e.ecnet.v1.DeliverEventsRequest\x1a\x1f.ecnet.v1.DeliverEventsResponse\x12M\n\x0c\x46\x65tchVoucher\x12\x1d.ecnet.v1.FetchVoucherRequest\x1a\x1e.ecnet.v1.FetchVoucherResponse\x12G\n\nRouteQuery\x12\x1b.ecnet.v1.RouteQueryRequest\x1a\x1c.ecnet.v1.RouteQueryResponse\x12J\n\x0bRouteSettle\x12\x1c.ecnet.v1.RouteSettleRequest\x1a\x1d.ecnet.v1.RouteSettleResponse\x12M\n\x0cRouteReverse\x12\x1d.ecnet.v1.RouteReverseRequest\x1a\x1e.ecnet.v1.RouteReverseResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecnet.v1.federation_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODEROLE']._serialized_start=1942
-  _globals['_NODEROLE']._serialized_end=2029
+  _globals['_NODEROLE']._serialized_start=1957
+  _globals['_NODEROLE']._serialized_end=2044
   _globals['_REGISTERREQUEST']._serialized_start=173
   _globals['_REGISTERREQUEST']._serialized_end=262
   _globals['_REGISTERRESPONSE']._serialized_start=264
@@ -56,25 +56,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EVENT']._serialized_start=714
   _globals['_EVENT']._serialized_end=913
   _globals['_DELIVEREVENTSREQUEST']._serialized_start=915
-  _globals['_DELIVEREVENTSREQUEST']._serialized_end=1003
-  _globals['_DELIVEREVENTSRESPONSE']._serialized_start=1005
-  _globals['_DELIVEREVENTSRESPONSE']._serialized_end=1053
-  _globals['_FETCHVOUCHERREQUEST']._serialized_start=1055
-  _globals['_FETCHVOUCHERREQUEST']._serialized_end=1131
-  _globals['_FETCHVOUCHERRESPONSE']._serialized_start=1133
-  _globals['_FETCHVOUCHERRESPONSE']._serialized_end=1195
-  _globals['_ROUTEQUERYREQUEST']._serialized_start=1197
-  _globals['_ROUTEQUERYREQUEST']._serialized_end=1323
-  _globals['_ROUTEQUERYRESPONSE']._serialized_start=1325
-  _globals['_ROUTEQUERYRESPONSE']._serialized_end=1443
-  _globals['_ROUTESETTLEREQUEST']._serialized_start=1446
-  _globals['_ROUTESETTLEREQUEST']._serialized_end=1661
-  _globals['_ROUTESETTLERESPONSE']._serialized_start=1663
-  _globals['_ROUTESETTLERESPONSE']._serialized_end=1766
-  _globals['_ROUTEREVERSEREQUEST']._serialized_start=1768
-  _globals['_ROUTEREVERSEREQUEST']._serialized_end=1874
-  _globals['_ROUTEREVERSERESPONSE']._serialized_start=1876
-  _globals['_ROUTEREVERSERESPONSE']._serialized_end=1940
-  _globals['_FEDERATIONSERVICE']._serialized_start=2032
-  _globals['_FEDERATIONSERVICE']._serialized_end=2717
+  _globals['_DELIVEREVENTSREQUEST']._serialized_end=1018
+  _globals['_DELIVEREVENTSRESPONSE']._serialized_start=1020
+  _globals['_DELIVEREVENTSRESPONSE']._serialized_end=1068
+  _globals['_FETCHVOUCHERREQUEST']._serialized_start=1070
+  _globals['_FETCHVOUCHERREQUEST']._serialized_end=1146
+  _globals['_FETCHVOUCHERRESPONSE']._serialized_start=1148
+  _globals['_FETCHVOUCHERRESPONSE']._serialized_end=1210
+  _globals['_ROUTEQUERYREQUEST']._serialized_start=1212
+  _globals['_ROUTEQUERYREQUEST']._serialized_end=1338
+  _globals['_ROUTEQUERYRESPONSE']._serialized_start=1340
+  _globals['_ROUTEQUERYRESPONSE']._serialized_end=1458
+  _globals['_ROUTESETTLEREQUEST']._serialized_start=1461
+  _globals['_ROUTESETTLEREQUEST']._serialized_end=1676
+  _globals['_ROUTESETTLERESPONSE']._serialized_start=1678
+  _globals['_ROUTESETTLERESPONSE']._serialized_end=1781
+  _globals['_ROUTEREVERSEREQUEST']._serialized_start=1783
+  _globals['_ROUTEREVERSEREQUEST']._serialized_end=1889
+  _globals['_ROUTEREVERSERESPONSE']._serialized_start=1891
+  _globals['_ROUTEREVERSERESPONSE']._serialized_end=1955
+  _globals['_FEDERATIONSERVICE']._serialized_start=2047
+  _globals['_FEDERATIONSERVICE']._serialized_end=2732
 # @@protoc_insertion_point(module_scope)

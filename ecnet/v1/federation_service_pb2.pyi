@@ -109,14 +109,16 @@ class Event(_message.Message):
     def __init__(self, eventId: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[str] = ..., ecCardNo: _Optional[str] = ..., version: _Optional[int] = ..., voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., payloadJson: _Optional[str] = ..., createdAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class DeliverEventsRequest(_message.Message):
-    __slots__ = ("origin", "batchId", "events")
+    __slots__ = ("origin", "batchId", "events", "epoch")
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     BATCHID_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
+    EPOCH_FIELD_NUMBER: _ClassVar[int]
     origin: str
     batchId: str
     events: _containers.RepeatedCompositeFieldContainer[Event]
-    def __init__(self, origin: _Optional[str] = ..., batchId: _Optional[str] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ...) -> None: ...
+    epoch: str
+    def __init__(self, origin: _Optional[str] = ..., batchId: _Optional[str] = ..., events: _Optional[_Iterable[_Union[Event, _Mapping]]] = ..., epoch: _Optional[str] = ...) -> None: ...
 
 class DeliverEventsResponse(_message.Message):
     __slots__ = ("appliedPosition",)

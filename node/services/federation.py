@@ -127,10 +127,21 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         if request.origin and request.origin != caller:
             raise invalid(f"origin {request.origin!r} is not the calling node {caller!r}")
         events = [inbound_from_proto(e) for e in request.events]
-        result = await node.store.apply_events(caller, events, node.clock.now_ms())
+        result = await node.store.apply_events(caller, events, node.clock.now_ms(), request.epoch)
+        if result.restarted_from:
+            log.warning(
+                "sender's outbox epoch changed: its position restarts (its database was recreated)",
+                extra={"fields": {"origin": caller, "batch": request.batchId, "old_epoch": result.restarted_from,
+                                  "new_epoch": request.epoch, "position": result.position}},
+            )
         # After the commit, so a heartbeat never reports a position that could be lost.
         if caller == "national":
-            node.applied_position = max(node.applied_position, result.position)
+            # A new epoch restarts the position: report it, not the old epoch's larger one
+            # (national's cursor for this province restarted with its database).
+            if result.restarted_from:
+                node.applied_position = result.position
+            else:
+                node.applied_position = max(node.applied_position, result.position)
         if events:
             log.info(
                 "events applied",

@@ -12,7 +12,9 @@ the change it carries, see ``federation.delivery``):
 2. National (:func:`relay_delivered`, its ``DeliverEvents``) accepts events only from a
    registered province speaking as itself, and in one transaction moves that origin's
    applied position and queues each notice in its own outbox for the destination
-   (never back to the origin); its delivery then sends them like voucher events.
+   (never back to the origin); its delivery then sends them like voucher events. The
+   position counts in the province's outbox epoch: after the province's database was
+   recreated, its new notices restart the position (``federation.delivery``).
 3. The destination province stores the notice with its inbox position
    (``node.storage.provincial``); :func:`list_notices` serves ``ListNotices``.
 
@@ -145,7 +147,13 @@ async def relay_delivered(node, caller: str, request: fed_pb.DeliverEventsReques
         forward.ClearField("sequence")
         # Never back to its origin (the sender excludes itself; this is the second line).
         relay.append(RelayEvent(e.sequence, None if dest == province else dest, forward))
-    result = await node.store.relay_events(caller, relay, node.clock.now_ms())
+    result = await node.store.relay_events(caller, relay, node.clock.now_ms(), request.epoch)
+    if result.restarted_from:
+        log.warning(
+            "sender's outbox epoch changed: its position restarts (its database was recreated)",
+            extra={"fields": {"origin": caller, "batch": request.batchId, "old_epoch": result.restarted_from,
+                              "new_epoch": request.epoch, "position": result.position}},
+        )
     # After the commit: national's delivery takes them on to the destinations.
     if node.delivery is not None:
         for dest in result.destinations:

@@ -229,6 +229,10 @@ def m005_relay_inbox(db: Any) -> None:
     )
 
 
+# The epoch of each origin's outbox that its position counts in (node.storage.outbox).
+MIGRATIONS(name="m006_inbox_epoch")(outbox.add_inbox_epoch)
+
+
 @dataclass(frozen=True, slots=True)
 class RegionRow:
     insu_org: str
@@ -516,19 +520,29 @@ class RelayEvent:
 
 @dataclass(frozen=True, slots=True)
 class RelayResult:
-    position: int  # the origin's applied position after the batch
+    position: int  # the origin's applied position after the batch (in the batch's epoch)
     queued: int  # events queued in national's outbox
     duplicates: int  # events already relayed (by position, or by destination and id)
     destinations: frozenset[str]  # where events were queued
+    # The origin's previous outbox epoch when this batch started a new one (its position
+    # restarted), else "".
+    restarted_from: str = ""
 
 
 def _q_relay_events(
-    conn: sqlite3.Connection, origin: str, events: Sequence[RelayEvent], now_ms: int
+    conn: sqlite3.Connection, origin: str, events: Sequence[RelayEvent], now_ms: int, epoch: str = ""
 ) -> RelayResult:
     """Queue a delivered batch for its destinations and move the origin's position, in
     one transaction. At or below the position, or already queued for that destination
-    (UNIQUE (destination, event_id)), an event changes nothing: a resent batch is a no-op."""
-    position = outbox.q_inbox_position(conn, origin)
+    (UNIQUE (destination, event_id)), an event changes nothing: a resent batch is a no-op.
+
+    The position counts in the origin's outbox ``epoch``: a batch of another epoch than
+    the stored one (the province's database was recreated, its seqs restart at 1)
+    restarts the position at 0, so its events are relayed as new; an event queued
+    before for the same destination is still refused by UNIQUE (destination, event_id).
+    An empty epoch (an older province) is compared with the stored position as it is
+    (``outbox.q_inbox_start``)."""
+    position, restarted_from = outbox.q_inbox_start(conn, origin, epoch)
     queued = duplicates = 0
     destinations: set[str] = set()
     for ev in sorted(events, key=lambda e: e.seq):
@@ -543,8 +557,8 @@ def _q_relay_events(
             destinations.add(ev.destination)
         else:
             duplicates += 1
-    outbox.q_advance_inbox_position(conn, origin, position)
-    return RelayResult(position, queued, duplicates, frozenset(destinations))
+    outbox.q_advance_inbox_position(conn, origin, position, epoch, restarted=bool(restarted_from))
+    return RelayResult(position, queued, duplicates, frozenset(destinations), restarted_from)
 
 
 # -- voucher lifecycle (node/voucher/) -------------------------------------------------
@@ -901,9 +915,12 @@ class NationalStore(RoleStore):
     async def deregister(self, province: str, instance_id: str, now_ms: int) -> bool:
         return await self.db.write(_q_deregister, province, instance_id, now_ms)
 
-    async def relay_events(self, origin: str, events: Sequence[RelayEvent], now_ms: int) -> RelayResult:
-        """Queue events a province delivered for their destinations (idempotent)."""
-        return await self.db.write(_q_relay_events, origin, list(events), now_ms)
+    async def relay_events(
+        self, origin: str, events: Sequence[RelayEvent], now_ms: int, epoch: str = ""
+    ) -> RelayResult:
+        """Queue events a province delivered, sent in its outbox ``epoch``, for their
+        destinations (idempotent)."""
+        return await self.db.write(_q_relay_events, origin, list(events), now_ms, epoch)
 
     async def load_inbox_position(self, origin: str) -> int:
         """The highest outbox seq of province node ``origin`` relayed here."""

@@ -36,6 +36,17 @@ lane ``"national"``, whatever final destination the row names). A done row whose
   beyond ``acked_seq``; ``last_seq`` falls back to the lane's ``acked_seq`` when the
   newest rows are gone.
 
+The epoch. Seqs restart at 1 only with a new database (a wiped or re-provisioned
+node), which is why the outbox has an *epoch*: a random id kept in ``meta``
+(``EPOCH_KEY``), created on first use (``OutboxStore.epoch``; an existing database gets
+one the first time it sends) and never changed afterwards. Every ``DeliverEvents``
+batch carries it, and a receiver keeps it with its position per origin
+(``inbox_position.epoch``): a batch of another epoch than the stored one means the
+sender's outbox started over, and the receiver restarts that origin's position
+instead of dropping the new seqs as duplicates (``q_inbox_start``; the rule is in
+``federation.delivery``). The epoch comes from the system's randomness, never from a
+node's (possibly seeded) ``entropy``: two creations of a database must not share one.
+
 What deleting a done row gives up is the ``UNIQUE (destination, event_id)`` dedupe for
 that row: the same event id queued again after the prune gets a new row and a new seq
 and is delivered a second time. That is harmless, because receivers are idempotent
@@ -56,6 +67,7 @@ acknowledged row is not needed once it is past the retention.
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -70,12 +82,18 @@ __all__ = [
     "DeliveryState",
     "Pending",
     "q_inbox_position",
+    "q_inbox_start",
     "q_advance_inbox_position",
+    "q_outbox_epoch",
+    "add_inbox_epoch",
+    "EPOCH_KEY",
     "PRUNE_BATCH",
 ]
 
 # Rows deleted per write transaction when pruning acknowledged rows.
 PRUNE_BATCH = 1000
+# The ``meta`` key of the outbox's epoch (see the module docstring).
+EPOCH_KEY = "outbox_epoch"
 
 
 def create_tables(db: Any) -> None:
@@ -279,20 +297,76 @@ def _q_prune(conn: sqlite3.Connection, lane: str | None, destination: str, befor
     ).rowcount
 
 
+def q_outbox_epoch(conn: sqlite3.Connection) -> tuple[str, bool]:
+    """This database's outbox epoch, created if absent (in the writer's transaction).
+    Returns (epoch, created now)."""
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (EPOCH_KEY,)).fetchone()
+    if row is not None and row[0]:
+        return row[0], False
+    # System randomness on purpose: a seeded node entropy would give a recreated
+    # database the epoch of the one it replaces.
+    epoch = uuid.uuid4().hex
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (EPOCH_KEY, epoch))
+    return epoch, True
+
+
 # -- receiving side: the ``inbox_position`` table of a receiver's own migrations -------
 def q_inbox_position(conn: sqlite3.Connection, origin: str) -> int:
-    """The highest outbox seq of ``origin`` applied here (0 if none)."""
+    """The highest outbox seq of ``origin`` applied here (0 if none), in the epoch stored
+    with it."""
     row = conn.execute("SELECT applied_seq FROM inbox_position WHERE origin = ?", (origin,)).fetchone()
     return row[0] if row else 0
 
 
-def q_advance_inbox_position(conn: sqlite3.Connection, origin: str, position: int) -> None:
-    """Record ``position`` as applied from ``origin`` (never moving backwards)."""
+def q_inbox_start(conn: sqlite3.Connection, origin: str, epoch: str) -> tuple[int, str]:
+    """The position a batch of ``origin`` sent in ``epoch`` is checked against, and the
+    stored epoch it replaces ("" when it replaces none).
+
+    The rule (``federation.delivery``, "an idempotent receiver"): when both the batch
+    and the stored position carry an epoch and they differ, the sender's outbox started
+    over (its database was recreated; its seqs restart at 1), so the position restarts
+    at 0 and the batch is taken as new; the caller keeps deduplicating by event id and
+    voucher version, and records the new epoch with ``q_advance_inbox_position(...,
+    restarted=True)`` in the same transaction. An empty epoch (an older sender) or none
+    stored yet (a receiver's position from before epochs): the stored position, as it is.
+    """
+    row = conn.execute("SELECT applied_seq, epoch FROM inbox_position WHERE origin = ?", (origin,)).fetchone()
+    if row is None:
+        return 0, ""
+    applied, stored = row
+    if epoch and stored and stored != epoch:
+        return 0, stored
+    return applied, ""
+
+
+def q_advance_inbox_position(
+    conn: sqlite3.Connection, origin: str, position: int, epoch: str = "", restarted: bool = False
+) -> None:
+    """Record ``position`` as applied from ``origin`` in ``epoch``.
+
+    Within an epoch the position never moves backwards. ``restarted`` (``q_inbox_start``
+    found another epoch): the position of the new epoch replaces the old one. An empty
+    ``epoch`` leaves the stored epoch as it is.
+    """
+    if restarted:
+        conn.execute(
+            "INSERT INTO inbox_position (origin, applied_seq, epoch) VALUES (?, ?, ?) "
+            "ON CONFLICT (origin) DO UPDATE SET applied_seq = excluded.applied_seq, epoch = excluded.epoch",
+            (origin, position, epoch),
+        )
+        return
     conn.execute(
-        "INSERT INTO inbox_position (origin, applied_seq) VALUES (?, ?) "
-        "ON CONFLICT (origin) DO UPDATE SET applied_seq = max(applied_seq, excluded.applied_seq)",
-        (origin, position),
+        "INSERT INTO inbox_position (origin, applied_seq, epoch) VALUES (?, ?, ?) "
+        "ON CONFLICT (origin) DO UPDATE SET applied_seq = max(applied_seq, excluded.applied_seq), "
+        "epoch = CASE WHEN excluded.epoch = '' THEN inbox_position.epoch ELSE excluded.epoch END",
+        (origin, position, epoch),
     )
+
+
+def add_inbox_epoch(db: Any) -> None:
+    """Migration (each receiver's, after its ``inbox_position``): the epoch of the
+    sender's outbox that each origin's position counts in ('' until a batch names one)."""
+    run_script(db, "ALTER TABLE inbox_position ADD COLUMN epoch TEXT NOT NULL DEFAULT '';")
 
 
 class OutboxStore:
@@ -306,6 +380,16 @@ class OutboxStore:
     def __init__(self, db: Database, lane: str | None = None) -> None:
         self.db = db
         self.lane = lane
+        self._epoch = ""
+
+    async def epoch(self) -> tuple[str, bool]:
+        """This outbox's epoch (see the module docstring), created on first use.
+        Returns (epoch, created by this call)."""
+        if self._epoch:
+            return self._epoch, False
+        epoch, created = await self.db.write(q_outbox_epoch)
+        self._epoch = epoch
+        return epoch, created
 
     async def states(self) -> list[DeliveryState]:
         return await self.db.read(_q_states, self.lane)

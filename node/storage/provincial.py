@@ -5,8 +5,12 @@ QR codes (``node/storage/qrcodes.py``).
 
 Applying delivered events (``apply_events``) is idempotent, in one transaction per batch:
 
-* ``inbox_position`` holds, per origin, the highest outbox seq applied. The sender sends
-  in seq order and only after an answer, so an event at or below it is a duplicate.
+* ``inbox_position`` holds, per origin, the highest outbox seq applied and the epoch
+  of the sender's outbox it counts in (m007). The sender sends in seq order and only
+  after an answer, so an event at or below it is a duplicate, within that epoch. A
+  batch of another epoch (the sender's database was recreated: its seqs restart at 1)
+  restarts the position at 0 and is taken as new; the two lines below still apply to
+  it. A batch without an epoch (an older sender) is checked as it always was.
 * ``inbox_events`` records each applied event id, so an event queued again under a new
   seq is still applied once. The position already rejects every older duplicate, so
   ids are kept only for ``EVENT_ID_RETENTION_MS`` (pruned as batches arrive).
@@ -256,10 +260,13 @@ class InboundEvent:
 
 @dataclass(frozen=True, slots=True)
 class ApplyResult:
-    position: int  # the origin's applied position after the batch
+    position: int  # the origin's applied position after the batch (in the batch's epoch)
     applied: int  # events whose snapshot changed the cache
     stale: int  # new events whose snapshot was older than the cache (recorded, not applied)
     duplicates: int  # events already applied (by position or by id)
+    # The origin's previous outbox epoch when this batch started a new one (the position
+    # restarted), else "".
+    restarted_from: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,9 +351,13 @@ _q_position = outbox.q_inbox_position
 
 
 def _q_apply_events(
-    conn: sqlite3.Connection, origin: str, events: Sequence[InboundEvent], now_ms: int
+    conn: sqlite3.Connection, origin: str, events: Sequence[InboundEvent], now_ms: int, epoch: str = ""
 ) -> ApplyResult:
-    position = _q_position(conn, origin)
+    # The position counts in the origin's outbox epoch: another epoch than the stored
+    # one means the sender's outbox started over, so the position restarts at 0 (the
+    # batch is new) while inbox_events and the voucher version still drop a repeat; an
+    # empty epoch (an older sender) is checked against the stored position as it is.
+    position, restarted_from = outbox.q_inbox_start(conn, origin, epoch)
     applied = stale = duplicates = 0
     for ev in sorted(events, key=lambda e: e.seq):
         if ev.seq <= position:
@@ -368,9 +379,9 @@ def _q_apply_events(
             applied += 1
         else:
             stale += 1
-    outbox.q_advance_inbox_position(conn, origin, position)
+    outbox.q_advance_inbox_position(conn, origin, position, epoch, restarted=bool(restarted_from))
     conn.execute("DELETE FROM inbox_events WHERE applied_at < ?", (now_ms - EVENT_ID_RETENTION_MS,))
-    return ApplyResult(position, applied, stale, duplicates)
+    return ApplyResult(position, applied, stale, duplicates, restarted_from)
 
 
 # -- reads ---------------------------------------------------------------------------
@@ -437,9 +448,12 @@ class ProvincialStore(RoleStore):
     MIGRATIONS = MIGRATIONS
     COUNTED_TABLES = COUNTED_TABLES
 
-    async def apply_events(self, origin: str, events: Sequence[InboundEvent], now_ms: int) -> ApplyResult:
-        """Apply a delivered batch in one transaction (idempotent; see the module docstring)."""
-        return await self.db.write(_q_apply_events, origin, list(events), now_ms)
+    async def apply_events(
+        self, origin: str, events: Sequence[InboundEvent], now_ms: int, epoch: str = ""
+    ) -> ApplyResult:
+        """Apply a batch delivered from ``origin``'s outbox ``epoch`` in one transaction
+        (idempotent; see the module docstring)."""
+        return await self.db.write(_q_apply_events, origin, list(events), now_ms, epoch)
 
     async def put_voucher(self, snapshot: VoucherSnapshot, source: str, now_ms: int) -> bool:
         """Cache a snapshot (e.g. ``'fetched'`` for a visitor) unless a newer one is cached."""
@@ -501,3 +515,7 @@ def m006_settlement_notices(db: Any) -> None:
         CREATE INDEX settlement_notices_by_person ON settlement_notices (id_type, id_no, at_ms);
         """,
     )
+
+
+# The epoch of each origin's outbox that its position counts in (node.storage.outbox).
+MIGRATIONS(name="m007_inbox_epoch")(outbox.add_inbox_epoch)
