@@ -297,6 +297,14 @@ class Delivery:
                 f"receiver answered appliedPosition {resp.appliedPosition} for batch {first}-{last}",
             )
             return False
+        if resp.appliedPosition > last:
+            # The receiver is past seqs this outbox never gave: restored from a backup.
+            renewed = await self.store.renew_epoch_if_behind(resp.appliedPosition)
+            if renewed is not None:
+                log.warning("outbox behind its receiver (restored?): new epoch", extra={"fields": {
+                    "province": destination, "receiver_position": resp.appliedPosition, "batch_last": last,
+                    "old_epoch": epoch, "new_epoch": renewed}})
+                return True  # the same batch again at once, under the new epoch
         # Never beyond what this batch sent: the receiver has applied up to ``last`` of
         # this outbox; a larger position may count in another epoch (a receiver that
         # knows no epochs still answers its old one), and following it would skip events.

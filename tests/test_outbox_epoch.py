@@ -7,6 +7,7 @@ receiver"). Real nodes over real gRPC, as in test_delivery and test_settlement_n
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from test_delivery import (
     AS_NATIONAL,
@@ -265,3 +266,39 @@ async def test_the_cursor_never_moves_beyond_the_batch_it_sent(cluster):
 
     state = await eventually(acked, what="the batch acknowledged")
     assert state.acked_seq == seq == 4
+
+
+async def test_a_national_restored_from_a_backup_renews_its_epoch(cluster, caplog):
+    # A backup taken after seq 3: restored, national gives seqs 4, 5… again, under the
+    # epoch the province already holds at position 10. The province answers 10, beyond
+    # any seq national has; national takes a new epoch and the events are applied.
+    caplog.set_level(logging.WARNING)
+    national = await cluster.start_national(delivery_scan_interval=0.2)
+    p44 = await cluster.start_province("44")
+    seq = await enqueue(national, [event(card(n), 1) for n in range(10)])
+    await wait_applied(p44, seq)
+    old_epoch = await epoch_of(national)
+
+    address = national.address
+    await national.stop(grace=0)
+    cluster.nodes.remove(national)
+
+    def restore(conn):  # what the database held when the backup was taken
+        conn.execute("DELETE FROM outbox WHERE seq > 3")
+        conn.execute("UPDATE sqlite_sequence SET seq = 3 WHERE name = 'outbox'")
+        conn.execute("UPDATE delivery SET acked_seq = 3")
+    with sqlite3.connect(national.db_path) as conn:
+        restore(conn)
+    national = await cluster.start_national(listen=address, delivery_scan_interval=0.2)
+    seq = await enqueue(national, [event(card(n), 2) for n in range(2)])
+    assert seq == 5
+
+    async def applied():
+        return [(await p44.store.get_voucher(card(n))).version for n in range(2)] == [2, 2]
+    await eventually(applied, what="the restored national's events at p44")
+    new_epoch = await epoch_of(national)
+    assert new_epoch != old_epoch and await stored_epoch(p44, "national") == new_epoch
+    assert any("new epoch" in r.getMessage() for r in caplog.records)
+    # a receiver answering a seq this outbox did give changes nothing
+    store = OutboxStore(national.store.db)
+    assert await store.renew_epoch_if_behind(5) is None and await epoch_of(national) == new_epoch

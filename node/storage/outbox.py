@@ -37,9 +37,12 @@ lane ``"national"``, whatever final destination the row names). A done row whose
   newest rows are gone.
 
 The epoch. Seqs restart at 1 only with a new database (a wiped or re-provisioned
-node), which is why the outbox has an *epoch*: a random id kept in ``meta``
-(``EPOCH_KEY``), created on first use (``OutboxStore.epoch``; an existing database gets
-one the first time it sends) and never changed afterwards. Every ``DeliverEvents``
+node) or go back with a database restored from a backup, which is why the outbox has
+an *epoch*: a random id kept in ``meta`` (``EPOCH_KEY``), created on first use
+(``OutboxStore.epoch``; an existing database gets one the first time it sends). It
+changes only when a receiver answers a position beyond every seq this outbox ever gave
+(``q_renew_epoch_if_behind``): a restored database, whose seqs would repeat under the
+old epoch. Every ``DeliverEvents``
 batch carries it, and a receiver keeps it with its position per origin
 (``inbox_position.epoch``): a batch of another epoch than the stored one means the
 sender's outbox started over, and the receiver restarts that origin's position
@@ -297,6 +300,19 @@ def _q_prune(conn: sqlite3.Connection, lane: str | None, destination: str, befor
     ).rowcount
 
 
+def q_renew_epoch_if_behind(conn: sqlite3.Connection, seen: int) -> str | None:
+    """A new epoch when a receiver has applied ``seen``, beyond any seq this outbox
+    ever gave (``sqlite_sequence``): the database went back in time (restored from a
+    backup, seqs given again under the same epoch), so the receiver would drop the new
+    events as old. None when ``seen`` is a seq this outbox did give."""
+    row = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+    if seen <= (row[0] if row else 0):
+        return None
+    epoch = uuid.uuid4().hex
+    conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (EPOCH_KEY, epoch))
+    return epoch
+
+
 def q_outbox_epoch(conn: sqlite3.Connection) -> tuple[str, bool]:
     """This database's outbox epoch, created if absent (in the writer's transaction).
     Returns (epoch, created now)."""
@@ -390,6 +406,13 @@ class OutboxStore:
         epoch, created = await self.db.write(q_outbox_epoch)
         self._epoch = epoch
         return epoch, created
+
+    async def renew_epoch_if_behind(self, seen: int) -> str | None:
+        """See :func:`q_renew_epoch_if_behind`; the new epoch, or None."""
+        epoch = await self.db.write(q_renew_epoch_if_behind, seen)
+        if epoch is not None:
+            self._epoch = epoch
+        return epoch
 
     async def states(self) -> list[DeliveryState]:
         return await self.db.read(_q_states, self.lane)
