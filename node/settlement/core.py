@@ -166,7 +166,9 @@ class Settlements:
             resp = await peer.federation.RouteSettle(request, metadata=peer.metadata, timeout=deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
-            if transport_failure(exc) or code == -3:
+            # -3 (national could not reach it) and -1 (a failure there) are no answer:
+            # the insured province may have settled, so the row stays pending.
+            if transport_failure(exc) or code in (-3, -1):
                 why = f"no answer within {deadline:g} s" if transport_failure(exc) else message
                 raise EcError(-3, f"{where} did not confirm settlement {row.settlement_id} ({why}); it is "
                                   "pending: retry with the same requestId, which settles it at most once") from None
@@ -204,7 +206,8 @@ class Settlements:
             code, message = from_rpc_error(exc)
             if transport_failure(exc):
                 code, message = -3, (f"the insured province {row.settled_by} did not confirm the reversal within "
-                                     f"{deadline:g} s; nothing changed here: retry the reversal")
+                                     f"{deadline:g} s; it may or may not have been made there: retry the "
+                                     "reversal, which reverses at most once")
             raise EcError(code, message) from None
         return await self.writes.write(mark_reversed_tx, settlement_id, row_from_proto(resp.settlement, row))
 
