@@ -146,3 +146,41 @@ async def test_a_pending_settlement_is_completed_by_the_reconciler(cluster, tmp_
     assert s.settledBy == "44" and s.feeSumamt == s.fundPay + s.psnAcctPay + s.ownPayAmt
     # and the caller's retry, later, gets that same settlement
     assert (await stub.Settle(request, timeout=10)).settlement.settlementId == s.settlementId
+
+
+async def test_a_timed_out_reversal_is_completed_by_the_reconciler(cluster, tmp_path):
+    sk = await start_settle_nation(cluster, tmp_path, ("44", "31"),
+                                   extra={"settle_deadline": "1", "reconcile_after": "0.01"})
+    p = insured_in(sk.kit, "44")[1]
+    auth = await sk.activated(p, "31")
+    token, terminal = await token_for(sk, auth, "31")
+    stub = settlement_stub(sk, "31")
+    s = (await stub.Settle(settle_request(token, terminal.org_id, "rev-1", [item("A1", A, 20_000)]),
+                           timeout=10)).settlement
+    # 44 is down when the reversal is asked: -3, and nothing is reversed yet at 31
+    p44 = sk.provinces["44"]
+    await p44.stop(grace=0)
+    cluster.nodes.remove(p44)
+    message = await fails(stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId, requestId="undo-1"),
+                                       timeout=10), -3)
+    assert "asks again" in message
+    got = (await stub.GetSettlement(pb.GetSettlementRequest(settlementId=s.settlementId), timeout=10)).settlement
+    assert got.state == pb.SETTLEMENT_STATE_SETTLED
+
+    # 44 is back; nobody retries; the reconciler asks again and both ends are reversed
+    sk.provinces["44"] = await cluster.start(cluster.config("provincial", "44", extra=dict(sk.kit.extra)))
+
+    async def reversed_():
+        await settlements_of(sk.provinces["31"]).reconcile()
+        r = (await stub.GetSettlement(pb.GetSettlementRequest(settlementId=s.settlementId),
+                                      timeout=10)).settlement
+        return r if r.state == pb.SETTLEMENT_STATE_REVERSED else None
+    r = await eventually(reversed_, what="the reconciled reversal")
+    assert r.reverseRequestId == "undo-1" and r.acctBalance == 5_000
+    left = await sk.provinces["31"].store.db.read(
+        lambda conn: conn.execute("SELECT count(*) FROM reversals_pending").fetchone()[0])
+    assert left == 0
+    at_44 = await sk.provinces["44"].store.db.read(
+        lambda conn: conn.execute("SELECT state FROM settlements WHERE settlement_id = ?",
+                                  (s.settlementId,)).fetchone()[0])
+    assert at_44 == "reversed"

@@ -65,7 +65,14 @@ from node.settlement.wire import (
 )
 from node.storage.acceptance import q_cached_version, q_get_voucher, q_put_voucher
 from node.storage.provincial import VoucherSnapshot
-from node.storage.settlement import SettlementRow, q_get_settlement, q_pending
+from node.storage.settlement import (
+    SettlementRow,
+    q_begin_reversal,
+    q_end_reversal,
+    q_get_settlement,
+    q_pending,
+    q_reversals_pending,
+)
 
 __all__ = ["Settlements", "settlements_of", "route_settle", "route_reverse"]
 
@@ -196,20 +203,29 @@ class Settlements:
         if row.state == "pending":
             raise EcError(-3, f"settlement {settlement_id} is not confirmed by the insured province yet: retry "
                               "the settlement with its requestId first")
+        await self.writes.write(q_begin_reversal, settlement_id, request_id, self.clock.now_ms())
+        return await self._ask_reversal(row, request_id)
+
+    async def _ask_reversal(self, row: SettlementRow, request_id: str) -> SettlementRow:
+        """Ask the insured province to reverse a remote settlement (again). Until it
+        answers, ``reversals_pending`` holds the request, so the reconciler asks again
+        after a time-out nobody retried; a refusal ends it."""
         peer = self.node.registrar.peer
-        request = fed_pb.RouteReverseRequest(servingProvince=self.province, settlementId=settlement_id,
+        request = fed_pb.RouteReverseRequest(servingProvince=self.province, settlementId=row.settlement_id,
                                              settledBy=row.settled_by, requestId=request_id)
         deadline = self.settings.settle_deadline
         try:
             resp = await peer.federation.RouteReverse(request, metadata=peer.metadata, timeout=deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
-            if transport_failure(exc):
-                code, message = -3, (f"the insured province {row.settled_by} did not confirm the reversal within "
-                                     f"{deadline:g} s; it may or may not have been made there: retry the "
-                                     "reversal, which reverses at most once")
+            if transport_failure(exc) or code in (-3, -1):
+                raise EcError(-3, f"the insured province {row.settled_by} did not confirm the reversal of "
+                                  f"{row.settlement_id} ({message}); it may or may not have been made there: retry "
+                                  "the reversal (it reverses at most once); this node also asks again on its "
+                                  "own") from None
+            await self.writes.write(q_end_reversal, row.settlement_id)
             raise EcError(code, message) from None
-        return await self.writes.write(mark_reversed_tx, settlement_id, row_from_proto(resp.settlement, row))
+        return await self.writes.write(mark_reversed_tx, row.settlement_id, row_from_proto(resp.settlement, row))
 
     async def get(self, settlement_id: str) -> SettlementRow:
         row = await self.db.read(q_get_settlement, settlement_id)
@@ -240,8 +256,8 @@ class Settlements:
 
     # -- reconciliation --------------------------------------------------------------
     async def reconcile(self) -> int:
-        """Ask again for the remote settlements left pending (a time-out, a restart);
-        returns how many were resolved (settled or refused)."""
+        """Ask again for the remote settlements and reversals left unconfirmed (a
+        time-out, a restart); returns how many were resolved (made or refused)."""
         before = self.clock.now_ms() - int(self.settings.reconcile_after * 1000)
         resolved = 0
         for row in await self.db.read(q_pending, before):
@@ -252,6 +268,14 @@ class Settlements:
                     log.info("settlement still pending", extra={"fields": {"settlement": row.settlement_id,
                                                                           "error": err.message}})
                     break  # the insured province (or national) is away: try the rest later
+            resolved += 1
+        for settlement_id, request_id in await self.db.read(q_reversals_pending, before):
+            row = await self.db.read(q_get_settlement, settlement_id)
+            try:
+                await self._ask_reversal(row, request_id)
+            except EcError as err:
+                if err.code == -3:
+                    break
             resolved += 1
         return resolved
 

@@ -32,6 +32,7 @@ from node.storage.settlement import (
     q_accumulators,
     q_claim_token,
     q_delete_pending,
+    q_end_reversal,
     q_get_by_key,
     q_get_settlement,
     q_insert_settlement,
@@ -309,6 +310,7 @@ def reverse_here_tx(
 
 def mark_reversed_tx(conn: sqlite3.Connection, settlement_id: str, answer: SettlementRow) -> SettlementRow:
     """Serving side: the insured province's reversal recorded on the serving row."""
+    q_end_reversal(conn, settlement_id)
     row = q_get_settlement(conn, settlement_id)
     assert row is not None, settlement_id
     if row.state == "reversed":

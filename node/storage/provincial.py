@@ -519,3 +519,7 @@ def m006_settlement_notices(db: Any) -> None:
 
 # The epoch of each origin's outbox that its position counts in (node.storage.outbox).
 MIGRATIONS(name="m007_inbox_epoch")(outbox.add_inbox_epoch)
+
+
+# Remote reversals not yet confirmed by the insured province (node.storage.settlement).
+MIGRATIONS(name="m008_reversals_pending")(settlement.create_reversal_table)

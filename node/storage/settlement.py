@@ -39,6 +39,10 @@ __all__ = [
     "q_set_accumulators",
     "q_claim_token",
     "q_release_token",
+    "create_reversal_table",
+    "q_begin_reversal",
+    "q_end_reversal",
+    "q_reversals_pending",
 ]
 
 
@@ -104,6 +108,37 @@ def create_tables(db: Any) -> None:
         );
         """,
     )
+
+
+def create_reversal_table(db: Any) -> None:
+    """Migration: remote reversals asked of the insured province and not yet confirmed
+    (a time-out), so that the reconciler asks again (the reversal is idempotent there)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE reversals_pending (
+            settlement_id TEXT PRIMARY KEY REFERENCES settlements (settlement_id),
+            request_id    TEXT NOT NULL,
+            asked_at      INTEGER NOT NULL
+        );
+        """,
+    )
+
+
+def q_begin_reversal(conn: sqlite3.Connection, settlement_id: str, request_id: str, now_ms: int) -> None:
+    conn.execute("INSERT OR IGNORE INTO reversals_pending (settlement_id, request_id, asked_at) VALUES (?,?,?)",
+                 (settlement_id, request_id, now_ms))
+
+
+def q_end_reversal(conn: sqlite3.Connection, settlement_id: str) -> None:
+    conn.execute("DELETE FROM reversals_pending WHERE settlement_id = ?", (settlement_id,))
+
+
+def q_reversals_pending(conn: sqlite3.Connection, older_than_ms: int, limit: int = 100) -> list[tuple[str, str]]:
+    """(settlement id, reversal request id) of remote reversals still unconfirmed."""
+    return [tuple(r) for r in conn.execute(
+        "SELECT settlement_id, request_id FROM reversals_pending WHERE asked_at <= ? ORDER BY asked_at LIMIT ?",
+        (older_than_ms, limit))]
 
 
 @dataclass(frozen=True, slots=True)
