@@ -53,9 +53,10 @@ NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of one no
 # -- nation ------------------------------------------------------------------------
 def _status_table(rows: list[dict]) -> Table:
     table = Table(title="ecnet nation", title_justify="left")
-    columns = ("node", "role", "province", "address", "pid", "health", "directory", "pending", "applied", "records")
+    columns = ("node", "role", "province", "address", "pid", "health", "directory", "pending", "parked", "applied",
+               "records")
     for col in columns:
-        table.add_column(col, justify="right" if col in ("pending", "applied") else "left")
+        table.add_column(col, justify="right" if col in ("pending", "parked", "applied") else "left")
     for r in rows:
         health = r["health"]
         colour = {"SERVING": "green", "DOWN": "red"}.get(health, "yellow")
@@ -63,11 +64,14 @@ def _status_table(rows: list[dict]) -> Table:
         # Delivery is from national to provinces: the national row has neither figure.
         provincial = r["role"] == "provincial"
         pending = f"{r.get('pendingEvents', 0):,}" if provincial else "-"
+        parked_n = r.get("parkedEvents", 0)
+        # Parked: refused by the province, set aside (ecnet nation retry-parked).
+        parked = (f"[red]{parked_n:,}[/red]" if parked_n else "0") if provincial else "-"
         applied = f"{r.get('appliedPosition', 0):,}" if provincial else "-"
         table.add_row(
             r["node"], r["role"], f"{r['province']} {r['provinceName']}".strip(), r["address"],
             str(r["pid"] or "-"), f"[{colour}]{health}[/{colour}]", r["directory"] or "-",
-            pending, applied, records,
+            pending, parked, applied, records,
         )
     return table
 
@@ -239,6 +243,31 @@ def nation_start(
     nation.save()
     wait_healthy([entry], {entry.name: proc})
     out.print(f"started {entry.name} on {entry.address} (pid {entry.pid})")
+
+
+@nation_app.command("retry-parked")
+@reports_errors
+def nation_retry_parked(
+    province: Annotated[str, typer.Option(help="province code whose parked events to send again")],
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Send again the events a province refused and national parked (after fixing or
+    upgrading that province)."""
+    from ecnet.v1 import admin_service_pb2 as pb
+
+    with NodeHandle(national_address(_data(data), node)) as h:
+        events = h.call(h.admin.RetryParked, pb.RetryParkedRequest(destination=province)).events
+    if json_:
+        print_json([MessageToDict(e) for e in events])
+        return
+    if not events:
+        out.print(f"no parked events for province {province}")
+        return
+    for e in events:
+        out.print(f"queued again: {e.eventId} ({e.kind}), refused with: {e.error}", markup=False)
+    out.print(f"{len(events)} parked event{'s' if len(events) != 1 else ''} queued again for province {province}")
 
 
 # -- registry listings -------------------------------------------------------------

@@ -204,6 +204,7 @@ def collect_status(nation: NationFile) -> list[dict]:
                 "health": health,
                 "directory": admin_pb.NodeState.Name(d.state).removeprefix("NODE_STATE_").lower() if d else "",
                 "pendingEvents": d.pendingEvents if d else 0,
+                "parkedEvents": d.parkedEvents if d else 0,
                 "appliedPosition": d.appliedPosition if d else 0,
                 "counts": counts,
             }

@@ -50,6 +50,37 @@ The design follows what Synapse learned about federation the hard way:
   position, which the sender's cursor (and the province's heartbeated
   ``appliedPosition``) then follows.
 
+* **A refused event is narrowed down, then parked.** A receiver refuses a whole batch
+  when one of its events is malformed or unacceptable to it (say a kind an older
+  province does not know during a rolling upgrade): it answers a C.4 ``-2`` in the
+  status's ``ErrorInfo``, a definite refusal, not a transport failure. Retrying that
+  batch would block every later event of the destination behind it forever. So:
+
+  1. A batch of more than one event refused with ``-2`` is *narrowed*: the lane's
+     ``delivery.narrow_until`` becomes the batch's last seq, and the lane sends its
+     events one at a time (a batch of 1) until its cursor reaches it, at once, with no
+     backoff. The events before the bad one are applied and acknowledged as usual.
+  2. A single event refused with ``-2`` counts a refusal (``delivery.refused_seq``,
+     ``refusals``) and backs off as any failure. On the ``park_after_refusals``-th
+     consecutive refusal (``DeliverySettings``, 5 by default; an acknowledged answer
+     resets the count) it is *parked*: one transaction records it in
+     ``outbox_parked`` (lane, seq, event id, kind, the receiver's message, when) and
+     moves the lane's cursor past it, so the lane goes on with the next event. An
+     error line names the lane, seq, event id, kind and the receiver's message.
+  3. Nothing is lost. The outbox row stays, and pruning never deletes it while it is
+     parked (``node.storage.outbox``). ``ListNodes`` reports the parked count per
+     province next to the pending one. Once the receiver is fixed or upgraded,
+     :meth:`Delivery.retry_parked` (``AdminService.RetryParked``, ``ecnet nation
+     retry-parked``) queues each parked event again as a new outbox row (a new seq, the
+     same event id and body) and clears its parked row, in one transaction. This is
+     safe because receivers are idempotent by event id and voucher version. The
+     re-queued event then arrives after the events sent meanwhile, so a voucher
+     snapshot older than one already applied changes nothing.
+
+  Only ``-2`` with an ``ErrorInfo`` is a refusal. A transport failure (``-3``), ``-1``,
+  a status without our ``ErrorInfo`` and every other code keep the plain retry with
+  backoff and never park anything: they say nothing about the events themselves.
+
 Wake-ups: after committing, a writer calls :meth:`Delivery.wake`; an ``asyncio.Event``
 per destination makes delivery immediate. A periodic scan (``delivery_scan_interval``)
 finds destinations new to this process and due retries, so correctness never depends
@@ -84,14 +115,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.client import PeerClient
-from node.errors import from_rpc_error
+from node.errors import DOMAIN, from_rpc_error
 from node.settings import read_settings
-from node.storage.outbox import PRUNE_BATCH, DeliveryState, OutboxStore
+from node.storage.outbox import PRUNE_BATCH, DeliveryState, OutboxStore, Parked, Pending
 
-__all__ = ["Delivery", "DeliverySettings", "uplink", "wait_applied", "UPLINK_LANE"]
+__all__ = ["Delivery", "DeliverySettings", "refusal_of", "uplink", "wait_applied", "UPLINK_LANE"]
 
 log = logging.getLogger("ecnet.delivery")
 
@@ -113,6 +146,28 @@ class DeliverySettings:
     outbox_prune_interval: float = 60.0
     # Rows deleted per write transaction.
     outbox_prune_batch: int = PRUNE_BATCH
+    # Consecutive -2 refusals of one event, sent alone, before it is parked.
+    park_after_refusals: int = 5
+
+
+def refusal_of(exc: grpc.RpcError) -> str | None:
+    """The receiver's message when it refused the request definitely: a C.4 ``-2`` in
+    our ``ErrorInfo``. None for anything else: a transport failure, a status without
+    our ``ErrorInfo`` (``from_rpc_error`` maps a bare INVALID_ARGUMENT to -2 too, but
+    that is no answer of an ecnet receiver), or another code."""
+    try:
+        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    except Exception:
+        return None
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == DOMAIN and info.metadata.get("code") == "-2":
+                return status.message
+    return None
 
 
 class Delivery:
@@ -198,6 +253,28 @@ class Delivery:
         """Events not yet acknowledged, per destination province."""
         return await self.store.pending_counts()
 
+    async def parked_counts(self) -> dict[str, int]:
+        """Parked events (refused by their receiver, set aside), per destination."""
+        return await self.store.parked_counts()
+
+    async def parked(self, destination: str | None = None) -> list[Parked]:
+        return await self.store.parked(destination)
+
+    async def retry_parked(self, destination: str) -> list[Parked]:
+        """Queue ``destination``'s parked events again (new seqs, the same event ids and
+        bodies) and send at once; returns them. For after the receiver was fixed."""
+        requeued = await self.store.retry_parked(destination, self.node.clock.now_ms())
+        if requeued:
+            # The operator says the receiver takes them now: no backoff to wait out.
+            await self.store.reset_backoff(destination)
+            log.warning(
+                "parked events queued again",
+                extra={"fields": {"origin": self.origin, "destination": destination, "events": len(requeued),
+                                  "event_ids": ",".join(p.event_id for p in requeued)}},
+            )
+            self.wake(destination)
+        return requeued
+
     # -- pruning ---------------------------------------------------------------------
     async def prune(self) -> int:
         """One pass: delete acknowledged rows older than the retention, in batches.
@@ -265,7 +342,9 @@ class Delivery:
         address = await self._address_of(destination)
         if address is None:
             return False  # not registered or down: its registration wakes us
-        batch = await self.store.batch(destination, state.acked_seq, self.batch_size)
+        # Narrowing a refused batch: its events one at a time (see the module docstring).
+        limit = 1 if state.acked_seq < state.narrow_until else self.batch_size
+        batch = await self.store.batch(destination, state.acked_seq, limit)
         if not batch:
             return False
         events = []
@@ -288,6 +367,9 @@ class Delivery:
                 request, timeout=self.call_timeout_s, metadata=peer.metadata
             )
         except grpc.RpcError as exc:
+            refusal = refusal_of(exc)
+            if refusal is not None:
+                return await self._refused(destination, state, contact, batch, refusal)
             code, message = from_rpc_error(exc)
             await self._failed(destination, state, contact, f"{code} {message}")
             return self._contact.get(destination, 0) != contact
@@ -316,6 +398,37 @@ class Delivery:
             extra={"fields": {"province": destination, "events": len(events), "applied": applied}},
         )
         return True
+
+    async def _refused(
+        self, destination: str, state: DeliveryState, contact: int, batch: list[Pending], message: str
+    ) -> bool:
+        """The receiver refused ``batch`` with -2: narrow it down, or count a refusal of
+        its one event and park that event after ``park_after_refusals`` in a row."""
+        first, last = batch[0].seq, batch[-1].seq
+        if len(batch) > 1:
+            await self.store.narrow(destination, last)
+            log.warning(
+                "batch refused (-2): sending its events one at a time",
+                extra={"fields": {"origin": self.origin, "destination": destination, "first": first,
+                                  "last": last, "error": message}},
+            )
+            return True  # at once: the events before the refused one are not at fault
+        row = batch[0]
+        refusals = await self.store.refused(destination, row.seq)
+        limit = self.settings.park_after_refusals
+        if refusals >= limit and await self.store.park(destination, row.seq, message, self.node.clock.now_ms()):
+            log.error(
+                "event parked: its receiver refused it; the queue goes on without it",
+                extra={"fields": {"origin": self.origin, "destination": destination, "seq": row.seq,
+                                  "event_id": row.event_id, "kind": row.kind, "refusals": refusals,
+                                  "error": message}},
+            )
+            return True
+        await self._failed(
+            destination, state, contact,
+            f"-2 {message} (event {row.event_id} seq {row.seq} {row.kind}: refusal {refusals} of {limit})",
+        )
+        return self._contact.get(destination, 0) != contact
 
     async def _failed(self, destination: str, state: DeliveryState, contact: int, error: str) -> None:
         if self._contact.get(destination, 0) != contact:

@@ -223,23 +223,24 @@ async def test_a_dropped_response_is_retried_into_the_same_settlement(nation):
     auth = await nation.activated(p, "31")
     stub = settlement_stub(nation, "31")
 
-    async def at_44(request_id: str) -> bool:
-        return await _rows(nation.provinces["44"], "SELECT count(*) FROM settlements WHERE request_id = ?",
+    async def recorded_at_31(request_id: str) -> bool:
+        return await _rows(nation.provinces["31"], "SELECT count(*) FROM settlements WHERE request_id = ?",
                            request_id) == [(1,)]
 
-    # The caller gives up before the answer (a dropped response) while the work goes on.
-    # Whether a given deadline lets the request out at all depends on the machine, so
-    # longer ones are tried until one is dropped after the request arrived.
-    for n, timeout in enumerate((0.002, 0.005, 0.01, 0.02, 0.04, 0.08)):
+    # The caller gives up before the answer (a dropped response) while the work goes on:
+    # 31 has recorded the settlement (pending, or settled by 44, depending on how far it
+    # got before the call was cancelled). Whether a given deadline lets the request out
+    # at all depends on the machine, so longer ones are tried until one does.
+    for n, timeout in enumerate((0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16)):
         token, terminal = await token_for(nation, auth, "31")
         request = settle_request(token, terminal.org_id, f"drop-{n}", [item("A1", A, 40_000)])
         try:
             await stub.Settle(request, timeout=timeout)
             continue  # answered in time: nothing was dropped
         except grpc.aio.AioRpcError as exc:
-            assert exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+            assert exc.code() in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.CANCELLED), exc
         with contextlib.suppress(AssertionError):
-            await eventually(lambda r=request: at_44(r.requestId), timeout=3, what="the settlement at 44")
+            await eventually(lambda r=request: recorded_at_31(r.requestId), timeout=2, what="the record at 31")
             break
     else:
         pytest.fail("no deadline dropped a response after its request arrived")

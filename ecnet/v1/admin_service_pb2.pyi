@@ -63,7 +63,7 @@ class GetNodeInfoResponse(_message.Message):
     def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., startedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ...) -> None: ...
 
 class NodeEntry(_message.Message):
-    __slots__ = ("province", "provinceName", "address", "version", "instanceId", "state", "registeredAt", "lastHeartbeatAt", "pendingEvents", "appliedPosition")
+    __slots__ = ("province", "provinceName", "address", "version", "instanceId", "state", "registeredAt", "lastHeartbeatAt", "pendingEvents", "appliedPosition", "parkedEvents")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     PROVINCENAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -74,6 +74,7 @@ class NodeEntry(_message.Message):
     LASTHEARTBEATAT_FIELD_NUMBER: _ClassVar[int]
     PENDINGEVENTS_FIELD_NUMBER: _ClassVar[int]
     APPLIEDPOSITION_FIELD_NUMBER: _ClassVar[int]
+    PARKEDEVENTS_FIELD_NUMBER: _ClassVar[int]
     province: str
     provinceName: str
     address: str
@@ -84,7 +85,8 @@ class NodeEntry(_message.Message):
     lastHeartbeatAt: _timestamp_pb2.Timestamp
     pendingEvents: int
     appliedPosition: int
-    def __init__(self, province: _Optional[str] = ..., provinceName: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lastHeartbeatAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pendingEvents: _Optional[int] = ..., appliedPosition: _Optional[int] = ...) -> None: ...
+    parkedEvents: int
+    def __init__(self, province: _Optional[str] = ..., provinceName: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lastHeartbeatAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pendingEvents: _Optional[int] = ..., appliedPosition: _Optional[int] = ..., parkedEvents: _Optional[int] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
     __slots__ = ()
@@ -173,3 +175,29 @@ class UpdatePersonResponse(_message.Message):
     supersededEcCardNo: str
     version: int
     def __init__(self, person: _Optional[_Union[_common_pb2.Person, _Mapping]] = ..., ecCardNo: _Optional[str] = ..., superseded: _Optional[bool] = ..., supersededEcCardNo: _Optional[str] = ..., version: _Optional[int] = ...) -> None: ...
+
+class RetryParkedRequest(_message.Message):
+    __slots__ = ("destination",)
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    destination: str
+    def __init__(self, destination: _Optional[str] = ...) -> None: ...
+
+class ParkedEvent(_message.Message):
+    __slots__ = ("sequence", "eventId", "kind", "error", "parkedAt")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    EVENTID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    PARKEDAT_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    eventId: str
+    kind: str
+    error: str
+    parkedAt: _timestamp_pb2.Timestamp
+    def __init__(self, sequence: _Optional[int] = ..., eventId: _Optional[str] = ..., kind: _Optional[str] = ..., error: _Optional[str] = ..., parkedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RetryParkedResponse(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[ParkedEvent]
+    def __init__(self, events: _Optional[_Iterable[_Union[ParkedEvent, _Mapping]]] = ...) -> None: ...

@@ -69,6 +69,11 @@ class AdminServiceStub:
                 request_serializer=ecnet_dot_v1_dot_admin__service__pb2.UpdatePersonRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.UpdatePersonResponse.FromString,
                 _registered_method=True)
+        self.RetryParked = channel.unary_unary(
+                '/ecnet.v1.AdminService/RetryParked',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -123,6 +128,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RetryParked(self, request, context):
+        """Queues again the events a receiver refused (-2) on every attempt and that delivery
+        parked (federation.delivery), once the receiver was fixed or upgraded: each as a
+        new outbox row (a new sequence, the same event id and body). At national the
+        destination is a province code; at a province, empty or "national" (its uplink).
+        -2 bad destination.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +176,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.UpdatePerson,
                     request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.UpdatePersonRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_admin__service__pb2.UpdatePersonResponse.SerializeToString,
+            ),
+            'RetryParked': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryParked,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -351,6 +372,33 @@ class AdminService:
             '/ecnet.v1.AdminService/UpdatePerson',
             ecnet_dot_v1_dot_admin__service__pb2.UpdatePersonRequest.SerializeToString,
             ecnet_dot_v1_dot_admin__service__pb2.UpdatePersonResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryParked(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/RetryParked',
+            ecnet_dot_v1_dot_admin__service__pb2.RetryParkedRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.RetryParkedResponse.FromString,
             options,
             channel_credentials,
             insecure,

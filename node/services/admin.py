@@ -8,7 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import admin_service_pb2_grpc, common_pb2
-from node.domain.regions import province_name, region_name
+from node.domain.regions import is_province, province_name, region_name
 from node.errors import EcError, invalid
 
 __all__ = ["AdminServicer", "ts_from_ms"]
@@ -66,6 +66,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
     async def ListNodes(self, request, context):
         self._national("ListNodes")
         pending = await self.node.delivery.pending_counts()
+        parked = await self.node.delivery.parked_counts()
         entries = []
         for row, status in await self.node.directory.nodes():
             entries.append(
@@ -80,9 +81,34 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
                     lastHeartbeatAt=ts_from_ms(row.last_heartbeat_at),
                     appliedPosition=row.applied_position,
                     pendingEvents=pending.get(row.province, 0),
+                    parkedEvents=parked.get(row.province, 0),
                 )
             )
         return pb.ListNodesResponse(nodes=entries)
+
+    async def RetryParked(self, request, context):
+        """Queue a lane's parked events again (federation.delivery): at national a
+        destination province's, at a province its uplink's."""
+        node = self.node
+        dest = request.destination
+        if node.config.role == "national":
+            if not is_province(dest):
+                raise invalid(f"destination {dest!r} is not a province code")
+            delivery = node.delivery
+        else:
+            from federation.delivery import UPLINK_LANE
+
+            if dest not in ("", UPLINK_LANE):
+                raise invalid(f"a province delivers only to {UPLINK_LANE!r}, not {dest!r}")
+            delivery, dest = node.uplink, UPLINK_LANE
+        requeued = await delivery.retry_parked(dest)
+        return pb.RetryParkedResponse(
+            events=[
+                pb.ParkedEvent(sequence=p.seq, eventId=p.event_id, kind=p.kind, error=p.error,
+                               parkedAt=ts_from_ms(p.parked_at))
+                for p in requeued
+            ]
+        )
 
     async def ListPersons(self, request, context):
         store = self._national("ListPersons")

@@ -233,6 +233,10 @@ def m005_relay_inbox(db: Any) -> None:
 MIGRATIONS(name="m006_inbox_epoch")(outbox.add_inbox_epoch)
 
 
+# Parked outbox events and the narrowing of a refused batch (federation.delivery).
+MIGRATIONS(name="m007_outbox_parking")(outbox.add_parking)
+
+
 @dataclass(frozen=True, slots=True)
 class RegionRow:
     insu_org: str

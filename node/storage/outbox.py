@@ -35,6 +35,12 @@ lane ``"national"``, whatever final destination the row names). A done row whose
 * Nothing reads a done row again. Sending, ``pending`` and ``pending_counts`` look only
   beyond ``acked_seq``; ``last_seq`` falls back to the lane's ``acked_seq`` when the
   newest rows are gone.
+* A *parked* row (``outbox_parked``: an event its receiver refused as malformed on
+  every attempt, moved past by the lane's cursor; the rule is in
+  ``federation.delivery``) is never deleted, however old, while it is parked: it is the
+  only copy of an event its destination never applied. ``retry_parked`` queues it
+  again under a new seq (deleting the old row in the same transaction) and the new row
+  then ages like any other.
 
 The epoch. Seqs restart at 1 only with a new database (a wiped or re-provisioned
 node) or go back with a database restored from a backup, which is why the outbox has
@@ -89,6 +95,8 @@ __all__ = [
     "q_advance_inbox_position",
     "q_outbox_epoch",
     "add_inbox_epoch",
+    "add_parking",
+    "Parked",
     "EPOCH_KEY",
     "PRUNE_BATCH",
 ]
@@ -129,6 +137,39 @@ def create_tables(db: Any) -> None:
             last_error        TEXT NOT NULL DEFAULT '',
             last_delivered_at INTEGER
         );
+        """,
+    )
+
+
+def add_parking(db: Any) -> None:
+    """Migration (national's and each province's, after the outbox): parked events and
+    the per-lane state of narrowing a refused batch (``federation.delivery``).
+
+    ``narrow_until``: the lane sends one event at a time while ``acked_seq`` is below it
+    (the last seq of a batch the receiver refused). ``refused_seq`` / ``refusals``: how
+    many consecutive times the receiver refused that one event (-2). ``outbox_parked``:
+    one row per parked outbox row, by its ``seq`` (the row itself stays in ``outbox``).
+    """
+    run_script(
+        db,
+        """
+        ALTER TABLE delivery ADD COLUMN narrow_until INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE delivery ADD COLUMN refused_seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE delivery ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+
+        CREATE TABLE outbox_parked (
+            -- The parked outbox row (kept in outbox, never pruned while parked).
+            seq         INTEGER PRIMARY KEY,
+            -- The lane that parked it (national: the destination province; a province:
+            -- "national").
+            destination TEXT NOT NULL,
+            event_id    TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            -- The receiver's message on its last refusal.
+            error       TEXT NOT NULL,
+            parked_at   INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_parked_by_destination ON outbox_parked (destination, seq);
         """,
     )
 
@@ -177,12 +218,31 @@ class DeliveryState:
     next_attempt_at: int
     last_error: str
     pending: bool
+    # Send one event at a time while ``acked_seq`` is below this (a refused batch's end).
+    narrow_until: int = 0
+    # The one event the receiver refused last, and how many consecutive times.
+    refused_seq: int = 0
+    refusals: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class Pending:
     seq: int
     body: bytes
+    event_id: str = ""
+    kind: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Parked:
+    """An event its receiver refused on every attempt, set aside (``outbox_parked``)."""
+
+    destination: str
+    seq: int
+    event_id: str
+    kind: str
+    error: str
+    parked_at: int
 
 
 # A lane's rows: per destination, the rows naming it; a single lane, every row.
@@ -194,22 +254,26 @@ def _state_sql(lane: str | None) -> str:
     return (
         "SELECT destination, acked_seq, attempts, next_attempt_at, last_error, "
         f"EXISTS (SELECT 1 FROM outbox o WHERE {_rows_of(lane, key='d.destination')} "
-        "AND o.seq > d.acked_seq) FROM delivery d"
+        "AND o.seq > d.acked_seq), narrow_until, refused_seq, refusals FROM delivery d"
     )
+
+
+def _state(r: tuple) -> DeliveryState:
+    return DeliveryState(*r[:5], bool(r[5]), *r[6:9])
 
 
 def _q_states(conn: sqlite3.Connection, lane: str | None) -> list[DeliveryState]:
     # A single-lane store ignores any other delivery row (it has none in normal use).
     where, args = (" WHERE destination = ?", (lane,)) if lane is not None else ("", ())
     return [
-        DeliveryState(*r[:5], bool(r[5]))
+        _state(r)
         for r in conn.execute(f"{_state_sql(lane)}{where} ORDER BY destination", args)
     ]
 
 
 def _q_state(conn: sqlite3.Connection, lane: str | None, destination: str) -> DeliveryState | None:
     r = conn.execute(f"{_state_sql(lane)} WHERE destination = ?", (destination,)).fetchone()
-    return DeliveryState(*r[:5], bool(r[5])) if r else None
+    return _state(r) if r else None
 
 
 def _q_batch(
@@ -217,20 +281,96 @@ def _q_batch(
 ) -> list[Pending]:
     args = (after_seq, limit) if lane is not None else (destination, after_seq, limit)
     return [
-        Pending(r[0], r[1])
+        Pending(*r)
         for r in conn.execute(
-            f"SELECT seq, body FROM outbox o WHERE {_rows_of(lane)} AND seq > ? ORDER BY seq LIMIT ?", args
+            f"SELECT seq, body, event_id, kind FROM outbox o WHERE {_rows_of(lane)} AND seq > ? "
+            "ORDER BY seq LIMIT ?",
+            args,
         )
     ]
 
 
 def _q_acked(conn: sqlite3.Connection, destination: str, applied: int, now_ms: int) -> None:
     # max(): a late or replayed answer must never move the cursor backwards.
+    # An answer means the receiver took the batch: no event of it is refused any more.
     conn.execute(
         "UPDATE delivery SET acked_seq = max(acked_seq, ?), attempts = 0, next_attempt_at = 0, "
-        "last_error = '', last_delivered_at = ? WHERE destination = ?",
+        "last_error = '', last_delivered_at = ?, refused_seq = 0, refusals = 0 WHERE destination = ?",
         (applied, now_ms, destination),
     )
+
+
+def _q_narrow(conn: sqlite3.Connection, destination: str, until: int) -> None:
+    conn.execute(
+        "UPDATE delivery SET narrow_until = max(narrow_until, ?) WHERE destination = ?", (until, destination)
+    )
+
+
+def _q_refused(conn: sqlite3.Connection, destination: str, seq: int) -> int:
+    """Count one more refusal of the single event ``seq``; returns the consecutive count."""
+    conn.execute(
+        "UPDATE delivery SET refusals = CASE WHEN refused_seq = ? THEN refusals + 1 ELSE 1 END, "
+        "refused_seq = ? WHERE destination = ?",
+        (seq, seq, destination),
+    )
+    row = conn.execute("SELECT refusals FROM delivery WHERE destination = ?", (destination,)).fetchone()
+    return row[0] if row else 0
+
+
+def _q_park(conn: sqlite3.Connection, destination: str, seq: int, error: str, now_ms: int) -> bool:
+    """Park the outbox row ``seq`` of lane ``destination`` and move the lane's cursor
+    past it, in one transaction. False when the row is gone (nothing parked, no move)."""
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO outbox_parked (seq, destination, event_id, kind, error, parked_at) "
+        "SELECT seq, ?, event_id, kind, ?, ? FROM outbox WHERE seq = ?",
+        (destination, error[:500], now_ms, seq),
+    )
+    if cur.rowcount == 0 and conn.execute("SELECT 1 FROM outbox_parked WHERE seq = ?", (seq,)).fetchone() is None:
+        return False
+    conn.execute(
+        "UPDATE delivery SET acked_seq = max(acked_seq, ?), attempts = 0, next_attempt_at = 0, "
+        "last_error = '', refused_seq = 0, refusals = 0 WHERE destination = ?",
+        (seq, destination),
+    )
+    return True
+
+
+def _q_parked(conn: sqlite3.Connection, destination: str | None) -> list[Parked]:
+    where, args = (" WHERE destination = ?", (destination,)) if destination is not None else ("", ())
+    return [
+        Parked(*r)
+        for r in conn.execute(
+            "SELECT destination, seq, event_id, kind, error, parked_at FROM outbox_parked"
+            f"{where} ORDER BY destination, seq",
+            args,
+        )
+    ]
+
+
+def _q_parked_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT destination, count(*) FROM outbox_parked GROUP BY destination").fetchall())
+
+
+def _q_retry_parked(conn: sqlite3.Connection, destination: str, now_ms: int) -> list[Parked]:
+    """Queue each parked event of lane ``destination`` again as a new outbox row (a new
+    seq, the same event id, destination and body; created now) and clear its parked
+    row, in the caller's one transaction. The old row is deleted (``UNIQUE (destination,
+    event_id)`` allows one row per event and destination). Returns what was re-queued."""
+    parked = _q_parked(conn, destination)
+    for p in parked:
+        row = conn.execute(
+            "SELECT destination, event_id, kind, ec_card_no, version, body FROM outbox WHERE seq = ?", (p.seq,)
+        ).fetchone()
+        conn.execute("DELETE FROM outbox_parked WHERE seq = ?", (p.seq,))
+        if row is None:
+            continue  # cannot happen (a parked row is never pruned); nothing to send
+        conn.execute("DELETE FROM outbox WHERE seq = ?", (p.seq,))
+        conn.execute(
+            "INSERT INTO outbox (destination, event_id, kind, ec_card_no, version, body, created_at) "
+            "VALUES (?,?,?,?,?,?,?)",
+            (*row, now_ms),
+        )
+    return parked
 
 
 def _q_failed(
@@ -269,6 +409,10 @@ def _q_pending_counts(conn: sqlite3.Connection, lane: str | None) -> dict[str, i
     }
 
 
+# A parked row is past its lane's cursor but not done: never pruned while parked.
+_NOT_PARKED = "NOT EXISTS (SELECT 1 FROM outbox_parked p WHERE p.seq = o.seq)"
+
+
 def _q_prunable(conn: sqlite3.Connection, lane: str | None, before_ms: int) -> list[str]:
     """Lanes whose oldest acknowledged row was created before ``before_ms``."""
     where, args = (" WHERE destination = ?", (lane,)) if lane is not None else ("", ())
@@ -277,7 +421,8 @@ def _q_prunable(conn: sqlite3.Connection, lane: str | None, before_ms: int) -> l
         f"SELECT destination, acked_seq FROM delivery{where} ORDER BY destination", args
     ).fetchall():
         oldest = conn.execute(
-            f"SELECT created_at FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? ORDER BY seq LIMIT 1",
+            f"SELECT created_at FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? AND {_NOT_PARKED} "
+            "ORDER BY seq LIMIT 1",
             (acked,) if lane is not None else (destination, acked),
         ).fetchone()
         if oldest is not None and oldest[0] < before_ms:
@@ -294,7 +439,7 @@ def _q_prune(conn: sqlite3.Connection, lane: str | None, destination: str, befor
     args = (row[0], limit) if lane is not None else (destination, row[0], limit)
     return conn.execute(
         "DELETE FROM outbox WHERE seq IN "
-        f"(SELECT seq FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? ORDER BY seq LIMIT ?) "
+        f"(SELECT seq FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? AND {_NOT_PARKED} ORDER BY seq LIMIT ?) "
         "AND created_at < ?",
         (*args, before_ms),
     ).rowcount
@@ -432,6 +577,30 @@ class OutboxStore:
 
     async def reset_backoff(self, destination: str) -> None:
         await self.db.write_unsynced(_q_reset_backoff, destination)
+
+    async def narrow(self, destination: str, until: int) -> None:
+        """Send ``destination``'s events one at a time until its cursor reaches ``until``."""
+        await self.db.write_unsynced(_q_narrow, destination, until)
+
+    async def refused(self, destination: str, seq: int) -> int:
+        """One more refusal of event ``seq`` alone; the consecutive count."""
+        return await self.db.write_unsynced(_q_refused, destination, seq)
+
+    async def park(self, destination: str, seq: int, error: str, now_ms: int) -> bool:
+        """Park event ``seq`` and move the lane's cursor past it (see :func:`_q_park`)."""
+        return await self.db.write(_q_park, destination, seq, error, now_ms)
+
+    async def parked(self, destination: str | None = None) -> list[Parked]:
+        """Parked events, of one lane or all, in seq order."""
+        return await self.db.read(_q_parked, destination)
+
+    async def parked_counts(self) -> dict[str, int]:
+        """Parked events per lane (lanes with none are absent)."""
+        return await self.db.read(_q_parked_counts)
+
+    async def retry_parked(self, destination: str, now_ms: int) -> list[Parked]:
+        """Queue the lane's parked events again (see :func:`_q_retry_parked`)."""
+        return await self.db.write(_q_retry_parked, destination, now_ms)
 
     async def last_seq(self, destination: str) -> int:
         """The newest outbox position queued for ``destination`` (0 if none; its

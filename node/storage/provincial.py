@@ -523,3 +523,7 @@ MIGRATIONS(name="m007_inbox_epoch")(outbox.add_inbox_epoch)
 
 # Remote reversals not yet confirmed by the insured province (node.storage.settlement).
 MIGRATIONS(name="m008_reversals_pending")(settlement.create_reversal_table)
+
+
+# Parked outbox events and the narrowing of a refused batch (federation.delivery).
+MIGRATIONS(name="m009_outbox_parking")(outbox.add_parking)
