@@ -23,8 +23,6 @@ from typing import Annotated, Any
 import grpc
 import typer
 from google.protobuf.json_format import MessageToDict
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 from rich.table import Table
 
 from cli.common import (
@@ -39,7 +37,7 @@ from cli.common import (
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
-from node.errors import DOMAIN, from_rpc_error
+from node.errors import from_rpc_error, node_answer
 
 __all__ = ["settle", "settlement_app", "read_items", "yuan"]
 
@@ -130,19 +128,7 @@ def read_items(source: str) -> list[pb.FeeItem]:
 # -- calls -------------------------------------------------------------------------
 def _answered(exc: grpc.RpcError) -> bool:
     """Whether the node itself answered with a C.4 code (not a transport failure)."""
-    try:
-        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    except Exception:
-        return False
-    if status is None:
-        return False
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            if info.domain == DOMAIN:
-                return True
-    return False
+    return node_answer(exc) is not None
 
 
 def _call(data, node, province: str, method: str, request, retry_id: str = "", timeout: float = 10.0):

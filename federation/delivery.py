@@ -115,12 +115,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.client import PeerClient
-from node.errors import DOMAIN, from_rpc_error
+from node.errors import from_rpc_error, node_answer
 from node.settings import read_settings
 from node.storage.outbox import PRUNE_BATCH, DeliveryState, OutboxStore, Parked, Pending
 
@@ -155,19 +153,8 @@ def refusal_of(exc: grpc.RpcError) -> str | None:
     our ``ErrorInfo``. None for anything else: a transport failure, a status without
     our ``ErrorInfo`` (``from_rpc_error`` maps a bare INVALID_ARGUMENT to -2 too, but
     that is no answer of an ecnet receiver), or another code."""
-    try:
-        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    except Exception:
-        return None
-    if status is None:
-        return None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            if info.domain == DOMAIN and info.metadata.get("code") == "-2":
-                return status.message
-    return None
+    answer = node_answer(exc)
+    return answer[1] if answer is not None and answer[0] == -2 else None
 
 
 class Delivery:

@@ -15,7 +15,7 @@ from grpc_status import rpc_status
 
 from node.domain.codes import ERRORS
 
-__all__ = ["EcError", "DOMAIN", "to_status", "from_rpc_error", "invalid", "envelope_fields"]
+__all__ = ["EcError", "DOMAIN", "to_status", "from_rpc_error", "node_answer", "invalid", "envelope_fields"]
 
 DOMAIN = "ecnet"
 
@@ -63,23 +63,33 @@ def envelope_fields(err: EcError) -> dict[str, object]:
     return {"code": err.code, "message": err.message, "data": {}}
 
 
+def node_answer(exc: grpc.RpcError) -> tuple[int, str] | None:
+    """(C.4 code, message) when an ecnet node itself answered the failed call (our
+    ``ErrorInfo`` is in its status); None for a transport failure or a stranger's status."""
+    try:
+        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+    except Exception:  # a malformed trailer must not hide the failure itself
+        return None
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            if info.domain == DOMAIN and "code" in info.metadata:
+                return int(info.metadata["code"]), status.message
+    return None
+
+
 def from_rpc_error(exc: grpc.RpcError) -> tuple[int, str]:
     """(C.4 code, message) from a failed call, for clients and for routing nodes.
 
     A status without our ErrorInfo (a transport failure, a node that is down) maps to
     the system-level codes: -3 for a deadline or an unreachable node, -1 otherwise.
     """
-    try:
-        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
-    except Exception:  # a malformed trailer must not hide the failure itself
-        status = None
-    if status is not None:
-        for detail in status.details:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                if info.domain == DOMAIN and "code" in info.metadata:
-                    return int(info.metadata["code"]), status.message
+    answer = node_answer(exc)
+    if answer is not None:
+        return answer
     code = exc.code() if hasattr(exc, "code") else None
     details = exc.details() if hasattr(exc, "details") else str(exc)
     if code in (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE):

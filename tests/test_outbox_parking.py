@@ -290,22 +290,10 @@ def test_park_after_refusals_is_a_setting():
 def test_only_an_ecnet_minus_2_is_a_refusal(answer, parks):
     import grpc
     from grpc_status import rpc_status
+    from test_errors import FakeRpcError as Failed
 
     from federation.delivery import refusal_of
     from node.errors import to_status
-
-    class Failed(grpc.RpcError):
-        def __init__(self, status):
-            self._status = status
-
-        def code(self):
-            return self._status.code
-
-        def details(self):
-            return self._status.details
-
-        def trailing_metadata(self):
-            return self._status.trailing_metadata
 
     if parks:
         status = to_status(invalid("bad event"))
