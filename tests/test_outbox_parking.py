@@ -261,6 +261,9 @@ async def test_a_provinces_uplink_parks_what_national_refuses(cluster):
     assert (event_id, kind) == ("stray", "voucher.activated") and "relays only" in error
     got = await received(p11, 2)
     assert sorted(n.settlementId for n in got) == ["S-1", "S-2"]
+    # operators see it in the province's own counts (nation status, "records")
+    info = await cluster.stubs(p44).admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())
+    assert info.counts["outbox_parked"] == 1
 
     # A province retries its own uplink's parked events (destination "" or "national").
     stubs = cluster.stubs(p44)

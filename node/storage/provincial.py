@@ -437,7 +437,7 @@ def _q_list_notices(conn: sqlite3.Connection, id_type: str, id_no: str, limit: i
     return [ReceivedNotice(Notice(*r[:13]), r[13]) for r in rows]
 
 
-COUNTED_TABLES = ("voucher_cache", "channel_auths", "settlements", "settlement_notices")
+COUNTED_TABLES = ("voucher_cache", "channel_auths", "settlements", "settlement_notices", "outbox_parked")
 
 
 
