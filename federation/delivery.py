@@ -122,7 +122,7 @@ from node.errors import from_rpc_error, node_answer
 from node.settings import read_settings
 from node.storage.outbox import PRUNE_BATCH, DeliveryState, OutboxStore, Parked, Pending
 
-__all__ = ["Delivery", "DeliverySettings", "refusal_of", "uplink", "wait_applied", "UPLINK_LANE"]
+__all__ = ["Delivery", "DeliverySettings", "log_epoch_restart", "refusal_of", "uplink", "wait_applied", "UPLINK_LANE"]
 
 log = logging.getLogger("ecnet.delivery")
 
@@ -155,6 +155,17 @@ def refusal_of(exc: grpc.RpcError) -> str | None:
     that is no answer of an ecnet receiver), or another code."""
     answer = node_answer(exc)
     return answer[1] if answer is not None and answer[0] == -2 else None
+
+
+def log_epoch_restart(origin: str, request: fed_pb.DeliverEventsRequest, restarted_from: str, position: int) -> None:
+    """At a receiver, after the commit: the warning that ``origin``'s outbox started a
+    new epoch (``restarted_from`` is the old one; nothing when it is empty)."""
+    if restarted_from:
+        log.warning(
+            "sender's outbox epoch changed: its position restarts (its database was recreated)",
+            extra={"fields": {"origin": origin, "batch": request.batchId, "old_epoch": restarted_from,
+                              "new_epoch": request.epoch, "position": position}},
+        )
 
 
 class Delivery:
@@ -211,8 +222,9 @@ class Delivery:
     async def stop(self) -> None:
         """Cancel the loop; batches in flight are simply sent again after a restart."""
         self._running = False
-        with contextlib.suppress(ValueError, AttributeError):
-            self.node.directory.on_registered.remove(self._registered)
+        if self.node.directory is not None:
+            with contextlib.suppress(ValueError):
+                self.node.directory.on_registered.remove(self._registered)
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()

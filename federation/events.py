@@ -18,6 +18,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
+from node.clock import timestamp
 from node.errors import invalid
 from node.storage.provincial import NOTICE_VERSIONS, AuthRow, InboundEvent, Notice, VoucherSnapshot
 
@@ -79,15 +80,13 @@ def notice_payload(notice: Notice, destination: str) -> str:
 
 def notice_event(notice: Notice, destination: str, now_ms: int) -> fed_pb.Event:
     """The outbox event telling ``destination`` of ``notice``."""
-    created = Timestamp()
-    created.FromMilliseconds(now_ms)
     return fed_pb.Event(
         eventId=f"notice:{notice.settlement_id}:{notice.state}",
         kind=NOTICE_KIND,
         ecCardNo=notice.ec_card_no,
         version=NOTICE_VERSIONS[notice.state],
         payloadJson=notice_payload(notice, destination),
-        createdAt=created,
+        createdAt=timestamp(now_ms),
     )
 
 

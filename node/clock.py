@@ -12,6 +12,8 @@ import secrets
 import time
 from dataclasses import dataclass, field
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 __all__ = ["Clock", "SystemClock", "FakeClock", "Entropy", "SystemEntropy", "SeededEntropy"]
 
 
@@ -79,3 +81,10 @@ class SeededEntropy(Entropy):
 
     def randbelow(self, n: int) -> int:
         return self._rng.randrange(n)
+
+
+def timestamp(ms: int) -> Timestamp:
+    """A protobuf Timestamp of milliseconds since the epoch (what every message carries)."""
+    ts = Timestamp()
+    ts.FromMilliseconds(ms)
+    return ts

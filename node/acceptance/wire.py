@@ -3,21 +3,15 @@
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import common_pb2
 from node.acceptance.inputs import QueryInput
+from node.clock import timestamp
 from node.domain.regions import region_name
 from node.storage.provincial import CachedVoucher
 
 __all__ = ["voucher_to_proto", "query_to_proto", "query_from_proto"]
 
-
-def _ts(ms: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromMilliseconds(ms)
-    return ts
 
 
 def _region_name(code: str) -> str:
@@ -35,16 +29,16 @@ def voucher_to_proto(v: CachedVoucher) -> common_pb2.VoucherData:
         msg = common_pb2.Authorization(channelId=a.channel_id, channelName=a.channel_name,
                                        revoked=a.revoked, authCode=a.auth_code)
         if a.authorized_at is not None:
-            msg.authorizedAt.CopyFrom(_ts(a.authorized_at))
+            msg.authorizedAt.CopyFrom(timestamp(a.authorized_at))
         if a.revoked_at is not None:
-            msg.revokedAt.CopyFrom(_ts(a.revoked_at))
+            msg.revokedAt.CopyFrom(timestamp(a.revoked_at))
         auths.append(msg)
     return common_pb2.VoucherData(
         ecCardNo=v.ec_card_no, state=v.state, userName=v.user_name, idType=v.id_type, idNo=v.id_no,
         gender=v.gender, birthday=v.birthday, nationality=v.nationality,
         insuredRegions=[common_pb2.InsuredRegion(insuOrg=o, insuType=t, insuOrgName=_region_name(o))
                         for o, t in v.insured_regions],
-        version=v.version, updatedAt=_ts(v.updated_at), authorizations=auths,
+        version=v.version, updatedAt=timestamp(v.updated_at), authorizations=auths,
     )
 
 

@@ -4,24 +4,18 @@ from __future__ import annotations
 
 import os
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import admin_service_pb2_grpc, common_pb2
+from node.clock import timestamp
 from node.domain.regions import is_province, province_name, region_name
 from node.errors import EcError, invalid
 
-__all__ = ["AdminServicer", "ts_from_ms"]
+__all__ = ["AdminServicer", "timestamp"]
 
 MAX_PAGE = 1000
 _NODE_STATE = {"up": pb.NODE_STATE_UP, "down": pb.NODE_STATE_DOWN, "stopped": pb.NODE_STATE_STOPPED}
 _KIND = {"official": common_pb2.CHANNEL_KIND_OFFICIAL, "third_party": common_pb2.CHANNEL_KIND_THIRD_PARTY}
 
-
-def ts_from_ms(ms: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromMilliseconds(ms)
-    return ts
 
 
 def _page(page_size: int, default: int = 20) -> int:
@@ -53,7 +47,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             address=node.address,
             version=node.config.version,
             instanceId=node.instance_id,
-            startedAt=ts_from_ms(node.started_at_ms),
+            startedAt=timestamp(node.started_at_ms),
             counts=await node.store.counts(),
             pid=os.getpid(),
         )
@@ -77,8 +71,8 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
                     version=row.version,
                     instanceId=row.instance_id,
                     state=_NODE_STATE[status],
-                    registeredAt=ts_from_ms(row.registered_at),
-                    lastHeartbeatAt=ts_from_ms(row.last_heartbeat_at),
+                    registeredAt=timestamp(row.registered_at),
+                    lastHeartbeatAt=timestamp(row.last_heartbeat_at),
                     appliedPosition=row.applied_position,
                     pendingEvents=pending.get(row.province, 0),
                     parkedEvents=parked.get(row.province, 0),
@@ -105,7 +99,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         return pb.RetryParkedResponse(
             events=[
                 pb.ParkedEvent(sequence=p.seq, eventId=p.event_id, kind=p.kind, error=p.error,
-                               parkedAt=ts_from_ms(p.parked_at))
+                               parkedAt=timestamp(p.parked_at))
                 for p in requeued
             ]
         )

@@ -9,10 +9,11 @@ import logging
 
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
+from federation.delivery import log_epoch_restart
 from federation.events import inbound_from_proto
+from node.clock import timestamp
 from node.errors import EcError, invalid
 from node.interceptor import current_caller
-from node.services.admin import ts_from_ms
 from node.services.voucher import lifecycle_of
 from node.voucher.fetch import fetch_voucher
 
@@ -46,7 +47,7 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         await directory.register(request.province, request.address, request.version, request.instanceId)
         return pb.RegisterResponse(
             heartbeatIntervalSeconds=max(1, int(directory.interval)),
-            registeredAt=ts_from_ms(self.node.clock.now_ms()),
+            registeredAt=timestamp(self.node.clock.now_ms()),
         )
 
     async def Heartbeat(self, request, context):
@@ -128,12 +129,7 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
             raise invalid(f"origin {request.origin!r} is not the calling node {caller!r}")
         events = [inbound_from_proto(e) for e in request.events]
         result = await node.store.apply_events(caller, events, node.clock.now_ms(), request.epoch)
-        if result.restarted_from:
-            log.warning(
-                "sender's outbox epoch changed: its position restarts (its database was recreated)",
-                extra={"fields": {"origin": caller, "batch": request.batchId, "old_epoch": result.restarted_from,
-                                  "new_epoch": request.epoch, "position": result.position}},
-            )
+        log_epoch_restart(caller, request, result.restarted_from, result.position)
         # After the commit, so a heartbeat never reports a position that could be lost.
         if caller == "national":
             # A new epoch restarts the position: report it, not the old epoch's larger one

@@ -6,10 +6,9 @@ codes); national answers -5. The calling channel is the ``ec-channel-id`` metada
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import common_pb2, qr_service_pb2_grpc
 from ecnet.v1 import qr_service_pb2 as pb
+from node.clock import timestamp
 from node.config import ConfigError
 from node.domain.regions import region_name
 from node.errors import EcError
@@ -26,9 +25,7 @@ def _fields(r: Issued) -> dict:
         return {"insuredRegions": [
             common_pb2.InsuredRegion(insuOrg=org, insuType=kind, insuOrgName=_name(org)) for org, kind in r.regions
         ]}
-    expires = Timestamp()
-    expires.FromMilliseconds(r.expires_at)
-    return {"ecQrCode": r.code, "expiresAt": expires, "insuOrg": r.insu_org}
+    return {"ecQrCode": r.code, "expiresAt": timestamp(r.expires_at), "insuOrg": r.insu_org}
 
 
 def _name(code: str) -> str:

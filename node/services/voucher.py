@@ -7,24 +7,17 @@ Rules, checks and error codes live in :mod:`node.voucher`; only national serves 
 
 from __future__ import annotations
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import common_pb2, voucher_service_pb2_grpc
 from ecnet.v1 import voucher_service_pb2 as pb
 from node import voucher
+from node.clock import timestamp
 from node.domain.regions import region_name
 from node.errors import EcError
 from node.interceptor import current_caller
 from node.voucher.biometric import SimulatedFaceVerifier
 from node.voucher.model import AuthorizationView
 
-__all__ = ["VoucherServicer", "authorization_pb", "lifecycle_of", "regions_pb", "ts"]
-
-
-def ts(ms: int) -> Timestamp:
-    out = Timestamp()
-    out.FromMilliseconds(ms)
-    return out
+__all__ = ["VoucherServicer", "authorization_pb", "lifecycle_of", "regions_pb"]
 
 
 def _name(code: str) -> str:
@@ -41,10 +34,10 @@ def regions_pb(regions) -> list[common_pb2.InsuredRegion]:
 
 def authorization_pb(a: AuthorizationView) -> common_pb2.Authorization:
     out = common_pb2.Authorization(channelId=a.channel_id, channelName=a.channel_name,
-                                   authorizedAt=ts(a.authorized_at), revoked=a.revoked_at is not None,
+                                   authorizedAt=timestamp(a.authorized_at), revoked=a.revoked_at is not None,
                                    authCode=a.auth_code)
     if a.revoked_at is not None:
-        out.revokedAt.CopyFrom(ts(a.revoked_at))
+        out.revokedAt.CopyFrom(timestamp(a.revoked_at))
     return out
 
 
@@ -81,23 +74,23 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
     async def RealNameCheck(self, request, context):
         r = await voucher.real_name_check(self._lc(), self._channel(), request.userName, request.idType,
                                           request.idNo, request.requestId)
-        return pb.RealNameCheckResponse(realNameSerial=r.real_name_serial, expiresAt=ts(r.expires_at),
+        return pb.RealNameCheckResponse(realNameSerial=r.real_name_serial, expiresAt=timestamp(r.expires_at),
                                         livenessChallenge=r.liveness_challenge)
 
     async def RealPersonCheck(self, request, context):
         r = await voucher.real_person_check(self._lc(), self._channel(), request.realNameSerial,
                                             request.livenessSample)
-        return pb.RealPersonCheckResponse(realPersonSerial=r.real_person_serial, expiresAt=ts(r.expires_at),
+        return pb.RealPersonCheckResponse(realPersonSerial=r.real_person_serial, expiresAt=timestamp(r.expires_at),
                                           unfrozen=r.unfrozen)
 
     async def OpenPasswordPage(self, request, context):
         r = await voucher.open_password_page(self._lc(), self._channel(), request.realPersonSerial)
-        return pb.OpenPasswordPageResponse(pageSession=r.page_session, expiresAt=ts(r.expires_at))
+        return pb.OpenPasswordPageResponse(pageSession=r.page_session, expiresAt=timestamp(r.expires_at))
 
     async def SetPassword(self, request, context):
         r = await voucher.set_password(self._lc(), self._channel(), request.realPersonSerial, request.pageSession,
                                        request.password, request.passwordConfirm)
-        return pb.SetPasswordResponse(passwordSerial=r.password_serial, expiresAt=ts(r.expires_at))
+        return pb.SetPasswordResponse(passwordSerial=r.password_serial, expiresAt=timestamp(r.expires_at))
 
     async def Activate(self, request, context):
         r = await voucher.activate(self._lc(), self._channel(), request.realPersonSerial, request.passwordSerial,
@@ -126,7 +119,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
                                           insuredRegions=regions_pb(s.insured),
                                           authorizations=[authorization_pb(a) for a in s.authorizations])
         if s.frozen_until is not None:
-            out.frozenUntil.CopyFrom(ts(s.frozen_until))
+            out.frozenUntil.CopyFrom(timestamp(s.frozen_until))
         return out
 
     async def GetSimulatedFaceTemplate(self, request, context):

@@ -30,11 +30,9 @@ import logging
 import sqlite3
 from collections.abc import Iterable
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import settlement_service_pb2 as pb
-from federation.delivery import UPLINK_LANE
+from federation.delivery import UPLINK_LANE, log_epoch_restart
 from federation.events import (
     MED_TYPES,
     NOTICE_KIND,
@@ -52,12 +50,6 @@ __all__ = ["Notice", "enqueue_notice", "notify_enqueued", "list_notices", "relay
 
 log = logging.getLogger("ecnet.notice")
 
-_MED_TYPE = {
-    "outpatient": pb.MEDICAL_TYPE_OUTPATIENT,
-    "inpatient": pb.MEDICAL_TYPE_INPATIENT,
-    "pharmacy": pb.MEDICAL_TYPE_PHARMACY,
-}
-_STATE = {"settled": pb.SETTLEMENT_STATE_SETTLED, "reversed": pb.SETTLEMENT_STATE_REVERSED}
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
 
@@ -96,11 +88,6 @@ def notify_enqueued(node) -> None:
         uplink.wake()
 
 
-def _ts(ms: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromMilliseconds(ms)
-    return ts
-
 
 async def list_notices(node, id_type: str, id_no: str, limit: int = LIST_LIMIT_DEFAULT) -> list[pb.SettlementNotice]:
     """Notices received at this provincial node for one person, newest first (each
@@ -108,18 +95,10 @@ async def list_notices(node, id_type: str, id_no: str, limit: int = LIST_LIMIT_D
     if node.config.role != "provincial":
         raise EcError(-5, "settlement notices are kept by the provincial nodes, not by national")
     limit = LIST_LIMIT_DEFAULT if limit <= 0 else min(limit, LIST_LIMIT_MAX)
-    out = []
-    for r in await node.store.list_notices(id_type, id_no, limit):
-        n = r.notice
-        out.append(
-            pb.SettlementNotice(
-                settlementId=n.settlement_id, ecCardNo=n.ec_card_no, insuOrg=n.insu_org,
-                settledBy=n.settled_by, medType=_MED_TYPE[n.med_type], feeSumamt=n.fee_sumamt,
-                fundPay=n.fund_pay, psnAcctPay=n.psn_acct_pay, ownPayAmt=n.own_pay_amt,
-                state=_STATE[n.state], at=_ts(n.at_ms), receivedAt=_ts(r.received_at),
-            )
-        )
-    return out
+    # Here, not at the top: the wire module imports the ledger, which imports this one.
+    from node.settlement.wire import notice_to_proto
+
+    return [notice_to_proto(r.notice, r.received_at) for r in await node.store.list_notices(id_type, id_no, limit)]
 
 
 async def relay_delivered(node, caller: str, request: fed_pb.DeliverEventsRequest) -> fed_pb.DeliverEventsResponse:
@@ -148,12 +127,7 @@ async def relay_delivered(node, caller: str, request: fed_pb.DeliverEventsReques
         # Never back to its origin (the sender excludes itself; this is the second line).
         relay.append(RelayEvent(e.sequence, None if dest == province else dest, forward))
     result = await node.store.relay_events(caller, relay, node.clock.now_ms(), request.epoch)
-    if result.restarted_from:
-        log.warning(
-            "sender's outbox epoch changed: its position restarts (its database was recreated)",
-            extra={"fields": {"origin": caller, "batch": request.batchId, "old_epoch": result.restarted_from,
-                              "new_epoch": request.epoch, "position": result.position}},
-        )
+    log_epoch_restart(caller, request, result.restarted_from, result.position)
     # After the commit: national's delivery takes them on to the destinations.
     if node.delivery is not None:
         for dest in result.destinations:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import settlement_service_pb2 as pb
+from node.clock import timestamp
 from node.errors import invalid
 from node.settlement.ledger import SettleInput
 from node.settlement.policy import Item
+from node.storage.provincial import Notice
 from node.storage.settlement import SettlementRow
 
 __all__ = ["MED_TYPE_OF", "MED_TYPE_PROTO", "input_from_proto", "input_to_proto", "settlement_to_proto",
-           "row_from_proto"]
+           "row_from_proto", "notice_to_proto"]
 
 MED_TYPE_OF = {pb.MEDICAL_TYPE_OUTPATIENT: "outpatient", pb.MEDICAL_TYPE_INPATIENT: "inpatient",
                pb.MEDICAL_TYPE_PHARMACY: "pharmacy"}
@@ -24,11 +24,6 @@ _STATE_PROTO = {"settled": pb.SETTLEMENT_STATE_SETTLED, "reversed": pb.SETTLEMEN
                 "pending": pb.SETTLEMENT_STATE_PENDING}
 _STATE_OF = {v: k for k, v in _STATE_PROTO.items()}
 
-
-def _ts(ms: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromMilliseconds(ms)
-    return ts
 
 
 def input_from_proto(msg: pb.SettleRequest) -> SettleInput:
@@ -69,9 +64,9 @@ def settlement_to_proto(row: SettlementRow) -> pb.Settlement:
         deductiblePart=row.deductible_part, reverseRequestId=row.reverse_request_id,
     )
     if row.settled_at is not None:
-        msg.settledAt.CopyFrom(_ts(row.settled_at))
+        msg.settledAt.CopyFrom(timestamp(row.settled_at))
     if row.reversed_at is not None:
-        msg.reversedAt.CopyFrom(_ts(row.reversed_at))
+        msg.reversedAt.CopyFrom(timestamp(row.reversed_at))
     return msg
 
 
@@ -85,4 +80,14 @@ def row_from_proto(msg: pb.Settlement, template: SettlementRow) -> SettlementRow
         settled_at=msg.settledAt.ToMilliseconds() if msg.HasField("settledAt") else None,
         reversed_at=msg.reversedAt.ToMilliseconds() if msg.HasField("reversedAt") else None,
         reverse_request_id=msg.reverseRequestId,
+    )
+
+
+def notice_to_proto(n: Notice, received_at_ms: int) -> pb.SettlementNotice:
+    """A settlement notice as received here (6.3.2 d)."""
+    return pb.SettlementNotice(
+        settlementId=n.settlement_id, ecCardNo=n.ec_card_no, insuOrg=n.insu_org, settledBy=n.settled_by,
+        medType=MED_TYPE_PROTO[n.med_type], feeSumamt=n.fee_sumamt, fundPay=n.fund_pay, psnAcctPay=n.psn_acct_pay,
+        ownPayAmt=n.own_pay_amt, state=_STATE_PROTO[n.state], at=timestamp(n.at_ms),
+        receivedAt=timestamp(received_at_ms),
     )

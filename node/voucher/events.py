@@ -20,11 +20,9 @@ import json
 import sqlite3
 from collections.abc import Iterable
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from node.clock import Entropy
+from node.clock import Entropy, timestamp
 from node.domain.regions import region_name
 from node.storage import national as q
 from node.storage import outbox
@@ -32,11 +30,6 @@ from node.storage.national import PersonRow, VoucherRow
 
 __all__ = ["emit", "snapshot"]
 
-
-def _ts(ms: int) -> Timestamp:
-    ts = Timestamp()
-    ts.FromMilliseconds(ms)
-    return ts
 
 
 def _region_name(code: str) -> str:
@@ -51,11 +44,11 @@ def snapshot(conn: sqlite3.Connection, v: VoucherRow, person: PersonRow) -> comm
     auths = []
     for a in q.q_authorizations(conn, v.ec_card_no):
         auth = common_pb2.Authorization(
-            channelId=a.channel_id, channelName=a.channel_name, authorizedAt=_ts(a.created_at),
+            channelId=a.channel_id, channelName=a.channel_name, authorizedAt=timestamp(a.created_at),
             revoked=a.revoked_at is not None, authCode=a.auth_code,
         )
         if a.revoked_at is not None:
-            auth.revokedAt.CopyFrom(_ts(a.revoked_at))
+            auth.revokedAt.CopyFrom(timestamp(a.revoked_at))
         auths.append(auth)
     return common_pb2.VoucherData(
         ecCardNo=v.ec_card_no, state=v.state, userName=person.user_name, idType=person.id_type,
@@ -65,7 +58,7 @@ def snapshot(conn: sqlite3.Connection, v: VoucherRow, person: PersonRow) -> comm
             common_pb2.InsuredRegion(insuOrg=r.insu_org, insuType=r.insu_type, insuOrgName=_region_name(r.insu_org))
             for r in person.insured
         ],
-        version=v.version, updatedAt=_ts(v.updated_at), authorizations=auths,
+        version=v.version, updatedAt=timestamp(v.updated_at), authorizations=auths,
     )
 
 
@@ -90,7 +83,7 @@ def emit(
         eventId=entropy.token_hex(16), kind=kind, ecCardNo=v.ec_card_no, version=v.version,
         voucher=snapshot(conn, v, person),
         payloadJson=json.dumps(payload or {}, ensure_ascii=False, sort_keys=True),
-        createdAt=_ts(now_ms),
+        createdAt=timestamp(now_ms),
     )
     outbox.enqueue(conn, event, destinations, now_ms)
     return destinations
