@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
+from federation.link import Link
 
 __all__ = ["PeerClient", "CHANNEL_OPTIONS"]
 
@@ -26,6 +27,9 @@ class PeerClient:
         self.metadata = (("ec-node", node_name),)
         self.federation = federation_service_pb2_grpc.FederationServiceStub(self.channel)
         self.admin = admin_service_pb2_grpc.AdminServiceStub(self.channel)
+        # The routed calls (RouteQuery, RouteSettle, RouteReverse), on one stream.
+        self.link = Link(self.channel, self.metadata, address)
 
     async def close(self) -> None:
+        await self.link.close()
         await self.channel.close()

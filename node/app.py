@@ -99,6 +99,8 @@ class Node:
         self.uplink: Delivery | None = None
         # National only: records freezes whose time is over (node.voucher.freeze).
         self.freeze_sweeper = None
+        # The answering end of Link streams (federation.link), set by FederationServicer.
+        self.links = None
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._lock_fh = None
@@ -276,6 +278,8 @@ class Node:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        if self.links is not None:  # calls in flight on links finish; the streams end
+            await self.links.drain()
         for close in reversed(self._closers):
             with contextlib.suppress(Exception):
                 await close()

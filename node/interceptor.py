@@ -22,7 +22,10 @@ import grpc
 
 from node.errors import EcError, to_status
 
-__all__ = ["Caller", "current_caller", "CallInterceptor"]
+__all__ = [
+    "Caller", "current_caller", "caller_of", "enter_caller", "exit_caller", "failure_of", "log_call",
+    "CallInterceptor",
+]
 
 log = logging.getLogger("ecnet.call")
 
@@ -69,6 +72,51 @@ def _caller_from(metadata: tuple[tuple[str, Any], ...] | None) -> Caller:
     return Caller(node, channel, terminal)
 
 
+def caller_of(metadata) -> Caller:
+    """The caller a call's (or a Link stream's) invocation metadata names."""
+    return _caller_from(tuple(metadata) if metadata else None)
+
+
+def enter_caller(caller: Caller) -> contextvars.Token:
+    """Make ``caller`` the :func:`current_caller` (undo with ``exit_caller``)."""
+    return _caller.set(caller)
+
+
+def exit_caller(token: contextvars.Token) -> None:
+    _caller.reset(token)
+
+
+def failure_of(exc: Exception, method: str, node_name: str) -> tuple[str, EcError]:
+    """(log outcome, the error to answer with) for an exception out of a handler.
+
+    An :class:`EcError` is the answer itself; ``NotImplementedError`` is a method of a
+    later issue (-5); anything else is a bug: logged with its traceback, answered -1.
+    """
+    if isinstance(exc, EcError):
+        return exc.grpc_code.name, exc
+    if isinstance(exc, NotImplementedError):
+        return "UNIMPLEMENTED", EcError(-5, f"{method} is not implemented yet on this node")
+    log.error("unexpected error in %s", method, exc_info=exc)
+    return "INTERNAL", EcError(-1, f"unexpected error on node {node_name}; see its log")
+
+
+def log_call(method: str, caller: Caller, outcome: str, code: int, start: float, **more: Any) -> None:
+    """The one log line of a call (``start``: its ``time.perf_counter()``)."""
+    log.info(
+        "call",
+        extra={
+            "fields": {
+                "method": method,
+                "caller": caller.describe(),
+                "outcome": outcome,
+                "code": code,
+                "ms": round((time.perf_counter() - start) * 1000, 3),
+                **more,
+            }
+        },
+    )
+
+
 class CallInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, node_name: str, log_calls: bool = True) -> None:
         self.node_name = node_name
@@ -92,39 +140,17 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             outcome, ec_code = "OK", 0
             try:
                 return await inner(request, context)
-            except EcError as err:
-                outcome, ec_code = err.grpc_code.name, err.code
-                await context.abort_with_status(to_status(err))
-            except NotImplementedError:
-                # A method of a later issue, still the generated base class's.
-                outcome, ec_code = "UNIMPLEMENTED", -5
-                await context.abort_with_status(
-                    to_status(EcError(-5, f"{method} is not implemented yet on this node"))
-                )
             except grpc.aio.AbortError:
                 outcome = context.code().name if context.code() else "ABORTED"
                 raise
-            except Exception:
-                log.exception("unexpected error in %s", method)
-                outcome, ec_code = "INTERNAL", -1
-                await context.abort_with_status(
-                    to_status(EcError(-1, f"unexpected error on node {self.node_name}; see its log"))
-                )
+            except Exception as exc:
+                outcome, err = failure_of(exc, method, self.node_name)
+                ec_code = err.code
+                await context.abort_with_status(to_status(err))
             finally:
                 _caller.reset(token)
                 if self.log_calls:
-                    log.info(
-                        "call",
-                        extra={
-                            "fields": {
-                                "method": method,
-                                "caller": caller.describe(),
-                                "outcome": outcome,
-                                "code": ec_code,
-                                "ms": round((time.perf_counter() - start) * 1000, 3),
-                            }
-                        },
-                    )
+                    log_call(method, caller, outcome, ec_code, start)
 
         return grpc.unary_unary_rpc_method_handler(
             behaviour,

@@ -213,3 +213,23 @@ class RouteReverseResponse(_message.Message):
     SETTLEMENT_FIELD_NUMBER: _ClassVar[int]
     settlement: _settlement_service_pb2.Settlement
     def __init__(self, settlement: _Optional[_Union[_settlement_service_pb2.Settlement, _Mapping]] = ...) -> None: ...
+
+class LinkFrame(_message.Message):
+    __slots__ = ("messages",)
+    MESSAGES_FIELD_NUMBER: _ClassVar[int]
+    messages: _containers.RepeatedCompositeFieldContainer[LinkMessage]
+    def __init__(self, messages: _Optional[_Iterable[_Union[LinkMessage, _Mapping]]] = ...) -> None: ...
+
+class LinkMessage(_message.Message):
+    __slots__ = ("id", "method", "payload", "timeoutMs", "status")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    TIMEOUTMS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    method: str
+    payload: bytes
+    timeoutMs: int
+    status: bytes
+    def __init__(self, id: _Optional[int] = ..., method: _Optional[str] = ..., payload: _Optional[bytes] = ..., timeoutMs: _Optional[int] = ..., status: _Optional[bytes] = ...) -> None: ...

@@ -79,6 +79,11 @@ class FederationServiceStub:
                 request_serializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseResponse.FromString,
                 _registered_method=True)
+        self.Link = channel.stream_stream(
+                '/ecnet.v1.FederationService/Link',
+                request_serializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.FromString,
+                _registered_method=True)
 
 
 class FederationServiceServicer:
@@ -147,6 +152,16 @@ class FederationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Link(self, request_iterator, context):
+        """Node to node: the three Route calls above, multiplexed on one long-lived stream
+        per pair of nodes and answered out of order (federation/link.py). Each message
+        means exactly what the unary call with its method's name means; a node that lacks
+        Link is called with the unary methods instead.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -194,6 +209,11 @@ def add_FederationServiceServicer_to_server(servicer, server):
                     servicer.RouteReverse,
                     request_deserializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_federation__service__pb2.RouteReverseResponse.SerializeToString,
+            ),
+            'Link': grpc.stream_stream_rpc_method_handler(
+                    servicer.Link,
+                    request_deserializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.FromString,
+                    response_serializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -439,6 +459,33 @@ class FederationService:
             '/ecnet.v1.FederationService/RouteReverse',
             ecnet_dot_v1_dot_federation__service__pb2.RouteReverseRequest.SerializeToString,
             ecnet_dot_v1_dot_federation__service__pb2.RouteReverseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Link(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/ecnet.v1.FederationService/Link',
+            ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.SerializeToString,
+            ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.FromString,
             options,
             channel_credentials,
             insecure,

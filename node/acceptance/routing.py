@@ -47,7 +47,7 @@ class Router:
             raise invalid(f"a code of province {issuer} is decoded by province {issuer} itself, not routed")
         return await self.forwarder.forward(
             issuer, "the issuer of this code",
-            lambda peer, timeout: peer.federation.RouteQuery(request, metadata=peer.metadata, timeout=timeout),
+            lambda peer, timeout: peer.link.RouteQuery(request, timeout=timeout),
             time_remaining)
 
     async def close(self) -> None:

@@ -207,7 +207,7 @@ class Acceptance:
         request = fed_pb.RouteQueryRequest(servingProvince=self.province, query=query_to_proto(q),
                                            terminalId=terminal_id)
         try:
-            resp = await peer.federation.RouteQuery(request, metadata=peer.metadata, timeout=deadline)
+            resp = await peer.link.RouteQuery(request, timeout=deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if transport_failure(exc):

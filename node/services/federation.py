@@ -11,6 +11,7 @@ from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
 from federation.delivery import log_epoch_restart
 from federation.events import inbound_from_proto
+from federation.link import LinkServer
 from node.clock import timestamp
 from node.errors import EcError, invalid
 from node.interceptor import current_caller
@@ -29,6 +30,10 @@ EVENT_ORIGINS = frozenset({"national"})
 class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
     def __init__(self, node) -> None:
         self.node = node
+        # The answering end of Link streams: the same methods as the unary calls.
+        self.links = node.links = LinkServer(node.config.name, node.config.log_calls, {
+            "RouteQuery": self.RouteQuery, "RouteSettle": self.RouteSettle, "RouteReverse": self.RouteReverse,
+        })
 
     def _directory(self, what: str):
         if self.node.config.role != "national":
@@ -113,6 +118,10 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         from node.settlement import route_reverse
 
         return await route_reverse(self.node, current_caller().node, request, context.time_remaining())
+
+    async def Link(self, request_iterator, context):
+        """Route calls multiplexed on one stream (federation.link)."""
+        await self.links.serve(request_iterator, context)
 
     async def DeliverEvents(self, request, context):
         node = self.node

@@ -170,7 +170,7 @@ class Settlements:
         deadline = self.settings.settle_deadline
         where = f"the insured province {row.settled_by} ({province_name(row.settled_by)})"
         try:
-            resp = await peer.federation.RouteSettle(request, metadata=peer.metadata, timeout=deadline)
+            resp = await peer.link.RouteSettle(request, timeout=deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             # -3 (national could not reach it) and -1 (a failure there) are no answer:
@@ -215,7 +215,7 @@ class Settlements:
                                              settledBy=row.settled_by, requestId=request_id)
         deadline = self.settings.settle_deadline
         try:
-            resp = await peer.federation.RouteReverse(request, metadata=peer.metadata, timeout=deadline)
+            resp = await peer.link.RouteReverse(request, timeout=deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if transport_failure(exc) or code in (-3, -1):
@@ -324,7 +324,7 @@ async def route_settle(node, caller: str, req: fed_pb.RouteSettleRequest,
                           "serving province's own insured is made there, not routed")
         return await _forwarder(node).forward(
             insured, "the insured province",
-            lambda peer, timeout: peer.federation.RouteSettle(req, metadata=peer.metadata, timeout=timeout),
+            lambda peer, timeout: peer.link.RouteSettle(req, timeout=timeout),
             time_remaining)
     if caller != "national":
         raise EcError(-4, f"a remote settlement reaches the insured province only through the national hub "
@@ -343,7 +343,7 @@ async def route_reverse(node, caller: str, req: fed_pb.RouteReverseRequest,
             raise invalid(f"settledBy {req.settledBy!r} is not another province")
         return await _forwarder(node).forward(
             req.settledBy, "the province that settled it",
-            lambda peer, timeout: peer.federation.RouteReverse(req, metadata=peer.metadata, timeout=timeout),
+            lambda peer, timeout: peer.link.RouteReverse(req, timeout=timeout),
             time_remaining)
     if caller != "national":
         raise EcError(-4, f"a remote reversal reaches the insured province only through the national hub "
