@@ -193,3 +193,35 @@ async def test_inline_writes_keep_the_wal_bounded(tmp_path):
     finally:
         await batcher.close()
         await store.close()
+
+
+@pytest.mark.parametrize("synced, expected", [(True, 2), (False, 1)])  # PRAGMA synchronous: FULL 2, NORMAL 1
+async def test_write_batcher_syncs_as_told_on_both_paths(tmp_path, synced, expected):
+    # Scans pass synced=False (a lost scan costs a new scan); settlements keep the
+    # writer's FULL. The inline connection and the writer thread's fallback agree.
+    store = ProvincialStore(tmp_path / "p.db", synchronous="FULL")
+    await store.open()
+    batcher = WriteBatcher(store.db, inline=True, synced=synced)
+    try:
+        def level(conn):
+            return conn.execute("PRAGMA synchronous").fetchone()[0]
+
+        assert await batcher.write(level) == expected  # inline, the lock free
+        inside, release = asyncio.Event(), threading.Event()
+        loop = asyncio.get_running_loop()
+
+        def hold(conn):
+            loop.call_soon_threadsafe(inside.set)
+            release.wait(5)
+
+        held = asyncio.ensure_future(store.db.write(hold))
+        await inside.wait()
+        fallback = asyncio.ensure_future(batcher.write(level))  # the lock held: the writer thread
+        await asyncio.sleep(0.05)
+        release.set()
+        await held
+        assert await fallback == expected
+        assert await store.db.write(level) == 2  # the writer itself is left as it was
+    finally:
+        await batcher.close()
+        await store.close()

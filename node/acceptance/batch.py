@@ -34,6 +34,15 @@ not block the loop). Every ``CHECKPOINT_EVERY`` commits a passive checkpoint run
 inside a transaction of the writer thread, on a connection of its own; while it runs,
 scans' writes go to the writer thread's queue (so none is appended to the WAL
 meanwhile, the checkpoint copies all of it, and the next write starts the WAL over).
+
+Durability: ``synced=True`` (the default) commits as the database's writer does
+(``synchronous=FULL`` unless the node is set otherwise), on both paths; an inline sync
+then blocks the loop for the length of an fsync. Scans use ``synced=False``: their
+commits (a claim and its token, or a cache update and its token) survive a crash of
+the process but not a power loss. What such a loss forgets costs a repeat and moves
+no money: a forgotten claim leaves the code live until it expires (a minute), a
+forgotten token makes the settlement answer 500067 and the holder scans again.
+Settlements, which move money, are synced (``node.settlement``).
 """
 
 from __future__ import annotations
@@ -99,8 +108,10 @@ def _checkpoint_tx(conn: sqlite3.Connection, path: str) -> None:
 
 
 class WriteBatcher:
-    def __init__(self, db, *, inline: bool = False) -> None:  # db: node.storage.db.Database
+    def __init__(self, db, *, inline: bool = False, synced: bool = True) -> None:  # db: storage.db.Database
         self.db = db
+        # False: commits are not synced to disk (see "Durability" above), on either path.
+        self._synced = synced
         self._pending: list[_Item] = []
         self._draining = False
         self._task: asyncio.Task | None = None  # held: the loop keeps only weak references
@@ -129,6 +140,7 @@ class WriteBatcher:
         conn = connect(self.db.path)
         conn.execute("PRAGMA busy_timeout=0")  # a held lock sends the write to the writer thread
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see _after_commit
+        conn.execute(f"PRAGMA synchronous={self.db.synchronous if self._synced else 'NORMAL'}")
         self._conn = conn
         return conn
 
@@ -175,7 +187,8 @@ class WriteBatcher:
             while self._pending:
                 batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
                 try:
-                    results = await self.db.write(_run_batch, [(fn, args) for fn, args, _ in batch])
+                    write = self.db.write if self._synced else self.db.write_unsynced
+                    results = await write(_run_batch, [(fn, args) for fn, args, _ in batch])
                 except BaseException as exc:  # the transaction itself failed: every write in it
                     for _, _, future in batch:
                         if not future.done():

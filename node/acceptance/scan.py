@@ -145,8 +145,9 @@ class Acceptance:
         )
         self._key: bytes | None = None
         # Scans' writes (claim + token, or cache + token): on the loop's thread when the
-        # write lock is free, else group-committed on the writer thread (.batch).
-        self.writes = WriteBatcher(node.store.db, inline=True)
+        # write lock is free, else group-committed on the writer thread; not synced to
+        # disk, as losing one costs a new scan, never money (.batch, "Durability").
+        self.writes = WriteBatcher(node.store.db, inline=True, synced=False)
 
     # -- dependencies ----------------------------------------------------------------
     async def key(self) -> bytes:
