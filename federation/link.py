@@ -72,6 +72,8 @@ MAX_IN_FLIGHT = 4096
 # Seconds a draining stream waits for its calls in flight and its last frame.
 DRAIN_TIMEOUT = 5.0
 _STATUS_KEY = "grpc-status-details-bin"
+# timeoutMs is a uint32: a longer timeout (49 days) is sent as this.
+_MAX_MS = 2**32 - 1
 
 
 def _rpc_error(code: grpc.StatusCode, details: str, status: bytes = b"") -> AioRpcError:
@@ -129,12 +131,16 @@ class _Sender:
             self._on_error(exc)
 
     def _next_frame(self) -> pb.LinkFrame:
+        """The queue's head, cut before the message that would take the frame over
+        ``MAX_FRAME_BYTES`` (a large message goes alone, so any message a unary call
+        could carry fits in a frame)."""
         size = 0
         cut = 0
-        for cut, m in enumerate(self._queue, 1):  # noqa: B007 - cut is used after the loop
+        for m in self._queue:
             size += len(m.payload) + len(m.status)
-            if size >= MAX_FRAME_BYTES:
+            if cut and size > MAX_FRAME_BYTES:
                 break
+            cut += 1
         frame = pb.LinkFrame(messages=self._queue[:cut])
         del self._queue[:cut]
         return frame
@@ -161,8 +167,20 @@ class _Stream:
         self.call = link._stub.Link(metadata=link._metadata)
         self.pending: dict[int, asyncio.Future] = {}
         self.dead = False
-        self.sender = _Sender(self.call.write, self._lost)
+        self._accepted = False
+        self.sender = _Sender(self._write, self._lost)
         self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def _write(self, frame: pb.LinkFrame) -> None:
+        if not self._accepted:
+            # The answering end sends its headers first (LinkServer.serve). Until they
+            # arrive nothing is written: a peer without Link ends the call instead, and
+            # its UNIMPLEMENTED must reach _lost as such, not as a failed write.
+            await self.call.initial_metadata()
+            if self.call.done():
+                raise _rpc_error(await self.call.code(), await self.call.details() or "")
+            self._accepted = True
+        await self.call.write(frame)
 
     async def _read(self) -> None:
         try:
@@ -259,21 +277,24 @@ class Link:
             stream = self._stream = _Stream(self)
         loop = asyncio.get_running_loop()
         ident = next(self._ids)
+        message = pb.LinkMessage(id=ident, method=method, payload=payload,
+                                 timeoutMs=0 if timeout is None else min(max(1, int(timeout * 1000)), _MAX_MS))
         future = loop.create_future()
         stream.pending[ident] = future
         timer = None
         if timeout is not None:
             timer = loop.call_later(max(timeout, 0), _expire, future, timeout)
-        stream.sender.put(pb.LinkMessage(id=ident, method=method, payload=payload,
-                                         timeoutMs=max(1, int(timeout * 1000)) if timeout is not None else 0))
+        start = loop.time()
+        stream.sender.put(message)
         try:
             answer = await future
         finally:
             stream.pending.pop(ident, None)
             if timer is not None:
                 timer.cancel()
-        if answer is _UNARY:
-            return await self._unary(method, request, timeout)
+        if answer is _UNARY:  # the peer has no Link: the same call, unary, in the time left
+            left = None if timeout is None else max(0.0, timeout - (loop.time() - start))
+            return await self._unary(method, request, left)
         if answer.status:
             raise _error_of(answer.status)
         return ROUTED[method][1].FromString(answer.payload)
@@ -341,6 +362,9 @@ class LinkServer:
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
 
+        # Headers first: the calling end writes nothing until it has them (_Stream._write).
+        await context.send_initial_metadata(())
+        log.info("link opened", extra={"fields": {"caller": caller.describe()}})
         reader = loop.create_task(read())
         draining = loop.create_task(self._drained.wait())
         finished = loop.create_future()
@@ -354,6 +378,7 @@ class LinkServer:
             if not gone.done():
                 await sender.close(DRAIN_TIMEOUT)
         finally:
+            log.info("link closed", extra={"fields": {"caller": caller.describe(), "draining": self._draining}})
             self._serving.discard(finished)
             finished.set_result(None)
             for t in (reader, draining, *tasks):
