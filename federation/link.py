@@ -37,6 +37,7 @@ flight finish, and the stream ends, so the stop does not wait for the other end.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -340,6 +341,8 @@ class LinkServer:
         self._draining = False
         self._drained = asyncio.Event()
         self._serving: set[asyncio.Future] = set()  # one per stream, done when serve() returns
+        # Messages answered, by calling node (``ec-node``): what came over links, and from whom.
+        self.answered: collections.Counter[str] = collections.Counter()
 
     async def serve(self, request_iterator, context: grpc.aio.ServicerContext) -> None:
         """The body of ``FederationService/Link``: runs until the caller ends the stream
@@ -400,6 +403,7 @@ class LinkServer:
             request = ROUTED[m.method][0].FromString(m.payload)
             response = await entry(request, _MessageContext(m.timeoutMs))
             sender.put(pb.LinkMessage(id=m.id, payload=response.SerializeToString()))
+            self.answered[caller.node] += 1
         except asyncio.CancelledError:
             outcome, code = "CANCELLED", -3
             raise

@@ -200,3 +200,32 @@ async def test_route_query_is_for_nodes_only_and_scans_for_provinces(cluster, tm
     await fails(stub.Query(acc_pb.QueryRequest(orgId=t.org_id, businessType="01101", operatorId="a",
                                                operatorName="b", ecQrCode=code),
                            metadata=(("ec-terminal-id", t.terminal_id),), timeout=5), -5)
+
+
+async def test_routed_scans_travel_on_links_and_find_a_restarted_issuer(cluster, tmp_path):
+    """31 → national → 44 on Link streams (federation.link); after 44 restarts on a new
+    port, a routed scan reaches the new instance on a new link."""
+    sk = await start_scan_nation(cluster, tmp_path, ("44", "31"))
+    national, p44 = sk.kit.national, sk.provinces["44"]
+    p = insured_in(sk.kit, "44")[0]
+    auth = await sk.activated(p, "44")
+    first = await sk.scanner("31").query(await sk.issue("44", auth))
+    assert first.userName == p.user_name
+    assert national.links.answered["p31"] == 1 and p44.links.answered["national"] == 1
+
+    await p44.stop()
+    cluster.nodes.remove(p44)
+    again = sk.provinces["44"] = await cluster.start(cluster.config("provincial", "44"))
+    assert again.address != p44.address
+    code = await sk.issue("44", auth)
+
+    async def scanned():
+        try:
+            return await sk.scanner("31").query(code)
+        except grpc.aio.AioRpcError as exc:  # national's view of 44 may lag a moment: -3
+            assert from_rpc_error(exc)[0] == -3, exc
+            return None
+
+    second = await eventually(scanned, what="a routed scan reaching the restarted 44")
+    assert second.userName == p.user_name
+    assert again.links.answered["national"] == 1
