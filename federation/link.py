@@ -111,6 +111,7 @@ class _Sender:
         self._queue: list[pb.LinkMessage] = []
         self._wake = asyncio.Event()
         self._closing = False
+        self.frames = self.messages = 0  # written so far (their ratio: how much batching helps)
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def put(self, message: pb.LinkMessage) -> None:
@@ -123,6 +124,8 @@ class _Sender:
                 await self._wake.wait()
                 self._wake.clear()
                 while self._queue:
+                    self.frames += 1
+                    self.messages += len(self._queue)
                     await self._write(self._next_frame())
                 if self._closing:
                     return
@@ -381,7 +384,9 @@ class LinkServer:
             if not gone.done():
                 await sender.close(DRAIN_TIMEOUT)
         finally:
-            log.info("link closed", extra={"fields": {"caller": caller.describe(), "draining": self._draining}})
+            log.info("link closed", extra={"fields": {
+                "caller": caller.describe(), "draining": self._draining,
+                "answers": sender.messages, "frames": sender.frames}})
             self._serving.discard(finished)
             finished.set_result(None)
             for t in (reader, draining, *tasks):
