@@ -28,6 +28,7 @@ from pathlib import Path
 from bench.env import Env
 from bench.lifecycle import OFFICIAL, PASSWORD, _activate, _persons
 from bench.load import Call
+from bench.pool import pool, wait_for_rows
 from bench.scenarios import TIMEOUT, scenario
 from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import acceptance_service_pb2_grpc, voucher_service_pb2_grpc
@@ -68,19 +69,13 @@ async def _holders(env: Env) -> list[str]:
 
 def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -> list[str]:
     """Wait until 44 holds every authorization, then write ``count`` live codes."""
+    marks = ",".join("?" * len(auth_codes))
+    rows = wait_for_rows(
+        db, "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version FROM channel_auths a "
+            f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks}) AND a.revoked = 0",
+        auth_codes, len(auth_codes), deadline, "authorizations")
     conn = sqlite3.connect(db, timeout=30, isolation_level=None)
     try:
-        marks = ",".join("?" * len(auth_codes))
-        while True:
-            rows = conn.execute(
-                "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version "
-                f"FROM channel_auths a JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks}) "
-                "AND a.revoked = 0", auth_codes).fetchall()
-            if len(rows) == len(auth_codes):
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"province 44 holds {len(rows)} of {len(auth_codes)} authorizations")
-            time.sleep(0.1)
         conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('qr_key', ?)", (SystemEntropy().token_hex(16),))
         key = bytes.fromhex(conn.execute("SELECT value FROM meta WHERE key = 'qr_key'").fetchone()[0])
         entropy = SystemEntropy()
@@ -119,13 +114,10 @@ async def _setup(env: Env, serving: str) -> Call:
         request = acc_pb.TransRequest(orgId=terminal.orgId, transType="ec.query")
         request.data.update({**fields, "ecQrCode": code})
         requests.append(request)
-    pending = iter(requests)
+    take = pool(requests, "codes", "CODES_PER_SECOND")
 
     async def call() -> None:
-        request = next(pending, None)
-        if request is None:
-            raise RuntimeError("the pool of prepared codes ran out; raise CODES_PER_SECOND")
-        resp = await stub.Trans(request, timeout=TIMEOUT, metadata=metadata)
+        resp = await stub.Trans(take(), timeout=TIMEOUT, metadata=metadata)
         if resp.code != 0:
             raise RuntimeError(f"ec.query answered {resp.code}: {resp.message}")
 

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench.env import Env
 from bench.load import Call
+from bench.pool import pool, wait_for_rows
 from bench.scan import _holders
 from bench.scenarios import TIMEOUT, scenario
 from ecnet.v1 import admin_service_pb2 as admin_pb
@@ -43,20 +44,12 @@ ITEMS = [pb.FeeItem(code="250101001", name="血常规", category=pb.ITEM_CATEGOR
 
 def _persons_at_44(db44: Path, auth_codes: list[str], deadline: float) -> list[tuple]:
     """(ec_card_no, id_type, id_no, user_name, insuOrg) of the holders, once 44 has them all."""
-    conn = sqlite3.connect(db44, timeout=30)
-    try:
-        marks = ",".join("?" * len(auth_codes))
-        while True:
-            rows = conn.execute(
-                "SELECT v.ec_card_no, v.id_type, v.id_no, v.user_name, v.insured_regions FROM channel_auths a "
-                f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks})", auth_codes).fetchall()
-            if len(rows) == len(auth_codes):
-                return [(*r[:4], json.loads(r[4])[0]["insuOrg"]) for r in rows]
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"province 44 holds {len(rows)} of {len(auth_codes)} vouchers")
-            time.sleep(0.1)
-    finally:
-        conn.close()
+    marks = ",".join("?" * len(auth_codes))
+    rows = wait_for_rows(
+        db44, "SELECT v.ec_card_no, v.id_type, v.id_no, v.user_name, v.insured_regions FROM channel_auths a "
+              f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks})",
+        auth_codes, len(auth_codes), deadline, "vouchers")
+    return [(*r[:4], json.loads(r[4])[0]["insuOrg"]) for r in rows]
 
 
 def _write_tokens(db: Path, serving: str, persons: list[tuple], org_id: str, count: int) -> list[str]:
@@ -91,16 +84,13 @@ async def _setup(env: Env, serving: str) -> Call:
     tokens = await asyncio.to_thread(_write_tokens, node.data_dir / f"provincial-{serving}.db", serving, persons,
                                      org_id, count)
     stub = settlement_service_pb2_grpc.SettlementServiceStub(node.channel)
-    pending = iter(tokens)
-    numbers = itertools.count()
+    # Built beforehand, as the scan scenarios' requests are (bench.scan).
+    take = pool([pb.SettleRequest(ecToken=token, orgId=org_id, requestId=f"bench-{serving}-{i}",
+                                  medType=pb.MEDICAL_TYPE_OUTPATIENT, items=ITEMS)
+                 for i, token in enumerate(tokens)], "tokens", "TOKENS_PER_SECOND")
 
     async def call() -> None:
-        token = next(pending, None)
-        if token is None:
-            raise RuntimeError("the pool of prepared tokens ran out; raise TOKENS_PER_SECOND")
-        request = pb.SettleRequest(ecToken=token, orgId=org_id, requestId=f"bench-{serving}-{next(numbers)}",
-                                   medType=pb.MEDICAL_TYPE_OUTPATIENT, items=ITEMS)
-        s = (await stub.Settle(request, timeout=TIMEOUT)).settlement
+        s = (await stub.Settle(take(), timeout=TIMEOUT)).settlement
         if s.state != pb.SETTLEMENT_STATE_SETTLED or s.feeSumamt != s.fundPay + s.psnAcctPay + s.ownPayAmt:
             raise RuntimeError(f"settlement answered {s}")
 

@@ -1,0 +1,44 @@
+"""What the scan and settlement scenarios share: rows to wait for in a province's
+database, and a pool of single-use items (codes, tokens) prepared before measuring."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+__all__ = ["wait_for_rows", "pool"]
+
+T = TypeVar("T")
+
+
+def wait_for_rows(db: Path, sql: str, params: Sequence[object], want: int, deadline: float,
+                  what: str) -> list[tuple]:
+    """``sql``'s rows once there are ``want`` of them (delivery to a province takes a
+    moment); RuntimeError at ``deadline`` (``time.monotonic()``)."""
+    conn = sqlite3.connect(db, timeout=30)
+    try:
+        while True:
+            rows = conn.execute(sql, params).fetchall()
+            if len(rows) >= want:
+                return rows
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{db.stem} holds {len(rows)} of {want} {what}")
+            time.sleep(0.1)
+    finally:
+        conn.close()
+
+
+def pool(items: Iterable[T], what: str, knob: str) -> Callable[[], T]:
+    """The next prepared item on each call; a clear error when they run out."""
+    pending = iter(items)
+
+    def take() -> T:
+        item = next(pending, None)
+        if item is None:
+            raise RuntimeError(f"the pool of prepared {what} ran out; raise {knob}")
+        return item
+
+    return take
