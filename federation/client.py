@@ -21,14 +21,14 @@ CHANNEL_OPTIONS = [
 class PeerClient:
     """An aio channel to another node, calling as ``node_name``."""
 
-    def __init__(self, address: str, node_name: str) -> None:
+    def __init__(self, address: str, node_name: str, *, linger: float = 0.0) -> None:
         self.address = address
         self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.metadata = (("ec-node", node_name),)
         self.federation = federation_service_pb2_grpc.FederationServiceStub(self.channel)
         self.admin = admin_service_pb2_grpc.AdminServiceStub(self.channel)
         # The routed calls (RouteQuery, RouteSettle, RouteReverse), on one stream.
-        self.link = Link(self.channel, self.metadata, address)
+        self.link = Link(self.channel, self.metadata, address, linger)
 
     async def close(self) -> None:
         await self.link.close()

@@ -5,7 +5,7 @@ settlement goes to the insured province, its reversal to the province that settl
 it. :class:`Forwarder` finds the province's address in the node directory (its answer
 kept for ``ADDRESS_TTL`` seconds, forgotten at once when a call fails), keeps one
 channel per address, and gives the forwarded call what is left of the caller's
-deadline less ``MARGIN`` (at most ``deadline``), so that national's own clear -3
+deadline less ``MARGIN`` (at most the call's own deadline), so that national's own clear -3
 ("province 44 did not answer") reaches the caller before the caller's deadline does.
 """
 
@@ -22,7 +22,7 @@ from node.acceptance.runtime import transport_failure
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error
 
-__all__ = ["Forwarder", "MARGIN", "ADDRESS_TTL"]
+__all__ = ["Forwarder", "forwarder_of", "MARGIN", "ADDRESS_TTL"]
 
 T = TypeVar("T")
 
@@ -33,9 +33,9 @@ ADDRESS_TTL = 1.0
 
 
 class Forwarder:
-    def __init__(self, directory, deadline: float) -> None:
+    def __init__(self, directory, linger: float = 0.0) -> None:
         self.directory = directory
-        self.deadline = deadline
+        self.linger = linger  # of the links to the provinces (federation.link)
         self._peers: dict[str, PeerClient] = {}
         # province -> (address or None, time.monotonic() of the lookup)
         self._addresses: dict[str, tuple[str | None, float]] = {}
@@ -56,22 +56,23 @@ class Forwarder:
 
     async def forward(
         self, province: str, what: str, call: Callable[[PeerClient, float], Awaitable[T]],
-        time_remaining: float | None,
+        time_remaining: float | None, deadline: float,
     ) -> T:
-        """``call(peer, timeout)`` on ``province``'s node; ``what`` names the province's
-        part in errors ("the insured province")."""
+        """``call(peer, timeout)`` on ``province``'s node, within ``deadline`` seconds
+        and the caller's ``time_remaining``; ``what`` names the province's part in
+        errors ("the insured province")."""
         where = f"{what}, province {province} ({province_name(province)})"
         address = await self._address_of(province)
         if address is None:
             raise EcError(-3, f"{where} has no live node registered with the national hub; try again later")
-        timeout = self.deadline
+        timeout = deadline
         if time_remaining is not None:
             timeout = min(timeout, time_remaining - MARGIN)
         if timeout <= 0:
             raise EcError(-3, f"no time left to reach {where}")
         peer = self._peers.get(address)
         if peer is None:
-            peer = self._peers[address] = PeerClient(address, "national")
+            peer = self._peers[address] = PeerClient(address, "national", linger=self.linger)
         try:
             return await call(peer, timeout)
         except grpc.RpcError as exc:
@@ -87,3 +88,12 @@ class Forwarder:
     async def close(self) -> None:
         for address in list(self._peers):
             await self._drop(address)
+
+
+def forwarder_of(node) -> Forwarder:
+    """National's one forwarder (scans and settlements share its links), built on first use."""
+    fwd = getattr(node, "forwarder", None)
+    if fwd is None:
+        fwd = node.forwarder = Forwarder(node.directory, node.link_settings.linger)
+        node.on_stop(fwd.close)
+    return fwd

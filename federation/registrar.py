@@ -40,8 +40,10 @@ class Registrar:
         instance_id: str,
         interval: float,
         applied_position: Callable[[], int] = lambda: 0,
+        linger: float = 0.0,
     ) -> None:
-        self.peer = PeerClient(national, f"p{province}")
+        # linger: of the link to national (federation.link), which carries routed calls.
+        self.peer = PeerClient(national, f"p{province}", linger=linger)
         self.province = province
         self.address = address
         self.version = version

@@ -40,6 +40,7 @@ from ecnet.v1 import (
 )
 from federation.delivery import Delivery, uplink
 from federation.directory import Directory
+from federation.link import LinkSettings
 from federation.registrar import Registrar, RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.config import ConfigError, NodeConfig, parse_address
@@ -101,6 +102,7 @@ class Node:
         self.freeze_sweeper = None
         # The answering end of Link streams (federation.link), set by FederationServicer.
         self.links = None
+        self.link_settings = LinkSettings()
         self.health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
         self._lock_fh = None
@@ -198,6 +200,7 @@ class Node:
                 raise NodeStartError(f"settlement policy: {exc}") from None
             self.uplink = uplink(self)
 
+        self.link_settings = LinkSettings.from_config(self.config.extra)
         server = grpc.aio.server(
             interceptors=[CallInterceptor(self.config.name, self.config.log_calls)],
             # Without this, a second node could bind the same port and share its traffic.
@@ -240,6 +243,7 @@ class Node:
                 self.instance_id,
                 self.config.heartbeat_interval,
                 applied_position=lambda: self.applied_position,
+                linger=self.link_settings.linger,
             )
             await self.registrar.register()
             self._tasks.append(asyncio.create_task(self.registrar.heartbeat_forever()))

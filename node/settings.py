@@ -4,8 +4,9 @@ A part's settings are a frozen dataclass whose defaults say each setting's type 
 whole number, a number, or a text). :func:`read_settings` fills it: each setting comes
 from ``NodeConfig.extra`` (tests pass ``extra={"token_ttl": "60"}``), else from the
 environment variable ``ECNET_<PART>_<NAME>`` (upper case, for ``ecnet-node``
-processes), else the default. A number must be positive; a bad value is a
-:class:`~node.config.ConfigError` naming the setting, so a node refuses to start with it.
+processes), else the default. A number must be positive (zero too, for a field whose
+metadata says ``zero_ok``); a bad value is a :class:`~node.config.ConfigError` naming the
+setting, so a node refuses to start with it.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def read_settings(cls: type[T], part: str, extra: Mapping[str, str], environ: Ma
             value = kind(raw)
         except ValueError:
             raise ConfigError(f"{part} setting {key}={raw!r} is not {_KINDS.get(kind, kind.__name__)}") from None
-        if value <= 0:
-            raise ConfigError(f"{part} setting {key} must be positive, got {raw}")
+        if value < 0 or (value == 0 and not f.metadata.get("zero_ok")):
+            at_least = "zero or more" if f.metadata.get("zero_ok") else "positive"
+            raise ConfigError(f"{part} setting {key} must be {at_least}, got {raw}")
         values[f.name] = value
     return cls(**values)

@@ -19,6 +19,7 @@ from ecnet.v1 import federation_service_pb2_grpc
 from ecnet.v1 import settlement_service_pb2 as spb
 from federation.link import Link, LinkServer
 from node.acceptance.runtime import transport_failure
+from node.config import ConfigError
 from node.errors import EcError, from_rpc_error, node_answer
 from node.interceptor import CallInterceptor, current_caller
 
@@ -420,3 +421,52 @@ async def test_frames_are_cut_before_the_message_that_would_overflow_them(monkey
         sender.put(pb.LinkMessage(id=size, payload=b"x" * size))
     await sender.close(BOUND)
     assert frames == [[600, 300], [600], [2500], [10, 20]]
+
+
+async def _spread_calls(link: Link, count: int) -> list:
+    """``count`` calls made one loop turn apart (as a busy node's callers arrive)."""
+    calls = []
+    for i in range(count):
+        calls.append(asyncio.create_task(link.RouteQuery(query(f"t{i}"), timeout=BOUND)))
+        await asyncio.sleep(0)
+    return calls
+
+
+@pytest.mark.parametrize("linger", [0.3, 0.0])
+async def test_a_busy_link_lingers_to_write_fewer_frames(setup, linger):
+    """With a call awaiting its answer, calls arriving one loop turn apart wait for one
+    frame (linger); without linger the first goes out at once and the rest follow in
+    whatever queued up during each write."""
+    link = Link(setup.channel, CALLER, setup.address, linger)
+    try:
+        held = asyncio.create_task(link.RouteQuery(query("hold:a"), timeout=BOUND))
+        await started(setup.peer, "hold:a")
+        before = link._stream.sender.frames
+        answers = await asyncio.wait_for(asyncio.gather(*await _spread_calls(link, 10)), BOUND)
+        assert [a.insuOrg for a in answers] == [f"44/t{i}" for i in range(10)]
+        frames = link._stream.sender.frames - before
+        assert frames == 1 if linger else frames >= 2
+        setup.peer.release("a")
+        await asyncio.wait_for(held, BOUND)
+    finally:
+        await link.close()
+
+
+async def test_an_idle_link_never_lingers(setup):
+    """Nothing in flight: a call goes out at once, whatever the linger (30 s here)."""
+    link = Link(setup.channel, CALLER, setup.address, linger=30.0)
+    try:
+        for key in ("t1", "t2"):
+            answer = await asyncio.wait_for(link.RouteQuery(query(key), timeout=BOUND), BOUND)
+            assert answer.insuOrg == f"44/{key}"
+    finally:
+        await link.close()
+
+
+def test_link_settings():
+    assert link_module.LinkSettings.from_config({}, environ={}).linger == 0.001
+    assert link_module.LinkSettings.from_config({}, environ={"ECNET_LINK_LINGER_MS": "0"}).linger == 0
+    assert link_module.LinkSettings.from_config({"linger_ms": "2.5"}, environ={}).linger == 0.0025
+    for bad in ("-1", "soon"):
+        with pytest.raises(ConfigError, match="linger_ms"):
+            link_module.LinkSettings.from_config({"linger_ms": bad}, environ={})

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.forward import Forwarder
+from federation.forward import Forwarder, forwarder_of
 from node.acceptance.settings import AcceptanceSettings
 from node.errors import EcError, invalid
 from node.qr.codes import issuer_of
@@ -29,9 +29,9 @@ log = logging.getLogger("ecnet.route")
 
 
 class Router:
-    def __init__(self, directory, settings: AcceptanceSettings) -> None:
+    def __init__(self, forwarder: Forwarder, settings: AcceptanceSettings) -> None:
         self.settings = settings
-        self.forwarder = Forwarder(directory, settings.route_deadline)
+        self.forwarder = forwarder
 
     async def route(
         self, caller: str, request: fed_pb.RouteQueryRequest, time_remaining: float | None
@@ -48,17 +48,14 @@ class Router:
         return await self.forwarder.forward(
             issuer, "the issuer of this code",
             lambda peer, timeout: peer.link.RouteQuery(request, timeout=timeout),
-            time_remaining)
+            time_remaining, self.settings.route_deadline)
 
-    async def close(self) -> None:
-        await self.forwarder.close()
 
 
 def router_of(node) -> Router:
     """National's router, built on first use."""
     router = getattr(node, "scan_router", None)
     if router is None:
-        router = Router(node.directory, AcceptanceSettings.from_config(node.config.extra))
+        router = Router(forwarder_of(node), AcceptanceSettings.from_config(node.config.extra))
         node.scan_router = router
-        node.on_stop(router.close)
     return router

@@ -38,7 +38,7 @@ import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.events import snapshot_from_proto
-from federation.forward import Forwarder
+from federation.forward import forwarder_of
 from node.acceptance.batch import WriteBatcher
 from node.acceptance.runtime import transport_failure
 from node.acceptance.wire import voucher_to_proto
@@ -302,13 +302,12 @@ def settlements_of(node) -> Settlements:
     return s
 
 
-def _forwarder(node) -> Forwarder:
-    fwd = getattr(node, "settle_forwarder", None)
-    if fwd is None:
-        fwd = Forwarder(node.directory, SettlementSettings.from_config(node.config.extra).settle_deadline)
-        node.settle_forwarder = fwd
-        node.on_stop(fwd.close)
-    return fwd
+def _forward_deadline(node) -> float:
+    """National's cap on a forwarded settlement or reversal (read once)."""
+    deadline = getattr(node, "settle_forward_deadline", None)
+    if deadline is None:
+        deadline = node.settle_forward_deadline = SettlementSettings.from_config(node.config.extra).settle_deadline
+    return deadline
 
 
 async def route_settle(node, caller: str, req: fed_pb.RouteSettleRequest,
@@ -322,10 +321,10 @@ async def route_settle(node, caller: str, req: fed_pb.RouteSettleRequest,
         if len(req.insuOrg) != 6 or not req.insuOrg.isdigit() or insured == req.servingProvince:
             raise invalid(f"insuOrg {req.insuOrg!r} is not another province's region: a settlement of the "
                           "serving province's own insured is made there, not routed")
-        return await _forwarder(node).forward(
+        return await forwarder_of(node).forward(
             insured, "the insured province",
             lambda peer, timeout: peer.link.RouteSettle(req, timeout=timeout),
-            time_remaining)
+            time_remaining, _forward_deadline(node))
     if caller != "national":
         raise EcError(-4, f"a remote settlement reaches the insured province only through the national hub "
                           f"(caller: {caller or 'anonymous'})")
@@ -341,10 +340,10 @@ async def route_reverse(node, caller: str, req: fed_pb.RouteReverseRequest,
                               f"province's node (caller: {caller or 'anonymous'})")
         if len(req.settledBy) != 2 or not req.settledBy.isdigit() or req.settledBy == req.servingProvince:
             raise invalid(f"settledBy {req.settledBy!r} is not another province")
-        return await _forwarder(node).forward(
+        return await forwarder_of(node).forward(
             req.settledBy, "the province that settled it",
             lambda peer, timeout: peer.link.RouteReverse(req, timeout=timeout),
-            time_remaining)
+            time_remaining, _forward_deadline(node))
     if caller != "national":
         raise EcError(-4, f"a remote reversal reaches the insured province only through the national hub "
                           f"(caller: {caller or 'anonymous'})")
