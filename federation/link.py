@@ -70,7 +70,8 @@ SERVICE = "/ecnet.v1.FederationService/"
 MAX_PAYLOAD = 1 << 20
 # A frame is cut after this many bytes of payload (the rest goes in the next one).
 MAX_FRAME_BYTES = 1 << 20
-# Calls waiting for an answer on one stream at most; more go as unary calls.
+# Calls waiting for an answer on one stream at most; more go as unary calls (and an
+# answering end refuses more than this many at once on a stream with -6, 触发限流).
 MAX_IN_FLIGHT = 4096
 # Seconds a draining stream waits for its calls in flight and its last frame.
 DRAIN_TIMEOUT = 5.0
@@ -403,7 +404,7 @@ class LinkServer:
         async def read() -> None:
             async for frame in request_iterator:
                 for m in frame.messages:
-                    task = loop.create_task(self._answer(caller, m, sender))
+                    task = loop.create_task(self._answer(caller, m, sender, len(tasks) >= MAX_IN_FLIGHT))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
 
@@ -432,7 +433,7 @@ class LinkServer:
                 t.cancel()
             sender.cancel()
 
-    async def _answer(self, caller, m: pb.LinkMessage, sender: _Sender) -> None:
+    async def _answer(self, caller, m: pb.LinkMessage, sender: _Sender, full: bool = False) -> None:
         start = time.perf_counter()
         method = SERVICE + m.method
         outcome, code = "OK", 0
@@ -444,6 +445,9 @@ class LinkServer:
                                   f"(one of {', '.join(sorted(self.handlers))})")
             if self._draining:
                 raise EcError(-3, f"node {self.node_name} is stopping; try again")
+            if full:  # a caller that does not wait for its answers must not grow this without bound
+                raise EcError(-6, f"node {self.node_name} already has {MAX_IN_FLIGHT} calls in flight on this "
+                                  "link; try again")
             request = ROUTED[m.method][0].FromString(m.payload)
             response = await entry(request, _MessageContext(m.timeoutMs))
             sender.put(pb.LinkMessage(id=m.id, payload=response.SerializeToString()))

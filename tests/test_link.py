@@ -470,3 +470,23 @@ def test_link_settings():
     for bad in ("-1", "soon"):
         with pytest.raises(ConfigError, match="linger_ms"):
             link_module.LinkSettings.from_config({"linger_ms": bad}, environ={})
+
+
+async def test_a_stream_with_too_many_calls_in_flight_is_refused_minus_6(setup, monkeypatch):
+    """The answering end bounds the calls it runs at once on one stream (a caller that
+    ignores MAX_IN_FLIGHT cannot make it grow without bound): the excess gets -6."""
+    monkeypatch.setattr(link_module, "MAX_IN_FLIGHT", 2)
+    held = [asyncio.create_task(setup.link.call("RouteQuery", query(f"hold:{k}"), BOUND)) for k in "ab"]
+    for k in "ab":
+        await started(setup.peer, f"hold:{k}")
+    # the client end would now go unary; write a third call on the stream directly
+    stream = setup.link._stream
+    future = asyncio.get_running_loop().create_future()
+    stream.pending[99] = future
+    stream.sender.put(pb.LinkMessage(id=99, method="RouteQuery", payload=query("t3").SerializeToString(),
+                                     timeoutMs=5000))
+    answer = await asyncio.wait_for(future, BOUND)
+    err = link_module._error_of(answer.status)
+    assert from_rpc_error(err)[0] == -6 and "in flight" in err.details()
+    setup.peer.release_all()
+    assert [a.insuOrg for a in await asyncio.wait_for(asyncio.gather(*held), BOUND)] == ["44/hold:a", "44/hold:b"]
