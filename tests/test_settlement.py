@@ -276,3 +276,33 @@ async def test_data_changed_since_the_scan_asks_for_a_new_scan(nation):
     assert await _rows(nation.provinces["44"], "SELECT count(*) FROM settlements") == [(0,)]
     cached = (await nation.provinces["31"].store.get_by_auth_code(auth)).voucher
     assert cached.version == changed.version
+
+
+async def test_the_personal_account_is_credited_once_a_year(nation):
+    """The yearly injection (50 yuan in the test policy): at the account's opening, then
+    at the first settlement of each later year, one per year passed."""
+    p = insured_in(nation.kit, "44")[5]
+    auth = await nation.activated(p, "44")
+    stub = settlement_stub(nation, "44")
+
+    async def settle(request_id: str, amount: int) -> pb.Settlement:
+        token, terminal = await token_for(nation, auth, "44")
+        return (await stub.Settle(settle_request(token, terminal.org_id, request_id, [item("A1", A, amount)]),
+                                  timeout=10)).settlement
+
+    # 200 yuan: 100 deductible, 70 fund; the account pays 50 of the 130 left
+    first = await settle("y0", 20_000)
+    assert (first.psnAcctPay, first.acctBalance) == (5_000, 0)
+    assert (await settle("y0b", 20_000)).psnAcctPay == 0  # the same year: nothing more
+
+    nation.clocks["44"].advance(366 * 86_400)  # the next year
+    s = await settle("y1", 20_000)
+    assert (s.psnAcctPay, s.acctBalance, s.deductiblePart) == (5_000, 0, 10_000)  # a new year's deductible too
+
+    nation.clocks["44"].advance(3 * 366 * 86_400)  # three years later, no settlement between
+    s = await settle("y4", 1_000)  # within the deductible: the account pays all of it
+    assert (s.psnAcctPay, s.acctBalance) == (1_000, 3 * 5_000 - 1_000)
+    # a reversal gives the money back, and credits no year again
+    r = (await stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId, orgId=s.orgId, requestId="u"),
+                            timeout=10)).settlement
+    assert r.acctBalance == 3 * 5_000

@@ -421,3 +421,29 @@ def test_invariants(policy, med_type, items, acc, balance):
         # An account with money left paid all it was allowed to.
         assert o.own_pay_amt == (0 if policy.account_covers == "all" else o.fee_sumamt - o.eligible)
     assert o.accumulators_reversed(o.accumulators_after(acc)) == acc
+
+
+def test_account_for_year():
+    from node.settlement.ledger import account_for_year
+
+    assert account_for_year(None, 5_000, 2026) == (5_000, 2026)  # opened with the year's injection
+    assert account_for_year((1_200, 2026), 5_000, 2026) == (1_200, 2026)  # the same year: as it is
+    assert account_for_year((1_200, 2026), 5_000, 2027) == (6_200, 2027)
+    assert account_for_year((0, 2026), 5_000, 2029) == (15_000, 2029)  # one injection per year passed
+    assert account_for_year((700, 2027), 5_000, 2026) == (700, 2027)  # an older settlement credits nothing
+
+
+def test_migration_dates_existing_accounts_by_their_opening_in_beijing_time(tmp_path):
+    import sqlite3
+
+    from node.storage.settlement import add_injected_year, create_tables
+
+    conn = sqlite3.connect(tmp_path / "p.db", isolation_level=None)
+    create_tables(conn)  # the schema of m005, before the injected year
+    # 2025-12-31 16:30 UTC is 2026-01-01 00:30 in Beijing; 2025-12-31 15:30 UTC is still 2025
+    for id_no, opened_ms in (("a", 1767198600000), ("b", 1767195000000)):
+        conn.execute("INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, opened_at, updated_at) "
+                     "VALUES ('01', ?, '440300', 100, ?, ?)", (id_no, opened_ms, opened_ms))
+    add_injected_year(conn)
+    assert conn.execute("SELECT id_no, injected_year FROM personal_accounts ORDER BY id_no").fetchall() == [
+        ("a", 2026), ("b", 2025)]

@@ -56,6 +56,7 @@ __all__ = [
     "mark_reversed_tx",
     "voucher_refusal",
     "other_provinces",
+    "account_for_year",
 ]
 
 # Asia/Shanghai has no daylight saving: the settlement year starts at 00:00 UTC+8.
@@ -142,15 +143,30 @@ def _apply(conn: sqlite3.Connection, policy: RegionPolicy, inp: SettleInput, who
     """The policy on this person's year and account; their new state written. Returns
     the outcome and the account's balance after it."""
     acc = Accumulators(*q_accumulators(conn, who.id_type, who.id_no, who.insu_org, year))
-    balance = q_account(conn, who.id_type, who.id_no, who.insu_org)
-    if balance is None:
-        balance = policy.account_opening
+    balance, injected = account_for_year(q_account(conn, who.id_type, who.id_no, who.insu_org),
+                                         policy.account_opening, year)
     outcome = settle(policy, inp.med_type, inp.items, acc, balance)
     after = outcome.accumulators_after(acc)
     q_set_accumulators(conn, who.id_type, who.id_no, who.insu_org, year, after.deductible_paid, after.fund_paid)
     balance -= outcome.psn_acct_pay
-    q_set_account(conn, who.id_type, who.id_no, who.insu_org, balance, now_ms)
+    q_set_account(conn, who.id_type, who.id_no, who.insu_org, balance, injected, now_ms)
     return outcome, balance
+
+
+def account_for_year(account: tuple[int, int] | None, injection: int, year: int) -> tuple[int, int]:
+    """(balance, last year credited) of a personal account at its use in ``year``.
+
+    The account opens with the year's injection at its first use. Each later year's
+    injection is credited at the first use in that year, one per year that began since
+    the last credit (a year without a settlement is credited at the next one). A use
+    dated before the last credited year (a reconciled old settlement) credits nothing.
+    """
+    if account is None:
+        return injection, year
+    balance, injected = account
+    if year > injected:
+        return balance + injection * (year - injected), year
+    return balance, injected
 
 
 def _notify(conn: sqlite3.Connection, row: SettlementRow, destinations: list[str], now_ms: int,
@@ -298,8 +314,9 @@ def reverse_here_tx(
     ded, fund = q_accumulators(conn, row.id_type, row.id_no, row.insu_org, row.year)
     q_set_accumulators(conn, row.id_type, row.id_no, row.insu_org, row.year, max(0, ded - row.deductible_part),
                        max(0, fund - row.fund_pay))
-    balance = (q_account(conn, row.id_type, row.id_no, row.insu_org) or 0) + row.psn_acct_pay
-    q_set_account(conn, row.id_type, row.id_no, row.insu_org, balance, now_ms)
+    balance, injected = q_account(conn, row.id_type, row.id_no, row.insu_org) or (0, row.year)
+    balance += row.psn_acct_pay
+    q_set_account(conn, row.id_type, row.id_no, row.insu_org, balance, injected, now_ms)
     row = row.with_(state="reversed", reversed_at=now_ms, reverse_request_id=request_id, acct_balance=balance)
     q_update_settlement(conn, row)
     v = _voucher(conn, row.ec_card_no)

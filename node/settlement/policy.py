@@ -116,7 +116,7 @@ class RegionPolicy:
     yearly_cap: int  # the fund pays at most this per person and year (fen)
     account_enabled: bool  # the personal account may pay the personal share
     account_covers: str  # "catalogue" or "all", see ACCOUNT_COVERS
-    account_opening: int  # the yearly injection into a personal account (fen)
+    account_opening: int  # the yearly injection into a personal account (fen; ledger.account_for_year)
 
 
 @dataclass(frozen=True, slots=True)

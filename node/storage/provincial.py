@@ -527,3 +527,7 @@ MIGRATIONS(name="m008_reversals_pending")(settlement.create_reversal_table)
 
 # Parked outbox events and the narrowing of a refused batch (federation.delivery).
 MIGRATIONS(name="m009_outbox_parking")(outbox.add_parking)
+
+
+# The yearly injection into personal accounts (node.settlement.ledger).
+MIGRATIONS(name="m010_account_injected_year")(settlement.add_injected_year)

@@ -26,6 +26,7 @@ from node.storage.db import run_script
 
 __all__ = [
     "create_tables",
+    "add_injected_year",
     "SettlementRow",
     "q_get_settlement",
     "q_get_by_key",
@@ -225,19 +226,35 @@ def q_pending(conn: sqlite3.Connection, older_than_ms: int, limit: int = 100) ->
         (older_than_ms, limit))]
 
 
-def q_account(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str) -> int | None:
-    r = conn.execute("SELECT balance FROM personal_accounts WHERE id_type = ? AND id_no = ? AND insu_org = ?",
-                     (id_type, id_no, insu_org)).fetchone()
-    return r[0] if r is not None else None
+def q_account(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str) -> tuple[int, int] | None:
+    """(balance, the last year credited with its injection), or None before the first use."""
+    r = conn.execute(
+        "SELECT balance, injected_year FROM personal_accounts WHERE id_type = ? AND id_no = ? AND insu_org = ?",
+        (id_type, id_no, insu_org)).fetchone()
+    return (r[0], r[1]) if r is not None else None
 
 
 def q_set_account(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str, balance: int,
-                  now_ms: int) -> None:
+                  injected_year: int, now_ms: int) -> None:
     conn.execute(
-        "INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, opened_at, updated_at) "
-        "VALUES (?,?,?,?,?,?) ON CONFLICT (id_type, id_no, insu_org) "
-        "DO UPDATE SET balance = excluded.balance, updated_at = excluded.updated_at",
-        (id_type, id_no, insu_org, balance, now_ms, now_ms),
+        "INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, injected_year, opened_at, updated_at) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (id_type, id_no, insu_org) DO UPDATE SET balance = excluded.balance, "
+        "injected_year = excluded.injected_year, updated_at = excluded.updated_at",
+        (id_type, id_no, insu_org, balance, injected_year, now_ms, now_ms),
+    )
+
+
+def add_injected_year(db: Any) -> None:
+    """The last year each personal account was credited with its yearly injection;
+    accounts opened before this migration were credited in the year they opened
+    (Beijing time, as the ledger counts years)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE personal_accounts ADD COLUMN injected_year INTEGER NOT NULL DEFAULT 0;
+        UPDATE personal_accounts
+           SET injected_year = CAST(strftime('%Y', opened_at / 1000 + 28800, 'unixepoch') AS INTEGER);
+        """,
     )
 
 
