@@ -319,11 +319,54 @@ def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = F
         print_json([MessageToDict(c) for c in channels])
         return
     table = Table()
-    for col in ("channelId", "name", "kind", "status"):
+    for col in ("channelId", "name", "kind", "status", "reason"):
         table.add_column(col)
     for c in channels:
-        table.add_row(c.channelId, c.name, "official" if c.kind == 1 else "third party", c.status)
+        table.add_row(c.channelId, c.name, "official" if c.kind == 1 else "third party", c.status, c.statusReason)
     out.print(table)
+
+
+def _set_channel_status(channel: str, status: str, reason: str, data, node, json_: bool) -> None:
+    from ecnet.v1 import admin_service_pb2 as pb
+
+    with NodeHandle(national_address(_data(data), node)) as h:
+        resp = h.call(h.admin.SetChannelStatus,
+                      pb.SetChannelStatusRequest(channelId=channel, status=status, reason=reason))
+    if json_:
+        print_json(MessageToDict(resp))
+        return
+    c = resp.channel
+    said = f" ({c.statusReason})" if c.statusReason else ""
+    if resp.changed:
+        out.print(f"channel {c.channelId} ({c.name}) is now {c.status}{said}; every province is told")
+    else:
+        out.print(f"channel {c.channelId} ({c.name}) was already {c.status}{said}; nothing changed")
+
+
+@channels_app.command("suspend")
+@reports_errors
+def channels_suspend(
+    channel: Annotated[str, typer.Argument(help="the channel id, e.g. WECHAT")],
+    reason: Annotated[str, typer.Option(help="why (kept, and shown to the channel's callers)")] = "",
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Suspend a third-party channel: national refuses it at once, each province once told."""
+    _set_channel_status(channel, "suspended", reason, data, node, json_)
+
+
+@channels_app.command("approve")
+@reports_errors
+def channels_approve(
+    channel: Annotated[str, typer.Argument(help="the channel id, e.g. WECHAT")],
+    reason: Annotated[str, typer.Option(help="why (kept)")] = "",
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Approve a suspended channel again."""
+    _set_channel_status(channel, "approved", reason, data, node, json_)
 
 
 @terminals_app.command("list")

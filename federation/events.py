@@ -4,10 +4,13 @@ Kept at the edge so that ``node.storage.provincial`` never sees a proto type; th
 fetch path of a later issue (``FetchVoucher``) turns its ``VoucherData`` into the same
 :class:`~node.storage.provincial.VoucherSnapshot`.
 
-Two kinds of event travel: voucher events (a snapshot and the voucher's version) and
+Three kinds of event travel: voucher events (a snapshot and the voucher's version);
 settlement notices (``NOTICE_KIND``, 6.3.2 d): no snapshot, the notice as
 ``payloadJson`` (:func:`notice_payload`), version 1 for settled and 2 for reversed,
-and the final destination province in the payload (national relays on it).
+and the final destination province in the payload (national relays on it); and a
+channel's status (``CHANNEL_KIND``, node.voucher.channels): to every province, the
+channel id in ``ecCardNo`` (the event's subject), the status's version, and
+``{"channelId", "status", "reason"}`` as the payload.
 """
 
 from __future__ import annotations
@@ -20,7 +23,14 @@ from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.clock import timestamp
 from node.errors import invalid
-from node.storage.provincial import NOTICE_VERSIONS, AuthRow, InboundEvent, Notice, VoucherSnapshot
+from node.storage.provincial import (
+    NOTICE_VERSIONS,
+    AuthRow,
+    ChannelStatus,
+    InboundEvent,
+    Notice,
+    VoucherSnapshot,
+)
 
 __all__ = [
     "snapshot_from_proto",
@@ -30,9 +40,14 @@ __all__ = [
     "notice_payload",
     "notice_from_event",
     "notice_destination",
+    "CHANNEL_KIND",
+    "CHANNEL_STATUSES",
+    "channel_event",
 ]
 
 NOTICE_KIND = "settlement.notice"
+CHANNEL_KIND = "channel.status"
+CHANNEL_STATUSES = ("approved", "suspended")
 MED_TYPES = frozenset({"outpatient", "inpatient", "pharmacy"})
 _NOTICE_STR = ("settlement_id", "ec_card_no", "id_type", "id_no", "insu_org", "settled_by", "med_type", "state")
 _NOTICE_INT = ("fee_sumamt", "fund_pay", "psn_acct_pay", "own_pay_amt", "at_ms")
@@ -90,6 +105,36 @@ def notice_event(notice: Notice, destination: str, now_ms: int) -> fed_pb.Event:
     )
 
 
+def channel_event(channel_id: str, status: str, reason: str, version: int, now_ms: int) -> fed_pb.Event:
+    """The outbox event telling a province of a channel's status (one id per version)."""
+    return fed_pb.Event(
+        eventId=f"channel:{channel_id}:{version}",
+        kind=CHANNEL_KIND,
+        ecCardNo=channel_id,
+        version=version,
+        payloadJson=json.dumps({"channelId": channel_id, "status": status, "reason": reason},
+                               ensure_ascii=False, sort_keys=True),
+        createdAt=timestamp(now_ms),
+    )
+
+
+def channel_from_event(e: fed_pb.Event) -> ChannelStatus:
+    """The channel status an event carries; raises -2 for a malformed one."""
+    try:
+        data = json.loads(e.payloadJson)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("channelId", "status", "reason")):
+        raise invalid(f"channel event {e.eventId} needs channelId, status and reason in payloadJson")
+    if data["status"] not in CHANNEL_STATUSES:
+        raise invalid(f"channel event {e.eventId}: unknown status {data['status']!r}")
+    if data["channelId"] != e.ecCardNo or e.eventId != f"channel:{e.ecCardNo}:{e.version}" or e.version <= 0:
+        raise invalid(f"channel event {e.eventId} does not match its payload")
+    if e.HasField("voucher"):
+        raise invalid(f"channel event {e.eventId} must not carry a voucher snapshot")
+    return ChannelStatus(e.ecCardNo, data["status"], data["reason"], e.version)
+
+
 def _notice_fields(e: fed_pb.Event) -> dict:
     try:
         data = json.loads(e.payloadJson)
@@ -131,6 +176,10 @@ def inbound_from_proto(e: fed_pb.Event) -> InboundEvent:
         if e.HasField("voucher"):
             raise invalid(f"notice {e.eventId} must not carry a voucher snapshot")
         return InboundEvent(e.eventId, e.sequence, e.kind, notice=notice_from_event(e))
+    if e.kind == CHANNEL_KIND:
+        if not e.eventId or e.sequence <= 0:
+            raise invalid(f"event {e.eventId or '?'} needs an eventId and a positive sequence")
+        return InboundEvent(e.eventId, e.sequence, e.kind, channel=channel_from_event(e))
     if not e.eventId or e.sequence <= 0 or e.version <= 0:
         raise invalid(f"event {e.eventId or '?'} needs an eventId, a positive sequence and version")
     if not e.HasField("voucher") or e.voucher.ecCardNo != e.ecCardNo:

@@ -120,6 +120,24 @@ class ListChannelsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
+class SetChannelStatusRequest(_message.Message):
+    __slots__ = ("channelId", "status", "reason")
+    CHANNELID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    channelId: str
+    status: str
+    reason: str
+    def __init__(self, channelId: _Optional[str] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class SetChannelStatusResponse(_message.Message):
+    __slots__ = ("channel", "changed")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    channel: _common_pb2.Channel
+    changed: bool
+    def __init__(self, channel: _Optional[_Union[_common_pb2.Channel, _Mapping]] = ..., changed: _Optional[bool] = ...) -> None: ...
+
 class ListChannelsResponse(_message.Message):
     __slots__ = ("channels",)
     CHANNELS_FIELD_NUMBER: _ClassVar[int]

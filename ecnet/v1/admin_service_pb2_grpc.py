@@ -74,6 +74,11 @@ class AdminServiceStub:
                 request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedResponse.FromString,
                 _registered_method=True)
+        self.SetChannelStatus = channel.unary_unary(
+                '/ecnet.v1.AdminService/SetChannelStatus',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -139,6 +144,17 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetChannelStatus(self, request, context):
+        """Channel control (渠道管理, 4.3), national only: "suspended" stops a third-party
+        channel at national at once (activation, authorization, a province's voucher fetch:
+        -4) and in every province as soon as the change is delivered to it (QR display: -4);
+        "approved" lifts it. Codes displayed before live out their minute. The official
+        channel cannot be suspended (-2); an unknown channel is 500012.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -181,6 +197,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RetryParked,
                     request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RetryParkedResponse.SerializeToString,
+            ),
+            'SetChannelStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetChannelStatus,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -399,6 +420,33 @@ class AdminService:
             '/ecnet.v1.AdminService/RetryParked',
             ecnet_dot_v1_dot_admin__service__pb2.RetryParkedRequest.SerializeToString,
             ecnet_dot_v1_dot_admin__service__pb2.RetryParkedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetChannelStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/SetChannelStatus',
+            ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -84,6 +84,10 @@ class QrIssuer:
                 if exc.code != -3:
                     raise
         check_display(match.channel_id, match.revoked, match.voucher.state, channel_id)
+        if match.channel_status != "approved":  # as national's channel control last told us
+            why = f": {match.channel_reason}" if match.channel_reason else ""
+            raise EcError(-4, f"channel {channel_id} is {match.channel_status} by the national management "
+                              f"center{why}; it may not display codes (4.3)")
         return match
 
     async def _fetch(self, channel_id: str, code: str) -> AuthMatch:

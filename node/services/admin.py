@@ -134,12 +134,17 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
 
     async def ListChannels(self, request, context):
         store = self._national("ListChannels")
-        return pb.ListChannelsResponse(
-            channels=[
-                common_pb2.Channel(channelId=c.channel_id, name=c.name, kind=_KIND[c.kind], status=c.status)
-                for c in await store.list_channels()
-            ]
-        )
+        return pb.ListChannelsResponse(channels=[_channel(c) for c in await store.list_channels()])
+
+    async def SetChannelStatus(self, request, context):
+        """Channel control (node.voucher.channels)."""
+        from node.services.voucher import lifecycle_of
+        from node.voucher.channels import set_channel_status
+
+        self._national("SetChannelStatus")
+        row, changed = await set_channel_status(lifecycle_of(self.node), request.channelId, request.status,
+                                                request.reason)
+        return pb.SetChannelStatusResponse(channel=_channel(row), changed=changed)
 
     async def ListTerminals(self, request, context):
         store = self._national("ListTerminals")
@@ -191,3 +196,11 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         )
 
 
+
+
+def _channel(c) -> common_pb2.Channel:  # c: node.storage.national.ChannelRow
+    msg = common_pb2.Channel(channelId=c.channel_id, name=c.name, kind=_KIND[c.kind], status=c.status,
+                             statusReason=c.status_reason)
+    if c.status_changed_at is not None:
+        msg.statusChangedAt.CopyFrom(timestamp(c.status_changed_at))
+    return msg

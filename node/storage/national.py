@@ -237,6 +237,20 @@ MIGRATIONS(name="m006_inbox_epoch")(outbox.add_inbox_epoch)
 MIGRATIONS(name="m007_outbox_parking")(outbox.add_parking)
 
 
+@MIGRATIONS()
+def m008_channel_status(db: Any) -> None:
+    """Channel control (node.voucher.channels): why the status last changed, when, and
+    its version (the provinces keep the newest they were told)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE channels ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE channels ADD COLUMN status_version INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE channels ADD COLUMN status_changed_at INTEGER;
+        """,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class RegionRow:
     insu_org: str
@@ -263,6 +277,9 @@ class ChannelRow:
     kind: str
     status: str
     public_key: str = ""
+    status_reason: str = ""
+    status_version: int = 1
+    status_changed_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,14 +413,12 @@ def _q_upsert_channels(conn: sqlite3.Connection, channels: Iterable[ChannelRow],
     )
 
 
+_CHANNEL_COLS = "channel_id, name, kind, status, public_key, status_reason, status_version, status_changed_at"
+
+
 def _q_list_channels(conn: sqlite3.Connection) -> list[ChannelRow]:
-    return [
-        ChannelRow(r["channel_id"], r["name"], r["kind"], r["status"], r["public_key"])
-        for r in conn.execute(
-            "SELECT channel_id, name, kind, status, public_key FROM channels ORDER BY "
-            "kind = 'third_party', channel_id"
-        )
-    ]
+    return [ChannelRow(*r) for r in conn.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels ORDER BY kind = 'third_party', channel_id")]
 
 
 _TERMINAL_COLS = (
@@ -643,11 +658,15 @@ def q_meta_init(conn: sqlite3.Connection, key: str, value: str) -> str:
 
 
 def q_channel(conn: sqlite3.Connection, channel_id: str) -> ChannelRow | None:
-    r = conn.execute(
-        "SELECT channel_id, name, kind, status, public_key FROM channels WHERE channel_id = ?",
-        (channel_id,),
-    ).fetchone()
+    r = conn.execute(f"SELECT {_CHANNEL_COLS} FROM channels WHERE channel_id = ?", (channel_id,)).fetchone()
     return ChannelRow(*r) if r else None
+
+
+def q_set_channel_status(conn: sqlite3.Connection, row: ChannelRow) -> None:
+    conn.execute(
+        "UPDATE channels SET status = ?, status_reason = ?, status_version = ?, status_changed_at = ? "
+        "WHERE channel_id = ?",
+        (row.status, row.status_reason, row.status_version, row.status_changed_at, row.channel_id))
 
 
 def q_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonRow | None:

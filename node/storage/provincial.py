@@ -20,6 +20,8 @@ Applying delivered events (``apply_events``) is idempotent, in one transaction p
   person settled or reversed) is stored in ``settlement_notices``, one row per
   (settlement, state): a reversal keeps the settled row beside it, and the current
   state of a settlement is its row of highest ``version`` (settled 1, reversed 2).
+* A channel's status (``channel.status``, national's channel control) is kept in
+  ``channel_status`` when its version is newer; a channel not listed there is approved.
 
 The province's own outbox (m006, the tables of ``node.storage.outbox``) holds the
 notices this province sends to the other insured provinces of a person, through national.
@@ -44,6 +46,7 @@ __all__ = [
     "AuthRow",
     "VoucherSnapshot",
     "InboundEvent",
+    "ChannelStatus",
     "Notice",
     "ReceivedNotice",
     "ApplyResult",
@@ -248,14 +251,26 @@ class ReceivedNotice:
 
 
 @dataclass(frozen=True, slots=True)
+class ChannelStatus:
+    """A channel's status as national's management center set it (version: its order)."""
+
+    channel_id: str
+    status: str  # "approved" or "suspended"
+    reason: str
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class InboundEvent:
-    """A delivered event: a voucher snapshot, or (``settlement.notice``) a notice."""
+    """A delivered event: a voucher snapshot, (``settlement.notice``) a notice, or
+    (``channel.status``) a channel's status."""
 
     event_id: str
     seq: int
     kind: str
     voucher: VoucherSnapshot | None = None
     notice: Notice | None = None
+    channel: ChannelStatus | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,11 +303,14 @@ class CachedVoucher:
 
 @dataclass(frozen=True, slots=True)
 class AuthMatch:
-    """The voucher an authorization code belongs to, and that code's channel."""
+    """The voucher an authorization code belongs to, and that code's channel (with the
+    channel's status as national last told this province: approved until told else)."""
 
     voucher: CachedVoucher
     channel_id: str
     revoked: bool
+    channel_status: str = "approved"
+    channel_reason: str = ""
 
 
 # -- writes --------------------------------------------------------------------------
@@ -375,6 +393,11 @@ def _q_apply_events(
                 applied += 1
             else:
                 duplicates += 1
+        elif ev.channel is not None:
+            if _put_channel_status(conn, ev.channel, now_ms):
+                applied += 1
+            else:
+                stale += 1
         elif ev.voucher is not None and _put_snapshot(conn, ev.voucher, "pushed", now_ms):
             applied += 1
         else:
@@ -416,12 +439,23 @@ def _q_get_voucher(conn: sqlite3.Connection, ec_card_no: str) -> CachedVoucher |
 
 def _q_get_by_auth_code(conn: sqlite3.Connection, auth_code: str) -> AuthMatch | None:
     r = conn.execute(
-        "SELECT ec_card_no, channel_id, revoked FROM channel_auths WHERE auth_code = ?", (auth_code,)
+        "SELECT a.ec_card_no, a.channel_id, a.revoked, coalesce(c.status, 'approved'), coalesce(c.reason, '') "
+        "FROM channel_auths a LEFT JOIN channel_status c USING (channel_id) WHERE a.auth_code = ?", (auth_code,)
     ).fetchone()
     if r is None:
         return None
     voucher = _q_get_voucher(conn, r[0])
-    return AuthMatch(voucher, r[1], bool(r[2])) if voucher is not None else None
+    return AuthMatch(voucher, r[1], bool(r[2]), r[3], r[4]) if voucher is not None else None
+
+
+def _put_channel_status(conn: sqlite3.Connection, c: ChannelStatus, now_ms: int) -> bool:
+    """Keep ``c`` unless this province holds its version or a newer one. True if written."""
+    cur = conn.execute(
+        "INSERT INTO channel_status (channel_id, status, reason, version, updated_at) VALUES (?,?,?,?,?) "
+        "ON CONFLICT (channel_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, "
+        "version = excluded.version, updated_at = excluded.updated_at WHERE excluded.version > channel_status.version",
+        (c.channel_id, c.status, c.reason, c.version, now_ms))
+    return cur.rowcount > 0
 
 
 def _q_list_notices(conn: sqlite3.Connection, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
@@ -531,3 +565,21 @@ MIGRATIONS(name="m009_outbox_parking")(outbox.add_parking)
 
 # The yearly injection into personal accounts (node.settlement.ledger).
 MIGRATIONS(name="m010_account_injected_year")(settlement.add_injected_year)
+
+
+@MIGRATIONS()
+def m011_channel_status(db: Any) -> None:
+    """The status of each channel national's management center changed (channel.status
+    events): a channel not listed is approved."""
+    run_script(
+        db,
+        """
+        CREATE TABLE channel_status (
+            channel_id TEXT PRIMARY KEY,
+            status     TEXT NOT NULL CHECK (status IN ('approved', 'suspended')),
+            reason     TEXT NOT NULL,
+            version    INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        """,
+    )

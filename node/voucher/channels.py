@@ -1,0 +1,65 @@
+"""Channel control at national (渠道管理, standard 4.3 and the management center's
+"渠道权限控制"): the management center suspends a third-party channel, or approves it
+again.
+
+A suspension takes effect at national in the transaction that records it: activation,
+authorization and a province's voucher fetch check the calling channel
+(``check_channel``: -4). The provinces answer QR display from their own cache, so the
+change also goes to every province as a ``channel.status`` event through national's
+outbox (``federation.events.channel_event``), in the same transaction; a province that
+is down gets it when it is back, like any delivered event. A province refuses the
+suspended channel's QR display once the event is applied (``node.qr.issuer``: -4).
+Codes displayed before live out their minute.
+
+The official NHSA channel cannot be suspended. Setting the status a channel already
+has, with the same reason, changes nothing and sends nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+
+from federation.events import CHANNEL_STATUSES, channel_event
+from node.domain.regions import PROVINCES
+from node.errors import EcError, invalid
+from node.storage import national as q
+from node.storage import outbox
+from node.storage.national import ChannelRow
+from node.voucher.context import Lifecycle
+from node.voucher.model import OFFICIAL
+
+__all__ = ["set_channel_status", "MAX_REASON"]
+
+MAX_REASON = 200
+
+
+async def set_channel_status(lc: Lifecycle, channel_id: str, status: str, reason: str) -> tuple[ChannelRow, bool]:
+    """The channel after the change, and whether anything changed."""
+    channel_id, reason = channel_id.strip(), reason.strip()
+    if not channel_id:
+        raise invalid("channelId is required", field="channelId")
+    if status not in CHANNEL_STATUSES:
+        raise invalid(f"status must be one of {', '.join(CHANNEL_STATUSES)}, not {status!r}", field="status")
+    if len(reason) > MAX_REASON:
+        raise invalid(f"reason must be at most {MAX_REASON} characters", field="reason")
+
+    def tx(conn: sqlite3.Connection) -> tuple[ChannelRow, bool]:
+        channel = q.q_channel(conn, channel_id)
+        if channel is None:
+            raise EcError(500012, f"channel {channel_id!r} is not registered with the national platform")
+        if channel.kind == OFFICIAL and status != "approved":
+            raise invalid(f"{channel_id} is the official NHSA channel: it cannot be suspended", field="status")
+        if (channel.status, channel.status_reason) == (status, reason):
+            return channel, False
+        now = lc.now_ms()
+        row = dataclasses.replace(channel, status=status, status_reason=reason,
+                                  status_version=channel.status_version + 1, status_changed_at=now)
+        q.q_set_channel_status(conn, row)
+        outbox.enqueue(conn, channel_event(channel_id, status, reason, row.status_version, now), PROVINCES, now)
+        return row, True
+
+    result = await lc.store.transact(tx)
+    if result[1]:
+        lc.wake()
+    return result
