@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
+import sqlite3
 import threading
 
 import pytest
@@ -224,4 +225,22 @@ async def test_write_batcher_syncs_as_told_on_both_paths(tmp_path, synced, expec
         assert await store.db.write(level) == 2  # the writer itself is left as it was
     finally:
         await batcher.close()
+        await store.close()
+
+
+async def test_read_now_reads_on_the_loop_thread_and_sees_every_commit(tmp_path):
+    store = ProvincialStore(tmp_path / "p.db")
+    await store.open()
+    try:
+        def where(conn):
+            return threading.get_ident(), conn.execute("SELECT value FROM meta WHERE key = 'k'").fetchone()
+
+        assert store.db.read_now(where) == (threading.get_ident(), None)
+        await store.db.write(lambda conn: conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')"))
+        thread, row = store.db.read_now(where)
+        assert thread == threading.get_ident() and tuple(row) == ("v",)
+        # a reader connection: it cannot write
+        with pytest.raises(sqlite3.OperationalError):
+            store.db.read_now(lambda conn: conn.execute("DELETE FROM meta"))
+    finally:
         await store.close()

@@ -245,7 +245,7 @@ class Acceptance:
     async def check_token(self, t: TokenCheckInput) -> tuple[int, str]:
         """(table C.3 flag, insuOrg) for a token issued here; unknown or expired: 500067."""
         t = t.checked()
-        row = await self.store.db.read(q_get_token, t.ecToken) if looks_like_token(t.ecToken) else None
+        row = self.store.db.read_now(q_get_token, t.ecToken) if looks_like_token(t.ecToken) else None
         if row is None:
             raise EcError(500067, f"ecToken {t.ecToken[:10]}… was not issued by province {self.province}")
         if row.expires_at <= self.clock.now_ms():

@@ -74,7 +74,7 @@ class QrIssuer:
         code = parse_auth_code(auth_code)
         if not channel_id:
             raise EcError(500012, "no channel: send the channel id in the ec-channel-id metadata")
-        match = await self.node.store.get_by_auth_code(code)
+        match = self.node.store.get_by_auth_code_now(code)
         if match is None:
             match = await self._fetch(channel_id, code)
         elif match.voucher.state == FROZEN and match.channel_id == channel_id and not match.revoked:
@@ -124,12 +124,12 @@ class QrIssuer:
         match = await self.authorization(channel_id, auth_code)
         auth = parse_auth_code(auth_code)
         if old_code:
-            old = await self.codes.get(old_code) if check(await self.key(), old_code) else None
+            old = self.codes.get(old_code) if check(await self.key(), old_code) else None
             if old is None or old.auth_code != auth:
                 raise EcError(500049, "ecQrCode is not a code this province issued for this authCode")
             previous = [old]
         else:
-            previous = await self.codes.live_codes(auth)
+            previous = self.codes.live_codes(auth)
         regions = [org for org, _ in match.voucher.insured_regions]
         kept = next((r.insu_org for r in previous if r.insu_org in regions), "")
         key = _request_key(channel_id, "RefreshQrCode", request_id, auth, insu_org, old_code)

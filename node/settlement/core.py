@@ -165,7 +165,7 @@ class Settlements:
             servingProvince=self.province, settle=input_to_proto(inp), ecCardNo=row.ec_card_no,
             insuOrg=row.insu_org, settlementId=row.settlement_id, idType=row.id_type, idNo=row.id_no,
             userName=row.user_name,
-            voucherVersion=await self.db.read(q_cached_version, row.ec_card_no) or 0,
+            voucherVersion=self.db.read_now(q_cached_version, row.ec_card_no) or 0,
         )
         deadline = self.settings.settle_deadline
         where = f"the insured province {row.settled_by} ({province_name(row.settled_by)})"
@@ -189,7 +189,7 @@ class Settlements:
         return await self.writes.write(confirm_remote_tx, row.settlement_id, row_from_proto(resp.settlement, row))
 
     async def reverse(self, settlement_id: str, org_id: str, request_id: str) -> SettlementRow:
-        row = await self.db.read(q_get_settlement, settlement_id)
+        row = self.db.read_now(q_get_settlement, settlement_id)
         if row is None or row.serving_province != self.province:
             raise EcError(500014, f"no settlement {settlement_id!r} was made at province {self.province}")
         if org_id and org_id != row.org_id:
@@ -228,7 +228,7 @@ class Settlements:
         return await self.writes.write(mark_reversed_tx, row.settlement_id, row_from_proto(resp.settlement, row))
 
     async def get(self, settlement_id: str) -> SettlementRow:
-        row = await self.db.read(q_get_settlement, settlement_id)
+        row = self.db.read_now(q_get_settlement, settlement_id)
         if row is None:
             raise EcError(500014, f"no settlement {settlement_id!r} at province {self.province} "
                                   f"({province_name(self.province)})")
@@ -246,7 +246,7 @@ class Settlements:
             settle_here_tx, "insured", req.settlementId, req.servingProvince, self.province, inp, who,
             self.policies.for_region(req.insuOrg), self.clock.now_ms(), req.voucherVersion)
         if isinstance(result, tuple):
-            cached = await self.db.read(q_get_voucher, req.ecCardNo)
+            cached = self.db.read_now(q_get_voucher, req.ecCardNo)
             return fed_pb.RouteSettleResponse(voucher=voucher_to_proto(cached))
         return fed_pb.RouteSettleResponse(settlement=settlement_to_proto(result))
 
@@ -270,7 +270,7 @@ class Settlements:
                     break  # the insured province (or national) is away: try the rest later
             resolved += 1
         for settlement_id, request_id in await self.db.read(q_reversals_pending, before):
-            row = await self.db.read(q_get_settlement, settlement_id)
+            row = self.db.read_now(q_get_settlement, settlement_id)
             try:
                 await self._ask_reversal(row, request_id)
             except EcError as err:

@@ -198,6 +198,13 @@ class Database:
             self._writer, self._run_write_unsynced, fn, args
         )
 
+    def read_now(self, fn: Callable[..., T], *args: Any) -> T:
+        """:meth:`read` on the calling thread (the event loop's), on a connection of its
+        own: for a read of a few rows by key, where the hand-off to a reader thread and
+        back costs more CPU than the read. WAL readers wait for no one, so the loop
+        blocks only for the read itself."""
+        return self._run_read(fn, args)
+
     def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
         """The same as :meth:`write`, for use outside an event loop (seeding, tools)."""
         return self._writer.submit(self._run_write, fn, args).result()

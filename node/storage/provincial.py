@@ -513,6 +513,10 @@ class ProvincialStore(RoleStore):
         """The cached voucher a channel authorization code belongs to (revoked ones too)."""
         return await self.db.read(_q_get_by_auth_code, auth_code)
 
+    def get_by_auth_code_now(self, auth_code: str) -> AuthMatch | None:
+        """:meth:`get_by_auth_code` on the loop's thread (``Database.read_now``)."""
+        return self.db.read_now(_q_get_by_auth_code, auth_code)
+
 
 # The settlement ledger (the SQL lives in settlement.py).
 MIGRATIONS(name="m005_settlement")(settlement.create_tables)

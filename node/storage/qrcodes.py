@@ -142,15 +142,26 @@ class QrStore:
     """Coroutine access to the QR tables of a provincial database."""
 
     def __init__(self, db: Database) -> None:
+        from node.acceptance.batch import WriteBatcher
+
         self.db = db
+        # QR display is the busiest call a province answers (a code lives a minute), and
+        # a hand-off to a database thread cost more CPU than the SQL: reads by key run
+        # on the loop's thread (Database.read_now), the issue's write inline when
+        # SQLite's lock is free (node.acceptance.batch), unsynced (a lost code costs a
+        # new one).
+        self.writes = WriteBatcher(db, inline=True, synced=False)
 
-    async def get(self, code: str) -> QrRow | None:
-        return await self.db.read(q_code, code)
+    def get(self, code: str) -> QrRow | None:
+        return self.db.read_now(q_code, code)
 
-    async def live_codes(self, auth_code: str) -> list[QrRow]:
-        return await self.db.read(q_live_codes, auth_code)
+    def live_codes(self, auth_code: str) -> list[QrRow]:
+        return self.db.read_now(q_live_codes, auth_code)
 
     async def issue(
         self, template: QrRow, new_code: Callable[[], str], key: RequestKey | None, prune_before: int
     ) -> QrRow:
-        return await self.db.write_unsynced(q_issue, template, new_code, key, prune_before)
+        return await self.writes.write(q_issue, template, new_code, key, prune_before)
+
+    async def close(self) -> None:
+        await self.writes.close()
