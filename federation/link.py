@@ -28,10 +28,11 @@ DEADLINE_EXCEEDED. A stream that breaks (the peer stopped, the channel closed) f
 its calls in flight with UNAVAILABLE, and the next call opens a new stream. In both
 cases the answering end may still have done the work, as with a unary call that times
 out. A peer that does not know ``Link`` (UNIMPLEMENTED) is called with the unary
-methods from then on; so is a request larger than ``MAX_PAYLOAD`` and any call beyond
-``MAX_IN_FLIGHT`` on one stream. A node that stops drains its links first
-(:meth:`LinkServer.drain`): messages that arrive then are answered -3, the ones in
-flight finish, and the stream ends, so the stop does not wait for the other end.
+methods for the next ``UNARY_RETRY`` seconds, then tried on a stream again (it may
+have been upgraded); a request larger than ``MAX_PAYLOAD``, and any call beyond
+``MAX_IN_FLIGHT`` on one stream, go as unary calls too. A node that stops drains its
+links first (:meth:`LinkServer.drain`): messages that arrive then are answered -3, the
+ones in flight finish, and the stream ends, so the stop does not wait for the other end.
 """
 
 from __future__ import annotations
@@ -73,6 +74,9 @@ MAX_FRAME_BYTES = 1 << 20
 # Calls waiting for an answer on one stream at most; more go as unary calls (and an
 # answering end refuses more than this many at once on a stream with -6, 触发限流).
 MAX_IN_FLIGHT = 4096
+# Seconds a peer without Link is called unary before a stream is tried again (it may
+# have been upgraded meanwhile: a rolling upgrade ends with every pair on a link).
+UNARY_RETRY = 60.0
 # Seconds a draining stream waits for its calls in flight and its last frame.
 DRAIN_TIMEOUT = 5.0
 _STATUS_KEY = "grpc-status-details-bin"
@@ -249,7 +253,7 @@ class _Stream:
         self.link._forget(self)
         unimplemented = isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.UNIMPLEMENTED
         if unimplemented:
-            self.link._unary_only = True
+            self.link._unary_until = time.monotonic() + UNARY_RETRY
             log.info("peer has no Link; using unary calls", extra={"fields": {"peer": self.link.name}})
         why = f"{exc.code().name.lower()}: {exc.details()}" if isinstance(exc, grpc.RpcError) else "stream ended"
         for future in self.pending.values():
@@ -285,7 +289,8 @@ class Link:
         self._metadata = metadata
         self._stream: _Stream | None = None
         self._ids = itertools.count(1)
-        self._unary_only = False
+        # time.monotonic() until which calls go unary (the peer answered Link UNIMPLEMENTED).
+        self._unary_until = float("-inf")
         self._closed = False
 
     async def RouteQuery(self, request: pb.RouteQueryRequest, *, timeout: float | None = None,
@@ -314,7 +319,7 @@ class Link:
             raise _rpc_error(grpc.StatusCode.UNAVAILABLE, f"link to {self.name} is closed")
         payload = request.SerializeToString()
         stream = self._stream
-        if self._unary_only or len(payload) > MAX_PAYLOAD or (
+        if time.monotonic() < self._unary_until or len(payload) > MAX_PAYLOAD or (
                 stream is not None and len(stream.pending) >= MAX_IN_FLIGHT):
             return await self._unary(method, request, timeout)
         if stream is None:

@@ -490,3 +490,17 @@ async def test_a_stream_with_too_many_calls_in_flight_is_refused_minus_6(setup, 
     assert from_rpc_error(err)[0] == -6 and "in flight" in err.details()
     setup.peer.release_all()
     assert [a.insuOrg for a in await asyncio.wait_for(asyncio.gather(*held), BOUND)] == ["44/hold:a", "44/hold:b"]
+
+
+async def test_a_peer_without_link_is_tried_on_a_stream_again_later(old_setup):
+    """A peer without Link is called unary for UNARY_RETRY seconds, then a stream is
+    tried again: once the peer was upgraded, calls ride the link."""
+    first = await asyncio.wait_for(old_setup.link.RouteQuery(query("t1"), timeout=BOUND), BOUND)
+    assert first.insuOrg == "44/t1" and not old_setup.peer.seen[-1].via_link
+    await old_setup.server.stop(0)
+    await old_setup.restart(Peer())  # upgraded, on the same port
+    second = await asyncio.wait_for(old_setup.link.RouteQuery(query("t2"), timeout=BOUND), BOUND)
+    assert second.insuOrg == "44/t2" and not old_setup.peer.seen[-1].via_link  # within UNARY_RETRY
+    old_setup.link._unary_until = 0.0  # as if UNARY_RETRY had passed
+    third = await asyncio.wait_for(old_setup.link.RouteQuery(query("t3"), timeout=BOUND), BOUND)
+    assert third.insuOrg == "44/t3" and old_setup.peer.seen[-1].via_link and old_setup.peer.links_entered == 1
