@@ -35,3 +35,30 @@ def write_nation(folder: Path, *nodes) -> Path:
                                        str(node.config.data_dir), str(folder / f"{name}.log"))
     nation.save()
     return folder
+
+
+async def readme_session(cluster, root: Path, heading: str, provinces=("44", "31"),
+                         timeout: float = 180) -> tuple[int, str, str]:
+    """The ``sh`` blocks of the README's section ``heading``, run as written by bash
+    against the README's nation (``make nation``: 10,000 persons, seed 2019, provinces
+    11,31,44,51; here national and ``provinces``, in-process): (exit code, stdout, stderr)."""
+    import re
+
+    from cli.seed import seed_national
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    script = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
+    seed_national(root / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"])
+    national = await cluster.start_national()
+    nodes = {"00": national} | {code: await cluster.start_province(code) for code in provinces}
+    data = write_nation(root / "nation", *nodes.values())
+    script = re.sub(r"127\.0\.0\.1:500(\d\d)", lambda m: nodes[m.group(1)].address, script)
+    script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
+    work = root / "work"
+    work.mkdir()
+    proc = await asyncio.create_subprocess_exec(
+        "bash", "-euo", "pipefail", "-c", script, cwd=work, env={**os.environ, "ECNET_DATA": str(data)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode, out.decode(), err.decode()

@@ -5,10 +5,14 @@ delivered (a province that was down too, after it is back), and approval lifts i
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import sys
+from pathlib import Path
 
 import grpc
 import pytest
-from clikit import ecnet, write_nation
+from clikit import ecnet, readme_session, write_nation
 from scankit import eventually, insured_in, start_scan_nation
 from voucherkit import OFFICIAL, WECHAT, activate, fails
 
@@ -139,3 +143,15 @@ def test_channel_events_are_checked_on_arrival():
         with pytest.raises(EcError) as info:
             inbound_from_proto(event)
         assert info.value.code == -2
+
+
+@pytest.mark.skipif(shutil.which("grpcurl", path=str(Path(sys.executable).parent)) is None
+                    or shutil.which("bash") is None, reason="needs grpcurl and bash")
+async def test_the_readme_channel_session_runs_as_written(cluster, tmp_path):
+    rc, text, errors = await readme_session(cluster, tmp_path, "Control a channel", provinces=("44",))
+    assert rc == 0, errors + text
+    assert re.search(r"ecQrCode: 424\d{19}440000", text), text
+    assert "channel WECHAT (微信) is now suspended (under review); every province is told" in text
+    assert "error -4: channel WECHAT is suspended by the national management center: under review" in errors
+    assert '"changed": true' in text and '"statusReason": "review passed"' in text
+    assert re.search(r"WECHAT .*approved .*review passed", text), text

@@ -4,9 +4,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import re
 import shutil
 import sys
@@ -15,7 +13,7 @@ from pathlib import Path
 import PIL.Image
 import pytest
 import zxingcpp
-from clikit import ROOT, ecnet, write_nation
+from clikit import ecnet, readme_session, write_nation
 from voucherkit import activate, start_nation
 
 from node.qr.codes import issuer_of, looks_like_code
@@ -91,28 +89,9 @@ async def test_a_png_written_by_qr_show_is_read_back_by_zxing(cluster, tmp_path)
 
 @pytest.mark.skipif(GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash")
 async def test_the_readme_qr_session_runs_as_written(cluster, tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Display a QR code", 1)[1].split("\n## ", 1)[0]
-    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
-    # the README's nation: `make nation` (10,000 persons, seed 2019, provinces 11,31,44,51)
-    from cli.seed import seed_national
-
-    seed_national(tmp_path / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"])
-    national = await cluster.start_national()
-    p44 = await cluster.start_province("44")
-    p31 = await cluster.start_province("31")
-    data = write_nation(tmp_path / "nation", national, p44, p31)
-    script = (script.replace("127.0.0.1:50031", p31.address).replace("127.0.0.1:50044", p44.address)
-              .replace(".venv/bin/", f"{BIN}/"))
+    rc, text, errors = await readme_session(cluster, tmp_path, "Display a QR code", timeout=120)
+    assert rc == 0, errors
     work = tmp_path / "work"
-    work.mkdir()
-    proc = await asyncio.create_subprocess_exec(
-        "bash", "-euo", "pipefail", "-c", script, cwd=work,
-        env={**os.environ, "ECNET_DATA": str(data)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    text = out.decode()
-    assert proc.returncode == 0, err.decode()
     assert re.search(r"ecQrCode: 424\d{19}440000", text)
     assert re.search(r'"ecQrCode": "424\d{19}310000"', text) and '"insuOrg": "440800"' in text
     assert "110000 北京市" in text and '"insuOrg": "441300"' in text

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import shutil
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import segno
-from clikit import ROOT, ecnet, write_nation
+from clikit import ecnet, readme_session
 from scankit import insured_in, start_scan_nation
 
 from cli.ectrans import nation_ec_trans
@@ -179,29 +178,8 @@ async def test_a_picture_without_a_code(tmp_path):
 
 @pytest.mark.skipif(GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash")
 async def test_the_readme_scan_session_runs_as_written(cluster, tmp_path):
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Scan a QR code", 1)[1].split("\n## ", 1)[0]
-    script = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
-    # the README's nation: `make nation` (10,000 persons, seed 2019, provinces 11,31,44,51)
-    from cli.seed import seed_national
-
-    seed_national(tmp_path / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"])
-    national = await cluster.start_national()
-    p44 = await cluster.start_province("44")
-    p31 = await cluster.start_province("31")
-    data = write_nation(tmp_path / "nation", national, p44, p31)
-    bin_dir = Path(sys.executable).parent
-    script = (script.replace("127.0.0.1:50031", p31.address).replace("127.0.0.1:50044", p44.address)
-              .replace(".venv/bin/", f"{bin_dir}/"))
-    work = tmp_path / "work"
-    work.mkdir()
-    proc = await asyncio.create_subprocess_exec(
-        "bash", "-euo", "pipefail", "-c", script, cwd=work,
-        env={**os.environ, "ECNET_DATA": str(data)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 180)
-    text, errors = out.decode(), err.decode()
-    assert proc.returncode == 0, errors
+    rc, text, errors = await readme_session(cluster, tmp_path, "Scan a QR code")
+    assert rc == 0, errors
     assert "idNo 441523199111180565" in text and re.search(r"ecToken 440000ec[0-9a-z]{30}", text)
     assert "error 500005" in errors
     assert re.search(r'"ecToken": "310000ec[0-9a-z]{30}"', text) and '"insuOrg": "441500"' in text
