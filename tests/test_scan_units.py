@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import dataclasses
 import sqlite3
 import threading
@@ -103,6 +104,27 @@ def test_settings():
         AcceptanceSettings.from_config({"route_deadline": "0"}, environ={})
 
 
+@contextlib.asynccontextmanager
+async def writer_held(store, sql: str = ""):
+    """The writer thread inside a transaction (running ``sql``) until the block ends."""
+    inside, release = asyncio.Event(), threading.Event()
+    loop = asyncio.get_running_loop()
+
+    def hold(conn):
+        if sql:
+            conn.execute(sql)
+        loop.call_soon_threadsafe(inside.set)
+        release.wait(5)
+
+    held = asyncio.ensure_future(store.db.write(hold))
+    await inside.wait()
+    try:
+        yield
+    finally:
+        release.set()
+        await held
+
+
 async def test_group_commit_isolates_a_failing_write(tmp_path):
     store = ProvincialStore(tmp_path / "p.db")
     await store.open()
@@ -147,21 +169,10 @@ async def test_inline_writes_isolate_a_failure_and_step_aside_for_the_writer(tmp
 
         # While the writer thread is inside a transaction, an inline write neither
         # blocks the loop nor fails: it joins the writer thread's next batch.
-        inside, release = asyncio.Event(), threading.Event()
-        loop = asyncio.get_running_loop()
-
-        def hold(conn):
-            conn.execute("INSERT INTO meta (key, value) VALUES ('held', 'v')")
-            loop.call_soon_threadsafe(inside.set)
-            release.wait(5)
-
-        held = asyncio.ensure_future(store.db.write(hold))
-        await inside.wait()
-        waiting = asyncio.ensure_future(batcher.write(put, "during"))
-        await asyncio.sleep(0.05)  # the loop runs on
-        assert not waiting.done()
-        release.set()
-        await held
+        async with writer_held(store, "INSERT INTO meta (key, value) VALUES ('held', 'v')"):
+            waiting = asyncio.ensure_future(batcher.write(put, "during"))
+            await asyncio.sleep(0.05)  # the loop runs on
+            assert not waiting.done()
         assert await waiting == "during"
 
         def keys(conn):
@@ -208,19 +219,9 @@ async def test_write_batcher_syncs_as_told_on_both_paths(tmp_path, synced, expec
             return conn.execute("PRAGMA synchronous").fetchone()[0]
 
         assert await batcher.write(level) == expected  # inline, the lock free
-        inside, release = asyncio.Event(), threading.Event()
-        loop = asyncio.get_running_loop()
-
-        def hold(conn):
-            loop.call_soon_threadsafe(inside.set)
-            release.wait(5)
-
-        held = asyncio.ensure_future(store.db.write(hold))
-        await inside.wait()
-        fallback = asyncio.ensure_future(batcher.write(level))  # the lock held: the writer thread
-        await asyncio.sleep(0.05)
-        release.set()
-        await held
+        async with writer_held(store):
+            fallback = asyncio.ensure_future(batcher.write(level))  # the lock held: the writer thread
+            await asyncio.sleep(0.05)
         assert await fallback == expected
         assert await store.db.write(level) == 2  # the writer itself is left as it was
     finally:
