@@ -18,9 +18,8 @@ from typing import TypeVar
 import grpc
 
 from federation.client import PeerClient
-from node.acceptance.runtime import transport_failure
 from node.domain.regions import province_name
-from node.errors import EcError, from_rpc_error
+from node.errors import EcError, from_rpc_error, transport_failure
 
 __all__ = ["Forwarder", "forwarder_of", "MARGIN", "ADDRESS_TTL"]
 

@@ -15,7 +15,8 @@ from grpc_status import rpc_status
 
 from node.domain.codes import ERRORS
 
-__all__ = ["EcError", "DOMAIN", "to_status", "from_rpc_error", "node_answer", "invalid", "envelope_fields"]
+__all__ = ["EcError", "DOMAIN", "to_status", "from_rpc_error", "node_answer", "transport_failure", "invalid",
+           "envelope_fields"]
 
 DOMAIN = "ecnet"
 
@@ -79,6 +80,15 @@ def node_answer(exc: grpc.RpcError) -> tuple[int, str] | None:
             if info.domain == DOMAIN and "code" in info.metadata:
                 return int(info.metadata["code"]), status.message
     return None
+
+
+def transport_failure(exc: grpc.RpcError) -> bool:
+    """True when a call failed in transport (deadline, peer down), not with a node's
+    answer (a node's answer carries a rich status)."""
+    try:
+        return rpc_status.from_call(exc) is None  # type: ignore[arg-type]
+    except Exception:
+        return True
 
 
 def from_rpc_error(exc: grpc.RpcError) -> tuple[int, str]:

@@ -18,9 +18,8 @@ from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
 from ecnet.v1 import settlement_service_pb2 as spb
 from federation.link import Link, LinkServer
-from node.acceptance.runtime import transport_failure
 from node.config import ConfigError
-from node.errors import EcError, from_rpc_error, node_answer
+from node.errors import EcError, from_rpc_error, node_answer, transport_failure
 from node.interceptor import CallInterceptor, current_caller
 
 CALLER = (("ec-node", "p31"),)

@@ -44,9 +44,8 @@ from ecnet.v1 import (
 )
 from ecnet.v1 import qr_service_pb2 as qr_pb
 from ecnet.v1 import settlement_service_pb2 as pb
-from node.acceptance.runtime import transport_failure
 from node.clock import SystemClock
-from node.errors import from_rpc_error
+from node.errors import from_rpc_error, transport_failure
 from node.population import generate
 from node.settlement import settlements_of
 

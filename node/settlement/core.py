@@ -40,10 +40,9 @@ from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.events import snapshot_from_proto
 from federation.forward import forwarder_of
 from node.acceptance.batch import WriteBatcher
-from node.acceptance.runtime import transport_failure
 from node.acceptance.wire import voucher_to_proto
 from node.domain.regions import province_name
-from node.errors import EcError, from_rpc_error, invalid
+from node.errors import EcError, from_rpc_error, invalid, transport_failure
 from node.settlement.ledger import (
     Person,
     SettleInput,
