@@ -38,6 +38,7 @@ from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
 from node.errors import from_rpc_error, node_answer
+from node.settlement.wire import MED_TYPE_OF, MED_TYPE_PROTO
 
 __all__ = ["settle", "settlement_app", "read_items", "yuan"]
 
@@ -45,9 +46,9 @@ settlement_app = typer.Typer(help="Settlements (6.4 b–c, 6.5): show, reverse, 
 
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the institution's province (NN)")]
 
-MED_TYPES = {"outpatient": pb.MEDICAL_TYPE_OUTPATIENT, "inpatient": pb.MEDICAL_TYPE_INPATIENT,
-             "pharmacy": pb.MEDICAL_TYPE_PHARMACY}
-MED_NAMES = {v: k for k, v in MED_TYPES.items()}
+# --med-type names and the contract's enum, as the node converts them.
+MED_TYPES = MED_TYPE_PROTO
+MED_NAMES = MED_TYPE_OF
 CATEGORIES = {"A": pb.ITEM_CATEGORY_A, "B": pb.ITEM_CATEGORY_B, "C": pb.ITEM_CATEGORY_C,
               "甲": pb.ITEM_CATEGORY_A, "乙": pb.ITEM_CATEGORY_B, "丙": pb.ITEM_CATEGORY_C,
               "ITEM_CATEGORY_A": pb.ITEM_CATEGORY_A, "ITEM_CATEGORY_B": pb.ITEM_CATEGORY_B,

@@ -22,6 +22,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.clock import timestamp
+from node.domain.codes import MED_TYPES
 from node.errors import invalid
 from node.storage.provincial import (
     NOTICE_VERSIONS,
@@ -48,7 +49,6 @@ __all__ = [
 NOTICE_KIND = "settlement.notice"
 CHANNEL_KIND = "channel.status"
 CHANNEL_STATUSES = ("approved", "suspended")
-MED_TYPES = frozenset({"outpatient", "inpatient", "pharmacy"})
 _NOTICE_STR = ("settlement_id", "ec_card_no", "id_type", "id_no", "insu_org", "settled_by", "med_type", "state")
 _NOTICE_INT = ("fee_sumamt", "fund_pay", "psn_acct_pay", "own_pay_amt", "at_ms")
 

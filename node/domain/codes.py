@@ -29,6 +29,7 @@ __all__ = [
     "ERRORS",
     "ErrorCode",
     "ID_TYPES",
+    "MED_TYPES",
     "SCOPE_CENTER",
     "SCOPE_SYSTEM",
     "error",
@@ -80,6 +81,13 @@ BUSINESS_TYPES: dict[str, BusinessType] = {
 def is_business_type(code: str) -> bool:
     """True when ``code`` is one of the business types of table C.1."""
     return code in BUSINESS_TYPES
+
+
+# ------------------------------------------------------- medical types (医疗类别)
+
+MED_TYPES: tuple[str, ...] = ("outpatient", "inpatient", "pharmacy")
+"""The medical types a settlement names (not a table of the standard, which leaves
+settlement to the insurance systems): the policy's keys, the notices' ``med_type``."""
 
 
 # ------------------------------------------------------------------------ C.3

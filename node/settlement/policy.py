@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from node.config import ConfigError
+from node.domain.codes import MED_TYPES
 from node.domain.regions import is_pooling_region, is_province
 from node.errors import invalid
 
@@ -69,7 +70,6 @@ __all__ = [
     "validate_med_type",
 ]
 
-MED_TYPES = ("outpatient", "inpatient", "pharmacy")
 #: Item categories of the catalogue: A = 甲 (fully eligible), B = 乙 (eligible after a
 #: first self-pay share), C = 丙 (not covered).
 CATEGORIES = ("A", "B", "C")
