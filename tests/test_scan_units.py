@@ -13,7 +13,6 @@ import threading
 
 import pytest
 
-from node.acceptance.batch import CHECKPOINT_EVERY, WriteBatcher
 from node.acceptance.envelope import trans
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
@@ -22,6 +21,7 @@ from node.clock import SeededEntropy
 from node.config import ConfigError
 from node.errors import EcError
 from node.storage.acceptance import TokenRow
+from node.storage.batch import CHECKPOINT_EVERY, WriteBatcher
 from node.storage.provincial import ProvincialStore
 
 GOOD = QueryInput(orgId="H44010600001", businessType="01101", operatorId="test001", operatorName="张医生",

@@ -55,7 +55,6 @@ import grpc
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.events import snapshot_from_proto
-from node.acceptance.batch import WriteBatcher
 from node.acceptance.decode import Decoded, TokenDraft, decode_tx
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
@@ -145,8 +144,8 @@ class Acceptance:
         self._key: bytes | None = None
         # Scans' writes (claim + token, or cache + token): on the loop's thread when the
         # write lock is free, else group-committed on the writer thread; not synced to
-        # disk, as losing one costs a new scan, never money (.batch, "Durability").
-        self.writes = WriteBatcher(node.store.db, inline=True, synced=False)
+        # disk, as losing one costs a new scan, never money (node.storage.batch).
+        self.writes = node.store.unsynced
 
     # -- dependencies ----------------------------------------------------------------
     async def key(self) -> bytes:
@@ -253,7 +252,6 @@ class Acceptance:
 
     async def close(self) -> None:
         await self.terminals.close()
-        await self.writes.close()
 
 
 def acceptance_of(node) -> Acceptance:

@@ -59,7 +59,7 @@ class QrIssuer:
     def __init__(self, node, settings: QrSettings | None = None) -> None:  # node: node.app.Node
         self.node = node
         self.settings = settings or QrSettings.from_config(node.config.extra)
-        self.codes = QrStore(node.store.db)
+        self.codes = QrStore(node.store.db, node.store.unsynced)
         self._key: bytes | None = None
 
     async def key(self) -> bytes:

@@ -53,7 +53,6 @@ class QrServicer(qr_service_pb2_grpc.QrServiceServicer):
             raise EcError(-5, "QrService is served by the provincial nodes (the business place), not by national")
         if self._issuer is None:  # the store is open once calls arrive
             self._issuer = QrIssuer(self.node, self.settings)
-            self.node.on_stop(self._issuer.codes.close)
         return self._issuer
 
     async def IssueQrCode(self, request, context):

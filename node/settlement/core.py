@@ -39,7 +39,6 @@ import grpc
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.events import snapshot_from_proto
 from federation.forward import forwarder_of
-from node.acceptance.batch import WriteBatcher
 from node.acceptance.wire import voucher_to_proto
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, invalid, transport_failure
@@ -63,6 +62,7 @@ from node.settlement.wire import (
     settlement_to_proto,
 )
 from node.storage.acceptance import q_cached_version, q_get_voucher, q_put_voucher
+from node.storage.batch import WriteBatcher
 from node.storage.provincial import VoucherSnapshot
 from node.storage.settlement import (
     SettlementRow,

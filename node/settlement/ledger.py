@@ -1,5 +1,5 @@
 """The settlement transactions of a provincial node, each one function on the writer's
-connection (run by a group-committing :class:`~node.acceptance.batch.WriteBatcher`).
+connection (run by a group-committing :class:`~node.storage.batch.WriteBatcher`).
 
 Each returns its answer or the refusal (an :class:`EcError`) instead of raising it, and
 writes nothing when it refuses. A settlement, its effect on the person's personal

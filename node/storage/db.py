@@ -8,7 +8,7 @@ loop never blocks on disk and readers never wait for the writer (WAL).
 
 One exception, for speed: scans' writes may run on the event loop's thread on a
 connection of their own when SQLite's write lock is free (``WriteBatcher(inline=True)``
-in :mod:`node.acceptance.batch`, where the reasons and the limits are written down);
+in :mod:`node.storage.batch`, where the reasons and the limits are written down);
 SQLite's lock still admits one writing transaction at a time across both.
 
 The role-specific stores (``national.py``, ``provincial.py``) are the only modules that

@@ -38,6 +38,7 @@ from typing import Any
 from sqlite_utils.migrations import Migrations
 
 from node.storage import outbox, qrcodes, settlement
+from node.storage.batch import WriteBatcher
 from node.storage.db import RoleStore, run_script
 
 __all__ = [
@@ -481,6 +482,25 @@ class ProvincialStore(RoleStore):
 
     MIGRATIONS = MIGRATIONS
     COUNTED_TABLES = COUNTED_TABLES
+
+    def __init__(self, path, synchronous: str = "NORMAL") -> None:
+        super().__init__(path, synchronous)
+        self._unsynced: WriteBatcher | None = None
+
+    @property
+    def unsynced(self) -> WriteBatcher:
+        """The province's writes whose loss in a power failure costs a repeat and moves
+        no money (a scan's claim and token, a QR code): on the loop's thread when
+        SQLite's lock is free, not synced (node.storage.batch). One per database, so
+        they share one connection and one checkpoint schedule."""
+        if self._unsynced is None:
+            self._unsynced = WriteBatcher(self.db, inline=True, synced=False)
+        return self._unsynced
+
+    async def close(self) -> None:
+        if self._unsynced is not None:
+            await self._unsynced.close()
+        await super().close()
 
     async def apply_events(
         self, origin: str, events: Sequence[InboundEvent], now_ms: int, epoch: str = ""

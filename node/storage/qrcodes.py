@@ -141,16 +141,13 @@ def q_issue(
 class QrStore:
     """Coroutine access to the QR tables of a provincial database."""
 
-    def __init__(self, db: Database) -> None:
-        from node.acceptance.batch import WriteBatcher
-
+    def __init__(self, db: Database, writes) -> None:  # writes: ProvincialStore.unsynced
         self.db = db
         # QR display is the busiest call a province answers (a code lives a minute), and
         # a hand-off to a database thread cost more CPU than the SQL: reads by key run
         # on the loop's thread (Database.read_now), the issue's write inline when
-        # SQLite's lock is free (node.acceptance.batch), unsynced (a lost code costs a
-        # new one).
-        self.writes = WriteBatcher(db, inline=True, synced=False)
+        # SQLite's lock is free, unsynced (a lost code costs a new one).
+        self.writes = writes
 
     def get(self, code: str) -> QrRow | None:
         return self.db.read_now(q_code, code)
@@ -162,6 +159,3 @@ class QrStore:
         self, template: QrRow, new_code: Callable[[], str], key: RequestKey | None, prune_before: int
     ) -> QrRow:
         return await self.writes.write(q_issue, template, new_code, key, prune_before)
-
-    async def close(self) -> None:
-        await self.writes.close()

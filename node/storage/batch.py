@@ -1,4 +1,5 @@
-"""Group commit for the write transactions of scans, and the hand-off that a scan can
+"""Group commit for small write transactions (settlements; scans and QR codes through
+``ProvincialStore.unsynced``), and the hand-off to the writer thread that a write can
 skip.
 
 A scan writes once (claim + token, or cache + token). Handing each write to the
