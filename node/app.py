@@ -168,10 +168,7 @@ class Node:
 
     async def _start(self) -> None:
         await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-        try:
-            synchronous = StorageSettings.from_config(self.config.extra).synchronous
-        except ConfigError as exc:
-            raise NodeStartError(str(exc)) from None
+        synchronous = StorageSettings.from_config(self.config.extra).synchronous  # ConfigError: see start()
         if self.config.role == "national":
             self.store = NationalStore(self.db_path, synchronous)
         else:

@@ -28,7 +28,6 @@ must scan again), so nothing is half-written.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import sqlite3
@@ -281,8 +280,10 @@ class Settlements:
     async def reconcile_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.reconcile_interval)
-            with contextlib.suppress(Exception):
+            try:
                 await self.reconcile()
+            except Exception:  # a bug, or the database gone at stop: logged, tried again next round
+                log.exception("settlement reconciliation failed")
 
 
 def _items(row: SettlementRow) -> tuple[Item, ...]:

@@ -6,10 +6,12 @@ passed to :meth:`Database.write` either commits whole or leaves nothing behind. 
 run on a separate small pool, each thread holding its own connection, so the event
 loop never blocks on disk and readers never wait for the writer (WAL).
 
-One exception, for speed: scans' writes may run on the event loop's thread on a
-connection of their own when SQLite's write lock is free (``WriteBatcher(inline=True)``
-in :mod:`node.storage.batch`, where the reasons and the limits are written down);
-SQLite's lock still admits one writing transaction at a time across both.
+Two exceptions, for speed: a province's unsynced writes (scans, QR codes) may run on
+the event loop's thread on a connection of their own when SQLite's write lock is free
+(``WriteBatcher(inline=True)`` in :mod:`node.storage.batch`, where the reasons and the
+limits are written down; SQLite's lock still admits one writing transaction at a time
+across both); and a read of a few rows by key may run on the loop's thread
+(:meth:`Database.read_now`).
 
 The role-specific stores (``national.py``, ``provincial.py``) are the only modules that
 hold SQL; they hand plain functions ``fn(conn, ...)`` to ``read`` and ``write``.
