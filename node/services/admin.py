@@ -10,7 +10,7 @@ from node.clock import timestamp
 from node.domain.regions import is_province, province_name, region_name
 from node.errors import EcError, invalid
 
-__all__ = ["AdminServicer", "timestamp"]
+__all__ = ["AdminServicer"]
 
 MAX_PAGE = 1000
 _NODE_STATE = {"up": pb.NODE_STATE_UP, "down": pb.NODE_STATE_DOWN, "stopped": pb.NODE_STATE_STOPPED}
@@ -194,8 +194,6 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             supersededEcCardNo=r.superseded_ec_card_no,
             version=r.version,
         )
-
-
 
 
 def _channel(c) -> common_pb2.Channel:  # c: node.storage.national.ChannelRow
