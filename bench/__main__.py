@@ -30,7 +30,10 @@ from bench.seeding import measure_seeding
 
 __all__ = ["main", "build_parser"]
 
-NATION_LABELS = {False: "nation up (national + 4 provinces)", True: "nation up --all (national + 32 provinces)"}
+NATION_LABELS = {
+    False: "nation up (national + 4 provinces)",
+    True: "nation up --all (national + 32 provinces)",
+}
 SEEDING_LABEL = "seeding rate"
 NATION_POPULATION = 1000
 
@@ -41,28 +44,69 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark ecnet nodes: each scenario's throughput as a ratio to a no-op gRPC call "
         "measured in the same run, plus nation start-up time and seeding rate.",
     )
-    p.add_argument("--seconds", type=float, default=None, help="measured seconds per scenario (default 3; 1 with --quick)")
-    p.add_argument("--warmup", type=float, default=0.5, help="warm-up seconds before each measurement (default 0.5)")
-    p.add_argument("--concurrency", type=int, default=16, help="calls in flight over one channel (default 16)")
-    p.add_argument("--population", type=int, default=10_000, help="persons in the registry of the nodes under test (default 10000)")
-    p.add_argument("--seed-population", type=int, default=None, help="persons for the seeding rate (default 200000; 20000 with --quick)")
-    p.add_argument("--quick", action="store_true", help="1 s measurements, seeding 20,000, no 32-province start-up")
-    p.add_argument("--only", metavar="NAME_SUBSTRING", default=None,
-                   help="run only what contains this (case-insensitive): a scenario name, 'nation up', 'seeding'")
+    p.add_argument(
+        "--seconds",
+        type=float,
+        default=None,
+        help="measured seconds per scenario (default 3; 1 with --quick)",
+    )
+    p.add_argument(
+        "--warmup",
+        type=float,
+        default=0.5,
+        help="warm-up seconds before each measurement (default 0.5)",
+    )
+    p.add_argument(
+        "--concurrency", type=int, default=16, help="calls in flight over one channel (default 16)"
+    )
+    p.add_argument(
+        "--population",
+        type=int,
+        default=10_000,
+        help="persons in the registry of the nodes under test (default 10000)",
+    )
+    p.add_argument(
+        "--seed-population",
+        type=int,
+        default=None,
+        help="persons for the seeding rate (default 200000; 20000 with --quick)",
+    )
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="1 s measurements, seeding 20,000, no 32-province start-up",
+    )
+    p.add_argument(
+        "--only",
+        metavar="NAME_SUBSTRING",
+        default=None,
+        help="run only what contains this (case-insensitive): a scenario name, 'nation up', 'seeding'",
+    )
     p.add_argument("--skip-nation", action="store_true", help="skip the nation start-up timings")
-    p.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"where to write the figures (default {DEFAULT_JSON})")
+    p.add_argument(
+        "--json",
+        type=Path,
+        default=DEFAULT_JSON,
+        help=f"where to write the figures (default {DEFAULT_JSON})",
+    )
     return p
 
 
 def params_from(args: argparse.Namespace) -> Params:
     seconds = args.seconds if args.seconds is not None else (1.0 if args.quick else 3.0)
-    seed_population = args.seed_population if args.seed_population is not None else (20_000 if args.quick else 200_000)
+    seed_population = (
+        args.seed_population
+        if args.seed_population is not None
+        else (20_000 if args.quick else 200_000)
+    )
     if seconds <= 0 or args.warmup < 0:
         raise SystemExit("--seconds must be positive and --warmup not negative")
     if args.concurrency < 1:
         raise SystemExit("--concurrency must be at least 1")
     if args.population < 20 or seed_population < 1:
-        raise SystemExit("--population must be at least 20 (a ListPersons page) and --seed-population positive")
+        raise SystemExit(
+            "--population must be at least 20 (a ListPersons page) and --seed-population positive"
+        )
     return Params(
         seconds=seconds,
         warmup=args.warmup,
@@ -109,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     report = Report(header(params))
     scenarios = select(params.only)
-    nation_runs = [] if params.skip_nation else [a for a in (False, True) if not (a and params.quick)]
+    nation_runs = (
+        [] if params.skip_nation else [a for a in (False, True) if not (a and params.quick)]
+    )
     nation_runs = [a for a in nation_runs if _wanted(NATION_LABELS[a], params.only)]
     if not (scenarios or nation_runs or _wanted(SEEDING_LABEL, params.only)):
         say(f"nothing matches --only {params.only!r}")
@@ -126,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
                 say(f"timing {NATION_LABELS[all_]}")
                 try:
                     report.startups.append(
-                        time_nation_up(root / ("nation-all" if all_ else "nation"), NATION_POPULATION, all_)
+                        time_nation_up(
+                            root / ("nation-all" if all_ else "nation"), NATION_POPULATION, all_
+                        )
                     )
                 except Exception as exc:
                     report.failures.append(f"{NATION_LABELS[all_]}: {exc}")
@@ -145,7 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         if row.failure:
             report.failures.append(f"{row.name}: setup failed: {row.failure}")
         elif row.result is not None and row.result.errors:
-            report.failures.append(f"{row.name}: {row.result.errors} errors ({row.result.first_error})")
+            report.failures.append(
+                f"{row.name}: {row.result.errors} errors ({row.result.first_error})"
+            )
     render(report, out)
     write_json(report, args.json)
     say(f"figures written to {args.json}")

@@ -80,7 +80,11 @@ class Env:
         if node is None:
             national = await self.national()
             node = NodeProcess(
-                key, "provincial", self.root / key, province=province, national=national.address,
+                key,
+                "provincial",
+                self.root / key,
+                province=province,
+                national=national.address,
                 log_calls=log_calls,
             )
             self.nodes[key] = node

@@ -44,17 +44,29 @@ def _stub(node) -> voucher_service_pb2_grpc.VoucherServiceStub:
 async def _activate(stub, seed: int, p: SyntheticPerson) -> pb.ActivateResponse:
     rn = await stub.RealNameCheck(
         pb.RealNameCheckRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no),
-        timeout=TIMEOUT, metadata=OFFICIAL)
-    sample = make_liveness_sample(enrolled_face_template(seed, p.id_no), rn.livenessChallenge, int(time.time() * 1000))
+        timeout=TIMEOUT,
+        metadata=OFFICIAL,
+    )
+    sample = make_liveness_sample(
+        enrolled_face_template(seed, p.id_no), rn.livenessChallenge, int(time.time() * 1000)
+    )
     rp = await stub.RealPersonCheck(
         pb.RealPersonCheckRequest(realNameSerial=rn.realNameSerial, livenessSample=sample),
-        timeout=TIMEOUT, metadata=OFFICIAL)
+        timeout=TIMEOUT,
+        metadata=OFFICIAL,
+    )
     pw = await stub.SetPassword(
-        pb.SetPasswordRequest(realPersonSerial=rp.realPersonSerial, password=PASSWORD, passwordConfirm=PASSWORD),
-        timeout=TIMEOUT, metadata=OFFICIAL)
+        pb.SetPasswordRequest(
+            realPersonSerial=rp.realPersonSerial, password=PASSWORD, passwordConfirm=PASSWORD
+        ),
+        timeout=TIMEOUT,
+        metadata=OFFICIAL,
+    )
     return await stub.Activate(
         pb.ActivateRequest(realPersonSerial=rp.realPersonSerial, passwordSerial=pw.passwordSerial),
-        timeout=TIMEOUT, metadata=OFFICIAL)
+        timeout=TIMEOUT,
+        metadata=OFFICIAL,
+    )
 
 
 def _persons(env: Env) -> list[SyntheticPerson]:
@@ -71,7 +83,9 @@ async def activation(env: Env) -> Call:
     async def call() -> None:
         person = next(fresh, None)
         if person is None:
-            raise RuntimeError("every person of the bench registry is activated; raise --population")
+            raise RuntimeError(
+                "every person of the bench registry is activated; raise --population"
+            )
         await _activate(stub, env.seed, person)
 
     return call
@@ -85,13 +99,19 @@ async def authorization(env: Env) -> Call:
     for p in pool:
         status = await stub.GetVoucherStatus(
             pb.GetVoucherStatusRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no),
-            timeout=TIMEOUT, metadata=OFFICIAL)
+            timeout=TIMEOUT,
+            metadata=OFFICIAL,
+        )
         if status.state != 2:  # VOUCHER_STATE_ACTIVATED: not from an earlier setup of this run
             await _activate(stub, env.seed, p)
-    requests = itertools.cycle([
-        pb.AuthorizeRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no, password=PASSWORD)
-        for p in pool
-    ])
+    requests = itertools.cycle(
+        [
+            pb.AuthorizeRequest(
+                userName=p.user_name, idType=p.id_type, idNo=p.id_no, password=PASSWORD
+            )
+            for p in pool
+        ]
+    )
     return lambda: stub.Authorize(next(requests), timeout=TIMEOUT, metadata=OFFICIAL)
 
 
@@ -140,7 +160,12 @@ async def _delivery_lag(national_db, province_db, cards: list[str], wait_s: floa
     def applied(ids: list[str]) -> dict[str, int]:
         with sqlite3.connect(f"file:{province_db}?mode=ro", uri=True) as conn:
             marks = ",".join("?" * len(ids))
-            return dict(conn.execute(f"SELECT event_id, applied_at FROM inbox_events WHERE event_id IN ({marks})", ids))
+            return dict(
+                conn.execute(
+                    f"SELECT event_id, applied_at FROM inbox_events WHERE event_id IN ({marks})",
+                    ids,
+                )
+            )
 
     sent = await asyncio.to_thread(created)
     got: dict[str, int] = {}

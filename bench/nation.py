@@ -46,7 +46,11 @@ def ecnet_executable() -> Path:
 def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
     """Run ``cmd`` in its own session; on a timeout or Ctrl-C kill its process group."""
     proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, start_new_session=True
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -54,7 +58,9 @@ def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
         kill_group(proc)
         proc.communicate()
         raise
-    return subprocess.CompletedProcess(cmd, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace"))
+    return subprocess.CompletedProcess(
+        cmd, proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+    )
 
 
 def time_nation_up(data_dir: Path, population: int, all_: bool) -> StartupResult:
@@ -65,8 +71,18 @@ def time_nation_up(data_dir: Path, population: int, all_: bool) -> StartupResult
     seed_seconds = time.perf_counter() - t0
 
     ecnet = str(ecnet_executable())
-    cmd = [ecnet, "nation", "up", "--detach", "--population", str(population), "--data", str(data_dir),
-           "--base-port", str(base)]
+    cmd = [
+        ecnet,
+        "nation",
+        "up",
+        "--detach",
+        "--population",
+        str(population),
+        "--data",
+        str(data_dir),
+        "--base-port",
+        str(base),
+    ]
     if all_:
         cmd.append("--all")
     down_seconds = 0.0
@@ -75,7 +91,9 @@ def time_nation_up(data_dir: Path, population: int, all_: bool) -> StartupResult
         up = _run(cmd, UP_TIMEOUT)
         seconds = time.perf_counter() - t0
         if up.returncode != 0:
-            raise RuntimeError(f"`{' '.join(cmd[1:])}` failed ({up.returncode}): {_tail(up.stderr or up.stdout)}")
+            raise RuntimeError(
+                f"`{' '.join(cmd[1:])}` failed ({up.returncode}): {_tail(up.stderr or up.stdout)}"
+            )
     finally:
         if (data_dir / "nation.json").exists():
             t0 = time.perf_counter()

@@ -60,7 +60,9 @@ def free_base_port(span: int = 67, low: int = 20000, high: int = 40000, tries: i
         base = rng.randint(low, high - span)
         if all(_bindable(base + i) for i in range(span)):
             return base
-    raise RuntimeError(f"no {span} consecutive free ports found in {low}-{high} after {tries} tries")
+    raise RuntimeError(
+        f"no {span} consecutive free ports found in {low}-{high} after {tries} tries"
+    )
 
 
 def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
@@ -125,8 +127,17 @@ class NodeProcess:
 
     def command(self) -> list[str]:
         cmd = [
-            sys.executable, "-m", "node", "--role", self.role, "--listen", self.address,
-            "--data", str(self.data_dir), "--heartbeat", str(self.heartbeat),
+            sys.executable,
+            "-m",
+            "node",
+            "--role",
+            self.role,
+            "--listen",
+            self.address,
+            "--data",
+            str(self.data_dir),
+            "--heartbeat",
+            str(self.heartbeat),
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", self.national]
@@ -165,7 +176,9 @@ class NodeProcess:
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"node {self.name} not SERVING after {timeout:.0f}s (log: {self.log_path})")
+                raise RuntimeError(
+                    f"node {self.name} not SERVING after {timeout:.0f}s (log: {self.log_path})"
+                )
             await asyncio.sleep(0.05)
 
     def last_log_line(self) -> str:

@@ -14,8 +14,9 @@ __all__ = ["wait_for_rows", "pool"]
 T = TypeVar("T")
 
 
-def wait_for_rows(db: Path, sql: str, params: Sequence[object], want: int, deadline: float,
-                  what: str) -> list[tuple]:
+def wait_for_rows(
+    db: Path, sql: str, params: Sequence[object], want: int, deadline: float, what: str
+) -> list[tuple]:
     """``sql``'s rows once there are ``want`` of them (delivery to a province takes a
     moment); RuntimeError at ``deadline`` (``time.monotonic()``)."""
     conn = sqlite3.connect(db, timeout=30)

@@ -34,16 +34,21 @@ async def _auth_codes(env: Env, province: str) -> list[str]:
     people = _persons(env)
     # From the middle of the registry: the activation scenarios take its ends first.
     middle = people[len(people) // 4 : len(people) // 2]
-    pool = [p for p in middle if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)][:POOL]
+    pool = [
+        p for p in middle if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)
+    ][:POOL]
     if len(pool) < POOL:
         raise RuntimeError(f"fewer than {POOL} persons insured in {province}; raise --population")
     codes = []
     for p in pool:
         who = {"userName": p.user_name, "idType": p.id_type, "idNo": p.id_no}
-        status = await stub.GetVoucherStatus(pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL)
+        status = await stub.GetVoucherStatus(
+            pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL
+        )
         if status.state == 2:  # VOUCHER_STATE_ACTIVATED by an earlier scenario: sign in again
-            done = await stub.Authorize(pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT,
-                                        metadata=OFFICIAL)
+            done = await stub.Authorize(
+                pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT, metadata=OFFICIAL
+            )
         else:
             done = await _activate(stub, env.seed, p)
         codes.append(done.authCode)

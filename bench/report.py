@@ -96,7 +96,9 @@ def _table(report: Report) -> Table:
         ratio = f"{row.ratio:.2f}" if row.ratio is not None else "-"
         errors = f"[red]{r.errors:,}[/red]" if r.errors else "0"
         name = f"[bold]{row.name}[/bold]" if row.baseline else row.name
-        table.add_row(name, f"{r.throughput:,.0f}", ratio, f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", errors)
+        table.add_row(
+            name, f"{r.throughput:,.0f}", ratio, f"{r.p50_ms:.2f}", f"{r.p99_ms:.2f}", errors
+        )
     return table
 
 
@@ -105,7 +107,9 @@ def render(report: Report, console: Console) -> None:
         console.print(_table(report))
         for row in report.rows:
             if row.result is not None and row.result.first_error:
-                console.print(f"  {row.name}: first error: {row.result.first_error}", highlight=False)
+                console.print(
+                    f"  {row.name}: first error: {row.result.first_error}", highlight=False
+                )
     for name, figure in report.figures.items():
         console.print(f"{name}: {figure['text']}", highlight=False)
     for s in report.startups:

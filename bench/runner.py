@@ -14,7 +14,9 @@ __all__ = ["run_scenarios", "AGAIN"]
 AGAIN = "no-op, measured again last"
 
 
-async def run_scenarios(env: Env, scenarios: list[Scenario], say: Callable[[str], None]) -> list[Row]:
+async def run_scenarios(
+    env: Env, scenarios: list[Scenario], say: Callable[[str], None]
+) -> list[Row]:
     """The baseline, each scenario, and the baseline once more (to show drift).
 
     Every node started on the way is stopped before this returns, also on an error or
@@ -28,7 +30,11 @@ async def run_scenarios(env: Env, scenarios: list[Scenario], say: Callable[[str]
         base.baseline = True
         rows.append(base)
         if base.result is None or base.result.throughput == 0:
-            why = base.failure or (base.result.first_error if base.result else "") or "no call succeeded"
+            why = (
+                base.failure
+                or (base.result.first_error if base.result else "")
+                or "no call succeeded"
+            )
             raise RuntimeError(f"the baseline failed: {why}")
         base_rps = base.result.throughput
         base.ratio = 1.0
@@ -47,7 +53,9 @@ async def run_scenarios(env: Env, scenarios: list[Scenario], say: Callable[[str]
     return rows
 
 
-async def _measure(env: Env, sc: Scenario, say: Callable[[str], None], name: str | None = None) -> Row:
+async def _measure(
+    env: Env, sc: Scenario, say: Callable[[str], None], name: str | None = None
+) -> Row:
     p = env.params
     name = name or sc.name
     try:

@@ -49,18 +49,24 @@ async def _holders(env: Env) -> list[str]:
     stub = voucher_service_pb2_grpc.VoucherServiceStub((await env.national()).channel)
     people = _persons(env)
     # The third quarter of the registry, after the 32 persons the "Code issue" scenario takes.
-    span = [p for p in people[len(people) // 4 : len(people) // 2]
-            if len(p.insured) == 1 and p.insured[0].insu_org.startswith("44")]
+    span = [
+        p
+        for p in people[len(people) // 4 : len(people) // 2]
+        if len(p.insured) == 1 and p.insured[0].insu_org.startswith("44")
+    ]
     pool = span[40 : 40 + POOL]
     if len(pool) < POOL:
         raise RuntimeError(f"fewer than {40 + POOL} persons insured in 44; raise --population")
     codes = []
     for p in pool:
         who = {"userName": p.user_name, "idType": p.id_type, "idNo": p.id_no}
-        status = await stub.GetVoucherStatus(pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL)
+        status = await stub.GetVoucherStatus(
+            pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL
+        )
         if status.state == 2:
-            done = await stub.Authorize(pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT,
-                                        metadata=OFFICIAL)
+            done = await stub.Authorize(
+                pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT, metadata=OFFICIAL
+            )
         else:
             done = await _activate(stub, env.seed, p)
         codes.append(done.authCode)
@@ -71,13 +77,23 @@ def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -
     """Wait until 44 holds every authorization, then write ``count`` live codes."""
     marks = ",".join("?" * len(auth_codes))
     rows = wait_for_rows(
-        db, "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version FROM channel_auths a "
-            f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks}) AND a.revoked = 0",
-        auth_codes, len(auth_codes), deadline, "authorizations")
+        db,
+        "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version FROM channel_auths a "
+        f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks}) AND a.revoked = 0",
+        auth_codes,
+        len(auth_codes),
+        deadline,
+        "authorizations",
+    )
     conn = sqlite3.connect(db, timeout=30, isolation_level=None)
     try:
-        conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('qr_key', ?)", (SystemEntropy().token_hex(16),))
-        key = bytes.fromhex(conn.execute("SELECT value FROM meta WHERE key = 'qr_key'").fetchone()[0])
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('qr_key', ?)",
+            (SystemEntropy().token_hex(16),),
+        )
+        key = bytes.fromhex(
+            conn.execute("SELECT value FROM meta WHERE key = 'qr_key'").fetchone()[0]
+        )
         entropy = SystemEntropy()
         now = int(time.time() * 1000)
         codes = [new_code(key, "44", entropy) for _ in range(count)]
@@ -85,8 +101,10 @@ def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -
         conn.executemany(
             "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, "
             "expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
-            [(c, r[1], r[0], r[2], json.loads(r[3])[0]["insuOrg"], r[4], now, now + 3_600_000)
-             for c, r in zip(codes, (rows[i % len(rows)] for i in range(count)), strict=True)],
+            [
+                (c, r[1], r[0], r[2], json.loads(r[3])[0]["insuOrg"], r[4], now, now + 3_600_000)
+                for c, r in zip(codes, (rows[i % len(rows)] for i in range(count)), strict=True)
+            ],
         )
         conn.execute("COMMIT")
         return codes
@@ -99,14 +117,21 @@ async def _setup(env: Env, serving: str) -> Call:
     node = p44 if serving == "44" else await env.province(serving)
     holders = await _holders(env)
     terminals = await (await env.national()).admin.ListTerminals(
-        admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT)
+        admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT
+    )
     terminal = terminals.terminals[0]
     count = math.ceil((env.params.seconds + env.params.warmup + 2) * CODES_PER_SECOND)
-    codes = await asyncio.to_thread(_write_codes, p44.data_dir / "provincial-44.db", holders, count,
-                                    time.monotonic() + 30)
+    codes = await asyncio.to_thread(
+        _write_codes, p44.data_dir / "provincial-44.db", holders, count, time.monotonic() + 30
+    )
     stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(node.channel)
     metadata = (("ec-terminal-id", terminal.terminalId),)
-    fields = {"orgId": terminal.orgId, "businessType": "01101", "operatorId": "bench", "operatorName": "bench"}
+    fields = {
+        "orgId": terminal.orgId,
+        "businessType": "01101",
+        "operatorId": "bench",
+        "operatorName": "bench",
+    }
     # Built beforehand, as a load generator does: the measured process should spend its
     # share of the 2 cores on calls, not on assembling envelopes.
     requests = []

@@ -92,7 +92,9 @@ async def get_node_info(env: Env) -> Call:
     req = admin_pb.GetNodeInfoRequest()
     info = await stub.GetNodeInfo(req, timeout=TIMEOUT)
     if info.counts.get("persons", 0) != env.population:
-        raise RuntimeError(f"national counts {info.counts.get('persons', 0)} persons, expected {env.population}")
+        raise RuntimeError(
+            f"national counts {info.counts.get('persons', 0)} persons, expected {env.population}"
+        )
     return lambda: stub.GetNodeInfo(req, timeout=TIMEOUT)
 
 
@@ -102,7 +104,9 @@ async def list_persons(env: Env) -> Call:
     req = admin_pb.ListPersonsRequest(insuredProvince="44", pageSize=20)
     first = await stub.ListPersons(req, timeout=TIMEOUT)
     if len(first.persons) != 20:
-        raise RuntimeError(f"ListPersons returned {len(first.persons)} persons insured in 44, expected 20")
+        raise RuntimeError(
+            f"ListPersons returned {len(first.persons)} persons insured in 44, expected 20"
+        )
     return lambda: stub.ListPersons(req, timeout=TIMEOUT)
 
 
@@ -114,7 +118,9 @@ async def heartbeat(env: Env) -> Call:
     metadata = (("ec-node", "p44"),)
     instance_id = uuid.uuid4().hex
     await federation.Register(
-        fed_pb.RegisterRequest(province="44", address="127.0.0.1:9", version="bench", instanceId=instance_id),
+        fed_pb.RegisterRequest(
+            province="44", address="127.0.0.1:9", version="bench", instanceId=instance_id
+        ),
         timeout=TIMEOUT,
         metadata=metadata,
     )
@@ -124,7 +130,9 @@ async def heartbeat(env: Env) -> Call:
 
     async def deregister() -> None:
         await federation.Deregister(
-            fed_pb.DeregisterRequest(province="44", instanceId=instance_id), timeout=5, metadata=metadata
+            fed_pb.DeregisterRequest(province="44", instanceId=instance_id),
+            timeout=5,
+            metadata=metadata,
         )
 
     env.on_close(deregister)

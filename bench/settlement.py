@@ -38,21 +38,38 @@ __all__ = ["local_settlement", "remote_settlement"]
 
 # Tokens prepared per measured second (the pool must outlast warm-up and window).
 TOKENS_PER_SECOND = 2500
-ITEMS = [pb.FeeItem(code="250101001", name="血常规", category=pb.ITEM_CATEGORY_A, unitPrice=2_500, quantity=1),
-         pb.FeeItem(code="XJ01CA01", name="阿莫西林胶囊", category=pb.ITEM_CATEGORY_B, unitPrice=1_280, quantity=2)]
+ITEMS = [
+    pb.FeeItem(
+        code="250101001", name="血常规", category=pb.ITEM_CATEGORY_A, unitPrice=2_500, quantity=1
+    ),
+    pb.FeeItem(
+        code="XJ01CA01",
+        name="阿莫西林胶囊",
+        category=pb.ITEM_CATEGORY_B,
+        unitPrice=1_280,
+        quantity=2,
+    ),
+]
 
 
 def _persons_at_44(db44: Path, auth_codes: list[str], deadline: float) -> list[tuple]:
     """(ec_card_no, id_type, id_no, user_name, insuOrg) of the holders, once 44 has them all."""
     marks = ",".join("?" * len(auth_codes))
     rows = wait_for_rows(
-        db44, "SELECT v.ec_card_no, v.id_type, v.id_no, v.user_name, v.insured_regions FROM channel_auths a "
-              f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks})",
-        auth_codes, len(auth_codes), deadline, "vouchers")
+        db44,
+        "SELECT v.ec_card_no, v.id_type, v.id_no, v.user_name, v.insured_regions FROM channel_auths a "
+        f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks})",
+        auth_codes,
+        len(auth_codes),
+        deadline,
+        "vouchers",
+    )
     return [(*r[:4], json.loads(r[4])[0]["insuOrg"]) for r in rows]
 
 
-def _write_tokens(db: Path, serving: str, persons: list[tuple], org_id: str, count: int) -> list[str]:
+def _write_tokens(
+    db: Path, serving: str, persons: list[tuple], org_id: str, count: int
+) -> list[str]:
     entropy = SystemEntropy()
     now = int(time.time() * 1000)
     tokens = [new_token(serving, entropy) for _ in range(count)]
@@ -62,8 +79,10 @@ def _write_tokens(db: Path, serving: str, persons: list[tuple], org_id: str, cou
         conn.executemany(
             "INSERT INTO ec_tokens (token, ec_card_no, org_id, business_type, insu_org, id_type, id_no, user_name, "
             "issued_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            [(t, p[0], org_id, "02101", p[4], p[1], p[2], p[3], now, now + 3_600_000)
-             for t, p in zip(tokens, itertools.cycle(persons), strict=False)],
+            [
+                (t, p[0], org_id, "02101", p[4], p[1], p[2], p[3], now, now + 3_600_000)
+                for t, p in zip(tokens, itertools.cycle(persons), strict=False)
+            ],
         )
         conn.execute("COMMIT")
         return tokens
@@ -75,23 +94,40 @@ async def _setup(env: Env, serving: str) -> Call:
     p44 = await env.province("44")
     node = p44 if serving == "44" else await env.province(serving)
     holders = await _holders(env)
-    persons = await asyncio.to_thread(_persons_at_44, p44.data_dir / "provincial-44.db", holders,
-                                      time.monotonic() + 30)
+    persons = await asyncio.to_thread(
+        _persons_at_44, p44.data_dir / "provincial-44.db", holders, time.monotonic() + 30
+    )
     terminals = await (await env.national()).admin.ListTerminals(
-        admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT)
+        admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT
+    )
     org_id = terminals.terminals[0].orgId
     count = math.ceil((env.params.seconds + env.params.warmup + 2) * TOKENS_PER_SECOND)
-    tokens = await asyncio.to_thread(_write_tokens, node.data_dir / f"provincial-{serving}.db", serving, persons,
-                                     org_id, count)
+    tokens = await asyncio.to_thread(
+        _write_tokens, node.data_dir / f"provincial-{serving}.db", serving, persons, org_id, count
+    )
     stub = settlement_service_pb2_grpc.SettlementServiceStub(node.channel)
     # Built beforehand, as the scan scenarios' requests are (bench.scan).
-    take = pool([pb.SettleRequest(ecToken=token, orgId=org_id, requestId=f"bench-{serving}-{i}",
-                                  medType=pb.MEDICAL_TYPE_OUTPATIENT, items=ITEMS)
-                 for i, token in enumerate(tokens)], "tokens", "TOKENS_PER_SECOND")
+    take = pool(
+        [
+            pb.SettleRequest(
+                ecToken=token,
+                orgId=org_id,
+                requestId=f"bench-{serving}-{i}",
+                medType=pb.MEDICAL_TYPE_OUTPATIENT,
+                items=ITEMS,
+            )
+            for i, token in enumerate(tokens)
+        ],
+        "tokens",
+        "TOKENS_PER_SECOND",
+    )
 
     async def call() -> None:
         s = (await stub.Settle(take(), timeout=TIMEOUT)).settlement
-        if s.state != pb.SETTLEMENT_STATE_SETTLED or s.feeSumamt != s.fundPay + s.psnAcctPay + s.ownPayAmt:
+        if (
+            s.state != pb.SETTLEMENT_STATE_SETTLED
+            or s.feeSumamt != s.fundPay + s.psnAcctPay + s.ownPayAmt
+        ):
             raise RuntimeError(f"settlement answered {s}")
 
     await call()  # fails the setup, not the measurement, when something is wrong

@@ -15,16 +15,29 @@ from rich.console import Console
 from cli.nationfile import NationFile, default_data_dir
 from cli.rpc import CliError
 
-__all__ = ["out", "err", "DataOpt", "JsonOpt", "reports_errors", "print_json", "data_dir", "province_address"]
+__all__ = [
+    "out",
+    "err",
+    "DataOpt",
+    "JsonOpt",
+    "reports_errors",
+    "print_json",
+    "data_dir",
+    "province_address",
+]
 
 # Piped output (CI logs, files) gets room for a whole table row.
 out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
-DataOpt = Annotated[Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")]
+DataOpt = Annotated[
+    Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 # --node of the commands that talk to a provincial node (beside --province NN).
-ProvincialNodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the provincial node")]
+ProvincialNodeOpt = Annotated[
+    str | None, typer.Option("--node", help="HOST:PORT of the provincial node")
+]
 
 
 def data_dir(value: Path | None) -> Path:
@@ -62,6 +75,9 @@ def province_address(data: Path | None, node: str | None, province: str) -> str:
     nation = NationFile.load(data_dir(data))
     entry = nation.nodes.get(f"p{province}")
     if entry is None:
-        raise CliError(f"province {province} is not part of the nation in {nation.data_dir} "
-                       f"(its provinces: {', '.join(nation.provinces())})", -2)
+        raise CliError(
+            f"province {province} is not part of the nation in {nation.data_dir} "
+            f"(its provinces: {', '.join(nation.provinces())})",
+            -2,
+        )
     return entry.address

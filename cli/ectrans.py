@@ -59,7 +59,7 @@ def _target(url: str) -> str:
     target = url.strip()
     for scheme in ("grpc://", "http://", "https://"):
         if target.startswith(scheme):
-            target = target[len(scheme):]
+            target = target[len(scheme) :]
     target = target.split("/", 1)[0]
     parse_address(target, "url")
     return target
@@ -97,8 +97,9 @@ def _object(value: Any, name: str) -> dict:
     return value
 
 
-def nation_ec_trans(url: str, in_data: str, *, terminal_id: str | None = None,
-                    timeout: float = 10.0) -> tuple[str, str]:
+def nation_ec_trans(
+    url: str, in_data: str, *, terminal_id: str | None = None, timeout: float = 10.0
+) -> tuple[str, str]:
     """One Appendix B transaction: ``(ret, out_data)``, see the module docstring."""
     try:
         target = _target(url)
@@ -108,8 +109,9 @@ def nation_ec_trans(url: str, in_data: str, *, terminal_id: str | None = None,
         envelope = json.loads(in_data)
         if not isinstance(envelope, dict):
             raise ValueError("in_data must be a JSON object {orgId, transType, data, extra}")
-        request = pb.TransRequest(orgId=str(envelope.get("orgId") or ""),
-                                  transType=str(envelope.get("transType") or ""))
+        request = pb.TransRequest(
+            orgId=str(envelope.get("orgId") or ""), transType=str(envelope.get("transType") or "")
+        )
         request.data.update(_object(envelope.get("data"), "data"))
         request.extra.update(_object(envelope.get("extra"), "extra"))
     except (ValueError, TypeError) as exc:

@@ -28,7 +28,10 @@ from cli.voucher import voucher_app
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="ecnet: the medical-insurance electronic voucher network (XJ-D01-2019).", no_args_is_help=True)
+app = typer.Typer(
+    help="ecnet: the medical-insurance electronic voucher network (XJ-D01-2019).",
+    no_args_is_help=True,
+)
 nation_app = typer.Typer(help="Run a simulated nation on this machine.", no_args_is_help=True)
 persons_app = typer.Typer(help="The national base registry.", no_args_is_help=True)
 channels_app = typer.Typer(help="Approved channels.", no_args_is_help=True)
@@ -45,22 +48,37 @@ app.add_typer(qr_app, name="qr")
 app.command("settle")(settle)
 app.add_typer(settlement_app, name="settlement")
 
-NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")]
-
-
+NodeOpt = Annotated[
+    str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")
+]
 
 
 # -- nation ------------------------------------------------------------------------
 def _status_table(rows: list[dict]) -> Table:
     table = Table(title="ecnet nation", title_justify="left")
-    columns = ("node", "role", "province", "address", "pid", "health", "directory", "pending", "parked", "applied",
-               "records")
+    columns = (
+        "node",
+        "role",
+        "province",
+        "address",
+        "pid",
+        "health",
+        "directory",
+        "pending",
+        "parked",
+        "applied",
+        "records",
+    )
     for col in columns:
-        table.add_column(col, justify="right" if col in ("pending", "parked", "applied") else "left")
+        table.add_column(
+            col, justify="right" if col in ("pending", "parked", "applied") else "left"
+        )
     for r in rows:
         health = r["health"]
         colour = {"SERVING": "green", "DOWN": "red"}.get(health, "yellow")
-        records = ", ".join(f"{k} {v:,}" for k, v in r["counts"].items() if v or k in ("persons", "voucher_cache"))
+        records = ", ".join(
+            f"{k} {v:,}" for k, v in r["counts"].items() if v or k in ("persons", "voucher_cache")
+        )
         # Delivery is from national to provinces: the national row has neither figure.
         provincial = r["role"] == "provincial"
         pending = f"{r.get('pendingEvents', 0):,}" if provincial else "-"
@@ -69,9 +87,17 @@ def _status_table(rows: list[dict]) -> Table:
         parked = (f"[red]{parked_n:,}[/red]" if parked_n else "0") if provincial else "-"
         applied = f"{r.get('appliedPosition', 0):,}" if provincial else "-"
         table.add_row(
-            r["node"], r["role"], f"{r['province']} {r['provinceName']}".strip(), r["address"],
-            str(r["pid"] or "-"), f"[{colour}]{health}[/{colour}]", r["directory"] or "-",
-            pending, parked, applied, records,
+            r["node"],
+            r["role"],
+            f"{r['province']} {r['provinceName']}".strip(),
+            r["address"],
+            str(r["pid"] or "-"),
+            f"[{colour}]{health}[/{colour}]",
+            r["directory"] or "-",
+            pending,
+            parked,
+            applied,
+            records,
         )
     return table
 
@@ -89,12 +115,20 @@ def _stop_all(nation: NationFile) -> None:
 @nation_app.command("up")
 @reports_errors
 def nation_up(
-    provinces: Annotated[str | None, typer.Option(help="comma-separated province codes [default: 11,31,44,51]")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="all 32 provincial nodes (31 provinces and 66)")] = False,
-    population: Annotated[int, typer.Option(help="persons to seed into an empty registry")] = 10_000,
+    provinces: Annotated[
+        str | None, typer.Option(help="comma-separated province codes [default: 11,31,44,51]")
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="all 32 provincial nodes (31 provinces and 66)")
+    ] = False,
+    population: Annotated[
+        int, typer.Option(help="persons to seed into an empty registry")
+    ] = 10_000,
     seed: Annotated[int, typer.Option(help="seed of the synthetic population")] = 2019,
     data: DataOpt = None,
-    base_port: Annotated[int, typer.Option(help="national listens on P, province NN on P+NN")] = 50000,
+    base_port: Annotated[
+        int, typer.Option(help="national listens on P, province NN on P+NN")
+    ] = 50000,
     detach: Annotated[bool, typer.Option(help="return once every node is healthy")] = False,
     heartbeat: Annotated[float, typer.Option(help="seconds between province heartbeats")] = 2.0,
 ) -> None:
@@ -128,18 +162,27 @@ def nation_up(
     Path(national.data).mkdir(parents=True, exist_ok=True)
 
     with Progress(
-        TextColumn("seeding registry"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True,
+        TextColumn("seeding registry"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
     ) as bar:
         task = bar.add_task("seed", total=population)
         report = seed_national(
-            Path(national.data) / "national.db", population, seed, codes,
+            Path(national.data) / "national.db",
+            population,
+            seed,
+            codes,
             progress=lambda n: bar.update(task, completed=n),
         )
     if report.skipped_persons:
         err.print(f"registry in {national.data} already seeded; keeping it")
     else:
-        err.print(f"seeded {report.persons:,} persons in {report.seconds:.1f}s ({report.rate:,.0f}/s)")
+        err.print(
+            f"seeded {report.persons:,} persons in {report.seconds:.1f}s ({report.rate:,.0f}/s)"
+        )
 
     started = time.monotonic()
     procs = {}
@@ -169,7 +212,12 @@ def nation_up(
             current = NationFile.load(data_dir)
             for e in current.nodes.values():
                 proc = procs.get(e.name)
-                if proc is not None and proc.poll() is not None and e.pid == proc.pid and e.name not in reported:
+                if (
+                    proc is not None
+                    and proc.poll() is not None
+                    and e.pid == proc.pid
+                    and e.name not in reported
+                ):
                     reported.add(e.name)
                     err.print(f"[yellow]{e.name} exited (code {proc.returncode})[/yellow]")
     except KeyboardInterrupt:
@@ -202,8 +250,11 @@ def nation_down(data: DataOpt = None) -> None:
 def _entry(nation: NationFile, province: str):
     entry = nation.nodes.get(f"p{province}")
     if entry is None:
-        raise CliError(f"province {province} is not part of the nation in {nation.data_dir} "
-                       f"(it has {', '.join(nation.provinces())})", -2)
+        raise CliError(
+            f"province {province} is not part of the nation in {nation.data_dir} "
+            f"(it has {', '.join(nation.provinces())})",
+            -2,
+        )
     return entry
 
 
@@ -267,14 +318,18 @@ def nation_retry_parked(
         return
     for e in events:
         out.print(f"queued again: {e.eventId} ({e.kind}), refused with: {e.error}", markup=False)
-    out.print(f"{len(events)} parked event{'s' if len(events) != 1 else ''} queued again for province {province}")
+    out.print(
+        f"{len(events)} parked event{'s' if len(events) != 1 else ''} queued again for province {province}"
+    )
 
 
 # -- registry listings -------------------------------------------------------------
 @persons_app.command("list")
 @reports_errors
 def persons_list(
-    insured_province: Annotated[str | None, typer.Option(help="only persons insured in this province")] = None,
+    insured_province: Annotated[
+        str | None, typer.Option(help="only persons insured in this province")
+    ] = None,
     limit: Annotated[int, typer.Option(help="how many")] = 20,
     data: DataOpt = None,
     node: NodeOpt = None,
@@ -289,8 +344,14 @@ def persons_list(
     token = ""
     with NodeHandle(national_address(_data(data), node)) as h:
         while len(persons) < limit:
-            resp = h.call(h.admin.ListPersons, pb.ListPersonsRequest(
-                insuredProvince=insured_province or "", pageSize=min(limit - len(persons), 1000), pageToken=token))
+            resp = h.call(
+                h.admin.ListPersons,
+                pb.ListPersonsRequest(
+                    insuredProvince=insured_province or "",
+                    pageSize=min(limit - len(persons), 1000),
+                    pageToken=token,
+                ),
+            )
             persons.extend(resp.persons)
             token = resp.nextPageToken
             if not token:
@@ -303,7 +364,14 @@ def persons_list(
         table.add_column(col)
     for p in persons:
         regions = "; ".join(f"{r.insuOrg} {r.insuOrgName} ({r.insuType})" for r in p.insuredRegions)
-        table.add_row(p.userName, p.idType, p.idNo, {"1": "男", "2": "女"}.get(p.gender, p.gender), p.birthday, regions)
+        table.add_row(
+            p.userName,
+            p.idType,
+            p.idNo,
+            {"1": "男", "2": "女"}.get(p.gender, p.gender),
+            p.birthday,
+            regions,
+        )
     out.print(table)
 
 
@@ -322,7 +390,13 @@ def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = F
     for col in ("channelId", "name", "kind", "status", "reason"):
         table.add_column(col)
     for c in channels:
-        table.add_row(c.channelId, c.name, "official" if c.kind == 1 else "third party", c.status, c.statusReason)
+        table.add_row(
+            c.channelId,
+            c.name,
+            "official" if c.kind == 1 else "third party",
+            c.status,
+            c.statusReason,
+        )
     out.print(table)
 
 
@@ -330,15 +404,19 @@ def _set_channel_status(channel: str, status: str, reason: str, data, node, json
     from ecnet.v1 import admin_service_pb2 as pb
 
     with NodeHandle(national_address(_data(data), node)) as h:
-        resp = h.call(h.admin.SetChannelStatus,
-                      pb.SetChannelStatusRequest(channelId=channel, status=status, reason=reason))
+        resp = h.call(
+            h.admin.SetChannelStatus,
+            pb.SetChannelStatusRequest(channelId=channel, status=status, reason=reason),
+        )
     if json_:
         print_json(MessageToDict(resp))
         return
     c = resp.channel
     said = f" ({c.statusReason})" if c.statusReason else ""
     if resp.changed:
-        out.print(f"channel {c.channelId} ({c.name}) is now {c.status}{said}; every province is told")
+        out.print(
+            f"channel {c.channelId} ({c.name}) is now {c.status}{said}; every province is told"
+        )
     else:
         out.print(f"channel {c.channelId} ({c.name}) was already {c.status}{said}; nothing changed")
 
@@ -347,7 +425,9 @@ def _set_channel_status(channel: str, status: str, reason: str, data, node, json
 @reports_errors
 def channels_suspend(
     channel: Annotated[str, typer.Argument(help="the channel id, e.g. WECHAT")],
-    reason: Annotated[str, typer.Option(help="why (kept, and shown to the channel's callers)")] = "",
+    reason: Annotated[
+        str, typer.Option(help="why (kept, and shown to the channel's callers)")
+    ] = "",
     data: DataOpt = None,
     node: NodeOpt = None,
     json_: JsonOpt = False,
@@ -382,7 +462,9 @@ def terminals_list(
     from ecnet.v1 import admin_service_pb2 as pb
 
     with NodeHandle(national_address(_data(data), node)) as h:
-        terminals = h.call(h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)).terminals
+        terminals = h.call(
+            h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)
+        ).terminals
     if json_:
         print_json([MessageToDict(t) for t in terminals])
         return

@@ -58,7 +58,8 @@ def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationF
     nation = NationFile(data_dir=data_dir, base_port=base_port)
     entries = [NodeEntry("national", "national", "", f"127.0.0.1:{base_port}", "", "")]
     entries += [
-        NodeEntry(f"p{p}", "provincial", p, f"127.0.0.1:{base_port + int(p)}", "", "") for p in provinces
+        NodeEntry(f"p{p}", "provincial", p, f"127.0.0.1:{base_port + int(p)}", "", "")
+        for p in provinces
     ]
     for e in entries:
         folder = data_dir / e.name
@@ -125,11 +126,15 @@ def _is_spawned(entry: NodeEntry) -> bool:
     except CliError:
         return False
     if info.pid != entry.pid:
-        raise CliError(f"{entry.address} is answered by another process (pid {info.pid}), not by {entry.name}")
+        raise CliError(
+            f"{entry.address} is answered by another process (pid {info.pid}), not by {entry.name}"
+        )
     return True
 
 
-def wait_healthy(entries: list[NodeEntry], procs: dict[str, subprocess.Popen], timeout: float = START_TIMEOUT) -> None:
+def wait_healthy(
+    entries: list[NodeEntry], procs: dict[str, subprocess.Popen], timeout: float = START_TIMEOUT
+) -> None:
     """Until every node reports SERVING; a node that exits raises with its reason."""
     deadline = time.monotonic() + timeout
     pending = {e.name: e for e in entries}
@@ -142,7 +147,8 @@ def wait_healthy(entries: list[NodeEntry], procs: dict[str, subprocess.Popen], t
                 del pending[name]
         if pending and time.monotonic() > deadline:
             raise CliError(
-                f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))} (see their node.log)", -3
+                f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))} (see their node.log)",
+                -3,
             )
         if pending:
             time.sleep(0.1)
@@ -189,7 +195,9 @@ def collect_status(nation: NationFile) -> list[dict]:
         if health != "DOWN":
             try:
                 with NodeHandle(entry.address) as h:
-                    counts = dict(h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=3).counts)
+                    counts = dict(
+                        h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=3).counts
+                    )
             except CliError:
                 pass
         d = directory.get(entry.province)
@@ -202,7 +210,9 @@ def collect_status(nation: NationFile) -> list[dict]:
                 "address": entry.address,
                 "pid": entry.pid if pid_alive(entry.pid) else None,
                 "health": health,
-                "directory": admin_pb.NodeState.Name(d.state).removeprefix("NODE_STATE_").lower() if d else "",
+                "directory": admin_pb.NodeState.Name(d.state).removeprefix("NODE_STATE_").lower()
+                if d
+                else "",
                 "pendingEvents": d.pendingEvents if d else 0,
                 "parkedEvents": d.parkedEvents if d else 0,
                 "appliedPosition": d.appliedPosition if d else 0,

@@ -52,8 +52,19 @@ class NodeEntry:
     pid: int | None = None
 
     def command(self, python: str, national: str, heartbeat: float = 2.0) -> list[str]:
-        cmd = [python, "-m", "node", "--role", self.role, "--listen", self.address, "--data", self.data,
-               "--heartbeat", str(heartbeat)]
+        cmd = [
+            python,
+            "-m",
+            "node",
+            "--role",
+            self.role,
+            "--listen",
+            self.address,
+            "--data",
+            self.data,
+            "--heartbeat",
+            str(heartbeat),
+        ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", national]
         return cmd
@@ -96,7 +107,10 @@ class NationFile:
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(
             json.dumps(
-                {"base_port": self.base_port, "nodes": {n: asdict(e) for n, e in self.nodes.items()}},
+                {
+                    "base_port": self.base_port,
+                    "nodes": {n: asdict(e) for n, e in self.nodes.items()},
+                },
                 indent=2,
                 ensure_ascii=False,
             )

@@ -31,17 +31,30 @@ __all__ = ["qr_app", "draw"]
 OFFICIAL = "NHSA-OFFICIAL"
 qr_app = typer.Typer(help="Issue, refresh and show QR codes (6.2).", no_args_is_help=True)
 
-ProvinceOpt = Annotated[str, typer.Option("--province", help="the business-place province (NN) issuing the code")]
-ChannelOpt = Annotated[str, typer.Option("--channel", help="the channel displaying the code (ec-channel-id)")]
-AuthOpt = Annotated[str, typer.Option("--auth-code", help="the holder's authorization code of that channel")]
-InsuOrgOpt = Annotated[str, typer.Option("--insu-org", help="insured region, for a person insured in several")]
-RequestOpt = Annotated[str, typer.Option("--request-id", help="idempotency key: a retry answers the same code")]
+ProvinceOpt = Annotated[
+    str, typer.Option("--province", help="the business-place province (NN) issuing the code")
+]
+ChannelOpt = Annotated[
+    str, typer.Option("--channel", help="the channel displaying the code (ec-channel-id)")
+]
+AuthOpt = Annotated[
+    str, typer.Option("--auth-code", help="the holder's authorization code of that channel")
+]
+InsuOrgOpt = Annotated[
+    str, typer.Option("--insu-org", help="insured region, for a person insured in several")
+]
+RequestOpt = Annotated[
+    str, typer.Option("--request-id", help="idempotency key: a retry answers the same code")
+]
 
 
 def _call(data, node, province, channel: str, method: str, request):
     with NodeHandle(province_address(data, node, province)) as h:
         stub = qr_service_pb2_grpc.QrServiceStub(h.channel)
-        return h.call(functools.partial(getattr(stub, method), metadata=(("ec-channel-id", channel),)), request)
+        return h.call(
+            functools.partial(getattr(stub, method), metadata=(("ec-channel-id", channel),)),
+            request,
+        )
 
 
 def _report(resp, as_json: bool) -> None:
@@ -67,8 +80,14 @@ def _report(resp, as_json: bool) -> None:
 @qr_app.command("issue")
 @reports_errors
 def issue(
-    auth_code: AuthOpt, province: ProvinceOpt = "", channel: ChannelOpt = OFFICIAL, insu_org: InsuOrgOpt = "",
-    request_id: RequestOpt = "", data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
+    auth_code: AuthOpt,
+    province: ProvinceOpt = "",
+    channel: ChannelOpt = OFFICIAL,
+    insu_org: InsuOrgOpt = "",
+    request_id: RequestOpt = "",
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """A new code for the holder (earlier live codes of the authorization die)."""
     request = pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org, requestId=request_id)
@@ -78,13 +97,20 @@ def issue(
 @qr_app.command("refresh")
 @reports_errors
 def refresh(
-    auth_code: AuthOpt, province: ProvinceOpt = "", channel: ChannelOpt = OFFICIAL,
+    auth_code: AuthOpt,
+    province: ProvinceOpt = "",
+    channel: ChannelOpt = OFFICIAL,
     code: Annotated[str, typer.Option("--code", help="the code being replaced (it dies)")] = "",
-    insu_org: InsuOrgOpt = "", request_id: RequestOpt = "", data: DataOpt = None, node: ProvincialNodeOpt = None,
+    insu_org: InsuOrgOpt = "",
+    request_id: RequestOpt = "",
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
     """A new code in place of the previous one (same insured region unless --insu-org)."""
-    request = pb.RefreshQrCodeRequest(authCode=auth_code, ecQrCode=code, insuOrg=insu_org, requestId=request_id)
+    request = pb.RefreshQrCodeRequest(
+        authCode=auth_code, ecQrCode=code, insuOrg=insu_org, requestId=request_id
+    )
     _report(_call(data, node, province, channel, "RefreshQrCode", request), json_)
 
 
@@ -100,15 +126,25 @@ def draw(value: str, compact: bool | None = None) -> None:
 @reports_errors
 def show(
     code: Annotated[str, typer.Option("--code", help="the QR value (28 digits)")],
-    png: Annotated[Path | None, typer.Option("--png", help="write a PNG picture to this file")] = None,
-    svg: Annotated[Path | None, typer.Option("--svg", help="write an SVG picture to this file")] = None,
-    scale: Annotated[int, typer.Option("--scale", min=1, help="pixels per module of a picture")] = 8,
-    compact: Annotated[bool | None, typer.Option("--compact/--ansi", help="half blocks or ANSI colours")] = None,
+    png: Annotated[
+        Path | None, typer.Option("--png", help="write a PNG picture to this file")
+    ] = None,
+    svg: Annotated[
+        Path | None, typer.Option("--svg", help="write an SVG picture to this file")
+    ] = None,
+    scale: Annotated[
+        int, typer.Option("--scale", min=1, help="pixels per module of a picture")
+    ] = 8,
+    compact: Annotated[
+        bool | None, typer.Option("--compact/--ansi", help="half blocks or ANSI colours")
+    ] = None,
 ) -> None:
     """Draw a code in the terminal, or write it as --png / --svg."""
     value = code.strip()
     if not looks_like_code(value):
-        raise CliError(f"{value!r} is not a QR value (28 digits: 424, 19 digits, province, 0000)", -2)
+        raise CliError(
+            f"{value!r} is not a QR value (28 digits: 424, 19 digits, province, 0000)", -2
+        )
     if png is not None and svg is not None:
         raise CliError("give --png or --svg, not both", -2)
     qr = segno.make_qr(value)  # numeric mode, a 21x21 version-1 symbol, never a Micro QR

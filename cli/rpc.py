@@ -56,7 +56,9 @@ def health_of(address: str, timeout: float = 1.0) -> str:
     """SERVING, NOT_SERVING, or DOWN when the node does not answer."""
     with grpc.insecure_channel(address) as channel:
         try:
-            resp = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            resp = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout
+            )
         except grpc.RpcError:
             return "DOWN"
     return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)

@@ -39,7 +39,9 @@ from node.qr.codes import looks_like_code
 
 __all__ = ["scan", "token_app", "trans", "read_code"]
 
-token_app = typer.Typer(help="ecTokens (6.4): check one for the medical-insurance system.", no_args_is_help=True)
+token_app = typer.Typer(
+    help="ecTokens (6.4): check one for the medical-insurance system.", no_args_is_help=True
+)
 
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the terminal's province (NN)")]
 
@@ -74,38 +76,71 @@ def _show(value: dict, as_json: bool, lines: list[str]) -> None:
 
 @reports_errors
 def scan(
-    terminal: Annotated[str, typer.Option("--terminal", help="the terminal's 20-digit number (ec-terminal-id)")],
-    org: Annotated[str, typer.Option("--org", help="orgId of the institution the terminal is bound to")],
+    terminal: Annotated[
+        str, typer.Option("--terminal", help="the terminal's 20-digit number (ec-terminal-id)")
+    ],
+    org: Annotated[
+        str, typer.Option("--org", help="orgId of the institution the terminal is bound to")
+    ],
     province: ProvinceOpt = "",
     code: Annotated[str, typer.Option("--code", help="the scanned value (28 digits)")] = "",
-    image: Annotated[Path | None, typer.Option("--image", help="a picture (PNG, JPEG…) of the QR code")] = None,
-    business_type: Annotated[str, typer.Option("--business-type", help="table C.1, e.g. 01101 registration")]
-    = "01101",
-    operator_id: Annotated[str, typer.Option("--operator-id", help="operatorId (table B.3)")] = "ecnet-cli",
-    operator_name: Annotated[str, typer.Option("--operator-name", help="operatorName (table B.3)")] = "ecnet scan",
+    image: Annotated[
+        Path | None, typer.Option("--image", help="a picture (PNG, JPEG…) of the QR code")
+    ] = None,
+    business_type: Annotated[
+        str, typer.Option("--business-type", help="table C.1, e.g. 01101 registration")
+    ] = "01101",
+    operator_id: Annotated[
+        str, typer.Option("--operator-id", help="operatorId (table B.3)")
+    ] = "ecnet-cli",
+    operator_name: Annotated[
+        str, typer.Option("--operator-name", help="operatorName (table B.3)")
+    ] = "ecnet scan",
     office_id: Annotated[str, typer.Option("--office-id", help="officeId (table B.3)")] = "",
     office_name: Annotated[str, typer.Option("--office-name", help="officeName (table B.3)")] = "",
-    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Scan a QR code (ec.query) as a terminal: the person of table B.4 and an ecToken."""
     if bool(code) == (image is not None):
-        raise CliError("give the value with --code V or a picture of it with --image FILE (one of them)", -2)
+        raise CliError(
+            "give the value with --code V or a picture of it with --image FILE (one of them)", -2
+        )
     value = code or read_code(image)  # type: ignore[arg-type]
-    request = pb.QueryRequest(orgId=org, businessType=business_type, operatorId=operator_id,
-                              operatorName=operator_name, officeId=office_id, officeName=office_name,
-                              ecQrCode=value)
+    request = pb.QueryRequest(
+        orgId=org,
+        businessType=business_type,
+        operatorId=operator_id,
+        operatorName=operator_name,
+        officeId=office_id,
+        officeName=office_name,
+        ecQrCode=value,
+    )
     with NodeHandle(province_address(data, node, province)) as h:
         stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
         r = h.call(functools.partial(stub.Query, metadata=(("ec-terminal-id", terminal),)), request)
-    answer = {"ecQrCode": value, "userName": r.userName, "idType": r.idType, "idNo": r.idNo,
-              "insuOrg": r.insuOrg, "ecToken": r.ecToken, "gender": r.gender, "birthday": r.birthday,
-              "nationality": r.nationality}
-    _show(answer, json_, [
-        f"scanned {value}",
-        f"userName {r.userName}   idType {r.idType}   idNo {r.idNo}",
-        f"insuOrg {r.insuOrg}   gender {r.gender}   birthday {r.birthday}   nationality {r.nationality}",
-        f"ecToken {r.ecToken}",
-    ])
+    answer = {
+        "ecQrCode": value,
+        "userName": r.userName,
+        "idType": r.idType,
+        "idNo": r.idNo,
+        "insuOrg": r.insuOrg,
+        "ecToken": r.ecToken,
+        "gender": r.gender,
+        "birthday": r.birthday,
+        "nationality": r.nationality,
+    }
+    _show(
+        answer,
+        json_,
+        [
+            f"scanned {value}",
+            f"userName {r.userName}   idType {r.idType}   idNo {r.idNo}",
+            f"insuOrg {r.insuOrg}   gender {r.gender}   birthday {r.birthday}   nationality {r.nationality}",
+            f"ecToken {r.ecToken}",
+        ],
+    )
 
 
 @token_app.command("check")
@@ -116,31 +151,47 @@ def token_check(
     name: Annotated[str, typer.Option("--name", help="userName of the person")],
     province: ProvinceOpt = "",
     id_type: Annotated[str, typer.Option("--id-type", help="idType, table C.2")] = "01",
-    org: Annotated[str, typer.Option("--org", help="orgId the token must have been issued to")] = "",
-    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
+    org: Annotated[
+        str, typer.Option("--org", help="orgId the token must have been issued to")
+    ] = "",
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Check an ecToken against a person: flag 1 (valid) or 0 (table C.3)."""
-    request = pb.CheckTokenRequest(ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org)
+    request = pb.CheckTokenRequest(
+        ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org
+    )
     with NodeHandle(province_address(data, node, province)) as h:
         stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
         r = h.call(stub.CheckToken, request)
-    _show({"flag": r.flag, "insuOrg": r.insuOrg}, json_,
-          [f"flag {r.flag} ({CHECK_RESULTS[r.flag]})" + (f"   insuOrg {r.insuOrg}" if r.flag else "")])
+    _show(
+        {"flag": r.flag, "insuOrg": r.insuOrg},
+        json_,
+        [
+            f"flag {r.flag} ({CHECK_RESULTS[r.flag]})"
+            + (f"   insuOrg {r.insuOrg}" if r.flag else "")
+        ],
+    )
 
 
 def trans(
     url: Annotated[str, typer.Option("--url", help="HOST:PORT of the terminal's provincial node")],
-    in_data: Annotated[str, typer.Option("--in", help="the request JSON (InData); - reads it from stdin")],
-    terminal: Annotated[str | None, typer.Option("--terminal", help="ec-terminal-id [default: $ECNET_TERMINAL_ID]")]
-    = None,
+    in_data: Annotated[
+        str, typer.Option("--in", help="the request JSON (InData); - reads it from stdin")
+    ],
+    terminal: Annotated[
+        str | None, typer.Option("--terminal", help="ec-terminal-id [default: $ECNET_TERMINAL_ID]")
+    ] = None,
 ) -> None:
     """NationEcTrans: one Appendix B envelope in, the answer (OutData) out."""
     from cli.ectrans import TERMINAL_ENV, nation_ec_trans
 
     text = sys.stdin.read() if in_data == "-" else in_data
-    ret, out_data = nation_ec_trans(url, text, terminal_id=terminal or os.environ.get(TERMINAL_ENV, ""))
+    ret, out_data = nation_ec_trans(
+        url, text, terminal_id=terminal or os.environ.get(TERMINAL_ENV, "")
+    )
     sys.stdout.write(out_data + "\n")
     if ret != "0000":
         err.print(f"NationEcTrans returned {ret}", highlight=False)
         raise typer.Exit(1)
-

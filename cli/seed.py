@@ -45,7 +45,10 @@ def seed_national(
     try:
         now_ms = int(time.time() * 1000)
         store.upsert_channels(
-            (ChannelRow(c.channel_id, c.name, c.kind, c.status, c.public_key_hex) for c in sample_channels()),
+            (
+                ChannelRow(c.channel_id, c.name, c.kind, c.status, c.public_key_hex)
+                for c in sample_channels()
+            ),
             now_ms,
         )
         if store.counts()["persons"] == 0:
@@ -84,8 +87,16 @@ def seed_national(
         if missing:
             report.terminals = store.insert_terminals(
                 TerminalRow(
-                    t.terminal_id, t.province, t.org_id, t.org_name, t.name, t.purpose, t.version,
-                    t.developer, t.registered_on, t.mac,
+                    t.terminal_id,
+                    t.province,
+                    t.org_id,
+                    t.org_name,
+                    t.name,
+                    t.purpose,
+                    t.version,
+                    t.developer,
+                    t.registered_on,
+                    t.mac,
                 )
                 for t in sample_terminals(missing, seed)
             )

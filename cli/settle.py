@@ -42,20 +42,36 @@ from node.settlement.wire import MED_TYPE_OF, MED_TYPE_PROTO
 
 __all__ = ["settle", "settlement_app", "read_items", "yuan"]
 
-settlement_app = typer.Typer(help="Settlements (6.4 b–c, 6.5): show, reverse, notices.", no_args_is_help=True)
+settlement_app = typer.Typer(
+    help="Settlements (6.4 b–c, 6.5): show, reverse, notices.", no_args_is_help=True
+)
 
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the institution's province (NN)")]
 
 # --med-type names and the contract's enum, as the node converts them.
 MED_TYPES = MED_TYPE_PROTO
 MED_NAMES = MED_TYPE_OF
-CATEGORIES = {"A": pb.ITEM_CATEGORY_A, "B": pb.ITEM_CATEGORY_B, "C": pb.ITEM_CATEGORY_C,
-              "甲": pb.ITEM_CATEGORY_A, "乙": pb.ITEM_CATEGORY_B, "丙": pb.ITEM_CATEGORY_C,
-              "ITEM_CATEGORY_A": pb.ITEM_CATEGORY_A, "ITEM_CATEGORY_B": pb.ITEM_CATEGORY_B,
-              "ITEM_CATEGORY_C": pb.ITEM_CATEGORY_C}
-CATEGORY_NAMES = {pb.ITEM_CATEGORY_A: "A 甲", pb.ITEM_CATEGORY_B: "B 乙", pb.ITEM_CATEGORY_C: "C 丙"}
-STATES = {pb.SETTLEMENT_STATE_SETTLED: "SETTLED", pb.SETTLEMENT_STATE_REVERSED: "REVERSED",
-          pb.SETTLEMENT_STATE_PENDING: "PENDING"}
+CATEGORIES = {
+    "A": pb.ITEM_CATEGORY_A,
+    "B": pb.ITEM_CATEGORY_B,
+    "C": pb.ITEM_CATEGORY_C,
+    "甲": pb.ITEM_CATEGORY_A,
+    "乙": pb.ITEM_CATEGORY_B,
+    "丙": pb.ITEM_CATEGORY_C,
+    "ITEM_CATEGORY_A": pb.ITEM_CATEGORY_A,
+    "ITEM_CATEGORY_B": pb.ITEM_CATEGORY_B,
+    "ITEM_CATEGORY_C": pb.ITEM_CATEGORY_C,
+}
+CATEGORY_NAMES = {
+    pb.ITEM_CATEGORY_A: "A 甲",
+    pb.ITEM_CATEGORY_B: "B 乙",
+    pb.ITEM_CATEGORY_C: "C 丙",
+}
+STATES = {
+    pb.SETTLEMENT_STATE_SETTLED: "SETTLED",
+    pb.SETTLEMENT_STATE_REVERSED: "REVERSED",
+    pb.SETTLEMENT_STATE_PENDING: "PENDING",
+}
 ITEM_FIELDS = ("code", "name", "category", "unitPrice", "quantity")
 INT64_MAX = 2**63 - 1
 # A remote settlement may take the node's settle_deadline (5 s by default) end to end.
@@ -65,7 +81,9 @@ SETTLE_TIMEOUT = 15.0
 # -- the items file ----------------------------------------------------------------
 def _int_field(value: Any, where: str, name: str, minimum: int, meaning: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise CliError(f"{where}: {name} must be {meaning}, got {json.dumps(value, ensure_ascii=False)}", -2)
+        raise CliError(
+            f"{where}: {name} must be {meaning}, got {json.dumps(value, ensure_ascii=False)}", -2
+        )
     if not minimum <= value <= INT64_MAX:
         raise CliError(f"{where}: {name} {value} is out of range (at least {minimum})", -2)
     return value
@@ -74,14 +92,19 @@ def _int_field(value: Any, where: str, name: str, minimum: int, meaning: str) ->
 def _item(raw: Any, n: int, source: str) -> pb.FeeItem:
     where = f"{source}: item {n}"
     if not isinstance(raw, dict):
-        raise CliError(f"{where} is not an object like "
-                       '{"code": "A1", "name": "…", "category": "A", "unitPrice": 30000, "quantity": 1}', -2)
+        raise CliError(
+            f"{where} is not an object like "
+            '{"code": "A1", "name": "…", "category": "A", "unitPrice": 30000, "quantity": 1}',
+            -2,
+        )
     code = raw.get("code")
     if isinstance(code, str) and code.strip():
         where = f"{source}: item {n} ({code!r})"
     unknown = sorted(set(raw) - set(ITEM_FIELDS))
     if unknown:
-        raise CliError(f"{where}: unknown field {unknown[0]!r} (an item has {', '.join(ITEM_FIELDS)})", -2)
+        raise CliError(
+            f"{where}: unknown field {unknown[0]!r} (an item has {', '.join(ITEM_FIELDS)})", -2
+        )
     for name in ("code", "name"):
         value = raw.get(name)
         if not isinstance(value, str) or not value.strip():
@@ -90,12 +113,18 @@ def _item(raw: Any, n: int, source: str) -> pb.FeeItem:
     key = category.strip() if isinstance(category, str) else ""
     kind = CATEGORIES.get(key) or CATEGORIES.get(key.upper())
     if kind is None:
-        raise CliError(f"{where}: category {json.dumps(category, ensure_ascii=False)} is not "
-                       "A (甲), B (乙) or C (丙)", -2)
-    unit_price = _int_field(raw.get("unitPrice"), where, "unitPrice", 0, "an integer number of fen (30000 = 300 yuan)")
+        raise CliError(
+            f"{where}: category {json.dumps(category, ensure_ascii=False)} is not "
+            "A (甲), B (乙) or C (丙)",
+            -2,
+        )
+    unit_price = _int_field(
+        raw.get("unitPrice"), where, "unitPrice", 0, "an integer number of fen (30000 = 300 yuan)"
+    )
     quantity = _int_field(raw.get("quantity"), where, "quantity", 1, "a whole number, at least 1")
-    return pb.FeeItem(code=code, name=raw["name"], category=kind,
-                      unitPrice=unit_price, quantity=quantity)
+    return pb.FeeItem(
+        code=code, name=raw["name"], category=kind, unitPrice=unit_price, quantity=quantity
+    )
 
 
 def read_items(source: str) -> list[pb.FeeItem]:
@@ -116,13 +145,19 @@ def read_items(source: str) -> list[pb.FeeItem]:
     try:
         raw = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CliError(f"{name} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", -2) from None
+        raise CliError(
+            f"{name} is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", -2
+        ) from None
     if isinstance(raw, dict) and isinstance(raw.get("items"), list):
         raw = raw["items"]  # a SettleRequest-like object is fine too
     if not isinstance(raw, list):
-        raise CliError(f"{name}: expected a JSON list of items, got a JSON {type(raw).__name__}", -2)
+        raise CliError(
+            f"{name}: expected a JSON list of items, got a JSON {type(raw).__name__}", -2
+        )
     if not raw:
-        raise CliError(f"{name}: the list of items is empty (a settlement needs at least one item)", -2)
+        raise CliError(
+            f"{name}: the list of items is empty (a settlement needs at least one item)", -2
+        )
     return [_item(r, n, name) for n, r in enumerate(raw, 1)]
 
 
@@ -132,7 +167,9 @@ def _answered(exc: grpc.RpcError) -> bool:
     return node_answer(exc) is not None
 
 
-def _call(data, node, province: str, method: str, request, retry_id: str = "", timeout: float = 10.0):
+def _call(
+    data, node, province: str, method: str, request, retry_id: str = "", timeout: float = 10.0
+):
     """One SettlementService call. A -3 from the node (a remote settlement not
     confirmed in time) keeps its message; a node that does not answer says so. Either
     way, the request id to retry with (``retry_id``) is named."""
@@ -167,7 +204,9 @@ def _ts(msg, name: str) -> str:
 
 def settlement_dict(s: pb.Settlement) -> dict:
     """The Settlement as proto3 JSON (every field, int64 as strings, enums by name)."""
-    return MessageToDict(s, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return MessageToDict(
+        s, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    )
 
 
 def _lines(s: pb.Settlement) -> list[str]:
@@ -178,8 +217,10 @@ def _lines(s: pb.Settlement) -> list[str]:
         f"servingProvince {s.servingProvince}   medType {MED_NAMES.get(s.medType, s.medType)}",
     ]
     for item in s.items:
-        lines.append(f"  item {item.code} {item.name} ({CATEGORY_NAMES.get(item.category, item.category)}) "
-                     f"{item.unitPrice} fen × {item.quantity}")
+        lines.append(
+            f"  item {item.code} {item.name} ({CATEGORY_NAMES.get(item.category, item.category)}) "
+            f"{item.unitPrice} fen × {item.quantity}"
+        )
     lines += [
         _money("feeSumamt", s.feeSumamt),
         _money("fundPay", s.fundPay),
@@ -193,8 +234,10 @@ def _lines(s: pb.Settlement) -> list[str]:
     if s.state == pb.SETTLEMENT_STATE_REVERSED:
         lines.append(f"reversedAt {_ts(s, 'reversedAt')}   reverseRequestId {s.reverseRequestId}")
     if s.state == pb.SETTLEMENT_STATE_PENDING:
-        lines.append(f"not confirmed by the insured province {s.settledBy} yet: "
-                     f"retry `ecnet settle` with --request-id {s.requestId}")
+        lines.append(
+            f"not confirmed by the insured province {s.settledBy} yet: "
+            f"retry `ecnet settle` with --request-id {s.requestId}"
+        )
     return lines
 
 
@@ -212,14 +255,32 @@ def _show(s: pb.Settlement, as_json: bool, note: str = "") -> None:
 @reports_errors
 def settle(
     token: Annotated[str, typer.Option("--token", help="the ecToken of the scan (ecnet scan)")],
-    org: Annotated[str, typer.Option("--org", help="orgId of the institution the token was issued to")],
-    items: Annotated[str, typer.Option("--items", help="JSON list of fee items (code, name, category A|B|C, "
-                                                         "unitPrice in fen, quantity); - reads stdin")],
+    org: Annotated[
+        str, typer.Option("--org", help="orgId of the institution the token was issued to")
+    ],
+    items: Annotated[
+        str,
+        typer.Option(
+            "--items",
+            help="JSON list of fee items (code, name, category A|B|C, "
+            "unitPrice in fen, quantity); - reads stdin",
+        ),
+    ],
     province: ProvinceOpt = "",
-    request_id: Annotated[str, typer.Option("--request-id", help="idempotency key: a retry with it answers the "
-                                                                   "same settlement (default: a fresh one, printed)")] = "",
-    med_type: Annotated[str, typer.Option("--med-type", help="outpatient, inpatient or pharmacy")] = "outpatient",
-    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
+    request_id: Annotated[
+        str,
+        typer.Option(
+            "--request-id",
+            help="idempotency key: a retry with it answers the "
+            "same settlement (default: a fresh one, printed)",
+        ),
+    ] = "",
+    med_type: Annotated[
+        str, typer.Option("--med-type", help="outpatient, inpatient or pharmacy")
+    ] = "outpatient",
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Settle a business with the ecToken of a scan: fund, personal account, own pay."""
     med = MED_TYPES.get(med_type.strip().lower())
@@ -229,7 +290,9 @@ def settle(
     if not request_id:
         request_id = uuid.uuid4().hex
         err.print(f"requestId {request_id} (retry with --request-id {request_id})", highlight=False)
-    request = pb.SettleRequest(ecToken=token, orgId=org, requestId=request_id, medType=med, items=fee_items)
+    request = pb.SettleRequest(
+        ecToken=token, orgId=org, requestId=request_id, medType=med, items=fee_items
+    )
     s = _call(data, node, province, "Settle", request, request_id, SETTLE_TIMEOUT).settlement
     _show(s, json_)
 
@@ -239,10 +302,14 @@ def settle(
 def show(
     settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
     province: ProvinceOpt = "",
-    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """A settlement made at (or for) this province, by its id."""
-    s = _call(data, node, province, "GetSettlement", pb.GetSettlementRequest(settlementId=settlement_id)).settlement
+    s = _call(
+        data, node, province, "GetSettlement", pb.GetSettlementRequest(settlementId=settlement_id)
+    ).settlement
     _show(s, json_)
 
 
@@ -251,17 +318,25 @@ def show(
 def reverse(
     settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
     province: ProvinceOpt = "",
-    org: Annotated[str, typer.Option("--org", help="orgId of the institution that settled it (only it may)")] = "",
-    request_id: Annotated[str, typer.Option("--request-id", help="this reversal's id (default: a fresh one)")] = "",
-    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
+    org: Annotated[
+        str, typer.Option("--org", help="orgId of the institution that settled it (only it may)")
+    ] = "",
+    request_id: Annotated[
+        str, typer.Option("--request-id", help="this reversal's id (default: a fresh one)")
+    ] = "",
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Reverse a settlement, once: the personal account and the year's totals restored."""
     request_id = request_id or uuid.uuid4().hex
     request = pb.ReverseRequest(settlementId=settlement_id, orgId=org, requestId=request_id)
     s = _call(data, node, province, "Reverse", request, timeout=SETTLE_TIMEOUT).settlement
     if s.state == pb.SETTLEMENT_STATE_REVERSED and s.reverseRequestId != request_id:
-        note = (f"already reversed at {_ts(s, 'reversedAt')} (reverseRequestId {s.reverseRequestId}); "
-                "nothing restored again")
+        note = (
+            f"already reversed at {_ts(s, 'reversedAt')} (reverseRequestId {s.reverseRequestId}); "
+            "nothing restored again"
+        )
     else:
         note = "reversed"
     if json_:
@@ -277,7 +352,9 @@ def notices(
     province: ProvinceOpt = "",
     id_type: Annotated[str, typer.Option("--id-type", help="idType, table C.2")] = "01",
     limit: Annotated[int, typer.Option("--limit", help="at most this many (1-500)")] = 50,
-    data: DataOpt = None, node: ProvincialNodeOpt = None, json_: JsonOpt = False,
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Settlements of a multi-insured person made by their other insured provinces (6.3.2 d)."""
     if not 1 <= limit <= 500:
@@ -285,21 +362,54 @@ def notices(
     request = pb.ListNoticesRequest(idType=id_type, idNo=id_no, limit=limit)
     got = _call(data, node, province, "ListNotices", request).notices
     if json_:
-        out.print_json(json.dumps([MessageToDict(n, preserving_proto_field_name=True,
-                                                 always_print_fields_with_no_presence=True) for n in got],
-                                  ensure_ascii=False))
+        out.print_json(
+            json.dumps(
+                [
+                    MessageToDict(
+                        n,
+                        preserving_proto_field_name=True,
+                        always_print_fields_with_no_presence=True,
+                    )
+                    for n in got
+                ],
+                ensure_ascii=False,
+            )
+        )
         return
     if not got:
         out.print(f"no settlement notices for {id_type} {id_no} here", highlight=False)
         return
     table = Table()
-    for col in ("at", "settlementId", "insuOrg", "settledBy", "medType", "state", "feeSumamt", "fundPay",
-                "psnAcctPay", "ownPayAmt"):
-        table.add_column(col, justify="right" if col in ("feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt")
-                         else "left")
+    for col in (
+        "at",
+        "settlementId",
+        "insuOrg",
+        "settledBy",
+        "medType",
+        "state",
+        "feeSumamt",
+        "fundPay",
+        "psnAcctPay",
+        "ownPayAmt",
+    ):
+        table.add_column(
+            col,
+            justify="right"
+            if col in ("feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt")
+            else "left",
+        )
     for n in got:
-        table.add_row(_ts(n, "at"), n.settlementId, n.insuOrg, n.settledBy, MED_NAMES.get(n.medType, str(n.medType)),
-                      STATES.get(n.state, str(n.state)), yuan(n.feeSumamt), yuan(n.fundPay), yuan(n.psnAcctPay),
-                      yuan(n.ownPayAmt))
+        table.add_row(
+            _ts(n, "at"),
+            n.settlementId,
+            n.insuOrg,
+            n.settledBy,
+            MED_NAMES.get(n.medType, str(n.medType)),
+            STATES.get(n.state, str(n.state)),
+            yuan(n.feeSumamt),
+            yuan(n.fundPay),
+            yuan(n.psnAcctPay),
+            yuan(n.ownPayAmt),
+        )
     out.print(table)
     out.print("amounts in yuan", highlight=False)

@@ -39,14 +39,20 @@ from node.voucher.biometric import make_liveness_sample
 __all__ = ["voucher_app"]
 
 OFFICIAL = "NHSA-OFFICIAL"
-voucher_app = typer.Typer(help="Activate vouchers and manage channel authorizations (6.1).", no_args_is_help=True)
+voucher_app = typer.Typer(
+    help="Activate vouchers and manage channel authorizations (6.1).", no_args_is_help=True
+)
 
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the national node")]
 NameOpt = Annotated[str, typer.Option("--name", help="userName as registered")]
 IdTypeOpt = Annotated[str, typer.Option("--id-type", help="idType, table C.2")]
 IdNoOpt = Annotated[str, typer.Option("--id-no", help="idNo")]
-ProvinceOpt = Annotated[str, typer.Option("--business-province", help="province of the business place (NN)")]
-PasswordOpt = Annotated[str, typer.Option("--password", prompt=True, hide_input=True, help="six-digit voucher password")]
+ProvinceOpt = Annotated[
+    str, typer.Option("--business-province", help="province of the business place (NN)")
+]
+PasswordOpt = Annotated[
+    str, typer.Option("--password", prompt=True, hide_input=True, help="six-digit voucher password")
+]
 ViaOpt = Annotated[str, typer.Option("--via", help="the official channel making the call")]
 
 
@@ -82,47 +88,82 @@ def _state(state: int) -> str:
 
 def _sample(v: Voucher, name: str, id_type: str, id_no: str, challenge: str) -> bytes:
     """The simulated camera: the enrolled template (simulation RPC) answering ``challenge``."""
-    face = v.GetSimulatedFaceTemplate(pb.GetSimulatedFaceTemplateRequest(userName=name, idType=id_type, idNo=id_no))
+    face = v.GetSimulatedFaceTemplate(
+        pb.GetSimulatedFaceTemplateRequest(userName=name, idType=id_type, idNo=id_no)
+    )
     return make_liveness_sample(face.faceTemplate, challenge, int(time.time() * 1000))
 
 
 def _is_official(h: NodeHandle, channel_id: str) -> bool:
     channels = h.call(h.admin.ListChannels, admin_service_pb2.ListChannelsRequest()).channels
-    return any(c.channelId == channel_id and c.kind == common_pb2.CHANNEL_KIND_OFFICIAL for c in channels)
+    return any(
+        c.channelId == channel_id and c.kind == common_pb2.CHANNEL_KIND_OFFICIAL for c in channels
+    )
 
 
 @voucher_app.command("activate")
 @reports_errors
 def activate(
-    name: NameOpt, id_no: IdNoOpt, password: PasswordOpt, id_type: IdTypeOpt = "01",
+    name: NameOpt,
+    id_no: IdNoOpt,
+    password: PasswordOpt,
+    id_type: IdTypeOpt = "01",
     channel: Annotated[str, typer.Option("--channel", help="the channel activating")] = OFFICIAL,
-    business_province: ProvinceOpt = "", data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    business_province: ProvinceOpt = "",
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Real-name check, real-person check (simulated camera), password, activation."""
     with _connect(data, node) as h:
         v = Voucher(h, channel)
         rn = v.RealNameCheck(pb.RealNameCheckRequest(userName=name, idType=id_type, idNo=id_no))
-        rp = v.RealPersonCheck(pb.RealPersonCheckRequest(
-            realNameSerial=rn.realNameSerial,
-            livenessSample=_sample(v, name, id_type, id_no, rn.livenessChallenge)))
+        rp = v.RealPersonCheck(
+            pb.RealPersonCheckRequest(
+                realNameSerial=rn.realNameSerial,
+                livenessSample=_sample(v, name, id_type, id_no, rn.livenessChallenge),
+            )
+        )
         if _is_official(h, channel):
-            pw = v.SetPassword(pb.SetPasswordRequest(
-                realPersonSerial=rp.realPersonSerial, password=password, passwordConfirm=password))
+            pw = v.SetPassword(
+                pb.SetPasswordRequest(
+                    realPersonSerial=rp.realPersonSerial,
+                    password=password,
+                    passwordConfirm=password,
+                )
+            )
         else:
-            page = v.OpenPasswordPage(pb.OpenPasswordPageRequest(realPersonSerial=rp.realPersonSerial))
-            pw = v.SetPassword(pb.SetPasswordRequest(
-                pageSession=page.pageSession, password=password, passwordConfirm=password))
-        done = v.Activate(pb.ActivateRequest(
-            realPersonSerial=rp.realPersonSerial, passwordSerial=pw.passwordSerial,
-            businessProvince=business_province))
+            page = v.OpenPasswordPage(
+                pb.OpenPasswordPageRequest(realPersonSerial=rp.realPersonSerial)
+            )
+            pw = v.SetPassword(
+                pb.SetPasswordRequest(
+                    pageSession=page.pageSession, password=password, passwordConfirm=password
+                )
+            )
+        done = v.Activate(
+            pb.ActivateRequest(
+                realPersonSerial=rp.realPersonSerial,
+                passwordSerial=pw.passwordSerial,
+                businessProvince=business_province,
+            )
+        )
     regions = [MessageToDict(r) for r in done.insuredRegions]
     _show(
-        {"ecCardNo": done.ecCardNo, "state": _state(done.state), "authCode": done.authCode,
-         "channelId": channel, "version": done.version, "insuredRegions": regions},
+        {
+            "ecCardNo": done.ecCardNo,
+            "state": _state(done.state),
+            "authCode": done.authCode,
+            "channelId": channel,
+            "version": done.version,
+            "insuredRegions": regions,
+        },
         json_,
-        [f"activated voucher {done.ecCardNo}",
-         f"authCode for {channel}: {done.authCode}",
-         "insured: " + "; ".join(f"{r.insuOrg} {r.insuOrgName}" for r in done.insuredRegions)],
+        [
+            f"activated voucher {done.ecCardNo}",
+            f"authCode for {channel}: {done.authCode}",
+            "insured: " + "; ".join(f"{r.insuOrg} {r.insuOrgName}" for r in done.insuredRegions),
+        ],
     )
 
 
@@ -130,32 +171,66 @@ def activate(
 @reports_errors
 def authorize(
     channel: Annotated[str, typer.Option("--channel", help="the channel to authorize")],
-    name: NameOpt, id_no: IdNoOpt, password: PasswordOpt, id_type: IdTypeOpt = "01",
-    business_province: ProvinceOpt = "", data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    name: NameOpt,
+    id_no: IdNoOpt,
+    password: PasswordOpt,
+    id_type: IdTypeOpt = "01",
+    business_province: ProvinceOpt = "",
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Authorize an activated voucher on a channel, confirmed with the password (6.1.4)."""
     with _connect(data, node) as h:
-        done = Voucher(h, channel).Authorize(pb.AuthorizeRequest(
-            userName=name, idType=id_type, idNo=id_no, password=password, businessProvince=business_province))
-    _show({"authCode": done.authCode, "ecCardNo": done.ecCardNo, "channelId": channel, "version": done.version},
-          json_, [f"authorized {channel} for voucher {done.ecCardNo}", f"authCode: {done.authCode}"])
+        done = Voucher(h, channel).Authorize(
+            pb.AuthorizeRequest(
+                userName=name,
+                idType=id_type,
+                idNo=id_no,
+                password=password,
+                businessProvince=business_province,
+            )
+        )
+    _show(
+        {
+            "authCode": done.authCode,
+            "ecCardNo": done.ecCardNo,
+            "channelId": channel,
+            "version": done.version,
+        },
+        json_,
+        [f"authorized {channel} for voucher {done.ecCardNo}", f"authCode: {done.authCode}"],
+    )
 
 
 def _authorization(a: common_pb2.Authorization) -> dict:
-    return {"channelId": a.channelId, "channelName": a.channelName, "revoked": a.revoked,
-            "authorizedAt": a.authorizedAt.ToJsonString(),
-            "revokedAt": a.revokedAt.ToJsonString() if a.revoked else ""}
+    return {
+        "channelId": a.channelId,
+        "channelName": a.channelName,
+        "revoked": a.revoked,
+        "authorizedAt": a.authorizedAt.ToJsonString(),
+        "revokedAt": a.revokedAt.ToJsonString() if a.revoked else "",
+    }
 
 
 @voucher_app.command("authorizations")
 @reports_errors
 def authorizations(
-    auth_code: Annotated[str, typer.Option("--auth-code", help="the holder's official-channel authCode")],
-    via: ViaOpt = OFFICIAL, data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    auth_code: Annotated[
+        str, typer.Option("--auth-code", help="the holder's official-channel authCode")
+    ],
+    via: ViaOpt = OFFICIAL,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """The holder's channel authorizations, revoked ones too (4.7); codes are not shown."""
     with _connect(data, node) as h:
-        rows = Voucher(h, via).ListAuthorizations(pb.ListAuthorizationsRequest(authCode=auth_code)).authorizations
+        rows = (
+            Voucher(h, via)
+            .ListAuthorizations(pb.ListAuthorizationsRequest(authCode=auth_code))
+            .authorizations
+        )
     if json_:
         _show([_authorization(a) for a in rows], True, [])
         return
@@ -170,15 +245,29 @@ def authorizations(
 @voucher_app.command("revoke")
 @reports_errors
 def revoke(
-    auth_code: Annotated[str, typer.Option("--auth-code", help="the holder's official-channel authCode")],
-    channel: Annotated[str, typer.Option("--channel", help="the channel whose authorization to revoke")],
-    via: ViaOpt = OFFICIAL, data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    auth_code: Annotated[
+        str, typer.Option("--auth-code", help="the holder's official-channel authCode")
+    ],
+    channel: Annotated[
+        str, typer.Option("--channel", help="the channel whose authorization to revoke")
+    ],
+    via: ViaOpt = OFFICIAL,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """Revoke the holder's authorization of a third-party channel; its code dies everywhere."""
     with _connect(data, node) as h:
-        a = Voucher(h, via).RevokeAuthorization(
-            pb.RevokeAuthorizationRequest(authCode=auth_code, channelId=channel)).authorization
-    _show(_authorization(a), json_, [f"revoked the authorization of {a.channelId} ({a.channelName})"])
+        a = (
+            Voucher(h, via)
+            .RevokeAuthorization(
+                pb.RevokeAuthorizationRequest(authCode=auth_code, channelId=channel)
+            )
+            .authorization
+        )
+    _show(
+        _authorization(a), json_, [f"revoked the authorization of {a.channelId} ({a.channelName})"]
+    )
 
 
 @voucher_app.command("status")
@@ -186,8 +275,12 @@ def revoke(
 def status(
     channel: Annotated[str, typer.Option("--channel", help="the channel asking")] = OFFICIAL,
     auth_code: Annotated[str, typer.Option("--auth-code", help="the channel's authCode")] = "",
-    name: NameOpt = "", id_type: IdTypeOpt = "01", id_no: IdNoOpt = "",
-    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False,
+    name: NameOpt = "",
+    id_type: IdTypeOpt = "01",
+    id_no: IdNoOpt = "",
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
 ) -> None:
     """The voucher as the channel sees it: by --auth-code, or by --name/--id-no."""
     if not auth_code and not id_no:
@@ -197,16 +290,25 @@ def status(
         request = pb.GetVoucherStatusRequest(userName=name, idType=id_type, idNo=id_no)
     with _connect(data, node) as h:
         s = Voucher(h, channel).GetVoucherStatus(request)
-    value = {"ecCardNo": s.ecCardNo, "state": _state(s.state), "version": s.version,
-             "insuredRegions": [MessageToDict(r) for r in s.insuredRegions],
-             "authorizations": [_authorization(a) for a in s.authorizations]}
+    value = {
+        "ecCardNo": s.ecCardNo,
+        "state": _state(s.state),
+        "version": s.version,
+        "insuredRegions": [MessageToDict(r) for r in s.insuredRegions],
+        "authorizations": [_authorization(a) for a in s.authorizations],
+    }
     if s.HasField("frozenUntil"):
         value["frozenUntil"] = s.frozenUntil.ToJsonString()
-    lines = [f"state: {value['state']}" + (f" (until {value['frozenUntil']})" if "frozenUntil" in value else "")]
+    lines = [
+        f"state: {value['state']}"
+        + (f" (until {value['frozenUntil']})" if "frozenUntil" in value else "")
+    ]
     if s.ecCardNo:
-        lines += [f"voucher: {s.ecCardNo} (version {s.version})",
-                  "insured: " + "; ".join(f"{r.insuOrg} {r.insuOrgName}" for r in s.insuredRegions),
-                  "authorized: " + ", ".join(a.channelId for a in s.authorizations if not a.revoked)]
+        lines += [
+            f"voucher: {s.ecCardNo} (version {s.version})",
+            "insured: " + "; ".join(f"{r.insuOrg} {r.insuOrgName}" for r in s.insuredRegions),
+            "authorized: " + ", ".join(a.channelId for a in s.authorizations if not a.revoked),
+        ]
     _show(value, json_, lines)
 
 
@@ -214,10 +316,14 @@ def status(
 @reports_errors
 def liveness_sample(
     id_no: IdNoOpt,
-    challenge: Annotated[str, typer.Option("--challenge", help="livenessChallenge of the RealNameCheck answer")],
-    id_type: IdTypeOpt = "01", name: NameOpt = "",
+    challenge: Annotated[
+        str, typer.Option("--challenge", help="livenessChallenge of the RealNameCheck answer")
+    ],
+    id_type: IdTypeOpt = "01",
+    name: NameOpt = "",
     channel: Annotated[str, typer.Option("--channel", help="the channel capturing")] = OFFICIAL,
-    data: DataOpt = None, node: NodeOpt = None,
+    data: DataOpt = None,
+    node: NodeOpt = None,
 ) -> None:
     """SIMULATION: a liveness sample of the person answering the challenge, as base64 for
     grpcurl's bytes field (valid for a minute)."""

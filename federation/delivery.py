@@ -122,7 +122,15 @@ from node.errors import from_rpc_error, node_answer
 from node.settings import read_settings
 from node.storage.outbox import PRUNE_BATCH, DeliveryState, OutboxStore, Parked, Pending
 
-__all__ = ["Delivery", "DeliverySettings", "log_epoch_restart", "refusal_of", "uplink", "wait_applied", "UPLINK_LANE"]
+__all__ = [
+    "Delivery",
+    "DeliverySettings",
+    "log_epoch_restart",
+    "refusal_of",
+    "uplink",
+    "wait_applied",
+    "UPLINK_LANE",
+]
 
 log = logging.getLogger("ecnet.delivery")
 
@@ -157,14 +165,23 @@ def refusal_of(exc: grpc.RpcError) -> str | None:
     return answer[1] if answer is not None and answer[0] == -2 else None
 
 
-def log_epoch_restart(origin: str, request: fed_pb.DeliverEventsRequest, restarted_from: str, position: int) -> None:
+def log_epoch_restart(
+    origin: str, request: fed_pb.DeliverEventsRequest, restarted_from: str, position: int
+) -> None:
     """At a receiver, after the commit: the warning that ``origin``'s outbox started a
     new epoch (``restarted_from`` is the old one; nothing when it is empty)."""
     if restarted_from:
         log.warning(
             "sender's outbox epoch changed: its position restarts (its database was recreated)",
-            extra={"fields": {"origin": origin, "batch": request.batchId, "old_epoch": restarted_from,
-                              "new_epoch": request.epoch, "position": position}},
+            extra={
+                "fields": {
+                    "origin": origin,
+                    "batch": request.batchId,
+                    "old_epoch": restarted_from,
+                    "new_epoch": request.epoch,
+                    "position": position,
+                }
+            },
         )
 
 
@@ -216,8 +233,12 @@ class Delivery:
         self._running = True
         if self.node.directory is not None:
             self.node.directory.on_registered.append(self._registered)
-        self._scanner = asyncio.create_task(self._scan_forever(), name=f"delivery-scan-{self.origin}")
-        self._pruner = asyncio.create_task(self._prune_forever(), name=f"outbox-prune-{self.origin}")
+        self._scanner = asyncio.create_task(
+            self._scan_forever(), name=f"delivery-scan-{self.origin}"
+        )
+        self._pruner = asyncio.create_task(
+            self._prune_forever(), name=f"outbox-prune-{self.origin}"
+        )
 
     async def stop(self) -> None:
         """Cancel the loop; batches in flight are simply sent again after a restart."""
@@ -268,8 +289,14 @@ class Delivery:
             await self.store.reset_backoff(destination)
             log.warning(
                 "parked events queued again",
-                extra={"fields": {"origin": self.origin, "destination": destination, "events": len(requeued),
-                                  "event_ids": ",".join(p.event_id for p in requeued)}},
+                extra={
+                    "fields": {
+                        "origin": self.origin,
+                        "destination": destination,
+                        "events": len(requeued),
+                        "event_ids": ",".join(p.event_id for p in requeued),
+                    }
+                },
             )
             self.wake(destination)
         return requeued
@@ -331,7 +358,9 @@ class Delivery:
                 while await self._send_one(destination):
                     wake.clear()
             except Exception:
-                log.exception("delivery failed unexpectedly", extra={"fields": {"province": destination}})
+                log.exception(
+                    "delivery failed unexpectedly", extra={"fields": {"province": destination}}
+                )
 
     async def _send_one(self, destination: str) -> bool:
         """Send one batch if one is due; True when more may be sent at once."""
@@ -354,9 +383,13 @@ class Delivery:
         first, last = batch[0].seq, batch[-1].seq
         epoch, created = await self.store.epoch()
         if created:
-            log.info("outbox epoch created", extra={"fields": {"origin": self.origin, "epoch": epoch}})
+            log.info(
+                "outbox epoch created", extra={"fields": {"origin": self.origin, "epoch": epoch}}
+            )
         request = fed_pb.DeliverEventsRequest(
-            origin=self.origin, batchId=f"{self.origin}:{destination}:{first}-{last}", events=events,
+            origin=self.origin,
+            batchId=f"{self.origin}:{destination}:{first}-{last}",
+            events=events,
             epoch=epoch,
         )
         peer = await self._peer(destination, address)
@@ -374,7 +407,9 @@ class Delivery:
             return self._contact.get(destination, 0) != contact
         if resp.appliedPosition < first:
             await self._failed(
-                destination, state, contact,
+                destination,
+                state,
+                contact,
                 f"receiver answered appliedPosition {resp.appliedPosition} for batch {first}-{last}",
             )
             return False
@@ -382,9 +417,18 @@ class Delivery:
             # The receiver is past seqs this outbox never gave: restored from a backup.
             renewed = await self.store.renew_epoch_if_behind(resp.appliedPosition)
             if renewed is not None:
-                log.warning("outbox behind its receiver (restored?): new epoch", extra={"fields": {
-                    "province": destination, "receiver_position": resp.appliedPosition, "batch_last": last,
-                    "old_epoch": epoch, "new_epoch": renewed}})
+                log.warning(
+                    "outbox behind its receiver (restored?): new epoch",
+                    extra={
+                        "fields": {
+                            "province": destination,
+                            "receiver_position": resp.appliedPosition,
+                            "batch_last": last,
+                            "old_epoch": epoch,
+                            "new_epoch": renewed,
+                        }
+                    },
+                )
                 return True  # the same batch again at once, under the new epoch
         # Never beyond what this batch sent: the receiver has applied up to ``last`` of
         # this outbox; a larger position may count in another epoch (a receiver that
@@ -399,7 +443,12 @@ class Delivery:
         return True
 
     async def _refused(
-        self, destination: str, state: DeliveryState, contact: int, batch: list[Pending], message: str
+        self,
+        destination: str,
+        state: DeliveryState,
+        contact: int,
+        batch: list[Pending],
+        message: str,
     ) -> bool:
         """The receiver refused ``batch`` with -2: narrow it down, or count a refusal of
         its one event and park that event after ``park_after_refusals`` in a row."""
@@ -408,39 +457,67 @@ class Delivery:
             await self.store.narrow(destination, last)
             log.warning(
                 "batch refused (-2): sending its events one at a time",
-                extra={"fields": {"origin": self.origin, "destination": destination, "first": first,
-                                  "last": last, "error": message}},
+                extra={
+                    "fields": {
+                        "origin": self.origin,
+                        "destination": destination,
+                        "first": first,
+                        "last": last,
+                        "error": message,
+                    }
+                },
             )
             return True  # at once: the events before the refused one are not at fault
         row = batch[0]
         refusals = await self.store.refused(destination, row.seq)
         limit = self.settings.park_after_refusals
-        if refusals >= limit and await self.store.park(destination, row.seq, message, self.node.clock.now_ms()):
+        if refusals >= limit and await self.store.park(
+            destination, row.seq, message, self.node.clock.now_ms()
+        ):
             log.error(
                 "event parked: its receiver refused it; the queue goes on without it",
-                extra={"fields": {"origin": self.origin, "destination": destination, "seq": row.seq,
-                                  "event_id": row.event_id, "kind": row.kind, "refusals": refusals,
-                                  "error": message}},
+                extra={
+                    "fields": {
+                        "origin": self.origin,
+                        "destination": destination,
+                        "seq": row.seq,
+                        "event_id": row.event_id,
+                        "kind": row.kind,
+                        "refusals": refusals,
+                        "error": message,
+                    }
+                },
             )
             return True
         await self._failed(
-            destination, state, contact,
+            destination,
+            state,
+            contact,
             f"-2 {message} (event {row.event_id} seq {row.seq} {row.kind}: refusal {refusals} of {limit})",
         )
         return self._contact.get(destination, 0) != contact
 
-    async def _failed(self, destination: str, state: DeliveryState, contact: int, error: str) -> None:
+    async def _failed(
+        self, destination: str, state: DeliveryState, contact: int, error: str
+    ) -> None:
         if self._contact.get(destination, 0) != contact:
             return  # the province registered meanwhile: retry now, not after a backoff
         attempts = state.attempts + 1
-        delay = min(self.backoff_cap_s, self.backoff_base_s * 2 ** state.attempts)
+        delay = min(self.backoff_cap_s, self.backoff_base_s * 2**state.attempts)
         # Jitter in [0.75, 1.25): provinces that failed together do not retry together.
         delay *= 0.75 + self.node.entropy.randbelow(10_000) / 20_000
         next_at = self.node.clock.now_ms() + int(delay * 1000)
         await self.store.failed(destination, attempts, next_at, error)
         log.warning(
             "delivery failed, backing off",
-            extra={"fields": {"province": destination, "attempts": attempts, "retry_s": round(delay, 2), "error": error}},
+            extra={
+                "fields": {
+                    "province": destination,
+                    "attempts": attempts,
+                    "retry_s": round(delay, 2),
+                    "error": error,
+                }
+            },
         )
         # Retry on time rather than at the next scan after the backoff ends.
         old = self._timers.pop(destination, None)

@@ -103,7 +103,9 @@ class Directory:
             try:
                 await callback(province)
             except Exception:  # a listener's bug must not refuse a valid registration
-                log.exception("on_registered callback failed", extra={"fields": {"province": province}})
+                log.exception(
+                    "on_registered callback failed", extra={"fields": {"province": province}}
+                )
 
     async def _answers(self, row: NodeRow) -> bool:
         """Does the registered instance still answer at its address?"""

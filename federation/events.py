@@ -49,7 +49,16 @@ __all__ = [
 NOTICE_KIND = "settlement.notice"
 CHANNEL_KIND = "channel.status"
 CHANNEL_STATUSES = ("approved", "suspended")
-_NOTICE_STR = ("settlement_id", "ec_card_no", "id_type", "id_no", "insu_org", "settled_by", "med_type", "state")
+_NOTICE_STR = (
+    "settlement_id",
+    "ec_card_no",
+    "id_type",
+    "id_no",
+    "insu_org",
+    "settled_by",
+    "med_type",
+    "state",
+)
 _NOTICE_INT = ("fee_sumamt", "fund_pay", "psn_acct_pay", "own_pay_amt", "at_ms")
 
 
@@ -105,15 +114,20 @@ def notice_event(notice: Notice, destination: str, now_ms: int) -> fed_pb.Event:
     )
 
 
-def channel_event(channel_id: str, status: str, reason: str, version: int, now_ms: int) -> fed_pb.Event:
+def channel_event(
+    channel_id: str, status: str, reason: str, version: int, now_ms: int
+) -> fed_pb.Event:
     """The outbox event telling a province of a channel's status (one id per version)."""
     return fed_pb.Event(
         eventId=f"channel:{channel_id}:{version}",
         kind=CHANNEL_KIND,
         ecCardNo=channel_id,
         version=version,
-        payloadJson=json.dumps({"channelId": channel_id, "status": status, "reason": reason},
-                               ensure_ascii=False, sort_keys=True),
+        payloadJson=json.dumps(
+            {"channelId": channel_id, "status": status, "reason": reason},
+            ensure_ascii=False,
+            sort_keys=True,
+        ),
         createdAt=timestamp(now_ms),
     )
 
@@ -124,11 +138,19 @@ def channel_from_event(e: fed_pb.Event) -> ChannelStatus:
         data = json.loads(e.payloadJson)
     except ValueError:
         data = None
-    if not isinstance(data, dict) or not all(isinstance(data.get(k), str) for k in ("channelId", "status", "reason")):
-        raise invalid(f"channel event {e.eventId} needs channelId, status and reason in payloadJson")
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), str) for k in ("channelId", "status", "reason")
+    ):
+        raise invalid(
+            f"channel event {e.eventId} needs channelId, status and reason in payloadJson"
+        )
     if data["status"] not in CHANNEL_STATUSES:
         raise invalid(f"channel event {e.eventId}: unknown status {data['status']!r}")
-    if data["channelId"] != e.ecCardNo or e.eventId != f"channel:{e.ecCardNo}:{e.version}" or e.version <= 0:
+    if (
+        data["channelId"] != e.ecCardNo
+        or e.eventId != f"channel:{e.ecCardNo}:{e.version}"
+        or e.version <= 0
+    ):
         raise invalid(f"channel event {e.eventId} does not match its payload")
     if e.HasField("voucher"):
         raise invalid(f"channel event {e.eventId} must not carry a voucher snapshot")
@@ -163,7 +185,10 @@ def notice_from_event(e: fed_pb.Event) -> Notice:
         raise invalid(f"notice {e.eventId}: state {notice.state!r} with version {e.version}")
     if notice.med_type not in MED_TYPES:
         raise invalid(f"notice {e.eventId}: unknown medType {notice.med_type!r}")
-    if notice.ec_card_no != e.ecCardNo or e.eventId != f"notice:{notice.settlement_id}:{notice.state}":
+    if (
+        notice.ec_card_no != e.ecCardNo
+        or e.eventId != f"notice:{notice.settlement_id}:{notice.state}"
+    ):
         raise invalid(f"notice {e.eventId} does not match its payload")
     return notice
 

@@ -54,8 +54,12 @@ class Forwarder:
             await peer.close()
 
     async def forward(
-        self, province: str, what: str, call: Callable[[PeerClient, float], Awaitable[T]],
-        time_remaining: float | None, deadline: float,
+        self,
+        province: str,
+        what: str,
+        call: Callable[[PeerClient, float], Awaitable[T]],
+        time_remaining: float | None,
+        deadline: float,
     ) -> T:
         """``call(peer, timeout)`` on ``province``'s node, within ``deadline`` seconds
         and the caller's ``time_remaining``; ``what`` names the province's part in
@@ -63,7 +67,9 @@ class Forwarder:
         where = f"{what}, province {province} ({province_name(province)})"
         address = await self._address_of(province)
         if address is None:
-            raise EcError(-3, f"{where} has no live node registered with the national hub; try again later")
+            raise EcError(
+                -3, f"{where} has no live node registered with the national hub; try again later"
+            )
         timeout = deadline
         if time_remaining is not None:
             timeout = min(timeout, time_remaining - MARGIN)
@@ -80,8 +86,13 @@ class Forwarder:
                 self._addresses.pop(province, None)
                 if exc.code() == grpc.StatusCode.UNAVAILABLE:
                     await self._drop(address)
-                code, message = -3, (f"{where} at {address} did not answer within {timeout:.1f} s "
-                                     f"({exc.code().name.lower()})")
+                code, message = (
+                    -3,
+                    (
+                        f"{where} at {address} did not answer within {timeout:.1f} s "
+                        f"({exc.code().name.lower()})"
+                    ),
+                )
             raise EcError(code, message) from None
 
     async def close(self) -> None:

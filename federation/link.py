@@ -56,7 +56,15 @@ from node.errors import EcError, to_status
 from node.interceptor import caller_of, enter_caller, exit_caller, failure_of, log_call
 from node.settings import read_settings
 
-__all__ = ["Link", "LinkServer", "LinkSettings", "ROUTED", "MAX_PAYLOAD", "MAX_IN_FLIGHT", "MAX_FRAME_BYTES"]
+__all__ = [
+    "Link",
+    "LinkServer",
+    "LinkSettings",
+    "ROUTED",
+    "MAX_PAYLOAD",
+    "MAX_IN_FLIGHT",
+    "MAX_FRAME_BYTES",
+]
 
 log = logging.getLogger("ecnet.link")
 
@@ -135,9 +143,14 @@ class _Sender:
     stream (``busy()`` false) writes at once.
     """
 
-    def __init__(self, write: Callable[[pb.LinkFrame], Awaitable[None]],
-                 on_error: Callable[[BaseException], None], *, linger: float = 0.0,
-                 busy: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        write: Callable[[pb.LinkFrame], Awaitable[None]],
+        on_error: Callable[[BaseException], None],
+        *,
+        linger: float = 0.0,
+        busy: Callable[[], bool] | None = None,
+    ) -> None:
         self._write = write
         self._on_error = on_error
         self._linger = linger
@@ -203,6 +216,7 @@ class _Sender:
 
 # -- the calling end ---------------------------------------------------------------------
 
+
 class _Stream:
     """One open Link stream of a :class:`Link`, with the calls waiting on it."""
 
@@ -213,8 +227,12 @@ class _Stream:
         self.dead = False
         self._accepted = False
         # Busy: some calls were written and wait for their answers, so more are coming.
-        self.sender = _Sender(self._write, self._lost, linger=link.linger,
-                              busy=lambda: len(self.pending) > self.sender.queued)
+        self.sender = _Sender(
+            self._write,
+            self._lost,
+            linger=link.linger,
+            busy=lambda: len(self.pending) > self.sender.queued,
+        )
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def _write(self, frame: pb.LinkFrame) -> None:
@@ -251,18 +269,30 @@ class _Stream:
             return
         self.dead = True
         self.link._forget(self)
-        unimplemented = isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.UNIMPLEMENTED
+        unimplemented = (
+            isinstance(exc, grpc.RpcError) and exc.code() == grpc.StatusCode.UNIMPLEMENTED
+        )
         if unimplemented:
             self.link._unary_until = time.monotonic() + UNARY_RETRY
-            log.info("peer has no Link; using unary calls", extra={"fields": {"peer": self.link.name}})
-        why = f"{exc.code().name.lower()}: {exc.details()}" if isinstance(exc, grpc.RpcError) else "stream ended"
+            log.info(
+                "peer has no Link; using unary calls", extra={"fields": {"peer": self.link.name}}
+            )
+        why = (
+            f"{exc.code().name.lower()}: {exc.details()}"
+            if isinstance(exc, grpc.RpcError)
+            else "stream ended"
+        )
         for future in self.pending.values():
             if future.done():
                 continue
             if unimplemented:  # a peer without Link did nothing with them: they go again, unary
                 future.set_result(_UNARY)
             else:
-                future.set_exception(_rpc_error(grpc.StatusCode.UNAVAILABLE, f"link to {self.link.name} lost ({why})"))
+                future.set_exception(
+                    _rpc_error(
+                        grpc.StatusCode.UNAVAILABLE, f"link to {self.link.name} lost ({why})"
+                    )
+                )
         self.pending.clear()
         self.sender.cancel()
 
@@ -279,8 +309,13 @@ class Link:
     """The routed calls to one node over a Link stream; drop-in for the unary stub's
     ``RouteQuery``, ``RouteSettle`` and ``RouteReverse`` (``metadata`` is the link's own)."""
 
-    def __init__(self, channel: grpc.aio.Channel, metadata: tuple[tuple[str, str], ...], name: str,
-                 linger: float = 0.0) -> None:
+    def __init__(
+        self,
+        channel: grpc.aio.Channel,
+        metadata: tuple[tuple[str, str], ...],
+        name: str,
+        linger: float = 0.0,
+    ) -> None:
         from ecnet.v1 import federation_service_pb2_grpc
 
         self.name = name
@@ -293,16 +328,19 @@ class Link:
         self._unary_until = float("-inf")
         self._closed = False
 
-    async def RouteQuery(self, request: pb.RouteQueryRequest, *, timeout: float | None = None,
-                         metadata: Any = None) -> pb.RouteQueryResponse:
+    async def RouteQuery(
+        self, request: pb.RouteQueryRequest, *, timeout: float | None = None, metadata: Any = None
+    ) -> pb.RouteQueryResponse:
         return await self.call("RouteQuery", request, timeout)
 
-    async def RouteSettle(self, request: pb.RouteSettleRequest, *, timeout: float | None = None,
-                          metadata: Any = None) -> pb.RouteSettleResponse:
+    async def RouteSettle(
+        self, request: pb.RouteSettleRequest, *, timeout: float | None = None, metadata: Any = None
+    ) -> pb.RouteSettleResponse:
         return await self.call("RouteSettle", request, timeout)
 
-    async def RouteReverse(self, request: pb.RouteReverseRequest, *, timeout: float | None = None,
-                           metadata: Any = None) -> pb.RouteReverseResponse:
+    async def RouteReverse(
+        self, request: pb.RouteReverseRequest, *, timeout: float | None = None, metadata: Any = None
+    ) -> pb.RouteReverseResponse:
         return await self.call("RouteReverse", request, timeout)
 
     def _forget(self, stream: _Stream) -> None:
@@ -319,15 +357,22 @@ class Link:
             raise _rpc_error(grpc.StatusCode.UNAVAILABLE, f"link to {self.name} is closed")
         payload = request.SerializeToString()
         stream = self._stream
-        if time.monotonic() < self._unary_until or len(payload) > MAX_PAYLOAD or (
-                stream is not None and len(stream.pending) >= MAX_IN_FLIGHT):
+        if (
+            time.monotonic() < self._unary_until
+            or len(payload) > MAX_PAYLOAD
+            or (stream is not None and len(stream.pending) >= MAX_IN_FLIGHT)
+        ):
             return await self._unary(method, request, timeout)
         if stream is None:
             stream = self._stream = _Stream(self)
         loop = asyncio.get_running_loop()
         ident = next(self._ids)
-        message = pb.LinkMessage(id=ident, method=method, payload=payload,
-                                 timeoutMs=0 if timeout is None else min(max(1, int(timeout * 1000)), _MAX_MS))
+        message = pb.LinkMessage(
+            id=ident,
+            method=method,
+            payload=payload,
+            timeoutMs=0 if timeout is None else min(max(1, int(timeout * 1000)), _MAX_MS),
+        )
         future = loop.create_future()
         stream.pending[ident] = future
         timer = None
@@ -356,10 +401,13 @@ class Link:
 
 def _expire(future: asyncio.Future, timeout: float) -> None:
     if not future.done():
-        future.set_exception(_rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, f"Deadline Exceeded ({timeout:g} s)"))
+        future.set_exception(
+            _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, f"Deadline Exceeded ({timeout:g} s)")
+        )
 
 
 # -- the answering end -------------------------------------------------------------------
+
 
 class _MessageContext:
     """What a servicer method may ask of its context when it runs for a link message."""
@@ -409,7 +457,9 @@ class LinkServer:
         async def read() -> None:
             async for frame in request_iterator:
                 for m in frame.messages:
-                    task = loop.create_task(self._answer(caller, m, sender, len(tasks) >= MAX_IN_FLIGHT))
+                    task = loop.create_task(
+                        self._answer(caller, m, sender, len(tasks) >= MAX_IN_FLIGHT)
+                    )
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
 
@@ -429,9 +479,17 @@ class LinkServer:
             if not gone.done():
                 await sender.close(DRAIN_TIMEOUT)
         finally:
-            log.info("link closed", extra={"fields": {
-                "caller": caller.describe(), "draining": self._draining,
-                "answers": sender.messages, "frames": sender.frames}})
+            log.info(
+                "link closed",
+                extra={
+                    "fields": {
+                        "caller": caller.describe(),
+                        "draining": self._draining,
+                        "answers": sender.messages,
+                        "frames": sender.frames,
+                    }
+                },
+            )
             self._serving.discard(finished)
             finished.set_result(None)
             for t in (reader, draining, *tasks):
@@ -446,13 +504,19 @@ class LinkServer:
         try:
             entry = self.handlers.get(m.method)
             if entry is None:
-                raise EcError(-5, f"{m.method!r} is not a call a link carries "
-                                  f"(one of {', '.join(sorted(self.handlers))})")
+                raise EcError(
+                    -5,
+                    f"{m.method!r} is not a call a link carries "
+                    f"(one of {', '.join(sorted(self.handlers))})",
+                )
             if self._draining:
                 raise EcError(-3, f"node {self.node_name} is stopping; try again")
             if full:  # a caller that does not wait for its answers must not grow this without bound
-                raise EcError(-6, f"node {self.node_name} already has {MAX_IN_FLIGHT} calls in flight on this "
-                                  "link; try again")
+                raise EcError(
+                    -6,
+                    f"node {self.node_name} already has {MAX_IN_FLIGHT} calls in flight on this "
+                    "link; try again",
+                )
             request = ROUTED[m.method][0].FromString(m.payload)
             response = await entry(request, _MessageContext(m.timeoutMs))
             sender.put(pb.LinkMessage(id=m.id, payload=response.SerializeToString()))
@@ -475,4 +539,3 @@ class LinkServer:
         self._drained.set()
         if self._serving:
             await asyncio.wait(set(self._serving), timeout=DRAIN_TIMEOUT + 1)
-

@@ -73,7 +73,13 @@ class Registrar:
                     raise RegistrationRefused(message) from None
                 log.warning(
                     "national not reachable, retrying",
-                    extra={"fields": {"national": self.peer.address, "error": message, "retry_s": round(delay, 2)}},
+                    extra={
+                        "fields": {
+                            "national": self.peer.address,
+                            "error": message,
+                            "retry_s": round(delay, 2),
+                        }
+                    },
                 )
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, 5.0)
@@ -112,7 +118,9 @@ class Registrar:
                 metadata=self.peer.metadata,
             )
         except grpc.RpcError as exc:
-            log.warning("deregistration failed", extra={"fields": {"error": from_rpc_error(exc)[1]}})
+            log.warning(
+                "deregistration failed", extra={"fields": {"error": from_rpc_error(exc)[1]}}
+            )
 
     async def close(self) -> None:
         await self.peer.close()

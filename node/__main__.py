@@ -32,11 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
         description="One node of ecnet, the medical-insurance electronic voucher network (XJ-D01-2019).",
     )
     p.add_argument("--role", required=True, help="national | provincial")
-    p.add_argument("--province", default="", help="two-digit GB/T 2260 province code (provincial role)")
-    p.add_argument("--listen", default="127.0.0.1:50000", help="HOST:PORT to serve gRPC on (port 0: any free port)")
-    p.add_argument("--national", default="", help="HOST:PORT of the national node (provincial role)")
-    p.add_argument("--data", required=True, type=Path, help="data folder holding this node's SQLite database")
-    p.add_argument("--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)")
+    p.add_argument(
+        "--province", default="", help="two-digit GB/T 2260 province code (provincial role)"
+    )
+    p.add_argument(
+        "--listen",
+        default="127.0.0.1:50000",
+        help="HOST:PORT to serve gRPC on (port 0: any free port)",
+    )
+    p.add_argument(
+        "--national", default="", help="HOST:PORT of the national node (provincial role)"
+    )
+    p.add_argument(
+        "--data", required=True, type=Path, help="data folder holding this node's SQLite database"
+    )
+    p.add_argument(
+        "--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)"
+    )
     p.add_argument("--quiet", action="store_true", help="no log line per call")
     p.add_argument("--version", action="version", version=f"ecnet-node {VERSION}")
     return p

@@ -124,7 +124,11 @@ class Node:
 
     @property
     def db_path(self) -> Path:
-        name = "national.db" if self.config.role == "national" else f"provincial-{self.config.province}.db"
+        name = (
+            "national.db"
+            if self.config.role == "national"
+            else f"provincial-{self.config.province}.db"
+        )
         return self.config.data_dir / name
 
     def _lock_data_dir(self) -> None:
@@ -168,7 +172,9 @@ class Node:
 
     async def _start(self) -> None:
         await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-        synchronous = StorageSettings.from_config(self.config.extra).synchronous  # ConfigError: see start()
+        synchronous = StorageSettings.from_config(
+            self.config.extra
+        ).synchronous  # ConfigError: see start()
         if self.config.role == "national":
             self.store = NationalStore(self.db_path, synchronous)
         else:
@@ -178,7 +184,9 @@ class Node:
         except Exception as exc:  # StorageError, or an OS error on the file
             raise NodeStartError(str(exc)) from None
         if applied:
-            log.info("database migrated", extra={"fields": {"db": str(self.db_path), "applied": applied}})
+            log.info(
+                "database migrated", extra={"fields": {"db": str(self.db_path), "applied": applied}}
+            )
         if self.config.role == "national":
             self.directory = Directory(
                 self.store, self.clock, self.config.heartbeat_interval, self.config.lease_intervals
@@ -204,18 +212,24 @@ class Node:
             options=[("grpc.so_reuseport", 0)],
         )
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(self), server)
-        federation_service_pb2_grpc.add_FederationServiceServicer_to_server(FederationServicer(self), server)
-        voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(
-            VoucherServicer(self), server
+        federation_service_pb2_grpc.add_FederationServiceServicer_to_server(
+            FederationServicer(self), server
         )
+        voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(self), server)
         qr_service_pb2_grpc.add_QrServiceServicer_to_server(QrServicer(self), server)
         acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server(
             AcceptanceServicer(self), server
         )
-        settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(SettlementServicer(self), server)
+        settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
+            SettlementServicer(self), server
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
-            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+            (
+                *SERVICE_NAMES,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
             server,
         )
         host, _ = parse_address(self.config.listen)
@@ -224,7 +238,9 @@ class Node:
         except RuntimeError:
             port = 0
         if not port:
-            raise NodeStartError(f"cannot listen on {self.config.listen}: the port is in use or not available")
+            raise NodeStartError(
+                f"cannot listen on {self.config.listen}: the port is in use or not available"
+            )
         self.port = port
         advertised = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         self.address = f"{advertised}:{port}"
@@ -264,7 +280,13 @@ class Node:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving",
-            extra={"fields": {"role": self.config.role, "province": self.config.province, "address": self.address}},
+            extra={
+                "fields": {
+                    "role": self.config.role,
+                    "province": self.config.province,
+                    "address": self.address,
+                }
+            },
         )
 
     # -- stop ------------------------------------------------------------------------

@@ -43,7 +43,9 @@ class NodeConfig:
 
     def validate(self) -> NodeConfig:
         if self.role not in ("national", "provincial"):
-            raise ConfigError(f"unknown role {self.role!r}: use --role national or --role provincial")
+            raise ConfigError(
+                f"unknown role {self.role!r}: use --role national or --role provincial"
+            )
         parse_address(self.listen, "--listen")
         if self.role == "provincial":
             if not self.province:
@@ -54,7 +56,9 @@ class NodeConfig:
                     "(11 Beijing ... 65 Xinjiang, 66 the Production and Construction Corps)"
                 )
             if not self.national:
-                raise ConfigError("a provincial node needs --national HOST:PORT of the national node")
+                raise ConfigError(
+                    "a provincial node needs --national HOST:PORT of the national node"
+                )
             parse_address(self.national, "--national")
         elif self.province:
             raise ConfigError("--province is only for --role provincial")

@@ -15,8 +15,16 @@ from grpc_status import rpc_status
 
 from node.domain.codes import ERRORS
 
-__all__ = ["EcError", "DOMAIN", "to_status", "from_rpc_error", "node_answer", "transport_failure", "invalid",
-           "envelope_fields"]
+__all__ = [
+    "EcError",
+    "DOMAIN",
+    "to_status",
+    "from_rpc_error",
+    "node_answer",
+    "transport_failure",
+    "invalid",
+    "envelope_fields",
+]
 
 DOMAIN = "ecnet"
 

@@ -23,7 +23,13 @@ import grpc
 from node.errors import EcError, to_status
 
 __all__ = [
-    "Caller", "current_caller", "caller_of", "enter_caller", "exit_caller", "failure_of", "log_call",
+    "Caller",
+    "current_caller",
+    "caller_of",
+    "enter_caller",
+    "exit_caller",
+    "failure_of",
+    "log_call",
     "CallInterceptor",
 ]
 
@@ -100,7 +106,9 @@ def failure_of(exc: Exception, method: str, node_name: str) -> tuple[str, EcErro
     return "INTERNAL", EcError(-1, f"unexpected error on node {node_name}; see its log")
 
 
-def log_call(method: str, caller: Caller, outcome: str, code: int, start: float, **more: Any) -> None:
+def log_call(
+    method: str, caller: Caller, outcome: str, code: int, start: float, **more: Any
+) -> None:
     """The one log line of a call (``start``: its ``time.perf_counter()``)."""
     log.info(
         "call",

@@ -25,8 +25,14 @@ T = TypeVar("T")
 _KINDS = {int: "a whole number", float: "a number"}
 
 
-def read_settings(cls: type[T], part: str, extra: Mapping[str, str], environ: Mapping[str, str] | None = None,
-                  *, key_prefix: str = "") -> T:
+def read_settings(
+    cls: type[T],
+    part: str,
+    extra: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+    *,
+    key_prefix: str = "",
+) -> T:
     """``cls`` with each field from ``extra[key_prefix + name]``, else the environment's
     ``ECNET_<PART>_<NAME>``, else its default. ``part`` names the settings in errors
     and in the variable names ("qr" → ``ECNET_QR_TTL_SECONDS``)."""
@@ -44,7 +50,9 @@ def read_settings(cls: type[T], part: str, extra: Mapping[str, str], environ: Ma
         try:
             value = kind(raw)
         except ValueError:
-            raise ConfigError(f"{part} setting {key}={raw!r} is not {_KINDS.get(kind, kind.__name__)}") from None
+            raise ConfigError(
+                f"{part} setting {key}={raw!r} is not {_KINDS.get(kind, kind.__name__)}"
+            ) from None
         if value < 0 or (value == 0 and not f.metadata.get("zero_ok")):
             at_least = "zero or more" if f.metadata.get("zero_ok") else "positive"
             raise ConfigError(f"{part} setting {key} must be {at_least}, got {raw}")

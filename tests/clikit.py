@@ -14,15 +14,28 @@ from cli.nationfile import NationFile, NodeEntry
 ROOT = Path(__file__).resolve().parent.parent
 
 
-async def ecnet(*args: str, env: dict | None = None, cwd: Path = ROOT, stdin: str | None = None,
-                timeout: float = 60) -> tuple[int, str, str]:
+async def ecnet(
+    *args: str,
+    env: dict | None = None,
+    cwd: Path = ROOT,
+    stdin: str | None = None,
+    timeout: float = 60,
+) -> tuple[int, str, str]:
     """``ecnet ARGS``: (exit code, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+        sys.executable,
+        "-m",
+        "cli.main",
+        *args,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
         stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode() if stdin is not None else None), timeout)
+    out, err = await asyncio.wait_for(
+        proc.communicate(stdin.encode() if stdin is not None else None), timeout
+    )
     return proc.returncode, out.decode(), err.decode()
 
 
@@ -31,14 +44,21 @@ def write_nation(folder: Path, *nodes) -> Path:
     nation = NationFile(folder)
     for node in nodes:
         name = node.config.name
-        nation.nodes[name] = NodeEntry(name, node.config.role, node.config.province, node.address,
-                                       str(node.config.data_dir), str(folder / f"{name}.log"))
+        nation.nodes[name] = NodeEntry(
+            name,
+            node.config.role,
+            node.config.province,
+            node.address,
+            str(node.config.data_dir),
+            str(folder / f"{name}.log"),
+        )
     nation.save()
     return folder
 
 
-async def readme_session(cluster, root: Path, heading: str, provinces=("44", "31"),
-                         timeout: float = 180) -> tuple[int, str, str]:
+async def readme_session(
+    cluster, root: Path, heading: str, provinces=("44", "31"), timeout: float = 180
+) -> tuple[int, str, str]:
     """The ``sh`` blocks of the README's section ``heading``, run as written by bash
     against the README's nation (``make nation``: 10,000 persons, seed 2019, provinces
     11,31,44,51; here national and ``provinces``, in-process): (exit code, stdout, stderr)."""
@@ -58,7 +78,15 @@ async def readme_session(cluster, root: Path, heading: str, provinces=("44", "31
     work = root / "work"
     work.mkdir()
     proc = await asyncio.create_subprocess_exec(
-        "bash", "-euo", "pipefail", "-c", script, cwd=work, env={**os.environ, "ECNET_DATA": str(data)},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "bash",
+        "-euo",
+        "pipefail",
+        "-c",
+        script,
+        cwd=work,
+        env={**os.environ, "ECNET_DATA": str(data)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode, out.decode(), err.decode()

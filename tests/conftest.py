@@ -45,13 +45,17 @@ class Cluster:
         self.channels: list[Stubs] = []
         self.national: Node | None = None
 
-    def config(self, role: str, province: str = "", listen: str = "127.0.0.1:0", **kw) -> NodeConfig:
+    def config(
+        self, role: str, province: str = "", listen: str = "127.0.0.1:0", **kw
+    ) -> NodeConfig:
         name = "national" if role == "national" else f"p{province}"
         return NodeConfig(
             role=role,
             province=province,
             listen=listen,
-            national=self.national.address if self.national and role == "provincial" else kw.pop("national", ""),
+            national=self.national.address
+            if self.national and role == "provincial"
+            else kw.pop("national", ""),
             data_dir=kw.pop("data_dir", self.root / name),
             heartbeat_interval=kw.pop("heartbeat_interval", 0.2),
             grace=0.5,

@@ -16,8 +16,13 @@ from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import qr_service_pb2 as qr_pb
 from node.clock import Clock, FakeClock
 
-QUERY_FIELDS = {"businessType": "01101", "operatorId": "test001", "operatorName": "张医生",
-                "officeId": "32760", "officeName": "消化内科"}
+QUERY_FIELDS = {
+    "businessType": "01101",
+    "operatorId": "test001",
+    "operatorName": "张医生",
+    "officeId": "32760",
+    "officeName": "消化内科",
+}
 
 
 async def eventually(check, timeout: float = 15.0, what: str = "condition"):
@@ -50,8 +55,9 @@ class Scanner:
         return self.stub.Query(request, metadata=self.metadata, timeout=10)
 
     def check_token(self, token: str, person, **kw):
-        request = pb.CheckTokenRequest(ecToken=token, idType=person.id_type, idNo=person.id_no,
-                                       userName=person.user_name, **kw)
+        request = pb.CheckTokenRequest(
+            ecToken=token, idType=person.id_type, idNo=person.id_no, userName=person.user_name, **kw
+        )
         return self.stub.CheckToken(request, metadata=self.metadata, timeout=10)
 
 
@@ -77,25 +83,42 @@ class ScanKit:
         async def there():
             m = await node.store.get_by_auth_code(act.authCode)
             return m is not None and m.voucher.state == 2
+
         await eventually(there, what=f"the voucher at {node.config.name}")
         return act.authCode
 
-    async def issue(self, province: str, auth_code: str, channel: str = OFFICIAL, insu_org: str = "") -> str:
+    async def issue(
+        self, province: str, auth_code: str, channel: str = OFFICIAL, insu_org: str = ""
+    ) -> str:
         """A live code for ``auth_code``, displayed by ``province`` (QrService/IssueQrCode)."""
-        stub = qr_service_pb2_grpc.QrServiceStub(self.cluster.stubs(self.provinces[province]).channel)
-        resp = await stub.IssueQrCode(qr_pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org),
-                                      metadata=(("ec-channel-id", channel),), timeout=10)
+        stub = qr_service_pb2_grpc.QrServiceStub(
+            self.cluster.stubs(self.provinces[province]).channel
+        )
+        resp = await stub.IssueQrCode(
+            qr_pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org),
+            metadata=(("ec-channel-id", channel),),
+            timeout=10,
+        )
         assert resp.ecQrCode, resp
         return resp.ecQrCode
 
 
 async def terminals_of(kit: Kit, province: str) -> list[Terminal]:
-    resp = await kit.admin().ListTerminals(admin_pb.ListTerminalsRequest(province=province), timeout=10)
+    resp = await kit.admin().ListTerminals(
+        admin_pb.ListTerminalsRequest(province=province), timeout=10
+    )
     return [Terminal(t.terminalId, t.orgId, t.province) for t in resp.terminals]
 
 
-async def start_scan_nation(cluster, root, provinces=("44", "31"), *, fake_clock: tuple[str, ...] = (),
-                            extra: dict | None = None, population: int = 300) -> ScanKit:
+async def start_scan_nation(
+    cluster,
+    root,
+    provinces=("44", "31"),
+    *,
+    fake_clock: tuple[str, ...] = (),
+    extra: dict | None = None,
+    population: int = 300,
+) -> ScanKit:
     """National (FakeClock) and ``provinces``; those in ``fake_clock`` run on their own
     FakeClock (``sk.clocks[code]``)."""
     kit = await start_nation(cluster, root, population=population)
@@ -111,11 +134,16 @@ async def start_scan_nation(cluster, root, provinces=("44", "31"), *, fake_clock
 
 
 def insured_in(kit: Kit, province: str):
-    return [p for p in kit.population if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)]
+    return [
+        p
+        for p in kit.population
+        if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)
+    ]
 
 
 async def code_row(node, code: str) -> dict | None:
     def read(conn):
         r = conn.execute("SELECT * FROM qr_codes WHERE code = ?", (code,)).fetchone()
         return dict(r) if r else None
+
     return await node.store.db.read(read)

@@ -37,7 +37,9 @@ OUTPATIENT = pb.MEDICAL_TYPE_OUTPATIENT
 
 
 def item(code: str, category: int, unit_price: int, quantity: int = 1) -> pb.FeeItem:
-    return pb.FeeItem(code=code, name=f"项目{code}", category=category, unitPrice=unit_price, quantity=quantity)
+    return pb.FeeItem(
+        code=code, name=f"项目{code}", category=category, unitPrice=unit_price, quantity=quantity
+    )
 
 
 async def start_settle_nation(cluster, root: Path, provinces=("44", "31"), **kw) -> ScanKit:
@@ -47,8 +49,12 @@ async def start_settle_nation(cluster, root: Path, provinces=("44", "31"), **kw)
     return await start_scan_nation(cluster, root, provinces, extra=extra, **kw)
 
 
-def settlement_stub(sk: ScanKit, province: str) -> settlement_service_pb2_grpc.SettlementServiceStub:
-    return settlement_service_pb2_grpc.SettlementServiceStub(sk.cluster.stubs(sk.provinces[province]).channel)
+def settlement_stub(
+    sk: ScanKit, province: str
+) -> settlement_service_pb2_grpc.SettlementServiceStub:
+    return settlement_service_pb2_grpc.SettlementServiceStub(
+        sk.cluster.stubs(sk.provinces[province]).channel
+    )
 
 
 async def token_for(sk: ScanKit, auth: str, scan_in: str, issued_by: str | None = None):
@@ -60,5 +66,9 @@ async def token_for(sk: ScanKit, auth: str, scan_in: str, issued_by: str | None 
     return got.ecToken, scanner.terminal
 
 
-def settle_request(token: str, org_id: str, request_id: str, items, med_type: int = OUTPATIENT) -> pb.SettleRequest:
-    return pb.SettleRequest(ecToken=token, orgId=org_id, requestId=request_id, medType=med_type, items=items)
+def settle_request(
+    token: str, org_id: str, request_id: str, items, med_type: int = OUTPATIENT
+) -> pb.SettleRequest:
+    return pb.SettleRequest(
+        ecToken=token, orgId=org_id, requestId=request_id, medType=med_type, items=items
+    )

@@ -17,7 +17,9 @@ async def test_load_generator_against_a_node(cluster):
     admin = cluster.stubs(node).admin
     req = admin_pb.PingRequest()
 
-    result = await run_load(lambda: admin.Ping(req, timeout=5), concurrency=4, seconds=0.3, warmup=0.05)
+    result = await run_load(
+        lambda: admin.Ping(req, timeout=5), concurrency=4, seconds=0.3, warmup=0.05
+    )
 
     assert result.calls > 0
     assert result.errors == 0
@@ -40,7 +42,11 @@ async def test_load_generator_counts_errors_without_raising():
 
 def test_bench_help_exits_0():
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bench", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     assert "--quick" in done.stdout

@@ -26,17 +26,24 @@ async def _display(sk, province: str, auth: str, channel: str = WECHAT) -> str:
     """IssueQrCode at ``province`` for ``channel``: the code, or ``"<C.4 code>: message"``."""
     stub = qr_service_pb2_grpc.QrServiceStub(sk.cluster.stubs(sk.provinces[province]).channel)
     try:
-        resp = await stub.IssueQrCode(qr_pb.IssueQrCodeRequest(authCode=auth),
-                                      metadata=(("ec-channel-id", channel),), timeout=10)
+        resp = await stub.IssueQrCode(
+            qr_pb.IssueQrCodeRequest(authCode=auth),
+            metadata=(("ec-channel-id", channel),),
+            timeout=10,
+        )
     except grpc.aio.AioRpcError as exc:  # with the node's ErrorInfo
         code, message = from_rpc_error(exc)
         return f"{code}: {message}"
     return resp.ecQrCode
 
 
-async def _set(sk, channel: str, status: str, reason: str = "") -> admin_pb.SetChannelStatusResponse:
+async def _set(
+    sk, channel: str, status: str, reason: str = ""
+) -> admin_pb.SetChannelStatusResponse:
     return await sk.kit.admin().SetChannelStatus(
-        admin_pb.SetChannelStatusRequest(channelId=channel, status=status, reason=reason), timeout=10)
+        admin_pb.SetChannelStatusRequest(channelId=channel, status=status, reason=reason),
+        timeout=10,
+    )
 
 
 async def test_a_suspended_channel_is_refused_at_national_and_in_every_province(cluster, tmp_path):
@@ -57,8 +64,12 @@ async def test_a_suspended_channel_is_refused_at_national_and_in_every_province(
     assert done.channel.HasField("statusChangedAt")
     again = await _set(sk, WECHAT, "suspended", "under review by the management center")
     assert not again.changed  # nothing new: nothing sent
-    listed = {c.channelId: c for c in (await sk.kit.admin().ListChannels(admin_pb.ListChannelsRequest(),
-                                                                          timeout=10)).channels}
+    listed = {
+        c.channelId: c
+        for c in (
+            await sk.kit.admin().ListChannels(admin_pb.ListChannelsRequest(), timeout=10)
+        ).channels
+    }
     assert listed[WECHAT].status == "suspended" and listed[OFFICIAL].status == "approved"
 
     # national refuses the channel at once (a new activation through it)
@@ -68,6 +79,7 @@ async def test_a_suspended_channel_is_refused_at_national_and_in_every_province(
     # province 44 once told: no more codes for WeChat; the official channel is not touched
     async def refused_at_44():
         return (await _display(sk, "44", auth)).startswith("-4:")
+
     await eventually(refused_at_44, what="44 refusing the suspended channel")
     refusal = await _display(sk, "44", auth)
     assert "suspended" in refusal and "under review" in refusal
@@ -78,44 +90,76 @@ async def test_a_suspended_channel_is_refused_at_national_and_in_every_province(
 
     async def refused_at_31():
         return (await _display(sk, "31", auth)).startswith("-4:")
+
     await eventually(refused_at_31, what="31 refusing the suspended channel after its restart")
 
     # approved again: both provinces display its codes again
     assert (await _set(sk, WECHAT, "approved", "review passed")).changed
     for code in ("44", "31"):
+
         async def displays(code=code):
             return (await _display(sk, code, auth)).startswith("424")
+
         await eventually(displays, what=f"{code} displaying WeChat's codes again")
 
 
 async def test_channel_control_refuses_bad_requests(cluster, tmp_path):
     sk = await start_scan_nation(cluster, tmp_path, ("44",))
     admin = sk.kit.admin()
-    await fails(admin.SetChannelStatus(admin_pb.SetChannelStatusRequest(channelId=OFFICIAL, status="suspended"),
-                                       timeout=10), -2)
-    await fails(admin.SetChannelStatus(admin_pb.SetChannelStatusRequest(channelId="NO-SUCH", status="suspended"),
-                                       timeout=10), 500012)
-    await fails(admin.SetChannelStatus(admin_pb.SetChannelStatusRequest(channelId=WECHAT, status="paused"),
-                                       timeout=10), -2)
-    await fails(admin.SetChannelStatus(admin_pb.SetChannelStatusRequest(channelId=WECHAT, status="suspended",
-                                                                        reason="x" * 201), timeout=10), -2)
+    await fails(
+        admin.SetChannelStatus(
+            admin_pb.SetChannelStatusRequest(channelId=OFFICIAL, status="suspended"), timeout=10
+        ),
+        -2,
+    )
+    await fails(
+        admin.SetChannelStatus(
+            admin_pb.SetChannelStatusRequest(channelId="NO-SUCH", status="suspended"), timeout=10
+        ),
+        500012,
+    )
+    await fails(
+        admin.SetChannelStatus(
+            admin_pb.SetChannelStatusRequest(channelId=WECHAT, status="paused"), timeout=10
+        ),
+        -2,
+    )
+    await fails(
+        admin.SetChannelStatus(
+            admin_pb.SetChannelStatusRequest(
+                channelId=WECHAT, status="suspended", reason="x" * 201
+            ),
+            timeout=10,
+        ),
+        -2,
+    )
     # a province does not control channels: national does
     p44 = sk.cluster.stubs(sk.provinces["44"]).admin
-    await fails(p44.SetChannelStatus(admin_pb.SetChannelStatusRequest(channelId=WECHAT, status="suspended"),
-                                     timeout=10), -5)
+    await fails(
+        p44.SetChannelStatus(
+            admin_pb.SetChannelStatusRequest(channelId=WECHAT, status="suspended"), timeout=10
+        ),
+        -5,
+    )
 
 
 async def test_channels_suspend_and_approve_from_the_cli(cluster, tmp_path):
     sk = await start_scan_nation(cluster, tmp_path, ("44",))
     data = write_nation(tmp_path / "nation", sk.kit.national, sk.provinces["44"])
-    rc, out, err = await ecnet("channels", "suspend", WECHAT, "--reason", "complaints", "--data", str(data))
+    rc, out, err = await ecnet(
+        "channels", "suspend", WECHAT, "--reason", "complaints", "--data", str(data)
+    )
     assert rc == 0, err
     assert f"channel {WECHAT}" in out and "now suspended (complaints)" in out
-    rc, out, _ = await ecnet("channels", "suspend", WECHAT, "--reason", "complaints", "--data", str(data))
+    rc, out, _ = await ecnet(
+        "channels", "suspend", WECHAT, "--reason", "complaints", "--data", str(data)
+    )
     assert rc == 0 and "already suspended" in out
     rc, out, _ = await ecnet("channels", "list", "--json", "--data", str(data))
     listed = {c["channelId"]: c for c in json.loads(out)}
-    assert listed[WECHAT]["status"] == "suspended" and listed[WECHAT]["statusReason"] == "complaints"
+    assert (
+        listed[WECHAT]["status"] == "suspended" and listed[WECHAT]["statusReason"] == "complaints"
+    )
     rc, _, err = await ecnet("channels", "suspend", OFFICIAL, "--data", str(data))
     assert rc != 0 and "-2" in err and "official" in err
     rc, out, _ = await ecnet("channels", "approve", WECHAT, "--data", str(data))
@@ -128,8 +172,11 @@ def test_channel_events_are_checked_on_arrival():
     ok = channel_event(WECHAT, "suspended", "why", 3, 1_700_000_000_000)
     ok.sequence = 7
     got = inbound_from_proto(ok)
-    assert got.channel is not None and (got.channel.status, got.channel.reason, got.channel.version) == (
-        "suspended", "why", 3)
+    assert got.channel is not None and (
+        got.channel.status,
+        got.channel.reason,
+        got.channel.version,
+    ) == ("suspended", "why", 3)
     for broken in (
         dict(payloadJson="not json"),
         dict(payloadJson='{"channelId": "WECHAT", "status": "paused", "reason": ""}'),
@@ -145,13 +192,21 @@ def test_channel_events_are_checked_on_arrival():
         assert info.value.code == -2
 
 
-@pytest.mark.skipif(shutil.which("grpcurl", path=str(Path(sys.executable).parent)) is None
-                    or shutil.which("bash") is None, reason="needs grpcurl and bash")
+@pytest.mark.skipif(
+    shutil.which("grpcurl", path=str(Path(sys.executable).parent)) is None
+    or shutil.which("bash") is None,
+    reason="needs grpcurl and bash",
+)
 async def test_the_readme_channel_session_runs_as_written(cluster, tmp_path):
-    rc, text, errors = await readme_session(cluster, tmp_path, "Control a channel", provinces=("44",))
+    rc, text, errors = await readme_session(
+        cluster, tmp_path, "Control a channel", provinces=("44",)
+    )
     assert rc == 0, errors + text
     assert re.search(r"ecQrCode: 424\d{19}440000", text), text
     assert "channel WECHAT (微信) is now suspended (under review); every province is told" in text
-    assert "error -4: channel WECHAT is suspended by the national management center: under review" in errors
+    assert (
+        "error -4: channel WECHAT is suspended by the national management center: under review"
+        in errors
+    )
     assert '"changed": true' in text and '"statusReason": "review passed"' in text
     assert re.search(r"WECHAT .*approved .*review passed", text), text

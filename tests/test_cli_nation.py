@@ -34,7 +34,9 @@ def free_base_port() -> int:
 
 
 def ecnet(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([*ECNET, *args, "--data", str(data)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*ECNET, *args, "--data", str(data)], capture_output=True, text=True, timeout=120
+    )
     if check:
         assert proc.returncode == 0, proc.stderr + proc.stdout
     return proc
@@ -44,8 +46,20 @@ def ecnet(*args: str, data: Path, check: bool = True) -> subprocess.CompletedPro
 def nation(tmp_path):
     data = tmp_path / "nation"
     base = free_base_port()
-    ecnet("nation", "up", "--detach", "--population", "300", "--provinces", "11,44",
-          "--base-port", str(base), "--heartbeat", "0.5", data=data)
+    ecnet(
+        "nation",
+        "up",
+        "--detach",
+        "--population",
+        "300",
+        "--provinces",
+        "11,44",
+        "--base-port",
+        str(base),
+        "--heartbeat",
+        "0.5",
+        data=data,
+    )
     try:
         yield data, base
     finally:
@@ -53,7 +67,10 @@ def nation(tmp_path):
 
 
 def status(data: Path) -> dict[str, dict]:
-    return {row["node"]: row for row in json.loads(ecnet("nation", "status", "--json", data=data).stdout)}
+    return {
+        row["node"]: row
+        for row in json.loads(ecnet("nation", "status", "--json", data=data).stdout)
+    }
 
 
 def test_nation_lifecycle(nation):
@@ -66,15 +83,23 @@ def test_nation_lifecycle(nation):
     assert rows["national"]["counts"]["persons"] == 300
     assert rows["national"]["counts"]["channels"] == 3
 
-    persons = json.loads(ecnet("persons", "list", "--insured-province", "44", "--limit", "5", "--json", data=data).stdout)
+    persons = json.loads(
+        ecnet(
+            "persons", "list", "--insured-province", "44", "--limit", "5", "--json", data=data
+        ).stdout
+    )
     assert len(persons) == 5
     for p in persons:
         assert validate_id(p["idType"], p["idNo"]) is None
         assert any(r["insuOrg"].startswith("44") for r in p["insuredRegions"])
     channels = json.loads(ecnet("channels", "list", "--json", data=data).stdout)
     assert {c["channelId"] for c in channels} == {"NHSA-OFFICIAL", "WECHAT", "ALIPAY"}
-    terminals = json.loads(ecnet("terminals", "list", "--province", "44", "--json", data=data).stdout)
-    assert terminals and all(len(t["terminalId"]) == 20 and t["province"] == "44" for t in terminals)
+    terminals = json.loads(
+        ecnet("terminals", "list", "--province", "44", "--json", data=data).stdout
+    )
+    assert terminals and all(
+        len(t["terminalId"]) == 20 and t["province"] == "44" for t in terminals
+    )
 
     # A fault drill: stop a province, national sees it stopped; start it again.
     ecnet("nation", "stop", "--province", "44", data=data)
@@ -85,7 +110,11 @@ def test_nation_lifecycle(nation):
     assert status(data)["p44"]["health"] == "SERVING"
 
     again = ecnet("nation", "up", "--detach", "--base-port", str(base), data=data, check=False)
-    assert again.returncode == 1 and "already running" in again.stderr and "Traceback" not in again.stderr
+    assert (
+        again.returncode == 1
+        and "already running" in again.stderr
+        and "Traceback" not in again.stderr
+    )
 
     ecnet("nation", "down", data=data)
     assert all(r["health"] == "DOWN" and r["pid"] is None for r in status(data).values())
@@ -110,7 +139,11 @@ def test_persons_list_against_a_node_that_is_down(tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.run([*ECNET, "persons", "list", "--node", f"127.0.0.1:{port}"],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [*ECNET, "persons", "list", "--node", f"127.0.0.1:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 1
     assert "error -3" in proc.stderr and "did not answer" in proc.stderr

@@ -33,7 +33,9 @@ def card(n: int) -> str:
     return f"EC{n:062d}"
 
 
-def voucher(ec_card_no: str, version: int, regions=("440100",), auths=(), state=ACTIVATED, name="张三"):
+def voucher(
+    ec_card_no: str, version: int, regions=("440100",), auths=(), state=ACTIVATED, name="张三"
+):
     return common_pb2.VoucherData(
         ecCardNo=ec_card_no,
         state=state,
@@ -46,7 +48,9 @@ def voucher(ec_card_no: str, version: int, regions=("440100",), auths=(), state=
         insuredRegions=[common_pb2.InsuredRegion(insuOrg=r, insuType="310") for r in regions],
         version=version,
         authorizations=[
-            common_pb2.Authorization(channelId=ch, channelName=f"channel {ch}", authCode=code, revoked=revoked)
+            common_pb2.Authorization(
+                channelId=ch, channelName=f"channel {ch}", authCode=code, revoked=revoked
+            )
             for ch, code, revoked in auths
         ],
     )
@@ -114,16 +118,23 @@ async def test_events_reach_a_province_with_their_authorizations(cluster):
     assert (cached.state, cached.version, cached.source) == (ACTIVATED, 1, "pushed")
     assert cached.insured_regions == (("440100", "310"), ("440300", "310"))
     assert [(a.channel_id, a.auth_code, a.revoked) for a in cached.authorizations] == [
-        ("official01", "AUTH-OFFICIAL", False), ("thirdparty07", "AUTH-THIRD", True),
+        ("official01", "AUTH-OFFICIAL", False),
+        ("thirdparty07", "AUTH-THIRD", True),
     ]
     match = await p44.store.get_by_auth_code("AUTH-OFFICIAL")
-    assert (match.voucher.ec_card_no, match.channel_id, match.revoked) == (card(1), "official01", False)
+    assert (match.voucher.ec_card_no, match.channel_id, match.revoked) == (
+        card(1),
+        "official01",
+        False,
+    )
     assert (await p44.store.get_by_auth_code("AUTH-THIRD")).revoked
     assert await p44.store.get_by_auth_code("AUTH-NOBODY") is None
     assert await wait_applied(p44.store, seq) >= 0  # the durable position, not only memory
 
     # A newer version replaces the authorizations: revoking the official one.
-    seq = await enqueue(national, [event(card(1), 2, auths=(("official01", "AUTH-OFFICIAL", True),))])
+    seq = await enqueue(
+        national, [event(card(1), 2, auths=(("official01", "AUTH-OFFICIAL", True),))]
+    )
     await wait_applied(p44, seq)
     assert (await p44.store.get_by_auth_code("AUTH-OFFICIAL")).revoked
     assert await p44.store.get_by_auth_code("AUTH-THIRD") is None
@@ -187,7 +198,8 @@ async def test_a_duplicate_batch_is_ignored(cluster):
     replay = event(card(1), 2, event_id=batch[0].eventId, name="李四")
     replay.sequence = 103
     resp = await s.federation.DeliverEvents(
-        fed_pb.DeliverEventsRequest(origin="national", batchId="b-2", events=[replay]), metadata=AS_NATIONAL
+        fed_pb.DeliverEventsRequest(origin="national", batchId="b-2", events=[replay]),
+        metadata=AS_NATIONAL,
     )
     assert resp.appliedPosition == 103
     assert await p44.store.get_voucher(card(1)) == before
@@ -197,7 +209,8 @@ async def test_a_duplicate_batch_is_ignored(cluster):
     late = event(card(1), 5)
     late.sequence = 102
     resp = await s.federation.DeliverEvents(
-        fed_pb.DeliverEventsRequest(origin="national", batchId="b-3", events=[late]), metadata=AS_NATIONAL
+        fed_pb.DeliverEventsRequest(origin="national", batchId="b-3", events=[late]),
+        metadata=AS_NATIONAL,
     )
     assert resp.appliedPosition == 103
     assert (await p44.store.get_voucher(card(1))).version == 1
@@ -222,7 +235,9 @@ async def test_out_of_order_versions_end_in_the_newest(cluster):
 async def test_a_person_insured_in_three_provinces_reaches_all_three(cluster):
     national = await cluster.start_national()
     provinces = {p: await cluster.start_province(p) for p in ("11", "31", "44")}
-    e = event(card(7), 1, regions=("110100", "310100", "440100"), auths=(("official01", "AUTH-7", False),))
+    e = event(
+        card(7), 1, regions=("110100", "310100", "440100"), auths=(("official01", "AUTH-7", False),)
+    )
     await enqueue(national, [e], destinations=list(provinces))
     store = OutboxStore(national.store.db)
     for code, province in provinces.items():
@@ -248,10 +263,14 @@ async def test_only_national_delivers_events(cluster):
         code, message = await rpc_error(s.federation.DeliverEvents(request, metadata=metadata))
         assert code == -4 and "only national" in message
     assert await p44.store.get_voucher(card(1)) is None
-    code, _ = await rpc_error(cluster.stubs(national).federation.DeliverEvents(request, metadata=AS_NATIONAL))
+    code, _ = await rpc_error(
+        cluster.stubs(national).federation.DeliverEvents(request, metadata=AS_NATIONAL)
+    )
     assert code == -5
     # A malformed event is refused whole, before anything is applied.
-    bare = fed_pb.Event(eventId="no-snapshot", sequence=2, kind="voucher.activated", ecCardNo=card(2), version=1)
+    bare = fed_pb.Event(
+        eventId="no-snapshot", sequence=2, kind="voucher.activated", ecCardNo=card(2), version=1
+    )
     code, message = await rpc_error(
         s.federation.DeliverEvents(
             fed_pb.DeliverEventsRequest(origin="national", events=[e, bare]), metadata=AS_NATIONAL
@@ -300,7 +319,11 @@ async def test_list_nodes_shows_pending_and_applied(cluster):
     await p44.stop()
     seq = await enqueue(national, [event(card(n), 1) for n in range(3)])
     entry = (await node_entries(cluster, national))["44"]
-    assert (entry.state, entry.pendingEvents, entry.appliedPosition) == (admin_pb.NODE_STATE_STOPPED, 3, 0)
+    assert (entry.state, entry.pendingEvents, entry.appliedPosition) == (
+        admin_pb.NODE_STATE_STOPPED,
+        3,
+        0,
+    )
 
     await cluster.start_province("44")
 

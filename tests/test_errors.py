@@ -43,7 +43,11 @@ def test_status_carries_error_info():
     proto = status_pb2.Status.FromString(dict(status.trailing_metadata)["grpc-status-details-bin"])
     info = error_details_pb2.ErrorInfo()
     proto.details[0].Unpack(info)
-    assert (info.reason, info.domain, info.metadata["code"]) == ("QR_CODE_EXPIRED", DOMAIN, "500005")
+    assert (info.reason, info.domain, info.metadata["code"]) == (
+        "QR_CODE_EXPIRED",
+        DOMAIN,
+        "500005",
+    )
     assert status.code == grpc.StatusCode.FAILED_PRECONDITION
 
 
@@ -53,7 +57,11 @@ def test_unknown_code_is_a_bug():
 
 
 def test_envelope_fields():
-    assert envelope_fields(EcError(500049, "forged")) == {"code": 500049, "message": "forged", "data": {}}
+    assert envelope_fields(EcError(500049, "forged")) == {
+        "code": 500049,
+        "message": "forged",
+        "data": {},
+    }
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ import pytest
 from cli.seed import seed_national
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
-pytestmark = pytest.mark.skipif(GRPCURL is None, reason="grpcurl binary not installed (make setup installs it)")
+pytestmark = pytest.mark.skipif(
+    GRPCURL is None, reason="grpcurl binary not installed (make setup installs it)"
+)
 
 
 async def grpcurl(*args: str) -> str:
@@ -31,8 +33,14 @@ async def test_list_describe_health_and_call(cluster, tmp_path):
     addr = national.address
 
     services = (await grpcurl(addr, "list")).split()
-    for name in ("AcceptanceService", "AdminService", "FederationService", "QrService",
-                 "SettlementService", "VoucherService"):
+    for name in (
+        "AcceptanceService",
+        "AdminService",
+        "FederationService",
+        "QrService",
+        "SettlementService",
+        "VoucherService",
+    ):
         assert f"ecnet.v1.{name}" in services
     assert "grpc.health.v1.Health" in services
 
@@ -42,8 +50,14 @@ async def test_list_describe_health_and_call(cluster, tmp_path):
     health = json.loads(await grpcurl(addr, "grpc.health.v1.Health/Check"))
     assert health == {"status": "SERVING"}
 
-    body = json.loads(await grpcurl("-d", '{"insuredProvince": "44", "pageSize": 3}', addr,
-                                    "ecnet.v1.AdminService/ListPersons"))
+    body = json.loads(
+        await grpcurl(
+            "-d",
+            '{"insuredProvince": "44", "pageSize": 3}',
+            addr,
+            "ecnet.v1.AdminService/ListPersons",
+        )
+    )
     assert len(body["persons"]) == 3 and body["nextPageToken"]
     person = body["persons"][0]
     assert {"userName", "idType", "idNo", "insuredRegions"} <= set(person)
@@ -53,9 +67,14 @@ async def test_list_describe_health_and_call(cluster, tmp_path):
 async def test_errors_carry_the_c4_code(cluster):
     national = await cluster.start_national()
     proc = await asyncio.create_subprocess_exec(
-        GRPCURL, "-plaintext", "-d", '{"insuredProvince": "4"}', national.address,
+        GRPCURL,
+        "-plaintext",
+        "-d",
+        '{"insuredProvince": "4"}',
+        national.address,
         "ecnet.v1.AdminService/ListPersons",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     text = (out + err).decode()

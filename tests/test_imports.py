@@ -35,7 +35,12 @@ sys.exit(1 if failed else 0)
 
 
 def test_every_module_imports_first():
-    run = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT), *PACKAGES], cwd=ROOT, capture_output=True,
-                         text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(ROOT), *PACKAGES],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert int(run.stdout.split()[0]) > 50

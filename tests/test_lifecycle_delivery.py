@@ -29,7 +29,11 @@ async def eventually(check, timeout: float = 15.0, what: str = "condition"):
 
 
 def insured_in(kit, province: str, count: int):
-    return [p for p in kit.population if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)][:count]
+    return [
+        p
+        for p in kit.population
+        if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)
+    ][:count]
 
 
 async def test_a_province_stopped_during_activations_receives_all_of_them(cluster, tmp_path):
@@ -58,7 +62,10 @@ async def test_insured_in_three_provinces_and_the_business_place_all_hear(cluste
     kit = await start_nation(cluster, tmp_path)
     provinces = {code: await cluster.start_province(code) for code in ("44", "31", "11", "51")}
     p = insured_in(kit, "44", 1)[0]
-    regions = [common_pb2.InsuredRegion(insuOrg=org, insuType="390") for org in ("440100", "310000", "110000")]
+    regions = [
+        common_pb2.InsuredRegion(insuOrg=org, insuType="390")
+        for org in ("440100", "310000", "110000")
+    ]
     await update_person(kit, p, insuredRegions=regions)
     card = (await activate(kit, p, business_province="51")).ecCardNo
 
@@ -75,7 +82,9 @@ async def test_authorization_and_revocation_follow(cluster, tmp_path):
     p44 = await cluster.start_province("44")
     p = insured_in(kit, "44", 1)[0]
     official = await activate(kit, p)
-    wechat = await kit.channel(WECHAT).Authorize(pb.AuthorizeRequest(**identity(p), password=PASSWORD))
+    wechat = await kit.channel(WECHAT).Authorize(
+        pb.AuthorizeRequest(**identity(p), password=PASSWORD)
+    )
 
     async def authorized():
         match = await p44.store.get_by_auth_code(wechat.authCode)
@@ -85,7 +94,8 @@ async def test_authorization_and_revocation_follow(cluster, tmp_path):
     assert match.channel_id == WECHAT
 
     await kit.channel(OFFICIAL).RevokeAuthorization(
-        pb.RevokeAuthorizationRequest(authCode=official.authCode, channelId=WECHAT))
+        pb.RevokeAuthorizationRequest(authCode=official.authCode, channelId=WECHAT)
+    )
 
     async def revoked():
         m = await p44.store.get_by_auth_code(wechat.authCode)

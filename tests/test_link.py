@@ -52,9 +52,15 @@ class Peer(federation_service_pb2_grpc.FederationServiceServicer):
         self.seen: list[Seen] = []
         self.started: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
         self._released: defaultdict[str, asyncio.Event] = defaultdict(asyncio.Event)
-        self.links = LinkServer("test", False, {
-            "RouteQuery": self.RouteQuery, "RouteSettle": self.RouteSettle, "RouteReverse": self.RouteReverse,
-        })
+        self.links = LinkServer(
+            "test",
+            False,
+            {
+                "RouteQuery": self.RouteQuery,
+                "RouteSettle": self.RouteSettle,
+                "RouteReverse": self.RouteReverse,
+            },
+        )
 
     def release(self, name: str) -> None:
         self._released[name].set()
@@ -64,8 +70,15 @@ class Peer(federation_service_pb2_grpc.FederationServiceServicer):
             event.set()
 
     async def _behave(self, method: str, key: str, context) -> None:
-        self.seen.append(Seen(method, key, current_caller().node, context.time_remaining(),
-                              isinstance(context, link_module._MessageContext)))
+        self.seen.append(
+            Seen(
+                method,
+                key,
+                current_caller().node,
+                context.time_remaining(),
+                isinstance(context, link_module._MessageContext),
+            )
+        )
         self.started[key].set()
         if key.startswith("hold:"):
             await self._released[key.removeprefix("hold:")].wait()
@@ -80,8 +93,11 @@ class Peer(federation_service_pb2_grpc.FederationServiceServicer):
 
     async def RouteSettle(self, request, context):
         await self._behave("RouteSettle", request.settlementId, context)
-        return pb.RouteSettleResponse(settlement=spb.Settlement(
-            settlementId=request.settlementId, insuOrg=str(len(request.userName))))
+        return pb.RouteSettleResponse(
+            settlement=spb.Settlement(
+                settlementId=request.settlementId, insuOrg=str(len(request.userName))
+            )
+        )
 
     async def RouteReverse(self, request, context):
         await self._behave("RouteReverse", request.settlementId, context)
@@ -174,6 +190,7 @@ async def fails(call) -> grpc.RpcError:
 
 # -- tests ---------------------------------------------------------------------------------
 
+
 async def test_answers_come_back_out_of_order_on_one_stream(setup):
     """A slow call does not hold up a fast one behind it; both travel on one stream."""
     slow = asyncio.create_task(setup.link.RouteQuery(query("hold:a"), timeout=BOUND))
@@ -189,7 +206,10 @@ async def test_answers_come_back_out_of_order_on_one_stream(setup):
 
 async def test_many_concurrent_callers_each_get_their_own_answer(setup):
     """200 calls in flight at once: every caller gets the answer to its own request."""
-    calls = [setup.link.RouteQuery(query(f"t{i}", province=str(i % 7)), timeout=BOUND) for i in range(200)]
+    calls = [
+        setup.link.RouteQuery(query(f"t{i}", province=str(i % 7)), timeout=BOUND)
+        for i in range(200)
+    ]
     answers = await asyncio.wait_for(asyncio.gather(*calls), BOUND)
     assert [a.insuOrg for a in answers] == [f"{i % 7}/t{i}" for i in range(200)]
     assert setup.peer.links_entered == 1
@@ -198,12 +218,21 @@ async def test_many_concurrent_callers_each_get_their_own_answer(setup):
 
 async def test_all_three_methods_are_carried(setup):
     """RouteSettle and RouteReverse go on the link too, each decoded as its own response type."""
-    settled = await setup.link.RouteSettle(pb.RouteSettleRequest(settlementId="s1", userName="abc"), timeout=BOUND)
+    settled = await setup.link.RouteSettle(
+        pb.RouteSettleRequest(settlementId="s1", userName="abc"), timeout=BOUND
+    )
     assert isinstance(settled, pb.RouteSettleResponse)
     assert (settled.settlement.settlementId, settled.settlement.insuOrg) == ("s1", "3")
-    reversed_ = await setup.link.RouteReverse(pb.RouteReverseRequest(settlementId="s2"), timeout=BOUND)
-    assert isinstance(reversed_, pb.RouteReverseResponse) and reversed_.settlement.settlementId == "s2"
-    assert [(s.method, s.via_link) for s in setup.peer.seen] == [("RouteSettle", True), ("RouteReverse", True)]
+    reversed_ = await setup.link.RouteReverse(
+        pb.RouteReverseRequest(settlementId="s2"), timeout=BOUND
+    )
+    assert (
+        isinstance(reversed_, pb.RouteReverseResponse) and reversed_.settlement.settlementId == "s2"
+    )
+    assert [(s.method, s.via_link) for s in setup.peer.seen] == [
+        ("RouteSettle", True),
+        ("RouteReverse", True),
+    ]
     assert setup.peer.links_entered == 1
 
 
@@ -283,10 +312,16 @@ async def test_a_peer_without_link_is_called_with_unary_calls(old_setup):
     """A peer that answers Link UNIMPLEMENTED still answers every call, the first one too,
     through the unary methods (a real gRPC context, the caller set by the interceptor)."""
     link, peer = old_setup.link, old_setup.peer
-    assert (await asyncio.wait_for(link.RouteQuery(query("t1"), timeout=BOUND), BOUND)).insuOrg == "44/t1"
-    assert (await asyncio.wait_for(link.RouteQuery(query("t2"), timeout=BOUND), BOUND)).insuOrg == "44/t2"
+    assert (
+        await asyncio.wait_for(link.RouteQuery(query("t1"), timeout=BOUND), BOUND)
+    ).insuOrg == "44/t1"
+    assert (
+        await asyncio.wait_for(link.RouteQuery(query("t2"), timeout=BOUND), BOUND)
+    ).insuOrg == "44/t2"
     more = await asyncio.wait_for(
-        asyncio.gather(*(link.RouteQuery(query(f"t{i}"), timeout=BOUND) for i in range(3, 8))), BOUND)
+        asyncio.gather(*(link.RouteQuery(query(f"t{i}"), timeout=BOUND) for i in range(3, 8))),
+        BOUND,
+    )
     assert [a.insuOrg for a in more] == [f"44/t{i}" for i in range(3, 8)]
     assert len(peer.seen) == 7
     assert not any(s.via_link for s in peer.seen)
@@ -319,7 +354,9 @@ async def test_calls_joining_the_refused_stream_of_a_peer_without_link_go_unary_
                 break
             await asyncio.sleep(0)
             later.append(asyncio.create_task(link.RouteQuery(query(f"t{i}"), timeout=BOUND)))
-        results = await asyncio.wait_for(asyncio.gather(first, *later, return_exceptions=True), BOUND)
+        results = await asyncio.wait_for(
+            asyncio.gather(first, *later, return_exceptions=True), BOUND
+        )
         failures += [r for r in results if isinstance(r, BaseException)]
         await link.close()
     assert not failures, f"{len(failures)} calls failed, e.g. {failures[0]!r}"
@@ -335,20 +372,33 @@ async def test_an_oversized_request_goes_as_a_unary_call(setup, monkeypatch):
     small = pb.RouteSettleRequest(settlementId="small", userName="x" * 10)
     assert (await setup.link.RouteSettle(small, timeout=BOUND)).settlement.insuOrg == "10"
     assert [(s.key, s.via_link, s.caller) for s in setup.peer.seen] == [
-        ("big", False, "p31"), ("small", True, "p31")]
+        ("big", False, "p31"),
+        ("small", True, "p31"),
+    ]
 
 
 async def test_calls_beyond_max_in_flight_go_as_unary_calls(setup, monkeypatch):
     """With MAX_IN_FLIGHT calls waiting on the stream, the next one is a unary call."""
     monkeypatch.setattr(link_module, "MAX_IN_FLIGHT", 2)
-    held = [asyncio.create_task(setup.link.RouteQuery(query(f"hold:{n}"), timeout=BOUND)) for n in "ab"]
+    held = [
+        asyncio.create_task(setup.link.RouteQuery(query(f"hold:{n}"), timeout=BOUND)) for n in "ab"
+    ]
     await started(setup.peer, "hold:a")
     await started(setup.peer, "hold:b")
-    assert (await asyncio.wait_for(setup.link.RouteQuery(query("t3"), timeout=BOUND), BOUND)).insuOrg == "44/t3"
+    assert (
+        await asyncio.wait_for(setup.link.RouteQuery(query("t3"), timeout=BOUND), BOUND)
+    ).insuOrg == "44/t3"
     setup.peer.release("a")
     setup.peer.release("b")
-    assert [a.insuOrg for a in await asyncio.wait_for(asyncio.gather(*held), BOUND)] == ["44/hold:a", "44/hold:b"]
-    assert {s.key: s.via_link for s in setup.peer.seen} == {"hold:a": True, "hold:b": True, "t3": False}
+    assert [a.insuOrg for a in await asyncio.wait_for(asyncio.gather(*held), BOUND)] == [
+        "44/hold:a",
+        "44/hold:b",
+    ]
+    assert {s.key: s.via_link for s in setup.peer.seen} == {
+        "hold:a": True,
+        "hold:b": True,
+        "t3": False,
+    }
 
 
 async def test_drain_finishes_calls_in_flight_refuses_new_ones_and_ends_the_stream(setup):
@@ -464,7 +514,9 @@ async def test_an_idle_link_never_lingers(setup):
 
 def test_link_settings():
     assert link_module.LinkSettings.from_config({}, environ={}).linger == 0.001
-    assert link_module.LinkSettings.from_config({}, environ={"ECNET_LINK_LINGER_MS": "0"}).linger == 0
+    assert (
+        link_module.LinkSettings.from_config({}, environ={"ECNET_LINK_LINGER_MS": "0"}).linger == 0
+    )
     assert link_module.LinkSettings.from_config({"linger_ms": "2.5"}, environ={}).linger == 0.0025
     for bad in ("-1", "soon"):
         with pytest.raises(ConfigError, match="linger_ms"):
@@ -475,20 +527,28 @@ async def test_a_stream_with_too_many_calls_in_flight_is_refused_minus_6(setup, 
     """The answering end bounds the calls it runs at once on one stream (a caller that
     ignores MAX_IN_FLIGHT cannot make it grow without bound): the excess gets -6."""
     monkeypatch.setattr(link_module, "MAX_IN_FLIGHT", 2)
-    held = [asyncio.create_task(setup.link.call("RouteQuery", query(f"hold:{k}"), BOUND)) for k in "ab"]
+    held = [
+        asyncio.create_task(setup.link.call("RouteQuery", query(f"hold:{k}"), BOUND)) for k in "ab"
+    ]
     for k in "ab":
         await started(setup.peer, f"hold:{k}")
     # the client end would now go unary; write a third call on the stream directly
     stream = setup.link._stream
     future = asyncio.get_running_loop().create_future()
     stream.pending[99] = future
-    stream.sender.put(pb.LinkMessage(id=99, method="RouteQuery", payload=query("t3").SerializeToString(),
-                                     timeoutMs=5000))
+    stream.sender.put(
+        pb.LinkMessage(
+            id=99, method="RouteQuery", payload=query("t3").SerializeToString(), timeoutMs=5000
+        )
+    )
     answer = await asyncio.wait_for(future, BOUND)
     err = link_module._error_of(answer.status)
     assert from_rpc_error(err)[0] == -6 and "in flight" in err.details()
     setup.peer.release_all()
-    assert [a.insuOrg for a in await asyncio.wait_for(asyncio.gather(*held), BOUND)] == ["44/hold:a", "44/hold:b"]
+    assert [a.insuOrg for a in await asyncio.wait_for(asyncio.gather(*held), BOUND)] == [
+        "44/hold:a",
+        "44/hold:b",
+    ]
 
 
 async def test_a_peer_without_link_is_tried_on_a_stream_again_later(old_setup):
@@ -502,4 +562,8 @@ async def test_a_peer_without_link_is_tried_on_a_stream_again_later(old_setup):
     assert second.insuOrg == "44/t2" and not old_setup.peer.seen[-1].via_link  # within UNARY_RETRY
     old_setup.link._unary_until = 0.0  # as if UNARY_RETRY had passed
     third = await asyncio.wait_for(old_setup.link.RouteQuery(query("t3"), timeout=BOUND), BOUND)
-    assert third.insuOrg == "44/t3" and old_setup.peer.seen[-1].via_link and old_setup.peer.links_entered == 1
+    assert (
+        third.insuOrg == "44/t3"
+        and old_setup.peer.seen[-1].via_link
+        and old_setup.peer.links_entered == 1
+    )

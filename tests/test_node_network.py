@@ -35,8 +35,12 @@ async def test_national_serves_health_and_reflection(cluster):
     async for resp in stub.ServerReflectionInfo(requests()):
         names = {svc.name for svc in resp.list_services_response.service}
     assert {
-        "ecnet.v1.VoucherService", "ecnet.v1.QrService", "ecnet.v1.AcceptanceService",
-        "ecnet.v1.SettlementService", "ecnet.v1.FederationService", "ecnet.v1.AdminService",
+        "ecnet.v1.VoucherService",
+        "ecnet.v1.QrService",
+        "ecnet.v1.AcceptanceService",
+        "ecnet.v1.SettlementService",
+        "ecnet.v1.FederationService",
+        "ecnet.v1.AdminService",
         "grpc.health.v1.Health",
     } <= names
 
@@ -54,7 +58,11 @@ async def test_provinces_register_and_are_listed(cluster):
     assert nodes[1].provinceName == "广东省"
     assert nodes[1].instanceId == p44.instance_id
     info = await cluster.stubs(p44).admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())
-    assert (info.role, info.province, info.address) == (fed_pb.NODE_ROLE_PROVINCIAL, "44", p44.address)
+    assert (info.role, info.province, info.address) == (
+        fed_pb.NODE_ROLE_PROVINCIAL,
+        "44",
+        p44.address,
+    )
     assert info.counts["voucher_cache"] == 0
 
 
@@ -81,10 +89,14 @@ async def test_second_node_for_a_live_province_is_refused(cluster, tmp_path):
     await cluster.start_national()
     first = await cluster.start_province("44")
     second = Node(cluster.config("provincial", "44", data_dir=tmp_path / "other44"))
-    with pytest.raises(RegistrationRefused, match=f"already served by a live node at {first.address}"):
+    with pytest.raises(
+        RegistrationRefused, match=f"already served by a live node at {first.address}"
+    ):
         await second.start()
     await second.stop(grace=0)
-    nodes = (await cluster.stubs(cluster.national).admin.ListNodes(admin_pb.ListNodesRequest())).nodes
+    nodes = (
+        await cluster.stubs(cluster.national).admin.ListNodes(admin_pb.ListNodesRequest())
+    ).nodes
     assert nodes[0].instanceId == first.instance_id
 
 
@@ -95,7 +107,9 @@ async def test_a_killed_province_is_replaced_at_once(cluster, tmp_path):
     first.registrar.registered.clear()
     await first.stop(grace=0)
     second = await cluster.start_province("44", data_dir=tmp_path / "again44")
-    nodes = (await cluster.stubs(cluster.national).admin.ListNodes(admin_pb.ListNodesRequest())).nodes
+    nodes = (
+        await cluster.stubs(cluster.national).admin.ListNodes(admin_pb.ListNodesRequest())
+    ).nodes
     assert (nodes[0].instanceId, nodes[0].state) == (second.instance_id, admin_pb.NODE_STATE_UP)
 
 
@@ -106,7 +120,9 @@ async def test_lease_expiry_and_graceful_stop(cluster):
     p31 = await cluster.start_province("31", heartbeat_interval=60)
     s = cluster.stubs(national)
     clock.advance(national.config.heartbeat_interval * national.config.lease_intervals + 0.1)
-    states = {n.province: n.state for n in (await s.admin.ListNodes(admin_pb.ListNodesRequest())).nodes}
+    states = {
+        n.province: n.state for n in (await s.admin.ListNodes(admin_pb.ListNodesRequest())).nodes
+    }
     assert states == {"31": admin_pb.NODE_STATE_DOWN, "44": admin_pb.NODE_STATE_DOWN}
     # A heartbeat brings a province back up.
     hb = await s.federation.Heartbeat(
@@ -123,7 +139,9 @@ async def test_lease_expiry_and_graceful_stop(cluster):
 async def test_heartbeat_of_an_unknown_instance_asks_to_register_again(cluster):
     national = await cluster.start_national()
     s = cluster.stubs(national, (("ec-node", "p44"),))
-    hb = await s.federation.Heartbeat(fed_pb.HeartbeatRequest(province="44", instanceId="nobody"), metadata=s.metadata)
+    hb = await s.federation.Heartbeat(
+        fed_pb.HeartbeatRequest(province="44", instanceId="nobody"), metadata=s.metadata
+    )
     assert not hb.known
 
 
@@ -138,16 +156,22 @@ async def test_registration_input_is_checked(cluster):
     national = await cluster.start_national()
     s = cluster.stubs(national, (("ec-node", "p44"),))
     code, message, status = await _error(
-        s.federation.Register(fed_pb.RegisterRequest(province="99", address="127.0.0.1:1", instanceId="x"))
+        s.federation.Register(
+            fed_pb.RegisterRequest(province="99", address="127.0.0.1:1", instanceId="x")
+        )
     )
     assert (code, status) == (-2, grpc.StatusCode.INVALID_ARGUMENT) and "99" in message
     code, message, _ = await _error(
-        s.federation.Register(fed_pb.RegisterRequest(province="44", address="nowhere", instanceId="x"), metadata=s.metadata)
+        s.federation.Register(
+            fed_pb.RegisterRequest(province="44", address="nowhere", instanceId="x"),
+            metadata=s.metadata,
+        )
     )
     assert code == -2 and "HOST:PORT" in message
     code, message, status = await _error(
         s.federation.Register(
-            fed_pb.RegisterRequest(province="31", address="127.0.0.1:1", instanceId="x"), metadata=s.metadata
+            fed_pb.RegisterRequest(province="31", address="127.0.0.1:1", instanceId="x"),
+            metadata=s.metadata,
         )
     )
     assert (code, status) == (-4, grpc.StatusCode.PERMISSION_DENIED) and "p44" in message
@@ -164,7 +188,9 @@ async def test_national_only_calls_on_a_province_say_where_to_go(cluster):
 
 async def test_a_data_folder_serves_one_node(cluster, tmp_path):
     national = await cluster.start_national()
-    again = Node(NodeConfig(role="national", listen="127.0.0.1:0", data_dir=national.config.data_dir))
+    again = Node(
+        NodeConfig(role="national", listen="127.0.0.1:0", data_dir=national.config.data_dir)
+    )
     with pytest.raises(NodeStartError, match="in use by another node"):
         await again.start()
 
@@ -187,7 +213,10 @@ async def test_a_port_in_use_is_reported(cluster, tmp_path):
     ("kwargs", "message"),
     [
         ({"role": "regional"}, "unknown role"),
-        ({"role": "provincial", "province": "99", "national": "127.0.0.1:1"}, "not a province code"),
+        (
+            {"role": "provincial", "province": "99", "national": "127.0.0.1:1"},
+            "not a province code",
+        ),
         ({"role": "provincial", "province": "44"}, "--national"),
         ({"role": "provincial", "national": "127.0.0.1:1"}, "--province"),
         ({"role": "national", "listen": "localhost"}, "HOST:PORT"),

@@ -12,9 +12,14 @@ import pytest
 from node.__main__ import EXIT_CONFIG, EXIT_REFUSED
 
 
-def run_node(*args: str, timeout: float = 30, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_node(
+    *args: str, timeout: float = 30, env: dict | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "node", *args], capture_output=True, text=True, timeout=timeout,
+        [sys.executable, "-m", "node", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )
 
@@ -31,8 +36,14 @@ def assert_one_line(proc: subprocess.CompletedProcess, code: int, fragment: str)
     ("args", "fragment"),
     [
         (["--role", "regional"], "unknown role"),
-        (["--role", "provincial", "--province", "99", "--national", "127.0.0.1:1"], "not a province code"),
-        (["--role", "provincial", "--province", "4A", "--national", "127.0.0.1:1"], "not a province code"),
+        (
+            ["--role", "provincial", "--province", "99", "--national", "127.0.0.1:1"],
+            "not a province code",
+        ),
+        (
+            ["--role", "provincial", "--province", "4A", "--national", "127.0.0.1:1"],
+            "not a province code",
+        ),
         (["--role", "provincial", "--province", "44"], "--national"),
         (["--role", "national", "--listen", "nowhere"], "HOST:PORT"),
     ],
@@ -46,7 +57,9 @@ def test_port_in_use(tmp_path):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        proc = run_node("--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path))
+        proc = run_node(
+            "--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path)
+        )
     assert_one_line(proc, EXIT_CONFIG, f"cannot listen on 127.0.0.1:{port}")
 
 
@@ -56,29 +69,57 @@ def test_unreadable_database(tmp_path):
     assert_one_line(proc, EXIT_CONFIG, "not an SQLite database")
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("nonsense = [", "not valid TOML"),
-    ("[default]\nyearly_cap = -1\n", "yearly_cap"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("nonsense = [", "not valid TOML"),
+        ("[default]\nyearly_cap = -1\n", "yearly_cap"),
+    ],
+)
 def test_bad_settlement_policy(tmp_path, text, fragment):
     # Found before the node binds or registers (the national address is never dialled).
     policy = tmp_path / "policy.toml"
     policy.write_text(text)
-    proc = run_node("--role", "provincial", "--province", "44", "--national", "127.0.0.1:1", "--listen",
-                    "127.0.0.1:0", "--data", str(tmp_path), env={"ECNET_SETTLEMENT_POLICY": str(policy)})
+    proc = run_node(
+        "--role",
+        "provincial",
+        "--province",
+        "44",
+        "--national",
+        "127.0.0.1:1",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        str(tmp_path),
+        env={"ECNET_SETTLEMENT_POLICY": str(policy)},
+    )
     assert_one_line(proc, EXIT_CONFIG, fragment)
     assert "settlement policy" in proc.stderr
 
 
 def test_bad_delivery_setting(tmp_path):
-    proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path),
-                    env={"ECNET_DELIVERY_OUTBOX_RETENTION": "forever"})
+    proc = run_node(
+        "--role",
+        "national",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        str(tmp_path),
+        env={"ECNET_DELIVERY_OUTBOX_RETENTION": "forever"},
+    )
     assert_one_line(proc, EXIT_CONFIG, "outbox_retention='forever'")
 
 
 def test_bad_db_synchronous(tmp_path):
-    proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path),
-                    env={"ECNET_DB_SYNCHRONOUS": "off"})
+    proc = run_node(
+        "--role",
+        "national",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        str(tmp_path),
+        env={"ECNET_DB_SYNCHRONOUS": "off"},
+    )
     assert_one_line(proc, EXIT_CONFIG, "db_synchronous='off' is not one of normal, full")
 
 
@@ -89,6 +130,7 @@ async def test_the_writer_syncs_every_commit_unless_told_otherwise(cluster, extr
 
     def level(conn):
         return conn.execute("PRAGMA synchronous").fetchone()[0]
+
     assert await node.store.db.write(level) == expected
     # bookkeeping commits skip the sync, and the level is back for the next write
     assert await node.store.db.write_unsynced(level) == 1
@@ -100,7 +142,13 @@ async def test_second_national_for_the_same_data_folder(cluster):
 
     national = await cluster.start_national()
     proc = await asyncio.to_thread(
-        run_node, "--role", "national", "--listen", "127.0.0.1:0", "--data", str(national.config.data_dir)
+        run_node,
+        "--role",
+        "national",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        str(national.config.data_dir),
     )
     assert_one_line(proc, EXIT_CONFIG, "in use by another node")
 
@@ -111,8 +159,17 @@ async def test_second_node_for_a_live_province(cluster, tmp_path):
     national = await cluster.start_national()
     p44 = await cluster.start_province("44")
     proc = await asyncio.to_thread(
-        run_node, "--role", "provincial", "--province", "44", "--listen", "127.0.0.1:0",
-        "--national", national.address, "--data", str(tmp_path / "dup"),
+        run_node,
+        "--role",
+        "provincial",
+        "--province",
+        "44",
+        "--listen",
+        "127.0.0.1:0",
+        "--national",
+        national.address,
+        "--data",
+        str(tmp_path / "dup"),
     )
     assert_one_line(proc, EXIT_REFUSED, f"already served by a live node at {p44.address}")
 
@@ -127,8 +184,19 @@ def test_sigterm_stops_gracefully(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "node", "--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path)],
-        stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "node",
+            "--role",
+            "national",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--data",
+            str(tmp_path),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -152,7 +152,10 @@ async def test_a_recreated_province_notices_are_relayed_again(cluster, caplog):
 
     await eventually(acked, what="p44's uplink acknowledged in the new epoch")
     assert await national.store.load_inbox_position("p44") == 2
-    assert await scalar(national, "SELECT count(*) FROM outbox WHERE event_id = 'notice:S-0:settled'") == 1
+    assert (
+        await scalar(national, "SELECT count(*) FROM outbox WHERE event_id = 'notice:S-0:settled'")
+        == 1
+    )
     assert await scalar(p11, "SELECT count(*) FROM settlement_notices") == 4
     assert len(await list_notices(p11, "01", "110101198001010015")) == 4
 
@@ -160,7 +163,9 @@ async def test_a_recreated_province_notices_are_relayed_again(cluster, caplog):
 async def deliver(stub, events, seqs, epoch: str = "", batch: str = "b") -> int:
     for e, seq in zip(events, seqs, strict=True):
         e.sequence = seq
-    request = fed_pb.DeliverEventsRequest(origin="national", batchId=batch, events=events, epoch=epoch)
+    request = fed_pb.DeliverEventsRequest(
+        origin="national", batchId=batch, events=events, epoch=epoch
+    )
     return (await stub.federation.DeliverEvents(request, metadata=AS_NATIONAL)).appliedPosition
 
 
@@ -199,14 +204,22 @@ async def test_same_epoch_old_seq_is_still_a_duplicate(cluster, caplog):
     s44 = cluster.stubs(national, metadata=(("ec-node", "p44"),))
 
     async def relay(n, seq, epoch):
-        r = fed_pb.DeliverEventsRequest(origin="p44", batchId="x", events=[as_event(n, "11", seq)], epoch=epoch)
+        r = fed_pb.DeliverEventsRequest(
+            origin="p44", batchId="x", events=[as_event(n, "11", seq)], epoch=epoch
+        )
         return (await s44.federation.DeliverEvents(r, metadata=s44.metadata)).appliedPosition
 
     assert await relay(notice("S-1"), 1, "P") == 1
     assert await relay(notice("S-2"), 1, "P") == 1  # same epoch, old seq: dropped
-    assert await scalar(national, "SELECT count(*) FROM outbox WHERE event_id = 'notice:S-2:settled'") == 0
+    assert (
+        await scalar(national, "SELECT count(*) FROM outbox WHERE event_id = 'notice:S-2:settled'")
+        == 0
+    )
     assert await relay(notice("S-2"), 1, "Q") == 1  # another epoch: relayed
-    assert await scalar(national, "SELECT count(*) FROM outbox WHERE event_id = 'notice:S-2:settled'") == 1
+    assert (
+        await scalar(national, "SELECT count(*) FROM outbox WHERE event_id = 'notice:S-2:settled'")
+        == 1
+    )
     assert await stored_epoch(national, "p44") == "Q"
 
 
@@ -239,7 +252,9 @@ async def test_a_batch_without_epoch_behaves_as_before(cluster, caplog):
     s44 = cluster.stubs(national, metadata=(("ec-node", "p44"),))
 
     async def relay(n, seq, epoch=""):
-        r = fed_pb.DeliverEventsRequest(origin="p44", batchId="x", events=[as_event(n, "11", seq)], epoch=epoch)
+        r = fed_pb.DeliverEventsRequest(
+            origin="p44", batchId="x", events=[as_event(n, "11", seq)], epoch=epoch
+        )
         return (await s44.federation.DeliverEvents(r, metadata=s44.metadata)).appliedPosition
 
     assert await relay(notice("S-1"), 1) == 1
@@ -256,7 +271,9 @@ async def test_the_cursor_never_moves_beyond_the_batch_it_sent(cluster):
     p44 = await cluster.start_province("44")
     seq = await enqueue(national, [event(card(n), 1) for n in range(3)])
     await wait_applied(p44, seq)
-    await p44.store.db.write(lambda conn: conn.execute("UPDATE inbox_position SET applied_seq = 50, epoch = ''"))
+    await p44.store.db.write(
+        lambda conn: conn.execute("UPDATE inbox_position SET applied_seq = 50, epoch = ''")
+    )
     store = OutboxStore(national.store.db)
     seq = await enqueue(national, [event(card(9), 1)])
 
@@ -287,6 +304,7 @@ async def test_a_national_restored_from_a_backup_renews_its_epoch(cluster, caplo
         conn.execute("DELETE FROM outbox WHERE seq > 3")
         conn.execute("UPDATE sqlite_sequence SET seq = 3 WHERE name = 'outbox'")
         conn.execute("UPDATE delivery SET acked_seq = 3")
+
     with sqlite3.connect(national.db_path) as conn:
         restore(conn)
     national = await cluster.start_national(listen=address, delivery_scan_interval=0.2)
@@ -295,6 +313,7 @@ async def test_a_national_restored_from_a_backup_renews_its_epoch(cluster, caplo
 
     async def applied():
         return [(await p44.store.get_voucher(card(n))).version for n in range(2)] == [2, 2]
+
     await eventually(applied, what="the restored national's events at p44")
     new_epoch = await epoch_of(national)
     assert new_epoch != old_epoch and await stored_epoch(p44, "national") == new_epoch

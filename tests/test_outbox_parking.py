@@ -51,9 +51,12 @@ def poison(ec_card_no: str, event_id: str = "poison-1") -> fed_pb.Event:
 
 
 async def parked_rows(node, destination: str = "44") -> list[tuple]:
-    return await node.store.db.read(lambda conn: conn.execute(
-        "SELECT seq, event_id, kind, error FROM outbox_parked WHERE destination = ? ORDER BY seq", (destination,)
-    ).fetchall())
+    return await node.store.db.read(
+        lambda conn: conn.execute(
+            "SELECT seq, event_id, kind, error FROM outbox_parked WHERE destination = ? ORDER BY seq",
+            (destination,),
+        ).fetchall()
+    )
 
 
 async def parked_count(node, count: int, destination: str = "44") -> list[tuple]:
@@ -88,11 +91,20 @@ async def test_a_poison_event_is_parked_and_the_events_around_it_are_applied(clu
 
     # The batch was narrowed once; the poison event was refused PARK_AFTER times, then parked.
     narrowed = [r for r in caplog.records if r.getMessage().startswith("batch refused (-2)")]
-    assert len(narrowed) == 1 and narrowed[0].fields["first"] == last - 4 and narrowed[0].fields["last"] == last
+    assert (
+        len(narrowed) == 1
+        and narrowed[0].fields["first"] == last - 4
+        and narrowed[0].fields["last"] == last
+    )
     [record] = parked_logs(caplog)
     assert record.levelno == logging.ERROR
-    assert {k: record.fields[k] for k in ("destination", "seq", "event_id", "kind", "refusals")} == {
-        "destination": "44", "seq": poison_seq, "event_id": "poison-1", "kind": "voucher.activated",
+    assert {
+        k: record.fields[k] for k in ("destination", "seq", "event_id", "kind", "refusals")
+    } == {
+        "destination": "44",
+        "seq": poison_seq,
+        "event_id": "poison-1",
+        "kind": "voucher.activated",
         "refusals": PARK_AFTER,
     }
     assert "snapshot" in record.fields["error"]
@@ -106,7 +118,10 @@ async def test_a_poison_event_is_parked_and_the_events_around_it_are_applied(clu
 
     state = await eventually(settled, what="the cursor at the last event")
     assert (state.attempts, state.last_error, state.refusals) == (0, "", 0)
-    assert await scalar(national, "SELECT event_id FROM outbox WHERE seq = ?", poison_seq) == "poison-1"
+    assert (
+        await scalar(national, "SELECT event_id FROM outbox WHERE seq = ?", poison_seq)
+        == "poison-1"
+    )
 
     # Operators see it next to the pending count.
     entry = (await node_entries(cluster, national))["44"]
@@ -120,9 +135,15 @@ async def test_a_poison_event_is_parked_and_the_events_around_it_are_applied(clu
 
     # Retried, it is queued again under a new seq (same id and body) and, still refused,
     # parked again: nothing is lost, nothing blocks.
-    resp = await cluster.stubs(national).admin.RetryParked(admin_pb.RetryParkedRequest(destination="44"))
+    resp = await cluster.stubs(national).admin.RetryParked(
+        admin_pb.RetryParkedRequest(destination="44")
+    )
     [again] = resp.events
-    assert (again.sequence, again.eventId, again.kind) == (poison_seq, "poison-1", "voucher.activated")
+    assert (again.sequence, again.eventId, again.kind) == (
+        poison_seq,
+        "poison-1",
+        "voucher.activated",
+    )
     assert "snapshot" in again.error
     [(new_seq, new_id, _, _)] = await parked_count(national, 1)
     assert new_seq > last and new_id == "poison-1"
@@ -161,7 +182,9 @@ async def test_a_parked_event_is_applied_once_the_receiver_is_fixed(cluster, mon
     # The province is upgraded; the parked event is retried and now taken. Its older
     # snapshot (version 1) changes nothing: a province keeps only a newer version.
     upgraded = True
-    resp = await cluster.stubs(national).admin.RetryParked(admin_pb.RetryParkedRequest(destination="44"))
+    resp = await cluster.stubs(national).admin.RetryParked(
+        admin_pb.RetryParkedRequest(destination="44")
+    )
     assert [e.eventId for e in resp.events] == ["migrated-2"]
     store = OutboxStore(national.store.db)
     requeued = await store.last_seq("44")
@@ -177,7 +200,9 @@ async def test_a_parked_event_is_applied_once_the_receiver_is_fixed(cluster, mon
 
     await eventually(clean, what="nothing pending or parked")
     # Nothing parked: a retry is a no-op.
-    resp = await cluster.stubs(national).admin.RetryParked(admin_pb.RetryParkedRequest(destination="44"))
+    resp = await cluster.stubs(national).admin.RetryParked(
+        admin_pb.RetryParkedRequest(destination="44")
+    )
     assert list(resp.events) == []
 
 
@@ -267,7 +292,9 @@ async def test_a_provinces_uplink_parks_what_national_refuses(cluster):
 
     # A province retries its own uplink's parked events (destination "" or "national").
     stubs = cluster.stubs(p44)
-    code, _ = await rpc_error(stubs.admin.RetryParked(admin_pb.RetryParkedRequest(destination="11")))
+    code, _ = await rpc_error(
+        stubs.admin.RetryParked(admin_pb.RetryParkedRequest(destination="11"))
+    )
     assert code == -2
     resp = await stubs.admin.RetryParked(admin_pb.RetryParkedRequest())
     assert [e.eventId for e in resp.events] == ["stray"]
@@ -277,19 +304,28 @@ async def test_a_provinces_uplink_parks_what_national_refuses(cluster):
 async def test_retry_parked_checks_its_destination(cluster):
     national = await cluster.start_national()
     code, message = await rpc_error(
-        cluster.stubs(national, AS_NATIONAL).admin.RetryParked(admin_pb.RetryParkedRequest(destination="99"))
+        cluster.stubs(national, AS_NATIONAL).admin.RetryParked(
+            admin_pb.RetryParkedRequest(destination="99")
+        )
     )
     assert code == -2 and "99" in message
 
 
 def test_park_after_refusals_is_a_setting():
     assert read_settings(DeliverySettings, "delivery", {}, {}).park_after_refusals == 5
-    assert read_settings(DeliverySettings, "delivery", {"park_after_refusals": "2"}, {}).park_after_refusals == 2
+    assert (
+        read_settings(
+            DeliverySettings, "delivery", {"park_after_refusals": "2"}, {}
+        ).park_after_refusals
+        == 2
+    )
     env = {"ECNET_DELIVERY_PARK_AFTER_REFUSALS": "7"}
     assert read_settings(DeliverySettings, "delivery", {}, env).park_after_refusals == 7
 
 
-@pytest.mark.parametrize("answer, parks", [("-2 in ErrorInfo", True), ("bare INVALID_ARGUMENT", False)])
+@pytest.mark.parametrize(
+    "answer, parks", [("-2 in ErrorInfo", True), ("bare INVALID_ARGUMENT", False)]
+)
 def test_only_an_ecnet_minus_2_is_a_refusal(answer, parks):
     import grpc
     from grpc_status import rpc_status
@@ -303,6 +339,7 @@ def test_only_an_ecnet_minus_2_is_a_refusal(answer, parks):
     else:
         from google.rpc import status_pb2
 
-        status = rpc_status.to_status(status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
-                                                        message="bad event"))
+        status = rpc_status.to_status(
+            status_pb2.Status(code=grpc.StatusCode.INVALID_ARGUMENT.value[0], message="bad event")
+        )
     assert refusal_of(Failed(status)) == ("bad event" if parks else None)

@@ -55,7 +55,9 @@ async def test_delivered_rows_past_the_retention_are_pruned_and_undelivered_ones
         await wait_applied(p, await store.last_seq(p.config.province))
         await acked(store, p.config.province, await store.last_seq(p.config.province))
     await p31.stop()
-    seq44 = await enqueue(national, [event(card(n), 2) for n in range(5)], destinations=("44", "31"))
+    seq44 = await enqueue(
+        national, [event(card(n), 2) for n in range(5)], destinations=("44", "31")
+    )
     await wait_applied(p44, seq44)
     await acked(store, "44", seq44)
     assert await store.pending_counts() == {"31": 5, "44": 0}
@@ -95,7 +97,9 @@ async def test_delivered_rows_past_the_retention_are_pruned_and_undelivered_ones
 
 async def test_pruning_goes_in_batches_of_the_configured_size(cluster):
     clock = FakeClock()
-    national = await cluster.start_national(clock=clock, extra={**MANUAL, "outbox_prune_batch": "7"})
+    national = await cluster.start_national(
+        clock=clock, extra={**MANUAL, "outbox_prune_batch": "7"}
+    )
     p44 = await cluster.start_province("44")
     seq = await enqueue(national, [event(card(n), 1) for n in range(30)])
     await wait_applied(p44, seq)
@@ -231,11 +235,15 @@ async def test_a_lane_without_a_cursor_keeps_everything(tmp_path):
     await db.open()
     try:
         await db.write(lambda conn: outbox.enqueue(conn, event(card(1), 1), ["44", "31"], 0))
-        await db.write(lambda conn: conn.execute("UPDATE delivery SET acked_seq = 2 WHERE destination = '44'"))
+        await db.write(
+            lambda conn: conn.execute("UPDATE delivery SET acked_seq = 2 WHERE destination = '44'")
+        )
         await db.write(lambda conn: conn.execute("DELETE FROM delivery WHERE destination = '31'"))
         store = OutboxStore(db)
         assert await store.prune(before_ms=10**15) == 1
-        rows = await db.read(lambda conn: [tuple(r) for r in conn.execute("SELECT destination FROM outbox")])
+        rows = await db.read(
+            lambda conn: [tuple(r) for r in conn.execute("SELECT destination FROM outbox")]
+        )
         assert rows == [("31",)]
     finally:
         await db.close()
@@ -247,6 +255,11 @@ def test_the_retention_is_a_setting():
     env = {"ECNET_DELIVERY_OUTBOX_RETENTION": "3600", "ECNET_DELIVERY_OUTBOX_PRUNE_INTERVAL": "5"}
     s = read_settings(DeliverySettings, "delivery", {}, env)
     assert (s.outbox_retention, s.outbox_prune_interval) == (3600, 5.0)
-    assert read_settings(DeliverySettings, "delivery", {"outbox_retention": "60"}, env).outbox_retention == 60
+    assert (
+        read_settings(
+            DeliverySettings, "delivery", {"outbox_retention": "60"}, env
+        ).outbox_retention
+        == 60
+    )
     with pytest.raises(ConfigError, match="outbox_retention"):
         read_settings(DeliverySettings, "delivery", {"outbox_retention": "0"}, {})

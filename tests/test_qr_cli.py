@@ -22,10 +22,6 @@ BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
 
 
-
-
-
-
 def read_qr(path: Path) -> list[str]:
     return [r.text for r in zxingcpp.read_barcodes(PIL.Image.open(path))]
 
@@ -34,9 +30,20 @@ async def test_cli_issues_refreshes_and_shows_codes(cluster, tmp_path):
     kit = await start_nation(cluster, tmp_path)
     p44 = await cluster.start_province("44")
     data = write_nation(tmp_path / "nation", kit.national, p44)
-    p = next(x for x in kit.population if len(x.insured) == 1 and x.insured[0].insu_org.startswith("44"))
+    p = next(
+        x for x in kit.population if len(x.insured) == 1 and x.insured[0].insu_org.startswith("44")
+    )
     act = await activate(kit, p)
-    target = ["--province", "44", "--channel", "NHSA-OFFICIAL", "--auth-code", act.authCode, "--data", str(data)]
+    target = [
+        "--province",
+        "44",
+        "--channel",
+        "NHSA-OFFICIAL",
+        "--auth-code",
+        act.authCode,
+        "--data",
+        str(data),
+    ]
 
     rc, out, err = await ecnet("qr", "issue", *target, "--json")
     assert rc == 0, err
@@ -48,25 +55,37 @@ async def test_cli_issues_refreshes_and_shows_codes(cluster, tmp_path):
     assert rc == 0, err
     second = re.search(r"ecQrCode: (\d{28})", out).group(1)
     assert second != first["ecQrCode"] and "insuOrg:  " + first["insuOrg"] in out
-    assert (await p44.store.db.read(
-        lambda c: c.execute("SELECT state FROM qr_codes WHERE code = ?", (first["ecQrCode"],)).fetchone()[0]
-    )) == "replaced"
+    assert (
+        await p44.store.db.read(
+            lambda c: c.execute(
+                "SELECT state FROM qr_codes WHERE code = ?", (first["ecQrCode"],)
+            ).fetchone()[0]
+        )
+    ) == "replaced"
 
     # the terminal drawing (half blocks when piped), and pictures
     rc, out, err = await ecnet("qr", "show", "--code", second)
     assert rc == 0 and "█" in out and len(out.splitlines()) >= 12, err
     svg = tmp_path / "code.svg"
     rc, out, err = await ecnet("qr", "show", "--code", second, "--svg", str(svg))
-    assert rc == 0 and svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text(), err
+    assert rc == 0 and svg.read_text().lstrip().startswith("<?xml") and "<svg" in svg.read_text(), (
+        err
+    )
 
     # refusals: one line with the C.4 code, exit 1
-    rc, out, err = await ecnet("qr", "issue", *target[:-2], "--data", str(data), "--auth-code", "0" * 32)
+    rc, out, err = await ecnet(
+        "qr", "issue", *target[:-2], "--data", str(data), "--auth-code", "0" * 32
+    )
     assert rc == 1 and "error 500040" in err
-    rc, out, err = await ecnet("qr", "issue", "--province", "45", "--auth-code", act.authCode, "--data", str(data))
+    rc, out, err = await ecnet(
+        "qr", "issue", "--province", "45", "--auth-code", act.authCode, "--data", str(data)
+    )
     assert rc == 1 and "province 45 is not part of the nation" in err
     rc, out, err = await ecnet("qr", "show", "--code", "12345")
     assert rc == 1 and "error -2" in err
-    rc, out, err = await ecnet("qr", "issue", "--node", p44.address, "--channel", "WECHAT", "--auth-code", act.authCode)
+    rc, out, err = await ecnet(
+        "qr", "issue", "--node", p44.address, "--channel", "WECHAT", "--auth-code", act.authCode
+    )
     assert rc == 1 and "error 500003" in err
 
 
@@ -74,7 +93,9 @@ async def test_a_png_written_by_qr_show_is_read_back_by_zxing(cluster, tmp_path)
     kit = await start_nation(cluster, tmp_path)
     p31 = await cluster.start_province("31")
     act = await activate(kit, kit.person(0))
-    rc, out, err = await ecnet("qr", "issue", "--node", p31.address, "--auth-code", act.authCode, "--json")
+    rc, out, err = await ecnet(
+        "qr", "issue", "--node", p31.address, "--auth-code", act.authCode, "--json"
+    )
     assert rc == 0, err
     code = json.loads(out)["ecQrCode"]
 
@@ -87,7 +108,9 @@ async def test_a_png_written_by_qr_show_is_read_back_by_zxing(cluster, tmp_path)
     assert rc == 0 and read_qr(png) == [code], err
 
 
-@pytest.mark.skipif(GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash")
+@pytest.mark.skipif(
+    GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash"
+)
 async def test_the_readme_qr_session_runs_as_written(cluster, tmp_path):
     rc, text, errors = await readme_session(cluster, tmp_path, "Display a QR code", timeout=120)
     assert rc == 0, errors

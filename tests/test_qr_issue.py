@@ -41,12 +41,14 @@ class Qr:
         self._metadata = (("ec-channel-id", channel_id),) if channel_id else ()
 
     def issue(self, auth_code: str, **kw):
-        return self._stub.IssueQrCode(pb.IssueQrCodeRequest(authCode=auth_code, **kw),
-                                      metadata=self._metadata, timeout=10)
+        return self._stub.IssueQrCode(
+            pb.IssueQrCodeRequest(authCode=auth_code, **kw), metadata=self._metadata, timeout=10
+        )
 
     def refresh(self, auth_code: str, **kw):
-        return self._stub.RefreshQrCode(pb.RefreshQrCodeRequest(authCode=auth_code, **kw),
-                                        metadata=self._metadata, timeout=10)
+        return self._stub.RefreshQrCode(
+            pb.RefreshQrCodeRequest(authCode=auth_code, **kw), metadata=self._metadata, timeout=10
+        )
 
 
 async def eventually(check_, timeout: float = 15.0, what: str = "condition"):
@@ -58,13 +60,22 @@ async def eventually(check_, timeout: float = 15.0, what: str = "condition"):
 
 
 def insured_in(kit, province: str):
-    return [p for p in kit.population if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)]
+    return [
+        p
+        for p in kit.population
+        if len(p.insured) == 1 and p.insured[0].insu_org.startswith(province)
+    ]
 
 
 async def codes_of(node, auth_code: str) -> dict[str, dict]:
     """code → row of every qr_codes row of an authorization."""
+
     def read(conn):
-        return {r["code"]: dict(r) for r in conn.execute("SELECT * FROM qr_codes WHERE auth_code = ?", (auth_code,))}
+        return {
+            r["code"]: dict(r)
+            for r in conn.execute("SELECT * FROM qr_codes WHERE auth_code = ?", (auth_code,))
+        }
+
     return await node.store.db.read(read)
 
 
@@ -75,7 +86,13 @@ async def provinces_told(kit, ec_card_no: str) -> set[str]:
 async def delivered(node, auth_code: str, revoked: bool = False, state: int | None = None):
     async def there():
         m = await node.store.get_by_auth_code(auth_code)
-        return m is not None and m.revoked == revoked and (state is None or m.voucher.state == state) and m
+        return (
+            m is not None
+            and m.revoked == revoked
+            and (state is None or m.voucher.state == state)
+            and m
+        )
+
     return await eventually(there, what=f"authorization {auth_code[:6]}… at {node.config.name}")
 
 
@@ -93,7 +110,11 @@ async def test_a_local_person_is_answered_from_the_pushed_cache(cluster, tmp_pat
     assert check(await p44.store.secret("qr_key", "00" * 16), resp.ecQrCode)
     assert resp.insuOrg == p.insured[0].insu_org and not resp.insuredRegions
     row = (await codes_of(p44, act.authCode))[resp.ecQrCode]
-    assert row["state"] == "live" and row["ec_card_no"] == act.ecCardNo and row["channel_id"] == OFFICIAL
+    assert (
+        row["state"] == "live"
+        and row["ec_card_no"] == act.ecCardNo
+        and row["channel_id"] == OFFICIAL
+    )
     assert row["voucher_version"] == match.voucher.version == 1 and row["insu_org"] == resp.insuOrg
     assert resp.expiresAt.ToMilliseconds() == row["expires_at"] == row["issued_at"] + 60_000
     # national was not asked: no business place recorded, the cache is still the pushed copy
@@ -113,12 +134,16 @@ async def test_a_visitor_is_fetched_from_national_which_records_the_province(clu
     assert issuer_of(resp.ecQrCode) == "31" and resp.insuOrg == p.insured[0].insu_org
     cached = await p31.store.get_voucher(act.ecCardNo)
     assert cached.source == "fetched" and cached.version == 1
-    assert [(a.auth_code, a.channel_id) for a in cached.authorizations] == [(act.authCode, OFFICIAL)]
+    assert [(a.auth_code, a.channel_id) for a in cached.authorizations] == [
+        (act.authCode, OFFICIAL)
+    ]
     assert (await codes_of(p31, act.authCode))[resp.ecQrCode]["voucher_version"] == 1
     assert await provinces_told(kit, act.ecCardNo) == {"31"}
 
     # later changes of the voucher now reach 31, so WeChat is answered from the cache
-    wechat = await kit.channel(WECHAT).Authorize(vpb.AuthorizeRequest(**identity(p), password=PASSWORD))
+    wechat = await kit.channel(WECHAT).Authorize(
+        vpb.AuthorizeRequest(**identity(p), password=PASSWORD)
+    )
     match = await delivered(p31, wechat.authCode)
     assert match.voucher.version == 2
     again = await Qr(cluster, p31, WECHAT).issue(wechat.authCode)
@@ -132,9 +157,12 @@ async def test_refusals_are_the_same_from_the_cache_and_from_national(cluster, t
     p31 = await cluster.start_province("31")  # must fetch it
     p = insured_in(kit, "44")[0]
     official = await activate(kit, p)
-    wechat = await kit.channel(WECHAT).Authorize(vpb.AuthorizeRequest(**identity(p), password=PASSWORD))
+    wechat = await kit.channel(WECHAT).Authorize(
+        vpb.AuthorizeRequest(**identity(p), password=PASSWORD)
+    )
     await kit.channel(OFFICIAL).RevokeAuthorization(
-        vpb.RevokeAuthorizationRequest(authCode=official.authCode, channelId=WECHAT))
+        vpb.RevokeAuthorizationRequest(authCode=official.authCode, channelId=WECHAT)
+    )
     await delivered(p44, wechat.authCode, revoked=True)
 
     for node in (p44, p31):
@@ -145,7 +173,9 @@ async def test_refusals_are_the_same_from_the_cache_and_from_national(cluster, t
         # the official code presented by another channel
         await fails(Qr(cluster, node, WECHAT).issue(official.authCode), 500003)
         # the holder revoked WeChat's authorization
-        assert "authorize the channel again" in await fails(Qr(cluster, node, WECHAT).issue(wechat.authCode), 500022)
+        assert "authorize the channel again" in await fails(
+            Qr(cluster, node, WECHAT).issue(wechat.authCode), 500022
+        )
     # the refusals left nothing behind at 31 and did not make national tell it anything
     assert await p31.store.get_voucher(official.ecCardNo) is None
     assert await provinces_told(kit, official.ecCardNo) == set()
@@ -153,7 +183,9 @@ async def test_refusals_are_the_same_from_the_cache_and_from_national(cluster, t
     await fails(Qr(cluster, kit.national).issue(official.authCode), -5)
 
 
-async def test_superseded_and_frozen_vouchers_are_refused_and_a_lapsed_freeze_is_confirmed(cluster, tmp_path):
+async def test_superseded_and_frozen_vouchers_are_refused_and_a_lapsed_freeze_is_confirmed(
+    cluster, tmp_path
+):
     kit = await start_nation(cluster, tmp_path)
     p44 = await cluster.start_province("44")
     p31 = await cluster.start_province("31")
@@ -190,10 +222,19 @@ async def test_fetch_is_national_only_and_only_for_the_calling_province(cluster,
     req = fed_pb.FetchVoucherRequest(authCode=act.authCode, channelId=OFFICIAL, province="31")
 
     await fails(cluster.stubs(kit.national).federation.FetchVoucher(req, timeout=5), -4)
-    await fails(cluster.stubs(kit.national).federation.FetchVoucher(req, timeout=5, metadata=(("ec-node", "p44"),)),
-                -4)
-    await fails(cluster.stubs(p31).federation.FetchVoucher(req, timeout=5, metadata=(("ec-node", "p31"),)), -5)
-    got = await cluster.stubs(kit.national).federation.FetchVoucher(req, timeout=5, metadata=(("ec-node", "p31"),))
+    await fails(
+        cluster.stubs(kit.national).federation.FetchVoucher(
+            req, timeout=5, metadata=(("ec-node", "p44"),)
+        ),
+        -4,
+    )
+    await fails(
+        cluster.stubs(p31).federation.FetchVoucher(req, timeout=5, metadata=(("ec-node", "p31"),)),
+        -5,
+    )
+    got = await cluster.stubs(kit.national).federation.FetchVoucher(
+        req, timeout=5, metadata=(("ec-node", "p31"),)
+    )
     assert got.voucher.ecCardNo == act.ecCardNo and got.voucher.version == 1
     assert [a.authCode for a in got.voucher.authorizations] == [act.authCode]
 
@@ -243,8 +284,11 @@ async def test_a_person_without_an_insured_region_gets_500054(cluster, tmp_path)
     act = await activate(kit, p)
 
     def drop_regions(conn):
-        conn.execute("DELETE FROM insured_regions WHERE person_id = "
-                     "(SELECT person_id FROM persons WHERE id_no = ?)", (p.id_no,))
+        conn.execute(
+            "DELETE FROM insured_regions WHERE person_id = "
+            "(SELECT person_id FROM persons WHERE id_no = ?)",
+            (p.id_no,),
+        )
 
     await kit.national.store.transact(drop_regions)
     await fails(Qr(cluster, p51).issue(act.authCode), 500054)
@@ -256,7 +300,9 @@ async def test_refresh_and_a_new_issue_kill_the_previous_code(cluster, tmp_path)
     p44 = await cluster.start_province("44")
     p = insured_in(kit, "44")[0]
     act = await activate(kit, p)
-    wechat = await kit.channel(WECHAT).Authorize(vpb.AuthorizeRequest(**identity(p), password=PASSWORD))
+    wechat = await kit.channel(WECHAT).Authorize(
+        vpb.AuthorizeRequest(**identity(p), password=PASSWORD)
+    )
     qr = Qr(cluster, p44)
 
     a = (await qr.issue(act.authCode)).ecQrCode

@@ -153,8 +153,12 @@ async def test_terminal_must_be_registered_here_and_bound_to_the_org(nation, clu
     t31 = nation.terminals["31"][0]
     other_org = next(t.org_id for t in nation.terminals["44"] if t.org_id != t44.org_id)
 
-    assert "ec-terminal-id" in await fails(Scanner(cluster, p44, None).query(code, org_id=t44.org_id), 500100)
-    await fails(Scanner(cluster, p44, t31).query(code, org_id=t31.org_id), 500100)  # a terminal of 31
+    assert "ec-terminal-id" in await fails(
+        Scanner(cluster, p44, None).query(code, org_id=t44.org_id), 500100
+    )
+    await fails(
+        Scanner(cluster, p44, t31).query(code, org_id=t31.org_id), 500100
+    )  # a terminal of 31
     await fails(nation.scanner("44").query(code, org_id=other_org), 500100)
     bad = type(t44)("4400000000000000000X", t44.org_id, "44")
     await fails(Scanner(cluster, p44, bad).query(code), 500100)
@@ -181,7 +185,9 @@ async def test_terminal_must_be_registered_here_and_bound_to_the_org(nation, clu
 async def test_table_b3_inputs_are_checked(nation, change, code):
     fields = dict(change)
     org = fields.pop("org_id", None)
-    await fails(nation.scanner("44").query("4240000000000000000000440000", org_id=org, **fields), code)
+    await fails(
+        nation.scanner("44").query("4240000000000000000000440000", org_id=org, **fields), code
+    )
 
 
 async def test_the_code_itself_is_required(nation):
@@ -191,7 +197,6 @@ async def test_the_code_itself_is_required(nation):
 async def test_a_terminal_registered_later_is_learnt_from_national(cluster, tmp_path):
 
     from scankit import start_scan_nation as start
-
 
     sk = await start(cluster, tmp_path, ("44",), extra={"terminal_miss_refresh": "0.1"})
     p = insured_in(sk.kit, "44")[0]
@@ -206,7 +211,10 @@ async def test_a_terminal_registered_later_is_learnt_from_national(cluster, tmp_
         conn.execute(
             "INSERT INTO terminals (terminal_id, province, org_id, org_name, name, purpose, version, developer, "
             "registered_on, mac) VALUES (?, '44', ?, '广州测试医院', '挂号自助终端', '', '1.0', '', '2025-01-01', "
-            "'02:00:00:00:00:01')", (new.terminal_id, new.org_id))
+            "'02:00:00:00:00:01')",
+            (new.terminal_id, new.org_id),
+        )
+
     await sk.kit.national.store.transact(register)
     await asyncio.sleep(0.15)  # past terminal_miss_refresh: an unknown terminal makes 44 ask again
     assert (await scanner.query(code)).idNo == p.id_no

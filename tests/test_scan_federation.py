@@ -30,6 +30,7 @@ async def _version_at(node, auth_code: str, version: int) -> None:
     async def there():
         m = await node.store.get_by_auth_code(auth_code)
         return m is not None and m.voucher.version >= version
+
     await eventually(there, what=f"version {version} at {node.config.name}")
 
 
@@ -42,7 +43,9 @@ async def test_regions_changed_after_display_ask_for_a_new_code(cluster, tmp_pat
     # the holder once displayed a code in Shanghai: 31 fetched the voucher (national
     # keeps it informed from then on)
     await sk.issue("31", auth)
-    before = (await p31.store.get_voucher((await p31.store.get_by_auth_code(auth)).voucher.ec_card_no))
+    before = await p31.store.get_voucher(
+        (await p31.store.get_by_auth_code(auth)).voucher.ec_card_no
+    )
 
     shown = await sk.issue("44", auth)
     changed = await update_person(sk.kit, p, insuredRegions=_region("440300"))
@@ -70,11 +73,24 @@ async def test_regions_changed_after_display_ask_for_a_new_code(cluster, tmp_pat
 
 async def _rewind(node, old) -> None:
     """Put a province's cached voucher back to an older snapshot (a delivery not yet applied)."""
+
     def drop(conn):
         conn.execute("DELETE FROM voucher_cache WHERE ec_card_no = ?", (old.ec_card_no,))
+
     await node.store.db.write(drop)
-    snap = VoucherSnapshot(old.ec_card_no, old.state, old.user_name, old.id_type, old.id_no, old.gender,
-                           old.birthday, old.nationality, old.insured_regions, old.version, old.authorizations)
+    snap = VoucherSnapshot(
+        old.ec_card_no,
+        old.state,
+        old.user_name,
+        old.id_type,
+        old.id_no,
+        old.gender,
+        old.birthday,
+        old.nationality,
+        old.insured_regions,
+        old.version,
+        old.authorizations,
+    )
     assert await node.store.put_voucher(snap, old.source, node.clock.now_ms())
 
 
@@ -86,9 +102,19 @@ async def test_a_serving_cache_newer_than_the_issuer_is_kept(cluster, tmp_path):
     await sk.issue("31", auth)  # 31 holds the voucher (fetched for a code displayed there)
     cached = (await p31.store.get_by_auth_code(auth)).voucher
     # 31 learnt of a change the issuer has not received yet
-    newer = VoucherSnapshot(cached.ec_card_no, cached.state, cached.user_name, cached.id_type, cached.id_no,
-                            cached.gender, cached.birthday, cached.nationality, cached.insured_regions,
-                            cached.version + 5, cached.authorizations)
+    newer = VoucherSnapshot(
+        cached.ec_card_no,
+        cached.state,
+        cached.user_name,
+        cached.id_type,
+        cached.id_no,
+        cached.gender,
+        cached.birthday,
+        cached.nationality,
+        cached.insured_regions,
+        cached.version + 5,
+        cached.authorizations,
+    )
     assert await p31.store.put_voucher(newer, "fetched", p31.clock.now_ms())
     await fails(sk.scanner("31").query(await sk.issue("44", auth)), 500023)
     assert (await p31.store.get_by_auth_code(auth)).voucher.version == cached.version + 5
@@ -159,16 +185,19 @@ async def test_revoked_authorization_and_superseded_voucher_refuse_their_codes(c
     p44 = sk.provinces["44"]
     p = insured_in(kit, "44")[0]
     official = await sk.activated(p, "44")
-    wechat = await kit.channel(WECHAT).Authorize(vpb.AuthorizeRequest(**identity(p), password=PASSWORD,
-                                                                      businessProvince="44"))
+    wechat = await kit.channel(WECHAT).Authorize(
+        vpb.AuthorizeRequest(**identity(p), password=PASSWORD, businessProvince="44")
+    )
     await _version_at(p44, wechat.authCode, 0)
     shown = await sk.issue("44", wechat.authCode, channel=WECHAT)
     await kit.channel(OFFICIAL).RevokeAuthorization(
-        vpb.RevokeAuthorizationRequest(authCode=official, channelId=WECHAT))
+        vpb.RevokeAuthorizationRequest(authCode=official, channelId=WECHAT)
+    )
 
     async def revoked():
         m = await p44.store.get_by_auth_code(wechat.authCode)
         return m is not None and m.revoked
+
     await eventually(revoked, what="the revocation at 44")
     assert "revoked" in await fails(sk.scanner("31").query(shown), 500022)
 
@@ -181,6 +210,7 @@ async def test_revoked_authorization_and_superseded_voucher_refuse_their_codes(c
     async def superseded():
         m = await p44.store.get_by_auth_code(auth)
         return m is not None and m.voucher.state == common_pb2.VOUCHER_STATE_SUPERSEDED
+
     await eventually(superseded, what="the supersession at 44")
     assert "superseded" in await fails(sk.scanner("44").query(shown), 500002)
 
@@ -188,18 +218,33 @@ async def test_revoked_authorization_and_superseded_voucher_refuse_their_codes(c
 async def test_route_query_is_for_nodes_only_and_scans_for_provinces(cluster, tmp_path):
     sk = await start_scan_nation(cluster, tmp_path, ("44", "31"))
     code = new_code(b"k" * 16, "44", SeededEntropy(2))
-    request = fed_pb.RouteQueryRequest(servingProvince="31", query=acc_pb.QueryRequest(ecQrCode=code))
+    request = fed_pb.RouteQueryRequest(
+        servingProvince="31", query=acc_pb.QueryRequest(ecQrCode=code)
+    )
     national = cluster.stubs(sk.kit.national)
     await fails(national.federation.RouteQuery(request, timeout=5), -4)  # anonymous
-    await fails(national.federation.RouteQuery(request, timeout=5, metadata=(("ec-node", "p11"),)), -4)
+    await fails(
+        national.federation.RouteQuery(request, timeout=5, metadata=(("ec-node", "p11"),)), -4
+    )
     p44 = cluster.stubs(sk.provinces["44"])
     await fails(p44.federation.RouteQuery(request, timeout=5, metadata=(("ec-node", "p31"),)), -4)
     # national answers no scan itself: scans go to the terminal's province
     t = sk.terminals["44"][0]
     stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(national.channel)
-    await fails(stub.Query(acc_pb.QueryRequest(orgId=t.org_id, businessType="01101", operatorId="a",
-                                               operatorName="b", ecQrCode=code),
-                           metadata=(("ec-terminal-id", t.terminal_id),), timeout=5), -5)
+    await fails(
+        stub.Query(
+            acc_pb.QueryRequest(
+                orgId=t.org_id,
+                businessType="01101",
+                operatorId="a",
+                operatorName="b",
+                ecQrCode=code,
+            ),
+            metadata=(("ec-terminal-id", t.terminal_id),),
+            timeout=5,
+        ),
+        -5,
+    )
 
 
 async def test_routed_scans_travel_on_links_and_find_a_restarted_issuer(cluster, tmp_path):

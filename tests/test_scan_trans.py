@@ -24,23 +24,34 @@ GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shut
 
 async def grpcurl(*args: str) -> dict:
     proc = await asyncio.create_subprocess_exec(
-        GRPCURL, "-plaintext", "-emit-defaults", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        GRPCURL,
+        "-plaintext",
+        "-emit-defaults",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
     return json.loads(out)
 
 
-
-
-
-
 def appendix_b(org_id: str, code: str, trans_type: str = "ec.query") -> dict:
     """The request of B.1.5.1 / FIELD-NOTES, with the scanned value in data.ecQrCode."""
     return {
-        "orgId": org_id, "transType": trans_type, "extra": {},
-        "data": {"orgId": org_id, "businessType": "01101", "operatorId": "test001", "operatorName": "张医生",
-                 "officeId": "32760", "officeName": "消化内科", "deviceType": "", "ecQrCode": code},
+        "orgId": org_id,
+        "transType": trans_type,
+        "extra": {},
+        "data": {
+            "orgId": org_id,
+            "businessType": "01101",
+            "operatorId": "test001",
+            "operatorName": "张医生",
+            "officeId": "32760",
+            "officeName": "消化内科",
+            "deviceType": "",
+            "ecQrCode": code,
+        },
     }
 
 
@@ -57,38 +68,92 @@ async def test_trans_ec_query_and_token_check_through_grpcurl(nation):
     p44, p31 = nation.provinces["44"], nation.provinces["31"]
 
     body = appendix_b(t31.org_id, await nation.issue("44", auth))
-    answer = await grpcurl("-H", f"ec-terminal-id: {t31.terminal_id}", "-d", json.dumps(body, ensure_ascii=False),
-                           p31.address, "ecnet.v1.AcceptanceService/Trans")
+    answer = await grpcurl(
+        "-H",
+        f"ec-terminal-id: {t31.terminal_id}",
+        "-d",
+        json.dumps(body, ensure_ascii=False),
+        p31.address,
+        "ecnet.v1.AcceptanceService/Trans",
+    )
     assert answer["code"] == 0 and answer["orgId"] == t31.org_id and answer["message"] == "success"
     data = answer["data"]
-    assert {"userName", "idNo", "idType", "ecToken", "insuOrg", "gender", "birthday", "nationality"} <= set(data)
-    assert (data["userName"], data["idNo"], data["insuOrg"]) == (p.user_name, p.id_no, p.insured[0].insu_org)
+    assert {
+        "userName",
+        "idNo",
+        "idType",
+        "ecToken",
+        "insuOrg",
+        "gender",
+        "birthday",
+        "nationality",
+    } <= set(data)
+    assert (data["userName"], data["idNo"], data["insuOrg"]) == (
+        p.user_name,
+        p.id_no,
+        p.insured[0].insu_org,
+    )
     assert data["ecToken"].startswith("310000ec")
 
-    check = {"orgId": t31.org_id, "transType": "ec.token.check",
-             "data": {"ecToken": data["ecToken"], "idType": p.id_type, "idNo": p.id_no, "userName": p.user_name}}
-    answer = await grpcurl("-d", json.dumps(check, ensure_ascii=False), p31.address,
-                           "ecnet.v1.AcceptanceService/Trans")
+    check = {
+        "orgId": t31.org_id,
+        "transType": "ec.token.check",
+        "data": {
+            "ecToken": data["ecToken"],
+            "idType": p.id_type,
+            "idNo": p.id_no,
+            "userName": p.user_name,
+        },
+    }
+    answer = await grpcurl(
+        "-d", json.dumps(check, ensure_ascii=False), p31.address, "ecnet.v1.AcceptanceService/Trans"
+    )
     assert answer["code"] == 0 and answer["data"] == {"flag": 1, "insuOrg": p.insured[0].insu_org}
 
     # failures travel in code/message with gRPC status OK, data always an object
-    again = await grpcurl("-H", f"ec-terminal-id: {t31.terminal_id}", "-d", json.dumps(body), p31.address,
-                          "ecnet.v1.AcceptanceService/Trans")
+    again = await grpcurl(
+        "-H",
+        f"ec-terminal-id: {t31.terminal_id}",
+        "-d",
+        json.dumps(body),
+        p31.address,
+        "ecnet.v1.AcceptanceService/Trans",
+    )
     assert again["code"] == 500005 and again["data"] == {} and "used" in again["message"]
-    unknown = await grpcurl("-d", json.dumps({"orgId": t44.org_id, "transType": "ec.settle", "data": {}}),
-                            p44.address, "ecnet.v1.AcceptanceService/Trans")
+    unknown = await grpcurl(
+        "-d",
+        json.dumps({"orgId": t44.org_id, "transType": "ec.settle", "data": {}}),
+        p44.address,
+        "ecnet.v1.AcceptanceService/Trans",
+    )
     assert unknown["code"] == 500021 and unknown["data"] == {}
-    no_org = await grpcurl("-d", json.dumps({"transType": "ec.query", "data": {}}), p44.address,
-                           "ecnet.v1.AcceptanceService/Trans")
+    no_org = await grpcurl(
+        "-d",
+        json.dumps({"transType": "ec.query", "data": {}}),
+        p44.address,
+        "ecnet.v1.AcceptanceService/Trans",
+    )
     assert no_org["code"] == 500098
     other_org = appendix_b(t44.org_id, await nation.issue("44", auth))
     other_org["data"]["orgId"] = "H9999"
-    answer = await grpcurl("-H", f"ec-terminal-id: {t44.terminal_id}", "-d", json.dumps(other_org), p44.address,
-                           "ecnet.v1.AcceptanceService/Trans")
+    answer = await grpcurl(
+        "-H",
+        f"ec-terminal-id: {t44.terminal_id}",
+        "-d",
+        json.dumps(other_org),
+        p44.address,
+        "ecnet.v1.AcceptanceService/Trans",
+    )
     assert answer["code"] == -2 and "data.orgId" in answer["message"]
     unregistered = appendix_b(t44.org_id, await nation.issue("44", auth))
-    answer = await grpcurl("-H", "ec-terminal-id: 44000000000000000000", "-d", json.dumps(unregistered),
-                           p44.address, "ecnet.v1.AcceptanceService/Trans")
+    answer = await grpcurl(
+        "-H",
+        "ec-terminal-id: 44000000000000000000",
+        "-d",
+        json.dumps(unregistered),
+        p44.address,
+        "ecnet.v1.AcceptanceService/Trans",
+    )
     assert answer["code"] == 500100
 
 
@@ -101,29 +166,46 @@ async def test_nation_ec_trans_contract(nation):
     def call(in_data: str, **kw) -> tuple[str, str]:
         return nation_ec_trans(url, in_data, terminal_id=t44.terminal_id, **kw)
 
-    ret, out = await asyncio.to_thread(call, json.dumps(appendix_b(t44.org_id, await nation.issue("44", auth))))
+    ret, out = await asyncio.to_thread(
+        call, json.dumps(appendix_b(t44.org_id, await nation.issue("44", auth)))
+    )
     assert ret == "0000" and isinstance(out, str)
     answer = json.loads(out)
     assert set(answer) == {"orgId", "code", "data", "message", "extra"}
-    assert answer["code"] == 0 and answer["data"]["idNo"] == p.id_no and len(answer["data"]["ecToken"]) == 38
+    assert (
+        answer["code"] == 0
+        and answer["data"]["idNo"] == p.id_no
+        and len(answer["data"]["ecToken"]) == 38
+    )
     token = answer["data"]["ecToken"]
 
     # data as a JSON string (some callers encode it twice) and numbers as numbers
-    check = {"orgId": t44.org_id, "transType": "ec.token.check",
-             "data": json.dumps({"ecToken": token, "idType": p.id_type, "idNo": p.id_no, "userName": p.user_name})}
+    check = {
+        "orgId": t44.org_id,
+        "transType": "ec.token.check",
+        "data": json.dumps(
+            {"ecToken": token, "idType": p.id_type, "idNo": p.id_no, "userName": p.user_name}
+        ),
+    }
     ret, out = await asyncio.to_thread(call, json.dumps(check))
-    assert ret == "0000" and json.loads(out)["data"] == {"flag": 1, "insuOrg": p.insured[0].insu_org}
+    assert ret == "0000" and json.loads(out)["data"] == {
+        "flag": 1,
+        "insuOrg": p.insured[0].insu_org,
+    }
 
     # a business failure is still "0000": the call went through, the answer says why
-    ret, out = await asyncio.to_thread(call, json.dumps({"orgId": t44.org_id, "transType": "ec.nope"}))
+    ret, out = await asyncio.to_thread(
+        call, json.dumps({"orgId": t44.org_id, "transType": "ec.nope"})
+    )
     assert ret == "0000" and json.loads(out)["code"] == 500021
 
     ret, out = await asyncio.to_thread(call, "{not json")
     assert ret == "-2" and json.loads(out)["code"] == -2
     ret, out = await asyncio.to_thread(nation_ec_trans, "no port here", "{}")
     assert ret == "-5"
-    ret, out = await asyncio.to_thread(nation_ec_trans, "127.0.0.1:1", json.dumps(appendix_b("x", "y")),
-                                       timeout=1.0)
+    ret, out = await asyncio.to_thread(
+        nation_ec_trans, "127.0.0.1:1", json.dumps(appendix_b("x", "y")), timeout=1.0
+    )
     assert ret == "-3" and "医保服务响应超时" in json.loads(out)["message"]
 
 
@@ -136,30 +218,77 @@ async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
     picture = tmp_path / "code.png"
     segno.make_qr(code).save(str(picture), scale=6, border=4)
 
-    rc, out, err = await ecnet("scan", "--terminal", t31.terminal_id, "--org", t31.org_id,
-                               "--business-type", "02121", "--image", str(picture), "--json", *node31)
+    rc, out, err = await ecnet(
+        "scan",
+        "--terminal",
+        t31.terminal_id,
+        "--org",
+        t31.org_id,
+        "--business-type",
+        "02121",
+        "--image",
+        str(picture),
+        "--json",
+        *node31,
+    )
     assert rc == 0, err
     answer = json.loads(out)
-    assert answer["ecQrCode"] == code and answer["idNo"] == p.id_no and answer["ecToken"].startswith("310000ec")
+    assert (
+        answer["ecQrCode"] == code
+        and answer["idNo"] == p.id_no
+        and answer["ecToken"].startswith("310000ec")
+    )
 
-    rc, out, err = await ecnet("token", "check", "--token", answer["ecToken"], "--name", p.user_name,
-                               "--id-no", p.id_no, *node31)
+    rc, out, err = await ecnet(
+        "token",
+        "check",
+        "--token",
+        answer["ecToken"],
+        "--name",
+        p.user_name,
+        "--id-no",
+        p.id_no,
+        *node31,
+    )
     assert rc == 0 and "flag 1" in out, err
-    rc, out, err = await ecnet("token", "check", "--token", answer["ecToken"], "--name", p.user_name + "X",
-                               "--id-no", p.id_no, *node31)
+    rc, out, err = await ecnet(
+        "token",
+        "check",
+        "--token",
+        answer["ecToken"],
+        "--name",
+        p.user_name + "X",
+        "--id-no",
+        p.id_no,
+        *node31,
+    )
     assert rc == 0 and "flag 0" in out, err
 
-    rc, out, err = await ecnet("scan", "--terminal", t31.terminal_id, "--org", t31.org_id, "--code", code, *node31)
+    rc, out, err = await ecnet(
+        "scan", "--terminal", t31.terminal_id, "--org", t31.org_id, "--code", code, *node31
+    )
     assert rc == 1 and "error 500005" in err
     (tmp_path / "empty.png").write_bytes(b"not a picture")
-    rc, out, err = await ecnet("scan", "--terminal", t31.terminal_id, "--org", t31.org_id,
-                               "--image", str(tmp_path / "empty.png"), *node31)
+    rc, out, err = await ecnet(
+        "scan",
+        "--terminal",
+        t31.terminal_id,
+        "--org",
+        t31.org_id,
+        "--image",
+        str(tmp_path / "empty.png"),
+        *node31,
+    )
     assert rc == 1 and "error -2" in err
 
     rc, out, err = await ecnet(
-        "trans", "--url", nation.provinces["31"].address,
-        "--in", json.dumps(appendix_b(t31.org_id, await nation.issue("44", auth))),
-        env={"ECNET_TERMINAL_ID": t31.terminal_id})
+        "trans",
+        "--url",
+        nation.provinces["31"].address,
+        "--in",
+        json.dumps(appendix_b(t31.org_id, await nation.issue("44", auth))),
+        env={"ECNET_TERMINAL_ID": t31.terminal_id},
+    )
     assert rc == 0, err
     assert json.loads(out)["data"]["idNo"] == p.id_no
 
@@ -169,14 +298,27 @@ async def test_a_picture_without_a_code(tmp_path):
 
     blank = tmp_path / "blank.png"
     Image.new("L", (120, 120), 255).save(blank)
-    rc, out, err = await ecnet("scan", "--terminal", "44" * 10, "--org", "H1", "--image", str(blank),
-                               "--node", "127.0.0.1:9")
+    rc, out, err = await ecnet(
+        "scan",
+        "--terminal",
+        "44" * 10,
+        "--org",
+        "H1",
+        "--image",
+        str(blank),
+        "--node",
+        "127.0.0.1:9",
+    )
     assert rc == 1 and "no QR code found" in err
-    rc, out, err = await ecnet("scan", "--terminal", "44" * 10, "--org", "H1", "--node", "127.0.0.1:9")
+    rc, out, err = await ecnet(
+        "scan", "--terminal", "44" * 10, "--org", "H1", "--node", "127.0.0.1:9"
+    )
     assert rc == 1 and "--code" in err
 
 
-@pytest.mark.skipif(GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash")
+@pytest.mark.skipif(
+    GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash"
+)
 async def test_the_readme_scan_session_runs_as_written(cluster, tmp_path):
     rc, text, errors = await readme_session(cluster, tmp_path, "Scan a QR code")
     assert rc == 0, errors

@@ -24,8 +24,13 @@ from node.storage.acceptance import TokenRow
 from node.storage.batch import CHECKPOINT_EVERY, WriteBatcher
 from node.storage.provincial import ProvincialStore
 
-GOOD = QueryInput(orgId="H44010600001", businessType="01101", operatorId="test001", operatorName="张医生",
-                  ecQrCode="4243754826492874240001440000")
+GOOD = QueryInput(
+    orgId="H44010600001",
+    businessType="01101",
+    operatorId="test001",
+    operatorName="张医生",
+    ecQrCode="4243754826492874240001440000",
+)
 
 
 def test_token_format_and_alphabet():
@@ -91,12 +96,16 @@ async def test_envelope_reads_whole_numbers_as_strings():
             raise EcError(-2, "stop")
 
     with pytest.raises(EcError):
-        await trans(lambda: Fake(), "t", "H1", "ec.query", {"businessType": 1101.0, "ecQrCode": "x"})
+        await trans(
+            lambda: Fake(), "t", "H1", "ec.query", {"businessType": 1101.0, "ecQrCode": "x"}
+        )
     assert seen["q"].businessType == "1101" and seen["q"].orgId == "H1"
 
 
 def test_settings():
-    s = AcceptanceSettings.from_config({"token_ttl": "60"}, environ={"ECNET_ACCEPTANCE_ROUTE_DEADLINE": "0.5"})
+    s = AcceptanceSettings.from_config(
+        {"token_ttl": "60"}, environ={"ECNET_ACCEPTANCE_ROUTE_DEADLINE": "0.5"}
+    )
     assert (s.token_ttl, s.route_deadline, s.terminal_refresh) == (60.0, 0.5, 300.0)
     with pytest.raises(ConfigError):
         AcceptanceSettings.from_config({"token_ttl": "soon"}, environ={})
@@ -129,6 +138,7 @@ async def test_group_commit_isolates_a_failing_write(tmp_path):
     store = ProvincialStore(tmp_path / "p.db")
     await store.open()
     try:
+
         def put(conn, key, fail=False):
             conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
             if fail:
@@ -137,15 +147,27 @@ async def test_group_commit_isolates_a_failing_write(tmp_path):
 
         batcher = WriteBatcher(store.db)
         results = await asyncio.gather(
-            *(batcher.write(put, f"k{i}", i == 3) for i in range(8)), return_exceptions=True)
+            *(batcher.write(put, f"k{i}", i == 3) for i in range(8)), return_exceptions=True
+        )
         assert [r if not isinstance(r, Exception) else type(r).__name__ for r in results] == [
-            "k0", "k1", "k2", "ValueError", "k4", "k5", "k6", "k7"]
+            "k0",
+            "k1",
+            "k2",
+            "ValueError",
+            "k4",
+            "k5",
+            "k6",
+            "k7",
+        ]
 
         def keys(conn):
             return sorted(r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE 'k%'"))
+
         assert await store.db.read(keys) == ["k0", "k1", "k2", "k4", "k5", "k6", "k7"]
         # a duplicate key (a constraint) fails that write alone, later batches go on
-        again = await asyncio.gather(batcher.write(put, "k0"), batcher.write(put, "k9"), return_exceptions=True)
+        again = await asyncio.gather(
+            batcher.write(put, "k0"), batcher.write(put, "k9"), return_exceptions=True
+        )
         assert type(again[0]).__name__ == "IntegrityError" and again[1] == "k9"
     finally:
         await store.close()
@@ -156,6 +178,7 @@ async def test_inline_writes_isolate_a_failure_and_step_aside_for_the_writer(tmp
     await store.open()
     batcher = WriteBatcher(store.db, inline=True)
     try:
+
         def put(conn, key, fail=False):
             conn.execute("INSERT INTO meta (key, value) VALUES (?, 'v')", (key,))
             if fail:
@@ -163,9 +186,16 @@ async def test_inline_writes_isolate_a_failure_and_step_aside_for_the_writer(tmp
             return key
 
         results = await asyncio.gather(
-            *(batcher.write(put, f"k{i}", i == 3) for i in range(6)), return_exceptions=True)
+            *(batcher.write(put, f"k{i}", i == 3) for i in range(6)), return_exceptions=True
+        )
         assert [r if not isinstance(r, Exception) else type(r).__name__ for r in results] == [
-            "k0", "k1", "k2", "ValueError", "k4", "k5"]
+            "k0",
+            "k1",
+            "k2",
+            "ValueError",
+            "k4",
+            "k5",
+        ]
 
         # While the writer thread is inside a transaction, an inline write neither
         # blocks the loop nor fails: it joins the writer thread's next batch.
@@ -176,8 +206,13 @@ async def test_inline_writes_isolate_a_failure_and_step_aside_for_the_writer(tmp
         assert await waiting == "during"
 
         def keys(conn):
-            return sorted(r[0] for r in conn.execute("SELECT key FROM meta WHERE key LIKE 'k%' OR key IN "
-                                                     "('held', 'during')"))
+            return sorted(
+                r[0]
+                for r in conn.execute(
+                    "SELECT key FROM meta WHERE key LIKE 'k%' OR key IN ('held', 'during')"
+                )
+            )
+
         assert await store.db.read(keys) == ["during", "held", "k0", "k1", "k2", "k4", "k5"]
     finally:
         await batcher.close()
@@ -191,6 +226,7 @@ async def test_inline_writes_keep_the_wal_bounded(tmp_path):
     await store.open()
     batcher = WriteBatcher(store.db, inline=True)
     try:
+
         def put(conn, i):
             conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (f"w{i}", "v" * 3000))
 
@@ -200,14 +236,22 @@ async def test_inline_writes_keep_the_wal_bounded(tmp_path):
         wal = tmp_path / "p.db-wal"
         # 8 rounds of 3 KB rows would be over 6 MB in an ever-growing WAL.
         assert wal.stat().st_size < 2 * CHECKPOINT_EVERY * 3 * 4096
-        assert await store.db.read(lambda conn: conn.execute(
-            "SELECT count(*) FROM meta WHERE key LIKE 'w%'").fetchone()[0]) == CHECKPOINT_EVERY * 8
+        assert (
+            await store.db.read(
+                lambda conn: conn.execute(
+                    "SELECT count(*) FROM meta WHERE key LIKE 'w%'"
+                ).fetchone()[0]
+            )
+            == CHECKPOINT_EVERY * 8
+        )
     finally:
         await batcher.close()
         await store.close()
 
 
-@pytest.mark.parametrize("synced, expected", [(True, 2), (False, 1)])  # PRAGMA synchronous: FULL 2, NORMAL 1
+@pytest.mark.parametrize(
+    "synced, expected", [(True, 2), (False, 1)]
+)  # PRAGMA synchronous: FULL 2, NORMAL 1
 async def test_write_batcher_syncs_as_told_on_both_paths(tmp_path, synced, expected):
     # Scans pass synced=False (a lost scan costs a new scan); settlements keep the
     # writer's FULL. The inline connection and the writer thread's fallback agree.
@@ -215,12 +259,15 @@ async def test_write_batcher_syncs_as_told_on_both_paths(tmp_path, synced, expec
     await store.open()
     batcher = WriteBatcher(store.db, inline=True, synced=synced)
     try:
+
         def level(conn):
             return conn.execute("PRAGMA synchronous").fetchone()[0]
 
         assert await batcher.write(level) == expected  # inline, the lock free
         async with writer_held(store):
-            fallback = asyncio.ensure_future(batcher.write(level))  # the lock held: the writer thread
+            fallback = asyncio.ensure_future(
+                batcher.write(level)
+            )  # the lock held: the writer thread
             await asyncio.sleep(0.05)
         assert await fallback == expected
         assert await store.db.write(level) == 2  # the writer itself is left as it was
@@ -233,11 +280,16 @@ async def test_read_now_reads_on_the_loop_thread_and_sees_every_commit(tmp_path)
     store = ProvincialStore(tmp_path / "p.db")
     await store.open()
     try:
+
         def where(conn):
-            return threading.get_ident(), conn.execute("SELECT value FROM meta WHERE key = 'k'").fetchone()
+            return threading.get_ident(), conn.execute(
+                "SELECT value FROM meta WHERE key = 'k'"
+            ).fetchone()
 
         assert store.db.read_now(where) == (threading.get_ident(), None)
-        await store.db.write(lambda conn: conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')"))
+        await store.db.write(
+            lambda conn: conn.execute("INSERT INTO meta (key, value) VALUES ('k', 'v')")
+        )
         thread, row = store.db.read_now(where)
         assert thread == threading.get_ident() and tuple(row) == ("v",)
         # a reader connection: it cannot write

@@ -33,17 +33,15 @@ ITEMS = [
 AMOUNTS = {"feeSumamt": 42_000, "fundPay": 20_300, "psnAcctPay": 5_000, "ownPayAmt": 16_700}
 
 
-
-
-
-
 def amounts(s: dict) -> dict:
     return {k: int(s[k]) for k in AMOUNTS}
 
 
 def adds_up(s: dict) -> bool:
     a = amounts(s)
-    return a["feeSumamt"] == a["fundPay"] + a["psnAcctPay"] + a["ownPayAmt"] and min(a.values()) >= 0
+    return (
+        a["feeSumamt"] == a["fundPay"] + a["psnAcctPay"] + a["ownPayAmt"] and min(a.values()) >= 0
+    )
 
 
 @pytest.fixture
@@ -55,7 +53,9 @@ async def nation(cluster, tmp_path):
 
 def items_file(tmp_path: Path, value, name: str = "items.json") -> Path:
     path = tmp_path / name
-    path.write_text(value if isinstance(value, str) else json.dumps(value, ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        value if isinstance(value, str) else json.dumps(value, ensure_ascii=False), encoding="utf-8"
+    )
     return path
 
 
@@ -71,9 +71,13 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
     rc, out, err = await ecnet(*settle, "--request-id", "cli-r1")
     assert rc == 0, err
     sid = re.search(r"settlement (\w+)\s+state SETTLED\s+requestId cli-r1", out).group(1)
-    for label, text in (("feeSumamt", "42000 (420.00 yuan)"), ("fundPay", "20300 (203.00 yuan)"),
-                        ("psnAcctPay", "5000 (50.00 yuan)"), ("ownPayAmt", "16700 (167.00 yuan)"),
-                        ("acctBalance", "0 (0.00 yuan)")):
+    for label, text in (
+        ("feeSumamt", "42000 (420.00 yuan)"),
+        ("fundPay", "20300 (203.00 yuan)"),
+        ("psnAcctPay", "5000 (50.00 yuan)"),
+        ("ownPayAmt", "16700 (167.00 yuan)"),
+        ("acctBalance", "0 (0.00 yuan)"),
+    ):
         assert re.search(rf"^{label}\s+{re.escape(text)}", out, re.M), (label, out)
     assert f"insuOrg {p.insured[0].insu_org}" in out and "settledBy 44" in out
 
@@ -81,10 +85,22 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
     rc, out, err = await ecnet(*settle, "--request-id", "cli-r1", "--json")
     assert rc == 0, err
     s = json.loads(out)
-    assert s["settlementId"] == sid and s["requestId"] == "cli-r1" and s["state"] == "SETTLEMENT_STATE_SETTLED"
+    assert (
+        s["settlementId"] == sid
+        and s["requestId"] == "cli-r1"
+        and s["state"] == "SETTLEMENT_STATE_SETTLED"
+    )
     assert amounts(s) == AMOUNTS and adds_up(s)
-    assert s["medType"] == "MEDICAL_TYPE_OUTPATIENT" and s["acctBalance"] == "0" and s["settledBy"] == "44"
-    assert [i["category"] for i in s["items"]] == ["ITEM_CATEGORY_A", "ITEM_CATEGORY_B", "ITEM_CATEGORY_C"]
+    assert (
+        s["medType"] == "MEDICAL_TYPE_OUTPATIENT"
+        and s["acctBalance"] == "0"
+        and s["settledBy"] == "44"
+    )
+    assert [i["category"] for i in s["items"]] == [
+        "ITEM_CATEGORY_A",
+        "ITEM_CATEGORY_B",
+        "ITEM_CATEGORY_C",
+    ]
     # the same id with other content is refused (-2); a second use of the token too (500067)
     rc, out, err = await ecnet(*settle, "--request-id", "cli-r1", "--med-type", "inpatient")
     assert rc == 1 and "error -2" in err and "Traceback" not in err, err
@@ -94,19 +110,32 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
     rc, out, err = await ecnet("settlement", "show", sid, *where, "--json")
     assert rc == 0 and json.loads(out) == s, err
     rc, out, err = await ecnet("settlement", "show", sid, *where)
-    assert rc == 0 and f"settlement {sid}" in out and re.search(r"^fundPay\s+20300 \(203\.00 yuan\)", out, re.M)
+    assert (
+        rc == 0
+        and f"settlement {sid}" in out
+        and re.search(r"^fundPay\s+20300 \(203\.00 yuan\)", out, re.M)
+    )
 
     # reversed once: the account's 50 yuan come back; a second reversal changes nothing
-    rc, out, err = await ecnet("settlement", "reverse", sid, *where, "--org", terminal.org_id, "--request-id", "u1")
+    rc, out, err = await ecnet(
+        "settlement", "reverse", sid, *where, "--org", terminal.org_id, "--request-id", "u1"
+    )
     assert rc == 0, err
     assert out.startswith("reversed") and "state REVERSED" in out and "reverseRequestId u1" in out
     assert re.search(r"^acctBalance\s+5000 \(50\.00 yuan\)", out, re.M), out
     rc, out, err = await ecnet("settlement", "reverse", sid, *where, "--org", terminal.org_id)
-    assert rc == 0 and out.startswith("already reversed at ") and "reverseRequestId u1" in out, (out, err)
+    assert rc == 0 and out.startswith("already reversed at ") and "reverseRequestId u1" in out, (
+        out,
+        err,
+    )
     rc, out, err = await ecnet("settlement", "reverse", sid, *where, "--json")
     assert rc == 0, err
     r = json.loads(out)
-    assert r["state"] == "SETTLEMENT_STATE_REVERSED" and r["reverseRequestId"] == "u1" and r["acctBalance"] == "5000"
+    assert (
+        r["state"] == "SETTLEMENT_STATE_REVERSED"
+        and r["reverseRequestId"] == "u1"
+        and r["acctBalance"] == "5000"
+    )
     assert amounts(r) == AMOUNTS
     # only the settling institution may reverse
     rc, out, err = await ecnet("settlement", "reverse", sid, *where, "--org", "H99999999999")
@@ -118,28 +147,73 @@ async def test_remote_settle_from_stdin_with_a_fresh_request_id(nation, tmp_path
     p = insured_in(nation.kit, "44")[1]
     auth = await nation.activated(p, "31")
     token, terminal = await token_for(nation, auth, "31")
-    rc, out, err = await ecnet("settle", "--province", "31", "--data", str(nation.data), "--token", token,
-                               "--org", terminal.org_id, "--items", "-", "--json",
-                               stdin=json.dumps(ITEMS[:1]))
+    rc, out, err = await ecnet(
+        "settle",
+        "--province",
+        "31",
+        "--data",
+        str(nation.data),
+        "--token",
+        token,
+        "--org",
+        terminal.org_id,
+        "--items",
+        "-",
+        "--json",
+        stdin=json.dumps(ITEMS[:1]),
+    )
     assert rc == 0, err
     request_id = re.search(r"requestId ([0-9a-f]{32}) \(retry with --request-id \1\)", err).group(1)
     s = json.loads(out)
     assert s["requestId"] == request_id and s["settledBy"] == "44" and s["servingProvince"] == "31"
-    assert s["insuOrg"] == p.insured[0].insu_org and s["settlementId"].startswith("31") and adds_up(s)
+    assert (
+        s["insuOrg"] == p.insured[0].insu_org and s["settlementId"].startswith("31") and adds_up(s)
+    )
     # 300 yuan 甲: deductible 100, fund 70 % of 200 = 140, account 50, own 110
-    assert amounts(s) == {"feeSumamt": 30_000, "fundPay": 14_000, "psnAcctPay": 5_000, "ownPayAmt": 11_000}
+    assert amounts(s) == {
+        "feeSumamt": 30_000,
+        "fundPay": 14_000,
+        "psnAcctPay": 5_000,
+        "ownPayAmt": 11_000,
+    }
     # the retry a user makes with the printed id answers the same settlement
-    rc, out, err = await ecnet("settle", "--province", "31", "--data", str(nation.data), "--token", token,
-                               "--org", terminal.org_id, "--items", "-", "--json", "--request-id", request_id,
-                               stdin=json.dumps(ITEMS[:1]))
+    rc, out, err = await ecnet(
+        "settle",
+        "--province",
+        "31",
+        "--data",
+        str(nation.data),
+        "--token",
+        token,
+        "--org",
+        terminal.org_id,
+        "--items",
+        "-",
+        "--json",
+        "--request-id",
+        request_id,
+        stdin=json.dumps(ITEMS[:1]),
+    )
     assert rc == 0 and json.loads(out) == s, err
-    rc, out, err = await ecnet("settlement", "show", s["settlementId"], "--province", "31",
-                               "--data", str(nation.data), "--json")
+    rc, out, err = await ecnet(
+        "settlement",
+        "show",
+        s["settlementId"],
+        "--province",
+        "31",
+        "--data",
+        str(nation.data),
+        "--json",
+    )
     assert rc == 0 and json.loads(out)["state"] == "SETTLEMENT_STATE_SETTLED", err
 
 
 async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
-    p = next(x for x in nation.kit.population if [r.insu_org[:2] for r in x.insured] in (["44", "31"], ["31", "44"]))
+    p = next(
+        x
+        for x in nation.kit.population
+        if [r.insu_org[:2] for r in x.insured] in (["44", "31"], ["31", "44"])
+    )
     region44 = next(r.insu_org for r in p.insured if r.insu_org.startswith("44"))
     auth = await nation.activated(p, "44")
     code = await nation.issue("44", auth, insu_org=region44)
@@ -149,9 +223,20 @@ async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
 
     rc, out, err = await ecnet("settlement", "notices", *where31)
     assert rc == 0 and "no settlement notices" in out, (out, err)
-    rc, out, err = await ecnet("settle", "--province", "44", "--data", str(nation.data), "--token", token,
-                               "--org", scanner.terminal.org_id, "--items", str(items_file(tmp_path, ITEMS)),
-                               "--json")
+    rc, out, err = await ecnet(
+        "settle",
+        "--province",
+        "44",
+        "--data",
+        str(nation.data),
+        "--token",
+        token,
+        "--org",
+        scanner.terminal.org_id,
+        "--items",
+        str(items_file(tmp_path, ITEMS)),
+        "--json",
+    )
     assert rc == 0, err
     s = json.loads(out)
 
@@ -159,6 +244,7 @@ async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
         rc, out, err = await ecnet("settlement", "notices", *where31, "--json")
         assert rc == 0, err
         return json.loads(out)
+
     notices = await eventually(noticed, what="the notice at province 31")
     assert [n["settlementId"] for n in notices] == [s["settlementId"]]
     assert notices[0]["insuOrg"] == region44 and notices[0]["settledBy"] == "44"
@@ -167,24 +253,43 @@ async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
     assert rc == 0 and s["settlementId"] in out and "420.00" in out and "203.00" in out, out
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    ("[{", "is not JSON"),
-    ({"code": "A1"}, "expected a JSON list of items"),
-    ([], "the list of items is empty"),
-    (["A1"], "item 1 is not an object"),
-    ([{**ITEMS[0]}, {k: v for k, v in ITEMS[1].items() if k != "unitPrice"}], "item 2 ('B1'): unitPrice must be"),
-    ([{**ITEMS[0], "category": "D"}], "item 1 ('A1'): category \"D\" is not A (甲), B (乙) or C (丙)"),
-    ([{**ITEMS[0], "unitPrice": 300.5}], "item 1 ('A1'): unitPrice must be an integer number of fen"),
-    ([{**ITEMS[0], "unitPrice": "30000"}], "item 1 ('A1'): unitPrice must be an integer number of fen"),
-    ([{**ITEMS[0], "quantity": 0}], "item 1 ('A1'): quantity 0 is out of range"),
-    ([{**ITEMS[0], "name": ""}], "item 1 ('A1'): name must be a non-empty string"),
-    ([{**ITEMS[0], "unit_price": 1}], "item 1 ('A1'): unknown field 'unit_price'"),
-])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[{", "is not JSON"),
+        ({"code": "A1"}, "expected a JSON list of items"),
+        ([], "the list of items is empty"),
+        (["A1"], "item 1 is not an object"),
+        (
+            [{**ITEMS[0]}, {k: v for k, v in ITEMS[1].items() if k != "unitPrice"}],
+            "item 2 ('B1'): unitPrice must be",
+        ),
+        (
+            [{**ITEMS[0], "category": "D"}],
+            "item 1 ('A1'): category \"D\" is not A (甲), B (乙) or C (丙)",
+        ),
+        (
+            [{**ITEMS[0], "unitPrice": 300.5}],
+            "item 1 ('A1'): unitPrice must be an integer number of fen",
+        ),
+        (
+            [{**ITEMS[0], "unitPrice": "30000"}],
+            "item 1 ('A1'): unitPrice must be an integer number of fen",
+        ),
+        ([{**ITEMS[0], "quantity": 0}], "item 1 ('A1'): quantity 0 is out of range"),
+        ([{**ITEMS[0], "name": ""}], "item 1 ('A1'): name must be a non-empty string"),
+        ([{**ITEMS[0], "unit_price": 1}], "item 1 ('A1'): unknown field 'unit_price'"),
+    ],
+)
 async def test_a_bad_items_file_is_a_clear_minus_2(tmp_path, content, expected):
     path = items_file(tmp_path, content)
     # refused before any node is asked (nothing listens on port 1)
-    rc, out, err = await ecnet("settle", "--node", "127.0.0.1:1", "--token", "t", "--org", "o", "--items", str(path))
-    assert rc == 1 and err.startswith("error -2: ") and expected in err and "Traceback" not in err, err
+    rc, out, err = await ecnet(
+        "settle", "--node", "127.0.0.1:1", "--token", "t", "--org", "o", "--items", str(path)
+    )
+    assert (
+        rc == 1 and err.startswith("error -2: ") and expected in err and "Traceback" not in err
+    ), err
     assert str(path) in err
 
 
@@ -192,15 +297,41 @@ async def test_refusals_carry_their_codes(nation, tmp_path):
     items = str(items_file(tmp_path, ITEMS))
     where = ["--province", "44", "--data", str(nation.data)]
     org = nation.terminals["44"][0].org_id
-    rc, out, err = await ecnet("settle", *where, "--token", "440000ec" + "0" * 24, "--org", org, "--items", items)
+    rc, out, err = await ecnet(
+        "settle", *where, "--token", "440000ec" + "0" * 24, "--org", org, "--items", items
+    )
     assert rc == 1 and "error 500067" in err and "Traceback" not in err, err
-    rc, out, err = await ecnet("settle", *where, "--token", "t", "--org", org, "--items", items, "--med-type", "dental")
+    rc, out, err = await ecnet(
+        "settle", *where, "--token", "t", "--org", org, "--items", items, "--med-type", "dental"
+    )
     assert rc == 1 and "error -2: --med-type 'dental'" in err, err
-    rc, out, err = await ecnet("settle", "--province", "45", "--data", str(nation.data), "--token", "t", "--org", org,
-                               "--items", "/no/such/items.json")
+    rc, out, err = await ecnet(
+        "settle",
+        "--province",
+        "45",
+        "--data",
+        str(nation.data),
+        "--token",
+        "t",
+        "--org",
+        org,
+        "--items",
+        "/no/such/items.json",
+    )
     assert rc == 1 and "error -2: no such items file" in err, err
-    rc, out, err = await ecnet("settle", "--province", "45", "--data", str(nation.data), "--token", "t", "--org", org,
-                               "--items", items)
+    rc, out, err = await ecnet(
+        "settle",
+        "--province",
+        "45",
+        "--data",
+        str(nation.data),
+        "--token",
+        "t",
+        "--org",
+        org,
+        "--items",
+        items,
+    )
     assert rc == 1 and "province 45 is not part of the nation" in err, err
     rc, out, err = await ecnet("settlement", "show", "44" + "0" * 24, *where)
     assert rc == 1 and "error 500014" in err, err
@@ -218,8 +349,21 @@ async def test_a_pending_remote_settlement_is_finished_by_a_retry(nation, tmp_pa
     p44 = nation.provinces["44"]
     await p44.stop(grace=0)
     nation.cluster.nodes.remove(p44)
-    settle = ["settle", "--province", "31", "--data", str(nation.data), "--token", token, "--org", terminal.org_id,
-              "--items", str(items_file(tmp_path, ITEMS[:1])), "--request-id", "sh-1"]
+    settle = [
+        "settle",
+        "--province",
+        "31",
+        "--data",
+        str(nation.data),
+        "--token",
+        token,
+        "--org",
+        terminal.org_id,
+        "--items",
+        str(items_file(tmp_path, ITEMS[:1])),
+        "--request-id",
+        "sh-1",
+    ]
     rc, out, err = await ecnet(*settle)
     assert rc == 1 and err.startswith("error -3: ") and "(--request-id sh-1)" in err, err
     assert "is the nation running" not in err and "Traceback" not in err
@@ -230,9 +374,19 @@ async def test_a_pending_remote_settlement_is_finished_by_a_retry(nation, tmp_pa
     async def settled():
         rc, out, err = await ecnet(*settle, "--json")
         return json.loads(out) if rc == 0 else None
+
     s = await eventually(settled, what="the retried settlement")
-    assert s["state"] == "SETTLEMENT_STATE_SETTLED" and s["settledBy"] == "44" and s["requestId"] == "sh-1"
-    assert amounts(s) == {"feeSumamt": 30_000, "fundPay": 14_000, "psnAcctPay": 5_000, "ownPayAmt": 11_000}
+    assert (
+        s["state"] == "SETTLEMENT_STATE_SETTLED"
+        and s["settledBy"] == "44"
+        and s["requestId"] == "sh-1"
+    )
+    assert amounts(s) == {
+        "feeSumamt": 30_000,
+        "fundPay": 14_000,
+        "psnAcctPay": 5_000,
+        "ownPayAmt": 11_000,
+    }
 
 
 def free_base_port() -> int:
@@ -249,7 +403,9 @@ def free_base_port() -> int:
     raise RuntimeError("no free port range")
 
 
-@pytest.mark.skipif(GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash")
+@pytest.mark.skipif(
+    GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash"
+)
 def test_the_readme_settle_session_runs_as_written(tmp_path):
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Settle\n", 1)[1].split("\n## ", 1)[0]
@@ -259,18 +415,34 @@ def test_the_readme_settle_session_runs_as_written(tmp_path):
     data, base = tmp_path / "nation", free_base_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ECNET_DATA": str(data)}
     cli = [sys.executable, "-m", "cli.main"]
-    up = subprocess.run([*cli, "nation", "up", "--detach", "--base-port", str(base)], cwd=ROOT, env=env,
-                        capture_output=True, text=True, timeout=180)
+    up = subprocess.run(
+        [*cli, "nation", "up", "--detach", "--base-port", str(base)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert up.returncode == 0, up.stderr + up.stdout
     try:
-        script = re.sub(r"127\.0\.0\.1:500(\d\d)", lambda m: f"127.0.0.1:{base + int(m.group(1))}", script)
+        script = re.sub(
+            r"127\.0\.0\.1:500(\d\d)", lambda m: f"127.0.0.1:{base + int(m.group(1))}", script
+        )
         script = script.replace(".venv/bin/", f"{BIN}/")
         work = tmp_path / "work"
         work.mkdir()
-        run = subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env, capture_output=True,
-                             text=True, timeout=300)
+        run = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            cwd=work,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     finally:
-        subprocess.run([*cli, "nation", "down"], cwd=ROOT, env=env, capture_output=True, timeout=120)
+        subprocess.run(
+            [*cli, "nation", "down"], cwd=ROOT, env=env, capture_output=True, timeout=120
+        )
     text, errors = run.stdout, run.stderr
     assert run.returncode == 0, errors + text
     assert re.search(r"^fundPay\s+9750 \(97\.50 yuan\)", text, re.M), text

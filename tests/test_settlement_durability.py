@@ -33,10 +33,14 @@ STREAM = 24
 
 def _ledger(db) -> list[tuple]:
     with sqlite3.connect(db) as conn:
-        return conn.execute("SELECT request_id, state, fund_pay, psn_acct_pay FROM settlements").fetchall()
+        return conn.execute(
+            "SELECT request_id, state, fund_pay, psn_acct_pay FROM settlements"
+        ).fetchall()
 
 
-async def _settled_with_retries(stub, request, retries: list, deadline_s: float = 60.0) -> pb.Settlement:
+async def _settled_with_retries(
+    stub, request, retries: list, deadline_s: float = 60.0
+) -> pb.Settlement:
     """What an integrator's system does: retry the same requestId while the answer is -3."""
     deadline = time.monotonic() + deadline_s
     while True:
@@ -55,8 +59,14 @@ async def test_kill_9_of_the_insured_province_during_a_stream(cluster, tmp_path,
     policy.write_text(POLICY)
     monkeypatch.setenv("ECNET_SETTLEMENT_POLICY", str(policy))
     sk = await start_scan_nation(cluster, tmp_path, ("31",), extra={"settle_deadline": "1.5"})
-    p44 = NodeProcess("p44", "provincial", tmp_path / "p44", province="44", national=sk.kit.national.address,
-                      heartbeat=0.2)
+    p44 = NodeProcess(
+        "p44",
+        "provincial",
+        tmp_path / "p44",
+        province="44",
+        national=sk.kit.national.address,
+        heartbeat=0.2,
+    )
     await p44.start()
     try:
         p = insured_in(sk.kit, "44")[0]
@@ -66,12 +76,17 @@ async def test_kill_9_of_the_insured_province_during_a_stream(cluster, tmp_path,
         async def at_44():
             with sqlite3.connect(db44) as conn:
                 return conn.execute("SELECT count(*) FROM voucher_cache").fetchone()[0] > 0
+
         await eventually(at_44, what="the voucher at 44")
 
         tokens = [await token_for(sk, auth, "31") for _ in range(STREAM)]
         stub = settlement_stub(sk, "31")
-        requests = [settle_request(t, term.org_id, f"kill-{n}", [item("A1", A, 3_000), item("B1", B, 1_000)])
-                    for n, (t, term) in enumerate(tokens)]
+        requests = [
+            settle_request(
+                t, term.org_id, f"kill-{n}", [item("A1", A, 3_000), item("B1", B, 1_000)]
+            )
+            for n, (t, term) in enumerate(tokens)
+        ]
 
         retries: list[str] = []
 
@@ -86,6 +101,7 @@ async def test_kill_9_of_the_insured_province_during_a_stream(cluster, tmp_path,
 
         async def some_settled():
             return len(_ledger(db44)) >= 4
+
         await eventually(some_settled, what="a few settlements at 44")
         p44.kill()
         await asyncio.sleep(1.0)
@@ -103,8 +119,11 @@ async def test_kill_9_of_the_insured_province_during_a_stream(cluster, tmp_path,
     assert sorted(r[0] for r in ledger) == sorted(f"kill-{n}" for n in range(STREAM))
     assert all(r[1] == "settled" for r in ledger)
     rows31 = await sk.provinces["31"].store.db.read(
-        lambda conn: conn.execute("SELECT request_id, state FROM settlements").fetchall())
-    assert sorted(r[0] for r in rows31) == sorted(r[0] for r in ledger) and {r[1] for r in rows31} == {"settled"}
+        lambda conn: conn.execute("SELECT request_id, state FROM settlements").fetchall()
+    )
+    assert sorted(r[0] for r in rows31) == sorted(r[0] for r in ledger) and {
+        r[1] for r in rows31
+    } == {"settled"}
     # the money adds up: the account moved by exactly what the settlements say
     with sqlite3.connect(db44) as conn:
         balance = conn.execute("SELECT balance FROM personal_accounts").fetchone()[0]
@@ -114,8 +133,9 @@ async def test_kill_9_of_the_insured_province_during_a_stream(cluster, tmp_path,
 
 
 async def test_a_pending_settlement_is_completed_by_the_reconciler(cluster, tmp_path):
-    sk = await start_settle_nation(cluster, tmp_path, ("44", "31"),
-                                   extra={"settle_deadline": "1", "reconcile_after": "0.01"})
+    sk = await start_settle_nation(
+        cluster, tmp_path, ("44", "31"), extra={"settle_deadline": "1", "reconcile_after": "0.01"}
+    )
     p = insured_in(sk.kit, "44")[0]
     auth = await sk.activated(p, "31")
     token, terminal = await token_for(sk, auth, "31")
@@ -127,21 +147,37 @@ async def test_a_pending_settlement_is_completed_by_the_reconciler(cluster, tmp_
     request = settle_request(token, terminal.org_id, "late-1", [item("A1", A, 20_000)])
     message = await fails(stub.Settle(request, timeout=10), -3)
     assert "pending" in message and "same requestId" in message
-    got = (await stub.GetSettlement(pb.GetSettlementRequest(
-        settlementId=(await settlements_of(sk.provinces["31"]).db.read(
-            lambda conn: conn.execute("SELECT settlement_id FROM settlements").fetchone()[0]))),
-        timeout=10)).settlement
+    got = (
+        await stub.GetSettlement(
+            pb.GetSettlementRequest(
+                settlementId=(
+                    await settlements_of(sk.provinces["31"]).db.read(
+                        lambda conn: conn.execute(
+                            "SELECT settlement_id FROM settlements"
+                        ).fetchone()[0]
+                    )
+                )
+            ),
+            timeout=10,
+        )
+    ).settlement
     assert got.state == pb.SETTLEMENT_STATE_PENDING
 
     # 44 comes back; nobody retries; the reconciler asks again and the row completes
-    sk.provinces["44"] = await cluster.start(cluster.config("provincial", "44", extra=dict(sk.kit.extra)))
+    sk.provinces["44"] = await cluster.start(
+        cluster.config("provincial", "44", extra=dict(sk.kit.extra))
+    )
     sk.terminals["44"] = await terminals_of(sk.kit, "44")
 
     async def completed():
         await settlements_of(sk.provinces["31"]).reconcile()
-        s = (await stub.GetSettlement(pb.GetSettlementRequest(settlementId=got.settlementId),
-                                      timeout=10)).settlement
+        s = (
+            await stub.GetSettlement(
+                pb.GetSettlementRequest(settlementId=got.settlementId), timeout=10
+            )
+        ).settlement
         return s if s.state == pb.SETTLEMENT_STATE_SETTLED else None
+
     s = await eventually(completed, what="the reconciled settlement")
     assert s.settledBy == "44" and s.feeSumamt == s.fundPay + s.psnAcctPay + s.ownPayAmt
     # and the caller's retry, later, gets that same settlement
@@ -149,38 +185,57 @@ async def test_a_pending_settlement_is_completed_by_the_reconciler(cluster, tmp_
 
 
 async def test_a_timed_out_reversal_is_completed_by_the_reconciler(cluster, tmp_path):
-    sk = await start_settle_nation(cluster, tmp_path, ("44", "31"),
-                                   extra={"settle_deadline": "1", "reconcile_after": "0.01"})
+    sk = await start_settle_nation(
+        cluster, tmp_path, ("44", "31"), extra={"settle_deadline": "1", "reconcile_after": "0.01"}
+    )
     p = insured_in(sk.kit, "44")[1]
     auth = await sk.activated(p, "31")
     token, terminal = await token_for(sk, auth, "31")
     stub = settlement_stub(sk, "31")
-    s = (await stub.Settle(settle_request(token, terminal.org_id, "rev-1", [item("A1", A, 20_000)]),
-                           timeout=10)).settlement
+    s = (
+        await stub.Settle(
+            settle_request(token, terminal.org_id, "rev-1", [item("A1", A, 20_000)]), timeout=10
+        )
+    ).settlement
     # 44 is down when the reversal is asked: -3, and nothing is reversed yet at 31
     p44 = sk.provinces["44"]
     await p44.stop(grace=0)
     cluster.nodes.remove(p44)
-    message = await fails(stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId, requestId="undo-1"),
-                                       timeout=10), -3)
+    message = await fails(
+        stub.Reverse(
+            pb.ReverseRequest(settlementId=s.settlementId, requestId="undo-1"), timeout=10
+        ),
+        -3,
+    )
     assert "asks again" in message
-    got = (await stub.GetSettlement(pb.GetSettlementRequest(settlementId=s.settlementId), timeout=10)).settlement
+    got = (
+        await stub.GetSettlement(pb.GetSettlementRequest(settlementId=s.settlementId), timeout=10)
+    ).settlement
     assert got.state == pb.SETTLEMENT_STATE_SETTLED
 
     # 44 is back; nobody retries; the reconciler asks again and both ends are reversed
-    sk.provinces["44"] = await cluster.start(cluster.config("provincial", "44", extra=dict(sk.kit.extra)))
+    sk.provinces["44"] = await cluster.start(
+        cluster.config("provincial", "44", extra=dict(sk.kit.extra))
+    )
 
     async def reversed_():
         await settlements_of(sk.provinces["31"]).reconcile()
-        r = (await stub.GetSettlement(pb.GetSettlementRequest(settlementId=s.settlementId),
-                                      timeout=10)).settlement
+        r = (
+            await stub.GetSettlement(
+                pb.GetSettlementRequest(settlementId=s.settlementId), timeout=10
+            )
+        ).settlement
         return r if r.state == pb.SETTLEMENT_STATE_REVERSED else None
+
     r = await eventually(reversed_, what="the reconciled reversal")
     assert r.reverseRequestId == "undo-1" and r.acctBalance == 5_000
     left = await sk.provinces["31"].store.db.read(
-        lambda conn: conn.execute("SELECT count(*) FROM reversals_pending").fetchone()[0])
+        lambda conn: conn.execute("SELECT count(*) FROM reversals_pending").fetchone()[0]
+    )
     assert left == 0
     at_44 = await sk.provinces["44"].store.db.read(
-        lambda conn: conn.execute("SELECT state FROM settlements WHERE settlement_id = ?",
-                                  (s.settlementId,)).fetchone()[0])
+        lambda conn: conn.execute(
+            "SELECT state FROM settlements WHERE settlement_id = ?", (s.settlementId,)
+        ).fetchone()[0]
+    )
     assert at_44 == "reversed"

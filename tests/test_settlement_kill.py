@@ -73,10 +73,20 @@ class SamePortNode(NodeProcess):
         if self.channel is not None:  # to the killed process: closed at the end (closing
             self.old_channels.append(self.channel)  # it now would cancel the calls on it)
         with open(self.log_path, "ab") as log:
-            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, start_new_session=True)
-        self.channel = grpc.aio.insecure_channel(self.address, options=[
-            ("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 500)])
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        self.channel = grpc.aio.insecure_channel(
+            self.address,
+            options=[
+                ("grpc.initial_reconnect_backoff_ms", 100),
+                ("grpc.max_reconnect_backoff_ms", 500),
+            ],
+        )
         await self._wait_serving(timeout)
         return self
 
@@ -109,7 +119,8 @@ def _rows(db: Path) -> list[tuple]:
     with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
         return conn.execute(
             "SELECT request_id, settlement_id, kind, state, fee_sumamt, fund_pay, psn_acct_pay, own_pay_amt, "
-            "deductible_part, acct_balance FROM settlements ORDER BY request_id").fetchall()
+            "deductible_part, acct_balance FROM settlements ORDER BY request_id"
+        ).fetchall()
 
 
 def _count(db: Path, sql: str, *args) -> int:
@@ -121,7 +132,9 @@ def _account(db: Path) -> tuple[int, int, int]:
     """44's (balance, deductible_paid, fund_paid) of the one person who settled."""
     with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
         (balance,) = conn.execute("SELECT balance FROM personal_accounts").fetchone()
-        deductible, fund = conn.execute("SELECT deductible_paid, fund_paid FROM accumulators").fetchone()
+        deductible, fund = conn.execute(
+            "SELECT deductible_paid, fund_paid FROM accumulators"
+        ).fetchone()
     return balance, deductible, fund
 
 
@@ -152,13 +165,16 @@ def _slow_answers(monkeypatch, node44, seconds: float = 0.4) -> None:
         resp = await settle_routed(req)
         await asyncio.sleep(seconds)
         return resp
+
     monkeypatch.setattr(s44, "settle_routed", slow)
 
 
 def _in_between(db31: Path, db44: Path) -> set[str]:
     """The requestIds settled at 44 whose row at 31 is still pending."""
     with contextlib.closing(sqlite3.connect(db31, timeout=30)) as conn:
-        pending = {r[0] for r in conn.execute("SELECT request_id FROM settlements WHERE state = 'pending'")}
+        pending = {
+            r[0] for r in conn.execute("SELECT request_id FROM settlements WHERE state = 'pending'")
+        }
     return pending & {r[0] for r in _rows(db44)}
 
 
@@ -205,14 +221,18 @@ async def _check(stub_of, requests, answers, before, retries, db31: Path, db44: 
     # the kill hit the stream: some requests were answered -3 or not at all, and retried
     assert retries, "the kill did not hit the stream"
     assert sorted(answers) == ids
-    assert all(s.state == pb.SETTLEMENT_STATE_SETTLED and s.settledBy == "44" and s.servingProvince == "31"
-               for s in answers.values())
+    assert all(
+        s.state == pb.SETTLEMENT_STATE_SETTLED and s.settledBy == "44" and s.servingProvince == "31"
+        for s in answers.values()
+    )
     assert all(s.feeSumamt == s.fundPay + s.psnAcctPay + s.ownPayAmt for s in answers.values())
     assert len({s.settlementId for s in answers.values()}) == len(requests)
     # every answer, and first those acknowledged before the kill, is the same when asked again
     again = {r.requestId: (await stub_of().Settle(r, timeout=10)).settlement for r in requests}
     for rid, s in before.items():
-        assert again[rid] == s, f"{rid}: acknowledged before the kill as\n{s}\nanswered after it as\n{again[rid]}"
+        assert again[rid] == s, (
+            f"{rid}: acknowledged before the kill as\n{s}\nanswered after it as\n{again[rid]}"
+        )
     for rid, s in answers.items():
         assert again[rid] == s, f"{rid}: answered\n{s}\nthen\n{again[rid]}"
     # exactly one row per requestId at each end, the same settlement, none pending
@@ -237,12 +257,18 @@ async def _check(stub_of, requests, answers, before, retries, db31: Path, db44: 
         chain = r[9]
     assert chain == balance
     # the tokens: one used per settlement at 31, none twice
-    assert _count(db31, "SELECT count(*) FROM ec_tokens WHERE settled_at IS NOT NULL") == len(requests)
+    assert _count(db31, "SELECT count(*) FROM ec_tokens WHERE settled_at IS NOT NULL") == len(
+        requests
+    )
 
 
 def _requests(tokens: list[tuple[str, Terminal]], prefix: str) -> list[pb.SettleRequest]:
-    return [settle_request(t, term.org_id, f"{prefix}-{n:02d}", [item("A1", A, 3_000), item("B1", B, 1_000)])
-            for n, (t, term) in enumerate(tokens)]
+    return [
+        settle_request(
+            t, term.org_id, f"{prefix}-{n:02d}", [item("A1", A, 3_000), item("B1", B, 1_000)]
+        )
+        for n, (t, term) in enumerate(tokens)
+    ]
 
 
 # -- kill -9 of the serving province ---------------------------------------------------
@@ -251,11 +277,19 @@ def _requests(tokens: list[tuple[str, Terminal]], prefix: str) -> list[pb.Settle
 async def _token_at(node: NodeProcess, auth: str, terminal: Terminal) -> tuple[str, Terminal]:
     """A code of ``auth`` issued by ``node`` and scanned there by ``terminal``: the ecToken."""
     qr = qr_service_pb2_grpc.QrServiceStub(node.channel)
-    code = (await qr.IssueQrCode(qr_pb.IssueQrCodeRequest(authCode=auth),
-                                 metadata=(("ec-channel-id", OFFICIAL),), timeout=10)).ecQrCode
+    code = (
+        await qr.IssueQrCode(
+            qr_pb.IssueQrCodeRequest(authCode=auth),
+            metadata=(("ec-channel-id", OFFICIAL),),
+            timeout=10,
+        )
+    ).ecQrCode
     acceptance = acceptance_service_pb2_grpc.AcceptanceServiceStub(node.channel)
-    got = await acceptance.Query(acc_pb.QueryRequest(orgId=terminal.org_id, ecQrCode=code, **QUERY_FIELDS),
-                                 metadata=(("ec-terminal-id", terminal.terminal_id),), timeout=10)
+    got = await acceptance.Query(
+        acc_pb.QueryRequest(orgId=terminal.org_id, ecQrCode=code, **QUERY_FIELDS),
+        metadata=(("ec-terminal-id", terminal.terminal_id),),
+        timeout=10,
+    )
     assert got.ecToken, got
     return got.ecToken, terminal
 
@@ -267,8 +301,14 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
     for name, value in RECONCILE.items():  # read by the child process 31
         monkeypatch.setenv(f"ECNET_SETTLEMENT_{name.upper()}", value)
     sk = await start_scan_nation(cluster, tmp_path, ("44",))
-    p31 = SamePortNode("p31", "provincial", tmp_path / "p31", province="31", national=sk.kit.national.address,
-                       heartbeat=0.2)
+    p31 = SamePortNode(
+        "p31",
+        "provincial",
+        tmp_path / "p31",
+        province="31",
+        national=sk.kit.national.address,
+        heartbeat=0.2,
+    )
     await p31.start()
     db31, db44 = p31.data_dir / "provincial-31.db", sk.provinces["44"].db_path
     try:
@@ -276,9 +316,17 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
         auth = (await activate(sk.kit, p, business_province="31")).authCode
 
         async def at_both():
-            return (_count(db31, "SELECT count(*) FROM channel_auths a JOIN voucher_cache v USING (ec_card_no) "
-                                 "WHERE a.auth_code = ? AND v.state = 2", auth) > 0
-                    and _count(db44, "SELECT count(*) FROM voucher_cache") > 0)
+            return (
+                _count(
+                    db31,
+                    "SELECT count(*) FROM channel_auths a JOIN voucher_cache v USING (ec_card_no) "
+                    "WHERE a.auth_code = ? AND v.state = 2",
+                    auth,
+                )
+                > 0
+                and _count(db44, "SELECT count(*) FROM voucher_cache") > 0
+            )
+
         await eventually(at_both, what="the voucher at 31 and 44")
 
         terminal = (await terminals_of(sk.kit, "31"))[0]
@@ -290,8 +338,9 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
             return settlement_service_pb2_grpc.SettlementServiceStub(p31.channel)
 
         _slow_answers(monkeypatch, sk.provinces["44"])
-        answers, before, retries, in_between = await _stream_with_kill(stub_of, requests, db31, db44, p31.kill,
-                                                                       p31.start)
+        answers, before, retries, in_between = await _stream_with_kill(
+            stub_of, requests, db31, db44, p31.kill, p31.start
+        )
         # the kill hit 31 between 44's settlement and 31's record of it
         assert before and in_between
         await _check(stub_of, requests, answers, before, retries, db31, db44)
@@ -311,12 +360,20 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
     national = SamePortNode("national", "national", tmp_path / "national", heartbeat=0.5)
     await national.start()
     try:
-        kit = ProcessKit(cluster, tmp_path, SystemClock(), list(generate(POPULATION, SEED, PROVINCES)),
-                         dict(FAST), process=national)
+        kit = ProcessKit(
+            cluster,
+            tmp_path,
+            SystemClock(),
+            list(generate(POPULATION, SEED, PROVINCES)),
+            dict(FAST),
+            process=national,
+        )
         sk = ScanKit(kit)
         extra = {"policy": str(policy), "settle_deadline": "2", **RECONCILE}
         for code in ("44", "31"):
-            config = cluster.config("provincial", code, national=national.address, extra=dict(extra))
+            config = cluster.config(
+                "provincial", code, national=national.address, extra=dict(extra)
+            )
             sk.provinces[code] = await cluster.start(config)
             sk.terminals[code] = await terminals_of(kit, code)
         db31, db44 = sk.provinces["31"].db_path, sk.provinces["44"].db_path
@@ -326,6 +383,7 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
 
         async def at_44():
             return _count(db44, "SELECT count(*) FROM voucher_cache") > 0
+
         await eventually(at_44, what="the voucher at 44")
 
         tokens = [await token_for(sk, auth, "31") for _ in range(STREAM)]
@@ -333,8 +391,9 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
         stub = settlement_stub(sk, "31")
 
         _slow_answers(monkeypatch, sk.provinces["44"])
-        answers, before, retries, in_between = await _stream_with_kill(lambda: stub, requests, db31, db44,
-                                                                       national.kill, national.start)
+        answers, before, retries, in_between = await _stream_with_kill(
+            lambda: stub, requests, db31, db44, national.kill, national.start
+        )
         # the kill hit national between 44's settlement and its answer to 31
         assert before and in_between
         await _check(lambda: stub, requests, answers, before, retries, db31, db44)

@@ -24,12 +24,26 @@ ID_TYPE, ID_NO = "01", "110101198001010015"
 CARD = "EC" + "7" * 62
 
 
-def notice(settlement_id: str = "S-1", state: str = "settled", settled_by: str = "44", at_ms: int = 1_700_000_000_000):
+def notice(
+    settlement_id: str = "S-1",
+    state: str = "settled",
+    settled_by: str = "44",
+    at_ms: int = 1_700_000_000_000,
+):
     return Notice(
-        settlement_id=settlement_id, ec_card_no=CARD, id_type=ID_TYPE, id_no=ID_NO,
-        insu_org=f"{settled_by}0100", settled_by=settled_by, med_type="outpatient",
-        fee_sumamt=12_345, fund_pay=8_000, psn_acct_pay=2_000, own_pay_amt=2_345,
-        state=state, at_ms=at_ms,
+        settlement_id=settlement_id,
+        ec_card_no=CARD,
+        id_type=ID_TYPE,
+        id_no=ID_NO,
+        insu_org=f"{settled_by}0100",
+        settled_by=settled_by,
+        med_type="outpatient",
+        fee_sumamt=12_345,
+        fund_pay=8_000,
+        psn_acct_pay=2_000,
+        own_pay_amt=2_345,
+        state=state,
+        at_ms=at_ms,
     )
 
 
@@ -70,7 +84,12 @@ async def test_a_notice_reaches_the_other_insured_provinces_through_national(clu
     assert got.settlementId == "S-1" and got.ecCardNo == CARD
     assert (got.insuOrg, got.settledBy) == ("440100", "44")
     assert got.medType == pb.MEDICAL_TYPE_OUTPATIENT and got.state == pb.SETTLEMENT_STATE_SETTLED
-    assert (got.feeSumamt, got.fundPay, got.psnAcctPay, got.ownPayAmt) == (12_345, 8_000, 2_000, 2_345)
+    assert (got.feeSumamt, got.fundPay, got.psnAcctPay, got.ownPayAmt) == (
+        12_345,
+        8_000,
+        2_000,
+        2_345,
+    )
     assert got.at.ToMilliseconds() == n.at_ms and got.receivedAt.ToMilliseconds() > 0
     [got31] = await received(p31)
     assert got31.settlementId == "S-1"
@@ -79,10 +98,13 @@ async def test_a_notice_reaches_the_other_insured_provinces_through_national(clu
 
     # Through national: its outbox holds one row per destination, from origin p44.
     rows = await national.store.db.read(
-        lambda conn: conn.execute("SELECT destination, event_id, kind FROM outbox ORDER BY destination").fetchall()
+        lambda conn: conn.execute(
+            "SELECT destination, event_id, kind FROM outbox ORDER BY destination"
+        ).fetchall()
     )
     assert [tuple(r) for r in rows] == [
-        ("11", "notice:S-1:settled", "settlement.notice"), ("31", "notice:S-1:settled", "settlement.notice"),
+        ("11", "notice:S-1:settled", "settlement.notice"),
+        ("31", "notice:S-1:settled", "settlement.notice"),
     ]
     assert await national.store.load_inbox_position("p44") == 2
 
@@ -132,7 +154,12 @@ async def test_a_stopped_province_receives_the_notice_once_after_restart(cluster
     assert again.config.data_dir == p31.config.data_dir
     [got] = await received(again)
     assert got.settlementId == "S-1" and got.state == pb.SETTLEMENT_STATE_SETTLED
-    assert await scalar(again, "SELECT count(*) FROM inbox_events WHERE event_id = 'notice:S-1:settled'") == 1
+    assert (
+        await scalar(
+            again, "SELECT count(*) FROM inbox_events WHERE event_id = 'notice:S-1:settled'"
+        )
+        == 1
+    )
 
     # Even national losing its cursor for p31 applies nothing twice.
     seq = await store.last_seq("31")
@@ -188,7 +215,9 @@ async def test_a_duplicate_batch_is_applied_once_at_national_and_at_the_destinat
     again = await s.federation.DeliverEvents(request, metadata=s.metadata)
     assert first.appliedPosition == again.appliedPosition == 1
     # The same event under a new seq (a province that lost its cursor) is not queued again.
-    replay = fed_pb.DeliverEventsRequest(origin="p44", batchId="b-2", events=[as_event(notice(), "11", 2)])
+    replay = fed_pb.DeliverEventsRequest(
+        origin="p44", batchId="b-2", events=[as_event(notice(), "11", 2)]
+    )
     assert (await s.federation.DeliverEvents(replay, metadata=s.metadata)).appliedPosition == 2
 
     await received(p11)
@@ -198,7 +227,9 @@ async def test_a_duplicate_batch_is_applied_once_at_national_and_at_the_destinat
     # The destination too: national's batch delivered again is applied once.
     store = OutboxStore(national.store.db)
     seq = await store.last_seq("11")
-    delivered = fed_pb.DeliverEventsRequest(origin="national", batchId="x", events=[as_event(notice(), "11", seq)])
+    delivered = fed_pb.DeliverEventsRequest(
+        origin="national", batchId="x", events=[as_event(notice(), "11", seq)]
+    )
     to_11 = cluster.stubs(p11, metadata=(("ec-node", "national"),))
     resp = await to_11.federation.DeliverEvents(delivered, metadata=to_11.metadata)
     assert resp.appliedPosition == seq
@@ -212,18 +243,24 @@ async def test_a_province_delivers_only_its_own_notices_to_national(cluster):
     national = await cluster.start_national()
     await cluster.start_province("11")
     await cluster.start_province("44")
-    mine = fed_pb.DeliverEventsRequest(origin="p44", batchId="b", events=[as_event(notice(), "11", 1)])
+    mine = fed_pb.DeliverEventsRequest(
+        origin="p44", batchId="b", events=[as_event(notice(), "11", 1)]
+    )
 
     def stub(name: str):
         return cluster.stubs(national, metadata=(("ec-node", name),) if name else ())
 
     s44 = stub("p44")
     # As another origin.
-    other = fed_pb.DeliverEventsRequest(origin="p31", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1)])
+    other = fed_pb.DeliverEventsRequest(
+        origin="p31", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1)]
+    )
     code, message = await rpc_error(s44.federation.DeliverEvents(other, metadata=s44.metadata))
     assert code == -4 and "p31" in message
     # Its origin, but another province's settlement.
-    forged = fed_pb.DeliverEventsRequest(origin="p44", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1)])
+    forged = fed_pb.DeliverEventsRequest(
+        origin="p44", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1)]
+    )
     code, _ = await rpc_error(s44.federation.DeliverEvents(forged, metadata=s44.metadata))
     assert code == -4
     # A province that is not registered, and an anonymous caller.
@@ -233,18 +270,29 @@ async def test_a_province_delivers_only_its_own_notices_to_national(cluster):
         code, _ = await rpc_error(s.federation.DeliverEvents(request, metadata=s.metadata))
         assert code == -4
     # National relays only notices, and only well-formed ones.
-    voucher_event = fed_pb.Event(eventId="v-1", sequence=1, kind="voucher.activated", ecCardNo=CARD, version=1)
-    code, _ = await rpc_error(s44.federation.DeliverEvents(
-        fed_pb.DeliverEventsRequest(origin="p44", events=[voucher_event]), metadata=s44.metadata))
+    voucher_event = fed_pb.Event(
+        eventId="v-1", sequence=1, kind="voucher.activated", ecCardNo=CARD, version=1
+    )
+    code, _ = await rpc_error(
+        s44.federation.DeliverEvents(
+            fed_pb.DeliverEventsRequest(origin="p44", events=[voucher_event]), metadata=s44.metadata
+        )
+    )
     assert code == -2
     bad = as_event(notice(), "11", 1)
     bad.payloadJson = '{"settlement_id": "S-1"}'
-    code, _ = await rpc_error(s44.federation.DeliverEvents(
-        fed_pb.DeliverEventsRequest(origin="p44", events=[bad]), metadata=s44.metadata))
+    code, _ = await rpc_error(
+        s44.federation.DeliverEvents(
+            fed_pb.DeliverEventsRequest(origin="p44", events=[bad]), metadata=s44.metadata
+        )
+    )
     assert code == -2
     nowhere = as_event(notice(), "99", 1)
-    code, _ = await rpc_error(s44.federation.DeliverEvents(
-        fed_pb.DeliverEventsRequest(origin="p44", events=[nowhere]), metadata=s44.metadata))
+    code, _ = await rpc_error(
+        s44.federation.DeliverEvents(
+            fed_pb.DeliverEventsRequest(origin="p44", events=[nowhere]), metadata=s44.metadata
+        )
+    )
     assert code == -2
     assert await scalar(national, "SELECT count(*) FROM outbox") == 0
     assert await national.store.load_inbox_position("p44") == 0
@@ -265,7 +313,10 @@ def test_notice_events_need_no_snapshot_but_voucher_events_still_do():
     assert inbound.voucher is None and inbound.notice == notice(state="reversed")
     assert (e.eventId, e.version, e.HasField("voucher")) == ("notice:S-1:reversed", 2, False)
     bare = fed_pb.Event(eventId="v", sequence=1, kind="voucher.activated", ecCardNo=CARD, version=1)
-    for broken in (bare, fed_pb.Event(eventId="v", sequence=1, kind="voucher.activated", ecCardNo=CARD)):
+    for broken in (
+        bare,
+        fed_pb.Event(eventId="v", sequence=1, kind="voucher.activated", ecCardNo=CARD),
+    ):
         try:
             inbound_from_proto(broken)
         except EcError as exc:

@@ -51,9 +51,13 @@ async def test_third_party_authorization_and_its_errors(cluster, tmp_path):
     assert granted.version == 2
     await fails(authorize(wechat, p), 500088)  # already authorized
     mine = await wechat.GetVoucherStatus(pb.GetVoucherStatusRequest(**identity(p)))
-    assert mine.ecCardNo == official.ecCardNo and [a.channelId for a in mine.authorizations] == [WECHAT]
+    assert mine.ecCardNo == official.ecCardNo and [a.channelId for a in mine.authorizations] == [
+        WECHAT
+    ]
     # a code of another channel, a malformed code
-    await fails(alipay.GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=granted.authCode)), 500008)
+    await fails(
+        alipay.GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=granted.authCode)), 500008
+    )
     await fails(wechat.GetVoucherStatus(pb.GetVoucherStatusRequest(authCode="not-a-code")), 500087)
     await fails(wechat.GetVoucherStatus(pb.GetVoucherStatusRequest()), -2)
 
@@ -71,7 +75,9 @@ async def test_five_wrong_passwords_freeze_until_the_time_is_over(cluster, tmp_p
         assert f"{left} more" in await fails(authorize(alipay, p, password="000000"), 500004)
     await fails(authorize(alipay, p, password="000000"), 500079)  # the fifth freezes
     await fails(authorize(alipay, p), 500079)  # even with the right one
-    status = await kit.channel(OFFICIAL).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=done.authCode))
+    status = await kit.channel(OFFICIAL).GetVoucherStatus(
+        pb.GetVoucherStatusRequest(authCode=done.authCode)
+    )
     assert status.state == FROZEN
     assert status.frozenUntil.ToMilliseconds() == kit.clock.now_ms() + 3600 * 1000
     await fails(alipay.RealNameCheck(pb.RealNameCheckRequest(**identity(p))), 500079)
@@ -79,7 +85,12 @@ async def test_five_wrong_passwords_freeze_until_the_time_is_over(cluster, tmp_p
     kit.clock.advance(3601)  # freeze_seconds of the test configuration
     assert (await authorize(alipay, p)).authCode
     kinds = [kind for _, kind, card, _ in await kit.outbox() if card == done.ecCardNo]
-    assert kinds == ["voucher.activated", "voucher.frozen", "voucher.unfrozen", "voucher.authorized"]
+    assert kinds == [
+        "voucher.activated",
+        "voucher.frozen",
+        "voucher.unfrozen",
+        "voucher.authorized",
+    ]
 
 
 async def test_an_official_real_person_check_lifts_a_freeze(cluster, tmp_path):
@@ -92,7 +103,9 @@ async def test_an_official_real_person_check_lifts_a_freeze(cluster, tmp_path):
     await fails(authorize(alipay, p, password="999990"), 500079)
     rp = await real_person(kit, official, p)
     assert rp.unfrozen
-    status = await kit.channel(WECHAT).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=done.authCode))
+    status = await kit.channel(WECHAT).GetVoucherStatus(
+        pb.GetVoucherStatusRequest(authCode=done.authCode)
+    )
     assert status.state == ACTIVATED
     # the counter starts again from zero
     assert "4 more" in await fails(authorize(alipay, p, password="999990"), 500004)
@@ -104,10 +117,14 @@ async def test_a_frozen_voucher_stays_frozen_across_a_restart(cluster, tmp_path)
     p = kit.person(3)
     done = await activate(kit, p)
     for _ in range(5):
-        await fails(authorize(kit.channel(WECHAT), p, password="000000"), 500004 if _ < 4 else 500079)
+        await fails(
+            authorize(kit.channel(WECHAT), p, password="000000"), 500004 if _ < 4 else 500079
+        )
     await kit.restart()
     await fails(authorize(kit.channel(WECHAT), p), 500079)
-    status = await kit.channel(OFFICIAL).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=done.authCode))
+    status = await kit.channel(OFFICIAL).GetVoucherStatus(
+        pb.GetVoucherStatusRequest(authCode=done.authCode)
+    )
     assert status.state == FROZEN
 
 
@@ -119,36 +136,76 @@ async def test_the_holder_lists_and_revokes_through_the_official_channel(cluster
     wechat_code = (await authorize(kit.channel(WECHAT), p)).authCode
     alipay_code = (await authorize(kit.channel(ALIPAY), p)).authCode
 
-    listed = (await official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=mine.authCode))).authorizations
+    listed = (
+        await official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=mine.authCode))
+    ).authorizations
     assert [a.channelId for a in listed] == [OFFICIAL, WECHAT, ALIPAY]
     assert all(a.authCode == "" and not a.revoked for a in listed)
     assert listed[1].channelName == "微信"
 
     # only the official channel manages authorizations
-    await fails(kit.channel(WECHAT).ListAuthorizations(pb.ListAuthorizationsRequest(authCode=wechat_code)), 500091)
-    await fails(kit.channel(WECHAT).RevokeAuthorization(pb.RevokeAuthorizationRequest(
-        authCode=wechat_code, channelId=ALIPAY)), 500091)
-    await fails(official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=wechat_code)), 500008)
+    await fails(
+        kit.channel(WECHAT).ListAuthorizations(pb.ListAuthorizationsRequest(authCode=wechat_code)),
+        500091,
+    )
+    await fails(
+        kit.channel(WECHAT).RevokeAuthorization(
+            pb.RevokeAuthorizationRequest(authCode=wechat_code, channelId=ALIPAY)
+        ),
+        500091,
+    )
+    await fails(
+        official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=wechat_code)), 500008
+    )
     await fails(official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode="xyz")), 500087)
-    await fails(official.RevokeAuthorization(pb.RevokeAuthorizationRequest(
-        authCode=mine.authCode, channelId="NO-SUCH")), 500012)
-    await fails(official.RevokeAuthorization(pb.RevokeAuthorizationRequest(
-        authCode=mine.authCode, channelId=OFFICIAL)), -2)
+    await fails(
+        official.RevokeAuthorization(
+            pb.RevokeAuthorizationRequest(authCode=mine.authCode, channelId="NO-SUCH")
+        ),
+        500012,
+    )
+    await fails(
+        official.RevokeAuthorization(
+            pb.RevokeAuthorizationRequest(authCode=mine.authCode, channelId=OFFICIAL)
+        ),
+        -2,
+    )
 
-    revoked = (await official.RevokeAuthorization(pb.RevokeAuthorizationRequest(
-        authCode=mine.authCode, channelId=WECHAT, requestId="r1"))).authorization
-    assert revoked.channelId == WECHAT and revoked.revoked and revoked.revokedAt.ToMilliseconds() > 0
-    again = await official.RevokeAuthorization(pb.RevokeAuthorizationRequest(
-        authCode=mine.authCode, channelId=WECHAT, requestId="r1"))
+    revoked = (
+        await official.RevokeAuthorization(
+            pb.RevokeAuthorizationRequest(authCode=mine.authCode, channelId=WECHAT, requestId="r1")
+        )
+    ).authorization
+    assert (
+        revoked.channelId == WECHAT and revoked.revoked and revoked.revokedAt.ToMilliseconds() > 0
+    )
+    again = await official.RevokeAuthorization(
+        pb.RevokeAuthorizationRequest(authCode=mine.authCode, channelId=WECHAT, requestId="r1")
+    )
     assert again.authorization == revoked  # a retry answers the first result
-    await fails(official.RevokeAuthorization(pb.RevokeAuthorizationRequest(
-        authCode=mine.authCode, channelId=WECHAT)), 500040)
+    await fails(
+        official.RevokeAuthorization(
+            pb.RevokeAuthorizationRequest(authCode=mine.authCode, channelId=WECHAT)
+        ),
+        500040,
+    )
 
     # the revoked code is dead everywhere
-    await fails(kit.channel(WECHAT).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=wechat_code)), 500003)
-    assert (await kit.channel(ALIPAY).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=alipay_code))).state
-    listed = (await official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=mine.authCode))).authorizations
-    assert [(a.channelId, a.revoked) for a in listed] == [(OFFICIAL, False), (WECHAT, True), (ALIPAY, False)]
+    await fails(
+        kit.channel(WECHAT).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=wechat_code)),
+        500003,
+    )
+    assert (
+        await kit.channel(ALIPAY).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=alipay_code))
+    ).state
+    listed = (
+        await official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=mine.authCode))
+    ).authorizations
+    assert [(a.channelId, a.revoked) for a in listed] == [
+        (OFFICIAL, False),
+        (WECHAT, True),
+        (ALIPAY, False),
+    ]
     # the holder may authorize the channel again: a new code
     fresh = await authorize(kit.channel(WECHAT), p)
     assert fresh.authCode != wechat_code
@@ -165,10 +222,17 @@ async def test_the_official_channel_signs_in_again_with_the_password(cluster, tm
     official = kit.channel(OFFICIAL)
     first = await authorize(official, p)
     second = await authorize(official, p)  # a new phone: the old official code is replaced
-    await fails(official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=first.authCode)), 500003)
-    listed = (await official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=second.authCode)))
+    await fails(
+        official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=first.authCode)), 500003
+    )
+    listed = await official.ListAuthorizations(
+        pb.ListAuthorizationsRequest(authCode=second.authCode)
+    )
     assert [(a.channelId, a.revoked) for a in listed.authorizations] == [
-        (WECHAT, False), (OFFICIAL, True), (OFFICIAL, False)]
+        (WECHAT, False),
+        (OFFICIAL, True),
+        (OFFICIAL, False),
+    ]
 
 
 async def test_a_lapsed_freeze_is_lifted_on_time_and_the_provinces_hear(cluster, tmp_path):
@@ -200,7 +264,9 @@ async def test_a_lapsed_freeze_is_lifted_on_time_and_the_provinces_hear(cluster,
     kit.clock.advance(3601)  # freeze_seconds of the test configuration; no call touches the voucher
     await until(lambda: _eq(cached_state(), ACTIVATED), "the on-time lift at the province")
     kinds = [kind for _, kind, card, _ in await kit.outbox() if card == done.ecCardNo]
-    assert kinds.count("voucher.unfrozen") == len({dest for dest, _, card, _ in await kit.outbox() if card == done.ecCardNo})
+    assert kinds.count("voucher.unfrozen") == len(
+        {dest for dest, _, card, _ in await kit.outbox() if card == done.ecCardNo}
+    )
 
 
 async def _eq(awaitable, expected) -> bool:

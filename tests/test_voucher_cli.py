@@ -21,8 +21,13 @@ GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shut
 
 async def ecnet(*args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "cli.main", *args, cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "cli.main",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     return proc.returncode, out.decode(), err.decode()
@@ -36,8 +41,17 @@ async def test_cli_activates_authorizes_lists_and_revokes(cluster, tmp_path):
     node = ["--node", kit.national.address]
     who = ["--name", p.user_name, "--id-type", "01", "--id-no", p.id_no]
 
-    rc, out, err = await ecnet("voucher", "activate", *who, "--password", "135792", "--business-province", "51",
-                               "--json", *node)
+    rc, out, err = await ecnet(
+        "voucher",
+        "activate",
+        *who,
+        "--password",
+        "135792",
+        "--business-province",
+        "51",
+        "--json",
+        *node,
+    )
     assert rc == 0, err
     activated = json.loads(out)
     assert activated["state"] == "activated" and len(activated["authCode"]) == 32
@@ -46,32 +60,58 @@ async def test_cli_activates_authorizes_lists_and_revokes(cluster, tmp_path):
     rc, out, err = await ecnet("voucher", "activate", *who, "--password", "135792", *node)
     assert rc == 1 and "error 500086" in err
 
-    rc, out, err = await ecnet("voucher", "authorize", "--channel", "WECHAT", *who, "--password", "135792",
-                               "--json", *node)
+    rc, out, err = await ecnet(
+        "voucher", "authorize", "--channel", "WECHAT", *who, "--password", "135792", "--json", *node
+    )
     assert rc == 0, err
     wechat = json.loads(out)
-    assert wechat["ecCardNo"] == activated["ecCardNo"] and wechat["authCode"] != activated["authCode"]
-    rc, out, err = await ecnet("voucher", "authorize", "--channel", "ALIPAY", *who, "--password", "000000", *node)
+    assert (
+        wechat["ecCardNo"] == activated["ecCardNo"] and wechat["authCode"] != activated["authCode"]
+    )
+    rc, out, err = await ecnet(
+        "voucher", "authorize", "--channel", "ALIPAY", *who, "--password", "000000", *node
+    )
     assert rc == 1 and "error 500004" in err and "000000" not in err
 
-    rc, out, err = await ecnet("voucher", "authorizations", "--auth-code", activated["authCode"], "--json", *node)
+    rc, out, err = await ecnet(
+        "voucher", "authorizations", "--auth-code", activated["authCode"], "--json", *node
+    )
     assert rc == 0, err
     assert [a["channelId"] for a in json.loads(out)] == ["NHSA-OFFICIAL", "WECHAT"]
-    rc, out, err = await ecnet("voucher", "revoke", "--auth-code", activated["authCode"], "--channel", "WECHAT", *node)
+    rc, out, err = await ecnet(
+        "voucher", "revoke", "--auth-code", activated["authCode"], "--channel", "WECHAT", *node
+    )
     assert rc == 0 and "revoked" in out, err
-    rc, out, err = await ecnet("voucher", "status", "--channel", "WECHAT", "--auth-code", wechat["authCode"], *node)
+    rc, out, err = await ecnet(
+        "voucher", "status", "--channel", "WECHAT", "--auth-code", wechat["authCode"], *node
+    )
     assert rc == 1 and "error 500003" in err
-    rc, out, err = await ecnet("voucher", "status", "--auth-code", activated["authCode"], "--json", *node)
+    rc, out, err = await ecnet(
+        "voucher", "status", "--auth-code", activated["authCode"], "--json", *node
+    )
     assert rc == 0 and json.loads(out)["version"] == 3, err
 
     # a third party activates through the national password page
     q = kit.person(1)
-    rc, out, err = await ecnet("voucher", "activate", "--name", q.user_name, "--id-no", q.id_no,
-                               "--channel", "ALIPAY", "--password", "246813", *node)
+    rc, out, err = await ecnet(
+        "voucher",
+        "activate",
+        "--name",
+        q.user_name,
+        "--id-no",
+        q.id_no,
+        "--channel",
+        "ALIPAY",
+        "--password",
+        "246813",
+        *node,
+    )
     assert rc == 0 and "authCode for ALIPAY" in out, err
 
 
-@pytest.mark.skipif(GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash")
+@pytest.mark.skipif(
+    GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash"
+)
 async def test_the_readme_activation_session_runs_as_written(cluster, tmp_path):
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Activate a voucher with grpcurl", 1)[1].split("\n## ", 1)[0]
@@ -81,9 +121,17 @@ async def test_the_readme_activation_session_runs_as_written(cluster, tmp_path):
 
     seed_national(tmp_path / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"])
     national = await cluster.start_national()
-    script = script.replace("127.0.0.1:50000", national.address).replace(".venv/bin/", f"{Path(sys.executable).parent}/")
+    script = script.replace("127.0.0.1:50000", national.address).replace(
+        ".venv/bin/", f"{Path(sys.executable).parent}/"
+    )
     proc = await asyncio.create_subprocess_exec(
-        "bash", "-euc", script, cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        "bash",
+        "-euc",
+        script,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()
     assert '"state": "VOUCHER_STATE_ACTIVATED"' in out.decode()

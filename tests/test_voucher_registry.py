@@ -35,14 +35,18 @@ async def test_activation_reaches_every_insured_province_and_the_business_place(
     insured = {r.insu_org[:2] for r in p.insured}
     rows = await kit.outbox()
     assert {dest for dest, *_ in rows} == insured | {"51"}
-    assert {(kind, card, version) for _, kind, card, version in rows} == {("voucher.activated", done.ecCardNo, 1)}
+    assert {(kind, card, version) for _, kind, card, version in rows} == {
+        ("voucher.activated", done.ecCardNo, 1)
+    }
 
 
 async def test_a_name_change_supersedes_the_voucher(cluster, tmp_path):
     kit = await start_nation(cluster, tmp_path)
     p = kit.person(0)
     old = await activate(kit, p, business_province="51")
-    wechat = await kit.channel(WECHAT).Authorize(pb.AuthorizeRequest(**identity(p), password=PASSWORD))
+    wechat = await kit.channel(WECHAT).Authorize(
+        pb.AuthorizeRequest(**identity(p), password=PASSWORD)
+    )
 
     changed = await update_person(kit, p, newUserName=p.user_name + "华")
     assert changed.superseded and changed.supersededEcCardNo == old.ecCardNo
@@ -51,17 +55,23 @@ async def test_a_name_change_supersedes_the_voucher(cluster, tmp_path):
 
     # every code of the old voucher is dead
     for channel, code in ((OFFICIAL, old.authCode), (WECHAT, wechat.authCode)):
-        msg = await fails(kit.channel(channel).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=code)), 500003)
+        msg = await fails(
+            kit.channel(channel).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=code)), 500003
+        )
         assert "superseded" in msg
     # the person must activate again, under the new name, and gets the new number
     renamed = kit.changed(p, user_name=p.user_name + "华")
-    status = await kit.channel(OFFICIAL).GetVoucherStatus(pb.GetVoucherStatusRequest(**identity(renamed)))
+    status = await kit.channel(OFFICIAL).GetVoucherStatus(
+        pb.GetVoucherStatusRequest(**identity(renamed))
+    )
     assert status.state == NOT_ACTIVATED
     await fails(kit.channel(OFFICIAL).RealNameCheck(pb.RealNameCheckRequest(**identity(p))), 500057)
     again = await activate(kit, renamed)  # the face is the one enrolled before
     assert again.ecCardNo == changed.ecCardNo and again.version == 1
 
-    superseded = [(dest, v) for dest, kind, card, v in await kit.outbox() if kind == "voucher.superseded"]
+    superseded = [
+        (dest, v) for dest, kind, card, v in await kit.outbox() if kind == "voucher.superseded"
+    ]
     assert sorted(superseded) == sorted([(p.insured[0].insu_org[:2], 3), ("51", 3)])
 
     # changing the name back brings the first number back, as a new version
@@ -79,8 +89,14 @@ async def test_an_id_number_change_ends_a_flow_in_progress(cluster, tmp_path):
     new_no = first17 + check_char(first17)
     changed = await update_person(kit, p, newIdNo=new_no)
     assert not changed.superseded and changed.version == 0 and changed.person.idNo == new_no
-    await fails(stub.RealPersonCheck(pb.RealPersonCheckRequest(
-        realNameSerial=rn.realNameSerial, livenessSample=kit.sample(p, rn.livenessChallenge))), 500058)
+    await fails(
+        stub.RealPersonCheck(
+            pb.RealPersonCheckRequest(
+                realNameSerial=rn.realNameSerial, livenessSample=kit.sample(p, rn.livenessChallenge)
+            )
+        ),
+        500058,
+    )
     assert await kit.outbox() == []  # no voucher yet: nothing to tell the provinces
     await activate(kit, kit.changed(p, id_no=new_no))  # the face enrolled before
 
@@ -94,10 +110,16 @@ async def test_an_insured_region_change_makes_a_new_version(cluster, tmp_path):
     changed = await update_person(kit, p, insuredRegions=new)
     assert not changed.superseded and changed.ecCardNo == done.ecCardNo and changed.version == 2
     assert [r.insuOrg for r in changed.person.insuredRegions] == ["110000", "510100"]
-    status = await kit.channel(OFFICIAL).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=done.authCode))
+    status = await kit.channel(OFFICIAL).GetVoucherStatus(
+        pb.GetVoucherStatusRequest(authCode=done.authCode)
+    )
     assert (status.version, [r.insuOrg for r in status.insuredRegions]) == (2, ["110000", "510100"])
-    rows = [(dest, v) for dest, kind, _, v in await kit.outbox() if kind == "voucher.regions_changed"]
-    assert sorted(rows) == sorted({(left, 2), ("11", 2), ("51", 2)})  # the province left is told too
+    rows = [
+        (dest, v) for dest, kind, _, v in await kit.outbox() if kind == "voucher.regions_changed"
+    ]
+    assert sorted(rows) == sorted(
+        {(left, 2), ("11", 2), ("51", 2)}
+    )  # the province left is told too
     # the same regions again change nothing; a retried request answers the first result
     same = await update_person(kit, p, insuredRegions=new)
     assert same.version == 2
@@ -116,9 +138,19 @@ async def test_update_person_validates_its_input(cluster, tmp_path):
     await fails(update_person(kit, p, newIdNo=other.id_no), -2)  # someone else's number
     await fails(update_person(kit, p, insuredRegions=[region("440199")]), -2)
     await fails(update_person(kit, p, insuredRegions=[region("440100", "999")]), -2)
-    await fails(update_person(kit, p, insuredRegions=[region("440100"), region("440100", "390")]), -2)
+    await fails(
+        update_person(kit, p, insuredRegions=[region("440100"), region("440100", "390")]), -2
+    )
     admin = kit.admin()
-    await fails(admin.UpdatePerson(admin_pb.UpdatePersonRequest(idType="01", idNo="1", newUserName="x")), -2)
+    await fails(
+        admin.UpdatePerson(admin_pb.UpdatePersonRequest(idType="01", idNo="1", newUserName="x")), -2
+    )
     first17 = "11010119900307123"
-    await fails(admin.UpdatePerson(admin_pb.UpdatePersonRequest(
-        idType="01", idNo=first17 + check_char(first17), newUserName="x")), 500050)
+    await fails(
+        admin.UpdatePerson(
+            admin_pb.UpdatePersonRequest(
+                idType="01", idNo=first17 + check_char(first17), newUserName="x"
+            )
+        ),
+        500050,
+    )

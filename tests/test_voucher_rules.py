@@ -20,14 +20,32 @@ from node.voucher.settings import LifecycleSettings
 
 def test_states_are_the_numbers_of_the_api():
     assert (model.NOT_ACTIVATED, model.ACTIVATED, model.FROZEN, model.SUPERSEDED) == (
-        common_pb2.VOUCHER_STATE_NOT_ACTIVATED, common_pb2.VOUCHER_STATE_ACTIVATED,
-        common_pb2.VOUCHER_STATE_FROZEN, common_pb2.VOUCHER_STATE_SUPERSEDED)
+        common_pb2.VOUCHER_STATE_NOT_ACTIVATED,
+        common_pb2.VOUCHER_STATE_ACTIVATED,
+        common_pb2.VOUCHER_STATE_FROZEN,
+        common_pb2.VOUCHER_STATE_SUPERSEDED,
+    )
 
 
-@pytest.mark.parametrize("password", [
-    "000000", "999999", "123456", "234567", "012345", "890123", "654321", "210987", "121212", "909090",
-    "123123", "917917", "199711", "193519",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "000000",
+        "999999",
+        "123456",
+        "234567",
+        "012345",
+        "890123",
+        "654321",
+        "210987",
+        "121212",
+        "909090",
+        "123123",
+        "917917",
+        "199711",
+        "193519",
+    ],
+)
 def test_trivial_passwords(password):
     assert trivial_reason(password, "350582199711193519")
 
@@ -68,7 +86,9 @@ async def test_simulated_face_verifier():
     assert isinstance(v, LivenessVerifier) and v.simulated
     template = enrolled_face_template(SEED, "350582199711193519")
     now = 1_767_225_600_000
-    await v.verify(template, "ab" * 16, make_liveness_sample(template, "ab" * 16, now - 59_000), now)
+    await v.verify(
+        template, "ab" * 16, make_liveness_sample(template, "ab" * 16, now - 59_000), now
+    )
     bad = [
         make_liveness_sample(b"x" * 32, "ab" * 16, now),  # another face
         make_liveness_sample(template, "cd" * 16, now),  # another challenge
@@ -84,7 +104,9 @@ async def test_simulated_face_verifier():
 
 def test_settings_from_config_and_environment():
     assert LifecycleSettings.from_config({}, {}).password_iterations == 100_000
-    s = LifecycleSettings.from_config({"freeze_seconds": "60"}, {"ECNET_VOUCHER_PASSWORD_ITERATIONS": "7"})
+    s = LifecycleSettings.from_config(
+        {"freeze_seconds": "60"}, {"ECNET_VOUCHER_PASSWORD_ITERATIONS": "7"}
+    )
     assert (s.freeze_seconds, s.password_iterations) == (60, 7)
     with pytest.raises(ConfigError):
         LifecycleSettings.from_config({"page_ttl": "soon"}, {})
@@ -110,22 +132,39 @@ async def test_the_verifier_is_pluggable_and_the_simulation_endpoint_follows_it(
     kit = await start_nation(cluster, tmp_path)
     p = kit.person(0)
     official = kit.channel(OFFICIAL)
-    face = await official.GetSimulatedFaceTemplate(pb.GetSimulatedFaceTemplateRequest(**identity(p)))
+    face = await official.GetSimulatedFaceTemplate(
+        pb.GetSimulatedFaceTemplateRequest(**identity(p))
+    )
     assert face.faceTemplate == enrolled_face_template(SEED, p.id_no)
-    await fails(official.GetSimulatedFaceTemplate(pb.GetSimulatedFaceTemplateRequest(
-        **identity(p, userName="别人"))), 500057)
-    await fails(kit.channel("NOBODY").GetSimulatedFaceTemplate(pb.GetSimulatedFaceTemplateRequest(
-        **identity(p))), 500012)
+    await fails(
+        official.GetSimulatedFaceTemplate(
+            pb.GetSimulatedFaceTemplateRequest(**identity(p, userName="别人"))
+        ),
+        500057,
+    )
+    await fails(
+        kit.channel("NOBODY").GetSimulatedFaceTemplate(
+            pb.GetSimulatedFaceTemplateRequest(**identity(p))
+        ),
+        500012,
+    )
 
     verifier = AcceptAnyFace()
     kit.national.liveness_verifier = verifier
     kit.national.voucher_lifecycle = None  # rebuilt with the plugged verifier
-    await fails(official.GetSimulatedFaceTemplate(pb.GetSimulatedFaceTemplateRequest(**identity(p))), -5)
+    await fails(
+        official.GetSimulatedFaceTemplate(pb.GetSimulatedFaceTemplateRequest(**identity(p))), -5
+    )
     rn = await official.RealNameCheck(pb.RealNameCheckRequest(**identity(p)))
-    await fails(official.RealPersonCheck(pb.RealPersonCheckRequest(
-        realNameSerial=rn.realNameSerial, livenessSample=b"a photo")), 500096)
-    rp = await official.RealPersonCheck(pb.RealPersonCheckRequest(
-        realNameSerial=rn.realNameSerial, livenessSample=b"live face"))
+    await fails(
+        official.RealPersonCheck(
+            pb.RealPersonCheckRequest(realNameSerial=rn.realNameSerial, livenessSample=b"a photo")
+        ),
+        500096,
+    )
+    rp = await official.RealPersonCheck(
+        pb.RealPersonCheckRequest(realNameSerial=rn.realNameSerial, livenessSample=b"live face")
+    )
     assert rp.realPersonSerial and verifier.seen == [b"a photo", b"live face"]
 
 

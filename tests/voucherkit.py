@@ -87,14 +87,26 @@ class Kit:
 
     async def outbox(self) -> list[tuple[str, str, str, int]]:
         """(destination, kind, ecCardNo, version) of every row in national's outbox."""
+
         def read(conn):
-            return [tuple(r) for r in conn.execute(
-                "SELECT destination, kind, ec_card_no, version FROM outbox ORDER BY seq")]
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    "SELECT destination, kind, ec_card_no, version FROM outbox ORDER BY seq"
+                )
+            ]
+
         return await self.national.store.query(read)
 
 
-async def start_nation(cluster, root: Path, population: int = 300, extra: dict | None = None,
-                       before_start=None, clock=None) -> Kit:
+async def start_nation(
+    cluster,
+    root: Path,
+    population: int = 300,
+    extra: dict | None = None,
+    before_start=None,
+    clock=None,
+) -> Kit:
     """Seed a registry of ``population`` persons and start national on a FakeClock (or
     on ``clock``: the real one where another process stamps times, as the CLI does)."""
     db = root / "national" / "national.db"
@@ -120,28 +132,52 @@ def identity(p: SyntheticPerson, **kw) -> dict:
     return {"userName": p.user_name, "idType": p.id_type, "idNo": p.id_no, **kw}
 
 
-async def real_person(kit: Kit, stub: ChannelStub, p: SyntheticPerson) -> pb.RealPersonCheckResponse:
+async def real_person(
+    kit: Kit, stub: ChannelStub, p: SyntheticPerson
+) -> pb.RealPersonCheckResponse:
     rn = await stub.RealNameCheck(pb.RealNameCheckRequest(**identity(p)))
-    return await stub.RealPersonCheck(pb.RealPersonCheckRequest(
-        realNameSerial=rn.realNameSerial, livenessSample=kit.sample(p, rn.livenessChallenge)))
+    return await stub.RealPersonCheck(
+        pb.RealPersonCheckRequest(
+            realNameSerial=rn.realNameSerial, livenessSample=kit.sample(p, rn.livenessChallenge)
+        )
+    )
 
 
-async def activate(kit: Kit, p: SyntheticPerson, channel_id: str = OFFICIAL, password: str = PASSWORD,
-                   business_province: str = "") -> pb.ActivateResponse:
+async def activate(
+    kit: Kit,
+    p: SyntheticPerson,
+    channel_id: str = OFFICIAL,
+    password: str = PASSWORD,
+    business_province: str = "",
+) -> pb.ActivateResponse:
     """The whole activation flow on one channel (the page session for a third party)."""
     stub = kit.channel(channel_id)
     rp = await real_person(kit, stub, p)
     if channel_id == OFFICIAL:
-        pw = await stub.SetPassword(pb.SetPasswordRequest(
-            realPersonSerial=rp.realPersonSerial, password=password, passwordConfirm=password))
+        pw = await stub.SetPassword(
+            pb.SetPasswordRequest(
+                realPersonSerial=rp.realPersonSerial, password=password, passwordConfirm=password
+            )
+        )
     else:
-        page = await stub.OpenPasswordPage(pb.OpenPasswordPageRequest(realPersonSerial=rp.realPersonSerial))
-        pw = await stub.SetPassword(pb.SetPasswordRequest(
-            pageSession=page.pageSession, password=password, passwordConfirm=password))
-    return await stub.Activate(pb.ActivateRequest(
-        realPersonSerial=rp.realPersonSerial, passwordSerial=pw.passwordSerial,
-        businessProvince=business_province))
+        page = await stub.OpenPasswordPage(
+            pb.OpenPasswordPageRequest(realPersonSerial=rp.realPersonSerial)
+        )
+        pw = await stub.SetPassword(
+            pb.SetPasswordRequest(
+                pageSession=page.pageSession, password=password, passwordConfirm=password
+            )
+        )
+    return await stub.Activate(
+        pb.ActivateRequest(
+            realPersonSerial=rp.realPersonSerial,
+            passwordSerial=pw.passwordSerial,
+            businessProvince=business_province,
+        )
+    )
 
 
 async def update_person(kit: Kit, p: SyntheticPerson, **kw) -> admin_pb.UpdatePersonResponse:
-    return await kit.admin().UpdatePerson(admin_pb.UpdatePersonRequest(idType=p.id_type, idNo=p.id_no, **kw))
+    return await kit.admin().UpdatePerson(
+        admin_pb.UpdatePersonRequest(idType=p.id_type, idNo=p.id_no, **kw)
+    )

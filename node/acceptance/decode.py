@@ -53,8 +53,18 @@ class TokenDraft:
     def bind(self, voucher: CachedVoucher | VoucherSnapshot, insu_org: str) -> TokenRow:
         """The token row for ``voucher``'s holder, insured in ``insu_org``."""
         v = voucher
-        return TokenRow(self.token, v.ec_card_no, self.org_id, self.business_type, insu_org,
-                        v.id_type, v.id_no, v.user_name, self.issued_at, self.expires_at)
+        return TokenRow(
+            self.token,
+            v.ec_card_no,
+            self.org_id,
+            self.business_type,
+            insu_org,
+            v.id_type,
+            v.id_no,
+            v.user_name,
+            self.issued_at,
+            self.expires_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,35 +87,54 @@ def _ms_text(ms: int) -> str:
 def judge(claim: Claim, province: str) -> EcError | None:
     """Steps 2–4 above, on what the claim found; None when the scan may go on."""
     if claim.status != "claimed":
-        return EcError(500005, {
-            "missing": "this QR code is not (or no longer) on record: display a new code",
-            "used": f"this QR code was already used at {_ms_text(claim.used_at or 0)}: a code is good for "
-                    "one business; display a new code",
-            "replaced": "this QR code was replaced by a newer one (refreshed): scan the code on display now",
-            "expired": f"this QR code expired at {_ms_text(claim.expires_at)}: display a new code",
-        }[claim.status])
+        return EcError(
+            500005,
+            {
+                "missing": "this QR code is not (or no longer) on record: display a new code",
+                "used": f"this QR code was already used at {_ms_text(claim.used_at or 0)}: a code is good for "
+                "one business; display a new code",
+                "replaced": "this QR code was replaced by a newer one (refreshed): scan the code on display now",
+                "expired": f"this QR code expired at {_ms_text(claim.expires_at)}: display a new code",
+            }[claim.status],
+        )
     v = claim.voucher
     if v is None:
-        return EcError(500001, f"the voucher of this code is not in the cache of province {province} "
-                               f"({province_name(province)})")
+        return EcError(
+            500001,
+            f"the voucher of this code is not in the cache of province {province} "
+            f"({province_name(province)})",
+        )
     if v.state == SUPERSEDED:
-        return EcError(500002, "this voucher was superseded by a change of name or id number: the holder "
-                               "must activate the new voucher")
+        return EcError(
+            500002,
+            "this voucher was superseded by a change of name or id number: the holder "
+            "must activate the new voucher",
+        )
     if v.state == FROZEN:
         return EcError(500079, "this voucher is frozen after too many wrong passwords")
     if v.state != ACTIVATED:
         return EcError(500002, "this voucher is not activated")
     if claim.auth_revoked is None:
-        return EcError(500040, f"the channel authorization this code was displayed with ({claim.channel_id}) "
-                               "is not on record here")
+        return EcError(
+            500040,
+            f"the channel authorization this code was displayed with ({claim.channel_id}) "
+            "is not on record here",
+        )
     if claim.auth_revoked:
-        return EcError(500022, f"the holder revoked the authorization of channel {claim.channel_id}, which "
-                               "displayed this code: authorize the channel again")
+        return EcError(
+            500022,
+            f"the holder revoked the authorization of channel {claim.channel_id}, which "
+            "displayed this code: authorize the channel again",
+        )
     return None
 
 
 def decode_tx(
-    conn: sqlite3.Connection, code: str, now_ms: int, used_by: str, province: str,
+    conn: sqlite3.Connection,
+    code: str,
+    now_ms: int,
+    used_by: str,
+    province: str,
     draft: TokenDraft | None = None,
 ) -> Decoded | EcError:
     """Claim ``code`` and resolve it (steps 2–5), recording ``draft``'s token when the
@@ -118,7 +147,9 @@ def decode_tx(
         return failure
     v = claim.voucher
     assert v is not None
-    stale = v.version > claim.voucher_version or claim.insu_org not in {org for org, _ in v.insured_regions}
+    stale = v.version > claim.voucher_version or claim.insu_org not in {
+        org for org, _ in v.insured_regions
+    }
     token = None
     if draft is not None and not stale:
         token = draft.bind(v, claim.insu_org)

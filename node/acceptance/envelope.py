@@ -39,7 +39,11 @@ def _strings(data: Mapping[str, Any]) -> dict[str, str]:
             out[key] = ""
         elif isinstance(value, str):
             out[key] = value
-        elif isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer():
+        elif (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and float(value).is_integer()
+        ):
             out[key] = str(int(value))
         elif key == "extra":
             continue  # a caller's own nested data, not read
@@ -48,8 +52,9 @@ def _strings(data: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-async def trans(acceptance_of, terminal_id: str, org_id: str, trans_type: str,
-                data: Mapping[str, Any]) -> dict[str, Any]:
+async def trans(
+    acceptance_of, terminal_id: str, org_id: str, trans_type: str, data: Mapping[str, Any]
+) -> dict[str, Any]:
     """The answer's ``data`` for one envelope, or raises :class:`EcError`.
 
     ``acceptance_of()`` gives the node's :class:`~node.acceptance.scan.Acceptance` (a
@@ -59,11 +64,16 @@ async def trans(acceptance_of, terminal_id: str, org_id: str, trans_type: str,
     if not trans_type:
         raise invalid(f"transType is required: one of {', '.join(TRANS_TYPES)}", field="transType")
     if trans_type not in TRANS_TYPES:
-        raise EcError(500021, f"unknown transType {trans_type[:40]!r}: this node serves {', '.join(TRANS_TYPES)}")
+        raise EcError(
+            500021,
+            f"unknown transType {trans_type[:40]!r}: this node serves {', '.join(TRANS_TYPES)}",
+        )
     fields = _strings(data)
     inner_org = fields.get("orgId", "")
     if inner_org and inner_org != org_id:
-        raise invalid(f"data.orgId {inner_org!r} differs from the envelope's orgId {org_id!r}", field="orgId")
+        raise invalid(
+            f"data.orgId {inner_org!r} differs from the envelope's orgId {org_id!r}", field="orgId"
+        )
     fields["orgId"] = org_id
     acc = acceptance_of()
     if trans_type == EC_QUERY:

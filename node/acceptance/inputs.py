@@ -34,16 +34,23 @@ _B3: dict[str, tuple[int, bool]] = {
 def check_org_id(org_id: str) -> None:
     """orgId: required (500098) and at most 40 characters (-2), tables B.1 and B.3."""
     if not org_id:
-        raise EcError(500098, "orgId is required: the institution code (机构 ID) the terminal is bound to")
+        raise EcError(
+            500098, "orgId is required: the institution code (机构 ID) the terminal is bound to"
+        )
     if len(org_id) > 40:
-        raise invalid(f"orgId has {len(org_id)} characters; at most 40 are allowed (table B.3)", field="orgId")
+        raise invalid(
+            f"orgId has {len(org_id)} characters; at most 40 are allowed (table B.3)", field="orgId"
+        )
 
 
 def _check_length(name: str, value: str, limit: int, required: bool) -> None:
     if required and not value:
         raise invalid(f"{name} is required (table B.3)", field=name)
     if len(value) > limit:
-        raise invalid(f"{name} has {len(value)} characters; at most {limit} are allowed (table B.3)", field=name)
+        raise invalid(
+            f"{name} has {len(value)} characters; at most {limit} are allowed (table B.3)",
+            field=name,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +85,14 @@ class QueryInput:
                 field="businessType",
             )
         if not self.ecQrCode:
-            raise invalid("ecQrCode is required: the value read from the QR code (28 digits)", field="ecQrCode")
+            raise invalid(
+                "ecQrCode is required: the value read from the QR code (28 digits)",
+                field="ecQrCode",
+            )
         if len(self.ecQrCode) > 64:
-            raise invalid(f"ecQrCode has {len(self.ecQrCode)} characters; a QR value has 28", field="ecQrCode")
+            raise invalid(
+                f"ecQrCode has {len(self.ecQrCode)} characters; a QR value has 28", field="ecQrCode"
+            )
         return self
 
 
@@ -109,8 +121,12 @@ class TokenCheckInput:
             if not value:
                 raise invalid(f"{name} is required for a token check", field=name)
             if len(value) > limit:
-                raise invalid(f"{name} has {len(value)} characters; at most {limit} are allowed (table B.4)",
-                              field=name)
+                raise invalid(
+                    f"{name} has {len(value)} characters; at most {limit} are allowed (table B.4)",
+                    field=name,
+                )
         if len(self.orgId) > 40:
-            raise invalid(f"orgId has {len(self.orgId)} characters; at most 40 are allowed", field="orgId")
+            raise invalid(
+                f"orgId has {len(self.orgId)} characters; at most 40 are allowed", field="orgId"
+            )
         return self

@@ -38,18 +38,25 @@ class Router:
     ) -> fed_pb.RouteQueryResponse:
         serving = request.servingProvince
         if caller != f"p{serving}":
-            raise EcError(-4, f"RouteQuery for province {serving or '?'} must come from that province's node "
-                              f"(caller: {caller or 'anonymous'})")
+            raise EcError(
+                -4,
+                f"RouteQuery for province {serving or '?'} must come from that province's node "
+                f"(caller: {caller or 'anonymous'})",
+            )
         issuer = issuer_of(request.query.ecQrCode)
         if issuer is None:
             raise EcError(500049, "this is not a QR code of the medical-insurance voucher")
         if issuer == serving:
-            raise invalid(f"a code of province {issuer} is decoded by province {issuer} itself, not routed")
+            raise invalid(
+                f"a code of province {issuer} is decoded by province {issuer} itself, not routed"
+            )
         return await self.forwarder.forward(
-            issuer, "the issuer of this code",
+            issuer,
+            "the issuer of this code",
             lambda peer, timeout: peer.link.RouteQuery(request, timeout=timeout),
-            time_remaining, self.settings.route_deadline)
-
+            time_remaining,
+            self.settings.route_deadline,
+        )
 
 
 def router_of(node) -> Router:

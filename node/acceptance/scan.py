@@ -98,21 +98,35 @@ class ScanResult:
 
     @classmethod
     def of(cls, v: CachedVoucher | VoucherSnapshot, token: TokenRow) -> ScanResult:
-        return cls(userName=token.user_name, idNo=token.id_no, idType=token.id_type, ecToken=token.token,
-                   insuOrg=token.insu_org, gender=v.gender, birthday=v.birthday, nationality=v.nationality)
+        return cls(
+            userName=token.user_name,
+            idNo=token.id_no,
+            idType=token.id_type,
+            ecToken=token.token,
+            insuOrg=token.insu_org,
+            gender=v.gender,
+            birthday=v.birthday,
+            nationality=v.nationality,
+        )
 
     def as_dict(self) -> dict[str, str]:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
 def _stale_message(code_version: int, issuer_version: int) -> str:
-    return (f"the holder's voucher data changed after this code was displayed (version {code_version} → "
-            f"{issuer_version}): display a new code")
+    return (
+        f"the holder's voucher data changed after this code was displayed (version {code_version} → "
+        f"{issuer_version}): display a new code"
+    )
 
 
 def _serve_tx(
-    conn: sqlite3.Connection, snap: VoucherSnapshot, insu_org: str, issuer_stale: bool,
-    draft: TokenDraft, now_ms: int,
+    conn: sqlite3.Connection,
+    snap: VoucherSnapshot,
+    insu_org: str,
+    issuer_stale: bool,
+    draft: TokenDraft,
+    now_ms: int,
 ) -> TokenRow | tuple[int | None, int]:
     """Serving side of a routed scan: refresh the cached voucher if this province holds
     an older one, and record the token unless the versions disagree (then
@@ -138,8 +152,12 @@ class Acceptance:
         self.province: str = node.config.province
         self.settings = settings
         self.terminals = TerminalRegistry(
-            node.store, node.clock, self.province, self._fetch_terminals,
-            settings.terminal_refresh, settings.terminal_miss_refresh,
+            node.store,
+            node.clock,
+            self.province,
+            self._fetch_terminals,
+            settings.terminal_refresh,
+            settings.terminal_miss_refresh,
         )
         self._key: bytes | None = None
         # Scans' writes (claim + token, or cache + token): on the loop's thread when the
@@ -160,25 +178,39 @@ class Acceptance:
         token = ""
         while True:
             resp = await peer.admin.ListTerminals(
-                admin_pb.ListTerminalsRequest(province=self.province, pageSize=1000, pageToken=token),
-                metadata=peer.metadata, timeout=5,
+                admin_pb.ListTerminalsRequest(
+                    province=self.province, pageSize=1000, pageToken=token
+                ),
+                metadata=peer.metadata,
+                timeout=5,
             )
-            rows += [TerminalRow(t.terminalId, t.orgId, t.orgName, t.name, t.mac)
-                     for t in resp.terminals if t.province == self.province]
+            rows += [
+                TerminalRow(t.terminalId, t.orgId, t.orgName, t.name, t.mac)
+                for t in resp.terminals
+                if t.province == self.province
+            ]
             token = resp.nextPageToken
             if not token:
                 return rows
 
     def _draft(self, q: QueryInput) -> TokenDraft:
         now = self.clock.now_ms()
-        return TokenDraft(new_token(self.province, self.entropy), q.orgId, q.businessType, now,
-                          now + int(self.settings.token_ttl * 1000))
+        return TokenDraft(
+            new_token(self.province, self.entropy),
+            q.orgId,
+            q.businessType,
+            now,
+            now + int(self.settings.token_ttl * 1000),
+        )
 
     async def _checked_code(self, code: str) -> None:
         """Step 1 of :mod:`.decode`: this province's value, by shape and key (no database)."""
         if not codes.check(await self.key(), code):
-            raise EcError(500049, "this is not a valid QR code of the medical-insurance voucher "
-                                  f"(it fails the check of its issuer, province {self.province})")
+            raise EcError(
+                500049,
+                "this is not a valid QR code of the medical-insurance voucher "
+                f"(it fails the check of its issuer, province {self.province})",
+            )
 
     # -- the scan --------------------------------------------------------------------
     async def query(self, terminal_id: str, q: QueryInput) -> ScanResult:
@@ -187,13 +219,17 @@ class Acceptance:
         await self.terminals.check(terminal_id, q.orgId)
         issuer = codes.issuer_of(q.ecQrCode)
         if issuer is None:
-            raise EcError(500049, "this is not a QR code of the medical-insurance voucher: a value has 28 "
-                                  "digits, 424 … province code … 0000")
+            raise EcError(
+                500049,
+                "this is not a QR code of the medical-insurance voucher: a value has 28 "
+                "digits, 424 … province code … 0000",
+            )
         if issuer != self.province:
             return await self._routed(terminal_id, q, issuer)
         await self._checked_code(q.ecQrCode)
         result = await self.writes.write(
-            decode_tx, q.ecQrCode, self.clock.now_ms(), terminal_id, self.province, self._draft(q))
+            decode_tx, q.ecQrCode, self.clock.now_ms(), terminal_id, self.province, self._draft(q)
+        )
         if isinstance(result, EcError):
             raise result
         if result.stale or result.token is None:
@@ -203,30 +239,41 @@ class Acceptance:
     async def _routed(self, terminal_id: str, q: QueryInput, issuer: str) -> ScanResult:
         peer = self.node.registrar.peer
         deadline = self.settings.route_deadline
-        request = fed_pb.RouteQueryRequest(servingProvince=self.province, query=query_to_proto(q),
-                                           terminalId=terminal_id)
+        request = fed_pb.RouteQueryRequest(
+            servingProvince=self.province, query=query_to_proto(q), terminalId=terminal_id
+        )
         try:
             resp = await peer.link.RouteQuery(request, timeout=deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if transport_failure(exc):
-                code, message = -3, (
-                    f"no answer within {deadline:g} s for a code of province {issuer} "
-                    f"({province_name(issuer)}), routed through the national hub: {message}")
+                code, message = (
+                    -3,
+                    (
+                        f"no answer within {deadline:g} s for a code of province {issuer} "
+                        f"({province_name(issuer)}), routed through the national hub: {message}"
+                    ),
+                )
             raise EcError(code, message) from None
         if not resp.HasField("voucher") or not resp.voucher.ecCardNo or not resp.insuOrg:
-            raise EcError(-1, f"the issuer of this code, province {issuer}, answered without the voucher")
+            raise EcError(
+                -1, f"the issuer of this code, province {issuer}, answered without the voucher"
+            )
         snap = snapshot_from_proto(resp.voucher)
         outcome = await self.writes.write(
-            _serve_tx, snap, resp.insuOrg, resp.staleCache, self._draft(q), self.clock.now_ms())
+            _serve_tx, snap, resp.insuOrg, resp.staleCache, self._draft(q), self.clock.now_ms()
+        )
         if isinstance(outcome, TokenRow):
             return ScanResult.of(snap, outcome)
         mine, theirs = outcome
         if resp.staleCache or mine is None:
             raise EcError(500023, _stale_message(resp.codeVersion, theirs))
-        raise EcError(500023, f"this province's copy of the holder's voucher data (version {mine}) disagreed "
-                              f"with the issuer's (version {theirs}); it now holds the newer one: display a "
-                              "new code")
+        raise EcError(
+            500023,
+            f"this province's copy of the holder's voucher data (version {mine}) disagreed "
+            f"with the issuer's (version {theirs}); it now holds the newer one: display a "
+            "new code",
+        )
 
     async def decode_routed(self, serving: str, terminal_id: str, code: str) -> Decoded:
         """The issuer's side of a routed scan (no token: the serving province issues it)."""
@@ -234,7 +281,9 @@ class Acceptance:
             raise EcError(500049, f"this code was not issued by province {self.province}")
         await self._checked_code(code)
         used_by = terminal_id or f"p{serving}"
-        result = await self.writes.write(decode_tx, code, self.clock.now_ms(), used_by, self.province, None)
+        result = await self.writes.write(
+            decode_tx, code, self.clock.now_ms(), used_by, self.province, None
+        )
         if isinstance(result, EcError):
             raise result
         return result
@@ -243,9 +292,13 @@ class Acceptance:
     async def check_token(self, t: TokenCheckInput) -> tuple[int, str]:
         """(table C.3 flag, insuOrg) for a token issued here; unknown or expired: 500067."""
         t = t.checked()
-        row = self.store.db.read_now(q_get_token, t.ecToken) if looks_like_token(t.ecToken) else None
+        row = (
+            self.store.db.read_now(q_get_token, t.ecToken) if looks_like_token(t.ecToken) else None
+        )
         if row is None:
-            raise EcError(500067, f"ecToken {t.ecToken[:10]}… was not issued by province {self.province}")
+            raise EcError(
+                500067, f"ecToken {t.ecToken[:10]}… was not issued by province {self.province}"
+            )
         if row.expires_at <= self.clock.now_ms():
             raise EcError(500067, "this ecToken has expired: scan the holder's code again")
         return check_result(row, t.idType, t.idNo, t.userName, t.orgId), row.insu_org
@@ -259,8 +312,11 @@ def acceptance_of(node) -> Acceptance:
     acc = getattr(node, "acceptance", None)
     if acc is None:
         if node.config.role != "provincial":
-            raise EcError(-5, "scanning is served by provincial nodes: send the scan to the province of the "
-                              "terminal")
+            raise EcError(
+                -5,
+                "scanning is served by provincial nodes: send the scan to the province of the "
+                "terminal",
+            )
         acc = Acceptance(node, AcceptanceSettings.from_config(node.config.extra))
         node.acceptance = acc
         node.on_stop(acc.close)

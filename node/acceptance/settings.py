@@ -31,5 +31,7 @@ class AcceptanceSettings:
     terminal_miss_refresh: float = 5.0
 
     @classmethod
-    def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> AcceptanceSettings:
+    def from_config(
+        cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> AcceptanceSettings:
         return read_settings(cls, "acceptance", extra, environ)

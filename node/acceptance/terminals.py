@@ -42,7 +42,9 @@ Fetch = Callable[[], Awaitable[list[TerminalRow]]]
 
 
 class TerminalRegistry:
-    def __init__(self, store, clock: Clock, province: str, fetch: Fetch, refresh: float, miss_refresh: float) -> None:
+    def __init__(
+        self, store, clock: Clock, province: str, fetch: Fetch, refresh: float, miss_refresh: float
+    ) -> None:
         self.store = store
         self.clock = clock
         self.province = province
@@ -59,14 +61,22 @@ class TerminalRegistry:
     async def check(self, terminal_id: str, org_id: str) -> None:
         """Raise 500100 unless ``terminal_id`` is registered here and bound to ``org_id``."""
         if not terminal_id:
-            raise EcError(500100, "the terminal did not name itself: send its 20-digit number (终端备案号) "
-                                  "in the ec-terminal-id metadata")
+            raise EcError(
+                500100,
+                "the terminal did not name itself: send its 20-digit number (终端备案号) "
+                "in the ec-terminal-id metadata",
+            )
         if len(terminal_id) != TERMINAL_ID_LENGTH or not terminal_id.isdigit():
-            raise EcError(500100, f"ec-terminal-id {terminal_id[:24]!r} is not a 20-digit terminal number")
+            raise EcError(
+                500100, f"ec-terminal-id {terminal_id[:24]!r} is not a 20-digit terminal number"
+            )
         org_of = self._org_of
         if org_of is None:
             org_of = await self._first_load()
-        elif self._synced_at_ms is not None and self.clock.now_ms() - self._synced_at_ms > self.refresh * 1000:
+        elif (
+            self._synced_at_ms is not None
+            and self.clock.now_ms() - self._synced_at_ms > self.refresh * 1000
+        ):
             self._refresh_in_background()
         if org_of.get(terminal_id) == org_id:
             return
@@ -77,9 +87,14 @@ class TerminalRegistry:
             return
         where = f"province {self.province} ({province_name(self.province)})"
         if bound is None:
-            raise EcError(500100, f"terminal {terminal_id} is not registered for {where}; "
-                                  "register it with the management center first")
-        raise EcError(500100, f"terminal {terminal_id} is bound to institution {bound}, not to orgId {org_id}")
+            raise EcError(
+                500100,
+                f"terminal {terminal_id} is not registered for {where}; "
+                "register it with the management center first",
+            )
+        raise EcError(
+            500100, f"terminal {terminal_id} is bound to institution {bound}, not to orgId {org_id}"
+        )
 
     async def _first_load(self) -> dict[str, str]:
         async with self._lock:
@@ -103,9 +118,15 @@ class TerminalRegistry:
                 rows = await self._fetch()
             except Exception as exc:
                 if self._org_of is None:
-                    raise EcError(-3, "cannot learn this province's registered terminals: the national node "
-                                      f"did not answer ({exc})") from None
-                log.warning("terminal refresh failed; using the copy we have", extra={"fields": {"error": str(exc)}})
+                    raise EcError(
+                        -3,
+                        "cannot learn this province's registered terminals: the national node "
+                        f"did not answer ({exc})",
+                    ) from None
+                log.warning(
+                    "terminal refresh failed; using the copy we have",
+                    extra={"fields": {"error": str(exc)}},
+                )
                 return self._org_of
             now_ms = self.clock.now_ms()
             await self.store.db.write(q_replace_terminals, rows, now_ms)

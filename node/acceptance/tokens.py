@@ -52,7 +52,9 @@ def looks_like_token(value: str) -> bool:
 
 def check_result(row: TokenRow, id_type: str, id_no: str, user_name: str, org_id: str = "") -> int:
     """Table C.3: 1 when the person (and the institution, when given) is the token's."""
-    same = row.id_type == id_type and row.id_no.upper() == id_no.upper() and row.user_name == user_name
+    same = (
+        row.id_type == id_type and row.id_no.upper() == id_no.upper() and row.user_name == user_name
+    )
     if org_id and org_id != row.org_id:
         same = False
     return CHECK_OK if same else CHECK_FAIL

@@ -86,31 +86,46 @@ class QrIssuer:
         check_display(match.channel_id, match.revoked, match.voucher.state, channel_id)
         if match.channel_status != "approved":  # as national's channel control last told us
             why = f": {match.channel_reason}" if match.channel_reason else ""
-            raise EcError(-4, f"channel {channel_id} is {match.channel_status} by the national management "
-                              f"center{why}; it may not display codes (4.3)")
+            raise EcError(
+                -4,
+                f"channel {channel_id} is {match.channel_status} by the national management "
+                f"center{why}; it may not display codes (4.3)",
+            )
         return match
 
     async def _fetch(self, channel_id: str, code: str) -> AuthMatch:
         registrar = self.node.registrar
         if registrar is None or not registrar.registered.is_set():
-            raise EcError(-3, "this province is not registered with national yet; try again shortly")
+            raise EcError(
+                -3, "this province is not registered with national yet; try again shortly"
+            )
         peer, timeout = registrar.peer, self.settings.fetch_timeout_seconds
-        request = fed_pb.FetchVoucherRequest(authCode=code, channelId=channel_id, province=self.node.config.province)
+        request = fed_pb.FetchVoucherRequest(
+            authCode=code, channelId=channel_id, province=self.node.config.province
+        )
         try:
-            resp = await peer.federation.FetchVoucher(request, timeout=timeout, metadata=peer.metadata)
+            resp = await peer.federation.FetchVoucher(
+                request, timeout=timeout, metadata=peer.metadata
+            )
         except grpc.RpcError as exc:
             got, message = from_rpc_error(exc)
             if got == -3:
-                message = f"national did not answer the voucher fetch within {timeout:g} s ({message})"
+                message = (
+                    f"national did not answer the voucher fetch within {timeout:g} s ({message})"
+                )
             raise EcError(got if got in ERRORS else -1, message) from None
-        await self.node.store.put_voucher(snapshot_from_proto(resp.voucher), "fetched", self.node.clock.now_ms())
+        await self.node.store.put_voucher(
+            snapshot_from_proto(resp.voucher), "fetched", self.node.clock.now_ms()
+        )
         match = await self.node.store.get_by_auth_code(code)
         if match is None:
             raise unknown_code()
         return match
 
     # -- issue and refresh -------------------------------------------------------------
-    async def issue(self, channel_id: str, auth_code: str, insu_org: str = "", request_id: str = "") -> Issued:
+    async def issue(
+        self, channel_id: str, auth_code: str, insu_org: str = "", request_id: str = ""
+    ) -> Issued:
         """A new live code (killing the authCode's earlier ones), or the regions to choose."""
         match = await self.authorization(channel_id, auth_code)
         auth = parse_auth_code(auth_code)
@@ -118,7 +133,12 @@ class QrIssuer:
         return await self._issue(match, auth, insu_org, key)
 
     async def refresh(
-        self, channel_id: str, auth_code: str, old_code: str = "", insu_org: str = "", request_id: str = ""
+        self,
+        channel_id: str,
+        auth_code: str,
+        old_code: str = "",
+        insu_org: str = "",
+        request_id: str = "",
     ) -> Issued:
         """A new code in place of ``old_code`` (or of the live one), in the same region."""
         match = await self.authorization(channel_id, auth_code)
@@ -126,7 +146,9 @@ class QrIssuer:
         if old_code:
             old = self.codes.get(old_code) if check(await self.key(), old_code) else None
             if old is None or old.auth_code != auth:
-                raise EcError(500049, "ecQrCode is not a code this province issued for this authCode")
+                raise EcError(
+                    500049, "ecQrCode is not a code this province issued for this authCode"
+                )
             previous = [old]
         else:
             previous = self.codes.live_codes(auth)
@@ -135,18 +157,32 @@ class QrIssuer:
         key = _request_key(channel_id, "RefreshQrCode", request_id, auth, insu_org, old_code)
         return await self._issue(match, auth, insu_org or kept, key)
 
-    async def _issue(self, match: AuthMatch, auth: str, insu_org: str, key: RequestKey | None) -> Issued:
+    async def _issue(
+        self, match: AuthMatch, auth: str, insu_org: str, key: RequestKey | None
+    ) -> Issued:
         v = match.voucher
         chosen = choose_region([org for org, _ in v.insured_regions], insu_org)
         if chosen is None:
             return Issued("", 0, "", v.insured_regions)
         now = self.node.clock.now_ms()
         s = self.settings
-        template = QrRow("", v.ec_card_no, auth, match.channel_id, chosen, v.version, now,
-                         now + s.ttl_seconds * 1000)
+        template = QrRow(
+            "",
+            v.ec_card_no,
+            auth,
+            match.channel_id,
+            chosen,
+            v.version,
+            now,
+            now + s.ttl_seconds * 1000,
+        )
         qr_key, province, entropy = await self.key(), self.node.config.province, self.node.entropy
-        row = await self.codes.issue(template, lambda: new_code(qr_key, province, entropy), key,
-                                     now - s.retention_seconds * 1000)
+        row = await self.codes.issue(
+            template,
+            lambda: new_code(qr_key, province, entropy),
+            key,
+            now - s.retention_seconds * 1000,
+        )
         return Issued(row.code, row.expires_at, row.insu_org)
 
 

@@ -22,7 +22,14 @@ from collections.abc import Sequence
 
 from node.errors import EcError, invalid
 
-__all__ = ["parse_auth_code", "check_display", "choose_region", "unknown_code", "ACTIVATED", "FROZEN"]
+__all__ = [
+    "parse_auth_code",
+    "check_display",
+    "choose_region",
+    "unknown_code",
+    "ACTIVATED",
+    "FROZEN",
+]
 
 AUTH_CODE = re.compile(r"[0-9A-F]{32}")
 # ecnet.v1.VoucherState
@@ -41,7 +48,9 @@ def parse_auth_code(value: str) -> str:
 
 
 def unknown_code() -> EcError:
-    return EcError(500040, "no channel authorization with this authCode: authorize the channel first (6.1.4)")
+    return EcError(
+        500040, "no channel authorization with this authCode: authorize the channel first (6.1.4)"
+    )
 
 
 def check_display(auth_channel: str, revoked: bool, state: int, channel_id: str) -> None:
@@ -51,13 +60,21 @@ def check_display(auth_channel: str, revoked: bool, state: int, channel_id: str)
     if auth_channel != channel_id:
         raise EcError(500003, f"this authCode was not issued to channel {channel_id}")
     if state not in (ACTIVATED, FROZEN):
-        raise EcError(500002, "the voucher is not activated (or was superseded by a change of identity): "
-                              "activate it first (6.1.3)")
+        raise EcError(
+            500002,
+            "the voucher is not activated (or was superseded by a change of identity): "
+            "activate it first (6.1.3)",
+        )
     if revoked:
-        raise EcError(500022, "the holder revoked this channel's authorization: authorize the channel again")
+        raise EcError(
+            500022, "the holder revoked this channel's authorization: authorize the channel again"
+        )
     if state == FROZEN:
-        raise EcError(500079, "the voucher is frozen after five wrong passwords; a real-person check on the "
-                              "official channel lifts it, or wait until the freeze ends")
+        raise EcError(
+            500079,
+            "the voucher is frozen after five wrong passwords; a real-person check on the "
+            "official channel lifts it, or wait until the freeze ends",
+        )
 
 
 def choose_region(regions: Sequence[str], insu_org: str) -> str | None:
@@ -66,7 +83,9 @@ def choose_region(regions: Sequence[str], insu_org: str) -> str | None:
         raise EcError(500054, "the person has no insured region in the base registry")
     if insu_org:
         if insu_org not in regions:
-            raise invalid(f"insuOrg {insu_org!r} is not one of the person's insured regions "
-                          f"({', '.join(regions)})")
+            raise invalid(
+                f"insuOrg {insu_org!r} is not one of the person's insured regions "
+                f"({', '.join(regions)})"
+            )
         return insu_org
     return regions[0] if len(regions) == 1 else None

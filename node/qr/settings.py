@@ -26,5 +26,7 @@ class QrSettings:
     retention_seconds: int = 86_400
 
     @classmethod
-    def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> QrSettings:
+    def from_config(
+        cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> QrSettings:
         return read_settings(cls, "qr", extra, environ, key_prefix="qr_")

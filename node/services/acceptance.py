@@ -53,26 +53,47 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         return acceptance_of(self.node)
 
     async def Query(self, request, context):
-        result = await self._acceptance().query(current_caller().terminal_id, query_from_proto(request))
+        result = await self._acceptance().query(
+            current_caller().terminal_id, query_from_proto(request)
+        )
         return pb.QueryResponse(**result.as_dict())
 
     async def CheckToken(self, request, context):
-        flag, insu_org = await self._acceptance().check_token(TokenCheckInput(
-            ecToken=request.ecToken, idType=request.idType, idNo=request.idNo, userName=request.userName,
-            orgId=request.orgId))
+        flag, insu_org = await self._acceptance().check_token(
+            TokenCheckInput(
+                ecToken=request.ecToken,
+                idType=request.idType,
+                idNo=request.idNo,
+                userName=request.userName,
+                orgId=request.orgId,
+            )
+        )
         return pb.CheckTokenResponse(flag=flag, insuOrg=insu_org)
 
     async def Trans(self, request, context):
         data = _plain(request.data) if request.HasField("data") else {}
         try:
-            answer = {"code": 0, "message": "success", "data": await trans(
-                self._acceptance, current_caller().terminal_id, request.orgId, request.transType, data)}
+            answer = {
+                "code": 0,
+                "message": "success",
+                "data": await trans(
+                    self._acceptance,
+                    current_caller().terminal_id,
+                    request.orgId,
+                    request.transType,
+                    data,
+                ),
+            }
         except EcError as err:
             answer = envelope_fields(err)
         except Exception:  # a bug: still an envelope, as the DLL contract promises
             log.exception("unexpected error in Trans")
-            answer = envelope_fields(EcError(-1, f"unexpected error on node {self.node.config.name}; see its log"))
-        response = pb.TransResponse(orgId=request.orgId, code=answer["code"], message=answer["message"])
+            answer = envelope_fields(
+                EcError(-1, f"unexpected error on node {self.node.config.name}; see its log")
+            )
+        response = pb.TransResponse(
+            orgId=request.orgId, code=answer["code"], message=answer["message"]
+        )
         response.data.update(answer["data"])
         response.data.SetInParent()
         response.extra.SetInParent()

@@ -14,8 +14,10 @@ __all__ = ["AdminServicer"]
 
 MAX_PAGE = 1000
 _NODE_STATE = {"up": pb.NODE_STATE_UP, "down": pb.NODE_STATE_DOWN, "stopped": pb.NODE_STATE_STOPPED}
-_KIND = {"official": common_pb2.CHANNEL_KIND_OFFICIAL, "third_party": common_pb2.CHANNEL_KIND_THIRD_PARTY}
-
+_KIND = {
+    "official": common_pb2.CHANNEL_KIND_OFFICIAL,
+    "third_party": common_pb2.CHANNEL_KIND_THIRD_PARTY,
+}
 
 
 def _page(page_size: int, default: int = 20) -> int:
@@ -54,7 +56,10 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
 
     def _national(self, what: str):
         if self.node.config.role != "national":
-            raise EcError(-5, f"{what} is served by the national node, not by province {self.node.config.province}")
+            raise EcError(
+                -5,
+                f"{what} is served by the national node, not by province {self.node.config.province}",
+            )
         return self.node.store
 
     async def ListNodes(self, request, context):
@@ -98,8 +103,13 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         requeued = await delivery.retry_parked(dest)
         return pb.RetryParkedResponse(
             events=[
-                pb.ParkedEvent(sequence=p.seq, eventId=p.event_id, kind=p.kind, error=p.error,
-                               parkedAt=timestamp(p.parked_at))
+                pb.ParkedEvent(
+                    sequence=p.seq,
+                    eventId=p.event_id,
+                    kind=p.kind,
+                    error=p.error,
+                    parkedAt=timestamp(p.parked_at),
+                )
                 for p in requeued
             ]
         )
@@ -122,7 +132,9 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
                 phone=r.phone,
                 insuredRegions=[
                     common_pb2.InsuredRegion(
-                        insuOrg=g.insu_org, insuType=g.insu_type, insuOrgName=region_name(g.insu_org)
+                        insuOrg=g.insu_org,
+                        insuType=g.insu_type,
+                        insuOrgName=region_name(g.insu_org),
                     )
                     for g in r.insured
                 ],
@@ -142,8 +154,9 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         from node.voucher.channels import set_channel_status
 
         self._national("SetChannelStatus")
-        row, changed = await set_channel_status(lifecycle_of(self.node), request.channelId, request.status,
-                                                request.reason)
+        row, changed = await set_channel_status(
+            lifecycle_of(self.node), request.channelId, request.status, request.reason
+        )
         return pb.SetChannelStatusResponse(channel=_channel(row), changed=changed)
 
     async def ListTerminals(self, request, context):
@@ -158,9 +171,16 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         return pb.ListTerminalsResponse(
             terminals=[
                 common_pb2.Terminal(
-                    terminalId=t.terminal_id, province=t.province, orgId=t.org_id, orgName=t.org_name,
-                    name=t.name, purpose=t.purpose, version=t.version, developer=t.developer,
-                    registeredOn=t.registered_on, mac=t.mac,
+                    terminalId=t.terminal_id,
+                    province=t.province,
+                    orgId=t.org_id,
+                    orgName=t.org_name,
+                    name=t.name,
+                    purpose=t.purpose,
+                    version=t.version,
+                    developer=t.developer,
+                    registeredOn=t.registered_on,
+                    mac=t.mac,
                 )
                 for t in rows
             ],
@@ -176,7 +196,11 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
 
         self._national("UpdatePerson")
         change = PersonUpdate(
-            request.idType, request.idNo, request.newUserName, request.newIdType, request.newIdNo,
+            request.idType,
+            request.idNo,
+            request.newUserName,
+            request.newIdType,
+            request.newIdNo,
             tuple(Region(r.insuOrg, r.insuType) for r in request.insuredRegions),
         )
         r = await update_person(
@@ -185,8 +209,13 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         p = r.person
         return pb.UpdatePersonResponse(
             person=common_pb2.Person(
-                userName=p.user_name, idType=p.id_type, idNo=p.id_no, gender=p.gender,
-                birthday=p.birthday, nationality=p.nationality, phone=p.phone,
+                userName=p.user_name,
+                idType=p.id_type,
+                idNo=p.id_no,
+                gender=p.gender,
+                birthday=p.birthday,
+                nationality=p.nationality,
+                phone=p.phone,
                 insuredRegions=regions_pb(p.insured),
             ),
             ecCardNo=r.ec_card_no,
@@ -197,8 +226,13 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
 
 
 def _channel(c) -> common_pb2.Channel:  # c: node.storage.national.ChannelRow
-    msg = common_pb2.Channel(channelId=c.channel_id, name=c.name, kind=_KIND[c.kind], status=c.status,
-                             statusReason=c.status_reason)
+    msg = common_pb2.Channel(
+        channelId=c.channel_id,
+        name=c.name,
+        kind=_KIND[c.kind],
+        status=c.status,
+        statusReason=c.status_reason,
+    )
     if c.status_changed_at is not None:
         msg.statusChangedAt.CopyFrom(timestamp(c.status_changed_at))
     return msg

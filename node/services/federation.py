@@ -31,9 +31,15 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
     def __init__(self, node) -> None:
         self.node = node
         # The answering end of Link streams: the same methods as the unary calls.
-        self.links = node.links = LinkServer(node.config.name, node.config.log_calls, {
-            "RouteQuery": self.RouteQuery, "RouteSettle": self.RouteSettle, "RouteReverse": self.RouteReverse,
-        })
+        self.links = node.links = LinkServer(
+            node.config.name,
+            node.config.log_calls,
+            {
+                "RouteQuery": self.RouteQuery,
+                "RouteSettle": self.RouteSettle,
+                "RouteReverse": self.RouteReverse,
+            },
+        )
 
     def _directory(self, what: str):
         if self.node.config.role != "national":
@@ -49,7 +55,9 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
     async def Register(self, request, context):
         directory = self._directory("Register")
         self._check_caller(request.province)
-        await directory.register(request.province, request.address, request.version, request.instanceId)
+        await directory.register(
+            request.province, request.address, request.version, request.instanceId
+        )
         return pb.RegisterResponse(
             heartbeatIntervalSeconds=max(1, int(directory.interval)),
             registeredAt=timestamp(self.node.clock.now_ms()),
@@ -58,7 +66,9 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
     async def Heartbeat(self, request, context):
         directory = self._directory("Heartbeat")
         self._check_caller(request.province)
-        known = await directory.heartbeat(request.province, request.instanceId, request.appliedPosition)
+        known = await directory.heartbeat(
+            request.province, request.instanceId, request.appliedPosition
+        )
         return pb.HeartbeatResponse(known=known)
 
     async def Deregister(self, request, context):
@@ -83,9 +93,14 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         # Personal data: only the province named in the request may fetch, as itself.
         caller = current_caller().node
         if caller != f"p{request.province}":
-            raise EcError(-4, f"FetchVoucher for province {request.province!r} must come from node "
-                              f"p{request.province} (caller: {caller or 'anonymous'})")
-        data = await fetch_voucher(lifecycle_of(self.node), request.province, request.channelId, request.authCode)
+            raise EcError(
+                -4,
+                f"FetchVoucher for province {request.province!r} must come from node "
+                f"p{request.province} (caller: {caller or 'anonymous'})",
+            )
+        data = await fetch_voucher(
+            lifecycle_of(self.node), request.province, request.channelId, request.authCode
+        )
         return pb.FetchVoucherResponse(voucher=data)
 
     async def RouteQuery(self, request, context):
@@ -98,26 +113,38 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         if self.node.config.role == "national":
             return await router_of(self.node).route(caller, request, context.time_remaining())
         if caller != "national":
-            raise EcError(-4, f"a routed scan reaches an issuer only through the national hub "
-                              f"(caller: {caller or 'anonymous'})")
+            raise EcError(
+                -4,
+                f"a routed scan reaches an issuer only through the national hub "
+                f"(caller: {caller or 'anonymous'})",
+            )
         decoded = await acceptance_of(self.node).decode_routed(
-            request.servingProvince, request.terminalId, request.query.ecQrCode)
-        return pb.RouteQueryResponse(voucher=voucher_to_proto(decoded.voucher), insuOrg=decoded.insu_org,
-                                     staleCache=decoded.stale, codeVersion=decoded.code_version)
+            request.servingProvince, request.terminalId, request.query.ecQrCode
+        )
+        return pb.RouteQueryResponse(
+            voucher=voucher_to_proto(decoded.voucher),
+            insuOrg=decoded.insu_org,
+            staleCache=decoded.stale,
+            codeVersion=decoded.code_version,
+        )
 
     async def RouteSettle(self, request, context):
         """A remote settlement (6.5): national forwards it to the insured province, which
         settles under its own policy (node.settlement)."""
         from node.settlement import route_settle
 
-        return await route_settle(self.node, current_caller().node, request, context.time_remaining())
+        return await route_settle(
+            self.node, current_caller().node, request, context.time_remaining()
+        )
 
     async def RouteReverse(self, request, context):
         """The reversal of a remote settlement: national forwards it to the province that
         settled it."""
         from node.settlement import route_reverse
 
-        return await route_reverse(self.node, current_caller().node, request, context.time_remaining())
+        return await route_reverse(
+            self.node, current_caller().node, request, context.time_remaining()
+        )
 
     async def Link(self, request_iterator, context):
         """Route calls multiplexed on one stream (federation.link)."""
@@ -152,8 +179,12 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
                 "events applied",
                 extra={
                     "fields": {
-                        "origin": caller, "batch": request.batchId, "position": result.position,
-                        "applied": result.applied, "stale": result.stale, "duplicates": result.duplicates,
+                        "origin": caller,
+                        "batch": request.batchId,
+                        "position": result.position,
+                        "applied": result.applied,
+                        "stale": result.stale,
+                        "duplicates": result.duplicates,
                     }
                 },
             )

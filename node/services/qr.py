@@ -22,9 +22,12 @@ __all__ = ["QrServicer"]
 def _fields(r: Issued) -> dict:
     """The response fields shared by IssueQrCodeResponse and RefreshQrCodeResponse."""
     if not r.code:
-        return {"insuredRegions": [
-            common_pb2.InsuredRegion(insuOrg=org, insuType=kind, insuOrgName=_name(org)) for org, kind in r.regions
-        ]}
+        return {
+            "insuredRegions": [
+                common_pb2.InsuredRegion(insuOrg=org, insuType=kind, insuOrgName=_name(org))
+                for org, kind in r.regions
+            ]
+        }
     return {"ecQrCode": r.code, "expiresAt": timestamp(r.expires_at), "insuOrg": r.insu_org}
 
 
@@ -50,16 +53,26 @@ class QrServicer(qr_service_pb2_grpc.QrServiceServicer):
 
     def _qr(self) -> QrIssuer:
         if self.node.config.role != "provincial":
-            raise EcError(-5, "QrService is served by the provincial nodes (the business place), not by national")
+            raise EcError(
+                -5,
+                "QrService is served by the provincial nodes (the business place), not by national",
+            )
         if self._issuer is None:  # the store is open once calls arrive
             self._issuer = QrIssuer(self.node, self.settings)
         return self._issuer
 
     async def IssueQrCode(self, request, context):
-        r = await self._qr().issue(current_caller().channel_id, request.authCode, request.insuOrg, request.requestId)
+        r = await self._qr().issue(
+            current_caller().channel_id, request.authCode, request.insuOrg, request.requestId
+        )
         return pb.IssueQrCodeResponse(**_fields(r))
 
     async def RefreshQrCode(self, request, context):
-        r = await self._qr().refresh(current_caller().channel_id, request.authCode, request.ecQrCode,
-                                     request.insuOrg, request.requestId)
+        r = await self._qr().refresh(
+            current_caller().channel_id,
+            request.authCode,
+            request.ecQrCode,
+            request.insuOrg,
+            request.requestId,
+        )
         return pb.RefreshQrCodeResponse(**_fields(r))

@@ -25,7 +25,9 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
     async def Reverse(self, request, context):
         if not request.settlementId:
             raise invalid("settlementId is required", field="settlementId")
-        row = await settlements_of(self.node).reverse(request.settlementId, request.orgId, request.requestId)
+        row = await settlements_of(self.node).reverse(
+            request.settlementId, request.orgId, request.requestId
+        )
         return pb.ReverseResponse(settlement=settlement_to_proto(row))
 
     async def GetSettlement(self, request, context):
@@ -35,7 +37,12 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
     async def ListNotices(self, request, context):
         settlements_of(self.node)  # provincial nodes only (-5 at national)
         if request.idType not in ID_TYPES or not request.idNo:
-            raise invalid(f"idType (table C.2: {', '.join(sorted(ID_TYPES))}) and idNo name the person whose "
-                          "notices to list", field="idType")
+            raise invalid(
+                f"idType (table C.2: {', '.join(sorted(ID_TYPES))}) and idNo name the person whose "
+                "notices to list",
+                field="idType",
+            )
         limit = request.limit if 0 < request.limit <= 500 else 50
-        return pb.ListNoticesResponse(notices=await list_notices(self.node, request.idType, request.idNo, limit))
+        return pb.ListNoticesResponse(
+            notices=await list_notices(self.node, request.idType, request.idNo, limit)
+        )

@@ -82,12 +82,19 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 def check_input(inp: SettleInput) -> SettleInput:
     """Self when acceptable; else 500098 (no orgId), 500067 (no token) or -2."""
     if not inp.org_id:
-        raise EcError(500098, "orgId is required: the institution code (机构 ID) asking for the settlement")
+        raise EcError(
+            500098, "orgId is required: the institution code (机构 ID) asking for the settlement"
+        )
     if len(inp.org_id) > 40:
-        raise invalid(f"orgId has {len(inp.org_id)} characters; at most 40 are allowed", field="orgId")
+        raise invalid(
+            f"orgId has {len(inp.org_id)} characters; at most 40 are allowed", field="orgId"
+        )
     if not _REQUEST_ID.fullmatch(inp.request_id):
-        raise invalid("requestId is required: 1 to 64 letters, digits or . _ : - chosen by the institution, "
-                      "the same on every retry of one settlement", field="requestId")
+        raise invalid(
+            "requestId is required: 1 to 64 letters, digits or . _ : - chosen by the institution, "
+            "the same on every retry of one settlement",
+            field="requestId",
+        )
     if not inp.ec_token:
         raise EcError(500067, "ecToken is required: the token of the holder's scan (ec.query)")
     validate_med_type(inp.med_type)
@@ -104,8 +111,11 @@ def _refresh_tx(conn: sqlite3.Connection, snap: VoucherSnapshot, now_ms: int) ->
 
 
 def _stale(version: int) -> EcError:
-    return EcError(500023, f"the holder's insurance data changed since the scan (now version {version}): scan "
-                           "a new code, then settle with the new ecToken")
+    return EcError(
+        500023,
+        f"the holder's insurance data changed since the scan (now version {version}): scan "
+        "a new code, then settle with the new ecToken",
+    )
 
 
 class Settlements:
@@ -149,8 +159,9 @@ class Settlements:
         which the insured province is then asked to complete."""
         inp = check_input(inp)
         now = self.clock.now_ms()
-        result = await self._write_notifying(serve_tx, inp, self.province, self._new_id(now), now,
-                                             self.policies.for_region)
+        result = await self._write_notifying(
+            serve_tx, inp, self.province, self._new_id(now), now, self.policies.for_region
+        )
         if isinstance(result, tuple):
             raise _stale(result[1])
         return await self._complete(result) if result.state == "pending" else result
@@ -160,8 +171,13 @@ class Settlements:
         peer = self.node.registrar.peer
         inp = SettleInput(row.ec_token, row.org_id, row.request_id, row.med_type, _items(row))
         request = fed_pb.RouteSettleRequest(
-            servingProvince=self.province, settle=input_to_proto(inp), ecCardNo=row.ec_card_no,
-            insuOrg=row.insu_org, settlementId=row.settlement_id, idType=row.id_type, idNo=row.id_no,
+            servingProvince=self.province,
+            settle=input_to_proto(inp),
+            ecCardNo=row.ec_card_no,
+            insuOrg=row.insu_org,
+            settlementId=row.settlement_id,
+            idType=row.id_type,
+            idNo=row.id_no,
             userName=row.user_name,
             voucherVersion=self.db.read_now(q_cached_version, row.ec_card_no) or 0,
         )
@@ -175,32 +191,54 @@ class Settlements:
             # the insured province may have settled, so the row stays pending.
             if transport_failure(exc) or code in (-3, -1):
                 why = f"no answer within {deadline:g} s" if transport_failure(exc) else message
-                raise EcError(-3, f"{where} did not confirm settlement {row.settlement_id} ({why}); it is "
-                                  "pending: retry with the same requestId, which settles it at most once") from None
+                raise EcError(
+                    -3,
+                    f"{where} did not confirm settlement {row.settlement_id} ({why}); it is "
+                    "pending: retry with the same requestId, which settles it at most once",
+                ) from None
             await self.writes.write(abandon_remote_tx, row, code != 500023)
             raise EcError(code, f"{where} refused the settlement: {message}") from None
         if resp.HasField("voucher"):
-            await self.writes.write(_refresh_tx, snapshot_from_proto(resp.voucher), self.clock.now_ms())
+            await self.writes.write(
+                _refresh_tx, snapshot_from_proto(resp.voucher), self.clock.now_ms()
+            )
         if not resp.HasField("settlement"):
             await self.writes.write(abandon_remote_tx, row, False)
             raise _stale(resp.voucher.version)
-        return await self.writes.write(confirm_remote_tx, row.settlement_id, row_from_proto(resp.settlement, row))
+        return await self.writes.write(
+            confirm_remote_tx, row.settlement_id, row_from_proto(resp.settlement, row)
+        )
 
     async def reverse(self, settlement_id: str, org_id: str, request_id: str) -> SettlementRow:
         row = self.db.read_now(q_get_settlement, settlement_id)
         if row is None or row.serving_province != self.province:
-            raise EcError(500014, f"no settlement {settlement_id!r} was made at province {self.province}")
+            raise EcError(
+                500014, f"no settlement {settlement_id!r} was made at province {self.province}"
+            )
         if org_id and org_id != row.org_id:
-            raise EcError(-4, f"settlement {settlement_id} was made by institution {row.org_id}; only it may "
-                              "reverse it")
+            raise EcError(
+                -4,
+                f"settlement {settlement_id} was made by institution {row.org_id}; only it may "
+                "reverse it",
+            )
         if row.kind == "local":
-            return await self._write_notifying(reverse_here_tx, settlement_id, self.province, org_id,
-                                               self.province, request_id, self.clock.now_ms())
+            return await self._write_notifying(
+                reverse_here_tx,
+                settlement_id,
+                self.province,
+                org_id,
+                self.province,
+                request_id,
+                self.clock.now_ms(),
+            )
         if row.state == "reversed":
             return row
         if row.state == "pending":
-            raise EcError(-3, f"settlement {settlement_id} is not confirmed by the insured province yet: retry "
-                              "the settlement with its requestId first")
+            raise EcError(
+                -3,
+                f"settlement {settlement_id} is not confirmed by the insured province yet: retry "
+                "the settlement with its requestId first",
+            )
         await self.writes.write(q_begin_reversal, settlement_id, request_id, self.clock.now_ms())
         return await self._ask_reversal(row, request_id)
 
@@ -209,27 +247,39 @@ class Settlements:
         answers, ``reversals_pending`` holds the request, so the reconciler asks again
         after a time-out nobody retried; a refusal ends it."""
         peer = self.node.registrar.peer
-        request = fed_pb.RouteReverseRequest(servingProvince=self.province, settlementId=row.settlement_id,
-                                             settledBy=row.settled_by, requestId=request_id)
+        request = fed_pb.RouteReverseRequest(
+            servingProvince=self.province,
+            settlementId=row.settlement_id,
+            settledBy=row.settled_by,
+            requestId=request_id,
+        )
         deadline = self.settings.settle_deadline
         try:
             resp = await peer.link.RouteReverse(request, timeout=deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if transport_failure(exc) or code in (-3, -1):
-                raise EcError(-3, f"the insured province {row.settled_by} did not confirm the reversal of "
-                                  f"{row.settlement_id} ({message}); it may or may not have been made there: retry "
-                                  "the reversal (it reverses at most once); this node also asks again on its "
-                                  "own") from None
+                raise EcError(
+                    -3,
+                    f"the insured province {row.settled_by} did not confirm the reversal of "
+                    f"{row.settlement_id} ({message}); it may or may not have been made there: retry "
+                    "the reversal (it reverses at most once); this node also asks again on its "
+                    "own",
+                ) from None
             await self.writes.write(q_end_reversal, row.settlement_id)
             raise EcError(code, message) from None
-        return await self.writes.write(mark_reversed_tx, row.settlement_id, row_from_proto(resp.settlement, row))
+        return await self.writes.write(
+            mark_reversed_tx, row.settlement_id, row_from_proto(resp.settlement, row)
+        )
 
     async def get(self, settlement_id: str) -> SettlementRow:
         row = self.db.read_now(q_get_settlement, settlement_id)
         if row is None:
-            raise EcError(500014, f"no settlement {settlement_id!r} at province {self.province} "
-                                  f"({province_name(self.province)})")
+            raise EcError(
+                500014,
+                f"no settlement {settlement_id!r} at province {self.province} "
+                f"({province_name(self.province)})",
+            )
         return row
 
     # -- insured side ----------------------------------------------------------------
@@ -241,16 +291,32 @@ class Settlements:
             raise invalid("a routed settlement needs its settlementId and ecCardNo")
         who = Person(req.ecCardNo, req.idType, req.idNo, req.userName, req.insuOrg)
         result = await self._write_notifying(
-            settle_here_tx, "insured", req.settlementId, req.servingProvince, self.province, inp, who,
-            self.policies.for_region(req.insuOrg), self.clock.now_ms(), req.voucherVersion)
+            settle_here_tx,
+            "insured",
+            req.settlementId,
+            req.servingProvince,
+            self.province,
+            inp,
+            who,
+            self.policies.for_region(req.insuOrg),
+            self.clock.now_ms(),
+            req.voucherVersion,
+        )
         if isinstance(result, tuple):
             cached = self.db.read_now(q_get_voucher, req.ecCardNo)
             return fed_pb.RouteSettleResponse(voucher=voucher_to_proto(cached))
         return fed_pb.RouteSettleResponse(settlement=settlement_to_proto(result))
 
     async def reverse_routed(self, req: fed_pb.RouteReverseRequest) -> SettlementRow:
-        return await self._write_notifying(reverse_here_tx, req.settlementId, self.province, "",
-                                           req.servingProvince, req.requestId, self.clock.now_ms())
+        return await self._write_notifying(
+            reverse_here_tx,
+            req.settlementId,
+            self.province,
+            "",
+            req.servingProvince,
+            req.requestId,
+            self.clock.now_ms(),
+        )
 
     # -- reconciliation --------------------------------------------------------------
     async def reconcile(self) -> int:
@@ -263,8 +329,10 @@ class Settlements:
                 await self._complete(row)
             except EcError as err:
                 if err.code == -3:
-                    log.info("settlement still pending", extra={"fields": {"settlement": row.settlement_id,
-                                                                          "error": err.message}})
+                    log.info(
+                        "settlement still pending",
+                        extra={"fields": {"settlement": row.settlement_id, "error": err.message}},
+                    )
                     break  # the insured province (or national) is away: try the rest later
             resolved += 1
         for settlement_id, request_id in await self.db.read(q_reversals_pending, before):
@@ -287,8 +355,16 @@ class Settlements:
 
 
 def _items(row: SettlementRow) -> tuple[Item, ...]:
-    return tuple(Item(code=i["code"], name=i["name"], category=i["category"], unit_price=i["unitPrice"],
-                      quantity=i["quantity"]) for i in row.item_dicts())
+    return tuple(
+        Item(
+            code=i["code"],
+            name=i["name"],
+            category=i["category"],
+            unit_price=i["unitPrice"],
+            quantity=i["quantity"],
+        )
+        for i in row.item_dicts()
+    )
 
 
 def settlements_of(node) -> Settlements:
@@ -296,7 +372,9 @@ def settlements_of(node) -> Settlements:
     s = getattr(node, "settlements", None)
     if s is None:
         if node.config.role != "provincial":
-            raise EcError(-5, "settlement is served by provincial nodes: ask the province of the institution")
+            raise EcError(
+                -5, "settlement is served by provincial nodes: ask the province of the institution"
+            )
         s = Settlements(node, SettlementSettings.from_config(node.config.extra))
         node.settlements = s
     return s
@@ -306,46 +384,74 @@ def _forward_deadline(node) -> float:
     """National's cap on a forwarded settlement or reversal (read once)."""
     deadline = getattr(node, "settle_forward_deadline", None)
     if deadline is None:
-        deadline = node.settle_forward_deadline = SettlementSettings.from_config(node.config.extra).settle_deadline
+        deadline = node.settle_forward_deadline = SettlementSettings.from_config(
+            node.config.extra
+        ).settle_deadline
     return deadline
 
 
-async def route_settle(node, caller: str, req: fed_pb.RouteSettleRequest,
-                       time_remaining: float | None) -> fed_pb.RouteSettleResponse:
+async def route_settle(
+    node, caller: str, req: fed_pb.RouteSettleRequest, time_remaining: float | None
+) -> fed_pb.RouteSettleResponse:
     """``FederationService/RouteSettle``: national forwards, the insured province settles."""
     if node.config.role == "national":
         if caller != f"p{req.servingProvince}":
-            raise EcError(-4, f"RouteSettle for province {req.servingProvince or '?'} must come from that "
-                              f"province's node (caller: {caller or 'anonymous'})")
+            raise EcError(
+                -4,
+                f"RouteSettle for province {req.servingProvince or '?'} must come from that "
+                f"province's node (caller: {caller or 'anonymous'})",
+            )
         insured = req.insuOrg[:2]
         if len(req.insuOrg) != 6 or not req.insuOrg.isdigit() or insured == req.servingProvince:
-            raise invalid(f"insuOrg {req.insuOrg!r} is not another province's region: a settlement of the "
-                          "serving province's own insured is made there, not routed")
+            raise invalid(
+                f"insuOrg {req.insuOrg!r} is not another province's region: a settlement of the "
+                "serving province's own insured is made there, not routed"
+            )
         return await forwarder_of(node).forward(
-            insured, "the insured province",
+            insured,
+            "the insured province",
             lambda peer, timeout: peer.link.RouteSettle(req, timeout=timeout),
-            time_remaining, _forward_deadline(node))
+            time_remaining,
+            _forward_deadline(node),
+        )
     if caller != "national":
-        raise EcError(-4, f"a remote settlement reaches the insured province only through the national hub "
-                          f"(caller: {caller or 'anonymous'})")
+        raise EcError(
+            -4,
+            f"a remote settlement reaches the insured province only through the national hub "
+            f"(caller: {caller or 'anonymous'})",
+        )
     return await settlements_of(node).settle_routed(req)
 
 
-async def route_reverse(node, caller: str, req: fed_pb.RouteReverseRequest,
-                        time_remaining: float | None) -> fed_pb.RouteReverseResponse:
+async def route_reverse(
+    node, caller: str, req: fed_pb.RouteReverseRequest, time_remaining: float | None
+) -> fed_pb.RouteReverseResponse:
     """``FederationService/RouteReverse``: to the province that settled it."""
     if node.config.role == "national":
         if caller != f"p{req.servingProvince}":
-            raise EcError(-4, f"RouteReverse for province {req.servingProvince or '?'} must come from that "
-                              f"province's node (caller: {caller or 'anonymous'})")
-        if len(req.settledBy) != 2 or not req.settledBy.isdigit() or req.settledBy == req.servingProvince:
+            raise EcError(
+                -4,
+                f"RouteReverse for province {req.servingProvince or '?'} must come from that "
+                f"province's node (caller: {caller or 'anonymous'})",
+            )
+        if (
+            len(req.settledBy) != 2
+            or not req.settledBy.isdigit()
+            or req.settledBy == req.servingProvince
+        ):
             raise invalid(f"settledBy {req.settledBy!r} is not another province")
         return await forwarder_of(node).forward(
-            req.settledBy, "the province that settled it",
+            req.settledBy,
+            "the province that settled it",
             lambda peer, timeout: peer.link.RouteReverse(req, timeout=timeout),
-            time_remaining, _forward_deadline(node))
+            time_remaining,
+            _forward_deadline(node),
+        )
     if caller != "national":
-        raise EcError(-4, f"a remote reversal reaches the insured province only through the national hub "
-                          f"(caller: {caller or 'anonymous'})")
+        raise EcError(
+            -4,
+            f"a remote reversal reaches the insured province only through the national hub "
+            f"(caller: {caller or 'anonymous'})",
+        )
     row = await settlements_of(node).reverse_routed(req)
     return fed_pb.RouteReverseResponse(settlement=settlement_to_proto(row))

@@ -79,9 +79,20 @@ class SettleInput:
     items: tuple[Item, ...]
 
     def items_json(self) -> str:
-        return json.dumps([{"code": i.code, "name": i.name, "category": i.category, "unitPrice": i.unit_price,
-                            "quantity": i.quantity} for i in self.items], ensure_ascii=False,
-                          separators=(",", ":"))
+        return json.dumps(
+            [
+                {
+                    "code": i.code,
+                    "name": i.name,
+                    "category": i.category,
+                    "unitPrice": i.unit_price,
+                    "quantity": i.quantity,
+                }
+                for i in self.items
+            ],
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
     @property
     def digest(self) -> str:
@@ -107,11 +118,17 @@ class Person:
 
 def voucher_refusal(state: int) -> EcError | None:
     if state == SUPERSEDED:
-        return EcError(500002, "this voucher was superseded by a change of name or id number: the holder must "
-                               "activate the new voucher and show a new code")
+        return EcError(
+            500002,
+            "this voucher was superseded by a change of name or id number: the holder must "
+            "activate the new voucher and show a new code",
+        )
     if state == FROZEN:
-        return EcError(500079, "this voucher is frozen after too many wrong passwords: no settlement until it "
-                               "is lifted")
+        return EcError(
+            500079,
+            "this voucher is frozen after too many wrong passwords: no settlement until it "
+            "is lifted",
+        )
     if state != ACTIVATED:
         return EcError(500002, "this voucher is not activated")
     return None
@@ -126,28 +143,41 @@ def other_provinces(regions_json: str, settled_by: str) -> list[str]:
 
 def _same_request(row: SettlementRow, inp: SettleInput) -> SettlementRow | EcError:
     if row.request_digest != inp.digest:
-        return invalid(f"requestId {inp.request_id!r} of institution {inp.org_id} was already used for "
-                       f"settlement {row.settlement_id} with other content (token, medical type or items); "
-                       "a new settlement needs a new requestId", field="requestId")
+        return invalid(
+            f"requestId {inp.request_id!r} of institution {inp.org_id} was already used for "
+            f"settlement {row.settlement_id} with other content (token, medical type or items); "
+            "a new settlement needs a new requestId",
+            field="requestId",
+        )
     return row
 
 
 def _voucher(conn: sqlite3.Connection, ec_card_no: str) -> tuple | None:
     return conn.execute(
         "SELECT state, insured_regions, version, id_type, id_no, user_name FROM voucher_cache WHERE ec_card_no = ?",
-        (ec_card_no,)).fetchone()
+        (ec_card_no,),
+    ).fetchone()
 
 
-def _apply(conn: sqlite3.Connection, policy: RegionPolicy, inp: SettleInput, who: Person, year: int,
-           now_ms: int) -> tuple[Outcome, int]:
+def _apply(
+    conn: sqlite3.Connection,
+    policy: RegionPolicy,
+    inp: SettleInput,
+    who: Person,
+    year: int,
+    now_ms: int,
+) -> tuple[Outcome, int]:
     """The policy on this person's year and account; their new state written. Returns
     the outcome and the account's balance after it."""
     acc = Accumulators(*q_accumulators(conn, who.id_type, who.id_no, who.insu_org, year))
-    balance, injected = account_for_year(q_account(conn, who.id_type, who.id_no, who.insu_org),
-                                         policy.account_opening, year)
+    balance, injected = account_for_year(
+        q_account(conn, who.id_type, who.id_no, who.insu_org), policy.account_opening, year
+    )
     outcome = settle(policy, inp.med_type, inp.items, acc, balance)
     after = outcome.accumulators_after(acc)
-    q_set_accumulators(conn, who.id_type, who.id_no, who.insu_org, year, after.deductible_paid, after.fund_paid)
+    q_set_accumulators(
+        conn, who.id_type, who.id_no, who.insu_org, year, after.deductible_paid, after.fund_paid
+    )
     balance -= outcome.psn_acct_pay
     q_set_account(conn, who.id_type, who.id_no, who.insu_org, balance, injected, now_ms)
     return outcome, balance
@@ -169,8 +199,13 @@ def account_for_year(account: tuple[int, int] | None, injection: int, year: int)
     return balance, injected
 
 
-def _notify(conn: sqlite3.Connection, row: SettlementRow, destinations: list[str], now_ms: int,
-            sent: list[str] | None) -> None:
+def _notify(
+    conn: sqlite3.Connection,
+    row: SettlementRow,
+    destinations: list[str],
+    now_ms: int,
+    sent: list[str] | None,
+) -> None:
     """Queue the notice of ``row`` for ``destinations``; they are added to ``sent`` so
     that the caller wakes the uplink after the commit (only then)."""
     if not destinations:
@@ -178,16 +213,40 @@ def _notify(conn: sqlite3.Connection, row: SettlementRow, destinations: list[str
     if sent is not None:
         sent.extend(destinations)
     at = row.reversed_at if row.state == "reversed" else row.settled_at
-    enqueue_notice(conn, Notice(
-        settlement_id=row.settlement_id, ec_card_no=row.ec_card_no, id_type=row.id_type, id_no=row.id_no,
-        insu_org=row.insu_org, settled_by=row.settled_by, med_type=row.med_type, fee_sumamt=row.fee_sumamt,
-        fund_pay=row.fund_pay, psn_acct_pay=row.psn_acct_pay, own_pay_amt=row.own_pay_amt, state=row.state,
-        at_ms=at or now_ms), destinations, now_ms)
+    enqueue_notice(
+        conn,
+        Notice(
+            settlement_id=row.settlement_id,
+            ec_card_no=row.ec_card_no,
+            id_type=row.id_type,
+            id_no=row.id_no,
+            insu_org=row.insu_org,
+            settled_by=row.settled_by,
+            med_type=row.med_type,
+            fee_sumamt=row.fee_sumamt,
+            fund_pay=row.fund_pay,
+            psn_acct_pay=row.psn_acct_pay,
+            own_pay_amt=row.own_pay_amt,
+            state=row.state,
+            at_ms=at or now_ms,
+        ),
+        destinations,
+        now_ms,
+    )
 
 
 def settle_here_tx(
-    conn: sqlite3.Connection, kind: str, settlement_id: str, serving: str, province: str, inp: SettleInput,
-    who: Person, policy: RegionPolicy, now_ms: int, expected_version: int = 0, sent: list[str] | None = None,
+    conn: sqlite3.Connection,
+    kind: str,
+    settlement_id: str,
+    serving: str,
+    province: str,
+    inp: SettleInput,
+    who: Person,
+    policy: RegionPolicy,
+    now_ms: int,
+    expected_version: int = 0,
+    sent: list[str] | None = None,
 ) -> SettlementRow | EcError | tuple[str, int]:
     """Settle under this province's policy: ``kind`` ``local`` (the token is this
     province's and is used up here) or ``insured`` (asked by another province through
@@ -199,28 +258,55 @@ def settle_here_tx(
         return _same_request(existing, inp)
     v = _voucher(conn, who.ec_card_no)
     if v is None:
-        return EcError(500001, f"the voucher of this person is not on record at province {province} "
-                               f"({province_name(province)}), the insured province of region {who.insu_org}")
+        return EcError(
+            500001,
+            f"the voucher of this person is not on record at province {province} "
+            f"({province_name(province)}), the insured province of region {who.insu_org}",
+        )
     state, regions_json, version, id_type, id_no, user_name = v
     if (id_type, id_no.upper(), user_name) != (who.id_type, who.id_no.upper(), who.user_name):
-        return EcError(500057, "the person named by the token does not match the insured province's record")
+        return EcError(
+            500057, "the person named by the token does not match the insured province's record"
+        )
     refusal = voucher_refusal(state)
     if refusal is not None:
         return refusal
     if who.insu_org not in {g["insuOrg"] for g in json.loads(regions_json)} or (
-            expected_version and expected_version < version):
+        expected_version and expected_version < version
+    ):
         return ("stale", version)
     if kind == "local" and not q_claim_token(conn, inp.ec_token, now_ms):
-        return EcError(500067, "this ecToken was already used for a settlement: one settlement per scan")
+        return EcError(
+            500067, "this ecToken was already used for a settlement: one settlement per scan"
+        )
     year = year_of(now_ms)
     outcome, balance = _apply(conn, policy, inp, who, year, now_ms)
     row = SettlementRow(
-        settlement_id=settlement_id, kind=kind, state="settled", serving_province=serving, org_id=inp.org_id,
-        request_id=inp.request_id, request_digest=inp.digest, ec_token=inp.ec_token, ec_card_no=who.ec_card_no,
-        id_type=who.id_type, id_no=who.id_no, user_name=who.user_name, insu_org=who.insu_org, settled_by=province,
-        med_type=inp.med_type, items=inp.items_json(), year=year, fee_sumamt=outcome.fee_sumamt,
-        fund_pay=outcome.fund_pay, psn_acct_pay=outcome.psn_acct_pay, own_pay_amt=outcome.own_pay_amt,
-        deductible_part=outcome.deductible_part, acct_balance=balance, created_at=now_ms, settled_at=now_ms,
+        settlement_id=settlement_id,
+        kind=kind,
+        state="settled",
+        serving_province=serving,
+        org_id=inp.org_id,
+        request_id=inp.request_id,
+        request_digest=inp.digest,
+        ec_token=inp.ec_token,
+        ec_card_no=who.ec_card_no,
+        id_type=who.id_type,
+        id_no=who.id_no,
+        user_name=who.user_name,
+        insu_org=who.insu_org,
+        settled_by=province,
+        med_type=inp.med_type,
+        items=inp.items_json(),
+        year=year,
+        fee_sumamt=outcome.fee_sumamt,
+        fund_pay=outcome.fund_pay,
+        psn_acct_pay=outcome.psn_acct_pay,
+        own_pay_amt=outcome.own_pay_amt,
+        deductible_part=outcome.deductible_part,
+        acct_balance=balance,
+        created_at=now_ms,
+        settled_at=now_ms,
     )
     q_insert_settlement(conn, row)
     _notify(conn, row, other_provinces(regions_json, province), now_ms, sent)
@@ -228,8 +314,13 @@ def settle_here_tx(
 
 
 def serve_tx(
-    conn: sqlite3.Connection, inp: SettleInput, province: str, settlement_id: str, now_ms: int,
-    policy_of: Callable[[str], RegionPolicy], sent: list[str] | None = None,
+    conn: sqlite3.Connection,
+    inp: SettleInput,
+    province: str,
+    settlement_id: str,
+    now_ms: int,
+    policy_of: Callable[[str], RegionPolicy],
+    sent: list[str] | None = None,
 ) -> SettlementRow | EcError | tuple[str, int]:
     """The serving province's decision on a ``Settle``, in one transaction: the key's
     earlier settlement (any state); a refusal of the token (unknown, expired, another
@@ -240,47 +331,92 @@ def serve_tx(
         return _same_request(existing, inp)
     token = q_get_token(conn, inp.ec_token) if looks_like_token(inp.ec_token) else None
     if token is None:
-        return EcError(500067, f"ecToken {inp.ec_token[:10]}… was not issued by province {province}: settle with "
-                               "the province whose terminal scanned the code")
+        return EcError(
+            500067,
+            f"ecToken {inp.ec_token[:10]}… was not issued by province {province}: settle with "
+            "the province whose terminal scanned the code",
+        )
     if token.expires_at <= now_ms:
         return EcError(500067, "this ecToken has expired: scan the holder's code again")
     if token.org_id != inp.org_id:
-        return EcError(500067, f"this ecToken was issued to institution {token.org_id}, not {inp.org_id}")
+        return EcError(
+            500067, f"this ecToken was issued to institution {token.org_id}, not {inp.org_id}"
+        )
     who = Person(token.ec_card_no, token.id_type, token.id_no, token.user_name, token.insu_org)
     insured = token.insu_org[:2]
     if insured == province:
-        return settle_here_tx(conn, "local", settlement_id, province, province, inp, who,
-                              policy_of(token.insu_org), now_ms, 0, sent)
-    return begin_remote_tx(conn, SettlementRow(
-        settlement_id=settlement_id, kind="serving", state="pending", serving_province=province,
-        org_id=inp.org_id, request_id=inp.request_id, request_digest=inp.digest, ec_token=inp.ec_token,
-        ec_card_no=who.ec_card_no, id_type=who.id_type, id_no=who.id_no, user_name=who.user_name,
-        insu_org=who.insu_org, settled_by=insured, med_type=inp.med_type, items=inp.items_json(),
-        year=year_of(now_ms), fee_sumamt=inp.fee_sumamt, created_at=now_ms,
-    ))
+        return settle_here_tx(
+            conn,
+            "local",
+            settlement_id,
+            province,
+            province,
+            inp,
+            who,
+            policy_of(token.insu_org),
+            now_ms,
+            0,
+            sent,
+        )
+    return begin_remote_tx(
+        conn,
+        SettlementRow(
+            settlement_id=settlement_id,
+            kind="serving",
+            state="pending",
+            serving_province=province,
+            org_id=inp.org_id,
+            request_id=inp.request_id,
+            request_digest=inp.digest,
+            ec_token=inp.ec_token,
+            ec_card_no=who.ec_card_no,
+            id_type=who.id_type,
+            id_no=who.id_no,
+            user_name=who.user_name,
+            insu_org=who.insu_org,
+            settled_by=insured,
+            med_type=inp.med_type,
+            items=inp.items_json(),
+            year=year_of(now_ms),
+            fee_sumamt=inp.fee_sumamt,
+            created_at=now_ms,
+        ),
+    )
 
 
 def begin_remote_tx(conn: sqlite3.Connection, row: SettlementRow) -> SettlementRow | EcError:
     """Serving side of a remote settlement, before asking: the token used and a
     ``pending`` row, durable before the insured province is asked."""
     if not q_claim_token(conn, row.ec_token, row.created_at):
-        return EcError(500067, "this ecToken was already used for a settlement: one settlement per scan")
+        return EcError(
+            500067, "this ecToken was already used for a settlement: one settlement per scan"
+        )
     q_insert_settlement(conn, row)
     return row
 
 
-def confirm_remote_tx(conn: sqlite3.Connection, settlement_id: str, answer: SettlementRow) -> SettlementRow:
+def confirm_remote_tx(
+    conn: sqlite3.Connection, settlement_id: str, answer: SettlementRow
+) -> SettlementRow:
     """The insured province's answer recorded on the pending row (a second answer, from
     a retry racing the first, changes nothing)."""
     row = q_get_settlement(conn, settlement_id)
     assert row is not None, settlement_id
     if row.state != "pending":
         return row
-    row = row.with_(state=answer.state, fund_pay=answer.fund_pay, psn_acct_pay=answer.psn_acct_pay,
-                    own_pay_amt=answer.own_pay_amt, deductible_part=answer.deductible_part,
-                    acct_balance=answer.acct_balance, settled_at=answer.settled_at, settled_by=answer.settled_by,
-                    fee_sumamt=answer.fee_sumamt, reversed_at=answer.reversed_at,
-                    reverse_request_id=answer.reverse_request_id)
+    row = row.with_(
+        state=answer.state,
+        fund_pay=answer.fund_pay,
+        psn_acct_pay=answer.psn_acct_pay,
+        own_pay_amt=answer.own_pay_amt,
+        deductible_part=answer.deductible_part,
+        acct_balance=answer.acct_balance,
+        settled_at=answer.settled_at,
+        settled_by=answer.settled_by,
+        fee_sumamt=answer.fee_sumamt,
+        reversed_at=answer.reversed_at,
+        reverse_request_id=answer.reverse_request_id,
+    )
     q_update_settlement(conn, row)
     return row
 
@@ -293,12 +429,21 @@ def abandon_remote_tx(conn: sqlite3.Connection, row: SettlementRow, release_toke
 
 
 def _unknown(settlement_id: str, province: str) -> EcError:
-    return EcError(500014, f"no settlement {settlement_id!r} at province {province} ({province_name(province)})")
+    return EcError(
+        500014,
+        f"no settlement {settlement_id!r} at province {province} ({province_name(province)})",
+    )
 
 
 def reverse_here_tx(
-    conn: sqlite3.Connection, settlement_id: str, province: str, org_id: str, serving: str, request_id: str,
-    now_ms: int, sent: list[str] | None = None,
+    conn: sqlite3.Connection,
+    settlement_id: str,
+    province: str,
+    org_id: str,
+    serving: str,
+    request_id: str,
+    now_ms: int,
+    sent: list[str] | None = None,
 ) -> SettlementRow | EcError:
     """Reverse a settlement this province settled (``local`` or ``insured``): the
     account and the year's accumulators restored, once. Reversing a reversed one
@@ -307,17 +452,29 @@ def reverse_here_tx(
     if row is None or row.kind == "serving" or row.serving_province != serving:
         return _unknown(settlement_id, province)
     if org_id and org_id != row.org_id:
-        return EcError(-4, f"settlement {settlement_id} was made by institution {row.org_id}; only it may "
-                           "reverse it")
+        return EcError(
+            -4,
+            f"settlement {settlement_id} was made by institution {row.org_id}; only it may "
+            "reverse it",
+        )
     if row.state == "reversed":
         return row
     ded, fund = q_accumulators(conn, row.id_type, row.id_no, row.insu_org, row.year)
-    q_set_accumulators(conn, row.id_type, row.id_no, row.insu_org, row.year, max(0, ded - row.deductible_part),
-                       max(0, fund - row.fund_pay))
+    q_set_accumulators(
+        conn,
+        row.id_type,
+        row.id_no,
+        row.insu_org,
+        row.year,
+        max(0, ded - row.deductible_part),
+        max(0, fund - row.fund_pay),
+    )
     balance, injected = q_account(conn, row.id_type, row.id_no, row.insu_org) or (0, row.year)
     balance += row.psn_acct_pay
     q_set_account(conn, row.id_type, row.id_no, row.insu_org, balance, injected, now_ms)
-    row = row.with_(state="reversed", reversed_at=now_ms, reverse_request_id=request_id, acct_balance=balance)
+    row = row.with_(
+        state="reversed", reversed_at=now_ms, reverse_request_id=request_id, acct_balance=balance
+    )
     q_update_settlement(conn, row)
     v = _voucher(conn, row.ec_card_no)
     if v is not None:
@@ -325,14 +482,20 @@ def reverse_here_tx(
     return row
 
 
-def mark_reversed_tx(conn: sqlite3.Connection, settlement_id: str, answer: SettlementRow) -> SettlementRow:
+def mark_reversed_tx(
+    conn: sqlite3.Connection, settlement_id: str, answer: SettlementRow
+) -> SettlementRow:
     """Serving side: the insured province's reversal recorded on the serving row."""
     q_end_reversal(conn, settlement_id)
     row = q_get_settlement(conn, settlement_id)
     assert row is not None, settlement_id
     if row.state == "reversed":
         return row
-    row = row.with_(state="reversed", reversed_at=answer.reversed_at, reverse_request_id=answer.reverse_request_id,
-                    acct_balance=answer.acct_balance)
+    row = row.with_(
+        state="reversed",
+        reversed_at=answer.reversed_at,
+        reverse_request_id=answer.reverse_request_id,
+        acct_balance=answer.acct_balance,
+    )
     q_update_settlement(conn, row)
     return row

@@ -54,7 +54,9 @@ LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
 
 
-def enqueue_notice(conn: sqlite3.Connection, notice: Notice, destinations: Iterable[str], now_ms: int) -> None:
+def enqueue_notice(
+    conn: sqlite3.Connection, notice: Notice, destinations: Iterable[str], now_ms: int
+) -> None:
     """Inside the settling province's write transaction: queue the notice for the other
     insured provinces (two-digit codes; the caller passes them, excluding itself).
     No-op for an empty destination list.
@@ -88,8 +90,9 @@ def notify_enqueued(node) -> None:
         uplink.wake()
 
 
-
-async def list_notices(node, id_type: str, id_no: str, limit: int = LIST_LIMIT_DEFAULT) -> list[pb.SettlementNotice]:
+async def list_notices(
+    node, id_type: str, id_no: str, limit: int = LIST_LIMIT_DEFAULT
+) -> list[pb.SettlementNotice]:
     """Notices received at this provincial node for one person, newest first (each
     settlement once, in its current state: a reversal replaces the settlement)."""
     if node.config.role != "provincial":
@@ -98,14 +101,22 @@ async def list_notices(node, id_type: str, id_no: str, limit: int = LIST_LIMIT_D
     # Here, not at the top: the wire module imports the ledger, which imports this one.
     from node.settlement.wire import notice_to_proto
 
-    return [notice_to_proto(r.notice, r.received_at) for r in await node.store.list_notices(id_type, id_no, limit)]
+    return [
+        notice_to_proto(r.notice, r.received_at)
+        for r in await node.store.list_notices(id_type, id_no, limit)
+    ]
 
 
-async def relay_delivered(node, caller: str, request: fed_pb.DeliverEventsRequest) -> fed_pb.DeliverEventsResponse:
+async def relay_delivered(
+    node, caller: str, request: fed_pb.DeliverEventsRequest
+) -> fed_pb.DeliverEventsResponse:
     """National's ``DeliverEvents``: a province's notices, queued for their destinations."""
     province = caller[1:] if caller.startswith("p") else ""
     if not is_province(province):
-        raise EcError(-4, f"only a province node delivers events to national (caller: {caller or 'anonymous'})")
+        raise EcError(
+            -4,
+            f"only a province node delivers events to national (caller: {caller or 'anonymous'})",
+        )
     if request.origin and request.origin != caller:
         raise EcError(-4, f"node {caller} may not deliver events as origin {request.origin!r}")
     if await node.store.get_node(province) is None:
@@ -114,10 +125,15 @@ async def relay_delivered(node, caller: str, request: fed_pb.DeliverEventsReques
     # The whole batch is checked before anything is queued: a malformed one is refused whole.
     for e in request.events:
         if e.kind != NOTICE_KIND:
-            raise invalid(f"national relays only {NOTICE_KIND} events, not {e.kind!r} ({e.eventId})")
+            raise invalid(
+                f"national relays only {NOTICE_KIND} events, not {e.kind!r} ({e.eventId})"
+            )
         notice = inbound_from_proto(e).notice
         if notice.settled_by != province:
-            raise EcError(-4, f"node {caller} may not send a notice of province {notice.settled_by}'s settlement")
+            raise EcError(
+                -4,
+                f"node {caller} may not send a notice of province {notice.settled_by}'s settlement",
+            )
         dest = notice_destination(e)
         if not is_province(dest):
             raise invalid(f"notice {e.eventId} names no destination province ({dest!r})")
@@ -137,8 +153,11 @@ async def relay_delivered(node, caller: str, request: fed_pb.DeliverEventsReques
             "events relayed",
             extra={
                 "fields": {
-                    "origin": caller, "batch": request.batchId, "position": result.position,
-                    "queued": result.queued, "duplicates": result.duplicates,
+                    "origin": caller,
+                    "batch": request.batchId,
+                    "position": result.position,
+                    "queued": result.queued,
+                    "duplicates": result.duplicates,
                     "destinations": ",".join(sorted(result.destinations)),
                 }
             },

@@ -116,7 +116,9 @@ class RegionPolicy:
     yearly_cap: int  # the fund pays at most this per person and year (fen)
     account_enabled: bool  # the personal account may pay the personal share
     account_covers: str  # "catalogue" or "all", see ACCOUNT_COVERS
-    account_opening: int  # the yearly injection into a personal account (fen; ledger.account_for_year)
+    account_opening: (
+        int  # the yearly injection into a personal account (fen; ledger.account_for_year)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +183,10 @@ def validate_items(items: Sequence[Item]) -> None:
             raise invalid(f"{where}: quantity {item.quantity} is not at least 1")
         total += item.amount
         if total > MAX_TOTAL:
-            raise invalid(f"{where}: the items add up to more than {MAX_TOTAL} fen, "
-                          "the limit of one settlement")
+            raise invalid(
+                f"{where}: the items add up to more than {MAX_TOTAL} fen, "
+                "the limit of one settlement"
+            )
 
 
 def settle(
@@ -291,7 +295,8 @@ def _check_region_key(source: Path, name: str) -> None:
         is_pooling_region(name) or (name.endswith("0000") and is_province(name[:2]))
     ):
         raise _error(
-            source, f"[{name}]",
+            source,
+            f"[{name}]",
             'the section is neither "default" nor a pooling region (e.g. "440100") '
             'nor a province (e.g. "440000")',
         )
@@ -335,7 +340,8 @@ def _check_complete(source: Path, default: Mapping[str, Any]) -> None:
             for med_type in MED_TYPES:
                 if med_type not in default[key]:
                     raise _error(
-                        source, f"default.{key}.{med_type}",
+                        source,
+                        f"default.{key}.{med_type}",
                         "missing; [default] must set every medical type",
                     )
 

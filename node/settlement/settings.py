@@ -27,5 +27,7 @@ class SettlementSettings:
     reconcile_after: float = 10.0
 
     @classmethod
-    def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> SettlementSettings:
+    def from_config(
+        cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> SettlementSettings:
         return read_settings(cls, "settlement", extra, environ)

@@ -12,18 +12,30 @@ from node.settlement.policy import Item
 from node.storage.provincial import Notice
 from node.storage.settlement import SettlementRow
 
-__all__ = ["MED_TYPE_OF", "MED_TYPE_PROTO", "input_from_proto", "input_to_proto", "settlement_to_proto",
-           "row_from_proto", "notice_to_proto"]
+__all__ = [
+    "MED_TYPE_OF",
+    "MED_TYPE_PROTO",
+    "input_from_proto",
+    "input_to_proto",
+    "settlement_to_proto",
+    "row_from_proto",
+    "notice_to_proto",
+]
 
-MED_TYPE_OF = {pb.MEDICAL_TYPE_OUTPATIENT: "outpatient", pb.MEDICAL_TYPE_INPATIENT: "inpatient",
-               pb.MEDICAL_TYPE_PHARMACY: "pharmacy"}
+MED_TYPE_OF = {
+    pb.MEDICAL_TYPE_OUTPATIENT: "outpatient",
+    pb.MEDICAL_TYPE_INPATIENT: "inpatient",
+    pb.MEDICAL_TYPE_PHARMACY: "pharmacy",
+}
 MED_TYPE_PROTO = {v: k for k, v in MED_TYPE_OF.items()}
 _CATEGORY_OF = {pb.ITEM_CATEGORY_A: "A", pb.ITEM_CATEGORY_B: "B", pb.ITEM_CATEGORY_C: "C"}
 _CATEGORY_PROTO = {v: k for k, v in _CATEGORY_OF.items()}
-_STATE_PROTO = {"settled": pb.SETTLEMENT_STATE_SETTLED, "reversed": pb.SETTLEMENT_STATE_REVERSED,
-                "pending": pb.SETTLEMENT_STATE_PENDING}
+_STATE_PROTO = {
+    "settled": pb.SETTLEMENT_STATE_SETTLED,
+    "reversed": pb.SETTLEMENT_STATE_REVERSED,
+    "pending": pb.SETTLEMENT_STATE_PENDING,
+}
 _STATE_OF = {v: k for k, v in _STATE_PROTO.items()}
-
 
 
 def input_from_proto(msg: pb.SettleRequest) -> SettleInput:
@@ -31,37 +43,79 @@ def input_from_proto(msg: pb.SettleRequest) -> SettleInput:
     given (-2): money is not settled on a guess."""
     med = MED_TYPE_OF.get(msg.medType)
     if med is None:
-        raise invalid("medType is required: MEDICAL_TYPE_OUTPATIENT, MEDICAL_TYPE_INPATIENT or "
-                      "MEDICAL_TYPE_PHARMACY", field="medType")
+        raise invalid(
+            "medType is required: MEDICAL_TYPE_OUTPATIENT, MEDICAL_TYPE_INPATIENT or "
+            "MEDICAL_TYPE_PHARMACY",
+            field="medType",
+        )
     items = []
     for n, i in enumerate(msg.items, 1):
         category = _CATEGORY_OF.get(i.category)
         if category is None:
-            raise invalid(f"item {n} ({i.code or 'no code'}): category is required: ITEM_CATEGORY_A (甲), "
-                          "ITEM_CATEGORY_B (乙) or ITEM_CATEGORY_C (丙)", field="items")
-        items.append(Item(code=i.code, name=i.name, category=category, unit_price=i.unitPrice,
-                          quantity=i.quantity))
-    return SettleInput(ec_token=msg.ecToken, org_id=msg.orgId, request_id=msg.requestId, med_type=med,
-                       items=tuple(items))
+            raise invalid(
+                f"item {n} ({i.code or 'no code'}): category is required: ITEM_CATEGORY_A (甲), "
+                "ITEM_CATEGORY_B (乙) or ITEM_CATEGORY_C (丙)",
+                field="items",
+            )
+        items.append(
+            Item(
+                code=i.code,
+                name=i.name,
+                category=category,
+                unit_price=i.unitPrice,
+                quantity=i.quantity,
+            )
+        )
+    return SettleInput(
+        ec_token=msg.ecToken,
+        org_id=msg.orgId,
+        request_id=msg.requestId,
+        med_type=med,
+        items=tuple(items),
+    )
 
 
 def _items_to_proto(items: list[dict]) -> list[pb.FeeItem]:
-    return [pb.FeeItem(code=i["code"], name=i["name"], category=_CATEGORY_PROTO[i["category"]],
-                       unitPrice=i["unitPrice"], quantity=i["quantity"]) for i in items]
+    return [
+        pb.FeeItem(
+            code=i["code"],
+            name=i["name"],
+            category=_CATEGORY_PROTO[i["category"]],
+            unitPrice=i["unitPrice"],
+            quantity=i["quantity"],
+        )
+        for i in items
+    ]
 
 
 def input_to_proto(inp: SettleInput) -> pb.SettleRequest:
-    return pb.SettleRequest(ecToken=inp.ec_token, orgId=inp.org_id, requestId=inp.request_id,
-                            medType=MED_TYPE_PROTO[inp.med_type], items=_items_to_proto(json.loads(inp.items_json())))
+    return pb.SettleRequest(
+        ecToken=inp.ec_token,
+        orgId=inp.org_id,
+        requestId=inp.request_id,
+        medType=MED_TYPE_PROTO[inp.med_type],
+        items=_items_to_proto(json.loads(inp.items_json())),
+    )
 
 
 def settlement_to_proto(row: SettlementRow) -> pb.Settlement:
     msg = pb.Settlement(
-        settlementId=row.settlement_id, requestId=row.request_id, orgId=row.org_id, insuOrg=row.insu_org,
-        medType=MED_TYPE_PROTO[row.med_type], items=_items_to_proto(row.item_dicts()), feeSumamt=row.fee_sumamt,
-        fundPay=row.fund_pay, psnAcctPay=row.psn_acct_pay, ownPayAmt=row.own_pay_amt, state=_STATE_PROTO[row.state],
-        settledBy=row.settled_by, servingProvince=row.serving_province, acctBalance=row.acct_balance,
-        deductiblePart=row.deductible_part, reverseRequestId=row.reverse_request_id,
+        settlementId=row.settlement_id,
+        requestId=row.request_id,
+        orgId=row.org_id,
+        insuOrg=row.insu_org,
+        medType=MED_TYPE_PROTO[row.med_type],
+        items=_items_to_proto(row.item_dicts()),
+        feeSumamt=row.fee_sumamt,
+        fundPay=row.fund_pay,
+        psnAcctPay=row.psn_acct_pay,
+        ownPayAmt=row.own_pay_amt,
+        state=_STATE_PROTO[row.state],
+        settledBy=row.settled_by,
+        servingProvince=row.serving_province,
+        acctBalance=row.acct_balance,
+        deductiblePart=row.deductible_part,
+        reverseRequestId=row.reverse_request_id,
     )
     if row.settled_at is not None:
         msg.settledAt.CopyFrom(timestamp(row.settled_at))
@@ -74,9 +128,14 @@ def row_from_proto(msg: pb.Settlement, template: SettlementRow) -> SettlementRow
     """The insured province's answer as a row (the serving side's ``template`` gives
     what the answer does not carry)."""
     return template.with_(
-        state=_STATE_OF.get(msg.state, "settled"), fee_sumamt=msg.feeSumamt, fund_pay=msg.fundPay,
-        psn_acct_pay=msg.psnAcctPay, own_pay_amt=msg.ownPayAmt, deductible_part=msg.deductiblePart,
-        acct_balance=msg.acctBalance, settled_by=msg.settledBy,
+        state=_STATE_OF.get(msg.state, "settled"),
+        fee_sumamt=msg.feeSumamt,
+        fund_pay=msg.fundPay,
+        psn_acct_pay=msg.psnAcctPay,
+        own_pay_amt=msg.ownPayAmt,
+        deductible_part=msg.deductiblePart,
+        acct_balance=msg.acctBalance,
+        settled_by=msg.settledBy,
         settled_at=msg.settledAt.ToMilliseconds() if msg.HasField("settledAt") else None,
         reversed_at=msg.reversedAt.ToMilliseconds() if msg.HasField("reversedAt") else None,
         reverse_request_id=msg.reverseRequestId,
@@ -86,8 +145,16 @@ def row_from_proto(msg: pb.Settlement, template: SettlementRow) -> SettlementRow
 def notice_to_proto(n: Notice, received_at_ms: int) -> pb.SettlementNotice:
     """A settlement notice as received here (6.3.2 d)."""
     return pb.SettlementNotice(
-        settlementId=n.settlement_id, ecCardNo=n.ec_card_no, insuOrg=n.insu_org, settledBy=n.settled_by,
-        medType=MED_TYPE_PROTO[n.med_type], feeSumamt=n.fee_sumamt, fundPay=n.fund_pay, psnAcctPay=n.psn_acct_pay,
-        ownPayAmt=n.own_pay_amt, state=_STATE_PROTO[n.state], at=timestamp(n.at_ms),
+        settlementId=n.settlement_id,
+        ecCardNo=n.ec_card_no,
+        insuOrg=n.insu_org,
+        settledBy=n.settled_by,
+        medType=MED_TYPE_PROTO[n.med_type],
+        feeSumamt=n.fee_sumamt,
+        fundPay=n.fund_pay,
+        psnAcctPay=n.psn_acct_pay,
+        ownPayAmt=n.own_pay_amt,
+        state=_STATE_PROTO[n.state],
+        at=timestamp(n.at_ms),
         receivedAt=timestamp(received_at_ms),
     )

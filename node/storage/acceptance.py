@@ -45,7 +45,9 @@ q_get_voucher = _q_get_voucher
 """``(conn, ec_card_no) -> CachedVoucher | None``, the voucher cache's reader."""
 
 
-def q_put_voucher(conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, now_ms: int) -> bool:
+def q_put_voucher(
+    conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, now_ms: int
+) -> bool:
     """Cache ``snap`` unless the cache holds its version or a newer one."""
     return _put_snapshot(conn, snap, source, now_ms)
 
@@ -82,7 +84,11 @@ _VOUCHER_AND_AUTH = (
 
 
 def q_claim_code(
-    conn: sqlite3.Connection, code: str, now_ms: int, used_by: str, with_authorizations: bool = False
+    conn: sqlite3.Connection,
+    code: str,
+    now_ms: int,
+    used_by: str,
+    with_authorizations: bool = False,
 ) -> Claim:
     """Consume a live, unexpired code, or say why not (inside a write transaction).
 
@@ -96,7 +102,9 @@ def q_claim_code(
         (now_ms, used_by, code, now_ms),
     ).fetchone()
     if row is None:
-        row = conn.execute(f"SELECT state, {_CODE_COLS} FROM qr_codes WHERE code = ?", (code,)).fetchone()
+        row = conn.execute(
+            f"SELECT state, {_CODE_COLS} FROM qr_codes WHERE code = ?", (code,)
+        ).fetchone()
         if row is None:
             return Claim("missing")
         status = "expired" if row[0] == "live" else row[0]
@@ -107,7 +115,9 @@ def q_claim_code(
     regions = tuple((g["insuOrg"], g["insuType"]) for g in json.loads(v[8]))
     auths = _auths_of(conn, row[0]) if with_authorizations else ()
     voucher = CachedVoucher(*v[:8], regions, *v[9:12], auths)
-    return Claim("claimed", *row, voucher=voucher, auth_revoked=None if v[12] is None else bool(v[12]))
+    return Claim(
+        "claimed", *row, voucher=voucher, auth_revoked=None if v[12] is None else bool(v[12])
+    )
 
 
 # -- tokens --------------------------------------------------------------------------
@@ -135,8 +145,19 @@ _TOKEN_COLS = (
 def q_insert_token(conn: sqlite3.Connection, t: TokenRow) -> None:
     conn.execute(
         f"INSERT INTO ec_tokens ({_TOKEN_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-        (t.token, t.ec_card_no, t.org_id, t.business_type, t.insu_org, t.id_type, t.id_no,
-         t.user_name, t.issued_at, t.expires_at, t.settled_at),
+        (
+            t.token,
+            t.ec_card_no,
+            t.org_id,
+            t.business_type,
+            t.insu_org,
+            t.id_type,
+            t.id_no,
+            t.user_name,
+            t.issued_at,
+            t.expires_at,
+            t.settled_at,
+        ),
     )
 
 
@@ -147,7 +168,9 @@ def q_get_token(conn: sqlite3.Connection, token: str) -> TokenRow | None:
 
 def q_cached_version(conn: sqlite3.Connection, ec_card_no: str) -> int | None:
     """The cached version of a voucher, None when it is not cached here."""
-    row = conn.execute("SELECT version FROM voucher_cache WHERE ec_card_no = ?", (ec_card_no,)).fetchone()
+    row = conn.execute(
+        "SELECT version FROM voucher_cache WHERE ec_card_no = ?", (ec_card_no,)
+    ).fetchone()
     return row[0] if row is not None else None
 
 
@@ -163,7 +186,10 @@ class TerminalRow:
 
 def q_load_terminals(conn: sqlite3.Connection) -> tuple[list[TerminalRow], int | None]:
     """Every terminal copied from national, and when the copy was last made."""
-    rows = [TerminalRow(*r) for r in conn.execute("SELECT terminal_id, org_id, org_name, name, mac FROM terminals")]
+    rows = [
+        TerminalRow(*r)
+        for r in conn.execute("SELECT terminal_id, org_id, org_name, name, mac FROM terminals")
+    ]
     synced = conn.execute("SELECT max(synced_at) FROM terminals").fetchone()[0]
     return rows, synced
 

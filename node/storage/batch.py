@@ -71,7 +71,9 @@ _Item = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]
 _BUSY = object()
 
 
-def _run_batch(conn: sqlite3.Connection, items: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list:
+def _run_batch(
+    conn: sqlite3.Connection, items: list[tuple[Callable[..., Any], tuple[Any, ...]]]
+) -> list:
     """Every write of the batch; on the rare exception (a bug, a constraint), the batch
     is undone and run again with a savepoint per write, so only the failing one is lost."""
     conn.execute("SAVEPOINT batch")
@@ -109,7 +111,9 @@ def _checkpoint_tx(conn: sqlite3.Connection, path: str) -> None:
 
 
 class WriteBatcher:
-    def __init__(self, db, *, inline: bool = False, synced: bool = True) -> None:  # db: storage.db.Database
+    def __init__(
+        self, db, *, inline: bool = False, synced: bool = True
+    ) -> None:  # db: storage.db.Database
         self.db = db
         # False: commits are not synced to disk (see "Durability" above), on either path.
         self._synced = synced
@@ -165,10 +169,14 @@ class WriteBatcher:
 
     def _after_commit(self) -> None:
         self._commits += 1
-        if self._commits < CHECKPOINT_EVERY or (self._checkpoint is not None and not self._checkpoint.done()):
+        if self._commits < CHECKPOINT_EVERY or (
+            self._checkpoint is not None and not self._checkpoint.done()
+        ):
             return
         self._commits = 0
-        self._checkpoint = asyncio.get_running_loop().create_task(self.db.write(_checkpoint_tx, str(self.db.path)))
+        self._checkpoint = asyncio.get_running_loop().create_task(
+            self.db.write(_checkpoint_tx, str(self.db.path))
+        )
         self._checkpoint.add_done_callback(_checkpoint_done)
 
     async def close(self) -> None:
@@ -193,7 +201,9 @@ class WriteBatcher:
                 except BaseException as exc:  # the transaction itself failed: every write in it
                     for _, _, future in batch:
                         if not future.done():
-                            future.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                            future.set_exception(
+                                exc if isinstance(exc, Exception) else RuntimeError(str(exc))
+                            )
                     if not isinstance(exc, Exception):
                         raise
                     continue

@@ -99,13 +99,20 @@ def migrate(conn: sqlite3.Connection, migrations: Migrations) -> list[str]:
 class Database:
     """An open node database: ``await db.read(fn)``, ``await db.write(fn)``."""
 
-    def __init__(self, path: Path | str, migrations: Migrations, readers: int = 2,
-                 synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: Path | str,
+        migrations: Migrations,
+        readers: int = 2,
+        synchronous: str = "NORMAL",
+    ) -> None:
         self.path = Path(path)
         # Of the writer's connection: FULL syncs the WAL to disk at every commit, so a
         # commit survives a power loss too (NORMAL: a crash of the process only).
         if synchronous.upper() not in SYNCHRONOUS:
-            raise ValueError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}")
+            raise ValueError(
+                f"synchronous must be one of {', '.join(SYNCHRONOUS)}, not {synchronous!r}"
+            )
         self.synchronous = synchronous.upper()
         self._migrations = migrations
         self._readers = readers

@@ -132,7 +132,7 @@ def m001_registry(db: Any) -> None:
             last_heartbeat_at INTEGER NOT NULL,
             applied_position  INTEGER NOT NULL DEFAULT 0
         );
-        """
+        """,
     )
 
 
@@ -312,8 +312,6 @@ class NodeRow:
 COUNTED_TABLES = ("persons", "vouchers", "authorizations", "channels", "terminals")
 
 
-
-
 def _regions_of(conn: sqlite3.Connection, person_ids: Sequence[int]) -> dict[int, list[RegionRow]]:
     out: dict[int, list[RegionRow]] = {pid: [] for pid in person_ids}
     if not person_ids:
@@ -332,8 +330,15 @@ def _person_rows(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Pers
     regions = _regions_of(conn, [r["person_id"] for r in rows])
     return [
         PersonRow(
-            r["person_id"], r["user_name"], r["id_type"], r["id_no"], r["gender"],
-            r["birthday"], r["nationality"], r["phone"], tuple(regions[r["person_id"]]),
+            r["person_id"],
+            r["user_name"],
+            r["id_type"],
+            r["id_no"],
+            r["gender"],
+            r["birthday"],
+            r["nationality"],
+            r["phone"],
+            tuple(regions[r["person_id"]]),
         )
         for r in rows
     ]
@@ -380,7 +385,9 @@ def _q_get_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonR
     return found[0] if found else None
 
 
-def _q_insert_persons(conn: sqlite3.Connection, people: Sequence[dict[str, Any]], now_ms: int) -> int:
+def _q_insert_persons(
+    conn: sqlite3.Connection, people: Sequence[dict[str, Any]], now_ms: int
+) -> int:
     """Bulk insert for seeding: each dict has the person's columns and ``insured``."""
     start = conn.execute("SELECT coalesce(max(person_id), 0) FROM persons").fetchone()[0] + 1
     person_rows = []
@@ -388,8 +395,18 @@ def _q_insert_persons(conn: sqlite3.Connection, people: Sequence[dict[str, Any]]
     for offset, p in enumerate(people):
         pid = start + offset
         person_rows.append(
-            (pid, p["user_name"], p["id_type"], p["id_no"], p["gender"], p["birthday"],
-             p["nationality"], p["phone"], p.get("face_template"), now_ms)
+            (
+                pid,
+                p["user_name"],
+                p["id_type"],
+                p["id_no"],
+                p["gender"],
+                p["birthday"],
+                p["nationality"],
+                p["phone"],
+                p.get("face_template"),
+                now_ms,
+            )
         )
         for insu_org, insu_type in p["insured"]:
             region_rows.append((pid, insu_org, insu_type))
@@ -404,7 +421,9 @@ def _q_insert_persons(conn: sqlite3.Connection, people: Sequence[dict[str, Any]]
     return len(person_rows)
 
 
-def _q_upsert_channels(conn: sqlite3.Connection, channels: Iterable[ChannelRow], now_ms: int) -> None:
+def _q_upsert_channels(
+    conn: sqlite3.Connection, channels: Iterable[ChannelRow], now_ms: int
+) -> None:
     conn.executemany(
         "INSERT INTO channels (channel_id, name, kind, status, public_key, created_at) "
         "VALUES (?,?,?,?,?,?) ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name, "
@@ -413,12 +432,18 @@ def _q_upsert_channels(conn: sqlite3.Connection, channels: Iterable[ChannelRow],
     )
 
 
-_CHANNEL_COLS = "channel_id, name, kind, status, public_key, status_reason, status_version, status_changed_at"
+_CHANNEL_COLS = (
+    "channel_id, name, kind, status, public_key, status_reason, status_version, status_changed_at"
+)
 
 
 def _q_list_channels(conn: sqlite3.Connection) -> list[ChannelRow]:
-    return [ChannelRow(*r) for r in conn.execute(
-        f"SELECT {_CHANNEL_COLS} FROM channels ORDER BY kind = 'third_party', channel_id")]
+    return [
+        ChannelRow(*r)
+        for r in conn.execute(
+            f"SELECT {_CHANNEL_COLS} FROM channels ORDER BY kind = 'third_party', channel_id"
+        )
+    ]
 
 
 _TERMINAL_COLS = (
@@ -430,8 +455,18 @@ def _q_insert_terminals(conn: sqlite3.Connection, terminals: Iterable[TerminalRo
     cur = conn.executemany(
         f"INSERT OR IGNORE INTO terminals ({_TERMINAL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
         [
-            (t.terminal_id, t.province, t.org_id, t.org_name, t.name, t.purpose, t.version,
-             t.developer, t.registered_on, t.mac)
+            (
+                t.terminal_id,
+                t.province,
+                t.org_id,
+                t.org_name,
+                t.name,
+                t.purpose,
+                t.version,
+                t.developer,
+                t.registered_on,
+                t.mac,
+            )
             for t in terminals
         ],
     )
@@ -486,16 +521,26 @@ _NODE_COLS = (
 
 def _q_get_node(conn: sqlite3.Connection, province: str) -> NodeRow | None:
     return _node_row(
-        conn.execute(f"SELECT {_NODE_COLS} FROM node_directory WHERE province = ?", (province,)).fetchone()
+        conn.execute(
+            f"SELECT {_NODE_COLS} FROM node_directory WHERE province = ?", (province,)
+        ).fetchone()
     )
 
 
 def _q_list_nodes(conn: sqlite3.Connection) -> list[NodeRow]:
-    return [NodeRow(*r) for r in conn.execute(f"SELECT {_NODE_COLS} FROM node_directory ORDER BY province")]
+    return [
+        NodeRow(*r)
+        for r in conn.execute(f"SELECT {_NODE_COLS} FROM node_directory ORDER BY province")
+    ]
 
 
 def _q_put_node(
-    conn: sqlite3.Connection, province: str, address: str, version: str, instance_id: str, now_ms: int
+    conn: sqlite3.Connection,
+    province: str,
+    address: str,
+    version: str,
+    instance_id: str,
+    now_ms: int,
 ) -> None:
     conn.execute(
         "INSERT INTO node_directory (province, address, version, instance_id, state, "
@@ -549,7 +594,11 @@ class RelayResult:
 
 
 def _q_relay_events(
-    conn: sqlite3.Connection, origin: str, events: Sequence[RelayEvent], now_ms: int, epoch: str = ""
+    conn: sqlite3.Connection,
+    origin: str,
+    events: Sequence[RelayEvent],
+    now_ms: int,
+    epoch: str = "",
 ) -> RelayResult:
     """Queue a delivered batch for its destinations and move the origin's position, in
     one transaction. At or below the position, or already queued for that destination
@@ -658,7 +707,9 @@ def q_meta_init(conn: sqlite3.Connection, key: str, value: str) -> str:
 
 
 def q_channel(conn: sqlite3.Connection, channel_id: str) -> ChannelRow | None:
-    r = conn.execute(f"SELECT {_CHANNEL_COLS} FROM channels WHERE channel_id = ?", (channel_id,)).fetchone()
+    r = conn.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels WHERE channel_id = ?", (channel_id,)
+    ).fetchone()
     return ChannelRow(*r) if r else None
 
 
@@ -666,7 +717,8 @@ def q_set_channel_status(conn: sqlite3.Connection, row: ChannelRow) -> None:
     conn.execute(
         "UPDATE channels SET status = ?, status_reason = ?, status_version = ?, status_changed_at = ? "
         "WHERE channel_id = ?",
-        (row.status, row.status_reason, row.status_version, row.status_changed_at, row.channel_id))
+        (row.status, row.status_reason, row.status_version, row.status_changed_at, row.channel_id),
+    )
 
 
 def q_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonRow | None:
@@ -674,13 +726,17 @@ def q_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonRow | 
 
 
 def q_person_by_id(conn: sqlite3.Connection, person_id: int) -> PersonRow | None:
-    rows = conn.execute(f"SELECT {_PERSON_COLS} FROM persons WHERE person_id = ?", (person_id,)).fetchall()
+    rows = conn.execute(
+        f"SELECT {_PERSON_COLS} FROM persons WHERE person_id = ?", (person_id,)
+    ).fetchall()
     found = _person_rows(conn, rows)
     return found[0] if found else None
 
 
 def q_face_template(conn: sqlite3.Connection, person_id: int) -> bytes | None:
-    r = conn.execute("SELECT face_template FROM persons WHERE person_id = ?", (person_id,)).fetchone()
+    r = conn.execute(
+        "SELECT face_template FROM persons WHERE person_id = ?", (person_id,)
+    ).fetchone()
     return bytes(r[0]) if r and r[0] is not None else None
 
 
@@ -725,7 +781,9 @@ def q_lapsed_freezes(conn: sqlite3.Connection, now_ms: int, limit: int) -> list[
 
 
 def q_voucher(conn: sqlite3.Connection, ec_card_no: str) -> VoucherRow | None:
-    r = conn.execute(f"SELECT {_VOUCHER_COLS} FROM vouchers WHERE ec_card_no = ?", (ec_card_no,)).fetchone()
+    r = conn.execute(
+        f"SELECT {_VOUCHER_COLS} FROM vouchers WHERE ec_card_no = ?", (ec_card_no,)
+    ).fetchone()
     return VoucherRow(*r) if r else None
 
 
@@ -739,9 +797,21 @@ def q_put_voucher(conn: sqlite3.Connection, v: VoucherRow) -> None:
         "failed_attempts = excluded.failed_attempts, frozen_until = excluded.frozen_until, "
         "version = excluded.version, activated_at = excluded.activated_at, "
         "updated_at = excluded.updated_at, superseded_by = excluded.superseded_by",
-        (v.ec_card_no, v.person_id, v.state, v.password_hash, v.password_salt, v.password_iterations,
-         v.failed_attempts, v.frozen_until, v.version, v.created_at, v.activated_at, v.updated_at,
-         v.superseded_by),
+        (
+            v.ec_card_no,
+            v.person_id,
+            v.state,
+            v.password_hash,
+            v.password_salt,
+            v.password_iterations,
+            v.failed_attempts,
+            v.frozen_until,
+            v.version,
+            v.created_at,
+            v.activated_at,
+            v.updated_at,
+            v.superseded_by,
+        ),
     )
     if v.state == 3:
         conn.execute(
@@ -759,7 +829,9 @@ def q_put_voucher(conn: sqlite3.Connection, v: VoucherRow) -> None:
 
 def q_set_failed_attempts(conn: sqlite3.Connection, ec_card_no: str, attempts: int) -> None:
     """The wrong-password counter alone (not part of the voucher data: no new version)."""
-    conn.execute("UPDATE vouchers SET failed_attempts = ? WHERE ec_card_no = ?", (attempts, ec_card_no))
+    conn.execute(
+        "UPDATE vouchers SET failed_attempts = ? WHERE ec_card_no = ?", (attempts, ec_card_no)
+    )
 
 
 def q_authorizations(conn: sqlite3.Connection, ec_card_no: str) -> list[AuthRow]:
@@ -777,7 +849,9 @@ def q_authorization(conn: sqlite3.Connection, auth_code: str) -> AuthRow | None:
     return AuthRow(*r) if r else None
 
 
-def q_active_authorization(conn: sqlite3.Connection, ec_card_no: str, channel_id: str) -> AuthRow | None:
+def q_active_authorization(
+    conn: sqlite3.Connection, ec_card_no: str, channel_id: str
+) -> AuthRow | None:
     r = conn.execute(
         f"{_AUTH_SELECT} WHERE a.ec_card_no = ? AND a.channel_id = ? AND a.revoked_at IS NULL",
         (ec_card_no, channel_id),
@@ -813,9 +887,22 @@ def q_revoke_all(conn: sqlite3.Connection, ec_card_no: str, now_ms: int) -> int:
 def q_insert_serial(conn: sqlite3.Connection, s: SerialRow) -> None:
     conn.execute(
         f"INSERT INTO activation_serials ({_SERIAL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (s.serial, s.kind, s.person_id, s.channel_id, s.parent, s.identity_tag, s.challenge,
-         s.password_hash, s.password_salt, s.password_iterations, s.attempts, s.created_at,
-         s.expires_at, s.used_at),
+        (
+            s.serial,
+            s.kind,
+            s.person_id,
+            s.channel_id,
+            s.parent,
+            s.identity_tag,
+            s.challenge,
+            s.password_hash,
+            s.password_salt,
+            s.password_iterations,
+            s.attempts,
+            s.created_at,
+            s.expires_at,
+            s.used_at,
+        ),
     )
 
 
@@ -829,35 +916,49 @@ def q_serial(conn: sqlite3.Connection, serial: str) -> SerialRow | None:
 def q_use_serial(conn: sqlite3.Connection, serial: str, now_ms: int) -> bool:
     """Mark a serial used; False when it already was (a concurrent use)."""
     cur = conn.execute(
-        "UPDATE activation_serials SET used_at = ? WHERE serial = ? AND used_at IS NULL", (now_ms, serial)
+        "UPDATE activation_serials SET used_at = ? WHERE serial = ? AND used_at IS NULL",
+        (now_ms, serial),
     )
     return cur.rowcount == 1
 
 
 def q_serial_attempt(conn: sqlite3.Connection, serial: str) -> int:
     """Count one failed attempt on a serial; returns the attempts so far."""
-    conn.execute("UPDATE activation_serials SET attempts = attempts + 1 WHERE serial = ?", (serial,))
-    r = conn.execute("SELECT attempts FROM activation_serials WHERE serial = ?", (serial,)).fetchone()
+    conn.execute(
+        "UPDATE activation_serials SET attempts = attempts + 1 WHERE serial = ?", (serial,)
+    )
+    r = conn.execute(
+        "SELECT attempts FROM activation_serials WHERE serial = ?", (serial,)
+    ).fetchone()
     return r[0] if r else 0
 
 
 def q_liveness_seen(conn: sqlite3.Connection, digest: bytes) -> bool:
-    return conn.execute("SELECT 1 FROM liveness_seen WHERE digest = ?", (digest,)).fetchone() is not None
+    return (
+        conn.execute("SELECT 1 FROM liveness_seen WHERE digest = ?", (digest,)).fetchone()
+        is not None
+    )
 
 
 def q_record_liveness(conn: sqlite3.Connection, digest: bytes, now_ms: int) -> None:
-    conn.execute("INSERT OR IGNORE INTO liveness_seen (digest, seen_at) VALUES (?, ?)", (digest, now_ms))
+    conn.execute(
+        "INSERT OR IGNORE INTO liveness_seen (digest, seen_at) VALUES (?, ?)", (digest, now_ms)
+    )
 
 
 def q_voucher_provinces(conn: sqlite3.Connection, ec_card_no: str) -> set[str]:
     return {
-        r[0] for r in conn.execute("SELECT province FROM voucher_provinces WHERE ec_card_no = ?", (ec_card_no,))
+        r[0]
+        for r in conn.execute(
+            "SELECT province FROM voucher_provinces WHERE ec_card_no = ?", (ec_card_no,)
+        )
     }
 
 
 def q_add_voucher_province(conn: sqlite3.Connection, ec_card_no: str, province: str) -> None:
     conn.execute(
-        "INSERT OR IGNORE INTO voucher_provinces (ec_card_no, province) VALUES (?, ?)", (ec_card_no, province)
+        "INSERT OR IGNORE INTO voucher_provinces (ec_card_no, province) VALUES (?, ?)",
+        (ec_card_no, province),
     )
 
 
@@ -873,8 +974,13 @@ def q_idempotent_get(
 
 
 def q_idempotent_put(
-    conn: sqlite3.Connection, channel_id: str, method: str, request_id: str, fingerprint: str,
-    result: str, now_ms: int,
+    conn: sqlite3.Connection,
+    channel_id: str,
+    method: str,
+    request_id: str,
+    fingerprint: str,
+    result: str,
+    now_ms: int,
 ) -> None:
     conn.execute(
         "INSERT INTO idempotency (channel_id, method, request_id, fingerprint, result, created_at) "
@@ -883,7 +989,9 @@ def q_idempotent_put(
     )
 
 
-def q_prune(conn: sqlite3.Connection, serials_before: int, seen_before: int, keys_before: int) -> int:
+def q_prune(
+    conn: sqlite3.Connection, serials_before: int, seen_before: int, keys_before: int
+) -> int:
     """Delete a bounded batch of expired serials, seen samples and idempotency keys.
 
     Called on the write path of each activation step, so the tables stay as large as
@@ -909,7 +1017,9 @@ class NationalStore(RoleStore):
     MIGRATIONS = MIGRATIONS
     COUNTED_TABLES = COUNTED_TABLES
 
-    async def list_persons(self, insured_province: str, limit: int, after_id: int) -> list[PersonRow]:
+    async def list_persons(
+        self, insured_province: str, limit: int, after_id: int
+    ) -> list[PersonRow]:
         return await self.db.read(_q_list_persons, insured_province, limit, after_id)
 
     async def get_person(self, id_type: str, id_no: str) -> PersonRow | None:

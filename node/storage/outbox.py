@@ -203,7 +203,9 @@ def enqueue(
         rows,
     )
     lanes = [r[0] for r in rows] if lane is None else [lane] if rows else []
-    conn.executemany("INSERT OR IGNORE INTO delivery (destination) VALUES (?)", [(x,) for x in lanes])
+    conn.executemany(
+        "INSERT OR IGNORE INTO delivery (destination) VALUES (?)", [(x,) for x in lanes]
+    )
     return cur.rowcount
 
 
@@ -266,8 +268,7 @@ def _q_states(conn: sqlite3.Connection, lane: str | None) -> list[DeliveryState]
     # A single-lane store ignores any other delivery row (it has none in normal use).
     where, args = (" WHERE destination = ?", (lane,)) if lane is not None else ("", ())
     return [
-        _state(r)
-        for r in conn.execute(f"{_state_sql(lane)}{where} ORDER BY destination", args)
+        _state(r) for r in conn.execute(f"{_state_sql(lane)}{where} ORDER BY destination", args)
     ]
 
 
@@ -302,7 +303,8 @@ def _q_acked(conn: sqlite3.Connection, destination: str, applied: int, now_ms: i
 
 def _q_narrow(conn: sqlite3.Connection, destination: str, until: int) -> None:
     conn.execute(
-        "UPDATE delivery SET narrow_until = max(narrow_until, ?) WHERE destination = ?", (until, destination)
+        "UPDATE delivery SET narrow_until = max(narrow_until, ?) WHERE destination = ?",
+        (until, destination),
     )
 
 
@@ -313,7 +315,9 @@ def _q_refused(conn: sqlite3.Connection, destination: str, seq: int) -> int:
         "refused_seq = ? WHERE destination = ?",
         (seq, seq, destination),
     )
-    row = conn.execute("SELECT refusals FROM delivery WHERE destination = ?", (destination,)).fetchone()
+    row = conn.execute(
+        "SELECT refusals FROM delivery WHERE destination = ?", (destination,)
+    ).fetchone()
     return row[0] if row else 0
 
 
@@ -325,7 +329,10 @@ def _q_park(conn: sqlite3.Connection, destination: str, seq: int, error: str, no
         "SELECT seq, ?, event_id, kind, ?, ? FROM outbox WHERE seq = ?",
         (destination, error[:500], now_ms, seq),
     )
-    if cur.rowcount == 0 and conn.execute("SELECT 1 FROM outbox_parked WHERE seq = ?", (seq,)).fetchone() is None:
+    if (
+        cur.rowcount == 0
+        and conn.execute("SELECT 1 FROM outbox_parked WHERE seq = ?", (seq,)).fetchone() is None
+    ):
         return False
     conn.execute(
         "UPDATE delivery SET acked_seq = max(acked_seq, ?), attempts = 0, next_attempt_at = 0, "
@@ -336,7 +343,9 @@ def _q_park(conn: sqlite3.Connection, destination: str, seq: int, error: str, no
 
 
 def _q_parked(conn: sqlite3.Connection, destination: str | None) -> list[Parked]:
-    where, args = (" WHERE destination = ?", (destination,)) if destination is not None else ("", ())
+    where, args = (
+        (" WHERE destination = ?", (destination,)) if destination is not None else ("", ())
+    )
     return [
         Parked(*r)
         for r in conn.execute(
@@ -348,7 +357,11 @@ def _q_parked(conn: sqlite3.Connection, destination: str | None) -> list[Parked]
 
 
 def _q_parked_counts(conn: sqlite3.Connection) -> dict[str, int]:
-    return dict(conn.execute("SELECT destination, count(*) FROM outbox_parked GROUP BY destination").fetchall())
+    return dict(
+        conn.execute(
+            "SELECT destination, count(*) FROM outbox_parked GROUP BY destination"
+        ).fetchall()
+    )
 
 
 def _q_retry_parked(conn: sqlite3.Connection, destination: str, now_ms: int) -> list[Parked]:
@@ -359,7 +372,8 @@ def _q_retry_parked(conn: sqlite3.Connection, destination: str, now_ms: int) -> 
     parked = _q_parked(conn, destination)
     for p in parked:
         row = conn.execute(
-            "SELECT destination, event_id, kind, ec_card_no, version, body FROM outbox WHERE seq = ?", (p.seq,)
+            "SELECT destination, event_id, kind, ec_card_no, version, body FROM outbox WHERE seq = ?",
+            (p.seq,),
         ).fetchone()
         conn.execute("DELETE FROM outbox_parked WHERE seq = ?", (p.seq,))
         if row is None:
@@ -384,15 +398,20 @@ def _q_failed(
 
 def _q_reset_backoff(conn: sqlite3.Connection, destination: str) -> None:
     conn.execute(
-        "UPDATE delivery SET attempts = 0, next_attempt_at = 0 WHERE destination = ?", (destination,)
+        "UPDATE delivery SET attempts = 0, next_attempt_at = 0 WHERE destination = ?",
+        (destination,),
     )
 
 
 def _q_last_seq(conn: sqlite3.Connection, lane: str | None, destination: str) -> int:
     args = () if lane is not None else (destination,)
-    newest = conn.execute(f"SELECT coalesce(max(seq), 0) FROM outbox o WHERE {_rows_of(lane)}", args).fetchone()[0]
+    newest = conn.execute(
+        f"SELECT coalesce(max(seq), 0) FROM outbox o WHERE {_rows_of(lane)}", args
+    ).fetchone()[0]
     # Pruned rows were acknowledged: the cursor is then the newest position queued.
-    acked = conn.execute("SELECT acked_seq FROM delivery WHERE destination = ?", (destination,)).fetchone()
+    acked = conn.execute(
+        "SELECT acked_seq FROM delivery WHERE destination = ?", (destination,)
+    ).fetchone()
     return max(newest, acked[0] if acked else 0)
 
 
@@ -430,10 +449,14 @@ def _q_prunable(conn: sqlite3.Connection, lane: str | None, before_ms: int) -> l
     return out
 
 
-def _q_prune(conn: sqlite3.Connection, lane: str | None, destination: str, before_ms: int, limit: int) -> int:
+def _q_prune(
+    conn: sqlite3.Connection, lane: str | None, destination: str, before_ms: int, limit: int
+) -> int:
     """Delete up to ``limit`` of the lane's oldest acknowledged rows created before
     ``before_ms``; the lane's cursor is read in the same transaction."""
-    row = conn.execute("SELECT acked_seq FROM delivery WHERE destination = ?", (destination,)).fetchone()
+    row = conn.execute(
+        "SELECT acked_seq FROM delivery WHERE destination = ?", (destination,)
+    ).fetchone()
     if row is None:
         return 0  # no cursor: nothing is known to be delivered, keep everything
     args = (row[0], limit) if lane is not None else (destination, row[0], limit)
@@ -475,7 +498,9 @@ def q_outbox_epoch(conn: sqlite3.Connection) -> tuple[str, bool]:
 def q_inbox_position(conn: sqlite3.Connection, origin: str) -> int:
     """The highest outbox seq of ``origin`` applied here (0 if none), in the epoch stored
     with it."""
-    row = conn.execute("SELECT applied_seq FROM inbox_position WHERE origin = ?", (origin,)).fetchone()
+    row = conn.execute(
+        "SELECT applied_seq FROM inbox_position WHERE origin = ?", (origin,)
+    ).fetchone()
     return row[0] if row else 0
 
 
@@ -491,7 +516,9 @@ def q_inbox_start(conn: sqlite3.Connection, origin: str, epoch: str) -> tuple[in
     restarted=True)`` in the same transaction. An empty epoch (an older sender) or none
     stored yet (a receiver's position from before epochs): the stored position, as it is.
     """
-    row = conn.execute("SELECT applied_seq, epoch FROM inbox_position WHERE origin = ?", (origin,)).fetchone()
+    row = conn.execute(
+        "SELECT applied_seq, epoch FROM inbox_position WHERE origin = ?", (origin,)
+    ).fetchone()
     if row is None:
         return 0, ""
     applied, stored = row
@@ -572,7 +599,9 @@ class OutboxStore:
     async def acked(self, destination: str, applied: int, now_ms: int) -> None:
         await self.db.write_unsynced(_q_acked, destination, applied, now_ms)
 
-    async def failed(self, destination: str, attempts: int, next_attempt_at: int, error: str) -> None:
+    async def failed(
+        self, destination: str, attempts: int, next_attempt_at: int, error: str
+    ) -> None:
         await self.db.write_unsynced(_q_failed, destination, attempts, next_attempt_at, error)
 
     async def reset_backoff(self, destination: str) -> None:

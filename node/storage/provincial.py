@@ -85,7 +85,7 @@ def m001_voucher_cache(db: Any) -> None:
             updated_at      INTEGER NOT NULL
         );
         CREATE INDEX voucher_cache_by_person ON voucher_cache (id_type, id_no);
-        """
+        """,
     )
 
 
@@ -315,12 +315,18 @@ class AuthMatch:
 
 
 # -- writes --------------------------------------------------------------------------
-def _put_snapshot(conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, now_ms: int) -> bool:
+def _put_snapshot(
+    conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, now_ms: int
+) -> bool:
     """Cache ``snap`` unless the cache holds its version or a newer one. True if written."""
-    row = conn.execute("SELECT version FROM voucher_cache WHERE ec_card_no = ?", (snap.ec_card_no,)).fetchone()
+    row = conn.execute(
+        "SELECT version FROM voucher_cache WHERE ec_card_no = ?", (snap.ec_card_no,)
+    ).fetchone()
     if row is not None and row[0] >= snap.version:
         return False
-    regions = json.dumps([{"insuOrg": o, "insuType": t} for o, t in snap.insured_regions], ensure_ascii=False)
+    regions = json.dumps(
+        [{"insuOrg": o, "insuType": t} for o, t in snap.insured_regions], ensure_ascii=False
+    )
     # Once pushed (national knows this province needs it), a later fetch keeps it pushed.
     conn.execute(
         "INSERT INTO voucher_cache (ec_card_no, id_type, id_no, user_name, gender, birthday, "
@@ -331,8 +337,20 @@ def _put_snapshot(conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, 
         "insured_regions = excluded.insured_regions, state = excluded.state, version = excluded.version, "
         "source = CASE WHEN voucher_cache.source = 'pushed' THEN 'pushed' ELSE excluded.source END, "
         "updated_at = excluded.updated_at",
-        (snap.ec_card_no, snap.id_type, snap.id_no, snap.user_name, snap.gender, snap.birthday,
-         snap.nationality, regions, snap.state, snap.version, source, now_ms),
+        (
+            snap.ec_card_no,
+            snap.id_type,
+            snap.id_no,
+            snap.user_name,
+            snap.gender,
+            snap.birthday,
+            snap.nationality,
+            regions,
+            snap.state,
+            snap.version,
+            source,
+            now_ms,
+        ),
     )
     # The snapshot lists every authorization of the voucher: replace, never merge.
     conn.execute("DELETE FROM channel_auths WHERE ec_card_no = ?", (snap.ec_card_no,))
@@ -340,8 +358,15 @@ def _put_snapshot(conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, 
         "INSERT OR REPLACE INTO channel_auths (auth_code, ec_card_no, channel_id, channel_name, "
         "authorized_at, revoked, revoked_at) VALUES (?,?,?,?,?,?,?)",
         [
-            (a.auth_code, snap.ec_card_no, a.channel_id, a.channel_name, a.authorized_at,
-             int(a.revoked), a.revoked_at)
+            (
+                a.auth_code,
+                snap.ec_card_no,
+                a.channel_id,
+                a.channel_name,
+                a.authorized_at,
+                int(a.revoked),
+                a.revoked_at,
+            )
             for a in snap.authorizations
             if a.auth_code
         ],
@@ -359,9 +384,23 @@ def _put_notice(conn: sqlite3.Connection, n: Notice, now_ms: int) -> bool:
         "INSERT OR IGNORE INTO settlement_notices (settlement_id, state, version, ec_card_no, id_type, "
         "id_no, insu_org, settled_by, med_type, fee_sumamt, fund_pay, psn_acct_pay, own_pay_amt, "
         "at_ms, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        (n.settlement_id, n.state, NOTICE_VERSIONS[n.state], n.ec_card_no, n.id_type, n.id_no,
-         n.insu_org, n.settled_by, n.med_type, n.fee_sumamt, n.fund_pay, n.psn_acct_pay,
-         n.own_pay_amt, n.at_ms, now_ms),
+        (
+            n.settlement_id,
+            n.state,
+            NOTICE_VERSIONS[n.state],
+            n.ec_card_no,
+            n.id_type,
+            n.id_no,
+            n.insu_org,
+            n.settled_by,
+            n.med_type,
+            n.fee_sumamt,
+            n.fund_pay,
+            n.psn_acct_pay,
+            n.own_pay_amt,
+            n.at_ms,
+            now_ms,
+        ),
     )
     return cur.rowcount == 1
 
@@ -370,7 +409,11 @@ _q_position = outbox.q_inbox_position
 
 
 def _q_apply_events(
-    conn: sqlite3.Connection, origin: str, events: Sequence[InboundEvent], now_ms: int, epoch: str = ""
+    conn: sqlite3.Connection,
+    origin: str,
+    events: Sequence[InboundEvent],
+    now_ms: int,
+    epoch: str = "",
 ) -> ApplyResult:
     # The position counts in the origin's outbox epoch: another epoch than the stored
     # one means the sender's outbox started over, so the position restarts at 0 (the
@@ -427,13 +470,25 @@ def _auths_of(conn: sqlite3.Connection, ec_card_no: str) -> tuple[AuthRow, ...]:
 
 
 def _q_get_voucher(conn: sqlite3.Connection, ec_card_no: str) -> CachedVoucher | None:
-    r = conn.execute(f"SELECT {_VOUCHER_COLS} FROM voucher_cache WHERE ec_card_no = ?", (ec_card_no,)).fetchone()
+    r = conn.execute(
+        f"SELECT {_VOUCHER_COLS} FROM voucher_cache WHERE ec_card_no = ?", (ec_card_no,)
+    ).fetchone()
     if r is None:
         return None
     regions = tuple((g["insuOrg"], g["insuType"]) for g in json.loads(r["insured_regions"]))
     return CachedVoucher(
-        r["ec_card_no"], r["state"], r["user_name"], r["id_type"], r["id_no"], r["gender"],
-        r["birthday"], r["nationality"], regions, r["version"], r["source"], r["updated_at"],
+        r["ec_card_no"],
+        r["state"],
+        r["user_name"],
+        r["id_type"],
+        r["id_no"],
+        r["gender"],
+        r["birthday"],
+        r["nationality"],
+        regions,
+        r["version"],
+        r["source"],
+        r["updated_at"],
         _auths_of(conn, ec_card_no),
     )
 
@@ -441,7 +496,8 @@ def _q_get_voucher(conn: sqlite3.Connection, ec_card_no: str) -> CachedVoucher |
 def _q_get_by_auth_code(conn: sqlite3.Connection, auth_code: str) -> AuthMatch | None:
     r = conn.execute(
         "SELECT a.ec_card_no, a.channel_id, a.revoked, coalesce(c.status, 'approved'), coalesce(c.reason, '') "
-        "FROM channel_auths a LEFT JOIN channel_status c USING (channel_id) WHERE a.auth_code = ?", (auth_code,)
+        "FROM channel_auths a LEFT JOIN channel_status c USING (channel_id) WHERE a.auth_code = ?",
+        (auth_code,),
     ).fetchone()
     if r is None:
         return None
@@ -455,11 +511,14 @@ def _put_channel_status(conn: sqlite3.Connection, c: ChannelStatus, now_ms: int)
         "INSERT INTO channel_status (channel_id, status, reason, version, updated_at) VALUES (?,?,?,?,?) "
         "ON CONFLICT (channel_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, "
         "version = excluded.version, updated_at = excluded.updated_at WHERE excluded.version > channel_status.version",
-        (c.channel_id, c.status, c.reason, c.version, now_ms))
+        (c.channel_id, c.status, c.reason, c.version, now_ms),
+    )
     return cur.rowcount > 0
 
 
-def _q_list_notices(conn: sqlite3.Connection, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
+def _q_list_notices(
+    conn: sqlite3.Connection, id_type: str, id_no: str, limit: int
+) -> list[ReceivedNotice]:
     # The current state of each settlement: its row of highest version; newest first.
     rows = conn.execute(
         "SELECT settlement_id, ec_card_no, id_type, id_no, insu_org, settled_by, med_type, fee_sumamt, "
@@ -472,9 +531,13 @@ def _q_list_notices(conn: sqlite3.Connection, id_type: str, id_no: str, limit: i
     return [ReceivedNotice(Notice(*r[:13]), r[13]) for r in rows]
 
 
-COUNTED_TABLES = ("voucher_cache", "channel_auths", "settlements", "settlement_notices", "outbox_parked")
-
-
+COUNTED_TABLES = (
+    "voucher_cache",
+    "channel_auths",
+    "settlements",
+    "settlement_notices",
+    "outbox_parked",
+)
 
 
 class ProvincialStore(RoleStore):

@@ -25,8 +25,10 @@ from node.storage.db import Database, run_script
 __all__ = ["QrRow", "RequestKey", "QrStore", "create_tables"]
 
 _PRUNE_BATCH = 200
-_COLS = ("code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, expires_at, state, "
-         "used_at, used_by")
+_COLS = (
+    "code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, expires_at, state, "
+    "used_at, used_by"
+)
 
 
 def create_tables(db: Any) -> None:
@@ -80,8 +82,12 @@ def q_code(conn: sqlite3.Connection, code: str) -> QrRow | None:
 
 
 def q_live_codes(conn: sqlite3.Connection, auth_code: str) -> list[QrRow]:
-    return [QrRow(*r) for r in conn.execute(
-        f"SELECT {_COLS} FROM qr_codes WHERE auth_code = ? AND state = 'live'", (auth_code,))]
+    return [
+        QrRow(*r)
+        for r in conn.execute(
+            f"SELECT {_COLS} FROM qr_codes WHERE auth_code = ? AND state = 'live'", (auth_code,)
+        )
+    ]
 
 
 def _recall(conn: sqlite3.Connection, key: RequestKey) -> QrRow | None:
@@ -92,7 +98,9 @@ def _recall(conn: sqlite3.Connection, key: RequestKey) -> QrRow | None:
     if r is None:
         return None
     if r[0] != key.fingerprint:
-        raise invalid(f"requestId {key.request_id!r} was already used for a different {key.method} request")
+        raise invalid(
+            f"requestId {key.request_id!r} was already used for a different {key.method} request"
+        )
     return q_code(conn, r[1])
 
 
@@ -106,7 +114,10 @@ def _prune(conn: sqlite3.Connection, before: int) -> None:
 
 
 def q_issue(
-    conn: sqlite3.Connection, template: QrRow, new_code: Callable[[], str], key: RequestKey | None,
+    conn: sqlite3.Connection,
+    template: QrRow,
+    new_code: Callable[[], str],
+    key: RequestKey | None,
     prune_before: int,
 ) -> QrRow:
     """Kill the authCode's live codes and store a new one (``template`` with a fresh
@@ -115,18 +126,36 @@ def q_issue(
         prior = _recall(conn, key)
         if prior is not None:
             return prior
-    conn.execute("UPDATE qr_codes SET state = 'replaced' WHERE auth_code = ? AND state = 'live'",
-                 (template.auth_code,))
+    conn.execute(
+        "UPDATE qr_codes SET state = 'replaced' WHERE auth_code = ? AND state = 'live'",
+        (template.auth_code,),
+    )
     code = new_code()
     while conn.execute("SELECT 1 FROM qr_codes WHERE code = ?", (code,)).fetchone():  # 1 in 10^13
         code = new_code()
-    row = QrRow(code, template.ec_card_no, template.auth_code, template.channel_id, template.insu_org,
-                template.voucher_version, template.issued_at, template.expires_at)
+    row = QrRow(
+        code,
+        template.ec_card_no,
+        template.auth_code,
+        template.channel_id,
+        template.insu_org,
+        template.voucher_version,
+        template.issued_at,
+        template.expires_at,
+    )
     conn.execute(
         "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, "
         "expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
-        (row.code, row.ec_card_no, row.auth_code, row.channel_id, row.insu_org, row.voucher_version,
-         row.issued_at, row.expires_at),
+        (
+            row.code,
+            row.ec_card_no,
+            row.auth_code,
+            row.channel_id,
+            row.insu_org,
+            row.voucher_version,
+            row.issued_at,
+            row.expires_at,
+        ),
     )
     if key is not None:
         conn.execute(
@@ -156,6 +185,10 @@ class QrStore:
         return self.db.read_now(q_live_codes, auth_code)
 
     async def issue(
-        self, template: QrRow, new_code: Callable[[], str], key: RequestKey | None, prune_before: int
+        self,
+        template: QrRow,
+        new_code: Callable[[], str],
+        key: RequestKey | None,
+        prune_before: int,
     ) -> QrRow:
         return await self.writes.write(q_issue, template, new_code, key, prune_before)

@@ -21,9 +21,13 @@ class StorageSettings:
     synchronous: str = "full"
 
     @classmethod
-    def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> StorageSettings:
+    def from_config(
+        cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> StorageSettings:
         settings = read_settings(cls, "db", extra, environ, key_prefix="db_")
         if settings.synchronous.upper() not in SYNCHRONOUS:
-            raise ConfigError(f"db setting db_synchronous={settings.synchronous!r} is not one of "
-                              f"{', '.join(s.lower() for s in SYNCHRONOUS)}")
+            raise ConfigError(
+                f"db setting db_synchronous={settings.synchronous!r} is not one of "
+                f"{', '.join(s.lower() for s in SYNCHRONOUS)}"
+            )
         return settings

@@ -126,20 +126,30 @@ def create_reversal_table(db: Any) -> None:
     )
 
 
-def q_begin_reversal(conn: sqlite3.Connection, settlement_id: str, request_id: str, now_ms: int) -> None:
-    conn.execute("INSERT OR IGNORE INTO reversals_pending (settlement_id, request_id, asked_at) VALUES (?,?,?)",
-                 (settlement_id, request_id, now_ms))
+def q_begin_reversal(
+    conn: sqlite3.Connection, settlement_id: str, request_id: str, now_ms: int
+) -> None:
+    conn.execute(
+        "INSERT OR IGNORE INTO reversals_pending (settlement_id, request_id, asked_at) VALUES (?,?,?)",
+        (settlement_id, request_id, now_ms),
+    )
 
 
 def q_end_reversal(conn: sqlite3.Connection, settlement_id: str) -> None:
     conn.execute("DELETE FROM reversals_pending WHERE settlement_id = ?", (settlement_id,))
 
 
-def q_reversals_pending(conn: sqlite3.Connection, older_than_ms: int, limit: int = 100) -> list[tuple[str, str]]:
+def q_reversals_pending(
+    conn: sqlite3.Connection, older_than_ms: int, limit: int = 100
+) -> list[tuple[str, str]]:
     """(settlement id, reversal request id) of remote reversals still unconfirmed."""
-    return [tuple(r) for r in conn.execute(
-        "SELECT settlement_id, request_id FROM reversals_pending WHERE asked_at <= ? ORDER BY asked_at LIMIT ?",
-        (older_than_ms, limit))]
+    return [
+        tuple(r)
+        for r in conn.execute(
+            "SELECT settlement_id, request_id FROM reversals_pending WHERE asked_at <= ? ORDER BY asked_at LIMIT ?",
+            (older_than_ms, limit),
+        )
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,18 +198,29 @@ def _row(r: tuple | None) -> SettlementRow | None:
 
 
 def q_get_settlement(conn: sqlite3.Connection, settlement_id: str) -> SettlementRow | None:
-    return _row(conn.execute(f"SELECT {_COLS} FROM settlements WHERE settlement_id = ?", (settlement_id,)).fetchone())
+    return _row(
+        conn.execute(
+            f"SELECT {_COLS} FROM settlements WHERE settlement_id = ?", (settlement_id,)
+        ).fetchone()
+    )
 
 
-def q_get_by_key(conn: sqlite3.Connection, serving: str, org_id: str, request_id: str) -> SettlementRow | None:
-    return _row(conn.execute(
-        f"SELECT {_COLS} FROM settlements WHERE serving_province = ? AND org_id = ? AND request_id = ?",
-        (serving, org_id, request_id)).fetchone())
+def q_get_by_key(
+    conn: sqlite3.Connection, serving: str, org_id: str, request_id: str
+) -> SettlementRow | None:
+    return _row(
+        conn.execute(
+            f"SELECT {_COLS} FROM settlements WHERE serving_province = ? AND org_id = ? AND request_id = ?",
+            (serving, org_id, request_id),
+        ).fetchone()
+    )
 
 
 def q_insert_settlement(conn: sqlite3.Connection, row: SettlementRow) -> None:
-    conn.execute(f"INSERT INTO settlements ({_COLS}) VALUES ({_MARKS})",
-                 tuple(getattr(row, c) for c in SettlementRow.__slots__))
+    conn.execute(
+        f"INSERT INTO settlements ({_COLS}) VALUES ({_MARKS})",
+        tuple(getattr(row, c) for c in SettlementRow.__slots__),
+    )
 
 
 def q_update_settlement(conn: sqlite3.Connection, row: SettlementRow) -> None:
@@ -208,34 +229,66 @@ def q_update_settlement(conn: sqlite3.Connection, row: SettlementRow) -> None:
         "UPDATE settlements SET state = ?, fund_pay = ?, psn_acct_pay = ?, own_pay_amt = ?, deductible_part = ?, "
         "acct_balance = ?, settled_at = ?, reversed_at = ?, reverse_request_id = ?, settled_by = ?, "
         "fee_sumamt = ? WHERE settlement_id = ?",
-        (row.state, row.fund_pay, row.psn_acct_pay, row.own_pay_amt, row.deductible_part, row.acct_balance,
-         row.settled_at, row.reversed_at, row.reverse_request_id, row.settled_by, row.fee_sumamt,
-         row.settlement_id),
+        (
+            row.state,
+            row.fund_pay,
+            row.psn_acct_pay,
+            row.own_pay_amt,
+            row.deductible_part,
+            row.acct_balance,
+            row.settled_at,
+            row.reversed_at,
+            row.reverse_request_id,
+            row.settled_by,
+            row.fee_sumamt,
+            row.settlement_id,
+        ),
     )
 
 
 def q_delete_pending(conn: sqlite3.Connection, settlement_id: str) -> bool:
-    return conn.execute("DELETE FROM settlements WHERE settlement_id = ? AND state = 'pending'",
-                        (settlement_id,)).rowcount == 1
+    return (
+        conn.execute(
+            "DELETE FROM settlements WHERE settlement_id = ? AND state = 'pending'",
+            (settlement_id,),
+        ).rowcount
+        == 1
+    )
 
 
-def q_pending(conn: sqlite3.Connection, older_than_ms: int, limit: int = 100) -> list[SettlementRow]:
+def q_pending(
+    conn: sqlite3.Connection, older_than_ms: int, limit: int = 100
+) -> list[SettlementRow]:
     """Remote settlements still unconfirmed, oldest first."""
-    return [SettlementRow(*r) for r in conn.execute(
-        f"SELECT {_COLS} FROM settlements WHERE state = 'pending' AND created_at <= ? ORDER BY created_at LIMIT ?",
-        (older_than_ms, limit))]
+    return [
+        SettlementRow(*r)
+        for r in conn.execute(
+            f"SELECT {_COLS} FROM settlements WHERE state = 'pending' AND created_at <= ? ORDER BY created_at LIMIT ?",
+            (older_than_ms, limit),
+        )
+    ]
 
 
-def q_account(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str) -> tuple[int, int] | None:
+def q_account(
+    conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str
+) -> tuple[int, int] | None:
     """(balance, the last year credited with its injection), or None before the first use."""
     r = conn.execute(
         "SELECT balance, injected_year FROM personal_accounts WHERE id_type = ? AND id_no = ? AND insu_org = ?",
-        (id_type, id_no, insu_org)).fetchone()
+        (id_type, id_no, insu_org),
+    ).fetchone()
     return (r[0], r[1]) if r is not None else None
 
 
-def q_set_account(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str, balance: int,
-                  injected_year: int, now_ms: int) -> None:
+def q_set_account(
+    conn: sqlite3.Connection,
+    id_type: str,
+    id_no: str,
+    insu_org: str,
+    balance: int,
+    injected_year: int,
+    now_ms: int,
+) -> None:
     conn.execute(
         "INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, injected_year, opened_at, updated_at) "
         "VALUES (?,?,?,?,?,?,?) ON CONFLICT (id_type, id_no, insu_org) DO UPDATE SET balance = excluded.balance, "
@@ -258,16 +311,26 @@ def add_injected_year(db: Any) -> None:
     )
 
 
-def q_accumulators(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str,
-                   year: int) -> tuple[int, int]:
+def q_accumulators(
+    conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str, year: int
+) -> tuple[int, int]:
     r = conn.execute(
         "SELECT deductible_paid, fund_paid FROM accumulators WHERE id_type = ? AND id_no = ? AND insu_org = ? "
-        "AND year = ?", (id_type, id_no, insu_org, year)).fetchone()
+        "AND year = ?",
+        (id_type, id_no, insu_org, year),
+    ).fetchone()
     return (r[0], r[1]) if r is not None else (0, 0)
 
 
-def q_set_accumulators(conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str, year: int,
-                       deductible_paid: int, fund_paid: int) -> None:
+def q_set_accumulators(
+    conn: sqlite3.Connection,
+    id_type: str,
+    id_no: str,
+    insu_org: str,
+    year: int,
+    deductible_paid: int,
+    fund_paid: int,
+) -> None:
     conn.execute(
         "INSERT INTO accumulators (id_type, id_no, insu_org, year, deductible_paid, fund_paid) VALUES (?,?,?,?,?,?) "
         "ON CONFLICT (id_type, id_no, insu_org, year) DO UPDATE SET deductible_paid = excluded.deductible_paid, "
@@ -278,8 +341,13 @@ def q_set_accumulators(conn: sqlite3.Connection, id_type: str, id_no: str, insu_
 
 def q_claim_token(conn: sqlite3.Connection, token: str, now_ms: int) -> bool:
     """One settlement per token: mark it used, unless it already is."""
-    return conn.execute("UPDATE ec_tokens SET settled_at = ? WHERE token = ? AND settled_at IS NULL",
-                        (now_ms, token)).rowcount == 1
+    return (
+        conn.execute(
+            "UPDATE ec_tokens SET settled_at = ? WHERE token = ? AND settled_at IS NULL",
+            (now_ms, token),
+        ).rowcount
+        == 1
+    )
 
 
 def q_release_token(conn: sqlite3.Connection, token: str) -> None:

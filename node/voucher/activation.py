@@ -62,9 +62,25 @@ async def open_password_page(lc: Lifecycle, channel_id: str, real_person_serial:
         person = check_same_identity(conn, rp)
         _not_active(conn, person)
         expires = now + lc.settings.page_ttl * 1000
-        q.q_insert_serial(conn, SerialRow(
-            session, "password_page", rp.person_id, channel_id, rp.serial, rp.identity_tag, None,
-            None, None, None, 0, now, expires, None))
+        q.q_insert_serial(
+            conn,
+            SerialRow(
+                session,
+                "password_page",
+                rp.person_id,
+                channel_id,
+                rp.serial,
+                rp.identity_tag,
+                None,
+                None,
+                None,
+                None,
+                0,
+                now,
+                expires,
+                None,
+            ),
+        )
         return PageResult(session, expires)
 
     return await lc.store.transact(tx)
@@ -87,10 +103,15 @@ def _password_target(
             raise invalid("realPersonSerial does not belong to this pageSession")
         real_person_serial = page.parent or ""
     elif not real_person_serial:
-        raise invalid("realPersonSerial (official channel) or pageSession (third-party channel) is required")
+        raise invalid(
+            "realPersonSerial (official channel) or pageSession (third-party channel) is required"
+        )
     elif channel.kind != OFFICIAL:
-        raise EcError(500082, "a third-party channel sets the password on the national password page: "
-                              "call OpenPasswordPage and pass its pageSession (6.1.3 c)")
+        raise EcError(
+            500082,
+            "a third-party channel sets the password on the national password page: "
+            "call OpenPasswordPage and pass its pageSession (6.1.3 c)",
+        )
     rp = check_serial(conn, real_person_serial, "real_person", channel_id, now)
     person = check_same_identity(conn, rp)
     _not_active(conn, person)
@@ -98,12 +119,19 @@ def _password_target(
 
 
 async def set_password(
-    lc: Lifecycle, channel_id: str, real_person_serial: str, page_session: str, password: str, confirm: str
+    lc: Lifecycle,
+    channel_id: str,
+    real_person_serial: str,
+    page_session: str,
+    password: str,
+    confirm: str,
 ) -> PasswordResult:
     """Check and hash the new password; the hash waits under a password serial until
     the activation (never logged, never returned)."""
     now = lc.now_ms()
-    _, _, _, person = await lc.store.query(_password_target, channel_id, real_person_serial, page_session, now)
+    _, _, _, person = await lc.store.query(
+        _password_target, channel_id, real_person_serial, page_session, now
+    )
     check_new_password(password, confirm, person.id_no)
     hashed = await lc.hasher.hash(password)
     serial = lc.serial("pw")
@@ -113,17 +141,37 @@ async def set_password(
         if page is not None:
             q.q_use_serial(conn, page.serial, now)
         expires = min(now + lc.settings.password_ttl * 1000, rp.expires_at)
-        q.q_insert_serial(conn, SerialRow(
-            serial, "password", rp.person_id, channel_id, rp.serial, rp.identity_tag, None,
-            hashed.hash, hashed.salt, hashed.iterations, 0, now, expires, None))
+        q.q_insert_serial(
+            conn,
+            SerialRow(
+                serial,
+                "password",
+                rp.person_id,
+                channel_id,
+                rp.serial,
+                rp.identity_tag,
+                None,
+                hashed.hash,
+                hashed.salt,
+                hashed.iterations,
+                0,
+                now,
+                expires,
+                None,
+            ),
+        )
         return PasswordResult(serial, expires)
 
     return await lc.store.transact(tx)
 
 
 async def activate(
-    lc: Lifecycle, channel_id: str, real_person_serial: str, password_serial: str,
-    business_province: str = "", request_id: str = "",
+    lc: Lifecycle,
+    channel_id: str,
+    real_person_serial: str,
+    password_serial: str,
+    business_province: str = "",
+    request_id: str = "",
 ) -> ActivationResult:
     """Activate the voucher of a person who passed both checks and set a password."""
     check_business_province(business_province)
@@ -139,26 +187,59 @@ async def activate(
             return prior
         rp = check_serial(conn, real_person_serial, "real_person", channel_id, now)
         pw = q.q_serial(conn, password_serial) if password_serial else None
-        if (pw is None or pw.kind != "password" or pw.channel_id != channel_id or pw.parent != rp.serial
-                or pw.used_at is not None or pw.expires_at <= now or pw.password_hash is None):
-            raise EcError(500042, "no password was set in this activation (or it expired): call SetPassword "
-                                  "and pass its passwordSerial")
+        if (
+            pw is None
+            or pw.kind != "password"
+            or pw.channel_id != channel_id
+            or pw.parent != rp.serial
+            or pw.used_at is not None
+            or pw.expires_at <= now
+            or pw.password_hash is None
+        ):
+            raise EcError(
+                500042,
+                "no password was set in this activation (or it expired): call SetPassword "
+                "and pass its passwordSerial",
+            )
         person = check_same_identity(conn, rp)
         _not_active(conn, person)
         number = voucher_number(person.id_type, person.id_no, person.user_name, key)
         old = q.q_voucher(conn, number)  # a superseded voucher whose identity came back
         row = VoucherRow(
-            number, person.person_id, ACTIVATED, pw.password_hash, pw.password_salt, pw.password_iterations,
-            0, None, old.version + 1 if old else 1, old.created_at if old else now, now, now, None,
+            number,
+            person.person_id,
+            ACTIVATED,
+            pw.password_hash,
+            pw.password_salt,
+            pw.password_iterations,
+            0,
+            None,
+            old.version + 1 if old else 1,
+            old.created_at if old else now,
+            now,
+            now,
+            None,
         )
         q.q_put_voucher(conn, row)
         q.q_use_serial(conn, rp.serial, now)
         q.q_use_serial(conn, pw.serial, now)
         q.q_insert_authorization(conn, code, number, channel_id, now)
-        emit(conn, lc.entropy, "voucher.activated", row, person, now, business_province,
-             payload={"channelId": channel_id})
+        emit(
+            conn,
+            lc.entropy,
+            "voucher.activated",
+            row,
+            person,
+            now,
+            business_province,
+            payload={"channelId": channel_id},
+        )
         result = ActivationResult(
-            number, ACTIVATED, code, tuple(Region(r.insu_org, r.insu_type) for r in person.insured), row.version
+            number,
+            ACTIVATED,
+            code,
+            tuple(Region(r.insu_org, r.insu_type) for r in person.insured),
+            row.version,
         )
         remember(conn, channel_id, "Activate", request_id, fp, result, now)
         return result

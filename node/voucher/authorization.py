@@ -48,9 +48,14 @@ def _authorizable(conn, channel: ChannelRow, v: VoucherRow | None, now: int) -> 
     if v is None or v.state == NOT_ACTIVATED or v.password_hash is None:
         raise EcError(500002, "this voucher is not activated: activate it first (6.1.3)")
     if effective_state(v, now) == FROZEN:
-        raise EcError(500079, "the voucher is frozen after five wrong passwords; a real-person check on the "
-                              "official channel lifts it, or wait until the freeze ends")
-    if channel.kind != OFFICIAL and q.q_active_authorization(conn, v.ec_card_no, channel.channel_id):
+        raise EcError(
+            500079,
+            "the voucher is frozen after five wrong passwords; a real-person check on the "
+            "official channel lifts it, or wait until the freeze ends",
+        )
+    if channel.kind != OFFICIAL and q.q_active_authorization(
+        conn, v.ec_card_no, channel.channel_id
+    ):
         raise EcError(500088, f"the holder already authorized channel {channel.channel_id}")
     return v
 
@@ -62,8 +67,14 @@ class _WrongPassword:
 
 
 async def authorize(
-    lc: Lifecycle, channel_id: str, user_name: str, id_type: str, id_no: str, password: str,
-    business_province: str = "", request_id: str = "",
+    lc: Lifecycle,
+    channel_id: str,
+    user_name: str,
+    id_type: str,
+    id_no: str,
+    password: str,
+    business_province: str = "",
+    request_id: str = "",
 ) -> AuthorizeResult:
     """A new authorization code for the calling channel, confirmed with the password."""
     ident = parse_identity(user_name, id_type, id_no)
@@ -84,7 +95,9 @@ async def authorize(
     found = await lc.store.query(read)
     if isinstance(found, AuthorizeResult):
         return found
-    stored = HashedPassword(found.password_hash, found.password_salt, found.password_iterations or 1)
+    stored = HashedPassword(
+        found.password_hash, found.password_salt, found.password_iterations or 1
+    )
     ok = await lc.hasher.verify(password, stored)
     code = lc.auth_code()
 
@@ -103,7 +116,9 @@ async def authorize(
         if not ok:
             attempts = v.failed_attempts + 1
             if attempts >= lc.settings.max_wrong_passwords:
-                return _WrongPassword(attempts, freeze(conn, lc, v, person, now, attempts).frozen_until)
+                return _WrongPassword(
+                    attempts, freeze(conn, lc, v, person, now, attempts).frozen_until
+                )
             q.q_set_failed_attempts(conn, v.ec_card_no, attempts)
             return _WrongPassword(attempts, None)
         if channel.kind == OFFICIAL:
@@ -113,8 +128,16 @@ async def authorize(
         row = dataclasses.replace(v, failed_attempts=0, version=v.version + 1, updated_at=now)
         q.q_put_voucher(conn, row)
         q.q_insert_authorization(conn, code, v.ec_card_no, channel_id, now)
-        emit(conn, lc.entropy, "voucher.authorized", row, person, now, business_province,
-             payload={"channelId": channel_id})
+        emit(
+            conn,
+            lc.entropy,
+            "voucher.authorized",
+            row,
+            person,
+            now,
+            business_province,
+            payload={"channelId": channel_id},
+        )
         result = AuthorizeResult(code, v.ec_card_no, row.version)
         remember(conn, channel_id, "Authorize", request_id, fp, result, now)
         return result
@@ -123,24 +146,37 @@ async def authorize(
     lc.wake()
     if isinstance(result, _WrongPassword):
         if result.frozen_until is not None:
-            raise EcError(500079, f"wrong password {result.attempts} times in a row: the voucher is frozen; a "
-                                  "real-person check on the official channel lifts it, or wait until the freeze ends",
-                          frozenUntil=str(result.frozen_until))
+            raise EcError(
+                500079,
+                f"wrong password {result.attempts} times in a row: the voucher is frozen; a "
+                "real-person check on the official channel lifts it, or wait until the freeze ends",
+                frozenUntil=str(result.frozen_until),
+            )
         left = lc.settings.max_wrong_passwords - result.attempts
-        raise EcError(500004, f"wrong voucher password; {left} more wrong attempt(s) freeze the voucher",
-                      attemptsLeft=str(left))
+        raise EcError(
+            500004,
+            f"wrong voucher password; {left} more wrong attempt(s) freeze the voucher",
+            attemptsLeft=str(left),
+        )
     return result
 
 
 def _views(rows, *, with_codes: bool = False) -> tuple[AuthorizationView, ...]:
     return tuple(
-        AuthorizationView(a.channel_id, a.channel_name, a.created_at, a.revoked_at,
-                          a.auth_code if with_codes else "")
+        AuthorizationView(
+            a.channel_id,
+            a.channel_name,
+            a.created_at,
+            a.revoked_at,
+            a.auth_code if with_codes else "",
+        )
         for a in rows
     )
 
 
-async def list_authorizations(lc: Lifecycle, channel_id: str, auth_code: str) -> tuple[AuthorizationView, ...]:
+async def list_authorizations(
+    lc: Lifecycle, channel_id: str, auth_code: str
+) -> tuple[AuthorizationView, ...]:
     """Every authorization of the holder's voucher, revoked ones too; codes not shown."""
 
     def read(conn):
@@ -172,7 +208,9 @@ async def revoke_authorization(
         if target is None:
             raise EcError(500012, f"channel {target_channel!r} is not registered")
         if target.kind == OFFICIAL:
-            raise invalid("the official channel needs no authorization (4.5); there is nothing to revoke")
+            raise invalid(
+                "the official channel needs no authorization (4.5); there is nothing to revoke"
+            )
         active = q.q_active_authorization(conn, holder.ec_card_no, target_channel)
         if active is None:
             raise EcError(500040, f"the voucher has no authorization for channel {target_channel}")
@@ -181,7 +219,15 @@ async def revoke_authorization(
         person = q.q_person_by_id(conn, v.person_id)
         row = dataclasses.replace(v, version=v.version + 1, updated_at=now)
         q.q_put_voucher(conn, row)
-        emit(conn, lc.entropy, "voucher.revoked", row, person, now, payload={"channelId": target_channel})
+        emit(
+            conn,
+            lc.entropy,
+            "voucher.revoked",
+            row,
+            person,
+            now,
+            payload={"channelId": target_channel},
+        )
         result = AuthorizationView(target.channel_id, target.name, active.created_at, now)
         remember(conn, channel_id, "RevokeAuthorization", request_id, fp, result, now)
         return result
@@ -191,7 +237,9 @@ async def revoke_authorization(
     return result
 
 
-def _status(conn, channel: ChannelRow, v: VoucherRow, person: PersonRow, now: int, *, shown: bool) -> VoucherStatus:
+def _status(
+    conn, channel: ChannelRow, v: VoucherRow, person: PersonRow, now: int, *, shown: bool
+) -> VoucherStatus:
     state = effective_state(v, now)
     if not shown:
         return VoucherStatus("", state, 0, (), ())
@@ -199,18 +247,28 @@ def _status(conn, channel: ChannelRow, v: VoucherRow, person: PersonRow, now: in
     if channel.kind != OFFICIAL:
         rows = [a for a in rows if a.channel_id == channel.channel_id]
     return VoucherStatus(
-        v.ec_card_no, state, v.version, tuple(Region(r.insu_org, r.insu_type) for r in person.insured),
-        _views(rows), v.frozen_until if state == FROZEN else None,
+        v.ec_card_no,
+        state,
+        v.version,
+        tuple(Region(r.insu_org, r.insu_type) for r in person.insured),
+        _views(rows),
+        v.frozen_until if state == FROZEN else None,
     )
 
 
 async def voucher_status(
-    lc: Lifecycle, channel_id: str, auth_code: str = "", user_name: str = "", id_type: str = "", id_no: str = ""
+    lc: Lifecycle,
+    channel_id: str,
+    auth_code: str = "",
+    user_name: str = "",
+    id_type: str = "",
+    id_no: str = "",
 ) -> VoucherStatus:
     """By authorization code: the voucher in full. By identity: its state only, and the
     full view when the calling channel holds a live authorization for it."""
     now = lc.now_ms()
     if auth_code:
+
         def by_code(conn) -> VoucherStatus:
             channel = check_channel(conn, channel_id)
             auth = check_auth_code(conn, channel, auth_code)

@@ -84,7 +84,9 @@ class SimulatedFaceVerifier:
         stamp = sample[:8]
         (taken_ms,) = struct.unpack(">Q", stamp)
         if not hmac.compare_digest(sample[8:], _mac(template, challenge, stamp)):
-            raise LivenessRefused("the liveness sample does not match the enrolled face or the challenge")
+            raise LivenessRefused(
+                "the liveness sample does not match the enrolled face or the challenge"
+            )
         if taken_ms > now_ms + FUTURE_SKEW_MS:
             raise LivenessRefused("the liveness sample is stamped in the future")
         if taken_ms < now_ms - self.window_ms:

@@ -34,29 +34,44 @@ __all__ = ["set_channel_status", "MAX_REASON"]
 MAX_REASON = 200
 
 
-async def set_channel_status(lc: Lifecycle, channel_id: str, status: str, reason: str) -> tuple[ChannelRow, bool]:
+async def set_channel_status(
+    lc: Lifecycle, channel_id: str, status: str, reason: str
+) -> tuple[ChannelRow, bool]:
     """The channel after the change, and whether anything changed."""
     channel_id, reason = channel_id.strip(), reason.strip()
     if not channel_id:
         raise invalid("channelId is required", field="channelId")
     if status not in CHANNEL_STATUSES:
-        raise invalid(f"status must be one of {', '.join(CHANNEL_STATUSES)}, not {status!r}", field="status")
+        raise invalid(
+            f"status must be one of {', '.join(CHANNEL_STATUSES)}, not {status!r}", field="status"
+        )
     if len(reason) > MAX_REASON:
         raise invalid(f"reason must be at most {MAX_REASON} characters", field="reason")
 
     def tx(conn: sqlite3.Connection) -> tuple[ChannelRow, bool]:
         channel = q.q_channel(conn, channel_id)
         if channel is None:
-            raise EcError(500012, f"channel {channel_id!r} is not registered with the national platform")
+            raise EcError(
+                500012, f"channel {channel_id!r} is not registered with the national platform"
+            )
         if channel.kind == OFFICIAL and status != "approved":
-            raise invalid(f"{channel_id} is the official NHSA channel: it cannot be suspended", field="status")
+            raise invalid(
+                f"{channel_id} is the official NHSA channel: it cannot be suspended", field="status"
+            )
         if (channel.status, channel.status_reason) == (status, reason):
             return channel, False
         now = lc.now_ms()
-        row = dataclasses.replace(channel, status=status, status_reason=reason,
-                                  status_version=channel.status_version + 1, status_changed_at=now)
+        row = dataclasses.replace(
+            channel,
+            status=status,
+            status_reason=reason,
+            status_version=channel.status_version + 1,
+            status_changed_at=now,
+        )
         q.q_set_channel_status(conn, row)
-        outbox.enqueue(conn, channel_event(channel_id, status, reason, row.status_version, now), PROVINCES, now)
+        outbox.enqueue(
+            conn, channel_event(channel_id, status, reason, row.status_version, now), PROVINCES, now
+        )
         return row, True
 
     result = await lc.store.transact(tx)

@@ -108,7 +108,9 @@ def check_channel(conn: sqlite3.Connection, channel_id: str) -> ChannelRow:
         raise EcError(500012, "no channel: send the channel id in the ec-channel-id metadata")
     channel = q.q_channel(conn, channel_id)
     if channel is None:
-        raise EcError(500012, f"channel {channel_id!r} is not registered with the national platform")
+        raise EcError(
+            500012, f"channel {channel_id!r} is not registered with the national platform"
+        )
     if channel.status != "approved":
         raise EcError(-4, f"channel {channel_id!r} is {channel.status}, not approved (4.3)")
     return channel
@@ -117,11 +119,14 @@ def check_channel(conn: sqlite3.Connection, channel_id: str) -> ChannelRow:
 def check_official(channel: ChannelRow, what: str) -> None:
     if channel.kind != OFFICIAL:
         raise EcError(
-            500091, f"{what} is only for the official NHSA channel (4.7), not for {channel.channel_id}"
+            500091,
+            f"{what} is only for the official NHSA channel (4.7), not for {channel.channel_id}",
         )
 
 
-def check_person(conn: sqlite3.Connection, ident: Identity, *, check_name: bool = True) -> PersonRow:
+def check_person(
+    conn: sqlite3.Connection, ident: Identity, *, check_name: bool = True
+) -> PersonRow:
     """The registered person with this id; 500050 if none, 500057 if the name differs."""
     person = q.q_person(conn, ident.id_type, ident.id_no)
     if person is None:
@@ -148,8 +153,11 @@ def check_auth_code(conn: sqlite3.Connection, channel: ChannelRow, auth_code: st
         raise EcError(500008, "authCode is not an authorization code issued to this channel")
     if auth.revoked_at is not None:
         voucher = q.q_voucher(conn, auth.ec_card_no)
-        why = "the voucher was superseded; activate again" if voucher and voucher.state == 4 else (
-            "the holder revoked it")
+        why = (
+            "the voucher was superseded; activate again"
+            if voucher and voucher.state == 4
+            else ("the holder revoked it")
+        )
         raise EcError(500003, f"this channel is no longer authorized for the holder: {why}")
     return auth
 
@@ -163,7 +171,13 @@ _SERIAL_LABELS = {
 
 
 def check_serial(
-    conn: sqlite3.Connection, serial: str, kind: str, channel_id: str, now_ms: int, *, code: int = 500037,
+    conn: sqlite3.Connection,
+    serial: str,
+    kind: str,
+    channel_id: str,
+    now_ms: int,
+    *,
+    code: int = 500037,
     allow_used: bool = False,
 ) -> q.SerialRow:
     """A serial of ``kind`` issued to ``channel_id``, not expired, not used.
@@ -189,6 +203,7 @@ def check_same_identity(conn: sqlite3.Connection, serial: q.SerialRow) -> Person
     person = q.q_person_by_id(conn, serial.person_id)
     if person is None or identity_tag(person) != serial.identity_tag:
         raise EcError(
-            500058, "the person's name or id changed in the base registry during this activation; start again"
+            500058,
+            "the person's name or id changed in the base registry during this activation; start again",
         )
     return person

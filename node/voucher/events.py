@@ -31,7 +31,6 @@ from node.storage.national import PersonRow, VoucherRow
 __all__ = ["emit", "snapshot"]
 
 
-
 def _region_name(code: str) -> str:
     try:
         return region_name(code)
@@ -44,21 +43,33 @@ def snapshot(conn: sqlite3.Connection, v: VoucherRow, person: PersonRow) -> comm
     auths = []
     for a in q.q_authorizations(conn, v.ec_card_no):
         auth = common_pb2.Authorization(
-            channelId=a.channel_id, channelName=a.channel_name, authorizedAt=timestamp(a.created_at),
-            revoked=a.revoked_at is not None, authCode=a.auth_code,
+            channelId=a.channel_id,
+            channelName=a.channel_name,
+            authorizedAt=timestamp(a.created_at),
+            revoked=a.revoked_at is not None,
+            authCode=a.auth_code,
         )
         if a.revoked_at is not None:
             auth.revokedAt.CopyFrom(timestamp(a.revoked_at))
         auths.append(auth)
     return common_pb2.VoucherData(
-        ecCardNo=v.ec_card_no, state=v.state, userName=person.user_name, idType=person.id_type,
-        idNo=person.id_no, gender=person.gender, birthday=person.birthday,
+        ecCardNo=v.ec_card_no,
+        state=v.state,
+        userName=person.user_name,
+        idType=person.id_type,
+        idNo=person.id_no,
+        gender=person.gender,
+        birthday=person.birthday,
         nationality=person.nationality,
         insuredRegions=[
-            common_pb2.InsuredRegion(insuOrg=r.insu_org, insuType=r.insu_type, insuOrgName=_region_name(r.insu_org))
+            common_pb2.InsuredRegion(
+                insuOrg=r.insu_org, insuType=r.insu_type, insuOrgName=_region_name(r.insu_org)
+            )
             for r in person.insured
         ],
-        version=v.version, updatedAt=timestamp(v.updated_at), authorizations=auths,
+        version=v.version,
+        updatedAt=timestamp(v.updated_at),
+        authorizations=auths,
     )
 
 
@@ -80,7 +91,10 @@ def emit(
     destinations |= q.q_voucher_provinces(conn, v.ec_card_no)
     destinations |= set(extra)
     event = fed_pb.Event(
-        eventId=entropy.token_hex(16), kind=kind, ecCardNo=v.ec_card_no, version=v.version,
+        eventId=entropy.token_hex(16),
+        kind=kind,
+        ecCardNo=v.ec_card_no,
+        version=v.version,
         voucher=snapshot(conn, v, person),
         payloadJson=json.dumps(payload or {}, ensure_ascii=False, sort_keys=True),
         createdAt=timestamp(now_ms),

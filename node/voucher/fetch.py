@@ -23,7 +23,9 @@ from node.voucher.freeze import lift_lapsed_freeze
 __all__ = ["fetch_voucher"]
 
 
-async def fetch_voucher(lc: Lifecycle, province: str, channel_id: str, auth_code: str) -> common_pb2.VoucherData:
+async def fetch_voucher(
+    lc: Lifecycle, province: str, channel_id: str, auth_code: str
+) -> common_pb2.VoucherData:
     """The voucher behind ``auth_code`` for ``province``, after the display checks."""
     if not is_province(province):
         raise invalid(f"province {province!r} is not a 2-digit province code")

@@ -23,7 +23,14 @@ from node.storage.national import PersonRow, VoucherRow
 from node.voucher.events import emit
 from node.voucher.model import ACTIVATED, FROZEN
 
-__all__ = ["effective_state", "freeze", "lift_lapsed_freeze", "lift_lapsed_freezes", "unfreeze", "FreezeSweeper"]
+__all__ = [
+    "effective_state",
+    "freeze",
+    "lift_lapsed_freeze",
+    "lift_lapsed_freezes",
+    "unfreeze",
+    "FreezeSweeper",
+]
 
 
 def effective_state(v: VoucherRow, now_ms: int) -> int:
@@ -33,27 +40,50 @@ def effective_state(v: VoucherRow, now_ms: int) -> int:
     return v.state
 
 
-def freeze(conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int, attempts: int) -> VoucherRow:
+def freeze(
+    conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int, attempts: int
+) -> VoucherRow:
     until = now_ms + lc.settings.freeze_seconds * 1000
     row = dataclasses.replace(
-        v, state=FROZEN, failed_attempts=attempts, frozen_until=until, version=v.version + 1, updated_at=now_ms
+        v,
+        state=FROZEN,
+        failed_attempts=attempts,
+        frozen_until=until,
+        version=v.version + 1,
+        updated_at=now_ms,
     )
     q.q_put_voucher(conn, row)
-    emit(conn, lc.entropy, "voucher.frozen", row, person, now_ms,
-         payload={"frozenUntil": until, "wrongPasswords": attempts})
+    emit(
+        conn,
+        lc.entropy,
+        "voucher.frozen",
+        row,
+        person,
+        now_ms,
+        payload={"frozenUntil": until, "wrongPasswords": attempts},
+    )
     return row
 
 
-def unfreeze(conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int, reason: str) -> VoucherRow:
+def unfreeze(
+    conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int, reason: str
+) -> VoucherRow:
     row = dataclasses.replace(
-        v, state=ACTIVATED, failed_attempts=0, frozen_until=None, version=v.version + 1, updated_at=now_ms
+        v,
+        state=ACTIVATED,
+        failed_attempts=0,
+        frozen_until=None,
+        version=v.version + 1,
+        updated_at=now_ms,
     )
     q.q_put_voucher(conn, row)
     emit(conn, lc.entropy, "voucher.unfrozen", row, person, now_ms, payload={"reason": reason})
     return row
 
 
-def lift_lapsed_freeze(conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int) -> VoucherRow:
+def lift_lapsed_freeze(
+    conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int
+) -> VoucherRow:
     """Record the end of a freeze whose time is over (no-op otherwise)."""
     if v.state == FROZEN and effective_state(v, now_ms) == ACTIVATED:
         return unfreeze(conn, lc, v, person, now_ms, "expired")

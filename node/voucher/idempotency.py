@@ -63,7 +63,13 @@ def recall(
 
 
 def remember(
-    conn: sqlite3.Connection, channel_id: str, method: str, request_id: str, fp: str, result: Any, now_ms: int
+    conn: sqlite3.Connection,
+    channel_id: str,
+    method: str,
+    request_id: str,
+    fp: str,
+    result: Any,
+    now_ms: int,
 ) -> None:
     """Store ``result`` under ``request_id`` (nothing without one)."""
     if request_id:

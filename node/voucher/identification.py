@@ -47,7 +47,9 @@ def registry_problem(conn, person: PersonRow) -> EcError | None:
         if parts.birth.isoformat() != person.birthday or parts.gender != person.gender:
             return EcError(500058, "the registry's birthday or gender disagrees with the id number")
     if q.q_face_template(conn, person.person_id) is None:
-        return EcError(500058, "no face template is enrolled for this person; the real-person check cannot run")
+        return EcError(
+            500058, "no face template is enrolled for this person; the real-person check cannot run"
+        )
     return None
 
 
@@ -75,16 +77,42 @@ async def real_name_check(
         if v is not None:
             state = effective_state(v, now)
             if state == ACTIVATED:
-                raise EcError(500086, "this voucher is already activated; authorize the channel instead (6.1.4)")
+                raise EcError(
+                    500086,
+                    "this voucher is already activated; authorize the channel instead (6.1.4)",
+                )
             if state == FROZEN and channel.kind != OFFICIAL:
-                raise EcError(500079, "the voucher is frozen after wrong passwords; a real-person check "
-                                      "on the official channel lifts the freeze")
-        q.q_prune(conn, now - SERIAL_RETENTION_MS, now - s.liveness_window * 1000 - FUTURE_SKEW_MS,
-                  now - s.idempotency_ttl * 1000)
+                raise EcError(
+                    500079,
+                    "the voucher is frozen after wrong passwords; a real-person check "
+                    "on the official channel lifts the freeze",
+                )
+        q.q_prune(
+            conn,
+            now - SERIAL_RETENTION_MS,
+            now - s.liveness_window * 1000 - FUTURE_SKEW_MS,
+            now - s.idempotency_ttl * 1000,
+        )
         expires = now + s.real_name_ttl * 1000
-        q.q_insert_serial(conn, SerialRow(
-            serial, "real_name", person.person_id, channel_id, None, identity_tag(person), challenge,
-            None, None, None, 0, now, expires, None))
+        q.q_insert_serial(
+            conn,
+            SerialRow(
+                serial,
+                "real_name",
+                person.person_id,
+                channel_id,
+                None,
+                identity_tag(person),
+                challenge,
+                None,
+                None,
+                None,
+                0,
+                now,
+                expires,
+                None,
+            ),
+        )
         result = RealNameResult(serial, expires, challenge)
         remember(conn, channel_id, "RealNameCheck", request_id, fp, result, now)
         return result
@@ -97,7 +125,9 @@ class _Refused:
     reason: str
 
 
-async def real_person_check(lc: Lifecycle, channel_id: str, real_name_serial: str, sample: bytes) -> RealPersonResult:
+async def real_person_check(
+    lc: Lifecycle, channel_id: str, real_name_serial: str, sample: bytes
+) -> RealPersonResult:
     """Judge the liveness sample; success uses up the real-name serial and yields a
     real-person serial. A replayed, forged, malformed or stale sample is 500096; an
     unknown, expired or used serial 500037; five bad samples burn the serial."""
@@ -110,9 +140,13 @@ async def real_person_check(lc: Lifecycle, channel_id: str, real_name_serial: st
         check_channel(conn, channel_id)
         serial = check_serial(conn, real_name_serial, "real_name", channel_id, now, allow_used=True)
         if q.q_liveness_seen(conn, digest):
-            raise EcError(500096, "this liveness sample was already used (a replay); capture a new one")
+            raise EcError(
+                500096, "this liveness sample was already used (a replay); capture a new one"
+            )
         if serial.used_at is not None:
-            raise EcError(500037, "realNameSerial was already used; start again with a real-name check")
+            raise EcError(
+                500037, "realNameSerial was already used; start again with a real-name check"
+            )
         person = check_same_identity(conn, serial)
         return serial, q.q_face_template(conn, person.person_id)
 
@@ -134,17 +168,37 @@ async def real_person_check(lc: Lifecycle, channel_id: str, real_name_serial: st
         if refused is not None:
             if q.q_serial_attempt(conn, row.serial) >= lc.settings.liveness_attempts:
                 q.q_use_serial(conn, row.serial, now)
-                return _Refused(f"{refused}; too many failed samples, start again with a real-name check")
+                return _Refused(
+                    f"{refused}; too many failed samples, start again with a real-name check"
+                )
             return _Refused(refused)
         if q.q_liveness_seen(conn, digest):
-            raise EcError(500096, "this liveness sample was already used (a replay); capture a new one")
+            raise EcError(
+                500096, "this liveness sample was already used (a replay); capture a new one"
+            )
         person = check_same_identity(conn, row)
         q.q_use_serial(conn, row.serial, now)
         q.q_record_liveness(conn, digest, now)
         expires = now + lc.settings.real_person_ttl * 1000
-        q.q_insert_serial(conn, SerialRow(
-            rp, "real_person", person.person_id, channel_id, row.serial, row.identity_tag, None,
-            None, None, None, 0, now, expires, None))
+        q.q_insert_serial(
+            conn,
+            SerialRow(
+                rp,
+                "real_person",
+                person.person_id,
+                channel_id,
+                row.serial,
+                row.identity_tag,
+                None,
+                None,
+                None,
+                None,
+                0,
+                now,
+                expires,
+                None,
+            ),
+        )
         unfrozen = False
         v = q.q_live_voucher(conn, person.person_id)
         if v is not None and v.state == FROZEN and channel.kind == OFFICIAL:
@@ -160,12 +214,16 @@ async def real_person_check(lc: Lifecycle, channel_id: str, real_name_serial: st
     return result
 
 
-async def simulated_face(lc: Lifecycle, channel_id: str, user_name: str, id_type: str, id_no: str) -> bytes:
+async def simulated_face(
+    lc: Lifecycle, channel_id: str, user_name: str, id_type: str, id_no: str
+) -> bytes:
     """SIMULATION ONLY: the enrolled face template that stands for the person in front
     of a simulated camera. Refused (-5) unless this node's verifier is the simulation.
     The name is optional (the camera sees a face, not a name); when given it must match."""
     if not getattr(lc.verifier, "simulated", False):
-        raise EcError(-5, "this node's real-person check is not simulated: a real camera captures the face")
+        raise EcError(
+            -5, "this node's real-person check is not simulated: a real camera captures the face"
+        )
     ident = parse_identity(user_name, id_type, id_no, need_name=False)
 
     def read(conn) -> bytes:

@@ -58,7 +58,9 @@ def _new_values(upd: PersonUpdate) -> tuple[str, str, str, tuple[RegionRow, ...]
     return name, (new_type if upd.new_id_type or upd.new_id_no else ""), new_no, tuple(regions)
 
 
-async def update_person(lc: Lifecycle, caller: str, upd: PersonUpdate, request_id: str = "") -> UpdateResult:
+async def update_person(
+    lc: Lifecycle, caller: str, upd: PersonUpdate, request_id: str = ""
+) -> UpdateResult:
     """Apply a registry change; supersede or re-version the voucher as 4.4 requires."""
     cur = parse_identity("", upd.id_type, upd.id_no, need_name=False)
     name, new_type, new_no, regions = _new_values(upd)
@@ -78,7 +80,9 @@ async def update_person(lc: Lifecycle, caller: str, upd: PersonUpdate, request_i
         if after_ident[1:] != (before.id_type, before.id_no):
             other = q.q_person(conn, after_ident[1], after_ident[2])
             if other is not None:
-                raise invalid("another person is already registered with the new id type and id number")
+                raise invalid(
+                    "another person is already registered with the new id type and id number"
+                )
         regions_changed = bool(regions) and set(regions) != set(before.insured)
         if regions_changed:
             q.q_replace_regions(conn, before.person_id, regions, now)
@@ -91,18 +95,40 @@ async def update_person(lc: Lifecycle, caller: str, upd: PersonUpdate, request_i
         superseded, old_number, version = False, "", 0
         if v is not None and identity_changed:
             q.q_revoke_all(conn, v.ec_card_no, now)
-            row = dataclasses.replace(v, state=SUPERSEDED, version=v.version + 1, updated_at=now,
-                                      superseded_by=number, frozen_until=None)
+            row = dataclasses.replace(
+                v,
+                state=SUPERSEDED,
+                version=v.version + 1,
+                updated_at=now,
+                superseded_by=number,
+                frozen_until=None,
+            )
             q.q_put_voucher(conn, row)
             # The old voucher as issued (old identity), with the regions of now.
-            emit(conn, lc.entropy, "voucher.superseded", row, dataclasses.replace(before, insured=after.insured),
-                 now, payload={"supersededBy": number}, extra=left)
+            emit(
+                conn,
+                lc.entropy,
+                "voucher.superseded",
+                row,
+                dataclasses.replace(before, insured=after.insured),
+                now,
+                payload={"supersededBy": number},
+                extra=left,
+            )
             superseded, old_number, version = True, v.ec_card_no, row.version
         elif v is not None and regions_changed:
             row = dataclasses.replace(v, version=v.version + 1, updated_at=now)
             q.q_put_voucher(conn, row)
-            emit(conn, lc.entropy, "voucher.regions_changed", row, after, now,
-                 payload={"previousInsuOrgs": [r.insu_org for r in before.insured]}, extra=left)
+            emit(
+                conn,
+                lc.entropy,
+                "voucher.regions_changed",
+                row,
+                after,
+                now,
+                payload={"previousInsuOrgs": [r.insu_org for r in before.insured]},
+                extra=left,
+            )
             version = row.version
         elif v is not None:
             version = v.version
@@ -113,4 +139,3 @@ async def update_person(lc: Lifecycle, caller: str, upd: PersonUpdate, request_i
     result = await lc.store.transact(tx)
     lc.wake()
     return result
-

@@ -42,5 +42,7 @@ class LifecycleSettings:
     idempotency_ttl: int = 86_400
 
     @classmethod
-    def from_config(cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None) -> LifecycleSettings:
+    def from_config(
+        cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> LifecycleSettings:
         return read_settings(cls, "voucher", extra, environ)
