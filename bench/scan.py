@@ -35,7 +35,7 @@ from ecnet.v1 import acceptance_service_pb2_grpc, voucher_service_pb2_grpc
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import voucher_service_pb2 as pb
 from node.clock import SystemEntropy
-from node.qr.codes import new_code
+from node.domain.qrcode import new_code
 
 __all__ = ["local_query", "routed_query"]
 

@@ -31,8 +31,8 @@ from bench.scenarios import TIMEOUT, scenario
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
-from node.acceptance.tokens import new_token
 from node.clock import SystemEntropy
+from node.domain.ectoken import new_token
 
 __all__ = ["local_settlement", "remote_settlement"]
 

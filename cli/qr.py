@@ -24,7 +24,7 @@ from cli.common import DataOpt, JsonOpt, ProvincialNodeOpt, out, province_addres
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import qr_service_pb2 as pb
 from ecnet.v1 import qr_service_pb2_grpc
-from node.qr.codes import looks_like_code
+from node.domain.qrcode import looks_like_code
 
 __all__ = ["qr_app", "draw"]
 

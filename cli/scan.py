@@ -35,7 +35,7 @@ from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1 import acceptance_service_pb2_grpc
 from node.domain.codes import CHECK_RESULTS
-from node.qr.codes import looks_like_code
+from node.domain.qrcode import looks_like_code
 
 __all__ = ["scan", "token_app", "trans", "read_code"]
 

@@ -16,7 +16,7 @@ import zxingcpp
 from clikit import ecnet, readme_session, write_nation
 from voucherkit import activate, start_nation
 
-from node.qr.codes import issuer_of, looks_like_code
+from node.domain.qrcode import issuer_of, looks_like_code
 
 BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")

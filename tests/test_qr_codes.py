@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from node.clock import SeededEntropy
-from node.qr.codes import check, issuer_of, looks_like_code, new_code
+from node.domain.qrcode import check, issuer_of, looks_like_code, new_code
 
 KEY = bytes(range(16))
 

@@ -27,7 +27,7 @@ from ecnet.v1 import qr_service_pb2 as pb
 from ecnet.v1 import qr_service_pb2_grpc
 from ecnet.v1 import voucher_service_pb2 as vpb
 from node.clock import FakeClock
-from node.qr.codes import check, issuer_of, looks_like_code
+from node.domain.qrcode import check, issuer_of, looks_like_code
 from node.storage import national as nq
 
 UNKNOWN = "0123456789ABCDEF0123456789ABCDEF"

@@ -13,7 +13,7 @@ from scankit import Scanner, Terminal, code_row, insured_in, start_scan_nation
 from voucherkit import fails
 
 from node.clock import SeededEntropy
-from node.qr.codes import new_code
+from node.domain.qrcode import new_code
 
 TOKEN = re.compile(r"^(\d{6})ec[0-9a-z]{30}$")
 

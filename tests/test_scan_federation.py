@@ -17,8 +17,8 @@ from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import voucher_service_pb2 as vpb
 from node.acceptance import acceptance_of
 from node.clock import SeededEntropy
+from node.domain.qrcode import new_code
 from node.errors import from_rpc_error
-from node.qr.codes import new_code
 from node.storage.provincial import VoucherSnapshot
 
 

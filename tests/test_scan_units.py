@@ -16,9 +16,10 @@ import pytest
 from node.acceptance.envelope import trans
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
-from node.acceptance.tokens import check_result, looks_like_token, new_token
+from node.acceptance.tokens import check_result
 from node.clock import SeededEntropy
 from node.config import ConfigError
+from node.domain.ectoken import looks_like_token, new_token
 from node.errors import EcError
 from node.storage.acceptance import TokenRow
 from node.storage.batch import CHECKPOINT_EVERY, WriteBatcher

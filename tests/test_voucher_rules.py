@@ -10,21 +10,22 @@ from ecnet.v1 import common_pb2
 from ecnet.v1 import voucher_service_pb2 as pb
 from node.clock import SeededEntropy
 from node.config import ConfigError
+from node.domain.voucher_state import VoucherState
 from node.errors import EcError
 from node.population import enrolled_face_template
-from node.voucher import LivenessVerifier, SimulatedFaceVerifier, make_liveness_sample, model
+from node.voucher import LivenessVerifier, SimulatedFaceVerifier, make_liveness_sample
 from node.voucher.biometric import LivenessRefused
 from node.voucher.password import HashedPassword, PasswordHasher, check_new_password, trivial_reason
 from node.voucher.settings import LifecycleSettings
 
 
 def test_states_are_the_numbers_of_the_api():
-    assert (model.NOT_ACTIVATED, model.ACTIVATED, model.FROZEN, model.SUPERSEDED) == (
-        common_pb2.VOUCHER_STATE_NOT_ACTIVATED,
-        common_pb2.VOUCHER_STATE_ACTIVATED,
-        common_pb2.VOUCHER_STATE_FROZEN,
-        common_pb2.VOUCHER_STATE_SUPERSEDED,
-    )
+    api = {
+        name.removeprefix("VOUCHER_STATE_"): number
+        for name, number in common_pb2.VoucherState.items()
+        if number
+    }
+    assert {s.name: s.value for s in VoucherState} == api
 
 
 @pytest.mark.parametrize(

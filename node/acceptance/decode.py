@@ -3,7 +3,7 @@ resolves it, and a code is good for one business.
 
 In this order, each step refusing with its own C.4 code:
 
-1. shape and keyed check (:func:`node.qr.codes.check`, the province's key held in
+1. shape and keyed check (:func:`node.domain.qrcode.check`, the province's key held in
    memory): a value this province did not issue is 500049 before any database access;
 2. the claim (:func:`node.storage.acceptance.q_claim_code`): one atomic ``UPDATE``
    moves the code from ``live`` to ``used``; an expired, used or replaced code (or one
@@ -11,7 +11,7 @@ In this order, each step refusing with its own C.4 code:
 3. the voucher the code was issued for, as this province's cache holds it now:
    missing 500001; superseded or not activated 500002; frozen 500079;
 4. the channel authorization the code was displayed with: revoked 500022, unknown to
-   the cache 500040 (the codes QR display gives for the same cases, node.qr.rules);
+   the cache 500040 (the codes QR display gives for the same cases, node.domain.display);
 5. consistency (see :mod:`node.acceptance.scan`): ``stale`` when the voucher changed
    since the code was issued (a newer cached version, or the code's insured region is no
    longer one of the person's).
@@ -31,13 +31,12 @@ import sqlite3
 from dataclasses import dataclass
 
 from node.domain.regions import province_name
+from node.domain.voucher_state import ACTIVATED, FROZEN, SUPERSEDED
 from node.errors import EcError
 from node.storage.acceptance import Claim, TokenRow, q_claim_code, q_insert_token
 from node.storage.provincial import CachedVoucher, VoucherSnapshot
 
 __all__ = ["Decoded", "TokenDraft", "decode_tx", "judge"]
-
-NOT_ACTIVATED, ACTIVATED, FROZEN, SUPERSEDED = 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)

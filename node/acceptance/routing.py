@@ -20,8 +20,8 @@ import logging
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.forward import Forwarder, forwarder_of
 from node.acceptance.settings import AcceptanceSettings
+from node.domain.qrcode import issuer_of
 from node.errors import EcError, invalid
-from node.qr.codes import issuer_of
 
 __all__ = ["Router", "router_of"]
 

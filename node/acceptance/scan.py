@@ -59,11 +59,12 @@ from node.acceptance.decode import Decoded, TokenDraft, decode_tx
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
 from node.acceptance.terminals import TerminalRegistry
-from node.acceptance.tokens import check_result, looks_like_token, new_token
+from node.acceptance.tokens import check_result
 from node.acceptance.wire import query_to_proto
+from node.domain import qrcode as codes
+from node.domain.ectoken import looks_like_token, new_token
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, transport_failure
-from node.qr import codes
 from node.storage.acceptance import (
     TerminalRow,
     TokenRow,

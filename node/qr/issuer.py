@@ -6,10 +6,10 @@
    from national (``FederationService/FetchVoucher``, deadline ``fetch_timeout_seconds``;
    no answer → -3) and cached as ``fetched`` with its version. A cached freeze is
    confirmed with national (it may have ended); if national does not answer, the cache
-   stands. The rules and their codes: :mod:`node.qr.rules`.
+   stands. The rules and their codes: :mod:`node.domain.display`.
 2. The insured region: the only one, or the ``insuOrg`` the channel chose; a person
    insured in several regions gets the list and no code until one is chosen.
-3. The code (:mod:`node.qr.codes`, keyed with the province's ``qr_key``) is stored
+3. The code (:mod:`node.domain.qrcode`, keyed with the province's ``qr_key``) is stored
    ``live`` with ``expires_at = now + ttl_seconds`` and the cached voucher version; every
    earlier live code of the same authCode is ``replaced`` in the same transaction (one
    live code per authorization, as payment codes do), so a refresh and a second issue
@@ -29,10 +29,11 @@ import grpc
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.events import snapshot_from_proto
 from node.domain.codes import ERRORS
+from node.domain.display import check_display, choose_region, parse_auth_code, unknown_code
+from node.domain.qrcode import check, new_code
 from node.domain.sm import sm3_hex
+from node.domain.voucher_state import FROZEN
 from node.errors import EcError, from_rpc_error, invalid
-from node.qr.codes import check, new_code
-from node.qr.rules import FROZEN, check_display, choose_region, parse_auth_code, unknown_code
 from node.qr.settings import QrSettings
 from node.storage.provincial import AuthMatch
 from node.storage.qrcodes import QrRow, QrStore, RequestKey

@@ -20,8 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from node.acceptance.tokens import looks_like_token
+from node.domain.ectoken import looks_like_token
 from node.domain.regions import province_name
+from node.domain.voucher_state import ACTIVATED, FROZEN, SUPERSEDED
 from node.errors import EcError, invalid
 from node.settlement.notice import Notice, enqueue_notice
 from node.settlement.policy import Accumulators, Item, Outcome, RegionPolicy, settle
@@ -41,7 +42,6 @@ from node.storage.settlement import (
     q_set_accumulators,
     q_update_settlement,
 )
-from node.voucher.model import ACTIVATED, FROZEN, SUPERSEDED
 
 __all__ = [
     "SettleInput",

@@ -17,22 +17,14 @@ import sqlite3
 
 from node.domain.regions import is_province
 from node.domain.voucher_no import voucher_number
+from node.domain.voucher_state import ACTIVATED, NOT_ACTIVATED, SUPERSEDED
 from node.errors import EcError, invalid
 from node.storage import national as q
 from node.storage.national import ChannelRow, PersonRow, SerialRow, VoucherRow
 from node.voucher.context import Lifecycle, check_channel, check_same_identity, check_serial
 from node.voucher.events import emit
 from node.voucher.idempotency import fingerprint, recall, remember
-from node.voucher.model import (
-    ACTIVATED,
-    NOT_ACTIVATED,
-    OFFICIAL,
-    SUPERSEDED,
-    ActivationResult,
-    PageResult,
-    PasswordResult,
-    Region,
-)
+from node.voucher.model import OFFICIAL, ActivationResult, PageResult, PasswordResult, Region
 from node.voucher.password import check_new_password
 
 __all__ = ["activate", "check_business_province", "open_password_page", "set_password"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from node.domain.voucher_state import FROZEN, NOT_ACTIVATED
 from node.errors import EcError, invalid
 from node.storage import national as q
 from node.storage.national import ChannelRow, PersonRow, VoucherRow
@@ -30,15 +31,7 @@ from node.voucher.context import (
 from node.voucher.events import emit
 from node.voucher.freeze import effective_state, freeze, lift_lapsed_freeze
 from node.voucher.idempotency import fingerprint, recall, remember
-from node.voucher.model import (
-    FROZEN,
-    NOT_ACTIVATED,
-    OFFICIAL,
-    AuthorizationView,
-    AuthorizeResult,
-    Region,
-    VoucherStatus,
-)
+from node.voucher.model import OFFICIAL, AuthorizationView, AuthorizeResult, Region, VoucherStatus
 from node.voucher.password import HashedPassword
 
 __all__ = ["authorize", "list_authorizations", "revoke_authorization", "voucher_status"]

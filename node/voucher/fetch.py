@@ -1,7 +1,7 @@
 """National's answer to a province that lacks a voucher (6.2.2 b 2): ``FetchVoucher``.
 
 The business-place province asks with the channel's authorization code. National
-applies the display rules of :mod:`node.qr.rules` to its own (authoritative) data, so a
+applies the display rules of :mod:`node.domain.display` to its own (authoritative) data, so a
 province gets the same answer from its cache or from here; a freeze whose time is over
 is lifted first (a new version, told to every province concerned). On success national
 records the province in ``voucher_provinces`` in the same transaction as it reads the
@@ -12,9 +12,9 @@ fetched copy never goes stale silently.
 from __future__ import annotations
 
 from ecnet.v1 import common_pb2
+from node.domain.display import check_display, parse_auth_code, unknown_code
 from node.domain.regions import is_province
 from node.errors import EcError, invalid
-from node.qr.rules import check_display, parse_auth_code, unknown_code
 from node.storage import national as q
 from node.voucher.context import Lifecycle, check_channel
 from node.voucher.events import snapshot

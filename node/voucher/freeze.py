@@ -18,10 +18,10 @@ import dataclasses
 import logging
 import sqlite3
 
+from node.domain.voucher_state import ACTIVATED, FROZEN
 from node.storage import national as q
 from node.storage.national import PersonRow, VoucherRow
 from node.voucher.events import emit
-from node.voucher.model import ACTIVATED, FROZEN
 
 __all__ = [
     "effective_state",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from node.domain.idno import parse_resident_id
 from node.domain.sm import sm3
+from node.domain.voucher_state import ACTIVATED, FROZEN
 from node.errors import EcError, invalid
 from node.storage import national as q
 from node.storage.national import PersonRow, SerialRow
@@ -29,7 +30,7 @@ from node.voucher.context import (
 )
 from node.voucher.freeze import effective_state, unfreeze
 from node.voucher.idempotency import fingerprint, recall, remember
-from node.voucher.model import ACTIVATED, FROZEN, OFFICIAL, RealNameResult, RealPersonResult
+from node.voucher.model import OFFICIAL, RealNameResult, RealPersonResult
 
 __all__ = ["real_name_check", "real_person_check", "simulated_face", "registry_problem"]
 

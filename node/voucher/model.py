@@ -1,7 +1,6 @@
 """The typed values the lifecycle functions take and return (no protobuf here).
 
-Voucher states carry the numbers of ``ecnet.v1.VoucherState`` so that storage, events
-and the API agree without a mapping table.
+Voucher states are :class:`node.domain.voucher_state.VoucherState`.
 """
 
 from __future__ import annotations
@@ -11,10 +10,6 @@ from dataclasses import dataclass
 from node.storage.national import PersonRow
 
 __all__ = [
-    "NOT_ACTIVATED",
-    "ACTIVATED",
-    "FROZEN",
-    "SUPERSEDED",
     "OFFICIAL",
     "THIRD_PARTY",
     "Identity",
@@ -31,10 +26,6 @@ __all__ = [
     "UpdateResult",
 ]
 
-NOT_ACTIVATED = 1
-ACTIVATED = 2
-FROZEN = 3
-SUPERSEDED = 4
 
 OFFICIAL = "official"
 THIRD_PARTY = "third_party"

@@ -15,13 +15,14 @@ import dataclasses
 from node.domain.idno import ID_TYPES, normalize_id, validate_id
 from node.domain.regions import is_pooling_region
 from node.domain.voucher_no import voucher_number
+from node.domain.voucher_state import SUPERSEDED
 from node.errors import EcError, invalid
 from node.storage import national as q
 from node.storage.national import RegionRow
 from node.voucher.context import Lifecycle, parse_identity
 from node.voucher.events import emit
 from node.voucher.idempotency import fingerprint, recall, remember
-from node.voucher.model import SUPERSEDED, PersonUpdate, UpdateResult
+from node.voucher.model import PersonUpdate, UpdateResult
 
 __all__ = ["INSURANCE_TYPES", "update_person"]
 

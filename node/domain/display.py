@@ -20,21 +20,18 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from node.domain.voucher_state import ACTIVATED, FROZEN
 from node.errors import EcError, invalid
 
 __all__ = [
+    "AUTH_CODE",
     "parse_auth_code",
     "check_display",
     "choose_region",
     "unknown_code",
-    "ACTIVATED",
-    "FROZEN",
 ]
 
 AUTH_CODE = re.compile(r"[0-9A-F]{32}")
-# ecnet.v1.VoucherState
-ACTIVATED = 2
-FROZEN = 3
 
 
 def parse_auth_code(value: str) -> str:
