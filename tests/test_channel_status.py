@@ -167,7 +167,7 @@ async def test_channels_suspend_and_approve_from_the_cli(cluster, tmp_path):
 
 
 def test_channel_events_are_checked_on_arrival():
-    from federation.events import channel_event, inbound_from_proto
+    from node.wire.events import channel_event, inbound_from_proto
 
     ok = channel_event(WECHAT, "suspended", "why", 3, 1_700_000_000_000)
     ok.sequence = 7

@@ -15,10 +15,10 @@ from test_delivery import eventually, rpc_error, scalar
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import settlement_service_pb2 as pb
-from federation.events import inbound_from_proto, notice_event
 from node.errors import EcError
 from node.settlement.notice import Notice, enqueue_notice, list_notices, notify_enqueued
 from node.storage.outbox import OutboxStore
+from node.wire.events import inbound_from_proto, notice_event
 
 ID_TYPE, ID_NO = "01", "110101198001010015"
 CARD = "EC" + "7" * 62

@@ -54,7 +54,6 @@ import grpc
 
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.events import snapshot_from_proto
 from node.acceptance.decode import Decoded, TokenDraft, decode_tx
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
@@ -74,6 +73,7 @@ from node.storage.acceptance import (
     q_put_voucher,
 )
 from node.storage.provincial import CachedVoucher, VoucherSnapshot
+from node.wire.voucher import snapshot_of
 
 __all__ = ["Acceptance", "ScanResult", "acceptance_of", "QR_KEY"]
 
@@ -260,7 +260,7 @@ class Acceptance:
             raise EcError(
                 -1, f"the issuer of this code, province {issuer}, answered without the voucher"
             )
-        snap = snapshot_from_proto(resp.voucher)
+        snap = snapshot_of(resp.voucher)
         outcome = await self.writes.write(
             _serve_tx, snap, resp.insuOrg, resp.staleCache, self._draft(q), self.clock.now_ms()
         )

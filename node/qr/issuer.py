@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.events import snapshot_from_proto
 from node.domain.codes import ERRORS
 from node.domain.display import check_display, choose_region, parse_auth_code, unknown_code
 from node.domain.qrcode import check, new_code
@@ -37,6 +36,7 @@ from node.errors import EcError, from_rpc_error, invalid
 from node.qr.settings import QrSettings
 from node.storage.provincial import AuthMatch
 from node.storage.qrcodes import QrRow, QrStore, RequestKey
+from node.wire.voucher import snapshot_of
 
 __all__ = ["QrIssuer", "Issued"]
 
@@ -116,7 +116,7 @@ class QrIssuer:
                 )
             raise EcError(got if got in ERRORS else -1, message) from None
         await self.node.store.put_voucher(
-            snapshot_from_proto(resp.voucher), "fetched", self.node.clock.now_ms()
+            snapshot_of(resp.voucher), "fetched", self.node.clock.now_ms()
         )
         match = await self.node.store.get_by_auth_code(code)
         if match is None:

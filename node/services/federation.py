@@ -10,13 +10,14 @@ import logging
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
 from federation.delivery import log_epoch_restart
-from federation.events import inbound_from_proto
 from federation.link import LinkServer
 from node.clock import timestamp
 from node.errors import EcError, invalid
 from node.interceptor import current_caller
 from node.services.voucher import lifecycle_of
 from node.voucher.fetch import fetch_voucher
+from node.wire.events import inbound_from_proto
+from node.wire.voucher import cached_voucher_data
 
 __all__ = ["FederationServicer"]
 
@@ -107,7 +108,6 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         """A scan of another province's code (4.9): national forwards it to the issuer
         (never decoding it); the issuer decodes and claims it (node.acceptance)."""
         from node.acceptance import acceptance_of, router_of
-        from node.acceptance.wire import voucher_to_proto
 
         caller = current_caller().node
         if self.node.config.role == "national":
@@ -122,7 +122,7 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
             request.servingProvince, request.terminalId, request.query.ecQrCode
         )
         return pb.RouteQueryResponse(
-            voucher=voucher_to_proto(decoded.voucher),
+            voucher=cached_voucher_data(decoded.voucher),
             insuOrg=decoded.insu_org,
             staleCache=decoded.stale,
             codeVersion=decoded.code_version,

@@ -36,9 +36,7 @@ import time
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.events import snapshot_from_proto
 from federation.forward import forwarder_of
-from node.acceptance.wire import voucher_to_proto
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, invalid, transport_failure
 from node.settlement.ledger import (
@@ -71,6 +69,7 @@ from node.storage.settlement import (
     q_pending,
     q_reversals_pending,
 )
+from node.wire.voucher import cached_voucher_data, snapshot_of
 
 __all__ = ["Settlements", "settlements_of", "route_settle", "route_reverse"]
 
@@ -199,9 +198,7 @@ class Settlements:
             await self.writes.write(abandon_remote_tx, row, code != 500023)
             raise EcError(code, f"{where} refused the settlement: {message}") from None
         if resp.HasField("voucher"):
-            await self.writes.write(
-                _refresh_tx, snapshot_from_proto(resp.voucher), self.clock.now_ms()
-            )
+            await self.writes.write(_refresh_tx, snapshot_of(resp.voucher), self.clock.now_ms())
         if not resp.HasField("settlement"):
             await self.writes.write(abandon_remote_tx, row, False)
             raise _stale(resp.voucher.version)
@@ -304,7 +301,7 @@ class Settlements:
         )
         if isinstance(result, tuple):
             cached = self.db.read_now(q_get_voucher, req.ecCardNo)
-            return fed_pb.RouteSettleResponse(voucher=voucher_to_proto(cached))
+            return fed_pb.RouteSettleResponse(voucher=cached_voucher_data(cached))
         return fed_pb.RouteSettleResponse(settlement=settlement_to_proto(result))
 
     async def reverse_routed(self, req: fed_pb.RouteReverseRequest) -> SettlementRow:

@@ -33,18 +33,18 @@ from collections.abc import Iterable
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import settlement_service_pb2 as pb
 from federation.delivery import UPLINK_LANE, log_epoch_restart
-from federation.events import (
-    NOTICE_KIND,
-    inbound_from_proto,
-    notice_destination,
-    notice_event,
-)
 from node.domain.codes import MED_TYPES
 from node.domain.regions import is_province
 from node.errors import EcError, invalid
 from node.storage import outbox
 from node.storage.national import RelayEvent
 from node.storage.provincial import NOTICE_VERSIONS, Notice
+from node.wire.events import (
+    NOTICE_KIND,
+    inbound_from_proto,
+    notice_destination,
+    notice_event,
+)
 
 __all__ = ["Notice", "enqueue_notice", "notify_enqueued", "list_notices", "relay_delivered"]
 

@@ -6,7 +6,7 @@ A suspension takes effect at national in the transaction that records it: activa
 authorization and a province's voucher fetch check the calling channel
 (``check_channel``: -4). The provinces answer QR display from their own cache, so the
 change also goes to every province as a ``channel.status`` event through national's
-outbox (``federation.events.channel_event``), in the same transaction; a province that
+outbox (``node.wire.events.channel_event``), in the same transaction; a province that
 is down gets it when it is back, like any delivered event. A province refuses the
 suspended channel's QR display once the event is applied (``node.qr.issuer``: -4).
 Codes displayed before live out their minute.
@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import sqlite3
 
-from federation.events import CHANNEL_STATUSES, channel_event
 from node.domain.regions import PROVINCES
 from node.errors import EcError, invalid
 from node.storage import national as q
@@ -28,6 +27,7 @@ from node.storage import outbox
 from node.storage.national import ChannelRow
 from node.voucher.context import Lifecycle
 from node.voucher.model import OFFICIAL
+from node.wire.events import CHANNEL_STATUSES, channel_event
 
 __all__ = ["set_channel_status", "MAX_REASON"]
 

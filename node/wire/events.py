@@ -1,10 +1,8 @@
-"""Delivered events and voucher snapshots: from their protos to the provincial store's rows.
+"""The events of the outbox (``ecnet.v1.Event``), made by their senders and checked and
+converted at their receivers, so that ``node.storage.provincial`` never sees a proto type.
 
-Kept at the edge so that ``node.storage.provincial`` never sees a proto type; the
-fetch path of a later issue (``FetchVoucher``) turns its ``VoucherData`` into the same
-:class:`~node.storage.provincial.VoucherSnapshot`.
-
-Three kinds of event travel: voucher events (a snapshot and the voucher's version);
+Three kinds of event travel: voucher events (a snapshot and the voucher's version,
+:func:`voucher_event`);
 settlement notices (``NOTICE_KIND``, 6.3.2 d): no snapshot, the notice as
 ``payloadJson`` (:func:`notice_payload`), version 1 for settled and 2 for reversed,
 and the final destination province in the payload (national relays on it); and a
@@ -17,8 +15,6 @@ from __future__ import annotations
 
 import json
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.clock import timestamp
@@ -26,15 +22,14 @@ from node.domain.codes import MED_TYPES
 from node.errors import invalid
 from node.storage.provincial import (
     NOTICE_VERSIONS,
-    AuthRow,
     ChannelStatus,
     InboundEvent,
     Notice,
-    VoucherSnapshot,
 )
+from node.wire.voucher import snapshot_of
 
 __all__ = [
-    "snapshot_from_proto",
+    "voucher_event",
     "inbound_from_proto",
     "NOTICE_KIND",
     "notice_event",
@@ -44,6 +39,7 @@ __all__ = [
     "CHANNEL_KIND",
     "CHANNEL_STATUSES",
     "channel_event",
+    "channel_from_event",
 ]
 
 NOTICE_KIND = "settlement.notice"
@@ -62,37 +58,23 @@ _NOTICE_STR = (
 _NOTICE_INT = ("fee_sumamt", "fund_pay", "psn_acct_pay", "own_pay_amt", "at_ms")
 
 
-def _ms(msg: common_pb2.Authorization, field: str) -> int | None:
-    if not msg.HasField(field):
-        return None
-    ts: Timestamp = getattr(msg, field)
-    return ts.ToMilliseconds()
-
-
-def snapshot_from_proto(v: common_pb2.VoucherData, version: int | None = None) -> VoucherSnapshot:
-    """``version`` overrides ``v.version`` (an event's own version is authoritative)."""
-    return VoucherSnapshot(
-        ec_card_no=v.ecCardNo,
-        state=v.state,
-        user_name=v.userName,
-        id_type=v.idType,
-        id_no=v.idNo,
-        gender=v.gender,
-        birthday=v.birthday,
-        nationality=v.nationality,
-        insured_regions=tuple((r.insuOrg, r.insuType) for r in v.insuredRegions),
-        version=version if version is not None else v.version,
-        authorizations=tuple(
-            AuthRow(
-                auth_code=a.authCode,
-                channel_id=a.channelId,
-                channel_name=a.channelName,
-                authorized_at=_ms(a, "authorizedAt"),
-                revoked=a.revoked,
-                revoked_at=_ms(a, "revokedAt"),
-            )
-            for a in v.authorizations
-        ),
+def voucher_event(
+    event_id: str,
+    kind: str,
+    data: common_pb2.VoucherData,
+    payload: dict[str, object],
+    now_ms: int,
+) -> fed_pb.Event:
+    """The outbox event of a change of a voucher: its whole new data (a province applies
+    the newest snapshot it has and needs no history) and the version it became."""
+    return fed_pb.Event(
+        eventId=event_id,
+        kind=kind,
+        ecCardNo=data.ecCardNo,
+        version=data.version,
+        voucher=data,
+        payloadJson=json.dumps(payload, ensure_ascii=False, sort_keys=True),
+        createdAt=timestamp(now_ms),
     )
 
 
@@ -209,4 +191,4 @@ def inbound_from_proto(e: fed_pb.Event) -> InboundEvent:
         raise invalid(f"event {e.eventId or '?'} needs an eventId, a positive sequence and version")
     if not e.HasField("voucher") or e.voucher.ecCardNo != e.ecCardNo:
         raise invalid(f"event {e.eventId} must carry the snapshot of voucher {e.ecCardNo[:8]}…")
-    return InboundEvent(e.eventId, e.sequence, e.kind, snapshot_from_proto(e.voucher, e.version))
+    return InboundEvent(e.eventId, e.sequence, e.kind, snapshot_of(e.voucher, e.version))
