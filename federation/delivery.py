@@ -102,7 +102,7 @@ rule, and why redelivery after a prune stays harmless, is in ``node.storage.outb
 
 Lag from commit to applied at a province: per event, the province's
 ``inbox_events.applied_at`` minus national's ``outbox.created_at`` (same event id); live,
-``wait_applied`` below waits for a province to reach an outbox position.
+``federation.inbox.wait_applied`` waits for a province to reach an outbox position.
 """
 
 from __future__ import annotations
@@ -110,33 +110,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.client import PeerClient
+from federation.directory import Directory
+from node.clock import Clock, Entropy
 from node.errors import from_rpc_error, node_answer
 from node.settings import read_settings
-from node.storage.outbox import PRUNE_BATCH, DeliveryState, OutboxStore, Parked, Pending
+from node.storage.db import Database
+from node.storage.outbox import (
+    PRUNE_BATCH,
+    UPLINK_LANE,
+    DeliveryState,
+    OutboxStore,
+    Parked,
+    Pending,
+)
 
 __all__ = [
     "Delivery",
     "DeliverySettings",
-    "log_epoch_restart",
     "refusal_of",
     "uplink",
-    "wait_applied",
     "UPLINK_LANE",
 ]
 
 log = logging.getLogger("ecnet.delivery")
 
 ORIGIN = "national"
-# The single lane of a province's outbox: everything goes up to national.
-UPLINK_LANE = "national"
 UPLINK_BACKOFF_CAP_S = 5.0
 
 
@@ -155,6 +160,12 @@ class DeliverySettings:
     # Consecutive -2 refusals of one event, sent alone, before it is parked.
     park_after_refusals: int = 5
 
+    @classmethod
+    def from_config(
+        cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> DeliverySettings:
+        return read_settings(cls, "delivery", extra, environ)
+
 
 def refusal_of(exc: grpc.RpcError) -> str | None:
     """The receiver's message when it refused the request definitely: a C.4 ``-2`` in
@@ -163,26 +174,6 @@ def refusal_of(exc: grpc.RpcError) -> str | None:
     that is no answer of an ecnet receiver), or another code."""
     answer = node_answer(exc)
     return answer[1] if answer is not None and answer[0] == -2 else None
-
-
-def log_epoch_restart(
-    origin: str, request: fed_pb.DeliverEventsRequest, restarted_from: str, position: int
-) -> None:
-    """At a receiver, after the commit: the warning that ``origin``'s outbox started a
-    new epoch (``restarted_from`` is the old one; nothing when it is empty)."""
-    if restarted_from:
-        log.warning(
-            "sender's outbox epoch changed: its position restarts (its database was recreated)",
-            extra={
-                "fields": {
-                    "origin": origin,
-                    "batch": request.batchId,
-                    "old_epoch": restarted_from,
-                    "new_epoch": request.epoch,
-                    "position": position,
-                }
-            },
-        )
 
 
 class Delivery:
@@ -200,39 +191,45 @@ class Delivery:
 
     def __init__(
         self,
-        node,  # node.app.Node (avoids an import cycle)
+        outbox: OutboxStore,
+        clock: Clock,
+        entropy: Entropy,
         *,
+        address_of: Callable[[str], Awaitable[str | None]],
+        settings: DeliverySettings,
+        scan_interval: float,
         origin: str = ORIGIN,
-        store: OutboxStore | None = None,
-        address_of: Callable[[str], Awaitable[str | None]] | None = None,
+        directory: Directory | None = None,
         backoff_cap_s: float | None = None,
     ) -> None:
-        self.node = node
         self.origin = origin
-        self.store = store or OutboxStore(node.store.db)
-        self._address_of = address_of or node.directory.address_of
+        self.store = outbox
+        self.clock = clock
+        self.entropy = entropy
+        self.directory = directory
+        self._address_of = address_of
         if backoff_cap_s is not None:
             self.backoff_cap_s = backoff_cap_s
-        self.scan_interval = node.config.delivery_scan_interval
-        self.settings = read_settings(DeliverySettings, "delivery", node.config.extra)
+        self.scan_interval = scan_interval
+        self.settings = settings
         self._wakes: dict[str, asyncio.Event] = {}
-        self._workers: dict[str, asyncio.Task] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
         self._peers: dict[str, PeerClient] = {}
         # Bumped when a province registers: a failure of a send that began before the
         # registration must not put back the backoff the registration just cleared.
         self._contact: dict[str, int] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._scan_now = asyncio.Event()
-        self._scanner: asyncio.Task | None = None
-        self._pruner: asyncio.Task | None = None
+        self._scanner: asyncio.Task[None] | None = None
+        self._pruner: asyncio.Task[None] | None = None
         self._running = False
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
         """Start the scan (which starts a worker for every destination in the outbox)."""
         self._running = True
-        if self.node.directory is not None:
-            self.node.directory.on_registered.append(self._registered)
+        if self.directory is not None:
+            self.directory.on_registered.append(self._registered)
         self._scanner = asyncio.create_task(
             self._scan_forever(), name=f"delivery-scan-{self.origin}"
         )
@@ -243,9 +240,9 @@ class Delivery:
     async def stop(self) -> None:
         """Cancel the loop; batches in flight are simply sent again after a restart."""
         self._running = False
-        if self.node.directory is not None:
+        if self.directory is not None:
             with contextlib.suppress(ValueError):
-                self.node.directory.on_registered.remove(self._registered)
+                self.directory.on_registered.remove(self._registered)
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
@@ -283,7 +280,7 @@ class Delivery:
     async def retry_parked(self, destination: str) -> list[Parked]:
         """Queue ``destination``'s parked events again (new seqs, the same event ids and
         bodies) and send at once; returns them. For after the receiver was fixed."""
-        requeued = await self.store.retry_parked(destination, self.node.clock.now_ms())
+        requeued = await self.store.retry_parked(destination, self.clock.now_ms())
         if requeued:
             # The operator says the receiver takes them now: no backoff to wait out.
             await self.store.reset_backoff(destination)
@@ -305,7 +302,7 @@ class Delivery:
     async def prune(self) -> int:
         """One pass: delete acknowledged rows older than the retention, in batches.
         Returns the rows deleted."""
-        before = self.node.clock.now_ms() - self.settings.outbox_retention * 1000
+        before = self.clock.now_ms() - self.settings.outbox_retention * 1000
         deleted = await self.store.prune(before, self.settings.outbox_prune_batch)
         if deleted:
             log.info("outbox pruned", extra={"fields": {"origin": self.origin, "rows": deleted}})
@@ -331,7 +328,7 @@ class Delivery:
                 await asyncio.wait_for(self._scan_now.wait(), self.scan_interval)
 
     async def _scan(self) -> None:
-        now = self.node.clock.now_ms()
+        now = self.clock.now_ms()
         for state in await self.store.states():
             if state.destination not in self._workers:
                 self._wakes[state.destination] = asyncio.Event()
@@ -365,7 +362,7 @@ class Delivery:
     async def _send_one(self, destination: str) -> bool:
         """Send one batch if one is due; True when more may be sent at once."""
         state = await self.store.state(destination)
-        if state is None or not state.pending or state.next_attempt_at > self.node.clock.now_ms():
+        if state is None or not state.pending or state.next_attempt_at > self.clock.now_ms():
             return False
         address = await self._address_of(destination)
         if address is None:
@@ -435,7 +432,7 @@ class Delivery:
         # knows no epochs still answers its old one), and following it would skip events.
         # Within one epoch the cap costs at most resending batches the receiver drops.
         applied = min(resp.appliedPosition, last)
-        await self.store.acked(destination, applied, self.node.clock.now_ms())
+        await self.store.acked(destination, applied, self.clock.now_ms())
         log.info(
             "events delivered",
             extra={"fields": {"province": destination, "events": len(events), "applied": applied}},
@@ -472,7 +469,7 @@ class Delivery:
         refusals = await self.store.refused(destination, row.seq)
         limit = self.settings.park_after_refusals
         if refusals >= limit and await self.store.park(
-            destination, row.seq, message, self.node.clock.now_ms()
+            destination, row.seq, message, self.clock.now_ms()
         ):
             log.error(
                 "event parked: its receiver refused it; the queue goes on without it",
@@ -505,8 +502,8 @@ class Delivery:
         attempts = state.attempts + 1
         delay = min(self.backoff_cap_s, self.backoff_base_s * 2**state.attempts)
         # Jitter in [0.75, 1.25): provinces that failed together do not retry together.
-        delay *= 0.75 + self.node.entropy.randbelow(10_000) / 20_000
-        next_at = self.node.clock.now_ms() + int(delay * 1000)
+        delay *= 0.75 + self.entropy.randbelow(10_000) / 20_000
+        next_at = self.clock.now_ms() + int(delay * 1000)
         await self.store.failed(destination, attempts, next_at, error)
         log.warning(
             "delivery failed, backing off",
@@ -537,39 +534,29 @@ class Delivery:
         return peer
 
 
-def uplink(node) -> Delivery:
-    """A province's delivery of its own outbox (settlement notices) to national, as
-    ``p<province>``; national relays each event to the destination its row names."""
+def uplink(
+    db: Database,
+    clock: Clock,
+    entropy: Entropy,
+    *,
+    origin: str,
+    national: str,
+    settings: DeliverySettings,
+    scan_interval: float,
+) -> Delivery:
+    """A province's delivery of its own outbox (settlement notices) to ``national``, as
+    ``origin`` (``pNN``); national relays each event to the destination its row names."""
 
-    async def national(_lane: str) -> str | None:
-        return node.config.national
+    async def national_address(_lane: str) -> str | None:
+        return national
 
     return Delivery(
-        node,
-        origin=node.config.name,
-        store=OutboxStore(node.store.db, lane=UPLINK_LANE),
-        address_of=national,
+        OutboxStore(db, lane=UPLINK_LANE),
+        clock,
+        entropy,
+        origin=origin,
+        address_of=national_address,
+        settings=settings,
+        scan_interval=scan_interval,
         backoff_cap_s=UPLINK_BACKOFF_CAP_S,
     )
-
-
-async def wait_applied(target, seq: int, timeout: float = 10.0, poll: float = 0.01) -> float:
-    """Wait until a province has applied outbox position ``seq``; returns the seconds waited.
-
-    ``target`` is a provincial ``Node`` (its ``applied_position``, updated as each batch
-    commits) or a ``ProvincialStore`` (read from its database). The benchmark hook for
-    the lag from commit at national to applied at a province: after the commit take
-    ``OutboxStore(national.store.db).last_seq(province)`` and await this.
-    """
-    start = time.perf_counter()
-    deadline = start + timeout
-    while True:
-        if isinstance(getattr(target, "applied_position", None), int):
-            applied = target.applied_position
-        else:
-            applied = await target.load_applied_position()
-        if applied >= seq:
-            return time.perf_counter() - start
-        if time.perf_counter() >= deadline:
-            raise TimeoutError(f"position {seq} not applied within {timeout}s (at {applied})")
-        await asyncio.sleep(poll)

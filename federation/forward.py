@@ -1,8 +1,7 @@
 """National's forwarding of a call to the one province that may answer it.
 
-National is the hub of every cross-province call (ARCHITECTURE §3): a remote
-settlement goes to the insured province, its reversal to the province that settled
-it. :class:`Forwarder` finds the province's address in the node directory (its answer
+National is the hub of every cross-province call (:mod:`federation.hub` says which
+call goes where). :class:`Forwarder` finds the province's address in the node directory (its answer
 kept for ``ADDRESS_TTL`` seconds, forgotten at once when a call fails), keeps one
 channel per address, and gives the forwarded call what is left of the caller's
 deadline less ``MARGIN`` (at most the call's own deadline), so that national's own clear -3
@@ -18,10 +17,11 @@ from typing import TypeVar
 import grpc
 
 from federation.client import PeerClient
+from federation.directory import Directory
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, transport_failure
 
-__all__ = ["Forwarder", "forwarder_of", "MARGIN", "ADDRESS_TTL"]
+__all__ = ["Forwarder", "MARGIN", "ADDRESS_TTL"]
 
 T = TypeVar("T")
 
@@ -32,7 +32,7 @@ ADDRESS_TTL = 1.0
 
 
 class Forwarder:
-    def __init__(self, directory, linger: float = 0.0) -> None:
+    def __init__(self, directory: Directory, linger: float = 0.0) -> None:
         self.directory = directory
         self.linger = linger  # of the links to the provinces (federation.link)
         self._peers: dict[str, PeerClient] = {}
@@ -98,12 +98,3 @@ class Forwarder:
     async def close(self) -> None:
         for address in list(self._peers):
             await self._drop(address)
-
-
-def forwarder_of(node) -> Forwarder:
-    """National's one forwarder (scans and settlements share its links), built on first use."""
-    fwd = getattr(node, "forwarder", None)
-    if fwd is None:
-        fwd = node.forwarder = Forwarder(node.directory, node.link_settings.linger)
-        node.on_stop(fwd.close)
-    return fwd

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.client import PeerClient
+from federation.client import NationalClient
 from node.errors import from_rpc_error
 
 __all__ = ["Registrar", "RegistrationRefused"]
@@ -31,29 +31,37 @@ class RegistrationRefused(Exception):
 
 
 class Registrar:
+    """A province's registration and heartbeats, through its :class:`NationalClient`
+    (whose ``registered`` event it sets); ``applied_position()`` is reported in every
+    heartbeat (``federation.inbox``)."""
+
     def __init__(
         self,
-        national: str,
+        national: NationalClient,
         province: str,
-        address: str,
         version: str,
         instance_id: str,
         interval: float,
         applied_position: Callable[[], int] = lambda: 0,
-        linger: float = 0.0,
     ) -> None:
-        # linger: of the link to national (federation.link), which carries routed calls.
-        self.peer = PeerClient(national, f"p{province}", linger=linger)
+        self.national = national
+        self.peer = national.peer
         self.province = province
-        self.address = address
+        self.address = ""
         self.version = version
         self.instance_id = instance_id
         self.interval = interval
         self.applied_position = applied_position
-        self.registered = asyncio.Event()
 
-    async def register(self) -> None:
-        """Register, retrying until national answers; raises RegistrationRefused."""
+    @property
+    def registered(self) -> asyncio.Event:
+        return self.national.registered
+
+    async def register(self, address: str = "") -> None:
+        """Register this node, served at ``address`` (by default the one registered
+        before), retrying until national answers; raises RegistrationRefused."""
+        if address:
+            self.address = address
         delay = 0.2
         while True:
             try:
@@ -121,6 +129,3 @@ class Registrar:
             log.warning(
                 "deregistration failed", extra={"fields": {"error": from_rpc_error(exc)[1]}}
             )
-
-    async def close(self) -> None:
-        await self.peer.close()

@@ -18,7 +18,9 @@ import signal
 import sys
 from pathlib import Path
 
+from node.app import Node, NodeStartError, RegistrationRefused
 from node.config import VERSION, ConfigError, NodeConfig
+from node.logs import setup_logging
 
 __all__ = ["main", "build_parser"]
 
@@ -60,9 +62,6 @@ def _fail(message: str, code: int) -> int:
 
 
 async def _serve(config: NodeConfig) -> int:
-    from federation.registrar import RegistrationRefused
-    from node.app import Node, NodeStartError
-
     node = Node(config)
     loop = asyncio.get_running_loop()
     start = asyncio.create_task(node.start())
@@ -94,21 +93,18 @@ async def _serve(config: NodeConfig) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    config = NodeConfig(
-        role=args.role,
-        listen=args.listen,
-        data_dir=args.data,
-        province=args.province,
-        national=args.national,
-        heartbeat_interval=args.heartbeat,
-        log_calls=not args.quiet,
-    )
     try:
-        config.validate()
+        config = NodeConfig(
+            role=args.role,
+            listen=args.listen,
+            data_dir=args.data,
+            province=args.province,
+            national=args.national,
+            heartbeat_interval=args.heartbeat,
+            log_calls=not args.quiet,
+        ).validate()
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)
-    from node.logs import setup_logging
-
     setup_logging(config.name)
     logging.getLogger("grpc").setLevel(logging.WARNING)
     try:

@@ -1,5 +1,5 @@
-"""A running node: storage, gRPC server, health, reflection, and (for a province) its
-registration with national.
+"""A running node: its data folder, its gRPC server with health and reflection, and the
+components of its role (``node.components``), started and stopped in order.
 
 ``Node`` is what ``ecnet-node`` runs and what tests start in-process on port 0::
 
@@ -7,6 +7,12 @@ registration with national.
     await node.start()          # health SERVING once ready
     ...                         # node.address is "127.0.0.1:<port>"
     await node.stop()           # NOT_SERVING, drain calls, deregister, close the database
+
+Start: lock the data folder, open (and migrate) the database, build the components
+(every setting read: a bad one stops the start before the node binds), bind, register
+the servicers, serve, start the components (a province registers with national), then
+report SERVING for the services of the role. Stop: NOT_SERVING, drain the links, stop
+the components (a province deregisters), let calls in flight finish, close.
 """
 
 from __future__ import annotations
@@ -17,8 +23,8 @@ import fcntl
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import IO
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -26,39 +32,30 @@ from grpc_reflection.v1alpha import reflection
 
 from ecnet.v1 import (
     acceptance_service_pb2,
-    acceptance_service_pb2_grpc,
     admin_service_pb2,
-    admin_service_pb2_grpc,
     federation_service_pb2,
-    federation_service_pb2_grpc,
     qr_service_pb2,
-    qr_service_pb2_grpc,
     settlement_service_pb2,
-    settlement_service_pb2_grpc,
     voucher_service_pb2,
-    voucher_service_pb2_grpc,
 )
-from federation.delivery import Delivery, uplink
-from federation.directory import Directory
-from federation.link import LinkSettings
-from federation.registrar import Registrar, RegistrationRefused
+from federation.link import LinkServer
+from federation.registrar import RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
-from node.config import ConfigError, NodeConfig, parse_address
+from node.components import Components, NationalComponents, ProvincialComponents, build
+from node.config import ConfigError, NodeConfig, Role, parse_address
 from node.interceptor import CallInterceptor
-from node.services.acceptance import AcceptanceServicer
-from node.services.admin import AdminServicer
-from node.services.federation import FederationServicer
-from node.services.qr import QrServicer
-from node.services.settlement import SettlementServicer
-from node.services.voucher import VoucherServicer
+from node.services.identity import NodeIdentity
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
+from node.voucher import LivenessVerifier
 
-__all__ = ["Node", "NodeStartError", "SERVICE_NAMES"]
+__all__ = ["ConfigError", "Node", "NodeStartError", "RegistrationRefused", "SERVICE_NAMES"]
 
 log = logging.getLogger("ecnet.node")
 
+# Every service of the contracts: reflection lists them all on every node, so a call
+# sent to the wrong role is still described and answered (-5, with where to go).
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
     for module, name in (
@@ -77,60 +74,73 @@ class NodeStartError(Exception):
 
 
 class Node:
+    """One node of either role. ``liveness_verifier`` replaces national's simulated
+    real-person check (``node.voucher.biometric``)."""
+
     def __init__(
         self,
         config: NodeConfig,
         clock: Clock | None = None,
         entropy: Entropy | None = None,
+        *,
+        liveness_verifier: LivenessVerifier | None = None,
     ) -> None:
         self.config = config.validate()
         self.clock = clock or SystemClock()
         self.entropy = entropy or SystemEntropy()
+        self.liveness_verifier = liveness_verifier
         self.instance_id = uuid.UUID(bytes=self.entropy.token_bytes(16)).hex
         self.started_at_ms = self.clock.now_ms()
         self.address = ""
         self.port = 0
-        self.store: NationalStore | ProvincialStore
-        self.directory: Directory | None = None
-        self.registrar: Registrar | None = None
-        # National only: durable delivery of outbox events to the provinces.
-        self.delivery: Delivery | None = None
-        # Provincial only: delivery of this province's outbox (settlement notices) to
-        # national, which relays them (node.settlement.notice).
-        self.uplink: Delivery | None = None
-        # National only: records freezes whose time is over (node.voucher.freeze).
-        self.freeze_sweeper = None
-        # The answering end of Link streams (federation.link), set by FederationServicer.
-        self.links = None
-        self.link_settings = LinkSettings()
         self.health = health.aio.HealthServicer()
+        self._store: NationalStore | ProvincialStore | None = None
+        self._components: Components | None = None
+        self._links: LinkServer | None = None
         self._server: grpc.aio.Server | None = None
-        self._lock_fh = None
-        self._tasks: list[asyncio.Task] = []
-        # Cleanups of parts built on first use (e.g. acceptance's channels to peers).
-        self._closers: list[Callable[[], Awaitable[None]]] = []
+        self._lock_fh: IO[str] | None = None
         self._stopped = asyncio.Event()
-        self.fatal: str | None = None
-        # Highest outbox seq from national this province has applied (reported in heartbeats).
-        self.applied_position = 0
+        self._released = False
 
-    # -- start -----------------------------------------------------------------------
+    # -- the parts, once started -----------------------------------------------------
     @property
-    def role_enum(self) -> int:
-        """This node's role as the ``NodeRole`` of the contracts."""
-        if self.config.role == "national":
-            return federation_service_pb2.NODE_ROLE_NATIONAL
-        return federation_service_pb2.NODE_ROLE_PROVINCIAL
+    def store(self) -> NationalStore | ProvincialStore:
+        """The node's database (open from :meth:`start` on)."""
+        if self._store is None:
+            raise RuntimeError(f"node {self.config.name} has no open database")
+        return self._store
+
+    @property
+    def national(self) -> NationalComponents:
+        """The national node's components; a province has none."""
+        if not isinstance(self._components, NationalComponents):
+            raise RuntimeError(f"node {self.config.name} is not a started national node")
+        return self._components
+
+    @property
+    def provincial(self) -> ProvincialComponents:
+        """A province's components; national has none."""
+        if not isinstance(self._components, ProvincialComponents):
+            raise RuntimeError(f"node {self.config.name} is not a started provincial node")
+        return self._components
+
+    @property
+    def links(self) -> LinkServer:
+        """The answering end of this node's Link streams (``federation.link``)."""
+        if self._links is None:
+            raise RuntimeError(f"node {self.config.name} is not serving")
+        return self._links
 
     @property
     def db_path(self) -> Path:
         name = (
             "national.db"
-            if self.config.role == "national"
+            if self.config.role is Role.NATIONAL
             else f"provincial-{self.config.province}.db"
         )
         return self.config.data_dir / name
 
+    # -- start -----------------------------------------------------------------------
     def _lock_data_dir(self) -> None:
         data = self.config.data_dir
         try:
@@ -170,67 +180,37 @@ class Node:
             await self._release()
             raise
 
-    async def _start(self) -> None:
-        await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
-        synchronous = StorageSettings.from_config(
-            self.config.extra
-        ).synchronous  # ConfigError: see start()
-        if self.config.role == "national":
-            self.store = NationalStore(self.db_path, synchronous)
+    async def _open_store(self) -> NationalStore | ProvincialStore:
+        synchronous = StorageSettings.from_config(self.config.extra).synchronous
+        store: NationalStore | ProvincialStore
+        if self.config.role is Role.NATIONAL:
+            store = NationalStore(self.db_path, synchronous)
         else:
-            self.store = ProvincialStore(self.db_path, synchronous)
+            store = ProvincialStore(self.db_path, synchronous)
+        self._store = store
         try:
-            applied = await self.store.open()
+            applied = await store.open()
         except Exception as exc:  # StorageError, or an OS error on the file
             raise NodeStartError(str(exc)) from None
         if applied:
             log.info(
-                "database migrated", extra={"fields": {"db": str(self.db_path), "applied": applied}}
+                "database migrated",
+                extra={"fields": {"db": str(self.db_path), "applied": applied}},
             )
-        if self.config.role == "national":
-            self.directory = Directory(
-                self.store, self.clock, self.config.heartbeat_interval, self.config.lease_intervals
-            )
-            self.delivery = Delivery(self)
-        else:
-            # Reported in heartbeats from the first one on, not only after a new batch.
-            self.applied_position = await self.store.load_applied_position()
-            # The settlement policy is configuration: a bad file stops the start here,
-            # before the node binds or registers.
-            from node.settlement import settlements_of
+        return store
 
-            try:
-                settlements_of(self)
-            except (ConfigError, OSError) as exc:
-                raise NodeStartError(f"settlement policy: {exc}") from None
-            self.uplink = uplink(self)
+    async def _start(self) -> None:
+        await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        store = await self._open_store()
+        components = await build(
+            self.config, self.clock, self.entropy, store, self.instance_id, self.liveness_verifier
+        )
+        self._components = components
 
-        self.link_settings = LinkSettings.from_config(self.config.extra)
         server = grpc.aio.server(
             interceptors=[CallInterceptor(self.config.name, self.config.log_calls)],
             # Without this, a second node could bind the same port and share its traffic.
             options=[("grpc.so_reuseport", 0)],
-        )
-        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(self), server)
-        federation_service_pb2_grpc.add_FederationServiceServicer_to_server(
-            FederationServicer(self), server
-        )
-        voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(VoucherServicer(self), server)
-        qr_service_pb2_grpc.add_QrServiceServicer_to_server(QrServicer(self), server)
-        acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server(
-            AcceptanceServicer(self), server
-        )
-        settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
-            SettlementServicer(self), server
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
-            (
-                *SERVICE_NAMES,
-                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-                reflection.SERVICE_NAME,
-            ),
-            server,
         )
         host, _ = parse_address(self.config.listen)
         try:
@@ -244,45 +224,36 @@ class Node:
         self.port = port
         advertised = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         self.address = f"{advertised}:{port}"
+        identity = NodeIdentity(
+            role=self.config.role,
+            province=self.config.province,
+            name=self.config.name,
+            version=self.config.version,
+            instance_id=self.instance_id,
+            started_at_ms=self.started_at_ms,
+            address=self.address,
+        )
+        self._links = components.register(server, identity)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        reflection.enable_server_reflection(
+            (
+                *SERVICE_NAMES,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ),
+            server,
+        )
         await server.start()
         self._server = server
 
-        if self.config.role == "provincial":
-            self.registrar = Registrar(
-                self.config.national,
-                self.config.province,
-                self.address,
-                self.config.version,
-                self.instance_id,
-                self.config.heartbeat_interval,
-                applied_position=lambda: self.applied_position,
-                linger=self.link_settings.linger,
-            )
-            await self.registrar.register()
-            self._tasks.append(asyncio.create_task(self.registrar.heartbeat_forever()))
-            # Remote settlements left pending by a time-out or a crash are asked again.
-            self._tasks.append(asyncio.create_task(settlements_of(self).reconcile_forever()))
-
-        if self.delivery is not None:
-            await self.delivery.start()
-        if self.uplink is not None:
-            await self.uplink.start()
-        if self.config.role == "national":
-            from node.services.voucher import lifecycle_of
-            from node.voucher.freeze import FreezeSweeper
-
-            self.freeze_sweeper = FreezeSweeper(
-                lambda: lifecycle_of(self), lifecycle_of(self).settings.freeze_sweep_seconds
-            )
-            self.freeze_sweeper.start()
-
-        for name in ("", *SERVICE_NAMES):
+        await components.start(identity)
+        for name in ("", *components.served):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info(
             "serving",
             extra={
                 "fields": {
-                    "role": self.config.role,
+                    "role": str(self.config.role),
                     "province": self.config.province,
                     "address": self.address,
                 }
@@ -296,50 +267,29 @@ class Node:
             return
         self._stopped.set()
         await self.health.enter_graceful_shutdown()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        if self.links is not None:  # calls in flight on links finish; the streams end
-            await self.links.drain()
-        for close in reversed(self._closers):
-            with contextlib.suppress(Exception):
-                await close()
-        if self.registrar is not None and self.registrar.registered.is_set():
-            await self.registrar.deregister()
-        if self.freeze_sweeper is not None:
-            await self.freeze_sweeper.stop()
-        if self.delivery is not None:
-            await self.delivery.stop()
-        if self.uplink is not None:
-            await self.uplink.stop()
+        if self._links is not None:  # calls in flight on links finish; the streams end
+            await self._links.drain()
+        if self._components is not None:
+            await self._components.stop()
         if self._server is not None:
             await self._server.stop(self.config.grace if grace is None else grace)
         await self._release()
         log.info("stopped")
 
-    async def _release(self) -> None:
-        if self.delivery is not None:
-            await self.delivery.stop()
-        if self.uplink is not None:
-            await self.uplink.stop()
-        if self.registrar is not None:
-            await self.registrar.close()
-        store = getattr(self, "store", None)
-        if store is not None:
-            with contextlib.suppress(Exception):
-                await store.close()
-        if self._lock_fh is not None:
-            self._lock_fh.close()
-            self._lock_fh = None
-
-    def on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
-        """Await ``close()`` when the node stops, before its server stops."""
-        self._closers.append(close)
-
     async def wait_stopped(self) -> None:
         await self._stopped.wait()
 
-
-__all__ += ["ConfigError", "RegistrationRefused"]
+    async def _release(self) -> None:
+        """Close what start opened (once, after a stop or a failed start)."""
+        if self._released:
+            return
+        self._released = True
+        if self._components is not None:
+            with contextlib.suppress(Exception):
+                await self._components.close()
+        elif self._store is not None:
+            with contextlib.suppress(Exception):
+                await self._store.close()
+        if self._lock_fh is not None:
+            self._lock_fh.close()
+            self._lock_fh = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from node.domain.regions import is_province
 
-__all__ = ["NodeConfig", "ConfigError", "parse_address", "VERSION"]
+__all__ = ["NodeConfig", "ConfigError", "Role", "parse_address", "VERSION"]
 
 VERSION = "0.1.0"
 
@@ -23,9 +24,17 @@ def parse_address(value: str, what: str = "address") -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class Role(StrEnum):
+    """What a node is: the one national node, or the node of one province."""
+
+    NATIONAL = "national"
+    PROVINCIAL = "provincial"
+
+
 @dataclass
 class NodeConfig:
-    role: str
+    # A Role, or its value as a string (converted; an unknown one is a ConfigError).
+    role: Role
     listen: str
     data_dir: Path
     province: str = ""
@@ -41,13 +50,17 @@ class NodeConfig:
     # behind the immediate wake-ups; see federation.delivery).
     delivery_scan_interval: float = 1.0
 
-    def validate(self) -> NodeConfig:
-        if self.role not in ("national", "provincial"):
+    def __post_init__(self) -> None:
+        try:
+            self.role = Role(self.role)
+        except ValueError:
             raise ConfigError(
                 f"unknown role {self.role!r}: use --role national or --role provincial"
-            )
+            ) from None
+
+    def validate(self) -> NodeConfig:
         parse_address(self.listen, "--listen")
-        if self.role == "provincial":
+        if self.role is Role.PROVINCIAL:
             if not self.province:
                 raise ConfigError("a provincial node needs --province NN (e.g. --province 44)")
             if not is_province(self.province):
@@ -66,4 +79,5 @@ class NodeConfig:
 
     @property
     def name(self) -> str:
-        return "national" if self.role == "national" else f"p{self.province}"
+        """The node's name as other nodes know it: ``national`` or ``pNN``."""
+        return "national" if self.role is Role.NATIONAL else f"p{self.province}"

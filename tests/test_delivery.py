@@ -16,7 +16,7 @@ import pytest
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.delivery import wait_applied
+from federation.inbox import wait_applied
 from node.clock import FakeClock
 from node.errors import from_rpc_error
 from node.storage import outbox
@@ -75,7 +75,7 @@ async def enqueue(national, events, destinations=("44",)) -> int:
             outbox.enqueue(conn, e, destinations, now)
 
     await national.store.db.write(write)
-    national.delivery.wake()
+    national.national.delivery.wake()
     return await OutboxStore(national.store.db).last_seq(destinations[0])
 
 
@@ -112,7 +112,7 @@ async def test_events_reach_a_province_with_their_authorizations(cluster):
     p44 = await cluster.start_province("44")
     auths = (("official01", "AUTH-OFFICIAL", False), ("thirdparty07", "AUTH-THIRD", True))
     seq = await enqueue(national, [event(card(1), 1, regions=("440100", "440300"), auths=auths)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
 
     cached = await p44.store.get_voucher(card(1))
     assert (cached.state, cached.version, cached.source) == (ACTIVATED, 1, "pushed")
@@ -135,7 +135,7 @@ async def test_events_reach_a_province_with_their_authorizations(cluster):
     seq = await enqueue(
         national, [event(card(1), 2, auths=(("official01", "AUTH-OFFICIAL", True),))]
     )
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     assert (await p44.store.get_by_auth_code("AUTH-OFFICIAL")).revoked
     assert await p44.store.get_by_auth_code("AUTH-THIRD") is None
     state = await OutboxStore(national.store.db).state("44")
@@ -146,7 +146,7 @@ async def test_a_stopped_province_receives_everything_after_restart(cluster):
     national = await cluster.start_national(delivery_scan_interval=0.2)
     p44 = await cluster.start_province("44")
     seq = await enqueue(national, [event(card(n), 1) for n in range(10)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     await p44.stop()
 
     # 50 more while it is down: versions 2..6 of ten vouchers, in five commits.
@@ -156,7 +156,7 @@ async def test_a_stopped_province_receives_everything_after_restart(cluster):
 
     again = await cluster.start_province("44")  # the same data folder
     assert again.config.data_dir == p44.config.data_dir
-    await wait_applied(again, seq)
+    await wait_applied(again.provincial.inbox, seq)
     assert await scalar(again, "SELECT count(*) FROM inbox_events") == 60
     assert await scalar(again, "SELECT count(DISTINCT event_id) FROM inbox_events") == 60
     versions = await again.store.db.read(
@@ -166,7 +166,7 @@ async def test_a_stopped_province_receives_everything_after_restart(cluster):
 
     # Even national losing its cursor applies nothing twice: the province skips the resend.
     await national.store.db.write(lambda conn: conn.execute("UPDATE delivery SET acked_seq = 0"))
-    national.delivery.wake("44")
+    national.national.delivery.wake("44")
 
     async def resent():
         state = await OutboxStore(national.store.db).state("44")
@@ -174,7 +174,7 @@ async def test_a_stopped_province_receives_everything_after_restart(cluster):
 
     await eventually(resent, what="the resend acknowledged")
     assert await scalar(again, "SELECT count(*) FROM inbox_events") == 60
-    assert again.applied_position == seq
+    assert again.provincial.inbox.position == seq
 
 
 async def test_a_duplicate_batch_is_ignored(cluster):
@@ -203,7 +203,7 @@ async def test_a_duplicate_batch_is_ignored(cluster):
     )
     assert resp.appliedPosition == 103
     assert await p44.store.get_voucher(card(1)) == before
-    assert p44.applied_position == 103
+    assert p44.provincial.inbox.position == 103
 
     # A seq at or below the position is a duplicate whatever its id says.
     late = event(card(1), 5)
@@ -223,7 +223,7 @@ async def test_out_of_order_versions_end_in_the_newest(cluster):
     v3 = event(card(1), 3, kind="voucher.authorized", auths=(("thirdparty07", "AUTH-3", False),))
     v2 = event(card(1), 2, kind="voucher.activated", auths=(("official01", "AUTH-2", False),))
     seq = await enqueue(national, [v3, v2])  # v3 gets the smaller seq: it arrives first
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     cached = await p44.store.get_voucher(card(1))
     assert cached.version == 3
     assert [a.auth_code for a in cached.authorizations] == ["AUTH-3"]
@@ -241,7 +241,7 @@ async def test_a_person_insured_in_three_provinces_reaches_all_three(cluster):
     await enqueue(national, [e], destinations=list(provinces))
     store = OutboxStore(national.store.db)
     for code, province in provinces.items():
-        await wait_applied(province, await store.last_seq(code))
+        await wait_applied(province.provincial.inbox, await store.last_seq(code))
         cached = await province.store.get_voucher(card(7))
         assert cached.version == 1 and len(cached.insured_regions) == 3
         assert (await province.store.get_by_auth_code("AUTH-7")).channel_id == "official01"
@@ -285,7 +285,7 @@ async def test_backoff_is_persisted_and_reset_when_the_province_registers(cluste
     national = await cluster.start_national(clock=clock)
     p44 = await cluster.start_province("44")
     # A crash: no deregistration, so national still lists the old address as up.
-    p44.registrar.registered.clear()
+    p44.provincial.registrar.registered.clear()
     await p44.stop(grace=0)
     seq = await enqueue(national, [event(card(1), 1)])
     store = OutboxStore(national.store.db)
@@ -303,7 +303,7 @@ async def test_backoff_is_persisted_and_reset_when_the_province_registers(cluste
 
     # The clock does not move, so only the registration can clear the backoff.
     again = await cluster.start_province("44")
-    await wait_applied(again, seq)
+    await wait_applied(again.provincial.inbox, seq)
 
     async def acknowledged():
         s = await store.state("44")
@@ -349,5 +349,5 @@ async def test_events_committed_while_national_was_down_are_delivered(cluster):
     db.close_sync()
 
     await cluster.start_national(listen=address, delivery_scan_interval=0.2)
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     assert (await p44.store.get_voucher(card(9))).version == 1

@@ -21,7 +21,7 @@ from test_delivery import (
 from test_settlement_notices import as_event, notice, received, send
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.delivery import wait_applied
+from federation.inbox import wait_applied
 from node.settlement.notice import list_notices
 from node.storage.outbox import EPOCH_KEY, OutboxStore
 
@@ -56,7 +56,7 @@ async def test_a_recreated_national_reaches_a_province_that_kept_its_database(cl
     national = await cluster.start_national(delivery_scan_interval=0.2)
     p44 = await cluster.start_province("44")
     old_seq = await enqueue(national, [event(card(n), 1, event_id=f"old-{n}") for n in range(10)])
-    await wait_applied(p44, old_seq)
+    await wait_applied(p44.provincial.inbox, old_seq)
     old_epoch = await epoch_of(national)
     assert old_epoch and await stored_epoch(p44, "national") == old_epoch
     assert old_seq == 10
@@ -67,7 +67,7 @@ async def test_a_recreated_national_reaches_a_province_that_kept_its_database(cl
     cluster.nodes.remove(national)
     national = await cluster.start_national(listen=address, delivery_scan_interval=0.2)
     seq = await enqueue(national, [event(card(10), 1)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     assert seq == 11 and await epoch_of(national) == old_epoch and not restarts(caplog)
 
     # Now national's database is lost and recreated; the province keeps its own.
@@ -93,7 +93,7 @@ async def test_a_recreated_national_reaches_a_province_that_kept_its_database(cl
     assert (await p44.store.get_voucher(card(5))).version == 1
     assert await stored_epoch(p44, "national") == new_epoch
     assert await p44.store.load_applied_position() == 4
-    assert p44.applied_position == 4
+    assert p44.provincial.inbox.position == 4
     [warning] = restarts(caplog)
     assert warning.fields["old_epoch"] == old_epoch and warning.fields["new_epoch"] == new_epoch
 
@@ -108,7 +108,7 @@ async def test_a_recreated_national_reaches_a_province_that_kept_its_database(cl
     await eventually(converged, what="cursor and heartbeat at 4")
     # And delivery goes on in the new epoch.
     seq = await enqueue(national, [event(card(n), 3) for n in range(3)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     assert (await p44.store.get_voucher(card(0))).version == 3
     assert len(restarts(caplog)) == 1
 
@@ -157,7 +157,7 @@ async def test_a_recreated_province_notices_are_relayed_again(cluster, caplog):
         == 1
     )
     assert await scalar(p11, "SELECT count(*) FROM settlement_notices") == 4
-    assert len(await list_notices(p11, "01", "110101198001010015")) == 4
+    assert len(await list_notices(p11.store, "01", "110101198001010015")) == 4
 
 
 async def deliver(stub, events, seqs, epoch: str = "", batch: str = "b") -> int:
@@ -184,14 +184,14 @@ async def test_same_epoch_old_seq_is_still_a_duplicate(cluster, caplog):
     assert await deliver(s, [event(card(4), 1), event(card(5), 1)], [2, 3], epoch="A") == 3
     assert await p44.store.get_voucher(card(4)) is None
     assert (await p44.store.get_voucher(card(5))).version == 1
-    assert p44.applied_position == 3
+    assert p44.provincial.inbox.position == 3
 
     # Another epoch restarts the position, keeping the id and version rules.
     first = event(card(1), 1)  # version 1 is cached: stale
     again = event(card(2), 9, event_id="dup")
     assert await deliver(s, [again], [3], epoch="A") == 3  # dropped by position
     assert await deliver(s, [first, event(card(6), 1)], [1, 2], epoch="B") == 2
-    assert len(restarts(caplog)) == 1 and p44.applied_position == 2
+    assert len(restarts(caplog)) == 1 and p44.provincial.inbox.position == 2
     assert (await p44.store.get_voucher(card(6))).version == 1
     assert await stored_epoch(p44, "national") == "B"
     # In the new epoch, its own old seqs are duplicates again.
@@ -244,7 +244,7 @@ async def test_a_batch_without_epoch_behaves_as_before(cluster, caplog):
     assert await deliver(s, [event(card(4), 1)], [4]) == 4
     assert (await p44.store.get_voucher(card(4))).version == 1
     assert await stored_epoch(p44, "national") == "A"
-    assert p44.applied_position == 4 and not restarts(caplog)
+    assert p44.provincial.inbox.position == 4 and not restarts(caplog)
 
     # National relaying a province's notices: the same.
     national = cluster.national
@@ -270,7 +270,7 @@ async def test_the_cursor_never_moves_beyond_the_batch_it_sent(cluster):
     national = await cluster.start_national()
     p44 = await cluster.start_province("44")
     seq = await enqueue(national, [event(card(n), 1) for n in range(3)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     await p44.store.db.write(
         lambda conn: conn.execute("UPDATE inbox_position SET applied_seq = 50, epoch = ''")
     )
@@ -293,7 +293,7 @@ async def test_a_national_restored_from_a_backup_renews_its_epoch(cluster, caplo
     national = await cluster.start_national(delivery_scan_interval=0.2)
     p44 = await cluster.start_province("44")
     seq = await enqueue(national, [event(card(n), 1) for n in range(10)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     old_epoch = await epoch_of(national)
 
     address = national.address

@@ -26,9 +26,10 @@ from test_delivery import (
 
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.delivery import DeliverySettings, wait_applied
+from federation import inbox as province_inbox
+from federation.delivery import DeliverySettings
+from federation.inbox import wait_applied
 from node.errors import invalid
-from node.services import federation as federation_service
 from node.settings import read_settings
 from node.storage import outbox
 from node.storage.outbox import OutboxStore
@@ -40,8 +41,8 @@ async def start_national(cluster, **kw):
     national = await cluster.start_national(
         extra={"park_after_refusals": str(PARK_AFTER)}, delivery_scan_interval=0.2, **kw
     )
-    national.delivery.backoff_base_s = 0.01
-    national.delivery.backoff_cap_s = 0.05
+    national.national.delivery.backoff_base_s = 0.01
+    national.national.delivery.backoff_cap_s = 0.05
     return national
 
 
@@ -84,7 +85,7 @@ async def test_a_poison_event_is_parked_and_the_events_around_it_are_applied(clu
     [(seq, event_id, kind, error)] = await parked_count(national, 1)
     assert (seq, event_id, kind) == (poison_seq, "poison-1", "voucher.activated")
     assert "snapshot" in error
-    await wait_applied(p44, last)
+    await wait_applied(p44.provincial.inbox, last)
     for n in (1, 2, 4, 5):
         assert (await p44.store.get_voucher(card(n))).version == 1
     assert await p44.store.get_voucher(card(3)) is None
@@ -151,7 +152,7 @@ async def test_a_poison_event_is_parked_and_the_events_around_it_are_applied(clu
     assert len(parked_logs(caplog)) == 2
     # Later events still go through.
     seq = await enqueue(national, [event(card(6), 1)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     assert (await node_entries(cluster, national))["44"].parkedEvents == 1
 
 
@@ -159,7 +160,7 @@ async def test_a_parked_event_is_applied_once_the_receiver_is_fixed(cluster, mon
     national = await start_national(cluster)
     p44 = await cluster.start_province("44")
     # An older province: it does not know the kind "voucher.migrated" and refuses it.
-    real = federation_service.inbound_from_proto
+    real = province_inbox.inbound_from_proto
     upgraded = False
 
     def older(e):
@@ -167,16 +168,16 @@ async def test_a_parked_event_is_applied_once_the_receiver_is_fixed(cluster, mon
             raise invalid(f"unknown event kind {e.kind!r} ({e.eventId})")
         return real(e)
 
-    monkeypatch.setattr(federation_service, "inbound_from_proto", older)
+    monkeypatch.setattr(province_inbox, "inbound_from_proto", older)
     new_kind = event(card(2), 1, event_id="migrated-2", kind="voucher.migrated")
     last = await enqueue(national, [event(card(1), 1), new_kind, event(card(3), 1)])
     await parked_count(national, 1)
-    await wait_applied(p44, last)
+    await wait_applied(p44.provincial.inbox, last)
     assert await p44.store.get_voucher(card(2)) is None
     assert (await p44.store.get_voucher(card(3))).version == 1
     # Meanwhile a newer version of the same voucher, of a kind the province knows.
     newer = await enqueue(national, [event(card(7), 1), event(card(2), 2, name="王五")])
-    await wait_applied(p44, newer)
+    await wait_applied(p44.provincial.inbox, newer)
     assert (await p44.store.get_voucher(card(2))).version == 2
 
     # The province is upgraded; the parked event is retried and now taken. Its older
@@ -189,7 +190,7 @@ async def test_a_parked_event_is_applied_once_the_receiver_is_fixed(cluster, mon
     store = OutboxStore(national.store.db)
     requeued = await store.last_seq("44")
     assert requeued > newer
-    await wait_applied(p44, requeued)
+    await wait_applied(p44.provincial.inbox, requeued)
     assert await parked_rows(national) == []
     assert (await p44.store.get_voucher(card(2))).version == 2
     assert await scalar(p44, "SELECT count(*) FROM inbox_events WHERE event_id = 'migrated-2'") == 1
@@ -213,14 +214,14 @@ async def test_a_single_refused_event_alone_in_its_batch_is_parked(cluster):
     [(parked_seq, event_id, _, _)] = await parked_count(national, 1)
     assert (parked_seq, event_id) == (seq, "lonely")
     later = await enqueue(national, [event(card(2), 1)])
-    await wait_applied(p44, later)
+    await wait_applied(p44.provincial.inbox, later)
 
 
 async def test_a_stopped_province_is_retried_and_never_parks(cluster):
     # A long lease: national keeps the crashed province's address and keeps trying.
     national = await start_national(cluster, heartbeat_interval=30)
     p44 = await cluster.start_province("44")
-    p44.registrar.registered.clear()  # a crash: no deregistration
+    p44.provincial.registrar.registered.clear()  # a crash: no deregistration
     await p44.stop(grace=0)
     await enqueue(national, [event(card(1), 1), poison(card(2)), event(card(3), 1)])
     store = OutboxStore(national.store.db)
@@ -246,8 +247,8 @@ async def test_other_refusals_back_off_without_narrowing(cluster):
     p44 = await cluster.start_province(
         "44", delivery_scan_interval=0.2, extra={"park_after_refusals": str(PARK_AFTER)}
     )
-    p44.uplink.backoff_base_s = 0.01
-    p44.uplink.backoff_cap_s = 0.05
+    p44.provincial.uplink.backoff_base_s = 0.01
+    p44.provincial.uplink.backoff_cap_s = 0.05
     for i in range(3):
         await send(p44, notice(f"S-{i}", settled_by="31"), ["11"])
     uplink = OutboxStore(p44.store.db, lane="national")
@@ -272,8 +273,8 @@ async def test_a_provinces_uplink_parks_what_national_refuses(cluster):
     p44 = await cluster.start_province(
         "44", delivery_scan_interval=0.2, extra={"park_after_refusals": str(PARK_AFTER)}
     )
-    p44.uplink.backoff_base_s = 0.01
-    p44.uplink.backoff_cap_s = 0.05
+    p44.provincial.uplink.backoff_base_s = 0.01
+    p44.provincial.uplink.backoff_cap_s = 0.05
     await send(p44, notice("S-1"), ["11"])
     now = p44.clock.now_ms()
 

@@ -12,7 +12,8 @@ import pytest
 from test_delivery import card, enqueue, event, eventually, scalar
 from test_settlement_notices import notice, received, send
 
-from federation.delivery import DeliverySettings, wait_applied
+from federation.delivery import DeliverySettings
+from federation.inbox import wait_applied
 from node.clock import FakeClock
 from node.config import ConfigError
 from node.settings import read_settings
@@ -52,45 +53,45 @@ async def test_delivered_rows_past_the_retention_are_pruned_and_undelivered_ones
     store = OutboxStore(national.store.db)
     await enqueue(national, [event(card(n), 1) for n in range(5)], destinations=("31", "44"))
     for p in (p31, p44):
-        await wait_applied(p, await store.last_seq(p.config.province))
+        await wait_applied(p.provincial.inbox, await store.last_seq(p.config.province))
         await acked(store, p.config.province, await store.last_seq(p.config.province))
     await p31.stop()
     seq44 = await enqueue(
         national, [event(card(n), 2) for n in range(5)], destinations=("44", "31")
     )
-    await wait_applied(p44, seq44)
+    await wait_applied(p44.provincial.inbox, seq44)
     await acked(store, "44", seq44)
     assert await store.pending_counts() == {"31": 5, "44": 0}
 
     # Delivered but younger than the retention: kept.
     clock.advance(RETENTION_S - 1)
-    assert await national.delivery.prune() == 0
+    assert await national.national.delivery.prune() == 0
     assert await outbox_rows(national) == 20
 
     # Older: every acknowledged row goes; p31's five undelivered ones stay, however old.
     clock.advance(2)
-    assert await national.delivery.prune() == 15
+    assert await national.national.delivery.prune() == 15
     assert (await outbox_rows(national, "44"), await outbox_rows(national, "31")) == (0, 5)
     assert await store.pending_counts() == {"31": 5, "44": 0}
     clock.advance(30 * 86_400)
-    assert await national.delivery.prune() == 0
+    assert await national.national.delivery.prune() == 0
     assert await outbox_rows(national, "31") == 5
     # last_seq still names the newest position queued once its rows are gone.
     assert await store.last_seq("44") == seq44
 
     # A young row delivered now is kept; p31's old ones go once it has them.
     young = await enqueue(national, [event(card(9), 1)], destinations=("44",))
-    await wait_applied(p44, young)
+    await wait_applied(p44.provincial.inbox, young)
     again = await cluster.start_province("31")  # the same data folder
     seq31 = await store.last_seq("31")
-    await wait_applied(again, seq31)
+    await wait_applied(again.provincial.inbox, seq31)
     await acked(store, "31", seq31)
     assert (await again.store.get_voucher(card(0))).version == 2
-    assert await national.delivery.prune() == 5
+    assert await national.national.delivery.prune() == 5
     assert await outbox_rows(national) == 1
     clock.advance(RETENTION_S + 1)
     await acked(store, "44", young)
-    assert await national.delivery.prune() == 1
+    assert await national.national.delivery.prune() == 1
     assert await outbox_rows(national) == 0
     assert await store.pending_counts() == {"31": 0, "44": 0}
 
@@ -102,7 +103,7 @@ async def test_pruning_goes_in_batches_of_the_configured_size(cluster):
     )
     p44 = await cluster.start_province("44")
     seq = await enqueue(national, [event(card(n), 1) for n in range(30)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     await acked(OutboxStore(national.store.db), "44", seq)
 
     db = national.store.db
@@ -117,12 +118,12 @@ async def test_pruning_goes_in_batches_of_the_configured_size(cluster):
 
     db.write_unsynced = spy
     clock.advance(RETENTION_S + 1)
-    assert await national.delivery.prune() == 30
+    assert await national.national.delivery.prune() == 30
     # One write transaction per batch, oldest first, until a short one.
     assert batches == [7, 7, 7, 7, 2]
     assert await outbox_rows(national) == 0
     # Nothing left: no write at all (a reader finds the lane has nothing to prune).
-    assert await national.delivery.prune() == 0
+    assert await national.national.delivery.prune() == 0
     assert batches == [7, 7, 7, 7, 2]
 
 
@@ -132,10 +133,10 @@ async def test_seq_keeps_growing_after_every_row_is_pruned(cluster):
     p44 = await cluster.start_province("44")
     store = OutboxStore(national.store.db)
     seq = await enqueue(national, [event(card(n), 1) for n in range(5)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     await acked(store, "44", seq)
     clock.advance(RETENTION_S + 1)
-    assert await national.delivery.prune() == 5
+    assert await national.national.delivery.prune() == 5
     assert await outbox_rows(national) == 0
 
     # AUTOINCREMENT: the empty table does not hand out seq 1 again (which p44, at
@@ -143,7 +144,7 @@ async def test_seq_keeps_growing_after_every_row_is_pruned(cluster):
     assert await scalar(national, "SELECT seq FROM sqlite_sequence WHERE name = 'outbox'") == seq
     newer = await enqueue(national, [event(card(1), 2)])
     assert newer == seq + 1
-    await wait_applied(p44, newer)
+    await wait_applied(p44.provincial.inbox, newer)
     assert (await p44.store.get_voucher(card(1))).version == 2
 
 
@@ -153,7 +154,7 @@ async def test_the_prune_task_runs_with_the_delivery_and_stops_with_it(cluster):
     national = await cluster.start_national(clock=clock, extra=extra)
     p44 = await cluster.start_province("44")
     seq = await enqueue(national, [event(card(n), 1) for n in range(3)])
-    await wait_applied(p44, seq)
+    await wait_applied(p44.provincial.inbox, seq)
     await acked(OutboxStore(national.store.db), "44", seq)
     assert await outbox_rows(national) == 3
     clock.advance(RETENTION_S + 1)
@@ -162,8 +163,8 @@ async def test_the_prune_task_runs_with_the_delivery_and_stops_with_it(cluster):
         return await outbox_rows(national) == 0
 
     await eventually(pruned, what="the outbox pruned by the delivery's own task")
-    pruner = national.delivery._pruner
-    await national.delivery.stop()
+    pruner = national.national.delivery._pruner
+    await national.national.delivery.stop()
     assert pruner.done()
 
 
@@ -184,7 +185,7 @@ async def test_a_provinces_uplink_outbox_is_pruned_once_national_acknowledged(cl
 
     await eventually(failed, what="a failed attempt of p44's uplink")
     clock.advance(RETENTION_S + 1)
-    assert await p44.uplink.prune() == 0
+    assert await p44.provincial.uplink.prune() == 0
     assert await outbox_rows(p44) == 1
     assert (await uplink.pending_counts()) == {"national": 1}
 
@@ -197,7 +198,7 @@ async def test_a_provinces_uplink_outbox_is_pruned_once_national_acknowledged(cl
     await eventually(delivered, what="p44's uplink acknowledged")
     await received(p11)
     # The row names its final destination (11); the uplink's one cursor is what counts.
-    assert await p44.uplink.prune() == 1
+    assert await p44.provincial.uplink.prune() == 1
     assert await outbox_rows(p44) == 0
 
 
@@ -213,8 +214,8 @@ async def test_a_notice_queued_again_after_its_rows_were_pruned_is_applied_once(
     await acked(OutboxStore(p44.store.db, lane="national"), "national", 1)
     await acked(to_11, "11", first)
     clock.advance(RETENTION_S + 1)
-    assert await p44.uplink.prune() == 1
-    assert await national.delivery.prune() == 1
+    assert await p44.provincial.uplink.prune() == 1
+    assert await national.national.delivery.prune() == 1
 
     # The UNIQUE (destination, event_id) row is gone at both hops, so the same notice
     # is queued and relayed again under new seqs; the destination applies it once.
@@ -227,7 +228,7 @@ async def test_a_notice_queued_again_after_its_rows_were_pruned_is_applied_once(
     await eventually(relayed, what="the notice queued again at national")
     await acked(to_11, "11", await to_11.last_seq("11"))
     assert await scalar(p11, "SELECT count(*) FROM settlement_notices") == 1
-    assert len(await list_notices(p11, "01", notice().id_no)) == 1
+    assert len(await list_notices(p11.store, "01", notice().id_no)) == 1
 
 
 async def test_a_lane_without_a_cursor_keeps_everything(tmp_path):

@@ -15,7 +15,6 @@ from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import acceptance_service_pb2_grpc, common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import voucher_service_pb2 as vpb
-from node.acceptance import acceptance_of
 from node.clock import SeededEntropy
 from node.domain.qrcode import new_code
 from node.errors import from_rpc_error
@@ -157,7 +156,7 @@ async def test_an_issuer_that_does_not_answer_gives_minus_3_within_the_deadline(
     p = insured_in(sk.kit, "44")[0]
     auth = await sk.activated(p, "44")
     code = await sk.issue("44", auth)
-    acceptance = acceptance_of(sk.provinces["44"])
+    acceptance = sk.provinces["44"].provincial.acceptance
 
     async def hang(*args):
         await asyncio.sleep(30)

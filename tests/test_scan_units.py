@@ -73,8 +73,14 @@ def test_b3_checks_and_messages():
 
 
 async def test_envelope_refusals_come_before_any_work():
-    def never():
-        raise AssertionError("the envelope must be refused before acceptance is used")
+    class Never:
+        async def query(self, terminal, q):
+            raise AssertionError("the envelope must be refused before acceptance is used")
+
+        async def check_token(self, t):
+            raise AssertionError("the envelope must be refused before acceptance is used")
+
+    never = Never()
 
     for org, kind, data, code in [
         ("", "ec.query", {}, 500098),
@@ -97,9 +103,7 @@ async def test_envelope_reads_whole_numbers_as_strings():
             raise EcError(-2, "stop")
 
     with pytest.raises(EcError):
-        await trans(
-            lambda: Fake(), "t", "H1", "ec.query", {"businessType": 1101.0, "ecQrCode": "x"}
-        )
+        await trans(Fake(), "t", "H1", "ec.query", {"businessType": 1101.0, "ecQrCode": "x"})
     assert seen["q"].businessType == "1101" and seen["q"].orgId == "H1"
 
 

@@ -15,7 +15,6 @@ from voucherkit import fails, update_person
 
 from ecnet.v1 import common_pb2
 from ecnet.v1 import settlement_service_pb2 as pb
-from node.settlement import settlements_of
 
 
 @pytest.fixture
@@ -256,7 +255,7 @@ async def test_settlement_is_served_by_provinces_only(nation):
         nation.cluster.stubs(nation.kit.national).channel
     )
     await fails(stub.GetSettlement(pb.GetSettlementRequest(settlementId="x"), timeout=10), -5)
-    assert settlements_of(nation.provinces["44"]).province == "44"
+    assert nation.provinces["44"].provincial.settlements.province == "44"
 
 
 async def test_other_insured_province_is_told_after_it_comes_back(nation, cluster):

@@ -26,7 +26,6 @@ from voucherkit import fails
 from bench.nodes import NodeProcess
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.errors import from_rpc_error
-from node.settlement import settlements_of
 
 STREAM = 24
 
@@ -151,7 +150,7 @@ async def test_a_pending_settlement_is_completed_by_the_reconciler(cluster, tmp_
         await stub.GetSettlement(
             pb.GetSettlementRequest(
                 settlementId=(
-                    await settlements_of(sk.provinces["31"]).db.read(
+                    await sk.provinces["31"].provincial.settlements.db.read(
                         lambda conn: conn.execute(
                             "SELECT settlement_id FROM settlements"
                         ).fetchone()[0]
@@ -170,7 +169,7 @@ async def test_a_pending_settlement_is_completed_by_the_reconciler(cluster, tmp_
     sk.terminals["44"] = await terminals_of(sk.kit, "44")
 
     async def completed():
-        await settlements_of(sk.provinces["31"]).reconcile()
+        await sk.provinces["31"].provincial.settlements.reconcile()
         s = (
             await stub.GetSettlement(
                 pb.GetSettlementRequest(settlementId=got.settlementId), timeout=10
@@ -219,7 +218,7 @@ async def test_a_timed_out_reversal_is_completed_by_the_reconciler(cluster, tmp_
     )
 
     async def reversed_():
-        await settlements_of(sk.provinces["31"]).reconcile()
+        await sk.provinces["31"].provincial.settlements.reconcile()
         r = (
             await stub.GetSettlement(
                 pb.GetSettlementRequest(settlementId=s.settlementId), timeout=10

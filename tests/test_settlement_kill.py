@@ -47,7 +47,6 @@ from ecnet.v1 import settlement_service_pb2 as pb
 from node.clock import SystemClock
 from node.errors import from_rpc_error, transport_failure
 from node.population import generate
-from node.settlement import settlements_of
 
 STREAM = 24
 POPULATION = 300
@@ -158,7 +157,7 @@ async def _settled_with_retries(stub_of, request: pb.SettleRequest, retries: lis
 def _slow_answers(monkeypatch, node44, seconds: float = 0.4) -> None:
     """44 (in-process) answers each RouteSettle ``seconds`` after committing it: a window
     in which a settlement is made at 44 and still pending at 31, for the kill to hit."""
-    s44 = settlements_of(node44)
+    s44 = node44.provincial.settlements
     settle_routed = s44.settle_routed
 
     async def slow(req):

@@ -2,7 +2,7 @@
 told of a settlement or its reversal, through national, durably.
 
 Notices are queued as the settling province's write transaction does
-(``enqueue_notice`` inside ``db.write``, then ``notify_enqueued``) and travel over real
+(``enqueue_notice`` inside ``db.write``, then the uplink woken) and travel over real
 gRPC between real nodes: province outbox -> uplink -> national (relay into its own
 outbox) -> delivery -> destination province.
 """
@@ -16,7 +16,8 @@ from test_delivery import eventually, rpc_error, scalar
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.errors import EcError
-from node.settlement.notice import Notice, enqueue_notice, list_notices, notify_enqueued
+from node.settlement.notice import Notice, enqueue_notice
+from node.settlement.wire import notice_to_proto
 from node.storage.outbox import OutboxStore
 from node.wire.events import inbound_from_proto, notice_event
 
@@ -51,7 +52,13 @@ async def send(province_node, n: Notice, destinations) -> None:
     """What the settling province does: queue in its write transaction, wake after commit."""
     now = province_node.clock.now_ms()
     await province_node.store.db.write(lambda conn: enqueue_notice(conn, n, destinations, now))
-    notify_enqueued(province_node)
+    province_node.provincial.uplink.wake()
+
+
+async def list_notices(node, id_type: str, id_no: str, limit: int = 50):
+    """ListNotices at ``node``, as the servicer answers it."""
+    received = await node.provincial.settlements.notices(id_type, id_no, limit)
+    return [notice_to_proto(r.notice, r.received_at) for r in received]
 
 
 async def received(node, count: int = 1, what: str = "notices"):
@@ -164,7 +171,7 @@ async def test_a_stopped_province_receives_the_notice_once_after_restart(cluster
     # Even national losing its cursor for p31 applies nothing twice.
     seq = await store.last_seq("31")
     await national.store.db.write(lambda conn: conn.execute("UPDATE delivery SET acked_seq = 0"))
-    national.delivery.wake("31")
+    national.national.delivery.wake("31")
 
     async def resent():
         return (await store.state("31")).acked_seq == seq

@@ -151,8 +151,7 @@ async def test_the_verifier_is_pluggable_and_the_simulation_endpoint_follows_it(
     )
 
     verifier = AcceptAnyFace()
-    kit.national.liveness_verifier = verifier
-    kit.national.voucher_lifecycle = None  # rebuilt with the plugged verifier
+    kit.national.national.lifecycle.verifier = verifier  # a real camera's verifier plugged in
     await fails(
         official.GetSimulatedFaceTemplate(pb.GetSimulatedFaceTemplateRequest(**identity(p))), -5
     )

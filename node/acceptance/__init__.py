@@ -7,9 +7,8 @@ person and an ecToken, and the medical-insurance system checks that token.
 - :mod:`.decode`: the issuer's decode — keyed check, one-business claim, voucher state;
 - :mod:`.scan`: the serving province — local or routed, the ecToken, consistency
   (500023; the rule is in its docstring), the token check;
-- :mod:`.routing`: national's forward of a scan to the issuer (it never decodes);
-- :mod:`.tokens`: the ecToken format; :mod:`.envelope`: the Appendix B ``Trans``;
-- :mod:`.batch`: group commit of the scans' writes; :mod:`.wire`: proto conversions;
+- :mod:`.tokens`: the token check (table C.3); :mod:`.envelope`: the Appendix B ``Trans``;
+- :mod:`.wire`: the scan request to and from its proto;
 - :mod:`.settings`: token lifetime, route deadline, terminal refresh.
 
 The token check (``CheckToken``, ``ec.token.check``) is the medical-insurance system's
@@ -17,21 +16,20 @@ call, not a terminal's: it needs no ``ec-terminal-id``; an ``orgId`` given with 
 be the one the token was issued to (else flag 0).
 
 ``node.services.acceptance`` and the ``RouteQuery`` of ``node.services.federation``
-adapt these to gRPC.
+adapt these to gRPC; national's forward of a routed scan to its issuer (it never
+decodes) is ``federation.hub``. The scans' writes commit through the province's
+unsynced writer (``node.storage.batch``).
 """
 
 from node.acceptance.inputs import QueryInput, TokenCheckInput
-from node.acceptance.routing import Router, router_of
-from node.acceptance.scan import Acceptance, ScanResult, acceptance_of
+from node.acceptance.scan import Acceptance, NationalPort, ScanResult
 from node.acceptance.settings import AcceptanceSettings
 
 __all__ = [
     "Acceptance",
     "AcceptanceSettings",
+    "NationalPort",
     "QueryInput",
-    "Router",
     "ScanResult",
     "TokenCheckInput",
-    "acceptance_of",
-    "router_of",
 ]

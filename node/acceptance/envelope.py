@@ -20,9 +20,10 @@ the answer and sends ``data`` as an empty object (callers parse it unconditional
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 from node.acceptance.inputs import QueryInput, TokenCheckInput, check_org_id
+from node.acceptance.scan import ScanResult
 from node.errors import EcError, invalid
 
 __all__ = ["TRANS_TYPES", "EC_QUERY", "EC_TOKEN_CHECK", "trans"]
@@ -52,14 +53,19 @@ def _strings(data: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
-async def trans(
-    acceptance_of, terminal_id: str, org_id: str, trans_type: str, data: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The answer's ``data`` for one envelope, or raises :class:`EcError`.
+class Acceptor(Protocol):
+    """The two calls an envelope carries (:class:`~node.acceptance.scan.Acceptance`)."""
 
-    ``acceptance_of()`` gives the node's :class:`~node.acceptance.scan.Acceptance` (a
-    callable, so a malformed envelope is refused before anything is built).
-    """
+    async def query(self, terminal_id: str, q: QueryInput) -> ScanResult: ...
+
+    async def check_token(self, t: TokenCheckInput) -> tuple[int, str]: ...
+
+
+async def trans(
+    acceptance: Acceptor, terminal_id: str, org_id: str, trans_type: str, data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The answer's ``data`` for one envelope, or raises :class:`EcError` (a malformed
+    envelope before ``acceptance`` is called)."""
     check_org_id(org_id)
     if not trans_type:
         raise invalid(f"transType is required: one of {', '.join(TRANS_TYPES)}", field="transType")
@@ -75,9 +81,8 @@ async def trans(
             f"data.orgId {inner_org!r} differs from the envelope's orgId {org_id!r}", field="orgId"
         )
     fields["orgId"] = org_id
-    acc = acceptance_of()
     if trans_type == EC_QUERY:
-        result = await acc.query(terminal_id, QueryInput.from_mapping(fields))
+        result = await acceptance.query(terminal_id, QueryInput.from_mapping(fields))
         return result.as_dict()
-    flag, insu_org = await acc.check_token(TokenCheckInput.from_mapping(fields))
+    flag, insu_org = await acceptance.check_token(TokenCheckInput.from_mapping(fields))
     return {"flag": flag, "insuOrg": insu_org}

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
@@ -60,6 +61,7 @@ from node.acceptance.settings import AcceptanceSettings
 from node.acceptance.terminals import TerminalRegistry
 from node.acceptance.tokens import check_result
 from node.acceptance.wire import query_to_proto
+from node.clock import Clock, Entropy
 from node.domain import qrcode as codes
 from node.domain.ectoken import looks_like_token, new_token
 from node.domain.regions import province_name
@@ -72,13 +74,10 @@ from node.storage.acceptance import (
     q_insert_token,
     q_put_voucher,
 )
-from node.storage.provincial import CachedVoucher, VoucherSnapshot
+from node.storage.provincial import CachedVoucher, ProvincialStore, VoucherSnapshot
 from node.wire.voucher import snapshot_of
 
-__all__ = ["Acceptance", "ScanResult", "acceptance_of", "QR_KEY"]
-
-# The name of the province's QR key in its ``meta`` table, shared with the issuing side.
-QR_KEY = "qr_key"
+__all__ = ["Acceptance", "NationalPort", "ScanResult"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,47 +141,60 @@ def _serve_tx(
     return token
 
 
-class Acceptance:
-    """A provincial node's acceptance: one per node (:func:`acceptance_of`)."""
+class NationalPort(Protocol):
+    """What a serving province needs of national: routed scans and the terminal registry."""
 
-    def __init__(self, node, settings: AcceptanceSettings) -> None:
-        self.node = node
-        self.store = node.store
-        self.clock = node.clock
-        self.entropy = node.entropy
-        self.province: str = node.config.province
+    async def route_query(
+        self, request: fed_pb.RouteQueryRequest, timeout: float
+    ) -> fed_pb.RouteQueryResponse: ...
+
+    async def list_terminals(
+        self, request: admin_pb.ListTerminalsRequest, timeout: float
+    ) -> admin_pb.ListTerminalsResponse: ...
+
+
+class Acceptance:
+    """A provincial node's acceptance (one per node). ``qr_key`` is the province's key
+    of its QR codes' check digits (``node.domain.qrcode``), the one its issuer uses."""
+
+    def __init__(
+        self,
+        store: ProvincialStore,
+        clock: Clock,
+        entropy: Entropy,
+        province: str,
+        settings: AcceptanceSettings,
+        national: NationalPort,
+        qr_key: bytes,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.entropy = entropy
+        self.province = province
         self.settings = settings
+        self.national = national
+        self.qr_key = qr_key
         self.terminals = TerminalRegistry(
-            node.store,
-            node.clock,
-            self.province,
+            store,
+            clock,
+            province,
             self._fetch_terminals,
             settings.terminal_refresh,
             settings.terminal_miss_refresh,
         )
-        self._key: bytes | None = None
         # Scans' writes (claim + token, or cache + token): on the loop's thread when the
         # write lock is free, else group-committed on the writer thread; not synced to
         # disk, as losing one costs a new scan, never money (node.storage.batch).
-        self.writes = node.store.unsynced
-
-    # -- dependencies ----------------------------------------------------------------
-    async def key(self) -> bytes:
-        """The province's QR key (kept in ``meta``, created by whichever side needs it first)."""
-        if self._key is None:
-            self._key = await self.store.secret(QR_KEY, self.entropy.token_hex(16))
-        return self._key
+        self.writes = store.unsynced
 
     async def _fetch_terminals(self) -> list[TerminalRow]:
-        peer = self.node.registrar.peer
         rows: list[TerminalRow] = []
         token = ""
         while True:
-            resp = await peer.admin.ListTerminals(
+            resp = await self.national.list_terminals(
                 admin_pb.ListTerminalsRequest(
                     province=self.province, pageSize=1000, pageToken=token
                 ),
-                metadata=peer.metadata,
                 timeout=5,
             )
             rows += [
@@ -206,7 +218,7 @@ class Acceptance:
 
     async def _checked_code(self, code: str) -> None:
         """Step 1 of :mod:`.decode`: this province's value, by shape and key (no database)."""
-        if not codes.check(await self.key(), code):
+        if not codes.check(self.qr_key, code):
             raise EcError(
                 500049,
                 "this is not a valid QR code of the medical-insurance voucher "
@@ -238,13 +250,12 @@ class Acceptance:
         return ScanResult.of(result.voucher, result.token)
 
     async def _routed(self, terminal_id: str, q: QueryInput, issuer: str) -> ScanResult:
-        peer = self.node.registrar.peer
         deadline = self.settings.route_deadline
         request = fed_pb.RouteQueryRequest(
             servingProvince=self.province, query=query_to_proto(q), terminalId=terminal_id
         )
         try:
-            resp = await peer.link.RouteQuery(request, timeout=deadline)
+            resp = await self.national.route_query(request, deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if transport_failure(exc):
@@ -306,19 +317,3 @@ class Acceptance:
 
     async def close(self) -> None:
         await self.terminals.close()
-
-
-def acceptance_of(node) -> Acceptance:
-    """The node's acceptance, built on first use (the store is open by then)."""
-    acc = getattr(node, "acceptance", None)
-    if acc is None:
-        if node.config.role != "provincial":
-            raise EcError(
-                -5,
-                "scanning is served by provincial nodes: send the scan to the province of the "
-                "terminal",
-            )
-        acc = Acceptance(node, AcceptanceSettings.from_config(node.config.extra))
-        node.acceptance = acc
-        node.on_stop(acc.close)
-    return acc

@@ -23,10 +23,12 @@ another. A ``requestId`` makes issue and refresh idempotent (the first call's co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
+from node.clock import Clock, Entropy
 from node.domain.codes import ERRORS
 from node.domain.display import check_display, choose_region, parse_auth_code, unknown_code
 from node.domain.qrcode import check, new_code
@@ -34,11 +36,16 @@ from node.domain.sm import sm3_hex
 from node.domain.voucher_state import FROZEN
 from node.errors import EcError, from_rpc_error, invalid
 from node.qr.settings import QrSettings
-from node.storage.provincial import AuthMatch
+from node.storage.provincial import AuthMatch, ProvincialStore
 from node.storage.qrcodes import QrRow, QrStore, RequestKey
 from node.wire.voucher import snapshot_of
 
-__all__ = ["QrIssuer", "Issued"]
+__all__ = ["QrIssuer", "Issued", "VoucherSource", "QR_KEY"]
+
+# The name of the province's QR key in its ``meta`` table (``ProvincialStore.secret``):
+# made once from the node's entropy; the issuer checks its codes with it, and so does
+# the scan (``node.acceptance``).
+QR_KEY = "qr_key"
 
 MAX_REQUEST_ID = 128
 
@@ -54,20 +61,39 @@ class Issued:
     regions: tuple[tuple[str, str], ...] = ()
 
 
+class VoucherSource(Protocol):
+    """What QR issue needs of national: a voucher this province lacks (6.2.2 b 2)."""
+
+    def ready(self) -> bool:
+        """Whether national has accepted this province's registration."""
+        ...
+
+    async def fetch_voucher(
+        self, request: fed_pb.FetchVoucherRequest, timeout: float
+    ) -> fed_pb.FetchVoucherResponse: ...
+
+
 class QrIssuer:
     """One per provincial node: its settings, its QR key, its code table."""
 
-    def __init__(self, node, settings: QrSettings | None = None) -> None:  # node: node.app.Node
-        self.node = node
-        self.settings = settings or QrSettings.from_config(node.config.extra)
-        self.codes = QrStore(node.store.db, node.store.unsynced)
-        self._key: bytes | None = None
-
-    async def key(self) -> bytes:
-        """The province's QR key, made once from the node's entropy and kept in ``meta``."""
-        if self._key is None:
-            self._key = await self.node.store.secret("qr_key", self.node.entropy.token_hex(16))
-        return self._key
+    def __init__(
+        self,
+        store: ProvincialStore,
+        clock: Clock,
+        entropy: Entropy,
+        province: str,
+        settings: QrSettings,
+        national: VoucherSource,
+        qr_key: bytes,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.entropy = entropy
+        self.province = province
+        self.settings = settings
+        self.national = national
+        self.qr_key = qr_key
+        self.codes = QrStore(store.db, store.unsynced)
 
     # -- the authorization -----------------------------------------------------------
     async def authorization(self, channel_id: str, auth_code: str) -> AuthMatch:
@@ -75,7 +101,7 @@ class QrIssuer:
         code = parse_auth_code(auth_code)
         if not channel_id:
             raise EcError(500012, "no channel: send the channel id in the ec-channel-id metadata")
-        match = self.node.store.get_by_auth_code_now(code)
+        match = self.store.get_by_auth_code_now(code)
         if match is None:
             match = await self._fetch(channel_id, code)
         elif match.voucher.state == FROZEN and match.channel_id == channel_id and not match.revoked:
@@ -95,19 +121,16 @@ class QrIssuer:
         return match
 
     async def _fetch(self, channel_id: str, code: str) -> AuthMatch:
-        registrar = self.node.registrar
-        if registrar is None or not registrar.registered.is_set():
+        if not self.national.ready():
             raise EcError(
                 -3, "this province is not registered with national yet; try again shortly"
             )
-        peer, timeout = registrar.peer, self.settings.fetch_timeout_seconds
+        timeout = self.settings.fetch_timeout_seconds
         request = fed_pb.FetchVoucherRequest(
-            authCode=code, channelId=channel_id, province=self.node.config.province
+            authCode=code, channelId=channel_id, province=self.province
         )
         try:
-            resp = await peer.federation.FetchVoucher(
-                request, timeout=timeout, metadata=peer.metadata
-            )
+            resp = await self.national.fetch_voucher(request, timeout)
         except grpc.RpcError as exc:
             got, message = from_rpc_error(exc)
             if got == -3:
@@ -115,10 +138,8 @@ class QrIssuer:
                     f"national did not answer the voucher fetch within {timeout:g} s ({message})"
                 )
             raise EcError(got if got in ERRORS else -1, message) from None
-        await self.node.store.put_voucher(
-            snapshot_of(resp.voucher), "fetched", self.node.clock.now_ms()
-        )
-        match = await self.node.store.get_by_auth_code(code)
+        await self.store.put_voucher(snapshot_of(resp.voucher), "fetched", self.clock.now_ms())
+        match = await self.store.get_by_auth_code(code)
         if match is None:
             raise unknown_code()
         return match
@@ -145,7 +166,7 @@ class QrIssuer:
         match = await self.authorization(channel_id, auth_code)
         auth = parse_auth_code(auth_code)
         if old_code:
-            old = self.codes.get(old_code) if check(await self.key(), old_code) else None
+            old = self.codes.get(old_code) if check(self.qr_key, old_code) else None
             if old is None or old.auth_code != auth:
                 raise EcError(
                     500049, "ecQrCode is not a code this province issued for this authCode"
@@ -165,7 +186,7 @@ class QrIssuer:
         chosen = choose_region([org for org, _ in v.insured_regions], insu_org)
         if chosen is None:
             return Issued("", 0, "", v.insured_regions)
-        now = self.node.clock.now_ms()
+        now = self.clock.now_ms()
         s = self.settings
         template = QrRow(
             "",
@@ -177,7 +198,7 @@ class QrIssuer:
             now,
             now + s.ttl_seconds * 1000,
         )
-        qr_key, province, entropy = await self.key(), self.node.config.province, self.node.entropy
+        qr_key, province, entropy = self.qr_key, self.province, self.entropy
         row = await self.codes.issue(
             template,
             lambda: new_code(qr_key, province, entropy),

@@ -9,18 +9,21 @@ by the ``ec-terminal-id`` metadata. Only provincial nodes serve this service.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import grpc
 from google.protobuf import struct_pb2
 
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1 import acceptance_service_pb2_grpc
-from node.acceptance import TokenCheckInput, acceptance_of
+from node.acceptance import Acceptance, TokenCheckInput
 from node.acceptance.envelope import trans
 from node.acceptance.wire import query_from_proto
 from node.errors import EcError, envelope_fields
 from node.interceptor import current_caller
+from node.services.unserved import unserved
 
-__all__ = ["AcceptanceServicer"]
+__all__ = ["AcceptanceServicer", "acceptance_unserved"]
 
 log = logging.getLogger("ecnet.acceptance")
 
@@ -45,21 +48,29 @@ def _plain(s: struct_pb2.Struct) -> dict:
     return {key: _value(v) for key, v in s.fields.items()}
 
 
-class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
-    def __init__(self, node) -> None:  # node: node.app.Node (avoids an import cycle)
-        self.node = node
+def _envelope(org_id: str, answer: dict[str, Any]) -> pb.TransResponse:
+    response = pb.TransResponse(orgId=org_id, code=answer["code"], message=answer["message"])
+    response.data.update(answer["data"])
+    response.data.SetInParent()
+    response.extra.SetInParent()
+    return response
 
-    def _acceptance(self):
-        return acceptance_of(self.node)
+
+class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
+    """Provincial nodes only; ``node_name`` names the node in the answer to a bug (-1)."""
+
+    def __init__(self, acceptance: Acceptance, node_name: str) -> None:
+        self.acceptance = acceptance
+        self.node_name = node_name
 
     async def Query(self, request, context):
-        result = await self._acceptance().query(
+        result = await self.acceptance.query(
             current_caller().terminal_id, query_from_proto(request)
         )
         return pb.QueryResponse(**result.as_dict())
 
     async def CheckToken(self, request, context):
-        flag, insu_org = await self._acceptance().check_token(
+        flag, insu_org = await self.acceptance.check_token(
             TokenCheckInput(
                 ecToken=request.ecToken,
                 idType=request.idType,
@@ -77,7 +88,7 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
                 "code": 0,
                 "message": "success",
                 "data": await trans(
-                    self._acceptance,
+                    self.acceptance,
                     current_caller().terminal_id,
                     request.orgId,
                     request.transType,
@@ -89,12 +100,16 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         except Exception:  # a bug: still an envelope, as the DLL contract promises
             log.exception("unexpected error in Trans")
             answer = envelope_fields(
-                EcError(-1, f"unexpected error on node {self.node.config.name}; see its log")
+                EcError(-1, f"unexpected error on node {self.node_name}; see its log")
             )
-        response = pb.TransResponse(
-            orgId=request.orgId, code=answer["code"], message=answer["message"]
-        )
-        response.data.update(answer["data"])
-        response.data.SetInParent()
-        response.extra.SetInParent()
-        return response
+        return _envelope(request.orgId, answer)
+
+
+def acceptance_unserved(message: str) -> grpc.GenericRpcHandler:
+    """AcceptanceService at a node that does not serve it (national): -5 and ``message``;
+    ``Trans`` answers with the envelope, whose failures travel in ``code`` and ``message``."""
+    return unserved(
+        pb.DESCRIPTOR.services_by_name["AcceptanceService"],
+        message,
+        {"Trans": lambda request, err: _envelope(request.orgId, envelope_fields(err))},
+    )

@@ -1,96 +1,124 @@
-"""FederationService: registration and heartbeats at national; Identify everywhere;
-DeliverEvents at a province (the receiving end of ``federation.delivery``) and at
-national (a province's settlement notices, relayed: ``node.settlement.notice``);
-FetchVoucher at national (a province lacking a voucher, 6.2.2 b 2)."""
+"""FederationService: the calls between nodes.
+
+Every node answers ``Identify`` and carries routed calls on ``Link`` streams
+(``federation.link``: each message reaches the same method as the unary call).
+
+* **National** (:class:`NationalFederationServicer`): the node directory (``Register``,
+  ``Heartbeat``, ``Deregister``), ``FetchVoucher`` for a province that lacks a voucher
+  (6.2.2 b 2), the hub's forwarding of ``RouteQuery`` / ``RouteSettle`` /
+  ``RouteReverse`` (``federation.hub``), and ``DeliverEvents`` from the provinces (their
+  settlement notices, relayed: ``federation.relay``).
+* **A province** (:class:`ProvincialFederationServicer`): the issuer's decode of a
+  routed scan, the insured province's routed settlement and reversal (each only from
+  national), and ``DeliverEvents`` from national (``federation.inbox``). The directory
+  and ``FetchVoucher`` answer -5.
+
+The caller is the ``ec-node`` metadata (``current_caller().node``); a node may speak
+only for itself.
+"""
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
-from federation.delivery import log_epoch_restart
-from federation.link import LinkServer
-from node.clock import timestamp
-from node.errors import EcError, invalid
+from federation.directory import Directory
+from federation.hub import Hub
+from federation.inbox import Inbox
+from federation.link import Handler, LinkServer
+from federation.relay import NoticeRelay
+from node.acceptance import Acceptance
+from node.clock import Clock, timestamp
+from node.errors import EcError
 from node.interceptor import current_caller
-from node.services.voucher import lifecycle_of
+from node.services.identity import NodeIdentity
+from node.settlement import Settlements
+from node.settlement.wire import settlement_to_proto
+from node.voucher import Lifecycle
 from node.voucher.fetch import fetch_voucher
-from node.wire.events import inbound_from_proto
 from node.wire.voucher import cached_voucher_data
 
-__all__ = ["FederationServicer"]
-
-log = logging.getLogger("ecnet.inbox")
-
-# Who may deliver events to a province. Provinces deliver only to national (their
-# settlement notices), which relays them; a province never hears from another directly.
-EVENT_ORIGINS = frozenset({"national"})
+__all__ = ["FederationServicer", "NationalFederationServicer", "ProvincialFederationServicer"]
 
 
 class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
-    def __init__(self, node) -> None:
-        self.node = node
-        # The answering end of Link streams: the same methods as the unary calls.
-        self.links = node.links = LinkServer(
-            node.config.name,
-            node.config.log_calls,
-            {
-                "RouteQuery": self.RouteQuery,
-                "RouteSettle": self.RouteSettle,
-                "RouteReverse": self.RouteReverse,
-            },
+    """What every node answers. ``links`` is the answering end of its Link streams,
+    built here because it calls this servicer's routed methods."""
+
+    def __init__(self, identity: NodeIdentity, log_calls: bool) -> None:
+        self.identity = identity
+        handlers: dict[str, Handler] = {
+            "RouteQuery": self.RouteQuery,
+            "RouteSettle": self.RouteSettle,
+            "RouteReverse": self.RouteReverse,
+        }
+        self.links = LinkServer(identity.name, log_calls, handlers)
+
+    async def Identify(self, request, context):
+        me = self.identity
+        return pb.IdentifyResponse(
+            role=me.role_pb,
+            province=me.province,
+            instanceId=me.instance_id,
+            version=me.version,
+            address=me.address,
         )
 
-    def _directory(self, what: str):
-        if self.node.config.role != "national":
-            raise EcError(-5, f"{what} is served by the national node (the hub), not by a province")
-        return self.node.directory
+    async def Link(self, request_iterator, context):
+        """Route calls multiplexed on one stream (federation.link)."""
+        await self.links.serve(request_iterator, context)
 
-    def _check_caller(self, province: str) -> None:
+
+class NationalFederationServicer(FederationServicer):
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        log_calls: bool,
+        clock: Clock,
+        directory: Directory,
+        hub: Hub,
+        relay: NoticeRelay,
+        lifecycle: Lifecycle,
+    ) -> None:
+        super().__init__(identity, log_calls)
+        self.clock = clock
+        self.directory = directory
+        self.hub = hub
+        self.relay = relay
+        self.lifecycle = lifecycle
+
+    @staticmethod
+    def _check_caller(province: str) -> None:
         # Until mutual TLS, a node asserts itself in metadata; it may speak only for itself.
         caller = current_caller().node
         if caller and caller != f"p{province}":
             raise EcError(-4, f"node {caller} may not act for province {province}")
 
     async def Register(self, request, context):
-        directory = self._directory("Register")
         self._check_caller(request.province)
-        await directory.register(
+        await self.directory.register(
             request.province, request.address, request.version, request.instanceId
         )
         return pb.RegisterResponse(
-            heartbeatIntervalSeconds=max(1, int(directory.interval)),
-            registeredAt=timestamp(self.node.clock.now_ms()),
+            heartbeatIntervalSeconds=max(1, int(self.directory.interval)),
+            registeredAt=timestamp(self.clock.now_ms()),
         )
 
     async def Heartbeat(self, request, context):
-        directory = self._directory("Heartbeat")
         self._check_caller(request.province)
-        known = await directory.heartbeat(
+        known = await self.directory.heartbeat(
             request.province, request.instanceId, request.appliedPosition
         )
         return pb.HeartbeatResponse(known=known)
 
     async def Deregister(self, request, context):
-        directory = self._directory("Deregister")
         self._check_caller(request.province)
-        await directory.deregister(request.province, request.instanceId)
+        await self.directory.deregister(request.province, request.instanceId)
         return pb.DeregisterResponse()
 
-    async def Identify(self, request, context):
-        node = self.node
-        return pb.IdentifyResponse(
-            role=node.role_enum,
-            province=node.config.province,
-            instanceId=node.instance_id,
-            version=node.config.version,
-            address=node.address,
-        )
-
     async def FetchVoucher(self, request, context):
-        if self.node.config.role != "national":
-            raise EcError(-5, "FetchVoucher is served by the national node, not by a province")
         # Personal data: only the province named in the request may fetch, as itself.
         caller = current_caller().node
         if caller != f"p{request.province}":
@@ -100,25 +128,66 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
                 f"p{request.province} (caller: {caller or 'anonymous'})",
             )
         data = await fetch_voucher(
-            lifecycle_of(self.node), request.province, request.channelId, request.authCode
+            self.lifecycle, request.province, request.channelId, request.authCode
         )
         return pb.FetchVoucherResponse(voucher=data)
 
     async def RouteQuery(self, request, context):
-        """A scan of another province's code (4.9): national forwards it to the issuer
-        (never decoding it); the issuer decodes and claims it (node.acceptance)."""
-        from node.acceptance import acceptance_of, router_of
+        """A scan of another province's code (4.9), to its issuer (never decoded here)."""
+        return await self.hub.route_query(current_caller().node, request, context.time_remaining())
 
-        caller = current_caller().node
-        if self.node.config.role == "national":
-            return await router_of(self.node).route(caller, request, context.time_remaining())
-        if caller != "national":
-            raise EcError(
-                -4,
-                f"a routed scan reaches an issuer only through the national hub "
-                f"(caller: {caller or 'anonymous'})",
-            )
-        decoded = await acceptance_of(self.node).decode_routed(
+    async def RouteSettle(self, request, context):
+        """A remote settlement (6.5), to the insured province."""
+        return await self.hub.route_settle(current_caller().node, request, context.time_remaining())
+
+    async def RouteReverse(self, request, context):
+        """The reversal of a remote settlement, to the province that settled it."""
+        return await self.hub.route_reverse(
+            current_caller().node, request, context.time_remaining()
+        )
+
+    async def DeliverEvents(self, request, context):
+        """A province's settlement notices, relayed to their destinations."""
+        return await self.relay.deliver(current_caller().node, request)
+
+
+def _from_national(what: str) -> None:
+    """``what`` ("a routed scan reaches an issuer") comes only through national."""
+    caller = current_caller().node
+    if caller != "national":
+        raise EcError(-4, f"{what} only through the national hub (caller: {caller or 'anonymous'})")
+
+
+def _hub_only(method: str) -> Callable[..., Awaitable[Any]]:
+    async def refuse(self: ProvincialFederationServicer, request: Any, context: Any) -> Any:
+        raise EcError(-5, f"{method} is served by the national node (the hub), not by a province")
+
+    return refuse
+
+
+class ProvincialFederationServicer(FederationServicer):
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        log_calls: bool,
+        inbox: Inbox,
+        acceptance: Acceptance,
+        settlements: Settlements,
+    ) -> None:
+        super().__init__(identity, log_calls)
+        self.inbox = inbox
+        self.acceptance = acceptance
+        self.settlements = settlements
+
+    Register = _hub_only("Register")
+    Heartbeat = _hub_only("Heartbeat")
+    Deregister = _hub_only("Deregister")
+    FetchVoucher = _hub_only("FetchVoucher")
+
+    async def RouteQuery(self, request, context):
+        """The issuer's side of a routed scan: decode and claim (node.acceptance)."""
+        _from_national("a routed scan reaches an issuer")
+        decoded = await self.acceptance.decode_routed(
             request.servingProvince, request.terminalId, request.query.ecQrCode
         )
         return pb.RouteQueryResponse(
@@ -129,63 +198,16 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         )
 
     async def RouteSettle(self, request, context):
-        """A remote settlement (6.5): national forwards it to the insured province, which
-        settles under its own policy (node.settlement)."""
-        from node.settlement import route_settle
-
-        return await route_settle(
-            self.node, current_caller().node, request, context.time_remaining()
-        )
+        """The insured province's side of a remote settlement (node.settlement)."""
+        _from_national("a remote settlement reaches the insured province")
+        return await self.settlements.settle_routed(request)
 
     async def RouteReverse(self, request, context):
-        """The reversal of a remote settlement: national forwards it to the province that
-        settled it."""
-        from node.settlement import route_reverse
-
-        return await route_reverse(
-            self.node, current_caller().node, request, context.time_remaining()
-        )
-
-    async def Link(self, request_iterator, context):
-        """Route calls multiplexed on one stream (federation.link)."""
-        await self.links.serve(request_iterator, context)
+        """The reversal of a remote settlement this province made."""
+        _from_national("a remote reversal reaches the insured province")
+        row = await self.settlements.reverse_routed(request)
+        return pb.RouteReverseResponse(settlement=settlement_to_proto(row))
 
     async def DeliverEvents(self, request, context):
-        node = self.node
-        caller = current_caller().node
-        if node.config.role != "provincial":
-            if caller == "national":
-                raise EcError(-5, "national delivers events to the provinces, not to itself")
-            from node.settlement.notice import relay_delivered
-
-            return await relay_delivered(node, caller, request)
-        if caller not in EVENT_ORIGINS:
-            raise EcError(-4, f"only national may deliver events (caller: {caller or 'anonymous'})")
-        if request.origin and request.origin != caller:
-            raise invalid(f"origin {request.origin!r} is not the calling node {caller!r}")
-        events = [inbound_from_proto(e) for e in request.events]
-        result = await node.store.apply_events(caller, events, node.clock.now_ms(), request.epoch)
-        log_epoch_restart(caller, request, result.restarted_from, result.position)
-        # After the commit, so a heartbeat never reports a position that could be lost.
-        if caller == "national":
-            # A new epoch restarts the position: report it, not the old epoch's larger one
-            # (national's cursor for this province restarted with its database).
-            if result.restarted_from:
-                node.applied_position = result.position
-            else:
-                node.applied_position = max(node.applied_position, result.position)
-        if events:
-            log.info(
-                "events applied",
-                extra={
-                    "fields": {
-                        "origin": caller,
-                        "batch": request.batchId,
-                        "position": result.position,
-                        "applied": result.applied,
-                        "stale": result.stale,
-                        "duplicates": result.duplicates,
-                    }
-                },
-            )
-        return pb.DeliverEventsResponse(appliedPosition=result.position)
+        """What national delivers: voucher changes, relayed notices, channel status."""
+        return await self.inbox.deliver(current_caller().node, request)

@@ -7,42 +7,39 @@ from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
 from node.domain.idno import ID_TYPES
 from node.errors import invalid
-from node.settlement import settlements_of
-from node.settlement.notice import list_notices
-from node.settlement.wire import input_from_proto, settlement_to_proto
+from node.settlement import Settlements
+from node.settlement.wire import input_from_proto, notice_to_proto, settlement_to_proto
 
 __all__ = ["SettlementServicer"]
 
 
 class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
-    def __init__(self, node) -> None:  # node: node.app.Node (avoids an import cycle)
-        self.node = node
+    def __init__(self, settlements: Settlements) -> None:
+        self.settlements = settlements
 
     async def Settle(self, request, context):
-        row = await settlements_of(self.node).settle(input_from_proto(request))
+        row = await self.settlements.settle(input_from_proto(request))
         return pb.SettleResponse(settlement=settlement_to_proto(row))
 
     async def Reverse(self, request, context):
         if not request.settlementId:
             raise invalid("settlementId is required", field="settlementId")
-        row = await settlements_of(self.node).reverse(
-            request.settlementId, request.orgId, request.requestId
-        )
+        row = await self.settlements.reverse(request.settlementId, request.orgId, request.requestId)
         return pb.ReverseResponse(settlement=settlement_to_proto(row))
 
     async def GetSettlement(self, request, context):
-        row = await settlements_of(self.node).get(request.settlementId)
+        row = await self.settlements.get(request.settlementId)
         return pb.GetSettlementResponse(settlement=settlement_to_proto(row))
 
     async def ListNotices(self, request, context):
-        settlements_of(self.node)  # provincial nodes only (-5 at national)
         if request.idType not in ID_TYPES or not request.idNo:
             raise invalid(
-                f"idType (table C.2: {', '.join(sorted(ID_TYPES))}) and idNo name the person whose "
-                "notices to list",
+                f"idType (table C.2: {', '.join(sorted(ID_TYPES))}) and idNo name the person "
+                "whose notices to list",
                 field="idType",
             )
         limit = request.limit if 0 < request.limit <= 500 else 50
+        received = await self.settlements.notices(request.idType, request.idNo, limit)
         return pb.ListNoticesResponse(
-            notices=await list_notices(self.node, request.idType, request.idNo, limit)
+            notices=[notice_to_proto(r.notice, r.received_at) for r in received]
         )

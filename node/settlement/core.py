@@ -11,7 +11,7 @@ Who does what:
   ``FederationService/RouteSettle`` goes through national to the insured province;
   its answer completes the row.
 * **national** forwards ``RouteSettle`` / ``RouteReverse`` to the province named by the
-  region (``federation.forward``); it keeps no settlement data.
+  region (``federation.hub``); it keeps no settlement data.
 * the **insured province** settles under its own policy, debits its fund and the
   personal account, and keeps the row (kind ``insured``), idempotently by the same key.
 
@@ -32,11 +32,13 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Callable
+from typing import Protocol
 
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.forward import forwarder_of
+from node.clock import Clock, Entropy
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, invalid, transport_failure
 from node.settlement.ledger import (
@@ -49,7 +51,7 @@ from node.settlement.ledger import (
     serve_tx,
     settle_here_tx,
 )
-from node.settlement.notice import notify_enqueued
+from node.settlement.notice import list_notices
 from node.settlement.policy import Item, Policies, validate_items, validate_med_type
 from node.settlement.settings import SettlementSettings
 from node.settlement.wire import (
@@ -60,7 +62,7 @@ from node.settlement.wire import (
 )
 from node.storage.acceptance import q_cached_version, q_get_voucher, q_put_voucher
 from node.storage.batch import WriteBatcher
-from node.storage.provincial import VoucherSnapshot
+from node.storage.provincial import ProvincialStore, ReceivedNotice, VoucherSnapshot
 from node.storage.settlement import (
     SettlementRow,
     q_begin_reversal,
@@ -71,7 +73,7 @@ from node.storage.settlement import (
 )
 from node.wire.voucher import cached_voucher_data, snapshot_of
 
-__all__ = ["Settlements", "settlements_of", "route_settle", "route_reverse"]
+__all__ = ["InsuredPort", "Settlements"]
 
 log = logging.getLogger("ecnet.settlement")
 
@@ -117,18 +119,44 @@ def _stale(version: int) -> EcError:
     )
 
 
-class Settlements:
-    """A provincial node's settlement: one per node (:func:`settlements_of`)."""
+class InsuredPort(Protocol):
+    """What a serving province needs of national for a remote settlement: the insured
+    province (or the one that settled) reached through the hub."""
 
-    def __init__(self, node, settings: SettlementSettings) -> None:
-        self.node = node
-        self.db = node.store.db
-        self.clock = node.clock
-        self.entropy = node.entropy
-        self.province: str = node.config.province
+    async def route_settle(
+        self, request: fed_pb.RouteSettleRequest, timeout: float
+    ) -> fed_pb.RouteSettleResponse: ...
+
+    async def route_reverse(
+        self, request: fed_pb.RouteReverseRequest, timeout: float
+    ) -> fed_pb.RouteReverseResponse: ...
+
+
+class Settlements:
+    """A provincial node's settlement (one per node). ``wake()`` is called after a
+    commit that queued settlement notices (the province's uplink sends them at once)."""
+
+    def __init__(
+        self,
+        store: ProvincialStore,
+        clock: Clock,
+        entropy: Entropy,
+        province: str,
+        settings: SettlementSettings,
+        policies: Policies,
+        national: InsuredPort,
+        wake: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.db = store.db
+        self.clock = clock
+        self.entropy = entropy
+        self.province = province
         self.settings = settings
-        self.policies = Policies.load(settings.policy or None)
-        self.writes = WriteBatcher(node.store.db)
+        self.policies = policies
+        self.national = national
+        self.wake = wake
+        self.writes = WriteBatcher(store.db)
 
     def _new_id(self, now_ms: int) -> str:
         """``<province (2)><yyyymmdd (Beijing)><16 random digits>``, 26 digits."""
@@ -148,7 +176,7 @@ class Settlements:
         sent: list[str] = []
         result = await self._write(fn, *args, sent)
         if sent:
-            notify_enqueued(self.node)
+            self.wake()
         return result
 
     # -- serving side ----------------------------------------------------------------
@@ -167,7 +195,6 @@ class Settlements:
 
     async def _complete(self, row: SettlementRow) -> SettlementRow:
         """Ask the insured province for a pending remote settlement (again)."""
-        peer = self.node.registrar.peer
         inp = SettleInput(row.ec_token, row.org_id, row.request_id, row.med_type, _items(row))
         request = fed_pb.RouteSettleRequest(
             servingProvince=self.province,
@@ -183,7 +210,7 @@ class Settlements:
         deadline = self.settings.settle_deadline
         where = f"the insured province {row.settled_by} ({province_name(row.settled_by)})"
         try:
-            resp = await peer.link.RouteSettle(request, timeout=deadline)
+            resp = await self.national.route_settle(request, deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             # -3 (national could not reach it) and -1 (a failure there) are no answer:
@@ -243,7 +270,6 @@ class Settlements:
         """Ask the insured province to reverse a remote settlement (again). Until it
         answers, ``reversals_pending`` holds the request, so the reconciler asks again
         after a time-out nobody retried; a refusal ends it."""
-        peer = self.node.registrar.peer
         request = fed_pb.RouteReverseRequest(
             servingProvince=self.province,
             settlementId=row.settlement_id,
@@ -252,7 +278,7 @@ class Settlements:
         )
         deadline = self.settings.settle_deadline
         try:
-            resp = await peer.link.RouteReverse(request, timeout=deadline)
+            resp = await self.national.route_reverse(request, deadline)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if transport_failure(exc) or code in (-3, -1):
@@ -303,6 +329,10 @@ class Settlements:
             cached = self.db.read_now(q_get_voucher, req.ecCardNo)
             return fed_pb.RouteSettleResponse(voucher=cached_voucher_data(cached))
         return fed_pb.RouteSettleResponse(settlement=settlement_to_proto(result))
+
+    async def notices(self, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
+        """Notices received here for one person (6.3.2 d), newest first."""
+        return await list_notices(self.store, id_type, id_no, limit)
 
     async def reverse_routed(self, req: fed_pb.RouteReverseRequest) -> SettlementRow:
         return await self._write_notifying(
@@ -362,93 +392,3 @@ def _items(row: SettlementRow) -> tuple[Item, ...]:
         )
         for i in row.item_dicts()
     )
-
-
-def settlements_of(node) -> Settlements:
-    """The node's settlement, built on first use (the store is open by then)."""
-    s = getattr(node, "settlements", None)
-    if s is None:
-        if node.config.role != "provincial":
-            raise EcError(
-                -5, "settlement is served by provincial nodes: ask the province of the institution"
-            )
-        s = Settlements(node, SettlementSettings.from_config(node.config.extra))
-        node.settlements = s
-    return s
-
-
-def _forward_deadline(node) -> float:
-    """National's cap on a forwarded settlement or reversal (read once)."""
-    deadline = getattr(node, "settle_forward_deadline", None)
-    if deadline is None:
-        deadline = node.settle_forward_deadline = SettlementSettings.from_config(
-            node.config.extra
-        ).settle_deadline
-    return deadline
-
-
-async def route_settle(
-    node, caller: str, req: fed_pb.RouteSettleRequest, time_remaining: float | None
-) -> fed_pb.RouteSettleResponse:
-    """``FederationService/RouteSettle``: national forwards, the insured province settles."""
-    if node.config.role == "national":
-        if caller != f"p{req.servingProvince}":
-            raise EcError(
-                -4,
-                f"RouteSettle for province {req.servingProvince or '?'} must come from that "
-                f"province's node (caller: {caller or 'anonymous'})",
-            )
-        insured = req.insuOrg[:2]
-        if len(req.insuOrg) != 6 or not req.insuOrg.isdigit() or insured == req.servingProvince:
-            raise invalid(
-                f"insuOrg {req.insuOrg!r} is not another province's region: a settlement of the "
-                "serving province's own insured is made there, not routed"
-            )
-        return await forwarder_of(node).forward(
-            insured,
-            "the insured province",
-            lambda peer, timeout: peer.link.RouteSettle(req, timeout=timeout),
-            time_remaining,
-            _forward_deadline(node),
-        )
-    if caller != "national":
-        raise EcError(
-            -4,
-            f"a remote settlement reaches the insured province only through the national hub "
-            f"(caller: {caller or 'anonymous'})",
-        )
-    return await settlements_of(node).settle_routed(req)
-
-
-async def route_reverse(
-    node, caller: str, req: fed_pb.RouteReverseRequest, time_remaining: float | None
-) -> fed_pb.RouteReverseResponse:
-    """``FederationService/RouteReverse``: to the province that settled it."""
-    if node.config.role == "national":
-        if caller != f"p{req.servingProvince}":
-            raise EcError(
-                -4,
-                f"RouteReverse for province {req.servingProvince or '?'} must come from that "
-                f"province's node (caller: {caller or 'anonymous'})",
-            )
-        if (
-            len(req.settledBy) != 2
-            or not req.settledBy.isdigit()
-            or req.settledBy == req.servingProvince
-        ):
-            raise invalid(f"settledBy {req.settledBy!r} is not another province")
-        return await forwarder_of(node).forward(
-            req.settledBy,
-            "the province that settled it",
-            lambda peer, timeout: peer.link.RouteReverse(req, timeout=timeout),
-            time_remaining,
-            _forward_deadline(node),
-        )
-    if caller != "national":
-        raise EcError(
-            -4,
-            f"a remote reversal reaches the insured province only through the national hub "
-            f"(caller: {caller or 'anonymous'})",
-        )
-    row = await settlements_of(node).reverse_routed(req)
-    return fed_pb.RouteReverseResponse(settlement=settlement_to_proto(row))

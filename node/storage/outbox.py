@@ -99,8 +99,11 @@ __all__ = [
     "Parked",
     "EPOCH_KEY",
     "PRUNE_BATCH",
+    "UPLINK_LANE",
 ]
 
+# The single lane of a province's outbox: everything goes up to national, which relays.
+UPLINK_LANE = "national"
 # Rows deleted per write transaction when pruning acknowledged rows.
 PRUNE_BATCH = 1000
 # The ``meta`` key of the outbox's epoch (see the module docstring).

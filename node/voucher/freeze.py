@@ -21,6 +21,7 @@ import sqlite3
 from node.domain.voucher_state import ACTIVATED, FROZEN
 from node.storage import national as q
 from node.storage.national import PersonRow, VoucherRow
+from node.voucher.context import Lifecycle
 from node.voucher.events import emit
 
 __all__ = [
@@ -41,7 +42,12 @@ def effective_state(v: VoucherRow, now_ms: int) -> int:
 
 
 def freeze(
-    conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int, attempts: int
+    conn: sqlite3.Connection,
+    lc: Lifecycle,
+    v: VoucherRow,
+    person: PersonRow,
+    now_ms: int,
+    attempts: int,
 ) -> VoucherRow:
     until = now_ms + lc.settings.freeze_seconds * 1000
     row = dataclasses.replace(
@@ -66,7 +72,12 @@ def freeze(
 
 
 def unfreeze(
-    conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int, reason: str
+    conn: sqlite3.Connection,
+    lc: Lifecycle,
+    v: VoucherRow,
+    person: PersonRow,
+    now_ms: int,
+    reason: str,
 ) -> VoucherRow:
     row = dataclasses.replace(
         v,
@@ -82,7 +93,7 @@ def unfreeze(
 
 
 def lift_lapsed_freeze(
-    conn: sqlite3.Connection, lc, v: VoucherRow, person: PersonRow, now_ms: int
+    conn: sqlite3.Connection, lc: Lifecycle, v: VoucherRow, person: PersonRow, now_ms: int
 ) -> VoucherRow:
     """Record the end of a freeze whose time is over (no-op otherwise)."""
     if v.state == FROZEN and effective_state(v, now_ms) == ACTIVATED:
@@ -90,7 +101,7 @@ def lift_lapsed_freeze(
     return v
 
 
-def _lift_batch(conn: sqlite3.Connection, lc, now_ms: int, limit: int) -> int:
+def _lift_batch(conn: sqlite3.Connection, lc: Lifecycle, now_ms: int, limit: int) -> int:
     lifted = 0
     for v in q.q_lapsed_freezes(conn, now_ms, limit):
         person = q.q_person_by_id(conn, v.person_id)
@@ -100,7 +111,7 @@ def _lift_batch(conn: sqlite3.Connection, lc, now_ms: int, limit: int) -> int:
     return lifted
 
 
-async def lift_lapsed_freezes(lc, limit: int = 200) -> int:
+async def lift_lapsed_freezes(lc: Lifecycle, limit: int = 200) -> int:
     """Lift every freeze whose time is over, in batches of one transaction each;
     returns how many were lifted (and wakes delivery when any were)."""
     total = 0
@@ -117,11 +128,10 @@ async def lift_lapsed_freezes(lc, limit: int = 200) -> int:
 class FreezeSweeper:
     """Lifts lapsed freezes every ``interval`` seconds at the national node."""
 
-    def __init__(self, lifecycle_of, interval: float) -> None:
-        # A callable, so the lifecycle is built once the node's store is open.
-        self._lifecycle_of = lifecycle_of
+    def __init__(self, lifecycle: Lifecycle, interval: float) -> None:
+        self.lifecycle = lifecycle
         self.interval = interval
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run())
@@ -137,6 +147,6 @@ class FreezeSweeper:
         while True:
             await asyncio.sleep(self.interval)
             try:
-                await lift_lapsed_freezes(self._lifecycle_of())
+                await lift_lapsed_freezes(self.lifecycle)
             except Exception:  # logged; the next round tries again
                 logging.getLogger("ecnet.freeze").exception("lifting lapsed freezes failed")
