@@ -19,12 +19,22 @@ from rich.table import Table
 
 from cli.common import DataOpt, JsonOpt, err, out, print_json, reports_errors
 from cli.common import data_dir as _data
+from cli.nation import (
+    check_ports_free,
+    collect_status,
+    parse_provinces,
+    plan_nation,
+    spawn,
+    stop_entry,
+    wait_healthy,
+)
 from cli.nationfile import NationFile, pid_alive
 from cli.qr import qr_app
 from cli.rpc import CliError, NodeHandle, national_address
 from cli.scan import scan, token_app, trans
 from cli.settle import settle, settlement_app
 from cli.voucher import voucher_app
+from ecnet.v1 import admin_service_pb2 as pb
 
 __all__ = ["app", "main"]
 
@@ -103,8 +113,6 @@ def _status_table(rows: list[dict]) -> Table:
 
 
 def _stop_all(nation: NationFile) -> None:
-    from cli.nation import stop_entry
-
     # Provinces first, so that they can deregister from a national that still answers.
     for entry in sorted(nation.nodes.values(), key=lambda e: e.role == "national"):
         if stop_entry(entry):
@@ -133,15 +141,7 @@ def nation_up(
     heartbeat: Annotated[float, typer.Option(help="seconds between province heartbeats")] = 2.0,
 ) -> None:
     """Seed the registry (once) and start national and provincial nodes."""
-    from cli.nation import (
-        check_ports_free,
-        collect_status,
-        parse_provinces,
-        plan_nation,
-        spawn,
-        wait_healthy,
-    )
-    from cli.seed import seed_national
+    from cli.seed import seed_national  # deferred: faker costs every other command 0.2 s
 
     data_dir = _data(data)
     codes = parse_provinces(provinces, all_)
@@ -229,8 +229,6 @@ def nation_up(
 @reports_errors
 def nation_status(data: DataOpt = None, json_: JsonOpt = False) -> None:
     """Role, province, address, health and record counts of each node."""
-    from cli.nation import collect_status
-
     rows = collect_status(NationFile.load(_data(data)))
     if json_:
         print_json(rows)
@@ -265,8 +263,6 @@ def nation_stop(
     data: DataOpt = None,
 ) -> None:
     """Stop one provincial node (a fault drill)."""
-    from cli.nation import stop_entry
-
     nation = NationFile.load(_data(data))
     entry = _entry(nation, province)
     if not stop_entry(entry):
@@ -283,8 +279,6 @@ def nation_start(
     heartbeat: Annotated[float, typer.Option(help="seconds between heartbeats")] = 2.0,
 ) -> None:
     """Start one provincial node again."""
-    from cli.nation import check_ports_free, spawn, wait_healthy
-
     nation = NationFile.load(_data(data))
     entry = _entry(nation, province)
     if pid_alive(entry.pid):
@@ -306,8 +300,6 @@ def nation_retry_parked(
 ) -> None:
     """Send again the events a province refused and national parked (after fixing or
     upgrading that province)."""
-    from ecnet.v1 import admin_service_pb2 as pb
-
     with NodeHandle(national_address(_data(data), node)) as h:
         events = h.call(h.admin.RetryParked, pb.RetryParkedRequest(destination=province)).events
     if json_:
@@ -336,8 +328,6 @@ def persons_list(
     json_: JsonOpt = False,
 ) -> None:
     """Sample persons (name, idType, idNo, insured regions) for trying the flows."""
-    from ecnet.v1 import admin_service_pb2 as pb
-
     if limit <= 0:
         raise CliError("--limit must be positive", -2)
     persons = []
@@ -379,8 +369,6 @@ def persons_list(
 @reports_errors
 def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False) -> None:
     """The official channel and the approved third-party channels."""
-    from ecnet.v1 import admin_service_pb2 as pb
-
     with NodeHandle(national_address(_data(data), node)) as h:
         channels = h.call(h.admin.ListChannels, pb.ListChannelsRequest()).channels
     if json_:
@@ -401,8 +389,6 @@ def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = F
 
 
 def _set_channel_status(channel: str, status: str, reason: str, data, node, json_: bool) -> None:
-    from ecnet.v1 import admin_service_pb2 as pb
-
     with NodeHandle(national_address(_data(data), node)) as h:
         resp = h.call(
             h.admin.SetChannelStatus,
@@ -459,8 +445,6 @@ def terminals_list(
     json_: JsonOpt = False,
 ) -> None:
     """Registered terminals (20-digit numbers) and the institutions (orgId) they are bound to."""
-    from ecnet.v1 import admin_service_pb2 as pb
-
     with NodeHandle(national_address(_data(data), node)) as h:
         terminals = h.call(
             h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)

@@ -31,6 +31,7 @@ from cli.common import (
     province_address,
     reports_errors,
 )
+from cli.ectrans import TERMINAL_ENV, nation_ec_trans
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1 import acceptance_service_pb2_grpc
@@ -49,7 +50,7 @@ ProvinceOpt = Annotated[str, typer.Option("--province", help="the terminal's pro
 def read_code(image: Path) -> str:
     """The QR value in a picture, read with zxing-cpp (the first code that is a voucher
     value, else the first code found)."""
-    import zxingcpp
+    import zxingcpp  # deferred: only --image reads a picture
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -185,7 +186,6 @@ def trans(
     ] = None,
 ) -> None:
     """NationEcTrans: one Appendix B envelope in, the answer (OutData) out."""
-    from cli.ectrans import TERMINAL_ENV, nation_ec_trans
 
     text = sys.stdin.read() if in_data == "-" else in_data
     ret, out_data = nation_ec_trans(

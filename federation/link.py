@@ -49,9 +49,11 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import Message
+from google.rpc import status_pb2
 from grpc.aio import AioRpcError, Metadata
 
 from ecnet.v1 import federation_service_pb2 as pb
+from ecnet.v1 import federation_service_pb2_grpc
 from node.errors import EcError, to_status
 from node.interceptor import caller_of, enter_caller, exit_caller, failure_of, log_call
 from node.settings import read_settings
@@ -117,8 +119,6 @@ def _rpc_error(code: grpc.StatusCode, details: str, status: bytes = b"") -> AioR
 
 def _error_of(status_bytes: bytes) -> AioRpcError:
     """The failure a unary call would have raised, from an answer's status."""
-    from google.rpc import status_pb2
-
     status = status_pb2.Status.FromString(status_bytes)
     code = next((c for c in grpc.StatusCode if c.value[0] == status.code), grpc.StatusCode.UNKNOWN)
     return _rpc_error(code, status.message, status_bytes)
@@ -316,8 +316,6 @@ class Link:
         name: str,
         linger: float = 0.0,
     ) -> None:
-        from ecnet.v1 import federation_service_pb2_grpc
-
         self.name = name
         self.linger = linger  # seconds a frame of calls waits for more while the stream is busy
         self._stub = federation_service_pb2_grpc.FederationServiceStub(channel)

@@ -46,6 +46,7 @@ from itertools import accumulate
 from faker.providers.person.zh_CN import Provider as _ZhPerson
 
 from node.domain import regions as _regions
+from node.domain.idno import check_char
 
 __all__ = [
     "AS_OF",
@@ -270,7 +271,6 @@ def generate(
     if n < 0:
         raise ValueError("n must be >= 0")
     provs = _normalize_provinces(provinces)
-    from node.domain.idno import check_char  # lazy: written in another module
 
     table = _RegionTable(provs)
     return _generate(n, random.Random(seed), table, _birth_dates(as_of), check_char)

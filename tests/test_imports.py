@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import grimp
 from clikit import ROOT
 
 PACKAGES = ("node", "federation", "cli", "bench")
@@ -44,3 +45,52 @@ def test_every_module_imports_first():
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert int(run.stdout.split()[0]) > 50
+
+
+def _cycles(imports: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for other in imports.get(module, ()):
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in on_stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(imports):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_tarjan_finds_a_cycle():
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+def test_no_import_cycles():
+    """No module imports itself through others, typing-only imports included: the
+    layers of docs/architecture.md hold between modules of one package too."""
+    graph = grimp.build_graph(*PACKAGES, "ecnet")
+    imports = {m: graph.find_modules_directly_imported_by(m) for m in graph.modules}
+    assert len(imports) > 50
+    assert _cycles(imports) == []
