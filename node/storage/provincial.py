@@ -25,6 +25,7 @@ Applying delivered events (``apply_events``) is idempotent, in one transaction p
 
 The province's own outbox (m006, the tables of ``node.storage.outbox``) holds the
 notices this province sends to the other insured provinces of a person, through national.
+The schema is :mod:`node.storage.migrations.provincial`.
 """
 
 from __future__ import annotations
@@ -33,13 +34,11 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from sqlite_utils.migrations import Migrations
-
-from node.storage import outbox, qrcodes, settlement
+from node.storage import outbox
 from node.storage.batch import WriteBatcher
-from node.storage.db import RoleStore, run_script
+from node.storage.db import RoleStore
+from node.storage.migrations.provincial import MIGRATIONS
 
 __all__ = [
     "ProvincialStore",
@@ -56,137 +55,6 @@ __all__ = [
     "EVENT_ID_RETENTION_MS",
     "NOTICE_VERSIONS",
 ]
-
-MIGRATIONS = Migrations("ecnet-provincial")
-
-
-@MIGRATIONS()
-def m001_voucher_cache(db: Any) -> None:
-    """The voucher cache: persons insured here (pushed) and visitors (fetched)."""
-    run_script(
-        db,
-        """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-
-        CREATE TABLE voucher_cache (
-            ec_card_no      TEXT PRIMARY KEY,
-            id_type         TEXT NOT NULL,
-            id_no           TEXT NOT NULL,
-            user_name       TEXT NOT NULL,
-            gender          TEXT NOT NULL,
-            birthday        TEXT NOT NULL,
-            nationality     TEXT NOT NULL,
-            -- JSON list of {insuOrg, insuType}.
-            insured_regions TEXT NOT NULL,
-            state           INTEGER NOT NULL,
-            version         INTEGER NOT NULL,
-            -- 'pushed' (insured here, delivered by national) or 'fetched' (a visitor).
-            source          TEXT NOT NULL CHECK (source IN ('pushed', 'fetched')),
-            updated_at      INTEGER NOT NULL
-        );
-        CREATE INDEX voucher_cache_by_person ON voucher_cache (id_type, id_no);
-        """,
-    )
-
-
-@MIGRATIONS()
-def m002_inbox(db: Any) -> None:
-    """Delivered events: position per origin, applied event ids, channel authorizations."""
-    run_script(
-        db,
-        """
-        CREATE TABLE inbox_position (
-            origin      TEXT PRIMARY KEY,
-            -- Highest outbox seq of this origin applied here.
-            applied_seq INTEGER NOT NULL
-        );
-
-        CREATE TABLE inbox_events (
-            event_id   TEXT PRIMARY KEY,
-            origin     TEXT NOT NULL,
-            seq        INTEGER NOT NULL,
-            applied_at INTEGER NOT NULL
-        );
-        CREATE INDEX inbox_events_by_time ON inbox_events (applied_at);
-
-        -- The channel authorizations of cached vouchers (6.1.4 c), as national last sent them.
-        CREATE TABLE channel_auths (
-            auth_code     TEXT PRIMARY KEY,
-            ec_card_no    TEXT NOT NULL,
-            channel_id    TEXT NOT NULL,
-            channel_name  TEXT NOT NULL DEFAULT '',
-            authorized_at INTEGER,
-            revoked       INTEGER NOT NULL DEFAULT 0,
-            revoked_at    INTEGER
-        );
-        CREATE INDEX channel_auths_by_voucher ON channel_auths (ec_card_no, channel_id);
-        """,
-    )
-
-
-# A duplicate of an older event is caught by the position; ids are the second line, for
-# the same event reaching us under another seq (national's outbox already refuses a
-# repeat per destination while it keeps the first row: acknowledged rows are pruned
-# after the outbox retention, see node.storage.outbox). Past both, a repeat is still
-# harmless: a snapshot needs a newer version, a notice a new (settlement, state).
-@MIGRATIONS()
-def m003_acceptance(db: Any) -> None:
-    """QR codes this province issued, ecTokens it issued, the terminals it serves."""
-    run_script(
-        db,
-        """
-        -- Codes issued here (6.2). A code is good for one business: exactly one scan
-        -- moves it from 'live' to 'used'; a refresh moves the previous one to 'replaced'.
-        CREATE TABLE qr_codes (
-            code            TEXT PRIMARY KEY,
-            ec_card_no      TEXT NOT NULL,
-            auth_code       TEXT NOT NULL,
-            channel_id      TEXT NOT NULL,
-            insu_org        TEXT NOT NULL,
-            -- The voucher version the code was issued for (consistency check, 6.3.2 c).
-            voucher_version INTEGER NOT NULL,
-            issued_at       INTEGER NOT NULL,
-            expires_at      INTEGER NOT NULL,
-            state           TEXT NOT NULL CHECK (state IN ('live', 'used', 'replaced')),
-            used_at         INTEGER,
-            -- Terminal (20 digits) or serving province that consumed the code.
-            used_by         TEXT
-        );
-        CREATE INDEX qr_codes_by_auth ON qr_codes (auth_code, state);
-        CREATE INDEX qr_codes_by_expiry ON qr_codes (expires_at);
-
-        -- ecTokens issued here as the serving province (6.4): bound to voucher, orgId,
-        -- business type and insured region; one settlement per token.
-        CREATE TABLE ec_tokens (
-            token         TEXT PRIMARY KEY,
-            ec_card_no    TEXT NOT NULL,
-            org_id        TEXT NOT NULL,
-            business_type TEXT NOT NULL,
-            insu_org      TEXT NOT NULL,
-            id_type       TEXT NOT NULL,
-            id_no         TEXT NOT NULL,
-            user_name     TEXT NOT NULL,
-            issued_at     INTEGER NOT NULL,
-            expires_at    INTEGER NOT NULL,
-            settled_at    INTEGER
-        );
-        CREATE INDEX ec_tokens_by_expiry ON ec_tokens (expires_at);
-
-        -- Terminals of this province (table 1), copied from national's registry.
-        CREATE TABLE terminals (
-            terminal_id TEXT PRIMARY KEY CHECK (length(terminal_id) = 20),
-            org_id      TEXT NOT NULL,
-            org_name    TEXT NOT NULL,
-            name        TEXT NOT NULL,
-            mac         TEXT NOT NULL,
-            synced_at   INTEGER NOT NULL
-        );
-        """,
-    )
-
-
-# requestIds of IssueQrCode / RefreshQrCode (the SQL of issue lives in qrcodes.py).
-MIGRATIONS(name="m004_qr_requests")(qrcodes.create_tables)
 
 
 def _q_meta_init(conn: sqlite3.Connection, key: str, value: str) -> str:
@@ -599,74 +467,3 @@ class ProvincialStore(RoleStore):
     def get_by_auth_code_now(self, auth_code: str) -> AuthMatch | None:
         """:meth:`get_by_auth_code` on the loop's thread (``Database.read_now``)."""
         return self.db.read_now(_q_get_by_auth_code, auth_code)
-
-
-# The settlement ledger (the SQL lives in settlement.py).
-MIGRATIONS(name="m005_settlement")(settlement.create_tables)
-
-
-@MIGRATIONS()
-def m006_settlement_notices(db: Any) -> None:
-    """Settlement notices (6.3.2 d): the outbox this province sends them through (to
-    national, which relays them) and the notices received from the other insured
-    provinces of a person."""
-    outbox.create_tables(db)
-    run_script(
-        db,
-        """
-        CREATE TABLE settlement_notices (
-            settlement_id TEXT NOT NULL,
-            -- 'settled' (version 1) or 'reversed' (version 2): both rows are kept.
-            state         TEXT NOT NULL CHECK (state IN ('settled', 'reversed')),
-            version       INTEGER NOT NULL,
-            ec_card_no    TEXT NOT NULL,
-            id_type       TEXT NOT NULL,
-            id_no         TEXT NOT NULL,
-            insu_org      TEXT NOT NULL,
-            settled_by    TEXT NOT NULL,
-            med_type      TEXT NOT NULL,
-            fee_sumamt    INTEGER NOT NULL,
-            fund_pay      INTEGER NOT NULL,
-            psn_acct_pay  INTEGER NOT NULL,
-            own_pay_amt   INTEGER NOT NULL,
-            at_ms         INTEGER NOT NULL,
-            received_at   INTEGER NOT NULL,
-            PRIMARY KEY (settlement_id, state)
-        );
-        CREATE INDEX settlement_notices_by_person ON settlement_notices (id_type, id_no, at_ms);
-        """,
-    )
-
-
-# The epoch of each origin's outbox that its position counts in (node.storage.outbox).
-MIGRATIONS(name="m007_inbox_epoch")(outbox.add_inbox_epoch)
-
-
-# Remote reversals not yet confirmed by the insured province (node.storage.settlement).
-MIGRATIONS(name="m008_reversals_pending")(settlement.create_reversal_table)
-
-
-# Parked outbox events and the narrowing of a refused batch (federation.delivery).
-MIGRATIONS(name="m009_outbox_parking")(outbox.add_parking)
-
-
-# The yearly injection into personal accounts (node.settlement.ledger).
-MIGRATIONS(name="m010_account_injected_year")(settlement.add_injected_year)
-
-
-@MIGRATIONS()
-def m011_channel_status(db: Any) -> None:
-    """The status of each channel national's management center changed (channel.status
-    events): a channel not listed is approved."""
-    run_script(
-        db,
-        """
-        CREATE TABLE channel_status (
-            channel_id TEXT PRIMARY KEY,
-            status     TEXT NOT NULL CHECK (status IN ('approved', 'suspended')),
-            reason     TEXT NOT NULL,
-            version    INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL
-        );
-        """,
-    )
