@@ -15,6 +15,7 @@ settlement, the same at both ends of a remote one. Accounts and accumulators are
 changed by ``local`` and ``insured`` rows, in the same transaction as the row.
 
 The tables are provincial m005, m008 and m010 (:mod:`node.storage.migrations.provincial`).
+A settlement reads the person's cached voucher with :func:`q_settlement_voucher`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from node.storage.migrations.provincial import m005_settlement, m010_account_inj
 
 __all__ = [
     "SettlementRow",
+    "SettlementVoucher",
+    "q_settlement_voucher",
     "q_get_settlement",
     "q_get_by_key",
     "q_insert_settlement",
@@ -51,6 +54,29 @@ __all__ = [
 # province's schema (tests/test_settlement_policy.py); the migrations are the list's.
 create_tables = m005_settlement
 add_injected_year = m010_account_injected_year
+
+
+# -- the person's cached voucher -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SettlementVoucher:
+    """What a settlement checks of the person's voucher as cached here (``voucher_cache``):
+    its state and version, the person it names, the regions the person is insured in."""
+
+    state: int  # ecnet.v1.VoucherState
+    insured_regions: str  # JSON list of {insuOrg, insuType}, as cached
+    version: int
+    id_type: str
+    id_no: str
+    user_name: str
+
+
+def q_settlement_voucher(conn: sqlite3.Connection, ec_card_no: str) -> SettlementVoucher | None:
+    """The cached voucher ``ec_card_no``, None when it is not cached here."""
+    r = conn.execute(
+        "SELECT state, insured_regions, version, id_type, id_no, user_name FROM voucher_cache WHERE ec_card_no = ?",
+        (ec_card_no,),
+    ).fetchone()
+    return SettlementVoucher(*r) if r is not None else None
 
 
 # -- reversals pending ---------------------------------------------------------------
