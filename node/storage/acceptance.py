@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from node.storage.provincial.vouchers import (
     CachedVoucher,
@@ -98,16 +99,26 @@ def q_claim_code(
         if row is None:
             return Claim("missing")
         status = "expired" if row[0] == "live" else row[0]
-        return Claim(status, *row[1:])
+        return _claim(status, row[1:])
     v = conn.execute(_VOUCHER_AND_AUTH, (row[1], row[0])).fetchone()
     if v is None:
-        return Claim("claimed", *row)
+        return _claim("claimed", row)
     regions = tuple((g["insuOrg"], g["insuType"]) for g in json.loads(v[8]))
     auths = q_authorizations_of(conn, row[0]) if with_authorizations else ()
-    voucher = CachedVoucher(*v[:8], regions, *v[9:12], auths)
-    return Claim(
-        "claimed", *row, voucher=voucher, auth_revoked=None if v[12] is None else bool(v[12])
+    voucher = CachedVoucher(
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], regions, v[9], v[10], v[11], auths
     )
+    return _claim("claimed", row, voucher, None if v[12] is None else bool(v[12]))
+
+
+def _claim(
+    status: str,
+    r: Sequence[Any],
+    voucher: CachedVoucher | None = None,
+    auth_revoked: bool | None = None,
+) -> Claim:
+    """A :class:`Claim` from the columns ``_CODE_COLS`` of a code's row."""
+    return Claim(status, r[0], r[1], r[2], r[3], r[4], r[5], r[6], voucher, auth_revoked)
 
 
 # -- tokens --------------------------------------------------------------------------

@@ -81,8 +81,9 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.storage.db import Database
@@ -193,8 +194,8 @@ def _state_sql(lane: str | None) -> str:
     )
 
 
-def _state(r: tuple) -> DeliveryState:
-    return DeliveryState(*r[:5], bool(r[5]), *r[6:9])
+def _state(r: Sequence[Any]) -> DeliveryState:
+    return DeliveryState(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8])
 
 
 def _q_states(conn: sqlite3.Connection, lane: str | None) -> list[DeliveryState]:
