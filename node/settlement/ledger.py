@@ -40,6 +40,7 @@ from node.storage.settlement import (
     q_release_token,
     q_set_account,
     q_set_accumulators,
+    q_settlement_voucher,
     q_update_settlement,
 )
 
@@ -152,13 +153,6 @@ def _same_request(row: SettlementRow, inp: SettleInput) -> SettlementRow | EcErr
     return row
 
 
-def _voucher(conn: sqlite3.Connection, ec_card_no: str) -> tuple | None:
-    return conn.execute(
-        "SELECT state, insured_regions, version, id_type, id_no, user_name FROM voucher_cache WHERE ec_card_no = ?",
-        (ec_card_no,),
-    ).fetchone()
-
-
 def _apply(
     conn: sqlite3.Connection,
     policy: RegionPolicy,
@@ -256,25 +250,24 @@ def settle_here_tx(
     existing = q_get_by_key(conn, serving, inp.org_id, inp.request_id)
     if existing is not None:
         return _same_request(existing, inp)
-    v = _voucher(conn, who.ec_card_no)
+    v = q_settlement_voucher(conn, who.ec_card_no)
     if v is None:
         return EcError(
             500001,
             f"the voucher of this person is not on record at province {province} "
             f"({province_name(province)}), the insured province of region {who.insu_org}",
         )
-    state, regions_json, version, id_type, id_no, user_name = v
-    if (id_type, id_no.upper(), user_name) != (who.id_type, who.id_no.upper(), who.user_name):
+    if (v.id_type, v.id_no.upper(), v.user_name) != (who.id_type, who.id_no.upper(), who.user_name):
         return EcError(
             500057, "the person named by the token does not match the insured province's record"
         )
-    refusal = voucher_refusal(state)
+    refusal = voucher_refusal(v.state)
     if refusal is not None:
         return refusal
-    if who.insu_org not in {g["insuOrg"] for g in json.loads(regions_json)} or (
-        expected_version and expected_version < version
+    if who.insu_org not in {g["insuOrg"] for g in json.loads(v.insured_regions)} or (
+        expected_version and expected_version < v.version
     ):
-        return ("stale", version)
+        return ("stale", v.version)
     if kind == "local" and not q_claim_token(conn, inp.ec_token, now_ms):
         return EcError(
             500067, "this ecToken was already used for a settlement: one settlement per scan"
@@ -309,7 +302,7 @@ def settle_here_tx(
         settled_at=now_ms,
     )
     q_insert_settlement(conn, row)
-    _notify(conn, row, other_provinces(regions_json, province), now_ms, sent)
+    _notify(conn, row, other_provinces(v.insured_regions, province), now_ms, sent)
     return row
 
 
@@ -476,9 +469,9 @@ def reverse_here_tx(
         state="reversed", reversed_at=now_ms, reverse_request_id=request_id, acct_balance=balance
     )
     q_update_settlement(conn, row)
-    v = _voucher(conn, row.ec_card_no)
+    v = q_settlement_voucher(conn, row.ec_card_no)
     if v is not None:
-        _notify(conn, row, other_provinces(v[1], province), now_ms, sent)
+        _notify(conn, row, other_provinces(v.insured_regions, province), now_ms, sent)
     return row
 
 

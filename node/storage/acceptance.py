@@ -2,9 +2,10 @@
 
 Functions on a connection, run inside the caller's transaction through
 ``store.db.read`` / ``store.db.write`` (the tables come from ``m003_acceptance`` of
-:mod:`node.storage.provincial`, used as they are). The voucher cache itself is read and
-written with that module's functions, re-exported here so that a claim, the voucher it
-resolves to and the token issued for it can share one transaction.
+:mod:`node.storage.migrations.provincial`). The voucher cache itself is read and
+written with the functions of :mod:`node.storage.provincial.vouchers`, re-exported here
+so that a claim, the voucher it resolves to and the token issued for it can share one
+transaction.
 
 Claiming is the one-business rule of standard 4.11: a single ``UPDATE … WHERE state =
 'live' AND expires_at > now`` moves a code to ``used``. Writes run on the node's one
@@ -16,15 +17,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from node.storage.provincial import (
+from node.storage.provincial.vouchers import (
     CachedVoucher,
-    VoucherSnapshot,
-    _auths_of,
-    _put_snapshot,
-    _q_get_voucher,
+    q_authorizations_of,
+    q_get_voucher,
+    q_put_voucher,
 )
 
 __all__ = [
@@ -40,16 +41,6 @@ __all__ = [
     "q_get_voucher",
     "q_put_voucher",
 ]
-
-q_get_voucher = _q_get_voucher
-"""``(conn, ec_card_no) -> CachedVoucher | None``, the voucher cache's reader."""
-
-
-def q_put_voucher(
-    conn: sqlite3.Connection, snap: VoucherSnapshot, source: str, now_ms: int
-) -> bool:
-    """Cache ``snap`` unless the cache holds its version or a newer one."""
-    return _put_snapshot(conn, snap, source, now_ms)
 
 
 # -- codes ---------------------------------------------------------------------------
@@ -108,16 +99,26 @@ def q_claim_code(
         if row is None:
             return Claim("missing")
         status = "expired" if row[0] == "live" else row[0]
-        return Claim(status, *row[1:])
+        return _claim(status, row[1:])
     v = conn.execute(_VOUCHER_AND_AUTH, (row[1], row[0])).fetchone()
     if v is None:
-        return Claim("claimed", *row)
+        return _claim("claimed", row)
     regions = tuple((g["insuOrg"], g["insuType"]) for g in json.loads(v[8]))
-    auths = _auths_of(conn, row[0]) if with_authorizations else ()
-    voucher = CachedVoucher(*v[:8], regions, *v[9:12], auths)
-    return Claim(
-        "claimed", *row, voucher=voucher, auth_revoked=None if v[12] is None else bool(v[12])
+    auths = q_authorizations_of(conn, row[0]) if with_authorizations else ()
+    voucher = CachedVoucher(
+        v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], regions, v[9], v[10], v[11], auths
     )
+    return _claim("claimed", row, voucher, None if v[12] is None else bool(v[12]))
+
+
+def _claim(
+    status: str,
+    r: Sequence[Any],
+    voucher: CachedVoucher | None = None,
+    auth_revoked: bool | None = None,
+) -> Claim:
+    """A :class:`Claim` from the columns ``_CODE_COLS`` of a code's row."""
+    return Claim(status, r[0], r[1], r[2], r[3], r[4], r[5], r[6], voucher, auth_revoked)
 
 
 # -- tokens --------------------------------------------------------------------------
@@ -194,9 +195,11 @@ def q_load_terminals(conn: sqlite3.Connection) -> tuple[list[TerminalRow], int |
     return rows, synced
 
 
-def q_replace_terminals(conn: sqlite3.Connection, rows: Iterable[TerminalRow], now_ms: int) -> int:
+def q_replace_terminals(
+    conn: sqlite3.Connection, terminals: Iterable[TerminalRow], now_ms: int
+) -> int:
     """Make the table national's list: upsert every row, drop the ones national dropped."""
-    rows = list(rows)
+    rows = list(terminals)
     conn.executemany(
         "INSERT INTO terminals (terminal_id, org_id, org_name, name, mac, synced_at) VALUES (?,?,?,?,?,?) "
         "ON CONFLICT (terminal_id) DO UPDATE SET org_id = excluded.org_id, org_name = excluded.org_name, "

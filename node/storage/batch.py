@@ -55,7 +55,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from node.storage.db import connect
+from node.storage.db import Database, connect
 
 __all__ = ["WriteBatcher", "MAX_BATCH", "CHECKPOINT_EVERY"]
 
@@ -111,9 +111,7 @@ def _checkpoint_tx(conn: sqlite3.Connection, path: str) -> None:
 
 
 class WriteBatcher:
-    def __init__(
-        self, db, *, inline: bool = False, synced: bool = True
-    ) -> None:  # db: storage.db.Database
+    def __init__(self, db: Database, *, inline: bool = False, synced: bool = True) -> None:
         self.db = db
         # False: commits are not synced to disk (see "Durability" above), on either path.
         self._synced = synced

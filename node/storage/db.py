@@ -13,8 +13,9 @@ limits are written down; SQLite's lock still admits one writing transaction at a
 across both); and a read of a few rows by key may run on the loop's thread
 (:meth:`Database.read_now`).
 
-The role-specific stores (``national.py``, ``provincial.py``) are the only modules that
-hold SQL; they hand plain functions ``fn(conn, ...)`` to ``read`` and ``write``.
+The modules of :mod:`node.storage` are the only ones that hold SQL; they hand plain
+functions ``fn(conn, ...)`` to ``read`` and ``write``. Each role's migrations, applied
+by :meth:`Database.open_sync`, are in :mod:`node.storage.migrations`.
 """
 
 from __future__ import annotations

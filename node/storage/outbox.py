@@ -1,5 +1,9 @@
 """The outbox: state changes waiting to be delivered to other nodes.
 
+Tables ``outbox``, ``delivery`` and ``outbox_parked``, and each receiver's
+``inbox_position``, created by both roles' migrations through
+:mod:`node.storage.migrations.shared`.
+
 Every change that must reach another node is written here *in the same SQLite
 transaction as the change itself* (``enqueue`` takes the writer's connection), so a
 change and its delivery are committed together or not at all. ``federation.delivery``
@@ -77,15 +81,14 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from node.storage.db import Database, run_script
+from node.storage.db import Database
 
 __all__ = [
-    "create_tables",
     "enqueue",
     "OutboxStore",
     "DeliveryState",
@@ -94,8 +97,6 @@ __all__ = [
     "q_inbox_start",
     "q_advance_inbox_position",
     "q_outbox_epoch",
-    "add_inbox_epoch",
-    "add_parking",
     "Parked",
     "EPOCH_KEY",
     "PRUNE_BATCH",
@@ -108,73 +109,6 @@ UPLINK_LANE = "national"
 PRUNE_BATCH = 1000
 # The ``meta`` key of the outbox's epoch (see the module docstring).
 EPOCH_KEY = "outbox_epoch"
-
-
-def create_tables(db: Any) -> None:
-    """Migration: the outbox and the per-destination delivery state."""
-    run_script(
-        db,
-        """
-        CREATE TABLE outbox (
-            -- Global and monotonic; a destination sees its events in seq order.
-            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
-            -- Two-digit province code of the receiving node.
-            destination TEXT NOT NULL,
-            event_id    TEXT NOT NULL,
-            kind        TEXT NOT NULL,
-            ec_card_no  TEXT NOT NULL,
-            version     INTEGER NOT NULL,
-            -- The serialized ecnet.v1.Event (its sequence field is filled at send time).
-            body        BLOB NOT NULL,
-            created_at  INTEGER NOT NULL,
-            UNIQUE (destination, event_id)
-        );
-        CREATE INDEX outbox_by_destination ON outbox (destination, seq);
-
-        CREATE TABLE delivery (
-            destination       TEXT PRIMARY KEY,
-            -- Highest seq the destination has acknowledged as applied.
-            acked_seq         INTEGER NOT NULL DEFAULT 0,
-            attempts          INTEGER NOT NULL DEFAULT 0,
-            next_attempt_at   INTEGER NOT NULL DEFAULT 0,
-            last_error        TEXT NOT NULL DEFAULT '',
-            last_delivered_at INTEGER
-        );
-        """,
-    )
-
-
-def add_parking(db: Any) -> None:
-    """Migration (national's and each province's, after the outbox): parked events and
-    the per-lane state of narrowing a refused batch (``federation.delivery``).
-
-    ``narrow_until``: the lane sends one event at a time while ``acked_seq`` is below it
-    (the last seq of a batch the receiver refused). ``refused_seq`` / ``refusals``: how
-    many consecutive times the receiver refused that one event (-2). ``outbox_parked``:
-    one row per parked outbox row, by its ``seq`` (the row itself stays in ``outbox``).
-    """
-    run_script(
-        db,
-        """
-        ALTER TABLE delivery ADD COLUMN narrow_until INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE delivery ADD COLUMN refused_seq INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE delivery ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
-
-        CREATE TABLE outbox_parked (
-            -- The parked outbox row (kept in outbox, never pruned while parked).
-            seq         INTEGER PRIMARY KEY,
-            -- The lane that parked it (national: the destination province; a province:
-            -- "national").
-            destination TEXT NOT NULL,
-            event_id    TEXT NOT NULL,
-            kind        TEXT NOT NULL,
-            -- The receiver's message on its last refusal.
-            error       TEXT NOT NULL,
-            parked_at   INTEGER NOT NULL
-        );
-        CREATE INDEX outbox_parked_by_destination ON outbox_parked (destination, seq);
-        """,
-    )
 
 
 def enqueue(
@@ -263,8 +197,8 @@ def _state_sql(lane: str | None) -> str:
     )
 
 
-def _state(r: tuple) -> DeliveryState:
-    return DeliveryState(*r[:5], bool(r[5]), *r[6:9])
+def _state(r: Sequence[Any]) -> DeliveryState:
+    return DeliveryState(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8])
 
 
 def _q_states(conn: sqlite3.Connection, lane: str | None) -> list[DeliveryState]:
@@ -497,7 +431,7 @@ def q_outbox_epoch(conn: sqlite3.Connection) -> tuple[str, bool]:
     return epoch, True
 
 
-# -- receiving side: the ``inbox_position`` table of a receiver's own migrations -------
+# -- receiving side: each receiver's ``inbox_position`` ----------------------------------
 def q_inbox_position(conn: sqlite3.Connection, origin: str) -> int:
     """The highest outbox seq of ``origin`` applied here (0 if none), in the epoch stored
     with it."""
@@ -552,12 +486,6 @@ def q_advance_inbox_position(
         "epoch = CASE WHEN excluded.epoch = '' THEN inbox_position.epoch ELSE excluded.epoch END",
         (origin, position, epoch),
     )
-
-
-def add_inbox_epoch(db: Any) -> None:
-    """Migration (each receiver's, after its ``inbox_position``): the epoch of the
-    sender's outbox that each origin's position counts in ('' until a batch names one)."""
-    run_script(db, "ALTER TABLE inbox_position ADD COLUMN epoch TEXT NOT NULL DEFAULT '';")
 
 
 class OutboxStore:

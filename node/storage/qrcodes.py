@@ -1,5 +1,6 @@
-"""The QR codes a province issues (table ``qr_codes`` of migration m003) and the
-requestIds of its issue calls (``qr_requests``, m004): all SQL of issue and refresh.
+"""The QR codes a province issues (table ``qr_codes`` of provincial m003) and the
+requestIds of its issue calls (``qr_requests``, m004; both in
+:mod:`node.storage.migrations.provincial`): all SQL of issue and refresh.
 
 One live code per channel authorization: :func:`q_issue` moves every ``live`` code of
 the authCode to ``replaced`` and inserts the new one in the same transaction, so a
@@ -17,38 +18,18 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from node.errors import invalid
-from node.storage.db import Database, run_script
+from node.storage.batch import WriteBatcher
+from node.storage.db import Database
 
-__all__ = ["QrRow", "RequestKey", "QrStore", "create_tables"]
+__all__ = ["QrRow", "RequestKey", "QrStore", "q_code", "q_live_codes", "q_issue"]
 
 _PRUNE_BATCH = 200
 _COLS = (
     "code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, expires_at, state, "
     "used_at, used_by"
 )
-
-
-def create_tables(db: Any) -> None:
-    """Idempotency keys of IssueQrCode / RefreshQrCode (provincial migration m004)."""
-    run_script(
-        db,
-        """
-        CREATE TABLE qr_requests (
-            channel_id  TEXT NOT NULL,
-            method      TEXT NOT NULL,
-            request_id  TEXT NOT NULL,
-            -- SM3 of the request's fields: the same key with another request is -2.
-            fingerprint TEXT NOT NULL,
-            code        TEXT NOT NULL,
-            created_at  INTEGER NOT NULL,
-            PRIMARY KEY (channel_id, method, request_id)
-        );
-        CREATE INDEX qr_requests_by_time ON qr_requests (created_at);
-        """,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +151,8 @@ def q_issue(
 class QrStore:
     """Coroutine access to the QR tables of a provincial database."""
 
-    def __init__(self, db: Database, writes) -> None:  # writes: ProvincialStore.unsynced
+    def __init__(self, db: Database, writes: WriteBatcher) -> None:
+        """``writes``: the province's unsynced inline writer (``ProvincialStore.unsynced``)."""
         self.db = db
         # QR display is the busiest call a province answers (a code lives a minute), and
         # a hand-off to a database thread cost more CPU than the SQL: reads by key run

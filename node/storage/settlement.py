@@ -13,6 +13,9 @@ Functions on a connection, run inside the caller's transaction (``db.read`` /
 ``(serving_province, org_id, request_id)`` is unique: the idempotency key of a
 settlement, the same at both ends of a remote one. Accounts and accumulators are only
 changed by ``local`` and ``insured`` rows, in the same transaction as the row.
+
+The tables are provincial m005, m008 and m010 (:mod:`node.storage.migrations.provincial`).
+A settlement reads the person's cached voucher with :func:`q_settlement_voucher`.
 """
 
 from __future__ import annotations
@@ -22,12 +25,12 @@ import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any
 
-from node.storage.db import run_script
+from node.storage.migrations.provincial import m005_settlement, m010_account_injected_year
 
 __all__ = [
-    "create_tables",
-    "add_injected_year",
     "SettlementRow",
+    "SettlementVoucher",
+    "q_settlement_voucher",
     "q_get_settlement",
     "q_get_by_key",
     "q_insert_settlement",
@@ -40,90 +43,43 @@ __all__ = [
     "q_set_accumulators",
     "q_claim_token",
     "q_release_token",
-    "create_reversal_table",
     "q_begin_reversal",
     "q_end_reversal",
     "q_reversals_pending",
+    "create_tables",
+    "add_injected_year",
 ]
 
-
-def create_tables(db: Any) -> None:
-    """Migration: the ledger."""
-    run_script(
-        db,
-        """
-        CREATE TABLE settlements (
-            settlement_id    TEXT PRIMARY KEY,
-            kind             TEXT NOT NULL CHECK (kind IN ('local', 'serving', 'insured')),
-            state            TEXT NOT NULL CHECK (state IN ('pending', 'settled', 'reversed')),
-            serving_province TEXT NOT NULL,
-            org_id           TEXT NOT NULL,
-            request_id       TEXT NOT NULL,
-            -- SHA-256 of the request's content: the same key with other content is refused.
-            request_digest   TEXT NOT NULL,
-            ec_token         TEXT NOT NULL,
-            ec_card_no       TEXT NOT NULL,
-            id_type          TEXT NOT NULL,
-            id_no            TEXT NOT NULL,
-            user_name        TEXT NOT NULL,
-            insu_org         TEXT NOT NULL,
-            settled_by       TEXT NOT NULL,
-            med_type         TEXT NOT NULL,
-            items            TEXT NOT NULL,
-            year             INTEGER NOT NULL,
-            fee_sumamt       INTEGER NOT NULL,
-            fund_pay         INTEGER NOT NULL DEFAULT 0,
-            psn_acct_pay     INTEGER NOT NULL DEFAULT 0,
-            own_pay_amt      INTEGER NOT NULL DEFAULT 0,
-            deductible_part  INTEGER NOT NULL DEFAULT 0,
-            acct_balance     INTEGER NOT NULL DEFAULT 0,
-            created_at       INTEGER NOT NULL,
-            settled_at       INTEGER,
-            reversed_at      INTEGER,
-            reverse_request_id TEXT NOT NULL DEFAULT '',
-            CHECK (state = 'pending' OR fee_sumamt = fund_pay + psn_acct_pay + own_pay_amt),
-            UNIQUE (serving_province, org_id, request_id)
-        );
-        CREATE INDEX settlements_pending ON settlements (created_at) WHERE state = 'pending';
-
-        -- Personal accounts (个人账户) of persons insured here, per pooling region.
-        CREATE TABLE personal_accounts (
-            id_type    TEXT NOT NULL,
-            id_no      TEXT NOT NULL,
-            insu_org   TEXT NOT NULL,
-            balance    INTEGER NOT NULL CHECK (balance >= 0),
-            opened_at  INTEGER NOT NULL,
-            updated_at INTEGER NOT NULL,
-            PRIMARY KEY (id_type, id_no, insu_org)
-        );
-
-        -- A person's year in a pooling region: deductible used, fund paid.
-        CREATE TABLE accumulators (
-            id_type         TEXT NOT NULL,
-            id_no           TEXT NOT NULL,
-            insu_org        TEXT NOT NULL,
-            year            INTEGER NOT NULL,
-            deductible_paid INTEGER NOT NULL CHECK (deductible_paid >= 0),
-            fund_paid       INTEGER NOT NULL CHECK (fund_paid >= 0),
-            PRIMARY KEY (id_type, id_no, insu_org, year)
-        );
-        """,
-    )
+# The ledger's DDL on its own, for building the ledger's tables without the rest of a
+# province's schema (tests/test_settlement_policy.py); the migrations are the list's.
+create_tables = m005_settlement
+add_injected_year = m010_account_injected_year
 
 
-def create_reversal_table(db: Any) -> None:
-    """Migration: remote reversals asked of the insured province and not yet confirmed
-    (a time-out), so that the reconciler asks again (the reversal is idempotent there)."""
-    run_script(
-        db,
-        """
-        CREATE TABLE reversals_pending (
-            settlement_id TEXT PRIMARY KEY REFERENCES settlements (settlement_id),
-            request_id    TEXT NOT NULL,
-            asked_at      INTEGER NOT NULL
-        );
-        """,
-    )
+# -- the person's cached voucher -----------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class SettlementVoucher:
+    """What a settlement checks of the person's voucher as cached here (``voucher_cache``):
+    its state and version, the person it names, the regions the person is insured in."""
+
+    state: int  # ecnet.v1.VoucherState
+    insured_regions: str  # JSON list of {insuOrg, insuType}, as cached
+    version: int
+    id_type: str
+    id_no: str
+    user_name: str
+
+
+def q_settlement_voucher(conn: sqlite3.Connection, ec_card_no: str) -> SettlementVoucher | None:
+    """The cached voucher ``ec_card_no``, None when it is not cached here."""
+    r = conn.execute(
+        "SELECT state, insured_regions, version, id_type, id_no, user_name FROM voucher_cache WHERE ec_card_no = ?",
+        (ec_card_no,),
+    ).fetchone()
+    return SettlementVoucher(*r) if r is not None else None
+
+
+# -- reversals pending ---------------------------------------------------------------
 
 
 def q_begin_reversal(
@@ -144,7 +100,7 @@ def q_reversals_pending(
 ) -> list[tuple[str, str]]:
     """(settlement id, reversal request id) of remote reversals still unconfirmed."""
     return [
-        tuple(r)
+        (r[0], r[1])
         for r in conn.execute(
             "SELECT settlement_id, request_id FROM reversals_pending WHERE asked_at <= ? ORDER BY asked_at LIMIT ?",
             (older_than_ms, limit),
@@ -182,7 +138,7 @@ class SettlementRow:
     reversed_at: int | None = None
     reverse_request_id: str = ""
 
-    def item_dicts(self) -> list[dict]:
+    def item_dicts(self) -> list[dict[str, Any]]:
         return json.loads(self.items)
 
     def with_(self, **changes: Any) -> SettlementRow:
@@ -193,7 +149,7 @@ _COLS = ", ".join(SettlementRow.__slots__)
 _MARKS = ", ".join("?" for _ in SettlementRow.__slots__)
 
 
-def _row(r: tuple | None) -> SettlementRow | None:
+def _row(r: sqlite3.Row | None) -> SettlementRow | None:
     return SettlementRow(*r) if r is not None else None
 
 
@@ -294,20 +250,6 @@ def q_set_account(
         "VALUES (?,?,?,?,?,?,?) ON CONFLICT (id_type, id_no, insu_org) DO UPDATE SET balance = excluded.balance, "
         "injected_year = excluded.injected_year, updated_at = excluded.updated_at",
         (id_type, id_no, insu_org, balance, injected_year, now_ms, now_ms),
-    )
-
-
-def add_injected_year(db: Any) -> None:
-    """The last year each personal account was credited with its yearly injection;
-    accounts opened before this migration were credited in the year they opened
-    (Beijing time, as the ledger counts years)."""
-    run_script(
-        db,
-        """
-        ALTER TABLE personal_accounts ADD COLUMN injected_year INTEGER NOT NULL DEFAULT 0;
-        UPDATE personal_accounts
-           SET injected_year = CAST(strftime('%Y', opened_at / 1000 + 28800, 'unixepoch') AS INTEGER);
-        """,
     )
 
 

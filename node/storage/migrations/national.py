@@ -1,0 +1,230 @@
+"""The national node's schema: its whole list of migrations, in order.
+
+Names are recorded in each database (see :mod:`node.storage.migrations`): never rename
+one, never edit one released; a change is a new ``mNNN_…`` at the end. The queries on
+these tables are in :mod:`node.storage.national`; the outbox's in
+:mod:`node.storage.outbox`.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from node.storage.db import run_script
+from node.storage.migrations import shared
+
+__all__ = ["MIGRATIONS"]
+
+MIGRATIONS = Migrations("ecnet-national")
+
+
+@MIGRATIONS()
+def m001_registry(db: sqlite_utils.Database) -> None:
+    """Base registry, vouchers, channel authorizations, channels, terminals, directory."""
+    run_script(
+        db,
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+        -- 人员基础信息: the national base registry of persons.
+        CREATE TABLE persons (
+            person_id     INTEGER PRIMARY KEY,
+            user_name     TEXT NOT NULL,
+            id_type       TEXT NOT NULL,
+            id_no         TEXT NOT NULL,
+            gender        TEXT NOT NULL,
+            birthday      TEXT NOT NULL,
+            nationality   TEXT NOT NULL,
+            phone         TEXT NOT NULL DEFAULT '',
+            -- Enrolled biometric template for the real-person check (simulated).
+            face_template BLOB,
+            updated_at    INTEGER NOT NULL,
+            UNIQUE (id_type, id_no)
+        );
+
+        -- 参保地: a person may be insured in several pooling regions.
+        CREATE TABLE insured_regions (
+            person_id INTEGER NOT NULL REFERENCES persons(person_id),
+            insu_org  TEXT NOT NULL,
+            insu_type TEXT NOT NULL,
+            PRIMARY KEY (person_id, insu_org)
+        ) WITHOUT ROWID;
+        CREATE INDEX insured_regions_by_org ON insured_regions (insu_org, person_id);
+
+        -- The 64-character electronic voucher of a person.
+        CREATE TABLE vouchers (
+            ec_card_no      TEXT PRIMARY KEY,
+            person_id       INTEGER NOT NULL REFERENCES persons(person_id),
+            state           INTEGER NOT NULL,
+            password_hash   BLOB,
+            password_salt   BLOB,
+            failed_attempts INTEGER NOT NULL DEFAULT 0,
+            frozen_until    INTEGER,
+            version         INTEGER NOT NULL DEFAULT 1,
+            created_at      INTEGER NOT NULL,
+            activated_at    INTEGER,
+            updated_at      INTEGER NOT NULL
+        );
+        CREATE INDEX vouchers_by_person ON vouchers (person_id);
+
+        -- 个人渠道授权码: one authorization per voucher and channel.
+        CREATE TABLE authorizations (
+            auth_code   TEXT PRIMARY KEY,
+            ec_card_no  TEXT NOT NULL REFERENCES vouchers(ec_card_no),
+            channel_id  TEXT NOT NULL REFERENCES channels(channel_id),
+            created_at  INTEGER NOT NULL,
+            revoked_at  INTEGER
+        );
+        CREATE INDEX authorizations_by_voucher ON authorizations (ec_card_no, channel_id);
+
+        CREATE TABLE channels (
+            channel_id  TEXT PRIMARY KEY,
+            name        TEXT NOT NULL,
+            kind        TEXT NOT NULL CHECK (kind IN ('official', 'third_party')),
+            status      TEXT NOT NULL,
+            public_key  TEXT NOT NULL DEFAULT '',
+            created_at  INTEGER NOT NULL
+        );
+
+        -- 终端登记信息 (table 1 of the standard).
+        CREATE TABLE terminals (
+            terminal_id   TEXT PRIMARY KEY CHECK (length(terminal_id) = 20),
+            province      TEXT NOT NULL,
+            org_id        TEXT NOT NULL,
+            org_name      TEXT NOT NULL,
+            name          TEXT NOT NULL,
+            purpose       TEXT NOT NULL,
+            version       TEXT NOT NULL,
+            developer     TEXT NOT NULL,
+            registered_on TEXT NOT NULL,
+            mac           TEXT NOT NULL
+        );
+        CREATE INDEX terminals_by_province ON terminals (province, terminal_id);
+
+        -- The node directory: every province that registered with this hub.
+        CREATE TABLE node_directory (
+            province          TEXT PRIMARY KEY,
+            address           TEXT NOT NULL,
+            version           TEXT NOT NULL,
+            instance_id       TEXT NOT NULL,
+            state             TEXT NOT NULL CHECK (state IN ('up', 'stopped')),
+            registered_at     INTEGER NOT NULL,
+            last_heartbeat_at INTEGER NOT NULL,
+            applied_position  INTEGER NOT NULL DEFAULT 0
+        );
+        """,
+    )
+
+
+@MIGRATIONS()
+def m002_outbox(db: sqlite_utils.Database) -> None:
+    """The outbox of voucher changes for the provinces, and its delivery cursors."""
+    shared.create_outbox(db)
+
+
+@MIGRATIONS()
+def m003_lifecycle(db: sqlite_utils.Database) -> None:
+    """Activation flows, seen liveness samples, supersession and freeze state, the
+    provinces told about a voucher, idempotency keys (standard 6.1)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE vouchers ADD COLUMN password_iterations INTEGER;
+        ALTER TABLE vouchers ADD COLUMN frozen_at INTEGER;
+        ALTER TABLE vouchers ADD COLUMN superseded_by TEXT;
+        ALTER TABLE vouchers ADD COLUMN superseded_at INTEGER;
+        -- At most one live (not superseded, state 4) voucher per person.
+        CREATE UNIQUE INDEX vouchers_live_by_person ON vouchers (person_id) WHERE state != 4;
+
+        -- The steps of an activation: each a serial bound to person and channel, with
+        -- an expiry and a used flag. kind: real_name -> real_person -> password_page
+        -- (third parties) -> password; parent is the serial a step was made from.
+        CREATE TABLE activation_serials (
+            serial              TEXT PRIMARY KEY,
+            kind                TEXT NOT NULL
+                                CHECK (kind IN ('real_name', 'real_person', 'password_page', 'password')),
+            person_id           INTEGER NOT NULL REFERENCES persons(person_id),
+            channel_id          TEXT NOT NULL,
+            parent              TEXT,
+            -- SM3 tag of id type, id number and name when the flow began: a registry
+            -- change during the flow ends it (500058).
+            identity_tag        TEXT NOT NULL,
+            challenge           TEXT,
+            password_hash       BLOB,
+            password_salt       BLOB,
+            password_iterations INTEGER,
+            attempts            INTEGER NOT NULL DEFAULT 0,
+            created_at          INTEGER NOT NULL,
+            expires_at          INTEGER NOT NULL,
+            used_at             INTEGER
+        );
+        CREATE INDEX activation_serials_by_expiry ON activation_serials (expires_at);
+
+        -- SM3 digests of accepted liveness samples: a replay is refused (500096).
+        CREATE TABLE liveness_seen (
+            digest  BLOB PRIMARY KEY,
+            seen_at INTEGER NOT NULL
+        );
+        CREATE INDEX liveness_seen_by_time ON liveness_seen (seen_at);
+
+        -- Business-place provinces told about a voucher: later changes reach them too.
+        CREATE TABLE voucher_provinces (
+            ec_card_no TEXT NOT NULL,
+            province   TEXT NOT NULL,
+            PRIMARY KEY (ec_card_no, province)
+        ) WITHOUT ROWID;
+
+        -- Idempotency keys (AIP-155): a repeated requestId answers the first result.
+        CREATE TABLE idempotency (
+            channel_id  TEXT NOT NULL,
+            method      TEXT NOT NULL,
+            request_id  TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            result      TEXT NOT NULL,
+            created_at  INTEGER NOT NULL,
+            PRIMARY KEY (channel_id, method, request_id)
+        );
+        CREATE INDEX idempotency_by_time ON idempotency (created_at);
+        """,
+    )
+
+
+@MIGRATIONS()
+def m004_frozen_index(db: sqlite_utils.Database) -> None:
+    """Frozen vouchers by the end of their freeze: the on-time lift finds them with an
+    index over the few frozen rows, not a scan of every voucher."""
+    run_script(db, "CREATE INDEX vouchers_frozen ON vouchers (frozen_until) WHERE state = 3;")
+
+
+@MIGRATIONS()
+def m005_relay_inbox(db: sqlite_utils.Database) -> None:
+    """Events delivered by the provinces (settlement notices, 6.3.2 d), which national
+    relays through its outbox: the highest outbox seq of each origin ("pNN") relayed."""
+    shared.create_inbox_position(db)
+
+
+@MIGRATIONS()
+def m006_inbox_epoch(db: sqlite_utils.Database) -> None:
+    """The epoch of each origin's outbox that its relayed position counts in."""
+    shared.add_inbox_epoch(db)
+
+
+@MIGRATIONS()
+def m007_outbox_parking(db: sqlite_utils.Database) -> None:
+    """Parked outbox events and the narrowing of a refused batch."""
+    shared.add_outbox_parking(db)
+
+
+@MIGRATIONS()
+def m008_channel_status(db: sqlite_utils.Database) -> None:
+    """Channel control (node.voucher.channels): why the status last changed, when, and
+    its version (the provinces keep the newest they were told)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE channels ADD COLUMN status_reason TEXT NOT NULL DEFAULT '';
+        ALTER TABLE channels ADD COLUMN status_version INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE channels ADD COLUMN status_changed_at INTEGER;
+        """,
+    )

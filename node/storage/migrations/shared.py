@@ -1,0 +1,107 @@
+"""DDL both roles' migrations call: the outbox (with its parking) and the inbox
+position per origin (with its epoch).
+
+National sends through its outbox to every province and relays what the provinces
+deliver; each province sends its settlement notices to national through its own
+outbox and applies what national delivers. The queries of these tables are in
+:mod:`node.storage.outbox`; the rules of delivery in ``federation/delivery.py``.
+Each function here is one step of a role's list (:mod:`node.storage.migrations.national`,
+:mod:`node.storage.migrations.provincial`), run in that migration's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from node.storage.db import run_script
+
+__all__ = ["create_outbox", "add_outbox_parking", "create_inbox_position", "add_inbox_epoch"]
+
+
+def create_outbox(db: sqlite_utils.Database) -> None:
+    """The outbox and the per-destination delivery state (national m002, provincial m006)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE outbox (
+            -- Global and monotonic; a destination sees its events in seq order.
+            seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+            -- Two-digit province code of the receiving node.
+            destination TEXT NOT NULL,
+            event_id    TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            ec_card_no  TEXT NOT NULL,
+            version     INTEGER NOT NULL,
+            -- The serialized ecnet.v1.Event (its sequence field is filled at send time).
+            body        BLOB NOT NULL,
+            created_at  INTEGER NOT NULL,
+            UNIQUE (destination, event_id)
+        );
+        CREATE INDEX outbox_by_destination ON outbox (destination, seq);
+
+        CREATE TABLE delivery (
+            destination       TEXT PRIMARY KEY,
+            -- Highest seq the destination has acknowledged as applied.
+            acked_seq         INTEGER NOT NULL DEFAULT 0,
+            attempts          INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at   INTEGER NOT NULL DEFAULT 0,
+            last_error        TEXT NOT NULL DEFAULT '',
+            last_delivered_at INTEGER
+        );
+        """,
+    )
+
+
+def add_outbox_parking(db: sqlite_utils.Database) -> None:
+    """Parked events and the per-lane state of narrowing a refused batch (national m007,
+    provincial m009; the rule is in ``federation/delivery.py``).
+
+    ``narrow_until``: the lane sends one event at a time while ``acked_seq`` is below it
+    (the last seq of a batch the receiver refused). ``refused_seq`` / ``refusals``: how
+    many consecutive times the receiver refused that one event (-2). ``outbox_parked``:
+    one row per parked outbox row, by its ``seq`` (the row itself stays in ``outbox``).
+    """
+    run_script(
+        db,
+        """
+        ALTER TABLE delivery ADD COLUMN narrow_until INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE delivery ADD COLUMN refused_seq INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE delivery ADD COLUMN refusals INTEGER NOT NULL DEFAULT 0;
+
+        CREATE TABLE outbox_parked (
+            -- The parked outbox row (kept in outbox, never pruned while parked).
+            seq         INTEGER PRIMARY KEY,
+            -- The lane that parked it (national: the destination province; a province:
+            -- "national").
+            destination TEXT NOT NULL,
+            event_id    TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            -- The receiver's message on its last refusal.
+            error       TEXT NOT NULL,
+            parked_at   INTEGER NOT NULL
+        );
+        CREATE INDEX outbox_parked_by_destination ON outbox_parked (destination, seq);
+        """,
+    )
+
+
+def create_inbox_position(db: sqlite_utils.Database) -> None:
+    """The highest outbox seq applied (a province) or relayed (national) of each
+    delivering node (national m005, provincial m002)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE inbox_position (
+            -- The delivering node: "national", or "pNN" for a province.
+            origin      TEXT PRIMARY KEY,
+            -- Highest outbox seq of this origin applied here.
+            applied_seq INTEGER NOT NULL
+        );
+        """,
+    )
+
+
+def add_inbox_epoch(db: sqlite_utils.Database) -> None:
+    """The epoch of the sender's outbox that each origin's position counts in, '' until
+    a batch names one (national m006, provincial m007; ``node.storage.outbox``)."""
+    run_script(db, "ALTER TABLE inbox_position ADD COLUMN epoch TEXT NOT NULL DEFAULT '';")

@@ -1,0 +1,141 @@
+"""The channels (the official NHSA app and the third-party apps) with their status
+under national's channel control, and the registry of acceptance terminals (终端登记
+信息, table 1 of the standard): tables ``channels`` (national m001, m008) and
+``terminals`` (m001). Each province copies its own terminals from here."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "ChannelRow",
+    "TerminalRow",
+    "q_channel",
+    "q_list_channels",
+    "q_upsert_channels",
+    "q_set_channel_status",
+    "q_insert_terminals",
+    "q_list_terminals",
+    "q_terminal_provinces",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRow:
+    channel_id: str
+    name: str
+    kind: str
+    status: str
+    public_key: str = ""
+    status_reason: str = ""
+    status_version: int = 1
+    status_changed_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TerminalRow:
+    terminal_id: str
+    province: str
+    org_id: str
+    org_name: str
+    name: str
+    purpose: str
+    version: str
+    developer: str
+    registered_on: str
+    mac: str
+
+
+_CHANNEL_COLS = (
+    "channel_id, name, kind, status, public_key, status_reason, status_version, status_changed_at"
+)
+_TERMINAL_COLS = (
+    "terminal_id, province, org_id, org_name, name, purpose, version, developer, registered_on, mac"
+)
+
+
+# -- channels --------------------------------------------------------------------------
+def q_channel(conn: sqlite3.Connection, channel_id: str) -> ChannelRow | None:
+    r = conn.execute(
+        f"SELECT {_CHANNEL_COLS} FROM channels WHERE channel_id = ?", (channel_id,)
+    ).fetchone()
+    return ChannelRow(*r) if r else None
+
+
+def q_list_channels(conn: sqlite3.Connection) -> list[ChannelRow]:
+    """Every channel: the official ones first, then by id."""
+    return [
+        ChannelRow(*r)
+        for r in conn.execute(
+            f"SELECT {_CHANNEL_COLS} FROM channels ORDER BY kind = 'third_party', channel_id"
+        )
+    ]
+
+
+def q_upsert_channels(
+    conn: sqlite3.Connection, channels: Iterable[ChannelRow], now_ms: int
+) -> None:
+    """Seeding: insert the channels, or update their name, kind, status and key."""
+    conn.executemany(
+        "INSERT INTO channels (channel_id, name, kind, status, public_key, created_at) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name, "
+        "kind = excluded.kind, status = excluded.status, public_key = excluded.public_key",
+        [(c.channel_id, c.name, c.kind, c.status, c.public_key, now_ms) for c in channels],
+    )
+
+
+def q_set_channel_status(conn: sqlite3.Connection, row: ChannelRow) -> None:
+    conn.execute(
+        "UPDATE channels SET status = ?, status_reason = ?, status_version = ?, status_changed_at = ? "
+        "WHERE channel_id = ?",
+        (row.status, row.status_reason, row.status_version, row.status_changed_at, row.channel_id),
+    )
+
+
+# -- terminals -------------------------------------------------------------------------
+def q_insert_terminals(conn: sqlite3.Connection, terminals: Iterable[TerminalRow]) -> int:
+    """Seeding: the terminals not registered yet; returns how many were inserted."""
+    cur = conn.executemany(
+        f"INSERT OR IGNORE INTO terminals ({_TERMINAL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        [
+            (
+                t.terminal_id,
+                t.province,
+                t.org_id,
+                t.org_name,
+                t.name,
+                t.purpose,
+                t.version,
+                t.developer,
+                t.registered_on,
+                t.mac,
+            )
+            for t in terminals
+        ],
+    )
+    return cur.rowcount
+
+
+def q_list_terminals(
+    conn: sqlite3.Connection, province: str, limit: int, after: str
+) -> list[TerminalRow]:
+    """A page of terminals by id after ``after``, of one province or ("") of all."""
+    if province:
+        cur = conn.execute(
+            f"SELECT {_TERMINAL_COLS} FROM terminals WHERE province = ? AND terminal_id > ? "
+            "ORDER BY terminal_id LIMIT ?",
+            (province, after, limit),
+        )
+    else:
+        cur = conn.execute(
+            f"SELECT {_TERMINAL_COLS} FROM terminals WHERE terminal_id > ? "
+            "ORDER BY terminal_id LIMIT ?",
+            (after, limit),
+        )
+    return [TerminalRow(*r) for r in cur]
+
+
+def q_terminal_provinces(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT DISTINCT province FROM terminals")}

@@ -1,0 +1,56 @@
+"""Synchronous bulk access for seeding a national database before its node starts
+(:class:`NationalSeeder`, used by ``cli/seed.py``): persons, channels, terminals and
+the ``meta`` values that record what was seeded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from node.storage.db import Database, count_rows
+from node.storage.meta import q_meta_get, q_meta_set
+from node.storage.migrations.national import MIGRATIONS
+from node.storage.national.channels import (
+    ChannelRow,
+    TerminalRow,
+    q_insert_terminals,
+    q_terminal_provinces,
+    q_upsert_channels,
+)
+from node.storage.national.registry import q_insert_persons
+from node.storage.national.store import COUNTED_TABLES
+
+__all__ = ["NationalSeeder"]
+
+
+class NationalSeeder:
+    """Synchronous bulk access for seeding a national database before its node starts."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path, MIGRATIONS, readers=1)
+        self.db.open_sync()
+
+    def close(self) -> None:
+        self.db.close_sync()
+
+    def counts(self) -> dict[str, int]:
+        return self.db.read_sync(count_rows, COUNTED_TABLES)
+
+    def meta(self, key: str) -> str | None:
+        return self.db.read_sync(q_meta_get, key)
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.write_sync(q_meta_set, key, value)
+
+    def insert_persons(self, people: Sequence[dict[str, Any]], now_ms: int) -> int:
+        return self.db.write_sync(q_insert_persons, people, now_ms)
+
+    def upsert_channels(self, channels: Iterable[ChannelRow], now_ms: int) -> None:
+        self.db.write_sync(q_upsert_channels, list(channels), now_ms)
+
+    def insert_terminals(self, terminals: Iterable[TerminalRow]) -> int:
+        return self.db.write_sync(q_insert_terminals, list(terminals))
+
+    def terminal_provinces(self) -> set[str]:
+        return self.db.read_sync(q_terminal_provinces)

@@ -1,0 +1,96 @@
+"""Coroutine access to a provincial database (:class:`ProvincialStore`): the voucher
+cache, the inbox, the notices received, the province's secrets, and the one unsynced
+inline writer its scans and QR codes share (:mod:`node.storage.batch`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from node.storage import outbox
+from node.storage.batch import WriteBatcher
+from node.storage.db import RoleStore
+from node.storage.meta import q_meta_init
+from node.storage.migrations.provincial import MIGRATIONS
+from node.storage.provincial.inbox import ApplyResult, InboundEvent, q_apply_events
+from node.storage.provincial.notices import ReceivedNotice, q_list_notices
+from node.storage.provincial.vouchers import (
+    AuthMatch,
+    CachedVoucher,
+    VoucherSnapshot,
+    q_get_by_auth_code,
+    q_get_voucher,
+    q_put_voucher,
+)
+
+__all__ = ["ProvincialStore", "COUNTED_TABLES"]
+
+# The tables whose row counts a status call reports.
+COUNTED_TABLES = (
+    "voucher_cache",
+    "channel_auths",
+    "settlements",
+    "settlement_notices",
+    "outbox_parked",
+)
+
+
+class ProvincialStore(RoleStore):
+    """Coroutine access to a provincial database."""
+
+    MIGRATIONS = MIGRATIONS
+    COUNTED_TABLES = COUNTED_TABLES
+
+    def __init__(self, path: Path | str, synchronous: str = "NORMAL") -> None:
+        super().__init__(path, synchronous)
+        self._unsynced: WriteBatcher | None = None
+
+    @property
+    def unsynced(self) -> WriteBatcher:
+        """The province's writes whose loss in a power failure costs a repeat and moves
+        no money (a scan's claim and token, a QR code): on the loop's thread when
+        SQLite's lock is free, not synced (node.storage.batch). One per database, so
+        they share one connection and one checkpoint schedule."""
+        if self._unsynced is None:
+            self._unsynced = WriteBatcher(self.db, inline=True, synced=False)
+        return self._unsynced
+
+    async def close(self) -> None:
+        if self._unsynced is not None:
+            await self._unsynced.close()
+        await super().close()
+
+    async def apply_events(
+        self, origin: str, events: Sequence[InboundEvent], now_ms: int, epoch: str = ""
+    ) -> ApplyResult:
+        """Apply a batch delivered from ``origin``'s outbox ``epoch`` in one transaction
+        (idempotent; see :mod:`node.storage.provincial.inbox`)."""
+        return await self.db.write(q_apply_events, origin, list(events), now_ms, epoch)
+
+    async def put_voucher(self, snapshot: VoucherSnapshot, source: str, now_ms: int) -> bool:
+        """Cache a snapshot (e.g. ``'fetched'`` for a visitor) unless a newer one is cached."""
+        return await self.db.write(q_put_voucher, snapshot, source, now_ms)
+
+    async def list_notices(self, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
+        """Settlement notices received for one person: each settlement's current state."""
+        return await self.db.read(q_list_notices, id_type, id_no, limit)
+
+    async def load_applied_position(self, origin: str = "national") -> int:
+        """The highest outbox seq of ``origin`` applied here."""
+        return await self.db.read(outbox.q_inbox_position, origin)
+
+    async def get_voucher(self, ec_card_no: str) -> CachedVoucher | None:
+        return await self.db.read(q_get_voucher, ec_card_no)
+
+    async def secret(self, name: str, fresh_hex: str) -> bytes:
+        """A per-province secret kept in ``meta`` (e.g. ``qr_key``, the key of the QR
+        check digits): ``fresh_hex`` is stored the first time and never replaced."""
+        return bytes.fromhex(await self.db.write(q_meta_init, name, fresh_hex))
+
+    async def get_by_auth_code(self, auth_code: str) -> AuthMatch | None:
+        """The cached voucher a channel authorization code belongs to (revoked ones too)."""
+        return await self.db.read(q_get_by_auth_code, auth_code)
+
+    def get_by_auth_code_now(self, auth_code: str) -> AuthMatch | None:
+        """:meth:`get_by_auth_code` on the loop's thread (``Database.read_now``)."""
+        return self.db.read_now(q_get_by_auth_code, auth_code)
