@@ -1,4 +1,4 @@
-"""Scenarios of the voucher lifecycle (issue 3): complete activations per second and
+"""Scenarios of the voucher lifecycle (standard 6.1): complete activations per second and
 authorizations per second at the national node.
 
 * "Activation, complete": one call is the whole official-channel flow, four RPCs

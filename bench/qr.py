@@ -1,4 +1,4 @@
-"""Scenarios of QR display (issue 4, standard 6.2) at a provincial node.
+"""Scenarios of QR display (standard 6.2) at a provincial node.
 
 * "Code issue": one call is ``QrService/IssueQrCode`` at province 44 on the official
   channel, for one of 32 persons insured in 44 whose voucher the province holds (pushed

@@ -1,4 +1,4 @@
-"""Scenarios of scanning (issue 4, standard 6.3, 6.4 a): ec.query at a provincial node.
+"""Scenarios of scanning (standard 6.3, 6.4 a): ec.query at a provincial node.
 
 * "local ec.query": one call is ``AcceptanceService/Trans`` (``transType`` ec.query,
   the Appendix B envelope a terminal sends) at province 44 for a code issued by 44:

@@ -1,4 +1,4 @@
-"""Scenarios of settlement (issue 5, standard 6.4 b–c, 6.5): ``SettlementService/Settle``.
+"""Scenarios of settlement (standard 6.4 b–c, 6.5): ``SettlementService/Settle``.
 
 * "local settlement": at province 44 for persons insured in 44: the token read, then
   one durable write transaction (group-committed) that checks the key, uses the token,

@@ -24,7 +24,7 @@ _B3: dict[str, tuple[int, bool]] = {
     "operatorName": (30, True),
     "officeId": (20, False),
     "officeName": (30, False),
-    # Not in B.3; seen in the field (FIELD-NOTES): "SelfService" on kiosks, the
+    # Not in B.3; seen in the field (integrators send it): "SelfService" on kiosks, the
     # integrator's own business number.
     "deviceType": (40, False),
     "outBizNo": (64, False),

@@ -1,4 +1,4 @@
-"""The QR value: its format, its keyed check, and who issued it (ARCHITECTURE §4).
+"""The QR value: its format, its keyed check, and who issued it (standard 4.9).
 
 A value is 28 decimal digits::
 
