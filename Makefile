@@ -5,6 +5,14 @@ BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
 PROTOS  := $(wildcard proto/ecnet/v1/*.proto)
 ARGS    ?=
+# The buf CLI, from the npm package @bufbuild/buf (it ships the binary), installed on
+# first use into .tools/ (ignored by git) with the machine's node and npm.
+BUF_VERSION := 1.75.0
+BUF     := .tools/node_modules/.bin/buf
+BUF_STAMP := .tools/.buf-$(BUF_VERSION)
+# Where googleapis-common-protos put google/api/field_behavior.proto (its .proto files
+# sit beside its generated modules in site-packages).
+GOOGLEAPIS = $(shell $(BIN)/python -c 'import pathlib, google.api.field_behavior_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
 
 .PHONY: setup nation test bench proto proto-check lint clean
 
@@ -42,8 +50,20 @@ test: $(STAMP) proto-check
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
 
-lint: $(STAMP)
+$(BUF_STAMP):
+	@command -v npm >/dev/null || { echo "make lint needs node and npm (for the buf CLI)"; exit 1; }
+	npm install --prefix .tools --no-save --no-package-lock --no-audit --no-fund \
+		--loglevel=error @bufbuild/buf@$(BUF_VERSION)
+	@touch $@
+
+# ruff, then buf lint of proto/ (rules and their exceptions in buf.yaml). buf finds
+# google/api/field_behavior.proto in the second module of buf.yaml, .tools/protodeps,
+# filled here from site-packages: it cannot reach its registry from here.
+lint: $(STAMP) $(BUF_STAMP)
 	$(BIN)/ruff check .
+	@rm -rf .tools/protodeps && mkdir -p .tools/protodeps/google/api
+	@cp "$(GOOGLEAPIS)/google/api/field_behavior.proto" .tools/protodeps/google/api/
+	$(BUF) lint
 
 clean:
-	rm -rf $(VENV) .bench .pytest_cache nation
+	rm -rf $(VENV) .tools .bench .pytest_cache nation
