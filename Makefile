@@ -13,6 +13,8 @@ BUF_STAMP := .tools/.buf-$(BUF_VERSION)
 # Where googleapis-common-protos put google/api/field_behavior.proto (its .proto files
 # sit beside its generated modules in site-packages).
 GOOGLEAPIS = $(shell $(BIN)/python -c 'import pathlib, google.api.field_behavior_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
+PROTOC   = $(BIN)/python -m grpc_tools.protoc -Iproto -I"$(GOOGLEAPIS)"
+DESCRIPTOR_SET := ecnet/v1/descriptor_set.binpb
 
 .PHONY: setup nation test bench proto proto-check lint clean
 
@@ -25,16 +27,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@
 
-# Regenerates the Python code of the contracts (committed, so a node needs no protoc).
+# Regenerates the Python code of the contracts (committed, so a node needs no protoc),
+# and the descriptor set that server reflection answers from (node/reflection.py): the
+# Python code keeps no comments, the descriptor set keeps them (source info), so
+# `grpcurl describe` shows the documentation of proto/.
 proto: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --pyi_out=. \
-		--grpc_python_out=. $(PROTOS)
+	$(PROTOC) --python_out=. --pyi_out=. --grpc_python_out=. \
+		--include_imports --include_source_info --descriptor_set_out=$(DESCRIPTOR_SET) $(PROTOS)
 
-# Fails when the committed generated code does not match the .proto files.
+# Fails when the committed generated code (or descriptor set) does not match proto/.
 proto-check: $(STAMP)
-	@rm -rf .proto-check && mkdir -p .proto-check
-	@$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=.proto-check \
-		--pyi_out=.proto-check --grpc_python_out=.proto-check $(PROTOS)
+	@rm -rf .proto-check && mkdir -p .proto-check/$(dir $(DESCRIPTOR_SET))
+	@$(PROTOC) --python_out=.proto-check --pyi_out=.proto-check --grpc_python_out=.proto-check \
+		--include_imports --include_source_info \
+		--descriptor_set_out=.proto-check/$(DESCRIPTOR_SET) $(PROTOS)
 	@for f in .proto-check/ecnet/v1/*; do \
 		cmp -s $$f ecnet/v1/$$(basename $$f) || { echo "stale generated code: ecnet/v1/$$(basename $$f) (run make proto)"; exit 1; }; \
 	done; echo "generated code matches proto/"

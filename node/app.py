@@ -45,6 +45,7 @@ from federation.registrar import Registrar, RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.config import ConfigError, NodeConfig, parse_address
 from node.interceptor import CallInterceptor
+from node.reflection import enable_reflection
 from node.services.acceptance import AcceptanceServicer
 from node.services.admin import AdminServicer
 from node.services.federation import FederationServicer
@@ -224,7 +225,7 @@ class Node:
             SettlementServicer(self), server
         )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
+        enable_reflection(
             (
                 *SERVICE_NAMES,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
