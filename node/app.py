@@ -44,6 +44,7 @@ from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
 from node.config import ConfigError, NodeConfig, Role, parse_address
 from node.interceptor import CallInterceptor
+from node.reflection import enable_reflection
 from node.services.identity import NodeIdentity
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
@@ -235,7 +236,7 @@ class Node:
         )
         self._links = components.register(server, identity)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
-        reflection.enable_server_reflection(
+        enable_reflection(
             (
                 *SERVICE_NAMES,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,

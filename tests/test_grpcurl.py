@@ -80,3 +80,29 @@ async def test_errors_carry_the_c4_code(cluster):
     text = (out + err).decode()
     assert proc.returncode != 0
     assert "InvalidArgument" in text and '"code":"-2"' in text and "ecnet" in text
+
+
+async def test_describe_shows_the_proto_comments(cluster):
+    """Reflection serves the comments of proto/ (ecnet/v1/descriptor_set.binpb, through
+    node/reflection.py): a service, an RPC, a field, and field_behavior REQUIRED."""
+    national = await cluster.start_national()
+    addr = national.address
+
+    service = await grpcurl(addr, "describe", "ecnet.v1.SettlementService")
+    assert "// Settlement (结算) at the province of the institution" in service  # the service
+    assert "// Settles one business. Idempotent by (orgId, requestId)" in service  # an RPC
+    assert "rpc Settle ( .ecnet.v1.SettleRequest ) returns ( .ecnet.v1.SettleResponse );" in (
+        service
+    )
+
+    message = await grpcurl(addr, "describe", "ecnet.v1.QueryRequest")
+    assert "// The scanned QR value (电子凭证二维码码值): 28 digits" in message  # a field
+    assert "string orgId = 1 [(.google.api.field_behavior) = REQUIRED];" in message
+    assert "string businessInfo = 3;" in message  # optional in table B.3: no option
+
+    field = await grpcurl(addr, "describe", "ecnet.v1.InsuredRegion.insuOrgName")
+    assert "[(.google.api.field_behavior) = OUTPUT_ONLY]" in field
+
+    # Files the descriptor set does not hold still come from the default pool.
+    health = await grpcurl(addr, "describe", "grpc.health.v1.Health")
+    assert "rpc Check ( .grpc.health.v1.HealthCheckRequest )" in health

@@ -22,28 +22,53 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ecnet/v1/acceptance_service.proto\x12\x08\x65\x63net.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xd1\x01\n\x0cQueryRequest\x12\r\n\x05orgId\x18\x01 \x01(\t\x12\x14\n\x0c\x62usinessType\x18\x02 \x01(\t\x12\x14\n\x0c\x62usinessInfo\x18\x03 \x01(\t\x12\x12\n\noperatorId\x18\x04 \x01(\t\x12\x14\n\x0coperatorName\x18\x05 \x01(\t\x12\x10\n\x08officeId\x18\x06 \x01(\t\x12\x12\n\nofficeName\x18\x07 \x01(\t\x12\x12\n\ndeviceType\x18\x08 \x01(\t\x12\x10\n\x08\x65\x63QrCode\x18\t \x01(\t\x12\x10\n\x08outBizNo\x18\n \x01(\t\"\xc9\x01\n\rQueryResponse\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0c\n\x04idNo\x18\x02 \x01(\t\x12\x0e\n\x06idType\x18\x03 \x01(\t\x12\x0f\n\x07\x65\x63Token\x18\x04 \x01(\t\x12\x0f\n\x07insuOrg\x18\x05 \x01(\t\x12\x11\n\tecIndexNo\x18\x06 \x01(\t\x12\x0e\n\x06gender\x18\x07 \x01(\t\x12\x10\n\x08\x62irthday\x18\x08 \x01(\t\x12\x13\n\x0bnationality\x18\t \x01(\t\x12\r\n\x05\x65mail\x18\n \x01(\t\x12\r\n\x05\x65xtra\x18\x0b \x01(\t\"c\n\x11\x43heckTokenRequest\x12\x0f\n\x07\x65\x63Token\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\x12\x10\n\x08userName\x18\x04 \x01(\t\x12\r\n\x05orgId\x18\x05 \x01(\t\"3\n\x12\x43heckTokenResponse\x12\x0c\n\x04\x66lag\x18\x01 \x01(\x05\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\"\x7f\n\x0cTransRequest\x12\r\n\x05orgId\x18\x01 \x01(\t\x12\x11\n\ttransType\x18\x02 \x01(\t\x12%\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12&\n\x05\x65xtra\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x8c\x01\n\rTransResponse\x12\r\n\x05orgId\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12%\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07message\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct2\xd0\x01\n\x11\x41\x63\x63\x65ptanceService\x12\x38\n\x05Query\x12\x16.ecnet.v1.QueryRequest\x1a\x17.ecnet.v1.QueryResponse\x12G\n\nCheckToken\x12\x1b.ecnet.v1.CheckTokenRequest\x1a\x1c.ecnet.v1.CheckTokenResponse\x12\x38\n\x05Trans\x12\x16.ecnet.v1.TransRequest\x1a\x17.ecnet.v1.TransResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ecnet/v1/acceptance_service.proto\x12\x08\x65\x63net.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\"\xef\x01\n\x0cQueryRequest\x12\x13\n\x05orgId\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0c\x62usinessType\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x0c\x62usinessInfo\x18\x03 \x01(\t\x12\x18\n\noperatorId\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\x1a\n\x0coperatorName\x18\x05 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08officeId\x18\x06 \x01(\t\x12\x12\n\nofficeName\x18\x07 \x01(\t\x12\x12\n\ndeviceType\x18\x08 \x01(\t\x12\x16\n\x08\x65\x63QrCode\x18\t \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08outBizNo\x18\n \x01(\t\"\xc9\x01\n\rQueryResponse\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0c\n\x04idNo\x18\x02 \x01(\t\x12\x0e\n\x06idType\x18\x03 \x01(\t\x12\x0f\n\x07\x65\x63Token\x18\x04 \x01(\t\x12\x0f\n\x07insuOrg\x18\x05 \x01(\t\x12\x11\n\tecIndexNo\x18\x06 \x01(\t\x12\x0e\n\x06gender\x18\x07 \x01(\t\x12\x10\n\x08\x62irthday\x18\x08 \x01(\t\x12\x13\n\x0bnationality\x18\t \x01(\t\x12\r\n\x05\x65mail\x18\n \x01(\t\x12\r\n\x05\x65xtra\x18\x0b \x01(\t\"{\n\x11\x43heckTokenRequest\x12\x15\n\x07\x65\x63Token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06idType\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04idNo\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08userName\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05orgId\x18\x05 \x01(\t\"3\n\x12\x43heckTokenResponse\x12\x0c\n\x04\x66lag\x18\x01 \x01(\x05\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\"\x91\x01\n\x0cTransRequest\x12\x13\n\x05orgId\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\ttransType\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12+\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.StructB\x04\xe2\x41\x01\x02\x12&\n\x05\x65xtra\x18\x04 \x01(\x0b\x32\x17.google.protobuf.Struct\"\x8c\x01\n\rTransResponse\x12\r\n\x05orgId\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12%\n\x04\x64\x61ta\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x0f\n\x07message\x18\x04 \x01(\t\x12&\n\x05\x65xtra\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct2\xd0\x01\n\x11\x41\x63\x63\x65ptanceService\x12\x38\n\x05Query\x12\x16.ecnet.v1.QueryRequest\x1a\x17.ecnet.v1.QueryResponse\x12G\n\nCheckToken\x12\x1b.ecnet.v1.CheckTokenRequest\x1a\x1c.ecnet.v1.CheckTokenResponse\x12\x38\n\x05Trans\x12\x16.ecnet.v1.TransRequest\x1a\x17.ecnet.v1.TransResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecnet.v1.acceptance_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_QUERYREQUEST']._serialized_start=78
-  _globals['_QUERYREQUEST']._serialized_end=287
-  _globals['_QUERYRESPONSE']._serialized_start=290
-  _globals['_QUERYRESPONSE']._serialized_end=491
-  _globals['_CHECKTOKENREQUEST']._serialized_start=493
-  _globals['_CHECKTOKENREQUEST']._serialized_end=592
-  _globals['_CHECKTOKENRESPONSE']._serialized_start=594
-  _globals['_CHECKTOKENRESPONSE']._serialized_end=645
-  _globals['_TRANSREQUEST']._serialized_start=647
-  _globals['_TRANSREQUEST']._serialized_end=774
-  _globals['_TRANSRESPONSE']._serialized_start=777
-  _globals['_TRANSRESPONSE']._serialized_end=917
-  _globals['_ACCEPTANCESERVICE']._serialized_start=920
-  _globals['_ACCEPTANCESERVICE']._serialized_end=1128
+  _globals['_QUERYREQUEST'].fields_by_name['orgId']._loaded_options = None
+  _globals['_QUERYREQUEST'].fields_by_name['orgId']._serialized_options = b'\342A\001\002'
+  _globals['_QUERYREQUEST'].fields_by_name['businessType']._loaded_options = None
+  _globals['_QUERYREQUEST'].fields_by_name['businessType']._serialized_options = b'\342A\001\002'
+  _globals['_QUERYREQUEST'].fields_by_name['operatorId']._loaded_options = None
+  _globals['_QUERYREQUEST'].fields_by_name['operatorId']._serialized_options = b'\342A\001\002'
+  _globals['_QUERYREQUEST'].fields_by_name['operatorName']._loaded_options = None
+  _globals['_QUERYREQUEST'].fields_by_name['operatorName']._serialized_options = b'\342A\001\002'
+  _globals['_QUERYREQUEST'].fields_by_name['ecQrCode']._loaded_options = None
+  _globals['_QUERYREQUEST'].fields_by_name['ecQrCode']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['ecToken']._loaded_options = None
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['ecToken']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['idType']._loaded_options = None
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['idType']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['idNo']._loaded_options = None
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['idNo']._serialized_options = b'\342A\001\002'
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['userName']._loaded_options = None
+  _globals['_CHECKTOKENREQUEST'].fields_by_name['userName']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSREQUEST'].fields_by_name['orgId']._loaded_options = None
+  _globals['_TRANSREQUEST'].fields_by_name['orgId']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSREQUEST'].fields_by_name['transType']._loaded_options = None
+  _globals['_TRANSREQUEST'].fields_by_name['transType']._serialized_options = b'\342A\001\002'
+  _globals['_TRANSREQUEST'].fields_by_name['data']._loaded_options = None
+  _globals['_TRANSREQUEST'].fields_by_name['data']._serialized_options = b'\342A\001\002'
+  _globals['_QUERYREQUEST']._serialized_start=111
+  _globals['_QUERYREQUEST']._serialized_end=350
+  _globals['_QUERYRESPONSE']._serialized_start=353
+  _globals['_QUERYRESPONSE']._serialized_end=554
+  _globals['_CHECKTOKENREQUEST']._serialized_start=556
+  _globals['_CHECKTOKENREQUEST']._serialized_end=679
+  _globals['_CHECKTOKENRESPONSE']._serialized_start=681
+  _globals['_CHECKTOKENRESPONSE']._serialized_end=732
+  _globals['_TRANSREQUEST']._serialized_start=735
+  _globals['_TRANSREQUEST']._serialized_end=880
+  _globals['_TRANSRESPONSE']._serialized_start=883
+  _globals['_TRANSRESPONSE']._serialized_end=1023
+  _globals['_ACCEPTANCESERVICE']._serialized_start=1026
+  _globals['_ACCEPTANCESERVICE']._serialized_end=1234
 # @@protoc_insertion_point(module_scope)

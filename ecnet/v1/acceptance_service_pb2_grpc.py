@@ -26,7 +26,19 @@ if _version_not_supported:
 
 
 class AcceptanceServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Acceptance (受理) at a provincial node: the terminals of the province scan voucher QR
+    codes here, and the province's medical-insurance system checks the ecTokens it
+    issued. Only provincial nodes serve it; national answers -5.
+
+    Metadata: a scan (Query, and Trans with transType "ec.query") names its terminal
+    with the 20-digit terminal number (终端备案号) in `ec-terminal-id`. The terminal must
+    be registered for this province and bound to the request's orgId, else 500100. A
+    token check needs no metadata.
+
+    Only the province that issued a code decodes it (4.9): a code of another province
+    is sent through national to its issuer, which claims it; this province then issues
+    the ecToken. A code is good for one business.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -52,25 +64,61 @@ class AcceptanceServiceStub:
 
 
 class AcceptanceServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Acceptance (受理) at a provincial node: the terminals of the province scan voucher QR
+    codes here, and the province's medical-insurance system checks the ecTokens it
+    issued. Only provincial nodes serve it; national answers -5.
+
+    Metadata: a scan (Query, and Trans with transType "ec.query") names its terminal
+    with the 20-digit terminal number (终端备案号) in `ec-terminal-id`. The terminal must
+    be registered for this province and bound to the request's orgId, else 500100. A
+    token check needs no metadata.
+
+    Only the province that issued a code decodes it (4.9): a code of another province
+    is sent through national to its issuer, which claims it; this province then issues
+    the ecToken. A code is good for one business.
+    """
 
     def Query(self, request, context):
-        """Decodes a scanned QR code (ec.query, table B.3 in, table B.4 out).
+        """Decodes a scanned QR code (ec.query, 电子凭证二维码解码): table B.3 in, the person
+        of table B.4 and a new ecToken out. Needs `ec-terminal-id`.
+
+        Codes (table C.4): 500098 orgId missing; -2 another field of table B.3 missing or
+        too long, businessType not in table C.1, ecQrCode missing; 500100 terminal not
+        named, not registered here or bound to another orgId; 500049 not a voucher QR code
+        (or forged); 500005 a code used, replaced or expired; 500001 voucher unknown to the
+        issuer; 500002 voucher not activated or superseded; 500079 frozen; 500022 the
+        channel's authorization was revoked; 500040 authorization unknown; 500023 the
+        voucher changed since the code was displayed (display a new code); -3 the issuer
+        (through national) did not answer within 2 s, or this province has no copy of the
+        terminal registry yet and national does not answer; -5 at national.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def CheckToken(self, request, context):
-        """Checks an ecToken against the person it was issued for (table C.3 flag).
+        """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
+        id type, id number and name (and orgId, when given) are the token's, else 0
+        (table C.3). Asked of the province that issued the token; no metadata.
+
+        Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
+        issued by this province, or expired (30 minutes after its scan); -5 at national.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Trans(self, request, context):
-        """The Appendix B envelope: {orgId, transType, data, extra} → {orgId, code, data,
-        message, extra}. transType "ec.query" or "ec.token.check".
+        """The Appendix B envelope, as the NationEcTrans library sends it: {orgId, transType,
+        data, extra} (table B.1) in, {orgId, code, data, message, extra} (table B.2) out.
+        transType "ec.query": data is a QueryRequest as JSON (needs `ec-terminal-id`),
+        the answer's data a QueryResponse; "ec.token.check": data is a CheckTokenRequest,
+        the answer's data {flag, insuOrg}.
+
+        Failures never end the call with an error status: the status is OK, code holds
+        the C.4 code (0 = success) and message the reason, and data is an empty object.
+        Codes: those of Query and CheckToken, plus 500021 an unknown transType, -2 a
+        data.orgId that differs from orgId or a value of data that is not a string.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,7 +151,19 @@ def add_AcceptanceServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AcceptanceService:
-    """Missing associated documentation comment in .proto file."""
+    """Acceptance (受理) at a provincial node: the terminals of the province scan voucher QR
+    codes here, and the province's medical-insurance system checks the ecTokens it
+    issued. Only provincial nodes serve it; national answers -5.
+
+    Metadata: a scan (Query, and Trans with transType "ec.query") names its terminal
+    with the 20-digit terminal number (终端备案号) in `ec-terminal-id`. The terminal must
+    be registered for this province and bound to the request's orgId, else 500100. A
+    token check needs no metadata.
+
+    Only the province that issued a code decodes it (4.9): a code of another province
+    is sent through national to its issuer, which claims it; this province then issues
+    the ecToken. A code is good for one business.
+    """
 
     @staticmethod
     def Query(request,

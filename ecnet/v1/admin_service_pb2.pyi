@@ -2,6 +2,7 @@ import datetime
 
 from ecnet.v1 import common_pb2 as _common_pb2
 from ecnet.v1 import federation_service_pb2 as _federation_service_pb2
+from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper

@@ -26,7 +26,11 @@ if _version_not_supported:
 
 
 class AdminServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
+    status everywhere. The directory, registry, channel and terminal calls are served
+    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
+    node. No metadata is needed (the management center is trusted until mutual TLS).
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -82,7 +86,11 @@ class AdminServiceStub:
 
 
 class AdminServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
+    status everywhere. The directory, registry, channel and terminal calls are served
+    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
+    node. No metadata is needed (the management center is trusted until mutual TLS).
+    """
 
     def Ping(self, request, context):
         """Does nothing: the baseline of `make bench`.
@@ -106,20 +114,25 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPersons(self, request, context):
-        """Sample persons of the base registry, for trying the flows (national).
+        """Sample persons of the base registry, for trying the flows (national), in pages.
+        -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListChannels(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every channel registered with the national platform and its status (national).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListTerminals(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The registered acceptance terminals, in pages (national); provinces copy their
+        own terminals from here. -2 province not 2 digits, a negative pageSize, a
+        pageToken not issued here.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -212,7 +225,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class AdminService:
-    """Missing associated documentation comment in .proto file."""
+    """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
+    status everywhere. The directory, registry, channel and terminal calls are served
+    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
+    node. No metadata is needed (the management center is trusted until mutual TLS).
+    """
 
     @staticmethod
     def Ping(request,

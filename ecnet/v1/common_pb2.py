@@ -22,30 +22,37 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65\x63net/v1/common.proto\x12\x08\x65\x63net.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"G\n\rInsuredRegion\x12\x0f\n\x07insuOrg\x18\x01 \x01(\t\x12\x10\n\x08insuType\x18\x02 \x01(\t\x12\x13\n\x0binsuOrgName\x18\x03 \x01(\t\"\xaf\x01\n\x06Person\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\x12\x0e\n\x06gender\x18\x04 \x01(\t\x12\x10\n\x08\x62irthday\x18\x05 \x01(\t\x12\x13\n\x0bnationality\x18\x06 \x01(\t\x12\r\n\x05phone\x18\x07 \x01(\t\x12/\n\x0einsuredRegions\x18\x08 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\"\xcf\x02\n\x0bVoucherData\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.ecnet.v1.VoucherState\x12\x10\n\x08userName\x18\x03 \x01(\t\x12\x0e\n\x06idType\x18\x04 \x01(\t\x12\x0c\n\x04idNo\x18\x05 \x01(\t\x12\x0e\n\x06gender\x18\x06 \x01(\t\x12\x10\n\x08\x62irthday\x18\x07 \x01(\t\x12\x13\n\x0bnationality\x18\x08 \x01(\t\x12/\n\x0einsuredRegions\x18\t \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12\x0f\n\x07version\x18\n \x01(\x03\x12-\n\tupdatedAt\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0e\x61uthorizations\x18\x0c \x03(\x0b\x32\x17.ecnet.v1.Authorization\"\xaa\x01\n\x07\x43hannel\x12\x11\n\tchannelId\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12#\n\x04kind\x18\x03 \x01(\x0e\x32\x15.ecnet.v1.ChannelKind\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x14\n\x0cstatusReason\x18\x05 \x01(\t\x12\x33\n\x0fstatusChangedAt\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb6\x01\n\x08Terminal\x12\x12\n\nterminalId\x18\x01 \x01(\t\x12\x10\n\x08province\x18\x02 \x01(\t\x12\r\n\x05orgId\x18\x03 \x01(\t\x12\x0f\n\x07orgName\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x11\n\tdeveloper\x18\x08 \x01(\t\x12\x14\n\x0cregisteredOn\x18\t \x01(\t\x12\x0b\n\x03mac\x18\n \x01(\t\"\xbb\x01\n\rAuthorization\x12\x11\n\tchannelId\x18\x01 \x01(\t\x12\x13\n\x0b\x63hannelName\x18\x02 \x01(\t\x12\x30\n\x0c\x61uthorizedAt\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07revoked\x18\x04 \x01(\x08\x12-\n\trevokedAt\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61uthCode\x18\x06 \x01(\t*\xa3\x01\n\x0cVoucherState\x12\x1d\n\x19VOUCHER_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bVOUCHER_STATE_NOT_ACTIVATED\x10\x01\x12\x1b\n\x17VOUCHER_STATE_ACTIVATED\x10\x02\x12\x18\n\x14VOUCHER_STATE_FROZEN\x10\x03\x12\x1c\n\x18VOUCHER_STATE_SUPERSEDED\x10\x04*d\n\x0b\x43hannelKind\x12\x1c\n\x18\x43HANNEL_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43HANNEL_KIND_OFFICIAL\x10\x01\x12\x1c\n\x18\x43HANNEL_KIND_THIRD_PARTY\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15\x65\x63net/v1/common.proto\x12\x08\x65\x63net.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"Y\n\rInsuredRegion\x12\x15\n\x07insuOrg\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08insuType\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x19\n\x0binsuOrgName\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\"\xaf\x01\n\x06Person\x12\x10\n\x08userName\x18\x01 \x01(\t\x12\x0e\n\x06idType\x18\x02 \x01(\t\x12\x0c\n\x04idNo\x18\x03 \x01(\t\x12\x0e\n\x06gender\x18\x04 \x01(\t\x12\x10\n\x08\x62irthday\x18\x05 \x01(\t\x12\x13\n\x0bnationality\x18\x06 \x01(\t\x12\r\n\x05phone\x18\x07 \x01(\t\x12/\n\x0einsuredRegions\x18\x08 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\"\xcf\x02\n\x0bVoucherData\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x01 \x01(\t\x12%\n\x05state\x18\x02 \x01(\x0e\x32\x16.ecnet.v1.VoucherState\x12\x10\n\x08userName\x18\x03 \x01(\t\x12\x0e\n\x06idType\x18\x04 \x01(\t\x12\x0c\n\x04idNo\x18\x05 \x01(\t\x12\x0e\n\x06gender\x18\x06 \x01(\t\x12\x10\n\x08\x62irthday\x18\x07 \x01(\t\x12\x13\n\x0bnationality\x18\x08 \x01(\t\x12/\n\x0einsuredRegions\x18\t \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12\x0f\n\x07version\x18\n \x01(\x03\x12-\n\tupdatedAt\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0e\x61uthorizations\x18\x0c \x03(\x0b\x32\x17.ecnet.v1.Authorization\"\xaa\x01\n\x07\x43hannel\x12\x11\n\tchannelId\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12#\n\x04kind\x18\x03 \x01(\x0e\x32\x15.ecnet.v1.ChannelKind\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x14\n\x0cstatusReason\x18\x05 \x01(\t\x12\x33\n\x0fstatusChangedAt\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb6\x01\n\x08Terminal\x12\x12\n\nterminalId\x18\x01 \x01(\t\x12\x10\n\x08province\x18\x02 \x01(\t\x12\r\n\x05orgId\x18\x03 \x01(\t\x12\x0f\n\x07orgName\x18\x04 \x01(\t\x12\x0c\n\x04name\x18\x05 \x01(\t\x12\x0f\n\x07purpose\x18\x06 \x01(\t\x12\x0f\n\x07version\x18\x07 \x01(\t\x12\x11\n\tdeveloper\x18\x08 \x01(\t\x12\x14\n\x0cregisteredOn\x18\t \x01(\t\x12\x0b\n\x03mac\x18\n \x01(\t\"\xbb\x01\n\rAuthorization\x12\x11\n\tchannelId\x18\x01 \x01(\t\x12\x13\n\x0b\x63hannelName\x18\x02 \x01(\t\x12\x30\n\x0c\x61uthorizedAt\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07revoked\x18\x04 \x01(\x08\x12-\n\trevokedAt\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x61uthCode\x18\x06 \x01(\t*\xa3\x01\n\x0cVoucherState\x12\x1d\n\x19VOUCHER_STATE_UNSPECIFIED\x10\x00\x12\x1f\n\x1bVOUCHER_STATE_NOT_ACTIVATED\x10\x01\x12\x1b\n\x17VOUCHER_STATE_ACTIVATED\x10\x02\x12\x18\n\x14VOUCHER_STATE_FROZEN\x10\x03\x12\x1c\n\x18VOUCHER_STATE_SUPERSEDED\x10\x04*d\n\x0b\x43hannelKind\x12\x1c\n\x18\x43HANNEL_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15\x43HANNEL_KIND_OFFICIAL\x10\x01\x12\x1c\n\x18\x43HANNEL_KIND_THIRD_PARTY\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecnet.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_VOUCHERSTATE']._serialized_start=1206
-  _globals['_VOUCHERSTATE']._serialized_end=1369
-  _globals['_CHANNELKIND']._serialized_start=1371
-  _globals['_CHANNELKIND']._serialized_end=1471
-  _globals['_INSUREDREGION']._serialized_start=68
-  _globals['_INSUREDREGION']._serialized_end=139
-  _globals['_PERSON']._serialized_start=142
-  _globals['_PERSON']._serialized_end=317
-  _globals['_VOUCHERDATA']._serialized_start=320
-  _globals['_VOUCHERDATA']._serialized_end=655
-  _globals['_CHANNEL']._serialized_start=658
-  _globals['_CHANNEL']._serialized_end=828
-  _globals['_TERMINAL']._serialized_start=831
-  _globals['_TERMINAL']._serialized_end=1013
-  _globals['_AUTHORIZATION']._serialized_start=1016
-  _globals['_AUTHORIZATION']._serialized_end=1203
+  _globals['_INSUREDREGION'].fields_by_name['insuOrg']._loaded_options = None
+  _globals['_INSUREDREGION'].fields_by_name['insuOrg']._serialized_options = b'\342A\001\002'
+  _globals['_INSUREDREGION'].fields_by_name['insuType']._loaded_options = None
+  _globals['_INSUREDREGION'].fields_by_name['insuType']._serialized_options = b'\342A\001\002'
+  _globals['_INSUREDREGION'].fields_by_name['insuOrgName']._loaded_options = None
+  _globals['_INSUREDREGION'].fields_by_name['insuOrgName']._serialized_options = b'\342A\001\003'
+  _globals['_VOUCHERSTATE']._serialized_start=1257
+  _globals['_VOUCHERSTATE']._serialized_end=1420
+  _globals['_CHANNELKIND']._serialized_start=1422
+  _globals['_CHANNELKIND']._serialized_end=1522
+  _globals['_INSUREDREGION']._serialized_start=101
+  _globals['_INSUREDREGION']._serialized_end=190
+  _globals['_PERSON']._serialized_start=193
+  _globals['_PERSON']._serialized_end=368
+  _globals['_VOUCHERDATA']._serialized_start=371
+  _globals['_VOUCHERDATA']._serialized_end=706
+  _globals['_CHANNEL']._serialized_start=709
+  _globals['_CHANNEL']._serialized_end=879
+  _globals['_TERMINAL']._serialized_start=882
+  _globals['_TERMINAL']._serialized_end=1064
+  _globals['_AUTHORIZATION']._serialized_start=1067
+  _globals['_AUTHORIZATION']._serialized_end=1254
 # @@protoc_insertion_point(module_scope)

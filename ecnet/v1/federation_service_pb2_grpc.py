@@ -26,7 +26,16 @@ if _version_not_supported:
 
 
 class FederationServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Calls between nodes, not for channels or terminals. Provinces register with the
+    national hub and send heartbeats; national delivers state changes to provinces (and
+    relays the provinces' settlement notices); cross-province calls are routed through
+    national to the node that alone may answer them (4.9).
+
+    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
+    province code ("p44"). A node may act only for itself (else -4); a routed call
+    reaches a province only from national (-4). A call the receiving role does not
+    serve answers -5.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -87,17 +96,27 @@ class FederationServiceStub:
 
 
 class FederationServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Calls between nodes, not for channels or terminals. Provinces register with the
+    national hub and send heartbeats; national delivers state changes to provinces (and
+    relays the provinces' settlement notices); cross-province calls are routed through
+    national to the node that alone may answer them (4.9).
+
+    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
+    province code ("p44"). A node may act only for itself (else -4); a routed call
+    reaches a province only from national (-4). A call the receiving role does not
+    serve answers -5.
+    """
 
     def Register(self, request, context):
-        """A provincial node announces itself to national (national only).
+        """A provincial node announces itself to national (national only). -2 bad province,
+        address or instanceId; -4 the province is served by another live node.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Heartbeat(self, request, context):
-        """Keeps a registration alive (national only).
+        """Keeps a registration alive (national only); every heartbeatIntervalSeconds.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -119,13 +138,16 @@ class FederationServiceServicer:
 
     def DeliverEvents(self, request, context):
         """A batch of state-change events from the sender's outbox (idempotent by event id).
+        At a province: from national only (-4). At national: a province's settlement
+        notices, relayed to their destination provinces.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def FetchVoucher(self, request, context):
-        """A province fetches a visitor's voucher data from national (6.2.2 b 2).
+        """A province fetches a visitor's voucher data from national (6.2.2 b 2), with the
+        display checks of QrService and their codes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -133,13 +155,16 @@ class FederationServiceServicer:
 
     def RouteQuery(self, request, context):
         """A scan of another province's code, routed through national to its issuer (4.9).
+        National never decodes it; the issuer claims the code (the codes of
+        AcceptanceService/Query). -3 the issuer is not registered, down or silent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RouteSettle(self, request, context):
-        """A remote settlement, routed through national to the insured province (6.5).
+        """A remote settlement, routed through national to the insured province (6.5), which
+        settles under its own policy (the codes of SettlementService/Settle).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -224,7 +249,16 @@ def add_FederationServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class FederationService:
-    """Missing associated documentation comment in .proto file."""
+    """Calls between nodes, not for channels or terminals. Provinces register with the
+    national hub and send heartbeats; national delivers state changes to provinces (and
+    relays the provinces' settlement notices); cross-province calls are routed through
+    national to the node that alone may answer them (4.9).
+
+    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
+    province code ("p44"). A node may act only for itself (else -4); a routed call
+    reaches a province only from national (-4). A call the receiving role does not
+    serve answers -5.
+    """
 
     @staticmethod
     def Register(request,

@@ -26,7 +26,24 @@ if _version_not_supported:
 
 
 class QrServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """QR codes of the voucher (电子凭证二维码, 6.2), issued by the province of the business
+    place (业务办理地), which alone decodes them later. Only provincial nodes serve it;
+    national answers -5.
+
+    Metadata: the channel names itself in `ec-channel-id` (missing: 500012); a channel
+    the management center suspended is refused with -4.
+
+    A code lives 60 seconds (the node's setting ECNET_QR_TTL_SECONDS) and is good for
+    one business. One live code per authorization: a new code, issued or refreshed,
+    kills every earlier live code of the same authCode.
+
+    Codes of both calls (table C.4): -2 authCode empty, an insuOrg that is not one of
+    the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
+    hexadecimal digits; 500040 no authorization with this code; 500003 a code of
+    another channel; 500022 authorization revoked; 500002 voucher not activated or
+    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    not answer the fetch of a voucher this province lacks within 3 s.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -47,17 +64,38 @@ class QrServiceStub:
 
 
 class QrServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """QR codes of the voucher (电子凭证二维码, 6.2), issued by the province of the business
+    place (业务办理地), which alone decodes them later. Only provincial nodes serve it;
+    national answers -5.
+
+    Metadata: the channel names itself in `ec-channel-id` (missing: 500012); a channel
+    the management center suspended is refused with -4.
+
+    A code lives 60 seconds (the node's setting ECNET_QR_TTL_SECONDS) and is good for
+    one business. One live code per authorization: a new code, issued or refreshed,
+    kills every earlier live code of the same authCode.
+
+    Codes of both calls (table C.4): -2 authCode empty, an insuOrg that is not one of
+    the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
+    hexadecimal digits; 500040 no authorization with this code; 500003 a code of
+    another channel; 500022 authorization revoked; 500002 voucher not activated or
+    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    not answer the fetch of a voucher this province lacks within 3 s.
+    """
 
     def IssueQrCode(self, request, context):
-        """Issues a QR code for the holder of a channel authorization code.
+        """Issues a QR code for the holder of a channel authorization code. A person insured
+        in several regions first gets the list of regions (and no code); the channel asks
+        again with the chosen insuOrg.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RefreshQrCode(self, request, context):
-        """Issues a new code and kills the previous one.
+        """Issues a new code in place of the one shown (or of the live one), in the same
+        insured region unless another is chosen; the code replaced is dead at once.
+        Also 500049 when ecQrCode is not a code this province issued for this authCode.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -85,7 +123,24 @@ def add_QrServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class QrService:
-    """Missing associated documentation comment in .proto file."""
+    """QR codes of the voucher (电子凭证二维码, 6.2), issued by the province of the business
+    place (业务办理地), which alone decodes them later. Only provincial nodes serve it;
+    national answers -5.
+
+    Metadata: the channel names itself in `ec-channel-id` (missing: 500012); a channel
+    the management center suspended is refused with -4.
+
+    A code lives 60 seconds (the node's setting ECNET_QR_TTL_SECONDS) and is good for
+    one business. One live code per authorization: a new code, issued or refreshed,
+    kills every earlier live code of the same authCode.
+
+    Codes of both calls (table C.4): -2 authCode empty, an insuOrg that is not one of
+    the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
+    hexadecimal digits; 500040 no authorization with this code; 500003 a code of
+    another channel; 500022 authorization revoked; 500002 voucher not activated or
+    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    not answer the fetch of a voucher this province lacks within 3 s.
+    """
 
     @staticmethod
     def IssueQrCode(request,

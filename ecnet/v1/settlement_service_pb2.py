@@ -22,44 +22,71 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ecnet/v1/settlement_service.proto\x12\x08\x65\x63net.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"t\n\x07\x46\x65\x65Item\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12(\n\x08\x63\x61tegory\x18\x03 \x01(\x0e\x32\x16.ecnet.v1.ItemCategory\x12\x11\n\tunitPrice\x18\x04 \x01(\x03\x12\x10\n\x08quantity\x18\x05 \x01(\x03\"\xe6\x03\n\nSettlement\x12\x14\n\x0csettlementId\x18\x01 \x01(\t\x12\x11\n\trequestId\x18\x02 \x01(\t\x12\r\n\x05orgId\x18\x03 \x01(\t\x12\x0f\n\x07insuOrg\x18\x04 \x01(\t\x12&\n\x07medType\x18\x05 \x01(\x0e\x32\x15.ecnet.v1.MedicalType\x12 \n\x05items\x18\x06 \x03(\x0b\x32\x11.ecnet.v1.FeeItem\x12\x11\n\tfeeSumamt\x18\x07 \x01(\x03\x12\x0f\n\x07\x66undPay\x18\x08 \x01(\x03\x12\x12\n\npsnAcctPay\x18\t \x01(\x03\x12\x11\n\townPayAmt\x18\n \x01(\x03\x12(\n\x05state\x18\x0b \x01(\x0e\x32\x19.ecnet.v1.SettlementState\x12-\n\tsettledAt\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nreversedAt\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsettledBy\x18\x0e \x01(\t\x12\x17\n\x0fservingProvince\x18\x0f \x01(\t\x12\x13\n\x0b\x61\x63\x63tBalance\x18\x10 \x01(\x03\x12\x16\n\x0e\x64\x65\x64uctiblePart\x18\x11 \x01(\x03\x12\x18\n\x10reverseRequestId\x18\x12 \x01(\t\"\x8c\x01\n\rSettleRequest\x12\x0f\n\x07\x65\x63Token\x18\x01 \x01(\t\x12\r\n\x05orgId\x18\x02 \x01(\t\x12\x11\n\trequestId\x18\x03 \x01(\t\x12&\n\x07medType\x18\x04 \x01(\x0e\x32\x15.ecnet.v1.MedicalType\x12 \n\x05items\x18\x05 \x03(\x0b\x32\x11.ecnet.v1.FeeItem\":\n\x0eSettleResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\"H\n\x0eReverseRequest\x12\x14\n\x0csettlementId\x18\x01 \x01(\t\x12\x11\n\trequestId\x18\x02 \x01(\t\x12\r\n\x05orgId\x18\x03 \x01(\t\";\n\x0fReverseResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\",\n\x14GetSettlementRequest\x12\x14\n\x0csettlementId\x18\x01 \x01(\t\"A\n\x15GetSettlementResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\"A\n\x12ListNoticesRequest\x12\x0e\n\x06idType\x18\x01 \x01(\t\x12\x0c\n\x04idNo\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"\xd3\x02\n\x10SettlementNotice\x12\x14\n\x0csettlementId\x18\x01 \x01(\t\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x02 \x01(\t\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12\x11\n\tsettledBy\x18\x04 \x01(\t\x12&\n\x07medType\x18\x05 \x01(\x0e\x32\x15.ecnet.v1.MedicalType\x12\x11\n\tfeeSumamt\x18\x06 \x01(\x03\x12\x0f\n\x07\x66undPay\x18\x07 \x01(\x03\x12\x12\n\npsnAcctPay\x18\x08 \x01(\x03\x12\x11\n\townPayAmt\x18\t \x01(\x03\x12(\n\x05state\x18\n \x01(\x0e\x32\x19.ecnet.v1.SettlementState\x12&\n\x02\x61t\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nreceivedAt\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x13ListNoticesResponse\x12+\n\x07notices\x18\x01 \x03(\x0b\x32\x1a.ecnet.v1.SettlementNotice*\x7f\n\x0bMedicalType\x12\x1c\n\x18MEDICAL_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17MEDICAL_TYPE_OUTPATIENT\x10\x01\x12\x1a\n\x16MEDICAL_TYPE_INPATIENT\x10\x02\x12\x19\n\x15MEDICAL_TYPE_PHARMACY\x10\x03*l\n\x0cItemCategory\x12\x1d\n\x19ITEM_CATEGORY_UNSPECIFIED\x10\x00\x12\x13\n\x0fITEM_CATEGORY_A\x10\x01\x12\x13\n\x0fITEM_CATEGORY_B\x10\x02\x12\x13\n\x0fITEM_CATEGORY_C\x10\x03*\x8e\x01\n\x0fSettlementState\x12 \n\x1cSETTLEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SETTLEMENT_STATE_SETTLED\x10\x01\x12\x1d\n\x19SETTLEMENT_STATE_REVERSED\x10\x02\x12\x1c\n\x18SETTLEMENT_STATE_PENDING\x10\x03\x32\xae\x02\n\x11SettlementService\x12;\n\x06Settle\x12\x17.ecnet.v1.SettleRequest\x1a\x18.ecnet.v1.SettleResponse\x12>\n\x07Reverse\x12\x18.ecnet.v1.ReverseRequest\x1a\x19.ecnet.v1.ReverseResponse\x12P\n\rGetSettlement\x12\x1e.ecnet.v1.GetSettlementRequest\x1a\x1f.ecnet.v1.GetSettlementResponse\x12J\n\x0bListNotices\x12\x1c.ecnet.v1.ListNoticesRequest\x1a\x1d.ecnet.v1.ListNoticesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!ecnet/v1/settlement_service.proto\x12\x08\x65\x63net.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8c\x01\n\x07\x46\x65\x65Item\x12\x12\n\x04\x63ode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12.\n\x08\x63\x61tegory\x18\x03 \x01(\x0e\x32\x16.ecnet.v1.ItemCategoryB\x04\xe2\x41\x01\x02\x12\x11\n\tunitPrice\x18\x04 \x01(\x03\x12\x16\n\x08quantity\x18\x05 \x01(\x03\x42\x04\xe2\x41\x01\x02\"\xe6\x03\n\nSettlement\x12\x14\n\x0csettlementId\x18\x01 \x01(\t\x12\x11\n\trequestId\x18\x02 \x01(\t\x12\r\n\x05orgId\x18\x03 \x01(\t\x12\x0f\n\x07insuOrg\x18\x04 \x01(\t\x12&\n\x07medType\x18\x05 \x01(\x0e\x32\x15.ecnet.v1.MedicalType\x12 \n\x05items\x18\x06 \x03(\x0b\x32\x11.ecnet.v1.FeeItem\x12\x11\n\tfeeSumamt\x18\x07 \x01(\x03\x12\x0f\n\x07\x66undPay\x18\x08 \x01(\x03\x12\x12\n\npsnAcctPay\x18\t \x01(\x03\x12\x11\n\townPayAmt\x18\n \x01(\x03\x12(\n\x05state\x18\x0b \x01(\x0e\x32\x19.ecnet.v1.SettlementState\x12-\n\tsettledAt\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nreversedAt\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tsettledBy\x18\x0e \x01(\t\x12\x17\n\x0fservingProvince\x18\x0f \x01(\t\x12\x13\n\x0b\x61\x63\x63tBalance\x18\x10 \x01(\x03\x12\x16\n\x0e\x64\x65\x64uctiblePart\x18\x11 \x01(\x03\x12\x18\n\x10reverseRequestId\x18\x12 \x01(\t\"\xaa\x01\n\rSettleRequest\x12\x15\n\x07\x65\x63Token\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05orgId\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x17\n\trequestId\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x07medType\x18\x04 \x01(\x0e\x32\x15.ecnet.v1.MedicalTypeB\x04\xe2\x41\x01\x02\x12&\n\x05items\x18\x05 \x03(\x0b\x32\x11.ecnet.v1.FeeItemB\x04\xe2\x41\x01\x02\":\n\x0eSettleResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\"N\n\x0eReverseRequest\x12\x1a\n\x0csettlementId\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\trequestId\x18\x02 \x01(\t\x12\r\n\x05orgId\x18\x03 \x01(\t\";\n\x0fReverseResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\"2\n\x14GetSettlementRequest\x12\x1a\n\x0csettlementId\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\"A\n\x15GetSettlementResponse\x12(\n\nsettlement\x18\x01 \x01(\x0b\x32\x14.ecnet.v1.Settlement\"M\n\x12ListNoticesRequest\x12\x14\n\x06idType\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04idNo\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\r\n\x05limit\x18\x03 \x01(\x05\"\xd3\x02\n\x10SettlementNotice\x12\x14\n\x0csettlementId\x18\x01 \x01(\t\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x02 \x01(\t\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12\x11\n\tsettledBy\x18\x04 \x01(\t\x12&\n\x07medType\x18\x05 \x01(\x0e\x32\x15.ecnet.v1.MedicalType\x12\x11\n\tfeeSumamt\x18\x06 \x01(\x03\x12\x0f\n\x07\x66undPay\x18\x07 \x01(\x03\x12\x12\n\npsnAcctPay\x18\x08 \x01(\x03\x12\x11\n\townPayAmt\x18\t \x01(\x03\x12(\n\x05state\x18\n \x01(\x0e\x32\x19.ecnet.v1.SettlementState\x12&\n\x02\x61t\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nreceivedAt\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"B\n\x13ListNoticesResponse\x12+\n\x07notices\x18\x01 \x03(\x0b\x32\x1a.ecnet.v1.SettlementNotice*\x7f\n\x0bMedicalType\x12\x1c\n\x18MEDICAL_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n\x17MEDICAL_TYPE_OUTPATIENT\x10\x01\x12\x1a\n\x16MEDICAL_TYPE_INPATIENT\x10\x02\x12\x19\n\x15MEDICAL_TYPE_PHARMACY\x10\x03*l\n\x0cItemCategory\x12\x1d\n\x19ITEM_CATEGORY_UNSPECIFIED\x10\x00\x12\x13\n\x0fITEM_CATEGORY_A\x10\x01\x12\x13\n\x0fITEM_CATEGORY_B\x10\x02\x12\x13\n\x0fITEM_CATEGORY_C\x10\x03*\x8e\x01\n\x0fSettlementState\x12 \n\x1cSETTLEMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n\x18SETTLEMENT_STATE_SETTLED\x10\x01\x12\x1d\n\x19SETTLEMENT_STATE_REVERSED\x10\x02\x12\x1c\n\x18SETTLEMENT_STATE_PENDING\x10\x03\x32\xae\x02\n\x11SettlementService\x12;\n\x06Settle\x12\x17.ecnet.v1.SettleRequest\x1a\x18.ecnet.v1.SettleResponse\x12>\n\x07Reverse\x12\x18.ecnet.v1.ReverseRequest\x1a\x19.ecnet.v1.ReverseResponse\x12P\n\rGetSettlement\x12\x1e.ecnet.v1.GetSettlementRequest\x1a\x1f.ecnet.v1.GetSettlementResponse\x12J\n\x0bListNotices\x12\x1c.ecnet.v1.ListNoticesRequest\x1a\x1d.ecnet.v1.ListNoticesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ecnet.v1.settlement_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MEDICALTYPE']._serialized_start=1615
-  _globals['_MEDICALTYPE']._serialized_end=1742
-  _globals['_ITEMCATEGORY']._serialized_start=1744
-  _globals['_ITEMCATEGORY']._serialized_end=1852
-  _globals['_SETTLEMENTSTATE']._serialized_start=1855
-  _globals['_SETTLEMENTSTATE']._serialized_end=1997
-  _globals['_FEEITEM']._serialized_start=80
-  _globals['_FEEITEM']._serialized_end=196
-  _globals['_SETTLEMENT']._serialized_start=199
-  _globals['_SETTLEMENT']._serialized_end=685
-  _globals['_SETTLEREQUEST']._serialized_start=688
-  _globals['_SETTLEREQUEST']._serialized_end=828
-  _globals['_SETTLERESPONSE']._serialized_start=830
-  _globals['_SETTLERESPONSE']._serialized_end=888
-  _globals['_REVERSEREQUEST']._serialized_start=890
-  _globals['_REVERSEREQUEST']._serialized_end=962
-  _globals['_REVERSERESPONSE']._serialized_start=964
-  _globals['_REVERSERESPONSE']._serialized_end=1023
-  _globals['_GETSETTLEMENTREQUEST']._serialized_start=1025
-  _globals['_GETSETTLEMENTREQUEST']._serialized_end=1069
-  _globals['_GETSETTLEMENTRESPONSE']._serialized_start=1071
-  _globals['_GETSETTLEMENTRESPONSE']._serialized_end=1136
-  _globals['_LISTNOTICESREQUEST']._serialized_start=1138
-  _globals['_LISTNOTICESREQUEST']._serialized_end=1203
-  _globals['_SETTLEMENTNOTICE']._serialized_start=1206
-  _globals['_SETTLEMENTNOTICE']._serialized_end=1545
-  _globals['_LISTNOTICESRESPONSE']._serialized_start=1547
-  _globals['_LISTNOTICESRESPONSE']._serialized_end=1613
-  _globals['_SETTLEMENTSERVICE']._serialized_start=2000
-  _globals['_SETTLEMENTSERVICE']._serialized_end=2302
+  _globals['_FEEITEM'].fields_by_name['code']._loaded_options = None
+  _globals['_FEEITEM'].fields_by_name['code']._serialized_options = b'\342A\001\002'
+  _globals['_FEEITEM'].fields_by_name['name']._loaded_options = None
+  _globals['_FEEITEM'].fields_by_name['name']._serialized_options = b'\342A\001\002'
+  _globals['_FEEITEM'].fields_by_name['category']._loaded_options = None
+  _globals['_FEEITEM'].fields_by_name['category']._serialized_options = b'\342A\001\002'
+  _globals['_FEEITEM'].fields_by_name['quantity']._loaded_options = None
+  _globals['_FEEITEM'].fields_by_name['quantity']._serialized_options = b'\342A\001\002'
+  _globals['_SETTLEREQUEST'].fields_by_name['ecToken']._loaded_options = None
+  _globals['_SETTLEREQUEST'].fields_by_name['ecToken']._serialized_options = b'\342A\001\002'
+  _globals['_SETTLEREQUEST'].fields_by_name['orgId']._loaded_options = None
+  _globals['_SETTLEREQUEST'].fields_by_name['orgId']._serialized_options = b'\342A\001\002'
+  _globals['_SETTLEREQUEST'].fields_by_name['requestId']._loaded_options = None
+  _globals['_SETTLEREQUEST'].fields_by_name['requestId']._serialized_options = b'\342A\001\002'
+  _globals['_SETTLEREQUEST'].fields_by_name['medType']._loaded_options = None
+  _globals['_SETTLEREQUEST'].fields_by_name['medType']._serialized_options = b'\342A\001\002'
+  _globals['_SETTLEREQUEST'].fields_by_name['items']._loaded_options = None
+  _globals['_SETTLEREQUEST'].fields_by_name['items']._serialized_options = b'\342A\001\002'
+  _globals['_REVERSEREQUEST'].fields_by_name['settlementId']._loaded_options = None
+  _globals['_REVERSEREQUEST'].fields_by_name['settlementId']._serialized_options = b'\342A\001\002'
+  _globals['_GETSETTLEMENTREQUEST'].fields_by_name['settlementId']._loaded_options = None
+  _globals['_GETSETTLEMENTREQUEST'].fields_by_name['settlementId']._serialized_options = b'\342A\001\002'
+  _globals['_LISTNOTICESREQUEST'].fields_by_name['idType']._loaded_options = None
+  _globals['_LISTNOTICESREQUEST'].fields_by_name['idType']._serialized_options = b'\342A\001\002'
+  _globals['_LISTNOTICESREQUEST'].fields_by_name['idNo']._loaded_options = None
+  _globals['_LISTNOTICESREQUEST'].fields_by_name['idNo']._serialized_options = b'\342A\001\002'
+  _globals['_MEDICALTYPE']._serialized_start=1727
+  _globals['_MEDICALTYPE']._serialized_end=1854
+  _globals['_ITEMCATEGORY']._serialized_start=1856
+  _globals['_ITEMCATEGORY']._serialized_end=1964
+  _globals['_SETTLEMENTSTATE']._serialized_start=1967
+  _globals['_SETTLEMENTSTATE']._serialized_end=2109
+  _globals['_FEEITEM']._serialized_start=114
+  _globals['_FEEITEM']._serialized_end=254
+  _globals['_SETTLEMENT']._serialized_start=257
+  _globals['_SETTLEMENT']._serialized_end=743
+  _globals['_SETTLEREQUEST']._serialized_start=746
+  _globals['_SETTLEREQUEST']._serialized_end=916
+  _globals['_SETTLERESPONSE']._serialized_start=918
+  _globals['_SETTLERESPONSE']._serialized_end=976
+  _globals['_REVERSEREQUEST']._serialized_start=978
+  _globals['_REVERSEREQUEST']._serialized_end=1056
+  _globals['_REVERSERESPONSE']._serialized_start=1058
+  _globals['_REVERSERESPONSE']._serialized_end=1117
+  _globals['_GETSETTLEMENTREQUEST']._serialized_start=1119
+  _globals['_GETSETTLEMENTREQUEST']._serialized_end=1169
+  _globals['_GETSETTLEMENTRESPONSE']._serialized_start=1171
+  _globals['_GETSETTLEMENTRESPONSE']._serialized_end=1236
+  _globals['_LISTNOTICESREQUEST']._serialized_start=1238
+  _globals['_LISTNOTICESREQUEST']._serialized_end=1315
+  _globals['_SETTLEMENTNOTICE']._serialized_start=1318
+  _globals['_SETTLEMENTNOTICE']._serialized_end=1657
+  _globals['_LISTNOTICESRESPONSE']._serialized_start=1659
+  _globals['_LISTNOTICESRESPONSE']._serialized_end=1725
+  _globals['_SETTLEMENTSERVICE']._serialized_start=2112
+  _globals['_SETTLEMENTSERVICE']._serialized_end=2414
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,16 @@ if _version_not_supported:
 
 
 class SettlementServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Settlement (结算) at the province of the institution, with the ecToken of the
+    holder's scan (6.4 b-c, 6.5). Only provincial nodes serve it; national answers -5.
+    No metadata: the institution is the request's orgId.
+
+    A token of a person insured in this province settles here, under the policy of the
+    insured region; a token of a person insured elsewhere is settled remotely (异地): the
+    request goes through national to the insured province, which settles under its own
+    policy and keeps the same settlementId. Money is integer fen (1/100 yuan) everywhere,
+    and always feeSumamt = fundPay + psnAcctPay + ownPayAmt.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -57,31 +66,62 @@ class SettlementServiceStub:
 
 
 class SettlementServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Settlement (结算) at the province of the institution, with the ecToken of the
+    holder's scan (6.4 b-c, 6.5). Only provincial nodes serve it; national answers -5.
+    No metadata: the institution is the request's orgId.
+
+    A token of a person insured in this province settles here, under the policy of the
+    insured region; a token of a person insured elsewhere is settled remotely (异地): the
+    request goes through national to the insured province, which settles under its own
+    policy and keeps the same settlementId. Money is integer fen (1/100 yuan) everywhere,
+    and always feeSumamt = fundPay + psnAcctPay + ownPayAmt.
+    """
 
     def Settle(self, request, context):
-        """Settles one business; idempotent by request_id.
+        """Settles one business. Idempotent by (orgId, requestId): a retry with the same
+        requestId answers the first settlement and never settles twice, also after a
+        time-out; one settlement per ecToken.
+
+        Codes (table C.4): 500098 orgId missing; -2 orgId longer than 40 characters,
+        requestId missing or malformed, medType unset, no items, more than 500 items, an
+        item without code or name or category, a negative price, a quantity below 1, a
+        total above 10^12 fen, a requestId reused with other content; 500067 ecToken
+        missing, not issued by this province, expired, issued to another institution or
+        already used; 500023 the holder's data changed since the scan (scan again);
+        500001 voucher not on record at the insured province; 500057 the token's person
+        differs from the insured province's record; 500002 voucher not activated or
+        superseded; 500079 frozen; -3 the insured province did not confirm a remote
+        settlement in time: it is PENDING, retry with the same requestId.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Reverse(self, request, context):
-        """Reverses a settlement once, restoring the account and the accumulators.
+        """Reverses a settlement once, restoring the personal account and the year's
+        accumulators; reversing a reversed settlement answers it again. Asked of the
+        province where it was settled (the institution's).
+
+        Codes: -2 settlementId missing; 500014 no such settlement made at this province;
+        -4 orgId given and not the institution that settled it; -3 a remote settlement not
+        confirmed yet, or the insured province did not confirm the reversal in time (retry:
+        it reverses at most once; the node also asks again on its own).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSettlement(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One settlement by its id, as this province holds it. 500014 if it has none.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListNotices(self, request, context):
         """Settlements of other insured provinces of a person insured in several regions,
-        as their notices reached this province (6.3.2 d).
+        as their notices reached this province (6.3.2 d), newest first, each once in its
+        current state. -2 idType not of table C.2 or idNo missing.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -119,7 +159,16 @@ def add_SettlementServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class SettlementService:
-    """Missing associated documentation comment in .proto file."""
+    """Settlement (结算) at the province of the institution, with the ecToken of the
+    holder's scan (6.4 b-c, 6.5). Only provincial nodes serve it; national answers -5.
+    No metadata: the institution is the request's orgId.
+
+    A token of a person insured in this province settles here, under the policy of the
+    insured region; a token of a person insured elsewhere is settled remotely (异地): the
+    request goes through national to the insured province, which settles under its own
+    policy and keeps the same settlementId. Money is integer fen (1/100 yuan) everywhere,
+    and always feeSumamt = fundPay + psnAcctPay + ownPayAmt.
+    """
 
     @staticmethod
     def Settle(request,

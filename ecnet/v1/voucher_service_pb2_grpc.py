@@ -26,7 +26,23 @@ if _version_not_supported:
 
 
 class VoucherServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """The voucher's life at the national node (国家电子凭证业务中台, standard 6.1):
+    activation, channel authorization, the holder's authorizations. Only national
+    serves it; a province answers -5.
+
+    Activation runs in steps, each its own call, each step's serial the input of the
+    next: RealNameCheck (实名认证) → RealPersonCheck (实人认证, biometric) → SetPassword
+    (a third-party channel first opens the national password page, OpenPasswordPage) →
+    Activate, which returns the personal channel authorization code (个人渠道授权码).
+    Every serial lives 300 seconds (the node's defaults).
+
+    Metadata: the calling channel names itself in `ec-channel-id` ("NHSA-OFFICIAL",
+    "WECHAT", ...): missing or unknown → 500012, not approved (suspended) → -4.
+    Failures carry their table C.4 code in google.rpc.ErrorInfo (metadata "code"); the
+    codes each call answers are listed beside it. A requestId (at most 128 characters,
+    remembered 24 hours) makes a call idempotent: a repeat answers the first result, a
+    different request under the same requestId is -2.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -87,7 +103,23 @@ class VoucherServiceStub:
 
 
 class VoucherServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """The voucher's life at the national node (国家电子凭证业务中台, standard 6.1):
+    activation, channel authorization, the holder's authorizations. Only national
+    serves it; a province answers -5.
+
+    Activation runs in steps, each its own call, each step's serial the input of the
+    next: RealNameCheck (实名认证) → RealPersonCheck (实人认证, biometric) → SetPassword
+    (a third-party channel first opens the national password page, OpenPasswordPage) →
+    Activate, which returns the personal channel authorization code (个人渠道授权码).
+    Every serial lives 300 seconds (the node's defaults).
+
+    Metadata: the calling channel names itself in `ec-channel-id` ("NHSA-OFFICIAL",
+    "WECHAT", ...): missing or unknown → 500012, not approved (suspended) → -4.
+    Failures carry their table C.4 code in google.rpc.ErrorInfo (metadata "code"); the
+    codes each call answers are listed beside it. A requestId (at most 128 characters,
+    remembered 24 hours) makes a call idempotent: a repeat answers the first result, a
+    different request under the same requestId is -2.
+    """
 
     def RealNameCheck(self, request, context):
         """Real-name check (实名认证): name + id type + id number against the base registry.
@@ -100,9 +132,12 @@ class VoucherServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RealPersonCheck(self, request, context):
-        """Real-person check (实人认证) through the pluggable biometric verifier.
-        500037 unknown / expired / used realNameSerial, 500096 a forged, malformed, stale or
-        replayed liveness sample (five bad samples burn the serial), 500058 registry changed.
+        """Real-person check (实人认证) through the pluggable biometric verifier: a liveness
+        sample answering the challenge of the real-name check, at most 60 seconds old.
+        -2 realNameSerial missing, 500037 unknown / expired / used realNameSerial, 500096
+        a forged, malformed, stale, empty or replayed liveness sample (five bad samples
+        burn the serial), 500058 registry changed. On the official channel it also lifts
+        a freeze (unfrozen).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -110,7 +145,7 @@ class VoucherServiceServicer:
 
     def OpenPasswordPage(self, request, context):
         """Opens the national password page session (third-party channels, 6.1.3 c).
-        500037 bad realPersonSerial, 500086 already activated.
+        -2 realPersonSerial missing, 500037 bad realPersonSerial, 500086 already activated.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,8 +161,10 @@ class VoucherServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Activate(self, request, context):
-        """Activates the voucher and returns the channel's authorization code.
-        500037 bad realPersonSerial, 500042 no (valid) passwordSerial, 500086, 500058.
+        """Activates the voucher and returns the channel's authorization code; national
+        tells every insured province and the business-place province (6.1.3 d).
+        500037 bad realPersonSerial, 500042 no (valid) passwordSerial, 500086, 500058,
+        -2 businessProvince not a province code.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,17 +173,19 @@ class VoucherServiceServicer:
     def Authorize(self, request, context):
         """Authorizes an active voucher on a new third-party channel (6.1.4). On the official
         channel it signs the holder in again: a new official code replaces the old one.
-        500050, 500057, 500002 not activated, 500088 already authorized, 500004 wrong
-        password (ErrorInfo metadata attemptsLeft), 500079 frozen (the fifth wrong one freezes).
+        -2 bad id or no password, 500050, 500057, 500002 not activated, 500088 already
+        authorized, 500004 wrong password (ErrorInfo metadata attemptsLeft), 500079 frozen
+        (the fifth wrong one in a row freezes for 24 hours; metadata frozenUntil).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAuthorizations(self, request, context):
-        """Lists the holder's channel authorizations (official channel only, 4.7).
-        500091 not the official channel, 500087 malformed authCode, 500008 not a code of
-        this channel, 500003 a revoked code.
+        """Lists the holder's channel authorizations (official channel only, 4.7), revoked
+        ones too, without their codes.
+        -2 authCode missing, 500091 not the official channel, 500087 malformed authCode,
+        500008 not a code of this channel, 500003 a revoked code.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -154,8 +193,8 @@ class VoucherServiceServicer:
 
     def RevokeAuthorization(self, request, context):
         """Revokes one channel authorization (official channel only, 4.7); its code is dead
-        everywhere. As ListAuthorizations, plus 500012 unknown channelId, 500040 no live
-        authorization of that channel.
+        everywhere. As ListAuthorizations, plus -2 channelId missing or the official
+        channel, 500012 unknown channelId, 500040 no live authorization of that channel.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,6 +203,8 @@ class VoucherServiceServicer:
     def GetVoucherStatus(self, request, context):
         """The voucher's state as seen by the calling channel: by authCode in full; by
         identity the state only, unless the channel holds a live authorization.
+        -2 neither authCode nor identity, or a bad id; by authCode as ListAuthorizations
+        (500087, 500008, 500003); by identity 500050, 500057.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -174,6 +215,7 @@ class VoucherServiceServicer:
         simulated camera, from which a liveness sample is made (see README). Answered only
         while the node's real-person verifier is the simulation (-5 otherwise): a real
         channel's camera captures the face and never sees a template.
+        -2 bad id, 500050, 500057 (a name given that differs), 500058 no template.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -241,7 +283,23 @@ def add_VoucherServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class VoucherService:
-    """Missing associated documentation comment in .proto file."""
+    """The voucher's life at the national node (国家电子凭证业务中台, standard 6.1):
+    activation, channel authorization, the holder's authorizations. Only national
+    serves it; a province answers -5.
+
+    Activation runs in steps, each its own call, each step's serial the input of the
+    next: RealNameCheck (实名认证) → RealPersonCheck (实人认证, biometric) → SetPassword
+    (a third-party channel first opens the national password page, OpenPasswordPage) →
+    Activate, which returns the personal channel authorization code (个人渠道授权码).
+    Every serial lives 300 seconds (the node's defaults).
+
+    Metadata: the calling channel names itself in `ec-channel-id` ("NHSA-OFFICIAL",
+    "WECHAT", ...): missing or unknown → 500012, not approved (suspended) → -4.
+    Failures carry their table C.4 code in google.rpc.ErrorInfo (metadata "code"); the
+    codes each call answers are listed beside it. A requestId (at most 128 characters,
+    remembered 24 hours) makes a call idempotent: a repeat answers the first result, a
+    different request under the same requestId is -2.
+    """
 
     @staticmethod
     def RealNameCheck(request,
