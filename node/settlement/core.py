@@ -285,9 +285,9 @@ class Settlements:
                 raise EcError(
                     -3,
                     f"the insured province {row.settled_by} did not confirm the reversal of "
-                    f"{row.settlement_id} ({message}); it may or may not have been made there: retry "
-                    "the reversal (it reverses at most once); this node also asks again on its "
-                    "own",
+                    f"{row.settlement_id} ({message}); it may or may not have been made there: "
+                    "retry the reversal (it reverses at most once); this node also asks again on "
+                    "its own",
                 ) from None
             await self.writes.write(q_end_reversal, row.settlement_id)
             raise EcError(code, message) from None

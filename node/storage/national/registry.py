@@ -170,7 +170,8 @@ def q_update_identity(
     conn: sqlite3.Connection, person_id: int, user_name: str, id_type: str, id_no: str, now_ms: int
 ) -> None:
     conn.execute(
-        "UPDATE persons SET user_name = ?, id_type = ?, id_no = ?, updated_at = ? WHERE person_id = ?",
+        "UPDATE persons SET user_name = ?, id_type = ?, id_no = ?, updated_at = ? "
+        "WHERE person_id = ?",
         (user_name, id_type, id_no, now_ms, person_id),
     )
 
