@@ -345,7 +345,7 @@ def _q_reset_backoff(conn: sqlite3.Connection, destination: str) -> None:
 
 def _q_last_seq(conn: sqlite3.Connection, lane: str | None, destination: str) -> int:
     args = () if lane is not None else (destination,)
-    newest = conn.execute(
+    newest: int = conn.execute(
         f"SELECT coalesce(max(seq), 0) FROM outbox o WHERE {_rows_of(lane)}", args
     ).fetchone()[0]
     # Pruned rows were acknowledged: the cursor is then the newest position queued.

@@ -142,7 +142,8 @@ class SettlementRow:
     reverse_request_id: str = ""
 
     def item_dicts(self) -> list[dict[str, Any]]:
-        return json.loads(self.items)
+        items: list[dict[str, Any]] = json.loads(self.items)
+        return items
 
     def with_(self, **changes: Any) -> SettlementRow:
         return replace(self, **changes)
