@@ -6,7 +6,7 @@ reach it through small protocols (``node.qr.issuer.VoucherSource``,
 composition root (``node.components``) fills with a :class:`~federation.client.NationalClient`.
 
 * ``client`` — a channel and stubs to another node with the caller's metadata; a
-  province's :class:`~federation.client.NationalClient`;
+  province's :class:`~federation.client.NationalClient`; ``stubs`` — those stubs typed;
 * ``link`` — the routed calls multiplexed on one long-lived stream per pair of nodes;
 * ``directory`` — national's node directory: which province is served where, and
   whether it is alive (registrations, heartbeats, a lease, a liveness probe);

@@ -16,9 +16,9 @@ import asyncio
 import grpc
 
 from ecnet.v1 import admin_service_pb2 as admin_pb
-from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.link import Link
+from federation.stubs import AdminServiceStub, FederationServiceStub
 
 __all__ = ["PeerClient", "NationalClient", "CHANNEL_OPTIONS"]
 
@@ -38,8 +38,8 @@ class PeerClient:
         self.address = address
         self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.metadata: tuple[tuple[str, str], ...] = (("ec-node", node_name),)
-        self.federation = federation_service_pb2_grpc.FederationServiceStub(self.channel)
-        self.admin = admin_service_pb2_grpc.AdminServiceStub(self.channel)
+        self.federation = FederationServiceStub(self.channel)
+        self.admin = AdminServiceStub(self.channel)
         # The routed calls (RouteQuery, RouteSettle, RouteReverse), on one stream.
         self.link = Link(self.channel, self.metadata, address, linger)
 

@@ -407,7 +407,8 @@ class Delivery:
                 destination,
                 state,
                 contact,
-                f"receiver answered appliedPosition {resp.appliedPosition} for batch {first}-{last}",
+                f"receiver answered appliedPosition {resp.appliedPosition} "
+                f"for batch {first}-{last}",
             )
             return False
         if resp.appliedPosition > last:
@@ -490,7 +491,8 @@ class Delivery:
             destination,
             state,
             contact,
-            f"-2 {message} (event {row.event_id} seq {row.seq} {row.kind}: refusal {refusals} of {limit})",
+            f"-2 {message} (event {row.event_id} seq {row.seq} {row.kind}: "
+            f"refusal {refusals} of {limit})",
         )
         return self._contact.get(destination, 0) != contact
 

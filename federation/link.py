@@ -40,22 +40,23 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import enum
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final, Literal, Protocol, cast, overload
 
 import grpc
 from google.protobuf.message import Message
-from google.rpc import status_pb2
+from google.rpc import status_pb2  # type: ignore[import-untyped]  # .pyi files, no py.typed
 from grpc.aio import AioRpcError, Metadata
 
 from ecnet.v1 import federation_service_pb2 as pb
-from ecnet.v1 import federation_service_pb2_grpc
+from federation.stubs import FederationServiceStub
 from node.errors import EcError, to_status
-from node.interceptor import caller_of, enter_caller, exit_caller, failure_of, log_call
+from node.interceptor import Caller, caller_of, enter_caller, exit_caller, failure_of, log_call
 from node.settings import read_settings
 
 __all__ = [
@@ -104,7 +105,9 @@ class LinkSettings:
     linger_ms: float = field(default=1.0, metadata={"zero_ok": True})
 
     @classmethod
-    def from_config(cls, extra, environ=None) -> LinkSettings:
+    def from_config(
+        cls, extra: Mapping[str, str], environ: Mapping[str, str] | None = None
+    ) -> LinkSettings:
         return read_settings(cls, "link", extra, environ)
 
     @property
@@ -126,7 +129,7 @@ def _error_of(status_bytes: bytes) -> AioRpcError:
 
 def status_bytes(err: EcError) -> bytes:
     """The serialized ``google.rpc.Status`` of ``err`` (what ``to_status`` puts in the trailer)."""
-    return dict(to_status(err).trailing_metadata)[_STATUS_KEY]
+    return cast(bytes, dict(to_status(err).trailing_metadata)[_STATUS_KEY])  # a -bin value
 
 
 class _Sender:
@@ -223,7 +226,7 @@ class _Stream:
     def __init__(self, link: Link) -> None:
         self.link = link
         self.call = link._stub.Link(metadata=link._metadata)
-        self.pending: dict[int, asyncio.Future] = {}
+        self.pending: dict[int, asyncio.Future[pb.LinkMessage | _Unary]] = {}
         self.dead = False
         self._accepted = False
         # Busy: some calls were written and wait for their answers, so more are coming.
@@ -253,7 +256,8 @@ class _Stream:
                 if frame is grpc.aio.EOF:
                     self._lost(None)
                     return
-                for m in frame.messages:
+                # Not EOF, so a LinkFrame (grpc's stubs type read() as EOF's type, object).
+                for m in cast(pb.LinkFrame, frame).messages:
                     future = self.pending.pop(m.id, None)
                     if future is not None and not future.done():
                         future.set_result(m)
@@ -302,7 +306,13 @@ class _Stream:
         self._lost(None)
 
 
-_UNARY = object()  # an answer meaning "make this call as a unary call"
+class _Unary(enum.Enum):
+    """The type of :data:`_UNARY` (an enum member, so a check of it narrows the type)."""
+
+    UNARY = object()
+
+
+_UNARY: Final = _Unary.UNARY  # an answer meaning "make this call as a unary call"
 
 
 class Link:
@@ -318,7 +328,7 @@ class Link:
     ) -> None:
         self.name = name
         self.linger = linger  # seconds a frame of calls waits for more while the stream is busy
-        self._stub = federation_service_pb2_grpc.FederationServiceStub(channel)
+        self._stub = FederationServiceStub(channel)
         self._metadata = metadata
         self._stream: _Stream | None = None
         self._ids = itertools.count(1)
@@ -327,17 +337,29 @@ class Link:
         self._closed = False
 
     async def RouteQuery(
-        self, request: pb.RouteQueryRequest, *, timeout: float | None = None, metadata: Any = None
+        self,
+        request: pb.RouteQueryRequest,
+        *,
+        timeout: float | None = None,
+        metadata: object = None,
     ) -> pb.RouteQueryResponse:
         return await self.call("RouteQuery", request, timeout)
 
     async def RouteSettle(
-        self, request: pb.RouteSettleRequest, *, timeout: float | None = None, metadata: Any = None
+        self,
+        request: pb.RouteSettleRequest,
+        *,
+        timeout: float | None = None,
+        metadata: object = None,
     ) -> pb.RouteSettleResponse:
         return await self.call("RouteSettle", request, timeout)
 
     async def RouteReverse(
-        self, request: pb.RouteReverseRequest, *, timeout: float | None = None, metadata: Any = None
+        self,
+        request: pb.RouteReverseRequest,
+        *,
+        timeout: float | None = None,
+        metadata: object = None,
     ) -> pb.RouteReverseResponse:
         return await self.call("RouteReverse", request, timeout)
 
@@ -345,10 +367,29 @@ class Link:
         if self._stream is stream:
             self._stream = None
 
-    def _unary(self, method: str, request: Message, timeout: float | None) -> Awaitable[Any]:
-        return getattr(self._stub, method)(request, metadata=self._metadata, timeout=timeout)
+    def _unary(self, method: str, request: Message, timeout: float | None) -> Awaitable[Message]:
+        unary: grpc.aio.UnaryUnaryMultiCallable[Message, Message] = getattr(self._stub, method)
+        return unary(request, metadata=self._metadata, timeout=timeout)
 
-    async def call(self, method: str, request: Message, timeout: float | None) -> Any:
+    @overload
+    async def call(
+        self, method: Literal["RouteQuery"], request: pb.RouteQueryRequest, timeout: float | None
+    ) -> pb.RouteQueryResponse: ...
+
+    @overload
+    async def call(
+        self, method: Literal["RouteSettle"], request: pb.RouteSettleRequest, timeout: float | None
+    ) -> pb.RouteSettleResponse: ...
+
+    @overload
+    async def call(
+        self,
+        method: Literal["RouteReverse"],
+        request: pb.RouteReverseRequest,
+        timeout: float | None,
+    ) -> pb.RouteReverseResponse: ...
+
+    async def call(self, method: str, request: Message, timeout: float | None) -> Message:
         """``method`` (one of :data:`ROUTED`) on the peer: its response, or the
         ``grpc.RpcError`` the unary call would have raised."""
         if self._closed:
@@ -371,7 +412,7 @@ class Link:
             payload=payload,
             timeoutMs=0 if timeout is None else min(max(1, int(timeout * 1000)), _MAX_MS),
         )
-        future = loop.create_future()
+        future: asyncio.Future[pb.LinkMessage | _Unary] = loop.create_future()
         stream.pending[ident] = future
         timer = None
         if timeout is not None:
@@ -397,7 +438,7 @@ class Link:
             self._stream.close()
 
 
-def _expire(future: asyncio.Future, timeout: float) -> None:
+def _expire(future: asyncio.Future[pb.LinkMessage | _Unary], timeout: float) -> None:
     if not future.done():
         future.set_exception(
             _rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, f"Deadline Exceeded ({timeout:g} s)")
@@ -419,7 +460,16 @@ class _MessageContext:
         return None if self._deadline is None else max(0.0, self._deadline - time.monotonic())
 
 
-Handler = Callable[[Message, Any], Awaitable[Message]]
+class CallContext(Protocol):
+    """What a routed servicer method may ask of its context: the unary call's
+    ``grpc.aio.ServicerContext``, or a link message's :class:`_MessageContext`."""
+
+    def time_remaining(self) -> float | None: ...
+
+
+# The servicer method of a routed call. Its request is the method's own message
+# (``ROUTED[method][0]``), so the handlers of a LinkServer differ in that parameter.
+Handler = Callable[[Any, CallContext], Awaitable[Message]]
 
 
 class LinkServer:
@@ -434,19 +484,25 @@ class LinkServer:
         self.handlers = handlers
         self._draining = False
         self._drained = asyncio.Event()
-        self._serving: set[asyncio.Future] = set()  # one per stream, done when serve() returns
+        # One per stream, done when serve() returns.
+        self._serving: set[asyncio.Future[None]] = set()
         # Messages answered, by calling node (``ec-node``): what came over links, and from whom.
         self.answered: collections.Counter[str] = collections.Counter()
 
-    async def serve(self, request_iterator, context: grpc.aio.ServicerContext) -> None:
+    async def serve(
+        self,
+        request_iterator: AsyncIterator[pb.LinkFrame],
+        context: grpc.aio.ServicerContext[pb.LinkFrame, pb.LinkFrame],
+    ) -> None:
         """The body of ``FederationService/Link``: runs until the caller ends the stream
         or this node drains its links."""
         caller = caller_of(context.invocation_metadata())
         loop = asyncio.get_running_loop()
-        tasks: set[asyncio.Task] = set()
-        gone = loop.create_future()  # set when the stream can no longer be written
+        tasks: set[asyncio.Task[None]] = set()
+        # Set when the stream can no longer be written.
+        gone: asyncio.Future[BaseException | None] = loop.create_future()
 
-        def lost(exc: BaseException) -> None:
+        def lost(exc: BaseException | None) -> None:
             if not gone.done():
                 gone.set_result(exc)
 
@@ -466,10 +522,11 @@ class LinkServer:
         log.info("link opened", extra={"fields": {"caller": caller.describe()}})
         reader = loop.create_task(read())
         draining = loop.create_task(self._drained.wait())
-        finished = loop.create_future()
+        finished: asyncio.Future[None] = loop.create_future()
         self._serving.add(finished)
         try:
-            await asyncio.wait({reader, draining, gone}, return_when=asyncio.FIRST_COMPLETED)
+            ends: set[asyncio.Future[Any]] = {reader, draining, gone}  # results unread
+            await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
             if reader.done() and not reader.cancelled() and reader.exception() is not None:
                 lost(reader.exception())
             if tasks and not gone.done():
@@ -494,7 +551,9 @@ class LinkServer:
                 t.cancel()
             sender.cancel()
 
-    async def _answer(self, caller, m: pb.LinkMessage, sender: _Sender, full: bool = False) -> None:
+    async def _answer(
+        self, caller: Caller, m: pb.LinkMessage, sender: _Sender, full: bool = False
+    ) -> None:
         start = time.perf_counter()
         method = SERVICE + m.method
         outcome, code = "OK", 0

@@ -90,10 +90,12 @@ def judge(claim: Claim, province: str) -> EcError | None:
             500005,
             {
                 "missing": "this QR code is not (or no longer) on record: display a new code",
-                "used": f"this QR code was already used at {_ms_text(claim.used_at or 0)}: a code is good for "
-                "one business; display a new code",
-                "replaced": "this QR code was replaced by a newer one (refreshed): scan the code on display now",
-                "expired": f"this QR code expired at {_ms_text(claim.expires_at)}: display a new code",
+                "used": f"this QR code was already used at {_ms_text(claim.used_at or 0)}: "
+                "a code is good for one business; display a new code",
+                "replaced": "this QR code was replaced by a newer one (refreshed): "
+                "scan the code on display now",
+                "expired": f"this QR code expired at {_ms_text(claim.expires_at)}: "
+                "display a new code",
             }[claim.status],
         )
     v = claim.voucher

@@ -80,8 +80,9 @@ class QueryInput:
             _check_length(name, getattr(self, name), limit, required)
         if self.businessType not in BUSINESS_TYPES:
             raise invalid(
-                f"businessType {self.businessType!r} is not a business type of table C.1: a first-level "
-                "code and a second-level code, e.g. 01101 (hospital registration), 02121 (pharmacy purchase)",
+                f"businessType {self.businessType!r} is not a business type of table C.1: "
+                "a first-level code and a second-level code, e.g. 01101 (hospital registration), "
+                "02121 (pharmacy purchase)",
                 field="businessType",
             )
         if not self.ecQrCode:

@@ -115,8 +115,8 @@ class ScanResult:
 
 def _stale_message(code_version: int, issuer_version: int) -> str:
     return (
-        f"the holder's voucher data changed after this code was displayed (version {code_version} → "
-        f"{issuer_version}): display a new code"
+        "the holder's voucher data changed after this code was displayed "
+        f"(version {code_version} → {issuer_version}): display a new code"
     )
 
 

@@ -31,6 +31,7 @@ from node.clock import Clock
 from node.domain.regions import province_name
 from node.errors import EcError
 from node.storage.acceptance import TerminalRow, q_load_terminals, q_replace_terminals
+from node.storage.provincial import ProvincialStore
 
 __all__ = ["TerminalRegistry", "TERMINAL_ID_LENGTH"]
 
@@ -43,7 +44,13 @@ Fetch = Callable[[], Awaitable[list[TerminalRow]]]
 
 class TerminalRegistry:
     def __init__(
-        self, store, clock: Clock, province: str, fetch: Fetch, refresh: float, miss_refresh: float
+        self,
+        store: ProvincialStore,
+        clock: Clock,
+        province: str,
+        fetch: Fetch,
+        refresh: float,
+        miss_refresh: float,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -56,7 +63,7 @@ class TerminalRegistry:
         self._tried_at = float("-inf")
         self._synced_at_ms: int | None = None
         self._lock = asyncio.Lock()
-        self._background: asyncio.Task | None = None
+        self._background: asyncio.Task[None] | None = None
 
     async def check(self, terminal_id: str, org_id: str) -> None:
         """Raise 500100 unless ``terminal_id`` is registered here and bound to ``org_id``."""

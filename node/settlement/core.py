@@ -33,7 +33,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import Protocol, TypeVarTuple, overload
 
 import grpc
 
@@ -76,6 +76,8 @@ from node.wire.voucher import cached_voucher_data, snapshot_of
 __all__ = ["InsuredPort", "Settlements"]
 
 log = logging.getLogger("ecnet.settlement")
+
+Ts = TypeVarTuple("Ts")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
@@ -164,13 +166,41 @@ class Settlements:
         rand = int.from_bytes(self.entropy.token_bytes(8)) % 10**16
         return f"{self.province}{day}{rand:016d}"
 
-    async def _write(self, fn, *args):
+    async def _write(
+        self,
+        fn: Callable[[sqlite3.Connection, *Ts], SettlementRow | EcError | tuple[str, int]],
+        *args: *Ts,
+    ) -> SettlementRow | tuple[str, int]:
         result = await self.writes.write(fn, *args)
         if isinstance(result, EcError):
             raise result
         return result
 
-    async def _write_notifying(self, fn, *args):
+    # The transactions return a refusal as an EcError (raised here, after their commit),
+    # else a settlement row, or ("stale", version) for a settlement whose scan is stale.
+    @overload
+    async def _write_notifying(
+        self,
+        fn: Callable[[sqlite3.Connection, *Ts, list[str]], SettlementRow | EcError],
+        *args: *Ts,
+    ) -> SettlementRow: ...
+
+    @overload
+    async def _write_notifying(
+        self,
+        fn: Callable[
+            [sqlite3.Connection, *Ts, list[str]], SettlementRow | EcError | tuple[str, int]
+        ],
+        *args: *Ts,
+    ) -> SettlementRow | tuple[str, int]: ...
+
+    async def _write_notifying(
+        self,
+        fn: Callable[
+            [sqlite3.Connection, *Ts, list[str]], SettlementRow | EcError | tuple[str, int]
+        ],
+        *args: *Ts,
+    ) -> SettlementRow | tuple[str, int]:
         """``_write`` of a transaction that may queue notices (its last argument is the
         list it adds their destinations to): the uplink is woken after the commit."""
         sent: list[str] = []
@@ -285,9 +315,9 @@ class Settlements:
                 raise EcError(
                     -3,
                     f"the insured province {row.settled_by} did not confirm the reversal of "
-                    f"{row.settlement_id} ({message}); it may or may not have been made there: retry "
-                    "the reversal (it reverses at most once); this node also asks again on its "
-                    "own",
+                    f"{row.settlement_id} ({message}); it may or may not have been made there: "
+                    "retry the reversal (it reverses at most once); this node also asks again on "
+                    "its own",
                 ) from None
             await self.writes.write(q_end_reversal, row.settlement_id)
             raise EcError(code, message) from None
@@ -327,6 +357,7 @@ class Settlements:
         )
         if isinstance(result, tuple):
             cached = self.db.read_now(q_get_voucher, req.ecCardNo)
+            assert cached is not None  # the transaction found it stale in this cache
             return fed_pb.RouteSettleResponse(voucher=cached_voucher_data(cached))
         return fed_pb.RouteSettleResponse(settlement=settlement_to_proto(result))
 
@@ -363,9 +394,10 @@ class Settlements:
                     break  # the insured province (or national) is away: try the rest later
             resolved += 1
         for settlement_id, request_id in await self.db.read(q_reversals_pending, before):
-            row = self.db.read_now(q_get_settlement, settlement_id)
+            reversing = self.db.read_now(q_get_settlement, settlement_id)
+            assert reversing is not None  # a pending reversal is of a settlement made here
             try:
-                await self._ask_reversal(row, request_id)
+                await self._ask_reversal(reversing, request_id)
             except EcError as err:
                 if err.code == -3:
                     break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.clock import timestamp
@@ -75,7 +76,7 @@ def input_from_proto(msg: pb.SettleRequest) -> SettleInput:
     )
 
 
-def _items_to_proto(items: list[dict]) -> list[pb.FeeItem]:
+def _items_to_proto(items: list[dict[str, Any]]) -> list[pb.FeeItem]:
     return [
         pb.FeeItem(
             code=i["code"],

@@ -67,8 +67,8 @@ _CODE_COLS = "ec_card_no, auth_code, channel_id, insu_org, voucher_version, expi
 
 # The cached voucher and the code's authorization in one read (the lean form of a claim).
 _VOUCHER_AND_AUTH = (
-    "SELECT v.ec_card_no, v.state, v.user_name, v.id_type, v.id_no, v.gender, v.birthday, v.nationality, "
-    "v.insured_regions, v.version, v.source, v.updated_at, "
+    "SELECT v.ec_card_no, v.state, v.user_name, v.id_type, v.id_no, v.gender, v.birthday, "
+    "v.nationality, v.insured_regions, v.version, v.source, v.updated_at, "
     "(SELECT revoked FROM channel_auths WHERE auth_code = ?) "
     "FROM voucher_cache v WHERE v.ec_card_no = ?"
 )
@@ -201,9 +201,11 @@ def q_replace_terminals(
     """Make the table national's list: upsert every row, drop the ones national dropped."""
     rows = list(terminals)
     conn.executemany(
-        "INSERT INTO terminals (terminal_id, org_id, org_name, name, mac, synced_at) VALUES (?,?,?,?,?,?) "
-        "ON CONFLICT (terminal_id) DO UPDATE SET org_id = excluded.org_id, org_name = excluded.org_name, "
-        "name = excluded.name, mac = excluded.mac, synced_at = excluded.synced_at",
+        "INSERT INTO terminals (terminal_id, org_id, org_name, name, mac, synced_at) "
+        "VALUES (?,?,?,?,?,?) "
+        "ON CONFLICT (terminal_id) DO UPDATE SET org_id = excluded.org_id, "
+        "org_name = excluded.org_name, name = excluded.name, mac = excluded.mac, "
+        "synced_at = excluded.synced_at",
         [(t.terminal_id, t.org_id, t.org_name, t.name, t.mac, now_ms) for t in rows],
     )
     keep = {t.terminal_id for t in rows}

@@ -50,10 +50,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import logging
 import sqlite3
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final, Literal, TypeVar, TypeVarTuple
 
 from node.storage.db import Database, connect
 
@@ -67,13 +68,24 @@ MAX_BATCH = 64
 # about SQLite's own 1000 pages between automatic checkpoints).
 CHECKPOINT_EVERY = 250
 
-_Item = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future]
-_BUSY = object()
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+# A write of a batch: ``fn(conn, *args)``. The writes queued together have any shape.
+_Write = tuple[Callable[..., Any], tuple[Any, ...]]
+_Item = tuple[Callable[..., Any], tuple[Any, ...], asyncio.Future[Any]]
 
 
-def _run_batch(
-    conn: sqlite3.Connection, items: list[tuple[Callable[..., Any], tuple[Any, ...]]]
-) -> list:
+class _Busy(enum.Enum):
+    """The type of :data:`_BUSY` (an enum member, so a check of it narrows the type)."""
+
+    BUSY = object()
+
+
+_BUSY: Final = _Busy.BUSY
+
+
+def _run_batch(conn: sqlite3.Connection, items: list[_Write]) -> list[tuple[bool, Any]]:
     """Every write of the batch; on the rare exception (a bug, a constraint), the batch
     is undone and run again with a savepoint per write, so only the failing one is lost."""
     conn.execute("SAVEPOINT batch")
@@ -94,7 +106,7 @@ def _run_batch(
     return results
 
 
-def _checkpoint_done(task: asyncio.Task) -> None:
+def _checkpoint_done(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.warning("WAL checkpoint failed", extra={"fields": {"error": str(task.exception())}})
 
@@ -117,21 +129,21 @@ class WriteBatcher:
         self._synced = synced
         self._pending: list[_Item] = []
         self._draining = False
-        self._task: asyncio.Task | None = None  # held: the loop keeps only weak references
+        self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
         # Inline mode: the loop thread's own connection (opened on first use).
         self._inline = inline
         self._conn: sqlite3.Connection | None = None
         self._commits = 0
-        self._checkpoint: asyncio.Future | None = None
+        self._checkpoint: asyncio.Task[None] | None = None
 
-    async def write(self, fn: Callable[..., Any], *args: Any) -> Any:
+    async def write(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """``fn(conn, *args)`` in its own transaction right away (inline mode, the lock
         free) or in the writer thread's next batch; its result, or its exception raised."""
         if self._inline and (self._checkpoint is None or self._checkpoint.done()):
             result = self._write_now(fn, args)
             if result is not _BUSY:
                 return result
-        future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((fn, args, future))
         if not self._draining:
             self._draining = True
@@ -147,7 +159,9 @@ class WriteBatcher:
         self._conn = conn
         return conn
 
-    def _write_now(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    def _write_now(
+        self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]
+    ) -> T | Literal[_Busy.BUSY]:
         conn = self._conn or self._open()
         try:
             conn.execute("BEGIN IMMEDIATE")

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -34,6 +34,7 @@ from sqlite_utils.migrations import Migrations
 __all__ = ["Database", "RoleStore", "StorageError", "connect", "count_rows", "run_script"]
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class StorageError(Exception):
@@ -160,10 +161,10 @@ class Database:
                 self._reader_conns.append(conn)
         return conn
 
-    def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _run_read(self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]) -> T:
         return fn(self._reader_conn(), *args)
 
-    def _run_write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _run_write(self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]) -> T:
         conn = self._writer_conn
         if conn is None:
             raise StorageError("database is not open")
@@ -176,7 +177,9 @@ class Database:
         conn.execute("COMMIT")
         return result
 
-    def _run_write_unsynced(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+    def _run_write_unsynced(
+        self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]
+    ) -> T:
         conn = self._writer_conn
         if conn is None or self.synchronous == "NORMAL":
             return self._run_write(fn, args)
@@ -186,19 +189,19 @@ class Database:
         finally:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
 
-    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """Run ``fn(conn, *args)`` on a reader thread."""
         return await asyncio.get_running_loop().run_in_executor(
             self._reader_pool, self._run_read, fn, args
         )
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """Run ``fn(conn, *args)`` in one ``BEGIN IMMEDIATE`` transaction on the writer."""
         return await asyncio.get_running_loop().run_in_executor(
             self._writer, self._run_write, fn, args
         )
 
-    async def write_unsynced(self, fn: Callable[..., T], *args: Any) -> T:
+    async def write_unsynced(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """:meth:`write` without the sync to disk at its commit (``synchronous=NORMAL``),
         for bookkeeping whose loss in a power failure costs nothing but a repeat: a
         heartbeat, a delivery cursor (the events are sent again and applied once), a
@@ -208,18 +211,18 @@ class Database:
             self._writer, self._run_write_unsynced, fn, args
         )
 
-    def read_now(self, fn: Callable[..., T], *args: Any) -> T:
+    def read_now(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """:meth:`read` on the calling thread (the event loop's), on a connection of its
         own: for a read of a few rows by key, where the hand-off to a reader thread and
         back costs more CPU than the read. WAL readers wait for no one, so the loop
         blocks only for the read itself."""
         return self._run_read(fn, args)
 
-    def write_sync(self, fn: Callable[..., T], *args: Any) -> T:
+    def write_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """The same as :meth:`write`, for use outside an event loop (seeding, tools)."""
         return self._writer.submit(self._run_write, fn, args).result()
 
-    def read_sync(self, fn: Callable[..., T], *args: Any) -> T:
+    def read_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         return self._reader_pool.submit(self._run_read, fn, args).result()
 
     def close_sync(self) -> None:

@@ -135,8 +135,8 @@ def enqueue(
         for dest in sorted(set(destinations))
     ]
     cur = conn.executemany(
-        "INSERT OR IGNORE INTO outbox (destination, event_id, kind, ec_card_no, version, body, created_at) "
-        "VALUES (?,?,?,?,?,?,?)",
+        "INSERT OR IGNORE INTO outbox (destination, event_id, kind, ec_card_no, version, body, "
+        "created_at) VALUES (?,?,?,?,?,?,?)",
         rows,
     )
     lanes = [r[0] for r in rows] if lane is None else [lane] if rows else []
@@ -233,7 +233,8 @@ def _q_acked(conn: sqlite3.Connection, destination: str, applied: int, now_ms: i
     # An answer means the receiver took the batch: no event of it is refused any more.
     conn.execute(
         "UPDATE delivery SET acked_seq = max(acked_seq, ?), attempts = 0, next_attempt_at = 0, "
-        "last_error = '', last_delivered_at = ?, refused_seq = 0, refusals = 0 WHERE destination = ?",
+        "last_error = '', last_delivered_at = ?, refused_seq = 0, refusals = 0 "
+        "WHERE destination = ?",
         (applied, now_ms, destination),
     )
 
@@ -309,7 +310,8 @@ def _q_retry_parked(conn: sqlite3.Connection, destination: str, now_ms: int) -> 
     parked = _q_parked(conn, destination)
     for p in parked:
         row = conn.execute(
-            "SELECT destination, event_id, kind, ec_card_no, version, body FROM outbox WHERE seq = ?",
+            "SELECT destination, event_id, kind, ec_card_no, version, body FROM outbox "
+            "WHERE seq = ?",
             (p.seq,),
         ).fetchone()
         conn.execute("DELETE FROM outbox_parked WHERE seq = ?", (p.seq,))
@@ -317,8 +319,8 @@ def _q_retry_parked(conn: sqlite3.Connection, destination: str, now_ms: int) -> 
             continue  # cannot happen (a parked row is never pruned); nothing to send
         conn.execute("DELETE FROM outbox WHERE seq = ?", (p.seq,))
         conn.execute(
-            "INSERT INTO outbox (destination, event_id, kind, ec_card_no, version, body, created_at) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO outbox (destination, event_id, kind, ec_card_no, version, body, "
+            "created_at) VALUES (?,?,?,?,?,?,?)",
             (*row, now_ms),
         )
     return parked
@@ -328,7 +330,8 @@ def _q_failed(
     conn: sqlite3.Connection, destination: str, attempts: int, next_attempt_at: int, error: str
 ) -> None:
     conn.execute(
-        "UPDATE delivery SET attempts = ?, next_attempt_at = ?, last_error = ? WHERE destination = ?",
+        "UPDATE delivery SET attempts = ?, next_attempt_at = ?, last_error = ? "
+        "WHERE destination = ?",
         (attempts, next_attempt_at, error[:500], destination),
     )
 
@@ -342,7 +345,7 @@ def _q_reset_backoff(conn: sqlite3.Connection, destination: str) -> None:
 
 def _q_last_seq(conn: sqlite3.Connection, lane: str | None, destination: str) -> int:
     args = () if lane is not None else (destination,)
-    newest = conn.execute(
+    newest: int = conn.execute(
         f"SELECT coalesce(max(seq), 0) FROM outbox o WHERE {_rows_of(lane)}", args
     ).fetchone()[0]
     # Pruned rows were acknowledged: the cursor is then the newest position queued.
@@ -359,7 +362,8 @@ def _q_pending_counts(conn: sqlite3.Connection, lane: str | None) -> dict[str, i
         r[0]: r[1]
         for r in conn.execute(
             "SELECT d.destination, (SELECT count(*) FROM outbox o "
-            f"WHERE {_rows_of(lane, key='d.destination')} AND o.seq > d.acked_seq) FROM delivery d{where}",
+            f"WHERE {_rows_of(lane, key='d.destination')} AND o.seq > d.acked_seq) "
+            f"FROM delivery d{where}",
             args,
         )
     }
@@ -377,8 +381,8 @@ def _q_prunable(conn: sqlite3.Connection, lane: str | None, before_ms: int) -> l
         f"SELECT destination, acked_seq FROM delivery{where} ORDER BY destination", args
     ).fetchall():
         oldest = conn.execute(
-            f"SELECT created_at FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? AND {_NOT_PARKED} "
-            "ORDER BY seq LIMIT 1",
+            f"SELECT created_at FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? "
+            f"AND {_NOT_PARKED} ORDER BY seq LIMIT 1",
             (acked,) if lane is not None else (destination, acked),
         ).fetchone()
         if oldest is not None and oldest[0] < before_ms:
@@ -399,8 +403,8 @@ def _q_prune(
     args = (row[0], limit) if lane is not None else (destination, row[0], limit)
     return conn.execute(
         "DELETE FROM outbox WHERE seq IN "
-        f"(SELECT seq FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? AND {_NOT_PARKED} ORDER BY seq LIMIT ?) "
-        "AND created_at < ?",
+        f"(SELECT seq FROM outbox o WHERE {_rows_of(lane)} AND seq <= ? AND {_NOT_PARKED} "
+        "ORDER BY seq LIMIT ?) AND created_at < ?",
         (*args, before_ms),
     ).rowcount
 
@@ -476,7 +480,8 @@ def q_advance_inbox_position(
     if restarted:
         conn.execute(
             "INSERT INTO inbox_position (origin, applied_seq, epoch) VALUES (?, ?, ?) "
-            "ON CONFLICT (origin) DO UPDATE SET applied_seq = excluded.applied_seq, epoch = excluded.epoch",
+            "ON CONFLICT (origin) DO UPDATE SET applied_seq = excluded.applied_seq, "
+            "epoch = excluded.epoch",
             (origin, position, epoch),
         )
         return

@@ -27,8 +27,8 @@ __all__ = ["QrRow", "RequestKey", "QrStore", "q_code", "q_live_codes", "q_issue"
 
 _PRUNE_BATCH = 200
 _COLS = (
-    "code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, expires_at, state, "
-    "used_at, used_by"
+    "code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, expires_at, "
+    "state, used_at, used_by"
 )
 
 
@@ -73,7 +73,8 @@ def q_live_codes(conn: sqlite3.Connection, auth_code: str) -> list[QrRow]:
 
 def _recall(conn: sqlite3.Connection, key: RequestKey) -> QrRow | None:
     r = conn.execute(
-        "SELECT fingerprint, code FROM qr_requests WHERE channel_id = ? AND method = ? AND request_id = ?",
+        "SELECT fingerprint, code FROM qr_requests WHERE channel_id = ? AND method = ? "
+        "AND request_id = ?",
         (key.channel_id, key.method, key.request_id),
     ).fetchone()
     if r is None:
@@ -125,8 +126,8 @@ def q_issue(
         template.expires_at,
     )
     conn.execute(
-        "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, "
-        "expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
+        "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, "
+        "voucher_version, issued_at, expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
         (
             row.code,
             row.ec_card_no,
@@ -140,8 +141,8 @@ def q_issue(
     )
     if key is not None:
         conn.execute(
-            "INSERT INTO qr_requests (channel_id, method, request_id, fingerprint, code, created_at) "
-            "VALUES (?,?,?,?,?,?)",
+            "INSERT INTO qr_requests (channel_id, method, request_id, fingerprint, code, "
+            "created_at) VALUES (?,?,?,?,?,?)",
             (key.channel_id, key.method, key.request_id, key.fingerprint, row.code, row.issued_at),
         )
     _prune(conn, prune_before)

@@ -73,7 +73,8 @@ class SettlementVoucher:
 def q_settlement_voucher(conn: sqlite3.Connection, ec_card_no: str) -> SettlementVoucher | None:
     """The cached voucher ``ec_card_no``, None when it is not cached here."""
     r = conn.execute(
-        "SELECT state, insured_regions, version, id_type, id_no, user_name FROM voucher_cache WHERE ec_card_no = ?",
+        "SELECT state, insured_regions, version, id_type, id_no, user_name FROM voucher_cache "
+        "WHERE ec_card_no = ?",
         (ec_card_no,),
     ).fetchone()
     return SettlementVoucher(*r) if r is not None else None
@@ -86,7 +87,8 @@ def q_begin_reversal(
     conn: sqlite3.Connection, settlement_id: str, request_id: str, now_ms: int
 ) -> None:
     conn.execute(
-        "INSERT OR IGNORE INTO reversals_pending (settlement_id, request_id, asked_at) VALUES (?,?,?)",
+        "INSERT OR IGNORE INTO reversals_pending (settlement_id, request_id, asked_at) "
+        "VALUES (?,?,?)",
         (settlement_id, request_id, now_ms),
     )
 
@@ -102,7 +104,8 @@ def q_reversals_pending(
     return [
         (r[0], r[1])
         for r in conn.execute(
-            "SELECT settlement_id, request_id FROM reversals_pending WHERE asked_at <= ? ORDER BY asked_at LIMIT ?",
+            "SELECT settlement_id, request_id FROM reversals_pending WHERE asked_at <= ? "
+            "ORDER BY asked_at LIMIT ?",
             (older_than_ms, limit),
         )
     ]
@@ -139,7 +142,8 @@ class SettlementRow:
     reverse_request_id: str = ""
 
     def item_dicts(self) -> list[dict[str, Any]]:
-        return json.loads(self.items)
+        items: list[dict[str, Any]] = json.loads(self.items)
+        return items
 
     def with_(self, **changes: Any) -> SettlementRow:
         return replace(self, **changes)
@@ -166,7 +170,8 @@ def q_get_by_key(
 ) -> SettlementRow | None:
     return _row(
         conn.execute(
-            f"SELECT {_COLS} FROM settlements WHERE serving_province = ? AND org_id = ? AND request_id = ?",
+            f"SELECT {_COLS} FROM settlements WHERE serving_province = ? AND org_id = ? "
+            "AND request_id = ?",
             (serving, org_id, request_id),
         ).fetchone()
     )
@@ -182,9 +187,9 @@ def q_insert_settlement(conn: sqlite3.Connection, row: SettlementRow) -> None:
 def q_update_settlement(conn: sqlite3.Connection, row: SettlementRow) -> None:
     """Write every mutable column of ``row`` (state, amounts, times)."""
     conn.execute(
-        "UPDATE settlements SET state = ?, fund_pay = ?, psn_acct_pay = ?, own_pay_amt = ?, deductible_part = ?, "
-        "acct_balance = ?, settled_at = ?, reversed_at = ?, reverse_request_id = ?, settled_by = ?, "
-        "fee_sumamt = ? WHERE settlement_id = ?",
+        "UPDATE settlements SET state = ?, fund_pay = ?, psn_acct_pay = ?, own_pay_amt = ?, "
+        "deductible_part = ?, acct_balance = ?, settled_at = ?, reversed_at = ?, "
+        "reverse_request_id = ?, settled_by = ?, fee_sumamt = ? WHERE settlement_id = ?",
         (
             row.state,
             row.fund_pay,
@@ -219,7 +224,8 @@ def q_pending(
     return [
         SettlementRow(*r)
         for r in conn.execute(
-            f"SELECT {_COLS} FROM settlements WHERE state = 'pending' AND created_at <= ? ORDER BY created_at LIMIT ?",
+            f"SELECT {_COLS} FROM settlements WHERE state = 'pending' AND created_at <= ? "
+            "ORDER BY created_at LIMIT ?",
             (older_than_ms, limit),
         )
     ]
@@ -230,7 +236,8 @@ def q_account(
 ) -> tuple[int, int] | None:
     """(balance, the last year credited with its injection), or None before the first use."""
     r = conn.execute(
-        "SELECT balance, injected_year FROM personal_accounts WHERE id_type = ? AND id_no = ? AND insu_org = ?",
+        "SELECT balance, injected_year FROM personal_accounts WHERE id_type = ? AND id_no = ? "
+        "AND insu_org = ?",
         (id_type, id_no, insu_org),
     ).fetchone()
     return (r[0], r[1]) if r is not None else None
@@ -246,8 +253,9 @@ def q_set_account(
     now_ms: int,
 ) -> None:
     conn.execute(
-        "INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, injected_year, opened_at, updated_at) "
-        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (id_type, id_no, insu_org) DO UPDATE SET balance = excluded.balance, "
+        "INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, injected_year, "
+        "opened_at, updated_at) VALUES (?,?,?,?,?,?,?) "
+        "ON CONFLICT (id_type, id_no, insu_org) DO UPDATE SET balance = excluded.balance, "
         "injected_year = excluded.injected_year, updated_at = excluded.updated_at",
         (id_type, id_no, insu_org, balance, injected_year, now_ms, now_ms),
     )
@@ -257,8 +265,8 @@ def q_accumulators(
     conn: sqlite3.Connection, id_type: str, id_no: str, insu_org: str, year: int
 ) -> tuple[int, int]:
     r = conn.execute(
-        "SELECT deductible_paid, fund_paid FROM accumulators WHERE id_type = ? AND id_no = ? AND insu_org = ? "
-        "AND year = ?",
+        "SELECT deductible_paid, fund_paid FROM accumulators WHERE id_type = ? AND id_no = ? "
+        "AND insu_org = ? AND year = ?",
         (id_type, id_no, insu_org, year),
     ).fetchone()
     return (r[0], r[1]) if r is not None else (0, 0)
@@ -274,9 +282,9 @@ def q_set_accumulators(
     fund_paid: int,
 ) -> None:
     conn.execute(
-        "INSERT INTO accumulators (id_type, id_no, insu_org, year, deductible_paid, fund_paid) VALUES (?,?,?,?,?,?) "
-        "ON CONFLICT (id_type, id_no, insu_org, year) DO UPDATE SET deductible_paid = excluded.deductible_paid, "
-        "fund_paid = excluded.fund_paid",
+        "INSERT INTO accumulators (id_type, id_no, insu_org, year, deductible_paid, fund_paid) "
+        "VALUES (?,?,?,?,?,?) ON CONFLICT (id_type, id_no, insu_org, year) DO UPDATE "
+        "SET deductible_paid = excluded.deductible_paid, fund_paid = excluded.fund_paid",
         (id_type, id_no, insu_org, year, deductible_paid, fund_paid),
     )
 

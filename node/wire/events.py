@@ -14,6 +14,7 @@ channel id in ``ecCardNo`` (the event's subject), the status's version, and
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from ecnet.v1 import common_pb2
 from ecnet.v1 import federation_service_pb2 as fed_pb
@@ -139,7 +140,7 @@ def channel_from_event(e: fed_pb.Event) -> ChannelStatus:
     return ChannelStatus(e.ecCardNo, data["status"], data["reason"], e.version)
 
 
-def _notice_fields(e: fed_pb.Event) -> dict:
+def _notice_fields(e: fed_pb.Event) -> dict[str, Any]:
     try:
         data = json.loads(e.payloadJson)
     except ValueError:

@@ -11,7 +11,7 @@ nodes), the insured regions, the version.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol
+from typing import Literal, Protocol, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -106,7 +106,7 @@ def national_voucher_data(
     to, every authorization of it, revoked ones too)."""
     return common_pb2.VoucherData(
         ecCardNo=v.ec_card_no,
-        state=v.state,  # type: ignore[arg-type]  # the numbers of ecnet.v1.VoucherState
+        state=cast(common_pb2.VoucherState, v.state),  # a number of ecnet.v1.VoucherState
         userName=person.user_name,
         idType=person.id_type,
         idNo=person.id_no,
@@ -134,7 +134,7 @@ def cached_voucher_data(v: CachedVoucher) -> common_pb2.VoucherData:
     what this one holds."""
     return common_pb2.VoucherData(
         ecCardNo=v.ec_card_no,
-        state=v.state,  # type: ignore[arg-type]  # the numbers of ecnet.v1.VoucherState
+        state=cast(common_pb2.VoucherState, v.state),  # a number of ecnet.v1.VoucherState
         userName=v.user_name,
         idType=v.id_type,
         idNo=v.id_no,
@@ -158,8 +158,8 @@ def cached_voucher_data(v: CachedVoucher) -> common_pb2.VoucherData:
     )
 
 
-def _ms(msg: common_pb2.Authorization, field: str) -> int | None:
-    if not msg.HasField(field):  # type: ignore[arg-type]
+def _ms(msg: common_pb2.Authorization, field: Literal["authorizedAt", "revokedAt"]) -> int | None:
+    if not msg.HasField(field):
         return None
     ts: Timestamp = getattr(msg, field)
     return ts.ToMilliseconds()

@@ -143,7 +143,8 @@ def m003_lifecycle(db: sqlite_utils.Database) -> None:
         CREATE TABLE activation_serials (
             serial              TEXT PRIMARY KEY,
             kind                TEXT NOT NULL
-                                CHECK (kind IN ('real_name', 'real_person', 'password_page', 'password')),
+                                CHECK (kind IN ('real_name', 'real_person', 'password_page',
+                                                'password')),
             person_id           INTEGER NOT NULL REFERENCES persons(person_id),
             channel_id          TEXT NOT NULL,
             parent              TEXT,

@@ -302,7 +302,8 @@ def m010_account_injected_year(db: sqlite_utils.Database) -> None:
         """
         ALTER TABLE personal_accounts ADD COLUMN injected_year INTEGER NOT NULL DEFAULT 0;
         UPDATE personal_accounts
-           SET injected_year = CAST(strftime('%Y', opened_at / 1000 + 28800, 'unixepoch') AS INTEGER);
+           SET injected_year =
+               CAST(strftime('%Y', opened_at / 1000 + 28800, 'unixepoch') AS INTEGER);
         """,
     )
 

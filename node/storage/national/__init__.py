@@ -54,6 +54,7 @@ from node.storage.national.directory import (
 )
 from node.storage.national.registry import (
     PersonRow,
+    PersonSeed,
     RegionRow,
     q_face_template,
     q_insert_persons,
@@ -92,6 +93,7 @@ __all__ = [
     "COUNTED_TABLES",
     # rows
     "PersonRow",
+    "PersonSeed",
     "RegionRow",
     "ChannelRow",
     "TerminalRow",

@@ -118,7 +118,8 @@ def q_idempotent_get(
 ) -> tuple[str, str] | None:
     """(fingerprint, result JSON) of an earlier call with this request id."""
     r = conn.execute(
-        "SELECT fingerprint, result FROM idempotency WHERE channel_id = ? AND method = ? AND request_id = ?",
+        "SELECT fingerprint, result FROM idempotency WHERE channel_id = ? AND method = ? "
+        "AND request_id = ?",
         (channel_id, method, request_id),
     ).fetchone()
     return (r[0], r[1]) if r else None

@@ -88,8 +88,8 @@ def q_upsert_channels(
 
 def q_set_channel_status(conn: sqlite3.Connection, row: ChannelRow) -> None:
     conn.execute(
-        "UPDATE channels SET status = ?, status_reason = ?, status_version = ?, status_changed_at = ? "
-        "WHERE channel_id = ?",
+        "UPDATE channels SET status = ?, status_reason = ?, status_version = ?, "
+        "status_changed_at = ? WHERE channel_id = ?",
         (row.status, row.status_reason, row.status_version, row.status_changed_at, row.channel_id),
     )
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict
 
 __all__ = [
     "RegionRow",
     "PersonRow",
+    "PersonSeed",
     "q_list_persons",
     "q_person",
     "q_person_by_id",
@@ -130,9 +131,22 @@ def q_face_template(conn: sqlite3.Connection, person_id: int) -> bytes | None:
     return bytes(r[0]) if r and r[0] is not None else None
 
 
-def q_insert_persons(
-    conn: sqlite3.Connection, people: Sequence[dict[str, Any]], now_ms: int
-) -> int:
+class PersonSeed(TypedDict):
+    """A person as seeding inserts it (:func:`q_insert_persons`): the columns of
+    ``persons``, and ``insured``, the (insuOrg, insuType) pairs of its regions."""
+
+    user_name: str
+    id_type: str
+    id_no: str
+    gender: str
+    birthday: str
+    nationality: str
+    phone: str
+    face_template: NotRequired[bytes | None]
+    insured: Sequence[tuple[str, str]]
+
+
+def q_insert_persons(conn: sqlite3.Connection, people: Sequence[PersonSeed], now_ms: int) -> int:
     """Bulk insert for seeding: each dict has the person's columns and ``insured``."""
     start = conn.execute("SELECT coalesce(max(person_id), 0) FROM persons").fetchone()[0] + 1
     person_rows = []
@@ -170,7 +184,8 @@ def q_update_identity(
     conn: sqlite3.Connection, person_id: int, user_name: str, id_type: str, id_no: str, now_ms: int
 ) -> None:
     conn.execute(
-        "UPDATE persons SET user_name = ?, id_type = ?, id_no = ?, updated_at = ? WHERE person_id = ?",
+        "UPDATE persons SET user_name = ?, id_type = ?, id_no = ?, updated_at = ? "
+        "WHERE person_id = ?",
         (user_name, id_type, id_no, now_ms, person_id),
     )
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 from node.storage.db import Database, count_rows
 from node.storage.meta import q_meta_get, q_meta_set
@@ -18,7 +17,7 @@ from node.storage.national.channels import (
     q_terminal_provinces,
     q_upsert_channels,
 )
-from node.storage.national.registry import q_insert_persons
+from node.storage.national.registry import PersonSeed, q_insert_persons
 from node.storage.national.store import COUNTED_TABLES
 
 __all__ = ["NationalSeeder"]
@@ -43,7 +42,7 @@ class NationalSeeder:
     def set_meta(self, key: str, value: str) -> None:
         self.db.write_sync(q_meta_set, key, value)
 
-    def insert_persons(self, people: Sequence[dict[str, Any]], now_ms: int) -> int:
+    def insert_persons(self, people: Sequence[PersonSeed], now_ms: int) -> int:
         return self.db.write_sync(q_insert_persons, people, now_ms)
 
     def upsert_channels(self, channels: Iterable[ChannelRow], now_ms: int) -> None:

@@ -5,8 +5,9 @@ one write transaction."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar, TypeVarTuple
 
 from node.storage import outbox
 from node.storage.db import RoleStore
@@ -31,6 +32,7 @@ from node.storage.national.relay import RelayEvent, RelayResult, q_relay_events
 __all__ = ["NationalStore", "COUNTED_TABLES"]
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 # The tables whose row counts a status call reports.
 COUNTED_TABLES = ("persons", "vouchers", "authorizations", "channels", "terminals")
@@ -84,10 +86,10 @@ class NationalStore(RoleStore):
         """The highest outbox seq of province node ``origin`` relayed here."""
         return await self.db.read(outbox.q_inbox_position, origin)
 
-    async def query(self, fn: Callable[..., T], *args: Any) -> T:
+    async def query(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """Run ``fn(conn, *args)`` on a reader (``fn`` composes the ``q_*`` functions)."""
         return await self.db.read(fn, *args)
 
-    async def transact(self, fn: Callable[..., T], *args: Any) -> T:
+    async def transact(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """Run ``fn(conn, *args)`` in one write transaction: it commits whole or not at all."""
         return await self.db.write(fn, *args)

@@ -102,7 +102,8 @@ def q_put_voucher(conn: sqlite3.Connection, v: VoucherRow) -> None:
         f"INSERT INTO vouchers ({_VOUCHER_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
         "ON CONFLICT (ec_card_no) DO UPDATE SET person_id = excluded.person_id, "
         "state = excluded.state, password_hash = excluded.password_hash, "
-        "password_salt = excluded.password_salt, password_iterations = excluded.password_iterations, "
+        "password_salt = excluded.password_salt, "
+        "password_iterations = excluded.password_iterations, "
         "failed_attempts = excluded.failed_attempts, frozen_until = excluded.frozen_until, "
         "version = excluded.version, activated_at = excluded.activated_at, "
         "updated_at = excluded.updated_at, superseded_by = excluded.superseded_by",
@@ -173,7 +174,8 @@ def q_insert_authorization(
     conn: sqlite3.Connection, auth_code: str, ec_card_no: str, channel_id: str, now_ms: int
 ) -> None:
     conn.execute(
-        "INSERT INTO authorizations (auth_code, ec_card_no, channel_id, created_at) VALUES (?,?,?,?)",
+        "INSERT INTO authorizations (auth_code, ec_card_no, channel_id, created_at) "
+        "VALUES (?,?,?,?)",
         (auth_code, ec_card_no, channel_id, now_ms),
     )
 

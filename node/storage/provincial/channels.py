@@ -23,9 +23,11 @@ class ChannelStatus:
 def q_put_channel_status(conn: sqlite3.Connection, c: ChannelStatus, now_ms: int) -> bool:
     """Keep ``c`` unless this province holds its version or a newer one. True if written."""
     cur = conn.execute(
-        "INSERT INTO channel_status (channel_id, status, reason, version, updated_at) VALUES (?,?,?,?,?) "
-        "ON CONFLICT (channel_id) DO UPDATE SET status = excluded.status, reason = excluded.reason, "
-        "version = excluded.version, updated_at = excluded.updated_at WHERE excluded.version > channel_status.version",
+        "INSERT INTO channel_status (channel_id, status, reason, version, updated_at) "
+        "VALUES (?,?,?,?,?) "
+        "ON CONFLICT (channel_id) DO UPDATE SET status = excluded.status, "
+        "reason = excluded.reason, version = excluded.version, updated_at = excluded.updated_at "
+        "WHERE excluded.version > channel_status.version",
         (c.channel_id, c.status, c.reason, c.version, now_ms),
     )
     return cur.rowcount > 0

@@ -78,7 +78,8 @@ def q_apply_events(
             continue
         position = ev.seq
         cur = conn.execute(
-            "INSERT OR IGNORE INTO inbox_events (event_id, origin, seq, applied_at) VALUES (?,?,?,?)",
+            "INSERT OR IGNORE INTO inbox_events (event_id, origin, seq, applied_at) "
+            "VALUES (?,?,?,?)",
             (ev.event_id, origin, ev.seq, now_ms),
         )
         if cur.rowcount == 0:

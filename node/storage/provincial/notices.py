@@ -46,9 +46,9 @@ NOTICE_VERSIONS = {"settled": 1, "reversed": 2}
 def q_put_notice(conn: sqlite3.Connection, n: Notice, now_ms: int) -> bool:
     """Store a received notice unless this (settlement, state) is already here."""
     cur = conn.execute(
-        "INSERT OR IGNORE INTO settlement_notices (settlement_id, state, version, ec_card_no, id_type, "
-        "id_no, insu_org, settled_by, med_type, fee_sumamt, fund_pay, psn_acct_pay, own_pay_amt, "
-        "at_ms, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        "INSERT OR IGNORE INTO settlement_notices (settlement_id, state, version, ec_card_no, "
+        "id_type, id_no, insu_org, settled_by, med_type, fee_sumamt, fund_pay, psn_acct_pay, "
+        "own_pay_amt, at_ms, received_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         (
             n.settlement_id,
             n.state,
@@ -76,8 +76,9 @@ def q_list_notices(
     """Notices received for one person: each settlement's current state, newest first."""
     # The current state of each settlement: its row of highest version.
     rows = conn.execute(
-        "SELECT settlement_id, ec_card_no, id_type, id_no, insu_org, settled_by, med_type, fee_sumamt, "
-        "fund_pay, psn_acct_pay, own_pay_amt, state, at_ms, received_at FROM settlement_notices n "
+        "SELECT settlement_id, ec_card_no, id_type, id_no, insu_org, settled_by, med_type, "
+        "fee_sumamt, fund_pay, psn_acct_pay, own_pay_amt, state, at_ms, received_at "
+        "FROM settlement_notices n "
         "WHERE id_type = ? AND id_no = ? AND NOT EXISTS (SELECT 1 FROM settlement_notices m "
         "WHERE m.settlement_id = n.settlement_id AND m.version > n.version) "
         "ORDER BY at_ms DESC, settlement_id LIMIT ?",

@@ -105,10 +105,11 @@ def q_put_voucher(
         "nationality, insured_regions, state, version, source, updated_at) "
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (ec_card_no) DO UPDATE SET "
         "id_type = excluded.id_type, id_no = excluded.id_no, user_name = excluded.user_name, "
-        "gender = excluded.gender, birthday = excluded.birthday, nationality = excluded.nationality, "
-        "insured_regions = excluded.insured_regions, state = excluded.state, version = excluded.version, "
-        "source = CASE WHEN voucher_cache.source = 'pushed' THEN 'pushed' ELSE excluded.source END, "
-        "updated_at = excluded.updated_at",
+        "gender = excluded.gender, birthday = excluded.birthday, "
+        "nationality = excluded.nationality, insured_regions = excluded.insured_regions, "
+        "state = excluded.state, version = excluded.version, "
+        "source = CASE WHEN voucher_cache.source = 'pushed' THEN 'pushed' "
+        "ELSE excluded.source END, updated_at = excluded.updated_at",
         (
             snap.ec_card_no,
             snap.id_type,
@@ -186,7 +187,8 @@ def q_get_by_auth_code(conn: sqlite3.Connection, auth_code: str) -> AuthMatch | 
     """The cached voucher an authorization code belongs to (revoked ones too), with the
     code's channel status (``channel_status`` of m011; approved when not listed)."""
     r = conn.execute(
-        "SELECT a.ec_card_no, a.channel_id, a.revoked, coalesce(c.status, 'approved'), coalesce(c.reason, '') "
+        "SELECT a.ec_card_no, a.channel_id, a.revoked, coalesce(c.status, 'approved'), "
+        "coalesce(c.reason, '') "
         "FROM channel_auths a LEFT JOIN channel_status c USING (channel_id) WHERE a.auth_code = ?",
         (auth_code,),
     ).fetchone()
