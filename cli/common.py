@@ -6,8 +6,9 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,7 +32,8 @@ out = Console(width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
 
 DataOpt = Annotated[
-    Path, typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]")
+    Path | None,
+    typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 # --node of the commands that talk to a provincial node (beside --province NN).
@@ -44,11 +46,15 @@ def data_dir(value: Path | None) -> Path:
     return value if value is not None else default_data_dir()
 
 
-def reports_errors(fn):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """One clear line and a non-zero exit for every expected failure."""
 
     @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except CliError as exc:
@@ -62,7 +68,8 @@ def reports_errors(fn):
     return wrapper
 
 
-def print_json(value) -> None:
+def print_json(value: Any) -> None:
+    """``value``: anything ``json.dumps`` takes (dicts, lists, strings, numbers)."""
     out.print_json(json.dumps(value, ensure_ascii=False))
 
 

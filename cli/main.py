@@ -7,7 +7,7 @@ Failures print one line, with the C.4 code when there is one, and exit non-zero.
 
 from __future__ import annotations
 
-import sys
+import subprocess
 import time
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +20,7 @@ from rich.table import Table
 from cli.common import DataOpt, JsonOpt, err, out, print_json, reports_errors
 from cli.common import data_dir as _data
 from cli.nation import (
+    NodeStatus,
     check_ports_free,
     collect_status,
     parse_provinces,
@@ -28,13 +29,14 @@ from cli.nation import (
     stop_entry,
     wait_healthy,
 )
-from cli.nationfile import NationFile, pid_alive
+from cli.nationfile import NationFile, NodeEntry, pid_alive
 from cli.qr import qr_app
 from cli.rpc import CliError, NodeHandle, national_address
 from cli.scan import scan, token_app, trans
 from cli.settle import settle, settlement_app
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
+from ecnet.v1 import common_pb2
 
 __all__ = ["app", "main"]
 
@@ -64,7 +66,7 @@ NodeOpt = Annotated[
 
 
 # -- nation ------------------------------------------------------------------------
-def _status_table(rows: list[dict]) -> Table:
+def _status_table(rows: list[NodeStatus]) -> Table:
     table = Table(title="ecnet nation", title_justify="left")
     columns = (
         "node",
@@ -185,7 +187,7 @@ def nation_up(
         )
 
     started = time.monotonic()
-    procs = {}
+    procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
         procs["national"] = spawn(national, national.address, heartbeat)
         nation.save()
@@ -245,7 +247,7 @@ def nation_down(data: DataOpt = None) -> None:
     out.print("nation stopped")
 
 
-def _entry(nation: NationFile, province: str):
+def _entry(nation: NationFile, province: str) -> NodeEntry:
     entry = nation.nodes.get(f"p{province}")
     if entry is None:
         raise CliError(
@@ -311,7 +313,8 @@ def nation_retry_parked(
     for e in events:
         out.print(f"queued again: {e.eventId} ({e.kind}), refused with: {e.error}", markup=False)
     out.print(
-        f"{len(events)} parked event{'s' if len(events) != 1 else ''} queued again for province {province}"
+        f"{len(events)} parked event{'s' if len(events) != 1 else ''} queued again "
+        f"for province {province}"
     )
 
 
@@ -330,7 +333,7 @@ def persons_list(
     """Sample persons (name, idType, idNo, insured regions) for trying the flows."""
     if limit <= 0:
         raise CliError("--limit must be positive", -2)
-    persons = []
+    persons: list[common_pb2.Person] = []
     token = ""
     with NodeHandle(national_address(_data(data), node)) as h:
         while len(persons) < limit:
@@ -388,7 +391,9 @@ def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = F
     out.print(table)
 
 
-def _set_channel_status(channel: str, status: str, reason: str, data, node, json_: bool) -> None:
+def _set_channel_status(
+    channel: str, status: str, reason: str, data: Path | None, node: str | None, json_: bool
+) -> None:
     with NodeHandle(national_address(_data(data), node)) as h:
         resp = h.call(
             h.admin.SetChannelStatus,
@@ -465,4 +470,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

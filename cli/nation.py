@@ -15,11 +15,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TypedDict
 
 from cli.nationfile import NationFile, NodeEntry, pid_alive
 from cli.rpc import CliError, NodeHandle, health_of
 from ecnet.v1 import admin_service_pb2 as admin_pb
-from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.domain.regions import PROVINCES, is_province, province_name
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "wait_healthy",
     "stop_entry",
     "collect_status",
+    "NodeStatus",
     "DEFAULT_PROVINCES",
 ]
 
@@ -69,7 +70,7 @@ def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationF
     return nation
 
 
-def spawn(entry: NodeEntry, national: str, heartbeat: float = 2.0) -> subprocess.Popen:
+def spawn(entry: NodeEntry, national: str, heartbeat: float = 2.0) -> subprocess.Popen[bytes]:
     Path(entry.data).mkdir(parents=True, exist_ok=True)
     with open(entry.log, "ab") as log:
         proc = subprocess.Popen(
@@ -77,7 +78,8 @@ def spawn(entry: NodeEntry, national: str, heartbeat: float = 2.0) -> subprocess
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            start_new_session=True,  # Ctrl-C in the terminal reaches the CLI, which stops them in order
+            # Ctrl-C in the terminal reaches the CLI, which stops them in order
+            start_new_session=True,
         )
     entry.pid = proc.pid
     return proc
@@ -133,7 +135,9 @@ def _is_spawned(entry: NodeEntry) -> bool:
 
 
 def wait_healthy(
-    entries: list[NodeEntry], procs: dict[str, subprocess.Popen], timeout: float = START_TIMEOUT
+    entries: list[NodeEntry],
+    procs: dict[str, subprocess.Popen[bytes]],
+    timeout: float = START_TIMEOUT,
 ) -> None:
     """Until every node reports SERVING; a node that exits raises with its reason."""
     deadline = time.monotonic() + timeout
@@ -147,7 +151,8 @@ def wait_healthy(
                 del pending[name]
         if pending and time.monotonic() > deadline:
             raise CliError(
-                f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))} (see their node.log)",
+                f"not healthy after {timeout:.0f}s: {', '.join(sorted(pending))} "
+                "(see their node.log)",
                 -3,
             )
         if pending:
@@ -177,10 +182,29 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def collect_status(nation: NationFile) -> list[dict]:
+class NodeStatus(TypedDict):
+    """One node of ``ecnet nation status`` (its ``--json`` prints these as they are)."""
+
+    node: str
+    role: str
+    province: str
+    provinceName: str
+    address: str
+    pid: int | None
+    health: str
+    # From national's directory (admin NodeEntry): the node's state ("" when national
+    # does not list it), events waiting for it and set aside, the last one it applied.
+    directory: str
+    pendingEvents: int
+    parkedEvents: int
+    appliedPosition: int
+    counts: dict[str, int]
+
+
+def collect_status(nation: NationFile) -> list[NodeStatus]:
     """One row per node: role, province, address, pid, health, directory state, counts."""
-    directory: dict[str, fed_pb.NodeRole | object] = {}
-    rows = []
+    directory: dict[str, admin_pb.NodeEntry] = {}
+    rows: list[NodeStatus] = []
     national = nation.national
     if health_of(national.address) != "DOWN":
         try:

@@ -9,21 +9,22 @@ numeric-mode QR) or writes it as a PNG or SVG picture that a barcode reader can 
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
+import grpc
 import segno
 import typer
 from google.protobuf.json_format import MessageToDict
 
 from cli.common import DataOpt, JsonOpt, ProvincialNodeOpt, out, province_address, reports_errors
 from cli.rpc import CliError, NodeHandle
+from cli.stubs import QrStub, qr_stub
 from ecnet.v1 import qr_service_pb2 as pb
-from ecnet.v1 import qr_service_pb2_grpc
 from node.domain.qrcode import looks_like_code
 
 __all__ = ["qr_app", "draw"]
@@ -48,16 +49,25 @@ RequestOpt = Annotated[
 ]
 
 
-def _call(data, node, province, channel: str, method: str, request):
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
+def _call(
+    data: Path | None,
+    node: str | None,
+    province: str,
+    channel: str,
+    method: Callable[[QrStub], grpc.UnaryUnaryMultiCallable[Request, Response]],
+    request: Request,
+) -> Response:
+    """``method`` of the province's QrService (e.g. ``lambda s: s.IssueQrCode``), called
+    as ``channel``."""
     with NodeHandle(province_address(data, node, province)) as h:
-        stub = qr_service_pb2_grpc.QrServiceStub(h.channel)
-        return h.call(
-            functools.partial(getattr(stub, method), metadata=(("ec-channel-id", channel),)),
-            request,
-        )
+        return h.call(method(qr_stub(h.channel)), request, metadata=(("ec-channel-id", channel),))
 
 
-def _report(resp, as_json: bool) -> None:
+def _report(resp: pb.IssueQrCodeResponse | pb.RefreshQrCodeResponse, as_json: bool) -> None:
     value = {
         "ecQrCode": resp.ecQrCode,
         "expiresAt": resp.expiresAt.ToJsonString() if resp.HasField("expiresAt") else "",
@@ -91,7 +101,7 @@ def issue(
 ) -> None:
     """A new code for the holder (earlier live codes of the authorization die)."""
     request = pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org, requestId=request_id)
-    _report(_call(data, node, province, channel, "IssueQrCode", request), json_)
+    _report(_call(data, node, province, channel, lambda s: s.IssueQrCode, request), json_)
 
 
 @qr_app.command("refresh")
@@ -111,7 +121,7 @@ def refresh(
     request = pb.RefreshQrCodeRequest(
         authCode=auth_code, ecQrCode=code, insuOrg=insu_org, requestId=request_id
     )
-    _report(_call(data, node, province, channel, "RefreshQrCode", request), json_)
+    _report(_call(data, node, province, channel, lambda s: s.RefreshQrCode, request), json_)
 
 
 def draw(value: str, compact: bool | None = None) -> None:

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from cli.nationfile import NationFile
-from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
+from cli.stubs import admin_stub, health_check
 from node.errors import from_rpc_error
 
-__all__ = ["CliError", "NodeHandle", "health_of", "national_address"]
+__all__ = ["CliError", "NodeHandle", "Metadata", "health_of", "national_address"]
+
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+# What a call sends as gRPC metadata, e.g. (("ec-channel-id", "WECHAT"),).
+Metadata = tuple[tuple[str, str], ...]
 
 
 class CliError(Exception):
@@ -29,13 +36,17 @@ class NodeHandle:
 
     def __post_init__(self) -> None:
         self.channel = grpc.insecure_channel(self.address)
-        self.admin = admin_service_pb2_grpc.AdminServiceStub(self.channel)
-        self.federation = federation_service_pb2_grpc.FederationServiceStub(self.channel)
-        self.health = health_pb2_grpc.HealthStub(self.channel)
+        self.admin = admin_stub(self.channel)
 
-    def call(self, method, request, timeout: float = 10.0):
+    def call(
+        self,
+        method: grpc.UnaryUnaryMultiCallable[Request, Response],
+        request: Request,
+        timeout: float = 10.0,
+        metadata: Metadata | None = None,
+    ) -> Response:
         try:
-            return method(request, timeout=timeout)
+            return method(request, timeout=timeout, metadata=metadata)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if code == -3:
@@ -48,7 +59,12 @@ class NodeHandle:
     def __enter__(self) -> NodeHandle:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         self.close()
 
 
@@ -56,9 +72,7 @@ def health_of(address: str, timeout: float = 1.0) -> str:
     """SERVING, NOT_SERVING, or DOWN when the node does not answer."""
     with grpc.insecure_channel(address) as channel:
         try:
-            resp = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=timeout
-            )
+            resp = health_check(channel)(health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.RpcError:
             return "DOWN"
     return health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status)

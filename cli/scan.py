@@ -13,12 +13,11 @@ of that token (flag of table C.3). ``trans`` sends one raw Appendix B envelope t
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,8 +32,8 @@ from cli.common import (
 )
 from cli.ectrans import TERMINAL_ENV, nation_ec_trans
 from cli.rpc import CliError, NodeHandle
+from cli.stubs import acceptance_stub
 from ecnet.v1 import acceptance_service_pb2 as pb
-from ecnet.v1 import acceptance_service_pb2_grpc
 from node.domain.codes import CHECK_RESULTS
 from node.domain.qrcode import looks_like_code
 
@@ -67,7 +66,7 @@ def read_code(image: Path) -> str:
     return next((t for t in texts if looks_like_code(t)), texts[0])
 
 
-def _show(value: dict, as_json: bool, lines: list[str]) -> None:
+def _show(value: Any, as_json: bool, lines: list[str]) -> None:
     if as_json:
         out.print_json(json.dumps(value, ensure_ascii=False))
     else:
@@ -108,7 +107,7 @@ def scan(
         raise CliError(
             "give the value with --code V or a picture of it with --image FILE (one of them)", -2
         )
-    value = code or read_code(image)  # type: ignore[arg-type]
+    value = read_code(image) if image is not None else code
     request = pb.QueryRequest(
         orgId=org,
         businessType=business_type,
@@ -119,8 +118,8 @@ def scan(
         ecQrCode=value,
     )
     with NodeHandle(province_address(data, node, province)) as h:
-        stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
-        r = h.call(functools.partial(stub.Query, metadata=(("ec-terminal-id", terminal),)), request)
+        stub = acceptance_stub(h.channel)
+        r = h.call(stub.Query, request, metadata=(("ec-terminal-id", terminal),))
     answer = {
         "ecQrCode": value,
         "userName": r.userName,
@@ -138,7 +137,8 @@ def scan(
         [
             f"scanned {value}",
             f"userName {r.userName}   idType {r.idType}   idNo {r.idNo}",
-            f"insuOrg {r.insuOrg}   gender {r.gender}   birthday {r.birthday}   nationality {r.nationality}",
+            f"insuOrg {r.insuOrg}   gender {r.gender}   birthday {r.birthday}   "
+            f"nationality {r.nationality}",
             f"ecToken {r.ecToken}",
         ],
     )
@@ -164,8 +164,7 @@ def token_check(
         ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org
     )
     with NodeHandle(province_address(data, node, province)) as h:
-        stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(h.channel)
-        r = h.call(stub.CheckToken, request)
+        r = h.call(acceptance_stub(h.channel).CheckToken, request)
     _show(
         {"flag": r.flag, "insuOrg": r.insuOrg},
         json_,

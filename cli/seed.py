@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from node.population import enrolled_face_template, generate, sample_channels, sample_terminals
 from node.storage.national import ChannelRow, NationalSeeder, TerminalRow
@@ -53,7 +54,8 @@ def seed_national(
         )
         if store.counts()["persons"] == 0:
             start = time.perf_counter()
-            chunk: list[dict] = []
+            # The rows NationalSeeder.insert_persons takes (column name -> value).
+            chunk: list[dict[str, Any]] = []
             for p in generate(population, seed, provinces):
                 chunk.append(
                     {

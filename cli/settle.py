@@ -17,12 +17,15 @@ from __future__ import annotations
 import json
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import grpc
 import typer
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from rich.table import Table
 
 from cli.common import (
@@ -35,8 +38,8 @@ from cli.common import (
     reports_errors,
 )
 from cli.rpc import CliError, NodeHandle
+from cli.stubs import SettlementStub, settlement_stub
 from ecnet.v1 import settlement_service_pb2 as pb
-from ecnet.v1 import settlement_service_pb2_grpc
 from node.errors import from_rpc_error, node_answer
 from node.settlement.wire import MED_TYPE_OF, MED_TYPE_PROTO
 
@@ -167,16 +170,27 @@ def _answered(exc: grpc.RpcError) -> bool:
     return node_answer(exc) is not None
 
 
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
+
 def _call(
-    data, node, province: str, method: str, request, retry_id: str = "", timeout: float = 10.0
-):
-    """One SettlementService call. A -3 from the node (a remote settlement not
-    confirmed in time) keeps its message; a node that does not answer says so. Either
-    way, the request id to retry with (``retry_id``) is named."""
+    data: Path | None,
+    node: str | None,
+    province: str,
+    method: Callable[[SettlementStub], grpc.UnaryUnaryMultiCallable[Request, Response]],
+    request: Request,
+    retry_id: str = "",
+    timeout: float = 10.0,
+) -> Response:
+    """One SettlementService call (``method``, e.g. ``lambda s: s.Settle``). A -3 from
+    the node (a remote settlement not confirmed in time) keeps its message; a node that
+    does not answer says so. Either way, the request id to retry with (``retry_id``) is
+    named."""
     with NodeHandle(province_address(data, node, province)) as h:
-        stub = settlement_service_pb2_grpc.SettlementServiceStub(h.channel)
+        stub = settlement_stub(h.channel)
         try:
-            return getattr(stub, method)(request, timeout=timeout)
+            return method(stub)(request, timeout=timeout)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if code == -3 and not _answered(exc):
@@ -198,11 +212,15 @@ def _money(label: str, fen: int) -> str:
     return f"{label:<14} {fen:>10} ({yuan(fen)} yuan)"
 
 
-def _ts(msg, name: str) -> str:
-    return getattr(msg, name).ToJsonString() if msg.HasField(name) else ""
+def _ts(msg: Message, name: str) -> str:
+    """The timestamp field ``name`` of ``msg`` as RFC 3339, or "" when it is not set."""
+    if not msg.HasField(name):
+        return ""
+    stamp: Timestamp = getattr(msg, name)
+    return stamp.ToJsonString()
 
 
-def settlement_dict(s: pb.Settlement) -> dict:
+def settlement_dict(s: pb.Settlement) -> dict[str, Any]:
     """The Settlement as proto3 JSON (every field, int64 as strings, enums by name)."""
     return MessageToDict(
         s, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
@@ -293,7 +311,9 @@ def settle(
     request = pb.SettleRequest(
         ecToken=token, orgId=org, requestId=request_id, medType=med, items=fee_items
     )
-    s = _call(data, node, province, "Settle", request, request_id, SETTLE_TIMEOUT).settlement
+    s = _call(
+        data, node, province, lambda s: s.Settle, request, request_id, SETTLE_TIMEOUT
+    ).settlement
     _show(s, json_)
 
 
@@ -308,7 +328,11 @@ def show(
 ) -> None:
     """A settlement made at (or for) this province, by its id."""
     s = _call(
-        data, node, province, "GetSettlement", pb.GetSettlementRequest(settlementId=settlement_id)
+        data,
+        node,
+        province,
+        lambda s: s.GetSettlement,
+        pb.GetSettlementRequest(settlementId=settlement_id),
     ).settlement
     _show(s, json_)
 
@@ -331,7 +355,7 @@ def reverse(
     """Reverse a settlement, once: the personal account and the year's totals restored."""
     request_id = request_id or uuid.uuid4().hex
     request = pb.ReverseRequest(settlementId=settlement_id, orgId=org, requestId=request_id)
-    s = _call(data, node, province, "Reverse", request, timeout=SETTLE_TIMEOUT).settlement
+    s = _call(data, node, province, lambda s: s.Reverse, request, timeout=SETTLE_TIMEOUT).settlement
     if s.state == pb.SETTLEMENT_STATE_REVERSED and s.reverseRequestId != request_id:
         note = (
             f"already reversed at {_ts(s, 'reversedAt')} (reverseRequestId {s.reverseRequestId}); "
@@ -360,7 +384,7 @@ def notices(
     if not 1 <= limit <= 500:
         raise CliError("--limit must be between 1 and 500", -2)
     request = pb.ListNoticesRequest(idType=id_type, idNo=id_no, limit=limit)
-    got = _call(data, node, province, "ListNotices", request).notices
+    got = _call(data, node, province, lambda s: s.ListNotices, request).notices
     if json_:
         out.print_json(
             json.dumps(

@@ -19,12 +19,12 @@ person whose id number changed.
 from __future__ import annotations
 
 import base64
-import functools
 import json
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypedDict, TypeVar
 
+import grpc
 import typer
 from google.protobuf.json_format import MessageToDict
 from rich.table import Table
@@ -32,7 +32,8 @@ from rich.table import Table
 from cli.common import DataOpt, JsonOpt, out, reports_errors
 from cli.nationfile import default_data_dir
 from cli.rpc import CliError, NodeHandle, national_address
-from ecnet.v1 import admin_service_pb2, common_pb2, voucher_service_pb2_grpc
+from cli.stubs import voucher_stub
+from ecnet.v1 import admin_service_pb2, common_pb2
 from ecnet.v1 import voucher_service_pb2 as pb
 from node.voucher.biometric import make_liveness_sample
 
@@ -55,6 +56,9 @@ PasswordOpt = Annotated[
 ]
 ViaOpt = Annotated[str, typer.Option("--via", help="the official channel making the call")]
 
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+
 
 class Voucher:
     """VoucherService of the national node, called as one channel."""
@@ -62,19 +66,21 @@ class Voucher:
     def __init__(self, handle: NodeHandle, channel_id: str) -> None:
         self.handle = handle
         self.channel_id = channel_id
-        self.stub = voucher_service_pb2_grpc.VoucherServiceStub(handle.channel)
+        self.stub = voucher_stub(handle.channel)
         self.metadata = (("ec-channel-id", channel_id),)
 
-    def __getattr__(self, name: str):
-        method = functools.partial(getattr(self.stub, name), metadata=self.metadata)
-        return lambda request: self.handle.call(method, request)
+    def call(
+        self, method: grpc.UnaryUnaryMultiCallable[Request, Response], request: Request
+    ) -> Response:
+        """``method`` of :attr:`stub`, called as the channel."""
+        return self.handle.call(method, request, metadata=self.metadata)
 
 
 def _connect(data: Path | None, node: str | None) -> NodeHandle:
     return NodeHandle(national_address(data if data is not None else default_data_dir(), node))
 
 
-def _show(value: dict, as_json: bool, lines: list[str]) -> None:
+def _show(value: Any, as_json: bool, lines: list[str]) -> None:
     if as_json:
         out.print_json(json.dumps(value, ensure_ascii=False))
     else:
@@ -88,8 +94,9 @@ def _state(state: int) -> str:
 
 def _sample(v: Voucher, name: str, id_type: str, id_no: str, challenge: str) -> bytes:
     """The simulated camera: the enrolled template (simulation RPC) answering ``challenge``."""
-    face = v.GetSimulatedFaceTemplate(
-        pb.GetSimulatedFaceTemplateRequest(userName=name, idType=id_type, idNo=id_no)
+    face = v.call(
+        v.stub.GetSimulatedFaceTemplate,
+        pb.GetSimulatedFaceTemplateRequest(userName=name, idType=id_type, idNo=id_no),
     )
     return make_liveness_sample(face.faceTemplate, challenge, int(time.time() * 1000))
 
@@ -117,36 +124,44 @@ def activate(
     """Real-name check, real-person check (simulated camera), password, activation."""
     with _connect(data, node) as h:
         v = Voucher(h, channel)
-        rn = v.RealNameCheck(pb.RealNameCheckRequest(userName=name, idType=id_type, idNo=id_no))
-        rp = v.RealPersonCheck(
+        rn = v.call(
+            v.stub.RealNameCheck,
+            pb.RealNameCheckRequest(userName=name, idType=id_type, idNo=id_no),
+        )
+        rp = v.call(
+            v.stub.RealPersonCheck,
             pb.RealPersonCheckRequest(
                 realNameSerial=rn.realNameSerial,
                 livenessSample=_sample(v, name, id_type, id_no, rn.livenessChallenge),
-            )
+            ),
         )
         if _is_official(h, channel):
-            pw = v.SetPassword(
+            pw = v.call(
+                v.stub.SetPassword,
                 pb.SetPasswordRequest(
                     realPersonSerial=rp.realPersonSerial,
                     password=password,
                     passwordConfirm=password,
-                )
+                ),
             )
         else:
-            page = v.OpenPasswordPage(
-                pb.OpenPasswordPageRequest(realPersonSerial=rp.realPersonSerial)
+            page = v.call(
+                v.stub.OpenPasswordPage,
+                pb.OpenPasswordPageRequest(realPersonSerial=rp.realPersonSerial),
             )
-            pw = v.SetPassword(
+            pw = v.call(
+                v.stub.SetPassword,
                 pb.SetPasswordRequest(
                     pageSession=page.pageSession, password=password, passwordConfirm=password
-                )
+                ),
             )
-        done = v.Activate(
+        done = v.call(
+            v.stub.Activate,
             pb.ActivateRequest(
                 realPersonSerial=rp.realPersonSerial,
                 passwordSerial=pw.passwordSerial,
                 businessProvince=business_province,
-            )
+            ),
         )
     regions = [MessageToDict(r) for r in done.insuredRegions]
     _show(
@@ -182,14 +197,16 @@ def authorize(
 ) -> None:
     """Authorize an activated voucher on a channel, confirmed with the password (6.1.4)."""
     with _connect(data, node) as h:
-        done = Voucher(h, channel).Authorize(
+        v = Voucher(h, channel)
+        done = v.call(
+            v.stub.Authorize,
             pb.AuthorizeRequest(
                 userName=name,
                 idType=id_type,
                 idNo=id_no,
                 password=password,
                 businessProvince=business_province,
-            )
+            ),
         )
     _show(
         {
@@ -203,7 +220,17 @@ def authorize(
     )
 
 
-def _authorization(a: common_pb2.Authorization) -> dict:
+class AuthorizationJson(TypedDict):
+    """An authorization as ``--json`` prints it."""
+
+    channelId: str
+    channelName: str
+    revoked: bool
+    authorizedAt: str
+    revokedAt: str
+
+
+def _authorization(a: common_pb2.Authorization) -> AuthorizationJson:
     return {
         "channelId": a.channelId,
         "channelName": a.channelName,
@@ -226,11 +253,10 @@ def authorizations(
 ) -> None:
     """The holder's channel authorizations, revoked ones too (4.7); codes are not shown."""
     with _connect(data, node) as h:
-        rows = (
-            Voucher(h, via)
-            .ListAuthorizations(pb.ListAuthorizationsRequest(authCode=auth_code))
-            .authorizations
-        )
+        v = Voucher(h, via)
+        rows = v.call(
+            v.stub.ListAuthorizations, pb.ListAuthorizationsRequest(authCode=auth_code)
+        ).authorizations
     if json_:
         _show([_authorization(a) for a in rows], True, [])
         return
@@ -258,13 +284,11 @@ def revoke(
 ) -> None:
     """Revoke the holder's authorization of a third-party channel; its code dies everywhere."""
     with _connect(data, node) as h:
-        a = (
-            Voucher(h, via)
-            .RevokeAuthorization(
-                pb.RevokeAuthorizationRequest(authCode=auth_code, channelId=channel)
-            )
-            .authorization
-        )
+        v = Voucher(h, via)
+        a = v.call(
+            v.stub.RevokeAuthorization,
+            pb.RevokeAuthorizationRequest(authCode=auth_code, channelId=channel),
+        ).authorization
     _show(
         _authorization(a), json_, [f"revoked the authorization of {a.channelId} ({a.channelName})"]
     )
@@ -289,7 +313,8 @@ def status(
     if not auth_code:
         request = pb.GetVoucherStatusRequest(userName=name, idType=id_type, idNo=id_no)
     with _connect(data, node) as h:
-        s = Voucher(h, channel).GetVoucherStatus(request)
+        v = Voucher(h, channel)
+        s = v.call(v.stub.GetVoucherStatus, request)
     value = {
         "ecCardNo": s.ecCardNo,
         "state": _state(s.state),
