@@ -9,10 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from node.population import enrolled_face_template, generate, sample_channels, sample_terminals
-from node.storage.national import ChannelRow, NationalSeeder, TerminalRow
+from node.storage.national import ChannelRow, NationalSeeder, PersonSeed, TerminalRow
 
 __all__ = ["seed_national", "SeedReport"]
 
@@ -55,7 +54,7 @@ def seed_national(
         if store.counts()["persons"] == 0:
             start = time.perf_counter()
             # The rows NationalSeeder.insert_persons takes (column name -> value).
-            chunk: list[dict[str, Any]] = []
+            chunk: list[PersonSeed] = []
             for p in generate(population, seed, provinces):
                 chunk.append(
                     {
