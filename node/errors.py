@@ -8,6 +8,8 @@ Handlers raise :class:`EcError`; the server interceptor turns it into the status
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # .pyi, no py.typed
@@ -24,6 +26,7 @@ __all__ = [
     "transport_failure",
     "invalid",
     "envelope_fields",
+    "EnvelopeFields",
 ]
 
 DOMAIN = "ecnet"
@@ -63,7 +66,15 @@ def to_status(err: EcError) -> grpc.Status:
     return rpc_status.to_status(proto)
 
 
-def envelope_fields(err: EcError) -> dict[str, object]:
+class EnvelopeFields(TypedDict):
+    """The fields of an Appendix B answer (``code`` 0 for success)."""
+
+    code: int
+    message: str
+    data: dict[str, Any]
+
+
+def envelope_fields(err: EcError) -> EnvelopeFields:
     """The Appendix B answer fields for a failure: ``code`` (C.4) and ``message``.
 
     Table B.2 makes ``message`` meaningful only when ``code`` is not 0; the ``data``

@@ -19,7 +19,7 @@ from ecnet.v1 import acceptance_service_pb2_grpc
 from node.acceptance import Acceptance, TokenCheckInput
 from node.acceptance.envelope import trans
 from node.acceptance.wire import query_from_proto
-from node.errors import EcError, envelope_fields
+from node.errors import EcError, EnvelopeFields, envelope_fields
 from node.interceptor import current_caller
 from node.services.unserved import unserved
 
@@ -48,7 +48,7 @@ def _plain(s: struct_pb2.Struct) -> dict[str, Any]:
     return {key: _value(v) for key, v in s.fields.items()}
 
 
-def _envelope(org_id: str, answer: dict[str, Any]) -> pb.TransResponse:
+def _envelope(org_id: str, answer: EnvelopeFields) -> pb.TransResponse:
     response = pb.TransResponse(orgId=org_id, code=answer["code"], message=answer["message"])
     response.data.update(answer["data"])
     response.data.SetInParent()
@@ -96,7 +96,7 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
     ) -> pb.TransResponse:
         data = _plain(request.data) if request.HasField("data") else {}
         try:
-            answer = {
+            answer: EnvelopeFields = {
                 "code": 0,
                 "message": "success",
                 "data": await trans(
