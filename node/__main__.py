@@ -31,7 +31,9 @@ EXIT_REFUSED = 3
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="ecnet-node",
-        description="One node of ecnet, the medical-insurance electronic voucher network (XJ-D01-2019).",
+        description=(
+            "One node of ecnet, the medical-insurance electronic voucher network (XJ-D01-2019)."
+        ),
     )
     p.add_argument("--role", required=True, help="national | provincial")
     p.add_argument(

@@ -8,9 +8,11 @@ Handlers raise :class:`EcError`; the server interceptor turns it into the status
 
 from __future__ import annotations
 
+from typing import Any, TypedDict
+
 import grpc
 from google.protobuf import any_pb2
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # .pyi, no py.typed
 from grpc_status import rpc_status
 
 from node.domain.codes import ERRORS
@@ -24,6 +26,7 @@ __all__ = [
     "transport_failure",
     "invalid",
     "envelope_fields",
+    "EnvelopeFields",
 ]
 
 DOMAIN = "ecnet"
@@ -63,7 +66,15 @@ def to_status(err: EcError) -> grpc.Status:
     return rpc_status.to_status(proto)
 
 
-def envelope_fields(err: EcError) -> dict[str, object]:
+class EnvelopeFields(TypedDict):
+    """The fields of an Appendix B answer (``code`` 0 for success)."""
+
+    code: int
+    message: str
+    data: dict[str, Any]
+
+
+def envelope_fields(err: EcError) -> EnvelopeFields:
     """The Appendix B answer fields for a failure: ``code`` (C.4) and ``message``.
 
     Table B.2 makes ``message`` meaningful only when ``code`` is not 0; the ``data``
@@ -72,11 +83,17 @@ def envelope_fields(err: EcError) -> dict[str, object]:
     return {"code": err.code, "message": err.message, "data": {}}
 
 
+def _rich_status(exc: grpc.RpcError) -> status_pb2.Status | None:
+    # The RpcError of a failed call is also its grpc.Call (code, details, trailers),
+    # which the stubs do not say.
+    return rpc_status.from_call(exc)  # type: ignore[arg-type]
+
+
 def node_answer(exc: grpc.RpcError) -> tuple[int, str] | None:
     """(C.4 code, message) when an ecnet node itself answered the failed call (our
     ``ErrorInfo`` is in its status); None for a transport failure or a stranger's status."""
     try:
-        status = rpc_status.from_call(exc)  # type: ignore[arg-type]
+        status = _rich_status(exc)
     except Exception:  # a malformed trailer must not hide the failure itself
         return None
     if status is None:
@@ -94,7 +111,7 @@ def transport_failure(exc: grpc.RpcError) -> bool:
     """True when a call failed in transport (deadline, peer down), not with a node's
     answer (a node's answer carries a rich status)."""
     try:
-        return rpc_status.from_call(exc) is None  # type: ignore[arg-type]
+        return _rich_status(exc) is None
     except Exception:
         return True
 

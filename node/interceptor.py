@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar, cast
 
 import grpc
 
@@ -34,6 +34,10 @@ __all__ = [
 ]
 
 log = logging.getLogger("ecnet.call")
+
+# The request and response messages of the method a call reaches.
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +66,12 @@ def current_caller() -> Caller:
     return _caller.get()
 
 
-def _caller_from(metadata: tuple[tuple[str, Any], ...] | None) -> Caller:
+def _caller_from(metadata: tuple[tuple[str, str | bytes], ...] | None) -> Caller:
     if not metadata:
         return _ANONYMOUS
     node = channel = terminal = ""
-    for key, value in metadata:
+    # Only the values of keys ending in -bin are bytes; the keys read here carry text.
+    for key, value in cast("tuple[tuple[str, str], ...]", metadata):
         if key == "ec-node":
             node = value
         elif key == "ec-channel-id":
@@ -78,17 +83,17 @@ def _caller_from(metadata: tuple[tuple[str, Any], ...] | None) -> Caller:
     return Caller(node, channel, terminal)
 
 
-def caller_of(metadata) -> Caller:
+def caller_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> Caller:
     """The caller a call's (or a Link stream's) invocation metadata names."""
     return _caller_from(tuple(metadata) if metadata else None)
 
 
-def enter_caller(caller: Caller) -> contextvars.Token:
+def enter_caller(caller: Caller) -> contextvars.Token[Caller]:
     """Make ``caller`` the :func:`current_caller` (undo with ``exit_caller``)."""
     return _caller.set(caller)
 
 
-def exit_caller(token: contextvars.Token) -> None:
+def exit_caller(token: contextvars.Token[Caller]) -> None:
     _caller.reset(token)
 
 
@@ -107,7 +112,7 @@ def failure_of(exc: Exception, method: str, node_name: str) -> tuple[str, EcErro
 
 
 def log_call(
-    method: str, caller: Caller, outcome: str, code: int, start: float, **more: Any
+    method: str, caller: Caller, outcome: str, code: int, start: float, **more: object
 ) -> None:
     """The one log line of a call (``start``: its ``time.perf_counter()``)."""
     log.info(
@@ -132,17 +137,24 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Req, Resp] | None]
+        ],
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Req, Resp] | None:
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
         method = details.method
         caller = _caller_from(details.invocation_metadata)
-        inner = handler.unary_unary
+        # On a grpc.aio server the behaviour is a coroutine function of the aio context;
+        # the stubs type RpcMethodHandler for the synchronous server only.
+        inner = cast(
+            "Callable[[Req, grpc.aio.ServicerContext[Req, Resp]], Awaitable[Resp]]",
+            handler.unary_unary,
+        )
 
-        async def behaviour(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def behaviour(request: Req, context: grpc.aio.ServicerContext[Req, Resp]) -> Resp:
             start = time.perf_counter()
             token = _caller.set(caller)
             outcome, ec_code = "OK", 0

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import time
+from typing import TextIO
 
 __all__ = ["setup_logging", "mask_id"]
 
@@ -32,7 +33,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
-def setup_logging(node: str, level: int = logging.INFO, stream=None) -> None:
+def setup_logging(node: str, level: int = logging.INFO, stream: TextIO | None = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter(node))
     root = logging.getLogger()

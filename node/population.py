@@ -38,7 +38,7 @@ import bisect
 import functools
 import hashlib
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import accumulate
@@ -156,7 +156,9 @@ _MODERN_FEMALE = _pairs(
 # ------------------------------------------------------------------ ages and phones
 
 # Rough population share per 5-year band, 0–4 … 90–95 (2020 census shape, in %).
-_AGE_BANDS = (5.5, 6.3, 6.0, 5.2, 5.3, 6.3, 8.4, 6.9, 6.6, 8.1, 8.5, 7.1, 5.2, 5.5, 3.8, 2.5, 1.6, 0.8, 0.3)  # fmt: skip
+_AGE_BANDS = (
+    5.5, 6.3, 6.0, 5.2, 5.3, 6.3, 8.4, 6.9, 6.6, 8.1, 8.5, 7.1, 5.2, 5.5, 3.8, 2.5, 1.6, 0.8, 0.3,
+)  # fmt: skip
 _AGE_WEIGHTS = tuple(
     _AGE_BANDS[min(a // 5, len(_AGE_BANDS) - 1)] / (6 if a >= 90 else 5) for a in range(96)
 )
@@ -195,7 +197,7 @@ def _normalize_provinces(provinces: Iterable[str]) -> list[str]:
     return provs
 
 
-def _insu_type(rnd, age: int) -> str:
+def _insu_type(rnd: Callable[[], float], age: int) -> str:
     if age < 18:
         return INSU_TYPE_RESIDENT
     if age < 60:
@@ -276,7 +278,13 @@ def generate(
     return _generate(n, random.Random(seed), table, _birth_dates(as_of), check_char)
 
 
-def _generate(n, rng, table, dates, check_char) -> Iterator[SyntheticPerson]:
+def _generate(
+    n: int,
+    rng: random.Random,
+    table: _RegionTable,
+    dates: tuple[tuple[str, ...], tuple[str, ...]],
+    check_char: Callable[[str], str],
+) -> Iterator[SyntheticPerson]:
     rnd = rng.random
     bis = bisect.bisect
     iso_dates, compact_dates = dates

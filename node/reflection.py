@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from importlib import resources
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool
+from google.protobuf.descriptor import FileDescriptor
 from grpc_reflection.v1alpha import reflection_pb2 as rpb
 from grpc_reflection.v1alpha import reflection_pb2_grpc
 
@@ -31,6 +32,12 @@ log = logging.getLogger("ecnet.reflection")
 
 # The resource in package ecnet.v1 that `make proto` writes (and proto-check checks).
 DESCRIPTOR_SET = "descriptor_set.binpb"
+
+# grpc_reflection's stubs declare its generated registration without types; this is it
+# with them.
+_add_reflection_servicer: Callable[
+    [reflection_pb2_grpc.ServerReflectionServicer, grpc.aio.Server], None
+] = reflection_pb2_grpc.add_ServerReflectionServicer_to_server
 
 
 class DescriptorSet:
@@ -124,9 +131,9 @@ class DescriptorSet:
         return {n for (m, n) in self.file_of_extension if m == message}
 
 
-def _pool_files(descriptor) -> list[bytes]:
+def _pool_files(descriptor: FileDescriptor) -> list[bytes]:
     """A default-pool file and its imports, serialized (grpc_reflection's answer)."""
-    seen: dict[str, object] = {}
+    seen: dict[str, FileDescriptor] = {}
     stack = [descriptor]
     while stack:
         d = stack.pop()
@@ -134,7 +141,7 @@ def _pool_files(descriptor) -> list[bytes]:
             continue
         seen[d.name] = d
         stack.extend(d.dependencies)
-    out = []
+    out: list[bytes] = []
     for d in seen.values():
         proto = descriptor_pb2.FileDescriptorProto()
         d.CopyToProto(proto)
@@ -157,7 +164,11 @@ class ReflectionServicer(reflection_pb2_grpc.ServerReflectionServicer):
         self.pool = pool or descriptor_pool.Default()
 
     async def ServerReflectionInfo(
-        self, request_iterator: AsyncIterator[rpb.ServerReflectionRequest], context
+        self,
+        request_iterator: AsyncIterator[rpb.ServerReflectionRequest],
+        context: grpc.aio.ServicerContext[
+            rpb.ServerReflectionRequest, rpb.ServerReflectionResponse
+        ],
     ) -> AsyncIterator[rpb.ServerReflectionResponse]:
         async for request in request_iterator:
             yield self.answer(request)
@@ -188,7 +199,9 @@ class ReflectionServicer(reflection_pb2_grpc.ServerReflectionServicer):
         return _error(request, grpc.StatusCode.INVALID_ARGUMENT)
 
     @staticmethod
-    def _files(request, files: list[bytes]) -> rpb.ServerReflectionResponse:
+    def _files(
+        request: rpb.ServerReflectionRequest, files: list[bytes]
+    ) -> rpb.ServerReflectionResponse:
         return rpb.ServerReflectionResponse(
             original_request=request,
             file_descriptor_response=rpb.FileDescriptorResponse(file_descriptor_proto=files),
@@ -213,9 +226,12 @@ class ReflectionServicer(reflection_pb2_grpc.ServerReflectionServicer):
         extension = self.pool.FindExtensionByNumber(
             self.pool.FindMessageTypeByName(message), number
         )
-        return _pool_files(extension.file)
+        # types-protobuf leaves out FieldDescriptor.file, which the runtime has.
+        return _pool_files(extension.file)  # type: ignore[attr-defined]
 
-    def _extension_numbers(self, request, message: str) -> rpb.ServerReflectionResponse:
+    def _extension_numbers(
+        self, request: rpb.ServerReflectionRequest, message: str
+    ) -> rpb.ServerReflectionResponse:
         numbers = self.files.extension_numbers(message)
         known = message in self.files.file_of_symbol
         try:
@@ -233,7 +249,9 @@ class ReflectionServicer(reflection_pb2_grpc.ServerReflectionServicer):
         )
 
 
-def _error(request, code: grpc.StatusCode) -> rpb.ServerReflectionResponse:
+def _error(
+    request: rpb.ServerReflectionRequest, code: grpc.StatusCode
+) -> rpb.ServerReflectionResponse:
     return rpb.ServerReflectionResponse(
         original_request=request,
         error_response=rpb.ErrorResponse(error_code=code.value[0], error_message=code.value[1]),
@@ -243,6 +261,4 @@ def _error(request, code: grpc.StatusCode) -> rpb.ServerReflectionResponse:
 def enable_reflection(service_names: Iterable[str], server: grpc.aio.Server) -> None:
     """Serve reflection on ``server``, listing ``service_names``, with the comments of
     proto/ (from the packaged descriptor set)."""
-    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
-        ReflectionServicer(service_names, DescriptorSet.packaged()), server
-    )
+    _add_reflection_servicer(ReflectionServicer(service_names, DescriptorSet.packaged()), server)

@@ -12,15 +12,18 @@ setting, so a node refuses to start with it.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from node.config import ConfigError
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 __all__ = ["read_settings"]
 
-T = TypeVar("T")
+T = TypeVar("T", bound="DataclassInstance")
 
 _KINDS = {int: "a whole number", float: "a number"}
 
@@ -37,8 +40,8 @@ def read_settings(
     ``ECNET_<PART>_<NAME>``, else its default. ``part`` names the settings in errors
     and in the variable names ("qr" → ``ECNET_QR_TTL_SECONDS``)."""
     env = os.environ if environ is None else environ
-    values: dict[str, Any] = {}
-    for f in fields(cls):  # type: ignore[arg-type]
+    values: dict[str, float | str] = {}
+    for f in fields(cls):
         key = f"{key_prefix}{f.name}"
         raw = extra.get(key, env.get(f"ECNET_{part.upper()}_{f.name.upper()}"))
         if raw is None:
@@ -47,8 +50,10 @@ def read_settings(
         if kind is str:
             values[f.name] = raw
             continue
+        # Not a text: the default is an int or a float, whose type parses the number.
+        parse = cast("Callable[[str], float]", kind)
         try:
-            value = kind(raw)
+            value = parse(raw)
         except ValueError:
             raise ConfigError(
                 f"{part} setting {key}={raw!r} is not {_KINDS.get(kind, kind.__name__)}"

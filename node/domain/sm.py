@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives import hmac as _crypto_hmac
 from cryptography.hazmat.primitives import padding as _padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
-from gmalglib.sm2 import SM2
+from gmalglib.sm2 import SM2  # no py.typed: mypy sees Any, so its results are annotated
 
 __all__ = [
     "DEFAULT_UID",
@@ -187,7 +187,8 @@ def sm2_public_key(private_key: bytes) -> bytes:
     private_key = _as_bytes(private_key)
     if len(private_key) != 32 or not SM2.is_sk_valid(private_key):
         raise ValueError("invalid SM2 private key")
-    return SM2.get_pk(private_key)
+    public_key: bytes = SM2.get_pk(private_key)
+    return public_key
 
 
 def _as_bytes(value: bytes) -> bytes:
@@ -224,7 +225,8 @@ def sm2_sign(
     if len(private_key) != 32 or not SM2.is_sk_valid(private_key):
         raise ValueError("invalid SM2 private key")
     if k is None:
-        return _signer(private_key, uid).sign(message)
+        signature: bytes = _signer(private_key, uid).sign(message)
+        return signature
     if not 1 <= k < SM2_N:
         raise ValueError("k must be in [1, n-1]")
     supply = [k.to_bytes(32, "little")]  # gmalglib reads its random bytes little-endian
@@ -236,7 +238,8 @@ def sm2_sign(
         return supply.pop()
 
     try:
-        return SM2(sk=private_key, uid=uid, rnd_fn=once).sign(message)
+        signature = SM2(sk=private_key, uid=uid, rnd_fn=once).sign(message)
+        return signature
     except RuntimeError as exc:
         raise ValueError("k yields an invalid signature (r = 0, r + k = n or s = 0)") from exc
 

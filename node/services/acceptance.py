@@ -19,7 +19,7 @@ from ecnet.v1 import acceptance_service_pb2_grpc
 from node.acceptance import Acceptance, TokenCheckInput
 from node.acceptance.envelope import trans
 from node.acceptance.wire import query_from_proto
-from node.errors import EcError, envelope_fields
+from node.errors import EcError, EnvelopeFields, envelope_fields
 from node.interceptor import current_caller
 from node.services.unserved import unserved
 
@@ -28,7 +28,7 @@ __all__ = ["AcceptanceServicer", "acceptance_unserved"]
 log = logging.getLogger("ecnet.acceptance")
 
 
-def _value(v: struct_pb2.Value):
+def _value(v: struct_pb2.Value) -> str | float | bool | dict[str, Any] | list[Any] | None:
     kind = v.WhichOneof("kind")
     if kind == "string_value":
         return v.string_value
@@ -43,12 +43,12 @@ def _value(v: struct_pb2.Value):
     return None
 
 
-def _plain(s: struct_pb2.Struct) -> dict:
+def _plain(s: struct_pb2.Struct) -> dict[str, Any]:
     """A Struct as a dict (what ``MessageToDict`` gives, without its generic walk)."""
     return {key: _value(v) for key, v in s.fields.items()}
 
 
-def _envelope(org_id: str, answer: dict[str, Any]) -> pb.TransResponse:
+def _envelope(org_id: str, answer: EnvelopeFields) -> pb.TransResponse:
     response = pb.TransResponse(orgId=org_id, code=answer["code"], message=answer["message"])
     response.data.update(answer["data"])
     response.data.SetInParent()
@@ -63,13 +63,21 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         self.acceptance = acceptance
         self.node_name = node_name
 
-    async def Query(self, request, context):
+    async def Query(
+        self,
+        request: pb.QueryRequest,
+        context: grpc.aio.ServicerContext[pb.QueryRequest, pb.QueryResponse],
+    ) -> pb.QueryResponse:
         result = await self.acceptance.query(
             current_caller().terminal_id, query_from_proto(request)
         )
         return pb.QueryResponse(**result.as_dict())
 
-    async def CheckToken(self, request, context):
+    async def CheckToken(
+        self,
+        request: pb.CheckTokenRequest,
+        context: grpc.aio.ServicerContext[pb.CheckTokenRequest, pb.CheckTokenResponse],
+    ) -> pb.CheckTokenResponse:
         flag, insu_org = await self.acceptance.check_token(
             TokenCheckInput(
                 ecToken=request.ecToken,
@@ -81,10 +89,14 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         )
         return pb.CheckTokenResponse(flag=flag, insuOrg=insu_org)
 
-    async def Trans(self, request, context):
+    async def Trans(
+        self,
+        request: pb.TransRequest,
+        context: grpc.aio.ServicerContext[pb.TransRequest, pb.TransResponse],
+    ) -> pb.TransResponse:
         data = _plain(request.data) if request.HasField("data") else {}
         try:
-            answer = {
+            answer: EnvelopeFields = {
                 "code": 0,
                 "message": "success",
                 "data": await trans(

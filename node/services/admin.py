@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import NoReturn
+
+import grpc
+from google.protobuf.message import Message
 
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import admin_service_pb2_grpc, common_pb2
@@ -23,7 +26,7 @@ from node.interceptor import current_caller
 from node.services.identity import NodeIdentity
 from node.storage.db import RoleStore
 from node.storage.national import ChannelRow, NationalStore
-from node.storage.outbox import UPLINK_LANE
+from node.storage.outbox import UPLINK_LANE, Parked
 from node.voucher import Lifecycle, update_person
 from node.voucher.channels import set_channel_status
 from node.voucher.model import PersonUpdate, Region
@@ -70,7 +73,7 @@ def _channel(c: ChannelRow) -> common_pb2.Channel:
     return msg
 
 
-def _parked_pb(requeued: list[Any]) -> pb.RetryParkedResponse:
+def _parked_pb(requeued: list[Parked]) -> pb.RetryParkedResponse:
     return pb.RetryParkedResponse(
         events=[
             pb.ParkedEvent(
@@ -94,10 +97,18 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         self.store = store
         self.lanes = lanes
 
-    async def Ping(self, request, context):
+    async def Ping(
+        self,
+        request: pb.PingRequest,
+        context: grpc.aio.ServicerContext[pb.PingRequest, pb.PingResponse],
+    ) -> pb.PingResponse:
         return pb.PingResponse()
 
-    async def GetNodeInfo(self, request, context):
+    async def GetNodeInfo(
+        self,
+        request: pb.GetNodeInfoRequest,
+        context: grpc.aio.ServicerContext[pb.GetNodeInfoRequest, pb.GetNodeInfoResponse],
+    ) -> pb.GetNodeInfoResponse:
         me = self.identity
         return pb.GetNodeInfoResponse(
             role=me.role_pb,
@@ -114,7 +125,11 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         """The lane of ``RetryParked``'s destination (per role)."""
         raise NotImplementedError
 
-    async def RetryParked(self, request, context):
+    async def RetryParked(
+        self,
+        request: pb.RetryParkedRequest,
+        context: grpc.aio.ServicerContext[pb.RetryParkedRequest, pb.RetryParkedResponse],
+    ) -> pb.RetryParkedResponse:
         """Queue a lane's parked events again (federation.delivery): at national a
         destination province's, at a province its uplink's."""
         requeued = await self.lanes.retry_parked(self._lane(request.destination))
@@ -143,7 +158,11 @@ class NationalAdminServicer(AdminServicer):
             raise invalid(f"destination {destination!r} is not a province code")
         return destination
 
-    async def ListNodes(self, request, context):
+    async def ListNodes(
+        self,
+        request: pb.ListNodesRequest,
+        context: grpc.aio.ServicerContext[pb.ListNodesRequest, pb.ListNodesResponse],
+    ) -> pb.ListNodesResponse:
         pending = await self.delivery.pending_counts()
         parked = await self.delivery.parked_counts()
         return pb.ListNodesResponse(
@@ -165,7 +184,11 @@ class NationalAdminServicer(AdminServicer):
             ]
         )
 
-    async def ListPersons(self, request, context):
+    async def ListPersons(
+        self,
+        request: pb.ListPersonsRequest,
+        context: grpc.aio.ServicerContext[pb.ListPersonsRequest, pb.ListPersonsResponse],
+    ) -> pb.ListPersonsResponse:
         province = request.insuredProvince
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"insuredProvince {province!r} is not a 2-digit province code")
@@ -174,18 +197,30 @@ class NationalAdminServicer(AdminServicer):
         token = str(rows[-1].person_id) if len(rows) == limit else ""
         return pb.ListPersonsResponse(persons=[person_pb(r) for r in rows], nextPageToken=token)
 
-    async def ListChannels(self, request, context):
+    async def ListChannels(
+        self,
+        request: pb.ListChannelsRequest,
+        context: grpc.aio.ServicerContext[pb.ListChannelsRequest, pb.ListChannelsResponse],
+    ) -> pb.ListChannelsResponse:
         channels = await self.national.list_channels()
         return pb.ListChannelsResponse(channels=[_channel(c) for c in channels])
 
-    async def SetChannelStatus(self, request, context):
+    async def SetChannelStatus(
+        self,
+        request: pb.SetChannelStatusRequest,
+        context: grpc.aio.ServicerContext[pb.SetChannelStatusRequest, pb.SetChannelStatusResponse],
+    ) -> pb.SetChannelStatusResponse:
         """Channel control (node.voucher.channels)."""
         row, changed = await set_channel_status(
             self.lifecycle, request.channelId, request.status, request.reason
         )
         return pb.SetChannelStatusResponse(channel=_channel(row), changed=changed)
 
-    async def ListTerminals(self, request, context):
+    async def ListTerminals(
+        self,
+        request: pb.ListTerminalsRequest,
+        context: grpc.aio.ServicerContext[pb.ListTerminalsRequest, pb.ListTerminalsResponse],
+    ) -> pb.ListTerminalsResponse:
         province = request.province
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"province {province!r} is not a 2-digit province code")
@@ -212,7 +247,11 @@ class NationalAdminServicer(AdminServicer):
             nextPageToken=rows[-1].terminal_id if len(rows) == limit else "",
         )
 
-    async def UpdatePerson(self, request, context):
+    async def UpdatePerson(
+        self,
+        request: pb.UpdatePersonRequest,
+        context: grpc.aio.ServicerContext[pb.UpdatePersonRequest, pb.UpdatePersonResponse],
+    ) -> pb.UpdatePersonResponse:
         """A change of the base registry (4.4): the rules are in node.voucher.registry."""
         change = PersonUpdate(
             request.idType,
@@ -234,8 +273,10 @@ class NationalAdminServicer(AdminServicer):
         )
 
 
-def _national_only(method: str) -> Callable[..., Awaitable[Any]]:
-    async def refuse(self: ProvincialAdminServicer, request: Any, context: Any) -> Any:
+def _national_only(
+    method: str,
+) -> Callable[[ProvincialAdminServicer, Message, object], Awaitable[NoReturn]]:
+    async def refuse(self: ProvincialAdminServicer, request: Message, context: object) -> NoReturn:
         raise EcError(
             -5,
             f"{method} is served by the national node, not by province {self.identity.province}",

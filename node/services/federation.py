@@ -19,8 +19,11 @@ only for itself.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import NoReturn, Protocol
+
+import grpc
+from google.protobuf.message import Message
 
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
@@ -40,7 +43,20 @@ from node.voucher import Lifecycle
 from node.voucher.fetch import fetch_voucher
 from node.wire.voucher import cached_voucher_data
 
-__all__ = ["FederationServicer", "NationalFederationServicer", "ProvincialFederationServicer"]
+__all__ = [
+    "Deadline",
+    "FederationServicer",
+    "NationalFederationServicer",
+    "ProvincialFederationServicer",
+]
+
+
+class Deadline(Protocol):
+    """The context of a routed method (``RouteQuery``, ``RouteSettle``, ``RouteReverse``):
+    the unary call's ``ServicerContext``, or what ``federation.link`` gives a Link
+    message. All they ask of it is the time left (None: no deadline)."""
+
+    def time_remaining(self) -> float | None: ...
 
 
 class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
@@ -56,7 +72,11 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         }
         self.links = LinkServer(identity.name, log_calls, handlers)
 
-    async def Identify(self, request, context):
+    async def Identify(
+        self,
+        request: pb.IdentifyRequest,
+        context: grpc.aio.ServicerContext[pb.IdentifyRequest, pb.IdentifyResponse],
+    ) -> pb.IdentifyResponse:
         me = self.identity
         return pb.IdentifyResponse(
             role=me.role_pb,
@@ -66,7 +86,11 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
             address=me.address,
         )
 
-    async def Link(self, request_iterator, context):
+    async def Link(
+        self,
+        request_iterator: AsyncIterator[pb.LinkFrame],
+        context: grpc.aio.ServicerContext[pb.LinkFrame, pb.LinkFrame],
+    ) -> None:
         """Route calls multiplexed on one stream (federation.link)."""
         await self.links.serve(request_iterator, context)
 
@@ -96,7 +120,11 @@ class NationalFederationServicer(FederationServicer):
         if caller and caller != f"p{province}":
             raise EcError(-4, f"node {caller} may not act for province {province}")
 
-    async def Register(self, request, context):
+    async def Register(
+        self,
+        request: pb.RegisterRequest,
+        context: grpc.aio.ServicerContext[pb.RegisterRequest, pb.RegisterResponse],
+    ) -> pb.RegisterResponse:
         self._check_caller(request.province)
         await self.directory.register(
             request.province, request.address, request.version, request.instanceId
@@ -106,19 +134,31 @@ class NationalFederationServicer(FederationServicer):
             registeredAt=timestamp(self.clock.now_ms()),
         )
 
-    async def Heartbeat(self, request, context):
+    async def Heartbeat(
+        self,
+        request: pb.HeartbeatRequest,
+        context: grpc.aio.ServicerContext[pb.HeartbeatRequest, pb.HeartbeatResponse],
+    ) -> pb.HeartbeatResponse:
         self._check_caller(request.province)
         known = await self.directory.heartbeat(
             request.province, request.instanceId, request.appliedPosition
         )
         return pb.HeartbeatResponse(known=known)
 
-    async def Deregister(self, request, context):
+    async def Deregister(
+        self,
+        request: pb.DeregisterRequest,
+        context: grpc.aio.ServicerContext[pb.DeregisterRequest, pb.DeregisterResponse],
+    ) -> pb.DeregisterResponse:
         self._check_caller(request.province)
         await self.directory.deregister(request.province, request.instanceId)
         return pb.DeregisterResponse()
 
-    async def FetchVoucher(self, request, context):
+    async def FetchVoucher(
+        self,
+        request: pb.FetchVoucherRequest,
+        context: grpc.aio.ServicerContext[pb.FetchVoucherRequest, pb.FetchVoucherResponse],
+    ) -> pb.FetchVoucherResponse:
         # Personal data: only the province named in the request may fetch, as itself.
         caller = current_caller().node
         if caller != f"p{request.province}":
@@ -132,21 +172,31 @@ class NationalFederationServicer(FederationServicer):
         )
         return pb.FetchVoucherResponse(voucher=data)
 
-    async def RouteQuery(self, request, context):
+    async def RouteQuery(
+        self, request: pb.RouteQueryRequest, context: Deadline
+    ) -> pb.RouteQueryResponse:
         """A scan of another province's code (4.9), to its issuer (never decoded here)."""
         return await self.hub.route_query(current_caller().node, request, context.time_remaining())
 
-    async def RouteSettle(self, request, context):
+    async def RouteSettle(
+        self, request: pb.RouteSettleRequest, context: Deadline
+    ) -> pb.RouteSettleResponse:
         """A remote settlement (6.5), to the insured province."""
         return await self.hub.route_settle(current_caller().node, request, context.time_remaining())
 
-    async def RouteReverse(self, request, context):
+    async def RouteReverse(
+        self, request: pb.RouteReverseRequest, context: Deadline
+    ) -> pb.RouteReverseResponse:
         """The reversal of a remote settlement, to the province that settled it."""
         return await self.hub.route_reverse(
             current_caller().node, request, context.time_remaining()
         )
 
-    async def DeliverEvents(self, request, context):
+    async def DeliverEvents(
+        self,
+        request: pb.DeliverEventsRequest,
+        context: grpc.aio.ServicerContext[pb.DeliverEventsRequest, pb.DeliverEventsResponse],
+    ) -> pb.DeliverEventsResponse:
         """A province's settlement notices, relayed to their destinations."""
         return await self.relay.deliver(current_caller().node, request)
 
@@ -158,8 +208,12 @@ def _from_national(what: str) -> None:
         raise EcError(-4, f"{what} only through the national hub (caller: {caller or 'anonymous'})")
 
 
-def _hub_only(method: str) -> Callable[..., Awaitable[Any]]:
-    async def refuse(self: ProvincialFederationServicer, request: Any, context: Any) -> Any:
+def _hub_only(
+    method: str,
+) -> Callable[[ProvincialFederationServicer, Message, object], Awaitable[NoReturn]]:
+    async def refuse(
+        self: ProvincialFederationServicer, request: Message, context: object
+    ) -> NoReturn:
         raise EcError(-5, f"{method} is served by the national node (the hub), not by a province")
 
     return refuse
@@ -184,7 +238,9 @@ class ProvincialFederationServicer(FederationServicer):
     Deregister = _hub_only("Deregister")
     FetchVoucher = _hub_only("FetchVoucher")
 
-    async def RouteQuery(self, request, context):
+    async def RouteQuery(
+        self, request: pb.RouteQueryRequest, context: Deadline
+    ) -> pb.RouteQueryResponse:
         """The issuer's side of a routed scan: decode and claim (node.acceptance)."""
         _from_national("a routed scan reaches an issuer")
         decoded = await self.acceptance.decode_routed(
@@ -197,17 +253,25 @@ class ProvincialFederationServicer(FederationServicer):
             codeVersion=decoded.code_version,
         )
 
-    async def RouteSettle(self, request, context):
+    async def RouteSettle(
+        self, request: pb.RouteSettleRequest, context: Deadline
+    ) -> pb.RouteSettleResponse:
         """The insured province's side of a remote settlement (node.settlement)."""
         _from_national("a remote settlement reaches the insured province")
         return await self.settlements.settle_routed(request)
 
-    async def RouteReverse(self, request, context):
+    async def RouteReverse(
+        self, request: pb.RouteReverseRequest, context: Deadline
+    ) -> pb.RouteReverseResponse:
         """The reversal of a remote settlement this province made."""
         _from_national("a remote reversal reaches the insured province")
         row = await self.settlements.reverse_routed(request)
         return pb.RouteReverseResponse(settlement=settlement_to_proto(row))
 
-    async def DeliverEvents(self, request, context):
+    async def DeliverEvents(
+        self,
+        request: pb.DeliverEventsRequest,
+        context: grpc.aio.ServicerContext[pb.DeliverEventsRequest, pb.DeliverEventsResponse],
+    ) -> pb.DeliverEventsResponse:
         """What national delivers: voucher changes, relayed notices, channel status."""
         return await self.inbox.deliver(current_caller().node, request)

@@ -23,7 +23,7 @@ class NodeIdentity:
     address: str  # HOST:PORT the node is reached at
 
     @property
-    def role_pb(self) -> fed_pb.NodeRole.ValueType:
+    def role_pb(self) -> fed_pb.NodeRole:
         return _ROLE_PB[self.role]
 
     def describe(self) -> str:

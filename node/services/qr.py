@@ -6,10 +6,13 @@ codes). The calling channel is the ``ec-channel-id`` metadata.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from ecnet.v1 import common_pb2, qr_service_pb2_grpc
 from ecnet.v1 import qr_service_pb2 as pb
-from ecnet.v1 import qr_service_pb2_grpc
 from node.clock import timestamp
 from node.interceptor import current_caller
 from node.qr.issuer import Issued, QrIssuer
@@ -18,7 +21,16 @@ from node.wire.voucher import regions_pb
 __all__ = ["QrServicer"]
 
 
-def _fields(r: Issued) -> dict[str, Any]:
+class _Fields(TypedDict, total=False):
+    """Keyword arguments of both responses (a code, or the regions to choose from)."""
+
+    ecQrCode: str
+    expiresAt: Timestamp
+    insuOrg: str
+    insuredRegions: list[common_pb2.InsuredRegion]
+
+
+def _fields(r: Issued) -> _Fields:
     """The response fields shared by IssueQrCodeResponse and RefreshQrCodeResponse."""
     if not r.code:
         return {"insuredRegions": regions_pb(r.regions)}
@@ -29,13 +41,21 @@ class QrServicer(qr_service_pb2_grpc.QrServiceServicer):
     def __init__(self, issuer: QrIssuer) -> None:
         self.issuer = issuer
 
-    async def IssueQrCode(self, request, context):
+    async def IssueQrCode(
+        self,
+        request: pb.IssueQrCodeRequest,
+        context: grpc.aio.ServicerContext[pb.IssueQrCodeRequest, pb.IssueQrCodeResponse],
+    ) -> pb.IssueQrCodeResponse:
         r = await self.issuer.issue(
             current_caller().channel_id, request.authCode, request.insuOrg, request.requestId
         )
         return pb.IssueQrCodeResponse(**_fields(r))
 
-    async def RefreshQrCode(self, request, context):
+    async def RefreshQrCode(
+        self,
+        request: pb.RefreshQrCodeRequest,
+        context: grpc.aio.ServicerContext[pb.RefreshQrCodeRequest, pb.RefreshQrCodeResponse],
+    ) -> pb.RefreshQrCodeResponse:
         r = await self.issuer.refresh(
             current_caller().channel_id,
             request.authCode,

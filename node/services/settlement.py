@@ -3,6 +3,8 @@ nodes only; failures as a gRPC status with the C.4 code in ``ErrorInfo``)."""
 
 from __future__ import annotations
 
+import grpc
+
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
 from node.domain.idno import ID_TYPES
@@ -17,21 +19,37 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
     def __init__(self, settlements: Settlements) -> None:
         self.settlements = settlements
 
-    async def Settle(self, request, context):
+    async def Settle(
+        self,
+        request: pb.SettleRequest,
+        context: grpc.aio.ServicerContext[pb.SettleRequest, pb.SettleResponse],
+    ) -> pb.SettleResponse:
         row = await self.settlements.settle(input_from_proto(request))
         return pb.SettleResponse(settlement=settlement_to_proto(row))
 
-    async def Reverse(self, request, context):
+    async def Reverse(
+        self,
+        request: pb.ReverseRequest,
+        context: grpc.aio.ServicerContext[pb.ReverseRequest, pb.ReverseResponse],
+    ) -> pb.ReverseResponse:
         if not request.settlementId:
             raise invalid("settlementId is required", field="settlementId")
         row = await self.settlements.reverse(request.settlementId, request.orgId, request.requestId)
         return pb.ReverseResponse(settlement=settlement_to_proto(row))
 
-    async def GetSettlement(self, request, context):
+    async def GetSettlement(
+        self,
+        request: pb.GetSettlementRequest,
+        context: grpc.aio.ServicerContext[pb.GetSettlementRequest, pb.GetSettlementResponse],
+    ) -> pb.GetSettlementResponse:
         row = await self.settlements.get(request.settlementId)
         return pb.GetSettlementResponse(settlement=settlement_to_proto(row))
 
-    async def ListNotices(self, request, context):
+    async def ListNotices(
+        self,
+        request: pb.ListNoticesRequest,
+        context: grpc.aio.ServicerContext[pb.ListNoticesRequest, pb.ListNoticesResponse],
+    ) -> pb.ListNoticesResponse:
         if request.idType not in ID_TYPES or not request.idNo:
             raise invalid(
                 f"idType (table C.2: {', '.join(sorted(ID_TYPES))}) and idNo name the person "

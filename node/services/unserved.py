@@ -8,8 +8,8 @@ and call them and gets this answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import message_factory
@@ -19,6 +19,9 @@ from google.protobuf.message import Message
 from node.errors import EcError
 
 __all__ = ["unserved"]
+
+# The context of a call to any method of the service.
+_Context = grpc.aio.ServicerContext[Message, Message]
 
 
 def unserved(
@@ -31,16 +34,18 @@ def unserved(
     ``answers`` names methods whose refusal travels in their response instead (the
     Appendix B ``Trans``): ``answers[name](request, error)`` makes it.
     """
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    handlers: dict[str, grpc.RpcMethodHandler[Message, Message]] = {}
     for method in service.methods:
         request_type = message_factory.GetMessageClass(method.input_type)
         make = (answers or {}).get(method.name)
 
-        async def refuse(request: Any, context: Any) -> Message:
+        async def refuse(request: Message, context: _Context) -> NoReturn:
             raise EcError(-5, message)
 
-        def answering(make: Callable[[Any, EcError], Message]) -> Callable[..., Any]:
-            async def answer(request: Any, context: Any) -> Message:
+        def answering(
+            make: Callable[[Any, EcError], Message],
+        ) -> Callable[[Message, _Context], Awaitable[Message]]:
+            async def answer(request: Message, context: _Context) -> Message:
                 return make(request, EcError(-5, message))
 
             return answer

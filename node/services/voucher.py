@@ -7,6 +7,10 @@ Rules, checks and error codes live in :mod:`node.voucher`; only national serves 
 
 from __future__ import annotations
 
+from typing import cast
+
+import grpc
+
 from ecnet.v1 import common_pb2, voucher_service_pb2_grpc
 from ecnet.v1 import voucher_service_pb2 as pb
 from node import voucher
@@ -16,6 +20,12 @@ from node.voucher.model import AuthorizationView
 from node.wire.voucher import authorization_pb, regions_pb
 
 __all__ = ["VoucherServicer"]
+
+
+def _state(state: int) -> common_pb2.VoucherState:
+    """A state of :mod:`node.domain.voucher_state` as the proto enum: both number the
+    states alike, but mypy sees ``ecnet.v1.VoucherState`` as a class of its own."""
+    return cast(common_pb2.VoucherState, state)
 
 
 def _authorization(a: AuthorizationView) -> common_pb2.Authorization:
@@ -38,7 +48,11 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
     def _channel() -> str:
         return current_caller().channel_id
 
-    async def RealNameCheck(self, request, context):
+    async def RealNameCheck(
+        self,
+        request: pb.RealNameCheckRequest,
+        context: grpc.aio.ServicerContext[pb.RealNameCheckRequest, pb.RealNameCheckResponse],
+    ) -> pb.RealNameCheckResponse:
         r = await voucher.real_name_check(
             self.lifecycle,
             self._channel(),
@@ -53,7 +67,11 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             livenessChallenge=r.liveness_challenge,
         )
 
-    async def RealPersonCheck(self, request, context):
+    async def RealPersonCheck(
+        self,
+        request: pb.RealPersonCheckRequest,
+        context: grpc.aio.ServicerContext[pb.RealPersonCheckRequest, pb.RealPersonCheckResponse],
+    ) -> pb.RealPersonCheckResponse:
         r = await voucher.real_person_check(
             self.lifecycle, self._channel(), request.realNameSerial, request.livenessSample
         )
@@ -63,7 +81,11 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             unfrozen=r.unfrozen,
         )
 
-    async def OpenPasswordPage(self, request, context):
+    async def OpenPasswordPage(
+        self,
+        request: pb.OpenPasswordPageRequest,
+        context: grpc.aio.ServicerContext[pb.OpenPasswordPageRequest, pb.OpenPasswordPageResponse],
+    ) -> pb.OpenPasswordPageResponse:
         r = await voucher.open_password_page(
             self.lifecycle, self._channel(), request.realPersonSerial
         )
@@ -71,7 +93,11 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             pageSession=r.page_session, expiresAt=timestamp(r.expires_at)
         )
 
-    async def SetPassword(self, request, context):
+    async def SetPassword(
+        self,
+        request: pb.SetPasswordRequest,
+        context: grpc.aio.ServicerContext[pb.SetPasswordRequest, pb.SetPasswordResponse],
+    ) -> pb.SetPasswordResponse:
         r = await voucher.set_password(
             self.lifecycle,
             self._channel(),
@@ -84,7 +110,11 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             passwordSerial=r.password_serial, expiresAt=timestamp(r.expires_at)
         )
 
-    async def Activate(self, request, context):
+    async def Activate(
+        self,
+        request: pb.ActivateRequest,
+        context: grpc.aio.ServicerContext[pb.ActivateRequest, pb.ActivateResponse],
+    ) -> pb.ActivateResponse:
         r = await voucher.activate(
             self.lifecycle,
             self._channel(),
@@ -95,13 +125,17 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         )
         return pb.ActivateResponse(
             ecCardNo=r.ec_card_no,
-            state=r.state,
+            state=_state(r.state),
             authCode=r.auth_code,
             insuredRegions=regions_pb(r.insured),
             version=r.version,
         )
 
-    async def Authorize(self, request, context):
+    async def Authorize(
+        self,
+        request: pb.AuthorizeRequest,
+        context: grpc.aio.ServicerContext[pb.AuthorizeRequest, pb.AuthorizeResponse],
+    ) -> pb.AuthorizeResponse:
         r = await voucher.authorize(
             self.lifecycle,
             self._channel(),
@@ -114,17 +148,33 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         )
         return pb.AuthorizeResponse(authCode=r.auth_code, ecCardNo=r.ec_card_no, version=r.version)
 
-    async def ListAuthorizations(self, request, context):
+    async def ListAuthorizations(
+        self,
+        request: pb.ListAuthorizationsRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ListAuthorizationsRequest, pb.ListAuthorizationsResponse
+        ],
+    ) -> pb.ListAuthorizationsResponse:
         rows = await voucher.list_authorizations(self.lifecycle, self._channel(), request.authCode)
         return pb.ListAuthorizationsResponse(authorizations=[_authorization(a) for a in rows])
 
-    async def RevokeAuthorization(self, request, context):
+    async def RevokeAuthorization(
+        self,
+        request: pb.RevokeAuthorizationRequest,
+        context: grpc.aio.ServicerContext[
+            pb.RevokeAuthorizationRequest, pb.RevokeAuthorizationResponse
+        ],
+    ) -> pb.RevokeAuthorizationResponse:
         a = await voucher.revoke_authorization(
             self.lifecycle, self._channel(), request.authCode, request.channelId, request.requestId
         )
         return pb.RevokeAuthorizationResponse(authorization=_authorization(a))
 
-    async def GetVoucherStatus(self, request, context):
+    async def GetVoucherStatus(
+        self,
+        request: pb.GetVoucherStatusRequest,
+        context: grpc.aio.ServicerContext[pb.GetVoucherStatusRequest, pb.GetVoucherStatusResponse],
+    ) -> pb.GetVoucherStatusResponse:
         s = await voucher.voucher_status(
             self.lifecycle,
             self._channel(),
@@ -135,7 +185,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         )
         out = pb.GetVoucherStatusResponse(
             ecCardNo=s.ec_card_no,
-            state=s.state,
+            state=_state(s.state),
             version=s.version,
             insuredRegions=regions_pb(s.insured),
             authorizations=[_authorization(a) for a in s.authorizations],
@@ -144,7 +194,13 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             out.frozenUntil.CopyFrom(timestamp(s.frozen_until))
         return out
 
-    async def GetSimulatedFaceTemplate(self, request, context):
+    async def GetSimulatedFaceTemplate(
+        self,
+        request: pb.GetSimulatedFaceTemplateRequest,
+        context: grpc.aio.ServicerContext[
+            pb.GetSimulatedFaceTemplateRequest, pb.GetSimulatedFaceTemplateResponse
+        ],
+    ) -> pb.GetSimulatedFaceTemplateResponse:
         template = await voucher.simulated_face(
             self.lifecycle, self._channel(), request.userName, request.idType, request.idNo
         )

@@ -48,7 +48,7 @@ async def open_password_page(lc: Lifecycle, channel_id: str, real_person_serial:
     now = lc.now_ms()
     session = lc.serial("pg")
 
-    def tx(conn) -> PageResult:
+    def tx(conn: sqlite3.Connection) -> PageResult:
         check_channel(conn, channel_id)
         rp = check_serial(conn, real_person_serial, "real_person", channel_id, now)
         person = check_same_identity(conn, rp)
@@ -128,7 +128,7 @@ async def set_password(
     hashed = await lc.hasher.hash(password)
     serial = lc.serial("pw")
 
-    def tx(conn) -> PasswordResult:
+    def tx(conn: sqlite3.Connection) -> PasswordResult:
         _, rp, page, _ = _password_target(conn, channel_id, real_person_serial, page_session, now)
         if page is not None:
             q.q_use_serial(conn, page.serial, now)
@@ -172,7 +172,7 @@ async def activate(
     code = lc.auth_code()
     fp = fingerprint(real_person_serial, password_serial, business_province)
 
-    def tx(conn) -> ActivationResult:
+    def tx(conn: sqlite3.Connection) -> ActivationResult:
         check_channel(conn, channel_id)
         prior = recall(conn, channel_id, "Activate", request_id, fp, ActivationResult)
         if prior is not None:

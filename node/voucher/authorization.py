@@ -13,12 +13,14 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from node.domain.voucher_state import FROZEN, NOT_ACTIVATED
 from node.errors import EcError, invalid
 from node.storage import national as q
-from node.storage.national import ChannelRow, PersonRow, VoucherRow
+from node.storage.national import AuthRow, ChannelRow, PersonRow, VoucherRow
 from node.voucher.activation import check_business_province
 from node.voucher.context import (
     Lifecycle,
@@ -37,7 +39,9 @@ from node.voucher.password import HashedPassword
 __all__ = ["authorize", "list_authorizations", "revoke_authorization", "voucher_status"]
 
 
-def _authorizable(conn, channel: ChannelRow, v: VoucherRow | None, now: int) -> VoucherRow:
+def _authorizable(
+    conn: sqlite3.Connection, channel: ChannelRow, v: VoucherRow | None, now: int
+) -> VoucherRow:
     if v is None or v.state == NOT_ACTIVATED or v.password_hash is None:
         raise EcError(500002, "this voucher is not activated: activate it first (6.1.3)")
     if effective_state(v, now) == FROZEN:
@@ -77,7 +81,7 @@ async def authorize(
     now = lc.now_ms()
     fp = fingerprint(ident.user_name, ident.id_type, ident.id_no, business_province)
 
-    def read(conn):
+    def read(conn: sqlite3.Connection) -> AuthorizeResult | VoucherRow:
         channel = check_channel(conn, channel_id)
         prior = recall(conn, channel_id, "Authorize", request_id, fp, AuthorizeResult)
         if prior is not None:
@@ -88,13 +92,15 @@ async def authorize(
     found = await lc.store.query(read)
     if isinstance(found, AuthorizeResult):
         return found
+    # An activated voucher has its password (_authorizable checked).
+    assert found.password_hash is not None and found.password_salt is not None
     stored = HashedPassword(
         found.password_hash, found.password_salt, found.password_iterations or 1
     )
     ok = await lc.hasher.verify(password, stored)
     code = lc.auth_code()
 
-    def tx(conn) -> AuthorizeResult | _WrongPassword:
+    def tx(conn: sqlite3.Connection) -> AuthorizeResult | _WrongPassword:
         channel = check_channel(conn, channel_id)
         prior = recall(conn, channel_id, "Authorize", request_id, fp, AuthorizeResult)
         if prior is not None:
@@ -154,7 +160,7 @@ async def authorize(
     return result
 
 
-def _views(rows, *, with_codes: bool = False) -> tuple[AuthorizationView, ...]:
+def _views(rows: Iterable[AuthRow], *, with_codes: bool = False) -> tuple[AuthorizationView, ...]:
     return tuple(
         AuthorizationView(
             a.channel_id,
@@ -172,7 +178,7 @@ async def list_authorizations(
 ) -> tuple[AuthorizationView, ...]:
     """Every authorization of the holder's voucher, revoked ones too; codes not shown."""
 
-    def read(conn):
+    def read(conn: sqlite3.Connection) -> tuple[AuthorizationView, ...]:
         channel = check_channel(conn, channel_id)
         check_official(channel, "ListAuthorizations")
         auth = check_auth_code(conn, channel, auth_code)
@@ -190,7 +196,7 @@ async def revoke_authorization(
     now = lc.now_ms()
     fp = fingerprint(auth_code, target_channel)
 
-    def tx(conn) -> AuthorizationView:
+    def tx(conn: sqlite3.Connection) -> AuthorizationView:
         channel = check_channel(conn, channel_id)
         check_official(channel, "RevokeAuthorization")
         prior = recall(conn, channel_id, "RevokeAuthorization", request_id, fp, AuthorizationView)
@@ -209,7 +215,9 @@ async def revoke_authorization(
             raise EcError(500040, f"the voucher has no authorization for channel {target_channel}")
         q.q_revoke_authorization(conn, active.auth_code, now)
         v = q.q_voucher(conn, holder.ec_card_no)
+        assert v is not None  # the voucher of a live authorization
         person = q.q_person_by_id(conn, v.person_id)
+        assert person is not None  # the holder of a voucher
         row = dataclasses.replace(v, version=v.version + 1, updated_at=now)
         q.q_put_voucher(conn, row)
         emit(
@@ -231,7 +239,13 @@ async def revoke_authorization(
 
 
 def _status(
-    conn, channel: ChannelRow, v: VoucherRow, person: PersonRow, now: int, *, shown: bool
+    conn: sqlite3.Connection,
+    channel: ChannelRow,
+    v: VoucherRow,
+    person: PersonRow,
+    now: int,
+    *,
+    shown: bool,
 ) -> VoucherStatus:
     state = effective_state(v, now)
     if not shown:
@@ -262,18 +276,21 @@ async def voucher_status(
     now = lc.now_ms()
     if auth_code:
 
-        def by_code(conn) -> VoucherStatus:
+        def by_code(conn: sqlite3.Connection) -> VoucherStatus:
             channel = check_channel(conn, channel_id)
             auth = check_auth_code(conn, channel, auth_code)
             v = q.q_voucher(conn, auth.ec_card_no)
-            return _status(conn, channel, v, q.q_person_by_id(conn, v.person_id), now, shown=True)
+            assert v is not None  # the voucher of a live authorization
+            person = q.q_person_by_id(conn, v.person_id)
+            assert person is not None  # the holder of a voucher
+            return _status(conn, channel, v, person, now, shown=True)
 
         return await lc.store.query(by_code)
     if not (user_name or id_type or id_no):
         raise invalid("authCode, or userName + idType + idNo, is required")
     ident = parse_identity(user_name, id_type, id_no)
 
-    def by_identity(conn) -> VoucherStatus:
+    def by_identity(conn: sqlite3.Connection) -> VoucherStatus:
         channel = check_channel(conn, channel_id)
         person = check_person(conn, ident)
         v = q.q_live_voucher(conn, person.person_id)

@@ -204,6 +204,7 @@ def check_same_identity(conn: sqlite3.Connection, serial: q.SerialRow) -> Person
     if person is None or identity_tag(person) != serial.identity_tag:
         raise EcError(
             500058,
-            "the person's name or id changed in the base registry during this activation; start again",
+            "the person's name or id changed in the base registry during this activation; "
+            "start again",
         )
     return person

@@ -11,6 +11,8 @@ fetched copy never goes stale silently.
 
 from __future__ import annotations
 
+import sqlite3
+
 from ecnet.v1 import common_pb2
 from node.domain.display import check_display, parse_auth_code, unknown_code
 from node.domain.regions import is_province
@@ -33,7 +35,7 @@ async def fetch_voucher(
     now = lc.now_ms()
     lifted = False
 
-    def tx(conn) -> common_pb2.VoucherData:
+    def tx(conn: sqlite3.Connection) -> common_pb2.VoucherData:
         nonlocal lifted
         channel = check_channel(conn, channel_id)
         auth = q.q_authorization(conn, code)

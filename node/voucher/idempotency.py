@@ -16,11 +16,14 @@ import json
 import sqlite3
 import types
 import typing
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from node.domain.sm import sm3_hex
 from node.errors import invalid
 from node.storage import national as q
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 __all__ = ["fingerprint", "recall", "remember"]
 
@@ -33,9 +36,12 @@ def fingerprint(*parts: object) -> str:
 
 
 def _decode(tp: Any, value: Any) -> Any:
+    """``value``, parsed JSON, as the type ``tp`` (a class or a type form, hence Any)."""
     if dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        return tp(**{k: _decode(hints[k], v) for k, v in value.items()})
+        # A dataclass itself here, never an instance (which is_dataclass accepts too).
+        cls = cast("type[Any]", tp)
+        return cls(**{k: _decode(hints[k], v) for k, v in value.items()})
     origin = typing.get_origin(tp)
     if origin is tuple:
         (inner, _ellipsis) = typing.get_args(tp)
@@ -59,7 +65,8 @@ def recall(
     stored_fp, result = found
     if stored_fp != fp:
         raise invalid(f"requestId {request_id!r} was already used for a different {method} request")
-    return _decode(cls, json.loads(result))
+    decoded: R = _decode(cls, json.loads(result))
+    return decoded
 
 
 def remember(
@@ -68,7 +75,7 @@ def remember(
     method: str,
     request_id: str,
     fp: str,
-    result: Any,
+    result: DataclassInstance,
     now_ms: int,
 ) -> None:
     """Store ``result`` under ``request_id`` (nothing without one)."""

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 
 from node.domain.idno import parse_resident_id
@@ -38,7 +39,7 @@ __all__ = ["real_name_check", "real_person_check", "simulated_face", "registry_p
 SERIAL_RETENTION_MS = 3_600_000
 
 
-def registry_problem(conn, person: PersonRow) -> EcError | None:
+def registry_problem(conn: sqlite3.Connection, person: PersonRow) -> EcError | None:
     """Registry data that cannot carry a voucher: no insured region (500054), or
     inconsistent / incomplete person data (500058)."""
     if not person.insured:
@@ -65,7 +66,7 @@ async def real_name_check(
     fp = fingerprint(ident.user_name, ident.id_type, ident.id_no)
     serial, challenge = lc.serial("rn"), lc.entropy.token_hex(16)
 
-    def tx(conn) -> RealNameResult:
+    def tx(conn: sqlite3.Connection) -> RealNameResult:
         channel = check_channel(conn, channel_id)
         prior = recall(conn, channel_id, "RealNameCheck", request_id, fp, RealNameResult)
         if prior is not None:
@@ -137,7 +138,7 @@ async def real_person_check(
     now = lc.now_ms()
     digest = sm3(sample)
 
-    def read(conn):
+    def read(conn: sqlite3.Connection) -> tuple[SerialRow, bytes | None]:
         check_channel(conn, channel_id)
         serial = check_serial(conn, real_name_serial, "real_name", channel_id, now, allow_used=True)
         if q.q_liveness_seen(conn, digest):
@@ -163,7 +164,7 @@ async def real_person_check(
         refused = str(exc)
     rp = lc.serial("rp")
 
-    def tx(conn) -> RealPersonResult | _Refused:
+    def tx(conn: sqlite3.Connection) -> RealPersonResult | _Refused:
         channel = check_channel(conn, channel_id)
         row = check_serial(conn, real_name_serial, "real_name", channel_id, now)
         if refused is not None:
@@ -227,7 +228,7 @@ async def simulated_face(
         )
     ident = parse_identity(user_name, id_type, id_no, need_name=False)
 
-    def read(conn) -> bytes:
+    def read(conn: sqlite3.Connection) -> bytes:
         check_channel(conn, channel_id)
         person = check_person(conn, ident, check_name=bool(ident.user_name))
         template = q.q_face_template(conn, person.person_id)

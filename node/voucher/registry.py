@@ -11,6 +11,7 @@ just left. A person without an active voucher is simply updated.
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 
 from node.domain.idno import ID_TYPES, normalize_id, validate_id
 from node.domain.regions import is_pooling_region
@@ -69,7 +70,7 @@ async def update_person(
     key = await lc.key()
     fp = fingerprint(cur.id_type, cur.id_no, name, new_type, new_no, regions)
 
-    def tx(conn) -> UpdateResult:
+    def tx(conn: sqlite3.Connection) -> UpdateResult:
         prior = recall(conn, caller, "UpdatePerson", request_id, fp, UpdateResult)
         if prior is not None:
             return prior
@@ -90,6 +91,7 @@ async def update_person(
         if identity_changed:
             q.q_update_identity(conn, before.person_id, *after_ident, now)
         after = q.q_person_by_id(conn, before.person_id)
+        assert after is not None  # the person read above, in this transaction
         left = {r.insu_org[:2] for r in before.insured}
         number = voucher_number(after.id_type, after.id_no, after.user_name, key)
         v = q.q_live_voucher(conn, before.person_id)
