@@ -13,7 +13,10 @@ BUF_STAMP := .tools/.buf-$(BUF_VERSION)
 # Where googleapis-common-protos put google/api/field_behavior.proto (its .proto files
 # sit beside its generated modules in site-packages).
 GOOGLEAPIS = $(shell $(BIN)/python -c 'import pathlib, google.api.field_behavior_pb2 as m; print(pathlib.Path(m.__file__).parents[2])')
-PROTOC   = $(BIN)/python -m grpc_tools.protoc -Iproto -I"$(GOOGLEAPIS)"
+# mypy-protobuf types the gRPC stubs and servicers (the *_pb2_grpc.pyi files) that
+# grpc_tools writes untyped.
+PROTOC   = $(BIN)/python -m grpc_tools.protoc -Iproto -I"$(GOOGLEAPIS)" \
+	--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc
 DESCRIPTOR_SET := ecnet/v1/descriptor_set.binpb
 
 .PHONY: setup nation test bench proto proto-check lint clean
@@ -32,13 +35,14 @@ $(STAMP): pyproject.toml
 # Python code keeps no comments, the descriptor set keeps them (source info), so
 # `grpcurl describe` shows the documentation of proto/.
 proto: $(STAMP)
-	$(PROTOC) --python_out=. --pyi_out=. --grpc_python_out=. \
+	$(PROTOC) --python_out=. --pyi_out=. --grpc_python_out=. --mypy_grpc_out=. \
 		--include_imports --include_source_info --descriptor_set_out=$(DESCRIPTOR_SET) $(PROTOS)
 
 # Fails when the committed generated code (or descriptor set) does not match proto/.
 proto-check: $(STAMP)
 	@rm -rf .proto-check && mkdir -p .proto-check/$(dir $(DESCRIPTOR_SET))
 	@$(PROTOC) --python_out=.proto-check --pyi_out=.proto-check --grpc_python_out=.proto-check \
+		--mypy_grpc_out=.proto-check \
 		--include_imports --include_source_info \
 		--descriptor_set_out=.proto-check/$(DESCRIPTOR_SET) $(PROTOS)
 	@for f in .proto-check/ecnet/v1/*; do \

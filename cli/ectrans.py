@@ -37,8 +37,8 @@ from typing import Any
 import grpc
 from google.protobuf.json_format import MessageToDict
 
-from cli.stubs import AcceptanceStub, acceptance_stub
 from ecnet.v1 import acceptance_service_pb2 as pb
+from ecnet.v1.acceptance_service_pb2_grpc import AcceptanceServiceStub
 from node.config import ConfigError, parse_address
 from node.errors import from_rpc_error
 
@@ -65,12 +65,12 @@ def _target(url: str) -> str:
     return target
 
 
-def _stub(target: str) -> AcceptanceStub:
+def _stub(target: str) -> AcceptanceServiceStub:
     with _lock:
         channel = _channels.get(target)
         if channel is None:
             channel = _channels[target] = grpc.insecure_channel(target)
-    return acceptance_stub(channel)
+    return AcceptanceServiceStub(channel)
 
 
 def _whole_numbers(value: Any) -> Any:

@@ -23,8 +23,8 @@ from google.protobuf.json_format import MessageToDict
 
 from cli.common import DataOpt, JsonOpt, ProvincialNodeOpt, out, province_address, reports_errors
 from cli.rpc import CliError, NodeHandle
-from cli.stubs import QrStub, qr_stub
 from ecnet.v1 import qr_service_pb2 as pb
+from ecnet.v1.qr_service_pb2_grpc import QrServiceStub
 from node.domain.qrcode import looks_like_code
 
 __all__ = ["qr_app", "draw"]
@@ -58,13 +58,15 @@ def _call(
     node: str | None,
     province: str,
     channel: str,
-    method: Callable[[QrStub], grpc.UnaryUnaryMultiCallable[Request, Response]],
+    method: Callable[[QrServiceStub], grpc.UnaryUnaryMultiCallable[Request, Response]],
     request: Request,
 ) -> Response:
     """``method`` of the province's QrService (e.g. ``lambda s: s.IssueQrCode``), called
     as ``channel``."""
     with NodeHandle(province_address(data, node, province)) as h:
-        return h.call(method(qr_stub(h.channel)), request, metadata=(("ec-channel-id", channel),))
+        return h.call(
+            method(QrServiceStub(h.channel)), request, metadata=(("ec-channel-id", channel),)
+        )
 
 
 def _report(resp: pb.IssueQrCodeResponse | pb.RefreshQrCodeResponse, as_json: bool) -> None:

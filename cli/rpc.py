@@ -11,7 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from cli.nationfile import NationFile
-from cli.stubs import admin_stub, health_check
+from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
 from node.errors import from_rpc_error
 
 __all__ = ["CliError", "NodeHandle", "Metadata", "health_of", "national_address"]
@@ -36,7 +36,7 @@ class NodeHandle:
 
     def __post_init__(self) -> None:
         self.channel = grpc.insecure_channel(self.address)
-        self.admin = admin_stub(self.channel)
+        self.admin = AdminServiceStub(self.channel)
 
     def call(
         self,
@@ -86,3 +86,16 @@ def national_address(data_dir: Path, node: str | None) -> str:
         return NationFile.load(data_dir).national.address
     except FileNotFoundError as exc:
         raise CliError(str(exc)) from None
+
+
+def health_check(
+    channel: grpc.Channel,
+) -> grpc.UnaryUnaryMultiCallable[health_pb2.HealthCheckRequest, health_pb2.HealthCheckResponse]:
+    """grpc.health.v1.Health/Check on ``channel``. grpc_health's ``HealthStub`` sets its
+    methods in ``__init__``, and its stubs (types-grpcio-health-checking) declare only the
+    constructor; this is the same call made through the typed ``Channel.unary_unary``."""
+    return channel.unary_unary(
+        "/grpc.health.v1.Health/Check",
+        request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+        response_deserializer=health_pb2.HealthCheckResponse.FromString,
+    )

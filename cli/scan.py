@@ -32,8 +32,8 @@ from cli.common import (
 )
 from cli.ectrans import TERMINAL_ENV, nation_ec_trans
 from cli.rpc import CliError, NodeHandle
-from cli.stubs import acceptance_stub
 from ecnet.v1 import acceptance_service_pb2 as pb
+from ecnet.v1.acceptance_service_pb2_grpc import AcceptanceServiceStub
 from node.domain.codes import CHECK_RESULTS
 from node.domain.qrcode import looks_like_code
 
@@ -118,7 +118,7 @@ def scan(
         ecQrCode=value,
     )
     with NodeHandle(province_address(data, node, province)) as h:
-        stub = acceptance_stub(h.channel)
+        stub = AcceptanceServiceStub(h.channel)
         r = h.call(stub.Query, request, metadata=(("ec-terminal-id", terminal),))
     answer = {
         "ecQrCode": value,
@@ -164,7 +164,7 @@ def token_check(
         ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org
     )
     with NodeHandle(province_address(data, node, province)) as h:
-        r = h.call(acceptance_stub(h.channel).CheckToken, request)
+        r = h.call(AcceptanceServiceStub(h.channel).CheckToken, request)
     _show(
         {"flag": r.flag, "insuOrg": r.insuOrg},
         json_,

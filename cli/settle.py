@@ -38,8 +38,8 @@ from cli.common import (
     reports_errors,
 )
 from cli.rpc import CliError, NodeHandle
-from cli.stubs import SettlementStub, settlement_stub
 from ecnet.v1 import settlement_service_pb2 as pb
+from ecnet.v1.settlement_service_pb2_grpc import SettlementServiceStub
 from node.errors import from_rpc_error, node_answer
 from node.settlement.wire import MED_TYPE_OF, MED_TYPE_PROTO
 
@@ -178,7 +178,7 @@ def _call(
     data: Path | None,
     node: str | None,
     province: str,
-    method: Callable[[SettlementStub], grpc.UnaryUnaryMultiCallable[Request, Response]],
+    method: Callable[[SettlementServiceStub], grpc.UnaryUnaryMultiCallable[Request, Response]],
     request: Request,
     retry_id: str = "",
     timeout: float = 10.0,
@@ -188,7 +188,7 @@ def _call(
     does not answer says so. Either way, the request id to retry with (``retry_id``) is
     named."""
     with NodeHandle(province_address(data, node, province)) as h:
-        stub = settlement_stub(h.channel)
+        stub = SettlementServiceStub(h.channel)
         try:
             return method(stub)(request, timeout=timeout)
         except grpc.RpcError as exc:

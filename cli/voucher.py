@@ -32,9 +32,9 @@ from rich.table import Table
 from cli.common import DataOpt, JsonOpt, out, reports_errors
 from cli.nationfile import default_data_dir
 from cli.rpc import CliError, NodeHandle, national_address
-from cli.stubs import voucher_stub
 from ecnet.v1 import admin_service_pb2, common_pb2
 from ecnet.v1 import voucher_service_pb2 as pb
+from ecnet.v1.voucher_service_pb2_grpc import VoucherServiceStub
 from node.voucher.biometric import make_liveness_sample
 
 __all__ = ["voucher_app"]
@@ -66,7 +66,7 @@ class Voucher:
     def __init__(self, handle: NodeHandle, channel_id: str) -> None:
         self.handle = handle
         self.channel_id = channel_id
-        self.stub = voucher_stub(handle.channel)
+        self.stub = VoucherServiceStub(handle.channel)
         self.metadata = (("ec-channel-id", channel_id),)
 
     def call(

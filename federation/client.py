@@ -12,13 +12,19 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 import grpc
 
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
+from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
+from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
 from federation.link import Link
-from federation.stubs import AdminServiceStub, FederationServiceStub
+
+if TYPE_CHECKING:  # the stubs' types of aio stubs (no such classes at run time)
+    from ecnet.v1.admin_service_pb2_grpc import AdminServiceAsyncStub
+    from ecnet.v1.federation_service_pb2_grpc import FederationServiceAsyncStub
 
 __all__ = ["PeerClient", "NationalClient", "CHANNEL_OPTIONS"]
 
@@ -38,8 +44,8 @@ class PeerClient:
         self.address = address
         self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self.metadata: tuple[tuple[str, str], ...] = (("ec-node", node_name),)
-        self.federation = FederationServiceStub(self.channel)
-        self.admin = AdminServiceStub(self.channel)
+        self.federation: FederationServiceAsyncStub = FederationServiceStub(self.channel)
+        self.admin: AdminServiceAsyncStub = AdminServiceStub(self.channel)
         # The routed calls (RouteQuery, RouteSettle, RouteReverse), on one stream.
         self.link = Link(self.channel, self.metadata, address, linger)
 

@@ -46,7 +46,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol, cast, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, cast, overload
 
 import grpc
 from google.protobuf.message import Message
@@ -54,7 +54,7 @@ from google.rpc import status_pb2  # type: ignore[import-untyped]  # .pyi files,
 from grpc.aio import AioRpcError, Metadata
 
 from ecnet.v1 import federation_service_pb2 as pb
-from federation.stubs import FederationServiceStub
+from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
 from node.errors import EcError, to_status
 from node.interceptor import Caller, caller_of, enter_caller, exit_caller, failure_of, log_call
 from node.settings import read_settings
@@ -68,6 +68,9 @@ __all__ = [
     "MAX_IN_FLIGHT",
     "MAX_FRAME_BYTES",
 ]
+
+if TYPE_CHECKING:  # the stubs' type of an aio stub (no such class at run time)
+    from ecnet.v1.federation_service_pb2_grpc import FederationServiceAsyncStub
 
 log = logging.getLogger("ecnet.link")
 
@@ -328,7 +331,7 @@ class Link:
     ) -> None:
         self.name = name
         self.linger = linger  # seconds a frame of calls waits for more while the stream is busy
-        self._stub = FederationServiceStub(channel)
+        self._stub: FederationServiceAsyncStub = FederationServiceStub(channel)
         self._metadata = metadata
         self._stream: _Stream | None = None
         self._ids = itertools.count(1)

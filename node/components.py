@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
-from typing import TypeAlias, TypeVar
 
 import grpc
 
@@ -72,31 +70,6 @@ from node.voucher import Lifecycle, LifecycleSettings, LivenessVerifier, Simulat
 from node.voucher.freeze import FreezeSweeper
 
 __all__ = ["Components", "NationalComponents", "ProvincialComponents", "build"]
-
-S = TypeVar("S")
-# A generated add_*_to_server function (ecnet/v1/*_pb2_grpc.py, written without types),
-# with the type of the servicer it registers.
-AddServicer: TypeAlias = Callable[[S, grpc.aio.Server], None]
-
-_add_voucher_service: AddServicer[voucher_service_pb2_grpc.VoucherServiceServicer] = (
-    voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server
-)
-_add_qr_service: AddServicer[qr_service_pb2_grpc.QrServiceServicer] = (
-    qr_service_pb2_grpc.add_QrServiceServicer_to_server
-)
-_add_acceptance_service: AddServicer[acceptance_service_pb2_grpc.AcceptanceServiceServicer] = (
-    acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server
-)
-_add_settlement_service: AddServicer[settlement_service_pb2_grpc.SettlementServiceServicer] = (
-    settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server
-)
-_add_federation_service: AddServicer[federation_service_pb2_grpc.FederationServiceServicer] = (
-    federation_service_pb2_grpc.add_FederationServiceServicer_to_server
-)
-_add_admin_service: AddServicer[admin_service_pb2_grpc.AdminServiceServicer] = (
-    admin_service_pb2_grpc.add_AdminServiceServicer_to_server
-)
-
 
 class NationalComponents:
     """The national node: the base registry, the hub, the management center."""
@@ -159,9 +132,11 @@ class NationalComponents:
         admin = NationalAdminServicer(
             identity, self.store, self.delivery, self.directory, self.lifecycle
         )
-        _add_voucher_service(VoucherServicer(self.lifecycle), server)
-        _add_federation_service(federation, server)
-        _add_admin_service(admin, server)
+        voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(
+            VoucherServicer(self.lifecycle), server
+        )
+        federation_service_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
+        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(admin, server)
         where = "the provincial nodes"
         server.add_generic_rpc_handlers(
             (
@@ -296,11 +271,17 @@ class ProvincialComponents:
         federation = ProvincialFederationServicer(
             identity, self.config.log_calls, self.inbox, self.acceptance, self.settlements
         )
-        _add_qr_service(QrServicer(self.issuer), server)
-        _add_acceptance_service(AcceptanceServicer(self.acceptance, identity.name), server)
-        _add_settlement_service(SettlementServicer(self.settlements), server)
-        _add_federation_service(federation, server)
-        _add_admin_service(ProvincialAdminServicer(identity, self.store, self.uplink), server)
+        qr_service_pb2_grpc.add_QrServiceServicer_to_server(QrServicer(self.issuer), server)
+        acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server(
+            AcceptanceServicer(self.acceptance, identity.name), server
+        )
+        settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
+            SettlementServicer(self.settlements), server
+        )
+        federation_service_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
+        admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
+            ProvincialAdminServicer(identity, self.store, self.uplink), server
+        )
         server.add_generic_rpc_handlers(
             (
                 unserved(

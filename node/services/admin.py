@@ -9,11 +9,8 @@ changes by national (:class:`NationalAdminServicer`). At a province those answer
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable
-from typing import NoReturn
 
 import grpc
-from google.protobuf.message import Message
 
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import admin_service_pb2_grpc, common_pb2
@@ -273,18 +270,6 @@ class NationalAdminServicer(AdminServicer):
         )
 
 
-def _national_only(
-    method: str,
-) -> Callable[[ProvincialAdminServicer, Message, object], Awaitable[NoReturn]]:
-    async def refuse(self: ProvincialAdminServicer, request: Message, context: object) -> NoReturn:
-        raise EcError(
-            -5,
-            f"{method} is served by the national node, not by province {self.identity.province}",
-        )
-
-    return refuse
-
-
 class ProvincialAdminServicer(AdminServicer):
     """A province's own status; the management center's calls answer -5."""
 
@@ -293,9 +278,38 @@ class ProvincialAdminServicer(AdminServicer):
             raise invalid(f"a province delivers only to {UPLINK_LANE!r}, not {destination!r}")
         return UPLINK_LANE
 
-    ListNodes = _national_only("ListNodes")
-    ListPersons = _national_only("ListPersons")
-    ListChannels = _national_only("ListChannels")
-    SetChannelStatus = _national_only("SetChannelStatus")
-    ListTerminals = _national_only("ListTerminals")
-    UpdatePerson = _national_only("UpdatePerson")
+    def _national_only(self, method: str) -> EcError:
+        return EcError(
+            -5,
+            f"{method} is served by the national node, not by province {self.identity.province}",
+        )
+
+    async def ListNodes(
+        self, request: pb.ListNodesRequest, context: object
+    ) -> pb.ListNodesResponse:
+        raise self._national_only("ListNodes")
+
+    async def ListPersons(
+        self, request: pb.ListPersonsRequest, context: object
+    ) -> pb.ListPersonsResponse:
+        raise self._national_only("ListPersons")
+
+    async def ListChannels(
+        self, request: pb.ListChannelsRequest, context: object
+    ) -> pb.ListChannelsResponse:
+        raise self._national_only("ListChannels")
+
+    async def SetChannelStatus(
+        self, request: pb.SetChannelStatusRequest, context: object
+    ) -> pb.SetChannelStatusResponse:
+        raise self._national_only("SetChannelStatus")
+
+    async def ListTerminals(
+        self, request: pb.ListTerminalsRequest, context: object
+    ) -> pb.ListTerminalsResponse:
+        raise self._national_only("ListTerminals")
+
+    async def UpdatePerson(
+        self, request: pb.UpdatePersonRequest, context: object
+    ) -> pb.UpdatePersonResponse:
+        raise self._national_only("UpdatePerson")

@@ -19,18 +19,16 @@ only for itself.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import NoReturn, Protocol
+from collections.abc import AsyncIterator
 
 import grpc
-from google.protobuf.message import Message
 
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
 from federation.directory import Directory
 from federation.hub import Hub
 from federation.inbox import Inbox
-from federation.link import Handler, LinkServer
+from federation.link import CallContext, Handler, LinkServer
 from federation.relay import NoticeRelay
 from node.acceptance import Acceptance
 from node.clock import Clock, timestamp
@@ -44,19 +42,10 @@ from node.voucher.fetch import fetch_voucher
 from node.wire.voucher import cached_voucher_data
 
 __all__ = [
-    "Deadline",
     "FederationServicer",
     "NationalFederationServicer",
     "ProvincialFederationServicer",
 ]
-
-
-class Deadline(Protocol):
-    """The context of a routed method (``RouteQuery``, ``RouteSettle``, ``RouteReverse``):
-    the unary call's ``ServicerContext``, or what ``federation.link`` gives a Link
-    message. All they ask of it is the time left (None: no deadline)."""
-
-    def time_remaining(self) -> float | None: ...
 
 
 class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
@@ -86,7 +75,26 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
             address=me.address,
         )
 
-    async def Link(
+    # The routed calls, answered per role; a Link message runs them with a context that
+    # gives only the time left (federation.link.CallContext).
+    async def RouteQuery(
+        self, request: pb.RouteQueryRequest, context: CallContext
+    ) -> pb.RouteQueryResponse:
+        raise NotImplementedError
+
+    async def RouteSettle(
+        self, request: pb.RouteSettleRequest, context: CallContext
+    ) -> pb.RouteSettleResponse:
+        raise NotImplementedError
+
+    async def RouteReverse(
+        self, request: pb.RouteReverseRequest, context: CallContext
+    ) -> pb.RouteReverseResponse:
+        raise NotImplementedError
+
+    # grpc.aio lets a stream handler write with context.write and return None; the
+    # generated servicer declares only the iterator form.
+    async def Link(  # type: ignore[override]
         self,
         request_iterator: AsyncIterator[pb.LinkFrame],
         context: grpc.aio.ServicerContext[pb.LinkFrame, pb.LinkFrame],
@@ -173,19 +181,19 @@ class NationalFederationServicer(FederationServicer):
         return pb.FetchVoucherResponse(voucher=data)
 
     async def RouteQuery(
-        self, request: pb.RouteQueryRequest, context: Deadline
+        self, request: pb.RouteQueryRequest, context: CallContext
     ) -> pb.RouteQueryResponse:
         """A scan of another province's code (4.9), to its issuer (never decoded here)."""
         return await self.hub.route_query(current_caller().node, request, context.time_remaining())
 
     async def RouteSettle(
-        self, request: pb.RouteSettleRequest, context: Deadline
+        self, request: pb.RouteSettleRequest, context: CallContext
     ) -> pb.RouteSettleResponse:
         """A remote settlement (6.5), to the insured province."""
         return await self.hub.route_settle(current_caller().node, request, context.time_remaining())
 
     async def RouteReverse(
-        self, request: pb.RouteReverseRequest, context: Deadline
+        self, request: pb.RouteReverseRequest, context: CallContext
     ) -> pb.RouteReverseResponse:
         """The reversal of a remote settlement, to the province that settled it."""
         return await self.hub.route_reverse(
@@ -208,15 +216,8 @@ def _from_national(what: str) -> None:
         raise EcError(-4, f"{what} only through the national hub (caller: {caller or 'anonymous'})")
 
 
-def _hub_only(
-    method: str,
-) -> Callable[[ProvincialFederationServicer, Message, object], Awaitable[NoReturn]]:
-    async def refuse(
-        self: ProvincialFederationServicer, request: Message, context: object
-    ) -> NoReturn:
-        raise EcError(-5, f"{method} is served by the national node (the hub), not by a province")
-
-    return refuse
+def _hub_only(method: str) -> EcError:
+    return EcError(-5, f"{method} is served by the national node (the hub), not by a province")
 
 
 class ProvincialFederationServicer(FederationServicer):
@@ -233,13 +234,26 @@ class ProvincialFederationServicer(FederationServicer):
         self.acceptance = acceptance
         self.settlements = settlements
 
-    Register = _hub_only("Register")
-    Heartbeat = _hub_only("Heartbeat")
-    Deregister = _hub_only("Deregister")
-    FetchVoucher = _hub_only("FetchVoucher")
+    async def Register(self, request: pb.RegisterRequest, context: object) -> pb.RegisterResponse:
+        raise _hub_only("Register")
+
+    async def Heartbeat(
+        self, request: pb.HeartbeatRequest, context: object
+    ) -> pb.HeartbeatResponse:
+        raise _hub_only("Heartbeat")
+
+    async def Deregister(
+        self, request: pb.DeregisterRequest, context: object
+    ) -> pb.DeregisterResponse:
+        raise _hub_only("Deregister")
+
+    async def FetchVoucher(
+        self, request: pb.FetchVoucherRequest, context: object
+    ) -> pb.FetchVoucherResponse:
+        raise _hub_only("FetchVoucher")
 
     async def RouteQuery(
-        self, request: pb.RouteQueryRequest, context: Deadline
+        self, request: pb.RouteQueryRequest, context: CallContext
     ) -> pb.RouteQueryResponse:
         """The issuer's side of a routed scan: decode and claim (node.acceptance)."""
         _from_national("a routed scan reaches an issuer")
@@ -254,14 +268,14 @@ class ProvincialFederationServicer(FederationServicer):
         )
 
     async def RouteSettle(
-        self, request: pb.RouteSettleRequest, context: Deadline
+        self, request: pb.RouteSettleRequest, context: CallContext
     ) -> pb.RouteSettleResponse:
         """The insured province's side of a remote settlement (node.settlement)."""
         _from_national("a remote settlement reaches the insured province")
         return await self.settlements.settle_routed(request)
 
     async def RouteReverse(
-        self, request: pb.RouteReverseRequest, context: Deadline
+        self, request: pb.RouteReverseRequest, context: CallContext
     ) -> pb.RouteReverseResponse:
         """The reversal of a remote settlement this province made."""
         _from_national("a remote reversal reaches the insured province")
