@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 import federation.link as link_module
+from conftest import free_port
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
 from ecnet.v1 import settlement_service_pb2 as spb
@@ -114,11 +115,12 @@ class PeerWithoutLink(Peer):
     Link = federation_service_pb2_grpc.FederationServiceServicer.Link
 
 
-async def serve(servicer: Peer, port: int = 0) -> tuple[Peer, grpc.aio.Server, int]:
-    """``servicer`` answering on 127.0.0.1 (an ephemeral port unless ``port``)."""
+async def serve(servicer: Peer, port: int | None = None) -> tuple[Peer, grpc.aio.Server, int]:
+    """``servicer`` answering on 127.0.0.1 (on a port no other test takes, so that it can
+    be restarted there, unless ``port``)."""
     server = grpc.aio.server(interceptors=[CallInterceptor("test", False)])
     federation_service_pb2_grpc.add_FederationServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port(f"127.0.0.1:{port}")
+    port = server.add_insecure_port(f"127.0.0.1:{free_port() if port is None else port}")
     await server.start()
     return servicer, server, port
 

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +17,8 @@ import pytest
 from clikit import ROOT, ecnet, write_nation
 from scankit import eventually, insured_in
 from settlekit import start_settle_nation, token_for
+
+from conftest import reserved_ports
 
 BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
@@ -389,20 +389,6 @@ async def test_a_pending_remote_settlement_is_finished_by_a_retry(nation, tmp_pa
     }
 
 
-def free_base_port() -> int:
-    """A base P such that P and P+11..P+51 are free."""
-    for _ in range(50):
-        base = random.randrange(20000, 40000)
-        try:
-            for port in (base, *range(base + 11, base + 52)):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range")
-
-
 @pytest.mark.skipif(
     GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash"
 )
@@ -411,38 +397,39 @@ def test_the_readme_settle_session_runs_as_written(tmp_path):
     section = readme.split("## Settle\n", 1)[1].split("\n## ", 1)[0]
     script = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
     # the README's nation, `make nation` (10,000 persons, seed 2019, provinces 11,31,44,51), as
-    # real processes (the session stops and starts province 44), on free ports
-    data, base = tmp_path / "nation", free_base_port()
+    # real processes (the session stops and starts province 44), on a block of ports of its own
+    data = tmp_path / "nation"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ECNET_DATA": str(data)}
     cli = [sys.executable, "-m", "cli.main"]
-    up = subprocess.run(
-        [*cli, "nation", "up", "--detach", "--base-port", str(base)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert up.returncode == 0, up.stderr + up.stdout
-    try:
-        script = re.sub(
-            r"127\.0\.0\.1:500(\d\d)", lambda m: f"127.0.0.1:{base + int(m.group(1))}", script
-        )
-        script = script.replace(".venv/bin/", f"{BIN}/")
-        work = tmp_path / "work"
-        work.mkdir()
-        run = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
+    work = tmp_path / "work"  # the session's files (items.json) go here, not into the repository
+    work.mkdir()
+    with reserved_ports() as base:
+        up = subprocess.run(
+            [*cli, "nation", "up", "--detach", "--base-port", str(base)],
             cwd=work,
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=180,
         )
-    finally:
-        subprocess.run(
-            [*cli, "nation", "down"], cwd=ROOT, env=env, capture_output=True, timeout=120
-        )
+        assert up.returncode == 0, up.stderr + up.stdout
+        try:
+            script = re.sub(
+                r"127\.0\.0\.1:500(\d\d)", lambda m: f"127.0.0.1:{base + int(m.group(1))}", script
+            )
+            script = script.replace(".venv/bin/", f"{BIN}/")
+            run = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", script],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        finally:
+            subprocess.run(
+                [*cli, "nation", "down"], cwd=work, env=env, capture_output=True, timeout=120
+            )
     text, errors = run.stdout, run.stderr
     assert run.returncode == 0, errors + text
     assert re.search(r"^fundPay\s+9750 \(97\.50 yuan\)", text, re.M), text
