@@ -247,3 +247,26 @@ async def cluster(tmp_path):
         yield c
     finally:
         await c.close()
+
+
+# -- order ------------------------------------------------------------------------------------
+# The modules whose tests run programs (the CLI, nations of node processes): minutes of the
+# suite's CPU and its longest tests. Started first, they do not leave one worker busy with a
+# long test at the end while the others are idle.
+SLOW_FIRST = (
+    "test_settle_cli.py",
+    "test_cli_nation.py",
+    "test_scan_trans.py",
+    "test_qr_cli.py",
+    "test_channel_status.py",
+    "test_voucher_cli.py",
+    "test_imports.py",
+    "test_node_program.py",
+    "test_settlement_kill.py",
+    "test_settlement_durability.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
