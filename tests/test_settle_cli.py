@@ -18,6 +18,8 @@ from clikit import ROOT, ecnet, write_nation
 from scankit import eventually, insured_in
 from settlekit import start_settle_nation, token_for
 
+from cli.rpc import CliError
+from cli.settle import read_items
 from conftest import reserved_ports
 
 BIN = Path(sys.executable).parent
@@ -281,16 +283,24 @@ async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
         ([{**ITEMS[0], "unit_price": 1}], "item 1 ('A1'): unknown field 'unit_price'"),
     ],
 )
-async def test_a_bad_items_file_is_a_clear_minus_2(tmp_path, content, expected):
+def test_a_bad_items_file_is_a_clear_minus_2(tmp_path, content, expected):
+    # what `ecnet settle --items` reads, in-process: one ecnet process per case would cost a
+    # second of CPU each; the next test runs the command once, as a person does
     path = items_file(tmp_path, content)
+    with pytest.raises(CliError) as info:
+        read_items(str(path))
+    assert info.value.code == -2 and expected in str(info.value), info.value
+    assert str(path) in str(info.value)
+
+
+async def test_ecnet_settle_reports_a_bad_items_file_in_one_line(tmp_path):
+    path = items_file(tmp_path, [{**ITEMS[0], "category": "D"}])
     # refused before any node is asked (nothing listens on port 1)
     rc, out, err = await ecnet(
         "settle", "--node", "127.0.0.1:1", "--token", "t", "--org", "o", "--items", str(path)
     )
-    assert (
-        rc == 1 and err.startswith("error -2: ") and expected in err and "Traceback" not in err
-    ), err
-    assert str(path) in err
+    assert rc == 1 and err.startswith("error -2: ") and "Traceback" not in err, err
+    assert f"{path}: item 1 ('A1'): category \"D\" is not A (甲), B (乙) or C (丙)" in err, err
 
 
 async def test_refusals_carry_their_codes(nation, tmp_path):
