@@ -3,6 +3,7 @@ PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
 STAMP   := $(VENV)/.installed
+LOCK    := requirements.lock
 PROTOS  := $(wildcard proto/ecnet/v1/*.proto)
 ARGS    ?=
 # The buf CLI, from the npm package @bufbuild/buf (it ships the binary), installed on
@@ -18,17 +19,52 @@ GOOGLEAPIS = $(shell $(BIN)/python -c 'import pathlib, google.api.field_behavior
 PROTOC   = $(BIN)/python -m grpc_tools.protoc -Iproto -I"$(GOOGLEAPIS)" \
 	--plugin=protoc-gen-mypy_grpc=$(BIN)/protoc-gen-mypy_grpc
 DESCRIPTOR_SET := ecnet/v1/descriptor_set.binpb
+# Workers of `make test` (pytest-xdist; worksteal evens out the long tests). On 2 cores, 3 or
+# 4 workers beat 2 when other work shares the machine, and match it when not. N=0: serially.
+N       ?= 3
+# `make lock` moves every pin to the newest release; `make lock LOCKFLAGS=` keeps the pins
+# and only resolves what pyproject.toml changed.
+LOCKFLAGS ?= --upgrade
+# uv at the version and hashes that requirements.lock pins.
+UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))
+UV      := $(BIN)/uv
 
-.PHONY: setup nation test bench proto proto-check lint clean
+.PHONY: setup uv lock lowest nation test bench proto proto-check lint clean
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
-	@# A venv left without pip (an interrupted creation) is made again.
-	@$(BIN)/python -m pip --version >/dev/null 2>&1 || $(PY) -m venv --clear $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The locked versions exactly (uv pip sync also removes what the lock does not name), then the
+# project itself, editable, without dependencies; setuptools, its build backend, is in the lock.
+$(STAMP): pyproject.toml $(LOCK) | uv
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	@touch $@
+
+# Bootstraps uv into .venv with the pip of a plain venv: needs only python3, not uv.
+# A venv left without pip (an interrupted creation) is made again.
+uv:
+	@$(UV) --version 2>/dev/null | grep -qE '^uv $(subst .,\.,$(UV_VERSION))( |$$)' || { \
+		$(BIN)/python -m pip --version >/dev/null 2>&1 || $(PY) -m venv --clear $(VENV); \
+		awk '/^uv==/ {p=1; print; next} p && /^ / {print; next} {p=0}' $(LOCK) > $(VENV)/uv.txt; \
+		$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r $(VENV)/uv.txt; \
+	}
+
+# Re-resolves requirements.lock from pyproject.toml (dev extras included), with the hashes of
+# every file of each pinned release, for any platform on Python 3.11 and later.
+lock: uv
+	$(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+		--extra dev $(LOCKFLAGS) --custom-compile-command 'make lock' -o $(LOCK) pyproject.toml
+
+# The tests against the lowest versions pyproject.toml allows for its direct dependencies
+# (and the test extra), in .lowest/: checks its lower bounds. `make lowest ARGS=tests/test_sm.py`.
+lowest: uv
+	@mkdir -p .lowest
+	$(UV) pip compile --quiet --python-version 3.11 --resolution lowest-direct --extra test --upgrade \
+		--no-header -o .lowest/requirements.txt pyproject.toml
+	$(UV) venv --quiet --allow-existing --python $(BIN)/python .lowest/venv
+	$(UV) pip sync --quiet --python .lowest/venv/bin/python .lowest/requirements.txt
+	$(UV) pip install --quiet --python .lowest/venv/bin/python --no-deps --no-build-isolation -e .
+	.lowest/venv/bin/python -m pytest -q -n $(N) --dist worksteal -p no:cacheprovider $(ARGS)
 
 # Regenerates the Python code of the contracts (committed, so a node needs no protoc),
 # and the descriptor set that server reflection answers from (node/reflection.py): the
@@ -55,7 +91,7 @@ nation: $(STAMP)
 	$(BIN)/ecnet nation up $(ARGS)
 
 test: $(STAMP) proto-check
-	$(BIN)/python -m pytest -q $(ARGS)
+	$(BIN)/python -m pytest -q -n $(N) --dist worksteal $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)
@@ -77,4 +113,4 @@ lint: $(STAMP) $(BUF_STAMP)
 	$(BUF) lint
 
 clean:
-	rm -rf $(VENV) .tools .bench .pytest_cache nation
+	rm -rf $(VENV) .tools .lowest .bench .pytest_cache nation

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from cli.nationfile import NationFile, NodeEntry
@@ -17,11 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 async def ecnet(
     *args: str,
     env: dict | None = None,
-    cwd: Path = ROOT,
+    cwd: Path | None = None,
     stdin: str | None = None,
     timeout: float = 60,
 ) -> tuple[int, str, str]:
-    """``ecnet ARGS``: (exit code, stdout, stderr)."""
+    """``ecnet ARGS``: (exit code, stdout, stderr). It runs in ``cwd``, by default a new
+    empty folder, so that nothing it writes lands in the repository."""
+    if cwd is None:
+        with tempfile.TemporaryDirectory(prefix="ecnet-cwd-") as folder:
+            return await ecnet(*args, env=env, cwd=Path(folder), stdin=stdin, timeout=timeout)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

@@ -1,8 +1,15 @@
-"""Real nodes, in-process, on ephemeral ports, driven through gRPC."""
+"""Real nodes, in-process, on ports of their own, driven through gRPC."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
+import random
 import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
@@ -14,11 +21,141 @@ from node.app import Node
 from node.clock import Clock
 from node.config import NodeConfig
 
+ROOT = Path(__file__).resolve().parent.parent
+
+# -- ports ------------------------------------------------------------------------------------
+# Tests run in parallel (pytest-xdist workers), and other test sessions may run on the same
+# machine. A node that must keep its address (restarted, killed and started again, or a
+# nation whose provinces listen on BASE+NN) cannot use port 0: the port it had may go to
+# someone else meanwhile. So such ports come from blocks below the kernel's ephemeral range
+# (32768-60999 on Linux), from which port 0 and outgoing connections draw, and each block is
+# held through a lock file while in use: no other worker or session takes it. (gRPC servers
+# bind with SO_REUSEPORT: two of them on one port would both start and share the traffic.)
+PORT_RANGE = (12000, 20000)
+BLOCK = 100
+_LOCKS = Path(tempfile.gettempdir()) / "ecnet-test-ports"
+_random = random.Random()  # its own, so that a test seeding ``random`` changes nothing here
+
+
+def _bindable(port: int) -> bool:
+    """Nothing listens on ``port`` (connections of a node stopped before, left in TIME_WAIT,
+    do not count: a gRPC server binds with SO_REUSEADDR too)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class PortBlock:
+    """``BLOCK`` consecutive ports from ``base``, free when taken, this process's until
+    ``release``."""
+
+    def __init__(self, base: int, lock: int) -> None:
+        self.base, self._lock, self._next = base, lock, base
+
+    def take(self) -> int | None:
+        """A port of the block not handed out before (None when the block is used up)."""
+        if self._next >= self.base + BLOCK:
+            return None
+        self._next += 1
+        return self._next - 1
+
+    def release(self) -> None:
+        os.close(self._lock)
+
+
+def reserve_block() -> PortBlock:
+    _LOCKS.mkdir(exist_ok=True)
+    bases = list(range(PORT_RANGE[0], PORT_RANGE[1], BLOCK))
+    _random.shuffle(bases)
+    for base in bases:
+        lock = os.open(_LOCKS / f"{base}.lock", os.O_CREAT | os.O_RDONLY, 0o666)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(lock)
+            continue
+        if all(_bindable(port) for port in range(base, base + BLOCK)):
+            return PortBlock(base, lock)
+        os.close(lock)
+    raise RuntimeError(f"no free block of {BLOCK} ports in {PORT_RANGE}")
+
+
+@contextlib.contextmanager
+def reserved_ports() -> Iterator[int]:
+    """A base port P with P..P+99 free and this test's alone inside the block (for ``ecnet
+    nation up --base-port P``, which puts province NN on P+NN)."""
+    block = reserve_block()
+    try:
+        yield block.base
+    finally:
+        block.release()
+
+
+_blocks: list[PortBlock] = []
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port no other test of any session is given, held until this process ends (for the
+    few nodes outside a ``Cluster``: each call takes another port)."""
+    port = _blocks[-1].take() if _blocks else None
+    if port is None:
+        _blocks.append(reserve_block())
+        port = _blocks[-1].take()
+    return port
+
+
+# -- hermetic runs ----------------------------------------------------------------------------
+
+
+def pytest_configure(config) -> None:
+    # Node settings fall back on ECNET_* variables; a developer's shell must not steer tests.
+    for name in [n for n in os.environ if n.startswith("ECNET_")]:
+        del os.environ[name]
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp_path(tmp_path, monkeypatch):
+    """Each test runs in its own tmp_path: what it, or a program it starts, writes under a
+    relative name (qr.png, items.json, ./nation) lands there, not in the repository nor in
+    another worker's way. Tests name the repository's files through ``ROOT``."""
+    monkeypatch.chdir(tmp_path)
+
+
+def _untracked() -> set[str] | None:
+    """Files in the work tree that git neither tracks nor ignores (None outside git)."""
+    try:
+        out = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return set(out.stdout.split("\0")) - {""} if out.returncode == 0 else None
+
+
+def pytest_sessionstart(session) -> None:
+    if not hasattr(session.config, "workerinput"):  # the controller (or a run without xdist)
+        session.config._untracked_before = _untracked()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    # Tests write into tmp_path only: anything new in the repository is a test's leftover.
+    before = getattr(session.config, "_untracked_before", None)
+    after = _untracked() if before is not None else None
+    if after and after - before:
+        new = ", ".join(sorted(after - before))
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line("")
+            reporter.write_sep("=", f"tests left files in the repository: {new}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 class Stubs:
@@ -44,15 +181,25 @@ class Cluster:
         self.nodes: list[Node] = []
         self.channels: list[Stubs] = []
         self.national: Node | None = None
+        self._ports: PortBlock | None = None
 
-    def config(
-        self, role: str, province: str = "", listen: str = "127.0.0.1:0", **kw
-    ) -> NodeConfig:
+    def port(self) -> int:
+        """A port of this test's own block, not handed out before."""
+        if self._ports is None:
+            self._ports = reserve_block()
+        port = self._ports.take()
+        if port is None:
+            raise RuntimeError(f"a test of more than {BLOCK} ports")
+        return port
+
+    def config(self, role: str, province: str = "", listen: str | None = None, **kw) -> NodeConfig:
+        """A node's settings; it listens on a port of the test's block (so that it can be
+        restarted on the same address) unless ``listen`` says otherwise."""
         name = "national" if role == "national" else f"p{province}"
         return NodeConfig(
             role=role,
             province=province,
-            listen=listen,
+            listen=listen or f"127.0.0.1:{self.port()}",
             national=self.national.address
             if self.national and role == "provincial"
             else kw.pop("national", ""),
@@ -82,11 +229,15 @@ class Cluster:
         return s
 
     async def close(self) -> None:
-        for s in self.channels:
-            await s.channel.close()
-        # Provinces before national, as an operator would.
-        for node in sorted(self.nodes, key=lambda n: n.config.role == "national"):
-            await node.stop(grace=0)
+        try:
+            for s in self.channels:
+                await s.channel.close()
+            # Provinces before national, as an operator would.
+            for node in sorted(self.nodes, key=lambda n: n.config.role == "national"):
+                await node.stop(grace=0)
+        finally:
+            if self._ports is not None:
+                self._ports.release()
 
 
 @pytest.fixture
@@ -96,3 +247,26 @@ async def cluster(tmp_path):
         yield c
     finally:
         await c.close()
+
+
+# -- order ------------------------------------------------------------------------------------
+# The modules whose tests run programs (the CLI, nations of node processes): minutes of the
+# suite's CPU and its longest tests. Started first, they do not leave one worker busy with a
+# long test at the end while the others are idle.
+SLOW_FIRST = (
+    "test_settle_cli.py",
+    "test_cli_nation.py",
+    "test_scan_trans.py",
+    "test_qr_cli.py",
+    "test_channel_status.py",
+    "test_voucher_cli.py",
+    "test_imports.py",
+    "test_node_program.py",
+    "test_settlement_kill.py",
+    "test_settlement_durability.py",
+)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 import socket
 import subprocess
 import sys
@@ -11,26 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import reserved_ports
 from node.domain.idno import validate_id
 
 ECNET = [sys.executable, "-m", "cli.main"]
-
-
-def free_base_port() -> int:
-    """A base P such that P and P+11..P+66 are free."""
-    for _ in range(50):
-        base = random.randrange(20000, 40000)
-        ok = True
-        for port in (base, *range(base + 11, base + 67)):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", port))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
-            return base
-    raise RuntimeError("no free port range")
 
 
 def ecnet(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -45,25 +28,26 @@ def ecnet(*args: str, data: Path, check: bool = True) -> subprocess.CompletedPro
 @pytest.fixture
 def nation(tmp_path):
     data = tmp_path / "nation"
-    base = free_base_port()
-    ecnet(
-        "nation",
-        "up",
-        "--detach",
-        "--population",
-        "300",
-        "--provinces",
-        "11,44",
-        "--base-port",
-        str(base),
-        "--heartbeat",
-        "0.5",
-        data=data,
-    )
-    try:
-        yield data, base
-    finally:
-        ecnet("nation", "down", data=data, check=False)
+    # national on BASE, province NN on BASE+NN: a block of ports this test alone holds
+    with reserved_ports() as base:
+        ecnet(
+            "nation",
+            "up",
+            "--detach",
+            "--population",
+            "300",
+            "--provinces",
+            "11,44",
+            "--base-port",
+            str(base),
+            "--heartbeat",
+            "0.5",
+            data=data,
+        )
+        try:
+            yield data, base
+        finally:
+            ecnet("nation", "down", data=data, check=False)
 
 
 def status(data: Path) -> dict[str, dict]:

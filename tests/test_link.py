@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 import federation.link as link_module
+from conftest import free_port
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
 from ecnet.v1 import settlement_service_pb2 as spb
@@ -114,11 +115,12 @@ class PeerWithoutLink(Peer):
     Link = federation_service_pb2_grpc.FederationServiceServicer.Link
 
 
-async def serve(servicer: Peer, port: int = 0) -> tuple[Peer, grpc.aio.Server, int]:
-    """``servicer`` answering on 127.0.0.1 (an ephemeral port unless ``port``)."""
+async def serve(servicer: Peer, port: int | None = None) -> tuple[Peer, grpc.aio.Server, int]:
+    """``servicer`` answering on 127.0.0.1 (on a port no other test takes, so that it can
+    be restarted there, unless ``port``)."""
     server = grpc.aio.server(interceptors=[CallInterceptor("test", False)])
     federation_service_pb2_grpc.add_FederationServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port(f"127.0.0.1:{port}")
+    port = server.add_insecure_port(f"127.0.0.1:{free_port() if port is None else port}")
     await server.start()
     return servicer, server, port
 
@@ -490,11 +492,25 @@ async def test_a_busy_link_lingers_to_write_fewer_frames(setup, linger):
     try:
         held = asyncio.create_task(link.RouteQuery(query("hold:a"), timeout=BOUND))
         await started(setup.peer, "hold:a")
-        before = link._stream.sender.frames
+        # The peer can see "hold:a" before the write of its frame has returned here (on a
+        # busy machine), and a write in progress would gather all the calls below into the
+        # next frame. So: one more call, and wait until its frame is written (the sender
+        # writes one frame at a time): the sender is idle then, as the test means.
+        sender = link._stream.sender
+        write, written = sender._write, []
+
+        async def counted(frame):
+            await write(frame)
+            written.append(frame)
+
+        sender._write = counted
+        await asyncio.wait_for(link.RouteQuery(query("idle"), timeout=BOUND), BOUND)
+        await until(lambda: written, "the frame of the call before written")
+        before = sender.frames
         answers = await asyncio.wait_for(asyncio.gather(*await _spread_calls(link, 10)), BOUND)
         assert [a.insuOrg for a in answers] == [f"44/t{i}" for i in range(10)]
-        frames = link._stream.sender.frames - before
-        assert frames == 1 if linger else frames >= 2
+        frames = sender.frames - before
+        assert frames == 1 if linger else frames >= 2, f"{frames} frames"
         setup.peer.release("a")
         await asyncio.wait_for(held, BOUND)
     finally:

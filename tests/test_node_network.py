@@ -9,7 +9,6 @@ import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from conftest import free_port
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.registrar import RegistrationRefused
@@ -73,7 +72,7 @@ async def test_provinces_register_and_are_listed(cluster):
 
 
 async def test_province_is_not_serving_until_registered(cluster, tmp_path):
-    port = free_port()
+    port = cluster.port()
     province = Node(cluster.config("provincial", "44", national=f"127.0.0.1:{port}"))
     starting = asyncio.create_task(province.start())
     try:

@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import re
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +17,10 @@ import pytest
 from clikit import ROOT, ecnet, write_nation
 from scankit import eventually, insured_in
 from settlekit import start_settle_nation, token_for
+
+from cli.rpc import CliError
+from cli.settle import read_items
+from conftest import reserved_ports
 
 BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
@@ -281,16 +283,24 @@ async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
         ([{**ITEMS[0], "unit_price": 1}], "item 1 ('A1'): unknown field 'unit_price'"),
     ],
 )
-async def test_a_bad_items_file_is_a_clear_minus_2(tmp_path, content, expected):
+def test_a_bad_items_file_is_a_clear_minus_2(tmp_path, content, expected):
+    # what `ecnet settle --items` reads, in-process: one ecnet process per case would cost a
+    # second of CPU each; the next test runs the command once, as a person does
     path = items_file(tmp_path, content)
+    with pytest.raises(CliError) as info:
+        read_items(str(path))
+    assert info.value.code == -2 and expected in str(info.value), info.value
+    assert str(path) in str(info.value)
+
+
+async def test_ecnet_settle_reports_a_bad_items_file_in_one_line(tmp_path):
+    path = items_file(tmp_path, [{**ITEMS[0], "category": "D"}])
     # refused before any node is asked (nothing listens on port 1)
     rc, out, err = await ecnet(
         "settle", "--node", "127.0.0.1:1", "--token", "t", "--org", "o", "--items", str(path)
     )
-    assert (
-        rc == 1 and err.startswith("error -2: ") and expected in err and "Traceback" not in err
-    ), err
-    assert str(path) in err
+    assert rc == 1 and err.startswith("error -2: ") and "Traceback" not in err, err
+    assert f"{path}: item 1 ('A1'): category \"D\" is not A (甲), B (乙) or C (丙)" in err, err
 
 
 async def test_refusals_carry_their_codes(nation, tmp_path):
@@ -389,20 +399,6 @@ async def test_a_pending_remote_settlement_is_finished_by_a_retry(nation, tmp_pa
     }
 
 
-def free_base_port() -> int:
-    """A base P such that P and P+11..P+51 are free."""
-    for _ in range(50):
-        base = random.randrange(20000, 40000)
-        try:
-            for port in (base, *range(base + 11, base + 52)):
-                with socket.socket() as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise RuntimeError("no free port range")
-
-
 @pytest.mark.skipif(
     GRPCURL is None or shutil.which("bash") is None, reason="needs grpcurl and bash"
 )
@@ -411,38 +407,39 @@ def test_the_readme_settle_session_runs_as_written(tmp_path):
     section = readme.split("## Settle\n", 1)[1].split("\n## ", 1)[0]
     script = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
     # the README's nation, `make nation` (10,000 persons, seed 2019, provinces 11,31,44,51), as
-    # real processes (the session stops and starts province 44), on free ports
-    data, base = tmp_path / "nation", free_base_port()
+    # real processes (the session stops and starts province 44), on a block of ports of its own
+    data = tmp_path / "nation"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "ECNET_DATA": str(data)}
     cli = [sys.executable, "-m", "cli.main"]
-    up = subprocess.run(
-        [*cli, "nation", "up", "--detach", "--base-port", str(base)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert up.returncode == 0, up.stderr + up.stdout
-    try:
-        script = re.sub(
-            r"127\.0\.0\.1:500(\d\d)", lambda m: f"127.0.0.1:{base + int(m.group(1))}", script
-        )
-        script = script.replace(".venv/bin/", f"{BIN}/")
-        work = tmp_path / "work"
-        work.mkdir()
-        run = subprocess.run(
-            ["bash", "-euo", "pipefail", "-c", script],
+    work = tmp_path / "work"  # the session's files (items.json) go here, not into the repository
+    work.mkdir()
+    with reserved_ports() as base:
+        up = subprocess.run(
+            [*cli, "nation", "up", "--detach", "--base-port", str(base)],
             cwd=work,
             env=env,
             capture_output=True,
             text=True,
-            timeout=300,
+            timeout=180,
         )
-    finally:
-        subprocess.run(
-            [*cli, "nation", "down"], cwd=ROOT, env=env, capture_output=True, timeout=120
-        )
+        assert up.returncode == 0, up.stderr + up.stdout
+        try:
+            script = re.sub(
+                r"127\.0\.0\.1:500(\d\d)", lambda m: f"127.0.0.1:{base + int(m.group(1))}", script
+            )
+            script = script.replace(".venv/bin/", f"{BIN}/")
+            run = subprocess.run(
+                ["bash", "-euo", "pipefail", "-c", script],
+                cwd=work,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        finally:
+            subprocess.run(
+                [*cli, "nation", "down"], cwd=work, env=env, capture_output=True, timeout=120
+            )
     text, errors = run.stdout, run.stderr
     assert run.returncode == 0, errors + text
     assert re.search(r"^fundPay\s+9750 \(97\.50 yuan\)", text, re.M), text

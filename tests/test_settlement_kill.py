@@ -33,8 +33,9 @@ from scankit import (
 from settlekit import POLICY, A, B, item, settle_request, settlement_stub, token_for
 from voucherkit import FAST, OFFICIAL, PROVINCES, SEED, ChannelStub, Kit, activate
 
-from bench.nodes import START_TIMEOUT, NodeProcess, free_port
+from bench.nodes import START_TIMEOUT, NodeProcess
 from cli.seed import seed_national
+from conftest import free_port
 from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import (
     acceptance_service_pb2_grpc,
@@ -66,7 +67,7 @@ class SamePortNode(NodeProcess):
 
     async def start(self, timeout: float = START_TIMEOUT) -> SamePortNode:
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not self.port:
+        if not self.port:  # a port no other test takes while this node is down
             self.port = free_port()
             self.address = f"127.0.0.1:{self.port}"
         if self.channel is not None:  # to the killed process: closed at the end (closing

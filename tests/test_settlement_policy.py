@@ -392,9 +392,16 @@ def test_validate_items_refuses(items, message):
 
 
 def test_validate_items_limits_are_inclusive():
-    validate_items([item("A", 1, code=f"X{i}") for i in range(MAX_ITEMS)])
-    validate_items([item("A", MAX_TOTAL)])
-    validate_items([item("C", 0)])
+    # exactly at each limit is accepted (one past it is refused above), and settles in full
+    at_the_limits = (
+        [item("A", 1, code=f"X{i}") for i in range(MAX_ITEMS)],
+        [item("A", MAX_TOTAL)],
+        [item("C", 0)],
+    )
+    for items in at_the_limits:
+        assert validate_items(items) is None
+        split = settle(P, "outpatient", items, Accumulators(), 0)
+        assert split.fee_sumamt == sum(i.amount for i in items)
 
 
 def test_medical_type():

@@ -11,26 +11,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from clikit import ROOT, ecnet
 from voucherkit import start_nation
 
 from node.clock import SystemClock
 
-ROOT = Path(__file__).resolve().parent.parent
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
-
-
-async def ecnet(*args: str) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli.main",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode(), err.decode()
 
 
 async def test_cli_activates_authorizes_lists_and_revokes(cluster, tmp_path):
@@ -124,11 +110,13 @@ async def test_the_readme_activation_session_runs_as_written(cluster, tmp_path):
     script = script.replace("127.0.0.1:50000", national.address).replace(
         ".venv/bin/", f"{Path(sys.executable).parent}/"
     )
+    work = tmp_path / "work"  # what the session writes goes here, not into the repository
+    work.mkdir()
     proc = await asyncio.create_subprocess_exec(
         "bash",
         "-euc",
         script,
-        cwd=ROOT,
+        cwd=work,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
