@@ -67,7 +67,8 @@ def event(ec_card_no: str, version: int, event_id: str = "", kind: str = "vouche
 
 
 async def enqueue(national, events, destinations=("44",)) -> int:
-    """Queue events in one transaction, wake delivery; returns the last seq for ``destinations[0]``."""
+    """Queue events in one transaction, wake delivery; returns the last seq for
+    ``destinations[0]``."""
     now = national.clock.now_ms()
 
     def write(conn):

@@ -54,7 +54,8 @@ def poison(ec_card_no: str, event_id: str = "poison-1") -> fed_pb.Event:
 async def parked_rows(node, destination: str = "44") -> list[tuple]:
     return await node.store.db.read(
         lambda conn: conn.execute(
-            "SELECT seq, event_id, kind, error FROM outbox_parked WHERE destination = ? ORDER BY seq",
+            "SELECT seq, event_id, kind, error FROM outbox_parked WHERE destination = ? "
+            "ORDER BY seq",
             (destination,),
         ).fetchall()
     )

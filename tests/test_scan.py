@@ -209,8 +209,9 @@ async def test_a_terminal_registered_later_is_learnt_from_national(cluster, tmp_
 
     def register(conn):
         conn.execute(
-            "INSERT INTO terminals (terminal_id, province, org_id, org_name, name, purpose, version, developer, "
-            "registered_on, mac) VALUES (?, '44', ?, '广州测试医院', '挂号自助终端', '', '1.0', '', '2025-01-01', "
+            "INSERT INTO terminals (terminal_id, province, org_id, org_name, name, purpose, "
+            "version, developer, registered_on, mac) "
+            "VALUES (?, '44', ?, '广州测试医院', '挂号自助终端', '', '1.0', '', '2025-01-01', "
             "'02:00:00:00:00:01')",
             (new.terminal_id, new.org_id),
         )

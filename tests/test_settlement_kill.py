@@ -118,7 +118,8 @@ def _rows(db: Path) -> list[tuple]:
     own_pay_amt, deductible_part, acct_balance) of every settlement of ``db``."""
     with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
         return conn.execute(
-            "SELECT request_id, settlement_id, kind, state, fee_sumamt, fund_pay, psn_acct_pay, own_pay_amt, "
+            "SELECT request_id, settlement_id, kind, state, fee_sumamt, fund_pay, psn_acct_pay, "
+            "own_pay_amt, "
             "deductible_part, acct_balance FROM settlements ORDER BY request_id"
         ).fetchall()
 

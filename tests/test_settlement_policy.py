@@ -697,7 +697,8 @@ def test_migration_dates_existing_accounts_by_their_opening_in_beijing_time(tmp_
     # 2025-12-31 16:30 UTC is 2026-01-01 00:30 in Beijing; 2025-12-31 15:30 UTC is still 2025
     for id_no, opened_ms in (("a", 1767198600000), ("b", 1767195000000)):
         conn.execute(
-            "INSERT INTO personal_accounts (id_type, id_no, insu_org, balance, opened_at, updated_at) "
+            "INSERT INTO personal_accounts "
+            "(id_type, id_no, insu_org, balance, opened_at, updated_at) "
             "VALUES ('01', ?, '440300', 100, ?, ?)",
             (id_no, opened_ms, opened_ms),
         )

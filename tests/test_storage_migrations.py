@@ -517,7 +517,8 @@ def seed(path: Path, rows: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[l
             for row in table_rows:
                 have = [c for c in row if c in cols]
                 conn.execute(
-                    f"INSERT INTO {table} ({', '.join(have)}) VALUES ({', '.join('?' * len(have))})",
+                    f"INSERT INTO {table} ({', '.join(have)}) "
+                    f"VALUES ({', '.join('?' * len(have))})",
                     [row[c] for c in have],
                 )
         conn.execute("COMMIT")
