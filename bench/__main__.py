@@ -1,8 +1,9 @@
 """``python -m bench`` (``make bench``): the benchmark of ecnet.
 
-Speed is a ratio to a no-op gRPC call (``AdminService/Ping``) measured in the same run
-on the same machine; absolute numbers drift with the machine and its load. Prints a
-table and writes the figures to ``.bench/last.json``. Exit code 1 when a scenario
+Speed is a ratio to a no-op gRPC call (``AdminService/Ping``) measured just before and
+just after each round of each scenario (:mod:`bench.runner`); absolute numbers drift
+with the machine and its load. Each scenario is measured ``--rounds`` times; the table
+gives the median ratio and its min–max, and ``.bench/last.json`` every round. Exit code 1 when a scenario
 could not be set up, had errors, or a start-up failed; 130 on Ctrl-C.
 """
 
@@ -13,6 +14,7 @@ import asyncio
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from rich.console import Console
@@ -23,7 +25,7 @@ import bench.scan  # noqa: F401 - registers the scanning scenarios
 import bench.settlement  # noqa: F401 - registers the settlement scenarios
 from bench.env import Env, Params
 from bench.nation import time_nation_up
-from bench.report import DEFAULT_JSON, Report, header, render, write_json
+from bench.report import DEFAULT_JSON, Report, header, loadavg, render, write_json
 from bench.runner import run_scenarios
 from bench.scenarios import select
 from bench.seeding import measure_seeding
@@ -42,19 +44,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description="Benchmark ecnet nodes: each scenario's throughput as a ratio to a no-op gRPC call "
-        "measured in the same run, plus nation start-up time and seeding rate.",
+        "measured just before and after it, the median over rounds, plus nation start-up time "
+        "and seeding rate.",
     )
     p.add_argument(
         "--seconds",
         type=float,
         default=None,
-        help="measured seconds per scenario (default 3; 1 with --quick)",
+        help="measured seconds of a scenario's measurement, half that for a no-op (default 1)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="rounds of every scenario, each between two no-op measurements (default 10; 3 with --quick)",
     )
     p.add_argument(
         "--warmup",
         type=float,
-        default=0.5,
-        help="warm-up seconds before each measurement (default 0.5)",
+        default=0.15,
+        help="warm-up seconds before each measurement, scenario or no-op (default 0.15)",
     )
     p.add_argument(
         "--concurrency", type=int, default=16, help="calls in flight over one channel (default 16)"
@@ -74,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="1 s measurements, seeding 20,000, no 32-province start-up",
+        help="3 rounds of 0.5 s, seeding 20,000, no 32-province start-up",
     )
     p.add_argument(
         "--only",
@@ -93,7 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def params_from(args: argparse.Namespace) -> Params:
-    seconds = args.seconds if args.seconds is not None else (1.0 if args.quick else 3.0)
+    seconds = args.seconds if args.seconds is not None else (0.5 if args.quick else 1.0)
+    rounds = args.rounds if args.rounds is not None else (3 if args.quick else 10)
     seed_population = (
         args.seed_population
         if args.seed_population is not None
@@ -103,6 +113,8 @@ def params_from(args: argparse.Namespace) -> Params:
         raise SystemExit("--seconds must be positive and --warmup not negative")
     if args.concurrency < 1:
         raise SystemExit("--concurrency must be at least 1")
+    if rounds < 1:
+        raise SystemExit("--rounds must be at least 1")
     if args.population < 20 or seed_population < 1:
         raise SystemExit(
             "--population must be at least 20 (a ListPersons page) and --seed-population positive"
@@ -116,6 +128,7 @@ def params_from(args: argparse.Namespace) -> Params:
         quick=args.quick,
         only=args.only,
         skip_nation=args.skip_nation,
+        rounds=rounds,
     )
 
 
@@ -141,6 +154,7 @@ async def _scenarios(env: Env, scenarios: list, say) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
     args = build_parser().parse_args(argv)
     params = params_from(args)
     out = Console(width=None if sys.stdout.isatty() else 140)
@@ -190,12 +204,13 @@ def main(argv: list[str] | None = None) -> int:
             env.kill_all()
 
     for row in report.rows:
+        summary = row.summary
         if row.failure:
             report.failures.append(f"{row.name}: setup failed: {row.failure}")
-        elif row.result is not None and row.result.errors:
-            report.failures.append(
-                f"{row.name}: {row.result.errors} errors ({row.result.first_error})"
-            )
+        elif summary is not None and summary.errors:
+            report.failures.append(f"{row.name}: {summary.errors} errors ({summary.first_error})")
+    report.elapsed_seconds = time.perf_counter() - started
+    report.loadavg_at_end = loadavg()
     render(report, out)
     write_json(report, args.json)
     say(f"figures written to {args.json}")

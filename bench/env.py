@@ -5,11 +5,20 @@ the run, with ``--quiet``; ``await env.national(log_calls=True)`` a second one t
 logs every call, as nodes do by default. ``await env.province("44")`` starts a
 provincial node registered with the quiet national. The registry is seeded once into a
 template database and copied into each national's data folder.
+
+Every scenario is set up before the first measurement, so every measurement (the
+no-op's too) runs with the same nodes up. ``env.shared(key, make)`` lets two setups
+share what must exist once (the scan and settlement scenarios use the same holders: a
+second sign-in would replace the first one's authorization codes). ``await
+env.quiesce()`` waits, before each measurement, until the nodes are idle again (the
+previous measurement's tail: outbox deliveries, a checkpoint).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,20 +28,27 @@ from cli.seed import seed_national
 
 __all__ = ["Env", "Params", "DEFAULT_PROVINCES", "SEED"]
 
+# quiesce(): the nodes together must use at most IDLE_CPU of a core over IDLE_WINDOW
+# seconds (a province's heartbeat costs a few ms every 2 s), waiting at most QUIESCE_MAX.
+IDLE_CPU = 0.10
+IDLE_WINDOW = 0.1
+QUIESCE_MAX = 5.0
+
 DEFAULT_PROVINCES = ["11", "31", "44", "51"]
 SEED = 2019
 
 
 @dataclass(frozen=True)
 class Params:
-    seconds: float = 3.0
-    warmup: float = 0.5
+    seconds: float = 1.0  # a scenario's window; a no-op's is half (bench.runner.NOOP_SHARE)
+    warmup: float = 0.15
     concurrency: int = 16
     population: int = 10_000
     seed_population: int = 200_000
     quick: bool = False
     only: str | None = None
     skip_nation: bool = False
+    rounds: int = 10  # of every scenario
 
 
 class Env:
@@ -47,6 +63,7 @@ class Env:
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         # Figures beside the table (e.g. a delivery lag), by name: a dict with "text".
         self.figures: dict[str, dict] = {}
+        self._shared: dict[str, object] = {}
 
     @property
     def population(self) -> int:
@@ -90,6 +107,41 @@ class Env:
             self.nodes[key] = node
             await node.start()
         return node
+
+    async def shared(self, key: str, make: Callable[[], Awaitable[object]]) -> object:
+        """``await make()`` the first time ``key`` is asked for; its result after that."""
+        if key not in self._shared:
+            self._shared[key] = await make()
+        return self._shared[key]
+
+    async def quiesce(self) -> float:
+        """Wait until the nodes are idle (see the module docstring); the seconds waited."""
+        t0 = time.monotonic()
+        last = self._nodes_cpu()
+        while last is not None and time.monotonic() - t0 < QUIESCE_MAX:
+            await asyncio.sleep(IDLE_WINDOW)
+            now = self._nodes_cpu()
+            # <=: one clock tick (10 ms) in a 0.1 s window passes as idle
+            if now is None or now - last <= IDLE_CPU * IDLE_WINDOW + 1e-9:
+                break
+            last = now
+        return time.monotonic() - t0
+
+    def cpu_seconds(self) -> float | None:
+        """CPU seconds used so far by the bench process and every node it started;
+        None when not readable."""
+        nodes = self._nodes_cpu()
+        return None if nodes is None else time.process_time() + nodes
+
+    def _nodes_cpu(self) -> float | None:
+        """CPU seconds used by every node so far; None when not readable."""
+        total = 0.0
+        for node in self.nodes.values():
+            used = node.cpu_seconds()
+            if used is None:
+                return None
+            total += used
+        return total
 
     def on_close(self, fn: Callable[[], Awaitable[None]]) -> None:
         """Run ``await fn()`` when the bench ends (before the nodes stop)."""

@@ -36,6 +36,7 @@ __all__ = [
 
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 15.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -180,6 +181,19 @@ class NodeProcess:
                     f"node {self.name} not SERVING after {timeout:.0f}s (log: {self.log_path})"
                 )
             await asyncio.sleep(0.05)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system, all threads) the node has used so far; None when
+        unknown (no /proc, or the process is gone)."""
+        if self.proc is None:
+            return None
+        try:
+            stat = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return None
+        # The fields after the command name (which may hold spaces) start at state (3).
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
 
     def last_log_line(self) -> str:
         try:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
-__all__ = ["wait_for_rows", "pool"]
+__all__ = ["wait_for_rows", "pool", "pool_seconds"]
 
 T = TypeVar("T")
 
@@ -30,6 +30,12 @@ def wait_for_rows(
             time.sleep(0.1)
     finally:
         conn.close()
+
+
+def pool_seconds(params) -> float:
+    """Seconds of calls a pool prepared in a setup must last (``params``: a
+    :class:`bench.env.Params`): the warm-up and window of every round, plus 2."""
+    return params.rounds * (params.seconds + params.warmup) + 2
 
 
 def pool(items: Iterable[T], what: str, knob: str) -> Callable[[], T]:

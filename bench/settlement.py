@@ -25,7 +25,7 @@ from pathlib import Path
 
 from bench.env import Env
 from bench.load import Call
-from bench.pool import pool, wait_for_rows
+from bench.pool import pool, pool_seconds, wait_for_rows
 from bench.scan import _holders
 from bench.scenarios import TIMEOUT, scenario
 from ecnet.v1 import admin_service_pb2 as admin_pb
@@ -36,7 +36,8 @@ from node.domain.ectoken import new_token
 
 __all__ = ["local_settlement", "remote_settlement"]
 
-# Tokens prepared per measured second (the pool must outlast warm-up and window).
+# Tokens prepared per measured second (the pool must outlast every round's warm-up and
+# window).
 TOKENS_PER_SECOND = 2500
 ITEMS = [
     pb.FeeItem(
@@ -101,7 +102,7 @@ async def _setup(env: Env, serving: str) -> Call:
         admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT
     )
     org_id = terminals.terminals[0].orgId
-    count = math.ceil((env.params.seconds + env.params.warmup + 2) * TOKENS_PER_SECOND)
+    count = math.ceil(pool_seconds(env.params) * TOKENS_PER_SECOND)
     tokens = await asyncio.to_thread(
         _write_tokens, node.data_dir / f"provincial-{serving}.db", serving, persons, org_id, count
     )

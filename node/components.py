@@ -71,6 +71,7 @@ from node.voucher.freeze import FreezeSweeper
 
 __all__ = ["Components", "NationalComponents", "ProvincialComponents", "build"]
 
+
 class NationalComponents:
     """The national node: the base registry, the hub, the management center."""
 
