@@ -107,6 +107,8 @@ $(BUF_STAMP):
 # filled here from site-packages: it cannot reach its registry from here.
 lint: $(STAMP) $(BUF_STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/lint-imports
 	@rm -rf .tools/protodeps && mkdir -p .tools/protodeps/google/api
 	@cp "$(GOOGLEAPIS)/google/api/field_behavior.proto" .tools/protodeps/google/api/

@@ -3,8 +3,8 @@
 Speed is a ratio to a no-op gRPC call (``AdminService/Ping``) measured just before and
 just after each round of each scenario (:mod:`bench.runner`); absolute numbers drift
 with the machine and its load. Each scenario is measured ``--rounds`` times; the table
-gives the median ratio and its min–max, and ``.bench/last.json`` every round. Exit code 1 when a scenario
-could not be set up, had errors, or a start-up failed; 130 on Ctrl-C.
+gives the median ratio and its min–max, and ``.bench/last.json`` every round. Exit code
+1 when a scenario could not be set up, had errors, or a start-up failed; 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ import signal
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from rich.console import Console
 
@@ -25,9 +27,9 @@ import bench.scan  # noqa: F401 - registers the scanning scenarios
 import bench.settlement  # noqa: F401 - registers the settlement scenarios
 from bench.env import Env, Params
 from bench.nation import time_nation_up
-from bench.report import DEFAULT_JSON, Report, header, loadavg, render, write_json
+from bench.report import DEFAULT_JSON, Report, Row, header, loadavg, render, write_json
 from bench.runner import run_scenarios
-from bench.scenarios import select
+from bench.scenarios import Scenario, select
 from bench.seeding import measure_seeding
 
 __all__ = ["main", "build_parser"]
@@ -43,9 +45,9 @@ NATION_POPULATION = 1000
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark ecnet nodes: each scenario's throughput as a ratio to a no-op gRPC call "
-        "measured just before and after it, the median over rounds, plus nation start-up time "
-        "and seeding rate.",
+        description="Benchmark ecnet nodes: each scenario's throughput as a ratio to a no-op "
+        "gRPC call measured just before and after it, the median over rounds, plus nation "
+        "start-up time and seeding rate.",
     )
     p.add_argument(
         "--seconds",
@@ -57,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--rounds",
         type=int,
         default=None,
-        help="rounds of every scenario, each between two no-op measurements (default 10; 3 with --quick)",
+        help="rounds of every scenario, each between two no-op measurements "
+        "(default 10; 3 with --quick)",
     )
     p.add_argument(
         "--warmup",
@@ -89,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--only",
         metavar="NAME_SUBSTRING",
         default=None,
-        help="run only what contains this (case-insensitive): a scenario name, 'nation up', 'seeding'",
+        help="run only what contains this (case-insensitive): a scenario name, "
+        "'nation up', 'seeding'",
     )
     p.add_argument("--skip-nation", action="store_true", help="skip the nation start-up timings")
     p.add_argument(
@@ -136,11 +140,11 @@ def _wanted(label: str, only: str | None) -> bool:
     return not only or only.lower() in label.lower()
 
 
-def _terminate(signum, frame) -> None:
+def _terminate(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-async def _scenarios(env: Env, scenarios: list, say) -> list:
+async def _scenarios(env: Env, scenarios: list[Scenario], say: Callable[[str], None]) -> list[Row]:
     """run_scenarios, cancelled by SIGTERM (so its clean-up runs inside the loop)."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()

@@ -22,11 +22,14 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from bench.nodes import NodeProcess, copy_database
 from cli.seed import seed_national
 
 __all__ = ["Env", "Params", "DEFAULT_PROVINCES", "SEED"]
+
+T = TypeVar("T")
 
 # quiesce(): the nodes together must use at most IDLE_CPU of a core over IDLE_WINDOW
 # seconds (a province's heartbeat costs a few ms every 2 s), waiting at most QUIESCE_MAX.
@@ -62,7 +65,7 @@ class Env:
         self.seed_seconds = 0.0
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         # Figures beside the table (e.g. a delivery lag), by name: a dict with "text".
-        self.figures: dict[str, dict] = {}
+        self.figures: dict[str, dict[str, Any]] = {}
         self._shared: dict[str, object] = {}
 
     @property
@@ -108,11 +111,11 @@ class Env:
             await node.start()
         return node
 
-    async def shared(self, key: str, make: Callable[[], Awaitable[object]]) -> object:
+    async def shared(self, key: str, make: Callable[[], Awaitable[T]]) -> T:
         """``await make()`` the first time ``key`` is asked for; its result after that."""
         if key not in self._shared:
             self._shared[key] = await make()
-        return self._shared[key]
+        return cast("T", self._shared[key])
 
     async def quiesce(self) -> float:
         """Wait until the nodes are idle (see the module docstring); the seconds waited."""

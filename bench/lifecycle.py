@@ -19,16 +19,24 @@ environment of ``make bench`` to measure another cost (the node processes inheri
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import sqlite3
 import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from bench.env import Env
 from bench.load import Call
+from bench.nodes import NodeProcess
 from bench.scenarios import TIMEOUT, scenario
 from ecnet.v1 import voucher_service_pb2 as pb
 from ecnet.v1 import voucher_service_pb2_grpc
 from node.population import SyntheticPerson, enrolled_face_template, generate
 from node.voucher.biometric import make_liveness_sample
+
+if TYPE_CHECKING:
+    from ecnet.v1.voucher_service_pb2_grpc import VoucherServiceAsyncStub
 
 __all__ = ["activation", "authorization"]
 
@@ -37,11 +45,13 @@ PASSWORD = "135792"
 AUTHORIZE_POOL = 32
 
 
-def _stub(node) -> voucher_service_pb2_grpc.VoucherServiceStub:
+def _stub(node: NodeProcess) -> VoucherServiceAsyncStub:
     return voucher_service_pb2_grpc.VoucherServiceStub(node.channel)
 
 
-async def _activate(stub, seed: int, p: SyntheticPerson) -> pb.ActivateResponse:
+async def _activate(
+    stub: VoucherServiceAsyncStub, seed: int, p: SyntheticPerson
+) -> pb.ActivateResponse:
     rn = await stub.RealNameCheck(
         pb.RealNameCheckRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no),
         timeout=TIMEOUT,
@@ -143,10 +153,10 @@ async def activation_delivered(env: Env) -> Call:
     return call
 
 
-async def _delivery_lag(national_db, province_db, cards: list[str], wait_s: float = 10.0) -> dict:
+async def _delivery_lag(
+    national_db: Path, province_db: Path, cards: list[str], wait_s: float = 10.0
+) -> dict[str, Any]:
     """Per activation event to 44: applied_at (province) − created_at (national), in ms."""
-    import asyncio
-    import sqlite3
 
     def created() -> dict[str, int]:
         with sqlite3.connect(f"file:{national_db}?mode=ro", uri=True) as conn:
@@ -188,5 +198,6 @@ async def _delivery_lag(national_db, province_db, cards: list[str], wait_s: floa
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "max_ms": lags[-1],
-        "text": f"{len(lags)}/{len(sent)} events applied; lag p50 {pct(0.5)} ms, p99 {pct(0.99)} ms, max {lags[-1]} ms",
+        "text": f"{len(lags)}/{len(sent)} events applied; "
+        f"lag p50 {pct(0.5)} ms, p99 {pct(0.99)} ms, max {lags[-1]} ms",
     }

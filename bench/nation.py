@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.env import SEED
 from bench.nodes import free_base_port, kill_group
@@ -35,7 +36,7 @@ class StartupResult:
     down_seconds: float
     base_port: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
@@ -43,7 +44,7 @@ def ecnet_executable() -> Path:
     return Path(sys.executable).parent / "ecnet"
 
 
-def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess:
+def _run(cmd: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
     """Run ``cmd`` in its own session; on a timeout or Ctrl-C kill its process group."""
     proc = subprocess.Popen(
         cmd,

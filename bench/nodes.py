@@ -19,11 +19,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
+
+if TYPE_CHECKING:
+    from ecnet.v1.admin_service_pb2_grpc import AdminServiceAsyncStub
+    from ecnet.v1.federation_service_pb2_grpc import FederationServiceAsyncStub
 
 __all__ = [
     "NodeProcess",
@@ -42,7 +47,8 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def _bindable(port: int, host: str = "127.0.0.1") -> bool:
@@ -66,14 +72,14 @@ def free_base_port(span: int = 67, low: int = 20000, high: int = 40000, tries: i
     )
 
 
-def kill_group(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+def kill_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGKILL) -> None:
     """Signal the process group ``proc`` leads (started with a new session; call it
     only while ``proc`` has not been reaped, so the group id is still ours)."""
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
 
 
-def stop_process(proc: subprocess.Popen, timeout: float = STOP_TIMEOUT) -> int | None:
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -> int | None:
     """SIGTERM, wait up to ``timeout``, then SIGKILL the group. Returns the exit code."""
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -119,8 +125,8 @@ class NodeProcess:
         self.heartbeat = heartbeat
         self.port = 0
         self.address = ""
-        self.proc: subprocess.Popen | None = None
-        self.channel: grpc.aio.Channel | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._channel: grpc.aio.Channel | None = None
 
     @property
     def log_path(self) -> Path:
@@ -159,21 +165,28 @@ class NodeProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.channel = grpc.aio.insecure_channel(self.address)
+        self._channel = grpc.aio.insecure_channel(self.address)
         await self._wait_serving(timeout)
         return self
 
     async def _wait_serving(self, timeout: float) -> None:
-        assert self.proc is not None and self.channel is not None
-        health = health_pb2_grpc.HealthStub(self.channel)
+        assert self.proc is not None
+        # grpc.health.v1.Health/Check through the typed Channel.unary_unary (grpc_health's
+        # HealthStub sets its methods in __init__, so its type stubs declare none).
+        health_check = self.channel.unary_unary(
+            "/grpc.health.v1.Health/Check",
+            request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+            response_deserializer=health_pb2.HealthCheckResponse.FromString,
+        )
         deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(
-                    f"node {self.name} exited (code {self.proc.returncode}) before serving: {self.last_log_line()}"
+                    f"node {self.name} exited (code {self.proc.returncode}) before serving: "
+                    f"{self.last_log_line()}"
                 )
             with contextlib.suppress(grpc.RpcError):
-                resp = await health.Check(health_pb2.HealthCheckRequest(), timeout=0.5)
+                resp = await health_check(health_pb2.HealthCheckRequest(), timeout=0.5)
                 if resp.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             if time.monotonic() > deadline:
@@ -203,19 +216,26 @@ class NodeProcess:
         return lines[-1] if lines else "no log"
 
     @property
-    def admin(self) -> admin_service_pb2_grpc.AdminServiceStub:
+    def channel(self) -> grpc.aio.Channel:
+        """The aio channel to the node; only between :meth:`start` and :meth:`stop`."""
+        if self._channel is None:
+            raise RuntimeError(f"node {self.name} is not started")
+        return self._channel
+
+    @property
+    def admin(self) -> AdminServiceAsyncStub:
         return admin_service_pb2_grpc.AdminServiceStub(self.channel)
 
     @property
-    def federation(self) -> federation_service_pb2_grpc.FederationServiceStub:
+    def federation(self) -> FederationServiceAsyncStub:
         return federation_service_pb2_grpc.FederationServiceStub(self.channel)
 
     async def stop(self) -> None:
         """Close the channel; stop the process (without blocking the event loop)."""
-        if self.channel is not None:
+        if self._channel is not None:
             with contextlib.suppress(Exception):
-                await self.channel.close()
-            self.channel = None
+                await self._channel.close()
+            self._channel = None
         if self.proc is not None:
             proc, self.proc = self.proc, None
             await asyncio.to_thread(stop_process, proc)

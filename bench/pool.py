@@ -7,7 +7,9 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from bench.env import Params
 
 __all__ = ["wait_for_rows", "pool", "pool_seconds"]
 
@@ -16,7 +18,7 @@ T = TypeVar("T")
 
 def wait_for_rows(
     db: Path, sql: str, params: Sequence[object], want: int, deadline: float, what: str
-) -> list[tuple]:
+) -> list[tuple[Any, ...]]:
     """``sql``'s rows once there are ``want`` of them (delivery to a province takes a
     moment); RuntimeError at ``deadline`` (``time.monotonic()``)."""
     conn = sqlite3.connect(db, timeout=30)
@@ -32,10 +34,10 @@ def wait_for_rows(
         conn.close()
 
 
-def pool_seconds(params) -> float:
+def pool_seconds(params: Params) -> float:
     """Seconds of calls a pool prepared in a setup must last (``params``: a
     :class:`bench.env.Params`): the warm-up and window of every round, plus 2."""
-    return params.rounds * (params.seconds + params.warmup) + 2
+    return float(params.rounds * (params.seconds + params.warmup) + 2)
 
 
 def pool(items: Iterable[T], what: str, knob: str) -> Callable[[], T]:

@@ -46,12 +46,12 @@ async def _auth_codes(env: Env, province: str) -> list[str]:
             pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL
         )
         if status.state == 2:  # VOUCHER_STATE_ACTIVATED by an earlier scenario: sign in again
-            done = await stub.Authorize(
+            signed_in = await stub.Authorize(
                 pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT, metadata=OFFICIAL
             )
+            codes.append(signed_in.authCode)
         else:
-            done = await _activate(stub, env.seed, p)
-        codes.append(done.authCode)
+            codes.append((await _activate(stub, env.seed, p)).authCode)
     return codes
 
 

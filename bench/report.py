@@ -67,7 +67,7 @@ class Report:
     startups: list[StartupResult] = field(default_factory=list)
     seeding: SeedResult | None = None
     failures: list[str] = field(default_factory=list)
-    figures: dict[str, dict] = field(default_factory=dict)
+    figures: dict[str, dict[str, Any]] = field(default_factory=dict)
     elapsed_seconds: float = 0.0
     loadavg_at_end: list[float] = field(default_factory=list)
 
@@ -156,8 +156,9 @@ def _notes(report: Report) -> list[str]:
     rps = [m.result.throughput for m in base.noops]
     notes = [
         "ratio to no-op: the median over rounds of (scenario calls/s ÷ mean calls/s of the "
-        "no-ops just before and after it); min–max over the rounds. calls/s, p50, p99: medians over rounds. others' cpu: "
-        "cores that other processes used during a round (the median over rounds).",
+        "no-ops just before and after it); min–max over the rounds. calls/s, p50, p99: "
+        "medians over rounds. others' cpu: cores that other processes used during a round "
+        "(the median over rounds).",
         f"no-op during the run: {len(rps)} measurements, {min(rps):,.0f}–{max(rps):,.0f} calls/s "
         f"(its min–max column: each over their median).",
     ]
@@ -182,22 +183,24 @@ def render(report: Report, console: Console) -> None:
         for note in _notes(report):
             console.print(note, highlight=False)
         for row in report.rows:
-            s = row.summary
-            if s is not None and s.first_error:
-                console.print(f"  {row.name}: first error: {s.first_error}", highlight=False)
+            summary = row.summary
+            if summary is not None and summary.first_error:
+                console.print(f"  {row.name}: first error: {summary.first_error}", highlight=False)
     for name, figure in report.figures.items():
         console.print(f"{name}: {figure['text']}", highlight=False)
-    for s in report.startups:
+    for up in report.startups:
         console.print(
-            f"{s.label}: {s.seconds:.2f} s to healthy ({s.nodes} nodes, registry of {s.population:,} "
-            f"seeded beforehand in {s.seed_seconds:.2f} s; nation down {s.down_seconds:.2f} s)",
+            f"{up.label}: {up.seconds:.2f} s to healthy ({up.nodes} nodes, "
+            f"registry of {up.population:,} seeded beforehand in {up.seed_seconds:.2f} s; "
+            f"nation down {up.down_seconds:.2f} s)",
             highlight=False,
         )
     if report.seeding is not None:
-        s = report.seeding
+        seeded = report.seeding
         console.print(
-            f"seeding: {s.persons:,} persons in {s.seconds:.2f} s = {s.persons_per_second:,.0f} persons/s "
-            f"(≈ {s.seconds_per_million:,.1f} s per 1,000,000; whole call {s.total_seconds:.2f} s)",
+            f"seeding: {seeded.persons:,} persons in {seeded.seconds:.2f} s = "
+            f"{seeded.persons_per_second:,.0f} persons/s (≈ {seeded.seconds_per_million:,.1f} s "
+            f"per 1,000,000; whole call {seeded.total_seconds:.2f} s)",
             highlight=False,
         )
     load = report.header["loadavg_at_start"]

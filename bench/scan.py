@@ -71,12 +71,12 @@ async def _sign_in_holders(env: Env) -> list[str]:
             pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL
         )
         if status.state == 2:
-            done = await stub.Authorize(
+            signed_in = await stub.Authorize(
                 pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT, metadata=OFFICIAL
             )
+            codes.append(signed_in.authCode)
         else:
-            done = await _activate(stub, env.seed, p)
-        codes.append(done.authCode)
+            codes.append((await _activate(stub, env.seed, p)).authCode)
     return codes
 
 
@@ -85,7 +85,8 @@ def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -
     marks = ",".join("?" * len(auth_codes))
     rows = wait_for_rows(
         db,
-        "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version FROM channel_auths a "
+        "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version "
+        "FROM channel_auths a "
         f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks}) AND a.revoked = 0",
         auth_codes,
         len(auth_codes),
@@ -106,8 +107,8 @@ def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -
         codes = [new_code(key, "44", entropy) for _ in range(count)]
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
-            "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, "
-            "expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
+            "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, "
+            "voucher_version, issued_at, expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
             [
                 (c, r[1], r[0], r[2], json.loads(r[3])[0]["insuOrg"], r[4], now, now + 3_600_000)
                 for c, r in zip(codes, (rows[i % len(rows)] for i in range(count)), strict=True)

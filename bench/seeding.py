@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench.env import DEFAULT_PROVINCES, SEED
 from cli.seed import seed_national
@@ -20,7 +21,7 @@ class SeedResult:
     persons_per_second: float
     seconds_per_million: float  # extrapolated from persons_per_second
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

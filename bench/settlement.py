@@ -22,6 +22,7 @@ import math
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.env import Env
 from bench.load import Call
@@ -53,12 +54,13 @@ ITEMS = [
 ]
 
 
-def _persons_at_44(db44: Path, auth_codes: list[str], deadline: float) -> list[tuple]:
+def _persons_at_44(db44: Path, auth_codes: list[str], deadline: float) -> list[tuple[Any, ...]]:
     """(ec_card_no, id_type, id_no, user_name, insuOrg) of the holders, once 44 has them all."""
     marks = ",".join("?" * len(auth_codes))
     rows = wait_for_rows(
         db44,
-        "SELECT v.ec_card_no, v.id_type, v.id_no, v.user_name, v.insured_regions FROM channel_auths a "
+        "SELECT v.ec_card_no, v.id_type, v.id_no, v.user_name, v.insured_regions "
+        "FROM channel_auths a "
         f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks})",
         auth_codes,
         len(auth_codes),
@@ -69,7 +71,7 @@ def _persons_at_44(db44: Path, auth_codes: list[str], deadline: float) -> list[t
 
 
 def _write_tokens(
-    db: Path, serving: str, persons: list[tuple], org_id: str, count: int
+    db: Path, serving: str, persons: list[tuple[Any, ...]], org_id: str, count: int
 ) -> list[str]:
     entropy = SystemEntropy()
     now = int(time.time() * 1000)
@@ -78,8 +80,8 @@ def _write_tokens(
     try:
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
-            "INSERT INTO ec_tokens (token, ec_card_no, org_id, business_type, insu_org, id_type, id_no, user_name, "
-            "issued_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO ec_tokens (token, ec_card_no, org_id, business_type, insu_org, "
+            "id_type, id_no, user_name, issued_at, expires_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             [
                 (t, p[0], org_id, "02101", p[4], p[1], p[2], p[3], now, now + 3_600_000)
                 for t, p in zip(tokens, itertools.cycle(persons), strict=False)

@@ -18,7 +18,7 @@ from node.domain.idno import (
 )
 
 TODAY = date(2026, 1, 1)
-SAMPLE = "350582199711193519"  # the sample of the standard (ARCHITECTURE §4)
+SAMPLE = "350582199711193519"  # the sample id number the standard prints
 
 # Written out again here rather than imported, so the test checks the module.
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]

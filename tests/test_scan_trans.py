@@ -37,7 +37,7 @@ async def grpcurl(*args: str) -> dict:
 
 
 def appendix_b(org_id: str, code: str, trans_type: str = "ec.query") -> dict:
-    """The request of B.1.5.1 / FIELD-NOTES, with the scanned value in data.ecQrCode."""
+    """The request of Appendix B.1.5.1, as hospitals send it, the scanned value in data.ecQrCode."""
     return {
         "orgId": org_id,
         "transType": trans_type,
