@@ -70,8 +70,8 @@ class SamePortNode(NodeProcess):
         if not self.port:  # a port no other test takes while this node is down
             self.port = free_port()
             self.address = f"127.0.0.1:{self.port}"
-        if self.channel is not None:  # to the killed process: closed at the end (closing
-            self.old_channels.append(self.channel)  # it now would cancel the calls on it)
+        if self._channel is not None:  # to the killed process: closed at the end (closing
+            self.old_channels.append(self._channel)  # it now would cancel the calls on it)
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(),
@@ -80,7 +80,7 @@ class SamePortNode(NodeProcess):
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self.channel = grpc.aio.insecure_channel(
+        self._channel = grpc.aio.insecure_channel(
             self.address,
             options=[
                 ("grpc.initial_reconnect_backoff_ms", 100),

