@@ -5,14 +5,20 @@ the day is a calendar day in China Standard Time, on the provinces' injected clo
 
 from __future__ import annotations
 
+import csv
 import datetime
+import io
+import json
 import time
+from decimal import Decimal
 
 import pytest
+from clikit import ecnet, write_nation
 from scankit import Scanner, insured_in
 from settlekit import A, B, C, item, settle_request, settlement_stub, start_settle_nation
 from voucherkit import fails
 
+from cli.settle import yuan
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.storage.settlement import q_day_settlements, q_day_totals
 
@@ -283,3 +289,103 @@ async def test_the_list_finds_the_day_by_index(nation):
     assert any("settlements_by_org_day" in s for s in seen), seen
     assert any("settlements_reversed_by_org_day" in s for s in seen), seen
     assert any("settlements_by_day" in s for s in seen), seen
+
+
+async def test_the_cli_lists_and_states_the_day(nation, tmp_path):
+    day, midnight = midnight_after(time.time())
+    set_clocks(nation, midnight - 3_600_000)
+    data = write_nation(tmp_path / "nation", *nation.provinces.values())
+    tx, ty = two_institutions(nation, "44")
+    x, y = Desk(nation, "44", tx), Desk(nation, "44", ty)
+    here, far = insured_in(nation.kit, "44")[0], insured_in(nation.kit, "31")[0]
+    auth, auth_far = await nation.activated(here, "44"), await nation.activated(far, "44")
+    x1 = await x.settle(auth, [item("A1", A, 30_000), item("C1", C, 2_000)])
+    x2 = await x.settle(auth_far, [item("A1", A, 20_000)])
+    y1 = await y.settle(auth, [item("A2", A, 5_000)])
+    await y.reverse(y1)
+    where = ["--data", str(data), "--date", day]
+
+    # the list: province from the orgId, amounts in yuan, the remote row marked
+    rc, out, err = await ecnet("settlement", "list", "--org", x.org, *where)
+    assert rc == 0, err
+    assert x1.settlementId in out and x2.settlementId in out and y1.settlementId not in out
+    line = next(ln for ln in out.splitlines() if x2.settlementId in ln)
+    assert "remote" in line and far.user_name in line and "31 上海市" in line
+    assert yuan(x2.fundPay) in line and yuan(x2.ownPayAmt) in line
+    # one page at a time, then --all; --json is the node's answer
+    rc, out, err = await ecnet("settlement", "list", "--org", x.org, *where, "--page-size", "1")
+    assert rc == 0 and "--page-token" in out, err
+    token = out.rsplit("--page-token ", 1)[1].split()[0]
+    rc, out, err = await ecnet(
+        "settlement",
+        "list",
+        "--org",
+        x.org,
+        *where,
+        "--page-size",
+        "1",
+        "--page-token",
+        token,
+        "--json",
+    )
+    assert rc == 0, err
+    page = json.loads(out)
+    assert [r["settlementId"] for r in page["settlements"]] == [x2.settlementId]
+    assert page["settlements"][0]["locality"] == "LOCALITY_REMOTE" and "nextPageToken" not in page
+    rc, out, err = await ecnet(
+        "settlement", "list", "--org", x.org, *where, "--page-size", "1", "--all", "--json"
+    )
+    assert [r["settlementId"] for r in json.loads(out)["settlements"]] == [
+        x1.settlementId,
+        x2.settlementId,
+    ]
+
+    # the statement: table, JSON and CSV agree with the settlements
+    rc, out, err = await ecnet("settlement", "statement", "--org", y.org, *where)
+    assert rc == 0, err
+    cells = [ln.replace("│", " ").split() for ln in out.splitlines()]
+    rows = {tuple(c[:2]): c[2:] for c in cells if len(c) == 7}
+    assert rows[("local", "settled")] == ["1", *(yuan(getattr(y1, f)) for f in FIELDS)]
+    assert rows[("local", "reversed")] == ["1", *(yuan(getattr(y1, f)) for f in FIELDS)]
+    assert rows[("total", "net")] == ["0", "0.00", "0.00", "0.00", "0.00"]
+    rc, out, err = await ecnet("settlement", "statement", "--org", x.org, *where, "--json")
+    assert rc == 0, err
+    got = json.loads(out)["statement"]
+    assert got["orgId"] == x.org and got["date"] == day
+    assert got["remote"]["settled"] == {"count": "1", **{f: str(getattr(x2, f)) for f in FIELDS}}
+    assert int(got["local"]["net"]["feeSumamt"]) == x1.feeSumamt
+
+    rc, out, err = await ecnet("settlement", "statement", "--province", "44", *where, "--csv")
+    assert rc == 0, err
+    table = list(csv.DictReader(io.StringIO(out)))
+    assert table[0].keys() >= {"date", "province", "orgId", "scope", "part", "count"}
+    net = {
+        (r["orgId"], r["scope"]): r for r in table if r["part"] == "net"
+    }  # the province's rows (orgId "") and each institution's
+    assert set(org for org, _ in net) == {"", x.org, y.org}
+    for scope in ("local", "remote", "total"):
+        for f in ("count", *(f"{m} (yuan)" for m in FIELDS)):
+            whole = Decimal(net[("", scope)][f])
+            assert whole == Decimal(net[(x.org, scope)][f]) + Decimal(net[(y.org, scope)][f])
+    assert net[("", "total")]["feeSumamt (yuan)"] == yuan(x1.feeSumamt + x2.feeSumamt)
+
+    # bad input: a C.4 code and a sentence
+    rc, out, err = await ecnet(
+        "settlement", "list", "--org", x.org, "--data", str(data), "--date", "2026-02-30"
+    )
+    assert rc == 1 and "error -2:" in err and "YYYY-MM-DD" in err
+    rc, out, err = await ecnet(
+        "settlement",
+        "statement",
+        "--org",
+        "H1",
+        "--province",
+        "44",
+        "--data",
+        str(data),
+        "--date",
+        day,
+    )
+    assert rc == 1 and "error -2:" in err and "12" in err
+    rc, out, err = await ecnet("settlement", "list", "--org", x.org, *where, "--page-token", "x1")
+    assert rc == 1 and "error -2:" in err and "pageToken" in err

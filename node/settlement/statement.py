@@ -35,7 +35,6 @@ __all__ = [
     "Statement",
     "DayPage",
     "day_range",
-    "date_of",
     "check_org",
     "day_settlements",
     "day_statement",
@@ -68,11 +67,6 @@ def day_range(date: str) -> tuple[int, int]:
     start = datetime.datetime(day.year, day.month, day.day, tzinfo=_UTC8)
     start_ms = int(start.timestamp()) * 1000
     return start_ms, start_ms + DAY_MS
-
-
-def date_of(ms: int) -> str:
-    """The calendar day (China Standard Time) of the instant ``ms``, YYYY-MM-DD."""
-    return datetime.datetime.fromtimestamp(ms / 1000, _UTC8).date().isoformat()
 
 
 def check_org(org_id: str) -> str:
