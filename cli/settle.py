@@ -560,7 +560,7 @@ def statement_rows(s: pb.DayStatement) -> list[list[str]]:
 
 
 def _statement_table(s: pb.DayStatement) -> Table:
-    who = s.orgId or f"province {s.province} ({province_name(s.province)}), every institution"
+    who = s.orgId or f"province {s.province} ({province_name(s.province)})"
     table = Table(title=f"statement of {who} for {s.date} (Beijing time)")
     for col in ("scope", "part"):
         table.add_column(col)
@@ -615,9 +615,8 @@ def day_statement(
         )
     if got.institutions:
         table = Table(title="by institution (net)")
-        for col in ("orgId", "settled", "reversed"):
-            table.add_column(col)
-        for col in MONEY:
+        table.add_column("orgId")
+        for col in ("settled", "reversed", *MONEY):
             table.add_column(col, justify="right")
         for s in got.institutions:
             net = s.total.net

@@ -9,11 +9,12 @@ import csv
 import datetime
 import io
 import json
+import re
 import time
 from decimal import Decimal
 
 import pytest
-from clikit import ecnet, write_nation
+from clikit import ecnet, readme_session, write_nation
 from scankit import Scanner, insured_in
 from settlekit import A, B, C, item, settle_request, settlement_stub, start_settle_nation
 from voucherkit import fails
@@ -389,3 +390,28 @@ async def test_the_cli_lists_and_states_the_day(nation, tmp_path):
     assert rc == 1 and "error -2:" in err and "12" in err
     rc, out, err = await ecnet("settlement", "list", "--org", x.org, *where, "--page-token", "x1")
     assert rc == 1 and "error -2:" in err and "pageToken" in err
+
+
+async def test_the_readme_reconcile_session_runs_as_written(cluster, tmp_path):
+    rc, out, err = await readme_session(cluster, tmp_path, "Reconcile a day", timeout=240)
+    assert rc == 0, err + out
+    # the CSV: the province's rows first (orgId empty), then each institution's, whose
+    # sums are the province's; one remote settlement, one reversal
+    table = list(csv.reader((tmp_path / "work" / "day.csv").read_text().splitlines()))[1:]
+    net = {(r[2], r[3]): r[5:] for r in table if r[4] == "net"}
+    orgs = {org for org, _ in net} - {""}
+    assert len(orgs) == 2
+    for scope in ("local", "remote", "total"):
+        for i in range(5):
+            assert Decimal(net[("", scope)][i]) == sum(Decimal(net[(o, scope)][i]) for o in orgs)
+    settled = {(r[2], r[3]): r[5] for r in table if r[4] == "settled"}
+    assert settled[("", "remote")] == "1" and settled[("", "local")] == "2"
+    assert [r[5] for r in table if r[2] == "" and r[3] == "total" and r[4] == "reversed"] == ["1"]
+    assert "remote 异地" in out and "31 上海市" in out and "汪建岩" in out
+    assert '"statement": {' in out and '"remote": {' in out
+    # grpcurl: a page of one and its token, the province's statement, a bad date
+    assert re.search(r'"nextPageToken": "H\d{11}:\d+:44\d{24}"', out)
+    whole = json.loads((tmp_path / "work" / "province.json").read_text())
+    assert whole["statement"]["total"]["settled"]["count"] == "3"
+    assert len(whole["institutions"]) == 2
+    assert "is not a calendar day written YYYY-MM-DD" in err and '"code":"-2"' in err
