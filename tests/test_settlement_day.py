@@ -13,10 +13,20 @@ import re
 import time
 from decimal import Decimal
 
+import grpc
 import pytest
 from clikit import ecnet, readme_session, write_nation
-from scankit import Scanner, insured_in
-from settlekit import A, B, C, item, settle_request, settlement_stub, start_settle_nation
+from scankit import Scanner, eventually, insured_in
+from settlekit import (
+    A,
+    B,
+    C,
+    item,
+    settle_request,
+    settlement_stub,
+    start_settle_nation,
+    token_for,
+)
 from voucherkit import fails
 
 from cli.settle import yuan
@@ -223,7 +233,7 @@ async def test_day_statement_of_institutions_and_province(nation):
     nx = (await statement(nation, "44", next_day, x.org)).statement
     assert nx.local == part([x4], [x1r]) and nx.remote == part([], [])
     assert nx.local.net.feeSumamt == x4.feeSumamt - x1.feeSumamt
-    rows = await listed(nation, "44", x.org, next_day, page=500)
+    rows = await listed(nation, "44", x.org, next_day, page=1)
     assert [(r.settlementId, r.state) for r in rows] == [
         (x4.settlementId, pb.SETTLEMENT_STATE_SETTLED),
         (x1.settlementId, pb.SETTLEMENT_STATE_REVERSED),
@@ -415,3 +425,44 @@ async def test_the_readme_reconcile_session_runs_as_written(cluster, tmp_path):
     assert whole["statement"]["total"]["settled"]["count"] == "3"
     assert len(whole["institutions"]) == 2
     assert "is not a calendar day written YYYY-MM-DD" in err and '"code":"-2"' in err
+
+
+async def test_a_pending_remote_settlement_is_counted_apart_until_confirmed(cluster, tmp_path):
+    sk = await start_settle_nation(cluster, tmp_path, ("44", "31"), extra={"settle_deadline": "1"})
+    p = insured_in(sk.kit, "44")[0]
+    auth = await sk.activated(p, "31")
+    token, terminal = await token_for(sk, auth, "31")
+    org = terminal.org_id
+    p44 = sk.provinces["44"]
+    await p44.stop(grace=0)
+    cluster.nodes.remove(p44)
+    stub = settlement_stub(sk, "31")
+    request = settle_request(token, org, "late-1", [item("A1", A, 20_000)])
+    await fails(stub.Settle(request, timeout=10), -3)
+    sid = await sk.provinces["31"].store.db.read(
+        lambda conn: conn.execute("SELECT settlement_id FROM settlements").fetchone()[0]
+    )
+    day = f"{sid[2:6]}-{sid[6:8]}-{sid[8:10]}"  # the serving province's day of the request
+
+    mine = (await statement(sk, "31", day, org)).statement
+    assert mine.pendingCount == 1 and mine.total == part([], [])
+    whole = await statement(sk, "31", day)
+    assert whole.statement.pendingCount == 1 and [s.orgId for s in whole.institutions] == [org]
+    assert not await listed(sk, "31", org, day)
+
+    # 44 is back: the retry settles it, and the day counts it as remote
+    sk.provinces["44"] = await cluster.start(
+        cluster.config("provincial", "44", extra=dict(sk.kit.extra))
+    )
+
+    async def settled():
+        try:
+            return (await stub.Settle(request, timeout=15)).settlement
+        except grpc.aio.AioRpcError:
+            return None  # -3 until 44 has registered with national again
+
+    s = await eventually(settled, what="the retried settlement")
+    assert s.state == pb.SETTLEMENT_STATE_SETTLED and s.settlementId == sid
+    mine = (await statement(sk, "31", day, org)).statement
+    assert mine.pendingCount == 0 and mine.remote == part([s], []) and mine.local == part([], [])
+    assert [r.settlementId for r in await listed(sk, "31", org, day)] == [sid]
