@@ -1,5 +1,6 @@
-"""``ecnet settle``, ``ecnet settlement show|reverse|notices``: an institution's
-medical-insurance system settling a business (6.4 b–c, 6.5) at its provincial node.
+"""``ecnet settle``, ``ecnet settlement show|reverse|notices|list|statement``: an
+institution's medical-insurance system settling a business (6.4 b–c, 6.5) at its
+provincial node, and closing its day (对账).
 
 ``settle`` sends ``SettlementService/Settle`` to the institution's province
 (``--province NN`` in the nation's ``nation.json``, or ``--node HOST:PORT``) with the
@@ -10,10 +11,18 @@ retry with the same id answers the same settlement, and after a ``-3`` (a remote
 settlement not confirmed yet) the retry is how to finish it. Without one, a fresh id
 is made and printed, so that the user can retry with it. Money is integer fen; the
 human output shows yuan too.
+
+``settlement list`` and ``settlement statement`` close a day (a calendar day in Beijing
+time, ``--date``, today by default): the institution's settlements of the day, and the
+day's statement (settled, reversed, net; local and remote apart) of an institution or,
+without ``--org``, of every institution of the province. Their ``--json`` prints the
+node's answer as proto3 JSON; the statement's ``--csv`` one row per scope and part.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime
 import json
 import sys
 import uuid
@@ -23,7 +32,7 @@ from typing import Annotated, Any, TypeVar
 
 import grpc
 import typer
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.json_format import MessageToDict, MessageToJson
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.table import Table
@@ -40,13 +49,15 @@ from cli.common import (
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1.settlement_service_pb2_grpc import SettlementServiceStub
+from node.domain.regions import province_name
 from node.errors import from_rpc_error, node_answer
 from node.settlement.wire import MED_TYPE_OF, MED_TYPE_PROTO
 
-__all__ = ["settle", "settlement_app", "read_items", "yuan"]
+__all__ = ["settle", "settlement_app", "read_items", "yuan", "statement_rows"]
 
 settlement_app = typer.Typer(
-    help="Settlements (6.4 b–c, 6.5): show, reverse, notices.", no_args_is_help=True
+    help="Settlements (6.4 b–c, 6.5): show, reverse, notices; a day's list and statement.",
+    no_args_is_help=True,
 )
 
 ProvinceOpt = Annotated[str, typer.Option("--province", help="the institution's province (NN)")]
@@ -437,3 +448,182 @@ def notices(
         )
     out.print(table)
     out.print("amounts in yuan", highlight=False)
+
+
+# -- the day's reconciliation (对账) -------------------------------------------------
+BEIJING = datetime.timezone(datetime.timedelta(hours=8))
+MONEY = ("feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt")
+SCOPES = ("local", "remote", "total")
+PARTS = ("settled", "reversed", "net")
+LOCALITIES = {pb.LOCALITY_LOCAL: "local", pb.LOCALITY_REMOTE: "remote 异地"}
+
+DateOpt = Annotated[
+    str,
+    typer.Option("--date", help="the day, YYYY-MM-DD in Beijing time [default: today there]"),
+]
+
+
+def _today() -> str:
+    return datetime.datetime.now(BEIJING).date().isoformat()
+
+
+def _province_of(org: str, province: str) -> str:
+    """``--province``, else the province in an institution code (H/P + 6-digit region +
+    5 digits: H44010091111 is of 44)."""
+    if province or not (len(org) == 12 and org[1:3].isdigit()):
+        return province
+    return org[1:3]
+
+
+def _print_message(message: Message) -> None:
+    typer.echo(MessageToJson(message, preserving_proto_field_name=True, indent=2))
+
+
+def _clock(stamp: Timestamp) -> str:
+    """A timestamp as Beijing wall time, YYYY-MM-DD HH:MM:SS."""
+    at = stamp.ToDatetime(tzinfo=datetime.UTC).astimezone(BEIJING)
+    return at.strftime("%Y-%m-%d %H:%M:%S")
+
+
+@settlement_app.command("list")
+@reports_errors
+def day_list(
+    org: Annotated[str, typer.Option("--org", help="orgId of the institution (12 characters)")],
+    date: DateOpt = "",
+    province: Annotated[
+        str, typer.Option("--province", help="its province [default: from the orgId]")
+    ] = "",
+    page_size: Annotated[
+        int, typer.Option("--page-size", help="settlements per page (1-500)")
+    ] = 100,
+    page_token: Annotated[
+        str, typer.Option("--page-token", help="the next page's token, as printed")
+    ] = "",
+    all_pages: Annotated[bool, typer.Option("--all", help="every page, as one")] = False,
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """An institution's settlements of a day: settled on it, or reversed on it."""
+    date = date or _today()
+    if not 1 <= page_size <= 500:
+        raise CliError("--page-size must be between 1 and 500", -2)
+    where = _province_of(org, province)
+    request = pb.ListDaySettlementsRequest(
+        orgId=org, date=date, pageSize=page_size, pageToken=page_token
+    )
+    got = _call(data, node, where, lambda s: s.ListDaySettlements, request)
+    while all_pages and got.nextPageToken:
+        request.pageToken = got.nextPageToken
+        more = _call(data, node, where, lambda s: s.ListDaySettlements, request)
+        got.settlements.extend(more.settlements)
+        got.nextPageToken = more.nextPageToken
+    if json_:
+        _print_message(got)
+        return
+    if not got.settlements:
+        out.print(f"no settlements of {org} on {date} (Beijing time)", highlight=False)
+        return
+    table = Table(title=f"settlements of {org} on {date} (Beijing time)")
+    for col in ("settledAt", "settlementId", "insured", "name", "medType", "where", "state"):
+        table.add_column(col)
+    for col in MONEY:
+        table.add_column(col, justify="right")
+    for r in got.settlements:
+        state = STATES.get(r.state, str(r.state))
+        if r.HasField("reversedAt"):
+            state += f" {_clock(r.reversedAt)}"
+        table.add_row(
+            _clock(r.settledAt),
+            r.settlementId,
+            f"{r.insuredProvince} {province_name(r.insuredProvince)}",
+            r.userName,
+            MED_NAMES.get(r.medType, str(r.medType)),
+            LOCALITIES.get(r.locality, str(r.locality)),
+            state,
+            *(yuan(getattr(r, f)) for f in MONEY),
+        )
+    out.print(table)
+    out.print("amounts in yuan; times in Beijing time (UTC+8)", highlight=False)
+    if got.nextPageToken:
+        out.print(f"more: --page-token {got.nextPageToken} (or --all)", highlight=False)
+
+
+def statement_rows(s: pb.DayStatement) -> list[list[str]]:
+    """The statement as rows: scope, part, count, then the sums in yuan."""
+    rows = []
+    for scope in SCOPES:
+        for part in PARTS:
+            t: pb.Totals = getattr(getattr(s, scope), part)
+            rows.append([scope, part, str(t.count), *(yuan(getattr(t, f)) for f in MONEY)])
+    return rows
+
+
+def _statement_table(s: pb.DayStatement) -> Table:
+    who = s.orgId or f"province {s.province} ({province_name(s.province)})"
+    table = Table(title=f"statement of {who} for {s.date} (Beijing time)")
+    for col in ("scope", "part"):
+        table.add_column(col)
+    for col in ("count", *MONEY):
+        table.add_column(col, justify="right")
+    for row in statement_rows(s):
+        table.add_row(*row)
+    return table
+
+
+@settlement_app.command("statement")
+@reports_errors
+def day_statement(
+    date: DateOpt = "",
+    org: Annotated[
+        str,
+        typer.Option("--org", help="orgId of the institution [default: the whole province]"),
+    ] = "",
+    province: Annotated[
+        str, typer.Option("--province", help="the province (NN) [default: from --org]")
+    ] = "",
+    csv_: Annotated[bool, typer.Option("--csv", help="print CSV (amounts in yuan)")] = False,
+    data: DataOpt = None,
+    node: ProvincialNodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The day's statement: settled, reversed and net, local and remote apart."""
+    if json_ and csv_:
+        raise CliError("give --json or --csv, not both", -2)
+    date = date or _today()
+    request = pb.GetDayStatementRequest(orgId=org, date=date)
+    got = _call(data, node, _province_of(org, province), lambda s: s.GetDayStatement, request)
+    if json_:
+        _print_message(got)
+        return
+    if csv_:
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(
+            ["date", "province", "orgId", "scope", "part", "count"] + [f"{f} (yuan)" for f in MONEY]
+        )
+        for s in (got.statement, *got.institutions):
+            for row in statement_rows(s):
+                writer.writerow([s.date, s.province, s.orgId, *row])
+        return
+    out.print(_statement_table(got.statement))
+    out.print("amounts in yuan; net = settled − reversed", highlight=False)
+    if got.statement.pendingCount:
+        out.print(
+            f"{got.statement.pendingCount} remote settlement(s) asked on {date} not confirmed by "
+            "the insured province yet (not in the sums): retry them with their --request-id",
+            highlight=False,
+        )
+    if got.institutions:
+        table = Table(title="by institution (net)")
+        table.add_column("orgId")
+        for col in ("settled", "reversed", *MONEY):
+            table.add_column(col, justify="right")
+        for s in got.institutions:
+            net = s.total.net
+            table.add_row(
+                s.orgId,
+                str(s.total.settled.count),
+                str(s.total.reversed.count),
+                *(yuan(getattr(net, f)) for f in MONEY),
+            )
+        out.print(table)

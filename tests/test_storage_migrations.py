@@ -49,6 +49,7 @@ RELEASED = {
         "m009_outbox_parking",
         "m010_account_injected_year",
         "m011_channel_status",
+        "m012_settlements_by_day",
     ],
 }
 

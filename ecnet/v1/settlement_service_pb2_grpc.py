@@ -63,6 +63,16 @@ class SettlementServiceStub:
                 request_serializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesResponse.FromString,
                 _registered_method=True)
+        self.ListDaySettlements = channel.unary_unary(
+                '/ecnet.v1.SettlementService/ListDaySettlements',
+                request_serializer=ecnet_dot_v1_dot_settlement__service__pb2.ListDaySettlementsRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.ListDaySettlementsResponse.FromString,
+                _registered_method=True)
+        self.GetDayStatement = channel.unary_unary(
+                '/ecnet.v1.SettlementService/GetDayStatement',
+                request_serializer=ecnet_dot_v1_dot_settlement__service__pb2.GetDayStatementRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.GetDayStatementResponse.FromString,
+                _registered_method=True)
 
 
 class SettlementServiceServicer:
@@ -127,6 +137,35 @@ class SettlementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDaySettlements(self, request, context):
+        """The settlements of one institution on one day (对账明细), for closing the day: those
+        settled on the day and those reversed on the day (a settlement settled on an
+        earlier day and reversed on this one is listed here as REVERSED). A day is a
+        calendar day in China Standard Time (UTC+8). In time order (the settlement's time,
+        or the reversal's for one settled on an earlier day), paged. Remote settlements not
+        confirmed yet are not listed (GetDayStatement counts them).
+
+        Codes: -2 orgId not 12 characters, date not a calendar day YYYY-MM-DD, a negative
+        pageSize, a pageToken not issued for this orgId and date.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDayStatement(self, request, context):
+        """The day's statement (对账单) of one institution, or of every institution of this
+        province when orgId is empty: counts and sums of what was settled on the day, of
+        what was reversed on the day, and the net, local and remote (异地) apart. A
+        reversal counts on the day it was made, so a day's statement does not change once
+        the day is over (except for a remote settlement confirmed late). The province's
+        totals are the sums of its institutions' statements, which it lists.
+
+        Codes: -2 orgId given and not 12 characters, date not a calendar day YYYY-MM-DD.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SettlementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -149,6 +188,16 @@ def add_SettlementServiceServicer_to_server(servicer, server):
                     servicer.ListNotices,
                     request_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesResponse.SerializeToString,
+            ),
+            'ListDaySettlements': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDaySettlements,
+                    request_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.ListDaySettlementsRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_settlement__service__pb2.ListDaySettlementsResponse.SerializeToString,
+            ),
+            'GetDayStatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDayStatement,
+                    request_deserializer=ecnet_dot_v1_dot_settlement__service__pb2.GetDayStatementRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_settlement__service__pb2.GetDayStatementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -268,6 +317,60 @@ class SettlementService:
             '/ecnet.v1.SettlementService/ListNotices',
             ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesRequest.SerializeToString,
             ecnet_dot_v1_dot_settlement__service__pb2.ListNoticesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDaySettlements(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.SettlementService/ListDaySettlements',
+            ecnet_dot_v1_dot_settlement__service__pb2.ListDaySettlementsRequest.SerializeToString,
+            ecnet_dot_v1_dot_settlement__service__pb2.ListDaySettlementsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDayStatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.SettlementService/GetDayStatement',
+            ecnet_dot_v1_dot_settlement__service__pb2.GetDayStatementRequest.SerializeToString,
+            ecnet_dot_v1_dot_settlement__service__pb2.GetDayStatementResponse.FromString,
             options,
             channel_credentials,
             insecure,

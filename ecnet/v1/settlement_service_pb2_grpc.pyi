@@ -77,6 +77,27 @@ class SettlementServiceStub:
     as their notices reached this province (6.3.2 d), newest first, each once in its
     current state. -2 idType not of table C.2 or idNo missing.
     """
+    ListDaySettlements: _grpc.UnaryUnaryMultiCallable[_settlement_service_pb2.ListDaySettlementsRequest, _settlement_service_pb2.ListDaySettlementsResponse]
+    """The settlements of one institution on one day (对账明细), for closing the day: those
+    settled on the day and those reversed on the day (a settlement settled on an
+    earlier day and reversed on this one is listed here as REVERSED). A day is a
+    calendar day in China Standard Time (UTC+8). In time order (the settlement's time,
+    or the reversal's for one settled on an earlier day), paged. Remote settlements not
+    confirmed yet are not listed (GetDayStatement counts them).
+
+    Codes: -2 orgId not 12 characters, date not a calendar day YYYY-MM-DD, a negative
+    pageSize, a pageToken not issued for this orgId and date.
+    """
+    GetDayStatement: _grpc.UnaryUnaryMultiCallable[_settlement_service_pb2.GetDayStatementRequest, _settlement_service_pb2.GetDayStatementResponse]
+    """The day's statement (对账单) of one institution, or of every institution of this
+    province when orgId is empty: counts and sums of what was settled on the day, of
+    what was reversed on the day, and the net, local and remote (异地) apart. A
+    reversal counts on the day it was made, so a day's statement does not change once
+    the day is over (except for a remote settlement confirmed late). The province's
+    totals are the sums of its institutions' statements, which it lists.
+
+    Codes: -2 orgId given and not 12 characters, date not a calendar day YYYY-MM-DD.
+    """
 
 @_typing.type_check_only
 class SettlementServiceAsyncStub(SettlementServiceStub):
@@ -124,6 +145,27 @@ class SettlementServiceAsyncStub(SettlementServiceStub):
     """Settlements of other insured provinces of a person insured in several regions,
     as their notices reached this province (6.3.2 d), newest first, each once in its
     current state. -2 idType not of table C.2 or idNo missing.
+    """
+    ListDaySettlements: _aio.UnaryUnaryMultiCallable[_settlement_service_pb2.ListDaySettlementsRequest, _settlement_service_pb2.ListDaySettlementsResponse]  # type: ignore[assignment]
+    """The settlements of one institution on one day (对账明细), for closing the day: those
+    settled on the day and those reversed on the day (a settlement settled on an
+    earlier day and reversed on this one is listed here as REVERSED). A day is a
+    calendar day in China Standard Time (UTC+8). In time order (the settlement's time,
+    or the reversal's for one settled on an earlier day), paged. Remote settlements not
+    confirmed yet are not listed (GetDayStatement counts them).
+
+    Codes: -2 orgId not 12 characters, date not a calendar day YYYY-MM-DD, a negative
+    pageSize, a pageToken not issued for this orgId and date.
+    """
+    GetDayStatement: _aio.UnaryUnaryMultiCallable[_settlement_service_pb2.GetDayStatementRequest, _settlement_service_pb2.GetDayStatementResponse]  # type: ignore[assignment]
+    """The day's statement (对账单) of one institution, or of every institution of this
+    province when orgId is empty: counts and sums of what was settled on the day, of
+    what was reversed on the day, and the net, local and remote (异地) apart. A
+    reversal counts on the day it was made, so a day's statement does not change once
+    the day is over (except for a remote settlement confirmed late). The province's
+    totals are the sums of its institutions' statements, which it lists.
+
+    Codes: -2 orgId given and not 12 characters, date not a calendar day YYYY-MM-DD.
     """
 
 class SettlementServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -193,6 +235,39 @@ class SettlementServiceServicer(metaclass=_abc_1.ABCMeta):
         """Settlements of other insured provinces of a person insured in several regions,
         as their notices reached this province (6.3.2 d), newest first, each once in its
         current state. -2 idType not of table C.2 or idNo missing.
+        """
+
+    @_abc_1.abstractmethod
+    def ListDaySettlements(
+        self,
+        request: _settlement_service_pb2.ListDaySettlementsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_settlement_service_pb2.ListDaySettlementsResponse, _abc.Awaitable[_settlement_service_pb2.ListDaySettlementsResponse]]:
+        """The settlements of one institution on one day (对账明细), for closing the day: those
+        settled on the day and those reversed on the day (a settlement settled on an
+        earlier day and reversed on this one is listed here as REVERSED). A day is a
+        calendar day in China Standard Time (UTC+8). In time order (the settlement's time,
+        or the reversal's for one settled on an earlier day), paged. Remote settlements not
+        confirmed yet are not listed (GetDayStatement counts them).
+
+        Codes: -2 orgId not 12 characters, date not a calendar day YYYY-MM-DD, a negative
+        pageSize, a pageToken not issued for this orgId and date.
+        """
+
+    @_abc_1.abstractmethod
+    def GetDayStatement(
+        self,
+        request: _settlement_service_pb2.GetDayStatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_settlement_service_pb2.GetDayStatementResponse, _abc.Awaitable[_settlement_service_pb2.GetDayStatementResponse]]:
+        """The day's statement (对账单) of one institution, or of every institution of this
+        province when orgId is empty: counts and sums of what was settled on the day, of
+        what was reversed on the day, and the net, local and remote (异地) apart. A
+        reversal counts on the day it was made, so a day's statement does not change once
+        the day is over (except for a remote settlement confirmed late). The province's
+        totals are the sums of its institutions' statements, which it lists.
+
+        Codes: -2 orgId given and not 12 characters, date not a calendar day YYYY-MM-DD.
         """
 
 def add_SettlementServiceServicer_to_server(servicer: SettlementServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -10,7 +10,13 @@ from ecnet.v1 import settlement_service_pb2_grpc
 from node.domain.idno import ID_TYPES
 from node.errors import invalid
 from node.settlement import Settlements
-from node.settlement.wire import input_from_proto, notice_to_proto, settlement_to_proto
+from node.settlement.wire import (
+    day_row_to_proto,
+    input_from_proto,
+    notice_to_proto,
+    settlement_to_proto,
+    statement_to_proto,
+)
 
 __all__ = ["SettlementServicer"]
 
@@ -60,4 +66,31 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
         received = await self.settlements.notices(request.idType, request.idNo, limit)
         return pb.ListNoticesResponse(
             notices=[notice_to_proto(r.notice, r.received_at) for r in received]
+        )
+
+    async def ListDaySettlements(
+        self,
+        request: pb.ListDaySettlementsRequest,
+        context: grpc.aio.ServicerContext[
+            pb.ListDaySettlementsRequest, pb.ListDaySettlementsResponse
+        ],
+    ) -> pb.ListDaySettlementsResponse:
+        page = await self.settlements.day_settlements(
+            request.orgId, request.date, request.pageSize, request.pageToken
+        )
+        province = self.settlements.province
+        return pb.ListDaySettlementsResponse(
+            settlements=[day_row_to_proto(r, province) for r in page.rows],
+            nextPageToken=page.next_token,
+        )
+
+    async def GetDayStatement(
+        self,
+        request: pb.GetDayStatementRequest,
+        context: grpc.aio.ServicerContext[pb.GetDayStatementRequest, pb.GetDayStatementResponse],
+    ) -> pb.GetDayStatementResponse:
+        whole, institutions = await self.settlements.day_statement(request.orgId, request.date)
+        return pb.GetDayStatementResponse(
+            statement=statement_to_proto(whole),
+            institutions=[statement_to_proto(s) for s in institutions],
         )

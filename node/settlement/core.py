@@ -54,6 +54,7 @@ from node.settlement.ledger import (
 from node.settlement.notice import list_notices
 from node.settlement.policy import Item, Policies, validate_items, validate_med_type
 from node.settlement.settings import SettlementSettings
+from node.settlement.statement import DayPage, Statement, day_settlements, day_statement
 from node.settlement.wire import (
     input_from_proto,
     input_to_proto,
@@ -364,6 +365,18 @@ class Settlements:
     async def notices(self, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
         """Notices received here for one person (6.3.2 d), newest first."""
         return await list_notices(self.store, id_type, id_no, limit)
+
+    # -- the day's reconciliation (node.settlement.statement) ----------------------
+    async def day_settlements(
+        self, org_id: str, date: str, page_size: int, page_token: str
+    ) -> DayPage:
+        """A page of the institution's settlements of the day (Beijing time)."""
+        return await day_settlements(self.db, org_id, date, page_size, page_token)
+
+    async def day_statement(self, org_id: str, date: str) -> tuple[Statement, list[Statement]]:
+        """The day's statement of the institution, or of the province (orgId "") with
+        its institutions'."""
+        return await day_statement(self.db, self.province, org_id, date)
 
     async def reverse_routed(self, req: fed_pb.RouteReverseRequest) -> SettlementRow:
         return await self._write_notifying(

@@ -10,8 +10,9 @@ from node.clock import timestamp
 from node.errors import invalid
 from node.settlement.ledger import SettleInput
 from node.settlement.policy import Item
+from node.settlement.statement import Part, Statement, Totals
 from node.storage.provincial import Notice
-from node.storage.settlement import SettlementRow
+from node.storage.settlement import DayRow, SettlementRow
 
 __all__ = [
     "MED_TYPE_OF",
@@ -21,6 +22,8 @@ __all__ = [
     "settlement_to_proto",
     "row_from_proto",
     "notice_to_proto",
+    "day_row_to_proto",
+    "statement_to_proto",
 ]
 
 MED_TYPE_OF = {
@@ -158,4 +161,58 @@ def notice_to_proto(n: Notice, received_at_ms: int) -> pb.SettlementNotice:
         state=_STATE_PROTO[n.state],
         at=timestamp(n.at_ms),
         receivedAt=timestamp(received_at_ms),
+    )
+
+
+def day_row_to_proto(r: DayRow, province: str) -> pb.DaySettlement:
+    """A line of the day's list of an institution of ``province``."""
+    msg = pb.DaySettlement(
+        settlementId=r.settlement_id,
+        requestId=r.request_id,
+        orgId=r.org_id,
+        settledAt=timestamp(r.settled_at),
+        insuredProvince=r.insu_org[:2],
+        insuOrg=r.insu_org,
+        userName=r.user_name,
+        medType=MED_TYPE_PROTO[r.med_type],
+        feeSumamt=r.fee_sumamt,
+        fundPay=r.fund_pay,
+        psnAcctPay=r.psn_acct_pay,
+        ownPayAmt=r.own_pay_amt,
+        state=_STATE_PROTO[r.state],
+        locality=pb.LOCALITY_LOCAL if r.kind == "local" else pb.LOCALITY_REMOTE,
+        settledBy=r.settled_by,
+    )
+    if r.reversed_at is not None:
+        msg.reversedAt.CopyFrom(timestamp(r.reversed_at))
+    return msg
+
+
+def _totals(t: Totals) -> pb.Totals:
+    return pb.Totals(
+        count=t.count,
+        feeSumamt=t.fee_sumamt,
+        fundPay=t.fund_pay,
+        psnAcctPay=t.psn_acct_pay,
+        ownPayAmt=t.own_pay_amt,
+    )
+
+
+def _part(p: Part) -> pb.StatementPart:
+    return pb.StatementPart(
+        settled=_totals(p.settled), reversed=_totals(p.reversed), net=_totals(p.net)
+    )
+
+
+def statement_to_proto(s: Statement) -> pb.DayStatement:
+    return pb.DayStatement(
+        date=s.date,
+        province=s.province,
+        orgId=s.org_id,
+        local=_part(s.local),
+        remote=_part(s.remote),
+        total=_part(s.total),
+        pendingCount=s.pending,
+        dayStart=timestamp(s.start_ms),
+        dayEnd=timestamp(s.end_ms),
     )

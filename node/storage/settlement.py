@@ -14,7 +14,10 @@ Functions on a connection, run inside the caller's transaction (``db.read`` /
 settlement, the same at both ends of a remote one. Accounts and accumulators are only
 changed by ``local`` and ``insured`` rows, in the same transaction as the row.
 
-The tables are provincial m005, m008 and m010 (:mod:`node.storage.migrations.provincial`).
+The day's reconciliation (对账) reads the ``local`` and ``serving`` rows, the ones of
+this province's institutions, by the day's time range (indexes of m012).
+
+The tables are provincial m005, m008, m010 and m012 (:mod:`node.storage.migrations.provincial`).
 A settlement reads the person's cached voucher with :func:`q_settlement_voucher`.
 """
 
@@ -46,6 +49,11 @@ __all__ = [
     "q_begin_reversal",
     "q_end_reversal",
     "q_reversals_pending",
+    "DayRow",
+    "DayTotalsRow",
+    "q_day_settlements",
+    "q_day_totals",
+    "DayTotals",
     "create_tables",
     "add_injected_year",
 ]
@@ -303,3 +311,130 @@ def q_claim_token(conn: sqlite3.Connection, token: str, now_ms: int) -> bool:
 def q_release_token(conn: sqlite3.Connection, token: str) -> None:
     """A remote settlement the insured province refused gives its token back."""
     conn.execute("UPDATE ec_tokens SET settled_at = NULL WHERE token = ?", (token,))
+
+
+# -- the day's reconciliation (对账) ------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class DayRow:
+    """A settlement of an institution of this province, as a day's list shows it; ``at``
+    is its place in the day's order: when it was settled, or, for one settled on an
+    earlier day, when it was reversed."""
+
+    at: int
+    settlement_id: str
+    request_id: str
+    org_id: str
+    kind: str  # local or serving (remote)
+    state: str
+    insu_org: str
+    user_name: str
+    med_type: str
+    settled_by: str
+    fee_sumamt: int
+    fund_pay: int
+    psn_acct_pay: int
+    own_pay_amt: int
+    settled_at: int
+    reversed_at: int | None
+
+
+_DAY_COLS = (
+    "settlement_id, request_id, org_id, kind, state, insu_org, user_name, med_type, "
+    "settled_by, fee_sumamt, fund_pay, psn_acct_pay, own_pay_amt, settled_at, reversed_at"
+)
+
+
+def q_day_settlements(
+    conn: sqlite3.Connection,
+    org_id: str,
+    start_ms: int,
+    end_ms: int,
+    after: tuple[int, str] | None,
+    limit: int,
+) -> list[DayRow]:
+    """The institution's settlements settled in [start, end), and those settled before
+    and reversed in it, ordered by (at, settlement id), after the key ``after``."""
+    at, sid = after if after is not None else (start_ms - 1, "")
+    rows = conn.execute(
+        f"SELECT at, {_DAY_COLS} FROM ("
+        f"  SELECT settled_at AS at, {_DAY_COLS} FROM settlements"
+        "   WHERE org_id = ? AND kind <> 'insured' AND settled_at >= ? AND settled_at < ?"
+        "  UNION ALL"
+        f"  SELECT reversed_at AS at, {_DAY_COLS} FROM settlements"
+        "   WHERE org_id = ? AND kind <> 'insured' AND reversed_at IS NOT NULL"
+        "     AND reversed_at >= ? AND reversed_at < ? AND settled_at < ?"
+        ") WHERE (at, settlement_id) > (?, ?) ORDER BY at, settlement_id LIMIT ?",
+        (org_id, start_ms, end_ms, org_id, start_ms, end_ms, start_ms, at, sid, limit),
+    ).fetchall()
+    return [DayRow(*r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotalsRow:
+    """Settlements of one institution and kind (local or serving) whose event (settled,
+    reversed) fell in a day: how many, and their sums in fen."""
+
+    org_id: str
+    kind: str
+    count: int
+    fee_sumamt: int
+    fund_pay: int
+    psn_acct_pay: int
+    own_pay_amt: int
+
+
+_SUMS = (
+    "org_id, kind, COUNT(*), SUM(fee_sumamt), SUM(fund_pay), SUM(psn_acct_pay), SUM(own_pay_amt)"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    """What a day's statement is made of, read in one snapshot: per institution and
+    kind, the settlements settled in the day and those reversed in it; per institution,
+    the remote settlements asked in the day and still unconfirmed."""
+
+    settled: list[DayTotalsRow]
+    reversed: list[DayTotalsRow]
+    pending: dict[str, int]
+
+
+def _sums(
+    conn: sqlite3.Connection, column: str, org_id: str | None, start_ms: int, end_ms: int
+) -> list[DayTotalsRow]:
+    org = "org_id = ? AND " if org_id is not None else ""
+    present = " AND reversed_at IS NOT NULL" if column == "reversed_at" else ""
+    args: tuple[object, ...] = (org_id,) if org_id is not None else ()
+    return [
+        DayTotalsRow(r[0], r[1], *(int(v) for v in r[2:]))
+        for r in conn.execute(
+            f"SELECT {_SUMS} FROM settlements WHERE {org}kind <> 'insured'{present} "
+            f"AND {column} >= ? AND {column} < ? GROUP BY org_id, kind",
+            (*args, start_ms, end_ms),
+        )
+    ]
+
+
+def q_day_totals(
+    conn: sqlite3.Connection, org_id: str | None, start_ms: int, end_ms: int
+) -> DayTotals:
+    """The day [start, end) of one institution, or of every institution of this province
+    (``org_id`` None), in one read transaction (a settlement reversed meanwhile is not
+    counted half)."""
+    org = " AND org_id = ?" if org_id is not None else ""
+    args: tuple[object, ...] = (org_id,) if org_id is not None else ()
+    conn.execute("BEGIN")
+    try:
+        settled = _sums(conn, "settled_at", org_id, start_ms, end_ms)
+        reversed_ = _sums(conn, "reversed_at", org_id, start_ms, end_ms)
+        pending = {
+            r[0]: int(r[1])
+            for r in conn.execute(
+                "SELECT org_id, COUNT(*) FROM settlements WHERE state = 'pending' "
+                f"AND created_at >= ? AND created_at < ?{org} GROUP BY org_id",
+                (start_ms, end_ms, *args),
+            )
+        }
+    finally:
+        conn.execute("COMMIT")
+    return DayTotals(settled, reversed_, pending)

@@ -324,3 +324,24 @@ def m011_channel_status(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@MIGRATIONS()
+def m012_settlements_by_day(db: sqlite_utils.Database) -> None:
+    """The day's settlements and reversals of an institution, and of the whole province
+    (the reconciliation of node.storage.settlement: ``q_day_settlements``,
+    ``q_day_totals``), found by time range instead of a scan of the ledger. Rows settled
+    here for other provinces' institutions (``insured``) are not theirs to close."""
+    run_script(
+        db,
+        """
+        CREATE INDEX settlements_by_org_day ON settlements (org_id, settled_at)
+            WHERE kind <> 'insured';
+        CREATE INDEX settlements_by_day ON settlements (settled_at)
+            WHERE kind <> 'insured';
+        CREATE INDEX settlements_reversed_by_org_day ON settlements (org_id, reversed_at)
+            WHERE kind <> 'insured' AND reversed_at IS NOT NULL;
+        CREATE INDEX settlements_reversed_by_day ON settlements (reversed_at)
+            WHERE kind <> 'insured' AND reversed_at IS NOT NULL;
+        """,
+    )
