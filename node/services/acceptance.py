@@ -23,7 +23,7 @@ from node.errors import EcError, EnvelopeFields, envelope_fields
 from node.interceptor import current_caller
 from node.services.unserved import unserved
 
-__all__ = ["AcceptanceServicer", "acceptance_unserved"]
+__all__ = ["AcceptanceServicer", "TRANS_METHOD", "acceptance_unserved", "trans_refusal"]
 
 log = logging.getLogger("ecnet.acceptance")
 
@@ -54,6 +54,16 @@ def _envelope(org_id: str, answer: EnvelopeFields) -> pb.TransResponse:
     response.data.SetInParent()
     response.extra.SetInParent()
     return response
+
+
+TRANS_METHOD = "/ecnet.v1.AcceptanceService/Trans"
+"""The full name of ``Trans``, whose refusals travel in its envelope (even of a request
+that could not be decoded: :class:`node.interceptor.CallInterceptor`)."""
+
+
+def trans_refusal(err: EcError) -> pb.TransResponse:
+    """The envelope of a refused ``Trans`` whose request could not be read."""
+    return _envelope("", envelope_fields(err))
 
 
 class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
