@@ -106,22 +106,30 @@ class Problems:
     def __init__(self) -> None:
         self.missing: list[str] = []
         self.invalid: list[tuple[str, str]] = []
+        self._hints: dict[str, str] = {}
         self._code = -2
 
     def _own(self, code: int) -> None:
         if code != -2 and self._code == -2:
             self._code = code
 
-    def require(self, name: str, value: object, *, code: int = -2) -> bool:
-        """Record ``name`` as missing when ``value`` is empty; True when it is present."""
+    def require(self, name: str, value: object, *, code: int = -2, hint: str = "") -> bool:
+        """Record ``name`` as missing when ``value`` is empty; True when it is present.
+        ``hint`` says what the field holds (printed after the name, in parentheses)."""
         if value:
             return True
+        if self.has(name):  # checked twice (an envelope and its data): named once
+            return False
         self.missing.append(name)
+        if hint:
+            self._hints[name] = hint
         self._own(code)
         return False
 
     def wrong(self, name: str, why: str, *, code: int = -2) -> None:
         """Record ``name`` as present but invalid, ``why`` saying what is allowed."""
+        if self.has(name):
+            return
         self.invalid.append((name, why))
         self._own(code)
 
@@ -138,7 +146,12 @@ class Problems:
             return None
         parts = []
         if self.missing:
-            parts.append("missing: " + ", ".join(self.missing))
+            parts.append(
+                "missing: "
+                + ", ".join(
+                    f"{n} ({self._hints[n]})" if n in self._hints else n for n in self.missing
+                )
+            )
         parts.extend(f"{name}: {why}" for name, why in self.invalid)
         names = [*self.missing, *(n for n, _ in self.invalid)]
         return EcError(self._code, "; ".join(parts), fields=",".join(names))

@@ -54,7 +54,8 @@ class AcceptanceServiceStub:
     of table B.4 and a new ecToken out. Needs `ec-terminal-id`.
 
     Codes (table C.4): 500098 orgId missing; -2 another field of table B.3 missing or
-    too long, businessType not in table C.1, ecQrCode missing; 500100 terminal not
+    too long, businessType not in table C.1, ecQrCode missing (one answer names every
+    field missing or wrong, with 500098 when orgId is among them); 500100 terminal not
     named, not registered here or bound to another orgId; 500049 not a voucher QR code
     (or forged); 500005 a code used, replaced or expired; 500001 voucher unknown to the
     issuer; 500002 voucher not activated or superseded; 500079 frozen; 500022 the
@@ -106,7 +107,8 @@ class AcceptanceServiceAsyncStub(AcceptanceServiceStub):
     of table B.4 and a new ecToken out. Needs `ec-terminal-id`.
 
     Codes (table C.4): 500098 orgId missing; -2 another field of table B.3 missing or
-    too long, businessType not in table C.1, ecQrCode missing; 500100 terminal not
+    too long, businessType not in table C.1, ecQrCode missing (one answer names every
+    field missing or wrong, with 500098 when orgId is among them); 500100 terminal not
     named, not registered here or bound to another orgId; 500049 not a voucher QR code
     (or forged); 500005 a code used, replaced or expired; 500001 voucher unknown to the
     issuer; 500002 voucher not activated or superseded; 500079 frozen; 500022 the
@@ -161,7 +163,8 @@ class AcceptanceServiceServicer(metaclass=_abc_1.ABCMeta):
         of table B.4 and a new ecToken out. Needs `ec-terminal-id`.
 
         Codes (table C.4): 500098 orgId missing; -2 another field of table B.3 missing or
-        too long, businessType not in table C.1, ecQrCode missing; 500100 terminal not
+        too long, businessType not in table C.1, ecQrCode missing (one answer names every
+        field missing or wrong, with 500098 when orgId is among them); 500100 terminal not
         named, not registered here or bound to another orgId; 500049 not a voucher QR code
         (or forged); 500005 a code used, replaced or expired; 500001 voucher unknown to the
         issuer; 500002 voucher not activated or superseded; 500079 frozen; 500022 the
