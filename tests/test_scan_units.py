@@ -16,7 +16,7 @@ import pytest
 from node.acceptance.envelope import trans
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
-from node.acceptance.tokens import check_result
+from node.acceptance.tokens import check_result, mismatches
 from node.clock import SeededEntropy
 from node.config import ConfigError
 from node.domain.ectoken import looks_like_token, new_token
@@ -53,6 +53,12 @@ def test_token_check_compares_person_and_org():
     assert check_result(row, "01", "35058219971119351X", "张三", "H2") == 0
     assert check_result(row, "02", "35058219971119351X", "张三") == 0
     assert check_result(row, "01", "35058219971119351X", "李四") == 0
+    assert mismatches(row, "01", "35058219971119351x", "张三", "H1") == ()
+    assert mismatches(row, "02", "35058219971119351X", "李四", "H2") == (
+        "idType",
+        "userName",
+        "orgId",
+    )
 
 
 def test_b3_checks_and_messages():

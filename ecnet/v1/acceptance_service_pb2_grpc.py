@@ -100,7 +100,8 @@ class AcceptanceServiceServicer:
     def CheckToken(self, request, context):
         """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
         id type, id number and name (and orgId, when given) are the token's, else 0
-        (table C.3). Asked of the province that issued the token; no metadata.
+        (table C.3) with the fields that did not match in mismatches. Asked of the
+        province that issued the token; no metadata.
 
         Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
         issued by this province, or expired (30 minutes after its scan); -5 at national.

@@ -67,7 +67,8 @@ class AcceptanceServiceStub:
     CheckToken: _grpc.UnaryUnaryMultiCallable[_acceptance_service_pb2.CheckTokenRequest, _acceptance_service_pb2.CheckTokenResponse]
     """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
     id type, id number and name (and orgId, when given) are the token's, else 0
-    (table C.3). Asked of the province that issued the token; no metadata.
+    (table C.3) with the fields that did not match in mismatches. Asked of the
+    province that issued the token; no metadata.
 
     Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
     issued by this province, or expired (30 minutes after its scan); -5 at national.
@@ -120,7 +121,8 @@ class AcceptanceServiceAsyncStub(AcceptanceServiceStub):
     CheckToken: _aio.UnaryUnaryMultiCallable[_acceptance_service_pb2.CheckTokenRequest, _acceptance_service_pb2.CheckTokenResponse]  # type: ignore[assignment]
     """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
     id type, id number and name (and orgId, when given) are the token's, else 0
-    (table C.3). Asked of the province that issued the token; no metadata.
+    (table C.3) with the fields that did not match in mismatches. Asked of the
+    province that issued the token; no metadata.
 
     Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
     issued by this province, or expired (30 minutes after its scan); -5 at national.
@@ -182,7 +184,8 @@ class AcceptanceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_acceptance_service_pb2.CheckTokenResponse, _abc.Awaitable[_acceptance_service_pb2.CheckTokenResponse]]:
         """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
         id type, id number and name (and orgId, when given) are the token's, else 0
-        (table C.3). Asked of the province that issued the token; no metadata.
+        (table C.3) with the fields that did not match in mismatches. Asked of the
+        province that issued the token; no metadata.
 
         Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
         issued by this province, or expired (30 minutes after its scan); -5 at national.

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from node.acceptance.inputs import QueryInput, TokenCheckInput, check_org_id
 from node.acceptance.scan import ScanResult
+from node.acceptance.tokens import TokenCheck
 from node.errors import EcError, Problems, invalid
 
 __all__ = ["TRANS_TYPES", "EC_QUERY", "EC_TOKEN_CHECK", "trans"]
@@ -58,7 +59,7 @@ class Acceptor(Protocol):
 
     async def query(self, terminal_id: str, q: QueryInput) -> ScanResult: ...
 
-    async def check_token(self, t: TokenCheckInput) -> tuple[int, str]: ...
+    async def check_token(self, t: TokenCheckInput) -> TokenCheck: ...
 
 
 async def trans(
@@ -90,5 +91,7 @@ async def trans(
     if trans_type == EC_QUERY:
         result = await acceptance.query(terminal_id, QueryInput.from_mapping(fields))
         return result.as_dict()
-    flag, insu_org = await acceptance.check_token(TokenCheckInput.from_mapping(fields))
+    # Table B.2's data of a token check is {flag, insuOrg}; the typed CheckToken also
+    # names the fields that did not match.
+    flag, insu_org, _ = await acceptance.check_token(TokenCheckInput.from_mapping(fields))
     return {"flag": flag, "insuOrg": insu_org}

@@ -88,7 +88,7 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         request: pb.CheckTokenRequest,
         context: grpc.aio.ServicerContext[pb.CheckTokenRequest, pb.CheckTokenResponse],
     ) -> pb.CheckTokenResponse:
-        flag, insu_org = await self.acceptance.check_token(
+        checked = await self.acceptance.check_token(
             TokenCheckInput(
                 ecToken=request.ecToken,
                 idType=request.idType,
@@ -97,7 +97,9 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
                 orgId=request.orgId,
             )
         )
-        return pb.CheckTokenResponse(flag=flag, insuOrg=insu_org)
+        return pb.CheckTokenResponse(
+            flag=checked.flag, insuOrg=checked.insu_org, mismatches=checked.mismatches
+        )
 
     async def Trans(
         self,
