@@ -19,11 +19,15 @@ from voucherkit import OFFICIAL, PASSWORD, WECHAT, activate, fails, identity, st
 from ecnet.v1 import acceptance_service_pb2 as xpb
 from ecnet.v1 import admin_service_pb2 as apb
 from ecnet.v1 import qr_service_pb2 as qpb
-from ecnet.v1 import qr_service_pb2_grpc, voucher_service_pb2_grpc
+from ecnet.v1 import qr_service_pb2_grpc, settlement_service_pb2_grpc, voucher_service_pb2_grpc
+from ecnet.v1 import settlement_service_pb2 as spb
 from ecnet.v1 import voucher_service_pb2 as vpb
 from node.errors import from_rpc_error
 
 UNKNOWN = "0123456789ABCDEF0123456789ABCDEF"
+CHANNEL = (("ec-channel-id", OFFICIAL),)
+# Bytes that are not a protobuf message: a truncated varint, a string longer than the rest.
+GARBAGE = [b"\x08\xff\xff\xff", b"\x0a\x05ab"]
 
 
 @dataclass
@@ -108,35 +112,88 @@ async def nation(cluster, tmp_path) -> Nation:
     )
 
 
-# case -> the one code, at national and at a province (from the cache or fetched)
-AUTH_CASES = {
-    "empty": -2,
-    "malformed": 500087,
-    "unknown": 500040,
-    "another channel's": 500003,
-    "superseded": 500002,
-    "revoked": 500022,
+# -- the table --------------------------------------------------------------------------
+# Each row of the table in node/errors.py: the nodes where the case can happen, how a
+# caller makes it there, and the one code. national, 44 (holds the voucher in its
+# cache) and 31 (fetches it from national) are started for every row.
+EVERYWHERE = ("national", "44", "31")
+
+
+def _auth(case: str):
+    async def make(n: Nation, where: str):
+        channel, code = n.codes[case]
+        return await n.present(where, channel, code)
+
+    return make
+
+
+async def _undecodable(n: Nation, where: str):
+    # GetNodeInfo: the one method every node serves; IssueQrCode / RealNameCheck: one of
+    # the role's own services.
+    ch = n.cluster.stubs(n.node(where)).channel
+    await ch.unary_unary("/ecnet.v1.AdminService/GetNodeInfo")(GARBAGE[0], timeout=10)
+
+
+async def _undecodable_own(n: Nation, where: str):
+    method = (
+        "/ecnet.v1.VoucherService/RealNameCheck"
+        if where == "national"
+        else "/ecnet.v1.QrService/IssueQrCode"
+    )
+    ch = n.cluster.stubs(n.node(where)).channel
+    await ch.unary_unary(method)(GARBAGE[1], metadata=CHANNEL, timeout=10)
+
+
+def _page_token(token: str):
+    async def make(n: Nation, where: str):
+        await n.cluster.stubs(n.node(where)).admin.ListPersons(
+            apb.ListPersonsRequest(pageToken=token), timeout=10
+        )
+
+    return make
+
+
+async def _identity_missing(n: Nation, where: str):
+    # national's RealNameCheck; a province's ListNotices: both name every missing field
+    if where == "national":
+        stub = voucher_service_pb2_grpc.VoucherServiceStub(n.cluster.stubs(n.kit.national).channel)
+        await stub.RealNameCheck(vpb.RealNameCheckRequest(), metadata=CHANNEL, timeout=10)
+    else:
+        stub = settlement_service_pb2_grpc.SettlementServiceStub(
+            n.cluster.stubs(n.node(where)).channel
+        )
+        await stub.ListNotices(spb.ListNoticesRequest(), timeout=10)
+
+
+CASES = {
+    "authCode empty": (EVERYWHERE, _auth("empty"), -2),
+    "authCode malformed": (EVERYWHERE, _auth("malformed"), 500087),
+    "authCode unknown": (EVERYWHERE, _auth("unknown"), 500040),
+    "authCode of another channel": (EVERYWHERE, _auth("another channel's"), 500003),
+    "authCode of a superseded voucher": (EVERYWHERE, _auth("superseded"), 500002),
+    "authCode revoked": (EVERYWHERE, _auth("revoked"), 500022),
+    "request undecodable": (EVERYWHERE, _undecodable, -2),
+    "request undecodable (own service)": (EVERYWHERE, _undecodable_own, -2),
+    "pageToken of 23 digits": (("national",), _page_token("1" * 23), -2),
+    "pageToken not digits": (("national",), _page_token("abc"), -2),
+    "pageToken negative": (("national",), _page_token("-1"), -2),
+    "idType and idNo missing": (EVERYWHERE, _identity_missing, -2),
 }
 
 
-async def test_an_authorization_code_answers_one_code_per_case_everywhere(cluster, tmp_path):
+@pytest.mark.parametrize("case", list(CASES))
+async def test_one_code_per_case(cluster, tmp_path, case):
+    where_all, make, code = CASES[case]
     n = await nation(cluster, tmp_path)
-    got: dict[tuple[str, str], int] = {}
-    for case in AUTH_CASES:
-        channel, code = n.codes[case]
-        for where in ("national", "44", "31"):
-            with pytest.raises(grpc.aio.AioRpcError) as info:
-                await n.present(where, channel, code)
-            got[case, where] = from_rpc_error(info.value)[0]
-    want = {
-        (case, where): c for case, c in AUTH_CASES.items() for where in ("national", "44", "31")
-    }
-    assert got == want
+    got = {}
+    for where in where_all:
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await make(n, where)
+        got[where] = from_rpc_error(info.value)[0]
+    assert got == dict.fromkeys(where_all, code)
 
 
-# -- what does not parse ----------------------------------------------------------------
-# Bytes that are not a protobuf message: a truncated varint, a string longer than the rest.
-GARBAGE = [b"\x08\xff\xff\xff", b"\x0a\x05ab"]
+# -- what does not parse, on every service ---------------------------------------------
 
 UNDECODABLE = [
     ("national", "/ecnet.v1.VoucherService/RealNameCheck"),
