@@ -159,18 +159,20 @@ def token_check(
     node: ProvincialNodeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Check an ecToken against a person: flag 1 (valid) or 0 (table C.3)."""
+    """Check an ecToken against a person: flag 1 (valid) or 0 (table C.3), with the
+    fields that did not match."""
     request = pb.CheckTokenRequest(
         ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org
     )
     with NodeHandle(province_address(data, node, province)) as h:
         r = h.call(AcceptanceServiceStub(h.channel).CheckToken, request)
     _show(
-        {"flag": r.flag, "insuOrg": r.insuOrg},
+        {"flag": r.flag, "insuOrg": r.insuOrg, "mismatches": list(r.mismatches)},
         json_,
         [
             f"flag {r.flag} ({CHECK_RESULTS[r.flag]})"
             + (f"   insuOrg {r.insuOrg}" if r.flag else "")
+            + (f"   did not match: {', '.join(r.mismatches)}" if r.mismatches else "")
         ],
     )
 

@@ -45,6 +45,7 @@ from node.components import Components, NationalComponents, ProvincialComponents
 from node.config import ConfigError, NodeConfig, Role, parse_address
 from node.interceptor import CallInterceptor
 from node.reflection import enable_reflection
+from node.services.acceptance import TRANS_METHOD, trans_refusal
 from node.services.identity import NodeIdentity
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
@@ -209,7 +210,13 @@ class Node:
         self._components = components
 
         server = grpc.aio.server(
-            interceptors=[CallInterceptor(self.config.name, self.config.log_calls)],
+            interceptors=[
+                CallInterceptor(
+                    self.config.name,
+                    self.config.log_calls,
+                    envelopes={TRANS_METHOD: trans_refusal},
+                )
+            ],
             # Without this, a second node could bind the same port and share its traffic.
             options=[("grpc.so_reuseport", 0)],
         )

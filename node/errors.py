@@ -4,6 +4,42 @@ Every failure carries its code from table C.4 of the standard. On typed RPCs the
 travels as a gRPC status with a ``google.rpc.ErrorInfo`` detail (reason, domain
 ``ecnet``, metadata ``code``); in the Appendix B envelope it is the ``code`` field.
 Handlers raise :class:`EcError`; the server interceptor turns it into the status.
+The table itself (code, 系统级 / 电子凭证中心, the standard's description, reason,
+English message, gRPC status) is :data:`node.domain.codes.ERRORS`.
+
+One case, one code, at every node
+---------------------------------
+
+A case answers the same code wherever it can happen: national or a province, from a
+province's cache or fetched from national, typed RPC or the Trans envelope.
+``tests/test_same_codes.py`` makes each case against every node where it can happen.
+
+=====================================================  ========  =====================
+case                                                   code      decided in
+=====================================================  ========  =====================
+request bytes that are not the method's message        -2        node.interceptor
+required fields missing / invalid (all named at once)  -2 [1]_   :class:`Problems`
+pageToken not an earlier nextPageToken (too long,      -2        node.services.admin
+not digits, negative)
+authCode empty                                         -2        node.domain.display
+authCode not 32 hexadecimal digits                     500087    node.domain.display
+authCode unknown                                       500040    node.domain.display
+authCode of another channel                            500003    node.domain.display
+authCode of a superseded (or not activated) voucher    500002    node.domain.display
+authCode whose authorization the holder revoked        500022    node.domain.display
+voucher frozen (where the flow refuses it)             500079    node.domain.display
+=====================================================  ========  =====================
+
+.. [1] Where the standard has a code of its own for a field, that code wins, with every
+   other problem still named: orgId missing 500098 (table B.1), the settle token
+   missing 500067.
+
+Why these authCode codes: each is the row of table C.4 whose description says the case
+(500040 授权记录不存在, 500003 该用户在该应用渠道未授权, 500022 用户未授权或已过期，请重新
+进入: authorize again), and they were already the answers of QR display, scan and
+``FetchVoucher``; national's VoucherService answered 500008 (非法授权码) for the first
+two and 500003 for a revocation, and now answers as the provinces do. 500008 is not
+used: a code of the right shape that is not on record is 500040.
 """
 
 from __future__ import annotations
@@ -27,6 +63,7 @@ __all__ = [
     "invalid",
     "envelope_fields",
     "EnvelopeFields",
+    "Problems",
 ]
 
 DOMAIN = "ecnet"
@@ -53,6 +90,77 @@ class EcError(Exception):
 def invalid(message: str, **metadata: str) -> EcError:
     """Shorthand for -2, the request's parameters are wrong."""
     return EcError(-2, message, **metadata)
+
+
+class Problems:
+    """What is wrong with a request, collected so that one refusal names every field.
+
+    A validation helper records each missing field (:meth:`require`) and each invalid
+    one (:meth:`wrong`) instead of raising at the first, and the caller raises once
+    (:meth:`check`): "missing: userName, idType, idNo" rather than three round trips.
+    The code is -2 unless a recorded field has a code of its own in the standard
+    (orgId missing: 500098), which then wins; the first such code recorded is answered.
+    The ErrorInfo metadata ``fields`` lists the names, comma-separated.
+    """
+
+    def __init__(self) -> None:
+        self.missing: list[str] = []
+        self.invalid: list[tuple[str, str]] = []
+        self._hints: dict[str, str] = {}
+        self._code = -2
+
+    def _own(self, code: int) -> None:
+        if code != -2 and self._code == -2:
+            self._code = code
+
+    def require(self, name: str, value: object, *, code: int = -2, hint: str = "") -> bool:
+        """Record ``name`` as missing when ``value`` is empty; True when it is present.
+        ``hint`` says what the field holds (printed after the name, in parentheses)."""
+        if value:
+            return True
+        if self.has(name):  # checked twice (an envelope and its data): named once
+            return False
+        self.missing.append(name)
+        if hint:
+            self._hints[name] = hint
+        self._own(code)
+        return False
+
+    def wrong(self, name: str, why: str, *, code: int = -2) -> None:
+        """Record ``name`` as present but invalid, ``why`` saying what is allowed."""
+        if self.has(name):
+            return
+        self.invalid.append((name, why))
+        self._own(code)
+
+    def has(self, name: str) -> bool:
+        """True when ``name`` was recorded (missing or invalid)."""
+        return name in self.missing or any(n == name for n, _ in self.invalid)
+
+    def __bool__(self) -> bool:
+        return bool(self.missing or self.invalid)
+
+    def error(self) -> EcError | None:
+        """The one refusal naming everything recorded; None when nothing was."""
+        if not self:
+            return None
+        parts = []
+        if self.missing:
+            parts.append(
+                "missing: "
+                + ", ".join(
+                    f"{n} ({self._hints[n]})" if n in self._hints else n for n in self.missing
+                )
+            )
+        parts.extend(f"{name}: {why}" for name, why in self.invalid)
+        names = [*self.missing, *(n for n, _ in self.invalid)]
+        return EcError(self._code, "; ".join(parts), fields=",".join(names))
+
+    def check(self) -> None:
+        """Raise the refusal when anything was recorded."""
+        err = self.error()
+        if err is not None:
+            raise err
 
 
 def to_status(err: EcError) -> grpc.Status:

@@ -7,16 +7,23 @@
   duration. No request bodies, so no id numbers, reach the log.
 * A handler raises :class:`~node.errors.EcError`; any other exception is a bug, logged
   with its traceback and answered with code -1, never a dropped connection.
+* A request whose bytes are not the method's message never reaches a handler: grpc would
+  answer UNKNOWN with protobuf's own text. Every handler's ``request_deserializer`` is
+  wrapped so that it yields an :class:`Undecodable` instead, which the call answers with
+  -2 and a sentence naming the message expected (streams too: a Link frame that does not
+  decode ends the stream with that status). A method whose refusals travel in its
+  response (the Appendix B ``Trans``) answers it there (``envelopes``).
 """
 
 from __future__ import annotations
 
 import contextvars
+import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import grpc
 
@@ -31,6 +38,7 @@ __all__ = [
     "failure_of",
     "log_call",
     "CallInterceptor",
+    "Undecodable",
 ]
 
 log = logging.getLogger("ecnet.call")
@@ -130,10 +138,117 @@ def log_call(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Undecodable:
+    """What a wrapped ``request_deserializer`` gives for bytes that are not the message."""
+
+    method: str
+    problem: str
+
+    def error(self) -> EcError:
+        name = self.method.rsplit("/", 1)[-1]
+        return EcError(
+            -2,
+            f"the request to {name} could not be decoded ({self.problem}): send the "
+            f"protobuf message that {self.method} takes",
+        )
+
+
+def _tolerant(
+    method: str, deserializer: Callable[[bytes], Any] | None
+) -> Callable[[bytes], Any] | None:
+    """``deserializer``, answering :class:`Undecodable` where it would raise."""
+    if deserializer is None:
+        return None
+    inner = deserializer
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return inner(data)
+        except Exception as exc:  # DecodeError, and whatever a codec raises on bad bytes
+            return Undecodable(method, type(exc).__name__)
+
+    return deserialize
+
+
+async def _checked_frames(frames: AsyncIterator[Any], bad: list[EcError]) -> AsyncIterator[Any]:
+    """The frames of a stream up to the first that did not decode (kept in ``bad``)."""
+    async for frame in frames:
+        if isinstance(frame, Undecodable):
+            bad.append(frame.error())
+            return
+        yield frame
+
+
+def _stream_handler(
+    handler: grpc.RpcMethodHandler[Req, Resp], method: str
+) -> grpc.RpcMethodHandler[Req, Resp]:
+    """A streaming handler whose requests that do not decode end the call with -2."""
+    deserializer = _tolerant(method, handler.request_deserializer)
+    serializer = handler.response_serializer
+    # The aio behaviours (coroutine or async generator functions), untyped in the stubs.
+    b: Any
+    if handler.unary_stream is not None:
+        b = handler.unary_stream
+        if inspect.isasyncgenfunction(b):
+
+            async def unary_gen(request: Any, context: Any) -> AsyncIterator[Any]:
+                if isinstance(request, Undecodable):
+                    await context.abort_with_status(to_status(request.error()))
+                async for answer in b(request, context):
+                    yield answer
+
+            return grpc.unary_stream_rpc_method_handler(
+                unary_gen, request_deserializer=deserializer, response_serializer=serializer
+            )
+
+        async def unary_co(request: Any, context: Any) -> Any:
+            if isinstance(request, Undecodable):
+                await context.abort_with_status(to_status(request.error()))
+            return await b(request, context)
+
+        return grpc.unary_stream_rpc_method_handler(
+            unary_co, request_deserializer=deserializer, response_serializer=serializer
+        )
+    streaming = handler.stream_stream is not None
+    b = handler.stream_stream if streaming else handler.stream_unary
+    make = (
+        grpc.stream_stream_rpc_method_handler if streaming else grpc.stream_unary_rpc_method_handler
+    )
+    if inspect.isasyncgenfunction(b):
+
+        async def stream_gen(frames: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
+            bad: list[EcError] = []
+            async for answer in b(_checked_frames(frames, bad), context):
+                yield answer
+            if bad:
+                await context.abort_with_status(to_status(bad[0]))
+
+        return make(stream_gen, request_deserializer=deserializer, response_serializer=serializer)
+
+    async def stream_co(frames: AsyncIterator[Any], context: Any) -> Any:
+        bad: list[EcError] = []
+        result = await b(_checked_frames(frames, bad), context)
+        if bad:
+            await context.abort_with_status(to_status(bad[0]))
+        return result
+
+    return make(stream_co, request_deserializer=deserializer, response_serializer=serializer)
+
+
 class CallInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, node_name: str, log_calls: bool = True) -> None:
+    """``envelopes`` maps the full name of a method whose refusals travel in its response
+    (``/ecnet.v1.AcceptanceService/Trans``) to the response that carries an error."""
+
+    def __init__(
+        self,
+        node_name: str,
+        log_calls: bool = True,
+        envelopes: Mapping[str, Callable[[EcError], object]] | None = None,
+    ) -> None:
         self.node_name = node_name
         self.log_calls = log_calls
+        self.envelopes = dict(envelopes or {})
 
     async def intercept_service(
         self,
@@ -143,9 +258,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Req, Resp] | None:
         handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
         method = details.method
+        if handler.unary_unary is None:
+            return _stream_handler(handler, method)
+        envelope = self.envelopes.get(method)
         caller = _caller_from(details.invocation_metadata)
         # On a grpc.aio server the behaviour is a coroutine function of the aio context;
         # the stubs type RpcMethodHandler for the synchronous server only.
@@ -159,6 +277,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             token = _caller.set(caller)
             outcome, ec_code = "OK", 0
             try:
+                if isinstance(request, Undecodable):
+                    if envelope is not None:
+                        err = request.error()
+                        outcome, ec_code = "OK", err.code
+                        return cast("Resp", envelope(err))
+                    raise request.error()
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 outcome = context.code().name if context.code() else "ABORTED"
@@ -174,6 +298,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         return grpc.unary_unary_rpc_method_handler(
             behaviour,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=_tolerant(method, handler.request_deserializer),
             response_serializer=handler.response_serializer,
         )

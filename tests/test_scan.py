@@ -6,6 +6,7 @@ input checks of table B.3, the ecToken and its check."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 
 import pytest
@@ -133,10 +134,16 @@ async def test_token_check_flag_and_expiry(nation):
     token = (await scanner.query(await nation.issue("44", auth))).ecToken
 
     ok = await scanner.check_token(token, p)
-    assert (ok.flag, ok.insuOrg) == (1, p.insured[0].insu_org)
+    assert (ok.flag, ok.insuOrg, list(ok.mismatches)) == (1, p.insured[0].insu_org, [])
     assert (await scanner.check_token(token, p, orgId=scanner.terminal.org_id)).flag == 1
-    assert (await scanner.check_token(token, other)).flag == 0
-    assert (await scanner.check_token(token, p, orgId="H4400000000")).flag == 0
+    # flag 0 says which fields of the request are not the token's
+    another = await scanner.check_token(token, other)
+    assert (another.flag, list(another.mismatches)) == (0, ["idNo", "userName"])
+    wrong_org = await scanner.check_token(token, p, orgId="H4400000000")
+    assert (wrong_org.flag, list(wrong_org.mismatches)) == (0, ["orgId"])
+    renamed = dataclasses.replace(p, user_name=p.user_name + "华", id_no=p.id_no.lower())
+    named = await scanner.check_token(token, renamed)  # the id's x compares as X
+    assert (named.flag, list(named.mismatches)) == (0, ["userName"])
     await fails(scanner.check_token("440000ec" + "0" * 30, p), 500067)
     await fails(scanner.check_token("not-a-token", p), 500067)
 

@@ -262,7 +262,24 @@ async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
         p.id_no,
         *node31,
     )
-    assert rc == 0 and "flag 0" in out, err
+    assert rc == 0 and "flag 0" in out and "did not match: userName" in out, err
+    rc, out, err = await ecnet(
+        "token",
+        "check",
+        "--token",
+        answer["ecToken"],
+        "--name",
+        p.user_name,
+        "--id-no",
+        "110101199003074477",
+        "--org",
+        "H31-ANOTHER",
+        "--json",
+        *node31,
+    )
+    assert rc == 0, err
+    checked = json.loads(out)
+    assert checked["flag"] == 0 and checked["mismatches"] == ["idNo", "orgId"]
 
     rc, out, err = await ecnet(
         "scan", "--terminal", t31.terminal_id, "--org", t31.org_id, "--code", code, *node31

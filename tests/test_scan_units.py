@@ -16,7 +16,7 @@ import pytest
 from node.acceptance.envelope import trans
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
-from node.acceptance.tokens import check_result
+from node.acceptance.tokens import check_result, mismatches
 from node.clock import SeededEntropy
 from node.config import ConfigError
 from node.domain.ectoken import looks_like_token, new_token
@@ -53,16 +53,22 @@ def test_token_check_compares_person_and_org():
     assert check_result(row, "01", "35058219971119351X", "张三", "H2") == 0
     assert check_result(row, "02", "35058219971119351X", "张三") == 0
     assert check_result(row, "01", "35058219971119351X", "李四") == 0
+    assert mismatches(row, "01", "35058219971119351x", "张三", "H1") == ()
+    assert mismatches(row, "02", "35058219971119351X", "李四", "H2") == (
+        "idType",
+        "userName",
+        "orgId",
+    )
 
 
 def test_b3_checks_and_messages():
     assert GOOD.checked() is GOOD
     for change, code, words in [
-        ({"orgId": ""}, 500098, "orgId is required"),
+        ({"orgId": ""}, 500098, "missing: orgId"),
         ({"businessType": "01401"}, -2, "table C.1"),
-        ({"operatorName": ""}, -2, "operatorName is required"),
+        ({"operatorName": ""}, -2, "missing: operatorName"),
         ({"officeId": "1" * 21}, -2, "at most 20"),
-        ({"ecQrCode": ""}, -2, "ecQrCode is required"),
+        ({"ecQrCode": ""}, -2, "missing: ecQrCode"),
     ]:
         with pytest.raises(EcError) as info:
             dataclasses.replace(GOOD, **change).checked()
@@ -103,8 +109,14 @@ async def test_envelope_reads_whole_numbers_as_strings():
             raise EcError(-2, "stop")
 
     with pytest.raises(EcError):
-        await trans(Fake(), "t", "H1", "ec.query", {"businessType": 1101.0, "ecQrCode": "x"})
-    assert seen["q"].businessType == "1101" and seen["q"].orgId == "H1"
+        await trans(
+            Fake(),
+            "t",
+            "H1",
+            "ec.query",
+            {"businessType": "01101", "operatorId": 1101.0, "operatorName": "x", "ecQrCode": "x"},
+        )
+    assert seen["q"].operatorId == "1101" and seen["q"].orgId == "H1"
 
 
 def test_settings():

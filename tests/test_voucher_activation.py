@@ -104,7 +104,7 @@ async def test_third_party_activates_through_the_password_page(cluster, tmp_path
     # the official channel needs no authorization (4.5), and this code is not its own
     await fails(
         kit.channel(OFFICIAL).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=done.authCode)),
-        500008,
+        500003,
     )
 
 
@@ -271,10 +271,19 @@ async def test_password_rules_and_page_sessions(cluster, tmp_path):
         ),
         500042,
     )
-    await fails(official.Activate(pb.ActivateRequest(realPersonSerial="rp-" + "3" * 32)), 500037)
     await fails(
         official.Activate(
-            pb.ActivateRequest(realPersonSerial=rp.realPersonSerial, businessProvince="99")
+            pb.ActivateRequest(realPersonSerial="rp-" + "3" * 32, passwordSerial="pw-" + "2" * 32)
+        ),
+        500037,
+    )
+    await fails(
+        official.Activate(
+            pb.ActivateRequest(
+                realPersonSerial=rp.realPersonSerial,
+                passwordSerial="pw-" + "2" * 32,
+                businessProvince="99",
+            )
         ),
         -2,
     )

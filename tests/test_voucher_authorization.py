@@ -56,7 +56,7 @@ async def test_third_party_authorization_and_its_errors(cluster, tmp_path):
     ]
     # a code of another channel, a malformed code
     await fails(
-        alipay.GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=granted.authCode)), 500008
+        alipay.GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=granted.authCode)), 500003
     )
     await fails(wechat.GetVoucherStatus(pb.GetVoucherStatusRequest(authCode="not-a-code")), 500087)
     await fails(wechat.GetVoucherStatus(pb.GetVoucherStatusRequest()), -2)
@@ -155,7 +155,7 @@ async def test_the_holder_lists_and_revokes_through_the_official_channel(cluster
         500091,
     )
     await fails(
-        official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=wechat_code)), 500008
+        official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=wechat_code)), 500003
     )
     await fails(official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode="xyz")), 500087)
     await fails(
@@ -193,7 +193,7 @@ async def test_the_holder_lists_and_revokes_through_the_official_channel(cluster
     # the revoked code is dead everywhere
     await fails(
         kit.channel(WECHAT).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=wechat_code)),
-        500003,
+        500022,
     )
     assert (
         await kit.channel(ALIPAY).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=alipay_code))
@@ -223,7 +223,7 @@ async def test_the_official_channel_signs_in_again_with_the_password(cluster, tm
     first = await authorize(official, p)
     second = await authorize(official, p)  # a new phone: the old official code is replaced
     await fails(
-        official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=first.authCode)), 500003
+        official.ListAuthorizations(pb.ListAuthorizationsRequest(authCode=first.authCode)), 500022
     )
     listed = await official.ListAuthorizations(
         pb.ListAuthorizationsRequest(authCode=second.authCode)

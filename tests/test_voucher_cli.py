@@ -71,7 +71,7 @@ async def test_cli_activates_authorizes_lists_and_revokes(cluster, tmp_path):
     rc, out, err = await ecnet(
         "voucher", "status", "--channel", "WECHAT", "--auth-code", wechat["authCode"], *node
     )
-    assert rc == 1 and "error 500003" in err
+    assert rc == 1 and "error 500022" in err
     rc, out, err = await ecnet(
         "voucher", "status", "--auth-code", activated["authCode"], "--json", *node
     )

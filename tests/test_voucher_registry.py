@@ -56,7 +56,7 @@ async def test_a_name_change_supersedes_the_voucher(cluster, tmp_path):
     # every code of the old voucher is dead
     for channel, code in ((OFFICIAL, old.authCode), (WECHAT, wechat.authCode)):
         msg = await fails(
-            kit.channel(channel).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=code)), 500003
+            kit.channel(channel).GetVoucherStatus(pb.GetVoucherStatusRequest(authCode=code)), 500002
         )
         assert "superseded" in msg
     # the person must activate again, under the new name, and gets the new number

@@ -1,8 +1,9 @@
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import struct_pb2 as _struct_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -72,12 +73,14 @@ class CheckTokenRequest(_message.Message):
     def __init__(self, ecToken: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., userName: _Optional[str] = ..., orgId: _Optional[str] = ...) -> None: ...
 
 class CheckTokenResponse(_message.Message):
-    __slots__ = ("flag", "insuOrg")
+    __slots__ = ("flag", "insuOrg", "mismatches")
     FLAG_FIELD_NUMBER: _ClassVar[int]
     INSUORG_FIELD_NUMBER: _ClassVar[int]
+    MISMATCHES_FIELD_NUMBER: _ClassVar[int]
     flag: int
     insuOrg: str
-    def __init__(self, flag: _Optional[int] = ..., insuOrg: _Optional[str] = ...) -> None: ...
+    mismatches: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, flag: _Optional[int] = ..., insuOrg: _Optional[str] = ..., mismatches: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class TransRequest(_message.Message):
     __slots__ = ("orgId", "transType", "data", "extra")

@@ -54,7 +54,8 @@ class AcceptanceServiceStub:
     of table B.4 and a new ecToken out. Needs `ec-terminal-id`.
 
     Codes (table C.4): 500098 orgId missing; -2 another field of table B.3 missing or
-    too long, businessType not in table C.1, ecQrCode missing; 500100 terminal not
+    too long, businessType not in table C.1, ecQrCode missing (one answer names every
+    field missing or wrong, with 500098 when orgId is among them); 500100 terminal not
     named, not registered here or bound to another orgId; 500049 not a voucher QR code
     (or forged); 500005 a code used, replaced or expired; 500001 voucher unknown to the
     issuer; 500002 voucher not activated or superseded; 500079 frozen; 500022 the
@@ -66,7 +67,8 @@ class AcceptanceServiceStub:
     CheckToken: _grpc.UnaryUnaryMultiCallable[_acceptance_service_pb2.CheckTokenRequest, _acceptance_service_pb2.CheckTokenResponse]
     """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
     id type, id number and name (and orgId, when given) are the token's, else 0
-    (table C.3). Asked of the province that issued the token; no metadata.
+    (table C.3) with the fields that did not match in mismatches. Asked of the
+    province that issued the token; no metadata.
 
     Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
     issued by this province, or expired (30 minutes after its scan); -5 at national.
@@ -106,7 +108,8 @@ class AcceptanceServiceAsyncStub(AcceptanceServiceStub):
     of table B.4 and a new ecToken out. Needs `ec-terminal-id`.
 
     Codes (table C.4): 500098 orgId missing; -2 another field of table B.3 missing or
-    too long, businessType not in table C.1, ecQrCode missing; 500100 terminal not
+    too long, businessType not in table C.1, ecQrCode missing (one answer names every
+    field missing or wrong, with 500098 when orgId is among them); 500100 terminal not
     named, not registered here or bound to another orgId; 500049 not a voucher QR code
     (or forged); 500005 a code used, replaced or expired; 500001 voucher unknown to the
     issuer; 500002 voucher not activated or superseded; 500079 frozen; 500022 the
@@ -118,7 +121,8 @@ class AcceptanceServiceAsyncStub(AcceptanceServiceStub):
     CheckToken: _aio.UnaryUnaryMultiCallable[_acceptance_service_pb2.CheckTokenRequest, _acceptance_service_pb2.CheckTokenResponse]  # type: ignore[assignment]
     """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
     id type, id number and name (and orgId, when given) are the token's, else 0
-    (table C.3). Asked of the province that issued the token; no metadata.
+    (table C.3) with the fields that did not match in mismatches. Asked of the
+    province that issued the token; no metadata.
 
     Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
     issued by this province, or expired (30 minutes after its scan); -5 at national.
@@ -161,7 +165,8 @@ class AcceptanceServiceServicer(metaclass=_abc_1.ABCMeta):
         of table B.4 and a new ecToken out. Needs `ec-terminal-id`.
 
         Codes (table C.4): 500098 orgId missing; -2 another field of table B.3 missing or
-        too long, businessType not in table C.1, ecQrCode missing; 500100 terminal not
+        too long, businessType not in table C.1, ecQrCode missing (one answer names every
+        field missing or wrong, with 500098 when orgId is among them); 500100 terminal not
         named, not registered here or bound to another orgId; 500049 not a voucher QR code
         (or forged); 500005 a code used, replaced or expired; 500001 voucher unknown to the
         issuer; 500002 voucher not activated or superseded; 500079 frozen; 500022 the
@@ -179,7 +184,8 @@ class AcceptanceServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_acceptance_service_pb2.CheckTokenResponse, _abc.Awaitable[_acceptance_service_pb2.CheckTokenResponse]]:
         """Checks an ecToken against the person it was issued for (校验, 6.4.2 c): flag 1 when
         id type, id number and name (and orgId, when given) are the token's, else 0
-        (table C.3). Asked of the province that issued the token; no metadata.
+        (table C.3) with the fields that did not match in mismatches. Asked of the
+        province that issued the token; no metadata.
 
         Codes: -2 ecToken, idType, idNo or userName missing or too long; 500067 token not
         issued by this province, or expired (30 minutes after its scan); -5 at national.

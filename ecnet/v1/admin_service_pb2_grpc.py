@@ -115,7 +115,8 @@ class AdminServiceServicer:
 
     def ListPersons(self, request, context):
         """Sample persons of the base registry, for trying the flows (national), in pages.
-        -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here.
+        -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
+        (any token that is not an earlier nextPageToken: too long, not digits, negative).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -131,7 +132,7 @@ class AdminServiceServicer:
     def ListTerminals(self, request, context):
         """The registered acceptance terminals, in pages (national); provinces copy their
         own terminals from here. -2 province not 2 digits, a negative pageSize, a
-        pageToken not issued here.
+        pageToken not issued here (not the 20 digits of an earlier nextPageToken).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

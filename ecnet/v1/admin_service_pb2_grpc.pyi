@@ -45,14 +45,15 @@ class AdminServiceStub:
     """The node directory (national): every province that registered and its state."""
     ListPersons: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListPersonsRequest, _admin_service_pb2.ListPersonsResponse]
     """Sample persons of the base registry, for trying the flows (national), in pages.
-    -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here.
+    -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
+    (any token that is not an earlier nextPageToken: too long, not digits, negative).
     """
     ListChannels: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListChannelsRequest, _admin_service_pb2.ListChannelsResponse]
     """Every channel registered with the national platform and its status (national)."""
     ListTerminals: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListTerminalsRequest, _admin_service_pb2.ListTerminalsResponse]
     """The registered acceptance terminals, in pages (national); provinces copy their
     own terminals from here. -2 province not 2 digits, a negative pageSize, a
-    pageToken not issued here.
+    pageToken not issued here (not the 20 digits of an earlier nextPageToken).
     """
     UpdatePerson: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.UpdatePersonRequest, _admin_service_pb2.UpdatePersonResponse]
     """A change of the base registry: name / id type / id number supersede the voucher;
@@ -91,14 +92,15 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """The node directory (national): every province that registered and its state."""
     ListPersons: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListPersonsRequest, _admin_service_pb2.ListPersonsResponse]  # type: ignore[assignment]
     """Sample persons of the base registry, for trying the flows (national), in pages.
-    -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here.
+    -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
+    (any token that is not an earlier nextPageToken: too long, not digits, negative).
     """
     ListChannels: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListChannelsRequest, _admin_service_pb2.ListChannelsResponse]  # type: ignore[assignment]
     """Every channel registered with the national platform and its status (national)."""
     ListTerminals: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListTerminalsRequest, _admin_service_pb2.ListTerminalsResponse]  # type: ignore[assignment]
     """The registered acceptance terminals, in pages (national); provinces copy their
     own terminals from here. -2 province not 2 digits, a negative pageSize, a
-    pageToken not issued here.
+    pageToken not issued here (not the 20 digits of an earlier nextPageToken).
     """
     UpdatePerson: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.UpdatePersonRequest, _admin_service_pb2.UpdatePersonResponse]  # type: ignore[assignment]
     """A change of the base registry: name / id type / id number supersede the voucher;
@@ -158,7 +160,8 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_admin_service_pb2.ListPersonsResponse, _abc.Awaitable[_admin_service_pb2.ListPersonsResponse]]:
         """Sample persons of the base registry, for trying the flows (national), in pages.
-        -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here.
+        -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
+        (any token that is not an earlier nextPageToken: too long, not digits, negative).
         """
 
     @_abc_1.abstractmethod
@@ -177,7 +180,7 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_service_pb2.ListTerminalsResponse, _abc.Awaitable[_admin_service_pb2.ListTerminalsResponse]]:
         """The registered acceptance terminals, in pages (national); provinces copy their
         own terminals from here. -2 province not 2 digits, a negative pageSize, a
-        pageToken not issued here.
+        pageToken not issued here (not the 20 digits of an earlier nextPageToken).
         """
 
     @_abc_1.abstractmethod

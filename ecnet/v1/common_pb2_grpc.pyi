@@ -13,7 +13,11 @@ yuan); a google.protobuf.Timestamp is an instant in UTC (JSON: RFC 3339); a fail
 typed call ends with a gRPC status whose google.rpc.ErrorInfo detail (domain
 "ecnet") carries the code of table C.4 of the standard in metadata "code".
 Fields marked REQUIRED (google.api.field_behavior) must be set in a request, or the
-call is refused with the code named in the comment.
+call is refused with the code named in the comment; one answer names every missing
+or invalid field ("missing: userName, idType, idNo"). A request whose bytes are not
+the method's message is refused with -2 (INVALID_ARGUMENT) and a sentence, on every
+method of every node. The same case answers the same code at every node: the table
+in the docstring of node/errors.py.
 """
 
 from collections import abc as _abc

@@ -49,7 +49,9 @@ class SettlementServiceStub:
     requestId answers the first settlement and never settles twice, also after a
     time-out; one settlement per ecToken.
 
-    Codes (table C.4): 500098 orgId missing; -2 orgId longer than 40 characters,
+    Codes (table C.4): one answer names every field missing or wrong; its code is
+    500098 when orgId is missing, else 500067 when ecToken is, else -2. 500098 orgId
+    missing; -2 orgId longer than 40 characters,
     requestId missing or malformed, medType unset, no items, more than 500 items, an
     item without code or name or category, a negative price, a quantity below 1, a
     total above 10^12 fen, a requestId reused with other content; 500067 ecToken
@@ -118,7 +120,9 @@ class SettlementServiceAsyncStub(SettlementServiceStub):
     requestId answers the first settlement and never settles twice, also after a
     time-out; one settlement per ecToken.
 
-    Codes (table C.4): 500098 orgId missing; -2 orgId longer than 40 characters,
+    Codes (table C.4): one answer names every field missing or wrong; its code is
+    500098 when orgId is missing, else 500067 when ecToken is, else -2. 500098 orgId
+    missing; -2 orgId longer than 40 characters,
     requestId missing or malformed, medType unset, no items, more than 500 items, an
     item without code or name or category, a negative price, a quantity below 1, a
     total above 10^12 fen, a requestId reused with other content; 500067 ecToken
@@ -190,7 +194,9 @@ class SettlementServiceServicer(metaclass=_abc_1.ABCMeta):
         requestId answers the first settlement and never settles twice, also after a
         time-out; one settlement per ecToken.
 
-        Codes (table C.4): 500098 orgId missing; -2 orgId longer than 40 characters,
+        Codes (table C.4): one answer names every field missing or wrong; its code is
+        500098 when orgId is missing, else 500067 when ecToken is, else -2. 500098 orgId
+        missing; -2 orgId longer than 40 characters,
         requestId missing or malformed, medType unset, no items, more than 500 items, an
         item without code or name or category, a negative price, a quantity below 1, a
         total above 10^12 fen, a requestId reused with other content; 500067 ecToken

@@ -185,7 +185,8 @@ class VoucherServiceServicer:
         """Lists the holder's channel authorizations (official channel only, 4.7), revoked
         ones too, without their codes.
         -2 authCode missing, 500091 not the official channel, 500087 malformed authCode,
-        500008 not a code of this channel, 500003 a revoked code.
+        500040 no such code, 500003 a code of another channel, 500002 the voucher was
+        superseded, 500022 a revoked code (the codes of every node: node/errors.py).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -204,7 +205,7 @@ class VoucherServiceServicer:
         """The voucher's state as seen by the calling channel: by authCode in full; by
         identity the state only, unless the channel holds a live authorization.
         -2 neither authCode nor identity, or a bad id; by authCode as ListAuthorizations
-        (500087, 500008, 500003); by identity 500050, 500057.
+        (500087, 500040, 500003, 500002, 500022); by identity 500050, 500057.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

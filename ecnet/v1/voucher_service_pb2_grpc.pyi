@@ -91,7 +91,8 @@ class VoucherServiceStub:
     """Lists the holder's channel authorizations (official channel only, 4.7), revoked
     ones too, without their codes.
     -2 authCode missing, 500091 not the official channel, 500087 malformed authCode,
-    500008 not a code of this channel, 500003 a revoked code.
+    500040 no such code, 500003 a code of another channel, 500002 the voucher was
+    superseded, 500022 a revoked code (the codes of every node: node/errors.py).
     """
     RevokeAuthorization: _grpc.UnaryUnaryMultiCallable[_voucher_service_pb2.RevokeAuthorizationRequest, _voucher_service_pb2.RevokeAuthorizationResponse]
     """Revokes one channel authorization (official channel only, 4.7); its code is dead
@@ -102,7 +103,7 @@ class VoucherServiceStub:
     """The voucher's state as seen by the calling channel: by authCode in full; by
     identity the state only, unless the channel holds a live authorization.
     -2 neither authCode nor identity, or a bad id; by authCode as ListAuthorizations
-    (500087, 500008, 500003); by identity 500050, 500057.
+    (500087, 500040, 500003, 500002, 500022); by identity 500050, 500057.
     """
     GetSimulatedFaceTemplate: _grpc.UnaryUnaryMultiCallable[_voucher_service_pb2.GetSimulatedFaceTemplateRequest, _voucher_service_pb2.GetSimulatedFaceTemplateResponse]
     """SIMULATION ONLY. The enrolled face template standing for the person in front of a
@@ -173,7 +174,8 @@ class VoucherServiceAsyncStub(VoucherServiceStub):
     """Lists the holder's channel authorizations (official channel only, 4.7), revoked
     ones too, without their codes.
     -2 authCode missing, 500091 not the official channel, 500087 malformed authCode,
-    500008 not a code of this channel, 500003 a revoked code.
+    500040 no such code, 500003 a code of another channel, 500002 the voucher was
+    superseded, 500022 a revoked code (the codes of every node: node/errors.py).
     """
     RevokeAuthorization: _aio.UnaryUnaryMultiCallable[_voucher_service_pb2.RevokeAuthorizationRequest, _voucher_service_pb2.RevokeAuthorizationResponse]  # type: ignore[assignment]
     """Revokes one channel authorization (official channel only, 4.7); its code is dead
@@ -184,7 +186,7 @@ class VoucherServiceAsyncStub(VoucherServiceStub):
     """The voucher's state as seen by the calling channel: by authCode in full; by
     identity the state only, unless the channel holds a live authorization.
     -2 neither authCode nor identity, or a bad id; by authCode as ListAuthorizations
-    (500087, 500008, 500003); by identity 500050, 500057.
+    (500087, 500040, 500003, 500002, 500022); by identity 500050, 500057.
     """
     GetSimulatedFaceTemplate: _aio.UnaryUnaryMultiCallable[_voucher_service_pb2.GetSimulatedFaceTemplateRequest, _voucher_service_pb2.GetSimulatedFaceTemplateResponse]  # type: ignore[assignment]
     """SIMULATION ONLY. The enrolled face template standing for the person in front of a
@@ -294,7 +296,8 @@ class VoucherServiceServicer(metaclass=_abc_1.ABCMeta):
         """Lists the holder's channel authorizations (official channel only, 4.7), revoked
         ones too, without their codes.
         -2 authCode missing, 500091 not the official channel, 500087 malformed authCode,
-        500008 not a code of this channel, 500003 a revoked code.
+        500040 no such code, 500003 a code of another channel, 500002 the voucher was
+        superseded, 500022 a revoked code (the codes of every node: node/errors.py).
         """
 
     @_abc_1.abstractmethod
@@ -317,7 +320,7 @@ class VoucherServiceServicer(metaclass=_abc_1.ABCMeta):
         """The voucher's state as seen by the calling channel: by authCode in full; by
         identity the state only, unless the channel holds a live authorization.
         -2 neither authCode nor identity, or a bad id; by authCode as ListAuthorizations
-        (500087, 500008, 500003); by identity 500050, 500057.
+        (500087, 500040, 500003, 500002, 500022); by identity 500050, 500057.
         """
 
     @_abc_1.abstractmethod

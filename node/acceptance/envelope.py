@@ -24,7 +24,8 @@ from typing import Any, Protocol
 
 from node.acceptance.inputs import QueryInput, TokenCheckInput, check_org_id
 from node.acceptance.scan import ScanResult
-from node.errors import EcError, invalid
+from node.acceptance.tokens import TokenCheck
+from node.errors import EcError, Problems, invalid
 
 __all__ = ["TRANS_TYPES", "EC_QUERY", "EC_TOKEN_CHECK", "trans"]
 
@@ -58,7 +59,7 @@ class Acceptor(Protocol):
 
     async def query(self, terminal_id: str, q: QueryInput) -> ScanResult: ...
 
-    async def check_token(self, t: TokenCheckInput) -> tuple[int, str]: ...
+    async def check_token(self, t: TokenCheckInput) -> TokenCheck: ...
 
 
 async def trans(
@@ -66,23 +67,31 @@ async def trans(
 ) -> dict[str, Any]:
     """The answer's ``data`` for one envelope, or raises :class:`EcError` (a malformed
     envelope before ``acceptance`` is called)."""
-    check_org_id(org_id)
-    if not trans_type:
-        raise invalid(f"transType is required: one of {', '.join(TRANS_TYPES)}", field="transType")
-    if trans_type not in TRANS_TYPES:
+    problems = Problems()
+    check_org_id(org_id, problems)
+    problems.require("transType", trans_type, hint=f"one of {', '.join(TRANS_TYPES)}")
+    if trans_type and trans_type not in TRANS_TYPES:
         raise EcError(
             500021,
             f"unknown transType {trans_type[:40]!r}: this node serves {', '.join(TRANS_TYPES)}",
         )
     fields = _strings(data)
     inner_org = fields.get("orgId", "")
-    if inner_org and inner_org != org_id:
+    if org_id and inner_org and inner_org != org_id:
         raise invalid(
             f"data.orgId {inner_org!r} differs from the envelope's orgId {org_id!r}", field="orgId"
         )
     fields["orgId"] = org_id
+    # The envelope and its data in one refusal: every missing or wrong field named.
+    if trans_type == EC_QUERY:
+        QueryInput.from_mapping(fields).collect(problems)
+    elif trans_type:
+        TokenCheckInput.from_mapping(fields).collect(problems)
+    problems.check()
     if trans_type == EC_QUERY:
         result = await acceptance.query(terminal_id, QueryInput.from_mapping(fields))
         return result.as_dict()
-    flag, insu_org = await acceptance.check_token(TokenCheckInput.from_mapping(fields))
+    # Table B.2's data of a token check is {flag, insuOrg}; the typed CheckToken also
+    # names the fields that did not match.
+    flag, insu_org, _ = await acceptance.check_token(TokenCheckInput.from_mapping(fields))
     return {"flag": flag, "insuOrg": insu_org}

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 from node.domain.codes import BUSINESS_TYPES
-from node.errors import EcError, invalid
+from node.errors import Problems
 
 __all__ = ["QueryInput", "TokenCheckInput", "check_org_id"]
 
@@ -31,26 +31,29 @@ _B3: dict[str, tuple[int, bool]] = {
 }
 
 
-def check_org_id(org_id: str) -> None:
-    """orgId: required (500098) and at most 40 characters (-2), tables B.1 and B.3."""
-    if not org_id:
-        raise EcError(
-            500098, "orgId is required: the institution code (机构 ID) the terminal is bound to"
+def check_org_id(org_id: str, problems: Problems | None = None) -> None:
+    """orgId: required (500098) and at most 40 characters (-2), tables B.1 and B.3.
+
+    With ``problems``, a problem is recorded there (the caller refuses once, naming
+    every field); without, it is raised.
+    """
+    p = problems if problems is not None else Problems()
+    if (
+        p.require(
+            "orgId", org_id, code=500098, hint="the institution code (机构 ID) of the terminal"
         )
-    if len(org_id) > 40:
-        raise invalid(
-            f"orgId has {len(org_id)} characters; at most 40 are allowed (table B.3)", field="orgId"
-        )
+        and len(org_id) > 40
+    ):
+        p.wrong("orgId", f"has {len(org_id)} characters; at most 40 are allowed (table B.3)")
+    if problems is None:
+        p.check()
 
 
-def _check_length(name: str, value: str, limit: int, required: bool) -> None:
-    if required and not value:
-        raise invalid(f"{name} is required (table B.3)", field=name)
+def _check_length(p: Problems, name: str, value: str, limit: int, required: bool) -> None:
+    if required and not p.require(name, value):
+        return
     if len(value) > limit:
-        raise invalid(
-            f"{name} has {len(value)} characters; at most {limit} are allowed (table B.3)",
-            field=name,
-        )
+        p.wrong(name, f"has {len(value)} characters; at most {limit} are allowed (table B.3)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,27 +77,35 @@ class QueryInput:
         return cls(**{f.name: data.get(f.name, "") for f in fields(cls)})
 
     def checked(self) -> QueryInput:
-        """Self, when every field is acceptable; else raises 500098 or -2."""
-        check_org_id(self.orgId)
+        """Self, when every field is acceptable; else one refusal naming every field
+        that is missing or wrong: 500098 when orgId is missing, else -2."""
+        p = Problems()
+        self.collect(p)
+        p.check()
+        return self
+
+    def collect(self, p: Problems) -> None:
+        """Record in ``p`` what is missing or wrong (:meth:`checked` without raising)."""
+        check_org_id(self.orgId, p)
         for name, (limit, required) in _B3.items():
-            _check_length(name, getattr(self, name), limit, required)
-        if self.businessType not in BUSINESS_TYPES:
-            raise invalid(
-                f"businessType {self.businessType!r} is not a business type of table C.1: "
+            if name != "orgId":
+                _check_length(p, name, getattr(self, name), limit, required)
+        if (
+            self.businessType
+            and not p.has("businessType")
+            and (self.businessType not in BUSINESS_TYPES)
+        ):
+            p.wrong(
+                "businessType",
+                f"{self.businessType!r} is not a business type of table C.1: "
                 "a first-level code and a second-level code, e.g. 01101 (hospital registration), "
                 "02121 (pharmacy purchase)",
-                field="businessType",
             )
-        if not self.ecQrCode:
-            raise invalid(
-                "ecQrCode is required: the value read from the QR code (28 digits)",
-                field="ecQrCode",
-            )
-        if len(self.ecQrCode) > 64:
-            raise invalid(
-                f"ecQrCode has {len(self.ecQrCode)} characters; a QR value has 28", field="ecQrCode"
-            )
-        return self
+        if (
+            p.require("ecQrCode", self.ecQrCode, hint="the value read from the QR code, 28 digits")
+            and len(self.ecQrCode) > 64
+        ):
+            p.wrong("ecQrCode", f"has {len(self.ecQrCode)} characters; a QR value has 28")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,21 +124,22 @@ class TokenCheckInput:
         return cls(**{f.name: data.get(f.name, "") for f in fields(cls)})
 
     def checked(self) -> TokenCheckInput:
-        if not self.ecToken:
-            raise invalid("ecToken is required for a token check", field="ecToken")
+        """Self, or one -2 naming every field that is missing or too long."""
+        p = Problems()
+        self.collect(p)
+        p.check()
+        return self
+
+    def collect(self, p: Problems) -> None:
+        """Record in ``p`` what is missing or wrong (:meth:`checked` without raising)."""
         # A token of the wrong shape is not -2 but an invalid token (500067), decided
         # where tokens are looked up.
+        p.require("ecToken", self.ecToken)
         for name, limit in (("idType", 2), ("idNo", 30), ("userName", 50)):
             value = getattr(self, name)
-            if not value:
-                raise invalid(f"{name} is required for a token check", field=name)
-            if len(value) > limit:
-                raise invalid(
-                    f"{name} has {len(value)} characters; at most {limit} are allowed (table B.4)",
-                    field=name,
+            if p.require(name, value) and len(value) > limit:
+                p.wrong(
+                    name, f"has {len(value)} characters; at most {limit} are allowed (table B.4)"
                 )
         if len(self.orgId) > 40:
-            raise invalid(
-                f"orgId has {len(self.orgId)} characters; at most 40 are allowed", field="orgId"
-            )
-        return self
+            p.wrong("orgId", f"has {len(self.orgId)} characters; at most 40 are allowed")

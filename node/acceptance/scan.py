@@ -59,10 +59,11 @@ from node.acceptance.decode import Decoded, TokenDraft, decode_tx
 from node.acceptance.inputs import QueryInput, TokenCheckInput
 from node.acceptance.settings import AcceptanceSettings
 from node.acceptance.terminals import TerminalRegistry
-from node.acceptance.tokens import check_result
+from node.acceptance.tokens import TokenCheck, mismatches
 from node.acceptance.wire import query_to_proto
 from node.clock import Clock, Entropy
 from node.domain import qrcode as codes
+from node.domain.codes import CHECK_FAIL, CHECK_OK
 from node.domain.ectoken import looks_like_token, new_token
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, transport_failure
@@ -301,7 +302,7 @@ class Acceptance:
         return result
 
     # -- the token check -------------------------------------------------------------
-    async def check_token(self, t: TokenCheckInput) -> tuple[int, str]:
+    async def check_token(self, t: TokenCheckInput) -> TokenCheck:
         """(table C.3 flag, insuOrg) for a token issued here; unknown or expired: 500067."""
         t = t.checked()
         row = (
@@ -313,7 +314,8 @@ class Acceptance:
             )
         if row.expires_at <= self.clock.now_ms():
             raise EcError(500067, "this ecToken has expired: scan the holder's code again")
-        return check_result(row, t.idType, t.idNo, t.userName, t.orgId), row.insu_org
+        wrong = mismatches(row, t.idType, t.idNo, t.userName, t.orgId)
+        return TokenCheck(CHECK_FAIL if wrong else CHECK_OK, row.insu_org, wrong)
 
     async def close(self) -> None:
         await self.terminals.close()

@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 
 from node.domain.voucher_state import ACTIVATED, FROZEN
-from node.errors import EcError, invalid
+from node.errors import EcError, Problems, invalid
 
 __all__ = [
     "AUTH_CODE",
@@ -34,14 +34,19 @@ __all__ = [
 AUTH_CODE = re.compile(r"[0-9A-F]{32}")
 
 
-def parse_auth_code(value: str) -> str:
-    """The canonical (upper-case) authorization code, or -2 / 500087."""
-    if not value or not value.strip():
-        raise invalid("authCode is required")
-    code = value.strip().upper()
-    if not AUTH_CODE.fullmatch(code):
-        raise EcError(500087, "authCode must be 32 hexadecimal digits (0-9, A-F)")
-    return code
+def parse_auth_code(value: str, problems: Problems | None = None) -> str:
+    """The canonical (upper-case) authorization code, or -2 (missing) / 500087 (not 32
+    hexadecimal digits). With ``problems`` the problem is recorded there (and "" is
+    returned) for the caller to refuse once with every other field's."""
+    p = problems if problems is not None else Problems()
+    code = (value or "").strip().upper()
+    if p.require("authCode", code, hint="the channel's authorization code") and (
+        not AUTH_CODE.fullmatch(code)
+    ):
+        p.wrong("authCode", "must be 32 hexadecimal digits (0-9, A-F)", code=500087)
+    if problems is None:
+        p.check()
+    return code if not p.has("authCode") else ""
 
 
 def unknown_code() -> EcError:

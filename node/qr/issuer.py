@@ -34,7 +34,7 @@ from node.domain.display import check_display, choose_region, parse_auth_code, u
 from node.domain.qrcode import check, new_code
 from node.domain.sm import sm3_hex
 from node.domain.voucher_state import FROZEN
-from node.errors import EcError, from_rpc_error, invalid
+from node.errors import EcError, Problems, from_rpc_error, invalid
 from node.qr.settings import QrSettings
 from node.storage.provincial import AuthMatch, ProvincialStore
 from node.storage.qrcodes import QrRow, QrStore, RequestKey
@@ -149,6 +149,7 @@ class QrIssuer:
         self, channel_id: str, auth_code: str, insu_org: str = "", request_id: str = ""
     ) -> Issued:
         """A new live code (killing the authCode's earlier ones), or the regions to choose."""
+        _check_inputs(auth_code, request_id)
         match = await self.authorization(channel_id, auth_code)
         auth = parse_auth_code(auth_code)
         key = _request_key(channel_id, "IssueQrCode", request_id, auth, insu_org)
@@ -163,6 +164,7 @@ class QrIssuer:
         request_id: str = "",
     ) -> Issued:
         """A new code in place of ``old_code`` (or of the live one), in the same region."""
+        _check_inputs(auth_code, request_id)
         match = await self.authorization(channel_id, auth_code)
         auth = parse_auth_code(auth_code)
         if old_code:
@@ -206,6 +208,15 @@ class QrIssuer:
             now - s.retention_seconds * 1000,
         )
         return Issued(row.code, row.expires_at, row.insu_org)
+
+
+def _check_inputs(auth_code: str, request_id: str) -> None:
+    """The request's own fields, every problem in one refusal, before any lookup."""
+    p = Problems()
+    parse_auth_code(auth_code, p)
+    if len(request_id) > MAX_REQUEST_ID:
+        p.wrong("requestId", f"must be at most {MAX_REQUEST_ID} characters")
+    p.check()
 
 
 def _request_key(channel_id: str, method: str, request_id: str, *parts: str) -> RequestKey | None:

@@ -23,7 +23,7 @@ from node.errors import EcError, EnvelopeFields, envelope_fields
 from node.interceptor import current_caller
 from node.services.unserved import unserved
 
-__all__ = ["AcceptanceServicer", "acceptance_unserved"]
+__all__ = ["AcceptanceServicer", "TRANS_METHOD", "acceptance_unserved", "trans_refusal"]
 
 log = logging.getLogger("ecnet.acceptance")
 
@@ -56,6 +56,16 @@ def _envelope(org_id: str, answer: EnvelopeFields) -> pb.TransResponse:
     return response
 
 
+TRANS_METHOD = "/ecnet.v1.AcceptanceService/Trans"
+"""The full name of ``Trans``, whose refusals travel in its envelope (even of a request
+that could not be decoded: :class:`node.interceptor.CallInterceptor`)."""
+
+
+def trans_refusal(err: EcError) -> pb.TransResponse:
+    """The envelope of a refused ``Trans`` whose request could not be read."""
+    return _envelope("", envelope_fields(err))
+
+
 class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
     """Provincial nodes only; ``node_name`` names the node in the answer to a bug (-1)."""
 
@@ -78,7 +88,7 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         request: pb.CheckTokenRequest,
         context: grpc.aio.ServicerContext[pb.CheckTokenRequest, pb.CheckTokenResponse],
     ) -> pb.CheckTokenResponse:
-        flag, insu_org = await self.acceptance.check_token(
+        checked = await self.acceptance.check_token(
             TokenCheckInput(
                 ecToken=request.ecToken,
                 idType=request.idType,
@@ -87,7 +97,9 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
                 orgId=request.orgId,
             )
         )
-        return pb.CheckTokenResponse(flag=flag, insuOrg=insu_org)
+        return pb.CheckTokenResponse(
+            flag=checked.flag, insuOrg=checked.insu_org, mismatches=checked.mismatches
+        )
 
     async def Trans(
         self,

@@ -49,12 +49,31 @@ def _page(page_size: int, default: int = 20) -> int:
     return min(page_size or default, MAX_PAGE)
 
 
+_TOKEN_DIGITS = 18  # a person id fits an SQLite integer (at most 19 digits) with room
+
+
 def _token_int(token: str) -> int:
+    """The person id a ``ListPersons`` page token carries (0: the first page)."""
     if not token:
         return 0
-    if not token.isdigit():
-        raise invalid("pageToken is not one this node issued")
+    if not (token.isascii() and token.isdigit() and len(token) <= _TOKEN_DIGITS):
+        raise invalid(
+            f"pageToken {token[:40]!r} is not one this node issued: send the nextPageToken "
+            "of the previous answer unchanged, or none for the first page",
+            field="pageToken",
+        )
     return int(token)
+
+
+def _token_terminal(token: str) -> str:
+    """The terminal id (20 digits) a ``ListTerminals`` page token carries ("" at first)."""
+    if token and not (token.isascii() and token.isdigit() and len(token) == 20):
+        raise invalid(
+            f"pageToken {token[:40]!r} is not one this node issued: send the nextPageToken "
+            "of the previous answer unchanged, or none for the first page",
+            field="pageToken",
+        )
+    return token
 
 
 def _channel(c: ChannelRow) -> common_pb2.Channel:
@@ -221,10 +240,9 @@ class NationalAdminServicer(AdminServicer):
         province = request.province
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"province {province!r} is not a 2-digit province code")
-        if request.pageToken and not (len(request.pageToken) == 20 and request.pageToken.isdigit()):
-            raise invalid("pageToken is not one this node issued")
+        token = _token_terminal(request.pageToken)
         limit = _page(request.pageSize, 100)
-        rows = await self.national.list_terminals(province, limit, request.pageToken)
+        rows = await self.national.list_terminals(province, limit, token)
         return pb.ListTerminalsResponse(
             terminals=[
                 common_pb2.Terminal(

@@ -32,7 +32,7 @@ from federation.link import CallContext, Handler, LinkServer
 from federation.relay import NoticeRelay
 from node.acceptance import Acceptance
 from node.clock import Clock, timestamp
-from node.errors import EcError
+from node.errors import EcError, Problems
 from node.interceptor import current_caller
 from node.services.identity import NodeIdentity
 from node.settlement import Settlements
@@ -103,6 +103,14 @@ class FederationServicer(federation_service_pb2_grpc.FederationServiceServicer):
         await self.links.serve(request_iterator, context)
 
 
+def _required(**fields: str) -> None:
+    """-2 naming every one of the request's required ``fields`` that is empty."""
+    p = Problems()
+    for name, value in fields.items():
+        p.require(name, value)
+    p.check()
+
+
 class NationalFederationServicer(FederationServicer):
     def __init__(
         self,
@@ -133,6 +141,7 @@ class NationalFederationServicer(FederationServicer):
         request: pb.RegisterRequest,
         context: grpc.aio.ServicerContext[pb.RegisterRequest, pb.RegisterResponse],
     ) -> pb.RegisterResponse:
+        _required(province=request.province, address=request.address, instanceId=request.instanceId)
         self._check_caller(request.province)
         await self.directory.register(
             request.province, request.address, request.version, request.instanceId
@@ -167,6 +176,7 @@ class NationalFederationServicer(FederationServicer):
         request: pb.FetchVoucherRequest,
         context: grpc.aio.ServicerContext[pb.FetchVoucherRequest, pb.FetchVoucherResponse],
     ) -> pb.FetchVoucherResponse:
+        _required(authCode=request.authCode, channelId=request.channelId, province=request.province)
         # Personal data: only the province named in the request may fetch, as itself.
         caller = current_caller().node
         if caller != f"p{request.province}":

@@ -8,7 +8,7 @@ import grpc
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
 from node.domain.idno import ID_TYPES
-from node.errors import invalid
+from node.errors import Problems, invalid
 from node.settlement import Settlements
 from node.settlement.wire import (
     day_row_to_proto,
@@ -56,12 +56,12 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
         request: pb.ListNoticesRequest,
         context: grpc.aio.ServicerContext[pb.ListNoticesRequest, pb.ListNoticesResponse],
     ) -> pb.ListNoticesResponse:
-        if request.idType not in ID_TYPES or not request.idNo:
-            raise invalid(
-                f"idType (table C.2: {', '.join(sorted(ID_TYPES))}) and idNo name the person "
-                "whose notices to list",
-                field="idType",
-            )
+        p = Problems()
+        types = f"table C.2: {', '.join(sorted(ID_TYPES))}"
+        if p.require("idType", request.idType, hint=types) and request.idType not in ID_TYPES:
+            p.wrong("idType", f"{request.idType!r} is not a code of {types}")
+        p.require("idNo", request.idNo, hint="the id number of the person whose notices to list")
+        p.check()
         limit = request.limit if 0 < request.limit <= 500 else 50
         received = await self.settlements.notices(request.idType, request.idNo, limit)
         return pb.ListNoticesResponse(

@@ -40,7 +40,7 @@ import grpc
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.clock import Clock, Entropy
 from node.domain.regions import province_name
-from node.errors import EcError, from_rpc_error, invalid, transport_failure
+from node.errors import EcError, Problems, from_rpc_error, invalid, transport_failure
 from node.settlement.ledger import (
     Person,
     SettleInput,
@@ -84,25 +84,35 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def check_input(inp: SettleInput) -> SettleInput:
-    """Self when acceptable; else 500098 (no orgId), 500067 (no token) or -2."""
-    if not inp.org_id:
-        raise EcError(
-            500098, "orgId is required: the institution code (机构 ID) asking for the settlement"
-        )
-    if len(inp.org_id) > 40:
-        raise invalid(
-            f"orgId has {len(inp.org_id)} characters; at most 40 are allowed", field="orgId"
-        )
-    if not _REQUEST_ID.fullmatch(inp.request_id):
-        raise invalid(
-            "requestId is required: 1 to 64 letters, digits or . _ : - chosen by the institution, "
-            "the same on every retry of one settlement",
-            field="requestId",
-        )
-    if not inp.ec_token:
-        raise EcError(500067, "ecToken is required: the token of the holder's scan (ec.query)")
-    validate_med_type(inp.med_type)
-    validate_items(inp.items)
+    """Self when acceptable; else one refusal naming every field missing or wrong:
+    500098 when orgId is missing, else 500067 when ecToken is, else -2."""
+    p = Problems()
+    org = "the institution code (机构 ID) asking for the settlement"
+    if p.require("orgId", inp.org_id, code=500098, hint=org) and len(inp.org_id) > 40:
+        p.wrong("orgId", f"has {len(inp.org_id)} characters; at most 40 are allowed")
+    rule = (
+        "1 to 64 letters, digits or . _ : - chosen by the institution, the same on every "
+        "retry of one settlement"
+    )
+    if p.require("requestId", inp.request_id, hint=rule) and not _REQUEST_ID.fullmatch(
+        inp.request_id
+    ):
+        p.wrong("requestId", rule)
+    p.require(
+        "ecToken", inp.ec_token, code=500067, hint="the token of the holder's scan (ec.query)"
+    )
+    med = "MEDICAL_TYPE_OUTPATIENT, MEDICAL_TYPE_INPATIENT or MEDICAL_TYPE_PHARMACY"
+    if p.require("medType", inp.med_type, hint=med):
+        try:
+            validate_med_type(inp.med_type)
+        except EcError as err:
+            p.wrong("medType", err.message)
+    if p.require("items", inp.items, hint="at least one fee item"):
+        try:
+            validate_items(inp.items)
+        except EcError as err:
+            p.wrong("items", err.message)
+    p.check()
     return inp
 
 

@@ -7,7 +7,6 @@ from typing import Any
 
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.clock import timestamp
-from node.errors import invalid
 from node.settlement.ledger import SettleInput
 from node.settlement.policy import Item
 from node.settlement.statement import Part, Statement, Totals
@@ -43,33 +42,20 @@ _STATE_OF = {v: k for k, v in _STATE_PROTO.items()}
 
 
 def input_from_proto(msg: pb.SettleRequest) -> SettleInput:
-    """The request as the ledger takes it; the medical type and the categories must be
-    given (-2): money is not settled on a guess."""
-    med = MED_TYPE_OF.get(msg.medType)
-    if med is None:
-        raise invalid(
-            "medType is required: MEDICAL_TYPE_OUTPATIENT, MEDICAL_TYPE_INPATIENT or "
-            "MEDICAL_TYPE_PHARMACY",
-            field="medType",
+    """The request as the ledger takes it. A medical type or category left unspecified
+    becomes "" (money is not settled on a guess), which the settlement's check refuses
+    (-2) together with every other missing field (``core.check_input``)."""
+    med = MED_TYPE_OF.get(msg.medType, "")
+    items = [
+        Item(
+            code=i.code,
+            name=i.name,
+            category=_CATEGORY_OF.get(i.category, ""),
+            unit_price=i.unitPrice,
+            quantity=i.quantity,
         )
-    items = []
-    for n, i in enumerate(msg.items, 1):
-        category = _CATEGORY_OF.get(i.category)
-        if category is None:
-            raise invalid(
-                f"item {n} ({i.code or 'no code'}): category is required: ITEM_CATEGORY_A (甲), "
-                "ITEM_CATEGORY_B (乙) or ITEM_CATEGORY_C (丙)",
-                field="items",
-            )
-        items.append(
-            Item(
-                code=i.code,
-                name=i.name,
-                category=category,
-                unit_price=i.unitPrice,
-                quantity=i.quantity,
-            )
-        )
+        for i in msg.items
+    ]
     return SettleInput(
         ec_token=msg.ecToken,
         org_id=msg.orgId,

@@ -18,7 +18,7 @@ import sqlite3
 from node.domain.regions import is_province
 from node.domain.voucher_no import voucher_number
 from node.domain.voucher_state import ACTIVATED, NOT_ACTIVATED, SUPERSEDED
-from node.errors import EcError, invalid
+from node.errors import EcError, Problems, invalid
 from node.storage import national as q
 from node.storage.national import ChannelRow, PersonRow, SerialRow, VoucherRow
 from node.voucher.context import Lifecycle, check_channel, check_same_identity, check_serial
@@ -120,6 +120,11 @@ async def set_password(
 ) -> PasswordResult:
     """Check and hash the new password; the hash waits under a password serial until
     the activation (never logged, never returned)."""
+    problems = Problems()
+    problems.require("realPersonSerial or pageSession", real_person_serial or page_session)
+    problems.require("password", password)
+    problems.require("passwordConfirm", confirm)
+    problems.check()
     now = lc.now_ms()
     _, _, _, person = await lc.store.query(
         _password_target, channel_id, real_person_serial, page_session, now
@@ -166,6 +171,11 @@ async def activate(
     request_id: str = "",
 ) -> ActivationResult:
     """Activate the voucher of a person who passed both checks and set a password."""
+    problems = Problems()
+    problems.require("realPersonSerial", real_person_serial)
+    # No password serial: the password was not set (500042, the table's own code).
+    problems.require("passwordSerial", password_serial, code=500042)
+    problems.check()
     check_business_province(business_province)
     now = lc.now_ms()
     key = await lc.key()

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from node.domain.voucher_state import FROZEN, NOT_ACTIVATED
-from node.errors import EcError, invalid
+from node.errors import EcError, Problems, invalid
 from node.storage import national as q
 from node.storage.national import AuthRow, ChannelRow, PersonRow, VoucherRow
 from node.voucher.activation import check_business_province
@@ -74,10 +74,10 @@ async def authorize(
     request_id: str = "",
 ) -> AuthorizeResult:
     """A new authorization code for the calling channel, confirmed with the password."""
-    ident = parse_identity(user_name, id_type, id_no)
+    problems = Problems()
+    problems.require("password", password)
+    ident = parse_identity(user_name, id_type, id_no, problems=problems)
     check_business_province(business_province)
-    if not password:
-        raise invalid("password is required")
     now = lc.now_ms()
     fp = fingerprint(ident.user_name, ident.id_type, ident.id_no, business_province)
 
@@ -191,8 +191,10 @@ async def revoke_authorization(
     lc: Lifecycle, channel_id: str, auth_code: str, target_channel: str, request_id: str = ""
 ) -> AuthorizationView:
     """Revoke the holder's authorization of ``target_channel``; its code dies everywhere."""
-    if not target_channel:
-        raise invalid("channelId (the channel whose authorization to revoke) is required")
+    problems = Problems()
+    problems.require("authCode", auth_code.strip())
+    problems.require("channelId", target_channel)
+    problems.check()
     now = lc.now_ms()
     fp = fingerprint(auth_code, target_channel)
 

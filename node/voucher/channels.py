@@ -21,7 +21,7 @@ import dataclasses
 import sqlite3
 
 from node.domain.regions import PROVINCES
-from node.errors import EcError, invalid
+from node.errors import EcError, Problems, invalid
 from node.storage import national as q
 from node.storage import outbox
 from node.storage.national import ChannelRow
@@ -39,14 +39,14 @@ async def set_channel_status(
 ) -> tuple[ChannelRow, bool]:
     """The channel after the change, and whether anything changed."""
     channel_id, reason = channel_id.strip(), reason.strip()
-    if not channel_id:
-        raise invalid("channelId is required", field="channelId")
-    if status not in CHANNEL_STATUSES:
-        raise invalid(
-            f"status must be one of {', '.join(CHANNEL_STATUSES)}, not {status!r}", field="status"
-        )
+    p = Problems()
+    p.require("channelId", channel_id)
+    statuses = ", ".join(CHANNEL_STATUSES)
+    if p.require("status", status, hint=f"one of {statuses}") and status not in CHANNEL_STATUSES:
+        p.wrong("status", f"must be one of {statuses}, not {status!r}")
     if len(reason) > MAX_REASON:
-        raise invalid(f"reason must be at most {MAX_REASON} characters", field="reason")
+        p.wrong("reason", f"must be at most {MAX_REASON} characters")
+    p.check()
 
     def tx(conn: sqlite3.Connection) -> tuple[ChannelRow, bool]:
         channel = q.q_channel(conn, channel_id)

@@ -13,15 +13,16 @@ code of the first problem; they are the one place each rule is decided:
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from node.clock import Clock, Entropy
+from node.domain.display import parse_auth_code, unknown_code
 from node.domain.idno import ID_TYPES, normalize_id, validate_id
 from node.domain.sm import sm3_hex
-from node.errors import EcError, invalid
+from node.domain.voucher_state import SUPERSEDED
+from node.errors import EcError, Problems, invalid
 from node.storage import national as q
 from node.storage.national import AuthRow, ChannelRow, NationalStore, PersonRow
 from node.voucher.biometric import LivenessVerifier
@@ -42,7 +43,6 @@ __all__ = [
 ]
 
 KEY_META = "voucher_key"
-AUTH_CODE = re.compile(r"[0-9A-F]{32}")
 
 
 @dataclass
@@ -86,19 +86,37 @@ def identity_tag(person: PersonRow | Identity) -> str:
     return sm3_hex(f"{person.id_type}|{person.id_no}|{person.user_name}".encode())[:32]
 
 
-def parse_identity(user_name: str, id_type: str, id_no: str, *, need_name: bool = True) -> Identity:
-    """The canonical identity of a request, or -2 before anything is looked up."""
+def parse_identity(
+    user_name: str,
+    id_type: str,
+    id_no: str,
+    *,
+    need_name: bool = True,
+    problems: Problems | None = None,
+) -> Identity:
+    """The canonical identity of a request, or -2 before anything is looked up.
+
+    Every problem of the three fields is named in one refusal, with whatever
+    ``problems`` holds already (the request's other fields, checked by the caller).
+    """
+    p = problems if problems is not None else Problems()
     name = user_name.strip()
-    if need_name and not name:
-        raise invalid("userName is required")
-    if not id_type:
-        raise invalid("idType is required (table C.2, e.g. 01 for the resident id card)")
-    if id_type not in ID_TYPES:
-        raise invalid(f"idType {id_type!r} is not a code of table C.2")
+    if need_name:
+        p.require("userName", name)
+    known_type = False
+    if p.require("idType", id_type):
+        known_type = id_type in ID_TYPES
+        if not known_type:
+            p.wrong(
+                "idType",
+                f"{id_type!r} is not a code of table C.2 (e.g. 01 for the resident id card)",
+            )
     canonical = normalize_id(id_type, id_no)
-    problem = validate_id(id_type, canonical)
-    if problem:
-        raise invalid(f"idNo is not a valid number of id type {id_type}: {problem}")
+    if p.require("idNo", canonical) and known_type:
+        problem = validate_id(id_type, canonical)
+        if problem:
+            p.wrong("idNo", f"not a valid number of id type {id_type}: {problem}")
+    p.check()
     return Identity(name, id_type, canonical)
 
 
@@ -139,26 +157,28 @@ def check_person(
 def check_auth_code(conn: sqlite3.Connection, channel: ChannelRow, auth_code: str) -> AuthRow:
     """The live authorization behind a code presented by ``channel``.
 
-    Empty → -2; not 32 uppercase hex digits → 500087; no such code, or a code issued to
-    another channel → 500008; revoked (by the holder, or with a superseded voucher) →
-    500003: the channel is not (any more) authorized for this person.
+    The codes are those of every node (the table in :mod:`node.errors`, the same rules
+    as a display, :mod:`node.domain.display`): empty → -2; not 32 hexadecimal digits →
+    500087; no such code → 500040; a code issued to another channel → 500003; the
+    voucher superseded by a change of identity → 500002; revoked by the holder → 500022.
     """
-    if not auth_code:
-        raise invalid("authCode is required")
-    auth_code = auth_code.strip().upper()
-    if not AUTH_CODE.fullmatch(auth_code):
-        raise EcError(500087, "authCode must be 32 hexadecimal digits (0-9, A-F)")
+    auth_code = parse_auth_code(auth_code)
     auth = q.q_authorization(conn, auth_code)
-    if auth is None or auth.channel_id != channel.channel_id:
-        raise EcError(500008, "authCode is not an authorization code issued to this channel")
+    if auth is None:
+        raise unknown_code()
+    if auth.channel_id != channel.channel_id:
+        raise EcError(500003, f"this authCode was not issued to channel {channel.channel_id}")
     if auth.revoked_at is not None:
         voucher = q.q_voucher(conn, auth.ec_card_no)
-        why = (
-            "the voucher was superseded; activate again"
-            if voucher and voucher.state == 4
-            else ("the holder revoked it")
+        if voucher is not None and voucher.state == SUPERSEDED:
+            raise EcError(
+                500002,
+                "the voucher of this authCode was superseded by a change of name or id "
+                "number: the holder must activate the new voucher (6.1.3)",
+            )
+        raise EcError(
+            500022, "the holder revoked this channel's authorization: authorize the channel again"
         )
-        raise EcError(500003, f"this channel is no longer authorized for the holder: {why}")
     return auth
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from node.domain.idno import parse_resident_id
 from node.domain.sm import sm3
 from node.domain.voucher_state import ACTIVATED, FROZEN
-from node.errors import EcError, invalid
+from node.errors import EcError, Problems
 from node.storage import national as q
 from node.storage.national import PersonRow, SerialRow
 from node.voucher.biometric import FUTURE_SKEW_MS, LivenessRefused
@@ -133,8 +133,10 @@ async def real_person_check(
     """Judge the liveness sample; success uses up the real-name serial and yields a
     real-person serial. A replayed, forged, malformed or stale sample is 500096; an
     unknown, expired or used serial 500037; five bad samples burn the serial."""
-    if not real_name_serial:
-        raise invalid("realNameSerial is required")
+    problems = Problems()
+    problems.require("realNameSerial", real_name_serial)
+    problems.require("livenessSample", sample)
+    problems.check()
     now = lc.now_ms()
     digest = sm3(sample)
 
