@@ -14,7 +14,7 @@ from voucherkit import activate, start_nation
 
 from cli.common import _go_float, _go_string, grpcurl_json
 from cli.main import ORDER, app
-from ecnet.v1 import acceptance_service_pb2, admin_service_pb2
+from ecnet.v1 import acceptance_service_pb2, admin_service_pb2, admin_service_pb2_grpc
 
 needs_grpcurl = pytest.mark.skipif(GRPCURL is None, reason="grpcurl binary not installed")
 OFFICIAL = ("-H", "ec-channel-id: NHSA-OFFICIAL")
@@ -65,6 +65,14 @@ async def test_json_output_is_what_grpcurl_prints(cluster, tmp_path):
         "ecnet.v1.AdminService/ListTerminals",
     )
     assert grc == 0 and out == shown == "{\n  \n}\n", (out, shown, gerr)
+
+    # a map (sorted keys, int64 values as strings, zeros kept): the node's own answer
+    info = await admin_service_pb2_grpc.AdminServiceStub(
+        cluster.stubs(kit.national).channel
+    ).GetNodeInfo(admin_service_pb2.GetNodeInfoRequest())
+    assert "counts" in grpcurl_json(info)
+    grc, shown, gerr = await grpcurl(kit.national.address, "ecnet.v1.AdminService/GetNodeInfo")
+    assert grc == 0 and grpcurl_json(info) + "\n" == shown, (grpcurl_json(info), shown, gerr)
 
     # several pages merged into one answer, as a single call of that size answers
     rc, out, err = await ecnet("persons", "list", "--limit", "3", "--json", *national)
