@@ -2,22 +2,39 @@
 
 Every command that talks to a running nation finds its nodes through ``--data DIR``
 (default ``$ECNET_DATA``, else ``./nation``); ``--node HOST:PORT`` points at one node.
-Failures print one line, with the C.4 code when there is one, and exit non-zero.
+Failures print one line, with the C.4 code when there is one, and exit non-zero;
+under ``--json`` the answer is what grpcurl prints for it and a failure is
+``{"code": <C.4 code>, "message": "..."}`` (:mod:`cli.common`). The top-level help
+lists the commands in the order of the work: run a nation, find persons, activate a
+voucher, display a code, scan it, check the token, settle, then the administration.
 """
 
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
+from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from google.protobuf.json_format import MessageToDict
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from typer._click.core import Context
+from typer._click.exceptions import ClickException
 
-from cli.common import DataOpt, JsonOpt, err, out, print_json, reports_errors
+from cli.common import (
+    DataOpt,
+    JsonOpt,
+    err,
+    examples,
+    out,
+    print_error_json,
+    print_json,
+    print_message,
+    reports_errors,
+)
 from cli.common import data_dir as _data
 from cli.nation import (
     NodeStatus,
@@ -40,8 +57,42 @@ from ecnet.v1 import common_pb2
 
 __all__ = ["app", "main"]
 
+# The order of the work: a nation, its persons, a voucher, a code, its scan, the token,
+# the settlement; then the administration of channels and terminals.
+ORDER = (
+    "nation",
+    "persons",
+    "voucher",
+    "qr",
+    "scan",
+    "token",
+    "trans",
+    "settle",
+    "settlement",
+    "channels",
+    "terminals",
+)
+
+
+class WorkOrderGroup(typer.core.TyperGroup):
+    """The top-level group, listing its commands in :data:`ORDER` (typer would list the
+    single commands before the groups); a command not in it comes last."""
+
+    def list_commands(self, ctx: Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return sorted(names, key=lambda n: ORDER.index(n) if n in ORDER else len(ORDER))
+
+
 app = typer.Typer(
+    cls=WorkOrderGroup,
     help="ecnet: the medical-insurance electronic voucher network (XJ-D01-2019).",
+    epilog=examples(
+        "ecnet nation up",
+        "ecnet persons list --insured-province 44",
+        "ecnet voucher activate --name 杨凤雪 --id-no 441426199112073706 --password 135792",
+        'ecnet qr issue --province 44 --auth-code "$AUTH"',
+        "ecnet COMMAND --help",
+    ),
     no_args_is_help=True,
 )
 nation_app = typer.Typer(help="Run a simulated nation on this machine.", no_args_is_help=True)
@@ -50,15 +101,54 @@ channels_app = typer.Typer(help="Approved channels.", no_args_is_help=True)
 terminals_app = typer.Typer(help="Registered acceptance terminals.", no_args_is_help=True)
 app.add_typer(nation_app, name="nation")
 app.add_typer(persons_app, name="persons")
+app.add_typer(voucher_app, name="voucher")
+app.add_typer(qr_app, name="qr")
+app.command(
+    "scan",
+    epilog=examples(
+        'ecnet scan --province 44 --terminal "$T44" --org "$ORG44" --code "$CODE"',
+        'ecnet scan --province 31 --terminal "$T31" --org "$ORG31" --image scan.png --json',
+    ),
+)(scan)
+app.add_typer(token_app, name="token")
+app.command(
+    "trans",
+    epilog=examples(
+        'ecnet trans --url 127.0.0.1:50044 --terminal "$T44" --in - < request.json',
+        'ecnet trans --url 127.0.0.1:50044 --terminal "$T44" --in '
+        '\'{"orgId": "H44…", "transType": "ec.query", "data": {…}}\'',
+    ),
+)(trans)
+app.command(
+    "settle",
+    epilog=examples(
+        'ecnet settle --province 44 --token "$TOKEN" --org "$ORG44" --items items.json '
+        "--request-id visit-0001",
+        'ecnet settle --province 44 --token "$TOKEN" --org "$ORG44" --items - --json < items.json',
+    ),
+)(settle)
+app.add_typer(settlement_app, name="settlement")
 app.add_typer(channels_app, name="channels")
 app.add_typer(terminals_app, name="terminals")
-app.add_typer(voucher_app, name="voucher")
-app.add_typer(token_app, name="token")
-app.command("scan")(scan)
-app.command("trans")(trans)
-app.add_typer(qr_app, name="qr")
-app.command("settle")(settle)
-app.add_typer(settlement_app, name="settlement")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(f"ecnet {package_version('ecnet')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """ecnet: the medical-insurance electronic voucher network (XJ-D01-2019)."""
+
 
 NodeOpt = Annotated[
     str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")
@@ -122,7 +212,14 @@ def _stop_all(nation: NationFile) -> None:
     nation.save()
 
 
-@nation_app.command("up")
+@nation_app.command(
+    "up",
+    epilog=examples(
+        "ecnet nation up",
+        "ecnet nation up --provinces 44,31 --population 2000 --data /tmp/nation --detach",
+        "ecnet nation up --all --base-port 51000",
+    ),
+)
 @reports_errors
 def nation_up(
     provinces: Annotated[
@@ -227,7 +324,7 @@ def nation_up(
         _stop_all(NationFile.load(data_dir))
 
 
-@nation_app.command("status")
+@nation_app.command("status", epilog=examples("ecnet nation status", "ecnet nation status --json"))
 @reports_errors
 def nation_status(data: DataOpt = None, json_: JsonOpt = False) -> None:
     """Role, province, address, health and record counts of each node."""
@@ -238,7 +335,9 @@ def nation_status(data: DataOpt = None, json_: JsonOpt = False) -> None:
         out.print(_status_table(rows))
 
 
-@nation_app.command("down")
+@nation_app.command(
+    "down", epilog=examples("ecnet nation down", "ecnet nation down --data /tmp/nation")
+)
 @reports_errors
 def nation_down(data: DataOpt = None) -> None:
     """Stop every node of the nation (the data stays)."""
@@ -258,7 +357,7 @@ def _entry(nation: NationFile, province: str) -> NodeEntry:
     return entry
 
 
-@nation_app.command("stop")
+@nation_app.command("stop", epilog=examples("ecnet nation stop --province 44"))
 @reports_errors
 def nation_stop(
     province: Annotated[str, typer.Option(help="province code of the node to stop")],
@@ -273,7 +372,7 @@ def nation_stop(
     out.print(f"stopped {entry.name}")
 
 
-@nation_app.command("start")
+@nation_app.command("start", epilog=examples("ecnet nation start --province 44"))
 @reports_errors
 def nation_start(
     province: Annotated[str, typer.Option(help="province code of the node to start")],
@@ -292,7 +391,13 @@ def nation_start(
     out.print(f"started {entry.name} on {entry.address} (pid {entry.pid})")
 
 
-@nation_app.command("retry-parked")
+@nation_app.command(
+    "retry-parked",
+    epilog=examples(
+        "ecnet nation retry-parked --province 44",
+        "ecnet nation retry-parked --province 44 --json",
+    ),
+)
 @reports_errors
 def nation_retry_parked(
     province: Annotated[str, typer.Option(help="province code whose parked events to send again")],
@@ -303,9 +408,10 @@ def nation_retry_parked(
     """Send again the events a province refused and national parked (after fixing or
     upgrading that province)."""
     with NodeHandle(national_address(_data(data), node)) as h:
-        events = h.call(h.admin.RetryParked, pb.RetryParkedRequest(destination=province)).events
+        answer = h.call(h.admin.RetryParked, pb.RetryParkedRequest(destination=province))
+    events = answer.events
     if json_:
-        print_json([MessageToDict(e) for e in events])
+        print_message(answer)
         return
     if not events:
         out.print(f"no parked events for province {province}")
@@ -319,7 +425,13 @@ def nation_retry_parked(
 
 
 # -- registry listings -------------------------------------------------------------
-@persons_app.command("list")
+@persons_app.command(
+    "list",
+    epilog=examples(
+        "ecnet persons list --insured-province 44 --limit 5",
+        "ecnet persons list --limit 2 --json",
+    ),
+)
 @reports_errors
 def persons_list(
     insured_province: Annotated[
@@ -350,7 +462,8 @@ def persons_list(
             if not token:
                 break
     if json_:
-        print_json([MessageToDict(p) for p in persons])
+        # the pages merged into one answer, as one call of pageSize --limit answers
+        print_message(pb.ListPersonsResponse(persons=persons, nextPageToken=token))
         return
     table = Table()
     for col in ("userName", "idType", "idNo", "gender", "birthday", "insured regions (insuOrg)"):
@@ -368,15 +481,16 @@ def persons_list(
     out.print(table)
 
 
-@channels_app.command("list")
+@channels_app.command("list", epilog=examples("ecnet channels list", "ecnet channels list --json"))
 @reports_errors
 def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False) -> None:
     """The official channel and the approved third-party channels."""
     with NodeHandle(national_address(_data(data), node)) as h:
-        channels = h.call(h.admin.ListChannels, pb.ListChannelsRequest()).channels
+        answer = h.call(h.admin.ListChannels, pb.ListChannelsRequest())
     if json_:
-        print_json([MessageToDict(c) for c in channels])
+        print_message(answer)
         return
+    channels = answer.channels
     table = Table()
     for col in ("channelId", "name", "kind", "status", "reason"):
         table.add_column(col)
@@ -400,7 +514,7 @@ def _set_channel_status(
             pb.SetChannelStatusRequest(channelId=channel, status=status, reason=reason),
         )
     if json_:
-        print_json(MessageToDict(resp))
+        print_message(resp)
         return
     c = resp.channel
     said = f" ({c.statusReason})" if c.statusReason else ""
@@ -412,7 +526,9 @@ def _set_channel_status(
         out.print(f"channel {c.channelId} ({c.name}) was already {c.status}{said}; nothing changed")
 
 
-@channels_app.command("suspend")
+@channels_app.command(
+    "suspend", epilog=examples('ecnet channels suspend WECHAT --reason "under review"')
+)
 @reports_errors
 def channels_suspend(
     channel: Annotated[str, typer.Argument(help="the channel id, e.g. WECHAT")],
@@ -427,7 +543,9 @@ def channels_suspend(
     _set_channel_status(channel, "suspended", reason, data, node, json_)
 
 
-@channels_app.command("approve")
+@channels_app.command(
+    "approve", epilog=examples('ecnet channels approve WECHAT --reason "review passed"')
+)
 @reports_errors
 def channels_approve(
     channel: Annotated[str, typer.Argument(help="the channel id, e.g. WECHAT")],
@@ -440,7 +558,13 @@ def channels_approve(
     _set_channel_status(channel, "approved", reason, data, node, json_)
 
 
-@terminals_app.command("list")
+@terminals_app.command(
+    "list",
+    epilog=examples(
+        "ecnet terminals list --province 44",
+        "ecnet terminals list --province 31 --limit 1 --json",
+    ),
+)
 @reports_errors
 def terminals_list(
     province: Annotated[str | None, typer.Option(help="only terminals of this province")] = None,
@@ -451,12 +575,13 @@ def terminals_list(
 ) -> None:
     """Registered terminals (20-digit numbers) and the institutions (orgId) they are bound to."""
     with NodeHandle(national_address(_data(data), node)) as h:
-        terminals = h.call(
+        answer = h.call(
             h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)
-        ).terminals
+        )
     if json_:
-        print_json([MessageToDict(t) for t in terminals])
+        print_message(answer)
         return
+    terminals = answer.terminals
     table = Table()
     for col in ("terminalId", "province", "orgId", "orgName", "name", "version", "mac"):
         table.add_column(col)
@@ -466,7 +591,19 @@ def terminals_list(
 
 
 def main() -> None:
-    app()
+    """``ecnet``. Under ``--json`` a usage error (a missing or malformed option) is the
+    JSON object of every other failure too, with click's exit code (2)."""
+    if "--json" not in sys.argv[1:]:
+        app()
+        return
+    try:
+        code = app(standalone_mode=False)
+    except ClickException as exc:  # typer's own copy of click
+        print_error_json(-2, exc.format_message())
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ numeric-mode QR) or writes it as a PNG or SVG picture that a barcode reader can 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable
@@ -19,9 +18,17 @@ from typing import Annotated, TypeVar
 import grpc
 import segno
 import typer
-from google.protobuf.json_format import MessageToDict
 
-from cli.common import DataOpt, JsonOpt, ProvincialNodeOpt, out, province_address, reports_errors
+from cli.common import (
+    DataOpt,
+    JsonOpt,
+    ProvincialNodeOpt,
+    examples,
+    out,
+    print_message,
+    province_address,
+    reports_errors,
+)
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import qr_service_pb2 as pb
 from ecnet.v1.qr_service_pb2_grpc import QrServiceStub
@@ -70,26 +77,25 @@ def _call(
 
 
 def _report(resp: pb.IssueQrCodeResponse | pb.RefreshQrCodeResponse, as_json: bool) -> None:
-    value = {
-        "ecQrCode": resp.ecQrCode,
-        "expiresAt": resp.expiresAt.ToJsonString() if resp.HasField("expiresAt") else "",
-        "insuOrg": resp.insuOrg,
-        "insuredRegions": [MessageToDict(r) for r in resp.insuredRegions],
-    }
+    if not resp.ecQrCode:  # the province refuses a code it cannot issue (500054 and others)
+        raise CliError(f"province answered no code and no error: {resp}", -1)
     if as_json:
-        out.print_json(json.dumps(value, ensure_ascii=False))
-    elif not resp.ecQrCode:
-        out.print("insured in several regions: choose one with --insu-org", highlight=False)
-        for r in resp.insuredRegions:
-            out.print(f"  {r.insuOrg} {r.insuOrgName} (insuType {r.insuType})", highlight=False)
-    else:
-        left = round(resp.expiresAt.ToMilliseconds() / 1000 - time.time())
-        out.print(f"ecQrCode: {resp.ecQrCode}", highlight=False)
-        out.print(f"expires:  {value['expiresAt']} (in about {left} s)", highlight=False)
-        out.print(f"insuOrg:  {resp.insuOrg}", highlight=False)
+        print_message(resp)
+        return
+    left = round(resp.expiresAt.ToMilliseconds() / 1000 - time.time())
+    out.print(f"ecQrCode: {resp.ecQrCode}", highlight=False)
+    out.print(f"expires:  {resp.expiresAt.ToJsonString()} (in about {left} s)", highlight=False)
+    out.print(f"insuOrg:  {resp.insuOrg}", highlight=False)
 
 
-@qr_app.command("issue")
+@qr_app.command(
+    "issue",
+    epilog=examples(
+        'ecnet qr issue --province 44 --auth-code "$AUTH"',
+        'ecnet qr issue --province 44 --auth-code "$AUTH" --insu-org 441300 --json',
+        'ecnet qr issue --province 44 --channel WECHAT --auth-code "$WECHAT_AUTH"',
+    ),
+)
 @reports_errors
 def issue(
     auth_code: AuthOpt,
@@ -101,12 +107,17 @@ def issue(
     node: ProvincialNodeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """A new code for the holder (earlier live codes of the authorization die)."""
+    """A new code for the holder (earlier live codes of the authorization die). A person
+    insured in several regions needs --insu-org: without it the province refuses
+    (500054) and names the regions."""
     request = pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org, requestId=request_id)
     _report(_call(data, node, province, channel, lambda s: s.IssueQrCode, request), json_)
 
 
-@qr_app.command("refresh")
+@qr_app.command(
+    "refresh",
+    epilog=examples('ecnet qr refresh --province 44 --auth-code "$AUTH" --code "$CODE"'),
+)
 @reports_errors
 def refresh(
     auth_code: AuthOpt,
@@ -134,7 +145,14 @@ def draw(value: str, compact: bool | None = None) -> None:
     sys.stdout.flush()
 
 
-@qr_app.command("show")
+@qr_app.command(
+    "show",
+    epilog=examples(
+        'ecnet qr show --code "$CODE"',
+        'ecnet qr show --code "$CODE" --png qr.png',
+        'ecnet qr show --code "$CODE" --svg qr.svg --scale 4',
+    ),
+)
 @reports_errors
 def show(
     code: Annotated[str, typer.Option("--code", help="the QR value (28 digits)")],

@@ -13,20 +13,22 @@ of that token (flag of table C.3). ``trans`` sends one raw Appendix B envelope t
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from google.protobuf.message import Message
 
 from cli.common import (
     DataOpt,
     JsonOpt,
     ProvincialNodeOpt,
     err,
+    examples,
     out,
+    print_message,
     province_address,
     reports_errors,
 )
@@ -66,9 +68,10 @@ def read_code(image: Path) -> str:
     return next((t for t in texts if looks_like_code(t)), texts[0])
 
 
-def _show(value: Any, as_json: bool, lines: list[str]) -> None:
+def _show(answer: Message, as_json: bool, lines: list[str]) -> None:
+    """The RPC's answer as grpcurl prints it (``--json``), else ``lines``."""
     if as_json:
-        out.print_json(json.dumps(value, ensure_ascii=False))
+        print_message(answer)
     else:
         for line in lines:
             out.print(line, highlight=False)
@@ -83,9 +86,19 @@ def scan(
         str, typer.Option("--org", help="orgId of the institution the terminal is bound to")
     ],
     province: ProvinceOpt = "",
-    code: Annotated[str, typer.Option("--code", help="the scanned value (28 digits)")] = "",
+    code: Annotated[
+        str,
+        typer.Option(
+            "--code", help="the scanned value (28 digits); give exactly one of --code and --image"
+        ),
+    ] = "",
     image: Annotated[
-        Path | None, typer.Option("--image", help="a picture (PNG, JPEG…) of the QR code")
+        Path | None,
+        typer.Option(
+            "--image",
+            help="a picture (PNG, JPEG…) of the QR code, read by a barcode reader; "
+            "exclusive with --code",
+        ),
     ] = None,
     business_type: Annotated[
         str, typer.Option("--business-type", help="table C.1, e.g. 01101 registration")
@@ -102,10 +115,19 @@ def scan(
     node: ProvincialNodeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Scan a QR code (ec.query) as a terminal: the person of table B.4 and an ecToken."""
-    if bool(code) == (image is not None):
+    """Scan a QR code (ec.query) as a terminal: the person of table B.4 and an ecToken.
+    The code is typed in (--code) or read from a picture (--image): exactly one of them."""
+    if code and image is not None:
         raise CliError(
-            "give the value with --code V or a picture of it with --image FILE (one of them)", -2
+            "--code and --image are exclusive: give the value with --code or a picture of it "
+            "with --image, not both",
+            -2,
+        )
+    if not code and image is None:
+        raise CliError(
+            "no code to scan: give the value with --code V or a picture of it with --image FILE "
+            "(exactly one of them)",
+            -2,
         )
     value = read_code(image) if image is not None else code
     request = pb.QueryRequest(
@@ -120,19 +142,8 @@ def scan(
     with NodeHandle(province_address(data, node, province)) as h:
         stub = AcceptanceServiceStub(h.channel)
         r = h.call(stub.Query, request, metadata=(("ec-terminal-id", terminal),))
-    answer = {
-        "ecQrCode": value,
-        "userName": r.userName,
-        "idType": r.idType,
-        "idNo": r.idNo,
-        "insuOrg": r.insuOrg,
-        "ecToken": r.ecToken,
-        "gender": r.gender,
-        "birthday": r.birthday,
-        "nationality": r.nationality,
-    }
     _show(
-        answer,
+        r,
         json_,
         [
             f"scanned {value}",
@@ -144,7 +155,14 @@ def scan(
     )
 
 
-@token_app.command("check")
+@token_app.command(
+    "check",
+    epilog=examples(
+        'ecnet token check --province 31 --token "$TOKEN" --name 李桂珍 --id-no 441523199111180565',
+        'ecnet token check --province 44 --token "$TOKEN" --name 李桂珍 --id-no 441523199111180565 '
+        '--org "$ORG44" --json',
+    ),
+)
 @reports_errors
 def token_check(
     token: Annotated[str, typer.Option("--token", help="the ecToken of the scan")],
@@ -167,7 +185,7 @@ def token_check(
     with NodeHandle(province_address(data, node, province)) as h:
         r = h.call(AcceptanceServiceStub(h.channel).CheckToken, request)
     _show(
-        {"flag": r.flag, "insuOrg": r.insuOrg, "mismatches": list(r.mismatches)},
+        r,
         json_,
         [
             f"flag {r.flag} ({CHECK_RESULTS[r.flag]})"

@@ -8,15 +8,18 @@ ecToken of a scan (``ecnet scan``) made for that institution (``--org``) and the
 items of a JSON file. A person insured in another province is settled there, through
 national, transparently (``settledBy``). ``--request-id`` is the idempotency key: a
 retry with the same id answers the same settlement, and after a ``-3`` (a remote
-settlement not confirmed yet) the retry is how to finish it. Without one, a fresh id
-is made and printed, so that the user can retry with it. Money is integer fen; the
-human output shows yuan too.
+settlement not confirmed yet, or a node that did not answer) the retry is how to
+finish it. Without one, a fresh id is made; it is named where a retry can help (the
+``-3`` message, an interrupted call) and in the settlement shown, and nowhere else: a
+refused token or bad items are not fixed by a retry. A value that is not an ecToken at
+all, or a token of another province than ``--province``, is refused before any call,
+with what to do instead. Money is integer fen; the human output shows yuan too.
 
 ``settlement list`` and ``settlement statement`` close a day (a calendar day in Beijing
 time, ``--date``, today by default): the institution's settlements of the day, and the
 day's statement (settled, reversed, net; local and remote apart) of an institution or,
 without ``--org``, of every institution of the province. Their ``--json`` prints the
-node's answer as proto3 JSON; the statement's ``--csv`` one row per scope and part.
+node's answer as grpcurl prints it; the statement's ``--csv`` one row per scope and part.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ from typing import Annotated, Any, TypeVar
 
 import grpc
 import typer
-from google.protobuf.json_format import MessageToDict, MessageToJson
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.table import Table
@@ -41,15 +43,17 @@ from cli.common import (
     DataOpt,
     JsonOpt,
     ProvincialNodeOpt,
-    err,
+    examples,
     out,
+    print_message,
     province_address,
     reports_errors,
 )
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1.settlement_service_pb2_grpc import SettlementServiceStub
-from node.domain.regions import province_name
+from node.domain import ectoken
+from node.domain.regions import is_province, province_name
 from node.errors import from_rpc_error, node_answer
 from node.settlement.wire import MED_TYPE_OF, MED_TYPE_PROTO
 
@@ -202,6 +206,14 @@ def _call(
         stub = SettlementServiceStub(h.channel)
         try:
             return method(stub)(request, timeout=timeout)
+        except KeyboardInterrupt:
+            if not retry_id:
+                raise
+            raise CliError(
+                f"interrupted before the answer came: the settlement may have been made; "
+                f"retry with --request-id {retry_id}: it takes effect at most once",
+                -3,
+            ) from None
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if code == -3 and not _answered(exc):
@@ -229,13 +241,6 @@ def _ts(msg: Message, name: str) -> str:
         return ""
     stamp: Timestamp = getattr(msg, name)
     return stamp.ToJsonString()
-
-
-def settlement_dict(s: pb.Settlement) -> dict[str, Any]:
-    """The Settlement as proto3 JSON (every field, int64 as strings, enums by name)."""
-    return MessageToDict(
-        s, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-    )
 
 
 def _lines(s: pb.Settlement) -> list[str]:
@@ -270,14 +275,42 @@ def _lines(s: pb.Settlement) -> list[str]:
     return lines
 
 
-def _show(s: pb.Settlement, as_json: bool, note: str = "") -> None:
+def _show(
+    answer: pb.SettleResponse | pb.GetSettlementResponse | pb.ReverseResponse,
+    as_json: bool,
+    note: str = "",
+) -> None:
+    """The answer as grpcurl prints it (``--json``), else the settlement's lines."""
     if as_json:
-        out.print_json(json.dumps(settlement_dict(s), ensure_ascii=False))
+        print_message(answer)
         return
     if note:
         out.print(note, highlight=False)
-    for line in _lines(s):
+    for line in _lines(answer.settlement):
         out.print(line, highlight=False)
+
+
+def _check_token(token: str, province: str) -> None:
+    """What ``--token`` must be before a province is asked: an ecToken (its shape), of
+    ``province`` (its first digits) when the province is named. Both refusals are
+    500067, as the province would answer, with what to do instead."""
+    if not ectoken.looks_like_token(token):
+        shown = token if len(token) <= 48 else token[:45] + "…"
+        raise CliError(
+            f"--token {shown!r} is not an ecToken: an ecToken is {ectoken.LENGTH} characters, "
+            "the region of the province that scanned the code (6 digits, e.g. 440000), 'ec' "
+            "and 30 lowercase letters or digits; pass the ecToken that `ecnet scan` printed "
+            "for this institution",
+            500067,
+        )
+    issuer = token[:2]
+    if province and token[:6] != ectoken.region_of(province) and is_province(issuer):
+        raise CliError(
+            f"this ecToken was issued by province {issuer} ({province_name(issuer)}), not "
+            f"{province}: a token is settled at the province whose terminal scanned the code; "
+            f"settle with --province {issuer}",
+            500067,
+        )
 
 
 # -- commands ----------------------------------------------------------------------
@@ -316,19 +349,24 @@ def settle(
     if med is None:
         raise CliError(f"--med-type {med_type!r} is not one of {', '.join(MED_TYPES)}", -2)
     fee_items = read_items(items)
-    if not request_id:
-        request_id = uuid.uuid4().hex
-        err.print(f"requestId {request_id} (retry with --request-id {request_id})", highlight=False)
+    address = province_address(data, node, province)
+    _check_token(token.strip(), "" if node else province)
+    # A fresh id is named only where a retry helps: a -3, an interrupted call (_call).
+    request_id = request_id or uuid.uuid4().hex
     request = pb.SettleRequest(
-        ecToken=token, orgId=org, requestId=request_id, medType=med, items=fee_items
+        ecToken=token.strip(), orgId=org, requestId=request_id, medType=med, items=fee_items
     )
-    s = _call(
-        data, node, province, lambda s: s.Settle, request, request_id, SETTLE_TIMEOUT
-    ).settlement
-    _show(s, json_)
+    answer = _call(data, address, province, lambda s: s.Settle, request, request_id, SETTLE_TIMEOUT)
+    _show(answer, json_)
 
 
-@settlement_app.command("show")
+@settlement_app.command(
+    "show",
+    epilog=examples(
+        'ecnet settlement show "$SID" --province 44',
+        'ecnet settlement show "$SID" --province 44 --json',
+    ),
+)
 @reports_errors
 def show(
     settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
@@ -338,17 +376,23 @@ def show(
     json_: JsonOpt = False,
 ) -> None:
     """A settlement made at (or for) this province, by its id."""
-    s = _call(
+    answer = _call(
         data,
         node,
         province,
         lambda s: s.GetSettlement,
         pb.GetSettlementRequest(settlementId=settlement_id),
-    ).settlement
-    _show(s, json_)
+    )
+    _show(answer, json_)
 
 
-@settlement_app.command("reverse")
+@settlement_app.command(
+    "reverse",
+    epilog=examples(
+        'ecnet settlement reverse "$SID" --province 44 --org "$ORG44"',
+        'ecnet settlement reverse "$SID" --province 44 --org "$ORG44" --request-id undo-0001',
+    ),
+)
 @reports_errors
 def reverse(
     settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
@@ -366,7 +410,8 @@ def reverse(
     """Reverse a settlement, once: the personal account and the year's totals restored."""
     request_id = request_id or uuid.uuid4().hex
     request = pb.ReverseRequest(settlementId=settlement_id, orgId=org, requestId=request_id)
-    s = _call(data, node, province, lambda s: s.Reverse, request, timeout=SETTLE_TIMEOUT).settlement
+    answer = _call(data, node, province, lambda s: s.Reverse, request, timeout=SETTLE_TIMEOUT)
+    s = answer.settlement
     if s.state == pb.SETTLEMENT_STATE_REVERSED and s.reverseRequestId != request_id:
         note = (
             f"already reversed at {_ts(s, 'reversedAt')} (reverseRequestId {s.reverseRequestId}); "
@@ -374,13 +419,16 @@ def reverse(
         )
     else:
         note = "reversed"
-    if json_:
-        _show(s, True)
-    else:
-        _show(s, False, note)
+    _show(answer, json_, note)
 
 
-@settlement_app.command("notices")
+@settlement_app.command(
+    "notices",
+    epilog=examples(
+        "ecnet settlement notices --province 31 --id-no 441324197406055709",
+        "ecnet settlement notices --province 31 --id-no 441324197406055709 --json",
+    ),
+)
 @reports_errors
 def notices(
     id_no: Annotated[str, typer.Option("--id-no", help="idNo of the person")],
@@ -395,22 +443,11 @@ def notices(
     if not 1 <= limit <= 500:
         raise CliError("--limit must be between 1 and 500", -2)
     request = pb.ListNoticesRequest(idType=id_type, idNo=id_no, limit=limit)
-    got = _call(data, node, province, lambda s: s.ListNotices, request).notices
+    answer = _call(data, node, province, lambda s: s.ListNotices, request)
     if json_:
-        out.print_json(
-            json.dumps(
-                [
-                    MessageToDict(
-                        n,
-                        preserving_proto_field_name=True,
-                        always_print_fields_with_no_presence=True,
-                    )
-                    for n in got
-                ],
-                ensure_ascii=False,
-            )
-        )
+        print_message(answer)
         return
+    got = answer.notices
     if not got:
         out.print(f"no settlement notices for {id_type} {id_no} here", highlight=False)
         return
@@ -475,17 +512,19 @@ def _province_of(org: str, province: str) -> str:
     return org[1:3]
 
 
-def _print_message(message: Message) -> None:
-    typer.echo(MessageToJson(message, preserving_proto_field_name=True, indent=2))
-
-
 def _clock(stamp: Timestamp) -> str:
     """A timestamp as Beijing wall time, YYYY-MM-DD HH:MM:SS."""
     at = stamp.ToDatetime(tzinfo=datetime.UTC).astimezone(BEIJING)
     return at.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@settlement_app.command("list")
+@settlement_app.command(
+    "list",
+    epilog=examples(
+        "ecnet settlement list --org H44010600001 --date 2026-12-01",
+        "ecnet settlement list --org H44010600001 --all --json",
+    ),
+)
 @reports_errors
 def day_list(
     org: Annotated[str, typer.Option("--org", help="orgId of the institution (12 characters)")],
@@ -519,7 +558,7 @@ def day_list(
         got.settlements.extend(more.settlements)
         got.nextPageToken = more.nextPageToken
     if json_:
-        _print_message(got)
+        print_message(got)
         return
     if not got.settlements:
         out.print(f"no settlements of {org} on {date} (Beijing time)", highlight=False)
@@ -571,7 +610,14 @@ def _statement_table(s: pb.DayStatement) -> Table:
     return table
 
 
-@settlement_app.command("statement")
+@settlement_app.command(
+    "statement",
+    epilog=examples(
+        "ecnet settlement statement --org H44010600001 --date 2026-12-01",
+        "ecnet settlement statement --province 44 --csv",
+        "ecnet settlement statement --org H44010600001 --json",
+    ),
+)
 @reports_errors
 def day_statement(
     date: DateOpt = "",
@@ -594,7 +640,7 @@ def day_statement(
     request = pb.GetDayStatementRequest(orgId=org, date=date)
     got = _call(data, node, _province_of(org, province), lambda s: s.GetDayStatement, request)
     if json_:
-        _print_message(got)
+        print_message(got)
         return
     if csv_:
         writer = csv.writer(sys.stdout, lineterminator="\n")

@@ -19,17 +19,16 @@ person whose id number changed.
 from __future__ import annotations
 
 import base64
-import json
 import time
 from pathlib import Path
-from typing import Annotated, Any, TypedDict, TypeVar
+from typing import Annotated, TypedDict, TypeVar
 
 import grpc
 import typer
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 from rich.table import Table
 
-from cli.common import DataOpt, JsonOpt, out, reports_errors
+from cli.common import DataOpt, JsonOpt, examples, out, print_message, reports_errors
 from cli.nationfile import default_data_dir
 from cli.rpc import CliError, NodeHandle, national_address
 from ecnet.v1 import admin_service_pb2, common_pb2
@@ -80,9 +79,10 @@ def _connect(data: Path | None, node: str | None) -> NodeHandle:
     return NodeHandle(national_address(data if data is not None else default_data_dir(), node))
 
 
-def _show(value: Any, as_json: bool, lines: list[str]) -> None:
+def _show(answer: Message, as_json: bool, lines: list[str]) -> None:
+    """The RPC's answer as grpcurl prints it (``--json``), else ``lines``."""
     if as_json:
-        out.print_json(json.dumps(value, ensure_ascii=False))
+        print_message(answer)
     else:
         for line in lines:
             out.print(line, highlight=False)
@@ -108,7 +108,14 @@ def _is_official(h: NodeHandle, channel_id: str) -> bool:
     )
 
 
-@voucher_app.command("activate")
+@voucher_app.command(
+    "activate",
+    epilog=examples(
+        "ecnet voucher activate --name 杨凤雪 --id-no 441426199112073706 --password 135792",
+        "ecnet voucher activate --name 王雪琴 --id-no 445281195507043041 --channel WECHAT "
+        "--business-province 44 --json",
+    ),
+)
 @reports_errors
 def activate(
     name: NameOpt,
@@ -163,16 +170,8 @@ def activate(
                 businessProvince=business_province,
             ),
         )
-    regions = [MessageToDict(r) for r in done.insuredRegions]
     _show(
-        {
-            "ecCardNo": done.ecCardNo,
-            "state": _state(done.state),
-            "authCode": done.authCode,
-            "channelId": channel,
-            "version": done.version,
-            "insuredRegions": regions,
-        },
+        done,
         json_,
         [
             f"activated voucher {done.ecCardNo}",
@@ -182,7 +181,13 @@ def activate(
     )
 
 
-@voucher_app.command("authorize")
+@voucher_app.command(
+    "authorize",
+    epilog=examples(
+        "ecnet voucher authorize --channel ALIPAY --name 杨凤雪 --id-no 441426199112073706 "
+        "--password 135792",
+    ),
+)
 @reports_errors
 def authorize(
     channel: Annotated[str, typer.Option("--channel", help="the channel to authorize")],
@@ -209,19 +214,14 @@ def authorize(
             ),
         )
     _show(
-        {
-            "authCode": done.authCode,
-            "ecCardNo": done.ecCardNo,
-            "channelId": channel,
-            "version": done.version,
-        },
+        done,
         json_,
         [f"authorized {channel} for voucher {done.ecCardNo}", f"authCode: {done.authCode}"],
     )
 
 
-class AuthorizationJson(TypedDict):
-    """An authorization as ``--json`` prints it."""
+class AuthorizationRow(TypedDict):
+    """An authorization as the table of ``authorizations`` shows it."""
 
     channelId: str
     channelName: str
@@ -230,7 +230,7 @@ class AuthorizationJson(TypedDict):
     revokedAt: str
 
 
-def _authorization(a: common_pb2.Authorization) -> AuthorizationJson:
+def _authorization(a: common_pb2.Authorization) -> AuthorizationRow:
     return {
         "channelId": a.channelId,
         "channelName": a.channelName,
@@ -240,7 +240,13 @@ def _authorization(a: common_pb2.Authorization) -> AuthorizationJson:
     }
 
 
-@voucher_app.command("authorizations")
+@voucher_app.command(
+    "authorizations",
+    epilog=examples(
+        'ecnet voucher authorizations --auth-code "$OFFICIAL_CODE"',
+        'ecnet voucher authorizations --auth-code "$OFFICIAL_CODE" --json',
+    ),
+)
 @reports_errors
 def authorizations(
     auth_code: Annotated[
@@ -254,21 +260,24 @@ def authorizations(
     """The holder's channel authorizations, revoked ones too (4.7); codes are not shown."""
     with _connect(data, node) as h:
         v = Voucher(h, via)
-        rows = v.call(
-            v.stub.ListAuthorizations, pb.ListAuthorizationsRequest(authCode=auth_code)
-        ).authorizations
+        answer = v.call(v.stub.ListAuthorizations, pb.ListAuthorizationsRequest(authCode=auth_code))
     if json_:
-        _show([_authorization(a) for a in rows], True, [])
+        print_message(answer)
         return
     table = Table()
     for col in ("channelId", "channelName", "authorizedAt", "revokedAt"):
         table.add_column(col)
-    for a in map(_authorization, rows):
+    for a in map(_authorization, answer.authorizations):
         table.add_row(a["channelId"], a["channelName"], a["authorizedAt"], a["revokedAt"] or "-")
     out.print(table)
 
 
-@voucher_app.command("revoke")
+@voucher_app.command(
+    "revoke",
+    epilog=examples(
+        'ecnet voucher revoke --auth-code "$OFFICIAL_CODE" --channel ALIPAY',
+    ),
+)
 @reports_errors
 def revoke(
     auth_code: Annotated[
@@ -285,16 +294,21 @@ def revoke(
     """Revoke the holder's authorization of a third-party channel; its code dies everywhere."""
     with _connect(data, node) as h:
         v = Voucher(h, via)
-        a = v.call(
+        answer = v.call(
             v.stub.RevokeAuthorization,
             pb.RevokeAuthorizationRequest(authCode=auth_code, channelId=channel),
-        ).authorization
-    _show(
-        _authorization(a), json_, [f"revoked the authorization of {a.channelId} ({a.channelName})"]
-    )
+        )
+    a = answer.authorization
+    _show(answer, json_, [f"revoked the authorization of {a.channelId} ({a.channelName})"])
 
 
-@voucher_app.command("status")
+@voucher_app.command(
+    "status",
+    epilog=examples(
+        'ecnet voucher status --auth-code "$AUTH" --json',
+        "ecnet voucher status --name 杨凤雪 --id-no 441426199112073706",
+    ),
+)
 @reports_errors
 def status(
     channel: Annotated[str, typer.Option("--channel", help="the channel asking")] = OFFICIAL,
@@ -315,18 +329,9 @@ def status(
     with _connect(data, node) as h:
         v = Voucher(h, channel)
         s = v.call(v.stub.GetVoucherStatus, request)
-    value = {
-        "ecCardNo": s.ecCardNo,
-        "state": _state(s.state),
-        "version": s.version,
-        "insuredRegions": [MessageToDict(r) for r in s.insuredRegions],
-        "authorizations": [_authorization(a) for a in s.authorizations],
-    }
-    if s.HasField("frozenUntil"):
-        value["frozenUntil"] = s.frozenUntil.ToJsonString()
     lines = [
-        f"state: {value['state']}"
-        + (f" (until {value['frozenUntil']})" if "frozenUntil" in value else "")
+        f"state: {_state(s.state)}"
+        + (f" (until {s.frozenUntil.ToJsonString()})" if s.HasField("frozenUntil") else "")
     ]
     if s.ecCardNo:
         lines += [
@@ -334,10 +339,15 @@ def status(
             "insured: " + "; ".join(f"{r.insuOrg} {r.insuOrgName}" for r in s.insuredRegions),
             "authorized: " + ", ".join(a.channelId for a in s.authorizations if not a.revoked),
         ]
-    _show(value, json_, lines)
+    _show(s, json_, lines)
 
 
-@voucher_app.command("liveness-sample")
+@voucher_app.command(
+    "liveness-sample",
+    epilog=examples(
+        'ecnet voucher liveness-sample --id-no 441426199112073706 --challenge "$CHALLENGE"',
+    ),
+)
 @reports_errors
 def liveness_sample(
     id_no: IdNoOpt,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 from cli.nationfile import NationFile, NodeEntry
 
 ROOT = Path(__file__).resolve().parent.parent
+GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 
 
 async def ecnet(
@@ -42,6 +44,21 @@ async def ecnet(
         proc.communicate(stdin.encode() if stdin is not None else None), timeout
     )
     return proc.returncode, out.decode(), err.decode()
+
+
+async def grpcurl(*args: str, timeout: float = 30) -> tuple[int, str, str]:
+    """The real grpcurl (``-plaintext ARGS``): (exit code, stdout, stderr), run without
+    blocking the event loop of the in-process nodes it calls."""
+    assert GRPCURL is not None, "grpcurl is not installed (make setup installs it)"
+    proc = await asyncio.create_subprocess_exec(
+        GRPCURL,
+        "-plaintext",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), timeout)
+    return proc.returncode or 0, out.decode(), err.decode()
 
 
 def write_nation(folder: Path, *nodes) -> Path:

@@ -156,7 +156,7 @@ async def test_channels_suspend_and_approve_from_the_cli(cluster, tmp_path):
     )
     assert rc == 0 and "already suspended" in out
     rc, out, _ = await ecnet("channels", "list", "--json", "--data", str(data))
-    listed = {c["channelId"]: c for c in json.loads(out)}
+    listed = {c["channelId"]: c for c in json.loads(out)["channels"]}
     assert (
         listed[WECHAT]["status"] == "suspended" and listed[WECHAT]["statusReason"] == "complaints"
     )

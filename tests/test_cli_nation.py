@@ -71,16 +71,16 @@ def test_nation_lifecycle(nation):
         ecnet(
             "persons", "list", "--insured-province", "44", "--limit", "5", "--json", data=data
         ).stdout
-    )
+    )["persons"]
     assert len(persons) == 5
     for p in persons:
         assert validate_id(p["idType"], p["idNo"]) is None
         assert any(r["insuOrg"].startswith("44") for r in p["insuredRegions"])
-    channels = json.loads(ecnet("channels", "list", "--json", data=data).stdout)
+    channels = json.loads(ecnet("channels", "list", "--json", data=data).stdout)["channels"]
     assert {c["channelId"] for c in channels} == {"NHSA-OFFICIAL", "WECHAT", "ALIPAY"}
     terminals = json.loads(
         ecnet("terminals", "list", "--province", "44", "--json", data=data).stdout
-    )
+    )["terminals"]
     assert terminals and all(
         len(t["terminalId"]) == 20 and t["province"] == "44" for t in terminals
     )

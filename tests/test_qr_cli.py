@@ -17,6 +17,7 @@ from clikit import ecnet, readme_session, write_nation
 from voucherkit import activate, start_nation
 
 from node.domain.qrcode import issuer_of, looks_like_code
+from node.domain.regions import region_name
 
 BIN = Path(sys.executable).parent
 GRPCURL = shutil.which("grpcurl", path=str(BIN)) or shutil.which("grpcurl")
@@ -117,5 +118,31 @@ async def test_the_readme_qr_session_runs_as_written(cluster, tmp_path):
     work = tmp_path / "work"
     assert re.search(r"ecQrCode: 424\d{19}440000", text)
     assert re.search(r'"ecQrCode": "424\d{19}310000"', text) and '"insuOrg": "440800"' in text
-    assert "110000 北京市" in text and '"insuOrg": "441300"' in text
+    assert "error 500054: " in errors and "110000 北京市" in errors and "441300 惠州市" in errors
+    assert '"insuOrg": "441300"' in text
     assert len(read_qr(work / "qr.png")) == 1
+
+
+async def test_a_person_insured_in_two_regions_gets_no_empty_code(cluster, tmp_path):
+    # without --insu-org the command fails, listing the regions, and prints no code (a
+    # script must not carry on with an empty one); with it, the code
+    kit = await start_nation(cluster, tmp_path)
+    p44 = await cluster.start_province("44")
+    p = kit.person(0, regions=2)
+    regions = sorted(r.insu_org for r in p.insured)
+    act = await activate(kit, p)
+    issue = ["qr", "issue", "--node", p44.address, "--auth-code", act.authCode]
+
+    rc, out, err = await ecnet(*issue, "--json")
+    assert rc == 1, out
+    refusal = json.loads(out)
+    assert refusal["code"] == 500054 and "ecQrCode" not in refusal, refusal
+    assert all(f"{r} {region_name(r)}" in refusal["message"] for r in regions), refusal
+    rc, out, err = await ecnet(*issue)
+    assert rc == 1 and out == "" and err.startswith("error 500054: "), (out, err)
+    assert all(r in err for r in regions) and "insuOrg" in err, err
+
+    rc, out, err = await ecnet(*issue, "--insu-org", regions[1], "--json")
+    assert rc == 0, err
+    code = json.loads(out)
+    assert code["insuOrg"] == regions[1] and looks_like_code(code["ecQrCode"])

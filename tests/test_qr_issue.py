@@ -10,6 +10,8 @@ import time
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
 from voucherkit import (
     ALIPAY,
     OFFICIAL,
@@ -28,6 +30,7 @@ from ecnet.v1 import qr_service_pb2_grpc
 from ecnet.v1 import voucher_service_pb2 as vpb
 from node.clock import FakeClock
 from node.domain.qrcode import check, issuer_of, looks_like_code
+from node.domain.regions import region_name
 from node.storage import national as nq
 
 UNKNOWN = "0123456789ABCDEF0123456789ABCDEF"
@@ -108,7 +111,7 @@ async def test_a_local_person_is_answered_from_the_pushed_cache(cluster, tmp_pat
 
     assert looks_like_code(resp.ecQrCode) and issuer_of(resp.ecQrCode) == "44"
     assert check(await p44.store.secret("qr_key", "00" * 16), resp.ecQrCode)
-    assert resp.insuOrg == p.insured[0].insu_org and not resp.insuredRegions
+    assert resp.insuOrg == p.insured[0].insu_org
     row = (await codes_of(p44, act.authCode))[resp.ecQrCode]
     assert (
         row["state"] == "live"
@@ -259,10 +262,18 @@ async def test_a_person_insured_in_several_regions_chooses_one(cluster, tmp_path
     act = await activate(kit, p)
     qr = Qr(cluster, p44)
 
-    choose = await qr.issue(act.authCode)
-    assert choose.ecQrCode == "" and not choose.HasField("expiresAt") and choose.insuOrg == ""
-    assert [r.insuOrg for r in choose.insuredRegions] == regions
-    assert all(r.insuOrgName and r.insuType for r in choose.insuredRegions)
+    # no region chosen: refused (a success always carries a code), the regions named in
+    # the message and listed in the ErrorInfo's metadata
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await qr.issue(act.authCode)
+    status = rpc_status.from_call(info.value)
+    (detail,) = status.details
+    error = error_details_pb2.ErrorInfo()
+    detail.Unpack(error)
+    assert error.metadata["code"] == "500054" and error.metadata["insuOrgs"] == ",".join(regions)
+    assert all(f"{r} {region_name(r)} (insuType " in status.message for r in regions)
+    assert "insuOrg" in status.message
+    await fails(qr.refresh(act.authCode), 500054)  # no earlier code whose region to keep
     assert await codes_of(p44, act.authCode) == {}
 
     await fails(qr.issue(act.authCode, insuOrg="999999"), -2)

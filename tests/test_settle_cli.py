@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from clikit import ROOT, ecnet, write_nation
+from clikit import ROOT, ecnet, grpcurl, write_nation
 from scankit import eventually, insured_in
 from settlekit import start_settle_nation, token_for
 
@@ -36,7 +36,8 @@ AMOUNTS = {"feeSumamt": 42_000, "fundPay": 20_300, "psnAcctPay": 5_000, "ownPayA
 
 
 def amounts(s: dict) -> dict:
-    return {k: int(s[k]) for k in AMOUNTS}
+    # as grpcurl prints a Settlement: int64 as strings, and an amount of 0 left out
+    return {k: int(s.get(k, "0")) for k in AMOUNTS}
 
 
 def adds_up(s: dict) -> bool:
@@ -83,10 +84,11 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
         assert re.search(rf"^{label}\s+{re.escape(text)}", out, re.M), (label, out)
     assert f"insuOrg {p.insured[0].insu_org}" in out and "settledBy 44" in out
 
-    # a retry with the same --request-id: the same settlement, as proto3 JSON
+    # a retry with the same --request-id: the same settlement, the answer as grpcurl prints it
     rc, out, err = await ecnet(*settle, "--request-id", "cli-r1", "--json")
     assert rc == 0, err
-    s = json.loads(out)
+    answer = json.loads(out)
+    s = answer["settlement"]
     assert (
         s["settlementId"] == sid
         and s["requestId"] == "cli-r1"
@@ -95,7 +97,7 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
     assert amounts(s) == AMOUNTS and adds_up(s)
     assert (
         s["medType"] == "MEDICAL_TYPE_OUTPATIENT"
-        and s["acctBalance"] == "0"
+        and "acctBalance" not in s  # 0, left out as grpcurl leaves it out
         and s["settledBy"] == "44"
     )
     assert [i["category"] for i in s["items"]] == [
@@ -110,7 +112,15 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
     assert rc == 1 and "error 500067" in err, err
 
     rc, out, err = await ecnet("settlement", "show", sid, *where, "--json")
-    assert rc == 0 and json.loads(out) == s, err
+    assert rc == 0 and json.loads(out) == answer, err
+    if GRPCURL is not None:  # byte for byte what grpcurl prints for the same call
+        grc, shown, gerr = await grpcurl(
+            "-d",
+            json.dumps({"settlementId": sid}),
+            nation.provinces["44"].address,
+            "ecnet.v1.SettlementService/GetSettlement",
+        )
+        assert grc == 0 and out == shown, (out, shown, gerr)
     rc, out, err = await ecnet("settlement", "show", sid, *where)
     assert (
         rc == 0
@@ -132,7 +142,7 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
     )
     rc, out, err = await ecnet("settlement", "reverse", sid, *where, "--json")
     assert rc == 0, err
-    r = json.loads(out)
+    r = json.loads(out)["settlement"]
     assert (
         r["state"] == "SETTLEMENT_STATE_REVERSED"
         and r["reverseRequestId"] == "u1"
@@ -165,8 +175,10 @@ async def test_remote_settle_from_stdin_with_a_fresh_request_id(nation, tmp_path
         stdin=json.dumps(ITEMS[:1]),
     )
     assert rc == 0, err
-    request_id = re.search(r"requestId ([0-9a-f]{32}) \(retry with --request-id \1\)", err).group(1)
-    s = json.loads(out)
+    assert "retry" not in err, err  # nothing to retry: it settled
+    s = json.loads(out)["settlement"]
+    request_id = s["requestId"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id)
     assert s["requestId"] == request_id and s["settledBy"] == "44" and s["servingProvince"] == "31"
     assert (
         s["insuOrg"] == p.insured[0].insu_org and s["settlementId"].startswith("31") and adds_up(s)
@@ -196,7 +208,7 @@ async def test_remote_settle_from_stdin_with_a_fresh_request_id(nation, tmp_path
         request_id,
         stdin=json.dumps(ITEMS[:1]),
     )
-    assert rc == 0 and json.loads(out) == s, err
+    assert rc == 0 and json.loads(out)["settlement"] == s, err
     rc, out, err = await ecnet(
         "settlement",
         "show",
@@ -207,7 +219,7 @@ async def test_remote_settle_from_stdin_with_a_fresh_request_id(nation, tmp_path
         str(nation.data),
         "--json",
     )
-    assert rc == 0 and json.loads(out)["state"] == "SETTLEMENT_STATE_SETTLED", err
+    assert rc == 0 and json.loads(out)["settlement"]["state"] == "SETTLEMENT_STATE_SETTLED", err
 
 
 async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
@@ -240,12 +252,12 @@ async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
         "--json",
     )
     assert rc == 0, err
-    s = json.loads(out)
+    s = json.loads(out)["settlement"]
 
     async def noticed():
         rc, out, err = await ecnet("settlement", "notices", *where31, "--json")
         assert rc == 0, err
-        return json.loads(out)
+        return json.loads(out).get("notices")
 
     notices = await eventually(noticed, what="the notice at province 31")
     assert [n["settlementId"] for n in notices] == [s["settlementId"]]
@@ -308,9 +320,24 @@ async def test_refusals_carry_their_codes(nation, tmp_path):
     where = ["--province", "44", "--data", str(nation.data)]
     org = nation.terminals["44"][0].org_id
     rc, out, err = await ecnet(
-        "settle", *where, "--token", "440000ec" + "0" * 24, "--org", org, "--items", items
+        "settle", *where, "--token", "440000ec" + "0" * 30, "--org", org, "--items", items
     )
     assert rc == 1 and "error 500067" in err and "Traceback" not in err, err
+    # no retry helps a token that is not one, and 44 is the right province to settle at:
+    # the hint says what the token should be
+    rc, out, err = await ecnet("settle", *where, "--token", "x", "--org", org, "--items", items)
+    assert rc == 1 and err.startswith("error 500067: --token 'x' is not an ecToken"), err
+    assert "`ecnet scan`" in err and "retry" not in err and "not issued by" not in err, err
+    # a token of Shanghai (31) offered to Guangdong (44): settle at 31
+    rc, out, err = await ecnet(
+        "settle", *where, "--token", "310000ec" + "0" * 30, "--org", org, "--items", items
+    )
+    assert rc == 1 and "issued by province 31 (上海市), not 44" in err, err
+    assert "--province 31" in err and "retry" not in err, err
+    rc, out, err = await ecnet(
+        "settle", *where, "--token", "x", "--org", org, "--items", items, "--json"
+    )
+    assert rc == 1 and json.loads(out)["code"] == 500067 and "retry" not in out + err, out
     rc, out, err = await ecnet(
         "settle", *where, "--token", "t", "--org", org, "--items", items, "--med-type", "dental"
     )
@@ -383,7 +410,7 @@ async def test_a_pending_remote_settlement_is_finished_by_a_retry(nation, tmp_pa
 
     async def settled():
         rc, out, err = await ecnet(*settle, "--json")
-        return json.loads(out) if rc == 0 else None
+        return json.loads(out)["settlement"] if rc == 0 else None
 
     s = await eventually(settled, what="the retried settlement")
     assert (

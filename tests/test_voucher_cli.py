@@ -39,9 +39,9 @@ async def test_cli_activates_authorizes_lists_and_revokes(cluster, tmp_path):
         *node,
     )
     assert rc == 0, err
-    activated = json.loads(out)
-    assert activated["state"] == "activated" and len(activated["authCode"]) == 32
-    assert activated["channelId"] == "NHSA-OFFICIAL" and len(activated["ecCardNo"]) == 64
+    activated = json.loads(out)  # ActivateResponse, as grpcurl prints it
+    assert activated["state"] == "VOUCHER_STATE_ACTIVATED" and len(activated["authCode"]) == 32
+    assert activated["version"] == "1" and len(activated["ecCardNo"]) == 64
 
     rc, out, err = await ecnet("voucher", "activate", *who, "--password", "135792", *node)
     assert rc == 1 and "error 500086" in err
@@ -63,7 +63,8 @@ async def test_cli_activates_authorizes_lists_and_revokes(cluster, tmp_path):
         "voucher", "authorizations", "--auth-code", activated["authCode"], "--json", *node
     )
     assert rc == 0, err
-    assert [a["channelId"] for a in json.loads(out)] == ["NHSA-OFFICIAL", "WECHAT"]
+    listed = json.loads(out)["authorizations"]
+    assert [a["channelId"] for a in listed] == ["NHSA-OFFICIAL", "WECHAT"]
     rc, out, err = await ecnet(
         "voucher", "revoke", "--auth-code", activated["authCode"], "--channel", "WECHAT", *node
     )
@@ -75,7 +76,7 @@ async def test_cli_activates_authorizes_lists_and_revokes(cluster, tmp_path):
     rc, out, err = await ecnet(
         "voucher", "status", "--auth-code", activated["authCode"], "--json", *node
     )
-    assert rc == 0 and json.loads(out)["version"] == 3, err
+    assert rc == 0 and json.loads(out)["version"] == "3", err
 
     # a third party activates through the national password page
     q = kit.person(1)

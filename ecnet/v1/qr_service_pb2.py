@@ -22,12 +22,11 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
-from ecnet.v1 import common_pb2 as ecnet_dot_v1_dot_common__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63net/v1/qr_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"P\n\x12IssueQrCodeRequest\x12\x16\n\x08\x61uthCode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\x12\x11\n\trequestId\x18\x03 \x01(\t\"\x98\x01\n\x13IssueQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\"d\n\x14RefreshQrCodeRequest\x12\x16\n\x08\x61uthCode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08\x65\x63QrCode\x18\x02 \x01(\t\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"\x9a\x01\n\x15RefreshQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12/\n\x0einsuredRegions\x18\x04 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion2\xa9\x01\n\tQrService\x12J\n\x0bIssueQrCode\x12\x1c.ecnet.v1.IssueQrCodeRequest\x1a\x1d.ecnet.v1.IssueQrCodeResponse\x12P\n\rRefreshQrCode\x12\x1e.ecnet.v1.RefreshQrCodeRequest\x1a\x1f.ecnet.v1.RefreshQrCodeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x65\x63net/v1/qr_service.proto\x12\x08\x65\x63net.v1\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"P\n\x12IssueQrCodeRequest\x12\x16\n\x08\x61uthCode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07insuOrg\x18\x02 \x01(\t\x12\x11\n\trequestId\x18\x03 \x01(\t\"}\n\x13IssueQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\tJ\x04\x08\x04\x10\x05R\x0einsuredRegions\"d\n\x14RefreshQrCodeRequest\x12\x16\n\x08\x61uthCode\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x10\n\x08\x65\x63QrCode\x18\x02 \x01(\t\x12\x0f\n\x07insuOrg\x18\x03 \x01(\t\x12\x11\n\trequestId\x18\x04 \x01(\t\"\x7f\n\x15RefreshQrCodeResponse\x12\x10\n\x08\x65\x63QrCode\x18\x01 \x01(\t\x12-\n\texpiresAt\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07insuOrg\x18\x03 \x01(\tJ\x04\x08\x04\x10\x05R\x0einsuredRegions2\xa9\x01\n\tQrService\x12J\n\x0bIssueQrCode\x12\x1c.ecnet.v1.IssueQrCodeRequest\x1a\x1d.ecnet.v1.IssueQrCodeResponse\x12P\n\rRefreshQrCode\x12\x1e.ecnet.v1.RefreshQrCodeRequest\x1a\x1f.ecnet.v1.RefreshQrCodeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,14 +37,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ISSUEQRCODEREQUEST'].fields_by_name['authCode']._serialized_options = b'\342A\001\002'
   _globals['_REFRESHQRCODEREQUEST'].fields_by_name['authCode']._loaded_options = None
   _globals['_REFRESHQRCODEREQUEST'].fields_by_name['authCode']._serialized_options = b'\342A\001\002'
-  _globals['_ISSUEQRCODEREQUEST']._serialized_start=128
-  _globals['_ISSUEQRCODEREQUEST']._serialized_end=208
-  _globals['_ISSUEQRCODERESPONSE']._serialized_start=211
-  _globals['_ISSUEQRCODERESPONSE']._serialized_end=363
-  _globals['_REFRESHQRCODEREQUEST']._serialized_start=365
-  _globals['_REFRESHQRCODEREQUEST']._serialized_end=465
-  _globals['_REFRESHQRCODERESPONSE']._serialized_start=468
-  _globals['_REFRESHQRCODERESPONSE']._serialized_end=622
-  _globals['_QRSERVICE']._serialized_start=625
-  _globals['_QRSERVICE']._serialized_end=794
+  _globals['_ISSUEQRCODEREQUEST']._serialized_start=105
+  _globals['_ISSUEQRCODEREQUEST']._serialized_end=185
+  _globals['_ISSUEQRCODERESPONSE']._serialized_start=187
+  _globals['_ISSUEQRCODERESPONSE']._serialized_end=312
+  _globals['_REFRESHQRCODEREQUEST']._serialized_start=314
+  _globals['_REFRESHQRCODEREQUEST']._serialized_end=414
+  _globals['_REFRESHQRCODERESPONSE']._serialized_start=416
+  _globals['_REFRESHQRCODERESPONSE']._serialized_end=543
+  _globals['_QRSERVICE']._serialized_start=546
+  _globals['_QRSERVICE']._serialized_end=715
 # @@protoc_insertion_point(module_scope)

@@ -41,7 +41,9 @@ class QrServiceStub:
     the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
     hexadecimal digits; 500040 no authorization with this code; 500003 a code of
     another channel; 500022 authorization revoked; 500002 voucher not activated or
-    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    superseded; 500079 frozen; 500054 the person has no insured region, or is insured in
+    several and insuOrg is empty (the message names the regions, and the ErrorInfo's
+    metadata "insuOrgs" lists them, comma-separated: ask again with one); -3 national did
     not answer the fetch of a voucher this province lacks within 3 s.
     """
 
@@ -79,14 +81,16 @@ class QrServiceServicer:
     the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
     hexadecimal digits; 500040 no authorization with this code; 500003 a code of
     another channel; 500022 authorization revoked; 500002 voucher not activated or
-    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    superseded; 500079 frozen; 500054 the person has no insured region, or is insured in
+    several and insuOrg is empty (the message names the regions, and the ErrorInfo's
+    metadata "insuOrgs" lists them, comma-separated: ask again with one); -3 national did
     not answer the fetch of a voucher this province lacks within 3 s.
     """
 
     def IssueQrCode(self, request, context):
-        """Issues a QR code for the holder of a channel authorization code. A person insured
-        in several regions first gets the list of regions (and no code); the channel asks
-        again with the chosen insuOrg.
+        """Issues a QR code for the holder of a channel authorization code. For a person
+        insured in several regions the channel names one as insuOrg (without one: 500054
+        with the list of regions, and no code).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -138,7 +142,9 @@ class QrService:
     the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
     hexadecimal digits; 500040 no authorization with this code; 500003 a code of
     another channel; 500022 authorization revoked; 500002 voucher not activated or
-    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    superseded; 500079 frozen; 500054 the person has no insured region, or is insured in
+    several and insuOrg is empty (the message names the regions, and the ErrorInfo's
+    metadata "insuOrgs" lists them, comma-separated: ask again with one); -3 national did
     not answer the fetch of a voucher this province lacks within 3 s.
     """
 

@@ -45,7 +45,9 @@ class QrServiceStub:
     the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
     hexadecimal digits; 500040 no authorization with this code; 500003 a code of
     another channel; 500022 authorization revoked; 500002 voucher not activated or
-    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    superseded; 500079 frozen; 500054 the person has no insured region, or is insured in
+    several and insuOrg is empty (the message names the regions, and the ErrorInfo's
+    metadata "insuOrgs" lists them, comma-separated: ask again with one); -3 national did
     not answer the fetch of a voucher this province lacks within 3 s.
     """
 
@@ -54,9 +56,9 @@ class QrServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> QrServiceAsyncStub: ...
     IssueQrCode: _grpc.UnaryUnaryMultiCallable[_qr_service_pb2.IssueQrCodeRequest, _qr_service_pb2.IssueQrCodeResponse]
-    """Issues a QR code for the holder of a channel authorization code. A person insured
-    in several regions first gets the list of regions (and no code); the channel asks
-    again with the chosen insuOrg.
+    """Issues a QR code for the holder of a channel authorization code. For a person
+    insured in several regions the channel names one as insuOrg (without one: 500054
+    with the list of regions, and no code).
     """
     RefreshQrCode: _grpc.UnaryUnaryMultiCallable[_qr_service_pb2.RefreshQrCodeRequest, _qr_service_pb2.RefreshQrCodeResponse]
     """Issues a new code in place of the one shown (or of the live one), in the same
@@ -81,15 +83,17 @@ class QrServiceAsyncStub(QrServiceStub):
     the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
     hexadecimal digits; 500040 no authorization with this code; 500003 a code of
     another channel; 500022 authorization revoked; 500002 voucher not activated or
-    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    superseded; 500079 frozen; 500054 the person has no insured region, or is insured in
+    several and insuOrg is empty (the message names the regions, and the ErrorInfo's
+    metadata "insuOrgs" lists them, comma-separated: ask again with one); -3 national did
     not answer the fetch of a voucher this province lacks within 3 s.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     IssueQrCode: _aio.UnaryUnaryMultiCallable[_qr_service_pb2.IssueQrCodeRequest, _qr_service_pb2.IssueQrCodeResponse]  # type: ignore[assignment]
-    """Issues a QR code for the holder of a channel authorization code. A person insured
-    in several regions first gets the list of regions (and no code); the channel asks
-    again with the chosen insuOrg.
+    """Issues a QR code for the holder of a channel authorization code. For a person
+    insured in several regions the channel names one as insuOrg (without one: 500054
+    with the list of regions, and no code).
     """
     RefreshQrCode: _aio.UnaryUnaryMultiCallable[_qr_service_pb2.RefreshQrCodeRequest, _qr_service_pb2.RefreshQrCodeResponse]  # type: ignore[assignment]
     """Issues a new code in place of the one shown (or of the live one), in the same
@@ -113,7 +117,9 @@ class QrServiceServicer(metaclass=_abc_1.ABCMeta):
     the person's regions, a requestId longer than 128 characters; 500087 authCode not 32
     hexadecimal digits; 500040 no authorization with this code; 500003 a code of
     another channel; 500022 authorization revoked; 500002 voucher not activated or
-    superseded; 500079 frozen; 500054 the person has no insured region; -3 national did
+    superseded; 500079 frozen; 500054 the person has no insured region, or is insured in
+    several and insuOrg is empty (the message names the regions, and the ErrorInfo's
+    metadata "insuOrgs" lists them, comma-separated: ask again with one); -3 national did
     not answer the fetch of a voucher this province lacks within 3 s.
     """
 
@@ -123,9 +129,9 @@ class QrServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _qr_service_pb2.IssueQrCodeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_qr_service_pb2.IssueQrCodeResponse, _abc.Awaitable[_qr_service_pb2.IssueQrCodeResponse]]:
-        """Issues a QR code for the holder of a channel authorization code. A person insured
-        in several regions first gets the list of regions (and no code); the channel asks
-        again with the chosen insuOrg.
+        """Issues a QR code for the holder of a channel authorization code. For a person
+        insured in several regions the channel names one as insuOrg (without one: 500054
+        with the list of regions, and no code).
         """
 
     @_abc_1.abstractmethod

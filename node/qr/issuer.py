@@ -7,8 +7,11 @@
    no answer → -3) and cached as ``fetched`` with its version. A cached freeze is
    confirmed with national (it may have ended); if national does not answer, the cache
    stands. The rules and their codes: :mod:`node.domain.display`.
-2. The insured region: the only one, or the ``insuOrg`` the channel chose; a person
-   insured in several regions gets the list and no code until one is chosen.
+2. The insured region: the only one, or the ``insuOrg`` the channel chose. A person
+   insured in several regions who chose none is refused with 500054 (参保地为空: the
+   request's insured region is empty), the message naming the regions and the
+   ``insuOrgs`` metadata of the ``ErrorInfo`` listing them: a call that answers
+   success always carries a code, so a script cannot carry on with an empty one.
 3. The code (:mod:`node.domain.qrcode`, keyed with the province's ``qr_key``) is stored
    ``live`` with ``expires_at = now + ttl_seconds`` and the cached voucher version; every
    earlier live code of the same authCode is ``replaced`` in the same transaction (one
@@ -38,7 +41,7 @@ from node.errors import EcError, Problems, from_rpc_error, invalid
 from node.qr.settings import QrSettings
 from node.storage.provincial import AuthMatch, ProvincialStore
 from node.storage.qrcodes import QrRow, QrStore, RequestKey
-from node.wire.voucher import snapshot_of
+from node.wire.voucher import region_display_name, snapshot_of
 
 __all__ = ["QrIssuer", "Issued", "VoucherSource", "QR_KEY"]
 
@@ -52,13 +55,11 @@ MAX_REQUEST_ID = 128
 
 @dataclass(frozen=True, slots=True)
 class Issued:
-    """A code, or (``code`` empty) the regions to choose from."""
+    """A live code, its expiry (epoch ms) and its insured region."""
 
     code: str
     expires_at: int
     insu_org: str
-    # (insuOrg, insuType) when the channel must choose a region first.
-    regions: tuple[tuple[str, str], ...] = ()
 
 
 class VoucherSource(Protocol):
@@ -148,7 +149,8 @@ class QrIssuer:
     async def issue(
         self, channel_id: str, auth_code: str, insu_org: str = "", request_id: str = ""
     ) -> Issued:
-        """A new live code (killing the authCode's earlier ones), or the regions to choose."""
+        """A new live code (killing the authCode's earlier ones); 500054 when the person is
+        insured in several regions and none was chosen."""
         _check_inputs(auth_code, request_id)
         match = await self.authorization(channel_id, auth_code)
         auth = parse_auth_code(auth_code)
@@ -187,7 +189,7 @@ class QrIssuer:
         v = match.voucher
         chosen = choose_region([org for org, _ in v.insured_regions], insu_org)
         if chosen is None:
-            return Issued("", 0, "", v.insured_regions)
+            raise _choose_first(v.insured_regions)
         now = self.clock.now_ms()
         s = self.settings
         template = QrRow(
@@ -217,6 +219,20 @@ def _check_inputs(auth_code: str, request_id: str) -> None:
     if len(request_id) > MAX_REQUEST_ID:
         p.wrong("requestId", f"must be at most {MAX_REQUEST_ID} characters")
     p.check()
+
+
+def _choose_first(regions: tuple[tuple[str, str], ...]) -> EcError:
+    """The refusal of a code without a region for a person insured in several."""
+    listed = ", ".join(
+        f"{org} {region_display_name(org)} (insuType {kind})".replace("  ", " ")
+        for org, kind in regions
+    )
+    return EcError(
+        500054,
+        f"insuOrg is empty, and the person is insured in several regions: {listed}; "
+        "ask again with one of them as insuOrg",
+        insuOrgs=",".join(org for org, _ in regions),
+    )
 
 
 def _request_key(channel_id: str, method: str, request_id: str, *parts: str) -> RequestKey | None:

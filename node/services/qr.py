@@ -11,29 +11,25 @@ from typing import TypedDict
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from ecnet.v1 import common_pb2, qr_service_pb2_grpc
 from ecnet.v1 import qr_service_pb2 as pb
+from ecnet.v1 import qr_service_pb2_grpc
 from node.clock import timestamp
 from node.interceptor import current_caller
 from node.qr.issuer import Issued, QrIssuer
-from node.wire.voucher import regions_pb
 
 __all__ = ["QrServicer"]
 
 
-class _Fields(TypedDict, total=False):
-    """Keyword arguments of both responses (a code, or the regions to choose from)."""
+class _Fields(TypedDict):
+    """Keyword arguments of both responses."""
 
     ecQrCode: str
     expiresAt: Timestamp
     insuOrg: str
-    insuredRegions: list[common_pb2.InsuredRegion]
 
 
 def _fields(r: Issued) -> _Fields:
     """The response fields shared by IssueQrCodeResponse and RefreshQrCodeResponse."""
-    if not r.code:
-        return {"insuredRegions": regions_pb(r.regions)}
     return {"ecQrCode": r.code, "expiresAt": timestamp(r.expires_at), "insuOrg": r.insu_org}
 
 
