@@ -92,7 +92,7 @@ async def test_failures_under_json_are_a_json_object(cluster, tmp_path):
     assert rc == 1 and err == "", err
     assert json.loads(out) == {
         "code": 500087,
-        "message": "authCode must be 32 hexadecimal digits (0-9, A-F)",
+        "message": "authCode: must be 32 hexadecimal digits (0-9, A-F)",
     }
     # the command's own check, a usage error, a nation that is not there
     rc, out, err = await ecnet("voucher", "status", "--json", *national)
