@@ -8,11 +8,13 @@ components of its role (``node.components``), started and stopped in order.
     ...                         # node.address is "127.0.0.1:<port>"
     await node.stop()           # NOT_SERVING, drain calls, deregister, close the database
 
-Start: lock the data folder, open (and migrate) the database, build the components
-(every setting read: a bad one stops the start before the node binds), bind, register
-the servicers, serve, start the components (a province registers with national), then
-report SERVING for the services of the role. Stop: NOT_SERVING, drain the links, stop
-the components (a province deregisters), let calls in flight finish, close.
+Start: check that the listen address can be bound (before anything is written: a node
+that cannot listen leaves no data folder behind), lock the data folder, open (and
+migrate) the database, build the components (every setting read: a bad one stops the
+start before the node binds), bind, register the servicers, serve, start the
+components (a province registers with national), then report SERVING for the services
+of the role. Stop: NOT_SERVING, drain the links, stop the components (a province
+deregisters), let calls in flight finish, close.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ import asyncio
 import contextlib
 import fcntl
 import logging
+import errno
 import os
+import socket
 import uuid
 from pathlib import Path
 from typing import IO
@@ -51,7 +55,7 @@ from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
 from node.voucher import LivenessVerifier
 
-__all__ = ["ConfigError", "Node", "NodeStartError", "RegistrationRefused", "SERVICE_NAMES"]
+__all__ = ["ConfigError", "Node", "check_listen", "NodeStartError", "RegistrationRefused", "SERVICE_NAMES"]
 
 log = logging.getLogger("ecnet.node")
 
@@ -72,6 +76,37 @@ SERVICE_NAMES = tuple(
 
 class NodeStartError(Exception):
     """The node cannot start; the message says why in one line."""
+
+
+def check_listen(listen: str) -> None:
+    """Raise :class:`NodeStartError` when no server could listen at ``listen``.
+
+    A trial bind with SO_REUSEADDR, as gRPC's own listener has (connections of a node
+    just stopped do not make the port busy; a program listening there does). Done before
+    the data folder is created, and so that gRPC core never logs its own failure line.
+    """
+    host, port = parse_address(listen, "--listen")
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror:
+        raise NodeStartError(f"cannot listen on {listen}: unknown host {host}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(sockaddr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                why = "address in use (another node or program listens there)"
+            elif exc.errno == errno.EADDRNOTAVAIL:
+                why = "not an address of this machine"
+            elif exc.errno == errno.EACCES:
+                why = f"port {port} needs privileges (choose one above 1023)"
+            else:
+                why = exc.strerror or str(exc)
+            raise NodeStartError(f"cannot listen on {listen}: {why}") from None
 
 
 class Node:
@@ -171,6 +206,7 @@ class Node:
 
     async def start(self) -> None:
         """Open the database, bind, serve; for a province, register with national."""
+        check_listen(self.config.listen)
         self._lock_data_dir()
         try:
             await self._start()

@@ -53,14 +53,32 @@ def test_bad_arguments(args, fragment, tmp_path):
 
 
 def test_port_in_use(tmp_path):
+    """Checked before anything is written: no data folder, no migration, and one line
+    of ours, not gRPC core's ``add_port.cc`` line."""
+    data = tmp_path / "fresh"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        proc = run_node(
-            "--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path)
-        )
-    assert_one_line(proc, EXIT_CONFIG, f"cannot listen on 127.0.0.1:{port}")
+        proc = run_node("--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(data))
+    assert_one_line(proc, EXIT_CONFIG, f"cannot listen on 127.0.0.1:{port}: address in use")
+    assert "add_port" not in proc.stderr and "migrated" not in proc.stderr, proc.stderr
+    assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "fragment"),
+    [
+        ("192.0.2.1", "not an address of this machine"),  # TEST-NET-1: nobody's address
+        ("nosuch.invalid", "unknown host"),
+    ],
+)
+def test_bad_listen_address(host, fragment, tmp_path):
+    data = tmp_path / "fresh"
+    proc = run_node("--role", "national", "--listen", f"{host}:50000", "--data", str(data))
+    assert_one_line(proc, EXIT_CONFIG, f"cannot listen on {host}:50000: {fragment}")
+    assert "add_port" not in proc.stderr, proc.stderr
+    assert not data.exists()
 
 
 def test_unreadable_database(tmp_path):
