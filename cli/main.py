@@ -21,12 +21,14 @@ from cli.common import DataOpt, JsonOpt, err, out, print_json, reports_errors
 from cli.common import data_dir as _data
 from cli.nation import (
     NodeStatus,
+    Stop,
     check_ports_free,
     collect_status,
     parse_provinces,
     plan_nation,
     spawn,
     stop_entry,
+    stop_on_signals,
     wait_healthy,
 )
 from cli.nationfile import NationFile, NodeEntry, pid_alive
@@ -114,12 +116,13 @@ def _status_table(rows: list[NodeStatus]) -> Table:
     return table
 
 
-def _stop_all(nation: NationFile) -> None:
+def _stop_all(nation: NationFile, *, save: bool = True, quiet: bool = False) -> None:
     # Provinces first, so that they can deregister from a national that still answers.
     for entry in sorted(nation.nodes.values(), key=lambda e: e.role == "national"):
-        if stop_entry(entry):
+        if stop_entry(entry) and not quiet:
             err.print(f"stopped {entry.name}")
-    nation.save()
+    if save:
+        nation.save()
 
 
 @nation_app.command("up")
@@ -143,8 +146,6 @@ def nation_up(
     heartbeat: Annotated[float, typer.Option(help="seconds between province heartbeats")] = 2.0,
 ) -> None:
     """Seed the registry (once) and start national and provincial nodes."""
-    from cli.seed import seed_national  # deferred: faker costs every other command 0.2 s
-
     data_dir = _data(data)
     codes = parse_provinces(provinces, all_)
     if population < 0:
@@ -160,9 +161,41 @@ def nation_up(
         )
     nation = plan_nation(data_dir, codes, base_port)
     check_ports_free(list(nation.nodes.values()))
+    with stop_on_signals():
+        procs = _start_nation(nation, population, seed, codes, heartbeat, detach)
+        if procs is None:
+            return
+        out.print("Ctrl-C stops every node.")
+        try:
+            code = _supervise(nation, procs)
+        except KeyboardInterrupt as exc:
+            why = f"{exc.args[0]}: " if isinstance(exc, Stop) else ""
+            err.print(f"{why}stopping the nation…")
+            try:
+                current = NationFile.load(data_dir)
+            except FileNotFoundError:
+                current = nation
+            _stop_all(current)
+            return
+    if code:
+        raise typer.Exit(code)
+
+
+def _start_nation(
+    nation: NationFile,
+    population: int,
+    seed: int,
+    codes: list[str],
+    heartbeat: float,
+    detach: bool,
+) -> dict[str, subprocess.Popen[bytes]] | None:
+    """Seed, start every node, print the status table; the node processes (None with
+    --detach: nothing to supervise)."""
+    from cli.seed import seed_national  # deferred: faker costs every other command 0.2 s
+
+    data_dir = nation.data_dir
     national = nation.national
     Path(national.data).mkdir(parents=True, exist_ok=True)
-
     with Progress(
         TextColumn("seeding registry"),
         BarColumn(),
@@ -180,7 +213,11 @@ def nation_up(
             progress=lambda n: bar.update(task, completed=n),
         )
     if report.skipped_persons:
-        err.print(f"registry in {national.data} already seeded; keeping it")
+        err.print(
+            f"registry in {national.data} already holds {report.existing_persons:,} persons; "
+            f"keeping it, not --population {population:,} (that seeds an empty registry: "
+            f"delete {national.data} to seed again)"
+        )
     else:
         err.print(
             f"seeded {report.persons:,} persons in {report.seconds:.1f}s ({report.rate:,.0f}/s)"
@@ -205,26 +242,49 @@ def nation_up(
     out.print(f"{len(nation.nodes)} nodes healthy in {elapsed:.1f}s; data in {data_dir}")
     if detach:
         out.print(f"stop them with: ecnet nation down --data {data_dir}")
-        return
-    out.print("Ctrl-C stops every node.")
+        return None
+    return procs
+
+
+def _supervise(nation: NationFile, procs: dict[str, subprocess.Popen[bytes]]) -> int:
+    """Watch the nation until nothing is left of it; the exit code of ``nation up``.
+
+    A node that fails (exits non-zero) is reported. Once no node runs any more, one line
+    says why: stopped from elsewhere (``ecnet nation down``: every node exited gracefully)
+    is 0, nodes that failed is 1. ``nation.json`` gone (the folder deleted) stops the
+    nodes still running, without writing the file again, and is 1.
+    """
     reported: set[str] = set()
-    try:
-        while True:
-            time.sleep(1)
-            current = NationFile.load(data_dir)
-            for e in current.nodes.values():
-                proc = procs.get(e.name)
-                if (
-                    proc is not None
-                    and proc.poll() is not None
-                    and e.pid == proc.pid
-                    and e.name not in reported
-                ):
-                    reported.add(e.name)
-                    err.print(f"[yellow]{e.name} exited (code {proc.returncode})[/yellow]")
-    except KeyboardInterrupt:
-        err.print("stopping the nation…")
-        _stop_all(NationFile.load(data_dir))
+    while True:
+        time.sleep(1)
+        try:
+            current = NationFile.load(nation.data_dir)
+        except FileNotFoundError:
+            err.print(f"{nation.path} is gone: stopping every node of the nation")
+            _stop_all(nation, save=False, quiet=True)
+            return 1
+        for e in current.nodes.values():
+            proc = procs.get(e.name)
+            if (
+                proc is not None
+                and proc.poll() is not None
+                and proc.returncode != 0
+                and e.pid == proc.pid
+                and e.name not in reported
+            ):
+                reported.add(e.name)
+                err.print(f"[yellow]{e.name} exited (code {proc.returncode})[/yellow]")
+        if any(pid_alive(e.pid) for e in current.nodes.values()):
+            continue
+        codes = [p.poll() for p in procs.values()]
+        if all(e.pid is None for e in current.nodes.values()) or all(c == 0 for c in codes):
+            err.print(
+                f"the nation in {nation.data_dir} was stopped (ecnet nation down); "
+                "nothing left to supervise"
+            )
+            return 0
+        err.print(f"every node has exited (see node.log in {nation.data_dir}/*/); giving up")
+        return 1
 
 
 @nation_app.command("status")

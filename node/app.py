@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
-import errno
 import os
 import socket
 import uuid
@@ -55,7 +55,14 @@ from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
 from node.voucher import LivenessVerifier
 
-__all__ = ["ConfigError", "Node", "check_listen", "NodeStartError", "RegistrationRefused", "SERVICE_NAMES"]
+__all__ = [
+    "ConfigError",
+    "Node",
+    "check_listen",
+    "NodeStartError",
+    "RegistrationRefused",
+    "SERVICE_NAMES",
+]
 
 log = logging.getLogger("ecnet.node")
 
