@@ -192,7 +192,8 @@ async def test_second_node_for_a_live_province(cluster, tmp_path):
     assert_one_line(proc, EXIT_REFUSED, f"already served by a live node at {p44.address}")
 
 
-def test_sigterm_stops_gracefully(tmp_path):
+@pytest.mark.parametrize("debug", [False, True])
+def test_sigterm_stops_gracefully(tmp_path, debug):
     import time
 
     import grpc
@@ -212,6 +213,7 @@ def test_sigterm_stops_gracefully(tmp_path):
             f"127.0.0.1:{port}",
             "--data",
             str(tmp_path),
+            *(["--debug"] if debug else []),
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -234,3 +236,6 @@ def test_sigterm_stops_gracefully(tmp_path):
         proc.kill()
     assert proc.returncode == 0, stderr
     assert '"msg": "stopped"' in stderr and "Traceback" not in stderr
+    # The health checks above: at debug, in the log only with --debug.
+    checks = [line for line in stderr.splitlines() if "Health/Check" in line]
+    assert bool(checks) == debug and all('"level": "debug"' in line for line in checks)
