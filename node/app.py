@@ -25,7 +25,10 @@ import errno
 import fcntl
 import logging
 import os
+import re
 import socket
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import IO
@@ -114,6 +117,32 @@ def check_listen(listen: str) -> None:
             else:
                 why = exc.strerror or str(exc)
             raise NodeStartError(f"cannot listen on {listen}: {why}") from None
+
+
+def _add_port(server: grpc.aio.Server, listen: str) -> tuple[int, str]:
+    """``server.add_insecure_port``: (the port, 0 when it failed; what gRPC core wrote to
+    stderr meanwhile). Core logs its own failure line (``add_port.cc``) straight to file
+    descriptor 2; it is held back here, so that the node's error stays one line of its
+    own. Anything else written meanwhile (another thread's log) is passed on."""
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            try:
+                port = server.add_insecure_port(listen)
+            except RuntimeError:
+                port = 0
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        said = held.read().decode(errors="replace")
+    rest = "".join(line for line in said.splitlines(keepends=True) if "add_port" not in line)
+    if rest:
+        sys.stderr.write(rest)
+        sys.stderr.flush()
+    return port, said
 
 
 class Node:
@@ -257,13 +286,13 @@ class Node:
             options=[("grpc.so_reuseport", 0)],
         )
         host, _ = parse_address(self.config.listen)
-        try:
-            port = server.add_insecure_port(self.config.listen)
-        except RuntimeError:
-            port = 0
+        port, core_said = _add_port(server, self.config.listen)
         if not port:
+            # Taken since check_listen looked (a race): gRPC core's reason, in our one line.
+            why = re.search(r"\(Error in bind for address '.*?': ([^)]*)\)", core_said)
             raise NodeStartError(
-                f"cannot listen on {self.config.listen}: the port is in use or not available"
+                f"cannot listen on {self.config.listen}: "
+                + (why.group(1) if why else "the port is in use or not available")
             )
         self.port = port
         advertised = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

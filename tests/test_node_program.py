@@ -239,3 +239,22 @@ def test_sigterm_stops_gracefully(tmp_path, debug):
     # The health checks above: at debug, in the log only with --debug.
     checks = [line for line in stderr.splitlines() if "Health/Check" in line]
     assert bool(checks) == debug and all('"level": "debug"' in line for line in checks)
+
+
+async def test_port_taken_after_the_check(tmp_path, monkeypatch, capfd):
+    """A port taken between the check and gRPC's bind (a race): still one line of ours,
+    with the reason, and gRPC core's own line held back."""
+    import node.app
+    from node.app import Node, NodeStartError
+    from node.config import NodeConfig
+
+    monkeypatch.setattr(node.app, "check_listen", lambda listen: None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        config = NodeConfig(role="national", listen=f"127.0.0.1:{port}", data_dir=tmp_path)
+        with pytest.raises(NodeStartError) as failed:
+            await Node(config).start()
+    assert str(failed.value) == f"cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert "add_port" not in capfd.readouterr().err
