@@ -7,6 +7,7 @@ Failures print one line, with the C.4 code when there is one, and exit non-zero.
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +25,7 @@ from cli.nation import (
     Stop,
     check_ports_free,
     collect_status,
+    leave_terminal,
     parse_provinces,
     plan_nation,
     spawn,
@@ -116,11 +118,17 @@ def _status_table(rows: list[NodeStatus]) -> Table:
     return table
 
 
+def _say(line: str) -> None:
+    """A line on stderr that cannot stop the stopping (a terminal gone: EIO)."""
+    with contextlib.suppress(OSError):
+        err.print(line)
+
+
 def _stop_all(nation: NationFile, *, save: bool = True, quiet: bool = False) -> None:
     # Provinces first, so that they can deregister from a national that still answers.
     for entry in sorted(nation.nodes.values(), key=lambda e: e.role == "national"):
         if stop_entry(entry) and not quiet:
-            err.print(f"stopped {entry.name}")
+            _say(f"stopped {entry.name}")
     if save:
         nation.save()
 
@@ -165,12 +173,19 @@ def nation_up(
         procs = _start_nation(nation, population, seed, codes, heartbeat, detach)
         if procs is None:
             return
-        out.print("Ctrl-C stops every node.")
         try:
+            out.print("Ctrl-C stops every node.")
             code = _supervise(nation, procs)
-        except KeyboardInterrupt as exc:
-            why = f"{exc.args[0]}: " if isinstance(exc, Stop) else ""
-            err.print(f"{why}stopping the nation…")
+        except (KeyboardInterrupt, OSError) as exc:
+            # OSError: most likely EIO, a write to a terminal that was closed before its
+            # SIGHUP came; whatever it is, the nodes must not outlive their supervisor.
+            why = ""
+            if isinstance(exc, OSError):
+                leave_terminal()
+                why = f"{exc.strerror or exc}: "
+            elif isinstance(exc, Stop):
+                why = f"{exc.args[0]}: "
+            _say(f"{why}stopping the nation…")
             try:
                 current = NationFile.load(data_dir)
             except FileNotFoundError:

@@ -11,6 +11,7 @@ import contextlib
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -35,6 +36,7 @@ __all__ = [
     "DEFAULT_PROVINCES",
     "Stop",
     "stop_on_signals",
+    "leave_terminal",
 ]
 
 DEFAULT_PROVINCES = ["11", "31", "44", "51"]
@@ -110,7 +112,7 @@ def stop_on_signals() -> Iterator[None]:
         for sig in (signal.SIGHUP, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
         if signum == signal.SIGHUP:
-            _leave_terminal()
+            leave_terminal()
         raise Stop(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGHUP, signal.SIGTERM)}
@@ -121,12 +123,14 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(sig, action)
 
 
-def _leave_terminal() -> None:
+def leave_terminal() -> None:
+    """Standard streams on a terminal (a character device: once hung up, isatty() no longer
+    says so) to /dev/null; files and pipes keep what is written."""
     null = os.open(os.devnull, os.O_RDWR)
     try:
         for fd in (0, 1, 2):
             with contextlib.suppress(OSError):
-                if os.isatty(fd):
+                if stat.S_ISCHR(os.fstat(fd).st_mode):
                     os.dup2(null, fd)
     finally:
         os.close(null)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -148,3 +149,41 @@ def test_supervisor_stops_its_nodes_when_the_nation_file_goes(tmp_path):
                     os.kill(pid, signal.SIGKILL)
         said = [line for line in errf.read_text().splitlines() if "nation.json" in line]
         assert len(said) == 1, errf.read_text()
+
+
+def test_a_closed_terminal_stops_every_node(tmp_path):
+    """On a real terminal: it hangs up (every write to it fails with EIO, and it is no
+    longer a tty), then its shell passes SIGHUP to the foreground job."""
+    data = tmp_path / "nation"
+    master, slave = os.openpty()
+    with reserved_ports() as base:
+        proc = subprocess.Popen(
+            command_of("ecnet", data, base),
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+        )
+        os.close(slave)
+        seen, deadline = b"", time.monotonic() + 120
+        try:
+            while b"Ctrl-C stops every node" not in seen:
+                assert proc.poll() is None and time.monotonic() < deadline, seen.decode()
+                ready, _, _ = select.select([master], [], [], 0.2)
+                if ready:
+                    seen += os.read(master, 65536)
+            pids = node_pids(data)
+        finally:
+            os.close(master)  # the terminal is gone
+        try:
+            os.killpg(proc.pid, signal.SIGHUP)
+            proc.wait(timeout=60)
+            deadline = time.monotonic() + 5
+            while any(pid_alive(p) for p in pids.values()) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not [n for n, p in pids.items() if pid_alive(p)]
+            assert all(pid is None for pid in node_pids(data).values())
+        finally:
+            for pid in pids.values():
+                if pid_alive(pid):
+                    os.kill(pid, signal.SIGKILL)
