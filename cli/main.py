@@ -119,9 +119,10 @@ def _status_table(rows: list[NodeStatus]) -> Table:
 
 
 def _say(line: str) -> None:
-    """A line on stderr that cannot stop the stopping (a terminal gone: EIO)."""
+    """One line on stderr, never folded at the console's width, that cannot stop the
+    stopping (a terminal gone: EIO)."""
     with contextlib.suppress(OSError):
-        err.print(line)
+        err.print(line, soft_wrap=True, highlight=False)
 
 
 def _stop_all(nation: NationFile, *, save: bool = True, quiet: bool = False) -> None:
@@ -228,10 +229,13 @@ def _start_nation(
             progress=lambda n: bar.update(task, completed=n),
         )
     if report.skipped_persons:
+        # One line however long the path (soft_wrap: no folding at the console's width).
         err.print(
             f"registry in {national.data} already holds {report.existing_persons:,} persons; "
             f"keeping it, not --population {population:,} (that seeds an empty registry: "
-            f"delete {national.data} to seed again)"
+            f"`ecnet nation down`, delete {data_dir}, to seed again)",
+            soft_wrap=True,
+            highlight=False,
         )
     else:
         err.print(
@@ -275,7 +279,7 @@ def _supervise(nation: NationFile, procs: dict[str, subprocess.Popen[bytes]]) ->
         try:
             current = NationFile.load(nation.data_dir)
         except FileNotFoundError:
-            err.print(f"{nation.path} is gone: stopping every node of the nation")
+            _say(f"{nation.path} is gone: stopping every node of the nation")
             _stop_all(nation, save=False, quiet=True)
             return 1
         for e in current.nodes.values():
@@ -293,12 +297,12 @@ def _supervise(nation: NationFile, procs: dict[str, subprocess.Popen[bytes]]) ->
             continue
         codes = [p.poll() for p in procs.values()]
         if all(e.pid is None for e in current.nodes.values()) or all(c == 0 for c in codes):
-            err.print(
+            _say(
                 f"the nation in {nation.data_dir} was stopped (ecnet nation down); "
                 "nothing left to supervise"
             )
             return 0
-        err.print(f"every node has exited (see node.log in {nation.data_dir}/*/); giving up")
+        _say(f"every node has exited (see node.log in {nation.data_dir}/*/); giving up")
         return 1
 
 
