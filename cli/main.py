@@ -11,6 +11,7 @@ voucher, display a code, scan it, check the token, settle, then the administrati
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -38,12 +39,15 @@ from cli.common import (
 from cli.common import data_dir as _data
 from cli.nation import (
     NodeStatus,
+    Stop,
     check_ports_free,
     collect_status,
+    leave_terminal,
     parse_provinces,
     plan_nation,
     spawn,
     stop_entry,
+    stop_on_signals,
     wait_healthy,
 )
 from cli.nationfile import NationFile, NodeEntry, pid_alive
@@ -204,12 +208,20 @@ def _status_table(rows: list[NodeStatus]) -> Table:
     return table
 
 
-def _stop_all(nation: NationFile) -> None:
+def _say(line: str) -> None:
+    """One line on stderr, never folded at the console's width, that cannot stop the
+    stopping (a terminal gone: EIO)."""
+    with contextlib.suppress(OSError):
+        err.print(line, soft_wrap=True, highlight=False)
+
+
+def _stop_all(nation: NationFile, *, save: bool = True, quiet: bool = False) -> None:
     # Provinces first, so that they can deregister from a national that still answers.
     for entry in sorted(nation.nodes.values(), key=lambda e: e.role == "national"):
-        if stop_entry(entry):
-            err.print(f"stopped {entry.name}")
-    nation.save()
+        if stop_entry(entry) and not quiet:
+            _say(f"stopped {entry.name}")
+    if save:
+        nation.save()
 
 
 @nation_app.command(
@@ -240,8 +252,6 @@ def nation_up(
     heartbeat: Annotated[float, typer.Option(help="seconds between province heartbeats")] = 2.0,
 ) -> None:
     """Seed the registry (once) and start national and provincial nodes."""
-    from cli.seed import seed_national  # deferred: faker costs every other command 0.2 s
-
     data_dir = _data(data)
     codes = parse_provinces(provinces, all_)
     if population < 0:
@@ -257,9 +267,48 @@ def nation_up(
         )
     nation = plan_nation(data_dir, codes, base_port)
     check_ports_free(list(nation.nodes.values()))
+    with stop_on_signals():
+        procs = _start_nation(nation, population, seed, codes, heartbeat, detach)
+        if procs is None:
+            return
+        try:
+            out.print("Ctrl-C stops every node.")
+            code = _supervise(nation, procs)
+        except (KeyboardInterrupt, OSError) as exc:
+            # OSError: most likely EIO, a write to a terminal that was closed before its
+            # SIGHUP came; whatever it is, the nodes must not outlive their supervisor.
+            why = ""
+            if isinstance(exc, OSError):
+                leave_terminal()
+                why = f"{exc.strerror or exc}: "
+            elif isinstance(exc, Stop):
+                why = f"{exc.args[0]}: "
+            _say(f"{why}stopping the nation…")
+            try:
+                current = NationFile.load(data_dir)
+            except FileNotFoundError:
+                current = nation
+            _stop_all(current)
+            return
+    if code:
+        raise typer.Exit(code)
+
+
+def _start_nation(
+    nation: NationFile,
+    population: int,
+    seed: int,
+    codes: list[str],
+    heartbeat: float,
+    detach: bool,
+) -> dict[str, subprocess.Popen[bytes]] | None:
+    """Seed, start every node, print the status table; the node processes (None with
+    --detach: nothing to supervise)."""
+    from cli.seed import seed_national  # deferred: faker costs every other command 0.2 s
+
+    data_dir = nation.data_dir
     national = nation.national
     Path(national.data).mkdir(parents=True, exist_ok=True)
-
     with Progress(
         TextColumn("seeding registry"),
         BarColumn(),
@@ -277,7 +326,14 @@ def nation_up(
             progress=lambda n: bar.update(task, completed=n),
         )
     if report.skipped_persons:
-        err.print(f"registry in {national.data} already seeded; keeping it")
+        # One line however long the path (soft_wrap: no folding at the console's width).
+        err.print(
+            f"registry in {national.data} already holds {report.existing_persons:,} persons; "
+            f"keeping it, not --population {population:,} (that seeds an empty registry: "
+            f"`ecnet nation down`, delete {data_dir}, to seed again)",
+            soft_wrap=True,
+            highlight=False,
+        )
     else:
         err.print(
             f"seeded {report.persons:,} persons in {report.seconds:.1f}s ({report.rate:,.0f}/s)"
@@ -302,26 +358,49 @@ def nation_up(
     out.print(f"{len(nation.nodes)} nodes healthy in {elapsed:.1f}s; data in {data_dir}")
     if detach:
         out.print(f"stop them with: ecnet nation down --data {data_dir}")
-        return
-    out.print("Ctrl-C stops every node.")
+        return None
+    return procs
+
+
+def _supervise(nation: NationFile, procs: dict[str, subprocess.Popen[bytes]]) -> int:
+    """Watch the nation until nothing is left of it; the exit code of ``nation up``.
+
+    A node that fails (exits non-zero) is reported. Once no node runs any more, one line
+    says why: stopped from elsewhere (``ecnet nation down``: every node exited gracefully)
+    is 0, nodes that failed is 1. ``nation.json`` gone (the folder deleted) stops the
+    nodes still running, without writing the file again, and is 1.
+    """
     reported: set[str] = set()
-    try:
-        while True:
-            time.sleep(1)
-            current = NationFile.load(data_dir)
-            for e in current.nodes.values():
-                proc = procs.get(e.name)
-                if (
-                    proc is not None
-                    and proc.poll() is not None
-                    and e.pid == proc.pid
-                    and e.name not in reported
-                ):
-                    reported.add(e.name)
-                    err.print(f"[yellow]{e.name} exited (code {proc.returncode})[/yellow]")
-    except KeyboardInterrupt:
-        err.print("stopping the nation…")
-        _stop_all(NationFile.load(data_dir))
+    while True:
+        time.sleep(1)
+        try:
+            current = NationFile.load(nation.data_dir)
+        except FileNotFoundError:
+            _say(f"{nation.path} is gone: stopping every node of the nation")
+            _stop_all(nation, save=False, quiet=True)
+            return 1
+        for e in current.nodes.values():
+            proc = procs.get(e.name)
+            if (
+                proc is not None
+                and proc.poll() is not None
+                and proc.returncode != 0
+                and e.pid == proc.pid
+                and e.name not in reported
+            ):
+                reported.add(e.name)
+                err.print(f"[yellow]{e.name} exited (code {proc.returncode})[/yellow]")
+        if any(pid_alive(e.pid) for e in current.nodes.values()):
+            continue
+        codes = [p.poll() for p in procs.values()]
+        if all(e.pid is None for e in current.nodes.values()) or all(c == 0 for c in codes):
+            _say(
+                f"the nation in {nation.data_dir} was stopped (ecnet nation down); "
+                "nothing left to supervise"
+            )
+            return 0
+        _say(f"every node has exited (see node.log in {nation.data_dir}/*/); giving up")
+        return 1
 
 
 @nation_app.command("status", epilog=examples("ecnet nation status", "ecnet nation status --json"))

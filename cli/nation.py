@@ -11,10 +11,13 @@ import contextlib
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 from typing import TypedDict
 
 from cli.nationfile import NationFile, NodeEntry, pid_alive
@@ -31,6 +34,9 @@ __all__ = [
     "collect_status",
     "NodeStatus",
     "DEFAULT_PROVINCES",
+    "Stop",
+    "stop_on_signals",
+    "leave_terminal",
 ]
 
 DEFAULT_PROVINCES = ["11", "31", "44", "51"]
@@ -83,6 +89,51 @@ def spawn(entry: NodeEntry, national: str, heartbeat: float = 2.0) -> subprocess
         )
     entry.pid = proc.pid
     return proc
+
+
+class Stop(KeyboardInterrupt):
+    """SIGHUP or SIGTERM reached the supervisor: stop the nation as Ctrl-C does."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """While the supervisor runs, SIGHUP (its terminal closed: the signal reaches the whole
+    foreground job, make and ecnet, never the nodes, which run in sessions of their own)
+    and SIGTERM (``kill``, or make passing its own on) raise :class:`Stop` where Ctrl-C
+    raises KeyboardInterrupt, so the same code stops every node. The first one only: a
+    second must not cut the stopping short. After SIGHUP the terminal is gone, so what
+    would be printed to it goes to /dev/null rather than failing with EIO."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        for sig in (signal.SIGHUP, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        if signum == signal.SIGHUP:
+            leave_terminal()
+        raise Stop(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGHUP, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, action in previous.items():
+            signal.signal(sig, action)
+
+
+def leave_terminal() -> None:
+    """Standard streams on a terminal (a character device: once hung up, isatty() no longer
+    says so) to /dev/null; files and pipes keep what is written."""
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        for fd in (0, 1, 2):
+            with contextlib.suppress(OSError):
+                if stat.S_ISCHR(os.fstat(fd).st_mode):
+                    os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def _last_error(entry: NodeEntry) -> str:

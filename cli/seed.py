@@ -22,6 +22,8 @@ class SeedReport:
     def __init__(self) -> None:
         self.persons = 0
         self.skipped_persons = False
+        # Persons already in the registry when seeding was skipped (it is never reseeded).
+        self.existing_persons = 0
         self.terminals = 0
         self.seconds = 0.0
 
@@ -51,7 +53,8 @@ def seed_national(
             ),
             now_ms,
         )
-        if store.counts()["persons"] == 0:
+        existing = store.counts()["persons"]
+        if existing == 0:
             start = time.perf_counter()
             # The rows NationalSeeder.insert_persons takes (column name -> value).
             chunk: list[PersonSeed] = []
@@ -84,6 +87,7 @@ def seed_national(
             store.set_meta("population_provinces", ",".join(provinces))
         else:
             report.skipped_persons = True
+            report.existing_persons = existing
         missing = [p for p in provinces if p not in store.terminal_provinces()]
         if missing:
             report.terminals = store.insert_terminals(

@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)"
     )
     p.add_argument("--quiet", action="store_true", help="no log line per call")
+    p.add_argument(
+        "--debug",
+        action="store_true",
+        help="log at debug too: heartbeats and health checks, one line each",
+    )
     p.add_argument("--version", action="version", version=f"ecnet-node {VERSION}")
     return p
 
@@ -108,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)
     setup_logging(config.name)
+    if args.debug:  # ecnet's own debug lines only, not those of every library
+        logging.getLogger("ecnet").setLevel(logging.DEBUG)
     logging.getLogger("grpc").setLevel(logging.WARNING)
     try:
         return asyncio.run(_serve(config))

@@ -8,20 +8,27 @@ components of its role (``node.components``), started and stopped in order.
     ...                         # node.address is "127.0.0.1:<port>"
     await node.stop()           # NOT_SERVING, drain calls, deregister, close the database
 
-Start: lock the data folder, open (and migrate) the database, build the components
-(every setting read: a bad one stops the start before the node binds), bind, register
-the servicers, serve, start the components (a province registers with national), then
-report SERVING for the services of the role. Stop: NOT_SERVING, drain the links, stop
-the components (a province deregisters), let calls in flight finish, close.
+Start: check that the listen address can be bound (before anything is written: a node
+that cannot listen leaves no data folder behind), lock the data folder, open (and
+migrate) the database, build the components (every setting read: a bad one stops the
+start before the node binds), bind, register the servicers, serve, start the
+components (a province registers with national), then report SERVING for the services
+of the role. Stop: NOT_SERVING, drain the links, stop the components (a province
+deregisters), let calls in flight finish, close.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import fcntl
 import logging
 import os
+import re
+import socket
+import sys
+import tempfile
 import uuid
 from pathlib import Path
 from typing import IO
@@ -52,7 +59,14 @@ from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
 from node.voucher import LivenessVerifier
 
-__all__ = ["ConfigError", "Node", "NodeStartError", "RegistrationRefused", "SERVICE_NAMES"]
+__all__ = [
+    "ConfigError",
+    "Node",
+    "check_listen",
+    "NodeStartError",
+    "RegistrationRefused",
+    "SERVICE_NAMES",
+]
 
 log = logging.getLogger("ecnet.node")
 
@@ -73,6 +87,63 @@ SERVICE_NAMES = tuple(
 
 class NodeStartError(Exception):
     """The node cannot start; the message says why in one line."""
+
+
+def check_listen(listen: str) -> None:
+    """Raise :class:`NodeStartError` when no server could listen at ``listen``.
+
+    A trial bind with SO_REUSEADDR, as gRPC's own listener has (connections of a node
+    just stopped do not make the port busy; a program listening there does). Done before
+    the data folder is created, and so that gRPC core never logs its own failure line.
+    """
+    host, port = parse_address(listen, "--listen")
+    try:
+        infos = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror:
+        raise NodeStartError(f"cannot listen on {listen}: unknown host {host}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    with socket.socket(family, kind, proto) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(sockaddr)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                why = "address in use (another node or program listens there)"
+            elif exc.errno == errno.EADDRNOTAVAIL:
+                why = "not an address of this machine"
+            elif exc.errno == errno.EACCES:
+                why = f"port {port} needs privileges (choose one above 1023)"
+            else:
+                why = exc.strerror or str(exc)
+            raise NodeStartError(f"cannot listen on {listen}: {why}") from None
+
+
+def _add_port(server: grpc.aio.Server, listen: str) -> tuple[int, str]:
+    """``server.add_insecure_port``: (the port, 0 when it failed; what gRPC core wrote to
+    stderr meanwhile). Core logs its own failure line (``add_port.cc``) straight to file
+    descriptor 2; it is held back here, so that the node's error stays one line of its
+    own. Anything else written meanwhile (another thread's log) is passed on."""
+    with tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            try:
+                port = server.add_insecure_port(listen)
+            except RuntimeError:
+                port = 0
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        said = held.read().decode(errors="replace")
+    rest = "".join(line for line in said.splitlines(keepends=True) if "add_port" not in line)
+    if rest:
+        sys.stderr.write(rest)
+        sys.stderr.flush()
+    return port, said
 
 
 class Node:
@@ -172,6 +243,7 @@ class Node:
 
     async def start(self) -> None:
         """Open the database, bind, serve; for a province, register with national."""
+        check_listen(self.config.listen)
         self._lock_data_dir()
         try:
             await self._start()
@@ -221,13 +293,13 @@ class Node:
             options=[("grpc.so_reuseport", 0)],
         )
         host, _ = parse_address(self.config.listen)
-        try:
-            port = server.add_insecure_port(self.config.listen)
-        except RuntimeError:
-            port = 0
+        port, core_said = _add_port(server, self.config.listen)
         if not port:
+            # Taken since check_listen looked (a race): gRPC core's reason, in our one line.
+            why = re.search(r"\(Error in bind for address '.*?': ([^)]*)\)", core_said)
             raise NodeStartError(
-                f"cannot listen on {self.config.listen}: the port is in use or not available"
+                f"cannot listen on {self.config.listen}: "
+                + (why.group(1) if why else "the port is in use or not available")
             )
         self.port = port
         advertised = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host

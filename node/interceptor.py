@@ -4,7 +4,10 @@
   it with mutual TLS and channel signatures, it is asserted in metadata:
   ``ec-node`` (``national`` or ``pNN``), ``ec-channel-id``, ``ec-terminal-id``.
 * Each call writes one structured (JSON) log line: method, caller, outcome, C.4 code,
-  duration. No request bodies, so no id numbers, reach the log.
+  duration. No request bodies, so no id numbers, reach the log. Routine traffic that
+  succeeds (ROUTINE_METHODS: provinces' heartbeats, health checks) is logged at debug,
+  which a node's log leaves out unless started with ``--debug``: at every two seconds
+  per province it would otherwise be most of national's log.
 * A handler raises :class:`~node.errors.EcError`; any other exception is a bug, logged
   with its traceback and answered with code -1, never a dropped connection.
 * A request whose bytes are not the method's message never reaches a handler: grpc would
@@ -39,9 +42,18 @@ __all__ = [
     "log_call",
     "CallInterceptor",
     "Undecodable",
+    "ROUTINE_METHODS",
 ]
 
 log = logging.getLogger("ecnet.call")
+
+# Calls logged at debug when they succeed (a failed one is news: info, as any other).
+ROUTINE_METHODS = frozenset(
+    {
+        "/ecnet.v1.FederationService/Heartbeat",
+        "/grpc.health.v1.Health/Check",
+    }
+)
 
 # The request and response messages of the method a call reaches.
 Req = TypeVar("Req")
@@ -123,7 +135,9 @@ def log_call(
     method: str, caller: Caller, outcome: str, code: int, start: float, **more: object
 ) -> None:
     """The one log line of a call (``start``: its ``time.perf_counter()``)."""
-    log.info(
+    routine = method in ROUTINE_METHODS and outcome == "OK"
+    log.log(
+        logging.DEBUG if routine else logging.INFO,
         "call",
         extra={
             "fields": {

@@ -53,14 +53,32 @@ def test_bad_arguments(args, fragment, tmp_path):
 
 
 def test_port_in_use(tmp_path):
+    """Checked before anything is written: no data folder, no migration, and one line
+    of ours, not gRPC core's ``add_port.cc`` line."""
+    data = tmp_path / "fresh"
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        proc = run_node(
-            "--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(tmp_path)
-        )
-    assert_one_line(proc, EXIT_CONFIG, f"cannot listen on 127.0.0.1:{port}")
+        proc = run_node("--role", "national", "--listen", f"127.0.0.1:{port}", "--data", str(data))
+    assert_one_line(proc, EXIT_CONFIG, f"cannot listen on 127.0.0.1:{port}: address in use")
+    assert "add_port" not in proc.stderr and "migrated" not in proc.stderr, proc.stderr
+    assert not data.exists()
+
+
+@pytest.mark.parametrize(
+    ("host", "fragment"),
+    [
+        ("192.0.2.1", "not an address of this machine"),  # TEST-NET-1: nobody's address
+        ("nosuch.invalid", "unknown host"),
+    ],
+)
+def test_bad_listen_address(host, fragment, tmp_path):
+    data = tmp_path / "fresh"
+    proc = run_node("--role", "national", "--listen", f"{host}:50000", "--data", str(data))
+    assert_one_line(proc, EXIT_CONFIG, f"cannot listen on {host}:50000: {fragment}")
+    assert "add_port" not in proc.stderr, proc.stderr
+    assert not data.exists()
 
 
 def test_unreadable_database(tmp_path):
@@ -174,7 +192,8 @@ async def test_second_node_for_a_live_province(cluster, tmp_path):
     assert_one_line(proc, EXIT_REFUSED, f"already served by a live node at {p44.address}")
 
 
-def test_sigterm_stops_gracefully(tmp_path):
+@pytest.mark.parametrize("debug", [False, True])
+def test_sigterm_stops_gracefully(tmp_path, debug):
     import time
 
     import grpc
@@ -194,6 +213,7 @@ def test_sigterm_stops_gracefully(tmp_path):
             f"127.0.0.1:{port}",
             "--data",
             str(tmp_path),
+            *(["--debug"] if debug else []),
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -216,3 +236,25 @@ def test_sigterm_stops_gracefully(tmp_path):
         proc.kill()
     assert proc.returncode == 0, stderr
     assert '"msg": "stopped"' in stderr and "Traceback" not in stderr
+    # The health checks above: at debug, in the log only with --debug.
+    checks = [line for line in stderr.splitlines() if "Health/Check" in line]
+    assert bool(checks) == debug and all('"level": "debug"' in line for line in checks)
+
+
+async def test_port_taken_after_the_check(tmp_path, monkeypatch, capfd):
+    """A port taken between the check and gRPC's bind (a race): still one line of ours,
+    with the reason, and gRPC core's own line held back."""
+    import node.app
+    from node.app import Node, NodeStartError
+    from node.config import NodeConfig
+
+    monkeypatch.setattr(node.app, "check_listen", lambda listen: None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        config = NodeConfig(role="national", listen=f"127.0.0.1:{port}", data_dir=tmp_path)
+        with pytest.raises(NodeStartError) as failed:
+            await Node(config).start()
+    assert str(failed.value) == f"cannot listen on 127.0.0.1:{port}: Address already in use"
+    assert "add_port" not in capfd.readouterr().err
