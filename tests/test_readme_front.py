@@ -54,6 +54,7 @@ def test_files_the_sessions_write_are_ignored_by_git():
     script = "\n".join(sh_blocks(README))
     written = set(re.findall(r"--(?:png|svg) (\S+)", script))
     written |= set(re.findall(r"cat > (\S+) <<", script))
+    written |= set(re.findall(r"(?<![>&0-9])> ?([\w.-]+\.\w+)\b", script))  # > file.ext
     assert {"items.json", "qr.png", "scan.png"} <= written
     proc = subprocess.run(
         ["git", "check-ignore", "--no-index", "--verbose", "--non-matching", *sorted(written)],
