@@ -55,7 +55,7 @@ from ecnet.v1.settlement_service_pb2_grpc import SettlementServiceStub
 from node.domain import ectoken
 from node.domain.regions import is_province, province_name
 from node.errors import from_rpc_error, node_answer
-from node.settlement.wire import MED_TYPE_OF, MED_TYPE_PROTO
+from node.settlement.medtypes import MED_TYPE_OF, MED_TYPE_PROTO
 
 __all__ = ["settle", "settlement_app", "read_items", "yuan", "statement_rows"]
 

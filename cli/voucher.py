@@ -10,7 +10,7 @@ The real-person check needs a liveness sample. A real channel's camera captures 
 face; this simulated one needs the person's enrolled face template, which it asks the
 node for through ``VoucherService/GetSimulatedFaceTemplate`` — a method marked as the
 simulation, answered only while the node's verifier is the simulation — and then makes
-the sample with :func:`node.voucher.make_liveness_sample` (``liveness-sample`` prints
+the sample with :func:`node.voucher.biometric.make_liveness_sample` (``liveness-sample`` prints
 one for grpcurl). Nothing reads the node's database or recomputes templates from the
 population seed: a template recomputed from today's id number would be wrong for a
 person whose id number changed.

@@ -57,7 +57,7 @@ from node.services.identity import NodeIdentity
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
-from node.voucher import LivenessVerifier
+from node.voucher.biometric import LivenessVerifier
 
 __all__ = [
     "ConfigError",

@@ -60,14 +60,16 @@ from node.services.qr import QrServicer
 from node.services.settlement import SettlementServicer
 from node.services.unserved import unserved
 from node.services.voucher import VoucherServicer
-from node.settlement import Settlements
+from node.settlement.core import Settlements
 from node.settlement.policy import Policies
 from node.settlement.settings import SettlementSettings
 from node.storage.national import NationalStore
 from node.storage.outbox import OutboxStore
 from node.storage.provincial import ProvincialStore
-from node.voucher import Lifecycle, LifecycleSettings, LivenessVerifier, SimulatedFaceVerifier
+from node.voucher.biometric import LivenessVerifier, SimulatedFaceVerifier
+from node.voucher.context import Lifecycle
 from node.voucher.freeze import FreezeSweeper
+from node.voucher.settings import LifecycleSettings
 
 __all__ = ["Components", "NationalComponents", "ProvincialComponents", "build"]
 

@@ -13,8 +13,12 @@ from node.config import ConfigError
 from node.domain.voucher_state import VoucherState
 from node.errors import EcError
 from node.population import enrolled_face_template
-from node.voucher import LivenessVerifier, SimulatedFaceVerifier, make_liveness_sample
-from node.voucher.biometric import LivenessRefused
+from node.voucher.biometric import (
+    LivenessRefused,
+    LivenessVerifier,
+    SimulatedFaceVerifier,
+    make_liveness_sample,
+)
 from node.voucher.password import HashedPassword, PasswordHasher, check_new_password, trivial_reason
 from node.voucher.settings import LifecycleSettings
 

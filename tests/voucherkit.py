@@ -18,7 +18,7 @@ from ecnet.v1 import voucher_service_pb2 as pb
 from node.clock import FakeClock
 from node.errors import from_rpc_error
 from node.population import SyntheticPerson, enrolled_face_template, generate
-from node.voucher import make_liveness_sample
+from node.voucher.biometric import make_liveness_sample
 
 OFFICIAL = "NHSA-OFFICIAL"
 WECHAT = "WECHAT"

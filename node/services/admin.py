@@ -24,9 +24,10 @@ from node.services.identity import NodeIdentity
 from node.storage.db import RoleStore
 from node.storage.national import ChannelRow, NationalStore
 from node.storage.outbox import UPLINK_LANE, Parked
-from node.voucher import Lifecycle, update_person
 from node.voucher.channels import set_channel_status
+from node.voucher.context import Lifecycle
 from node.voucher.model import PersonUpdate, Region
+from node.voucher.registry import update_person
 from node.wire.voucher import person_pb
 
 __all__ = ["AdminServicer", "NationalAdminServicer", "ProvincialAdminServicer"]

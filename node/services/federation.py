@@ -35,9 +35,9 @@ from node.clock import Clock, timestamp
 from node.errors import EcError, Problems
 from node.interceptor import current_caller
 from node.services.identity import NodeIdentity
-from node.settlement import Settlements
+from node.settlement.core import Settlements
 from node.settlement.wire import settlement_to_proto
-from node.voucher import Lifecycle
+from node.voucher.context import Lifecycle
 from node.voucher.fetch import fetch_voucher
 from node.wire.voucher import cached_voucher_data
 

@@ -9,7 +9,7 @@ from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
 from node.domain.idno import ID_TYPES
 from node.errors import Problems, invalid
-from node.settlement import Settlements
+from node.settlement.core import Settlements
 from node.settlement.wire import (
     day_row_to_proto,
     input_from_proto,

@@ -13,9 +13,17 @@ import grpc
 
 from ecnet.v1 import common_pb2, voucher_service_pb2_grpc
 from ecnet.v1 import voucher_service_pb2 as pb
-from node import voucher
 from node.clock import timestamp
 from node.interceptor import current_caller
+from node.voucher.activation import activate, open_password_page, set_password
+from node.voucher.authorization import (
+    authorize,
+    list_authorizations,
+    revoke_authorization,
+    voucher_status,
+)
+from node.voucher.context import Lifecycle
+from node.voucher.identification import real_name_check, real_person_check, simulated_face
 from node.voucher.model import AuthorizationView
 from node.wire.voucher import authorization_pb, regions_pb
 
@@ -41,7 +49,7 @@ def _authorization(a: AuthorizationView) -> common_pb2.Authorization:
 class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
     """National only."""
 
-    def __init__(self, lifecycle: voucher.Lifecycle) -> None:
+    def __init__(self, lifecycle: Lifecycle) -> None:
         self.lifecycle = lifecycle
 
     @staticmethod
@@ -53,7 +61,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         request: pb.RealNameCheckRequest,
         context: grpc.aio.ServicerContext[pb.RealNameCheckRequest, pb.RealNameCheckResponse],
     ) -> pb.RealNameCheckResponse:
-        r = await voucher.real_name_check(
+        r = await real_name_check(
             self.lifecycle,
             self._channel(),
             request.userName,
@@ -72,7 +80,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         request: pb.RealPersonCheckRequest,
         context: grpc.aio.ServicerContext[pb.RealPersonCheckRequest, pb.RealPersonCheckResponse],
     ) -> pb.RealPersonCheckResponse:
-        r = await voucher.real_person_check(
+        r = await real_person_check(
             self.lifecycle, self._channel(), request.realNameSerial, request.livenessSample
         )
         return pb.RealPersonCheckResponse(
@@ -86,9 +94,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         request: pb.OpenPasswordPageRequest,
         context: grpc.aio.ServicerContext[pb.OpenPasswordPageRequest, pb.OpenPasswordPageResponse],
     ) -> pb.OpenPasswordPageResponse:
-        r = await voucher.open_password_page(
-            self.lifecycle, self._channel(), request.realPersonSerial
-        )
+        r = await open_password_page(self.lifecycle, self._channel(), request.realPersonSerial)
         return pb.OpenPasswordPageResponse(
             pageSession=r.page_session, expiresAt=timestamp(r.expires_at)
         )
@@ -98,7 +104,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         request: pb.SetPasswordRequest,
         context: grpc.aio.ServicerContext[pb.SetPasswordRequest, pb.SetPasswordResponse],
     ) -> pb.SetPasswordResponse:
-        r = await voucher.set_password(
+        r = await set_password(
             self.lifecycle,
             self._channel(),
             request.realPersonSerial,
@@ -115,7 +121,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         request: pb.ActivateRequest,
         context: grpc.aio.ServicerContext[pb.ActivateRequest, pb.ActivateResponse],
     ) -> pb.ActivateResponse:
-        r = await voucher.activate(
+        r = await activate(
             self.lifecycle,
             self._channel(),
             request.realPersonSerial,
@@ -136,7 +142,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         request: pb.AuthorizeRequest,
         context: grpc.aio.ServicerContext[pb.AuthorizeRequest, pb.AuthorizeResponse],
     ) -> pb.AuthorizeResponse:
-        r = await voucher.authorize(
+        r = await authorize(
             self.lifecycle,
             self._channel(),
             request.userName,
@@ -155,7 +161,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             pb.ListAuthorizationsRequest, pb.ListAuthorizationsResponse
         ],
     ) -> pb.ListAuthorizationsResponse:
-        rows = await voucher.list_authorizations(self.lifecycle, self._channel(), request.authCode)
+        rows = await list_authorizations(self.lifecycle, self._channel(), request.authCode)
         return pb.ListAuthorizationsResponse(authorizations=[_authorization(a) for a in rows])
 
     async def RevokeAuthorization(
@@ -165,7 +171,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             pb.RevokeAuthorizationRequest, pb.RevokeAuthorizationResponse
         ],
     ) -> pb.RevokeAuthorizationResponse:
-        a = await voucher.revoke_authorization(
+        a = await revoke_authorization(
             self.lifecycle, self._channel(), request.authCode, request.channelId, request.requestId
         )
         return pb.RevokeAuthorizationResponse(authorization=_authorization(a))
@@ -175,7 +181,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
         request: pb.GetVoucherStatusRequest,
         context: grpc.aio.ServicerContext[pb.GetVoucherStatusRequest, pb.GetVoucherStatusResponse],
     ) -> pb.GetVoucherStatusResponse:
-        s = await voucher.voucher_status(
+        s = await voucher_status(
             self.lifecycle,
             self._channel(),
             request.authCode,
@@ -201,7 +207,7 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             pb.GetSimulatedFaceTemplateRequest, pb.GetSimulatedFaceTemplateResponse
         ],
     ) -> pb.GetSimulatedFaceTemplateResponse:
-        template = await voucher.simulated_face(
+        template = await simulated_face(
             self.lifecycle, self._channel(), request.userName, request.idType, request.idNo
         )
         return pb.GetSimulatedFaceTemplateResponse(faceTemplate=template)

@@ -6,7 +6,3 @@
 - :mod:`.core`: :class:`Settlements`, local or remote, the pending row, the reconciler;
 - :mod:`.notice`: the notices of 6.3.2 d; :mod:`.wire`: the settlement messages.
 """
-
-from node.settlement.core import InsuredPort, Settlements
-
-__all__ = ["InsuredPort", "Settlements"]

@@ -8,6 +8,7 @@ from typing import Any
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.clock import timestamp
 from node.settlement.ledger import SettleInput
+from node.settlement.medtypes import MED_TYPE_OF, MED_TYPE_PROTO
 from node.settlement.policy import Item
 from node.settlement.statement import Part, Statement, Totals
 from node.storage.provincial import Notice
@@ -25,12 +26,6 @@ __all__ = [
     "statement_to_proto",
 ]
 
-MED_TYPE_OF = {
-    pb.MEDICAL_TYPE_OUTPATIENT: "outpatient",
-    pb.MEDICAL_TYPE_INPATIENT: "inpatient",
-    pb.MEDICAL_TYPE_PHARMACY: "pharmacy",
-}
-MED_TYPE_PROTO = {v: k for k, v in MED_TYPE_OF.items()}
 _CATEGORY_OF = {pb.ITEM_CATEGORY_A: "A", pb.ITEM_CATEGORY_B: "B", pb.ITEM_CATEGORY_C: "C"}
 _CATEGORY_PROTO = {v: k for k, v in _CATEGORY_OF.items()}
 _STATE_PROTO = {
