@@ -203,12 +203,26 @@ async def test_token_rules(nation):
     token, terminal = await token_for(nation, auth, "44")
     stub = settlement_stub(nation, "44")
     items = [item("A1", A, 1_000)]
-    await fails(
+    # each refusal of the token says what is wrong with it, and where to settle instead
+    unknown = await fails(
         stub.Settle(
             settle_request("440000ec" + "0" * 30, terminal.org_id, "t-1", items), timeout=10
         ),
         500067,
     )
+    assert "province 44 holds no ecToken 440000ec00" in unknown, unknown
+    assert "scan the holder's code again" in unknown and "issued by" not in unknown, unknown
+    elsewhere = await fails(
+        stub.Settle(
+            settle_request("310000ec" + "0" * 30, terminal.org_id, "t-1b", items), timeout=10
+        ),
+        500067,
+    )
+    assert "was issued by province 31, not 44: settle with province 31" in elsewhere, elsewhere
+    garbage = await fails(
+        stub.Settle(settle_request("x", terminal.org_id, "t-1c", items), timeout=10), 500067
+    )
+    assert "'x'" in garbage and "is not an ecToken" in garbage, garbage
     await fails(stub.Settle(settle_request(token, "H-OTHER", "t-2", items), timeout=10), 500067)
     await fails(stub.Settle(settle_request(token, "", "t-3", items), timeout=10), 500098)
     await fails(stub.Settle(settle_request(token, terminal.org_id, "", items), timeout=10), -2)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from node.domain.ectoken import looks_like_token
+from node.domain.ectoken import looks_like_token, region_of
 from node.domain.regions import province_name
 from node.domain.voucher_state import ACTIVATED, FROZEN, SUPERSEDED
 from node.errors import EcError, invalid
@@ -322,12 +322,25 @@ def serve_tx(
     existing = q_get_by_key(conn, province, inp.org_id, inp.request_id)
     if existing is not None:
         return _same_request(existing, inp)
-    token = q_get_token(conn, inp.ec_token) if looks_like_token(inp.ec_token) else None
-    if token is None:
+    if not looks_like_token(inp.ec_token):
         return EcError(
             500067,
-            f"ecToken {inp.ec_token[:10]}… was not issued by province {province}: settle with "
-            "the province whose terminal scanned the code",
+            f"ecToken {inp.ec_token[:10]!r}… is not an ecToken (6 digits, 'ec', 30 letters or "
+            "digits): pass the ecToken the scan answered",
+        )
+    token = q_get_token(conn, inp.ec_token)
+    if token is None:
+        issuer = inp.ec_token[:2]
+        if inp.ec_token[:6] != region_of(province):
+            return EcError(
+                500067,
+                f"ecToken {inp.ec_token[:10]}… was issued by province {issuer}, not "
+                f"{province}: settle with province {issuer}, whose terminal scanned the code",
+            )
+        return EcError(
+            500067,
+            f"province {province} holds no ecToken {inp.ec_token[:10]}…: it was never issued "
+            "here, or it expired and was cleared; scan the holder's code again",
         )
     if token.expires_at <= now_ms:
         return EcError(500067, "this ecToken has expired: scan the holder's code again")
