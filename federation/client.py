@@ -20,6 +20,7 @@ from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
 from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
+from federation.keepalive import KEEPALIVE_MS, client_options
 from federation.link import Link
 
 if TYPE_CHECKING:  # the stubs' types of aio stubs (no such classes at run time)
@@ -33,16 +34,24 @@ CHANNEL_OPTIONS = [
     ("grpc.enable_retries", 0),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.keepalive_time_ms", 30000),
 ]
 
 
 class PeerClient:
     """An aio channel to another node, calling as ``node_name``."""
 
-    def __init__(self, address: str, node_name: str, *, linger: float = 0.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        node_name: str,
+        *,
+        linger: float = 0.0,
+        keepalive_ms: int = KEEPALIVE_MS,
+    ) -> None:
         self.address = address
-        self.channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+        self.channel = grpc.aio.insecure_channel(
+            address, options=CHANNEL_OPTIONS + client_options(keepalive_ms)
+        )
         self.metadata: tuple[tuple[str, str], ...] = (("ec-node", node_name),)
         self.federation: FederationServiceAsyncStub = FederationServiceStub(self.channel)
         self.admin: AdminServiceAsyncStub = AdminServiceStub(self.channel)
@@ -62,8 +71,15 @@ class NationalClient:
     is refused before it is made when it is clear (:meth:`ready`).
     """
 
-    def __init__(self, address: str, province: str, *, linger: float = 0.0) -> None:
-        self.peer = PeerClient(address, f"p{province}", linger=linger)
+    def __init__(
+        self,
+        address: str,
+        province: str,
+        *,
+        linger: float = 0.0,
+        keepalive_ms: int = KEEPALIVE_MS,
+    ) -> None:
+        self.peer = PeerClient(address, f"p{province}", linger=linger, keepalive_ms=keepalive_ms)
         self.address = address
         self.registered = asyncio.Event()
 

@@ -118,6 +118,7 @@ import grpc
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.client import PeerClient
 from federation.directory import Directory
+from federation.keepalive import KEEPALIVE_MS
 from node.clock import Clock, Entropy
 from node.errors import from_rpc_error, node_answer
 from node.settings import read_settings
@@ -201,8 +202,10 @@ class Delivery:
         origin: str = ORIGIN,
         directory: Directory | None = None,
         backoff_cap_s: float | None = None,
+        keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
         self.origin = origin
+        self.keepalive_ms = keepalive_ms
         self.store = outbox
         self.clock = clock
         self.entropy = entropy
@@ -532,7 +535,9 @@ class Delivery:
             if peer is not None:
                 # Only this destination's worker uses the channel, and it has no call in flight.
                 await peer.close()
-            peer = self._peers[destination] = PeerClient(address, self.origin)
+            peer = self._peers[destination] = PeerClient(
+                address, self.origin, keepalive_ms=self.keepalive_ms
+            )
         return peer
 
 
@@ -545,6 +550,7 @@ def uplink(
     national: str,
     settings: DeliverySettings,
     scan_interval: float,
+    keepalive_ms: int = KEEPALIVE_MS,
 ) -> Delivery:
     """A province's delivery of its own outbox (settlement notices) to ``national``, as
     ``origin`` (``pNN``); national relays each event to the destination its row names."""
@@ -561,4 +567,5 @@ def uplink(
         settings=settings,
         scan_interval=scan_interval,
         backoff_cap_s=UPLINK_BACKOFF_CAP_S,
+        keepalive_ms=keepalive_ms,
     )

@@ -27,6 +27,7 @@ import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.client import PeerClient
+from federation.keepalive import KEEPALIVE_MS
 from node.clock import Clock
 from node.config import ConfigError, parse_address
 from node.domain.regions import is_province, province_name
@@ -52,8 +53,10 @@ class Directory:
         interval: float,
         lease_intervals: float,
         probe_timeout: float = 1.0,
+        keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
         self.store = store
+        self.keepalive_ms = keepalive_ms
         self.clock = clock
         self.interval = interval
         self.lease_ms = int(interval * lease_intervals * 1000)
@@ -109,7 +112,7 @@ class Directory:
 
     async def _answers(self, row: NodeRow) -> bool:
         """Does the registered instance still answer at its address?"""
-        peer = PeerClient(row.address, "national")
+        peer = PeerClient(row.address, "national", keepalive_ms=self.keepalive_ms)
         try:
             who = await peer.federation.Identify(
                 fed_pb.IdentifyRequest(), timeout=self.probe_timeout, metadata=peer.metadata

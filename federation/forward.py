@@ -18,6 +18,7 @@ import grpc
 
 from federation.client import PeerClient
 from federation.directory import Directory
+from federation.keepalive import KEEPALIVE_MS
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, transport_failure
 
@@ -32,9 +33,12 @@ ADDRESS_TTL = 1.0
 
 
 class Forwarder:
-    def __init__(self, directory: Directory, linger: float = 0.0) -> None:
+    def __init__(
+        self, directory: Directory, linger: float = 0.0, keepalive_ms: int = KEEPALIVE_MS
+    ) -> None:
         self.directory = directory
         self.linger = linger  # of the links to the provinces (federation.link)
+        self.keepalive_ms = keepalive_ms
         self._peers: dict[str, PeerClient] = {}
         # province -> (address or None, time.monotonic() of the lookup)
         self._addresses: dict[str, tuple[str | None, float]] = {}
@@ -77,7 +81,9 @@ class Forwarder:
             raise EcError(-3, f"no time left to reach {where}")
         peer = self._peers.get(address)
         if peer is None:
-            peer = self._peers[address] = PeerClient(address, "national", linger=self.linger)
+            peer = self._peers[address] = PeerClient(
+                address, "national", linger=self.linger, keepalive_ms=self.keepalive_ms
+            )
         try:
             return await call(peer, timeout)
         except grpc.RpcError as exc:

@@ -55,6 +55,7 @@ from grpc.aio import AioRpcError, Metadata
 
 from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
+from federation.keepalive import KEEPALIVE_MS
 from node.errors import EcError, to_status
 from node.interceptor import Caller, caller_of, enter_caller, exit_caller, failure_of, log_call
 from node.settings import read_settings
@@ -106,6 +107,11 @@ class LinkSettings:
     # (calls on it await answers); 0 writes every frame at once. Latency of a routed
     # call under load for fewer frames (_Sender); an idle stream never waits.
     linger_ms: float = field(default=1.0, metadata={"zero_ok": True})
+    # Milliseconds between keepalive pings a node sends on a connection to another node
+    # (a peer that stopped answering is noticed within this plus 10 s). The same setting
+    # sets how often the node's server accepts pings (keepalive.server_options): set
+    # apart, a server refuses the pings with GOAWAY too_many_pings and the link drops.
+    keepalive_ms: int = KEEPALIVE_MS
 
     @classmethod
     def from_config(

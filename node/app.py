@@ -45,7 +45,8 @@ from ecnet.v1 import (
     settlement_service_pb2,
     voucher_service_pb2,
 )
-from federation.link import LinkServer
+from federation.keepalive import server_options
+from federation.link import LinkServer, LinkSettings
 from federation.registrar import RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
@@ -289,8 +290,12 @@ class Node:
                     envelopes={TRANS_METHOD: trans_refusal},
                 )
             ],
-            # Without this, a second node could bind the same port and share its traffic.
-            options=[("grpc.so_reuseport", 0)],
+            # Without so_reuseport 0, a second node could bind the same port and share its
+            # traffic. The ping policy accepts the keepalive of the peers' clients.
+            options=[
+                ("grpc.so_reuseport", 0),
+                *server_options(LinkSettings.from_config(self.config.extra).keepalive_ms),
+            ],
         )
         host, _ = parse_address(self.config.listen)
         port, core_said = _add_port(server, self.config.listen)

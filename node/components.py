@@ -99,7 +99,13 @@ class NationalComponents:
         self.config = config
         self.clock = clock
         self.store = store
-        self.directory = Directory(store, clock, config.heartbeat_interval, config.lease_intervals)
+        self.directory = Directory(
+            store,
+            clock,
+            config.heartbeat_interval,
+            config.lease_intervals,
+            keepalive_ms=link.keepalive_ms,
+        )
         self.delivery = Delivery(
             OutboxStore(store.db),
             clock,
@@ -108,6 +114,7 @@ class NationalComponents:
             settings=delivery_settings,
             scan_interval=config.delivery_scan_interval,
             directory=self.directory,
+            keepalive_ms=link.keepalive_ms,
         )
         self.lifecycle = Lifecycle(
             store,
@@ -118,7 +125,11 @@ class NationalComponents:
             self.delivery.wake,
         )
         self.freeze_sweeper = FreezeSweeper(self.lifecycle, lifecycle_settings.freeze_sweep_seconds)
-        self.hub = Hub(Forwarder(self.directory, link.linger), route_deadline, settle_deadline)
+        self.hub = Hub(
+            Forwarder(self.directory, link.linger, link.keepalive_ms),
+            route_deadline,
+            settle_deadline,
+        )
         self.relay = NoticeRelay(store, clock, self.delivery.wake)
 
     def register(self, server: grpc.aio.Server, identity: NodeIdentity) -> LinkServer:
@@ -230,7 +241,9 @@ class ProvincialComponents:
 
         inbox = await Inbox.open(store, clock)
         qr_key = await store.secret(QR_KEY, entropy.token_hex(16))
-        national = NationalClient(config.national, province, linger=link.linger)
+        national = NationalClient(
+            config.national, province, linger=link.linger, keepalive_ms=link.keepalive_ms
+        )
         registrar = Registrar(
             national,
             province,
@@ -247,6 +260,7 @@ class ProvincialComponents:
             national=config.national,
             settings=delivery_settings,
             scan_interval=config.delivery_scan_interval,
+            keepalive_ms=link.keepalive_ms,
         )
         return cls(
             config,
