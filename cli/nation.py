@@ -77,8 +77,9 @@ def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationF
 
 
 def spawn(entry: NodeEntry, national: str, heartbeat: float = 2.0) -> subprocess.Popen[bytes]:
-    Path(entry.data).mkdir(parents=True, exist_ok=True)
-    with open(entry.log, "ab") as log:
+    Path(entry.data).mkdir(mode=0o700, parents=True, exist_ok=True)
+    # The log names callers and outcomes: the node's own, like its data (mode 0600).
+    with os.fdopen(os.open(entry.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         proc = subprocess.Popen(
             entry.command(sys.executable, national, heartbeat),
             stdout=log,

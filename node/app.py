@@ -86,6 +86,15 @@ SERVICE_NAMES = tuple(
 )
 
 
+def private_files(db_path: Path) -> None:
+    """The database file (created if absent) and its WAL and shared-memory files, mode
+    0600: SQLite gives the WAL and -shm files the database file's mode."""
+    os.close(os.open(db_path, os.O_RDWR | os.O_CREAT, 0o600))
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(f"{db_path}{suffix}").chmod(0o600)
+
+
 class NodeStartError(Exception):
     """The node cannot start; the message says why in one line."""
 
@@ -218,12 +227,16 @@ class Node:
     def _lock_data_dir(self) -> None:
         data = self.config.data_dir
         try:
-            data.mkdir(parents=True, exist_ok=True)
+            # The node's alone (personal data, keys): mode 0700, also when it was looser.
+            data.mkdir(mode=0o700, parents=True, exist_ok=True)
+            data.chmod(0o700)
         except OSError as exc:
             raise NodeStartError(f"cannot create data folder {data}: {exc.strerror}") from None
         lock_path = data / "node.lock"
         try:
-            fh = open(lock_path, "a+")  # noqa: SIM115 - held for the node's lifetime
+            fh = os.fdopen(  # noqa: SIM115 - held for the node's lifetime
+                os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+"
+            )
         except OSError as exc:
             raise NodeStartError(f"cannot open {lock_path}: {exc.strerror}") from None
         try:
@@ -264,6 +277,7 @@ class Node:
             store = ProvincialStore(self.db_path, synchronous)
         self._store = store
         try:
+            private_files(self.db_path)
             applied = await store.open()
         except Exception as exc:  # StorageError, or an OS error on the file
             raise NodeStartError(str(exc)) from None

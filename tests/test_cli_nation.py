@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import socket
 import subprocess
 import sys
@@ -66,6 +67,14 @@ def test_nation_lifecycle(nation):
     assert rows["p44"]["directory"] == "up"
     assert rows["national"]["counts"]["persons"] == 300
     assert rows["national"]["counts"]["channels"] == 3
+    # every node's folder, database and log are its own (0700 / 0600)
+    for node in ("national", "p44"):
+        folder = data / node
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        for f in folder.iterdir():
+            if f.suffix in (".db", ".log", ".lock") or f.name.endswith(("-wal", "-shm")):
+                assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
+        assert {f.suffix for f in folder.iterdir()} >= {".db", ".log"}, list(folder.iterdir())
 
     persons = json.loads(
         ecnet(
