@@ -192,6 +192,10 @@ def _status_table(rows: list[NodeStatus]) -> Table:
         # Parked: refused by the province, set aside (ecnet nation retry-parked).
         parked = (f"[red]{parked_n:,}[/red]" if parked_n else "0") if provincial else "-"
         applied = f"{r.get('appliedPosition', 0):,}" if provincial else "-"
+        # National's view, and the province's own when national refuses it.
+        directory = r["directory"] or "-"
+        if r.get("registration", "").startswith("refused"):
+            directory = f"[red]{r['registration']}[/red]"
         table.add_row(
             r["node"],
             r["role"],
@@ -199,7 +203,7 @@ def _status_table(rows: list[NodeStatus]) -> Table:
             r["address"],
             str(r["pid"] or "-"),
             f"[{colour}]{health}[/{colour}]",
-            r["directory"] or "-",
+            directory,
             pending,
             parked,
             applied,

@@ -251,6 +251,9 @@ class NodeStatus(TypedDict):
     parkedEvents: int
     appliedPosition: int
     counts: dict[str, int]
+    # The node's own view of its registration with national (GetNodeInfo.registration):
+    # "registered", "registering", "refused: <reason>"; "" at national or when down.
+    registration: str
 
 
 def collect_status(nation: NationFile) -> list[NodeStatus]:
@@ -268,12 +271,12 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
     for entry in nation.nodes.values():
         health = health_of(entry.address) if pid_alive(entry.pid) else "DOWN"
         counts: dict[str, int] = {}
+        registration = ""
         if health != "DOWN":
             try:
                 with NodeHandle(entry.address) as h:
-                    counts = dict(
-                        h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=3).counts
-                    )
+                    info = h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=3)
+                    counts, registration = dict(info.counts), info.registration
             except CliError:
                 pass
         d = directory.get(entry.province)
@@ -293,6 +296,7 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
                 "parkedEvents": d.parkedEvents if d else 0,
                 "appliedPosition": d.appliedPosition if d else 0,
                 "counts": counts,
+                "registration": registration,
             }
         )
     return rows

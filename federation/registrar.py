@@ -5,7 +5,11 @@ national is unreachable; it reports SERVING only once registered. A refusal beca
 another live node serves the province is fatal: the node stops with that message.
 After that it heartbeats every interval; when national answers that it no longer knows
 this instance (national's directory was reset, or a lease expired and another node
-took over) it registers again. On shutdown it deregisters, best effort.
+took over) it registers again. A refusal then (another node holds the province, or was
+let to take it) does not end the heartbeats: the node logs it once, reports it
+(:attr:`Registrar.state`, in GetNodeInfo and ``nation status``), refuses what needs
+the registration, and registers again every interval until national accepts it. On
+shutdown it deregisters, best effort.
 """
 
 from __future__ import annotations
@@ -52,6 +56,14 @@ class Registrar:
         self.instance_id = instance_id
         self.interval = interval
         self.applied_position = applied_position
+        self.refusal = ""  # national's reason, while it refuses this node
+
+    @property
+    def state(self) -> str:
+        """``registered``, ``refused: <national's reason>`` or ``registering``."""
+        if self.registered.is_set():
+            return "registered"
+        return f"refused: {self.refusal}" if self.refusal else "registering"
 
     @property
     def registered(self) -> asyncio.Event:
@@ -101,6 +113,9 @@ class Registrar:
     async def heartbeat_forever(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
+            if not self.registered.is_set():
+                await self._register_again()
+                continue
             try:
                 resp = await self.peer.federation.Heartbeat(
                     fed_pb.HeartbeatRequest(
@@ -116,7 +131,24 @@ class Registrar:
                 continue
             if not resp.known:
                 log.warning("national does not know this instance; registering again")
-                await self.register()
+                self.registered.clear()
+                await self._register_again()
+
+    async def _register_again(self) -> None:
+        try:
+            await self.register()
+        except RegistrationRefused as exc:
+            if str(exc) != self.refusal:  # once per reason, not every interval
+                log.error(
+                    "national refused this node's registration; trying again every interval",
+                    extra={"fields": {"reason": str(exc), "retry_s": self.interval}},
+                )
+            self.refusal = str(exc)
+            self.registered.clear()
+            return
+        if self.refusal:
+            log.info("registered again after a refusal", extra={"fields": {"was": self.refusal}})
+        self.refusal = ""
 
     async def deregister(self) -> None:
         try:

@@ -297,7 +297,10 @@ class ProvincialComponents:
         )
         federation_service_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
-            ProvincialAdminServicer(identity, self.store, self.uplink), server
+            ProvincialAdminServicer(
+                identity, self.store, self.uplink, lambda: self.registrar.state
+            ),
+            server,
         )
         server.add_generic_rpc_handlers(
             (

@@ -37,7 +37,7 @@ class GetNodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetNodeInfoResponse(_message.Message):
-    __slots__ = ("role", "province", "address", "version", "instanceId", "startedAt", "counts", "pid")
+    __slots__ = ("role", "province", "address", "version", "instanceId", "startedAt", "counts", "pid", "registration")
     class CountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +53,7 @@ class GetNodeInfoResponse(_message.Message):
     STARTEDAT_FIELD_NUMBER: _ClassVar[int]
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
+    REGISTRATION_FIELD_NUMBER: _ClassVar[int]
     role: _federation_service_pb2.NodeRole
     province: str
     address: str
@@ -61,7 +62,8 @@ class GetNodeInfoResponse(_message.Message):
     startedAt: _timestamp_pb2.Timestamp
     counts: _containers.ScalarMap[str, int]
     pid: int
-    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., startedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ...) -> None: ...
+    registration: str
+    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., startedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ..., registration: _Optional[str] = ...) -> None: ...
 
 class NodeEntry(_message.Message):
     __slots__ = ("province", "provinceName", "address", "version", "instanceId", "state", "registeredAt", "lastHeartbeatAt", "pendingEvents", "appliedPosition", "parkedEvents")

@@ -9,6 +9,7 @@ changes by national (:class:`NationalAdminServicer`). At a province those answer
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import grpc
 
@@ -107,12 +108,20 @@ def _parked_pb(requeued: list[Parked]) -> pb.RetryParkedResponse:
 
 class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
     """What every node answers of itself. ``lanes`` is the node's outbox delivery (its
-    parked events are queued again by ``RetryParked``)."""
+    parked events are queued again by ``RetryParked``); ``registration()`` a province's
+    registration with national (``federation.registrar.Registrar.state``)."""
 
-    def __init__(self, identity: NodeIdentity, store: RoleStore, lanes: Delivery) -> None:
+    def __init__(
+        self,
+        identity: NodeIdentity,
+        store: RoleStore,
+        lanes: Delivery,
+        registration: Callable[[], str] = lambda: "",
+    ) -> None:
         self.identity = identity
         self.store = store
         self.lanes = lanes
+        self.registration = registration
 
     async def Ping(
         self,
@@ -136,6 +145,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             startedAt=timestamp(me.started_at_ms),
             counts=await self.store.counts(),
             pid=os.getpid(),
+            registration=self.registration(),
         )
 
     def _lane(self, destination: str) -> str:
