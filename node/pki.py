@@ -21,6 +21,7 @@ On disk (:class:`CertificateAuthority`), under the nation's data folder, mode 07
     DIR/pki/ca.crt  ca.key              the national CA (self-signed)
     DIR/pki/crl.pem                     the revoked serials, signed by the CA
     DIR/pki/index.json                  every certificate the CA issued
+    DIR/pki/.lock                       held while signing or revoking (flock)
     DIR/pki/nodes/national.crt .key     the national node
     DIR/pki/nodes/p44.crt .key          a province (its key made there: :func:`make_request`)
     DIR/pki/operator.crt .key           the national operator
@@ -32,13 +33,14 @@ is written atomically (a temporary file, fsync, rename).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import datetime as dt
 import ipaddress
 import json
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -606,6 +608,17 @@ class CertificateAuthority:
         return cls(folder, key, cert, clock or SystemClock(), entropy or SystemEntropy())
 
     # the index
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The CA's files to this holder alone (``pki/.lock``, flock): two ``ecnet ca``
+        processes signing or revoking at once must not lose each other's index rows."""
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
     def _load_index(self) -> dict[str, Any]:
         try:
             data: dict[str, Any] = json.loads(_read(self.index_path, "CA index"))
@@ -692,17 +705,18 @@ class CertificateAuthority:
             )
             .sign(self.key, hashes.SHA256())
         )
-        index = self._load_index()
-        index["issued"].append(
-            Issued(
-                serial=cert.serial_number,
-                identity=identity.uri,
-                not_before=cert.not_valid_before_utc.isoformat(),
-                not_after=cert.not_valid_after_utc.isoformat(),
-                hosts=hosts,
-            ).to_json()
-        )
-        self._save_index(index)
+        with self._locked():
+            index = self._load_index()
+            index["issued"].append(
+                Issued(
+                    serial=cert.serial_number,
+                    identity=identity.uri,
+                    not_before=cert.not_valid_before_utc.isoformat(),
+                    not_after=cert.not_valid_after_utc.isoformat(),
+                    hosts=hosts,
+                ).to_json()
+            )
+            self._save_index(index)
         return cert
 
     def issue(
@@ -737,6 +751,10 @@ class CertificateAuthority:
         still valid)."""
         if (serial is None) == (identity is None):
             raise PkiError("revoke one serial or one identity")
+        with self._locked():
+            return self._revoke(serial, identity)
+
+    def _revoke(self, serial: int | None, identity: Identity | None) -> list[Issued]:
         index = self._load_index()
         rows = index["issued"]
         matches = [
@@ -755,8 +773,7 @@ class CertificateAuthority:
                 row["revokedAt"] = at
                 done.append(Issued.from_json(row))
         if done:
-            self._save_index(index)
-            self.write_crl()
+            self._write_crl(index, CRL_DAYS)
         return done
 
     def crl(self) -> x509.CertificateRevocationList:
@@ -764,7 +781,11 @@ class CertificateAuthority:
 
     def write_crl(self, days: int = CRL_DAYS) -> x509.CertificateRevocationList:
         """The CRL of every revoked serial in the index, with a new CRL number."""
-        index = self._load_index()
+        with self._locked():
+            return self._write_crl(self._load_index(), days)
+
+    def _write_crl(self, index: dict[str, Any], days: int) -> x509.CertificateRevocationList:
+        """The CRL of ``index`` written, then ``index`` saved with its new CRL number."""
         index["crlNumber"] = int(index.get("crlNumber", 0)) + 1
         now = _utc(self.clock.now())
         ca_ski = self.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value

@@ -169,7 +169,8 @@ def test_files_modes_and_reopening(tmp_path, clock):
     for private in (pki / "ca.key", key_path):
         assert stat.S_IMODE(os.stat(private).st_mode) == 0o600
         assert private.read_bytes().startswith(b"-----BEGIN PRIVATE KEY-----")
-    assert {p.name for p in pki.iterdir()} == {"ca.crt", "ca.key", "crl.pem", "index.json", "nodes"}
+    names = {p.name for p in pki.iterdir()}
+    assert names == {"ca.crt", "ca.key", "crl.pem", "index.json", "nodes", ".lock"}
     assert not [p for p in pki.rglob("*.tmp")]  # no temporary file left behind
 
     again = CertificateAuthority.open(data, clock=clock)
@@ -448,3 +449,30 @@ def test_pem_round_trip(ca):
     cert = leaf(ca, Identity.operator("admin"))
     again = x509.load_pem_x509_certificate(pem(cert))
     assert identity_of(again) == Identity.operator("admin")
+
+
+def test_concurrent_signing_keeps_every_row(tmp_path, clock):
+    """Two operators (or a script) signing at once: each keeps its own handle on the CA,
+    as two ``ecnet ca sign`` processes do, and the index still lists every certificate."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = tmp_path / "nation"
+    CertificateAuthority.create(data, clock=clock)
+    requests = [
+        make_request(Identity.of_province(p), new_key()) for p in ("11", "31", "44", "51") * 4
+    ]
+
+    def sign(request):
+        ca = CertificateAuthority.open(data, clock=clock)
+        cert = ca.sign(request)
+        if cert.serial_number % 2:
+            ca.revoke(serial=cert.serial_number)
+        return cert
+
+    with ThreadPoolExecutor(8) as pool:
+        certs = list(pool.map(sign, requests))
+    ca = CertificateAuthority.open(data, clock=clock)
+    assert sorted(r.serial for r in ca.issued()) == sorted(c.serial_number for c in certs)
+    odd = sorted(c.serial_number for c in certs if c.serial_number % 2)
+    assert sorted(r.serial for r in ca.issued() if r.revoked_at) == odd
+    assert sorted(r.serial_number for r in ca.crl()) == odd
