@@ -33,8 +33,8 @@ is written atomically (a temporary file, fsync, rename).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import datetime as dt
+import fcntl
 import ipaddress
 import json
 import os
