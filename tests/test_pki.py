@@ -476,3 +476,66 @@ def test_concurrent_signing_keeps_every_row(tmp_path, clock):
     odd = sorted(c.serial_number for c in certs if c.serial_number % 2)
     assert sorted(r.serial for r in ca.issued() if r.revoked_at) == odd
     assert sorted(r.serial_number for r in ca.crl()) == odd
+
+
+async def test_renewed_server_certificate_without_restart(tmp_path):
+    """How the wiring can pick up a renewed node certificate: gRPC's
+    ``dynamic_ssl_server_credentials`` asks its fetcher at each new handshake, and the
+    fetcher answers a new configuration when the certificate file changed. Here the
+    first certificate names another host (the handshake fails the client's name check);
+    once ``pki/nodes/national.crt`` is issued again for 127.0.0.1, new connections work,
+    with the server never restarted."""
+    ca = CertificateAuthority.create(tmp_path / "nation", clock=SystemClock())
+    key, crt = ca.issue(Identity.national(), hosts=["10.9.9.9"])
+    ca_pem = ca.cert_path.read_bytes()
+
+    # Written atomically (a rename), a renewed file is a new inode.
+    def version(path):
+        st = path.stat()
+        return (st.st_ino, st.st_mtime_ns)
+
+    loaded = {"crt": version(crt)}
+
+    def configuration():
+        pair = [(key.read_bytes(), crt.read_bytes())]
+        return grpc.ssl_server_certificate_configuration(pair, root_certificates=ca_pem)
+
+    def fetch():
+        now = version(crt)
+        if now == loaded["crt"]:
+            return None  # gRPC keeps what it has
+        loaded["crt"] = now
+        return configuration()
+
+    creds = grpc.dynamic_ssl_server_credentials(
+        configuration(), fetch, require_client_authentication=True
+    )
+
+    async def me(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        return b"ok"
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "ecnet.test.Who", {"Me": grpc.unary_unary_rpc_method_handler(me)}
+            )
+        ]
+    )
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    await server.start()
+    try:
+        ckey, ccrt = ca.issue(Identity.of_province("44"), folder=tmp_path / "p44")
+
+        async def call():
+            args = (ca_pem, ckey.read_bytes(), ccrt.read_bytes(), f"127.0.0.1:{port}")
+            async with _client(*args) as ch:
+                return await ch.unary_unary(WHO)(b"", timeout=10)
+
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await call()
+        assert info.value.code() is grpc.StatusCode.UNAVAILABLE
+        ca.issue(Identity.national(), hosts=["127.0.0.1"])
+        assert await call() == b"ok"
+    finally:
+        await server.stop(None)
