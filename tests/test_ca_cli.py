@@ -107,6 +107,10 @@ async def test_ca_refuses_bad_input(tmp_path):
     d = ("--data", str(data))
     rc, out, err = await ecnet("ca", "list", *d)
     assert rc == 1 and "no CA in" in err and "ecnet ca init" in err, err
+    # One line however long the path: not folded at the console's width (160 when piped).
+    deep = tmp_path / ("a-long-folder-name-" * 10)
+    rc, out, err = await ecnet("ca", "list", "--data", str(deep))
+    assert rc == 1 and err.count("\n") == 1 and str(deep) in err, err
     assert (await ecnet("ca", "init", *d))[0] == 0
 
     cases = [
