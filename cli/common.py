@@ -101,13 +101,14 @@ def reports_errors(fn: Callable[P, R]) -> Callable[P, R]:
                 print_error_json(exc.code if exc.code is not None else UNCODED, str(exc))
             else:
                 prefix = f"error {exc.code}: " if exc.code is not None else "error: "
-                err.print(f"[red]{prefix}[/red]{exc}", highlight=False, markup=True)
+                # soft_wrap: one line however long (a path), never folded at the width
+                err.print(f"[red]{prefix}[/red]{exc}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(1) from None
         except FileNotFoundError as exc:
             if as_json:
                 print_error_json(UNCODED, str(exc))
             else:
-                err.print(f"[red]error:[/red] {exc}", highlight=False)
+                err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
             raise typer.Exit(1) from None
 
     return wrapper

@@ -6,7 +6,8 @@ Failures print one line, with the C.4 code when there is one, and exit non-zero;
 under ``--json`` the answer is what grpcurl prints for it and a failure is
 ``{"code": <C.4 code>, "message": "..."}`` (:mod:`cli.common`). The top-level help
 lists the commands in the order of the work: run a nation, find persons, activate a
-voucher, display a code, scan it, check the token, settle, then the administration.
+voucher, display a code, scan it, check the token, settle, then the administration
+(the national CA last).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from rich.table import Table
 from typer._click.core import Context
 from typer._click.exceptions import ClickException
 
+from cli.ca import ca_app
 from cli.common import (
     DataOpt,
     JsonOpt,
@@ -62,7 +64,7 @@ from ecnet.v1 import common_pb2
 __all__ = ["app", "main"]
 
 # The order of the work: a nation, its persons, a voucher, a code, its scan, the token,
-# the settlement; then the administration of channels and terminals.
+# the settlement; then the administration of channels, terminals and certificates.
 ORDER = (
     "nation",
     "persons",
@@ -75,6 +77,7 @@ ORDER = (
     "settlement",
     "channels",
     "terminals",
+    "ca",
 )
 
 
@@ -134,6 +137,7 @@ app.command(
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(channels_app, name="channels")
 app.add_typer(terminals_app, name="terminals")
+app.add_typer(ca_app, name="ca")
 
 
 def _print_version(value: bool) -> None:

@@ -134,6 +134,7 @@ async def test_version_order_and_examples():
         "settlement",
         "channels",
         "terminals",
+        "ca",
     ], out
 
     # every command's help ends with examples that run the command itself
