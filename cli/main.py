@@ -44,6 +44,7 @@ from cli.nation import (
     Stop,
     check_ports_free,
     collect_status,
+    ensure_pki,
     leave_terminal,
     parse_provinces,
     plan_nation,
@@ -345,6 +346,15 @@ def _start_nation(
     else:
         err.print(
             f"seeded {report.persons:,} persons in {report.seconds:.1f}s ({report.rate:,.0f}/s)"
+        )
+
+    made = ensure_pki(nation)
+    if made:
+        # Not used by the nodes yet: they still talk plaintext (mutual TLS comes next).
+        err.print(
+            f"certificates in {data_dir / 'pki'}: {', '.join(made)} (national CA)",
+            soft_wrap=True,
+            highlight=False,
         )
 
     started = time.monotonic()

@@ -24,8 +24,10 @@ from cli.nationfile import NationFile, NodeEntry, pid_alive
 from cli.rpc import CliError, NodeHandle, health_of
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from node.domain.regions import PROVINCES, is_province, province_name
+from node.pki import CertificateAuthority, Identity, PkiError
 
 __all__ = [
+    "ensure_pki",
     "parse_provinces",
     "plan_nation",
     "spawn",
@@ -300,3 +302,32 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
             }
         )
     return rows
+
+
+def ensure_pki(nation: NationFile) -> list[str]:
+    """The nation's certificates in ``DIR/pki``: the national CA, a key and certificate
+    for every node of the nation (``pki/nodes/<node>.{crt,key}``) and the operator's
+    (``pki/operator.{crt,key}``); what exists is kept (a nation started again keeps its
+    CA). The names of what was made now."""
+    made: list[str] = []
+    try:
+        if (CertificateAuthority.folder_of(nation.data_dir) / "ca.key").exists():
+            ca = CertificateAuthority.open(nation.data_dir)
+        else:  # the first start of this nation
+            ca = CertificateAuthority.create(nation.data_dir)
+            made.append("ca")
+    except PkiError as exc:
+        raise CliError(f"the nation's CA: {exc}", -2) from None
+    for entry in nation.nodes.values():
+        identity = (
+            Identity.national()
+            if entry.role == "national"
+            else Identity.of_province(entry.province)
+        )
+        if not (ca.nodes / f"{identity.stem}.crt").exists():
+            ca.issue(identity)
+            made.append(identity.stem)
+    if not (ca.folder / "operator.crt").exists():
+        ca.issue(Identity.operator("admin"), hosts=(), folder=ca.folder, stem="operator")
+        made.append("operator")
+    return made

@@ -7,12 +7,15 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
+from cli.nation import ensure_pki, plan_nation
 from conftest import reserved_ports
 from node.domain.idno import validate_id
+from node.pki import read_certificate, read_crl, verify
 
 ECNET = [sys.executable, "-m", "cli.main"]
 
@@ -75,6 +78,20 @@ def test_nation_lifecycle(nation):
             if f.suffix in (".db", ".log", ".lock") or f.name.endswith(("-wal", "-shm")):
                 assert stat.S_IMODE(f.stat().st_mode) == 0o600, f
         assert {f.suffix for f in folder.iterdir()} >= {".db", ".log"}, list(folder.iterdir())
+    # the nation's certificates: one CA, every node's identity, the operator's, keys 0600
+    pki = data / "pki"
+    ca = read_certificate(pki / "ca.crt")
+    crl = read_crl(pki / "crl.pem")
+    for stem, uri in [
+        ("nodes/national", "ecnet://national"),
+        ("nodes/p11", "ecnet://province/11"),
+        ("nodes/p44", "ecnet://province/44"),
+        ("operator", "ecnet://operator/admin"),
+    ]:
+        got = verify(read_certificate(pki / f"{stem}.crt"), ca, crl, time.time(), "client")
+        assert got.uri == uri, (stem, got)
+        assert stat.S_IMODE((pki / f"{stem}.key").stat().st_mode) == 0o600, stem
+    assert stat.S_IMODE(pki.stat().st_mode) == 0o700
 
     persons = json.loads(
         ecnet(
@@ -140,3 +157,12 @@ def test_persons_list_against_a_node_that_is_down(tmp_path):
     )
     assert proc.returncode == 1
     assert "error -3" in proc.stderr and "did not answer" in proc.stderr
+
+
+def test_the_nation_keeps_its_ca_and_adds_what_a_new_province_needs(tmp_path):
+    first = plan_nation(tmp_path, ["44"], 51000)
+    assert ensure_pki(first) == ["ca", "national", "p44", "operator"]
+    ca = (tmp_path / "pki" / "ca.crt").read_bytes()
+    assert ensure_pki(first) == []  # started again: nothing made, the same CA
+    assert ensure_pki(plan_nation(tmp_path, ["44", "31"], 51000)) == ["p31"]
+    assert (tmp_path / "pki" / "ca.crt").read_bytes() == ca
