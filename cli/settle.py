@@ -52,6 +52,7 @@ from cli.common import (
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1.settlement_service_pb2_grpc import SettlementServiceStub
+from node.clock import BEIJING
 from node.domain import ectoken
 from node.domain.regions import is_province, province_name
 from node.errors import from_rpc_error, node_answer
@@ -488,7 +489,6 @@ def notices(
 
 
 # -- the day's reconciliation (对账) -------------------------------------------------
-BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 MONEY = ("feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt")
 SCOPES = ("local", "remote", "total")
 PARTS = ("settled", "reversed", "net")

@@ -7,6 +7,7 @@ Production code never calls ``time.time()`` or ``secrets`` directly: it asks the
 
 from __future__ import annotations
 
+import datetime
 import random
 import secrets
 import time
@@ -14,7 +15,19 @@ from dataclasses import dataclass, field
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
-__all__ = ["Clock", "SystemClock", "FakeClock", "Entropy", "SystemEntropy", "SeededEntropy"]
+__all__ = [
+    "BEIJING",
+    "Clock",
+    "SystemClock",
+    "FakeClock",
+    "Entropy",
+    "SystemEntropy",
+    "SeededEntropy",
+]
+
+# China Standard Time (UTC+8, no daylight saving): the settlement year and the day a
+# settlement is reconciled in count in it.
+BEIJING = datetime.timezone(datetime.timedelta(hours=8))
 
 
 class Clock:

@@ -13,13 +13,14 @@ items: :attr:`SettleInput.digest`) is the same, and is refused (-2) otherwise.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
 import sqlite3
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from node.clock import BEIJING
 from node.domain.ectoken import looks_like_token, region_of
 from node.domain.regions import province_name
 from node.domain.voucher_state import ACTIVATED, FROZEN, SUPERSEDED
@@ -60,13 +61,10 @@ __all__ = [
     "account_for_year",
 ]
 
-# Asia/Shanghai has no daylight saving: the settlement year starts at 00:00 UTC+8.
-_UTC8_S = 8 * 3600
-
 
 def year_of(now_ms: int) -> int:
     """The calendar year (Beijing time) that a settlement at ``now_ms`` counts in."""
-    return time.gmtime(now_ms // 1000 + _UTC8_S).tm_year
+    return datetime.datetime.fromtimestamp(now_ms // 1000, BEIJING).year
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from node.clock import BEIJING
 from node.errors import invalid
 from node.storage.db import Database
 from node.storage.settlement import DayRow, DayTotalsRow, q_day_settlements, q_day_totals
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 DAY_MS = 86_400_000
-_UTC8 = datetime.timezone(datetime.timedelta(hours=8))
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TOKEN = re.compile(r"([A-Za-z0-9]{12}):(\d{1,16}):(\d{26})")
 ORG_LEN = 12
@@ -64,7 +64,7 @@ def day_range(date: str) -> tuple[int, int]:
             "counted in China Standard Time (UTC+8)",
             field="date",
         )
-    start = datetime.datetime(day.year, day.month, day.day, tzinfo=_UTC8)
+    start = datetime.datetime(day.year, day.month, day.day, tzinfo=BEIJING)
     start_ms = int(start.timestamp()) * 1000
     return start_ms, start_ms + DAY_MS
 
