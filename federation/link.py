@@ -495,7 +495,7 @@ class LinkServer:
         self._drained = asyncio.Event()
         # One per stream, done when serve() returns.
         self._serving: set[asyncio.Future[None]] = set()
-        # Messages answered, by calling node (``ec-node``): what came over links, and from whom.
+        # Messages answered, by calling node: what came over links, and from whom.
         self.answered: collections.Counter[str] = collections.Counter()
 
     async def serve(
@@ -596,9 +596,7 @@ class LinkServer:
             sender.put(pb.LinkMessage(id=m.id, status=status_bytes(err)))
         finally:
             exit_caller(token)
-            if code == -4:  # refused for who calls: the line names the certificate
-                log_call(method, caller, outcome, code, start, via="link", subject=caller.subject)
-            elif self.log_calls:
+            if self.log_calls or code == -4:  # a refusal is always logged
                 log_call(method, caller, outcome, code, start, via="link")
 
     async def drain(self) -> None:

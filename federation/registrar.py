@@ -10,6 +10,10 @@ let to take it) does not end the heartbeats: the node logs it once, reports it
 (:attr:`Registrar.state`, in GetNodeInfo and ``nation status``), refuses what needs
 the registration, and registers again every interval until national accepts it. On
 shutdown it deregisters, best effort.
+
+National hands the province its CRL at registration and, when it has a newer one, in
+the answer to a heartbeat (``crl``: the holder the node names its callers with,
+``node.tls.Trust``): a revocation reaches every province within a heartbeat interval.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from typing import Protocol
 
 import grpc
 
@@ -28,6 +33,15 @@ from node.errors import from_rpc_error
 __all__ = ["Registrar", "RegistrationRefused"]
 
 log = logging.getLogger("ecnet.registrar")
+
+
+class CrlHolder(Protocol):
+    """Where a node keeps the CRL it names callers with (``node.tls.Trust``)."""
+
+    @property
+    def crl_number(self) -> int: ...
+
+    def take_crl_der(self, data: bytes) -> bool: ...
 
 
 class RegistrationRefused(Exception):
@@ -47,8 +61,10 @@ class Registrar:
         instance_id: str,
         interval: float,
         applied_position: Callable[[], int] = lambda: 0,
+        crl: CrlHolder | None = None,
     ) -> None:
         self.national = national
+        self.crl = crl
         self.peer = national.peer
         self.province = province
         self.address = ""
@@ -106,6 +122,8 @@ class Registrar:
                 continue
             if resp.heartbeatIntervalSeconds > 0:
                 self.interval = min(self.interval, float(resp.heartbeatIntervalSeconds))
+            if self.crl is not None:
+                self.crl.take_crl_der(resp.crl)
             self.registered.set()
             log.info("registered with national", extra={"fields": {"national": self.peer.address}})
             return
@@ -122,6 +140,7 @@ class Registrar:
                         province=self.province,
                         instanceId=self.instance_id,
                         appliedPosition=self.applied_position(),
+                        crlNumber=self.crl.crl_number if self.crl is not None else 0,
                     ),
                     timeout=max(self.interval, 1.0),
                     metadata=self.peer.metadata,
@@ -129,6 +148,8 @@ class Registrar:
             except grpc.RpcError as exc:
                 log.warning("heartbeat failed", extra={"fields": {"error": from_rpc_error(exc)[1]}})
                 continue
+            if self.crl is not None:
+                self.crl.take_crl_der(resp.crl)
             if not resp.known:
                 log.warning("national does not know this instance; registering again")
                 self.registered.clear()

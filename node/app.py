@@ -309,6 +309,7 @@ class Node:
             store,
             self.instance_id,
             dialer,
+            trust,
             self.liveness_verifier,
         )
         self._components = components

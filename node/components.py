@@ -66,7 +66,7 @@ from node.settlement.settings import SettlementSettings
 from node.storage.national import NationalStore
 from node.storage.outbox import OutboxStore
 from node.storage.provincial import ProvincialStore
-from node.tls import Dialer
+from node.tls import Dialer, Trust
 from node.voucher.biometric import LivenessVerifier, SimulatedFaceVerifier
 from node.voucher.context import Lifecycle
 from node.voucher.freeze import FreezeSweeper
@@ -89,8 +89,10 @@ class NationalComponents:
         entropy: Entropy,
         store: NationalStore,
         dialer: Dialer,
+        trust: Trust | None,
         verifier: LivenessVerifier | None = None,
     ) -> None:
+        self.trust = trust
         extra = config.extra
         lifecycle_settings = LifecycleSettings.from_config(extra)
         delivery_settings = DeliverySettings.from_config(extra)
@@ -146,6 +148,7 @@ class NationalComponents:
             self.hub,
             self.relay,
             self.lifecycle,
+            self.trust,
         )
         admin = NationalAdminServicer(
             identity, self.store, self.delivery, self.directory, self.lifecycle
@@ -232,6 +235,7 @@ class ProvincialComponents:
         store: ProvincialStore,
         instance_id: str,
         dialer: Dialer,
+        trust: Trust | None,
     ) -> ProvincialComponents:
         extra, province = config.extra, config.province
         link = LinkSettings.from_config(extra)
@@ -256,6 +260,7 @@ class ProvincialComponents:
             instance_id,
             config.heartbeat_interval,
             applied_position=lambda: inbox.position,
+            crl=trust,
         )
         outbox = uplink(
             store.db,
@@ -357,10 +362,13 @@ async def build(
     store: NationalStore | ProvincialStore,
     instance_id: str,
     dialer: Dialer,
+    trust: Trust | None,
     verifier: LivenessVerifier | None = None,
 ) -> Components:
     """The components of ``config.role`` over its open ``store``; ``dialer`` makes their
     channels to other nodes."""
     if isinstance(store, NationalStore):
-        return NationalComponents(config, clock, entropy, store, dialer, verifier)
-    return await ProvincialComponents.build(config, clock, entropy, store, instance_id, dialer)
+        return NationalComponents(config, clock, entropy, store, dialer, trust, verifier)
+    return await ProvincialComponents.build(
+        config, clock, entropy, store, instance_id, dialer, trust
+    )

@@ -207,10 +207,15 @@ def failure_of(exc: Exception, method: str, node_name: str) -> tuple[str, EcErro
 def log_call(
     method: str, caller: Caller, outcome: str, code: int, start: float, **more: object
 ) -> None:
-    """The one log line of a call (``start``: its ``time.perf_counter()``)."""
+    """The one log line of a call (``start``: its ``time.perf_counter()``); a call
+    refused for who made it (-4) is a warning, its line naming the certificate's subject."""
     routine = method in ROUTINE_METHODS and outcome == "OK"
+    level = logging.DEBUG if routine else logging.INFO
+    if code == -4:
+        level = logging.WARNING
+        more.setdefault("subject", caller.subject)
     log.log(
-        logging.DEBUG if routine else logging.INFO,
+        level,
         "call",
         extra={
             "fields": {

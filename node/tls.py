@@ -41,6 +41,7 @@ from typing import Any, cast
 
 import grpc
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from node.clock import Clock
 from node.config import ConfigError
@@ -294,6 +295,24 @@ class Trust:
             raise ConfigError("the CRL is not signed by the national CA")
         self._crl = crl
         self._revoked = frozenset(r.serial_number for r in crl)
+
+    def crl_der(self, newer_than: int = -1) -> bytes:
+        """The CRL in force (DER) when its number is above ``newer_than``; else b""."""
+        crl = self.crl
+        if crl is None or crl_number(crl) <= newer_than:
+            return b""
+        return crl.public_bytes(serialization.Encoding.DER)
+
+    def take_crl_der(self, data: bytes) -> bool:
+        """:meth:`take_crl` of a DER CRL handed over by national (b"": nothing)."""
+        if not data:
+            return False
+        try:
+            crl = x509.load_der_x509_crl(data)
+        except ValueError:
+            log.warning("CRL refused: not a DER CRL")
+            return False
+        return self.take_crl(crl)
 
     def take_crl(self, crl: x509.CertificateRevocationList) -> bool:
         """Take ``crl`` when the CA signed it and it is newer than the one in force."""

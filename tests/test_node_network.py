@@ -179,7 +179,7 @@ async def test_registration_input_is_checked(cluster):
             metadata=s.metadata,
         )
     )
-    assert (code, status) == (-4, grpc.StatusCode.PERMISSION_DENIED) and "p44" in message
+    assert (code, status) == (-4, grpc.StatusCode.PERMISSION_DENIED) and "province/44" in message
 
 
 async def test_national_only_calls_on_a_province_say_where_to_go(cluster):

@@ -36,28 +36,34 @@ class RegisterRequest(_message.Message):
     def __init__(self, province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
-    __slots__ = ("heartbeatIntervalSeconds", "registeredAt")
+    __slots__ = ("heartbeatIntervalSeconds", "registeredAt", "crl")
     HEARTBEATINTERVALSECONDS_FIELD_NUMBER: _ClassVar[int]
     REGISTEREDAT_FIELD_NUMBER: _ClassVar[int]
+    CRL_FIELD_NUMBER: _ClassVar[int]
     heartbeatIntervalSeconds: int
     registeredAt: _timestamp_pb2.Timestamp
-    def __init__(self, heartbeatIntervalSeconds: _Optional[int] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    crl: bytes
+    def __init__(self, heartbeatIntervalSeconds: _Optional[int] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., crl: _Optional[bytes] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
-    __slots__ = ("province", "instanceId", "appliedPosition")
+    __slots__ = ("province", "instanceId", "appliedPosition", "crlNumber")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     INSTANCEID_FIELD_NUMBER: _ClassVar[int]
     APPLIEDPOSITION_FIELD_NUMBER: _ClassVar[int]
+    CRLNUMBER_FIELD_NUMBER: _ClassVar[int]
     province: str
     instanceId: str
     appliedPosition: int
-    def __init__(self, province: _Optional[str] = ..., instanceId: _Optional[str] = ..., appliedPosition: _Optional[int] = ...) -> None: ...
+    crlNumber: int
+    def __init__(self, province: _Optional[str] = ..., instanceId: _Optional[str] = ..., appliedPosition: _Optional[int] = ..., crlNumber: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("known",)
+    __slots__ = ("known", "crl")
     KNOWN_FIELD_NUMBER: _ClassVar[int]
+    CRL_FIELD_NUMBER: _ClassVar[int]
     known: bool
-    def __init__(self, known: _Optional[bool] = ...) -> None: ...
+    crl: bytes
+    def __init__(self, known: _Optional[bool] = ..., crl: _Optional[bytes] = ...) -> None: ...
 
 class DeregisterRequest(_message.Message):
     __slots__ = ("province", "instanceId")

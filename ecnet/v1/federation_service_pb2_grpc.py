@@ -31,10 +31,11 @@ class FederationServiceStub:
     relays the provinces' settlement notices); cross-province calls are routed through
     national to the node that alone may answer them (4.9).
 
-    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
-    province code ("p44"). A node may act only for itself (else -4); a routed call
-    reaches a province only from national (-4). A call the receiving role does not
-    serve answers -5.
+    Identity: mutual TLS. The calling node is the one its certificate names
+    (ecnet://national or ecnet://province/NN, issued by the national CA); this service
+    answers nodes only (anyone else: -4, PERMISSION_DENIED). A node may act only for
+    itself (else -4); a routed call or an event reaches a province only from national
+    (-4). A call the receiving role does not serve answers -5.
     """
 
     def __init__(self, channel):
@@ -101,10 +102,11 @@ class FederationServiceServicer:
     relays the provinces' settlement notices); cross-province calls are routed through
     national to the node that alone may answer them (4.9).
 
-    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
-    province code ("p44"). A node may act only for itself (else -4); a routed call
-    reaches a province only from national (-4). A call the receiving role does not
-    serve answers -5.
+    Identity: mutual TLS. The calling node is the one its certificate names
+    (ecnet://national or ecnet://province/NN, issued by the national CA); this service
+    answers nodes only (anyone else: -4, PERMISSION_DENIED). A node may act only for
+    itself (else -4); a routed call or an event reaches a province only from national
+    (-4). A call the receiving role does not serve answers -5.
     """
 
     def Register(self, request, context):
@@ -254,10 +256,11 @@ class FederationService:
     relays the provinces' settlement notices); cross-province calls are routed through
     national to the node that alone may answer them (4.9).
 
-    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
-    province code ("p44"). A node may act only for itself (else -4); a routed call
-    reaches a province only from national (-4). A call the receiving role does not
-    serve answers -5.
+    Identity: mutual TLS. The calling node is the one its certificate names
+    (ecnet://national or ecnet://province/NN, issued by the national CA); this service
+    answers nodes only (anyone else: -4, PERMISSION_DENIED). A node may act only for
+    itself (else -4); a routed call or an event reaches a province only from national
+    (-4). A call the receiving role does not serve answers -5.
     """
 
     @staticmethod

@@ -35,10 +35,11 @@ class FederationServiceStub:
     relays the provinces' settlement notices); cross-province calls are routed through
     national to the node that alone may answer them (4.9).
 
-    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
-    province code ("p44"). A node may act only for itself (else -4); a routed call
-    reaches a province only from national (-4). A call the receiving role does not
-    serve answers -5.
+    Identity: mutual TLS. The calling node is the one its certificate names
+    (ecnet://national or ecnet://province/NN, issued by the national CA); this service
+    answers nodes only (anyone else: -4, PERMISSION_DENIED). A node may act only for
+    itself (else -4); a routed call or an event reaches a province only from national
+    (-4). A call the receiving role does not serve answers -5.
     """
 
     @_typing.overload
@@ -89,10 +90,11 @@ class FederationServiceAsyncStub(FederationServiceStub):
     relays the provinces' settlement notices); cross-province calls are routed through
     national to the node that alone may answer them (4.9).
 
-    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
-    province code ("p44"). A node may act only for itself (else -4); a routed call
-    reaches a province only from national (-4). A call the receiving role does not
-    serve answers -5.
+    Identity: mutual TLS. The calling node is the one its certificate names
+    (ecnet://national or ecnet://province/NN, issued by the national CA); this service
+    answers nodes only (anyone else: -4, PERMISSION_DENIED). A node may act only for
+    itself (else -4); a routed call or an event reaches a province only from national
+    (-4). A call the receiving role does not serve answers -5.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -139,10 +141,11 @@ class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
     relays the provinces' settlement notices); cross-province calls are routed through
     national to the node that alone may answer them (4.9).
 
-    Metadata: the calling node names itself in `ec-node`: "national", or "p" + its
-    province code ("p44"). A node may act only for itself (else -4); a routed call
-    reaches a province only from national (-4). A call the receiving role does not
-    serve answers -5.
+    Identity: mutual TLS. The calling node is the one its certificate names
+    (ecnet://national or ecnet://province/NN, issued by the national CA); this service
+    answers nodes only (anyone else: -4, PERMISSION_DENIED). A node may act only for
+    itself (else -4); a routed call or an event reaches a province only from national
+    (-4). A call the receiving role does not serve answers -5.
     """
 
     @_abc_1.abstractmethod

@@ -13,8 +13,8 @@ Every node answers ``Identify`` and carries routed calls on ``Link`` streams
   national), and ``DeliverEvents`` from national (``federation.inbox``). The directory
   and ``FetchVoucher`` answer -5.
 
-The caller is the ``ec-node`` metadata (``current_caller().node``); a node may speak
-only for itself.
+The caller is the node its certificate names (``current_caller().node``, decided in
+``node.interceptor``; only nodes reach this service); a node may speak only for itself.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from node.interceptor import current_caller
 from node.services.identity import NodeIdentity
 from node.settlement.core import Settlements
 from node.settlement.wire import settlement_to_proto
+from node.tls import Trust
 from node.voucher.context import Lifecycle
 from node.voucher.fetch import fetch_voucher
 from node.wire.voucher import cached_voucher_data
@@ -121,8 +122,10 @@ class NationalFederationServicer(FederationServicer):
         hub: Hub,
         relay: NoticeRelay,
         lifecycle: Lifecycle,
+        trust: Trust | None = None,
     ) -> None:
         super().__init__(identity, log_calls)
+        self.trust = trust  # its CRL goes to the provinces (None: --insecure)
         self.clock = clock
         self.directory = directory
         self.hub = hub
@@ -131,10 +134,14 @@ class NationalFederationServicer(FederationServicer):
 
     @staticmethod
     def _check_caller(province: str) -> None:
-        # Until mutual TLS, a node asserts itself in metadata; it may speak only for itself.
+        """Only the holder of province NN's certificate speaks for NN."""
         caller = current_caller().node
-        if caller and caller != f"p{province}":
-            raise EcError(-4, f"node {caller} may not act for province {province}")
+        if caller != f"p{province}":
+            raise EcError(
+                -4,
+                f"only province {province or '?'}'s own node may do this "
+                f"(caller: {current_caller().describe()})",
+            )
 
     async def Register(
         self,
@@ -149,6 +156,7 @@ class NationalFederationServicer(FederationServicer):
         return pb.RegisterResponse(
             heartbeatIntervalSeconds=max(1, int(self.directory.interval)),
             registeredAt=timestamp(self.clock.now_ms()),
+            crl=self.trust.crl_der() if self.trust is not None else b"",
         )
 
     async def Heartbeat(
@@ -160,7 +168,8 @@ class NationalFederationServicer(FederationServicer):
         known = await self.directory.heartbeat(
             request.province, request.instanceId, request.appliedPosition
         )
-        return pb.HeartbeatResponse(known=known)
+        crl = self.trust.crl_der(request.crlNumber) if self.trust is not None else b""
+        return pb.HeartbeatResponse(known=known, crl=crl)
 
     async def Deregister(
         self,
