@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2
 
 from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
 from node.pki import CertificateAuthority, Identity
+from node.tls import INSECURE_CLAIM
 
 if TYPE_CHECKING:
     from ecnet.v1.admin_service_pb2_grpc import AdminServiceAsyncStub
@@ -103,8 +104,15 @@ def copy_database(src: Path, dest_dir: Path) -> None:
             shutil.copy2(f, dest_dir / f.name)
 
 
+# ECNET_BENCH_INSECURE=1: the nodes serve plaintext (--insecure) and the bench calls them
+# so, for the figures beside mutual TLS; every other run is over mutual TLS.
+INSECURE = os.environ.get("ECNET_BENCH_INSECURE") == "1"
+TRANSPORT = "plaintext (--insecure)" if INSECURE else "mutual TLS"
+
+
 class NodeProcess:
-    """One ``python -m node`` child process and an aio channel to it."""
+    """One ``python -m node`` child process and an aio channel to it (mutual TLS as the
+    nation's operator; plaintext under ``ECNET_BENCH_INSECURE=1``)."""
 
     def __init__(
         self,
@@ -137,8 +145,11 @@ class NodeProcess:
     def pki(self) -> Path:
         return CertificateAuthority.folder_of(self.nation)
 
-    def credentials(self) -> grpc.ChannelCredentials:
-        """This node's certificate made if missing; the operator's credentials."""
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        """This node's certificate made if missing; the operator's credentials (None:
+        plaintext)."""
+        if INSECURE:
+            return None
         ca = CertificateAuthority.open(self.nation)
         identity = (
             Identity.national() if self.role == "national" else Identity.of_province(self.province)
@@ -149,14 +160,26 @@ class NodeProcess:
             ca.cert_path.read_bytes(), key.read_bytes(), cert.read_bytes()
         )
 
-    def channel_as(self, identity: Identity) -> grpc.aio.Channel:
+    def channel_as(
+        self, identity: Identity
+    ) -> tuple[grpc.aio.Channel, tuple[tuple[str, str], ...]]:
         """Another aio channel to the node, with the certificate of ``identity`` (made if
-        missing): a test or the bench calling as a node. The caller closes it."""
+        missing), and the metadata of its calls: a test or the bench calling as a node
+        (plaintext: claiming it). The caller closes the channel."""
+        if INSECURE:
+            return grpc.aio.insecure_channel(self.address), ((INSECURE_CLAIM, identity.uri),)
         ca = CertificateAuthority.open(self.nation)
         key, cert = ca.ensure(identity)
         credentials = grpc.ssl_channel_credentials(
             ca.cert_path.read_bytes(), key.read_bytes(), cert.read_bytes()
         )
+        return grpc.aio.secure_channel(self.address, credentials), ()
+
+    def new_channel(self) -> grpc.aio.Channel:
+        """A channel of its own (a new connection, and handshake, at its first call)."""
+        credentials = self.credentials()
+        if credentials is None:
+            return grpc.aio.insecure_channel(self.address)
         return grpc.aio.secure_channel(self.address, credentials)
 
     @property
@@ -179,7 +202,7 @@ class NodeProcess:
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", self.national]
-        cmd += ["--pki", str(self.pki)]
+        cmd += ["--insecure"] if INSECURE else ["--pki", str(self.pki)]
         if not self.log_calls:
             cmd.append("--quiet")
         return cmd
@@ -198,7 +221,11 @@ class NodeProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self._channel = grpc.aio.secure_channel(self.address, credentials)
+        self._channel = (
+            grpc.aio.insecure_channel(self.address)
+            if credentials is None
+            else grpc.aio.secure_channel(self.address, credentials)
+        )
         await self._wait_serving(timeout)
         return self
 

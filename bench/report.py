@@ -18,6 +18,7 @@ from rich.table import Table
 
 from bench.env import Params
 from bench.nation import StartupResult
+from bench.nodes import TRANSPORT
 from bench.rounds import Measurement, Round, Summary, summarize, summarize_noop
 from bench.seeding import SeedResult
 
@@ -97,6 +98,7 @@ def header(params: Params) -> dict[str, Any]:
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "grpcio": grpc.__version__,
+        "transport": TRANSPORT,
         "cpu_count": os.cpu_count(),
         "loadavg_at_start": loadavg(),
         "params": asdict(params),
@@ -108,7 +110,8 @@ def _table(report: Report) -> Table:
     table = Table(
         title=f"ecnet bench: {p['rounds']} rounds per scenario, each between two no-ops;"
         f" {p['concurrency']} calls in flight, {p['seconds']:g} s (no-op: half) after "
-        f"{p['warmup']:g} s warm-up; population {p['population']:,}",
+        f"{p['warmup']:g} s warm-up; population {p['population']:,}; "
+        f"{report.header.get('transport', 'mutual TLS')}",
         title_justify="left",
     )
     table.add_column("scenario")

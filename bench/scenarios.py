@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from bench.env import Env
 from bench.load import Call
 from ecnet.v1 import admin_service_pb2 as admin_pb
+from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from ecnet.v1 import federation_service_pb2_grpc
 from node.pki import Identity
 
 __all__ = ["Scenario", "SCENARIOS", "BASELINE", "scenario", "select", "TIMEOUT"]
@@ -97,6 +97,24 @@ async def ping_logged(env: Env) -> Call:
     return lambda: stub.Ping(req, timeout=TIMEOUT)
 
 
+@scenario("no-op on a new connection each call (the TLS handshake)")
+async def ping_new_connection(env: Env) -> Call:
+    # What a connection costs: TCP, the TLS 1.3 handshake with both certificates checked,
+    # HTTP/2 set-up, then the no-op. Nodes keep their channels open, so this is paid once
+    # per peer, not per call (plaintext: the same without the handshake).
+    node = await env.national()
+    req = admin_pb.PingRequest()
+
+    async def call() -> admin_pb.PingResponse:
+        channel = node.new_channel()
+        try:
+            return await admin_service_pb2_grpc.AdminServiceStub(channel).Ping(req, timeout=TIMEOUT)
+        finally:
+            await channel.close()
+
+    return call
+
+
 @scenario("GetNodeInfo (counts over the registry)")
 async def get_node_info(env: Env) -> Call:
     stub = (await env.national()).admin
@@ -130,10 +148,10 @@ async def heartbeat(env: Env) -> Call:
     # registering would replace the bench's instance (its heartbeats would then write
     # nothing), while events for a province at the bench's dead address would keep
     # national retrying deliveries.
-    channel = (await env.national()).channel_as(Identity.of_province(HEARTBEAT_PROVINCE))
+    national = await env.national()
+    channel, metadata = national.channel_as(Identity.of_province(HEARTBEAT_PROVINCE))
     env.on_close(channel.close)
     federation = federation_service_pb2_grpc.FederationServiceStub(channel)
-    metadata: tuple[tuple[str, str], ...] = ()
     instance_id = uuid.uuid4().hex
     await federation.Register(
         fed_pb.RegisterRequest(
