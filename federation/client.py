@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ecnet.v1 import admin_service_pb2 as admin_pb
@@ -56,6 +57,8 @@ class PeerClient:
     ) -> None:
         self.address = address
         self.peer = peer
+        self.dialer = dialer
+        self.version = dialer.version()  # of the node's certificate the channel shows
         self.channel = dialer.channel(
             address, peer_identity(peer), CHANNEL_OPTIONS + client_options(keepalive_ms)
         )
@@ -64,6 +67,10 @@ class PeerClient:
         self.admin: AdminServiceAsyncStub = AdminServiceStub(self.channel)
         # The routed calls (RouteQuery, RouteSettle, RouteReverse), on one stream.
         self.link = Link(self.channel, self.metadata, address, linger)
+
+    def stale(self) -> bool:
+        """The node's certificate was renewed since this channel was made."""
+        return self.dialer.version() != self.version
 
     async def close(self) -> None:
         await self.link.close()
@@ -86,11 +93,22 @@ class NationalClient:
         linger: float = 0.0,
         keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
-        self.peer = PeerClient(
+        self._make: Callable[[], PeerClient] = lambda: PeerClient(
             address, "national", dialer, linger=linger, keepalive_ms=keepalive_ms
         )
+        self._peer = self._make()
+        self._retired: list[PeerClient] = []
         self.address = address
         self.registered = asyncio.Event()
+
+    @property
+    def peer(self) -> PeerClient:
+        """The channel to national; made again once this node's certificate was renewed
+        (the old one's calls in flight finish on it; it is closed with this client)."""
+        if self._peer.stale():
+            self._retired.append(self._peer)
+            self._peer = self._make()
+        return self._peer
 
     def ready(self) -> bool:
         return self.registered.is_set()
@@ -139,4 +157,6 @@ class NationalClient:
         )
 
     async def close(self) -> None:
-        await self.peer.close()
+        await self._peer.close()
+        while self._retired:
+            await self._retired.pop().close()

@@ -534,7 +534,7 @@ class Delivery:
 
     async def _peer(self, destination: str, address: str) -> PeerClient:
         peer = self._peers.get(destination)
-        if peer is None or peer.address != address:
+        if peer is None or peer.address != address or peer.stale():
             if peer is not None:
                 # Only this destination's worker uses the channel, and it has no call in flight.
                 await peer.close()

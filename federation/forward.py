@@ -46,6 +46,8 @@ class Forwarder:
         self.linger = linger  # of the links to the provinces (federation.link)
         self.keepalive_ms = keepalive_ms
         self._peers: dict[str, PeerClient] = {}
+        # Channels made with a certificate since renewed: closed when the node stops.
+        self._retired: list[PeerClient] = []
         # province -> (address or None, time.monotonic() of the lookup)
         self._addresses: dict[str, tuple[str | None, float]] = {}
 
@@ -86,6 +88,9 @@ class Forwarder:
         if timeout <= 0:
             raise EcError(-3, f"no time left to reach {where}")
         peer = self._peers.get(address)
+        if peer is not None and peer.stale():  # national's certificate was renewed
+            self._retired.append(self._peers.pop(address))  # calls in flight finish on it
+            peer = None
         if peer is None:
             peer = self._peers[address] = PeerClient(
                 address,
@@ -114,3 +119,5 @@ class Forwarder:
     async def close(self) -> None:
         for address in list(self._peers):
             await self._drop(address)
+        while self._retired:
+            await self._retired.pop().close()

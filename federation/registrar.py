@@ -27,7 +27,7 @@ from typing import Protocol
 import grpc
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from federation.client import NationalClient
+from federation.client import NationalClient, PeerClient
 from node.errors import from_rpc_error
 
 __all__ = ["Registrar", "RegistrationRefused"]
@@ -65,7 +65,6 @@ class Registrar:
     ) -> None:
         self.national = national
         self.crl = crl
-        self.peer = national.peer
         self.province = province
         self.address = ""
         self.version = version
@@ -80,6 +79,10 @@ class Registrar:
         if self.registered.is_set():
             return "registered"
         return f"refused: {self.refusal}" if self.refusal else "registering"
+
+    @property
+    def peer(self) -> PeerClient:
+        return self.national.peer
 
     @property
     def registered(self) -> asyncio.Event:

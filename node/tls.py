@@ -376,6 +376,11 @@ class Dialer:
             () if tls is not None else ((INSECURE_CLAIM, me.uri),)
         )
 
+    def version(self) -> int:
+        """Changes when the node's certificate was renewed (looked at once a second at
+        most): a channel made at another version is made again before its next use."""
+        return self.tls.refresh() if self.tls is not None else 0
+
     def channel(
         self, address: str, peer: Identity, options: list[tuple[str, Any]]
     ) -> grpc.aio.Channel:

@@ -306,3 +306,24 @@ async def test_insecure_is_plaintext_believes_claims_and_says_so(cluster, caplog
         metadata=((INSECURE_CLAIM, "ecnet://province/44"),),
     )
     assert not answer.known
+
+
+async def test_a_province_calls_with_its_renewed_certificate_once_the_old_is_revoked(tmp_path):
+    cluster = await _ca_of_its_own(tmp_path)
+    try:
+        national = await cluster.start_national()
+        p44 = await cluster.start_province("44")
+        ca = CertificateAuthority.open(cluster.pki.root)
+        old = next(i for i in ca.issued() if i.identity == "ecnet://province/44")
+        ca.issue(Identity.of_province("44"))  # renewed in place, then the old one revoked
+        await asyncio.sleep(1.1)  # the node looks at its files once a second
+        ca.revoke(serial=old.serial)
+        stubs = cluster.stubs(national)
+        await asyncio.sleep(2.0)  # ten heartbeats, a lease is three
+        nodes = (await stubs.admin.ListNodes(admin_pb.ListNodesRequest())).nodes
+        entry = next(n for n in nodes if n.province == "44")
+        assert entry.state == admin_pb.NODE_STATE_UP and entry.address == p44.address
+        info = await cluster.stubs(p44).admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())
+        assert info.registration == "registered"
+    finally:
+        await cluster.close()
