@@ -203,8 +203,12 @@ class Delivery:
         directory: Directory | None = None,
         backoff_cap_s: float | None = None,
         keepalive_ms: int = KEEPALIVE_MS,
+        prepare: Callable[[fed_pb.Event], None] | None = None,
     ) -> None:
         self.origin = origin
+        # Called on each event as it is sent (national: its endorsement of a relayed
+        # event's origin key, node.wire.signing); the stored body is not changed.
+        self._prepare = prepare
         self.keepalive_ms = keepalive_ms
         self.store = outbox
         self.clock = clock
@@ -379,6 +383,8 @@ class Delivery:
         for row in batch:
             event = fed_pb.Event.FromString(row.body)
             event.sequence = row.seq
+            if self._prepare is not None:
+                self._prepare(event)
             events.append(event)
         first, last = batch[0].seq, batch[-1].seq
         epoch, created = await self.store.epoch()

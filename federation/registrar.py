@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -47,7 +47,13 @@ class Registrar:
         instance_id: str,
         interval: float,
         applied_position: Callable[[], int] = lambda: 0,
+        national_key: Callable[[bytes], Awaitable[None]] | None = None,
+        sign_key: bytes = b"",
     ) -> None:
+        # This node's SM2 public key, sent with every Register (node.wire.signing).
+        self.sign_key = sign_key
+        # Given national's signing key from each answer (federation.inbox keeps it).
+        self.national_key = national_key
         self.national = national
         self.peer = national.peer
         self.province = province
@@ -83,6 +89,7 @@ class Registrar:
                         address=self.address,
                         version=self.version,
                         instanceId=self.instance_id,
+                        signKey=self.sign_key,
                     ),
                     timeout=5,
                     metadata=self.peer.metadata,
@@ -104,6 +111,8 @@ class Registrar:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, 5.0)
                 continue
+            if self.national_key is not None:
+                await self.national_key(resp.nationalSignKey)
             if resp.heartbeatIntervalSeconds > 0:
                 self.interval = min(self.interval, float(resp.heartbeatIntervalSeconds))
             self.registered.set()
@@ -129,6 +138,8 @@ class Registrar:
             except grpc.RpcError as exc:
                 log.warning("heartbeat failed", extra={"fields": {"error": from_rpc_error(exc)[1]}})
                 continue
+            if self.national_key is not None:
+                await self.national_key(resp.nationalSignKey)
             if not resp.known:
                 log.warning("national does not know this instance; registering again")
                 self.registered.clear()

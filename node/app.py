@@ -59,6 +59,7 @@ from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
 from node.voucher.biometric import LivenessVerifier
+from node.wire.signing import EventSigner, SignKeyError, load_sign_key
 
 __all__ = [
     "ConfigError",
@@ -178,6 +179,8 @@ class Node:
         self.port = 0
         self.health = health.aio.HealthServicer()
         self._store: NationalStore | ProvincialStore | None = None
+        # The node's SM2 key that signs the events it originates (from start on).
+        self.signer: EventSigner | None = None
         self._components: Components | None = None
         self._links: LinkServer | None = None
         self._server: grpc.aio.Server | None = None
@@ -290,9 +293,20 @@ class Node:
 
     async def _start(self) -> None:
         await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        try:
+            key = load_sign_key(self.config.sign_key_path, self.entropy)
+        except SignKeyError as exc:
+            raise NodeStartError(str(exc)) from None
+        self.signer = EventSigner(self.config.name, key)
         store = await self._open_store()
         components = await build(
-            self.config, self.clock, self.entropy, store, self.instance_id, self.liveness_verifier
+            self.config,
+            self.clock,
+            self.entropy,
+            store,
+            self.instance_id,
+            self.signer,
+            self.liveness_verifier,
         )
         self._components = components
 

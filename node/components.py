@@ -70,6 +70,7 @@ from node.voucher.biometric import LivenessVerifier, SimulatedFaceVerifier
 from node.voucher.context import Lifecycle
 from node.voucher.freeze import FreezeSweeper
 from node.voucher.settings import LifecycleSettings
+from node.wire.signing import Endorsements, EventSigner
 
 __all__ = ["Components", "NationalComponents", "ProvincialComponents", "build"]
 
@@ -87,9 +88,11 @@ class NationalComponents:
         clock: Clock,
         entropy: Entropy,
         store: NationalStore,
+        signer: EventSigner,
         verifier: LivenessVerifier | None = None,
     ) -> None:
         extra = config.extra
+        self.signer = signer
         lifecycle_settings = LifecycleSettings.from_config(extra)
         delivery_settings = DeliverySettings.from_config(extra)
         link = LinkSettings.from_config(extra)
@@ -115,6 +118,7 @@ class NationalComponents:
             scan_interval=config.delivery_scan_interval,
             directory=self.directory,
             keepalive_ms=link.keepalive_ms,
+            prepare=Endorsements(signer),
         )
         self.lifecycle = Lifecycle(
             store,
@@ -122,6 +126,7 @@ class NationalComponents:
             entropy,
             lifecycle_settings,
             verifier or SimulatedFaceVerifier(lifecycle_settings.liveness_window * 1000),
+            signer,
             self.delivery.wake,
         )
         self.freeze_sweeper = FreezeSweeper(self.lifecycle, lifecycle_settings.freeze_sweep_seconds)
@@ -142,6 +147,7 @@ class NationalComponents:
             self.hub,
             self.relay,
             self.lifecycle,
+            self.signer.public_key,
         )
         admin = NationalAdminServicer(
             identity, self.store, self.delivery, self.directory, self.lifecycle
@@ -227,6 +233,7 @@ class ProvincialComponents:
         entropy: Entropy,
         store: ProvincialStore,
         instance_id: str,
+        signer: EventSigner,
     ) -> ProvincialComponents:
         extra, province = config.extra, config.province
         link = LinkSettings.from_config(extra)
@@ -251,6 +258,8 @@ class ProvincialComponents:
             instance_id,
             config.heartbeat_interval,
             applied_position=lambda: inbox.position,
+            national_key=inbox.national_key,
+            sign_key=signer.public_key,
         )
         outbox = uplink(
             store.db,
@@ -280,6 +289,7 @@ class ProvincialComponents:
                 policies,
                 national,
                 outbox.wake,
+                signer,
             ),
         )
 
@@ -350,9 +360,11 @@ async def build(
     entropy: Entropy,
     store: NationalStore | ProvincialStore,
     instance_id: str,
+    signer: EventSigner,
     verifier: LivenessVerifier | None = None,
 ) -> Components:
-    """The components of ``config.role`` over its open ``store``."""
+    """The components of ``config.role`` over its open ``store``; ``signer`` is the
+    node's key that signs the events it originates (``node.wire.signing``)."""
     if isinstance(store, NationalStore):
-        return NationalComponents(config, clock, entropy, store, verifier)
-    return await ProvincialComponents.build(config, clock, entropy, store, instance_id)
+        return NationalComponents(config, clock, entropy, store, signer, verifier)
+    return await ProvincialComponents.build(config, clock, entropy, store, instance_id, signer)

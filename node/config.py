@@ -49,6 +49,8 @@ class NodeConfig:
     # National: seconds between scans of the outbox for due deliveries (a safety net
     # behind the immediate wake-ups; see federation.delivery).
     delivery_scan_interval: float = 1.0
+    # The node's SM2 signing key file (node.wire.signing); None: <data_dir>/sign.key.
+    sign_key: Path | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -76,6 +78,11 @@ class NodeConfig:
         elif self.province:
             raise ConfigError("--province is only for --role provincial")
         return self
+
+    @property
+    def sign_key_path(self) -> Path:
+        """Where the node's SM2 signing key is (made there at the first start)."""
+        return self.sign_key if self.sign_key is not None else self.data_dir / "sign.key"
 
     @property
     def name(self) -> str:

@@ -121,8 +121,11 @@ class NationalFederationServicer(FederationServicer):
         hub: Hub,
         relay: NoticeRelay,
         lifecycle: Lifecycle,
+        sign_key: bytes,
     ) -> None:
         super().__init__(identity, log_calls)
+        # National's SM2 public key, sent to the provinces (node.wire.signing).
+        self.sign_key = sign_key
         self.clock = clock
         self.directory = directory
         self.hub = hub
@@ -141,14 +144,20 @@ class NationalFederationServicer(FederationServicer):
         request: pb.RegisterRequest,
         context: grpc.aio.ServicerContext[pb.RegisterRequest, pb.RegisterResponse],
     ) -> pb.RegisterResponse:
-        _required(province=request.province, address=request.address, instanceId=request.instanceId)
+        _required(
+            province=request.province,
+            address=request.address,
+            instanceId=request.instanceId,
+            signKey=request.signKey.hex(),
+        )
         self._check_caller(request.province)
         await self.directory.register(
-            request.province, request.address, request.version, request.instanceId
+            request.province, request.address, request.version, request.instanceId, request.signKey
         )
         return pb.RegisterResponse(
             heartbeatIntervalSeconds=max(1, int(self.directory.interval)),
             registeredAt=timestamp(self.clock.now_ms()),
+            nationalSignKey=self.sign_key,
         )
 
     async def Heartbeat(
@@ -160,7 +169,7 @@ class NationalFederationServicer(FederationServicer):
         known = await self.directory.heartbeat(
             request.province, request.instanceId, request.appliedPosition
         )
-        return pb.HeartbeatResponse(known=known)
+        return pb.HeartbeatResponse(known=known, nationalSignKey=self.sign_key)
 
     async def Deregister(
         self,
