@@ -4,8 +4,10 @@ Only national delivers events to a province (voucher changes, relayed settlement
 notices, channel status); a province never hears from another directly. A batch is
 applied in one transaction, idempotently (``node.storage.provincial``: a position per
 origin in the origin's outbox epoch, event ids, per-voucher versions), after every
-event of it was checked (``node.wire.events``): a malformed one refuses the batch
-whole with -2, which the sender narrows down and parks (``federation.delivery``).
+event of it was checked (``node.wire.events``) and its signature verified against its
+origin's key (``node.wire.signing``: national's own, or the key national endorsed for
+a relayed notice): a malformed or badly signed one refuses the batch whole with -2,
+which the sender narrows down and parks (``federation.delivery``).
 
 :attr:`Inbox.position` is the highest of national's outbox positions applied here: the
 registrar reports it in every heartbeat, and :func:`wait_applied` waits on it.
