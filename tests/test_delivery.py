@@ -142,7 +142,14 @@ async def test_events_reach_a_province_with_their_authorizations(cluster):
     await wait_applied(p44.provincial.inbox, seq)
     assert (await p44.store.get_by_auth_code("AUTH-OFFICIAL")).revoked
     assert await p44.store.get_by_auth_code("AUTH-THIRD") is None
-    state = await OutboxStore(national.store.db).state("44")
+
+    # National records the acknowledgement when the answer is back, just after the
+    # province applied the batch (which wait_applied saw).
+    async def acknowledged():
+        state = await OutboxStore(national.store.db).state("44")
+        return state if state.acked_seq == seq else None
+
+    state = await eventually(acknowledged, what="the batch acknowledged")
     assert (state.acked_seq, state.attempts, state.pending) == (seq, 0, False)
 
 
