@@ -32,6 +32,7 @@ from bench.load import Call
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
 from ecnet.v1 import federation_service_pb2 as fed_pb
+from node.domain.sm import sm2_generate_keypair
 from node.pki import Identity
 
 __all__ = ["Scenario", "SCENARIOS", "BASELINE", "scenario", "select", "TIMEOUT"]
@@ -159,6 +160,8 @@ async def heartbeat(env: Env) -> Call:
             address="127.0.0.1:9",
             version="bench",
             instanceId=instance_id,
+            # A key of its own: the bench sends no events, but a node registers with one.
+            signKey=sm2_generate_keypair().public_key,
         ),
         timeout=TIMEOUT,
         metadata=metadata,

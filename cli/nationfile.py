@@ -51,6 +51,13 @@ class NodeEntry:
     log: str
     pid: int | None = None
 
+    @property
+    def sign_key(self) -> str:
+        """The node's SM2 key that signs the events it originates, with the nation's
+        other keys: ``DIR/pki/nodes/<node>.sign.key`` (made by the node at its first
+        start, mode 0600; ``node.wire.signing``)."""
+        return str(Path(self.data).parent / "pki" / "nodes" / f"{self.name}.sign.key")
+
     def command(
         self, python: str, national: str, heartbeat: float = 2.0, pki: Path | None = None
     ) -> list[str]:
@@ -68,6 +75,8 @@ class NodeEntry:
             self.data,
             "--heartbeat",
             str(heartbeat),
+            "--sign-key",
+            self.sign_key,
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", national]

@@ -50,6 +50,11 @@ The design follows what Synapse learned about federation the hard way:
   position, which the sender's cursor (and the province's heartbeated
   ``appliedPosition``) then follows.
 
+* **Signed at the origin.** Each event was signed by the node that originated it when
+  it was queued (``node.wire.signing``); delivery sends the stored body as it is. At
+  national, ``prepare`` adds its endorsement of a relayed notice's origin key as the
+  event is sent. A receiver refuses an event whose signature does not hold as it
+  refuses a malformed one (-2), so it is narrowed down and parked as below.
 * **A refused event is narrowed down, then parked.** A receiver refuses a whole batch
   when one of its events is malformed or unacceptable to it (say a kind an older
   province does not know during a rolling upgrade): it answers a C.4 ``-2`` in the
@@ -205,9 +210,13 @@ class Delivery:
         dialer: Dialer,
         backoff_cap_s: float | None = None,
         keepalive_ms: int = KEEPALIVE_MS,
+        prepare: Callable[[fed_pb.Event], None] | None = None,
     ) -> None:
         self.origin = origin
         self.dialer = dialer
+        # Called on each event as it is sent (national: its endorsement of a relayed
+        # event's origin key, node.wire.signing); the stored body is not changed.
+        self._prepare = prepare
         self.keepalive_ms = keepalive_ms
         self.store = outbox
         self.clock = clock
@@ -382,6 +391,8 @@ class Delivery:
         for row in batch:
             event = fed_pb.Event.FromString(row.body)
             event.sequence = row.seq
+            if self._prepare is not None:
+                self._prepare(event)
             events.append(event)
         first, last = batch[0].seq, batch[-1].seq
         epoch, created = await self.store.epoch()

@@ -31,13 +31,19 @@ from federation.keepalive import KEEPALIVE_MS
 from node.clock import Clock
 from node.config import ConfigError, parse_address
 from node.domain.regions import is_province, province_name
+from node.domain.sm import sm2_public_key_valid, sm3_hex
 from node.errors import EcError, invalid
 from node.storage.national import NationalStore, NodeRow
 from node.tls import Dialer
 
-__all__ = ["Directory", "NodeStatus"]
+__all__ = ["Directory", "NodeStatus", "key_id"]
 
 log = logging.getLogger("ecnet.directory")
+
+
+def key_id(key: bytes) -> str:
+    """A short name of a public key for the logs: the first 16 hex digits of its SM3."""
+    return sm3_hex(key)[:16] if key else "none"
 
 
 class NodeStatus:
@@ -75,9 +81,17 @@ class Directory:
             return NodeStatus.DOWN
         return NodeStatus.UP
 
-    async def register(self, province: str, address: str, version: str, instance_id: str) -> None:
+    async def register(
+        self, province: str, address: str, version: str, instance_id: str, sign_key: bytes
+    ) -> None:
         if not is_province(province):
             raise invalid(f"{province!r} is not a province code of GB/T 2260")
+        if not sm2_public_key_valid(sign_key):
+            raise invalid(
+                "signKey must be the node's SM2 public key (65 bytes 04||x||y), "
+                f"not {len(sign_key)} bytes that are no point of the curve",
+                field="signKey",
+            )
         try:
             parse_address(address)
         except ConfigError as exc:
@@ -101,7 +115,27 @@ class Directory:
                     conflict="live",
                     address=current.address,
                 )
-            await self.store.put_node(province, address, version, instance_id, self.clock.now_ms())
+            rotated = current is not None and current.sign_key not in (b"", sign_key)
+            await self.store.put_node(
+                province,
+                address,
+                version,
+                instance_id,
+                self.clock.now_ms(),
+                sign_key,
+                synced=current is None or current.sign_key != sign_key,
+            )
+        if rotated and current is not None:
+            log.warning(
+                "province's signing key changed: its events are verified with the new one",
+                extra={
+                    "fields": {
+                        "province": province,
+                        "old_key": key_id(current.sign_key),
+                        "new_key": key_id(sign_key),
+                    }
+                },
+            )
         log.info(
             "province registered",
             extra={"fields": {"province": province, "address": address, "version": version}},

@@ -4,8 +4,10 @@ Only national delivers events to a province (voucher changes, relayed settlement
 notices, channel status); a province never hears from another directly. A batch is
 applied in one transaction, idempotently (``node.storage.provincial``: a position per
 origin in the origin's outbox epoch, event ids, per-voucher versions), after every
-event of it was checked (``node.wire.events``): a malformed one refuses the batch
-whole with -2, which the sender narrows down and parks (``federation.delivery``).
+event of it was checked (``node.wire.events``) and its signature verified against its
+origin's key (``node.wire.signing``: national's own, or the key national endorsed for
+a relayed notice): a malformed or badly signed one refuses the batch whole with -2,
+which the sender narrows down and parks (``federation.delivery``).
 
 :attr:`Inbox.position` is the highest of national's outbox positions applied here: the
 registrar reports it in every heartbeat, and :func:`wait_applied` waits on it.
@@ -19,11 +21,13 @@ import time
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.clock import Clock
+from node.domain.sm import sm2_public_key_valid, sm3_hex
 from node.errors import EcError, invalid
 from node.storage.provincial import ProvincialStore
-from node.wire.events import inbound_from_proto
+from node.wire.events import NOTICE_KIND, inbound_from_proto
+from node.wire.signing import EventVerifier
 
-__all__ = ["Inbox", "EVENT_ORIGINS", "log_epoch_restart", "wait_applied"]
+__all__ = ["Inbox", "EVENT_ORIGINS", "log_epoch_restart", "refuse_signature", "wait_applied"]
 
 log = logging.getLogger("ecnet.inbox")
 
@@ -52,19 +56,69 @@ def log_epoch_restart(
         )
 
 
-class Inbox:
-    """The events national delivered to this province, applied once each."""
+def refuse_signature(
+    caller: str, request: fed_pb.DeliverEventsRequest, e: fed_pb.Event, why: str
+) -> EcError:
+    """The refusal (-2) of a batch whose event ``e`` has a missing or bad signature, after
+    one log line naming its origin, its id and why. Nothing of the batch is applied; the
+    sender narrows it down to that event and parks it (``federation.delivery``)."""
+    log.warning(
+        "event refused: its signature does not hold",
+        extra={
+            "fields": {
+                "origin": e.origin or "?",
+                "event_id": e.eventId or "?",
+                "reason": why,
+                "caller": caller or "anonymous",
+                "batch": request.batchId,
+            }
+        },
+    )
+    return invalid(
+        f"event {e.eventId or '?'} from {e.origin or 'no origin'} refused: {why} "
+        "(every event is signed by the node that originated it)"
+    )
 
-    def __init__(self, store: ProvincialStore, clock: Clock, position: int = 0) -> None:
+
+class Inbox:
+    """The events national delivered to this province, applied once each, after their
+    signatures were checked (``verifier``, with national's key)."""
+
+    def __init__(
+        self,
+        store: ProvincialStore,
+        clock: Clock,
+        position: int = 0,
+        verifier: EventVerifier | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.position = position
+        self.verifier = verifier or EventVerifier()
 
     @classmethod
     async def open(cls, store: ProvincialStore, clock: Clock) -> Inbox:
-        """The inbox with the position the database holds: heartbeats report it from
-        the first one on, not only after a new batch."""
-        return cls(store, clock, await store.load_applied_position())
+        """The inbox with the position the database holds (heartbeats report it from
+        the first one on, not only after a new batch) and national's key as last sent."""
+        verifier = EventVerifier(await store.national_sign_key())
+        return cls(store, clock, await store.load_applied_position(), verifier)
+
+    async def national_key(self, key: bytes) -> None:
+        """National sent its signing key (registration, heartbeat): kept, and stored
+        when it is new (logged when it replaces another)."""
+        old = self.verifier.national_key
+        if not key or key == old:
+            return
+        if not sm2_public_key_valid(key):
+            log.error("national sent a signing key that is no SM2 public key; ignored")
+            return
+        await self.store.set_national_sign_key(key)
+        self.verifier.national_key = key
+        if old:
+            log.warning(
+                "national's signing key changed: its events are verified with the new one",
+                extra={"fields": {"old_key": sm3_hex(old)[:16], "new_key": sm3_hex(key)[:16]}},
+            )
 
     async def deliver(
         self, caller: str, request: fed_pb.DeliverEventsRequest
@@ -74,6 +128,19 @@ class Inbox:
             raise EcError(-4, f"only national may deliver events (caller: {caller or 'anonymous'})")
         if request.origin and request.origin != caller:
             raise invalid(f"origin {request.origin!r} is not the calling node {caller!r}")
+        # Every event's signature, before anything is applied: one that does not hold
+        # refuses the batch whole, as a malformed one does.
+        if request.events and not self.verifier.national_key:
+            # Not registered yet (national's answer brings the key): try again later.
+            raise EcError(
+                -3, "national's signing key is not known yet (this province is registering)"
+            )
+        for e in request.events:
+            why = self.verifier.problem(e)
+            if why is None and e.origin != caller and e.kind != NOTICE_KIND:
+                why = f"only a settlement notice is relayed from {e.origin}"
+            if why is not None:
+                raise refuse_signature(caller, request, e, why)
         events = [inbound_from_proto(e) for e in request.events]
         result = await self.store.apply_events(caller, events, self.clock.now_ms(), request.epoch)
         log_epoch_restart(caller, request, result.restarted_from, result.position)

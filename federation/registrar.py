@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 import grpc
@@ -62,7 +62,13 @@ class Registrar:
         interval: float,
         applied_position: Callable[[], int] = lambda: 0,
         crl: CrlHolder | None = None,
+        national_key: Callable[[bytes], Awaitable[None]] | None = None,
+        sign_key: bytes = b"",
     ) -> None:
+        # This node's SM2 public key, sent with every Register (node.wire.signing).
+        self.sign_key = sign_key
+        # Given national's signing key from each answer (federation.inbox keeps it).
+        self.national_key = national_key
         self.national = national
         self.crl = crl
         self.province = province
@@ -102,6 +108,7 @@ class Registrar:
                         address=self.address,
                         version=self.version,
                         instanceId=self.instance_id,
+                        signKey=self.sign_key,
                     ),
                     timeout=5,
                     metadata=self.peer.metadata,
@@ -123,6 +130,8 @@ class Registrar:
                 await asyncio.sleep(delay * random.uniform(0.8, 1.2))
                 delay = min(delay * 2, 5.0)
                 continue
+            if self.national_key is not None:
+                await self.national_key(resp.nationalSignKey)
             if resp.heartbeatIntervalSeconds > 0:
                 self.interval = min(self.interval, float(resp.heartbeatIntervalSeconds))
             if self.crl is not None:
@@ -153,6 +162,8 @@ class Registrar:
                 continue
             if self.crl is not None:
                 self.crl.take_crl_der(resp.crl)
+            if self.national_key is not None:
+                await self.national_key(resp.nationalSignKey)
             if not resp.known:
                 log.warning("national does not know this instance; registering again")
                 self.registered.clear()

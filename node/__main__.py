@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data", required=True, type=Path, help="data folder holding this node's SQLite database"
+    )
+    p.add_argument(
+        "--sign-key",
+        type=Path,
+        default=Path(os.environ["ECNET_SIGN_KEY"]) if os.environ.get("ECNET_SIGN_KEY") else None,
+        help="file of the node's SM2 key that signs the events it originates, made at the "
+        "first start (default: $ECNET_SIGN_KEY, else DATA/sign.key)",
     )
     p.add_argument(
         "--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)"
@@ -152,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             cert=files["cert"],
             key=files["key"],
             crl=files["crl"],
+            sign_key=args.sign_key,
         ).validate()
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)

@@ -61,6 +61,7 @@ from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
 from node.tls import ClientTls, Dialer, ServerTls, TlsFiles, Trust
 from node.voucher.biometric import LivenessVerifier
+from node.wire.signing import EventSigner, SignKeyError, load_sign_key
 
 __all__ = [
     "ConfigError",
@@ -186,6 +187,8 @@ class Node:
         self.port = 0
         self.health = health.aio.HealthServicer()
         self._store: NationalStore | ProvincialStore | None = None
+        # The node's SM2 key that signs the events it originates (from start on).
+        self.signer: EventSigner | None = None
         self._components: Components | None = None
         self._links: LinkServer | None = None
         self._server: grpc.aio.Server | None = None
@@ -300,6 +303,11 @@ class Node:
 
     async def _start(self) -> None:
         await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        try:
+            key = load_sign_key(self.config.sign_key_path, self.entropy)
+        except SignKeyError as exc:
+            raise NodeStartError(str(exc)) from None
+        self.signer = EventSigner(self.config.name, key)
         store = await self._open_store()
         credentials, dialer, trust = self._security()
         components = await build(
@@ -310,6 +318,7 @@ class Node:
             self.instance_id,
             dialer,
             trust,
+            self.signer,
             self.liveness_verifier,
         )
         self._components = components

@@ -71,6 +71,7 @@ from node.voucher.biometric import LivenessVerifier, SimulatedFaceVerifier
 from node.voucher.context import Lifecycle
 from node.voucher.freeze import FreezeSweeper
 from node.voucher.settings import LifecycleSettings
+from node.wire.signing import Endorsements, EventSigner
 
 __all__ = ["Components", "NationalComponents", "ProvincialComponents", "build"]
 
@@ -90,10 +91,12 @@ class NationalComponents:
         store: NationalStore,
         dialer: Dialer,
         trust: Trust | None,
+        signer: EventSigner,
         verifier: LivenessVerifier | None = None,
     ) -> None:
         self.trust = trust
         extra = config.extra
+        self.signer = signer
         lifecycle_settings = LifecycleSettings.from_config(extra)
         delivery_settings = DeliverySettings.from_config(extra)
         link = LinkSettings.from_config(extra)
@@ -121,6 +124,7 @@ class NationalComponents:
             directory=self.directory,
             dialer=dialer,
             keepalive_ms=link.keepalive_ms,
+            prepare=Endorsements(signer),
         )
         self.lifecycle = Lifecycle(
             store,
@@ -128,6 +132,7 @@ class NationalComponents:
             entropy,
             lifecycle_settings,
             verifier or SimulatedFaceVerifier(lifecycle_settings.liveness_window * 1000),
+            signer,
             self.delivery.wake,
         )
         self.freeze_sweeper = FreezeSweeper(self.lifecycle, lifecycle_settings.freeze_sweep_seconds)
@@ -148,6 +153,7 @@ class NationalComponents:
             self.hub,
             self.relay,
             self.lifecycle,
+            self.signer.public_key,
             self.trust,
         )
         admin = NationalAdminServicer(
@@ -236,6 +242,7 @@ class ProvincialComponents:
         instance_id: str,
         dialer: Dialer,
         trust: Trust | None,
+        signer: EventSigner,
     ) -> ProvincialComponents:
         extra, province = config.extra, config.province
         link = LinkSettings.from_config(extra)
@@ -261,6 +268,8 @@ class ProvincialComponents:
             config.heartbeat_interval,
             applied_position=lambda: inbox.position,
             crl=trust,
+            national_key=inbox.national_key,
+            sign_key=signer.public_key,
         )
         outbox = uplink(
             store.db,
@@ -291,6 +300,7 @@ class ProvincialComponents:
                 policies,
                 national,
                 outbox.wake,
+                signer,
             ),
         )
 
@@ -363,12 +373,14 @@ async def build(
     instance_id: str,
     dialer: Dialer,
     trust: Trust | None,
+    signer: EventSigner,
     verifier: LivenessVerifier | None = None,
 ) -> Components:
     """The components of ``config.role`` over its open ``store``; ``dialer`` makes their
-    channels to other nodes."""
+    channels to other nodes, ``trust`` names their callers, ``signer`` is the node's key
+    that signs the events it originates (``node.wire.signing``)."""
     if isinstance(store, NationalStore):
-        return NationalComponents(config, clock, entropy, store, dialer, trust, verifier)
+        return NationalComponents(config, clock, entropy, store, dialer, trust, signer, verifier)
     return await ProvincialComponents.build(
-        config, clock, entropy, store, instance_id, dialer, trust
+        config, clock, entropy, store, instance_id, dialer, trust, signer
     )

@@ -57,6 +57,8 @@ class NodeConfig:
     crl: Path | None = None
     # Plaintext, callers' identities taken on their word: for development only.
     insecure: bool = False
+    # The node's SM2 signing key file (node.wire.signing); None: <data_dir>/sign.key.
+    sign_key: Path | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -93,6 +95,11 @@ class NodeConfig:
                 "--cert and --key; --insecure serves plaintext (development only)"
             )
         return self
+
+    @property
+    def sign_key_path(self) -> Path:
+        """Where the node's SM2 signing key is (made there at the first start)."""
+        return self.sign_key if self.sign_key is not None else self.data_dir / "sign.key"
 
     @property
     def name(self) -> str:

@@ -91,6 +91,11 @@ def test_nation_lifecycle(nation):
         got = verify(read_certificate(pki / f"{stem}.crt"), ca, crl, time.time(), "client")
         assert got.uri == uri, (stem, got)
         assert stat.S_IMODE((pki / f"{stem}.key").stat().st_mode) == 0o600, stem
+    # every node's SM2 key that signs its events, beside its certificate, and used
+    for node in ("national", "p11", "p44"):
+        key = pki / "nodes" / f"{node}.sign.key"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+        assert not (data / node / "sign.key").exists()
     assert stat.S_IMODE(pki.stat().st_mode) == 0o700
 
     persons = json.loads(

@@ -12,6 +12,7 @@ import time
 
 import grpc
 import pytest
+from signkit import signed
 
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import common_pb2
@@ -69,6 +70,8 @@ async def enqueue(national, events, destinations=("44",)) -> int:
     """Queue events in one transaction, wake delivery; returns the last seq for
     ``destinations[0]``."""
     now = national.clock.now_ms()
+
+    signed(national, *events)  # as national's lifecycle signs what it queues
 
     def write(conn):
         for e in events:
@@ -138,7 +141,14 @@ async def test_events_reach_a_province_with_their_authorizations(cluster):
     await wait_applied(p44.provincial.inbox, seq)
     assert (await p44.store.get_by_auth_code("AUTH-OFFICIAL")).revoked
     assert await p44.store.get_by_auth_code("AUTH-THIRD") is None
-    state = await OutboxStore(national.store.db).state("44")
+
+    # National records the acknowledgement when the answer is back, just after the
+    # province applied the batch (which wait_applied saw).
+    async def acknowledged():
+        state = await OutboxStore(national.store.db).state("44")
+        return state if state.acked_seq == seq else None
+
+    state = await eventually(acknowledged, what="the batch acknowledged")
     assert (state.acked_seq, state.attempts, state.pending) == (seq, 0, False)
 
 
@@ -178,10 +188,10 @@ async def test_a_stopped_province_receives_everything_after_restart(cluster):
 
 
 async def test_a_duplicate_batch_is_ignored(cluster):
-    await cluster.start_national()
+    national = await cluster.start_national()
     p44 = await cluster.start_province("44")
     s = cluster.stubs(p44, as_="national")
-    batch = [event(card(1), 1), event(card(2), 1)]
+    batch = signed(national, event(card(1), 1), event(card(2), 1))
     for seq, e in enumerate(batch, start=101):
         e.sequence = seq
     request = fed_pb.DeliverEventsRequest(origin="national", batchId="b-1", events=batch)
@@ -195,7 +205,7 @@ async def test_a_duplicate_batch_is_ignored(cluster):
     assert await scalar(p44, "SELECT count(*) FROM inbox_events") == 2
 
     # The same event id under a new seq is not applied again (even with other content).
-    replay = event(card(1), 2, event_id=batch[0].eventId, name="李四")
+    [replay] = signed(national, event(card(1), 2, event_id=batch[0].eventId, name="李四"))
     replay.sequence = 103
     resp = await s.federation.DeliverEvents(
         fed_pb.DeliverEventsRequest(origin="national", batchId="b-2", events=[replay]),
@@ -205,7 +215,7 @@ async def test_a_duplicate_batch_is_ignored(cluster):
     assert p44.provincial.inbox.position == 103
 
     # A seq at or below the position is a duplicate whatever its id says.
-    late = event(card(1), 5)
+    [late] = signed(national, event(card(1), 5))
     late.sequence = 102
     resp = await s.federation.DeliverEvents(
         fed_pb.DeliverEventsRequest(origin="national", batchId="b-3", events=[late]),
@@ -253,7 +263,7 @@ async def test_a_person_insured_in_three_provinces_reaches_all_three(cluster):
 async def test_only_national_delivers_events(cluster):
     national = await cluster.start_national()
     p44 = await cluster.start_province("44")
-    e = event(card(1), 1)
+    [e] = signed(national, event(card(1), 1))
     e.sequence = 1
     request = fed_pb.DeliverEventsRequest(origin="national", batchId="x", events=[e])
     for who in ("p31", "operator"):  # another province; a person, not a node
@@ -266,8 +276,11 @@ async def test_only_national_delivers_events(cluster):
     )
     assert code == -5
     # A malformed event is refused whole, before anything is applied.
-    bare = fed_pb.Event(
-        eventId="no-snapshot", sequence=2, kind="voucher.activated", ecCardNo=card(2), version=1
+    [bare] = signed(
+        national,
+        fed_pb.Event(
+            eventId="no-snapshot", sequence=2, kind="voucher.activated", ecCardNo=card(2), version=1
+        ),
     )
     as_national = cluster.stubs(p44, as_="national")
     code, message = await rpc_error(
@@ -343,7 +356,8 @@ async def test_events_committed_while_national_was_down_are_delivered(cluster):
     # Written to the file with no delivery loop running: only the outbox knows.
     db = Database(data_dir / "national.db", NATIONAL_MIGRATIONS, readers=1)
     db.open_sync()
-    db.write_sync(lambda conn: outbox.enqueue(conn, event(card(9), 1), ["44"], 0))
+    [e] = signed(national, event(card(9), 1))  # its key stays in its data folder
+    db.write_sync(lambda conn: outbox.enqueue(conn, e, ["44"], 0))
     seq = db.read_sync(lambda conn: conn.execute("SELECT max(seq) FROM outbox").fetchone()[0])
     db.close_sync()
 

@@ -8,6 +8,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from signkit import stranger
 
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
@@ -160,22 +161,38 @@ async def test_registration_input_is_checked(cluster):
     national = await cluster.start_national()
     s = cluster.stubs(national, as_="p44")
     # No certificate names province 99: p44 registering it is refused for who it is.
+    key = stranger("p44").public_key
     code, message, status = await _error(
         s.federation.Register(
-            fed_pb.RegisterRequest(province="99", address="127.0.0.1:1", instanceId="x")
+            fed_pb.RegisterRequest(
+                province="99", address="127.0.0.1:1", instanceId="x", signKey=key
+            )
         )
     )
     assert (code, status) == (-4, grpc.StatusCode.PERMISSION_DENIED) and "99" in message
     code, message, _ = await _error(
         s.federation.Register(
-            fed_pb.RegisterRequest(province="44", address="nowhere", instanceId="x"),
+            fed_pb.RegisterRequest(province="44", address="nowhere", instanceId="x", signKey=key),
             metadata=s.metadata,
         )
     )
     assert code == -2 and "HOST:PORT" in message
+    # The node's SM2 public key is required, and must be one.
+    for bad, said in ((b"", "missing: signKey"), (b"\x04" + bytes(64), "SM2 public key")):
+        code, message, _ = await _error(
+            s.federation.Register(
+                fed_pb.RegisterRequest(
+                    province="44", address="127.0.0.1:1", instanceId="x", signKey=bad
+                ),
+                metadata=s.metadata,
+            )
+        )
+        assert code == -2 and said in message, message
     code, message, status = await _error(
         s.federation.Register(
-            fed_pb.RegisterRequest(province="31", address="127.0.0.1:1", instanceId="x"),
+            fed_pb.RegisterRequest(
+                province="31", address="127.0.0.1:1", instanceId="x", signKey=key
+            ),
             metadata=s.metadata,
         )
     )

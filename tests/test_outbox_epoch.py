@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+from signkit import signed
 from test_delivery import (
     card,
     enqueue,
@@ -159,8 +160,9 @@ async def test_a_recreated_province_notices_are_relayed_again(cluster, caplog):
     assert len(await list_notices(p11.store, "01", "110101198001010015")) == 4
 
 
-async def deliver(stub, events, seqs, epoch: str = "", batch: str = "b") -> int:
-    for e, seq in zip(events, seqs, strict=True):
+async def deliver(national, stub, events, seqs, epoch: str = "", batch: str = "b") -> int:
+    """``events`` at ``seqs``, signed by ``national``, delivered as national."""
+    for e, seq in zip(signed(national, *events), seqs, strict=True):
         e.sequence = seq
     request = fed_pb.DeliverEventsRequest(
         origin="national", batchId=batch, events=events, epoch=epoch
@@ -170,17 +172,23 @@ async def deliver(stub, events, seqs, epoch: str = "", batch: str = "b") -> int:
 
 async def test_same_epoch_old_seq_is_still_a_duplicate(cluster, caplog):
     caplog.set_level(logging.WARNING)
-    await cluster.start_national()
+    national = await cluster.start_national()
     p44 = await cluster.start_province("44")
     s = cluster.stubs(p44, as_="national")
-    assert await deliver(s, [event(card(1), 1), event(card(2), 1)], [1, 2], epoch="A") == 2
+    assert (
+        await deliver(national, s, [event(card(1), 1), event(card(2), 1)], [1, 2], epoch="A") == 2
+    )
     # Same epoch, a seq at or below the position: a duplicate whatever it carries.
-    assert await deliver(s, [event(card(1), 5), event(card(3), 1)], [1, 2], epoch="A") == 2
+    assert (
+        await deliver(national, s, [event(card(1), 5), event(card(3), 1)], [1, 2], epoch="A") == 2
+    )
     assert (await p44.store.get_voucher(card(1))).version == 1
     assert await p44.store.get_voucher(card(3)) is None
     assert await stored_epoch(p44, "national") == "A" and not restarts(caplog)
     # A mixed batch: the old seq dropped, the new one applied.
-    assert await deliver(s, [event(card(4), 1), event(card(5), 1)], [2, 3], epoch="A") == 3
+    assert (
+        await deliver(national, s, [event(card(4), 1), event(card(5), 1)], [2, 3], epoch="A") == 3
+    )
     assert await p44.store.get_voucher(card(4)) is None
     assert (await p44.store.get_voucher(card(5))).version == 1
     assert p44.provincial.inbox.position == 3
@@ -188,23 +196,22 @@ async def test_same_epoch_old_seq_is_still_a_duplicate(cluster, caplog):
     # Another epoch restarts the position, keeping the id and version rules.
     first = event(card(1), 1)  # version 1 is cached: stale
     again = event(card(2), 9, event_id="dup")
-    assert await deliver(s, [again], [3], epoch="A") == 3  # dropped by position
-    assert await deliver(s, [first, event(card(6), 1)], [1, 2], epoch="B") == 2
+    assert await deliver(national, s, [again], [3], epoch="A") == 3  # dropped by position
+    assert await deliver(national, s, [first, event(card(6), 1)], [1, 2], epoch="B") == 2
     assert len(restarts(caplog)) == 1 and p44.provincial.inbox.position == 2
     assert (await p44.store.get_voucher(card(6))).version == 1
     assert await stored_epoch(p44, "national") == "B"
     # In the new epoch, its own old seqs are duplicates again.
-    assert await deliver(s, [event(card(7), 1)], [2], epoch="B") == 2
+    assert await deliver(national, s, [event(card(7), 1)], [2], epoch="B") == 2
     assert await p44.store.get_voucher(card(7)) is None
 
     # At national (a province's uplink) the same: same epoch, old seq dropped.
-    national = cluster.national
     await cluster.start_province("11")
     s44 = cluster.stubs(national, as_="p44")
 
     async def relay(n, seq, epoch):
         r = fed_pb.DeliverEventsRequest(
-            origin="p44", batchId="x", events=[as_event(n, "11", seq)], epoch=epoch
+            origin="p44", batchId="x", events=[as_event(n, "11", seq, p44)], epoch=epoch
         )
         return (await s44.federation.DeliverEvents(r, metadata=s44.metadata)).appliedPosition
 
@@ -224,35 +231,34 @@ async def test_same_epoch_old_seq_is_still_a_duplicate(cluster, caplog):
 
 async def test_a_batch_without_epoch_behaves_as_before(cluster, caplog):
     caplog.set_level(logging.WARNING)
-    await cluster.start_national()
+    national = await cluster.start_national()
     p44 = await cluster.start_province("44")
     s = cluster.stubs(p44, as_="national")
     # An older sender: no epoch; none is stored.
-    assert await deliver(s, [event(card(1), 1), event(card(2), 1)], [1, 2]) == 2
+    assert await deliver(national, s, [event(card(1), 1), event(card(2), 1)], [1, 2]) == 2
     assert await stored_epoch(p44, "national") == ""
-    assert await deliver(s, [event(card(3), 1)], [2]) == 2
+    assert await deliver(national, s, [event(card(3), 1)], [2]) == 2
     assert await p44.store.get_voucher(card(3)) is None
     # The first epoch after an upgrade continues the stored position (none to compare).
-    assert await deliver(s, [event(card(3), 1)], [1], epoch="A") == 2
+    assert await deliver(national, s, [event(card(3), 1)], [1], epoch="A") == 2
     assert await p44.store.get_voucher(card(3)) is None
-    assert await deliver(s, [event(card(3), 1)], [3], epoch="A") == 3
+    assert await deliver(national, s, [event(card(3), 1)], [3], epoch="A") == 3
     assert await stored_epoch(p44, "national") == "A"
     # No epoch after one was stored: compared with the position as before, epoch kept.
-    assert await deliver(s, [event(card(4), 1)], [3]) == 3
+    assert await deliver(national, s, [event(card(4), 1)], [3]) == 3
     assert await p44.store.get_voucher(card(4)) is None
-    assert await deliver(s, [event(card(4), 1)], [4]) == 4
+    assert await deliver(national, s, [event(card(4), 1)], [4]) == 4
     assert (await p44.store.get_voucher(card(4))).version == 1
     assert await stored_epoch(p44, "national") == "A"
     assert p44.provincial.inbox.position == 4 and not restarts(caplog)
 
     # National relaying a province's notices: the same.
-    national = cluster.national
     await cluster.start_province("11")
     s44 = cluster.stubs(national, as_="p44")
 
     async def relay(n, seq, epoch=""):
         r = fed_pb.DeliverEventsRequest(
-            origin="p44", batchId="x", events=[as_event(n, "11", seq)], epoch=epoch
+            origin="p44", batchId="x", events=[as_event(n, "11", seq, p44)], epoch=epoch
         )
         return (await s44.federation.DeliverEvents(r, metadata=s44.metadata)).appliedPosition
 

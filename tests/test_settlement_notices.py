@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from signkit import relayed, signed
 from test_delivery import eventually, rpc_error, scalar
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
@@ -51,7 +52,9 @@ def notice(
 async def send(province_node, n: Notice, destinations) -> None:
     """What the settling province does: queue in its write transaction, wake after commit."""
     now = province_node.clock.now_ms()
-    await province_node.store.db.write(lambda conn: enqueue_notice(conn, n, destinations, now))
+    await province_node.store.db.write(
+        lambda conn: enqueue_notice(conn, n, destinations, now, province_node.signer)
+    )
     province_node.provincial.uplink.wake()
 
 
@@ -73,8 +76,11 @@ async def notice_rows(node) -> int:
     return await scalar(node, "SELECT count(*) FROM settlement_notices")
 
 
-def as_event(n: Notice, destination: str, seq: int) -> fed_pb.Event:
+def as_event(n: Notice, destination: str, seq: int, by=None) -> fed_pb.Event:
+    """The notice event for ``destination`` at ``seq``, signed by node ``by`` if given."""
     e = notice_event(n, destination, 0)
+    if by is not None:
+        signed(by, e)
     e.sequence = seq
     return e
 
@@ -216,14 +222,14 @@ async def test_a_duplicate_batch_is_applied_once_at_national_and_at_the_destinat
     p44 = await cluster.start_province("44")
     s = cluster.stubs(national, as_="p44")
     request = fed_pb.DeliverEventsRequest(
-        origin="p44", batchId="p44:national:1-1", events=[as_event(notice(), "11", 1)]
+        origin="p44", batchId="p44:national:1-1", events=[as_event(notice(), "11", 1, p44)]
     )
     first = await s.federation.DeliverEvents(request, metadata=s.metadata)
     again = await s.federation.DeliverEvents(request, metadata=s.metadata)
     assert first.appliedPosition == again.appliedPosition == 1
     # The same event under a new seq (a province that lost its cursor) is not queued again.
     replay = fed_pb.DeliverEventsRequest(
-        origin="p44", batchId="b-2", events=[as_event(notice(), "11", 2)]
+        origin="p44", batchId="b-2", events=[as_event(notice(), "11", 2, p44)]
     )
     assert (await s.federation.DeliverEvents(replay, metadata=s.metadata)).appliedPosition == 2
 
@@ -235,7 +241,7 @@ async def test_a_duplicate_batch_is_applied_once_at_national_and_at_the_destinat
     store = OutboxStore(national.store.db)
     seq = await store.last_seq("11")
     delivered = fed_pb.DeliverEventsRequest(
-        origin="national", batchId="x", events=[as_event(notice(), "11", seq)]
+        origin="national", batchId="x", events=relayed(national, p44, as_event(notice(), "11", seq))
     )
     to_11 = cluster.stubs(p11, as_="national")
     resp = await to_11.federation.DeliverEvents(delivered, metadata=to_11.metadata)
@@ -249,9 +255,9 @@ async def test_a_duplicate_batch_is_applied_once_at_national_and_at_the_destinat
 async def test_a_province_delivers_only_its_own_notices_to_national(cluster):
     national = await cluster.start_national()
     await cluster.start_province("11")
-    await cluster.start_province("44")
+    p44 = await cluster.start_province("44")
     mine = fed_pb.DeliverEventsRequest(
-        origin="p44", batchId="b", events=[as_event(notice(), "11", 1)]
+        origin="p44", batchId="b", events=[as_event(notice(), "11", 1, p44)]
     )
 
     def stub(name: str):
@@ -260,13 +266,13 @@ async def test_a_province_delivers_only_its_own_notices_to_national(cluster):
     s44 = stub("p44")
     # As another origin.
     other = fed_pb.DeliverEventsRequest(
-        origin="p31", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1)]
+        origin="p31", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1, p44)]
     )
     code, message = await rpc_error(s44.federation.DeliverEvents(other, metadata=s44.metadata))
     assert code == -4 and "p31" in message
     # Its origin, but another province's settlement.
     forged = fed_pb.DeliverEventsRequest(
-        origin="p44", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1)]
+        origin="p44", batchId="b", events=[as_event(notice(settled_by="31"), "11", 1, p44)]
     )
     code, _ = await rpc_error(s44.federation.DeliverEvents(forged, metadata=s44.metadata))
     assert code == -4
@@ -288,13 +294,14 @@ async def test_a_province_delivers_only_its_own_notices_to_national(cluster):
     assert code == -2
     bad = as_event(notice(), "11", 1)
     bad.payloadJson = '{"settlement_id": "S-1"}'
+    signed(p44, bad)  # well signed, badly formed
     code, _ = await rpc_error(
         s44.federation.DeliverEvents(
             fed_pb.DeliverEventsRequest(origin="p44", events=[bad]), metadata=s44.metadata
         )
     )
     assert code == -2
-    nowhere = as_event(notice(), "99", 1)
+    nowhere = as_event(notice(), "99", 1, p44)
     code, _ = await rpc_error(
         s44.federation.DeliverEvents(
             fed_pb.DeliverEventsRequest(origin="p44", events=[nowhere]), metadata=s44.metadata
@@ -305,7 +312,7 @@ async def test_a_province_delivers_only_its_own_notices_to_national(cluster):
     assert await national.store.load_inbox_position("p44") == 0
 
     # A notice naming its own origin is taken (the position moves) but never sent back.
-    home = fed_pb.DeliverEventsRequest(origin="p44", events=[as_event(notice(), "44", 1)])
+    home = fed_pb.DeliverEventsRequest(origin="p44", events=[as_event(notice(), "44", 1, p44)])
     assert (await s44.federation.DeliverEvents(home, metadata=s44.metadata)).appliedPosition == 1
     assert await scalar(national, "SELECT count(*) FROM outbox") == 0
     # The well-formed batch is relayed.
@@ -344,11 +351,14 @@ async def test_enqueue_skips_the_settling_province_and_refuses_bad_destinations(
     await cluster.start_national()
     p44 = await cluster.start_province("44")
     now = p44.clock.now_ms()
-    await p44.store.db.write(lambda conn: enqueue_notice(conn, notice(), [], now))
-    await p44.store.db.write(lambda conn: enqueue_notice(conn, notice(), ["44"], now))
+    key = p44.signer
+    await p44.store.db.write(lambda conn: enqueue_notice(conn, notice(), [], now, key))
+    await p44.store.db.write(lambda conn: enqueue_notice(conn, notice(), ["44"], now, key))
     assert await scalar(p44, "SELECT count(*) FROM outbox") == 0
     try:
-        await p44.store.db.write(lambda conn: enqueue_notice(conn, notice(), ["11", "99"], now))
+        await p44.store.db.write(
+            lambda conn: enqueue_notice(conn, notice(), ["11", "99"], now, key)
+        )
     except ValueError:
         pass
     else:

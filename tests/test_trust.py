@@ -17,6 +17,7 @@ import time
 
 import grpc
 import pytest
+from signkit import stranger
 from test_delivery import card, event, rpc_error
 
 from conftest import Cluster, TestPki
@@ -116,7 +117,11 @@ async def test_the_directory_trusts_certificates_not_claims(cluster):
         code, _ = await rpc_error(
             s.Register(
                 fed_pb.RegisterRequest(
-                    province="51", address="127.0.0.1:9", version="x", instanceId="f" * 32
+                    province="51",
+                    address="127.0.0.1:9",
+                    version="x",
+                    instanceId="f" * 32,
+                    signKey=stranger("p51").public_key,
                 ),
                 metadata=metadata,
             )

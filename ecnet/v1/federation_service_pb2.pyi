@@ -24,26 +24,30 @@ NODE_ROLE_NATIONAL: NodeRole
 NODE_ROLE_PROVINCIAL: NodeRole
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("province", "address", "version", "instanceId")
+    __slots__ = ("province", "address", "version", "instanceId", "signKey")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     INSTANCEID_FIELD_NUMBER: _ClassVar[int]
+    SIGNKEY_FIELD_NUMBER: _ClassVar[int]
     province: str
     address: str
     version: str
     instanceId: str
-    def __init__(self, province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ...) -> None: ...
+    signKey: bytes
+    def __init__(self, province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., signKey: _Optional[bytes] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
-    __slots__ = ("heartbeatIntervalSeconds", "registeredAt", "crl")
+    __slots__ = ("heartbeatIntervalSeconds", "registeredAt", "nationalSignKey", "crl")
     HEARTBEATINTERVALSECONDS_FIELD_NUMBER: _ClassVar[int]
     REGISTEREDAT_FIELD_NUMBER: _ClassVar[int]
+    NATIONALSIGNKEY_FIELD_NUMBER: _ClassVar[int]
     CRL_FIELD_NUMBER: _ClassVar[int]
     heartbeatIntervalSeconds: int
     registeredAt: _timestamp_pb2.Timestamp
+    nationalSignKey: bytes
     crl: bytes
-    def __init__(self, heartbeatIntervalSeconds: _Optional[int] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., crl: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, heartbeatIntervalSeconds: _Optional[int] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., nationalSignKey: _Optional[bytes] = ..., crl: _Optional[bytes] = ...) -> None: ...
 
 class HeartbeatRequest(_message.Message):
     __slots__ = ("province", "instanceId", "appliedPosition", "crlNumber")
@@ -58,12 +62,14 @@ class HeartbeatRequest(_message.Message):
     def __init__(self, province: _Optional[str] = ..., instanceId: _Optional[str] = ..., appliedPosition: _Optional[int] = ..., crlNumber: _Optional[int] = ...) -> None: ...
 
 class HeartbeatResponse(_message.Message):
-    __slots__ = ("known", "crl")
+    __slots__ = ("known", "nationalSignKey", "crl")
     KNOWN_FIELD_NUMBER: _ClassVar[int]
+    NATIONALSIGNKEY_FIELD_NUMBER: _ClassVar[int]
     CRL_FIELD_NUMBER: _ClassVar[int]
     known: bool
+    nationalSignKey: bytes
     crl: bytes
-    def __init__(self, known: _Optional[bool] = ..., crl: _Optional[bytes] = ...) -> None: ...
+    def __init__(self, known: _Optional[bool] = ..., nationalSignKey: _Optional[bytes] = ..., crl: _Optional[bytes] = ...) -> None: ...
 
 class DeregisterRequest(_message.Message):
     __slots__ = ("province", "instanceId")
@@ -96,7 +102,7 @@ class IdentifyResponse(_message.Message):
     def __init__(self, role: _Optional[_Union[NodeRole, str]] = ..., province: _Optional[str] = ..., instanceId: _Optional[str] = ..., version: _Optional[str] = ..., address: _Optional[str] = ...) -> None: ...
 
 class Event(_message.Message):
-    __slots__ = ("eventId", "sequence", "kind", "ecCardNo", "version", "voucher", "payloadJson", "createdAt")
+    __slots__ = ("eventId", "sequence", "kind", "ecCardNo", "version", "voucher", "payloadJson", "createdAt", "origin", "signature", "originKey", "originKeyEndorsement")
     EVENTID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
@@ -105,6 +111,10 @@ class Event(_message.Message):
     VOUCHER_FIELD_NUMBER: _ClassVar[int]
     PAYLOADJSON_FIELD_NUMBER: _ClassVar[int]
     CREATEDAT_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    ORIGINKEY_FIELD_NUMBER: _ClassVar[int]
+    ORIGINKEYENDORSEMENT_FIELD_NUMBER: _ClassVar[int]
     eventId: str
     sequence: int
     kind: str
@@ -113,7 +123,11 @@ class Event(_message.Message):
     voucher: _common_pb2.VoucherData
     payloadJson: str
     createdAt: _timestamp_pb2.Timestamp
-    def __init__(self, eventId: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[str] = ..., ecCardNo: _Optional[str] = ..., version: _Optional[int] = ..., voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., payloadJson: _Optional[str] = ..., createdAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    origin: str
+    signature: bytes
+    originKey: bytes
+    originKeyEndorsement: bytes
+    def __init__(self, eventId: _Optional[str] = ..., sequence: _Optional[int] = ..., kind: _Optional[str] = ..., ecCardNo: _Optional[str] = ..., version: _Optional[int] = ..., voucher: _Optional[_Union[_common_pb2.VoucherData, _Mapping]] = ..., payloadJson: _Optional[str] = ..., createdAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., origin: _Optional[str] = ..., signature: _Optional[bytes] = ..., originKey: _Optional[bytes] = ..., originKeyEndorsement: _Optional[bytes] = ...) -> None: ...
 
 class DeliverEventsRequest(_message.Message):
     __slots__ = ("origin", "batchId", "events", "epoch")

@@ -141,7 +141,9 @@ class FederationServiceServicer:
     def DeliverEvents(self, request, context):
         """A batch of state-change events from the sender's outbox (idempotent by event id).
         At a province: from national only (-4). At national: a province's settlement
-        notices, relayed to their destination provinces.
+        notices, relayed to their destination provinces. Every event is signed by the node
+        that originated it (Event.signature); one that is unsigned or whose signature does
+        not verify with the origin's key from the directory refuses the batch (-2).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -59,7 +59,9 @@ class FederationServiceStub:
     DeliverEvents: _grpc.UnaryUnaryMultiCallable[_federation_service_pb2.DeliverEventsRequest, _federation_service_pb2.DeliverEventsResponse]
     """A batch of state-change events from the sender's outbox (idempotent by event id).
     At a province: from national only (-4). At national: a province's settlement
-    notices, relayed to their destination provinces.
+    notices, relayed to their destination provinces. Every event is signed by the node
+    that originated it (Event.signature); one that is unsigned or whose signature does
+    not verify with the origin's key from the directory refuses the batch (-2).
     """
     FetchVoucher: _grpc.UnaryUnaryMultiCallable[_federation_service_pb2.FetchVoucherRequest, _federation_service_pb2.FetchVoucherResponse]
     """A province fetches a visitor's voucher data from national (6.2.2 b 2), with the
@@ -111,7 +113,9 @@ class FederationServiceAsyncStub(FederationServiceStub):
     DeliverEvents: _aio.UnaryUnaryMultiCallable[_federation_service_pb2.DeliverEventsRequest, _federation_service_pb2.DeliverEventsResponse]  # type: ignore[assignment]
     """A batch of state-change events from the sender's outbox (idempotent by event id).
     At a province: from national only (-4). At national: a province's settlement
-    notices, relayed to their destination provinces.
+    notices, relayed to their destination provinces. Every event is signed by the node
+    that originated it (Event.signature); one that is unsigned or whose signature does
+    not verify with the origin's key from the directory refuses the batch (-2).
     """
     FetchVoucher: _aio.UnaryUnaryMultiCallable[_federation_service_pb2.FetchVoucherRequest, _federation_service_pb2.FetchVoucherResponse]  # type: ignore[assignment]
     """A province fetches a visitor's voucher data from national (6.2.2 b 2), with the
@@ -190,7 +194,9 @@ class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_federation_service_pb2.DeliverEventsResponse, _abc.Awaitable[_federation_service_pb2.DeliverEventsResponse]]:
         """A batch of state-change events from the sender's outbox (idempotent by event id).
         At a province: from national only (-4). At national: a province's settlement
-        notices, relayed to their destination provinces.
+        notices, relayed to their destination provinces. Every event is signed by the node
+        that originated it (Event.signature); one that is unsigned or whose signature does
+        not verify with the origin's key from the directory refuses the batch (-2).
         """
 
     @_abc_1.abstractmethod

@@ -51,6 +51,7 @@ __all__ = [
     "password_verify",
     "sm2_generate_keypair",
     "sm2_public_key",
+    "sm2_public_key_valid",
     "sm2_sign",
     "sm2_verify",
     "sm3",
@@ -189,6 +190,15 @@ def sm2_public_key(private_key: bytes) -> bytes:
         raise ValueError("invalid SM2 private key")
     public_key: bytes = SM2.get_pk(private_key)
     return public_key
+
+
+def sm2_public_key_valid(public_key: bytes) -> bool:
+    """True for a 65-byte uncompressed public key ``04||x||y`` on the SM2 curve."""
+    try:
+        key = _as_bytes(public_key)
+        return len(key) == 65 and key[0] == 4 and bool(SM2.is_pk_valid(key))
+    except Exception:  # the contract is a boolean, whatever the input
+        return False
 
 
 def _as_bytes(value: bytes) -> bytes:

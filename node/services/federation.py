@@ -122,9 +122,12 @@ class NationalFederationServicer(FederationServicer):
         hub: Hub,
         relay: NoticeRelay,
         lifecycle: Lifecycle,
+        sign_key: bytes,
         trust: Trust | None = None,
     ) -> None:
         super().__init__(identity, log_calls)
+        # National's SM2 public key, sent to the provinces (node.wire.signing).
+        self.sign_key = sign_key
         self.trust = trust  # its CRL goes to the provinces (None: --insecure)
         self.clock = clock
         self.directory = directory
@@ -148,15 +151,21 @@ class NationalFederationServicer(FederationServicer):
         request: pb.RegisterRequest,
         context: grpc.aio.ServicerContext[pb.RegisterRequest, pb.RegisterResponse],
     ) -> pb.RegisterResponse:
-        _required(province=request.province, address=request.address, instanceId=request.instanceId)
+        _required(
+            province=request.province,
+            address=request.address,
+            instanceId=request.instanceId,
+            signKey=request.signKey.hex(),
+        )
         self._check_caller(request.province)
         await self.directory.register(
-            request.province, request.address, request.version, request.instanceId
+            request.province, request.address, request.version, request.instanceId, request.signKey
         )
         return pb.RegisterResponse(
             heartbeatIntervalSeconds=max(1, int(self.directory.interval)),
             registeredAt=timestamp(self.clock.now_ms()),
             crl=self.trust.crl_der() if self.trust is not None else b"",
+            nationalSignKey=self.sign_key,
         )
 
     async def Heartbeat(
@@ -169,7 +178,7 @@ class NationalFederationServicer(FederationServicer):
             request.province, request.instanceId, request.appliedPosition
         )
         crl = self.trust.crl_der(request.crlNumber) if self.trust is not None else b""
-        return pb.HeartbeatResponse(known=known, crl=crl)
+        return pb.HeartbeatResponse(known=known, nationalSignKey=self.sign_key, crl=crl)
 
     async def Deregister(
         self,

@@ -51,7 +51,7 @@ from node.settlement.ledger import (
     serve_tx,
     settle_here_tx,
 )
-from node.settlement.notice import list_notices
+from node.settlement.notice import Outgoing, list_notices
 from node.settlement.policy import Item, Policies, validate_items, validate_med_type
 from node.settlement.settings import SettlementSettings
 from node.settlement.statement import DayPage, Statement, day_settlements, day_statement
@@ -72,6 +72,7 @@ from node.storage.settlement import (
     q_pending,
     q_reversals_pending,
 )
+from node.wire.signing import EventSigner
 from node.wire.voucher import cached_voucher_data, snapshot_of
 
 __all__ = ["InsuredPort", "Settlements"]
@@ -159,7 +160,10 @@ class Settlements:
         policies: Policies,
         national: InsuredPort,
         wake: Callable[[], None],
+        signer: EventSigner,
     ) -> None:
+        # The province's SM2 key: its settlement notices are signed with it.
+        self.signer = signer
         self.store = store
         self.db = store.db
         self.clock = clock
@@ -192,7 +196,7 @@ class Settlements:
     @overload
     async def _write_notifying(
         self,
-        fn: Callable[[sqlite3.Connection, *Ts, list[str]], SettlementRow | EcError],
+        fn: Callable[[sqlite3.Connection, *Ts, Outgoing], SettlementRow | EcError],
         *args: *Ts,
     ) -> SettlementRow: ...
 
@@ -200,7 +204,7 @@ class Settlements:
     async def _write_notifying(
         self,
         fn: Callable[
-            [sqlite3.Connection, *Ts, list[str]], SettlementRow | EcError | tuple[str, int]
+            [sqlite3.Connection, *Ts, Outgoing], SettlementRow | EcError | tuple[str, int]
         ],
         *args: *Ts,
     ) -> SettlementRow | tuple[str, int]: ...
@@ -208,15 +212,15 @@ class Settlements:
     async def _write_notifying(
         self,
         fn: Callable[
-            [sqlite3.Connection, *Ts, list[str]], SettlementRow | EcError | tuple[str, int]
+            [sqlite3.Connection, *Ts, Outgoing], SettlementRow | EcError | tuple[str, int]
         ],
         *args: *Ts,
     ) -> SettlementRow | tuple[str, int]:
         """``_write`` of a transaction that may queue notices (its last argument is the
         list it adds their destinations to): the uplink is woken after the commit."""
-        sent: list[str] = []
+        sent = Outgoing(self.signer)
         result = await self._write(fn, *args, sent)
-        if sent:
+        if sent.destinations:
             self.wake()
         return result
 

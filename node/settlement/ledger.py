@@ -25,7 +25,7 @@ from node.domain.ectoken import looks_like_token, region_of
 from node.domain.regions import province_name
 from node.domain.voucher_state import ACTIVATED, FROZEN, SUPERSEDED
 from node.errors import EcError, invalid
-from node.settlement.notice import Notice, enqueue_notice
+from node.settlement.notice import Notice, Outgoing, enqueue_notice
 from node.settlement.policy import Accumulators, Item, Outcome, RegionPolicy, settle
 from node.storage.acceptance import q_get_token
 from node.storage.settlement import (
@@ -196,14 +196,16 @@ def _notify(
     row: SettlementRow,
     destinations: list[str],
     now_ms: int,
-    sent: list[str] | None,
+    sent: Outgoing | None,
 ) -> None:
-    """Queue the notice of ``row`` for ``destinations``; they are added to ``sent`` so
-    that the caller wakes the uplink after the commit (only then)."""
+    """Queue the notice of ``row`` for ``destinations``, signed with ``sent``'s signer;
+    they are added to ``sent`` so that the caller wakes the uplink after the commit
+    (only then)."""
     if not destinations:
         return
-    if sent is not None:
-        sent.extend(destinations)
+    if sent is None:
+        raise ValueError("a transaction that queues notices needs its Outgoing (the signer)")
+    sent.destinations.extend(destinations)
     at = row.reversed_at if row.state == "reversed" else row.settled_at
     enqueue_notice(
         conn,
@@ -224,6 +226,7 @@ def _notify(
         ),
         destinations,
         now_ms,
+        sent.signer,
     )
 
 
@@ -238,7 +241,7 @@ def settle_here_tx(
     policy: RegionPolicy,
     now_ms: int,
     expected_version: int = 0,
-    sent: list[str] | None = None,
+    sent: Outgoing | None = None,
 ) -> SettlementRow | EcError | tuple[str, int]:
     """Settle under this province's policy: ``kind`` ``local`` (the token is this
     province's and is used up here) or ``insured`` (asked by another province through
@@ -311,7 +314,7 @@ def serve_tx(
     settlement_id: str,
     now_ms: int,
     policy_of: Callable[[str], RegionPolicy],
-    sent: list[str] | None = None,
+    sent: Outgoing | None = None,
 ) -> SettlementRow | EcError | tuple[str, int]:
     """The serving province's decision on a ``Settle``, in one transaction: the key's
     earlier settlement (any state); a refusal of the token (unknown, expired, another
@@ -447,7 +450,7 @@ def reverse_here_tx(
     serving: str,
     request_id: str,
     now_ms: int,
-    sent: list[str] | None = None,
+    sent: Outgoing | None = None,
 ) -> SettlementRow | EcError:
     """Reverse a settlement this province settled (``local`` or ``insured``): the
     account and the year's accumulators restored, once. Reversing a reversed one

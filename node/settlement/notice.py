@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 from node.domain.codes import MED_TYPES
 from node.domain.regions import is_province
@@ -36,15 +37,30 @@ from node.storage import outbox
 from node.storage.outbox import UPLINK_LANE
 from node.storage.provincial import NOTICE_VERSIONS, Notice, ProvincialStore, ReceivedNotice
 from node.wire.events import notice_event
+from node.wire.signing import EventSigner
 
-__all__ = ["Notice", "enqueue_notice", "list_notices"]
+__all__ = ["Notice", "Outgoing", "enqueue_notice", "list_notices"]
 
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
 
 
+@dataclass
+class Outgoing:
+    """What a write transaction queues for the uplink: its notices are signed with
+    ``signer`` (the province's key, ``node.wire.signing``) and their destinations
+    collected in ``destinations``, so that the caller wakes the uplink after the commit."""
+
+    signer: EventSigner
+    destinations: list[str] = field(default_factory=list)
+
+
 def enqueue_notice(
-    conn: sqlite3.Connection, notice: Notice, destinations: Iterable[str], now_ms: int
+    conn: sqlite3.Connection,
+    notice: Notice,
+    destinations: Iterable[str],
+    now_ms: int,
+    signer: EventSigner,
 ) -> None:
     """Inside the settling province's write transaction: queue the notice for the other
     insured provinces (two-digit codes; the caller passes them, excluding itself).
@@ -53,8 +69,8 @@ def enqueue_notice(
     Raises ValueError (rolling the caller's transaction back) for a notice or a
     destination that could never be delivered. Queuing the same (settlement, state)
     again is harmless: ignored while its row is kept, and once the outbox was pruned
-    the receiver's key on (settlement, state) ignores it. After the commit:
-    :func:`notify_enqueued`.
+    the receiver's key on (settlement, state) ignores it. Each event is signed by this
+    province (``signer``) once, here. After the commit: :func:`notify_enqueued`.
     """
     dests = sorted(set(destinations) - {notice.settled_by})
     if not dests:
@@ -68,7 +84,8 @@ def enqueue_notice(
         raise ValueError("a notice needs settlement_id, ec_card_no and the settling province")
     for dest in dests:
         # One body per destination: it names the province national relays it to.
-        outbox.enqueue(conn, notice_event(notice, dest, now_ms), [dest], now_ms, lane=UPLINK_LANE)
+        event = signer.sign(notice_event(notice, dest, now_ms))
+        outbox.enqueue(conn, event, [dest], now_ms, lane=UPLINK_LANE)
 
 
 async def list_notices(

@@ -229,6 +229,7 @@ async def activate(
         emit(
             conn,
             lc.entropy,
+            lc.signer,
             "voucher.activated",
             row,
             person,

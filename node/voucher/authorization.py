@@ -130,6 +130,7 @@ async def authorize(
         emit(
             conn,
             lc.entropy,
+            lc.signer,
             "voucher.authorized",
             row,
             person,
@@ -225,6 +226,7 @@ async def revoke_authorization(
         emit(
             conn,
             lc.entropy,
+            lc.signer,
             "voucher.revoked",
             row,
             person,

@@ -69,9 +69,8 @@ async def set_channel_status(
             status_changed_at=now,
         )
         q.q_set_channel_status(conn, row)
-        outbox.enqueue(
-            conn, channel_event(channel_id, status, reason, row.status_version, now), PROVINCES, now
-        )
+        event = lc.signer.sign(channel_event(channel_id, status, reason, row.status_version, now))
+        outbox.enqueue(conn, event, PROVINCES, now)
         return row, True
 
     result = await lc.store.transact(tx)

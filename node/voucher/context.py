@@ -29,6 +29,7 @@ from node.voucher.biometric import LivenessVerifier
 from node.voucher.model import OFFICIAL, Identity
 from node.voucher.password import PasswordHasher
 from node.voucher.settings import LifecycleSettings
+from node.wire.signing import EventSigner
 
 __all__ = [
     "Lifecycle",
@@ -54,6 +55,8 @@ class Lifecycle:
     entropy: Entropy
     settings: LifecycleSettings
     verifier: LivenessVerifier
+    # National's SM2 key: every outbox event is signed with it (node.wire.signing).
+    signer: EventSigner
     wake: Callable[[], None] = lambda: None
     hasher: PasswordHasher = field(init=False)
     _key: bytes | None = field(default=None, init=False, repr=False)

@@ -25,6 +25,7 @@ from node.storage import national as q
 from node.storage import outbox
 from node.storage.national import PersonRow, VoucherRow
 from node.wire.events import voucher_event
+from node.wire.signing import EventSigner
 from node.wire.voucher import national_voucher_data
 
 __all__ = ["emit", "snapshot"]
@@ -38,6 +39,7 @@ def snapshot(conn: sqlite3.Connection, v: VoucherRow, person: PersonRow) -> comm
 def emit(
     conn: sqlite3.Connection,
     entropy: Entropy,
+    signer: EventSigner,
     kind: str,
     v: VoucherRow,
     person: PersonRow,
@@ -46,14 +48,15 @@ def emit(
     payload: dict[str, object] | None = None,
     extra: Iterable[str] = (),
 ) -> set[str]:
-    """Queue one event for every province concerned; returns the destinations."""
+    """Queue one event, signed by national (``node.wire.signing``), for every province
+    concerned; returns the destinations."""
     if business_province:
         q.q_add_voucher_province(conn, v.ec_card_no, business_province)
     destinations = {r.insu_org[:2] for r in person.insured}
     destinations |= q.q_voucher_provinces(conn, v.ec_card_no)
     destinations |= set(extra)
-    event = voucher_event(
-        entropy.token_hex(16), kind, snapshot(conn, v, person), payload or {}, now_ms
+    event = signer.sign(
+        voucher_event(entropy.token_hex(16), kind, snapshot(conn, v, person), payload or {}, now_ms)
     )
     outbox.enqueue(conn, event, destinations, now_ms)
     return destinations

@@ -62,6 +62,7 @@ def freeze(
     emit(
         conn,
         lc.entropy,
+        lc.signer,
         "voucher.frozen",
         row,
         person,
@@ -88,7 +89,16 @@ def unfreeze(
         updated_at=now_ms,
     )
     q.q_put_voucher(conn, row)
-    emit(conn, lc.entropy, "voucher.unfrozen", row, person, now_ms, payload={"reason": reason})
+    emit(
+        conn,
+        lc.entropy,
+        lc.signer,
+        "voucher.unfrozen",
+        row,
+        person,
+        now_ms,
+        payload={"reason": reason},
+    )
     return row
 
 

@@ -111,6 +111,7 @@ async def update_person(
             emit(
                 conn,
                 lc.entropy,
+                lc.signer,
                 "voucher.superseded",
                 row,
                 dataclasses.replace(before, insured=after.insured),
@@ -125,6 +126,7 @@ async def update_person(
             emit(
                 conn,
                 lc.entropy,
+                lc.signer,
                 "voucher.regions_changed",
                 row,
                 after,

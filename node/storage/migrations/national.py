@@ -229,3 +229,10 @@ def m008_channel_status(db: sqlite_utils.Database) -> None:
         ALTER TABLE channels ADD COLUMN status_changed_at INTEGER;
         """,
     )
+
+
+@MIGRATIONS()
+def m009_node_sign_key(db: sqlite_utils.Database) -> None:
+    """Each province's SM2 public key, which verifies the events it originates (its
+    settlement notices, node.wire.signing); sent with every Register."""
+    run_script(db, "ALTER TABLE node_directory ADD COLUMN sign_key BLOB NOT NULL DEFAULT x'';")

@@ -27,11 +27,13 @@ class NodeRow:
     registered_at: int
     last_heartbeat_at: int
     applied_position: int
+    # The province's SM2 public key (node.wire.signing); empty before it sent one.
+    sign_key: bytes = b""
 
 
 _NODE_COLS = (
     "province, address, version, instance_id, state, registered_at, last_heartbeat_at, "
-    "applied_position"
+    "applied_position, sign_key"
 )
 
 
@@ -56,15 +58,18 @@ def q_put_node(
     version: str,
     instance_id: str,
     now_ms: int,
+    sign_key: bytes = b"",
 ) -> None:
-    """Register (or register again) the node of ``province``: up, heartbeat now."""
+    """Register (or register again) the node of ``province``: up, heartbeat now, its
+    signing key the one it sent."""
     conn.execute(
         "INSERT INTO node_directory (province, address, version, instance_id, state, "
-        "registered_at, last_heartbeat_at) VALUES (?,?,?,?, 'up', ?, ?) "
+        "registered_at, last_heartbeat_at, sign_key) VALUES (?,?,?,?, 'up', ?, ?, ?) "
         "ON CONFLICT (province) DO UPDATE SET address = excluded.address, "
         "version = excluded.version, instance_id = excluded.instance_id, state = 'up', "
-        "registered_at = excluded.registered_at, last_heartbeat_at = excluded.last_heartbeat_at",
-        (province, address, version, instance_id, now_ms, now_ms),
+        "registered_at = excluded.registered_at, last_heartbeat_at = excluded.last_heartbeat_at, "
+        "sign_key = excluded.sign_key",
+        (province, address, version, instance_id, now_ms, now_ms, sign_key),
     )
 
 

@@ -65,9 +65,18 @@ class NationalStore(RoleStore):
         return await self.db.read(q_list_nodes)
 
     async def put_node(
-        self, province: str, address: str, version: str, instance_id: str, now_ms: int
+        self,
+        province: str,
+        address: str,
+        version: str,
+        instance_id: str,
+        now_ms: int,
+        sign_key: bytes = b"",
+        synced: bool = False,
     ) -> None:
-        await self.db.write_unsynced(q_put_node, province, address, version, instance_id, now_ms)
+        """``synced``: the commit is synced (a new signing key must not be lost)."""
+        write = self.db.write if synced else self.db.write_unsynced
+        await write(q_put_node, province, address, version, instance_id, now_ms, sign_key)
 
     async def heartbeat(self, province: str, instance_id: str, applied: int, now_ms: int) -> bool:
         return await self.db.write_unsynced(q_heartbeat, province, instance_id, applied, now_ms)

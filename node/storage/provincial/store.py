@@ -10,7 +10,7 @@ from pathlib import Path
 from node.storage import outbox
 from node.storage.batch import WriteBatcher
 from node.storage.db import RoleStore
-from node.storage.meta import q_meta_init
+from node.storage.meta import q_meta_get, q_meta_init, q_meta_set
 from node.storage.migrations.provincial import MIGRATIONS
 from node.storage.provincial.inbox import ApplyResult, InboundEvent, q_apply_events
 from node.storage.provincial.notices import ReceivedNotice, q_list_notices
@@ -23,7 +23,10 @@ from node.storage.provincial.vouchers import (
     q_put_voucher,
 )
 
-__all__ = ["ProvincialStore", "COUNTED_TABLES"]
+__all__ = ["ProvincialStore", "COUNTED_TABLES", "NATIONAL_SIGN_KEY"]
+
+# The ``meta`` key of national's SM2 public key (hexadecimal), which verifies its events.
+NATIONAL_SIGN_KEY = "national_sign_key"
 
 # The tables whose row counts a status call reports.
 COUNTED_TABLES = (
@@ -86,6 +89,14 @@ class ProvincialStore(RoleStore):
         """A per-province secret kept in ``meta`` (e.g. ``qr_key``, the key of the QR
         check digits): ``fresh_hex`` is stored the first time and never replaced."""
         return bytes.fromhex(await self.db.write(q_meta_init, name, fresh_hex))
+
+    async def national_sign_key(self) -> bytes:
+        """National's SM2 public key as national last sent it (empty: never)."""
+        value = await self.db.read(q_meta_get, NATIONAL_SIGN_KEY)
+        return bytes.fromhex(value) if value else b""
+
+    async def set_national_sign_key(self, key: bytes) -> None:
+        await self.db.write(q_meta_set, NATIONAL_SIGN_KEY, key.hex())
 
     async def get_by_auth_code(self, auth_code: str) -> AuthMatch | None:
         """The cached voucher a channel authorization code belongs to (revoked ones too)."""
