@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from pathlib import Path
 from node.app import Node, NodeStartError, RegistrationRefused
 from node.config import VERSION, ConfigError, NodeConfig
 from node.logs import setup_logging
+from node.vault import MASTER_KEY_ENV
 
 __all__ = ["main", "build_parser"]
 
@@ -49,6 +51,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--data", required=True, type=Path, help="data folder holding this node's SQLite database"
+    )
+    p.add_argument(
+        "--master-key",
+        type=Path,
+        default=os.environ.get(MASTER_KEY_ENV) or None,
+        help=(
+            "file of the node's master key, which seals its secrets at rest (default "
+            f"${MASTER_KEY_ENV}, else DATA/master.key, made at the first start, mode 0600)"
+        ),
     )
     p.add_argument(
         "--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)"
@@ -109,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             national=args.national,
             heartbeat_interval=args.heartbeat,
             log_calls=not args.quiet,
+            master_key=args.master_key,
         ).validate()
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)

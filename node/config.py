@@ -49,6 +49,9 @@ class NodeConfig:
     # National: seconds between scans of the outbox for due deliveries (a safety net
     # behind the immediate wake-ups; see federation.delivery).
     delivery_scan_interval: float = 1.0
+    # The node's master key file (node.vault); None: <data_dir>/master.key, made at the
+    # first start.
+    master_key: Path | None = None
 
     def __post_init__(self) -> None:
         try:

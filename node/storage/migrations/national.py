@@ -229,3 +229,25 @@ def m008_channel_status(db: sqlite_utils.Database) -> None:
         ALTER TABLE channels ADD COLUMN status_changed_at INTEGER;
         """,
     )
+
+
+@MIGRATIONS()
+def m009_secrets_at_rest(db: sqlite_utils.Database) -> None:
+    """Secrets at rest (``node.vault``). An authorization is found by the keyed hash of
+    its code (``code_hash``, HMAC-SM3 under the node's key of the code's digest), and
+    keeps the digest that events carry sealed (``code_digest``); a face template is
+    kept sealed (``face_sealed``). The key is not in the database: rows of an older
+    database (a raw code of 32 digits in ``code_hash``, a raw ``face_template``, an
+    answer kept for a requestId with its code, an outbox event with codes) are
+    converted at the node's first start with its master key
+    (``node.storage.secrets.q_protect_national``)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE authorizations RENAME COLUMN auth_code TO code_hash;
+        ALTER TABLE authorizations ADD COLUMN code_digest BLOB;
+        ALTER TABLE persons ADD COLUMN face_sealed BLOB;
+        CREATE INDEX persons_face_unsealed ON persons (person_id)
+            WHERE face_template IS NOT NULL;
+        """,
+    )
