@@ -51,6 +51,13 @@ class NodeEntry:
     log: str
     pid: int | None = None
 
+    @property
+    def master_key(self) -> Path:
+        """The node's master key (``node.vault``): ``DIR/pki/nodes/<node>.master``, beside
+        its certificate and not in its data folder, so that a copy of the data folder
+        alone does not open its secrets."""
+        return Path(self.data).parent / "pki" / "nodes" / f"{self.name}.master"
+
     def command(self, python: str, national: str, heartbeat: float = 2.0) -> list[str]:
         cmd = [
             python,
@@ -64,6 +71,8 @@ class NodeEntry:
             self.data,
             "--heartbeat",
             str(heartbeat),
+            "--master-key",
+            str(self.master_key),
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", national]
