@@ -4,6 +4,8 @@ start; routed answers carry no authorization code."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -11,12 +13,12 @@ from pathlib import Path
 import pytest
 from google.protobuf.message import Message
 from scankit import eventually, insured_in, start_scan_nation
-from voucherkit import OFFICIAL, PASSWORD, SEED, WECHAT, identity, start_nation
+from voucherkit import OFFICIAL, PASSWORD, SEED, WECHAT, identity, real_person, start_nation
 
 from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import voucher_service_pb2 as vpb
-from node.app import NodeStartError
+from node.app import Node, NodeStartError
 from node.population import enrolled_face_template
 
 
@@ -159,3 +161,100 @@ async def test_a_routed_answer_carries_no_authorization_code(cluster, tmp_path):
     await sk.scanner("31").query(await sk.issue("44", official))
     assert await sk.provinces["31"].store.get_by_auth_code(official) is None
     assert (await sk.provinces["31"].store.counts())["channel_auths"] == 0
+
+
+def _as_an_older_version_left_it(
+    national: Node, province: Node, codes: list[str], face: tuple[str, bytes], answer: str
+) -> None:
+    """Put the secrets of two stopped nodes' databases back in clear, where an older
+    version kept them (after m009 / m013 renamed the columns, before any key)."""
+    nkeys, pkeys = national.store.keys, province.store.keys
+    with sqlite3.connect(national.db_path) as conn:
+        for code in codes:
+            conn.execute(
+                "UPDATE authorizations SET code_hash = ?, code_digest = NULL WHERE code_hash = ?",
+                (code, nkeys.code_hash(code)),
+            )
+        conn.execute(
+            "UPDATE persons SET face_template = ?, face_sealed = NULL WHERE id_no = ?",
+            (face[1], face[0]),
+        )
+        conn.execute(
+            "UPDATE idempotency SET result = ? WHERE request_id = 'r-old'",
+            (json.dumps({"auth_code": answer, "ec_card_no": "x", "version": 2}),),
+        )
+        seq, body = conn.execute("SELECT seq, body FROM outbox ORDER BY seq DESC").fetchone()
+        event = fed_pb.Event.FromString(body)
+        for a, code in zip(event.voucher.authorizations, codes, strict=False):
+            a.authCode, a.authCodeDigest = code, ""
+        conn.execute("UPDATE outbox SET body = ? WHERE seq = ?", (event.SerializeToString(), seq))
+        sealed = conn.execute("SELECT value FROM meta WHERE key = 'voucher_key_sealed'").fetchone()
+        voucher_key = nkeys.open(bytes.fromhex(sealed[0]), "voucher_key").hex()
+        conn.execute("DELETE FROM meta WHERE key IN ('master_key_check', 'voucher_key_sealed')")
+        conn.execute("INSERT INTO meta (key, value) VALUES ('voucher_key', ?)", (voucher_key,))
+    with sqlite3.connect(province.db_path) as conn:
+        for code in codes:
+            for table in ("channel_auths", "qr_codes"):
+                conn.execute(
+                    f"UPDATE {table} SET code_hash = ? WHERE code_hash = ?",
+                    (code, pkeys.code_hash(code)),
+                )
+        sealed = conn.execute("SELECT value FROM meta WHERE key = 'qr_key_sealed'").fetchone()[0]
+        raw = pkeys.open(bytes.fromhex(sealed), "qr_key").hex()
+        conn.execute("DELETE FROM meta WHERE key IN ('master_key_check', 'qr_key_sealed')")
+        conn.execute("INSERT INTO meta (key, value) VALUES ('qr_key', ?)", (raw,))
+
+
+async def test_an_older_database_is_converted_at_its_first_start(cluster, tmp_path):
+    sk = await start_scan_nation(cluster, tmp_path, ("44",))
+    kit = sk.kit
+    p44 = sk.provinces["44"]
+    p = insured_in(kit, "44")[0]
+    official = await sk.activated(p, "44")
+    request = vpb.AuthorizeRequest(
+        **identity(p), password=PASSWORD, businessProvince="44", requestId="r-old"
+    )
+    wechat = (await kit.channel(WECHAT).Authorize(request)).authCode
+
+    async def at_44():
+        m = await p44.store.get_by_auth_code(wechat)
+        return m is not None
+
+    await eventually(at_44, what="WeChat's authorization at 44")
+    shown = await sk.issue("44", official)
+    qr_key = p44.provincial.issuer.qr_key
+    voucher_key = await kit.national.national.lifecycle.key()
+    q = insured_in(kit, "44")[1]  # not activated: a real-person check of q needs its face
+    face = enrolled_face_template(SEED, q.id_no)
+    for node in (p44, kit.national):
+        await node.stop(grace=0)
+        cluster.nodes.remove(node)
+    _as_an_older_version_left_it(kit.national, p44, [official, wechat], (q.id_no, face), wechat)
+    raw = [official.encode(), wechat.encode(), face, qr_key.hex().encode()]
+    raw.append(voucher_key.hex().encode())
+    before = b"".join(_database_bytes(tmp_path).values())
+    assert all(v in before for v in raw)
+
+    await cluster.start_national(kit.clock, extra=dict(kit.extra))
+    p44 = sk.provinces["44"] = await cluster.start_province("44")
+    # the codes are found by their keyed hashes now, the QR key is the same
+    assert (await p44.store.get_by_auth_code(wechat)).channel_id == WECHAT
+    assert p44.provincial.issuer.qr_key == qr_key
+    assert await cluster.national.national.lifecycle.key() == voucher_key
+    # the code shown before is found with its converted authorization and decoded
+    assert (await sk.scanner("44").query(shown)).ecToken
+    # the answer kept for the requestId answers the retry with its code
+    assert (await kit.channel(WECHAT).Authorize(request)).authCode == wechat
+    # national finds the official code, and the face opens for a real-person check
+    status = await kit.channel(OFFICIAL).GetVoucherStatus(
+        vpb.GetVoucherStatusRequest(authCode=official)
+    )
+    assert status.ecCardNo
+    assert (await real_person(kit, kit.channel(OFFICIAL), q)).realPersonSerial
+    found = [
+        (f.name, raw.index(v))
+        for f, data in _database_bytes(tmp_path).items()
+        for v in raw
+        if v in data
+    ]
+    assert found == []

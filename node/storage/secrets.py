@@ -11,8 +11,9 @@ province renamed the columns, but only the key can hash or seal their values):
   ``face_template`` is sealed into ``face_sealed``; an answer kept for a ``requestId``
   with a code in it is sealed (``seal_answer``); an outbox event that carries codes
   carries their digests instead;
-- a province: the same for ``channel_auths`` and ``qr_codes``; a QR key kept raw in
-  ``meta`` is sealed (:func:`q_sealed_secret`).
+- a province: the same for ``channel_auths`` and ``qr_codes``;
+- both: a key kept raw in ``meta`` (national's voucher-number key, a province's QR key)
+  is sealed under its name + ``_sealed`` and the raw row deleted (:func:`q_sealed_secret`).
 
 The connections zero what they delete (``PRAGMA secure_delete``) for the rows converted
 here, and the WAL is checkpointed afterwards (``Database.truncate_wal``).
@@ -56,10 +57,23 @@ def open_answer(keys: NodeKeys, stored: str) -> str:
     return keys.open(bytes.fromhex(stored[len(SEALED_PREFIX) :]), ANSWER_LABEL).decode()
 
 
-def _check(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> None:
+# The secrets an older version kept raw in ``meta``: national's key of voucher numbers,
+# a province's QR key (sealed under the same name, which is also their label).
+RAW_META = ("voucher_key", "qr_key")
+
+
+def _check(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> int:
+    """Check the master key; seal what ``meta`` holds raw. Rows converted."""
     keys.check(q_meta_get(conn, KEY_CHECK_META), where)
     q_meta_set(conn, KEY_CHECK_META, keys.check_value)
     conn.execute("PRAGMA secure_delete = ON")
+    n = 0
+    for name in RAW_META:
+        raw = q_meta_get(conn, name)
+        if raw is not None:
+            q_sealed_secret(conn, keys, name, bytes.fromhex(raw), name)
+            n += 1
+    return n
 
 
 def _strip_codes(body: bytes) -> bytes | None:
@@ -77,8 +91,7 @@ def _strip_codes(body: bytes) -> bytes | None:
 
 def q_protect_national(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> int:
     """Check the master key and convert an older database's secrets; rows converted."""
-    _check(conn, keys, where)
-    n = 0
+    n = _check(conn, keys, where)
     for (raw,) in conn.execute(
         "SELECT code_hash FROM authorizations WHERE length(code_hash) = 32"
     ).fetchall():
@@ -122,8 +135,7 @@ def _protect_outbox(conn: sqlite3.Connection) -> int:
 
 def q_protect_provincial(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> int:
     """Check the master key and convert an older database's secrets; rows converted."""
-    _check(conn, keys, where)
-    n = 0
+    n = _check(conn, keys, where)
     for table in ("channel_auths", "qr_codes"):
         for (raw,) in conn.execute(
             f"SELECT DISTINCT code_hash FROM {table} WHERE length(code_hash) = 32"
