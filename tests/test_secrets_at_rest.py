@@ -190,7 +190,10 @@ def _as_an_older_version_left_it(
         conn.execute("UPDATE outbox SET body = ? WHERE seq = ?", (event.SerializeToString(), seq))
         sealed = conn.execute("SELECT value FROM meta WHERE key = 'voucher_key_sealed'").fetchone()
         voucher_key = nkeys.open(bytes.fromhex(sealed[0]), "voucher_key").hex()
-        conn.execute("DELETE FROM meta WHERE key IN ('master_key_check', 'voucher_key_sealed')")
+        conn.execute(
+            "DELETE FROM meta WHERE key IN "
+            "('master_key_check', 'voucher_key_sealed', 'secrets_at_rest')"
+        )
         conn.execute("INSERT INTO meta (key, value) VALUES ('voucher_key', ?)", (voucher_key,))
     with sqlite3.connect(province.db_path) as conn:
         for code in codes:
@@ -201,7 +204,9 @@ def _as_an_older_version_left_it(
                 )
         sealed = conn.execute("SELECT value FROM meta WHERE key = 'qr_key_sealed'").fetchone()[0]
         raw = pkeys.open(bytes.fromhex(sealed), "qr_key").hex()
-        conn.execute("DELETE FROM meta WHERE key IN ('master_key_check', 'qr_key_sealed')")
+        conn.execute(
+            "DELETE FROM meta WHERE key IN ('master_key_check', 'qr_key_sealed', 'secrets_at_rest')"
+        )
         conn.execute("INSERT INTO meta (key, value) VALUES ('qr_key', ?)", (raw,))
 
 

@@ -3,8 +3,9 @@ sealed secrets of ``meta``, and the conversion of an older database's rows.
 
 At every start, in one write transaction before the node serves: the check value of
 the node's master key is compared with the one in ``meta`` (kept the first time), and
-rows an older version left in clear are converted (m009 of national, m013 of a
-province renamed the columns, but only the key can hash or seal their values):
+rows an older version left in clear are converted, once (``CONVERTED_META``; m009 of
+national, m013 of a province renamed the columns, but only the key can hash or seal
+their values):
 
 - national: an authorization whose ``code_hash`` still holds the raw code (32
   characters; a keyed hash has 64) gets its keyed hash and sealed digest; a raw
@@ -43,6 +44,9 @@ __all__ = [
 FACE_LABEL = "face template"
 DIGEST_LABEL = "authCode digest"
 ANSWER_LABEL = "requestId answer"
+# Set once the rows of an older database were converted: the tables are not read again
+# at every start (a database made by this version never holds a raw code).
+CONVERTED_META = "secrets_at_rest"
 # The JSON of an answer kept for a requestId, sealed: this prefix and the hex of it.
 SEALED_PREFIX = "sealed:"
 
@@ -92,6 +96,9 @@ def _strip_codes(body: bytes) -> bytes | None:
 def q_protect_national(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> int:
     """Check the master key and convert an older database's secrets; rows converted."""
     n = _check(conn, keys, where)
+    n += _seal_faces(conn, keys)
+    if q_meta_get(conn, CONVERTED_META) is not None:
+        return n
     for (raw,) in conn.execute(
         "SELECT code_hash FROM authorizations WHERE length(code_hash) = 32"
     ).fetchall():
@@ -99,14 +106,6 @@ def q_protect_national(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> 
         conn.execute(
             "UPDATE authorizations SET code_hash = ?, code_digest = ? WHERE code_hash = ?",
             (keys.digest_key(digest), keys.seal(bytes.fromhex(digest), DIGEST_LABEL), raw),
-        )
-        n += 1
-    for pid, face in conn.execute(
-        "SELECT person_id, face_template FROM persons WHERE face_template IS NOT NULL"
-    ).fetchall():
-        conn.execute(
-            "UPDATE persons SET face_sealed = ?, face_template = NULL WHERE person_id = ?",
-            (keys.seal(face, FACE_LABEL), pid),
         )
         n += 1
     for rowid, result in conn.execute(
@@ -120,6 +119,22 @@ def q_protect_national(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> 
             )
             n += 1
     n += _protect_outbox(conn)
+    q_meta_set(conn, CONVERTED_META, "1")
+    return n
+
+
+def _seal_faces(conn: sqlite3.Connection, keys: NodeKeys) -> int:
+    """Seal the raw templates (an older database's, or a seeding without the node's
+    key), found through the partial index of m009: nothing to read when none is left."""
+    n = 0
+    for pid, face in conn.execute(
+        "SELECT person_id, face_template FROM persons WHERE face_template IS NOT NULL"
+    ).fetchall():
+        conn.execute(
+            "UPDATE persons SET face_sealed = ?, face_template = NULL WHERE person_id = ?",
+            (keys.seal(face, FACE_LABEL), pid),
+        )
+        n += 1
     return n
 
 
@@ -136,6 +151,8 @@ def _protect_outbox(conn: sqlite3.Connection) -> int:
 def q_protect_provincial(conn: sqlite3.Connection, keys: NodeKeys, where: str) -> int:
     """Check the master key and convert an older database's secrets; rows converted."""
     n = _check(conn, keys, where)
+    if q_meta_get(conn, CONVERTED_META) is not None:
+        return n
     for table in ("channel_auths", "qr_codes"):
         for (raw,) in conn.execute(
             f"SELECT DISTINCT code_hash FROM {table} WHERE length(code_hash) = 32"
@@ -145,6 +162,7 @@ def q_protect_provincial(conn: sqlite3.Connection, keys: NodeKeys, where: str) -
                 (keys.code_hash(raw), raw),
             )
             n += 1
+    q_meta_set(conn, CONVERTED_META, "1")
     return n
 
 
