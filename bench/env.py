@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 
 from bench.nodes import NodeProcess, copy_database
 from cli.seed import seed_national
+from node.pki import CertificateAuthority
 
 __all__ = ["Env", "Params", "DEFAULT_PROVINCES", "SEED"]
 
@@ -86,9 +87,11 @@ class Env:
         key = "national-log" if log_calls else "national"
         node = self.nodes.get(key)
         if node is None:
+            if not (CertificateAuthority.folder_of(self.root) / "ca.key").exists():
+                CertificateAuthority.create(self.root)  # the bench's nation's CA
             data = self.root / key
             copy_database(self.template_db(), data)
-            node = NodeProcess(key, "national", data, log_calls=log_calls)
+            node = NodeProcess(key, "national", data, nation=self.root, log_calls=log_calls)
             self.nodes[key] = node
             await node.start()
         return node
@@ -105,6 +108,7 @@ class Env:
                 self.root / key,
                 province=province,
                 national=national.address,
+                nation=self.root,
                 log_calls=log_calls,
             )
             self.nodes[key] = node

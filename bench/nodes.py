@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
+from node.pki import CertificateAuthority, Identity
 
 if TYPE_CHECKING:
     from ecnet.v1.admin_service_pb2_grpc import AdminServiceAsyncStub
@@ -113,10 +114,14 @@ class NodeProcess:
         *,
         province: str = "",
         national: str = "",
+        nation: Path,
         log_calls: bool = False,
         heartbeat: float = 2.0,
     ) -> None:
         self.name = name
+        # The folder whose pki/ holds the CA (node.pki's layout): the node's certificate
+        # and the operator's that this harness calls with are made there when missing.
+        self.nation = nation
         self.role = role
         self.province = province
         self.national = national
@@ -127,6 +132,32 @@ class NodeProcess:
         self.address = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self._channel: grpc.aio.Channel | None = None
+
+    @property
+    def pki(self) -> Path:
+        return CertificateAuthority.folder_of(self.nation)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        """This node's certificate made if missing; the operator's credentials."""
+        ca = CertificateAuthority.open(self.nation)
+        identity = (
+            Identity.national() if self.role == "national" else Identity.of_province(self.province)
+        )
+        ca.ensure(identity)
+        key, cert = ca.ensure_operator("bench")
+        return grpc.ssl_channel_credentials(
+            ca.cert_path.read_bytes(), key.read_bytes(), cert.read_bytes()
+        )
+
+    def channel_as(self, identity: Identity) -> grpc.aio.Channel:
+        """Another aio channel to the node, with the certificate of ``identity`` (made if
+        missing): a test or the bench calling as a node. The caller closes it."""
+        ca = CertificateAuthority.open(self.nation)
+        key, cert = ca.ensure(identity)
+        credentials = grpc.ssl_channel_credentials(
+            ca.cert_path.read_bytes(), key.read_bytes(), cert.read_bytes()
+        )
+        return grpc.aio.secure_channel(self.address, credentials)
 
     @property
     def log_path(self) -> Path:
@@ -148,6 +179,7 @@ class NodeProcess:
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", self.national]
+        cmd += ["--pki", str(self.pki)]
         if not self.log_calls:
             cmd.append("--quiet")
         return cmd
@@ -155,6 +187,7 @@ class NodeProcess:
     async def start(self, timeout: float = START_TIMEOUT) -> NodeProcess:
         """Spawn on a free port and wait for health SERVING."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        credentials = self.credentials()
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         with open(self.log_path, "ab") as log:
@@ -165,7 +198,7 @@ class NodeProcess:
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self._channel = grpc.aio.insecure_channel(self.address)
+        self._channel = grpc.aio.secure_channel(self.address, credentials)
         await self._wait_serving(timeout)
         return self
 

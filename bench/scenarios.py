@@ -31,6 +31,8 @@ from bench.env import Env
 from bench.load import Call
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
+from ecnet.v1 import federation_service_pb2_grpc
+from node.pki import Identity
 
 __all__ = ["Scenario", "SCENARIOS", "BASELINE", "scenario", "select", "TIMEOUT"]
 
@@ -128,8 +130,10 @@ async def heartbeat(env: Env) -> Call:
     # registering would replace the bench's instance (its heartbeats would then write
     # nothing), while events for a province at the bench's dead address would keep
     # national retrying deliveries.
-    federation = (await env.national()).federation
-    metadata = (("ec-node", f"p{HEARTBEAT_PROVINCE}"),)
+    channel = (await env.national()).channel_as(Identity.of_province(HEARTBEAT_PROVINCE))
+    env.on_close(channel.close)
+    federation = federation_service_pb2_grpc.FederationServiceStub(channel)
+    metadata: tuple[tuple[str, str], ...] = ()
     instance_id = uuid.uuid4().hex
     await federation.Register(
         fed_pb.RegisterRequest(

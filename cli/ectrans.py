@@ -24,7 +24,9 @@ in Python, over ecnet's ``AcceptanceService/Trans``::
 The DLL knows its own terminal; here it is ``terminal_id=`` or, failing that, the
 ``ECNET_TERMINAL_ID`` environment variable, sent as the ``ec-terminal-id`` metadata.
 ``url`` is ``HOST:PORT`` of the terminal's provincial node (an ``http://`` or
-``grpc://`` prefix and a trailing path are ignored). Channels are kept per url.
+``grpc://`` prefix and a trailing path are ignored). Channels are kept per url, over
+mutual TLS with the certificate of the nation in ``ECNET_DATA`` (or ``./nation``), or
+the files ``ECNET_CA``, ``ECNET_CERT``, ``ECNET_KEY`` name (``cli.rpc.credentials_for``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ from typing import Any
 import grpc
 from google.protobuf.json_format import MessageToDict
 
+from cli.nationfile import default_data_dir
+from cli.rpc import CliError, open_channel
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1.acceptance_service_pb2_grpc import AcceptanceServiceStub
 from node.config import ConfigError, parse_address
@@ -69,7 +73,7 @@ def _stub(target: str) -> AcceptanceServiceStub:
     with _lock:
         channel = _channels.get(target)
         if channel is None:
-            channel = _channels[target] = grpc.insecure_channel(target)
+            channel = _channels[target] = open_channel(target, default_data_dir())
     return AcceptanceServiceStub(channel)
 
 
@@ -119,7 +123,11 @@ def nation_ec_trans(
     terminal = terminal_id if terminal_id is not None else os.environ.get(TERMINAL_ENV, "")
     metadata = (("ec-terminal-id", terminal),) if terminal else ()
     try:
-        resp = _stub(target).Trans(request, metadata=metadata, timeout=timeout)
+        stub = _stub(target)
+    except CliError as exc:  # no certificate to call with
+        return _failure(exc.code if exc.code is not None else -2, str(exc))
+    try:
+        resp = stub.Trans(request, metadata=metadata, timeout=timeout)
     except grpc.RpcError as exc:
         code, message = from_rpc_error(exc)
         if code == -3:

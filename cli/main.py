@@ -167,7 +167,14 @@ NodeOpt = Annotated[
 
 # -- nation ------------------------------------------------------------------------
 def _status_table(rows: list[NodeStatus]) -> Table:
-    table = Table(title="ecnet nation", title_justify="left")
+    insecure = [r["node"] for r in rows if r.get("transport", "").startswith("INSECURE")]
+    title = "ecnet nation"
+    if insecure:
+        title += (
+            f" [bold red]INSECURE: {', '.join(insecure)} serve plaintext and believe any "
+            "caller (--insecure, development only)[/bold red]"
+        )
+    table = Table(title=title, title_justify="left")
     columns = (
         "node",
         "role",
@@ -260,8 +267,16 @@ def nation_up(
     ] = 50000,
     detach: Annotated[bool, typer.Option(help="return once every node is healthy")] = False,
     heartbeat: Annotated[float, typer.Option(help="seconds between province heartbeats")] = 2.0,
+    insecure: Annotated[
+        bool,
+        typer.Option(
+            help="plaintext nodes that take callers' identities on their word "
+            "(development only; default: mutual TLS with the certificates in DIR/pki)"
+        ),
+    ] = False,
 ) -> None:
-    """Seed the registry (once) and start national and provincial nodes."""
+    """Seed the registry (once), make the nation's certificates (once) and start
+    national and provincial nodes over mutual TLS."""
     data_dir = _data(data)
     codes = parse_provinces(provinces, all_)
     if population < 0:
@@ -276,6 +291,7 @@ def nation_up(
             f"run `ecnet nation down --data {data_dir}` first"
         )
     nation = plan_nation(data_dir, codes, base_port)
+    nation.insecure = insecure
     check_ports_free(list(nation.nodes.values()))
     with stop_on_signals():
         procs = _start_nation(nation, population, seed, codes, heartbeat, detach)
@@ -355,9 +371,15 @@ def _start_nation(
 
     made = ensure_pki(nation)
     if made:
-        # Not used by the nodes yet: they still talk plaintext (mutual TLS comes next).
         err.print(
             f"certificates in {data_dir / 'pki'}: {', '.join(made)} (national CA)",
+            soft_wrap=True,
+            highlight=False,
+        )
+    if nation.insecure:
+        err.print(
+            "[bold red]INSECURE:[/bold red] the nodes serve plaintext and believe any "
+            "caller's claimed identity (--insecure: development only)",
             soft_wrap=True,
             highlight=False,
         )
@@ -365,14 +387,14 @@ def _start_nation(
     started = time.monotonic()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        procs["national"] = spawn(national, national.address, heartbeat)
+        procs["national"] = spawn(nation, national, heartbeat)
         nation.save()
-        wait_healthy([national], procs)
+        wait_healthy(data_dir, [national], procs)
         for entry in nation.nodes.values():
             if entry.role == "provincial":
-                procs[entry.name] = spawn(entry, national.address, heartbeat)
+                procs[entry.name] = spawn(nation, entry, heartbeat)
         nation.save()
-        wait_healthy(list(nation.nodes.values()), procs)
+        wait_healthy(data_dir, list(nation.nodes.values()), procs)
     except (CliError, KeyboardInterrupt):
         _stop_all(nation)
         raise
@@ -487,9 +509,9 @@ def nation_start(
     if pid_alive(entry.pid):
         raise CliError(f"{entry.name} is already running (pid {entry.pid})")
     check_ports_free([entry])
-    proc = spawn(entry, nation.national.address, heartbeat)
+    proc = spawn(nation, entry, heartbeat)
     nation.save()
-    wait_healthy([entry], {entry.name: proc})
+    wait_healthy(nation.data_dir, [entry], {entry.name: proc})
     out.print(f"started {entry.name} on {entry.address} (pid {entry.pid})")
 
 
@@ -509,7 +531,7 @@ def nation_retry_parked(
 ) -> None:
     """Send again the events a province refused and national parked (after fixing or
     upgrading that province)."""
-    with NodeHandle(national_address(_data(data), node)) as h:
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
         answer = h.call(h.admin.RetryParked, pb.RetryParkedRequest(destination=province))
     events = answer.events
     if json_:
@@ -549,7 +571,7 @@ def persons_list(
         raise CliError("--limit must be positive", -2)
     persons: list[common_pb2.Person] = []
     token = ""
-    with NodeHandle(national_address(_data(data), node)) as h:
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
         while len(persons) < limit:
             resp = h.call(
                 h.admin.ListPersons,
@@ -587,7 +609,7 @@ def persons_list(
 @reports_errors
 def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False) -> None:
     """The official channel and the approved third-party channels."""
-    with NodeHandle(national_address(_data(data), node)) as h:
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
         answer = h.call(h.admin.ListChannels, pb.ListChannelsRequest())
     if json_:
         print_message(answer)
@@ -610,7 +632,7 @@ def channels_list(data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = F
 def _set_channel_status(
     channel: str, status: str, reason: str, data: Path | None, node: str | None, json_: bool
 ) -> None:
-    with NodeHandle(national_address(_data(data), node)) as h:
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
         resp = h.call(
             h.admin.SetChannelStatus,
             pb.SetChannelStatusRequest(channelId=channel, status=status, reason=reason),
@@ -676,7 +698,7 @@ def terminals_list(
     json_: JsonOpt = False,
 ) -> None:
     """Registered terminals (20-digit numbers) and the institutions (orgId) they are bound to."""
-    with NodeHandle(national_address(_data(data), node)) as h:
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
         answer = h.call(
             h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)
         )

@@ -78,12 +78,15 @@ def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationF
     return nation
 
 
-def spawn(entry: NodeEntry, national: str, heartbeat: float = 2.0) -> subprocess.Popen[bytes]:
+def spawn(nation: NationFile, entry: NodeEntry, heartbeat: float = 2.0) -> subprocess.Popen[bytes]:
+    """Start ``entry``'s node over mutual TLS with the nation's certificates (plaintext
+    when the nation is ``--insecure``)."""
+    pki = None if nation.insecure else nation.pki
     Path(entry.data).mkdir(mode=0o700, parents=True, exist_ok=True)
     # The log names callers and outcomes: the node's own, like its data (mode 0600).
     with os.fdopen(os.open(entry.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         proc = subprocess.Popen(
-            entry.command(sys.executable, national, heartbeat),
+            entry.command(sys.executable, nation.national.address, heartbeat, pki),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -174,10 +177,10 @@ def check_ports_free(entries: list[NodeEntry]) -> None:
         )
 
 
-def _is_spawned(entry: NodeEntry) -> bool:
+def _is_spawned(entry: NodeEntry, data: Path) -> bool:
     """Is the node answering at entry.address the process we started (not a stranger)?"""
     try:
-        with NodeHandle(entry.address) as h:
+        with NodeHandle(entry.address, data) as h:
             info = h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=2)
     except CliError:
         return False
@@ -189,6 +192,7 @@ def _is_spawned(entry: NodeEntry) -> bool:
 
 
 def wait_healthy(
+    data: Path,
     entries: list[NodeEntry],
     procs: dict[str, subprocess.Popen[bytes]],
     timeout: float = START_TIMEOUT,
@@ -201,7 +205,9 @@ def wait_healthy(
             proc = procs.get(name)
             if proc is not None and proc.poll() is not None:
                 raise CliError(f"{name} exited (code {proc.returncode}): {_last_error(entry)}")
-            if health_of(entry.address, timeout=0.5) == "SERVING" and _is_spawned(entry):
+            if health_of(entry.address, data, timeout=0.5) == "SERVING" and _is_spawned(
+                entry, data
+            ):
                 del pending[name]
         if pending and time.monotonic() > deadline:
             raise CliError(
@@ -256,6 +262,8 @@ class NodeStatus(TypedDict):
     # The node's own view of its registration with national (GetNodeInfo.registration):
     # "registered", "registering", "refused: <reason>"; "" at national or when down.
     registration: str
+    # GetNodeInfo.transport: "mutual TLS", or "INSECURE plaintext"; "" when down.
+    transport: str
 
 
 def collect_status(nation: NationFile) -> list[NodeStatus]:
@@ -263,22 +271,24 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
     directory: dict[str, admin_pb.NodeEntry] = {}
     rows: list[NodeStatus] = []
     national = nation.national
-    if health_of(national.address) != "DOWN":
+    data = nation.data_dir
+    if health_of(national.address, data) != "DOWN":
         try:
-            with NodeHandle(national.address) as h:
+            with NodeHandle(national.address, data) as h:
                 for n in h.call(h.admin.ListNodes, admin_pb.ListNodesRequest(), timeout=3).nodes:
                     directory[n.province] = n
         except CliError:
             pass
     for entry in nation.nodes.values():
-        health = health_of(entry.address) if pid_alive(entry.pid) else "DOWN"
+        health = health_of(entry.address, data) if pid_alive(entry.pid) else "DOWN"
         counts: dict[str, int] = {}
-        registration = ""
+        registration = transport = ""
         if health != "DOWN":
             try:
-                with NodeHandle(entry.address) as h:
+                with NodeHandle(entry.address, data) as h:
                     info = h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=3)
                     counts, registration = dict(info.counts), info.registration
+                    transport = info.transport
             except CliError:
                 pass
         d = directory.get(entry.province)
@@ -299,6 +309,7 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
                 "appliedPosition": d.appliedPosition if d else 0,
                 "counts": counts,
                 "registration": registration,
+                "transport": transport,
             }
         )
     return rows
@@ -325,9 +336,9 @@ def ensure_pki(nation: NationFile) -> list[str]:
             else Identity.of_province(entry.province)
         )
         if not (ca.nodes / f"{identity.stem}.crt").exists():
-            ca.issue(identity)
+            ca.ensure(identity)
             made.append(identity.stem)
     if not (ca.folder / "operator.crt").exists():
-        ca.issue(Identity.operator("admin"), hosts=(), folder=ca.folder, stem="operator")
+        ca.ensure_operator()
         made.append("operator")
     return made

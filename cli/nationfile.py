@@ -58,7 +58,11 @@ class NodeEntry:
         alone does not open its secrets."""
         return Path(self.data).parent / "pki" / "nodes" / f"{self.name}.master"
 
-    def command(self, python: str, national: str, heartbeat: float = 2.0) -> list[str]:
+    def command(
+        self, python: str, national: str, heartbeat: float = 2.0, pki: Path | None = None
+    ) -> list[str]:
+        """The node's command line: over mutual TLS with the certificates in ``pki``;
+        plaintext (``--insecure``) without."""
         cmd = [
             python,
             "-m",
@@ -76,6 +80,7 @@ class NodeEntry:
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", national]
+        cmd += ["--pki", str(pki)] if pki is not None else ["--insecure"]
         return cmd
 
 
@@ -84,6 +89,13 @@ class NationFile:
     data_dir: Path
     base_port: int = 50000
     nodes: dict[str, NodeEntry] = field(default_factory=dict)
+    # Plaintext nodes (nation up --insecure): development only.
+    insecure: bool = False
+
+    @property
+    def pki(self) -> Path:
+        """The nation's certificates (node.pki's layout)."""
+        return self.data_dir / "pki"
 
     @property
     def path(self) -> Path:
@@ -109,6 +121,7 @@ class NationFile:
             data_dir=data_dir,
             base_port=raw["base_port"],
             nodes={name: NodeEntry(**entry) for name, entry in raw["nodes"].items()},
+            insecure=bool(raw.get("insecure", False)),
         )
 
     def save(self) -> None:
@@ -118,6 +131,7 @@ class NationFile:
             json.dumps(
                 {
                     "base_port": self.base_port,
+                    "insecure": self.insecure,
                     "nodes": {n: asdict(e) for n, e in self.nodes.items()},
                 },
                 indent=2,

@@ -23,6 +23,7 @@ from cli.common import (
     DataOpt,
     JsonOpt,
     ProvincialNodeOpt,
+    data_dir,
     examples,
     out,
     print_message,
@@ -70,7 +71,7 @@ def _call(
 ) -> Response:
     """``method`` of the province's QrService (e.g. ``lambda s: s.IssueQrCode``), called
     as ``channel``."""
-    with NodeHandle(province_address(data, node, province)) as h:
+    with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
         return h.call(
             method(QrServiceStub(h.channel)), request, metadata=(("ec-channel-id", channel),)
         )

@@ -1,7 +1,15 @@
-"""Synchronous calls from the CLI to nodes, with errors turned into one clear line."""
+"""Synchronous calls from the CLI to nodes, with errors turned into one clear line.
+
+Nodes serve over mutual TLS: the CLI calls as the nation's operator, with the
+certificate ``nation up`` made (``DIR/pki/ca.crt``, ``DIR/pki/operator.{crt,key}``), or,
+when the folder has none, the files named by ``ECNET_CA``, ``ECNET_CERT`` and
+``ECNET_KEY`` (an operator of a nation whose folder is elsewhere); a nation started
+``--insecure`` is called in plaintext.
+"""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -14,7 +22,15 @@ from cli.nationfile import NationFile
 from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
 from node.errors import from_rpc_error
 
-__all__ = ["CliError", "NodeHandle", "Metadata", "health_of", "national_address"]
+__all__ = [
+    "CliError",
+    "NodeHandle",
+    "Metadata",
+    "health_of",
+    "national_address",
+    "credentials_for",
+    "open_channel",
+]
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -30,12 +46,48 @@ class CliError(Exception):
         self.code = code
 
 
+def credentials_for(data_dir: Path) -> grpc.ChannelCredentials | None:
+    """How the CLI calls the nodes of the nation in ``data_dir``: its operator's
+    certificate (None: the nation is ``--insecure``, plaintext)."""
+    try:
+        if NationFile.load(data_dir).insecure:
+            return None
+    except FileNotFoundError:
+        pass
+    pki = data_dir / "pki"
+    files = (pki / "ca.crt", pki / "operator.crt", pki / "operator.key")
+    env = [os.environ.get(n) for n in ("ECNET_CA", "ECNET_CERT", "ECNET_KEY")]
+    if not files[1].exists() and all(env):
+        files = (Path(env[0] or ""), Path(env[1] or ""), Path(env[2] or ""))
+    try:
+        ca, cert, key = (f.read_bytes() for f in files)
+    except OSError as exc:
+        raise CliError(
+            f"no operator certificate to call the nodes with ({exc.filename}: "
+            f"{exc.strerror}): `ecnet nation up --data {data_dir}` makes one in "
+            f"{data_dir / 'pki'}, or set ECNET_CA, ECNET_CERT and ECNET_KEY",
+            -2,
+        ) from None
+    return grpc.ssl_channel_credentials(ca, key, cert)
+
+
+def open_channel(address: str, data_dir: Path) -> grpc.Channel:
+    """A channel to the node at ``address`` of the nation in ``data_dir``."""
+    credentials = credentials_for(data_dir)
+    if credentials is None:
+        return grpc.insecure_channel(address)
+    return grpc.secure_channel(address, credentials)
+
+
 @dataclass
 class NodeHandle:
+    """Calls to the node at ``address``, as the operator of the nation in ``data``."""
+
     address: str
+    data: Path
 
     def __post_init__(self) -> None:
-        self.channel = grpc.insecure_channel(self.address)
+        self.channel = open_channel(self.address, self.data)
         self.admin = AdminServiceStub(self.channel)
 
     def call(
@@ -68,9 +120,9 @@ class NodeHandle:
         self.close()
 
 
-def health_of(address: str, timeout: float = 1.0) -> str:
+def health_of(address: str, data_dir: Path, timeout: float = 1.0) -> str:
     """SERVING, NOT_SERVING, or DOWN when the node does not answer."""
-    with grpc.insecure_channel(address) as channel:
+    with open_channel(address, data_dir) as channel:
         try:
             resp = health_check(channel)(health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.RpcError:

@@ -25,6 +25,7 @@ from cli.common import (
     DataOpt,
     JsonOpt,
     ProvincialNodeOpt,
+    data_dir,
     err,
     examples,
     out,
@@ -139,7 +140,7 @@ def scan(
         officeName=office_name,
         ecQrCode=value,
     )
-    with NodeHandle(province_address(data, node, province)) as h:
+    with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
         stub = AcceptanceServiceStub(h.channel)
         r = h.call(stub.Query, request, metadata=(("ec-terminal-id", terminal),))
     _show(
@@ -182,7 +183,7 @@ def token_check(
     request = pb.CheckTokenRequest(
         ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org
     )
-    with NodeHandle(province_address(data, node, province)) as h:
+    with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
         r = h.call(AcceptanceServiceStub(h.channel).CheckToken, request)
     _show(
         r,

@@ -43,6 +43,7 @@ from cli.common import (
     DataOpt,
     JsonOpt,
     ProvincialNodeOpt,
+    data_dir,
     examples,
     out,
     print_message,
@@ -203,7 +204,7 @@ def _call(
     the node (a remote settlement not confirmed in time) keeps its message; a node that
     does not answer says so. Either way, the request id to retry with (``retry_id``) is
     named."""
-    with NodeHandle(province_address(data, node, province)) as h:
+    with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
         stub = SettlementServiceStub(h.channel)
         try:
             return method(stub)(request, timeout=timeout)

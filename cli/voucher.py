@@ -76,7 +76,8 @@ class Voucher:
 
 
 def _connect(data: Path | None, node: str | None) -> NodeHandle:
-    return NodeHandle(national_address(data if data is not None else default_data_dir(), node))
+    folder = data if data is not None else default_data_dir()
+    return NodeHandle(national_address(folder, node), folder)
 
 
 def _show(answer: Message, as_json: bool, lines: list[str]) -> None:

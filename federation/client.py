@@ -1,8 +1,8 @@
 """Client side of node-to-node calls.
 
-* :class:`PeerClient`: an aio channel to another node, its stubs with the caller's
-  ``ec-node`` metadata, and the :class:`~federation.link.Link` that carries its routed
-  calls.
+* :class:`PeerClient`: an aio channel to another node (mutual TLS, checking that the
+  peer's certificate names the peer dialled: ``node.tls.Dialer``), its stubs, and the
+  :class:`~federation.link.Link` that carries its routed calls.
 * :class:`NationalClient`: what a province asks of national, as the business packages
   need it (each declares the part it uses as a small protocol: ``node.qr.issuer``,
   ``node.acceptance.scan``, ``node.settlement.core``), and the registration state the
@@ -14,20 +14,20 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-import grpc
-
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
 from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
 from federation.keepalive import KEEPALIVE_MS, client_options
 from federation.link import Link
+from node.pki import Identity
+from node.tls import Dialer
 
 if TYPE_CHECKING:  # the stubs' types of aio stubs (no such classes at run time)
     from ecnet.v1.admin_service_pb2_grpc import AdminServiceAsyncStub
     from ecnet.v1.federation_service_pb2_grpc import FederationServiceAsyncStub
 
-__all__ = ["PeerClient", "NationalClient", "CHANNEL_OPTIONS"]
+__all__ = ["PeerClient", "NationalClient", "CHANNEL_OPTIONS", "peer_identity"]
 
 # Fail fast on a peer that is down instead of waiting for a reconnect backoff to end.
 CHANNEL_OPTIONS = [
@@ -37,22 +37,29 @@ CHANNEL_OPTIONS = [
 ]
 
 
+def peer_identity(name: str) -> Identity:
+    """The identity of the node named ``national`` or ``pNN``."""
+    return Identity.national() if name == "national" else Identity.of_province(name[1:])
+
+
 class PeerClient:
-    """An aio channel to another node, calling as ``node_name``."""
+    """An aio channel to the node ``peer`` (``national`` or ``pNN``) at ``address``."""
 
     def __init__(
         self,
         address: str,
-        node_name: str,
+        peer: str,
+        dialer: Dialer,
         *,
         linger: float = 0.0,
         keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
         self.address = address
-        self.channel = grpc.aio.insecure_channel(
-            address, options=CHANNEL_OPTIONS + client_options(keepalive_ms)
+        self.peer = peer
+        self.channel = dialer.channel(
+            address, peer_identity(peer), CHANNEL_OPTIONS + client_options(keepalive_ms)
         )
-        self.metadata: tuple[tuple[str, str], ...] = (("ec-node", node_name),)
+        self.metadata = dialer.metadata
         self.federation: FederationServiceAsyncStub = FederationServiceStub(self.channel)
         self.admin: AdminServiceAsyncStub = AdminServiceStub(self.channel)
         # The routed calls (RouteQuery, RouteSettle, RouteReverse), on one stream.
@@ -74,12 +81,14 @@ class NationalClient:
     def __init__(
         self,
         address: str,
-        province: str,
+        dialer: Dialer,
         *,
         linger: float = 0.0,
         keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
-        self.peer = PeerClient(address, f"p{province}", linger=linger, keepalive_ms=keepalive_ms)
+        self.peer = PeerClient(
+            address, "national", dialer, linger=linger, keepalive_ms=keepalive_ms
+        )
         self.address = address
         self.registered = asyncio.Event()
 

@@ -131,6 +131,7 @@ from node.storage.outbox import (
     Parked,
     Pending,
 )
+from node.tls import Dialer
 
 __all__ = [
     "Delivery",
@@ -201,10 +202,12 @@ class Delivery:
         scan_interval: float,
         origin: str = ORIGIN,
         directory: Directory | None = None,
+        dialer: Dialer,
         backoff_cap_s: float | None = None,
         keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
         self.origin = origin
+        self.dialer = dialer
         self.keepalive_ms = keepalive_ms
         self.store = outbox
         self.clock = clock
@@ -536,7 +539,10 @@ class Delivery:
                 # Only this destination's worker uses the channel, and it has no call in flight.
                 await peer.close()
             peer = self._peers[destination] = PeerClient(
-                address, self.origin, keepalive_ms=self.keepalive_ms
+                address,
+                "national" if destination == UPLINK_LANE else f"p{destination}",
+                self.dialer,
+                keepalive_ms=self.keepalive_ms,
             )
         return peer
 
@@ -550,6 +556,7 @@ def uplink(
     national: str,
     settings: DeliverySettings,
     scan_interval: float,
+    dialer: Dialer,
     keepalive_ms: int = KEEPALIVE_MS,
 ) -> Delivery:
     """A province's delivery of its own outbox (settlement notices) to ``national``, as
@@ -567,5 +574,6 @@ def uplink(
         settings=settings,
         scan_interval=scan_interval,
         backoff_cap_s=UPLINK_BACKOFF_CAP_S,
+        dialer=dialer,
         keepalive_ms=keepalive_ms,
     )

@@ -33,6 +33,7 @@ from node.config import ConfigError, parse_address
 from node.domain.regions import is_province, province_name
 from node.errors import EcError, invalid
 from node.storage.national import NationalStore, NodeRow
+from node.tls import Dialer
 
 __all__ = ["Directory", "NodeStatus"]
 
@@ -52,10 +53,13 @@ class Directory:
         clock: Clock,
         interval: float,
         lease_intervals: float,
+        *,
+        dialer: Dialer,
         probe_timeout: float = 1.0,
         keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
         self.store = store
+        self.dialer = dialer
         self.keepalive_ms = keepalive_ms
         self.clock = clock
         self.interval = interval
@@ -112,7 +116,9 @@ class Directory:
 
     async def _answers(self, row: NodeRow) -> bool:
         """Does the registered instance still answer at its address?"""
-        peer = PeerClient(row.address, "national", keepalive_ms=self.keepalive_ms)
+        peer = PeerClient(
+            row.address, f"p{row.province}", self.dialer, keepalive_ms=self.keepalive_ms
+        )
         try:
             who = await peer.federation.Identify(
                 fed_pb.IdentifyRequest(), timeout=self.probe_timeout, metadata=peer.metadata

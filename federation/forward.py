@@ -21,6 +21,7 @@ from federation.directory import Directory
 from federation.keepalive import KEEPALIVE_MS
 from node.domain.regions import province_name
 from node.errors import EcError, from_rpc_error, transport_failure
+from node.tls import Dialer
 
 __all__ = ["Forwarder", "MARGIN", "ADDRESS_TTL"]
 
@@ -34,9 +35,14 @@ ADDRESS_TTL = 1.0
 
 class Forwarder:
     def __init__(
-        self, directory: Directory, linger: float = 0.0, keepalive_ms: int = KEEPALIVE_MS
+        self,
+        directory: Directory,
+        dialer: Dialer,
+        linger: float = 0.0,
+        keepalive_ms: int = KEEPALIVE_MS,
     ) -> None:
         self.directory = directory
+        self.dialer = dialer
         self.linger = linger  # of the links to the provinces (federation.link)
         self.keepalive_ms = keepalive_ms
         self._peers: dict[str, PeerClient] = {}
@@ -82,7 +88,11 @@ class Forwarder:
         peer = self._peers.get(address)
         if peer is None:
             peer = self._peers[address] = PeerClient(
-                address, "national", linger=self.linger, keepalive_ms=self.keepalive_ms
+                address,
+                f"p{province}",
+                self.dialer,
+                linger=self.linger,
+                keepalive_ms=self.keepalive_ms,
             )
         try:
             return await call(peer, timeout)

@@ -10,8 +10,8 @@ throughput, the same chain over streams like these 0.44–0.48.
 So a node calls ``RouteQuery``, ``RouteSettle`` and ``RouteReverse`` on another node
 through a :class:`Link` (``PeerClient.link``), which has the unary stub's signature:
 
-* the calling end opens one ``FederationService/Link`` stream (with its ``ec-node``
-  metadata, which names the caller for every message on it) and writes each call as a
+* the calling end opens one ``FederationService/Link`` stream (its connection's
+  certificate names the caller of every message on it) and writes each call as a
   :class:`LinkMessage` with an id, the method's name, the serialized request and its
   timeout; what queues up while a frame is being written goes out as the next frame;
 * the answering end (:class:`LinkServer`) runs each message as its own task through the
@@ -57,7 +57,7 @@ from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
 from federation.keepalive import KEEPALIVE_MS
 from node.errors import EcError, to_status
-from node.interceptor import Caller, caller_of, enter_caller, exit_caller, failure_of, log_call
+from node.interceptor import Caller, current_caller, enter_caller, exit_caller, failure_of, log_call
 from node.settings import read_settings
 
 __all__ = [
@@ -505,7 +505,7 @@ class LinkServer:
     ) -> None:
         """The body of ``FederationService/Link``: runs until the caller ends the stream
         or this node drains its links."""
-        caller = caller_of(context.invocation_metadata())
+        caller = current_caller()  # the stream's, set by the interceptor
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
         # Set when the stream can no longer be written.
@@ -596,7 +596,9 @@ class LinkServer:
             sender.put(pb.LinkMessage(id=m.id, status=status_bytes(err)))
         finally:
             exit_caller(token)
-            if self.log_calls:
+            if code == -4:  # refused for who calls: the line names the certificate
+                log_call(method, caller, outcome, code, start, via="link", subject=caller.subject)
+            elif self.log_calls:
                 log_call(method, caller, outcome, code, start, via="link")
 
     async def drain(self) -> None:

@@ -1,8 +1,14 @@
 """``ecnet-node``: run one node of the network.
 
-    ecnet-node --role national --listen 127.0.0.1:50000 --data nation/national
+    ecnet-node --role national --listen 127.0.0.1:50000 --data nation/national \\
+               --pki nation/pki
     ecnet-node --role provincial --province 44 --listen 127.0.0.1:50044 \\
-               --national 127.0.0.1:50000 --data nation/p44
+               --national 127.0.0.1:50000 --data nation/p44 --pki nation/pki
+
+Every node serves over mutual TLS: ``--pki DIR`` finds the CA's certificate
+(``DIR/ca.crt``), the node's own (``DIR/nodes/national.crt`` / ``p44.crt`` and ``.key``)
+and national's CRL (``DIR/crl.pem``); ``--ca``, ``--cert``, ``--key``, ``--crl`` name
+them one by one. ``--insecure`` serves plaintext (development only; loud in the log).
 
 Exit codes: 0 after a graceful stop (SIGTERM / SIGINT), 2 for a configuration or
 start-up problem (one line on stderr, never a traceback), 3 when national refuses the
@@ -22,6 +28,7 @@ from pathlib import Path
 from node.app import Node, NodeStartError, RegistrationRefused
 from node.config import VERSION, ConfigError, NodeConfig
 from node.logs import setup_logging
+from node.tls import TlsFiles
 from node.vault import MASTER_KEY_ENV
 
 __all__ = ["main", "build_parser"]
@@ -63,6 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)"
+    )
+    p.add_argument(
+        "--pki",
+        type=Path,
+        help="the nation's pki folder: ca.crt, nodes/<node>.crt and .key, crl.pem",
+    )
+    p.add_argument("--ca", type=Path, help="the national CA's certificate (PEM)")
+    p.add_argument("--cert", type=Path, help="this node's certificate (PEM)")
+    p.add_argument("--key", type=Path, help="this node's private key (PEM, mode 0600)")
+    p.add_argument("--crl", type=Path, help="the CA's CRL to follow (national)")
+    p.add_argument(
+        "--insecure",
+        action="store_true",
+        help="serve plaintext and take callers' identities on their word (development only)",
     )
     p.add_argument("--quiet", action="store_true", help="no log line per call")
     p.add_argument(
@@ -109,8 +130,25 @@ async def _serve(config: NodeConfig) -> int:
     return 0
 
 
+def _tls_files(args: argparse.Namespace) -> dict[str, Path | None]:
+    """--ca, --cert, --key, --crl, each defaulting to its place under --pki."""
+    files: dict[str, Path | None] = {"ca": args.ca, "cert": args.cert, "key": args.key}
+    files["crl"] = args.crl
+    if args.pki is not None:
+        stem = "national" if args.role == "national" else f"p{args.province}"
+        found = TlsFiles.in_pki(args.pki, stem)
+        files = {
+            "ca": args.ca or found.ca,
+            "cert": args.cert or found.cert,
+            "key": args.key or found.key,
+            "crl": args.crl or found.crl,
+        }
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    files = _tls_files(args)
     try:
         config = NodeConfig(
             role=args.role,
@@ -121,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
             heartbeat_interval=args.heartbeat,
             log_calls=not args.quiet,
             master_key=args.master_key,
+            insecure=args.insecure,
+            ca=files["ca"],
+            cert=files["cert"],
+            key=files["key"],
+            crl=files["crl"],
         ).validate()
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)

@@ -52,12 +52,14 @@ from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
 from node.config import ConfigError, NodeConfig, Role, parse_address
 from node.interceptor import CallInterceptor
+from node.pki import Identity, PkiError, read_crl
 from node.reflection import enable_reflection
 from node.services.acceptance import TRANS_METHOD, trans_refusal
 from node.services.identity import NodeIdentity
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
+from node.tls import ClientTls, Dialer, ServerTls, TlsFiles, Trust
 from node.vault import MasterKeyError, NodeKeys, load_master_key
 from node.voucher.biometric import LivenessVerifier
 
@@ -131,8 +133,11 @@ def check_listen(listen: str) -> None:
             raise NodeStartError(f"cannot listen on {listen}: {why}") from None
 
 
-def _add_port(server: grpc.aio.Server, listen: str) -> tuple[int, str]:
-    """``server.add_insecure_port``: (the port, 0 when it failed; what gRPC core wrote to
+def _add_port(
+    server: grpc.aio.Server, listen: str, credentials: grpc.ServerCredentials | None
+) -> tuple[int, str]:
+    """``server.add_secure_port`` (``add_insecure_port`` without ``credentials``): (the
+    port, 0 when it failed; what gRPC core wrote to
     stderr meanwhile). Core logs its own failure line (``add_port.cc``) straight to file
     descriptor 2; it is held back here, so that the node's error stays one line of its
     own. Anything else written meanwhile (another thread's log) is passed on."""
@@ -142,7 +147,10 @@ def _add_port(server: grpc.aio.Server, listen: str) -> tuple[int, str]:
         os.dup2(held.fileno(), 2)
         try:
             try:
-                port = server.add_insecure_port(listen)
+                if credentials is None:
+                    port = server.add_insecure_port(listen)
+                else:
+                    port = server.add_secure_port(listen, credentials)
             except RuntimeError:
                 port = 0
         finally:
@@ -185,6 +193,8 @@ class Node:
         self._lock_fh: IO[str] | None = None
         self._stopped = asyncio.Event()
         self._released = False
+        # Who may call (node.tls): None until started, and on an --insecure node.
+        self.trust: Trust | None = None
 
     # -- the parts, once started -----------------------------------------------------
     @property
@@ -305,8 +315,15 @@ class Node:
     async def _start(self) -> None:
         await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
         store = await self._open_store()
+        credentials, dialer, trust = self._security()
         components = await build(
-            self.config, self.clock, self.entropy, store, self.instance_id, self.liveness_verifier
+            self.config,
+            self.clock,
+            self.entropy,
+            store,
+            self.instance_id,
+            dialer,
+            self.liveness_verifier,
         )
         self._components = components
 
@@ -316,6 +333,7 @@ class Node:
                     self.config.name,
                     self.config.log_calls,
                     envelopes={TRANS_METHOD: trans_refusal},
+                    trust=trust,
                 )
             ],
             # Without so_reuseport 0, a second node could bind the same port and share its
@@ -326,7 +344,7 @@ class Node:
             ],
         )
         host, _ = parse_address(self.config.listen)
-        port, core_said = _add_port(server, self.config.listen)
+        port, core_said = _add_port(server, self.config.listen, credentials)
         if not port:
             # Taken since check_listen looked (a race): gRPC core's reason, in our one line.
             why = re.search(r"\(Error in bind for address '.*?': ([^)]*)\)", core_said)
@@ -345,6 +363,7 @@ class Node:
             instance_id=self.instance_id,
             started_at_ms=self.started_at_ms,
             address=self.address,
+            transport="INSECURE plaintext" if self.config.insecure else "mutual TLS",
         )
         self._links = components.register(server, identity)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -369,9 +388,45 @@ class Node:
                     "role": str(self.config.role),
                     "province": self.config.province,
                     "address": self.address,
+                    "transport": "INSECURE plaintext" if self.config.insecure else "mutual TLS",
                 }
             },
         )
+        if self.config.insecure:
+            log.warning(
+                "INSECURE: this node serves plaintext and believes any caller's claimed "
+                "identity (--insecure, for development only); never run it so in a deployment"
+            )
+
+    def _security(self) -> tuple[grpc.ServerCredentials | None, Dialer, Trust | None]:
+        """The server's credentials, the dialer of the node's channels and the trust
+        that names its callers; plaintext and no trust under ``--insecure``."""
+        config = self.config
+        me = (
+            Identity.national()
+            if config.role is Role.NATIONAL
+            else Identity.of_province(config.province)
+        )
+        if config.insecure:
+            return None, Dialer(me, None), None
+        assert config.ca is not None and config.cert is not None and config.key is not None
+        files = TlsFiles(config.ca, config.cert, config.key, config.crl)
+        # Certificates are judged by the wall clock, as the TLS handshake judges them: a
+        # business clock moved by a test (node.clock) does not make them expire.
+        wall = SystemClock()
+        server = ServerTls(files, wall)
+        named = files.identity()
+        if named != me:
+            raise ConfigError(f"{config.cert} is the certificate of {named}, not of {me}")
+        follows = config.crl if config.role is Role.NATIONAL else None
+        initial = None
+        if config.crl is not None and follows is None:
+            try:
+                initial = read_crl(config.crl)
+            except PkiError as exc:
+                raise ConfigError(str(exc)) from None
+        self.trust = Trust(server.ca, wall, crl_path=follows, crl=initial)
+        return server.credentials(), Dialer(me, ClientTls(files, wall)), self.trust
 
     # -- stop ------------------------------------------------------------------------
     async def stop(self, grace: float | None = None) -> None:

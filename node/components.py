@@ -66,6 +66,7 @@ from node.settlement.settings import SettlementSettings
 from node.storage.national import NationalStore
 from node.storage.outbox import OutboxStore
 from node.storage.provincial import ProvincialStore
+from node.tls import Dialer
 from node.voucher.biometric import LivenessVerifier, SimulatedFaceVerifier
 from node.voucher.context import Lifecycle
 from node.voucher.freeze import FreezeSweeper
@@ -87,6 +88,7 @@ class NationalComponents:
         clock: Clock,
         entropy: Entropy,
         store: NationalStore,
+        dialer: Dialer,
         verifier: LivenessVerifier | None = None,
     ) -> None:
         extra = config.extra
@@ -104,6 +106,7 @@ class NationalComponents:
             clock,
             config.heartbeat_interval,
             config.lease_intervals,
+            dialer=dialer,
             keepalive_ms=link.keepalive_ms,
         )
         self.delivery = Delivery(
@@ -114,6 +117,7 @@ class NationalComponents:
             settings=delivery_settings,
             scan_interval=config.delivery_scan_interval,
             directory=self.directory,
+            dialer=dialer,
             keepalive_ms=link.keepalive_ms,
         )
         self.lifecycle = Lifecycle(
@@ -127,7 +131,7 @@ class NationalComponents:
         )
         self.freeze_sweeper = FreezeSweeper(self.lifecycle, lifecycle_settings.freeze_sweep_seconds)
         self.hub = Hub(
-            Forwarder(self.directory, link.linger, link.keepalive_ms),
+            Forwarder(self.directory, dialer, link.linger, link.keepalive_ms),
             route_deadline,
             settle_deadline,
         )
@@ -228,6 +232,7 @@ class ProvincialComponents:
         entropy: Entropy,
         store: ProvincialStore,
         instance_id: str,
+        dialer: Dialer,
     ) -> ProvincialComponents:
         extra, province = config.extra, config.province
         link = LinkSettings.from_config(extra)
@@ -243,7 +248,7 @@ class ProvincialComponents:
         inbox = await Inbox.open(store, clock)
         qr_key = await store.secret(QR_KEY, entropy.token_bytes(16))
         national = NationalClient(
-            config.national, province, linger=link.linger, keepalive_ms=link.keepalive_ms
+            config.national, dialer, linger=link.linger, keepalive_ms=link.keepalive_ms
         )
         registrar = Registrar(
             national,
@@ -261,6 +266,7 @@ class ProvincialComponents:
             national=config.national,
             settings=delivery_settings,
             scan_interval=config.delivery_scan_interval,
+            dialer=dialer,
             keepalive_ms=link.keepalive_ms,
         )
         return cls(
@@ -351,9 +357,11 @@ async def build(
     entropy: Entropy,
     store: NationalStore | ProvincialStore,
     instance_id: str,
+    dialer: Dialer,
     verifier: LivenessVerifier | None = None,
 ) -> Components:
-    """The components of ``config.role`` over its open ``store``."""
+    """The components of ``config.role`` over its open ``store``; ``dialer`` makes their
+    channels to other nodes."""
     if isinstance(store, NationalStore):
-        return NationalComponents(config, clock, entropy, store, verifier)
-    return await ProvincialComponents.build(config, clock, entropy, store, instance_id)
+        return NationalComponents(config, clock, entropy, store, dialer, verifier)
+    return await ProvincialComponents.build(config, clock, entropy, store, instance_id, dialer)

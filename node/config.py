@@ -49,6 +49,14 @@ class NodeConfig:
     # National: seconds between scans of the outbox for due deliveries (a safety net
     # behind the immediate wake-ups; see federation.delivery).
     delivery_scan_interval: float = 1.0
+    # Transport security (node.tls): the national CA's certificate, the node's own
+    # certificate and key, and the CRL national follows (a province is handed national's).
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    crl: Path | None = None
+    # Plaintext, callers' identities taken on their word: for development only.
+    insecure: bool = False
     # The node's master key file (node.vault); None: <data_dir>/master.key, made at the
     # first start.
     master_key: Path | None = None
@@ -78,6 +86,15 @@ class NodeConfig:
             parse_address(self.national, "--national")
         elif self.province:
             raise ConfigError("--province is only for --role provincial")
+        given = [f for f in ("ca", "cert", "key") if getattr(self, f) is not None]
+        if self.insecure and (given or self.crl is not None):
+            raise ConfigError("--insecure runs without TLS: give it without certificates")
+        if not self.insecure and len(given) < 3:
+            raise ConfigError(
+                "a node serves over mutual TLS and needs its certificate: --pki DIR (the "
+                "nation's pki folder, with ca.crt and nodes/<node>.crt and .key) or --ca, "
+                "--cert and --key; --insecure serves plaintext (development only)"
+            )
         return self
 
     @property

@@ -1,8 +1,13 @@
 """The one server interceptor: who is calling, one log line per call, errors mapped.
 
-* Caller identity is decided here and nowhere else. Until the security issue replaces
-  it with mutual TLS and channel signatures, it is asserted in metadata:
-  ``ec-node`` (``national`` or ``pNN``), ``ec-channel-id``, ``ec-terminal-id``.
+* Caller identity is decided here and nowhere else. Who holds the connection comes from
+  the certificate the TLS handshake verified (``node.tls.Trust``: the CA, the clock, the
+  CRL): ``ecnet://national``, ``ecnet://province/NN`` or ``ecnet://operator/NAME``. A
+  certificate refused there (revoked, expired) answers -4, PERMISSION_DENIED, with the
+  reason and one log line naming its subject. ``FederationService`` answers nodes only
+  (-4 for an operator). The channel and terminal a call is made for are still asserted
+  in metadata (``ec-channel-id``, ``ec-terminal-id``) until they get keys of their own.
+  On an ``--insecure`` node (no TLS) the holder is the claim in ``ec-insecure-identity``.
 * Each call writes one structured (JSON) log line: method, caller, outcome, C.4 code,
   duration. No request bodies, so no id numbers, reach the log. Routine traffic that
   succeeds (ROUTINE_METHODS: provinces' heartbeats, health checks) is logged at debug,
@@ -29,13 +34,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import grpc
+from cryptography import x509
 
 from node.errors import EcError, to_status
+from node.pki import Identity, IdentityError, Refused
+from node.pki import Role as IdentityRole
+from node.tls import INSECURE_CLAIM, Trust
 
 __all__ = [
     "Caller",
+    "CallerCheck",
     "current_caller",
-    "caller_of",
     "enter_caller",
     "exit_caller",
     "failure_of",
@@ -60,16 +69,31 @@ Req = TypeVar("Req")
 Resp = TypeVar("Resp")
 
 
+FEDERATION_PREFIX = "/ecnet.v1.FederationService/"
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
-    node: str = ""
+    """Who holds the connection (``identity``, from its certificate; ``subject``: the
+    certificate's subject, for the log) and the channel and terminal it calls for."""
+
+    identity: Identity | None = None
     channel_id: str = ""
     terminal_id: str = ""
+    subject: str = ""
+
+    @property
+    def node(self) -> str:
+        """``national`` or ``pNN`` when a node calls; empty for anyone else."""
+        identity = self.identity
+        if identity is None or identity.role is IdentityRole.OPERATOR:
+            return ""
+        return identity.stem
 
     def describe(self) -> str:
         parts = []
-        if self.node:
-            parts.append(f"node:{self.node}")
+        if self.identity is not None:
+            parts.append(str(self.identity))
         if self.channel_id:
             parts.append(f"channel:{self.channel_id}")
         if self.terminal_id:
@@ -86,26 +110,75 @@ def current_caller() -> Caller:
     return _caller.get()
 
 
-def _caller_from(metadata: tuple[tuple[str, str | bytes], ...] | None) -> Caller:
-    if not metadata:
-        return _ANONYMOUS
-    node = channel = terminal = ""
+def _caller_from(
+    metadata: Iterable[tuple[str, str | bytes]] | None,
+    identity: Identity | None,
+    subject: str,
+    insecure: bool,
+) -> Caller:
+    channel = terminal = ""
     # Only the values of keys ending in -bin are bytes; the keys read here carry text.
-    for key, value in cast("tuple[tuple[str, str], ...]", metadata):
-        if key == "ec-node":
-            node = value
-        elif key == "ec-channel-id":
+    for key, value in cast("Iterable[tuple[str, str]]", metadata or ()):
+        if key == "ec-channel-id":
             channel = value
         elif key == "ec-terminal-id":
             terminal = value
-    if not (node or channel or terminal):
+        elif insecure and key == INSECURE_CLAIM:
+            try:
+                identity = Identity.parse(value)
+            except IdentityError:
+                raise EcError(-4, f"{INSECURE_CLAIM} {value!r} is not an ecnet identity") from None
+            subject = f"claimed {value}"
+    if identity is None and not (channel or terminal):
         return _ANONYMOUS
-    return Caller(node, channel, terminal)
+    return Caller(identity, channel, terminal, subject)
 
 
-def caller_of(metadata: Iterable[tuple[str, str | bytes]] | None) -> Caller:
-    """The caller a call's (or a Link stream's) invocation metadata names."""
-    return _caller_from(tuple(metadata) if metadata else None)
+class CallerCheck:
+    """Who is calling: the identity of the connection's certificate (``trust``), or, on
+    an ``--insecure`` node (``trust`` None), the claim of the call's metadata."""
+
+    def __init__(self, trust: Trust | None) -> None:
+        self.trust = trust
+
+    def caller(
+        self,
+        method: str,
+        metadata: Iterable[tuple[str, str | bytes]] | None,
+        auth_context: Callable[[], Mapping[str, Iterable[bytes]]],
+    ) -> Caller:
+        """The caller of a call to ``method``; -4 (PERMISSION_DENIED) for a certificate
+        refused, and for anyone but a node calling ``FederationService``."""
+        identity: Identity | None = None
+        subject = ""
+        if self.trust is not None:
+            pems = list(auth_context().get("x509_pem_cert", ()))
+            if not pems:  # the handshake requires one: not reached over TLS
+                raise EcError(-4, "no client certificate: call with one of the national CA")
+            try:
+                verified = self.trust.identify(pems[0])
+            except Refused as exc:
+                raise EcError(
+                    -4,
+                    f"certificate refused ({exc.reason}): {exc.detail}",
+                    subject=_subject_of(pems[0]),
+                ) from None
+            identity, subject = verified.identity, verified.subject
+        caller = _caller_from(metadata, identity, subject, self.trust is None)
+        if method.startswith(FEDERATION_PREFIX) and not caller.node:
+            raise EcError(
+                -4,
+                f"FederationService answers nodes only; {caller.describe()} is not a node",
+                subject=caller.subject,
+            )
+        return caller
+
+
+def _subject_of(pem: bytes) -> str:
+    try:
+        return x509.load_pem_x509_certificate(pem).subject.rfc4514_string()
+    except ValueError:
+        return "an unreadable certificate"
 
 
 def enter_caller(caller: Caller) -> contextvars.Token[Caller]:
@@ -194,10 +267,15 @@ async def _checked_frames(frames: AsyncIterator[Any], bad: list[EcError]) -> Asy
         yield frame
 
 
+Enter = Callable[[Any], Awaitable[contextvars.Token[Caller]]]
+
+
 def _stream_handler(
-    handler: grpc.RpcMethodHandler[Req, Resp], method: str
+    handler: grpc.RpcMethodHandler[Req, Resp], method: str, enter: Enter
 ) -> grpc.RpcMethodHandler[Req, Resp]:
-    """A streaming handler whose requests that do not decode end the call with -2."""
+    """A streaming handler that runs as its caller (``enter``: decided from the call's
+    context, or the call ends refused) and whose requests that do not decode end the
+    call with -2."""
     deserializer = _tolerant(method, handler.request_deserializer)
     serializer = handler.response_serializer
     # The aio behaviours (coroutine or async generator functions), untyped in the stubs.
@@ -207,19 +285,27 @@ def _stream_handler(
         if inspect.isasyncgenfunction(b):
 
             async def unary_gen(request: Any, context: Any) -> AsyncIterator[Any]:
-                if isinstance(request, Undecodable):
-                    await context.abort_with_status(to_status(request.error()))
-                async for answer in b(request, context):
-                    yield answer
+                token = await enter(context)
+                try:
+                    if isinstance(request, Undecodable):
+                        await context.abort_with_status(to_status(request.error()))
+                    async for answer in b(request, context):
+                        yield answer
+                finally:
+                    _caller.reset(token)
 
             return grpc.unary_stream_rpc_method_handler(
                 unary_gen, request_deserializer=deserializer, response_serializer=serializer
             )
 
         async def unary_co(request: Any, context: Any) -> Any:
-            if isinstance(request, Undecodable):
-                await context.abort_with_status(to_status(request.error()))
-            return await b(request, context)
+            token = await enter(context)
+            try:
+                if isinstance(request, Undecodable):
+                    await context.abort_with_status(to_status(request.error()))
+                return await b(request, context)
+            finally:
+                _caller.reset(token)
 
         return grpc.unary_stream_rpc_method_handler(
             unary_co, request_deserializer=deserializer, response_serializer=serializer
@@ -232,37 +318,64 @@ def _stream_handler(
     if inspect.isasyncgenfunction(b):
 
         async def stream_gen(frames: AsyncIterator[Any], context: Any) -> AsyncIterator[Any]:
-            bad: list[EcError] = []
-            async for answer in b(_checked_frames(frames, bad), context):
-                yield answer
-            if bad:
-                await context.abort_with_status(to_status(bad[0]))
+            token = await enter(context)
+            try:
+                bad: list[EcError] = []
+                async for answer in b(_checked_frames(frames, bad), context):
+                    yield answer
+                if bad:
+                    await context.abort_with_status(to_status(bad[0]))
+            finally:
+                _caller.reset(token)
 
         return make(stream_gen, request_deserializer=deserializer, response_serializer=serializer)
 
     async def stream_co(frames: AsyncIterator[Any], context: Any) -> Any:
-        bad: list[EcError] = []
-        result = await b(_checked_frames(frames, bad), context)
-        if bad:
-            await context.abort_with_status(to_status(bad[0]))
-        return result
+        token = await enter(context)
+        try:
+            bad: list[EcError] = []
+            result = await b(_checked_frames(frames, bad), context)
+            if bad:
+                await context.abort_with_status(to_status(bad[0]))
+            return result
+        finally:
+            _caller.reset(token)
 
     return make(stream_co, request_deserializer=deserializer, response_serializer=serializer)
 
 
 class CallInterceptor(grpc.aio.ServerInterceptor):
     """``envelopes`` maps the full name of a method whose refusals travel in its response
-    (``/ecnet.v1.AcceptanceService/Trans``) to the response that carries an error."""
+    (``/ecnet.v1.AcceptanceService/Trans``) to the response that carries an error.
+    ``trust``: who may call (``node.tls.Trust``); None on an ``--insecure`` node."""
 
     def __init__(
         self,
         node_name: str,
         log_calls: bool = True,
         envelopes: Mapping[str, Callable[[EcError], object]] | None = None,
+        trust: Trust | None = None,
     ) -> None:
         self.node_name = node_name
         self.log_calls = log_calls
         self.envelopes = dict(envelopes or {})
+        self.check = CallerCheck(trust)
+
+    def _refused(self, method: str, err: EcError, start: float) -> None:
+        """The one log line of a call refused for who made it (always logged)."""
+        log.warning(
+            "call refused",
+            extra={
+                "fields": {
+                    "method": method,
+                    "subject": err.metadata.get("subject", ""),
+                    "outcome": err.grpc_code.name,
+                    "code": err.code,
+                    "why": err.message,
+                    "ms": round((time.perf_counter() - start) * 1000, 3),
+                }
+            },
+        )
 
     async def intercept_service(
         self,
@@ -275,10 +388,23 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         method = details.method
+        metadata = details.invocation_metadata
+        check = self.check
+
         if handler.unary_unary is None:
-            return _stream_handler(handler, method)
+
+            async def enter(context: Any) -> contextvars.Token[Caller]:
+                start = time.perf_counter()
+                try:
+                    caller = check.caller(method, metadata, context.auth_context)
+                except EcError as refusal:
+                    self._refused(method, refusal, start)
+                    await context.abort_with_status(to_status(refusal))
+                    raise  # not reached: abort raises
+                return _caller.set(caller)
+
+            return _stream_handler(handler, method, enter)
         envelope = self.envelopes.get(method)
-        caller = _caller_from(details.invocation_metadata)
         # On a grpc.aio server the behaviour is a coroutine function of the aio context;
         # the stubs type RpcMethodHandler for the synchronous server only.
         inner = cast(
@@ -288,8 +414,17 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
         async def behaviour(request: Req, context: grpc.aio.ServicerContext[Req, Resp]) -> Resp:
             start = time.perf_counter()
+            try:
+                caller = check.caller(method, metadata, context.auth_context)
+            except EcError as refusal:
+                self._refused(method, refusal, start)
+                if envelope is not None:
+                    return cast("Resp", envelope(refusal))
+                await context.abort_with_status(to_status(refusal))
+                raise  # not reached: abort raises
             token = _caller.set(caller)
             outcome, ec_code = "OK", 0
+            more: dict[str, str] = {}
             try:
                 if isinstance(request, Undecodable):
                     if envelope is not None:
@@ -304,11 +439,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             except Exception as exc:
                 outcome, err = failure_of(exc, method, self.node_name)
                 ec_code = err.code
+                if ec_code == -4:  # refused for who calls: the line names the certificate
+                    more = {"subject": caller.subject, "why": err.message}
                 await context.abort_with_status(to_status(err))
             finally:
                 _caller.reset(token)
-                if self.log_calls:
-                    log_call(method, caller, outcome, ec_code, start)
+                if self.log_calls or more:
+                    log_call(method, caller, outcome, ec_code, start, **more)
 
         return grpc.unary_unary_rpc_method_handler(
             behaviour,

@@ -72,6 +72,8 @@ __all__ = [
     "make_request",
     "identity_of",
     "verify",
+    "crl_of",
+    "crl_number",
     "write_private",
     "write_public",
     "read_certificate",
@@ -375,14 +377,15 @@ def identity_of(cert: x509.Certificate | x509.CertificateSigningRequest) -> Iden
 def verify(
     cert: x509.Certificate,
     ca: x509.Certificate,
-    crl: x509.CertificateRevocationList,
+    crl: x509.CertificateRevocationList | None,
     now: float,
     purpose: Literal["client", "server"] = "client",
 ) -> Identity:
     """The identity of ``cert`` if the CA ``ca`` vouches for it at ``now`` (seconds since
     the epoch) for ``purpose`` (``client``: a peer that called; ``server``: a peer called);
     otherwise :class:`Refused` with the first reason found, in this order: foreign CA, CRL
-    not of the CA, validity, revoked, key usage, identity."""
+    not of the CA, validity, revoked, key usage, identity. Without a ``crl`` (a province
+    that has not yet had one from national) nothing counts as revoked."""
     try:
         cert.verify_directly_issued_by(ca)
     except (ValueError, TypeError, InvalidSignature):
@@ -391,7 +394,7 @@ def verify(
             f"issued by {cert.issuer.rfc4514_string()!r}, not by this CA "
             f"({ca.subject.rfc4514_string()!r}), or its signature does not verify",
         ) from None
-    if crl.issuer != ca.subject or not crl.is_signature_valid(ca.public_key()):  # type: ignore[arg-type]
+    if crl is not None and not crl_of(crl, ca):
         raise Refused(Reason.BAD_CRL, "the CRL given is not signed by this CA")
     at = _utc(now)
     if at < cert.not_valid_before_utc:
@@ -403,7 +406,9 @@ def verify(
         raise Refused(
             Reason.EXPIRED, f"expired {cert.not_valid_after_utc.isoformat()}, now {at.isoformat()}"
         )
-    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    entry = (
+        None if crl is None else crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    )
     if entry is not None:
         raise Refused(
             Reason.REVOKED,
@@ -411,6 +416,19 @@ def verify(
         )
     _check_leaf_usage(cert, purpose)
     return identity_of(cert)
+
+
+def crl_of(crl: x509.CertificateRevocationList, ca: x509.Certificate) -> bool:
+    """Whether ``crl`` is issued and signed by the CA ``ca``."""
+    return crl.issuer == ca.subject and crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
+
+
+def crl_number(crl: x509.CertificateRevocationList) -> int:
+    """The CRL's number (0 when it has none): a later CRL of the CA has a higher one."""
+    try:
+        return crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
+    except x509.ExtensionNotFound:
+        return 0
 
 
 def _check_leaf_usage(cert: x509.Certificate, purpose: Literal["client", "server"]) -> None:
@@ -741,6 +759,26 @@ class CertificateAuthority:
         write_private(key_path, key)
         write_public(cert_path, pem(cert))
         return key_path, cert_path
+
+    def ensure(
+        self,
+        identity: Identity,
+        *,
+        hosts: Sequence[str] = DEFAULT_HOSTS,
+        folder: Path | None = None,
+        stem: str | None = None,
+    ) -> tuple[Path, Path]:
+        """:meth:`issue`, unless ``folder/<stem>.crt`` exists already: its (key, cert)."""
+        folder = folder or self.nodes
+        stem = stem or identity.stem
+        key_path, cert_path = folder / f"{stem}.key", folder / f"{stem}.crt"
+        if cert_path.exists() and key_path.exists():
+            return key_path, cert_path
+        return self.issue(identity, hosts=hosts, folder=folder, stem=stem)
+
+    def ensure_operator(self, name: str = "admin") -> tuple[Path, Path]:
+        """The operator certificate of the nation's layout, ``pki/operator.{crt,key}``."""
+        return self.ensure(Identity.operator(name), hosts=(), folder=self.folder, stem="operator")
 
     # revocation
     def revoke(

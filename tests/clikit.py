@@ -46,19 +46,34 @@ async def ecnet(
     return proc.returncode, out.decode(), err.decode()
 
 
+def tls_flags() -> list[str]:
+    """grpcurl's flags to call as the tests' operator (conftest's ``test_pki``)."""
+    env = os.environ
+    return ["-cacert", env["ECNET_CA"], "-cert", env["ECNET_CERT"], "-key", env["ECNET_KEY"]]
+
+
 async def grpcurl(*args: str, timeout: float = 30) -> tuple[int, str, str]:
-    """The real grpcurl (``-plaintext ARGS``): (exit code, stdout, stderr), run without
-    blocking the event loop of the in-process nodes it calls."""
+    """The real grpcurl (over mutual TLS as the tests' operator, then ``ARGS``): (exit
+    code, stdout, stderr), run without blocking the event loop of the nodes it calls."""
     assert GRPCURL is not None, "grpcurl is not installed (make setup installs it)"
     proc = await asyncio.create_subprocess_exec(
         GRPCURL,
-        "-plaintext",
+        *tls_flags(),
         *args,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout)
     return proc.returncode or 0, out.decode(), err.decode()
+
+
+def readme_tls(script: str) -> str:
+    """A README session's grpcurl flags (``nation/pki/…``, where ``make nation`` puts the
+    CA's and the operator's certificate) pointed at the tests' operator."""
+    env = os.environ
+    for name, var in (("ca.crt", "ECNET_CA"), ("operator.crt", "ECNET_CERT")):
+        script = script.replace(f"nation/pki/{name}", env[var])
+    return script.replace("nation/pki/operator.key", env["ECNET_KEY"])
 
 
 def write_nation(folder: Path, *nodes) -> Path:
@@ -95,6 +110,7 @@ async def readme_session(
     national = await cluster.start_national()
     nodes = {"00": national} | {code: await cluster.start_province(code) for code in provinces}
     data = write_nation(root / "nation", *nodes.values())
+    script = readme_tls(script)
     script = re.sub(r"127\.0\.0\.1:500(\d\d)", lambda m: nodes[m.group(1)].address, script)
     script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
     work = root / "work"

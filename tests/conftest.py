@@ -20,6 +20,8 @@ from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
 from node.app import Node
 from node.clock import Clock
 from node.config import NodeConfig
+from node.pki import CertificateAuthority, Identity
+from node.tls import TlsFiles, peer_options
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -158,11 +160,96 @@ def pytest_sessionfinish(session, exitstatus) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
-class Stubs:
-    """Stubs to one node over an aio channel, optionally with caller metadata."""
+# -- the tests' national CA -------------------------------------------------------------------
 
-    def __init__(self, address: str, metadata: tuple = ()) -> None:
-        self.channel = grpc.aio.insecure_channel(address)
+
+class TestPki:
+    """A national CA for a test session (each xdist worker has its own) and the
+    certificates of every identity a test asks for, issued once. A test that revokes
+    makes a CA of its own (``TestPki(tmp_path)``): this one is shared."""
+
+    __test__ = False  # not a test class
+
+    def __init__(self, root: Path) -> None:
+        self.root = root  # a nation folder: root/pki holds the CA
+        self.ca = CertificateAuthority.create(root)
+        self.folder = self.ca.folder
+        self._issued: dict[str, TlsFiles] = {}
+
+    def files(self, who: str | Identity) -> TlsFiles:
+        """The files of ``who``: ``national``, ``p44``, ``operator`` (an operator named
+        tester) or an Identity."""
+        identity = who if isinstance(who, Identity) else _identity(who)
+        key = identity.uri
+        if key not in self._issued:
+            if who == "operator":  # where nation up puts the operator's
+                key_path, cert_path = self.ca.ensure_operator("tester")
+            else:
+                key_path, cert_path = self.ca.ensure(identity)
+            self._issued[key] = TlsFiles(self.ca.cert_path, cert_path, key_path, self.ca.crl_path)
+        return self._issued[key]
+
+    def node_settings(self, name: str) -> dict:
+        """NodeConfig's ca, cert, key and crl for the node ``name``."""
+        f = self.files(name)
+        return {"ca": f.ca, "cert": f.cert, "key": f.key, "crl": f.crl}
+
+    def credentials(self, who: str | Identity = "operator") -> grpc.ChannelCredentials:
+        f = self.files(who)
+        return grpc.ssl_channel_credentials(
+            f.ca.read_bytes(), f.key.read_bytes(), f.cert.read_bytes()
+        )
+
+    def channel(self, address: str, who: str | Identity = "operator", peer: str = ""):
+        """An aio channel to ``address`` as ``who`` (checking the server is ``peer`` when
+        given)."""
+        options = peer_options(_identity(peer)) if peer else []
+        return grpc.aio.secure_channel(address, self.credentials(who), options=options)
+
+    def sync_channel(self, address: str, who: str | Identity = "operator") -> grpc.Channel:
+        return grpc.secure_channel(address, self.credentials(who))
+
+
+def _identity(name: str) -> Identity:
+    if name == "national":
+        return Identity.national()
+    if name == "operator":
+        return Identity.operator("tester")
+    if name.startswith("p") and name[1:].isdigit():
+        return Identity.of_province(name[1:])
+    return Identity.parse(name)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_pki(tmp_path_factory) -> Iterator[TestPki]:
+    """The session's CA. The ``ecnet`` commands and grpcurl that tests run call as its
+    operator (``ECNET_CA``, ``ECNET_CERT``, ``ECNET_KEY``) unless their nation folder has
+    certificates of its own."""
+    pki = TestPki(tmp_path_factory.mktemp("pki"))
+    operator = pki.files("operator")
+    saved = {n: os.environ.get(n) for n in ("ECNET_CA", "ECNET_CERT", "ECNET_KEY")}
+    os.environ.update(
+        ECNET_CA=str(operator.ca), ECNET_CERT=str(operator.cert), ECNET_KEY=str(operator.key)
+    )
+    yield pki
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+class Stubs:
+    """Stubs to one node over an aio channel, as ``who`` (a name of
+    :meth:`TestPki.files`), optionally with caller metadata."""
+
+    def __init__(
+        self, address: str, metadata: tuple = (), pki: TestPki | None = None, who: str = "operator"
+    ) -> None:
+        if pki is None:
+            self.channel = grpc.aio.insecure_channel(address)
+        else:
+            self.channel = pki.channel(address, who)
         self.metadata = metadata
         self.admin = admin_service_pb2_grpc.AdminServiceStub(self.channel)
         self.federation = federation_service_pb2_grpc.FederationServiceStub(self.channel)
@@ -176,8 +263,9 @@ class Stubs:
 class Cluster:
     """A national node and any number of provinces, each with its own data folder."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, pki: TestPki) -> None:
         self.root = root
+        self.pki = pki
         self.nodes: list[Node] = []
         self.channels: list[Stubs] = []
         self.national: Node | None = None
@@ -196,7 +284,12 @@ class Cluster:
         """A node's settings; it listens on a port of the test's block (so that it can be
         restarted on the same address) unless ``listen`` says otherwise."""
         name = "national" if role == "national" else f"p{province}"
+        tls = {} if kw.get("insecure") else self.pki.node_settings(name)
+        for field in ("ca", "cert", "key", "crl"):
+            if field in kw:
+                tls[field] = kw.pop(field)
         return NodeConfig(
+            **tls,
             role=role,
             province=province,
             listen=listen or f"127.0.0.1:{self.port()}",
@@ -223,8 +316,10 @@ class Cluster:
     async def start_province(self, province: str, **kw) -> Node:
         return await self.start(self.config("provincial", province, **kw))
 
-    def stubs(self, node: Node, metadata: tuple = ()) -> Stubs:
-        s = Stubs(node.address, metadata)
+    def stubs(self, node: Node, metadata: tuple = (), as_: str = "operator") -> Stubs:
+        """Stubs to ``node`` as ``as_`` (``operator``, ``national``, ``p44``; its
+        certificate) with ``metadata`` on every call made through ``s.metadata``."""
+        s = Stubs(node.address, metadata, None if node.config.insecure else self.pki, as_)
         self.channels.append(s)
         return s
 
@@ -241,8 +336,8 @@ class Cluster:
 
 
 @pytest.fixture
-async def cluster(tmp_path):
-    c = Cluster(tmp_path)
+async def cluster(tmp_path, test_pki):
+    c = Cluster(tmp_path, test_pki)
     try:
         yield c
     finally:

@@ -25,7 +25,6 @@ from node.storage.national import MIGRATIONS as NATIONAL_MIGRATIONS
 from node.storage.outbox import OutboxStore
 
 ACTIVATED = common_pb2.VOUCHER_STATE_ACTIVATED
-AS_NATIONAL = (("ec-node", "national"),)
 _ids = itertools.count(1)
 
 
@@ -182,16 +181,16 @@ async def test_a_stopped_province_receives_everything_after_restart(cluster):
 async def test_a_duplicate_batch_is_ignored(cluster):
     await cluster.start_national()
     p44 = await cluster.start_province("44")
-    s = cluster.stubs(p44)
+    s = cluster.stubs(p44, as_="national")
     batch = [event(card(1), 1), event(card(2), 1)]
     for seq, e in enumerate(batch, start=101):
         e.sequence = seq
     request = fed_pb.DeliverEventsRequest(origin="national", batchId="b-1", events=batch)
 
-    first = await s.federation.DeliverEvents(request, metadata=AS_NATIONAL)
+    first = await s.federation.DeliverEvents(request)
     assert first.appliedPosition == 102
     before = await p44.store.get_voucher(card(1))
-    again = await s.federation.DeliverEvents(request, metadata=AS_NATIONAL)
+    again = await s.federation.DeliverEvents(request)
     assert again.appliedPosition == 102
     assert await p44.store.get_voucher(card(1)) == before
     assert await scalar(p44, "SELECT count(*) FROM inbox_events") == 2
@@ -201,7 +200,6 @@ async def test_a_duplicate_batch_is_ignored(cluster):
     replay.sequence = 103
     resp = await s.federation.DeliverEvents(
         fed_pb.DeliverEventsRequest(origin="national", batchId="b-2", events=[replay]),
-        metadata=AS_NATIONAL,
     )
     assert resp.appliedPosition == 103
     assert await p44.store.get_voucher(card(1)) == before
@@ -212,7 +210,6 @@ async def test_a_duplicate_batch_is_ignored(cluster):
     late.sequence = 102
     resp = await s.federation.DeliverEvents(
         fed_pb.DeliverEventsRequest(origin="national", batchId="b-3", events=[late]),
-        metadata=AS_NATIONAL,
     )
     assert resp.appliedPosition == 103
     assert (await p44.store.get_voucher(card(1))).version == 1
@@ -260,22 +257,23 @@ async def test_only_national_delivers_events(cluster):
     e = event(card(1), 1)
     e.sequence = 1
     request = fed_pb.DeliverEventsRequest(origin="national", batchId="x", events=[e])
-    s = cluster.stubs(p44)
-    for metadata in ((("ec-node", "p31"),), ()):
-        code, message = await rpc_error(s.federation.DeliverEvents(request, metadata=metadata))
-        assert code == -4 and "only national" in message
+    for who in ("p31", "operator"):  # another province; a person, not a node
+        s = cluster.stubs(p44, as_=who)
+        code, message = await rpc_error(s.federation.DeliverEvents(request))
+        assert code == -4 and ("only national" in message or "nodes only" in message)
     assert await p44.store.get_voucher(card(1)) is None
     code, _ = await rpc_error(
-        cluster.stubs(national).federation.DeliverEvents(request, metadata=AS_NATIONAL)
+        cluster.stubs(national, as_="national").federation.DeliverEvents(request)
     )
     assert code == -5
     # A malformed event is refused whole, before anything is applied.
     bare = fed_pb.Event(
         eventId="no-snapshot", sequence=2, kind="voucher.activated", ecCardNo=card(2), version=1
     )
+    as_national = cluster.stubs(p44, as_="national")
     code, message = await rpc_error(
-        s.federation.DeliverEvents(
-            fed_pb.DeliverEventsRequest(origin="national", events=[e, bare]), metadata=AS_NATIONAL
+        as_national.federation.DeliverEvents(
+            fed_pb.DeliverEventsRequest(origin="national", events=[e, bare])
         )
     )
     assert code == -2 and "snapshot" in message

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from clikit import tls_flags
 
 from cli.seed import seed_national
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.skipif(
 
 async def grpcurl(*args: str) -> str:
     proc = await asyncio.create_subprocess_exec(
-        GRPCURL, "-plaintext", *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        GRPCURL, *tls_flags(), *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
     out, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err.decode()
@@ -68,7 +69,7 @@ async def test_errors_carry_the_c4_code(cluster):
     national = await cluster.start_national()
     proc = await asyncio.create_subprocess_exec(
         GRPCURL,
-        "-plaintext",
+        *tls_flags(),
         "-d",
         '{"insuredProvince": "4"}',
         national.address,

@@ -20,10 +20,13 @@ FAST = 1000  # ms between pings
 QUIET = 6.0  # seconds with no data on the stream: five pings
 
 
-async def _quiet_stream_survives(address: str) -> tuple[bool, str]:
+async def _quiet_stream_survives(address: str, credentials=None) -> tuple[bool, str]:
     """Open a health Watch (a stream that stays open without data) with the nodes'
     client options at FAST, wait QUIET seconds; (survived, why it ended)."""
-    channel = grpc.aio.insecure_channel(address, options=client_options(FAST))
+    if credentials is None:
+        channel = grpc.aio.insecure_channel(address, options=client_options(FAST))
+    else:
+        channel = grpc.aio.secure_channel(address, credentials, options=client_options(FAST))
     try:
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
         await watch.read()  # the first status
@@ -40,7 +43,7 @@ async def _quiet_stream_survives(address: str) -> tuple[bool, str]:
 
 async def test_a_node_accepts_the_pings_of_its_peers(cluster):
     national = await cluster.start_national(extra={"keepalive_ms": str(FAST)})
-    survived, why = await _quiet_stream_survives(national.address)
+    survived, why = await _quiet_stream_survives(national.address, cluster.pki.credentials("p44"))
     assert survived, f"national dropped a quiet stream of a peer that pings every 1 s: {why}"
 
 

@@ -19,11 +19,13 @@ from ecnet.v1 import federation_service_pb2 as pb
 from ecnet.v1 import federation_service_pb2_grpc
 from ecnet.v1 import settlement_service_pb2 as spb
 from federation.link import Link, LinkServer
+from node.clock import SystemClock
 from node.config import ConfigError
 from node.errors import EcError, from_rpc_error, node_answer, transport_failure
 from node.interceptor import CallInterceptor, current_caller
+from node.tls import ServerTls, Trust
 
-CALLER = (("ec-node", "p31"),)
+CALLER = ()  # the caller is p31, by the certificate of its channel (Setup)
 BOUND = 5.0  # seconds a step may take before the test fails instead of hanging
 
 
@@ -115,31 +117,37 @@ class PeerWithoutLink(Peer):
     Link = federation_service_pb2_grpc.FederationServiceServicer.Link
 
 
-async def serve(servicer: Peer, port: int | None = None) -> tuple[Peer, grpc.aio.Server, int]:
-    """``servicer`` answering on 127.0.0.1 (on a port no other test takes, so that it can
-    be restarted there, unless ``port``)."""
-    server = grpc.aio.server(interceptors=[CallInterceptor("test", False)])
+async def serve(
+    servicer: Peer, pki, port: int | None = None
+) -> tuple[Peer, grpc.aio.Server, int, object]:
+    """``servicer`` answering on 127.0.0.1 over mutual TLS as province 44 (on a port no
+    other test takes, so that it can be restarted there, unless ``port``)."""
+    files = pki.files("p44")
+    tls = ServerTls(files, SystemClock())
+    trust = Trust(tls.ca, SystemClock(), crl_path=files.crl)
+    server = grpc.aio.server(interceptors=[CallInterceptor("test", False, trust=trust)])
     federation_service_pb2_grpc.add_FederationServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port(f"127.0.0.1:{free_port() if port is None else port}")
+    address = f"127.0.0.1:{free_port() if port is None else port}"
+    port = server.add_secure_port(address, tls.credentials())
     await server.start()
-    return servicer, server, port
+    return servicer, server, port, pki
 
 
 class Setup:
     """A peer's server, and a client channel with a Link and a unary stub to it."""
 
-    def __init__(self, peer: Peer, server: grpc.aio.Server, port: int) -> None:
-        self.peer, self.server, self.port = peer, server, port
+    def __init__(self, peer: Peer, server: grpc.aio.Server, port: int, pki) -> None:
+        self.peer, self.server, self.port, self.pki = peer, server, port, pki
         self.servers = [server]
         self.address = f"127.0.0.1:{port}"
-        self.channel = grpc.aio.insecure_channel(self.address)
+        self.channel = pki.channel(self.address, "p31", peer="p44")
         self.link = Link(self.channel, CALLER, self.address)
         self.stub = federation_service_pb2_grpc.FederationServiceStub(self.channel)
 
     async def restart(self, peer: Peer) -> None:
         """A new server (and peer) on the same port."""
         self.peer = peer
-        _, self.server, port = await serve(peer, self.port)
+        _, self.server, port, _ = await serve(peer, self.pki, self.port)
         assert port == self.port
         self.servers.append(self.server)
 
@@ -152,8 +160,8 @@ class Setup:
 
 
 @pytest.fixture
-async def setup():
-    s = Setup(*await serve(Peer()))
+async def setup(test_pki):
+    s = Setup(*await serve(Peer(), test_pki))
     try:
         yield s
     finally:
@@ -161,8 +169,8 @@ async def setup():
 
 
 @pytest.fixture
-async def old_setup():
-    s = Setup(*await serve(PeerWithoutLink()))
+async def old_setup(test_pki):
+    s = Setup(*await serve(PeerWithoutLink(), test_pki))
     try:
         yield s
     finally:
@@ -286,7 +294,7 @@ async def test_a_call_without_timeout_has_no_deadline_at_the_handler(setup):
 
 
 async def test_the_handler_sees_the_streams_caller(setup):
-    """Every message on the stream runs as the node the stream's ``ec-node`` metadata names."""
+    """Every message on the stream runs as the node its connection's certificate names."""
     await asyncio.gather(*(setup.link.RouteQuery(query(f"t{i}"), timeout=BOUND) for i in range(3)))
     assert [s.caller for s in setup.peer.seen] == ["p31"] * 3
     assert all(s.via_link for s in setup.peer.seen)

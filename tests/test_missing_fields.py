@@ -77,7 +77,7 @@ async def test_admin_service(nodes, cluster):
 
 
 async def test_federation_service(nodes, cluster):
-    federation = cluster.stubs(cluster.national).federation
+    federation = cluster.stubs(cluster.national, as_="p44").federation  # nodes only
     named(
         await fails(federation.Register(fpb.RegisterRequest(), timeout=10), -2),
         "province",

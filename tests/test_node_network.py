@@ -130,9 +130,8 @@ async def test_lease_expiry_and_graceful_stop(cluster):
     }
     assert states == {"31": admin_pb.NODE_STATE_DOWN, "44": admin_pb.NODE_STATE_DOWN}
     # A heartbeat brings a province back up.
-    hb = await s.federation.Heartbeat(
+    hb = await cluster.stubs(national, as_="p44").federation.Heartbeat(
         fed_pb.HeartbeatRequest(province="44", instanceId=p44.instance_id, appliedPosition=7),
-        metadata=(("ec-node", "p44"),),
     )
     assert hb.known
     await p31.stop(grace=0)
@@ -143,7 +142,7 @@ async def test_lease_expiry_and_graceful_stop(cluster):
 
 async def test_heartbeat_of_an_unknown_instance_asks_to_register_again(cluster):
     national = await cluster.start_national()
-    s = cluster.stubs(national, (("ec-node", "p44"),))
+    s = cluster.stubs(national, as_="p44")
     hb = await s.federation.Heartbeat(
         fed_pb.HeartbeatRequest(province="44", instanceId="nobody"), metadata=s.metadata
     )
@@ -159,13 +158,14 @@ async def _error(call) -> tuple[int, str, grpc.StatusCode]:
 
 async def test_registration_input_is_checked(cluster):
     national = await cluster.start_national()
-    s = cluster.stubs(national, (("ec-node", "p44"),))
+    s = cluster.stubs(national, as_="p44")
+    # No certificate names province 99: p44 registering it is refused for who it is.
     code, message, status = await _error(
         s.federation.Register(
             fed_pb.RegisterRequest(province="99", address="127.0.0.1:1", instanceId="x")
         )
     )
-    assert (code, status) == (-2, grpc.StatusCode.INVALID_ARGUMENT) and "99" in message
+    assert (code, status) == (-4, grpc.StatusCode.PERMISSION_DENIED) and "99" in message
     code, message, _ = await _error(
         s.federation.Register(
             fed_pb.RegisterRequest(province="44", address="nowhere", instanceId="x"),
@@ -194,7 +194,12 @@ async def test_national_only_calls_on_a_province_say_where_to_go(cluster):
 async def test_a_data_folder_serves_one_node(cluster, tmp_path):
     national = await cluster.start_national()
     again = Node(
-        NodeConfig(role="national", listen="127.0.0.1:0", data_dir=national.config.data_dir)
+        NodeConfig(
+            role="national",
+            listen="127.0.0.1:0",
+            data_dir=national.config.data_dir,
+            **cluster.pki.node_settings("national"),
+        )
     )
     with pytest.raises(NodeStartError, match="in use by another node"):
         await again.start()
@@ -202,14 +207,15 @@ async def test_a_data_folder_serves_one_node(cluster, tmp_path):
 
 async def test_an_unreadable_database_is_reported(tmp_path):
     (tmp_path / "national.db").write_text("not a database")
-    node = Node(NodeConfig(role="national", listen="127.0.0.1:0", data_dir=tmp_path))
+    config = NodeConfig(role="national", listen="127.0.0.1:0", data_dir=tmp_path, insecure=True)
+    node = Node(config)
     with pytest.raises(NodeStartError, match="not an SQLite database"):
         await node.start()
 
 
 async def test_a_port_in_use_is_reported(cluster, tmp_path):
     national = await cluster.start_national()
-    node = Node(NodeConfig(role="national", listen=national.address, data_dir=tmp_path / "n2"))
+    node = Node(cluster.config("national", listen=national.address, data_dir=tmp_path / "n2"))
     with pytest.raises(NodeStartError, match="in use"):
         await node.start()
 

@@ -6,17 +6,38 @@ import os
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from node.__main__ import EXIT_CONFIG, EXIT_REFUSED
+from node.pki import CertificateAuthority, Identity, IdentityError
+
+
+def with_pki(args: list[str]) -> list[str]:
+    """``args`` and ``--pki`` of the tests' CA, with the certificate of the node they name
+    (nothing added to a command with --insecure or --pki, or naming no valid node)."""
+    if "--insecure" in args or "--pki" in args:
+        return args
+    pki = Path(os.environ["ECNET_CA"]).parent
+    opts = dict(zip(args[::2], args[1::2], strict=False))
+    try:
+        identity = (
+            Identity.national()
+            if opts.get("--role") == "national"
+            else Identity.of_province(opts.get("--province", ""))
+        )
+    except IdentityError:
+        return [*args, "--pki", str(pki)]
+    CertificateAuthority.open(pki.parent).ensure(identity)
+    return [*args, "--pki", str(pki)]
 
 
 def run_node(
     *args: str, timeout: float = 30, env: dict | None = None
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "node", *args],
+        [sys.executable, "-m", "node", *with_pki(list(args))],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -193,7 +214,7 @@ async def test_second_node_for_a_live_province(cluster, tmp_path):
 
 
 @pytest.mark.parametrize("debug", [False, True])
-def test_sigterm_stops_gracefully(tmp_path, debug):
+def test_sigterm_stops_gracefully(tmp_path, debug, test_pki):
     import time
 
     import grpc
@@ -207,10 +228,7 @@ def test_sigterm_stops_gracefully(tmp_path, debug):
             sys.executable,
             "-m",
             "node",
-            "--role",
-            "national",
-            "--listen",
-            f"127.0.0.1:{port}",
+            *with_pki(["--role", "national", "--listen", f"127.0.0.1:{port}"]),
             "--data",
             str(tmp_path),
             *(["--debug"] if debug else []),
@@ -219,7 +237,7 @@ def test_sigterm_stops_gracefully(tmp_path, debug):
         text=True,
     )
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with test_pki.sync_channel(f"127.0.0.1:{port}") as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             deadline = time.monotonic() + 20
             while True:
@@ -253,7 +271,9 @@ async def test_port_taken_after_the_check(tmp_path, monkeypatch, capfd):
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        config = NodeConfig(role="national", listen=f"127.0.0.1:{port}", data_dir=tmp_path)
+        config = NodeConfig(
+            role="national", listen=f"127.0.0.1:{port}", data_dir=tmp_path, insecure=True
+        )
         with pytest.raises(NodeStartError) as failed:
             await Node(config).start()
     assert str(failed.value) == f"cannot listen on 127.0.0.1:{port}: Address already in use"

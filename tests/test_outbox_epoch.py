@@ -10,7 +10,6 @@ import logging
 import sqlite3
 
 from test_delivery import (
-    AS_NATIONAL,
     card,
     enqueue,
     event,
@@ -166,14 +165,14 @@ async def deliver(stub, events, seqs, epoch: str = "", batch: str = "b") -> int:
     request = fed_pb.DeliverEventsRequest(
         origin="national", batchId=batch, events=events, epoch=epoch
     )
-    return (await stub.federation.DeliverEvents(request, metadata=AS_NATIONAL)).appliedPosition
+    return (await stub.federation.DeliverEvents(request)).appliedPosition
 
 
 async def test_same_epoch_old_seq_is_still_a_duplicate(cluster, caplog):
     caplog.set_level(logging.WARNING)
     await cluster.start_national()
     p44 = await cluster.start_province("44")
-    s = cluster.stubs(p44)
+    s = cluster.stubs(p44, as_="national")
     assert await deliver(s, [event(card(1), 1), event(card(2), 1)], [1, 2], epoch="A") == 2
     # Same epoch, a seq at or below the position: a duplicate whatever it carries.
     assert await deliver(s, [event(card(1), 5), event(card(3), 1)], [1, 2], epoch="A") == 2
@@ -201,7 +200,7 @@ async def test_same_epoch_old_seq_is_still_a_duplicate(cluster, caplog):
     # At national (a province's uplink) the same: same epoch, old seq dropped.
     national = cluster.national
     await cluster.start_province("11")
-    s44 = cluster.stubs(national, metadata=(("ec-node", "p44"),))
+    s44 = cluster.stubs(national, as_="p44")
 
     async def relay(n, seq, epoch):
         r = fed_pb.DeliverEventsRequest(
@@ -227,7 +226,7 @@ async def test_a_batch_without_epoch_behaves_as_before(cluster, caplog):
     caplog.set_level(logging.WARNING)
     await cluster.start_national()
     p44 = await cluster.start_province("44")
-    s = cluster.stubs(p44)
+    s = cluster.stubs(p44, as_="national")
     # An older sender: no epoch; none is stored.
     assert await deliver(s, [event(card(1), 1), event(card(2), 1)], [1, 2]) == 2
     assert await stored_epoch(p44, "national") == ""
@@ -249,7 +248,7 @@ async def test_a_batch_without_epoch_behaves_as_before(cluster, caplog):
     # National relaying a province's notices: the same.
     national = cluster.national
     await cluster.start_province("11")
-    s44 = cluster.stubs(national, metadata=(("ec-node", "p44"),))
+    s44 = cluster.stubs(national, as_="p44")
 
     async def relay(n, seq, epoch=""):
         r = fed_pb.DeliverEventsRequest(

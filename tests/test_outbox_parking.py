@@ -14,7 +14,6 @@ import logging
 
 import pytest
 from test_delivery import (
-    AS_NATIONAL,
     card,
     enqueue,
     event,
@@ -306,9 +305,7 @@ async def test_a_provinces_uplink_parks_what_national_refuses(cluster):
 async def test_retry_parked_checks_its_destination(cluster):
     national = await cluster.start_national()
     code, message = await rpc_error(
-        cluster.stubs(national, AS_NATIONAL).admin.RetryParked(
-            admin_pb.RetryParkedRequest(destination="99")
-        )
+        cluster.stubs(national).admin.RetryParked(admin_pb.RetryParkedRequest(destination="99"))
     )
     assert code == -2 and "99" in message
 

@@ -230,18 +230,14 @@ async def test_fetch_is_national_only_and_only_for_the_calling_province(cluster,
 
     await fails(cluster.stubs(kit.national).federation.FetchVoucher(req, timeout=5), -4)
     await fails(
-        cluster.stubs(kit.national).federation.FetchVoucher(
-            req, timeout=5, metadata=(("ec-node", "p44"),)
-        ),
+        cluster.stubs(kit.national, as_="p44").federation.FetchVoucher(req, timeout=5),
         -4,
     )
     await fails(
-        cluster.stubs(p31).federation.FetchVoucher(req, timeout=5, metadata=(("ec-node", "p31"),)),
+        cluster.stubs(p31, as_="p31").federation.FetchVoucher(req, timeout=5),
         -5,
     )
-    got = await cluster.stubs(kit.national).federation.FetchVoucher(
-        req, timeout=5, metadata=(("ec-node", "p31"),)
-    )
+    got = await cluster.stubs(kit.national, as_="p31").federation.FetchVoucher(req, timeout=5)
     assert got.voucher.ecCardNo == act.ecCardNo and got.voucher.version == 1
     # The digest of the code travels, never the code (node.vault).
     assert [(a.authCode, a.authCodeDigest) for a in got.voucher.authorizations] == [

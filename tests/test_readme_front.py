@@ -82,10 +82,14 @@ async def test_the_deployment_block_runs_as_written(cluster, tmp_path):
     [block] = [b for b in sh_blocks(text) if "--role provincial" in b]
     national = await cluster.start_national()
     port = free_port()
+    p44 = cluster.pki.files("p44")
     script = (
         block.replace("hub.example:50000", national.address)
         .replace(":50044", f":{port}")
         .replace("/var/lib/ecnet/p44", str(tmp_path / "p44"))
+        .replace("/etc/ecnet/ca.crt", str(p44.ca))
+        .replace("/etc/ecnet/p44.crt", str(p44.cert))
+        .replace("/etc/ecnet/p44.key", str(p44.key))
     )
     path = os.pathsep.join(
         p for p in os.environ.get("PATH", "").split(os.pathsep) if Path(p) != Path(VENV_BIN)
@@ -101,7 +105,7 @@ async def test_the_deployment_block_runs_as_written(cluster, tmp_path):
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
-    stubs = Stubs(f"127.0.0.1:{port}")
+    stubs = Stubs(f"127.0.0.1:{port}", pki=cluster.pki)
     try:
         for _ in range(300):
             if proc.returncode is not None:

@@ -33,7 +33,7 @@ async def test_a_refused_province_says_so_and_recovers(cluster, tmp_path, caplog
     assert await _registration(cluster, real) == "registered"
     assert await _registration(cluster, national) == ""
 
-    stubs = cluster.stubs(national, (("ec-node", "p51"),))
+    stubs = cluster.stubs(national, as_="p51")
     nodes = (await stubs.admin.ListNodes(admin_pb.ListNodesRequest())).nodes
     entry = next(n for n in nodes if n.province == "51")
     await stubs.federation.Deregister(

@@ -56,9 +56,8 @@ async def test_a_province_sends_national_calls_to_national(cluster):
     assert "national node" in message and "province 44" in message
     message = await fails(stubs.admin.ListChannels(admin_pb.ListChannelsRequest()), -5)
     assert "national node" in message
-    message = await fails(
-        stubs.federation.FetchVoucher(fed_pb.FetchVoucherRequest(province="44")), -5
-    )
+    as_31 = cluster.stubs(p44, as_="p31").federation  # FederationService answers nodes only
+    message = await fails(as_31.FetchVoucher(fed_pb.FetchVoucherRequest(province="44")), -5)
     assert "the hub" in message
     # What every node serves still answers.
     info = await stubs.admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())

@@ -221,12 +221,11 @@ async def test_route_query_is_for_nodes_only_and_scans_for_provinces(cluster, tm
         servingProvince="31", query=acc_pb.QueryRequest(ecQrCode=code)
     )
     national = cluster.stubs(sk.kit.national)
-    await fails(national.federation.RouteQuery(request, timeout=5), -4)  # anonymous
-    await fails(
-        national.federation.RouteQuery(request, timeout=5, metadata=(("ec-node", "p11"),)), -4
-    )
-    p44 = cluster.stubs(sk.provinces["44"])
-    await fails(p44.federation.RouteQuery(request, timeout=5, metadata=(("ec-node", "p31"),)), -4)
+    await fails(national.federation.RouteQuery(request, timeout=5), -4)  # an operator
+    as_11 = cluster.stubs(sk.kit.national, as_="p11")
+    await fails(as_11.federation.RouteQuery(request, timeout=5), -4)  # another province
+    p44 = cluster.stubs(sk.provinces["44"], as_="p31")
+    await fails(p44.federation.RouteQuery(request, timeout=5), -4)  # not through national
     # national answers no scan itself: scans go to the terminal's province
     t = sk.terminals["44"][0]
     stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(national.channel)

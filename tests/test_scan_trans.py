@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import segno
-from clikit import ecnet, readme_session
+from clikit import ecnet, readme_session, tls_flags
 from scankit import insured_in, start_scan_nation
 
 from cli.ectrans import nation_ec_trans
@@ -25,7 +25,7 @@ GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shut
 async def grpcurl(*args: str) -> dict:
     proc = await asyncio.create_subprocess_exec(
         GRPCURL,
-        "-plaintext",
+        *tls_flags(),
         "-emit-defaults",
         *args,
         stdout=asyncio.subprocess.PIPE,

@@ -455,6 +455,7 @@ def test_the_readme_settle_session_runs_as_written(tmp_path):
                 r"127\.0\.0\.1:500(\d\d)", lambda m: f"127.0.0.1:{base + int(m.group(1))}", script
             )
             script = script.replace(".venv/bin/", f"{BIN}/")
+            script = script.replace("nation/pki/", f"{data}/pki/")
             run = subprocess.run(
                 ["bash", "-euo", "pipefail", "-c", script],
                 cwd=work,

@@ -65,6 +65,7 @@ async def test_kill_9_of_the_insured_province_during_a_stream(cluster, tmp_path,
         province="44",
         national=sk.kit.national.address,
         heartbeat=0.2,
+        nation=cluster.pki.root,
     )
     await p44.start()
     try:

@@ -68,6 +68,7 @@ class SamePortNode(NodeProcess):
 
     async def start(self, timeout: float = START_TIMEOUT) -> SamePortNode:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        credentials = self.credentials()
         if not self.port:  # a port no other test takes while this node is down
             self.port = free_port()
             self.address = f"127.0.0.1:{self.port}"
@@ -81,8 +82,9 @@ class SamePortNode(NodeProcess):
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
-        self._channel = grpc.aio.insecure_channel(
+        self._channel = grpc.aio.secure_channel(
             self.address,
+            credentials,
             options=[
                 ("grpc.initial_reconnect_backoff_ms", 100),
                 ("grpc.max_reconnect_backoff_ms", 500),
@@ -310,6 +312,7 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
         province="31",
         national=sk.kit.national.address,
         heartbeat=0.2,
+        nation=cluster.pki.root,
     )
     await p31.start()
     db31, db44 = p31.data_dir / "provincial-31.db", sk.provinces["44"].db_path
@@ -363,7 +366,9 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
     for name, value in FAST.items():  # cheap password hashes in the child process too
         monkeypatch.setenv(f"ECNET_VOUCHER_{name.upper()}", value)
     seed_national(tmp_path / "national" / "national.db", POPULATION, SEED, PROVINCES)
-    national = SamePortNode("national", "national", tmp_path / "national", heartbeat=0.5)
+    national = SamePortNode(
+        "national", "national", tmp_path / "national", heartbeat=0.5, nation=cluster.pki.root
+    )
     await national.start()
     try:
         kit = ProcessKit(

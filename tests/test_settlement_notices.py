@@ -214,7 +214,7 @@ async def test_a_duplicate_batch_is_applied_once_at_national_and_at_the_destinat
     national = await cluster.start_national(delivery_scan_interval=0.2)
     p11 = await cluster.start_province("11")
     p44 = await cluster.start_province("44")
-    s = cluster.stubs(national, metadata=(("ec-node", "p44"),))
+    s = cluster.stubs(national, as_="p44")
     request = fed_pb.DeliverEventsRequest(
         origin="p44", batchId="p44:national:1-1", events=[as_event(notice(), "11", 1)]
     )
@@ -237,7 +237,7 @@ async def test_a_duplicate_batch_is_applied_once_at_national_and_at_the_destinat
     delivered = fed_pb.DeliverEventsRequest(
         origin="national", batchId="x", events=[as_event(notice(), "11", seq)]
     )
-    to_11 = cluster.stubs(p11, metadata=(("ec-node", "national"),))
+    to_11 = cluster.stubs(p11, as_="national")
     resp = await to_11.federation.DeliverEvents(delivered, metadata=to_11.metadata)
     assert resp.appliedPosition == seq
     assert await notice_rows(p11) == 1
@@ -255,7 +255,7 @@ async def test_a_province_delivers_only_its_own_notices_to_national(cluster):
     )
 
     def stub(name: str):
-        return cluster.stubs(national, metadata=(("ec-node", name),) if name else ())
+        return cluster.stubs(national, as_=name or "operator")
 
     s44 = stub("p44")
     # As another origin.

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from clikit import ROOT, ecnet
+from clikit import ROOT, ecnet, readme_tls
 from voucherkit import start_nation
 
 from node.clock import SystemClock
@@ -108,8 +108,10 @@ async def test_the_readme_activation_session_runs_as_written(cluster, tmp_path):
 
     seed_national(tmp_path / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"])
     national = await cluster.start_national()
-    script = script.replace("127.0.0.1:50000", national.address).replace(
-        ".venv/bin/", f"{Path(sys.executable).parent}/"
+    script = (
+        readme_tls(script)
+        .replace("127.0.0.1:50000", national.address)
+        .replace(".venv/bin/", f"{Path(sys.executable).parent}/")
     )
     work = tmp_path / "work"  # what the session writes goes here, not into the repository
     work.mkdir()

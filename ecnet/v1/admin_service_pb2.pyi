@@ -37,7 +37,7 @@ class GetNodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetNodeInfoResponse(_message.Message):
-    __slots__ = ("role", "province", "address", "version", "instanceId", "startedAt", "counts", "pid", "registration")
+    __slots__ = ("role", "province", "address", "version", "instanceId", "startedAt", "counts", "pid", "registration", "transport")
     class CountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -54,6 +54,7 @@ class GetNodeInfoResponse(_message.Message):
     COUNTS_FIELD_NUMBER: _ClassVar[int]
     PID_FIELD_NUMBER: _ClassVar[int]
     REGISTRATION_FIELD_NUMBER: _ClassVar[int]
+    TRANSPORT_FIELD_NUMBER: _ClassVar[int]
     role: _federation_service_pb2.NodeRole
     province: str
     address: str
@@ -63,7 +64,8 @@ class GetNodeInfoResponse(_message.Message):
     counts: _containers.ScalarMap[str, int]
     pid: int
     registration: str
-    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., startedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ..., registration: _Optional[str] = ...) -> None: ...
+    transport: str
+    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., startedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ..., registration: _Optional[str] = ..., transport: _Optional[str] = ...) -> None: ...
 
 class NodeEntry(_message.Message):
     __slots__ = ("province", "provinceName", "address", "version", "instanceId", "state", "registeredAt", "lastHeartbeatAt", "pendingEvents", "appliedPosition", "parkedEvents")

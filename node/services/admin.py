@@ -146,6 +146,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             counts=await self.store.counts(),
             pid=os.getpid(),
             registration=self.registration(),
+            transport=me.transport,
         )
 
     def _lane(self, destination: str) -> str:

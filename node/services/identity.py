@@ -21,6 +21,8 @@ class NodeIdentity:
     instance_id: str
     started_at_ms: int
     address: str  # HOST:PORT the node is reached at
+    # "mutual TLS", or "INSECURE plaintext" (--insecure, development only)
+    transport: str = "mutual TLS"
 
     @property
     def role_pb(self) -> fed_pb.NodeRole:
