@@ -103,7 +103,7 @@ async def test_a_node_started_with_another_master_key_refuses_to_start(cluster, 
     # the program: one line on stderr, a nonzero exit, no traceback
     run = subprocess.run(
         [sys.executable, "-m", "node", "--role", "national", "--listen", "127.0.0.1:0"]
-        + ["--data", str(data), "--master-key", str(other), "--quiet"],
+        + ["--data", str(data), "--master-key", str(other), "--quiet", "--insecure"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -149,9 +149,7 @@ async def test_a_routed_answer_carries_no_authorization_code(cluster, tmp_path):
                 ecQrCode=shown,
             ),
         )
-        answer = await cluster.stubs(node).federation.RouteQuery(
-            request, timeout=5, metadata=(("ec-node", caller),)
-        )
+        answer = await cluster.stubs(node, as_=caller).federation.RouteQuery(request, timeout=5)
         # what the serving province needs: the voucher and its channels
         assert answer.voucher.ecCardNo and len(answer.voucher.authorizations) == 2
         assert {a.channelId for a in answer.voucher.authorizations} == {OFFICIAL, WECHAT}
