@@ -96,10 +96,10 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT) -
 
 
 def copy_database(src: Path, dest_dir: Path) -> None:
-    """Copy a closed SQLite database (and a WAL, if one was left) into ``dest_dir``."""
+    """Copy a closed SQLite database (and a WAL, if one was left) into ``dest_dir``, with
+    the master key beside it that sealed its secrets (``node.vault``; mode kept)."""
     dest_dir.mkdir(parents=True, exist_ok=True)
-    for suffix in ("", "-wal"):
-        f = Path(f"{src}{suffix}")
+    for f in (Path(f"{src}"), Path(f"{src}-wal"), src.parent / "master.key"):
         if f.exists():
             shutil.copy2(f, dest_dir / f.name)
 

@@ -10,10 +10,20 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bench.env import Params
+from node.clock import SystemEntropy
+from node.vault import NodeKeys, load_master_key
 
 __all__ = ["wait_for_rows", "pool", "pool_seconds"]
 
 T = TypeVar("T")
+
+
+def node_keys(db: Path) -> NodeKeys:
+    """The keys of the node whose database is ``db``, from its master key beside it (the
+    node's default, ``node.vault``): the bench writes pools into a node's database as
+    the node would, so it finds authorizations by their keyed hashes."""
+    entropy = SystemEntropy()
+    return NodeKeys(load_master_key(db.parent / "master.key", entropy), entropy)
 
 
 def wait_for_rows(

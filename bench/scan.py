@@ -28,7 +28,7 @@ from pathlib import Path
 from bench.env import Env
 from bench.lifecycle import OFFICIAL, PASSWORD, _activate, _persons
 from bench.load import Call
-from bench.pool import pool, pool_seconds, wait_for_rows
+from bench.pool import node_keys, pool, pool_seconds, wait_for_rows
 from bench.scenarios import TIMEOUT, scenario
 from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import acceptance_service_pb2_grpc, voucher_service_pb2_grpc
@@ -36,6 +36,7 @@ from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import voucher_service_pb2 as pb
 from node.clock import SystemEntropy
 from node.domain.qrcode import new_code
+from node.qr.issuer import QR_KEY
 
 __all__ = ["local_query", "routed_query"]
 
@@ -83,31 +84,30 @@ async def _sign_in_holders(env: Env) -> list[str]:
 def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -> list[str]:
     """Wait until 44 holds every authorization, then write ``count`` live codes."""
     marks = ",".join("?" * len(auth_codes))
+    keys = node_keys(db)
     rows = wait_for_rows(
         db,
-        "SELECT a.auth_code, a.ec_card_no, a.channel_id, v.insured_regions, v.version "
+        "SELECT a.code_hash, a.ec_card_no, a.channel_id, v.insured_regions, v.version "
         "FROM channel_auths a "
-        f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks}) AND a.revoked = 0",
-        auth_codes,
+        f"JOIN voucher_cache v USING (ec_card_no) WHERE a.code_hash IN ({marks}) AND a.revoked = 0",
+        [keys.code_hash(c) for c in auth_codes],
         len(auth_codes),
         deadline,
         "authorizations",
     )
     conn = sqlite3.connect(db, timeout=30, isolation_level=None)
     try:
-        conn.execute(
-            "INSERT OR IGNORE INTO meta (key, value) VALUES ('qr_key', ?)",
-            (SystemEntropy().token_hex(16),),
-        )
-        key = bytes.fromhex(
-            conn.execute("SELECT value FROM meta WHERE key = 'qr_key'").fetchone()[0]
-        )
+        # The province's QR key, sealed by the node at its start (node.storage.secrets).
+        sealed = conn.execute(
+            "SELECT value FROM meta WHERE key = ?", (f"{QR_KEY}_sealed",)
+        ).fetchone()[0]
+        key = keys.open(bytes.fromhex(sealed), QR_KEY)
         entropy = SystemEntropy()
         now = int(time.time() * 1000)
         codes = [new_code(key, "44", entropy) for _ in range(count)]
         conn.execute("BEGIN IMMEDIATE")
         conn.executemany(
-            "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, "
+            "INSERT INTO qr_codes (code, ec_card_no, code_hash, channel_id, insu_org, "
             "voucher_version, issued_at, expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
             [
                 (c, r[1], r[0], r[2], json.loads(r[3])[0]["insuOrg"], r[4], now, now + 3_600_000)

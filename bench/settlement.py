@@ -26,7 +26,7 @@ from typing import Any
 
 from bench.env import Env
 from bench.load import Call
-from bench.pool import pool, pool_seconds, wait_for_rows
+from bench.pool import node_keys, pool, pool_seconds, wait_for_rows
 from bench.scan import _holders
 from bench.scenarios import TIMEOUT, scenario
 from ecnet.v1 import admin_service_pb2 as admin_pb
@@ -61,8 +61,8 @@ def _persons_at_44(db44: Path, auth_codes: list[str], deadline: float) -> list[t
         db44,
         "SELECT v.ec_card_no, v.id_type, v.id_no, v.user_name, v.insured_regions "
         "FROM channel_auths a "
-        f"JOIN voucher_cache v USING (ec_card_no) WHERE a.auth_code IN ({marks})",
-        auth_codes,
+        f"JOIN voucher_cache v USING (ec_card_no) WHERE a.code_hash IN ({marks})",
+        [node_keys(db44).code_hash(c) for c in auth_codes],
         len(auth_codes),
         deadline,
         "vouchers",

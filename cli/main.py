@@ -61,6 +61,7 @@ from cli.settle import settle, settlement_app
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
+from node.vault import MasterKeyError
 
 __all__ = ["app", "main"]
 
@@ -343,13 +344,17 @@ def _start_nation(
         transient=True,
     ) as bar:
         task = bar.add_task("seed", total=population)
-        report = seed_national(
-            Path(national.data) / "national.db",
-            population,
-            seed,
-            codes,
-            progress=lambda n: bar.update(task, completed=n),
-        )
+        try:
+            report = seed_national(
+                Path(national.data) / "national.db",
+                population,
+                seed,
+                codes,
+                progress=lambda n: bar.update(task, completed=n),
+                master_key=national.master_key,
+            )
+        except MasterKeyError as exc:
+            raise CliError(f"national: {exc}", -2) from None
     if report.skipped_persons:
         # One line however long the path (soft_wrap: no folding at the console's width).
         err.print(

@@ -58,6 +58,13 @@ class NodeEntry:
         start, mode 0600; ``node.wire.signing``)."""
         return str(Path(self.data).parent / "pki" / "nodes" / f"{self.name}.sign.key")
 
+    @property
+    def master_key(self) -> Path:
+        """The node's master key (``node.vault``): ``DIR/pki/nodes/<node>.master``, beside
+        its certificate and not in its data folder, so that a copy of the data folder
+        alone does not open its secrets."""
+        return Path(self.data).parent / "pki" / "nodes" / f"{self.name}.master"
+
     def command(
         self, python: str, national: str, heartbeat: float = 2.0, pki: Path | None = None
     ) -> list[str]:
@@ -77,6 +84,8 @@ class NodeEntry:
             str(heartbeat),
             "--sign-key",
             self.sign_key,
+            "--master-key",
+            str(self.master_key),
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", national]

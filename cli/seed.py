@@ -10,8 +10,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from node.clock import SystemEntropy
 from node.population import enrolled_face_template, generate, sample_channels, sample_terminals
 from node.storage.national import ChannelRow, NationalSeeder, PersonSeed, TerminalRow
+from node.vault import NodeKeys, load_master_key
 
 __all__ = ["seed_national", "SeedReport"]
 
@@ -38,12 +40,17 @@ def seed_national(
     seed: int,
     provinces: list[str],
     progress: Callable[[int], None] | None = None,
+    master_key: Path | None = None,
 ) -> SeedReport:
     """Seed persons once (an existing registry is kept), channels, and the terminals of
-    any province that has none yet."""
+    any province that has none yet. The face templates are sealed under the national
+    node's master key (``master_key``, by default ``master.key`` beside the database,
+    the node's own default; made if missing, ``node.vault``)."""
     report = SeedReport()
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    store = NationalSeeder(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    entropy = SystemEntropy()
+    keys = NodeKeys(load_master_key(master_key or db_path.parent / "master.key", entropy), entropy)
+    store = NationalSeeder(db_path, keys)
     try:
         now_ms = int(time.time() * 1000)
         store.upsert_channels(

@@ -7,7 +7,11 @@ speaking for itself (-4 otherwise); the target province is read from the request
 without any key; a call whose target is the caller itself is refused (-2: that province
 answers it itself); then :class:`~federation.forward.Forwarder`
 sends the request unchanged on the link to the target's address, within the target's
-deadline and what is left of the caller's. The targets:
+deadline and what is left of the caller's. National takes out of the answers of
+``RouteQuery`` and ``RouteSettle`` any authorization code or digest of one an issuer
+may have put there (``node.wire.voucher.without_codes``): the serving province gets
+what it needs to serve, never the means to find a voucher by a channel's code. The
+targets:
 
 * ``RouteQuery``: the issuer, digits 23–24 of the QR value
   (:func:`node.domain.qrcode.issuer_of`; a value of no province's shape is 500049);
@@ -23,6 +27,7 @@ from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.forward import Forwarder
 from node.domain.qrcode import issuer_of
 from node.errors import EcError, invalid
+from node.wire.voucher import without_codes
 
 __all__ = ["Hub"]
 
@@ -45,13 +50,15 @@ class Hub:
             raise invalid(
                 f"a code of province {issuer} is decoded by province {issuer} itself, not routed"
             )
-        return await self.forwarder.forward(
+        answer: fed_pb.RouteQueryResponse = await self.forwarder.forward(
             issuer,
             "the issuer of this code",
             lambda peer, timeout: peer.link.RouteQuery(request, timeout=timeout),
             time_remaining,
             self.route_deadline,
         )
+        without_codes(answer.voucher)
+        return answer
 
     async def route_settle(
         self, caller: str, request: fed_pb.RouteSettleRequest, time_remaining: float | None
@@ -64,13 +71,15 @@ class Hub:
                 f"insuOrg {insu_org!r} is not another province's region: a settlement of the "
                 "serving province's own insured is made there, not routed"
             )
-        return await self.forwarder.forward(
+        settled: fed_pb.RouteSettleResponse = await self.forwarder.forward(
             insured,
             "the insured province",
             lambda peer, timeout: peer.link.RouteSettle(request, timeout=timeout),
             time_remaining,
             self.settle_deadline,
         )
+        without_codes(settled.voucher)
+        return settled
 
     async def route_reverse(
         self, caller: str, request: fed_pb.RouteReverseRequest, time_remaining: float | None

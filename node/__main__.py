@@ -29,6 +29,7 @@ from node.app import Node, NodeStartError, RegistrationRefused
 from node.config import VERSION, ConfigError, NodeConfig
 from node.logs import setup_logging
 from node.tls import TlsFiles
+from node.vault import MASTER_KEY_ENV
 
 __all__ = ["main", "build_parser"]
 
@@ -64,6 +65,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path(os.environ["ECNET_SIGN_KEY"]) if os.environ.get("ECNET_SIGN_KEY") else None,
         help="file of the node's SM2 key that signs the events it originates, made at the "
         "first start (default: $ECNET_SIGN_KEY, else DATA/sign.key)",
+    )
+    p.add_argument(
+        "--master-key",
+        type=Path,
+        default=os.environ.get(MASTER_KEY_ENV) or None,
+        help=(
+            "file of the node's master key, which seals its secrets at rest (default "
+            f"${MASTER_KEY_ENV}, else DATA/master.key, made at the first start, mode 0600)"
+        ),
     )
     p.add_argument(
         "--heartbeat", type=float, default=2.0, help="seconds between heartbeats (default 2)"
@@ -155,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             national=args.national,
             heartbeat_interval=args.heartbeat,
             log_calls=not args.quiet,
+            master_key=args.master_key,
             insecure=args.insecure,
             ca=files["ca"],
             cert=files["cert"],

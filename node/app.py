@@ -60,6 +60,7 @@ from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
 from node.tls import ClientTls, Dialer, ServerTls, TlsFiles, Trust
+from node.vault import MasterKeyError, NodeKeys, load_master_key
 from node.voucher.biometric import LivenessVerifier
 from node.wire.signing import EventSigner, SignKeyError, load_sign_key
 
@@ -289,11 +290,24 @@ class Node:
         else:
             store = ProvincialStore(self.db_path, synchronous)
         self._store = store
+        key_path = self.config.master_key or self.config.data_dir / "master.key"
+        try:  # the key first: a node that cannot read its key creates no database
+            keys = NodeKeys(load_master_key(key_path, self.entropy), self.entropy)
+        except MasterKeyError as exc:
+            raise NodeStartError(str(exc)) from None
         try:
             private_files(self.db_path)
             applied = await store.open()
+            converted = await store.unlock(keys)
+        except MasterKeyError as exc:  # a database sealed under another master key
+            raise NodeStartError(str(exc)) from None
         except Exception as exc:  # StorageError, or an OS error on the file
             raise NodeStartError(str(exc)) from None
+        if converted:
+            log.info(
+                "secrets of an older database sealed",
+                extra={"fields": {"db": str(self.db_path), "rows": converted}},
+            )
         if applied:
             log.info(
                 "database migrated",

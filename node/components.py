@@ -133,6 +133,7 @@ class NationalComponents:
             lifecycle_settings,
             verifier or SimulatedFaceVerifier(lifecycle_settings.liveness_window * 1000),
             signer,
+            store.keys,
             self.delivery.wake,
         )
         self.freeze_sweeper = FreezeSweeper(self.lifecycle, lifecycle_settings.freeze_sweep_seconds)
@@ -256,7 +257,7 @@ class ProvincialComponents:
             raise ConfigError(f"settlement policy: {exc}") from None
 
         inbox = await Inbox.open(store, clock)
-        qr_key = await store.secret(QR_KEY, entropy.token_hex(16))
+        qr_key = await store.secret(QR_KEY, entropy.token_bytes(16))
         national = NationalClient(
             config.national, dialer, linger=link.linger, keepalive_ms=link.keepalive_ms
         )

@@ -59,6 +59,9 @@ class NodeConfig:
     insecure: bool = False
     # The node's SM2 signing key file (node.wire.signing); None: <data_dir>/sign.key.
     sign_key: Path | None = None
+    # The node's master key file (node.vault); None: <data_dir>/master.key, made at the
+    # first start.
+    master_key: Path | None = None
 
     def __post_init__(self) -> None:
         try:

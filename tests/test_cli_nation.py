@@ -97,6 +97,13 @@ def test_nation_lifecycle(nation):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
         assert not (data / node / "sign.key").exists()
     assert stat.S_IMODE(pki.stat().st_mode) == 0o700
+    # each node's master key beside its certificate, not in its data folder (node.vault)
+    for node in ("national", "p11", "p44"):
+        key = pki / "nodes" / f"{node}.master"
+        assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
+        assert len(bytes.fromhex(key.read_text().strip())) == 16
+        assert not (data / node / "master.key").exists()
+    assert stat.S_IMODE((pki / "nodes").stat().st_mode) == 0o700
 
     persons = json.loads(
         ecnet(

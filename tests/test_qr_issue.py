@@ -32,6 +32,7 @@ from node.clock import FakeClock
 from node.domain.qrcode import check, issuer_of, looks_like_code
 from node.domain.regions import region_name
 from node.storage import national as nq
+from node.vault import code_digest
 
 UNKNOWN = "0123456789ABCDEF0123456789ABCDEF"
 
@@ -76,7 +77,10 @@ async def codes_of(node, auth_code: str) -> dict[str, dict]:
     def read(conn):
         return {
             r["code"]: dict(r)
-            for r in conn.execute("SELECT * FROM qr_codes WHERE auth_code = ?", (auth_code,))
+            for r in conn.execute(
+                "SELECT * FROM qr_codes WHERE code_hash = ?",
+                (node.store.keys.code_hash(auth_code),),
+            )
         }
 
     return await node.store.db.read(read)
@@ -137,8 +141,8 @@ async def test_a_visitor_is_fetched_from_national_which_records_the_province(clu
     assert issuer_of(resp.ecQrCode) == "31" and resp.insuOrg == p.insured[0].insu_org
     cached = await p31.store.get_voucher(act.ecCardNo)
     assert cached.source == "fetched" and cached.version == 1
-    assert [(a.auth_code, a.channel_id) for a in cached.authorizations] == [
-        (act.authCode, OFFICIAL)
+    assert [(a.code_hash, a.channel_id) for a in cached.authorizations] == [
+        (p31.store.keys.code_hash(act.authCode), OFFICIAL)
     ]
     assert (await codes_of(p31, act.authCode))[resp.ecQrCode]["voucher_version"] == 1
     assert await provinces_told(kit, act.ecCardNo) == {"31"}
@@ -235,7 +239,10 @@ async def test_fetch_is_national_only_and_only_for_the_calling_province(cluster,
     )
     got = await cluster.stubs(kit.national, as_="p31").federation.FetchVoucher(req, timeout=5)
     assert got.voucher.ecCardNo == act.ecCardNo and got.voucher.version == 1
-    assert [a.authCode for a in got.voucher.authorizations] == [act.authCode]
+    # The digest of the code travels, never the code (node.vault).
+    assert [(a.authCode, a.authCodeDigest) for a in got.voucher.authorizations] == [
+        ("", code_digest(act.authCode))
+    ]
 
 
 async def test_national_unreachable_is_minus_3_within_the_deadline(cluster, tmp_path):

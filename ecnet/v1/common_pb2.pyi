@@ -132,17 +132,19 @@ class Terminal(_message.Message):
     def __init__(self, terminalId: _Optional[str] = ..., province: _Optional[str] = ..., orgId: _Optional[str] = ..., orgName: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., version: _Optional[str] = ..., developer: _Optional[str] = ..., registeredOn: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
 
 class Authorization(_message.Message):
-    __slots__ = ("channelId", "channelName", "authorizedAt", "revoked", "revokedAt", "authCode")
+    __slots__ = ("channelId", "channelName", "authorizedAt", "revoked", "revokedAt", "authCode", "authCodeDigest")
     CHANNELID_FIELD_NUMBER: _ClassVar[int]
     CHANNELNAME_FIELD_NUMBER: _ClassVar[int]
     AUTHORIZEDAT_FIELD_NUMBER: _ClassVar[int]
     REVOKED_FIELD_NUMBER: _ClassVar[int]
     REVOKEDAT_FIELD_NUMBER: _ClassVar[int]
     AUTHCODE_FIELD_NUMBER: _ClassVar[int]
+    AUTHCODEDIGEST_FIELD_NUMBER: _ClassVar[int]
     channelId: str
     channelName: str
     authorizedAt: _timestamp_pb2.Timestamp
     revoked: bool
     revokedAt: _timestamp_pb2.Timestamp
     authCode: str
-    def __init__(self, channelId: _Optional[str] = ..., channelName: _Optional[str] = ..., authorizedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., revokedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authCode: _Optional[str] = ...) -> None: ...
+    authCodeDigest: str
+    def __init__(self, channelId: _Optional[str] = ..., channelName: _Optional[str] = ..., authorizedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revoked: _Optional[bool] = ..., revokedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authCode: _Optional[str] = ..., authCodeDigest: _Optional[str] = ...) -> None: ...

@@ -100,14 +100,19 @@ class QrIssuer:
     async def authorization(self, channel_id: str, auth_code: str) -> AuthMatch:
         """The cached (or fetched) voucher behind a code this channel may display."""
         code = parse_auth_code(auth_code)
+        return await self._authorization(channel_id, code, self.store.keys.code_hash(code))
+
+    async def _authorization(self, channel_id: str, code: str, code_hash: str) -> AuthMatch:
+        """:meth:`authorization` of a parsed code and its keyed hash (``node.vault``):
+        the province keeps only the hash, and finds the voucher by it."""
         if not channel_id:
             raise EcError(500012, "no channel: send the channel id in the ec-channel-id metadata")
-        match = self.store.get_by_auth_code_now(code)
+        match = self.store.get_by_code_hash_now(code_hash)
         if match is None:
-            match = await self._fetch(channel_id, code)
+            match = await self._fetch(channel_id, code, code_hash)
         elif match.voucher.state == FROZEN and match.channel_id == channel_id and not match.revoked:
             try:
-                match = await self._fetch(channel_id, code)
+                match = await self._fetch(channel_id, code, code_hash)
             except EcError as exc:
                 if exc.code != -3:
                     raise
@@ -121,7 +126,7 @@ class QrIssuer:
             )
         return match
 
-    async def _fetch(self, channel_id: str, code: str) -> AuthMatch:
+    async def _fetch(self, channel_id: str, code: str, code_hash: str) -> AuthMatch:
         if not self.national.ready():
             raise EcError(
                 -3, "this province is not registered with national yet; try again shortly"
@@ -140,7 +145,7 @@ class QrIssuer:
                 )
             raise EcError(got if got in ERRORS else -1, message) from None
         await self.store.put_voucher(snapshot_of(resp.voucher), "fetched", self.clock.now_ms())
-        match = await self.store.get_by_auth_code(code)
+        match = await self.store.get_by_code_hash(code_hash)
         if match is None:
             raise unknown_code()
         return match
@@ -152,8 +157,9 @@ class QrIssuer:
         """A new live code (killing the authCode's earlier ones); 500054 when the person is
         insured in several regions and none was chosen."""
         _check_inputs(auth_code, request_id)
-        match = await self.authorization(channel_id, auth_code)
-        auth = parse_auth_code(auth_code)
+        code = parse_auth_code(auth_code)
+        auth = self.store.keys.code_hash(code)
+        match = await self._authorization(channel_id, code, auth)
         key = _request_key(channel_id, "IssueQrCode", request_id, auth, insu_org)
         return await self._issue(match, auth, insu_org, key)
 
@@ -167,11 +173,12 @@ class QrIssuer:
     ) -> Issued:
         """A new code in place of ``old_code`` (or of the live one), in the same region."""
         _check_inputs(auth_code, request_id)
-        match = await self.authorization(channel_id, auth_code)
-        auth = parse_auth_code(auth_code)
+        code = parse_auth_code(auth_code)
+        auth = self.store.keys.code_hash(code)
+        match = await self._authorization(channel_id, code, auth)
         if old_code:
             old = self.codes.get(old_code) if check(self.qr_key, old_code) else None
-            if old is None or old.auth_code != auth:
+            if old is None or old.code_hash != auth:
                 raise EcError(
                     500049, "ecQrCode is not a code this province issued for this authCode"
                 )
@@ -186,6 +193,7 @@ class QrIssuer:
     async def _issue(
         self, match: AuthMatch, auth: str, insu_org: str, key: RequestKey | None
     ) -> Issued:
+        """A new code for the authorization whose keyed hash is ``auth``."""
         v = match.voucher
         chosen = choose_region([org for org, _ in v.insured_regions], insu_org)
         if chosen is None:

@@ -40,7 +40,6 @@ def _authorization(a: AuthorizationView) -> common_pb2.Authorization:
     return authorization_pb(
         channel_id=a.channel_id,
         channel_name=a.channel_name,
-        auth_code=a.auth_code,
         authorized_at=a.authorized_at,
         revoked_at=a.revoked_at,
     )

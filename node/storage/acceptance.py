@@ -52,7 +52,7 @@ class Claim:
 
     status: str
     ec_card_no: str = ""
-    auth_code: str = ""
+    code_hash: str = ""
     channel_id: str = ""
     insu_org: str = ""
     voucher_version: int = 0
@@ -63,13 +63,13 @@ class Claim:
     auth_revoked: bool | None = None
 
 
-_CODE_COLS = "ec_card_no, auth_code, channel_id, insu_org, voucher_version, expires_at, used_at"
+_CODE_COLS = "ec_card_no, code_hash, channel_id, insu_org, voucher_version, expires_at, used_at"
 
 # The cached voucher and the code's authorization in one read (the lean form of a claim).
 _VOUCHER_AND_AUTH = (
     "SELECT v.ec_card_no, v.state, v.user_name, v.id_type, v.id_no, v.gender, v.birthday, "
     "v.nationality, v.insured_regions, v.version, v.source, v.updated_at, "
-    "(SELECT revoked FROM channel_auths WHERE auth_code = ?) "
+    "(SELECT revoked FROM channel_auths WHERE code_hash = ?) "
     "FROM voucher_cache v WHERE v.ec_card_no = ?"
 )
 

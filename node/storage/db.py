@@ -31,6 +31,8 @@ from typing import TypeVar, TypeVarTuple
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from node.vault import NodeKeys
+
 __all__ = ["Database", "RoleStore", "StorageError", "connect", "count_rows", "run_script"]
 
 T = TypeVar("T")
@@ -218,6 +220,16 @@ class Database:
         blocks only for the read itself."""
         return self._run_read(fn, args)
 
+    async def truncate_wal(self) -> None:
+        """Checkpoint the whole WAL into the database and truncate it (after secrets were
+        converted, so that no frame of the old rows stays in the WAL file)."""
+
+        def run() -> None:
+            if self._writer_conn is not None:
+                self._writer_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+        await asyncio.get_running_loop().run_in_executor(self._writer, run)
+
     def write_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """The same as :meth:`write`, for use outside an event loop (seeding, tools)."""
         return self._writer.submit(self._run_write, fn, args).result()
@@ -249,6 +261,14 @@ class RoleStore:
 
     def __init__(self, path: Path | str, synchronous: str = "NORMAL") -> None:
         self.db = Database(path, self.MIGRATIONS, synchronous=synchronous)
+        self._keys: NodeKeys | None = None
+
+    @property
+    def keys(self) -> NodeKeys:
+        """The node's keys (``node.vault``), given by the role's ``unlock``."""
+        if self._keys is None:
+            raise StorageError("the database is not unlocked with the node's master key")
+        return self._keys
 
     async def open(self) -> list[str]:
         return await self.db.open()

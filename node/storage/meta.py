@@ -1,7 +1,8 @@
 """The ``meta`` table of both roles (m001 of each): one text value per key.
 
-National keeps there the population it was seeded with and the key of its
-authorization codes; a province the key of its QR check digits. The outbox's epoch is
+National keeps there the population it was seeded with and the key of its voucher
+numbers, sealed; a province the key of its QR check digits, sealed; both the check
+value of their master key (``node.storage.secrets``, ``node.vault``). The outbox's epoch is
 kept there too (:mod:`node.storage.outbox`, which reads and writes its key itself).
 """
 

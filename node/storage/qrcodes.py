@@ -27,7 +27,7 @@ __all__ = ["QrRow", "RequestKey", "QrStore", "q_code", "q_live_codes", "q_issue"
 
 _PRUNE_BATCH = 200
 _COLS = (
-    "code, ec_card_no, auth_code, channel_id, insu_org, voucher_version, issued_at, expires_at, "
+    "code, ec_card_no, code_hash, channel_id, insu_org, voucher_version, issued_at, expires_at, "
     "state, used_at, used_by"
 )
 
@@ -36,7 +36,7 @@ _COLS = (
 class QrRow:
     code: str
     ec_card_no: str
-    auth_code: str
+    code_hash: str
     channel_id: str
     insu_org: str
     voucher_version: int
@@ -62,11 +62,11 @@ def q_code(conn: sqlite3.Connection, code: str) -> QrRow | None:
     return QrRow(*r) if r else None
 
 
-def q_live_codes(conn: sqlite3.Connection, auth_code: str) -> list[QrRow]:
+def q_live_codes(conn: sqlite3.Connection, code_hash: str) -> list[QrRow]:
     return [
         QrRow(*r)
         for r in conn.execute(
-            f"SELECT {_COLS} FROM qr_codes WHERE auth_code = ? AND state = 'live'", (auth_code,)
+            f"SELECT {_COLS} FROM qr_codes WHERE code_hash = ? AND state = 'live'", (code_hash,)
         )
     ]
 
@@ -109,8 +109,8 @@ def q_issue(
         if prior is not None:
             return prior
     conn.execute(
-        "UPDATE qr_codes SET state = 'replaced' WHERE auth_code = ? AND state = 'live'",
-        (template.auth_code,),
+        "UPDATE qr_codes SET state = 'replaced' WHERE code_hash = ? AND state = 'live'",
+        (template.code_hash,),
     )
     code = new_code()
     while conn.execute("SELECT 1 FROM qr_codes WHERE code = ?", (code,)).fetchone():  # 1 in 10^13
@@ -118,7 +118,7 @@ def q_issue(
     row = QrRow(
         code,
         template.ec_card_no,
-        template.auth_code,
+        template.code_hash,
         template.channel_id,
         template.insu_org,
         template.voucher_version,
@@ -126,12 +126,12 @@ def q_issue(
         template.expires_at,
     )
     conn.execute(
-        "INSERT INTO qr_codes (code, ec_card_no, auth_code, channel_id, insu_org, "
+        "INSERT INTO qr_codes (code, ec_card_no, code_hash, channel_id, insu_org, "
         "voucher_version, issued_at, expires_at, state) VALUES (?,?,?,?,?,?,?,?, 'live')",
         (
             row.code,
             row.ec_card_no,
-            row.auth_code,
+            row.code_hash,
             row.channel_id,
             row.insu_org,
             row.voucher_version,
@@ -164,8 +164,8 @@ class QrStore:
     def get(self, code: str) -> QrRow | None:
         return self.db.read_now(q_code, code)
 
-    def live_codes(self, auth_code: str) -> list[QrRow]:
-        return self.db.read_now(q_live_codes, auth_code)
+    def live_codes(self, code_hash: str) -> list[QrRow]:
+        return self.db.read_now(q_live_codes, code_hash)
 
     async def issue(
         self,

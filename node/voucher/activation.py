@@ -180,11 +180,12 @@ async def activate(
     now = lc.now_ms()
     key = await lc.key()
     code = lc.auth_code()
+    code_hash, sealed_digest = lc.code_row(code)
     fp = fingerprint(real_person_serial, password_serial, business_province)
 
     def tx(conn: sqlite3.Connection) -> ActivationResult:
         check_channel(conn, channel_id)
-        prior = recall(conn, channel_id, "Activate", request_id, fp, ActivationResult)
+        prior = recall(conn, channel_id, "Activate", request_id, fp, ActivationResult, lc.keys)
         if prior is not None:
             return prior
         rp = check_serial(conn, real_person_serial, "real_person", channel_id, now)
@@ -225,11 +226,10 @@ async def activate(
         q.q_put_voucher(conn, row)
         q.q_use_serial(conn, rp.serial, now)
         q.q_use_serial(conn, pw.serial, now)
-        q.q_insert_authorization(conn, code, number, channel_id, now)
+        q.q_insert_authorization(conn, code_hash, sealed_digest, number, channel_id, now)
         emit(
             conn,
-            lc.entropy,
-            lc.signer,
+            lc,
             "voucher.activated",
             row,
             person,
@@ -244,7 +244,7 @@ async def activate(
             tuple(Region(r.insu_org, r.insu_type) for r in person.insured),
             row.version,
         )
-        remember(conn, channel_id, "Activate", request_id, fp, result, now)
+        remember(conn, channel_id, "Activate", request_id, fp, result, now, lc.keys)
         return result
 
     result = await lc.store.transact(tx)

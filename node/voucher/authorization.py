@@ -83,7 +83,7 @@ async def authorize(
 
     def read(conn: sqlite3.Connection) -> AuthorizeResult | VoucherRow:
         channel = check_channel(conn, channel_id)
-        prior = recall(conn, channel_id, "Authorize", request_id, fp, AuthorizeResult)
+        prior = recall(conn, channel_id, "Authorize", request_id, fp, AuthorizeResult, lc.keys)
         if prior is not None:
             return prior
         person = check_person(conn, ident)
@@ -99,10 +99,11 @@ async def authorize(
     )
     ok = await lc.hasher.verify(password, stored)
     code = lc.auth_code()
+    code_hash, sealed_digest = lc.code_row(code)
 
     def tx(conn: sqlite3.Connection) -> AuthorizeResult | _WrongPassword:
         channel = check_channel(conn, channel_id)
-        prior = recall(conn, channel_id, "Authorize", request_id, fp, AuthorizeResult)
+        prior = recall(conn, channel_id, "Authorize", request_id, fp, AuthorizeResult, lc.keys)
         if prior is not None:
             return prior
         person = check_person(conn, ident)
@@ -123,14 +124,13 @@ async def authorize(
         if channel.kind == OFFICIAL:
             old = q.q_active_authorization(conn, v.ec_card_no, channel_id)
             if old is not None:
-                q.q_revoke_authorization(conn, old.auth_code, now)
+                q.q_revoke_authorization(conn, old.code_hash, now)
         row = dataclasses.replace(v, failed_attempts=0, version=v.version + 1, updated_at=now)
         q.q_put_voucher(conn, row)
-        q.q_insert_authorization(conn, code, v.ec_card_no, channel_id, now)
+        q.q_insert_authorization(conn, code_hash, sealed_digest, v.ec_card_no, channel_id, now)
         emit(
             conn,
-            lc.entropy,
-            lc.signer,
+            lc,
             "voucher.authorized",
             row,
             person,
@@ -139,7 +139,7 @@ async def authorize(
             payload={"channelId": channel_id},
         )
         result = AuthorizeResult(code, v.ec_card_no, row.version)
-        remember(conn, channel_id, "Authorize", request_id, fp, result, now)
+        remember(conn, channel_id, "Authorize", request_id, fp, result, now, lc.keys)
         return result
 
     result = await lc.store.transact(tx)
@@ -161,16 +161,10 @@ async def authorize(
     return result
 
 
-def _views(rows: Iterable[AuthRow], *, with_codes: bool = False) -> tuple[AuthorizationView, ...]:
+def _views(rows: Iterable[AuthRow]) -> tuple[AuthorizationView, ...]:
+    """Authorizations as a holder lists them: never with a code (none is kept)."""
     return tuple(
-        AuthorizationView(
-            a.channel_id,
-            a.channel_name,
-            a.created_at,
-            a.revoked_at,
-            a.auth_code if with_codes else "",
-        )
-        for a in rows
+        AuthorizationView(a.channel_id, a.channel_name, a.created_at, a.revoked_at) for a in rows
     )
 
 
@@ -182,7 +176,7 @@ async def list_authorizations(
     def read(conn: sqlite3.Connection) -> tuple[AuthorizationView, ...]:
         channel = check_channel(conn, channel_id)
         check_official(channel, "ListAuthorizations")
-        auth = check_auth_code(conn, channel, auth_code)
+        auth = check_auth_code(conn, channel, auth_code, lc.keys)
         return _views(q.q_authorizations(conn, auth.ec_card_no))
 
     return await lc.store.query(read)
@@ -205,7 +199,7 @@ async def revoke_authorization(
         prior = recall(conn, channel_id, "RevokeAuthorization", request_id, fp, AuthorizationView)
         if prior is not None:
             return prior
-        holder = check_auth_code(conn, channel, auth_code)
+        holder = check_auth_code(conn, channel, auth_code, lc.keys)
         target = q.q_channel(conn, target_channel)
         if target is None:
             raise EcError(500012, f"channel {target_channel!r} is not registered")
@@ -216,7 +210,7 @@ async def revoke_authorization(
         active = q.q_active_authorization(conn, holder.ec_card_no, target_channel)
         if active is None:
             raise EcError(500040, f"the voucher has no authorization for channel {target_channel}")
-        q.q_revoke_authorization(conn, active.auth_code, now)
+        q.q_revoke_authorization(conn, active.code_hash, now)
         v = q.q_voucher(conn, holder.ec_card_no)
         assert v is not None  # the voucher of a live authorization
         person = q.q_person_by_id(conn, v.person_id)
@@ -225,8 +219,7 @@ async def revoke_authorization(
         q.q_put_voucher(conn, row)
         emit(
             conn,
-            lc.entropy,
-            lc.signer,
+            lc,
             "voucher.revoked",
             row,
             person,
@@ -282,7 +275,7 @@ async def voucher_status(
 
         def by_code(conn: sqlite3.Connection) -> VoucherStatus:
             channel = check_channel(conn, channel_id)
-            auth = check_auth_code(conn, channel, auth_code)
+            auth = check_auth_code(conn, channel, auth_code, lc.keys)
             v = q.q_voucher(conn, auth.ec_card_no)
             assert v is not None  # the voucher of a live authorization
             person = q.q_person_by_id(conn, v.person_id)

@@ -25,6 +25,8 @@ from node.domain.voucher_state import SUPERSEDED
 from node.errors import EcError, Problems, invalid
 from node.storage import national as q
 from node.storage.national import AuthRow, ChannelRow, NationalStore, PersonRow
+from node.storage.secrets import DIGEST_LABEL, q_sealed_secret
+from node.vault import NodeKeys, code_digest
 from node.voucher.biometric import LivenessVerifier
 from node.voucher.model import OFFICIAL, Identity
 from node.voucher.password import PasswordHasher
@@ -57,6 +59,8 @@ class Lifecycle:
     verifier: LivenessVerifier
     # National's SM2 key: every outbox event is signed with it (node.wire.signing).
     signer: EventSigner
+    # The node's keys (node.vault): authorization codes by keyed hash, sealed secrets.
+    keys: NodeKeys
     wake: Callable[[], None] = lambda: None
     hasher: PasswordHasher = field(init=False)
     _key: bytes | None = field(default=None, init=False, repr=False)
@@ -75,12 +79,26 @@ class Lifecycle:
         """A fresh personal channel authorization code: 32 uppercase hex digits."""
         return self.entropy.token_hex(16).upper()
 
+    def code_row(self, code: str) -> tuple[str, bytes]:
+        """What national keeps of a new code (never the code): its keyed hash and the
+        digest that events carry, sealed."""
+        digest = code_digest(code)
+        return self.keys.digest_key(digest), self.keys.seal(bytes.fromhex(digest), DIGEST_LABEL)
+
+    def digest_of(self, auth: AuthRow) -> str:
+        """The digest of an authorization's code, for the provinces (events, fetches)."""
+        if auth.code_digest is None:
+            return ""
+        return self.keys.open(auth.code_digest, DIGEST_LABEL).hex()
+
     async def key(self) -> bytes:
         """The national SM4 key of voucher numbers: made once per national database
-        from the node's entropy and kept in its ``meta`` table."""
+        from the node's entropy and kept sealed in its ``meta`` table."""
         if self._key is None:
-            fresh = self.entropy.token_hex(16)
-            self._key = bytes.fromhex(await self.store.transact(q.q_meta_init, KEY_META, fresh))
+            fresh = self.entropy.token_bytes(16)
+            self._key = await self.store.transact(
+                q_sealed_secret, self.keys, KEY_META, fresh, KEY_META
+            )
         return self._key
 
 
@@ -157,8 +175,11 @@ def check_person(
     return person
 
 
-def check_auth_code(conn: sqlite3.Connection, channel: ChannelRow, auth_code: str) -> AuthRow:
-    """The live authorization behind a code presented by ``channel``.
+def check_auth_code(
+    conn: sqlite3.Connection, channel: ChannelRow, auth_code: str, keys: NodeKeys
+) -> AuthRow:
+    """The live authorization behind a code presented by ``channel``, found by the
+    code's keyed hash under ``keys``.
 
     The codes are those of every node (the table in :mod:`node.errors`, the same rules
     as a display, :mod:`node.domain.display`): empty → -2; not 32 hexadecimal digits →
@@ -166,7 +187,7 @@ def check_auth_code(conn: sqlite3.Connection, channel: ChannelRow, auth_code: st
     voucher superseded by a change of identity → 500002; revoked by the holder → 500022.
     """
     auth_code = parse_auth_code(auth_code)
-    auth = q.q_authorization(conn, auth_code)
+    auth = q.q_authorization(conn, keys.code_hash(auth_code))
     if auth is None:
         raise unknown_code()
     if auth.channel_id != channel.channel_id:

@@ -32,13 +32,14 @@ async def fetch_voucher(
     if not is_province(province):
         raise invalid(f"province {province!r} is not a 2-digit province code")
     code = parse_auth_code(auth_code)
+    code_hash = lc.keys.code_hash(code)
     now = lc.now_ms()
     lifted = False
 
     def tx(conn: sqlite3.Connection) -> common_pb2.VoucherData:
         nonlocal lifted
         channel = check_channel(conn, channel_id)
-        auth = q.q_authorization(conn, code)
+        auth = q.q_authorization(conn, code_hash)
         if auth is None:
             raise unknown_code()
         v = q.q_voucher(conn, auth.ec_card_no)
@@ -49,7 +50,7 @@ async def fetch_voucher(
         lifted = after is not v
         check_display(auth.channel_id, auth.revoked_at is not None, after.state, channel.channel_id)
         q.q_add_voucher_province(conn, after.ec_card_no, province)
-        return snapshot(conn, after, person)
+        return snapshot(conn, lc, after, person)
 
     data = await lc.store.transact(tx)
     if lifted:

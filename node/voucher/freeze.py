@@ -61,8 +61,7 @@ def freeze(
     q.q_put_voucher(conn, row)
     emit(
         conn,
-        lc.entropy,
-        lc.signer,
+        lc,
         "voucher.frozen",
         row,
         person,
@@ -89,16 +88,7 @@ def unfreeze(
         updated_at=now_ms,
     )
     q.q_put_voucher(conn, row)
-    emit(
-        conn,
-        lc.entropy,
-        lc.signer,
-        "voucher.unfrozen",
-        row,
-        person,
-        now_ms,
-        payload={"reason": reason},
-    )
+    emit(conn, lc, "voucher.unfrozen", row, person, now_ms, payload={"reason": reason})
     return row
 
 

@@ -19,6 +19,7 @@ from node.domain.voucher_state import ACTIVATED, FROZEN
 from node.errors import EcError, Problems
 from node.storage import national as q
 from node.storage.national import PersonRow, SerialRow
+from node.storage.secrets import FACE_LABEL
 from node.voucher.biometric import FUTURE_SKEW_MS, LivenessRefused
 from node.voucher.context import (
     Lifecycle,
@@ -160,7 +161,9 @@ async def real_person_check(
             raise LivenessRefused("livenessSample is empty")
         if template is None:
             raise LivenessRefused("no enrolled face template to compare with")
-        await lc.verifier.verify(template, serial.challenge or "", sample, now)
+        await lc.verifier.verify(
+            lc.keys.open(template, FACE_LABEL), serial.challenge or "", sample, now
+        )
         refused = None
     except LivenessRefused as exc:
         refused = str(exc)
@@ -238,4 +241,4 @@ async def simulated_face(
             raise EcError(500058, "no face template is enrolled for this person")
         return template
 
-    return await lc.store.query(read)
+    return lc.keys.open(await lc.store.query(read), FACE_LABEL)

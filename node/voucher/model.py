@@ -48,13 +48,12 @@ class Region:
 
 @dataclass(frozen=True, slots=True)
 class AuthorizationView:
-    """One channel authorization; ``auth_code`` is empty wherever a holder lists them."""
+    """One channel authorization as a holder lists it (no code: none is kept)."""
 
     channel_id: str
     channel_name: str
     authorized_at: int
     revoked_at: int | None = None
-    auth_code: str = ""
 
 
 @dataclass(frozen=True, slots=True)

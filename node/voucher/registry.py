@@ -110,8 +110,7 @@ async def update_person(
             # The old voucher as issued (old identity), with the regions of now.
             emit(
                 conn,
-                lc.entropy,
-                lc.signer,
+                lc,
                 "voucher.superseded",
                 row,
                 dataclasses.replace(before, insured=after.insured),
@@ -125,8 +124,7 @@ async def update_person(
             q.q_put_voucher(conn, row)
             emit(
                 conn,
-                lc.entropy,
-                lc.signer,
+                lc,
                 "voucher.regions_changed",
                 row,
                 after,

@@ -2,15 +2,16 @@
 ``Person``) to and from the rows of each role.
 
 National sends a voucher's whole data to the provinces concerned, in events and in
-``FetchVoucher``; an issuer sends its cached copy back in a routed scan or a routed
-settlement. Either way the receiver keeps a :class:`VoucherSnapshot`: every
-authorization with its code and revoked flag (authorization codes travel only between
-nodes), the insured regions, the version.
+``FetchVoucher``: every authorization with the digest of its code (``authCodeDigest``,
+never the code: ``node.vault``) and its revoked flag, the insured regions, the version.
+An issuer sends its cached copy back in a routed scan or a routed settlement without
+any code or digest: the serving province needs the voucher to serve the scan, not the
+means to find it by a channel's code. The receiver keeps a :class:`VoucherSnapshot`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Literal, Protocol, cast
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -21,6 +22,7 @@ from node.domain.regions import region_name
 from node.storage.national import AuthRow as NationalAuthRow
 from node.storage.national import PersonRow, VoucherRow
 from node.storage.provincial import AuthRow, CachedVoucher, VoucherSnapshot
+from node.vault import code_digest
 
 __all__ = [
     "authorization_pb",
@@ -30,6 +32,7 @@ __all__ = [
     "region_display_name",
     "regions_pb",
     "snapshot_of",
+    "without_codes",
 ]
 
 
@@ -66,17 +69,18 @@ def authorization_pb(
     *,
     channel_id: str,
     channel_name: str,
-    auth_code: str,
     authorized_at: int | None,
     revoked_at: int | None,
     revoked: bool | None = None,
+    auth_code_digest: str = "",
 ) -> common_pb2.Authorization:
-    """A channel authorization; ``revoked`` defaults to whether ``revoked_at`` is set."""
+    """A channel authorization (never with its code: the digest of it between nodes);
+    ``revoked`` defaults to whether ``revoked_at`` is set."""
     msg = common_pb2.Authorization(
         channelId=channel_id,
         channelName=channel_name,
         revoked=revoked_at is not None if revoked is None else revoked,
-        authCode=auth_code,
+        authCodeDigest=auth_code_digest,
     )
     if authorized_at is not None:
         msg.authorizedAt.CopyFrom(timestamp(authorized_at))
@@ -100,10 +104,14 @@ def person_pb(p: PersonRow) -> common_pb2.Person:
 
 
 def national_voucher_data(
-    v: VoucherRow, person: PersonRow, auths: Sequence[NationalAuthRow]
+    v: VoucherRow,
+    person: PersonRow,
+    auths: Sequence[NationalAuthRow],
+    digest_of: Callable[[NationalAuthRow], str],
 ) -> common_pb2.VoucherData:
     """National's voucher as the provinces keep it (the identity the voucher was issued
-    to, every authorization of it, revoked ones too)."""
+    to, every authorization of it, revoked ones too, with the digest of its code that
+    ``digest_of`` opens)."""
     return common_pb2.VoucherData(
         ecCardNo=v.ec_card_no,
         state=cast(common_pb2.VoucherState, v.state),  # a number of ecnet.v1.VoucherState
@@ -120,9 +128,9 @@ def national_voucher_data(
             authorization_pb(
                 channel_id=a.channel_id,
                 channel_name=a.channel_name,
-                auth_code=a.auth_code,
                 authorized_at=a.created_at,
                 revoked_at=a.revoked_at,
+                auth_code_digest=digest_of(a),
             )
             for a in auths
         ],
@@ -130,8 +138,9 @@ def national_voucher_data(
 
 
 def cached_voucher_data(v: CachedVoucher) -> common_pb2.VoucherData:
-    """A province's cached voucher, whole, so that the receiving province caches exactly
-    what this one holds."""
+    """A province's cached voucher for the serving province of a routed scan or
+    settlement: its data and its authorizations' channels and flags, no code and no
+    digest of one (a snapshot the receiver caches without its authorizations)."""
     return common_pb2.VoucherData(
         ecCardNo=v.ec_card_no,
         state=cast(common_pb2.VoucherState, v.state),  # a number of ecnet.v1.VoucherState
@@ -148,7 +157,6 @@ def cached_voucher_data(v: CachedVoucher) -> common_pb2.VoucherData:
             authorization_pb(
                 channel_id=a.channel_id,
                 channel_name=a.channel_name,
-                auth_code=a.auth_code,
                 authorized_at=a.authorized_at,
                 revoked_at=a.revoked_at,
                 revoked=a.revoked,
@@ -156,6 +164,14 @@ def cached_voucher_data(v: CachedVoucher) -> common_pb2.VoucherData:
             for a in v.authorizations
         ],
     )
+
+
+def without_codes(v: common_pb2.VoucherData) -> None:
+    """Clear every authorization code and digest of ``v`` (in place): what national
+    passes on of a routed answer."""
+    for a in v.authorizations:
+        a.ClearField("authCode")
+        a.ClearField("authCodeDigest")
 
 
 def _ms(msg: common_pb2.Authorization, field: Literal["authorizedAt", "revokedAt"]) -> int | None:
@@ -181,7 +197,9 @@ def snapshot_of(v: common_pb2.VoucherData, version: int | None = None) -> Vouche
         version=version if version is not None else v.version,
         authorizations=tuple(
             AuthRow(
-                auth_code=a.authCode,
+                code_hash="",
+                # A sender of an older version sent the code itself: kept as its digest.
+                code_digest=a.authCodeDigest or (code_digest(a.authCode) if a.authCode else ""),
                 channel_id=a.channelId,
                 channel_name=a.channelName,
                 authorized_at=_ms(a, "authorizedAt"),

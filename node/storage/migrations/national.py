@@ -236,3 +236,25 @@ def m009_node_sign_key(db: sqlite_utils.Database) -> None:
     """Each province's SM2 public key, which verifies the events it originates (its
     settlement notices, node.wire.signing); sent with every Register."""
     run_script(db, "ALTER TABLE node_directory ADD COLUMN sign_key BLOB NOT NULL DEFAULT x'';")
+
+
+@MIGRATIONS()
+def m010_secrets_at_rest(db: sqlite_utils.Database) -> None:
+    """Secrets at rest (``node.vault``). An authorization is found by the keyed hash of
+    its code (``code_hash``, HMAC-SM3 under the node's key of the code's digest), and
+    keeps the digest that events carry sealed (``code_digest``); a face template is
+    kept sealed (``face_sealed``). The key is not in the database: rows of an older
+    database (a raw code of 32 digits in ``code_hash``, a raw ``face_template``, an
+    answer kept for a requestId with its code, an outbox event with codes) are
+    converted at the node's first start with its master key
+    (``node.storage.secrets.q_protect_national``)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE authorizations RENAME COLUMN auth_code TO code_hash;
+        ALTER TABLE authorizations ADD COLUMN code_digest BLOB;
+        ALTER TABLE persons ADD COLUMN face_sealed BLOB;
+        CREATE INDEX persons_face_unsealed ON persons (person_id)
+            WHERE face_template IS NOT NULL;
+        """,
+    )

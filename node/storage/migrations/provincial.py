@@ -345,3 +345,23 @@ def m012_settlements_by_day(db: sqlite_utils.Database) -> None:
             WHERE kind <> 'insured' AND reversed_at IS NOT NULL;
         """,
     )
+
+
+@MIGRATIONS()
+def m013_secrets_at_rest(db: sqlite_utils.Database) -> None:
+    """Secrets at rest (``node.vault``): the authorizations of cached vouchers and the QR
+    codes issued are found by the keyed hash of the authorization code (``code_hash``,
+    HMAC-SM3 under the province's key of the code's digest); rows of an older database
+    (a raw code of 32 digits) are converted at the node's first start with its master
+    key (``node.storage.secrets.q_protect_provincial``). ``auths_version``: the voucher
+    version the cached authorizations are of, since a routed scan refreshes a cached
+    voucher without its authorizations (none travel in its answer)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE channel_auths RENAME COLUMN auth_code TO code_hash;
+        ALTER TABLE qr_codes RENAME COLUMN auth_code TO code_hash;
+        ALTER TABLE voucher_cache ADD COLUMN auths_version INTEGER;
+        UPDATE voucher_cache SET auths_version = version;
+        """,
+    )

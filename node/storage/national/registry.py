@@ -125,9 +125,9 @@ def q_person_by_id(conn: sqlite3.Connection, person_id: int) -> PersonRow | None
 
 
 def q_face_template(conn: sqlite3.Connection, person_id: int) -> bytes | None:
-    r = conn.execute(
-        "SELECT face_template FROM persons WHERE person_id = ?", (person_id,)
-    ).fetchone()
+    """The person's enrolled face template, sealed (``node.vault``; open it with the
+    node's keys), or None when none is enrolled."""
+    r = conn.execute("SELECT face_sealed FROM persons WHERE person_id = ?", (person_id,)).fetchone()
     return bytes(r[0]) if r and r[0] is not None else None
 
 
@@ -142,6 +142,9 @@ class PersonSeed(TypedDict):
     birthday: str
     nationality: str
     phone: str
+    # The template sealed with the node's key (``node.vault``), as seeding writes it;
+    # a raw ``face_template`` is sealed at the node's next start (node.storage.secrets).
+    face_sealed: NotRequired[bytes | None]
     face_template: NotRequired[bytes | None]
     insured: Sequence[tuple[str, str]]
 
@@ -164,6 +167,7 @@ def q_insert_persons(conn: sqlite3.Connection, people: Sequence[PersonSeed], now
                 p["nationality"],
                 p["phone"],
                 p.get("face_template"),
+                p.get("face_sealed"),
                 now_ms,
             )
         )
@@ -171,7 +175,8 @@ def q_insert_persons(conn: sqlite3.Connection, people: Sequence[PersonSeed], now
             region_rows.append((pid, insu_org, insu_type))
     conn.executemany(
         "INSERT INTO persons (person_id, user_name, id_type, id_no, gender, birthday, "
-        "nationality, phone, face_template, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        "nationality, phone, face_template, face_sealed, updated_at) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         person_rows,
     )
     conn.executemany(

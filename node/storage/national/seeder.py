@@ -19,6 +19,8 @@ from node.storage.national.channels import (
 )
 from node.storage.national.registry import PersonSeed, q_insert_persons
 from node.storage.national.store import COUNTED_TABLES
+from node.storage.secrets import FACE_LABEL, q_protect_national
+from node.vault import NodeKeys
 
 __all__ = ["NationalSeeder"]
 
@@ -26,9 +28,15 @@ __all__ = ["NationalSeeder"]
 class NationalSeeder:
     """Synchronous bulk access for seeding a national database before its node starts."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, keys: NodeKeys | None = None) -> None:
+        """``keys``: the national node's (``node.vault``); with them the face templates
+        are sealed as they are inserted, and the database refuses another master key
+        (``WrongMasterKey``). Without, raw templates are sealed at the node's start."""
         self.db = Database(path, MIGRATIONS, readers=1)
         self.db.open_sync()
+        self.keys = keys
+        if keys is not None:
+            self.db.write_sync(q_protect_national, keys, str(path))
 
     def close(self) -> None:
         self.db.close_sync()
@@ -43,6 +51,15 @@ class NationalSeeder:
         self.db.write_sync(q_meta_set, key, value)
 
     def insert_persons(self, people: Sequence[PersonSeed], now_ms: int) -> int:
+        keys = self.keys
+        if keys is not None:
+            sealed: list[PersonSeed] = []
+            for p in people:
+                face = p.get("face_template")
+                if face is not None:
+                    p = {**p, "face_template": None, "face_sealed": keys.seal(face, FACE_LABEL)}
+                sealed.append(p)
+            people = sealed
         return self.db.write_sync(q_insert_persons, people, now_ms)
 
     def upsert_channels(self, channels: Iterable[ChannelRow], now_ms: int) -> None:

@@ -28,6 +28,8 @@ from node.storage.national.directory import (
 )
 from node.storage.national.registry import PersonRow, q_list_persons, q_person
 from node.storage.national.relay import RelayEvent, RelayResult, q_relay_events
+from node.storage.secrets import q_protect_national
+from node.vault import NodeKeys
 
 __all__ = ["NationalStore", "COUNTED_TABLES"]
 
@@ -43,6 +45,15 @@ class NationalStore(RoleStore):
 
     MIGRATIONS = MIGRATIONS
     COUNTED_TABLES = COUNTED_TABLES
+
+    async def unlock(self, keys: NodeKeys) -> int:
+        """Check the node's master key against the database (``WrongMasterKey``) and
+        convert what an older version kept in clear (``node.storage.secrets``)."""
+        converted = await self.db.write(q_protect_national, keys, str(self.db.path))
+        self._keys = keys
+        if converted:
+            await self.db.truncate_wal()
+        return converted
 
     async def list_persons(
         self, insured_province: str, limit: int, after_id: int

@@ -49,13 +49,17 @@ class VoucherRow:
 
 @dataclass(frozen=True, slots=True)
 class AuthRow:
-    auth_code: str
+    """An authorization, found by the keyed hash of its code (``node.vault``); the
+    digest of the code that events carry is kept sealed (``code_digest``)."""
+
+    code_hash: str
     ec_card_no: str
     channel_id: str
     channel_name: str
     channel_kind: str
     created_at: int
     revoked_at: int | None
+    code_digest: bytes | None
 
 
 _VOUCHER_COLS = (
@@ -63,7 +67,8 @@ _VOUCHER_COLS = (
     "failed_attempts, frozen_until, version, created_at, activated_at, updated_at, superseded_by"
 )
 _AUTH_SELECT = (
-    "SELECT a.auth_code, a.ec_card_no, a.channel_id, c.name, c.kind, a.created_at, a.revoked_at "
+    "SELECT a.code_hash, a.ec_card_no, a.channel_id, c.name, c.kind, a.created_at, a.revoked_at, "
+    "a.code_digest "
     "FROM authorizations a JOIN channels c ON c.channel_id = a.channel_id"
 )
 
@@ -155,8 +160,8 @@ def q_authorizations(conn: sqlite3.Connection, ec_card_no: str) -> list[AuthRow]
     ]
 
 
-def q_authorization(conn: sqlite3.Connection, auth_code: str) -> AuthRow | None:
-    r = conn.execute(f"{_AUTH_SELECT} WHERE a.auth_code = ?", (auth_code,)).fetchone()
+def q_authorization(conn: sqlite3.Connection, code_hash: str) -> AuthRow | None:
+    r = conn.execute(f"{_AUTH_SELECT} WHERE a.code_hash = ?", (code_hash,)).fetchone()
     return AuthRow(*r) if r else None
 
 
@@ -171,19 +176,25 @@ def q_active_authorization(
 
 
 def q_insert_authorization(
-    conn: sqlite3.Connection, auth_code: str, ec_card_no: str, channel_id: str, now_ms: int
+    conn: sqlite3.Connection,
+    code_hash: str,
+    sealed_digest: bytes,
+    ec_card_no: str,
+    channel_id: str,
+    now_ms: int,
 ) -> None:
+    """A new authorization: the keyed hash of its code and its code's digest, sealed."""
     conn.execute(
-        "INSERT INTO authorizations (auth_code, ec_card_no, channel_id, created_at) "
-        "VALUES (?,?,?,?)",
-        (auth_code, ec_card_no, channel_id, now_ms),
+        "INSERT INTO authorizations (code_hash, code_digest, ec_card_no, channel_id, "
+        "created_at) VALUES (?,?,?,?,?)",
+        (code_hash, sealed_digest, ec_card_no, channel_id, now_ms),
     )
 
 
-def q_revoke_authorization(conn: sqlite3.Connection, auth_code: str, now_ms: int) -> bool:
+def q_revoke_authorization(conn: sqlite3.Connection, code_hash: str, now_ms: int) -> bool:
     cur = conn.execute(
-        "UPDATE authorizations SET revoked_at = ? WHERE auth_code = ? AND revoked_at IS NULL",
-        (now_ms, auth_code),
+        "UPDATE authorizations SET revoked_at = ? WHERE code_hash = ? AND revoked_at IS NULL",
+        (now_ms, code_hash),
     )
     return cur.rowcount == 1
 

@@ -38,7 +38,7 @@ from node.storage.provincial.vouchers import (
     CachedVoucher,
     VoucherSnapshot,
     q_authorizations_of,
-    q_get_by_auth_code,
+    q_get_by_code_hash,
     q_get_voucher,
     q_put_voucher,
 )
@@ -56,7 +56,7 @@ __all__ = [
     "q_put_voucher",
     "q_get_voucher",
     "q_authorizations_of",
-    "q_get_by_auth_code",
+    "q_get_by_code_hash",
     # the inbox
     "InboundEvent",
     "ApplyResult",

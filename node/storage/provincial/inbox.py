@@ -20,7 +20,7 @@ Each event then goes where it belongs: a voucher snapshot to the cache
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from node.storage import outbox
@@ -63,6 +63,7 @@ def q_apply_events(
     events: Sequence[InboundEvent],
     now_ms: int,
     epoch: str = "",
+    code_key: Callable[[str], str] | None = None,
 ) -> ApplyResult:
     """Apply a batch delivered from ``origin``'s outbox ``epoch`` (see the module
     docstring), inside the caller's one transaction."""
@@ -94,7 +95,7 @@ def q_apply_events(
                 applied += 1
             else:
                 stale += 1
-        elif ev.voucher is not None and q_put_voucher(conn, ev.voucher, "pushed", now_ms):
+        elif ev.voucher is not None and q_put_voucher(conn, ev.voucher, "pushed", now_ms, code_key):
             applied += 1
         else:
             stale += 1

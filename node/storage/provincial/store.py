@@ -10,7 +10,7 @@ from pathlib import Path
 from node.storage import outbox
 from node.storage.batch import WriteBatcher
 from node.storage.db import RoleStore
-from node.storage.meta import q_meta_get, q_meta_init, q_meta_set
+from node.storage.meta import q_meta_get, q_meta_set
 from node.storage.migrations.provincial import MIGRATIONS
 from node.storage.provincial.inbox import ApplyResult, InboundEvent, q_apply_events
 from node.storage.provincial.notices import ReceivedNotice, q_list_notices
@@ -18,10 +18,12 @@ from node.storage.provincial.vouchers import (
     AuthMatch,
     CachedVoucher,
     VoucherSnapshot,
-    q_get_by_auth_code,
+    q_get_by_code_hash,
     q_get_voucher,
     q_put_voucher,
 )
+from node.storage.secrets import q_protect_provincial, q_sealed_secret
+from node.vault import NodeKeys
 
 __all__ = ["ProvincialStore", "COUNTED_TABLES", "NATIONAL_SIGN_KEY"]
 
@@ -48,6 +50,15 @@ class ProvincialStore(RoleStore):
         super().__init__(path, synchronous)
         self._unsynced: WriteBatcher | None = None
 
+    async def unlock(self, keys: NodeKeys) -> int:
+        """Check the node's master key against the database (``WrongMasterKey``) and
+        convert what an older version kept in clear (``node.storage.secrets``)."""
+        converted = await self.db.write(q_protect_provincial, keys, str(self.db.path))
+        self._keys = keys
+        if converted:
+            await self.db.truncate_wal()
+        return converted
+
     @property
     def unsynced(self) -> WriteBatcher:
         """The province's writes whose loss in a power failure costs a repeat and moves
@@ -68,11 +79,14 @@ class ProvincialStore(RoleStore):
     ) -> ApplyResult:
         """Apply a batch delivered from ``origin``'s outbox ``epoch`` in one transaction
         (idempotent; see :mod:`node.storage.provincial.inbox`)."""
-        return await self.db.write(q_apply_events, origin, list(events), now_ms, epoch)
+        return await self.db.write(
+            q_apply_events, origin, list(events), now_ms, epoch, self.keys.digest_key
+        )
 
     async def put_voucher(self, snapshot: VoucherSnapshot, source: str, now_ms: int) -> bool:
-        """Cache a snapshot (e.g. ``'fetched'`` for a visitor) unless a newer one is cached."""
-        return await self.db.write(q_put_voucher, snapshot, source, now_ms)
+        """Cache a snapshot from national (e.g. ``'fetched'`` for a visitor) unless a
+        newer one is cached; its authorizations kept as keyed hashes."""
+        return await self.db.write(q_put_voucher, snapshot, source, now_ms, self.keys.digest_key)
 
     async def list_notices(self, id_type: str, id_no: str, limit: int) -> list[ReceivedNotice]:
         """Settlement notices received for one person: each settlement's current state."""
@@ -85,10 +99,10 @@ class ProvincialStore(RoleStore):
     async def get_voucher(self, ec_card_no: str) -> CachedVoucher | None:
         return await self.db.read(q_get_voucher, ec_card_no)
 
-    async def secret(self, name: str, fresh_hex: str) -> bytes:
-        """A per-province secret kept in ``meta`` (e.g. ``qr_key``, the key of the QR
-        check digits): ``fresh_hex`` is stored the first time and never replaced."""
-        return bytes.fromhex(await self.db.write(q_meta_init, name, fresh_hex))
+    async def secret(self, name: str, fresh: bytes) -> bytes:
+        """A per-province secret kept sealed in ``meta`` (e.g. ``qr_key``, the key of the
+        QR check digits): ``fresh`` is stored the first time and never replaced."""
+        return await self.db.write(q_sealed_secret, self.keys, name, fresh, name)
 
     async def national_sign_key(self) -> bytes:
         """National's SM2 public key as national last sent it (empty: never)."""
@@ -99,9 +113,14 @@ class ProvincialStore(RoleStore):
         await self.db.write(q_meta_set, NATIONAL_SIGN_KEY, key.hex())
 
     async def get_by_auth_code(self, auth_code: str) -> AuthMatch | None:
-        """The cached voucher a channel authorization code belongs to (revoked ones too)."""
-        return await self.db.read(q_get_by_auth_code, auth_code)
+        """The cached voucher a channel authorization code belongs to (revoked ones too),
+        found by the code's keyed hash."""
+        return await self.db.read(q_get_by_code_hash, self.keys.code_hash(auth_code))
 
-    def get_by_auth_code_now(self, auth_code: str) -> AuthMatch | None:
-        """:meth:`get_by_auth_code` on the loop's thread (``Database.read_now``)."""
-        return self.db.read_now(q_get_by_auth_code, auth_code)
+    async def get_by_code_hash(self, code_hash: str) -> AuthMatch | None:
+        """:meth:`get_by_auth_code` by the code's keyed hash (``NodeKeys.code_hash``)."""
+        return await self.db.read(q_get_by_code_hash, code_hash)
+
+    def get_by_code_hash_now(self, code_hash: str) -> AuthMatch | None:
+        """:meth:`get_by_code_hash` on the loop's thread (``Database.read_now``)."""
+        return self.db.read_now(q_get_by_code_hash, code_hash)
