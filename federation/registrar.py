@@ -158,7 +158,12 @@ class Registrar:
                     metadata=self.peer.metadata,
                 )
             except grpc.RpcError as exc:
-                log.warning("heartbeat failed", extra={"fields": {"error": from_rpc_error(exc)[1]}})
+                code, message = from_rpc_error(exc)
+                if code == -4:  # refused for who this node is (its certificate revoked, say)
+                    self.registered.clear()
+                    await self._register_again()  # says so once, and keeps trying
+                    continue
+                log.warning("heartbeat failed", extra={"fields": {"error": message}})
                 continue
             if self.crl is not None:
                 self.crl.take_crl_der(resp.crl)

@@ -255,6 +255,16 @@ async def test_a_revocation_reaches_every_node_through_the_directory(tmp_path, c
             assert time.monotonic() < deadline, message
             await asyncio.sleep(0.1)
         assert refused_lines(caplog, "31")
+        # 31 itself says so, in its log (once) and in GetNodeInfo (nation status)
+        p31 = cluster.nodes[-1]
+        while True:
+            info = await cluster.stubs(p31).admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())
+            if info.registration.startswith("refused: ") and "revoked" in info.registration:
+                break
+            assert time.monotonic() < deadline + 5, info.registration
+            await asyncio.sleep(0.1)
+        said = [r for r in caplog.records if "refused this node's registration" in r.getMessage()]
+        assert len(said) == 1
     finally:
         await cluster.close()
 
