@@ -17,7 +17,7 @@ from typing import Any
 
 from bench.env import SEED
 from bench.nodes import free_base_port, kill_group
-from cli.nation import parse_provinces
+from cli.nation import parse_provinces, plan_nation
 from cli.seed import seed_national
 
 __all__ = ["StartupResult", "time_nation_up", "ecnet_executable"]
@@ -68,7 +68,15 @@ def time_nation_up(data_dir: Path, population: int, all_: bool) -> StartupResult
     provinces = parse_provinces(None, all_)
     base = free_base_port()
     t0 = time.perf_counter()
-    seed_national(data_dir / "national" / "national.db", population, SEED, provinces)
+    # with the master key nation up gives national (DIR/pki/nodes/national.master)
+    national = plan_nation(data_dir, provinces, base).national
+    seed_national(
+        Path(national.data) / "national.db",
+        population,
+        SEED,
+        provinces,
+        master_key=national.master_key,
+    )
     seed_seconds = time.perf_counter() - t0
 
     ecnet = str(ecnet_executable())

@@ -218,3 +218,12 @@ def test_others_meter_subtracts_what_the_bench_used_itself():
 
     assert others is None or others == 0.0  # never negative; None without /proc/stat
     assert OthersMeter(lambda: None).stop() is None  # not started
+
+
+def test_the_nation_start_up_figure_starts_a_nation(tmp_path):
+    """bench's `nation up` timing seeds the registry beforehand with the master key nation
+    up then gives national: with another key, national refuses to start (it did)."""
+    from bench.nation import time_nation_up
+
+    result = time_nation_up(tmp_path / "nation", 200, all_=False)
+    assert result.nodes == 5 and result.seconds > 0
