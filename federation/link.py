@@ -568,6 +568,7 @@ class LinkServer:
         outcome, code = "OK", 0
         token = enter_caller(caller)
         try:
+            caller.recheck()  # its certificate revoked or expired since the stream opened
             entry = self.handlers.get(m.method)
             if entry is None:
                 raise EcError(

@@ -30,7 +30,8 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any, TypeVar, cast
 
 import grpc
@@ -39,7 +40,7 @@ from cryptography import x509
 from node.errors import EcError, to_status
 from node.pki import Identity, IdentityError, Refused
 from node.pki import Role as IdentityRole
-from node.tls import INSECURE_CLAIM, Trust
+from node.tls import INSECURE_CLAIM, Trust, Verified
 
 __all__ = [
     "Caller",
@@ -81,6 +82,9 @@ class Caller:
     channel_id: str = ""
     terminal_id: str = ""
     subject: str = ""
+    # Checks again that the certificate is still good (not revoked or expired since);
+    # raises EcError -4. A Link stream calls it at every message it carries.
+    recheck: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
     @property
     def node(self) -> str:
@@ -165,6 +169,8 @@ class CallerCheck:
                 ) from None
             identity, subject = verified.identity, verified.subject
         caller = _caller_from(metadata, identity, subject, self.trust is None)
+        if self.trust is not None and caller is not _ANONYMOUS:
+            caller = replace(caller, recheck=partial(_recheck, self.trust, verified))
         if method.startswith(FEDERATION_PREFIX) and not caller.node:
             raise EcError(
                 -4,
@@ -172,6 +178,15 @@ class CallerCheck:
                 subject=caller.subject,
             )
         return caller
+
+
+def _recheck(trust: Trust, verified: Verified) -> None:
+    try:
+        trust.recheck(verified)
+    except Refused as exc:
+        raise EcError(
+            -4, f"certificate refused ({exc.reason}): {exc.detail}", subject=verified.subject
+        ) from None
 
 
 def _subject_of(pem: bytes) -> str:

@@ -357,11 +357,17 @@ class Trust:
             if len(self._cache) > self._CACHE:
                 self._cache.popitem(last=False)
             return known
-        if now > known.not_after:
+        self.recheck(known)
+        return known
+
+    def recheck(self, known: Verified) -> None:
+        """:class:`~node.pki.Refused` if ``known`` expired or was revoked since it was
+        verified (a long-lived stream checks its caller again at every message)."""
+        self._follow()
+        if self.clock.now() > known.not_after:
             raise Refused(Reason.EXPIRED, f"{known.subject}: expired")
         if known.serial in self._revoked:
             raise Refused(Reason.REVOKED, f"serial {known.serial:x} revoked")
-        return known
 
 
 class Dialer:

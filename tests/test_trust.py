@@ -26,6 +26,7 @@ from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1 import settlement_service_pb2 as set_pb
 from ecnet.v1 import settlement_service_pb2_grpc
+from federation.link import Link
 from node.clock import FakeClock
 from node.errors import from_rpc_error
 from node.pki import CertificateAuthority, Identity
@@ -340,5 +341,34 @@ async def test_a_province_calls_with_its_renewed_certificate_once_the_old_is_rev
         assert entry.state == admin_pb.NODE_STATE_UP and entry.address == p44.address
         info = await cluster.stubs(p44).admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())
         assert info.registration == "registered"
+    finally:
+        await cluster.close()
+
+
+async def test_a_link_stream_opened_before_a_revocation_is_refused_after_it(tmp_path):
+    """A Link stream names its caller once, when it opens; each message on it is checked
+    again, so a certificate revoked meanwhile stops a stream that is already open."""
+    cluster = await _ca_of_its_own(tmp_path)
+    try:
+        national = await cluster.start_national()
+        await cluster.start_province("44")
+        channel = cluster.pki.channel(national.address, "p44", peer="national")
+        link = Link(channel, (), national.address)
+        request = fed_pb.RouteQueryRequest(
+            servingProvince="44", query=acc_pb.QueryRequest(ecQrCode="9" * 28)
+        )
+        code, _ = await answer_of(link.RouteQuery(request, timeout=5))
+        assert code not in (0, -4)  # answered as p44: not a code of any province
+        CertificateAuthority.open(cluster.pki.root).revoke(identity=Identity.of_province("44"))
+        deadline = time.monotonic() + 10
+        while True:
+            code, message = await answer_of(link.RouteQuery(request, timeout=5))
+            if code == -4:
+                break
+            assert time.monotonic() < deadline, message
+            await asyncio.sleep(0.2)
+        assert "revoked" in message
+        await link.close()
+        await channel.close()
     finally:
         await cluster.close()
