@@ -101,11 +101,6 @@ class TlsFiles:
             crl if crl.exists() else None,
         )
 
-    @classmethod
-    def operator(cls, pki: Path) -> TlsFiles:
-        """The operator's files of a nation: ``pki/operator.{crt,key}``."""
-        return cls(pki / "ca.crt", pki / "operator.crt", pki / "operator.key")
-
     def load(self) -> tuple[bytes, bytes, bytes]:
         """(CA, certificate, key) as PEM bytes, checked: each file readable and of its
         kind, the key the certificate's, the certificate the CA's. A problem is a
