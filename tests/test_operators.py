@@ -74,7 +74,7 @@ async def test_list_persons_is_masked_for_every_role(cluster, tmp_path):
         assert [p.idNo for p in shown] == [p.id_no for p in kit.population[:5]]
         assert [p.userName for p in shown] == [p.user_name for p in kit.population[:5]]
     records = (await admin.ListAudit(pb.ListAuditRequest(limit=50), timeout=10)).records
-    reveals = [r for r in records if "revealed 5 persons" in r.subject]
+    reveals = [r for r in records if "revealed 5 person(s) unmasked" in r.subject]
     assert [r.who for r in reveals] == ["ecnet://operator/tester", str(AUDITOR)]
     assert all("reason=a holder called the hotline" in r.subject for r in reveals)
     refused = [r for r in records if r.code == -4 and r.method.endswith("/ListPersons")]

@@ -322,7 +322,7 @@ class NationalAdminServicer(AdminServicer):
         token = str(rows[-1].person_id) if len(rows) == limit else ""
         persons = [person_pb(r) for r in rows]
         if request.reveal:
-            audit_note(f"revealed {len(persons)} persons unmasked")
+            audit_note(f"revealed {len(persons)} person(s) unmasked")
         else:
             persons = [_masked(p) for p in persons]
         return pb.ListPersonsResponse(persons=persons, nextPageToken=token)
