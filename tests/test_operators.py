@@ -8,15 +8,20 @@ role, and every call is written to the node's hash-chained audit log."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 
+import grpc
 import pytest
 from voucherkit import fails, start_nation
 
+from conftest import Cluster, TestPki
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import admin_service_pb2_grpc, common_pb2
 from node.domain.masking import mask_id_no, mask_name, mask_phone
-from node.pki import Identity
+from node.errors import from_rpc_error
+from node.pki import CertificateAuthority, Identity
 from node.services.access import ADMIN_ROLES
 
 SUPPORT = Identity.operator("zhao", duty="support")
@@ -293,3 +298,33 @@ async def test_insecure_node_without_a_claim_is_administered_as_before(cluster, 
     # a channel or a terminal is no operator, claim or not
     for metadata in ((("ec-channel-id", "WECHAT"),), (("ec-terminal-id", "4" * 20),)):
         await fails(s.admin.ListNodes(pb.ListNodesRequest(), metadata=metadata, timeout=10), -4)
+
+
+async def test_a_revoked_operator_is_refused_and_audited(tmp_path):
+    """An operator whose certificate was revoked is refused before any role is looked
+    at; the refusal is in the audit log under the certificate's subject."""
+    cluster = Cluster(tmp_path, TestPki(tmp_path / "own-ca"))
+    try:
+        national = await cluster.start_national()
+        gone = Identity.operator("wu", duty="admin")
+        s = admin_as(cluster, national, gone)
+        await s.ListNodes(pb.ListNodesRequest(), timeout=10)
+        CertificateAuthority.open(cluster.pki.root).revoke(identity=gone)
+        deadline = time.monotonic() + 10
+        while True:  # national reads its CRL file again within a second
+            try:
+                await s.ListNodes(pb.ListNodesRequest(), timeout=10)
+            except grpc.aio.AioRpcError as exc:
+                assert from_rpc_error(exc)[0] == -4 and "revoked" in from_rpc_error(exc)[1]
+                break
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.1)
+        admin = admin_as(cluster, national, "operator")
+        records = (await admin.ListAudit(pb.ListAuditRequest(), timeout=10)).records
+        assert records[0].who == str(gone) and records[0].code == 0
+        refused = records[-1]
+        assert refused.who.startswith("certificate ") and "operator-admin-wu" in refused.who
+        assert (refused.outcome, refused.code) == ("PERMISSION_DENIED", -4)
+        assert "revoked" in refused.subject
+    finally:
+        await cluster.close()
