@@ -46,6 +46,14 @@ async def test_operators_add_refuses_what_it_cannot_do(cluster, tmp_path):
     assert rc == 1 and "exists already as ecnet://operator/auditor/wang" in err, err
     rc, out, _ = await ecnet("operators", "list", "--json", "--data", str(data))
     assert {"name": "wang", "role": "auditor"}.items() <= json.loads(out)[-1].items()
+    # revoked: on the CA's list as revoked, its files gone, the name free again
+    rc, out, err = await ecnet("operators", "revoke", "wang", "--data", str(data))
+    assert rc == 0 and "revoked ecnet://operator/auditor/wang (1 certificate(s))" in out, err
+    assert not (data / "pki" / "operators" / "wang.crt").exists()
+    rc, out, _ = await ecnet("ca", "list", "--json", "--data", str(data))
+    rows = [r for r in json.loads(out) if r["identity"] == "ecnet://operator/auditor/wang"]
+    assert len(rows) == 1 and rows[0]["revokedAt"], rows
+    assert (await ecnet("operators", "add", "wang", "--role", "admin", "--data", str(data)))[0] == 0
     # an operator not made
     rc, _, err = await ecnet(
         "--as", "nobody", "persons", "list", "--node", "127.0.0.1:9", "--data", str(data)
