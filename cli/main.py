@@ -54,8 +54,9 @@ from cli.nation import (
     wait_healthy,
 )
 from cli.nationfile import NationFile, NodeEntry, pid_alive
+from cli.operators import audit_app, operators_app
 from cli.qr import qr_app
-from cli.rpc import CliError, NodeHandle, national_address
+from cli.rpc import CliError, NodeHandle, national_address, use_operator
 from cli.scan import scan, token_app, trans
 from cli.settle import settle, settlement_app
 from cli.voucher import voucher_app
@@ -79,6 +80,8 @@ ORDER = (
     "settlement",
     "channels",
     "terminals",
+    "operators",
+    "audit",
     "ca",
 )
 
@@ -139,6 +142,8 @@ app.command(
 app.add_typer(settlement_app, name="settlement")
 app.add_typer(channels_app, name="channels")
 app.add_typer(terminals_app, name="terminals")
+app.add_typer(operators_app, name="operators")
+app.add_typer(audit_app, name="audit")
 app.add_typer(ca_app, name="ca")
 
 
@@ -156,8 +161,19 @@ def _root(
             "--version", callback=_print_version, is_eager=True, help="print the version and exit"
         ),
     ] = False,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as",
+            envvar="ECNET_OPERATOR",
+            help="call as the operator NAME of DIR/pki/operators (ecnet operators add) "
+            "[default: the nation's administrator, DIR/pki/operator.crt]",
+        ),
+    ] = None,
 ) -> None:
     """ecnet: the medical-insurance electronic voucher network (XJ-D01-2019)."""
+    if as_:
+        use_operator(as_)
 
 
 NodeOpt = Annotated[
@@ -554,6 +570,7 @@ def nation_retry_parked(
     epilog=examples(
         "ecnet persons list --insured-province 44 --limit 5",
         "ecnet persons list --limit 2 --json",
+        'ecnet persons list --limit 5 --reveal --reason "complaint 2026-118"',
     ),
 )
 @reports_errors
@@ -562,13 +579,30 @@ def persons_list(
         str | None, typer.Option(help="only persons insured in this province")
     ] = None,
     limit: Annotated[int, typer.Option(help="how many")] = 20,
+    reveal: Annotated[
+        bool,
+        typer.Option(
+            "--reveal",
+            help="names, id numbers and phones unmasked (administrator or auditor; audited)",
+        ),
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="why they are revealed (required with --reveal)")
+    ] = "",
     data: DataOpt = None,
     node: NodeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Sample persons (name, idType, idNo, insured regions) for trying the flows."""
+    """Persons of the base registry (name, idType, idNo, insured regions), masked
+    (杨*雪, 441426********3706) unless revealed with a reason."""
     if limit <= 0:
         raise CliError("--limit must be positive", -2)
+    if reveal and not reason.strip():
+        raise CliError(
+            "--reveal needs --reason: say why the names and id numbers are needed (the node "
+            "keeps it in its audit log)",
+            -2,
+        )
     persons: list[common_pb2.Person] = []
     token = ""
     with NodeHandle(national_address(_data(data), node), _data(data)) as h:
@@ -579,6 +613,8 @@ def persons_list(
                     insuredProvince=insured_province or "",
                     pageSize=min(limit - len(persons), 1000),
                     pageToken=token,
+                    reveal=reveal,
+                    reason=reason if reveal else "",
                 ),
             )
             persons.extend(resp.persons)

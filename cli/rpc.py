@@ -4,7 +4,9 @@ Nodes serve over mutual TLS: the CLI calls as the nation's operator, with the
 certificate ``nation up`` made (``DIR/pki/ca.crt``, ``DIR/pki/operator.{crt,key}``), or,
 when the folder has none, the files named by ``ECNET_CA``, ``ECNET_CERT`` and
 ``ECNET_KEY`` (an operator of a nation whose folder is elsewhere); a nation started
-``--insecure`` is called in plaintext.
+``--insecure`` is called in plaintext. ``ecnet --as NAME`` (or ``ECNET_OPERATOR=NAME``)
+calls as the operator ``ecnet operators add NAME`` made instead
+(``DIR/pki/operators/NAME.{crt,key}``).
 """
 
 from __future__ import annotations
@@ -30,7 +32,27 @@ __all__ = [
     "national_address",
     "credentials_for",
     "open_channel",
+    "operator_files",
+    "use_operator",
 ]
+
+# The operator ``--as`` named (empty: $ECNET_OPERATOR, else the nation's administrator).
+_chosen_operator = ""
+
+
+def use_operator(name: str) -> None:
+    """Call as the operator ``name`` of ``DIR/pki/operators`` (``ecnet --as NAME``)."""
+    global _chosen_operator
+    _chosen_operator = name
+
+
+def operator_files(data_dir: Path, name: str) -> tuple[Path, Path]:
+    """(key, certificate) of the operator ``name`` (``ecnet operators add``)."""
+    if not name or "/" in name or name.startswith("."):
+        raise CliError(f"{name!r} is not an operator's name", -2)
+    folder = data_dir / "pki" / "operators"
+    return folder / f"{name}.key", folder / f"{name}.crt"
+
 
 Request = TypeVar("Request")
 Response = TypeVar("Response")
@@ -57,7 +79,17 @@ def credentials_for(data_dir: Path) -> grpc.ChannelCredentials | None:
     pki = data_dir / "pki"
     files = (pki / "ca.crt", pki / "operator.crt", pki / "operator.key")
     env = [os.environ.get(n) for n in ("ECNET_CA", "ECNET_CERT", "ECNET_KEY")]
-    if not files[1].exists() and all(env):
+    chosen = _chosen_operator or os.environ.get("ECNET_OPERATOR", "")
+    if chosen:
+        key_path, cert_path = operator_files(data_dir, chosen)
+        if not cert_path.exists():
+            raise CliError(
+                f"no operator {chosen} in {pki / 'operators'}: `ecnet operators add {chosen} "
+                f"--role ROLE --data {data_dir}` makes one",
+                -2,
+            )
+        files = (pki / "ca.crt", cert_path, key_path)
+    elif not files[1].exists() and all(env):
         files = (Path(env[0] or ""), Path(env[1] or ""), Path(env[2] or ""))
     try:
         ca, cert, key = (f.read_bytes() for f in files)

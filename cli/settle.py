@@ -400,7 +400,10 @@ def reverse(
     settlement_id: Annotated[str, typer.Argument(help="the settlementId")],
     province: ProvinceOpt = "",
     org: Annotated[
-        str, typer.Option("--org", help="orgId of the institution that settled it (only it may)")
+        str,
+        typer.Option(
+            "--org", help="orgId of the institution that settled it (required: only it may)"
+        ),
     ] = "",
     request_id: Annotated[
         str, typer.Option("--request-id", help="this reversal's id (default: a fresh one)")

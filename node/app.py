@@ -55,6 +55,7 @@ from node.interceptor import CallInterceptor
 from node.pki import Identity, PkiError, read_crl
 from node.reflection import enable_reflection
 from node.services.acceptance import TRANS_METHOD, trans_refusal
+from node.services.access import Access
 from node.services.identity import NodeIdentity
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
@@ -337,6 +338,8 @@ class Node:
         )
         self._components = components
 
+        # The operators' roles and the audit log (node.services.access).
+        access = Access(store.db, self.clock, insecure=self.config.insecure)
         server = grpc.aio.server(
             interceptors=[
                 CallInterceptor(
@@ -344,6 +347,7 @@ class Node:
                     self.config.log_calls,
                     envelopes={TRANS_METHOD: trans_refusal},
                     trust=trust,
+                    gate=access,
                 )
             ],
             # Without so_reuseport 0, a second node could bind the same port and share its
@@ -375,7 +379,7 @@ class Node:
             address=self.address,
             transport="INSECURE plaintext" if self.config.insecure else "mutual TLS",
         )
-        self._links = components.register(server, identity)
+        self._links = components.register(server, identity, access)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         enable_reflection(
             (

@@ -53,6 +53,7 @@ from node.config import ConfigError, NodeConfig, Role
 from node.qr.issuer import QR_KEY, QrIssuer
 from node.qr.settings import QrSettings
 from node.services.acceptance import AcceptanceServicer, acceptance_unserved
+from node.services.access import Access, Holders
 from node.services.admin import NationalAdminServicer, ProvincialAdminServicer
 from node.services.federation import NationalFederationServicer, ProvincialFederationServicer
 from node.services.identity import NodeIdentity
@@ -144,8 +145,11 @@ class NationalComponents:
         )
         self.relay = NoticeRelay(store, clock, self.delivery.wake)
 
-    def register(self, server: grpc.aio.Server, identity: NodeIdentity) -> LinkServer:
-        """Add this role's servicers to ``server``; returns the answering end of its links."""
+    def register(
+        self, server: grpc.aio.Server, identity: NodeIdentity, access: Access
+    ) -> LinkServer:
+        """Add this role's servicers to ``server``; returns the answering end of its links.
+        ``access``: the operators' roles and the audit log (the interceptor's gate)."""
         federation = NationalFederationServicer(
             identity,
             self.config.log_calls,
@@ -158,7 +162,7 @@ class NationalComponents:
             self.trust,
         )
         admin = NationalAdminServicer(
-            identity, self.store, self.delivery, self.directory, self.lifecycle
+            identity, self.store, self.delivery, self.directory, self.lifecycle, access
         )
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(
             VoucherServicer(self.lifecycle), server
@@ -305,8 +309,12 @@ class ProvincialComponents:
             ),
         )
 
-    def register(self, server: grpc.aio.Server, identity: NodeIdentity) -> LinkServer:
-        """Add this role's servicers to ``server``; returns the answering end of its links."""
+    def register(
+        self, server: grpc.aio.Server, identity: NodeIdentity, access: Access
+    ) -> LinkServer:
+        """Add this role's servicers to ``server``; returns the answering end of its links.
+        ``access``: the operators' roles and the audit log (the interceptor's gate)."""
+        holders = Holders(access, self.config.province, self.acceptance.terminals.org_of)
         federation = ProvincialFederationServicer(
             identity, self.config.log_calls, self.inbox, self.acceptance, self.settlements
         )
@@ -315,12 +323,12 @@ class ProvincialComponents:
             AcceptanceServicer(self.acceptance, identity.name), server
         )
         settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
-            SettlementServicer(self.settlements), server
+            SettlementServicer(self.settlements, holders), server
         )
         federation_service_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
             ProvincialAdminServicer(
-                identity, self.store, self.uplink, lambda: self.registrar.state
+                identity, self.store, self.uplink, access, lambda: self.registrar.state
             ),
             server,
         )

@@ -13,6 +13,13 @@
   succeeds (ROUTINE_METHODS: provinces' heartbeats, health checks) is logged at debug,
   which a node's log leaves out unless started with ``--debug``: at every two seconds
   per province it would otherwise be most of national's log.
+* Who may call which method beyond that (the operators' roles: AdminService's table)
+  and what is written to the node's audit log are a :class:`Gate`'s to decide
+  (``node.services.access``): it is asked before every handler (``allow``: -4 when the
+  caller's role may not call the method), and every call it audits (``audited``) or
+  refuses for permission (-4, anywhere) is recorded with who, the peer address, the
+  method, the request's subject and the outcome (``record``). A handler adds to its
+  call's record with :func:`audit_note` (a reveal's reason).
 * A handler raises :class:`~node.errors.EcError`; any other exception is a bug, logged
   with its traceback and answered with code -1, never a dropped connection.
 * A request whose bytes are not the method's message never reaches a handler: grpc would
@@ -29,10 +36,10 @@ import contextvars
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 from cryptography import x509
@@ -45,6 +52,8 @@ from node.tls import INSECURE_CLAIM, Trust, Verified
 __all__ = [
     "Caller",
     "CallerCheck",
+    "Gate",
+    "audit_note",
     "current_caller",
     "enter_caller",
     "exit_caller",
@@ -107,6 +116,41 @@ class Caller:
 
 _ANONYMOUS = Caller()
 _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("ecnet_caller", default=_ANONYMOUS)
+_notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "ecnet_audit_notes", default=None
+)
+
+
+class Gate(Protocol):
+    """Who may call a method (beyond the certificate) and what the audit log keeps."""
+
+    def allow(self, method: str, caller: Caller) -> None:
+        """Raise EcError -4 when ``caller`` may not call ``method``."""
+        ...
+
+    def audited(self, method: str) -> bool:
+        """Whether every call of ``method`` is written to the audit log."""
+        ...
+
+    async def record(
+        self,
+        method: str,
+        who: str,
+        peer: str,
+        request: object,
+        outcome: str,
+        code: int,
+        notes: Sequence[str],
+    ) -> None:
+        """Write one record of the audit log (never raises)."""
+        ...
+
+
+def audit_note(text: str) -> None:
+    """Add ``text`` to the audit record of the call being handled (if it has one)."""
+    notes = _notes.get()
+    if notes is not None:
+        notes.append(text)
 
 
 def current_caller() -> Caller:
@@ -178,6 +222,14 @@ class CallerCheck:
                 subject=caller.subject,
             )
         return caller
+
+
+def _peer(context: Any) -> str:
+    """The caller's address as gRPC names it (``ipv4:127.0.0.1:53312``)."""
+    try:
+        return str(context.peer())
+    except Exception:  # a context without one (never over a real connection)
+        return ""
 
 
 def _recheck(trust: Trust, verified: Verified) -> None:
@@ -375,11 +427,30 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         log_calls: bool = True,
         envelopes: Mapping[str, Callable[[EcError], object]] | None = None,
         trust: Trust | None = None,
+        gate: Gate | None = None,
     ) -> None:
         self.node_name = node_name
         self.log_calls = log_calls
         self.envelopes = dict(envelopes or {})
         self.check = CallerCheck(trust)
+        self.gate = gate
+
+    async def _audit_refusal(
+        self, method: str, refusal: EcError, context: Any, request: object
+    ) -> None:
+        """The audit record of a call refused for its certificate (no caller to name:
+        the certificate's subject)."""
+        if self.gate is not None:
+            subject = refusal.metadata.get("subject", "") or "no certificate"
+            await self.gate.record(
+                method,
+                f"certificate {subject}",
+                _peer(context),
+                request,
+                refusal.grpc_code.name,
+                refusal.code,
+                (refusal.message,),
+            )
 
     def _refused(self, method: str, err: EcError, start: float) -> None:
         """The one log line of a call refused for who made it (always logged)."""
@@ -410,6 +481,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         method = details.method
         metadata = details.invocation_metadata
         check = self.check
+        gate = self.gate
 
         if handler.unary_unary is None:
 
@@ -417,8 +489,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 start = time.perf_counter()
                 try:
                     caller = check.caller(method, metadata, context.auth_context)
+                    if gate is not None:
+                        gate.allow(method, caller)
                 except EcError as refusal:
                     self._refused(method, refusal, start)
+                    await self._audit_refusal(method, refusal, context, None)
                     await context.abort_with_status(to_status(refusal))
                     raise  # not reached: abort raises
                 return _caller.set(caller)
@@ -438,14 +513,31 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 caller = check.caller(method, metadata, context.auth_context)
             except EcError as refusal:
                 self._refused(method, refusal, start)
+                await self._audit_refusal(method, refusal, context, request)
                 if envelope is not None:
                     return cast("Resp", envelope(refusal))
                 await context.abort_with_status(to_status(refusal))
                 raise  # not reached: abort raises
             token = _caller.set(caller)
+            notes: list[str] = []
+            notes_token = _notes.set(notes)
+            recorded = False
+
+            async def audit(outcome: str, code: int) -> None:
+                """The call's audit record, once (every call the gate audits, and every
+                refusal for permission)."""
+                nonlocal recorded
+                if recorded or gate is None or not (code == -4 or gate.audited(method)):
+                    return
+                recorded = True
+                peer = _peer(context)
+                await gate.record(method, caller.describe(), peer, request, outcome, code, notes)
+
             outcome, ec_code = "OK", 0
             more: dict[str, str] = {}
             try:
+                if gate is not None:
+                    gate.allow(method, caller)
                 if isinstance(request, Undecodable):
                     if envelope is not None:
                         err = request.error()
@@ -461,9 +553,14 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 ec_code = err.code
                 if ec_code == -4:  # refused for who calls: the line names the certificate
                     more = {"subject": caller.subject, "why": err.message}
+                    notes.append(err.message)
+                # Recorded before the answer leaves (abort sends it at once).
+                await audit(outcome, ec_code)
                 await context.abort_with_status(to_status(err))
             finally:
                 _caller.reset(token)
+                _notes.reset(notes_token)
+                await audit(outcome, ec_code)
                 if self.log_calls or more:
                     log_call(method, caller, outcome, ec_code, start, **more)
 

@@ -7,7 +7,11 @@ its subjectAltName, and :func:`identity_of` parses it into an :class:`Identity`:
 * ``ecnet://national``: the national node;
 * ``ecnet://province/NN``: the provincial node of province ``NN`` (a code of
   :mod:`node.domain.regions`, ``"66"`` included);
-* ``ecnet://operator/<name>``: a person or program administering the nation.
+* ``ecnet://operator/<name>``: a person or program administering the nation (the
+  national administrator);
+* ``ecnet://operator/<duty>/<name>``: an operator of the management center with one
+  duty (:data:`OPERATOR_DUTIES`): ``admin``, ``auditor``, ``support``, or ``pNN`` (the
+  operator of province ``NN``).
 
 Keys and certificates are ECDSA P-256 with SHA-256: gRPC's TLS (BoringSSL) takes no SM2
 certificate, so SM2/SM3/SM4 stay at the application layer, as the standard has them.
@@ -61,6 +65,8 @@ __all__ = [
     "LEAF_DAYS",
     "DEFAULT_HOSTS",
     "Role",
+    "OPERATOR_DUTIES",
+    "is_operator_duty",
     "Identity",
     "PkiError",
     "IdentityError",
@@ -96,6 +102,15 @@ _OPERATOR_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 _HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
 
 
+#: The duties of a management-center operator besides ``pNN`` (standard 4.8, 5.2.1).
+OPERATOR_DUTIES = ("admin", "auditor", "support")
+
+
+def is_operator_duty(duty: str) -> bool:
+    """``admin``, ``auditor``, ``support``, or ``pNN`` with ``NN`` a province code."""
+    return duty in OPERATOR_DUTIES or (len(duty) == 3 and duty[0] == "p" and is_province(duty[1:]))
+
+
 class PkiError(Exception):
     """A PKI operation that cannot be done, said in a sentence a person understands."""
 
@@ -113,12 +128,15 @@ class Role(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who a certificate speaks for: national, a province (``province``) or an operator
-    (``name``). Build one with :meth:`national`, :meth:`of_province`, :meth:`operator` or
-    :meth:`parse`; each checks its fields."""
+    (``name``; ``duty``: its role at the management center, None for the national
+    administrator of the form ``ecnet://operator/NAME``). Build one with
+    :meth:`national`, :meth:`of_province`, :meth:`operator` or :meth:`parse`; each checks
+    its fields."""
 
     role: Role
     province: str | None = None
     name: str | None = None
+    duty: str | None = None
 
     def __post_init__(self) -> None:
         if self.role is Role.NATIONAL and (self.province or self.name):
@@ -131,6 +149,13 @@ class Identity:
                     f"{self.province!r} is not a province code (two digits of GB/T 2260, "
                     "11…65, or 66)"
                 )
+        if self.duty is not None and (
+            self.role is not Role.OPERATOR or not is_operator_duty(self.duty)
+        ):
+            raise IdentityError(
+                f"{self.duty!r} is not an operator's duty: admin, auditor, support or pNN "
+                "(the operator of province NN)"
+            )
         if self.role is Role.OPERATOR:
             if self.province is not None or self.name is None:
                 raise IdentityError("an operator identity has a name and no province")
@@ -149,12 +174,20 @@ class Identity:
         return cls(Role.PROVINCE, province=code)
 
     @classmethod
-    def operator(cls, name: str) -> Identity:
-        return cls(Role.OPERATOR, name=name)
+    def operator(cls, name: str, duty: str | None = None) -> Identity:
+        return cls(Role.OPERATOR, name=name, duty=duty)
+
+    @property
+    def operator_duty(self) -> str | None:
+        """An operator's duty (``ecnet://operator/NAME`` is ``admin``); None for a node."""
+        if self.role is not Role.OPERATOR:
+            return None
+        return self.duty or "admin"
 
     @classmethod
     def parse(cls, uri: str) -> Identity:
-        """``ecnet://national``, ``ecnet://province/NN``, ``ecnet://operator/NAME``."""
+        """``ecnet://national``, ``ecnet://province/NN``, ``ecnet://operator/NAME``,
+        ``ecnet://operator/DUTY/NAME``."""
         prefix = f"{SCHEME}://"
         if not uri.startswith(prefix):
             raise IdentityError(f"{uri!r} is not an ecnet identity (ecnet://…)")
@@ -165,9 +198,11 @@ class Identity:
             return cls.of_province(parts[1])
         if len(parts) == 2 and parts[0] == "operator":
             return cls.operator(parts[1])
+        if len(parts) == 3 and parts[0] == "operator":
+            return cls.operator(parts[2], duty=parts[1])
         raise IdentityError(
-            f"{uri!r} is not an ecnet identity: ecnet://national, ecnet://province/NN "
-            "or ecnet://operator/NAME"
+            f"{uri!r} is not an ecnet identity: ecnet://national, ecnet://province/NN, "
+            "ecnet://operator/NAME or ecnet://operator/ROLE/NAME"
         )
 
     @property
@@ -176,6 +211,8 @@ class Identity:
             return f"{SCHEME}://national"
         if self.role is Role.PROVINCE:
             return f"{SCHEME}://province/{self.province}"
+        if self.duty is not None:
+            return f"{SCHEME}://operator/{self.duty}/{self.name}"
         return f"{SCHEME}://operator/{self.name}"
 
     @property
@@ -185,6 +222,8 @@ class Identity:
             return "national"
         if self.role is Role.PROVINCE:
             return f"p{self.province}"
+        if self.duty is not None:
+            return f"operator-{self.duty}-{self.name}"
         return f"operator-{self.name}"
 
     @property

@@ -94,11 +94,18 @@ def write_nation(folder: Path, *nodes) -> Path:
 
 
 async def readme_session(
-    cluster, root: Path, heading: str, provinces=("44", "31"), timeout: float = 180
+    cluster,
+    root: Path,
+    heading: str,
+    provinces=("44", "31"),
+    timeout: float = 180,
+    own_ca: bool = False,
 ) -> tuple[int, str, str]:
     """The ``sh`` blocks of the README's section ``heading``, run as written by bash
     against the README's nation (``make nation``: 10,000 persons, seed 2019, provinces
-    11,31,44,51; here national and ``provinces``, in-process): (exit code, stdout, stderr)."""
+    11,31,44,51; here national and ``provinces``, in-process): (exit code, stdout, stderr).
+    ``own_ca``: the nation folder gets a copy of the tests' CA in ``DIR/pki`` (its key
+    too, as ``nation up`` leaves it), for a session that issues certificates."""
     import re
 
     from cli.seed import seed_national
@@ -110,6 +117,8 @@ async def readme_session(
     national = await cluster.start_national()
     nodes = {"00": national} | {code: await cluster.start_province(code) for code in provinces}
     data = write_nation(root / "nation", *nodes.values())
+    if own_ca:
+        shutil.copytree(cluster.pki.folder, data / "pki")
     script = readme_tls(script)
     script = re.sub(r"127\.0\.0\.1:500(\d\d)", lambda m: nodes[m.group(1)].address, script)
     script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")

@@ -134,6 +134,8 @@ async def test_version_order_and_examples():
         "settlement",
         "channels",
         "terminals",
+        "operators",
+        "audit",
         "ca",
     ], out
 

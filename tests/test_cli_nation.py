@@ -107,13 +107,35 @@ def test_nation_lifecycle(nation):
 
     persons = json.loads(
         ecnet(
-            "persons", "list", "--insured-province", "44", "--limit", "5", "--json", data=data
+            "persons",
+            "list",
+            "--insured-province",
+            "44",
+            "--limit",
+            "5",
+            "--reveal",
+            "--reason",
+            "the test checks the seeded id numbers",
+            "--json",
+            data=data,
         ).stdout
     )["persons"]
     assert len(persons) == 5
     for p in persons:
         assert validate_id(p["idType"], p["idNo"]) is None
         assert any(r["insuOrg"].startswith("44") for r in p["insuredRegions"])
+    # an operator of another role from the nation's CA (ecnet operators add): it sees
+    # persons masked only; every node's audit log holds together
+    ecnet("operators", "add", "wang", "--role", "support", data=data)
+    assert (pki / "operators" / "wang.crt").exists()
+    shown = ecnet("--as", "wang", "persons", "list", "--limit", "1", "--json", data=data)
+    assert "*" in json.loads(shown.stdout)["persons"][0]["idNo"]
+    refused = ecnet(
+        "--as", "wang", "persons", "list", "--reveal", "--reason", "curious", data=data, check=False
+    )
+    assert refused.returncode == 1 and "error -4" in refused.stderr, refused.stderr
+    verified = ecnet("audit", "verify", data=data).stdout
+    assert "national: intact" in verified and "p44: intact" in verified, verified
     channels = json.loads(ecnet("channels", "list", "--json", data=data).stdout)["channels"]
     assert {c["channelId"] for c in channels} == {"NHSA-OFFICIAL", "WECHAT", "ALIPAY"}
     terminals = json.loads(

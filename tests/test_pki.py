@@ -123,6 +123,36 @@ def test_identities_parse_and_print():
             Identity.parse(bad)
 
 
+def test_operator_identities_with_a_duty():
+    admin = Identity.parse("ecnet://operator/admin")
+    assert (admin.duty, admin.operator_duty) == (None, "admin")  # the national administrator
+    for duty in ("admin", "auditor", "support", "p44", "p66"):
+        who = Identity.parse(f"ecnet://operator/{duty}/li-lei")
+        assert (who.role, who.name, who.operator_duty) == (Role.OPERATOR, "li-lei", duty)
+        assert who.uri == f"ecnet://operator/{duty}/li-lei"
+        assert who.stem == f"operator-{duty}-li-lei"
+    assert Identity.national().operator_duty is None
+    assert Identity.of_province("44").operator_duty is None
+    for bad in (
+        "ecnet://operator/root/li-lei",  # no such duty
+        "ecnet://operator/p99/li-lei",  # no such province
+        "ecnet://operator/p4/li-lei",
+        "ecnet://operator/auditor/",
+        "ecnet://operator/auditor/Li",
+        "ecnet://operator/p44/li-lei/x",
+    ):
+        with pytest.raises(IdentityError):
+            Identity.parse(bad)
+    with pytest.raises(IdentityError):
+        Identity(Role.PROVINCE, province="44", duty="admin")
+
+
+def test_ca_issues_an_operator_with_a_duty(ca):
+    auditor = Identity.operator("wang", duty="auditor")
+    _, crt = ca.issue(auditor, hosts=())
+    assert ca.verify(read_certificate(crt)) == auditor
+
+
 # -- what the CA issues ----------------------------------------------------------------
 def test_ca_and_leaf_certificates(ca, clock):
     c = ca.cert

@@ -34,7 +34,8 @@ async def test_a_refused_province_says_so_and_recovers(cluster, tmp_path, caplog
     assert await _registration(cluster, national) == ""
 
     stubs = cluster.stubs(national, as_="p51")
-    nodes = (await stubs.admin.ListNodes(admin_pb.ListNodesRequest())).nodes
+    operator = cluster.stubs(national)  # the directory is the operators' (a node's: -4)
+    nodes = (await operator.admin.ListNodes(admin_pb.ListNodesRequest())).nodes
     entry = next(n for n in nodes if n.province == "51")
     await stubs.federation.Deregister(
         fed_pb.DeregisterRequest(province="51", instanceId=entry.instanceId),
@@ -55,6 +56,6 @@ async def test_a_refused_province_says_so_and_recovers(cluster, tmp_path, caplog
         return await _registration(cluster, real) == "registered"
 
     await _until(registered, "the real 51 registers again")
-    nodes = (await stubs.admin.ListNodes(admin_pb.ListNodesRequest())).nodes
+    nodes = (await operator.admin.ListNodes(admin_pb.ListNodesRequest())).nodes
     back = next(n for n in nodes if n.province == "51")
     assert back.address == real.address and back.state == admin_pb.NODE_STATE_UP

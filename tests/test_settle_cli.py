@@ -140,7 +140,9 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
         out,
         err,
     )
-    rc, out, err = await ecnet("settlement", "reverse", sid, *where, "--json")
+    rc, out, err = await ecnet(
+        "settlement", "reverse", sid, *where, "--org", terminal.org_id, "--json"
+    )
     assert rc == 0, err
     r = json.loads(out)["settlement"]
     assert (

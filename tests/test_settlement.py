@@ -175,7 +175,9 @@ async def test_remote_settlement_through_national(nation):
     ).settlement
     assert r.state == pb.SETTLEMENT_STATE_REVERSED and r.acctBalance == 5_000
     assert (
-        await stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId), timeout=10)
+        await stub.Reverse(
+            pb.ReverseRequest(settlementId=s.settlementId, orgId=terminal.org_id), timeout=10
+        )
     ).settlement == r
     assert await _rows(p44, "SELECT balance FROM personal_accounts WHERE id_no = ?", p.id_no) == [
         (5_000,)

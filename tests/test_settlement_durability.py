@@ -203,7 +203,10 @@ async def test_a_timed_out_reversal_is_completed_by_the_reconciler(cluster, tmp_
     cluster.nodes.remove(p44)
     message = await fails(
         stub.Reverse(
-            pb.ReverseRequest(settlementId=s.settlementId, requestId="undo-1"), timeout=10
+            pb.ReverseRequest(
+                settlementId=s.settlementId, orgId=terminal.org_id, requestId="undo-1"
+            ),
+            timeout=10,
         ),
         -3,
     )

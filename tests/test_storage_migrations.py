@@ -251,6 +251,20 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "parked_at": 900,
         }
     ],
+    "audit_log": [
+        {
+            "seq": 1,
+            "at": 950,
+            "who": "ecnet://operator/admin",
+            "peer": "ipv4:127.0.0.1:50123",
+            "method": "/ecnet.v1.AdminService/ListChannels",
+            "subject": "",
+            "outcome": "OK",
+            "code": 0,
+            "prev_digest": "0" * 64,
+            "digest": "ab" * 32,
+        }
+    ],
 }
 
 PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
@@ -450,6 +464,20 @@ PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "reason": "audit",
             "version": 3,
             "updated_at": 90,
+        }
+    ],
+    "audit_log": [
+        {
+            "seq": 1,
+            "at": 950,
+            "who": "ecnet://operator/admin",
+            "peer": "ipv4:127.0.0.1:50123",
+            "method": "/ecnet.v1.AdminService/ListChannels",
+            "subject": "",
+            "outcome": "OK",
+            "code": 0,
+            "prev_digest": "0" * 64,
+            "digest": "ab" * 32,
         }
     ],
 }

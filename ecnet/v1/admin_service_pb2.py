@@ -28,7 +28,7 @@ from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior_
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65\x63net/v1/admin_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a!ecnet/v1/federation_service.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\r\n\x0bPingRequest\"\x0e\n\x0cPingResponse\"\x14\n\x12GetNodeInfoRequest\"\xda\x02\n\x13GetNodeInfoResponse\x12 \n\x04role\x18\x01 \x01(\x0e\x32\x12.ecnet.v1.NodeRole\x12\x10\n\x08province\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\ninstanceId\x18\x05 \x01(\t\x12-\n\tstartedAt\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06\x63ounts\x18\x07 \x03(\x0b\x32).ecnet.v1.GetNodeInfoResponse.CountsEntry\x12\x0b\n\x03pid\x18\x08 \x01(\x03\x12\x1a\n\x0cregistration\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttransport\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xba\x02\n\tNodeEntry\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x14\n\x0cprovinceName\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\ninstanceId\x18\x05 \x01(\t\x12\"\n\x05state\x18\x06 \x01(\x0e\x32\x13.ecnet.v1.NodeState\x12\x30\n\x0cregisteredAt\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flastHeartbeatAt\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rpendingEvents\x18\t \x01(\x03\x12\x17\n\x0f\x61ppliedPosition\x18\n \x01(\x03\x12\x14\n\x0cparkedEvents\x18\x0b \x01(\x03\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.ecnet.v1.NodeEntry\"R\n\x12ListPersonsRequest\x12\x17\n\x0finsuredProvince\x18\x01 \x01(\t\x12\x10\n\x08pageSize\x18\x02 \x01(\x05\x12\x11\n\tpageToken\x18\x03 \x01(\t\"O\n\x13ListPersonsResponse\x12!\n\x07persons\x18\x01 \x03(\x0b\x32\x10.ecnet.v1.Person\x12\x15\n\rnextPageToken\x18\x02 \x01(\t\"\x15\n\x13ListChannelsRequest\"X\n\x17SetChannelStatusRequest\x12\x17\n\tchannelId\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06status\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x03 \x01(\t\"O\n\x18SetChannelStatusResponse\x12\"\n\x07\x63hannel\x18\x01 \x01(\x0b\x32\x11.ecnet.v1.Channel\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\";\n\x14ListChannelsResponse\x12#\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x11.ecnet.v1.Channel\"M\n\x14ListTerminalsRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x10\n\x08pageSize\x18\x02 \x01(\x05\x12\x11\n\tpageToken\x18\x03 \x01(\t\"U\n\x15ListTerminalsResponse\x12%\n\tterminals\x18\x01 \x03(\x0b\x32\x12.ecnet.v1.Terminal\x12\x15\n\rnextPageToken\x18\x02 \x01(\t\"\xbc\x01\n\x13UpdatePersonRequest\x12\x14\n\x06idType\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04idNo\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0bnewUserName\x18\x03 \x01(\t\x12\x11\n\tnewIdType\x18\x04 \x01(\t\x12\x0f\n\x07newIdNo\x18\x05 \x01(\t\x12/\n\x0einsuredRegions\x18\x06 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12\x11\n\trequestId\x18\x07 \x01(\t\"\x8b\x01\n\x14UpdatePersonResponse\x12 \n\x06person\x18\x01 \x01(\x0b\x32\x10.ecnet.v1.Person\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x02 \x01(\t\x12\x12\n\nsuperseded\x18\x03 \x01(\x08\x12\x1a\n\x12supersededEcCardNo\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\")\n\x12RetryParkedRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\"{\n\x0bParkedEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07\x65ventId\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12,\n\x08parkedAt\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x13RetryParkedResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.ecnet.v1.ParkedEvent*g\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x11\n\rNODE_STATE_UP\x10\x01\x12\x13\n\x0fNODE_STATE_DOWN\x10\x02\x12\x16\n\x12NODE_STATE_STOPPED\x10\x03\x32\xba\x05\n\x0c\x41\x64minService\x12\x35\n\x04Ping\x12\x15.ecnet.v1.PingRequest\x1a\x16.ecnet.v1.PingResponse\x12J\n\x0bGetNodeInfo\x12\x1c.ecnet.v1.GetNodeInfoRequest\x1a\x1d.ecnet.v1.GetNodeInfoResponse\x12\x44\n\tListNodes\x12\x1a.ecnet.v1.ListNodesRequest\x1a\x1b.ecnet.v1.ListNodesResponse\x12J\n\x0bListPersons\x12\x1c.ecnet.v1.ListPersonsRequest\x1a\x1d.ecnet.v1.ListPersonsResponse\x12M\n\x0cListChannels\x12\x1d.ecnet.v1.ListChannelsRequest\x1a\x1e.ecnet.v1.ListChannelsResponse\x12P\n\rListTerminals\x12\x1e.ecnet.v1.ListTerminalsRequest\x1a\x1f.ecnet.v1.ListTerminalsResponse\x12M\n\x0cUpdatePerson\x12\x1d.ecnet.v1.UpdatePersonRequest\x1a\x1e.ecnet.v1.UpdatePersonResponse\x12J\n\x0bRetryParked\x12\x1c.ecnet.v1.RetryParkedRequest\x1a\x1d.ecnet.v1.RetryParkedResponse\x12Y\n\x10SetChannelStatus\x12!.ecnet.v1.SetChannelStatusRequest\x1a\".ecnet.v1.SetChannelStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x65\x63net/v1/admin_service.proto\x12\x08\x65\x63net.v1\x1a\x15\x65\x63net/v1/common.proto\x1a!ecnet/v1/federation_service.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\r\n\x0bPingRequest\"\x0e\n\x0cPingResponse\"\x14\n\x12GetNodeInfoRequest\"\xda\x02\n\x13GetNodeInfoResponse\x12 \n\x04role\x18\x01 \x01(\x0e\x32\x12.ecnet.v1.NodeRole\x12\x10\n\x08province\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\ninstanceId\x18\x05 \x01(\t\x12-\n\tstartedAt\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x39\n\x06\x63ounts\x18\x07 \x03(\x0b\x32).ecnet.v1.GetNodeInfoResponse.CountsEntry\x12\x0b\n\x03pid\x18\x08 \x01(\x03\x12\x1a\n\x0cregistration\x18\t \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\ttransport\x18\n \x01(\tB\x04\xe2\x41\x01\x03\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"\xba\x02\n\tNodeEntry\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x14\n\x0cprovinceName\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12\x0f\n\x07version\x18\x04 \x01(\t\x12\x12\n\ninstanceId\x18\x05 \x01(\t\x12\"\n\x05state\x18\x06 \x01(\x0e\x32\x13.ecnet.v1.NodeState\x12\x30\n\x0cregisteredAt\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0flastHeartbeatAt\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rpendingEvents\x18\t \x01(\x03\x12\x17\n\x0f\x61ppliedPosition\x18\n \x01(\x03\x12\x14\n\x0cparkedEvents\x18\x0b \x01(\x03\"\x12\n\x10ListNodesRequest\"7\n\x11ListNodesResponse\x12\"\n\x05nodes\x18\x01 \x03(\x0b\x32\x13.ecnet.v1.NodeEntry\"r\n\x12ListPersonsRequest\x12\x17\n\x0finsuredProvince\x18\x01 \x01(\t\x12\x10\n\x08pageSize\x18\x02 \x01(\x05\x12\x11\n\tpageToken\x18\x03 \x01(\t\x12\x0e\n\x06reveal\x18\x04 \x01(\x08\x12\x0e\n\x06reason\x18\x05 \x01(\t\"O\n\x13ListPersonsResponse\x12!\n\x07persons\x18\x01 \x03(\x0b\x32\x10.ecnet.v1.Person\x12\x15\n\rnextPageToken\x18\x02 \x01(\t\"\x15\n\x13ListChannelsRequest\"X\n\x17SetChannelStatusRequest\x12\x17\n\tchannelId\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06status\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0e\n\x06reason\x18\x03 \x01(\t\"O\n\x18SetChannelStatusResponse\x12\"\n\x07\x63hannel\x18\x01 \x01(\x0b\x32\x11.ecnet.v1.Channel\x12\x0f\n\x07\x63hanged\x18\x02 \x01(\x08\";\n\x14ListChannelsResponse\x12#\n\x08\x63hannels\x18\x01 \x03(\x0b\x32\x11.ecnet.v1.Channel\"M\n\x14ListTerminalsRequest\x12\x10\n\x08province\x18\x01 \x01(\t\x12\x10\n\x08pageSize\x18\x02 \x01(\x05\x12\x11\n\tpageToken\x18\x03 \x01(\t\"U\n\x15ListTerminalsResponse\x12%\n\tterminals\x18\x01 \x03(\x0b\x32\x12.ecnet.v1.Terminal\x12\x15\n\rnextPageToken\x18\x02 \x01(\t\"\xbc\x01\n\x13UpdatePersonRequest\x12\x14\n\x06idType\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x12\n\x04idNo\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x0bnewUserName\x18\x03 \x01(\t\x12\x11\n\tnewIdType\x18\x04 \x01(\t\x12\x0f\n\x07newIdNo\x18\x05 \x01(\t\x12/\n\x0einsuredRegions\x18\x06 \x03(\x0b\x32\x17.ecnet.v1.InsuredRegion\x12\x11\n\trequestId\x18\x07 \x01(\t\"\x8b\x01\n\x14UpdatePersonResponse\x12 \n\x06person\x18\x01 \x01(\x0b\x32\x10.ecnet.v1.Person\x12\x10\n\x08\x65\x63\x43\x61rdNo\x18\x02 \x01(\t\x12\x12\n\nsuperseded\x18\x03 \x01(\x08\x12\x1a\n\x12supersededEcCardNo\x18\x04 \x01(\t\x12\x0f\n\x07version\x18\x05 \x01(\x03\")\n\x12RetryParkedRequest\x12\x13\n\x0b\x64\x65stination\x18\x01 \x01(\t\"{\n\x0bParkedEvent\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12\x0f\n\x07\x65ventId\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12,\n\x08parkedAt\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"<\n\x13RetryParkedResponse\x12%\n\x06\x65vents\x18\x01 \x03(\x0b\x32\x15.ecnet.v1.ParkedEvent\"!\n\x10ListAuditRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\xca\x01\n\x0b\x41uditRecord\x12\x10\n\x08sequence\x18\x01 \x01(\x03\x12&\n\x02\x61t\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0b\n\x03who\x18\x03 \x01(\t\x12\x0c\n\x04peer\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x0f\n\x07subject\x18\x06 \x01(\t\x12\x0f\n\x07outcome\x18\x07 \x01(\t\x12\x0c\n\x04\x63ode\x18\x08 \x01(\x05\x12\x16\n\x0epreviousDigest\x18\t \x01(\t\x12\x0e\n\x06\x64igest\x18\n \x01(\t\";\n\x11ListAuditResponse\x12&\n\x07records\x18\x01 \x03(\x0b\x32\x15.ecnet.v1.AuditRecord\"\x14\n\x12VerifyAuditRequest\"a\n\x13VerifyAuditResponse\x12\x0e\n\x06intact\x18\x01 \x01(\x08\x12\x0f\n\x07records\x18\x02 \x01(\x03\x12\x18\n\x10\x66irstBadSequence\x18\x03 \x01(\x03\x12\x0f\n\x07problem\x18\x04 \x01(\t*g\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x11\n\rNODE_STATE_UP\x10\x01\x12\x13\n\x0fNODE_STATE_DOWN\x10\x02\x12\x16\n\x12NODE_STATE_STOPPED\x10\x03\x32\xcc\x06\n\x0c\x41\x64minService\x12\x35\n\x04Ping\x12\x15.ecnet.v1.PingRequest\x1a\x16.ecnet.v1.PingResponse\x12J\n\x0bGetNodeInfo\x12\x1c.ecnet.v1.GetNodeInfoRequest\x1a\x1d.ecnet.v1.GetNodeInfoResponse\x12\x44\n\tListNodes\x12\x1a.ecnet.v1.ListNodesRequest\x1a\x1b.ecnet.v1.ListNodesResponse\x12J\n\x0bListPersons\x12\x1c.ecnet.v1.ListPersonsRequest\x1a\x1d.ecnet.v1.ListPersonsResponse\x12M\n\x0cListChannels\x12\x1d.ecnet.v1.ListChannelsRequest\x1a\x1e.ecnet.v1.ListChannelsResponse\x12P\n\rListTerminals\x12\x1e.ecnet.v1.ListTerminalsRequest\x1a\x1f.ecnet.v1.ListTerminalsResponse\x12M\n\x0cUpdatePerson\x12\x1d.ecnet.v1.UpdatePersonRequest\x1a\x1e.ecnet.v1.UpdatePersonResponse\x12J\n\x0bRetryParked\x12\x1c.ecnet.v1.RetryParkedRequest\x1a\x1d.ecnet.v1.RetryParkedResponse\x12Y\n\x10SetChannelStatus\x12!.ecnet.v1.SetChannelStatusRequest\x1a\".ecnet.v1.SetChannelStatusResponse\x12\x44\n\tListAudit\x12\x1a.ecnet.v1.ListAuditRequest\x1a\x1b.ecnet.v1.ListAuditResponse\x12J\n\x0bVerifyAudit\x12\x1c.ecnet.v1.VerifyAuditRequest\x1a\x1d.ecnet.v1.VerifyAuditResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,8 +49,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_UPDATEPERSONREQUEST'].fields_by_name['idType']._serialized_options = b'\342A\001\002'
   _globals['_UPDATEPERSONREQUEST'].fields_by_name['idNo']._loaded_options = None
   _globals['_UPDATEPERSONREQUEST'].fields_by_name['idNo']._serialized_options = b'\342A\001\002'
-  _globals['_NODESTATE']._serialized_start=2111
-  _globals['_NODESTATE']._serialized_end=2214
+  _globals['_NODESTATE']._serialized_start=2565
+  _globals['_NODESTATE']._serialized_end=2668
   _globals['_PINGREQUEST']._serialized_start=166
   _globals['_PINGREQUEST']._serialized_end=179
   _globals['_PINGRESPONSE']._serialized_start=181
@@ -68,31 +68,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTNODESRESPONSE']._serialized_start=905
   _globals['_LISTNODESRESPONSE']._serialized_end=960
   _globals['_LISTPERSONSREQUEST']._serialized_start=962
-  _globals['_LISTPERSONSREQUEST']._serialized_end=1044
-  _globals['_LISTPERSONSRESPONSE']._serialized_start=1046
-  _globals['_LISTPERSONSRESPONSE']._serialized_end=1125
-  _globals['_LISTCHANNELSREQUEST']._serialized_start=1127
-  _globals['_LISTCHANNELSREQUEST']._serialized_end=1148
-  _globals['_SETCHANNELSTATUSREQUEST']._serialized_start=1150
-  _globals['_SETCHANNELSTATUSREQUEST']._serialized_end=1238
-  _globals['_SETCHANNELSTATUSRESPONSE']._serialized_start=1240
-  _globals['_SETCHANNELSTATUSRESPONSE']._serialized_end=1319
-  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1321
-  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1380
-  _globals['_LISTTERMINALSREQUEST']._serialized_start=1382
-  _globals['_LISTTERMINALSREQUEST']._serialized_end=1459
-  _globals['_LISTTERMINALSRESPONSE']._serialized_start=1461
-  _globals['_LISTTERMINALSRESPONSE']._serialized_end=1546
-  _globals['_UPDATEPERSONREQUEST']._serialized_start=1549
-  _globals['_UPDATEPERSONREQUEST']._serialized_end=1737
-  _globals['_UPDATEPERSONRESPONSE']._serialized_start=1740
-  _globals['_UPDATEPERSONRESPONSE']._serialized_end=1879
-  _globals['_RETRYPARKEDREQUEST']._serialized_start=1881
-  _globals['_RETRYPARKEDREQUEST']._serialized_end=1922
-  _globals['_PARKEDEVENT']._serialized_start=1924
-  _globals['_PARKEDEVENT']._serialized_end=2047
-  _globals['_RETRYPARKEDRESPONSE']._serialized_start=2049
-  _globals['_RETRYPARKEDRESPONSE']._serialized_end=2109
-  _globals['_ADMINSERVICE']._serialized_start=2217
-  _globals['_ADMINSERVICE']._serialized_end=2915
+  _globals['_LISTPERSONSREQUEST']._serialized_end=1076
+  _globals['_LISTPERSONSRESPONSE']._serialized_start=1078
+  _globals['_LISTPERSONSRESPONSE']._serialized_end=1157
+  _globals['_LISTCHANNELSREQUEST']._serialized_start=1159
+  _globals['_LISTCHANNELSREQUEST']._serialized_end=1180
+  _globals['_SETCHANNELSTATUSREQUEST']._serialized_start=1182
+  _globals['_SETCHANNELSTATUSREQUEST']._serialized_end=1270
+  _globals['_SETCHANNELSTATUSRESPONSE']._serialized_start=1272
+  _globals['_SETCHANNELSTATUSRESPONSE']._serialized_end=1351
+  _globals['_LISTCHANNELSRESPONSE']._serialized_start=1353
+  _globals['_LISTCHANNELSRESPONSE']._serialized_end=1412
+  _globals['_LISTTERMINALSREQUEST']._serialized_start=1414
+  _globals['_LISTTERMINALSREQUEST']._serialized_end=1491
+  _globals['_LISTTERMINALSRESPONSE']._serialized_start=1493
+  _globals['_LISTTERMINALSRESPONSE']._serialized_end=1578
+  _globals['_UPDATEPERSONREQUEST']._serialized_start=1581
+  _globals['_UPDATEPERSONREQUEST']._serialized_end=1769
+  _globals['_UPDATEPERSONRESPONSE']._serialized_start=1772
+  _globals['_UPDATEPERSONRESPONSE']._serialized_end=1911
+  _globals['_RETRYPARKEDREQUEST']._serialized_start=1913
+  _globals['_RETRYPARKEDREQUEST']._serialized_end=1954
+  _globals['_PARKEDEVENT']._serialized_start=1956
+  _globals['_PARKEDEVENT']._serialized_end=2079
+  _globals['_RETRYPARKEDRESPONSE']._serialized_start=2081
+  _globals['_RETRYPARKEDRESPONSE']._serialized_end=2141
+  _globals['_LISTAUDITREQUEST']._serialized_start=2143
+  _globals['_LISTAUDITREQUEST']._serialized_end=2176
+  _globals['_AUDITRECORD']._serialized_start=2179
+  _globals['_AUDITRECORD']._serialized_end=2381
+  _globals['_LISTAUDITRESPONSE']._serialized_start=2383
+  _globals['_LISTAUDITRESPONSE']._serialized_end=2442
+  _globals['_VERIFYAUDITREQUEST']._serialized_start=2444
+  _globals['_VERIFYAUDITREQUEST']._serialized_end=2464
+  _globals['_VERIFYAUDITRESPONSE']._serialized_start=2466
+  _globals['_VERIFYAUDITRESPONSE']._serialized_end=2563
+  _globals['_ADMINSERVICE']._serialized_start=2671
+  _globals['_ADMINSERVICE']._serialized_end=3515
 # @@protoc_insertion_point(module_scope)

@@ -104,14 +104,18 @@ class ListNodesResponse(_message.Message):
     def __init__(self, nodes: _Optional[_Iterable[_Union[NodeEntry, _Mapping]]] = ...) -> None: ...
 
 class ListPersonsRequest(_message.Message):
-    __slots__ = ("insuredProvince", "pageSize", "pageToken")
+    __slots__ = ("insuredProvince", "pageSize", "pageToken", "reveal", "reason")
     INSUREDPROVINCE_FIELD_NUMBER: _ClassVar[int]
     PAGESIZE_FIELD_NUMBER: _ClassVar[int]
     PAGETOKEN_FIELD_NUMBER: _ClassVar[int]
+    REVEAL_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     insuredProvince: str
     pageSize: int
     pageToken: str
-    def __init__(self, insuredProvince: _Optional[str] = ..., pageSize: _Optional[int] = ..., pageToken: _Optional[str] = ...) -> None: ...
+    reveal: bool
+    reason: str
+    def __init__(self, insuredProvince: _Optional[str] = ..., pageSize: _Optional[int] = ..., pageToken: _Optional[str] = ..., reveal: _Optional[bool] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ListPersonsResponse(_message.Message):
     __slots__ = ("persons", "nextPageToken")
@@ -224,3 +228,55 @@ class RetryParkedResponse(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[ParkedEvent]
     def __init__(self, events: _Optional[_Iterable[_Union[ParkedEvent, _Mapping]]] = ...) -> None: ...
+
+class ListAuditRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class AuditRecord(_message.Message):
+    __slots__ = ("sequence", "at", "who", "peer", "method", "subject", "outcome", "code", "previousDigest", "digest")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    WHO_FIELD_NUMBER: _ClassVar[int]
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUSDIGEST_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    at: _timestamp_pb2.Timestamp
+    who: str
+    peer: str
+    method: str
+    subject: str
+    outcome: str
+    code: int
+    previousDigest: str
+    digest: str
+    def __init__(self, sequence: _Optional[int] = ..., at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., who: _Optional[str] = ..., peer: _Optional[str] = ..., method: _Optional[str] = ..., subject: _Optional[str] = ..., outcome: _Optional[str] = ..., code: _Optional[int] = ..., previousDigest: _Optional[str] = ..., digest: _Optional[str] = ...) -> None: ...
+
+class ListAuditResponse(_message.Message):
+    __slots__ = ("records",)
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[AuditRecord]
+    def __init__(self, records: _Optional[_Iterable[_Union[AuditRecord, _Mapping]]] = ...) -> None: ...
+
+class VerifyAuditRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class VerifyAuditResponse(_message.Message):
+    __slots__ = ("intact", "records", "firstBadSequence", "problem")
+    INTACT_FIELD_NUMBER: _ClassVar[int]
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    FIRSTBADSEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    PROBLEM_FIELD_NUMBER: _ClassVar[int]
+    intact: bool
+    records: int
+    firstBadSequence: int
+    problem: str
+    def __init__(self, intact: _Optional[bool] = ..., records: _Optional[int] = ..., firstBadSequence: _Optional[int] = ..., problem: _Optional[str] = ...) -> None: ...

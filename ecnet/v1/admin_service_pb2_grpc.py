@@ -28,8 +28,11 @@ if _version_not_supported:
 class AdminServiceStub:
     """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
     status everywhere. The directory, registry, channel and terminal calls are served
-    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
-    node. No metadata is needed (the management center is trusted until mutual TLS).
+    by national only (a province answers -5); Ping, GetNodeInfo, RetryParked and the
+    audit log by every node. Every method checks the caller's role, read from its
+    operator certificate (ecnet://operator/ROLE/NAME; ecnet://operator/NAME is the
+    national administrator): -4 (PERMISSION_DENIED) for a role not allowed. Every call is
+    written to the node's audit log.
     """
 
     def __init__(self, channel):
@@ -83,13 +86,26 @@ class AdminServiceStub:
                 request_serializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusResponse.FromString,
                 _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/ecnet.v1.AdminService/ListAudit',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
+        self.VerifyAudit = channel.unary_unary(
+                '/ecnet.v1.AdminService/VerifyAudit',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
     """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
     status everywhere. The directory, registry, channel and terminal calls are served
-    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
-    node. No metadata is needed (the management center is trusted until mutual TLS).
+    by national only (a province answers -5); Ping, GetNodeInfo, RetryParked and the
+    audit log by every node. Every method checks the caller's role, read from its
+    operator certificate (ecnet://operator/ROLE/NAME; ecnet://operator/NAME is the
+    national administrator): -4 (PERMISSION_DENIED) for a role not allowed. Every call is
+    written to the node's audit log.
     """
 
     def Ping(self, request, context):
@@ -117,6 +133,10 @@ class AdminServiceServicer:
         """Sample persons of the base registry, for trying the flows (national), in pages.
         -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
         (any token that is not an earlier nextPageToken: too long, not digits, negative).
+        Names, id numbers and phone numbers are masked (杨*雪, 441426********3706) for every
+        role; an administrator or auditor sees them unmasked with reveal and a reason, and
+        that view is audited (-2 reveal without a reason, -4 for another role). A province
+        operator lists the persons insured in its province only (-4 for another).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -164,6 +184,24 @@ class AdminServiceServicer:
         -4) and in every province as soon as the change is delivered to it (QR display: -4);
         "approved" lifts it. Codes displayed before live out their minute. The official
         channel cannot be suspended (-2); an unknown channel is 500012.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """The newest records of this node's audit log (administrator, auditor): who called
+        what from where and the outcome, id numbers masked, each with the SM3 digest of the
+        one before.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyAudit(self, request, context):
+        """Checks this node's audit log from its first record: each record's digest, the chain
+        of digests, no sequence missing, the last record the one the node wrote last
+        (administrator, auditor).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -217,6 +255,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusResponse.SerializeToString,
             ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ListAuditRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.ListAuditResponse.SerializeToString,
+            ),
+            'VerifyAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAudit,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'ecnet.v1.AdminService', rpc_method_handlers)
@@ -228,8 +276,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
 class AdminService:
     """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
     status everywhere. The directory, registry, channel and terminal calls are served
-    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
-    node. No metadata is needed (the management center is trusted until mutual TLS).
+    by national only (a province answers -5); Ping, GetNodeInfo, RetryParked and the
+    audit log by every node. Every method checks the caller's role, read from its
+    operator certificate (ecnet://operator/ROLE/NAME; ecnet://operator/NAME is the
+    national administrator): -4 (PERMISSION_DENIED) for a role not allowed. Every call is
+    written to the node's audit log.
     """
 
     @staticmethod
@@ -465,6 +516,60 @@ class AdminService:
             '/ecnet.v1.AdminService/SetChannelStatus',
             ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusRequest.SerializeToString,
             ecnet_dot_v1_dot_admin__service__pb2.SetChannelStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/ListAudit',
+            ecnet_dot_v1_dot_admin__service__pb2.ListAuditRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.ListAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/VerifyAudit',
+            ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -29,8 +29,11 @@ GRPC_VERSION: str
 class AdminServiceStub:
     """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
     status everywhere. The directory, registry, channel and terminal calls are served
-    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
-    node. No metadata is needed (the management center is trusted until mutual TLS).
+    by national only (a province answers -5); Ping, GetNodeInfo, RetryParked and the
+    audit log by every node. Every method checks the caller's role, read from its
+    operator certificate (ecnet://operator/ROLE/NAME; ecnet://operator/NAME is the
+    national administrator): -4 (PERMISSION_DENIED) for a role not allowed. Every call is
+    written to the node's audit log.
     """
 
     @_typing.overload
@@ -47,6 +50,10 @@ class AdminServiceStub:
     """Sample persons of the base registry, for trying the flows (national), in pages.
     -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
     (any token that is not an earlier nextPageToken: too long, not digits, negative).
+    Names, id numbers and phone numbers are masked (杨*雪, 441426********3706) for every
+    role; an administrator or auditor sees them unmasked with reveal and a reason, and
+    that view is audited (-2 reveal without a reason, -4 for another role). A province
+    operator lists the persons insured in its province only (-4 for another).
     """
     ListChannels: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListChannelsRequest, _admin_service_pb2.ListChannelsResponse]
     """Every channel registered with the national platform and its status (national)."""
@@ -74,13 +81,26 @@ class AdminServiceStub:
     "approved" lifts it. Codes displayed before live out their minute. The official
     channel cannot be suspended (-2); an unknown channel is 500012.
     """
+    ListAudit: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListAuditRequest, _admin_service_pb2.ListAuditResponse]
+    """The newest records of this node's audit log (administrator, auditor): who called
+    what from where and the outcome, id numbers masked, each with the SM3 digest of the
+    one before.
+    """
+    VerifyAudit: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.VerifyAuditRequest, _admin_service_pb2.VerifyAuditResponse]
+    """Checks this node's audit log from its first record: each record's digest, the chain
+    of digests, no sequence missing, the last record the one the node wrote last
+    (administrator, auditor).
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
     """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
     status everywhere. The directory, registry, channel and terminal calls are served
-    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
-    node. No metadata is needed (the management center is trusted until mutual TLS).
+    by national only (a province answers -5); Ping, GetNodeInfo, RetryParked and the
+    audit log by every node. Every method checks the caller's role, read from its
+    operator certificate (ecnet://operator/ROLE/NAME; ecnet://operator/NAME is the
+    national administrator): -4 (PERMISSION_DENIED) for a role not allowed. Every call is
+    written to the node's audit log.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -94,6 +114,10 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Sample persons of the base registry, for trying the flows (national), in pages.
     -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
     (any token that is not an earlier nextPageToken: too long, not digits, negative).
+    Names, id numbers and phone numbers are masked (杨*雪, 441426********3706) for every
+    role; an administrator or auditor sees them unmasked with reveal and a reason, and
+    that view is audited (-2 reveal without a reason, -4 for another role). A province
+    operator lists the persons insured in its province only (-4 for another).
     """
     ListChannels: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListChannelsRequest, _admin_service_pb2.ListChannelsResponse]  # type: ignore[assignment]
     """Every channel registered with the national platform and its status (national)."""
@@ -121,12 +145,25 @@ class AdminServiceAsyncStub(AdminServiceStub):
     "approved" lifts it. Codes displayed before live out their minute. The official
     channel cannot be suspended (-2); an unknown channel is 500012.
     """
+    ListAudit: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListAuditRequest, _admin_service_pb2.ListAuditResponse]  # type: ignore[assignment]
+    """The newest records of this node's audit log (administrator, auditor): who called
+    what from where and the outcome, id numbers masked, each with the SM3 digest of the
+    one before.
+    """
+    VerifyAudit: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.VerifyAuditRequest, _admin_service_pb2.VerifyAuditResponse]  # type: ignore[assignment]
+    """Checks this node's audit log from its first record: each record's digest, the chain
+    of digests, no sequence missing, the last record the one the node wrote last
+    (administrator, auditor).
+    """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     """The management center (电子凭证管理中心, 5.2.1) at national, and each node's own
     status everywhere. The directory, registry, channel and terminal calls are served
-    by national only (a province answers -5); Ping, GetNodeInfo and RetryParked by every
-    node. No metadata is needed (the management center is trusted until mutual TLS).
+    by national only (a province answers -5); Ping, GetNodeInfo, RetryParked and the
+    audit log by every node. Every method checks the caller's role, read from its
+    operator certificate (ecnet://operator/ROLE/NAME; ecnet://operator/NAME is the
+    national administrator): -4 (PERMISSION_DENIED) for a role not allowed. Every call is
+    written to the node's audit log.
     """
 
     @_abc_1.abstractmethod
@@ -162,6 +199,10 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """Sample persons of the base registry, for trying the flows (national), in pages.
         -2 insuredProvince not 2 digits, a negative pageSize, a pageToken not issued here
         (any token that is not an earlier nextPageToken: too long, not digits, negative).
+        Names, id numbers and phone numbers are masked (杨*雪, 441426********3706) for every
+        role; an administrator or auditor sees them unmasked with reveal and a reason, and
+        that view is audited (-2 reveal without a reason, -4 for another role). A province
+        operator lists the persons insured in its province only (-4 for another).
         """
 
     @_abc_1.abstractmethod
@@ -218,6 +259,28 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         -4) and in every province as soon as the change is delivered to it (QR display: -4);
         "approved" lifts it. Codes displayed before live out their minute. The official
         channel cannot be suspended (-2); an unknown channel is 500012.
+        """
+
+    @_abc_1.abstractmethod
+    def ListAudit(
+        self,
+        request: _admin_service_pb2.ListAuditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ListAuditResponse, _abc.Awaitable[_admin_service_pb2.ListAuditResponse]]:
+        """The newest records of this node's audit log (administrator, auditor): who called
+        what from where and the outcome, id numbers masked, each with the SM3 digest of the
+        one before.
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyAudit(
+        self,
+        request: _admin_service_pb2.VerifyAuditRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.VerifyAuditResponse, _abc.Awaitable[_admin_service_pb2.VerifyAuditResponse]]:
+        """Checks this node's audit log from its first record: each record's digest, the chain
+        of digests, no sequence missing, the last record the one the node wrote last
+        (administrator, auditor).
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

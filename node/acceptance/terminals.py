@@ -103,6 +103,19 @@ class TerminalRegistry:
             500100, f"terminal {terminal_id} is bound to institution {bound}, not to orgId {org_id}"
         )
 
+    async def org_of(self, terminal_id: str) -> str | None:
+        """The orgId a terminal of this province is bound to; None when it is not
+        registered here (asking national again at most every ``terminal_miss_refresh``)."""
+        if len(terminal_id) != TERMINAL_ID_LENGTH or not terminal_id.isdigit():
+            return None
+        org_of = self._org_of
+        if org_of is None:
+            org_of = await self._first_load()
+        bound = org_of.get(terminal_id)
+        if bound is None and time.monotonic() - self._tried_at >= self.miss_refresh:
+            bound = (await self._sync()).get(terminal_id)
+        return bound
+
     async def _first_load(self) -> dict[str, str]:
         async with self._lock:
             if self._org_of is not None:

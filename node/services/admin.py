@@ -1,9 +1,14 @@
 """AdminService: each node's own status everywhere; the management center at national.
 
-``Ping``, ``GetNodeInfo`` and ``RetryParked`` are served by every node
+``Ping``, ``GetNodeInfo``, ``RetryParked`` and the audit log are served by every node
 (:class:`AdminServicer`); the directory, registry listings, channel control and registry
 changes by national (:class:`NationalAdminServicer`). At a province those answer -5
 (:class:`ProvincialAdminServicer`).
+
+Which role may call each method is decided before the handler (``node.services.access``,
+``ADMIN_ROLES``); the handlers narrow a province operator to its province and mask
+personal data (``ListPersons``: unmasked only for an administrator or auditor who gives
+a reason, which the call's audit record keeps).
 """
 
 from __future__ import annotations
@@ -18,10 +23,13 @@ from ecnet.v1 import admin_service_pb2_grpc, common_pb2
 from federation.delivery import Delivery
 from federation.directory import Directory
 from node.clock import timestamp
+from node.domain.masking import mask_id_no, mask_name, mask_phone
 from node.domain.regions import is_province, province_name
 from node.errors import EcError, invalid
-from node.interceptor import current_caller
+from node.interceptor import audit_note, current_caller
+from node.services.access import ADMIN, AUDITOR, Access
 from node.services.identity import NodeIdentity
+from node.storage.audit import AuditRecord, q_audit_tail, q_audit_verify
 from node.storage.db import RoleStore
 from node.storage.national import ChannelRow, NationalStore
 from node.storage.outbox import UPLINK_LANE, Parked
@@ -34,6 +42,7 @@ from node.wire.voucher import person_pb
 __all__ = ["AdminServicer", "NationalAdminServicer", "ProvincialAdminServicer"]
 
 MAX_PAGE = 1000
+REASON_MAX = 200
 _NODE_STATE = {
     "up": pb.NODE_STATE_UP,
     "down": pb.NODE_STATE_DOWN,
@@ -91,6 +100,42 @@ def _channel(c: ChannelRow) -> common_pb2.Channel:
     return msg
 
 
+def _masked(p: common_pb2.Person) -> common_pb2.Person:
+    p.userName = mask_name(p.userName)
+    p.idNo = mask_id_no(p.idNo)
+    p.phone = mask_phone(p.phone)
+    return p
+
+
+def _record_pb(r: AuditRecord) -> pb.AuditRecord:
+    return pb.AuditRecord(
+        sequence=r.seq,
+        at=timestamp(r.at),
+        who=r.who,
+        peer=r.peer,
+        method=r.method,
+        subject=r.subject,
+        outcome=r.outcome,
+        code=r.code,
+        previousDigest=r.prev_digest,
+        digest=r.digest,
+    )
+
+
+def _scoped(asked: str, scope: str, field: str, what: str) -> str:
+    """The province a listing is of: ``asked``, limited to ``scope`` (a province operator's
+    or node's own province; "" for no limit): -4 for another province."""
+    if not scope:
+        return asked
+    if asked and asked != scope:
+        raise EcError(
+            -4,
+            f"{current_caller().describe()} may list {what} of province {scope} only, not "
+            f"{field} {asked}",
+        )
+    return scope
+
+
 def _parked_pb(requeued: list[Parked]) -> pb.RetryParkedResponse:
     return pb.RetryParkedResponse(
         events=[
@@ -116,12 +161,39 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         identity: NodeIdentity,
         store: RoleStore,
         lanes: Delivery,
+        access: Access,
         registration: Callable[[], str] = lambda: "",
     ) -> None:
         self.identity = identity
         self.store = store
         self.lanes = lanes
+        self.access = access
         self.registration = registration
+
+    async def ListAudit(
+        self,
+        request: pb.ListAuditRequest,
+        context: grpc.aio.ServicerContext[pb.ListAuditRequest, pb.ListAuditResponse],
+    ) -> pb.ListAuditResponse:
+        """The newest records of this node's audit log, oldest first."""
+        if request.limit < 0:
+            raise invalid("limit must not be negative", field="limit")
+        rows = await self.store.db.read(q_audit_tail, _page(request.limit))
+        return pb.ListAuditResponse(records=[_record_pb(r) for r in rows])
+
+    async def VerifyAudit(
+        self,
+        request: pb.VerifyAuditRequest,
+        context: grpc.aio.ServicerContext[pb.VerifyAuditRequest, pb.VerifyAuditResponse],
+    ) -> pb.VerifyAuditResponse:
+        """The chain of this node's audit log checked from its first record."""
+        check = await self.store.db.read(q_audit_verify)
+        return pb.VerifyAuditResponse(
+            intact=check.intact,
+            records=check.records,
+            firstBadSequence=check.first_bad,
+            problem=check.problem,
+        )
 
     async def Ping(
         self,
@@ -174,8 +246,9 @@ class NationalAdminServicer(AdminServicer):
         delivery: Delivery,
         directory: Directory,
         lifecycle: Lifecycle,
+        access: Access,
     ) -> None:
-        super().__init__(identity, store, delivery)
+        super().__init__(identity, store, delivery, access)
         self.national = store
         self.delivery = delivery
         self.directory = directory
@@ -217,13 +290,42 @@ class NationalAdminServicer(AdminServicer):
         request: pb.ListPersonsRequest,
         context: grpc.aio.ServicerContext[pb.ListPersonsRequest, pb.ListPersonsResponse],
     ) -> pb.ListPersonsResponse:
+        """Persons of the registry, masked; unmasked (``reveal``) only for an administrator
+        or auditor with a reason, noted in the call's audit record."""
         province = request.insuredProvince
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"insuredProvince {province!r} is not a 2-digit province code")
+        caller = current_caller()
+        province = _scoped(province, self.access.scope(caller), "insuredProvince", "persons")
+        reason = request.reason.strip()
+        if request.reveal:
+            duty = self.access.duty(caller)
+            if duty not in (ADMIN, AUDITOR):
+                raise EcError(
+                    -4,
+                    f"{caller.describe()} (role {duty or 'none'}) sees persons masked only: "
+                    "an administrator or auditor may reveal them, with a reason",
+                )
+            if not reason:
+                raise invalid(
+                    "reveal needs a reason: say why the names and id numbers are needed "
+                    "(it is kept in the audit log)",
+                    field="reason",
+                )
+            if len(reason) > REASON_MAX:
+                raise invalid(
+                    f"reason has {len(reason)} characters; at most {REASON_MAX} are allowed",
+                    field="reason",
+                )
         limit = _page(request.pageSize)
         rows = await self.national.list_persons(province, limit, _token_int(request.pageToken))
         token = str(rows[-1].person_id) if len(rows) == limit else ""
-        return pb.ListPersonsResponse(persons=[person_pb(r) for r in rows], nextPageToken=token)
+        persons = [person_pb(r) for r in rows]
+        if request.reveal:
+            audit_note(f"revealed {len(persons)} person(s) unmasked")
+        else:
+            persons = [_masked(p) for p in persons]
+        return pb.ListPersonsResponse(persons=persons, nextPageToken=token)
 
     async def ListChannels(
         self,
@@ -252,6 +354,7 @@ class NationalAdminServicer(AdminServicer):
         province = request.province
         if province and not (len(province) == 2 and province.isdigit()):
             raise invalid(f"province {province!r} is not a 2-digit province code")
+        province = _scoped(province, self.access.scope(current_caller()), "province", "terminals")
         token = _token_terminal(request.pageToken)
         limit = _page(request.pageSize, 100)
         rows = await self.national.list_terminals(province, limit, token)
@@ -288,8 +391,9 @@ class NationalAdminServicer(AdminServicer):
             request.newIdNo,
             tuple(Region(r.insuOrg, r.insuType) for r in request.insuredRegions),
         )
+        caller = current_caller()
         r = await update_person(
-            self.lifecycle, current_caller().describe(), change, request.requestId
+            self.lifecycle, caller.describe(), change, request.requestId, self.access.scope(caller)
         )
         return pb.UpdatePersonResponse(
             person=person_pb(r.person),

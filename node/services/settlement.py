@@ -1,5 +1,10 @@
 """SettlementService: a thin adapter from gRPC to :mod:`node.settlement` (provincial
-nodes only; failures as a gRPC status with the C.4 code in ``ErrorInfo``)."""
+nodes only; failures as a gRPC status with the C.4 code in ``ErrorInfo``).
+
+A settlement, its reversal, the notices and the day's listings answer only those
+:class:`~node.services.access.Holders` allows: the institution that made it (the orgId
+of the calling terminal), the insured province's node, an operator with a role (-4 for
+anyone else)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
 from node.domain.idno import ID_TYPES
 from node.errors import Problems, invalid
+from node.interceptor import current_caller
+from node.services.access import Holders
 from node.settlement.core import Settlements
 from node.settlement.wire import (
     day_row_to_proto,
@@ -22,8 +29,9 @@ __all__ = ["SettlementServicer"]
 
 
 class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
-    def __init__(self, settlements: Settlements) -> None:
+    def __init__(self, settlements: Settlements, holders: Holders) -> None:
         self.settlements = settlements
+        self.holders = holders
 
     async def Settle(
         self,
@@ -40,6 +48,14 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
     ) -> pb.ReverseResponse:
         if not request.settlementId:
             raise invalid("settlementId is required", field="settlementId")
+        held = await self.settlements.get(request.settlementId)
+        await self.holders.check(
+            current_caller(),
+            f"settlement {held.settlement_id}",
+            held.org_id,
+            held.insu_org[:2],
+            write=True,
+        )
         row = await self.settlements.reverse(request.settlementId, request.orgId, request.requestId)
         return pb.ReverseResponse(settlement=settlement_to_proto(row))
 
@@ -49,6 +65,9 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
         context: grpc.aio.ServicerContext[pb.GetSettlementRequest, pb.GetSettlementResponse],
     ) -> pb.GetSettlementResponse:
         row = await self.settlements.get(request.settlementId)
+        await self.holders.check(
+            current_caller(), f"settlement {row.settlement_id}", row.org_id, row.insu_org[:2]
+        )
         return pb.GetSettlementResponse(settlement=settlement_to_proto(row))
 
     async def ListNotices(
@@ -62,6 +81,10 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
             p.wrong("idType", f"{request.idType!r} is not a code of {types}")
         p.require("idNo", request.idNo, hint="the id number of the person whose notices to list")
         p.check()
+        # Notices are the insured province's own records of a person: no institution's.
+        await self.holders.check(
+            current_caller(), "the notices of a person", "", self.settlements.province
+        )
         limit = request.limit if 0 < request.limit <= 500 else 50
         received = await self.settlements.notices(request.idType, request.idNo, limit)
         return pb.ListNoticesResponse(
@@ -75,6 +98,12 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
             pb.ListDaySettlementsRequest, pb.ListDaySettlementsResponse
         ],
     ) -> pb.ListDaySettlementsResponse:
+        await self.holders.check(
+            current_caller(),
+            f"the day's settlements of institution {request.orgId}",
+            request.orgId,
+            self.settlements.province,
+        )
         page = await self.settlements.day_settlements(
             request.orgId, request.date, request.pageSize, request.pageToken
         )
@@ -89,6 +118,12 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
         request: pb.GetDayStatementRequest,
         context: grpc.aio.ServicerContext[pb.GetDayStatementRequest, pb.GetDayStatementResponse],
     ) -> pb.GetDayStatementResponse:
+        what = (
+            f"the day's statement of institution {request.orgId}"
+            if request.orgId
+            else "the day's statement of the province"
+        )
+        await self.holders.check(current_caller(), what, request.orgId, self.settlements.province)
         whole, institutions = await self.settlements.day_statement(request.orgId, request.date)
         return pb.GetDayStatementResponse(
             statement=statement_to_proto(whole),

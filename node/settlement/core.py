@@ -284,7 +284,13 @@ class Settlements:
             raise EcError(
                 500014, f"no settlement {settlement_id!r} was made at province {self.province}"
             )
-        if org_id and org_id != row.org_id:
+        if not org_id:
+            raise EcError(
+                500098,
+                f"orgId is required to reverse settlement {settlement_id}: the institution "
+                "that made it (only it may reverse it)",
+            )
+        if org_id != row.org_id:
             raise EcError(
                 -4,
                 f"settlement {settlement_id} was made by institution {row.org_id}; only it may "
@@ -397,7 +403,7 @@ class Settlements:
             reverse_here_tx,
             req.settlementId,
             self.province,
-            "",
+            None,  # routed by the serving province, which checked the institution
             req.servingProvince,
             req.requestId,
             self.clock.now_ms(),

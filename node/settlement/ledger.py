@@ -446,7 +446,7 @@ def reverse_here_tx(
     conn: sqlite3.Connection,
     settlement_id: str,
     province: str,
-    org_id: str,
+    org_id: str | None,
     serving: str,
     request_id: str,
     now_ms: int,
@@ -454,11 +454,12 @@ def reverse_here_tx(
 ) -> SettlementRow | EcError:
     """Reverse a settlement this province settled (``local`` or ``insured``): the
     account and the year's accumulators restored, once. Reversing a reversed one
-    answers it again. ``org_id`` (when given) and ``serving`` must be the settlement's."""
+    answers it again. ``org_id`` must be the settlement's (None only for a reversal
+    routed from the serving province, which checked it), and ``serving`` too."""
     row = q_get_settlement(conn, settlement_id)
     if row is None or row.kind == "serving" or row.serving_province != serving:
         return _unknown(settlement_id, province)
-    if org_id and org_id != row.org_id:
+    if org_id is not None and org_id != row.org_id:
         return EcError(
             -4,
             f"settlement {settlement_id} was made by institution {row.org_id}; only it may "

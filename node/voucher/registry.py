@@ -60,10 +60,22 @@ def _new_values(upd: PersonUpdate) -> tuple[str, str, str, tuple[RegionRow, ...]
     return name, (new_type if upd.new_id_type or upd.new_id_no else ""), new_no, tuple(regions)
 
 
+def _within(province: str, regions: list[str], what: str) -> None:
+    outside = sorted({r for r in regions if r[:2] != province})
+    if outside:
+        raise EcError(
+            -4,
+            f"the operator of province {province} changes only persons insured in it; this "
+            f"person {what} {', '.join(outside)}",
+        )
+
+
 async def update_person(
-    lc: Lifecycle, caller: str, upd: PersonUpdate, request_id: str = ""
+    lc: Lifecycle, caller: str, upd: PersonUpdate, request_id: str = "", province: str = ""
 ) -> UpdateResult:
-    """Apply a registry change; supersede or re-version the voucher as 4.4 requires."""
+    """Apply a registry change; supersede or re-version the voucher as 4.4 requires.
+    ``province``: the caller is the operator of that province only: the person must be
+    insured there alone, and stay so (-4 otherwise)."""
     cur = parse_identity("", upd.id_type, upd.id_no, need_name=False)
     name, new_type, new_no, regions = _new_values(upd)
     now = lc.now_ms()
@@ -77,6 +89,9 @@ async def update_person(
         before = q.q_person(conn, cur.id_type, cur.id_no)
         if before is None:
             raise EcError(500050, "no person with this id type and id number in the base registry")
+        if province:
+            _within(province, [r.insu_org for r in before.insured], "is insured in")
+            _within(province, [r.insu_org for r in regions], "would be insured in")
         after_ident = (name or before.user_name, new_type or before.id_type, new_no or before.id_no)
         identity_changed = after_ident != (before.user_name, before.id_type, before.id_no)
         if after_ident[1:] != (before.id_type, before.id_no):

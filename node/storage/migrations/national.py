@@ -258,3 +258,9 @@ def m010_secrets_at_rest(db: sqlite_utils.Database) -> None:
             WHERE face_template IS NOT NULL;
         """,
     )
+
+
+@MIGRATIONS()
+def m011_audit_log(db: sqlite_utils.Database) -> None:
+    """The append-only audit log (``node.storage.audit``)."""
+    shared.create_audit_log(db)

@@ -365,3 +365,9 @@ def m013_secrets_at_rest(db: sqlite_utils.Database) -> None:
         UPDATE voucher_cache SET auths_version = version;
         """,
     )
+
+
+@MIGRATIONS()
+def m014_audit_log(db: sqlite_utils.Database) -> None:
+    """The append-only audit log (``node.storage.audit``)."""
+    shared.create_audit_log(db)

@@ -15,7 +15,13 @@ import sqlite_utils
 
 from node.storage.db import run_script
 
-__all__ = ["create_outbox", "add_outbox_parking", "create_inbox_position", "add_inbox_epoch"]
+__all__ = [
+    "create_outbox",
+    "add_outbox_parking",
+    "create_inbox_position",
+    "add_inbox_epoch",
+    "create_audit_log",
+]
 
 
 def create_outbox(db: sqlite_utils.Database) -> None:
@@ -105,3 +111,32 @@ def add_inbox_epoch(db: sqlite_utils.Database) -> None:
     """The epoch of the sender's outbox that each origin's position counts in, '' until
     a batch names one (national m006, provincial m007; ``node.storage.outbox``)."""
     run_script(db, "ALTER TABLE inbox_position ADD COLUMN epoch TEXT NOT NULL DEFAULT '';")
+
+
+def create_audit_log(db: sqlite_utils.Database) -> None:
+    """The append-only audit log (national m011, provincial m014; the chain and its
+    check are in :mod:`node.storage.audit`). The triggers refuse an UPDATE or a DELETE
+    from the program; someone who edits the file around them is found by the chain of
+    SM3 digests (``ecnet audit verify``)."""
+    run_script(
+        db,
+        """
+        CREATE TABLE audit_log (
+            -- From 1, without gaps: a missing number is a record removed.
+            seq         INTEGER PRIMARY KEY,
+            at          INTEGER NOT NULL,  -- ms since the epoch
+            who         TEXT NOT NULL,     -- the verified identity (ecnet://…)
+            peer        TEXT NOT NULL,     -- the gRPC peer address
+            method      TEXT NOT NULL,
+            subject     TEXT NOT NULL,     -- request fields, id numbers masked
+            outcome     TEXT NOT NULL,     -- OK or the gRPC status
+            code        INTEGER NOT NULL,  -- the C.4 code answered (0: OK)
+            prev_digest TEXT NOT NULL,     -- SM3 (hex) of the record before
+            digest      TEXT NOT NULL      -- SM3 (hex) of this record and prev_digest
+        );
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """,
+    )

@@ -1,0 +1,258 @@
+"""``ecnet operators`` and ``ecnet audit``: the management center's people and what the
+nodes recorded of them.
+
+``operators add NAME --role ROLE`` issues an operator certificate from the nation's CA
+(``ecnet://operator/ROLE/NAME``) into ``DIR/pki/operators/NAME.{crt,key}``; the other
+commands call as that operator with ``ecnet --as NAME …`` (or ``ECNET_OPERATOR=NAME``),
+and as the nation's administrator (``DIR/pki/operator.{crt,key}``) without. ``audit
+show`` prints the newest records of a node's audit log; ``audit verify`` checks the
+chain of every node's log (or one's) and exits non-zero naming the first record changed
+or removed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.ca import pki_errors
+from cli.common import (
+    UNCODED,
+    DataOpt,
+    JsonOpt,
+    err,
+    examples,
+    out,
+    print_json,
+    print_message,
+    reports_errors,
+)
+from cli.common import data_dir as _data
+from cli.nationfile import NationFile
+from cli.rpc import CliError, NodeHandle, national_address, operator_files
+from ecnet.v1 import admin_service_pb2 as pb
+from node.pki import (
+    CertificateAuthority,
+    Identity,
+    PkiError,
+    identity_of,
+    is_operator_duty,
+    read_certificate,
+)
+
+__all__ = ["operators_app", "audit_app"]
+
+operators_app = typer.Typer(
+    help="The management center's operators and their roles.", no_args_is_help=True
+)
+audit_app = typer.Typer(help="Each node's audit log.", no_args_is_help=True)
+
+NodeOpt = Annotated[
+    str | None, typer.Option("--node", help="HOST:PORT of the node [default: national]")
+]
+ProvinceOpt = Annotated[
+    str | None, typer.Option("--province", help="the provincial node of province NN")
+]
+ROLES = "admin (national administrator), auditor (read-only), support (masked data only), pNN"
+
+
+@operators_app.command(
+    "add",
+    epilog=examples(
+        "ecnet operators add wang --role auditor",
+        "ecnet operators add chen --role p44",
+        "ecnet --as wang persons list --reveal --reason 'complaint 2026-118'",
+    ),
+)
+@reports_errors
+@pki_errors
+def operators_add(
+    name: Annotated[str, typer.Argument(help="the operator's name (a-z, 0-9, -)")],
+    role: Annotated[str, typer.Option("--role", help=ROLES)],
+    data: DataOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Issue an operator's certificate from the nation's CA, in DIR/pki/operators."""
+    if not is_operator_duty(role):
+        raise CliError(f"--role {role!r} is not a role: {ROLES}", UNCODED)
+    identity = Identity.operator(name, duty=role)
+    ca = CertificateAuthority.open(_data(data))
+    folder = ca.folder / "operators"
+    key, crt = operator_files(_data(data), name)
+    if crt.exists():
+        held = identity_of(read_certificate(crt))
+        if held != identity:
+            raise CliError(
+                f"operator {name} exists already as {held.uri} ({crt}): `ecnet operators "
+                f"revoke {name}` first to give the name another role",
+                UNCODED,
+            )
+        out.print(f"operator {identity.uri} exists already: {crt}, {key}", highlight=False)
+        return
+    key, crt = ca.issue(identity, hosts=(), folder=folder, stem=name)
+    if json_:
+        print_json({"identity": identity.uri, "cert": str(crt), "key": str(key)})
+        return
+    out.print(f"operator {identity.uri}: {crt}, {key}", highlight=False)
+    out.print(f"call as it with `ecnet --as {name} …` (or ECNET_OPERATOR={name})", highlight=False)
+
+
+@operators_app.command("list", epilog=examples("ecnet operators list --json"))
+@reports_errors
+@pki_errors
+def operators_list(data: DataOpt = None, json_: JsonOpt = False) -> None:
+    """The operators of DIR/pki/operators and the nation's administrator."""
+    pki = _data(data) / "pki"
+    rows: list[dict[str, str]] = []
+    default = pki / "operator.crt"
+    if default.exists():
+        rows.append(_operator_row("(default)", default))
+    folder = pki / "operators"
+    for crt in sorted(folder.glob("*.crt")) if folder.is_dir() else []:
+        rows.append(_operator_row(crt.stem, crt))
+    if json_:
+        print_json(rows)
+        return
+    table = Table()
+    for col in ("name", "identity", "role", "valid until"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["identity"], r["role"], r["notAfter"])
+    out.print(table)
+
+
+def _operator_row(name: str, crt: Path) -> dict[str, str]:
+    cert = read_certificate(crt)
+    identity = identity_of(cert)
+    return {
+        "name": name,
+        "identity": identity.uri,
+        "role": identity.operator_duty or "",
+        "notAfter": cert.not_valid_after_utc.isoformat(),
+    }
+
+
+@operators_app.command("revoke", epilog=examples("ecnet operators revoke wang"))
+@reports_errors
+@pki_errors
+def operators_revoke(
+    name: Annotated[str, typer.Argument(help="the operator's name")],
+    data: DataOpt = None,
+) -> None:
+    """Revoke an operator's certificate (every node refuses it once the CRL reaches it)
+    and remove its files."""
+    key, crt = operator_files(_data(data), name)
+    try:
+        identity = identity_of(read_certificate(crt))
+    except PkiError as exc:
+        raise CliError(f"no operator {name}: {exc}", UNCODED) from None
+    revoked = CertificateAuthority.open(_data(data)).revoke(identity=identity)
+    crt.unlink()
+    key.unlink(missing_ok=True)
+    out.print(f"revoked {identity.uri} ({len(revoked)} certificate(s))", highlight=False)
+
+
+# -- audit ---------------------------------------------------------------------------
+def _address(data: Path | None, node: str | None, province: str | None) -> str:
+    if province:
+        nation = NationFile.load(_data(data))
+        entry = nation.nodes.get(f"p{province}")
+        if entry is None:
+            raise CliError(f"province {province} is not part of the nation", UNCODED)
+        return entry.address
+    return national_address(_data(data), node)
+
+
+def _when(r: pb.AuditRecord) -> str:
+    at = dt.datetime.fromtimestamp(r.at.seconds + r.at.nanos / 1e9, dt.UTC)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@audit_app.command(
+    "show",
+    epilog=examples(
+        "ecnet audit show",
+        "ecnet audit show --province 44 --limit 50",
+        "ecnet audit show --json",
+    ),
+)
+@reports_errors
+def audit_show(
+    limit: Annotated[int, typer.Option(help="how many of the newest records")] = 20,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    province: ProvinceOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """The newest records of a node's audit log: who, from where, what, the outcome."""
+    if limit <= 0:
+        raise CliError("--limit must be positive", UNCODED)
+    with NodeHandle(_address(data, node, province), _data(data)) as h:
+        answer = h.call(h.admin.ListAudit, pb.ListAuditRequest(limit=limit))
+    if json_:
+        print_message(answer)
+        return
+    table = Table()
+    for col in ("seq", "at (UTC)", "who", "peer", "method", "subject", "outcome"):
+        table.add_column(col)
+    for r in answer.records:
+        outcome = r.outcome if r.code == 0 else f"{r.outcome} {r.code}"
+        table.add_row(
+            str(r.sequence),
+            _when(r),
+            r.who,
+            r.peer,
+            r.method.rsplit("/", 1)[-1],
+            r.subject,
+            outcome,
+        )
+    out.print(table)
+
+
+@audit_app.command(
+    "verify",
+    epilog=examples("ecnet audit verify", "ecnet audit verify --province 44 --json"),
+)
+@reports_errors
+def audit_verify(
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    province: ProvinceOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Check the chain of each node's audit log (every node of the nation, or the one
+    given); exit 1 naming the first record changed or removed."""
+    if node or province:
+        targets = [(node or f"p{province}", _address(data, node, province))]
+    else:
+        nation = NationFile.load(_data(data))
+        targets = [(entry.name, entry.address) for entry in nation.nodes.values()]
+    results: dict[str, pb.VerifyAuditResponse] = {}
+    for name, address in targets:
+        with NodeHandle(address, _data(data)) as h:
+            results[name] = h.call(h.admin.VerifyAudit, pb.VerifyAuditRequest())
+    broken = [n for n, r in results.items() if not r.intact]
+    if json_:
+        print_json(
+            {
+                n: {
+                    "intact": r.intact,
+                    "records": r.records,
+                    "firstBadSequence": r.firstBadSequence,
+                    "problem": r.problem,
+                }
+                for n, r in results.items()
+            }
+        )
+    else:
+        for name, r in results.items():
+            if r.intact:
+                out.print(f"{name}: intact, {r.records} records", highlight=False)
+            else:
+                err.print(f"[red]{name}: BROKEN[/red] at record {r.firstBadSequence}: {r.problem}")
+    if broken:
+        raise typer.Exit(1)
