@@ -243,4 +243,8 @@ def from_rpc_error(exc: grpc.RpcError) -> tuple[int, str]:
         return -4, details or "permission denied"
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return -2, details or "invalid request"
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+        # gRPC's own refusal of a message past the node's max receive size
+        # (node.inputcheck.MAX_REQUEST_BYTES), before any node code saw it.
+        return -2, f"the request is larger than the node accepts: {details}"
     return -1, details or "unknown error"
