@@ -163,14 +163,30 @@ class Problems:
             raise err
 
 
+# The longest message and ErrorInfo metadata value a status carries. The status travels
+# in the call's trailers twice (grpc-message, percent-encoded, and the details), and a
+# client drops trailers past 16 KiB as a transport failure ("Stream removed"): a
+# message that quotes what the caller sent would otherwise turn a refusal into -1.
+MAX_MESSAGE = 1000
+MAX_METADATA_VALUE = 200
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def to_status(err: EcError) -> grpc.Status:
-    """The rich gRPC status for an error (AIP-193)."""
+    """The rich gRPC status for an error (AIP-193); the message and metadata values
+    clipped to ``MAX_MESSAGE`` and ``MAX_METADATA_VALUE`` characters."""
+    metadata = {k: _clip(v, MAX_METADATA_VALUE) for k, v in err.metadata.items()}
     info = error_details_pb2.ErrorInfo(
-        reason=err.reason, domain=DOMAIN, metadata={"code": str(err.code), **err.metadata}
+        reason=err.reason, domain=DOMAIN, metadata={"code": str(err.code), **metadata}
     )
     detail = any_pb2.Any()
     detail.Pack(info)
-    proto = status_pb2.Status(code=err.grpc_code.value[0], message=err.message, details=[detail])
+    proto = status_pb2.Status(
+        code=err.grpc_code.value[0], message=_clip(err.message, MAX_MESSAGE), details=[detail]
+    )
     return rpc_status.to_status(proto)
 
 
@@ -243,7 +259,7 @@ def from_rpc_error(exc: grpc.RpcError) -> tuple[int, str]:
         return -4, details or "permission denied"
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return -2, details or "invalid request"
-    if code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (details or ""):
         # gRPC's own refusal of a message past the node's max receive size
         # (node.inputcheck.MAX_REQUEST_BYTES), before any node code saw it.
         return -2, f"the request is larger than the node accepts: {details}"

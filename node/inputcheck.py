@@ -142,29 +142,27 @@ def _values(msg: Message, f: Any) -> Iterable[object]:
 
 def _struct_problem(value: Message) -> str:
     """What is wrong with a Struct (too deep, a NUL), or ''."""
-    stack: list[tuple[object, int]] = [(value, 1)]
+    stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
         if depth > MAX_DEPTH:
             return f"is nested deeper than {MAX_DEPTH} levels of objects and lists"
-        fields = getattr(node, "fields", None)
-        if fields is not None:  # a Struct
-            for key, v in fields.items():
+        kind = node.DESCRIPTOR.full_name
+        if kind == "google.protobuf.Struct":
+            for key, v in node.fields.items():
                 if "\x00" in key:
                     return "has a NUL character in a key"
                 stack.append((v, depth))
-            continue
-        values = getattr(node, "values", None)
-        if values is not None and not hasattr(node, "WhichOneof"):  # ListValue
-            stack.extend((v, depth) for v in values)
-            continue
-        kind = node.WhichOneof("kind")  # type: ignore[attr-defined]
-        if kind == "string_value" and "\x00" in node.string_value:  # type: ignore[attr-defined]
-            return "has a NUL character in a value"
-        if kind == "struct_value":
-            stack.append((node.struct_value, depth + 1))  # type: ignore[attr-defined]
-        elif kind == "list_value":
-            stack.append((node.list_value, depth + 1))  # type: ignore[attr-defined]
+        elif kind == "google.protobuf.ListValue":
+            stack.extend((v, depth) for v in node.values)
+        else:  # a Value
+            which = node.WhichOneof("kind")
+            if which == "string_value" and "\x00" in node.string_value:
+                return "has a NUL character in a value"
+            if which == "struct_value":
+                stack.append((node.struct_value, depth + 1))
+            elif which == "list_value":
+                stack.append((node.list_value, depth + 1))
     return ""
 
 
