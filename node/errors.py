@@ -163,21 +163,27 @@ class Problems:
             raise err
 
 
-# The longest message and ErrorInfo metadata value a status carries. The status travels
-# in the call's trailers twice (grpc-message, percent-encoded, and the details), and a
-# client drops trailers past 16 KiB as a transport failure ("Stream removed"): a
-# message that quotes what the caller sent would otherwise turn a refusal into -1.
-MAX_MESSAGE = 1000
+# The longest message and ErrorInfo metadata value a status carries, in UTF-8 bytes.
+# The status travels in the call's trailers twice (grpc-message, percent-encoded: up to
+# three times its bytes, and the details, base64), and a client may drop trailers past
+# 8 KiB as a transport failure ("Stream removed"): a message quoting what the caller
+# sent would otherwise turn a refusal into -1. At these sizes the trailers stay under
+# 7 KiB even when every character is Chinese.
+MAX_MESSAGE = 1200
 MAX_METADATA_VALUE = 200
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` cut to at most ``limit`` UTF-8 bytes (on a character), ending in "…"."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode(errors="ignore") + "…"
 
 
 def to_status(err: EcError) -> grpc.Status:
     """The rich gRPC status for an error (AIP-193); the message and metadata values
-    clipped to ``MAX_MESSAGE`` and ``MAX_METADATA_VALUE`` characters."""
+    clipped to ``MAX_MESSAGE`` and ``MAX_METADATA_VALUE`` bytes."""
     metadata = {k: _clip(v, MAX_METADATA_VALUE) for k, v in err.metadata.items()}
     info = error_details_pb2.ErrorInfo(
         reason=err.reason, domain=DOMAIN, metadata={"code": str(err.code), **metadata}

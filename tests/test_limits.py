@@ -22,11 +22,12 @@ from voucherkit import OFFICIAL, WECHAT, activate, fails, identity, start_nation
 from ecnet.v1 import acceptance_service_pb2 as xpb
 from ecnet.v1 import acceptance_service_pb2_grpc, settlement_service_pb2_grpc
 from ecnet.v1 import admin_service_pb2 as admin_pb
+from ecnet.v1 import federation_service_pb2 as fpb
 from ecnet.v1 import settlement_service_pb2 as spb
 from ecnet.v1 import voucher_service_pb2 as vpb
 from node.app import Node, NodeStartError
 from node.clock import FakeClock
-from node.errors import EcError, from_rpc_error
+from node.errors import EcError, from_rpc_error, node_answer
 from node.interceptor import Caller
 from node.pki import Identity
 from node.ratelimit import LimitSettings, RateLimiter
@@ -407,3 +408,23 @@ async def test_a_damaged_database_is_refused_at_start(cluster, tmp_path, test_pk
     proc = run_node("--role", "national", "--listen", "127.0.0.1:0", "--data", str(copy))
     assert_one_line(proc, EXIT_CONFIG, "is damaged (PRAGMA quick_check")
     assert "SERVING" not in proc.stderr
+
+
+async def test_a_refusal_quoting_a_long_value_still_reaches_the_caller(cluster):
+    """A node's refusal that quotes what was sent (here an insuOrg of 5,000 Chinese
+    characters, between nodes, where the input limits do not apply) is clipped: unclipped,
+    its trailers passed the client's 8 KiB limit and the caller saw a transport failure
+    (-1) instead of the node's answer."""
+    await cluster.start_national()
+    p44 = await cluster.start_province("44")
+    federation = cluster.stubs(p44, as_="national").federation
+    with pytest.raises(grpc.aio.AioRpcError) as info:
+        await federation.RouteSettle(
+            fpb.RouteSettleRequest(
+                servingProvince="44", ecCardNo="x", insuOrg="杨" * 5000, settlementId="s"
+            ),
+            timeout=10,
+        )
+    answer = node_answer(info.value)
+    assert answer is not None and answer[0] != -1, info.value.details()[:300]
+    assert len(answer[1].encode()) <= 1200
