@@ -428,3 +428,23 @@ async def test_a_refusal_quoting_a_long_value_still_reaches_the_caller(cluster):
     answer = node_answer(info.value)
     assert answer is not None and answer[0] != -1, info.value.details()[:300]
     assert len(answer[1].encode()) <= 1200
+
+
+@pytest.mark.parametrize("token", ["abc", "-5", "9" * 300, "1\x00", "杨"])
+async def test_page_tokens_that_were_never_issued_answer_minus_2(cluster, tmp_path, token):
+    sk = await start_scan_nation(cluster, tmp_path, ("44",))
+    admin = sk.kit.admin()
+    org = sk.terminals["44"][0].org_id
+    await fails(admin.ListPersons(admin_pb.ListPersonsRequest(pageToken=token), timeout=10), -2)
+    await fails(admin.ListTerminals(admin_pb.ListTerminalsRequest(pageToken=token), timeout=10), -2)
+    day = settlement_service_pb2_grpc.SettlementServiceStub(
+        cluster.stubs(sk.provinces["44"]).channel
+    )
+    message = await fails(
+        day.ListDaySettlements(
+            spb.ListDaySettlementsRequest(orgId=org, date="2026-12-01", pageToken=token),
+            timeout=10,
+        ),
+        -2,
+    )
+    assert "pageToken" in message
