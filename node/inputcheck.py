@@ -9,8 +9,10 @@ built once) and refuses, with -2 naming every field at once:
   standard's data elements (``FIELD_LIMITS``, counted in characters as the tables'
   type C is), 200 characters for an item name, 500 for a reason, and
   ``DEFAULT_LIMIT`` for any other identifier, code or serial;
-* a NUL or any other control character (U+0000-U+001F, U+007F) in any text: names and
-  identifiers never hold one, and a NUL cut names short in C code downstream;
+* a NUL or any other control character (U+0000-U+001F, U+007F) in a name or an
+  identifier (every text but the free text of ``FREE_TEXT``: a stated reason, B.3's
+  businessInfo, where only NUL is refused): they never hold one, and a NUL cuts a name
+  short in C code downstream;
 * an envelope ``data`` or ``extra`` (``google.protobuf.Struct``) larger than B.1's
   200K (``STRUCT_BYTES``, its encoded size), nested deeper than ``MAX_DEPTH`` objects
   and lists (B.1's data is an object of fields), or holding a NUL anywhere.
@@ -80,6 +82,8 @@ FIELD_LIMITS: dict[str, int] = {
     "requestId": 128,
 }
 DEFAULT_LIMIT = 256
+# Free text: any character but NUL (a reason may quote a tab or a line break).
+FREE_TEXT = frozenset({"reason", "businessInfo"})
 # The gRPC server's max receive message size: a request larger is refused by gRPC before
 # it is decoded (RESOURCE_EXHAUSTED, which clients read as -2). The largest request the
 # standard allows is an envelope whose data and extra are at B.1's 200K each: at most
@@ -93,6 +97,7 @@ STRUCT_BYTES = 200 * 1024  # B.1: data and extra "200K"
 MAX_DEPTH = 16
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_NUL = re.compile(r"\x00")
 _STRUCT = "google.protobuf.Struct"
 
 
@@ -102,6 +107,7 @@ class _Field:
     kind: str  # "text", "bytes", "struct", "message"
     limit: int
     required: bool
+    refused: re.Pattern[str] = _CONTROL  # the characters a text may not hold
 
 
 _PLANS: dict[str, tuple[_Field, ...]] = {}
@@ -116,7 +122,9 @@ def _plan(d: Any) -> tuple[_Field, ...]:
         behaviors = f.GetOptions().Extensions[field_behavior_pb2.field_behavior]
         required = field_behavior_pb2.REQUIRED in behaviors
         if f.type == FieldDescriptor.TYPE_STRING:
-            out.append(_Field(f, "text", FIELD_LIMITS.get(f.name, DEFAULT_LIMIT), required))
+            limit = FIELD_LIMITS.get(f.name, DEFAULT_LIMIT)
+            refused = _NUL if f.name in FREE_TEXT else _CONTROL
+            out.append(_Field(f, "text", limit, required, refused))
         elif f.type == FieldDescriptor.TYPE_BYTES:
             out.append(_Field(f, "bytes", BYTES_LIMIT, required))
         elif f.type == FieldDescriptor.TYPE_MESSAGE:
@@ -178,8 +186,13 @@ def _walk(msg: Message, p: Problems, prefix: str, depth: int) -> bool:
                 if len(text) > spec.limit:
                     p.wrong(name, f"must be at most {spec.limit} characters (has {len(text)})")
                     bad = True
-                elif _CONTROL.search(text):
-                    p.wrong(name, "must not contain NUL or other control characters")
+                elif spec.refused.search(text):
+                    p.wrong(
+                        name,
+                        "must not contain a NUL character"
+                        if spec.refused is _NUL
+                        else "must not contain NUL or other control characters",
+                    )
                     bad = True
         elif spec.kind == "bytes":
             for value in _values(msg, f):

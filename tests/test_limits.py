@@ -242,6 +242,14 @@ async def test_a_nul_byte_in_a_name_is_refused_and_not_stored(cluster, tmp_path)
         ),
         -2,
     )
+    # a stated reason is free text: a tab or a line break is kept, a NUL is not
+    suspend = admin_pb.SetChannelStatusRequest(
+        channelId="ALIPAY", status="suspended", reason="review\tline\nnext"
+    )
+    await kit.admin().SetChannelStatus(suspend, timeout=10)
+    suspend.reason = "review\x00"
+    message = await fails(kit.admin().SetChannelStatus(suspend, timeout=10), -2)
+    assert "reason: must not contain a NUL character" in message
     rows = await kit.national.store.db.read(
         lambda conn: conn.execute(
             "SELECT count(*) FROM persons WHERE instr(user_name, char(0)) > 0"
