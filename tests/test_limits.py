@@ -15,7 +15,8 @@ import pytest
 from google.protobuf import struct_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from scankit import start_scan_nation
+from scankit import insured_in, start_scan_nation
+from settlekit import A, settle_request, settlement_stub, start_settle_nation, token_for
 from test_node_program import EXIT_CONFIG, assert_one_line, run_node
 from voucherkit import OFFICIAL, WECHAT, activate, fails, identity, start_nation
 
@@ -259,30 +260,30 @@ async def test_a_nul_byte_in_a_name_is_refused_and_not_stored(cluster, tmp_path)
 
 
 async def test_huge_item_names_and_envelopes_are_refused(cluster, tmp_path):
-    sk = await start_scan_nation(cluster, tmp_path, ("44",))
+    sk = await start_settle_nation(cluster, tmp_path, ("44",))
     node = sk.provinces["44"]
-    terminal = sk.terminals["44"][0]
-    settle = settlement_service_pb2_grpc.SettlementServiceStub(cluster.stubs(node).channel)
+    p = insured_in(sk.kit, "44")[0]
+    token, terminal = await token_for(sk, await sk.activated(p, "44"), "44")
+    settle = settlement_stub(sk, "44")
 
     def request(name: str) -> spb.SettleRequest:
-        return spb.SettleRequest(
-            ecToken="x" * 40,
-            orgId=terminal.org_id,
-            requestId="r1",
-            medType=1,
-            items=[spb.FeeItem(code="A1", name=name, category=1, unitPrice=100, quantity=1)],
-        )
+        items = [spb.FeeItem(code="A1", name=name, category=A, unitPrice=100, quantity=1)]
+        return settle_request(token, terminal.org_id, "r1", items)
 
     # 3 MB: past the node's max receive message size, refused before decoding
     message = await fails(settle.Settle(request("药" * 1_000_000), timeout=20), -2)
     assert "larger than the node accepts" in message
-    # under it, still far past an item name's 200 characters
+    # under it, still far past an item name's 200 characters; then one of 201
     message = await fails(settle.Settle(request("药" * 300_000), timeout=20), -2)
     assert "items[0].name: must be at most 200 characters (has 300000)" in message
+    await fails(settle.Settle(request("药" * 201), timeout=20), -2)
     stored = await node.store.db.read(
         lambda conn: conn.execute("SELECT count(*) FROM settlements").fetchone()[0]
     )
     assert stored == 0
+    # the same token and request with a name of 200 characters settles
+    done = await settle.Settle(request("药" * 200), timeout=20)
+    assert done.settlement.feeSumamt == 100
 
     acceptance = acceptance_service_pb2_grpc.AcceptanceServiceStub(cluster.stubs(node).channel)
     md = (("ec-terminal-id", terminal.terminal_id),)
@@ -456,3 +457,28 @@ async def test_page_tokens_that_were_never_issued_answer_minus_2(cluster, tmp_pa
         -2,
     )
     assert "pageToken" in message
+
+
+async def test_an_envelope_over_the_terminal_limit_answers_minus_6_in_its_code(cluster, tmp_path):
+    sk = await start_scan_nation(
+        cluster,
+        tmp_path,
+        ("44",),
+        extra={"limits_terminal_burst": "3", "limits_terminal_per_second": "0.01"},
+    )
+    terminal = sk.terminals["44"][0]
+    acceptance = acceptance_service_pb2_grpc.AcceptanceServiceStub(
+        cluster.stubs(sk.provinces["44"]).channel
+    )
+    data = struct_pb2.Struct()
+    data.update({"ecQrCode": "1" * 28, "businessType": "01101"})
+    codes = []
+    for _ in range(5):
+        answer = await acceptance.Trans(
+            xpb.TransRequest(orgId=terminal.org_id, transType="ec.query", data=data),
+            metadata=(("ec-terminal-id", terminal.terminal_id),),
+            timeout=10,
+        )
+        codes.append(answer.code)
+    assert -6 not in codes[:3] and codes[3:] == [-6, -6], codes
+    assert "try again in" in answer.message
