@@ -47,7 +47,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # .pyi, no py.typed
 from grpc_status import rpc_status
 
@@ -190,8 +190,16 @@ def to_status(err: EcError) -> grpc.Status:
     )
     detail = any_pb2.Any()
     detail.Pack(info)
+    details = [detail]
+    retry_ms = err.metadata.get("retryAfterMs", "")
+    if retry_ms.isdigit():  # a rate limit: google.rpc.RetryInfo too, which clients know
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(retry_ms))
+        retry = any_pb2.Any()
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(retry)
     proto = status_pb2.Status(
-        code=err.grpc_code.value[0], message=_clip(err.message, MAX_MESSAGE), details=[detail]
+        code=err.grpc_code.value[0], message=_clip(err.message, MAX_MESSAGE), details=details
     )
     return rpc_status.to_status(proto)
 

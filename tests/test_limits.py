@@ -14,6 +14,7 @@ import grpc
 import pytest
 from google.protobuf import struct_pb2
 from google.rpc import error_details_pb2
+from google.rpc.error_details_pb2 import RetryInfo
 from grpc_status import rpc_status
 from scankit import insured_in, start_scan_nation
 from settlekit import A, settle_request, settlement_stub, start_settle_nation, token_for
@@ -160,6 +161,11 @@ async def test_2000_qr_guesses_from_one_terminal_are_cut_off(cluster, tmp_path):
     assert exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     meta = info_of(exc)
     assert meta["limit"] == "terminal" and int(meta["retryAfterMs"]) > 0, meta
+    retry = [d for d in rpc_status.from_call(exc).details if d.Is(RetryInfo.DESCRIPTOR)]
+    assert len(retry) == 1  # google.rpc.RetryInfo too, for clients that know it
+    info = RetryInfo()
+    retry[0].Unpack(info)
+    assert info.retry_delay.ToMilliseconds() == int(meta["retryAfterMs"])
     # another terminal is not slowed by this one's guesses
     with pytest.raises(grpc.aio.AioRpcError) as other_answer:
         await other.query("1" * 28)
