@@ -488,3 +488,22 @@ async def test_an_envelope_over_the_terminal_limit_answers_minus_6_in_its_code(c
         codes.append(answer.code)
     assert -6 not in codes[:3] and codes[3:] == [-6, -6], codes
     assert "try again in" in answer.message
+
+
+async def test_a_node_refills_its_buckets_by_the_clock_it_is_given(cluster):
+    clock = FakeClock()
+    config = cluster.config(
+        "national", extra={"limits_operator_burst": "2", "limits_operator_per_second": "1"}
+    )
+    node = Node(config, limits_clock=clock)
+    await node.start()
+    cluster.nodes.append(node)
+    admin = cluster.stubs(node).admin
+    await admin.Ping(admin_pb.PingRequest(), timeout=10)
+    await admin.Ping(admin_pb.PingRequest(), timeout=10)
+    message = await fails(admin.Ping(admin_pb.PingRequest(), timeout=10), -6)
+    assert "operator ecnet://operator/tester" in message
+    await asyncio.sleep(0.3)  # the wall clock moving refills nothing
+    await fails(admin.Ping(admin_pb.PingRequest(), timeout=10), -6)
+    clock.advance(1.0)
+    await admin.Ping(admin_pb.PingRequest(), timeout=10)
