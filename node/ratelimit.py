@@ -14,11 +14,17 @@ the call carries takes one token from its bucket:
 * ``realperson``: the id number of a ``RealNameCheck`` (each real-person check needs a
   real-name serial, which only it hands out) and the serial of a ``RealPersonCheck``.
 
+The channel and terminal keys are what ``current_caller()`` says: today the
+``ec-channel-id`` and ``ec-terminal-id`` claims, which a caller could vary to spread its
+calls over many buckets; once channels and terminals hold certificates of their own
+(issue 13, parts 1 and 2) the keys are those identities, and nothing here changes.
+
 A bucket holds ``burst`` tokens and refills at its rate, by the clock the node gives
 (``node.clock.MonotonicClock`` unless a test injects one); an empty bucket refuses the
 call, and a refused call takes no token from any bucket. The refusal carries, in its
 ErrorInfo metadata, ``retryAfterMs`` (when one token will be back), ``limit`` (which
-bucket) and ``key``.
+bucket) and, for -6, ``key`` (the channel, terminal or operator; a person's id number is
+never named).
 
 Which code (table C.4)
 ----------------------
