@@ -48,11 +48,13 @@ from ecnet.v1 import (
 from federation.keepalive import server_options
 from federation.link import LinkServer, LinkSettings
 from federation.registrar import RegistrationRefused
-from node.clock import Clock, Entropy, SystemClock, SystemEntropy
+from node.clock import Clock, Entropy, MonotonicClock, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
 from node.config import ConfigError, NodeConfig, Role, parse_address
+from node.inputcheck import MAX_REQUEST_BYTES
 from node.interceptor import CallInterceptor
 from node.pki import Identity, PkiError, read_crl
+from node.ratelimit import LimitSettings, RateLimiter
 from node.reflection import enable_reflection
 from node.services.acceptance import TRANS_METHOD, trans_refusal
 from node.services.access import Access
@@ -178,8 +180,12 @@ class Node:
         entropy: Entropy | None = None,
         *,
         liveness_verifier: LivenessVerifier | None = None,
+        limits_clock: Clock | None = None,
     ) -> None:
         self.config = config.validate()
+        # The rate limits' buckets refill by their own clock (monotonic), not by the
+        # business clock a test moves or freezes.
+        self.limits_clock = limits_clock or MonotonicClock()
         self.clock = clock or SystemClock()
         self.entropy = entropy or SystemEntropy()
         self.liveness_verifier = liveness_verifier
@@ -199,6 +205,8 @@ class Node:
         self._released = False
         # Who may call (node.tls): None until started, and on an --insecure node.
         self.trust: Trust | None = None
+        # The node's rate limits (node.ratelimit); None until started.
+        self.limiter: RateLimiter | None = None
 
     # -- the parts, once started -----------------------------------------------------
     @property
@@ -284,12 +292,10 @@ class Node:
             raise
 
     async def _open_store(self) -> NationalStore | ProvincialStore:
-        synchronous = StorageSettings.from_config(self.config.extra).synchronous
+        db = StorageSettings.from_config(self.config.extra)
         store: NationalStore | ProvincialStore
-        if self.config.role is Role.NATIONAL:
-            store = NationalStore(self.db_path, synchronous)
-        else:
-            store = ProvincialStore(self.db_path, synchronous)
+        kind = NationalStore if self.config.role is Role.NATIONAL else ProvincialStore
+        store = kind(self.db_path, db.synchronous, db.busy_timeout_ms, bool(db.quick_check))
         self._store = store
         key_path = self.config.master_key or self.config.data_dir / "master.key"
         try:  # the key first: a node that cannot read its key creates no database
@@ -325,6 +331,7 @@ class Node:
         self.signer = EventSigner(self.config.name, key)
         store = await self._open_store()
         credentials, dialer, trust = self._security()
+        self.limiter = RateLimiter(LimitSettings.from_config(self.config.extra), self.limits_clock)
         components = await build(
             self.config,
             self.clock,
@@ -348,12 +355,14 @@ class Node:
                     envelopes={TRANS_METHOD: trans_refusal},
                     trust=trust,
                     gate=access,
+                    limiter=self.limiter,
                 )
             ],
             # Without so_reuseport 0, a second node could bind the same port and share its
             # traffic. The ping policy accepts the keepalive of the peers' clients.
             options=[
                 ("grpc.so_reuseport", 0),
+                ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
                 *server_options(LinkSettings.from_config(self.config.extra).keepalive_ms),
             ],
         )

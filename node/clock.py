@@ -23,6 +23,7 @@ __all__ = [
     "Entropy",
     "SystemEntropy",
     "SeededEntropy",
+    "MonotonicClock",
 ]
 
 # China Standard Time (UTC+8, no daylight saving): the settlement year and the day a
@@ -43,6 +44,15 @@ class Clock:
 class SystemClock(Clock):
     def now(self) -> float:
         return time.time()
+
+
+class MonotonicClock(Clock):
+    """Seconds that only move forward (``time.monotonic``), for intervals only: the
+    rate limits' buckets (node.ratelimit), which neither a wall clock set back nor a
+    business clock moved by a test should refill or drain."""
+
+    def now(self) -> float:
+        return time.monotonic()
 
 
 @dataclass

@@ -47,7 +47,7 @@ from __future__ import annotations
 from typing import Any, TypedDict
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped]  # .pyi, no py.typed
 from grpc_status import rpc_status
 
@@ -163,14 +163,44 @@ class Problems:
             raise err
 
 
+# The longest message and ErrorInfo metadata value a status carries, in UTF-8 bytes.
+# The status travels in the call's trailers twice (grpc-message, percent-encoded: up to
+# three times its bytes, and the details, base64), and a client may drop trailers past
+# 8 KiB as a transport failure ("Stream removed"): a message quoting what the caller
+# sent would otherwise turn a refusal into -1. At these sizes the trailers stay under
+# 7 KiB even when every character is Chinese.
+MAX_MESSAGE = 1200
+MAX_METADATA_VALUE = 200
+
+
+def _clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (on a character), ending in "…"."""
+    data = text.encode()
+    if len(data) <= limit:
+        return text
+    return data[: limit - 3].decode(errors="ignore") + "…"
+
+
 def to_status(err: EcError) -> grpc.Status:
-    """The rich gRPC status for an error (AIP-193)."""
+    """The rich gRPC status for an error (AIP-193); the message and metadata values
+    clipped to ``MAX_MESSAGE`` and ``MAX_METADATA_VALUE`` bytes."""
+    metadata = {k: _clip(v, MAX_METADATA_VALUE) for k, v in err.metadata.items()}
     info = error_details_pb2.ErrorInfo(
-        reason=err.reason, domain=DOMAIN, metadata={"code": str(err.code), **err.metadata}
+        reason=err.reason, domain=DOMAIN, metadata={"code": str(err.code), **metadata}
     )
     detail = any_pb2.Any()
     detail.Pack(info)
-    proto = status_pb2.Status(code=err.grpc_code.value[0], message=err.message, details=[detail])
+    details = [detail]
+    retry_ms = err.metadata.get("retryAfterMs", "")
+    if retry_ms.isdigit():  # a rate limit: google.rpc.RetryInfo too, which clients know
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(int(retry_ms))
+        retry = any_pb2.Any()
+        retry.Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+        details.append(retry)
+    proto = status_pb2.Status(
+        code=err.grpc_code.value[0], message=_clip(err.message, MAX_MESSAGE), details=details
+    )
     return rpc_status.to_status(proto)
 
 
@@ -243,4 +273,8 @@ def from_rpc_error(exc: grpc.RpcError) -> tuple[int, str]:
         return -4, details or "permission denied"
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return -2, details or "invalid request"
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "larger than max" in (details or ""):
+        # gRPC's own refusal of a message past the node's max receive size
+        # (node.inputcheck.MAX_REQUEST_BYTES), before any node code saw it.
+        return -2, f"the request is larger than the node accepts: {details}"
     return -1, details or "unknown error"

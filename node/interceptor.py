@@ -28,6 +28,12 @@
   -2 and a sentence naming the message expected (streams too: a Link frame that does not
   decode ends the stream with that status). A method whose refusals travel in its
   response (the Appendix B ``Trans``) answers it there (``envelopes``).
+* Rate limits (``node.ratelimit``) and the limits every request meets
+  (``node.inputcheck``: lengths, control characters, the envelope's 200K) are checked
+  here, once the caller is known and the request decoded, before the handler: over a
+  rate limit the call answers -6 or 500084 with ``retryAfterMs`` in its details, a
+  request past an input limit -2. FederationService (nodes only) and streams (the
+  Link) are not limited.
 """
 
 from __future__ import annotations
@@ -45,8 +51,10 @@ import grpc
 from cryptography import x509
 
 from node.errors import EcError, to_status
+from node.inputcheck import check_request
 from node.pki import Identity, IdentityError, Refused
 from node.pki import Role as IdentityRole
+from node.ratelimit import RateLimiter
 from node.tls import INSECURE_CLAIM, Trust, Verified
 
 __all__ = [
@@ -308,8 +316,10 @@ class Undecodable:
         name = self.method.rsplit("/", 1)[-1]
         return EcError(
             -2,
-            f"the request to {name} could not be decoded ({self.problem}): send the "
-            f"protobuf message that {self.method} takes",
+            f"the request to {name} could not be decoded: its bytes are corrupt or cut "
+            "short, a text in it is not valid UTF-8, or it nests messages too deep (more "
+            f"than 100 levels); send the protobuf message that {self.method} takes",
+            problem=self.problem,
         )
 
 
@@ -428,8 +438,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         envelopes: Mapping[str, Callable[[EcError], object]] | None = None,
         trust: Trust | None = None,
         gate: Gate | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.node_name = node_name
+        self.limiter = limiter
         self.log_calls = log_calls
         self.envelopes = dict(envelopes or {})
         self.check = CallerCheck(trust)
@@ -482,6 +494,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         metadata = details.invocation_metadata
         check = self.check
         gate = self.gate
+        limiter = self.limiter
+        # FederationService is nodes only, its requests events of its own shapes.
+        checked = not method.startswith(FEDERATION_PREFIX)
 
         if handler.unary_unary is None:
 
@@ -544,6 +559,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                         outcome, ec_code = "OK", err.code
                         return cast("Resp", envelope(err))
                     raise request.error()
+                if checked:
+                    try:
+                        if limiter is not None:
+                            limiter.admit(method, caller, request)
+                        check_request(request)
+                    except EcError as refused:
+                        if envelope is None:
+                            raise
+                        outcome, ec_code = refused.grpc_code.name, refused.code
+                        return cast("Resp", envelope(refused))
                 return await inner(request, context)
             except grpc.aio.AbortError:
                 outcome = context.code().name if context.code() else "ABORTED"

@@ -152,7 +152,7 @@ class WriteBatcher:
 
     # -- inline ----------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        conn = connect(self.db.path)
+        conn = connect(self.db.path, self.db.busy_timeout_ms)
         conn.execute("PRAGMA busy_timeout=0")  # a held lock sends the write to the writer thread
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see _after_commit
         conn.execute(f"PRAGMA synchronous={self.db.synchronous if self._synced else 'NORMAL'}")

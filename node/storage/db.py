@@ -31,9 +31,25 @@ from typing import TypeVar, TypeVarTuple
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from node.errors import EcError
 from node.vault import NodeKeys
 
-__all__ = ["Database", "RoleStore", "StorageError", "connect", "count_rows", "run_script"]
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "Database",
+    "RoleStore",
+    "StorageError",
+    "connect",
+    "count_rows",
+    "run_script",
+]
+
+# How long a connection waits for SQLite's write lock held by someone else (another
+# process on the file, a backup, a long transaction) before the call gives up with -3.
+# Shorter than the deadlines callers give (the CLI's and the provinces' 10 s), so the
+# caller hears "busy, try again" rather than its own deadline expiring, and a writer
+# thread is not stuck for longer than that.
+BUSY_TIMEOUT_MS = 5000
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -47,9 +63,11 @@ class StorageError(Exception):
 SYNCHRONOUS = ("NORMAL", "FULL")
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
+def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A connection with the pragmas every ecnet connection uses."""
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
+    )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode: a committed transaction survives a crash of the process
@@ -57,8 +75,36 @@ def connect(path: Path | str) -> sqlite3.Connection:
     # connection is set to FULL by default (Database(synchronous=...)).
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     return conn
+
+
+def busy(exc: sqlite3.OperationalError, busy_timeout_ms: int) -> EcError | None:
+    """-3 for SQLite's "database is locked" (its write lock held past the busy timeout
+    by another connection or process); None for any other error, which stays a bug."""
+    text = str(exc)
+    if "database is locked" not in text and "database table is locked" not in text:
+        return None
+    return EcError(
+        -3,
+        f"the node's database stayed busy for {busy_timeout_ms / 1000:g} s (locked by "
+        "another connection or process); try again later",
+    )
+
+
+def quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    """``PRAGMA quick_check``: a :class:`StorageError` in one line naming the first problem
+    when the file's pages or structure are damaged."""
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        rows = [str(exc)]
+    if rows != ["ok"]:
+        first = str(rows[0]).replace("\n", " ").strip()
+        raise StorageError(
+            f"database {path} is damaged (PRAGMA quick_check: {first}); the node will not "
+            "serve it: restore it from a backup or a province's resync"
+        )
 
 
 def _check_readable(path: Path) -> None:
@@ -109,8 +155,13 @@ class Database:
         migrations: Migrations,
         readers: int = 2,
         synchronous: str = "NORMAL",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        check: bool = True,
     ) -> None:
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        # PRAGMA quick_check at open (a damaged file is refused before it is served).
+        self.check = check
         # Of the writer's connection: FULL syncs the WAL to disk at every commit, so a
         # commit survives a power loss too (NORMAL: a crash of the process only).
         if synchronous.upper() not in SYNCHRONOUS:
@@ -132,9 +183,11 @@ class Database:
         """Open (creating if needed) and migrate. Returns the migrations applied."""
         _check_readable(self.path)
         try:
-            conn = connect(self.path)
+            conn = connect(self.path, self.busy_timeout_ms)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            if self.check:
+                quick_check(conn, self.path)
             applied = migrate(conn, self._migrations)
         except sqlite3.DatabaseError as exc:
             raise StorageError(f"cannot open database {self.path}: {exc}") from exc
@@ -156,7 +209,7 @@ class Database:
     def _reader_conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path)
+            conn = connect(self.path, self.busy_timeout_ms)
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
             with self._lock:
@@ -164,19 +217,32 @@ class Database:
         return conn
 
     def _run_read(self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]) -> T:
-        return fn(self._reader_conn(), *args)
+        try:
+            return fn(self._reader_conn(), *args)
+        except sqlite3.OperationalError as exc:
+            raise busy(exc, self.busy_timeout_ms) or exc from None
 
     def _run_write(self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]) -> T:
         conn = self._writer_conn
         if conn is None:
             raise StorageError("database is not open")
-        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise busy(exc, self.busy_timeout_ms) or exc from None
         try:
             result = fn(conn, *args)
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            err = busy(exc, self.busy_timeout_ms)
+            if err is None:
+                raise
+            conn.execute("ROLLBACK")
+            raise err from None
         return result
 
     def _run_write_unsynced(
@@ -259,8 +325,20 @@ class RoleStore:
     MIGRATIONS: Migrations
     COUNTED_TABLES: tuple[str, ...] = ()
 
-    def __init__(self, path: Path | str, synchronous: str = "NORMAL") -> None:
-        self.db = Database(path, self.MIGRATIONS, synchronous=synchronous)
+    def __init__(
+        self,
+        path: Path | str,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        check: bool = True,
+    ) -> None:
+        self.db = Database(
+            path,
+            self.MIGRATIONS,
+            synchronous=synchronous,
+            busy_timeout_ms=busy_timeout_ms,
+            check=check,
+        )
         self._keys: NodeKeys | None = None
 
     @property

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from node.config import ConfigError
 from node.settings import read_settings
-from node.storage.db import SYNCHRONOUS
+from node.storage.db import BUSY_TIMEOUT_MS, SYNCHRONOUS
 
 __all__ = ["StorageSettings"]
 
@@ -19,6 +19,12 @@ class StorageSettings:
     # loss or an OS crash, not only a crash of the process; "normal" skips that sync
     # (about 10 times cheaper per commit here) and keeps kill -9 safety only.
     synchronous: str = "full"
+    # How long a call waits for the database's write lock held by someone else before
+    # it answers -3 (node.storage.db.BUSY_TIMEOUT_MS says why 5 s).
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    # 1: PRAGMA quick_check at start, a damaged database is refused (one line, exit 2);
+    # 0 skips it (it reads every page: about a second per few hundred MB).
+    quick_check: int = field(default=1, metadata={"zero_ok": True})
 
     @classmethod
     def from_config(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from node.storage import outbox
 from node.storage.batch import WriteBatcher
-from node.storage.db import RoleStore
+from node.storage.db import BUSY_TIMEOUT_MS, RoleStore
 from node.storage.meta import q_meta_get, q_meta_set
 from node.storage.migrations.provincial import MIGRATIONS
 from node.storage.provincial.inbox import ApplyResult, InboundEvent, q_apply_events
@@ -46,8 +46,14 @@ class ProvincialStore(RoleStore):
     MIGRATIONS = MIGRATIONS
     COUNTED_TABLES = COUNTED_TABLES
 
-    def __init__(self, path: Path | str, synchronous: str = "NORMAL") -> None:
-        super().__init__(path, synchronous)
+    def __init__(
+        self,
+        path: Path | str,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        check: bool = True,
+    ) -> None:
+        super().__init__(path, synchronous, busy_timeout_ms, check)
         self._unsynced: WriteBatcher | None = None
 
     async def unlock(self, keys: NodeKeys) -> int:
