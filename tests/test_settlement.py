@@ -223,7 +223,8 @@ async def test_token_rules(nation):
         stub.Settle(settle_request("x", terminal.org_id, "t-1c", items), timeout=10), 500067
     )
     assert "'x'" in garbage and "is not an ecToken" in garbage, garbage
-    await fails(stub.Settle(settle_request(token, "H-OTHER", "t-2", items), timeout=10), 500067)
+    # another institution's orgId: the terminal is not bound to it
+    await fails(stub.Settle(settle_request(token, "H-OTHER", "t-2", items), timeout=10), 500100)
     await fails(stub.Settle(settle_request(token, "", "t-3", items), timeout=10), 500098)
     await fails(stub.Settle(settle_request(token, terminal.org_id, "", items), timeout=10), -2)
     await fails(stub.Settle(settle_request(token, terminal.org_id, "t-4", []), timeout=10), -2)
@@ -238,7 +239,7 @@ async def test_token_rules(nation):
     # a token of another province is not this province's to settle
     await fails(
         settlement_stub(nation, "31").Settle(
-            settle_request(token, terminal.org_id, "t-7", items), timeout=10
+            settle_request(token, nation.terminals["31"][0].org_id, "t-7", items), timeout=10
         ),
         500067,
     )

@@ -73,7 +73,7 @@ class Desk:
         self.terminal = terminal
         self.org = terminal.org_id
         self.scanner = Scanner(nation.cluster, nation.provinces[province], terminal)
-        self.stub = settlement_stub(nation, province)
+        self.stub = settlement_stub(nation, province, terminal)
         self.n = 0
 
     async def settle(self, auth: str, items) -> pb.Settlement:

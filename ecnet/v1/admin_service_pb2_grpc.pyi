@@ -74,6 +74,20 @@ class AdminServiceStub:
     "approved" lifts it. Codes displayed before live out their minute. The official
     channel cannot be suspended (-2); an unknown channel is 500012.
     """
+    RegisterTerminal: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RegisterTerminalRequest, _admin_service_pb2.RegisterTerminalResponse]
+    """Registers an acceptance terminal (7.2.1.1, table 1), national only, operators only
+    (-4): national allocates its 20-digit number and the date, and the province where
+    it stands copies it (ListTerminals). The terminal then calls with a certificate of
+    the national CA naming ecnet://terminal/ORGID/TERMINALID (`ecnet terminals
+    register` issues it). -2 a field missing or malformed (every one named).
+    """
+    RevokeTerminal: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeTerminalRequest, _admin_service_pb2.RevokeTerminalResponse]
+    """Marks a terminal revoked, national only, operators only (-4): its province drops it
+    from its copy at the next refresh (its scans answer 500100), and its certificate is
+    put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
+    provinces with their next heartbeat, and then its calls answer -4). 500100 no such
+    terminal; revoking a revoked one changes nothing (alreadyRevoked).
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -120,6 +134,20 @@ class AdminServiceAsyncStub(AdminServiceStub):
     -4) and in every province as soon as the change is delivered to it (QR display: -4);
     "approved" lifts it. Codes displayed before live out their minute. The official
     channel cannot be suspended (-2); an unknown channel is 500012.
+    """
+    RegisterTerminal: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RegisterTerminalRequest, _admin_service_pb2.RegisterTerminalResponse]  # type: ignore[assignment]
+    """Registers an acceptance terminal (7.2.1.1, table 1), national only, operators only
+    (-4): national allocates its 20-digit number and the date, and the province where
+    it stands copies it (ListTerminals). The terminal then calls with a certificate of
+    the national CA naming ecnet://terminal/ORGID/TERMINALID (`ecnet terminals
+    register` issues it). -2 a field missing or malformed (every one named).
+    """
+    RevokeTerminal: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeTerminalRequest, _admin_service_pb2.RevokeTerminalResponse]  # type: ignore[assignment]
+    """Marks a terminal revoked, national only, operators only (-4): its province drops it
+    from its copy at the next refresh (its scans answer 500100), and its certificate is
+    put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
+    provinces with their next heartbeat, and then its calls answer -4). 500100 no such
+    terminal; revoking a revoked one changes nothing (alreadyRevoked).
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -218,6 +246,32 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         -4) and in every province as soon as the change is delivered to it (QR display: -4);
         "approved" lifts it. Codes displayed before live out their minute. The official
         channel cannot be suspended (-2); an unknown channel is 500012.
+        """
+
+    @_abc_1.abstractmethod
+    def RegisterTerminal(
+        self,
+        request: _admin_service_pb2.RegisterTerminalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RegisterTerminalResponse, _abc.Awaitable[_admin_service_pb2.RegisterTerminalResponse]]:
+        """Registers an acceptance terminal (7.2.1.1, table 1), national only, operators only
+        (-4): national allocates its 20-digit number and the date, and the province where
+        it stands copies it (ListTerminals). The terminal then calls with a certificate of
+        the national CA naming ecnet://terminal/ORGID/TERMINALID (`ecnet terminals
+        register` issues it). -2 a field missing or malformed (every one named).
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeTerminal(
+        self,
+        request: _admin_service_pb2.RevokeTerminalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RevokeTerminalResponse, _abc.Awaitable[_admin_service_pb2.RevokeTerminalResponse]]:
+        """Marks a terminal revoked, national only, operators only (-4): its province drops it
+        from its copy at the next refresh (its scans answer 500100), and its certificate is
+        put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
+        provinces with their next heartbeat, and then its calls answer -4). 500100 no such
+        terminal; revoking a revoked one changes nothing (alreadyRevoked).
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -2,8 +2,9 @@
 
 ``Query`` and ``CheckToken`` are the typed calls (failures as a gRPC status with the C.4
 code in ``ErrorInfo``); ``Trans`` is the Appendix B envelope, whose failures travel in
-the answer's ``code`` and ``message`` with gRPC status OK. The terminal is the one named
-by the ``ec-terminal-id`` metadata. Only provincial nodes serve this service.
+the answer's ``code`` and ``message`` with gRPC status OK. The terminal is the one whose
+certificate the caller holds (``current_caller().terminal_id``: -4 without one). Only
+provincial nodes serve this service.
 """
 
 from __future__ import annotations
@@ -89,13 +90,14 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         context: grpc.aio.ServicerContext[pb.CheckTokenRequest, pb.CheckTokenResponse],
     ) -> pb.CheckTokenResponse:
         checked = await self.acceptance.check_token(
+            current_caller().terminal_id,
             TokenCheckInput(
                 ecToken=request.ecToken,
                 idType=request.idType,
                 idNo=request.idNo,
                 userName=request.userName,
                 orgId=request.orgId,
-            )
+            ),
         )
         return pb.CheckTokenResponse(
             flag=checked.flag, insuOrg=checked.insu_org, mismatches=checked.mismatches
