@@ -92,6 +92,14 @@ class Caller:
     recheck: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
     @property
+    def org_id(self) -> str:
+        """The institution a terminal's certificate names; empty for anyone else."""
+        identity = self.identity
+        if identity is None or identity.role is not IdentityRole.TERMINAL:
+            return ""
+        return identity.org_id or ""
+
+    @property
     def node(self) -> str:
         """``national`` or ``pNN`` when a node calls; empty for anyone else."""
         identity = self.identity

@@ -20,7 +20,7 @@ from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
 from node.app import Node
 from node.clock import Clock
 from node.config import NodeConfig
-from node.pki import CertificateAuthority, Identity, Role
+from node.pki import CertificateAuthority, Identity, Role, identity_of, read_certificate
 from node.tls import TlsFiles, peer_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -188,8 +188,12 @@ class TestPki:
             if who == "operator":  # where nation up puts the operator's
                 key_path, cert_path = self.ca.ensure_operator("tester")
             elif identity.role is Role.TERMINAL:  # where the CLI finds a terminal's
+                stem = identity.terminal_id
+                taken = self.terminals / f"{stem}.crt"
+                if taken.exists() and identity_of(read_certificate(taken)) != identity:
+                    stem = f"{identity.org_id}-{stem}"  # a test's forged twin of a number
                 key_path, cert_path = self.ca.ensure(
-                    identity, hosts=(), folder=self.terminals, stem=identity.terminal_id
+                    identity, hosts=(), folder=self.terminals, stem=stem
                 )
             else:
                 key_path, cert_path = self.ca.ensure(identity)

@@ -167,6 +167,29 @@ async def test_a_published_terminal_number_with_another_certificate_is_refused(n
     assert (await nation.scanner("44").query(code)).idNo == p.id_no
 
 
+async def test_a_certificate_naming_another_institution_is_refused(nation, cluster):
+    """A certificate issued with the wrong orgId for a registered number (the CA's
+    mistake, or a request forged before signing) speaks for neither institution."""
+    t = nation.terminals["44"][0]
+    p = insured_in(nation.kit, "44")[4]
+    code = await nation.issue("44", await nation.activated(p, "44"))
+    wrong = cluster.pki.terminal(t.terminal_id, "H44999900001")
+    stub = scanner_stub(cluster, nation.provinces["44"], wrong)
+    for org in ("H44999900001", t.org_id):
+        message = await fails(stub.Query(query(org, code), timeout=10), 500100)
+        assert "bound to institution" in message, message
+    check = pb.CheckTokenRequest(
+        ecToken="440000ec" + "0" * 30, idType=p.id_type, idNo=p.id_no, userName=p.user_name
+    )
+    await fails(stub.CheckToken(check, timeout=10), 500100)
+    settle = settlement_service_pb2_grpc.SettlementServiceStub(
+        cluster.stubs(nation.provinces["44"], as_=wrong).channel
+    )
+    request = settle_request("440000ec" + "0" * 30, t.org_id, "w-1", [item("A1", A, 100)])
+    await fails(settle.Settle(request, timeout=10), 500100)
+    assert (await nation.scanner("44").query(code)).idNo == p.id_no  # not spent
+
+
 async def test_a_terminal_revoked_in_the_registry_leaves_its_province(nation, cluster):
     """RevokeTerminal alone (its certificate still good): the province's copy drops it."""
     admin = nation.kit.admin()

@@ -43,7 +43,10 @@ class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
         context: grpc.aio.ServicerContext[pb.SettleRequest, pb.SettleResponse],
     ) -> pb.SettleResponse:
         settle = check_input(input_from_proto(request))  # every bad field named first
-        await self.terminals(current_caller().terminal_id, settle.org_id)
+        caller = current_caller()
+        if caller.org_id:  # the certificate's institution is the terminal's
+            await self.terminals(caller.terminal_id, caller.org_id)
+        await self.terminals(caller.terminal_id, settle.org_id)
         row = await self.settlements.settle(settle)
         return pb.SettleResponse(settlement=settlement_to_proto(row))
 
