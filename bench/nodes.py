@@ -179,9 +179,12 @@ class NodeProcess:
     ) -> tuple[grpc.aio.Channel, tuple[tuple[str, str], ...]]:
         """Another aio channel to the node, with the certificate of ``identity`` (made if
         missing), and the metadata of its calls: a test or the bench calling as a node
-        (plaintext: claiming it). The caller closes the channel."""
+        or a terminal (plaintext: claiming it). The caller closes the channel."""
         if INSECURE:
-            return grpc.aio.insecure_channel(self.address), ((INSECURE_CLAIM, identity.uri),)
+            claim: tuple[tuple[str, str], ...] = ((INSECURE_CLAIM, identity.uri),)
+            if identity.terminal_id:  # a plaintext node reads the terminal from metadata
+                claim += (("ec-terminal-id", identity.terminal_id),)
+            return grpc.aio.insecure_channel(self.address), claim
         ca = CertificateAuthority.open(self.nation)
         key, cert = ca.ensure(identity)
         credentials = grpc.ssl_channel_credentials(

@@ -36,6 +36,7 @@ from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import voucher_service_pb2 as pb
 from node.clock import SystemEntropy
 from node.domain.qrcode import new_code
+from node.pki import Identity
 from node.qr.issuer import QR_KEY
 
 __all__ = ["local_query", "routed_query"]
@@ -132,8 +133,9 @@ async def _setup(env: Env, serving: str) -> Call:
     codes = await asyncio.to_thread(
         _write_codes, p44.data_dir / "provincial-44.db", holders, count, time.monotonic() + 30
     )
-    stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(node.channel)
-    metadata = (("ec-terminal-id", terminal.terminalId),)
+    # The terminal calls with its own certificate (its number is read from it).
+    channel, metadata = node.channel_as(Identity.terminal(terminal.orgId, terminal.terminalId))
+    stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(channel)
     fields = {
         "orgId": terminal.orgId,
         "businessType": "01101",

@@ -34,6 +34,7 @@ from ecnet.v1 import settlement_service_pb2 as pb
 from ecnet.v1 import settlement_service_pb2_grpc
 from node.clock import SystemEntropy
 from node.domain.ectoken import new_token
+from node.pki import Identity
 
 __all__ = ["local_settlement", "remote_settlement"]
 
@@ -103,12 +104,15 @@ async def _setup(env: Env, serving: str) -> Call:
     terminals = await (await env.national()).admin.ListTerminals(
         admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT
     )
-    org_id = terminals.terminals[0].orgId
+    terminal = terminals.terminals[0]
+    org_id = terminal.orgId
     count = math.ceil(pool_seconds(env.params) * TOKENS_PER_SECOND)
     tokens = await asyncio.to_thread(
         _write_tokens, node.data_dir / f"provincial-{serving}.db", serving, persons, org_id, count
     )
-    stub = settlement_service_pb2_grpc.SettlementServiceStub(node.channel)
+    # Settle is a terminal's call: with the terminal's own certificate.
+    channel, metadata = node.channel_as(Identity.terminal(org_id, terminal.terminalId))
+    stub = settlement_service_pb2_grpc.SettlementServiceStub(channel)
     # Built beforehand, as the scan scenarios' requests are (bench.scan).
     take = pool(
         [
@@ -126,7 +130,7 @@ async def _setup(env: Env, serving: str) -> Call:
     )
 
     async def call() -> None:
-        s = (await stub.Settle(take(), timeout=TIMEOUT)).settlement
+        s = (await stub.Settle(take(), timeout=TIMEOUT, metadata=metadata)).settlement
         if (
             s.state != pb.SETTLEMENT_STATE_SETTLED
             or s.feeSumamt != s.fundPay + s.psnAcctPay + s.ownPayAmt

@@ -142,11 +142,18 @@ def ca_init(
 @reports_errors
 @pki_errors
 def ca_request(
-    role: Annotated[str, typer.Option(help="national, provincial or operator")],
+    role: Annotated[str, typer.Option(help="national, provincial, operator or terminal")],
     province: Annotated[
         str | None, typer.Option(help="the province code (with --role provincial)")
     ] = None,
     name: Annotated[str | None, typer.Option(help="the operator's name (--role operator)")] = None,
+    org: Annotated[
+        str | None, typer.Option(help="the terminal's institution, orgId (--role terminal)")
+    ] = None,
+    terminal: Annotated[
+        str | None,
+        typer.Option(help="the terminal's number national allocated (--role terminal)"),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option("--out", help="folder of the key and request [default: DIR/pki/nodes]"),
@@ -156,7 +163,7 @@ def ca_request(
     json_: JsonOpt = False,
 ) -> None:
     """Make a key (mode 0600, kept here) and a certificate request (CSR) to send to national."""
-    identity = _identity(role, province, name)
+    identity = _identity(role, province, name, org, terminal)
     folder = out_dir or CertificateAuthority.folder_of(_data(data)) / "nodes"
     key_path, csr_path = folder / f"{identity.stem}.key", folder / f"{identity.stem}.csr"
     if key_path.exists() and not force:
@@ -173,8 +180,24 @@ def ca_request(
     out.print(f"request in {csr_path}: national signs it with `ecnet ca sign`", highlight=False)
 
 
-def _identity(role: str, province: str | None, name: str | None) -> Identity:
+def _identity(
+    role: str,
+    province: str | None,
+    name: str | None,
+    org: str | None = None,
+    terminal: str | None = None,
+) -> Identity:
+    if role != "terminal" and (org or terminal):
+        raise CliError("--org and --terminal go with --role terminal", UNCODED)
     try:
+        if role == "terminal":
+            if org is None or terminal is None or province or name:
+                raise CliError(
+                    "--role terminal needs --org ORGID and --terminal T (the number national "
+                    "allocated at `ecnet terminals register`)",
+                    UNCODED,
+                )
+            return Identity.terminal(org, terminal)
         if role == "national":
             if province or name:
                 raise CliError("--role national takes neither --province nor --name", UNCODED)
@@ -189,7 +212,7 @@ def _identity(role: str, province: str | None, name: str | None) -> Identity:
             return Identity.operator(name)
     except PkiError as exc:
         raise CliError(str(exc), UNCODED) from None
-    raise CliError(f"--role {role!r}: national, provincial or operator", UNCODED)
+    raise CliError(f"--role {role!r}: national, provincial, operator or terminal", UNCODED)
 
 
 @ca_app.command(

@@ -22,11 +22,14 @@ in Python, over ecnet's ``AcceptanceService/Trans``::
   url) and ``out`` is ``{"code": <int>, "message": "..."}``.
 
 The DLL knows its own terminal; here it is ``terminal_id=`` or, failing that, the
-``ECNET_TERMINAL_ID`` environment variable, sent as the ``ec-terminal-id`` metadata.
-``url`` is ``HOST:PORT`` of the terminal's provincial node (an ``http://`` or
-``grpc://`` prefix and a trailing path are ignored). Channels are kept per url, over
-mutual TLS with the certificate of the nation in ``ECNET_DATA`` (or ``./nation``), or
-the files ``ECNET_CA``, ``ECNET_CERT``, ``ECNET_KEY`` name (``cli.rpc.credentials_for``).
+``ECNET_TERMINAL_ID`` environment variable. The call is made with that terminal's
+certificate from the national CA (``DIR/pki/terminals/T.{crt,key}`` of the nation in
+``ECNET_DATA``, or ``./nation``, else the folder ``ECNET_TERMINALS`` names:
+``cli.rpc.terminal_files``): the province reads the terminal from the certificate, not
+from a header. Without a terminal it calls with the operator's certificate, which
+passes no terminal's check (-4). ``url`` is ``HOST:PORT`` of the terminal's provincial
+node (an ``http://`` or ``grpc://`` prefix and a trailing path are ignored). Channels
+are kept per url and terminal.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from cli.nationfile import default_data_dir
-from cli.rpc import CliError, open_channel
+from cli.rpc import CliError, open_channel, terminal_metadata
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1.acceptance_service_pb2_grpc import AcceptanceServiceStub
 from node.config import ConfigError, parse_address
@@ -51,7 +54,7 @@ __all__ = ["nation_ec_trans", "SUCCESS", "TERMINAL_ENV"]
 SUCCESS = "0000"
 TERMINAL_ENV = "ECNET_TERMINAL_ID"
 
-_channels: dict[str, grpc.Channel] = {}
+_channels: dict[tuple[str, str], grpc.Channel] = {}
 _lock = threading.Lock()
 
 
@@ -69,11 +72,12 @@ def _target(url: str) -> str:
     return target
 
 
-def _stub(target: str) -> AcceptanceServiceStub:
+def _stub(target: str, terminal: str) -> AcceptanceServiceStub:
     with _lock:
-        channel = _channels.get(target)
+        channel = _channels.get((target, terminal))
         if channel is None:
-            channel = _channels[target] = open_channel(target, default_data_dir())
+            channel = open_channel(target, default_data_dir(), terminal)
+            _channels[(target, terminal)] = channel
     return AcceptanceServiceStub(channel)
 
 
@@ -121,9 +125,9 @@ def nation_ec_trans(
     except (ValueError, TypeError) as exc:
         return _failure(-2, f"in_data is not a usable request: {exc}")
     terminal = terminal_id if terminal_id is not None else os.environ.get(TERMINAL_ENV, "")
-    metadata = (("ec-terminal-id", terminal),) if terminal else ()
+    metadata = terminal_metadata(default_data_dir(), terminal)
     try:
-        stub = _stub(target)
+        stub = _stub(target, terminal)
     except CliError as exc:  # no certificate to call with
         return _failure(exc.code if exc.code is not None else -2, str(exc))
     try:

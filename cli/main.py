@@ -59,6 +59,7 @@ from cli.qr import qr_app
 from cli.rpc import CliError, NodeHandle, national_address, use_operator
 from cli.scan import scan, token_app, trans
 from cli.settle import settle, settlement_app
+from cli.terminals import terminals_register, terminals_revoke
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
@@ -134,9 +135,10 @@ app.command(
 app.command(
     "settle",
     epilog=examples(
-        'ecnet settle --province 44 --token "$TOKEN" --org "$ORG44" --items items.json '
-        "--request-id visit-0001",
-        'ecnet settle --province 44 --token "$TOKEN" --org "$ORG44" --items - --json < items.json',
+        'ecnet settle --province 44 --terminal "$T44" --token "$TOKEN" --org "$ORG44" '
+        "--items items.json --request-id visit-0001",
+        'ecnet settle --province 44 --terminal "$T44" --token "$TOKEN" --org "$ORG44" '
+        "--items - --json < items.json",
     ),
 )(settle)
 app.add_typer(settlement_app, name="settlement")
@@ -385,7 +387,7 @@ def _start_nation(
             f"seeded {report.persons:,} persons in {report.seconds:.1f}s ({report.rate:,.0f}/s)"
         )
 
-    made = ensure_pki(nation)
+    made = ensure_pki(nation, report.registered)
     if made:
         err.print(
             f"certificates in {data_dir / 'pki'}: {', '.join(made)} (national CA)",
@@ -748,6 +750,20 @@ def terminals_list(
     for t in terminals:
         table.add_row(t.terminalId, t.province, t.orgId, t.orgName, t.name, t.version, t.mac)
     out.print(table)
+
+
+terminals_app.command(
+    "register",
+    epilog=examples(
+        "ecnet terminals register --province 44 --org H44010012345 --org-name 某某医院 "
+        "--name 挂号自助终端 --purpose 用于患者自助进行挂号等操作 --version 1.2 "
+        "--developer 某某开发有限公司 --mac f8:34:41:bd:e1:88",
+    ),
+)(terminals_register)
+terminals_app.command(
+    "revoke",
+    epilog=examples('ecnet terminals revoke "$T" --reason "stolen"'),
+)(terminals_revoke)
 
 
 def main() -> None:

@@ -15,13 +15,13 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import TypedDict
 
 from cli.nationfile import NationFile, NodeEntry, pid_alive
-from cli.rpc import CliError, NodeHandle, health_of
+from cli.rpc import CliError, NodeHandle, health_of, terminals_folder
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from node.domain.regions import PROVINCES, is_province, province_name
 from node.pki import CertificateAuthority, Identity, PkiError
@@ -315,11 +315,12 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
     return rows
 
 
-def ensure_pki(nation: NationFile) -> list[str]:
+def ensure_pki(nation: NationFile, terminals: Iterable[tuple[str, str]] = ()) -> list[str]:
     """The nation's certificates in ``DIR/pki``: the national CA, a key and certificate
-    for every node of the nation (``pki/nodes/<node>.{crt,key}``) and the operator's
-    (``pki/operator.{crt,key}``); what exists is kept (a nation started again keeps its
-    CA). The names of what was made now."""
+    for every node of the nation (``pki/nodes/<node>.{crt,key}``), the operator's
+    (``pki/operator.{crt,key}``) and each registered terminal's (``terminals``: (orgId,
+    number) pairs; ``pki/terminals/<number>.{crt,key}``); what exists is kept (a nation
+    started again keeps its CA). The names of what was made now."""
     made: list[str] = []
     try:
         if (CertificateAuthority.folder_of(nation.data_dir) / "ca.key").exists():
@@ -341,4 +342,14 @@ def ensure_pki(nation: NationFile) -> list[str]:
     if not (ca.folder / "operator.crt").exists():
         ca.ensure_operator()
         made.append("operator")
+    folder = terminals_folder(nation.data_dir)
+    issued = 0
+    for org_id, terminal_id in terminals:
+        if not (folder / f"{terminal_id}.crt").exists():
+            ca.ensure(
+                Identity.terminal(org_id, terminal_id), hosts=(), folder=folder, stem=terminal_id
+            )
+            issued += 1
+    if issued:
+        made.append(f"{issued} terminals")
     return made

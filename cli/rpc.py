@@ -7,6 +7,11 @@ when the folder has none, the files named by ``ECNET_CA``, ``ECNET_CERT`` and
 ``--insecure`` is called in plaintext. ``ecnet --as NAME`` (or ``ECNET_OPERATOR=NAME``)
 calls as the operator ``ecnet operators add NAME`` made instead
 (``DIR/pki/operators/NAME.{crt,key}``).
+A terminal's calls (scan, token check, settle,
+trans) are made with the terminal's own certificate (``--terminal T``):
+``DIR/pki/terminals/T.{crt,key}`` (``nation up`` issues them for the seeded terminals,
+``ecnet terminals register`` for a new one), or the folder ``ECNET_TERMINALS`` names;
+on an ``--insecure`` nation the number travels in the ``ec-terminal-id`` metadata.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ __all__ = [
     "open_channel",
     "operator_files",
     "use_operator",
+    "terminal_files",
+    "terminal_metadata",
+    "terminals_folder",
 ]
 
 # The operator ``--as`` named (empty: $ECNET_OPERATOR, else the nation's administrator).
@@ -103,23 +111,81 @@ def credentials_for(data_dir: Path) -> grpc.ChannelCredentials | None:
     return grpc.ssl_channel_credentials(ca, key, cert)
 
 
-def open_channel(address: str, data_dir: Path) -> grpc.Channel:
-    """A channel to the node at ``address`` of the nation in ``data_dir``."""
-    credentials = credentials_for(data_dir)
+def terminals_folder(data_dir: Path) -> Path:
+    """Where the nation in ``data_dir`` keeps its terminals' keys and certificates."""
+    return data_dir / "pki" / "terminals"
+
+
+def terminal_files(data_dir: Path, terminal_id: str) -> tuple[Path, Path, Path]:
+    """(CA, certificate, key) of terminal ``terminal_id``: in ``DIR/pki/terminals``, else
+    in the folder ``ECNET_TERMINALS`` names (with ``ECNET_CA``)."""
+    if not (terminal_id.isascii() and terminal_id.isdigit() and len(terminal_id) == 20):
+        raise CliError(f"--terminal {terminal_id[:24]!r} is not a 20-digit terminal number", -2)
+    folder, ca = terminals_folder(data_dir), data_dir / "pki" / "ca.crt"
+    other = os.environ.get("ECNET_TERMINALS")
+    if not (folder / f"{terminal_id}.crt").exists() and other:
+        folder, ca = Path(other), Path(os.environ.get("ECNET_CA", "") or ca)
+    cert, key = folder / f"{terminal_id}.crt", folder / f"{terminal_id}.key"
+    if not (cert.exists() and key.exists()):
+        raise CliError(
+            f"no certificate of terminal {terminal_id} ({cert} and .key): a terminal calls "
+            "with its own certificate; `ecnet terminals register` issues one (`nation up` "
+            "for the seeded terminals)",
+            -2,
+        )
+    return ca, cert, key
+
+
+def terminal_credentials(data_dir: Path, terminal_id: str) -> grpc.ChannelCredentials | None:
+    """How terminal ``terminal_id`` calls the nodes of the nation in ``data_dir``: its
+    certificate (None: the nation is ``--insecure``, plaintext)."""
+    try:
+        if NationFile.load(data_dir).insecure:
+            return None
+    except FileNotFoundError:
+        pass
+    ca, cert, key = terminal_files(data_dir, terminal_id)
+    try:
+        return grpc.ssl_channel_credentials(ca.read_bytes(), key.read_bytes(), cert.read_bytes())
+    except OSError as exc:
+        raise CliError(f"{exc.filename}: {exc.strerror}", -2) from None
+
+
+def open_channel(address: str, data_dir: Path, terminal: str = "") -> grpc.Channel:
+    """A channel to the node at ``address`` of the nation in ``data_dir``, as its
+    operator, or as the terminal numbered ``terminal``."""
+    if terminal:
+        credentials = terminal_credentials(data_dir, terminal)
+    else:
+        credentials = credentials_for(data_dir)
     if credentials is None:
         return grpc.insecure_channel(address)
     return grpc.secure_channel(address, credentials)
 
 
+def terminal_metadata(data_dir: Path, terminal: str) -> Metadata:
+    """What a terminal's call carries besides its certificate: on an ``--insecure``
+    nation (no certificates) its number in ``ec-terminal-id``; else nothing."""
+    try:
+        insecure = NationFile.load(data_dir).insecure
+    except FileNotFoundError:
+        insecure = False
+    return (("ec-terminal-id", terminal),) if insecure and terminal else ()
+
+
 @dataclass
 class NodeHandle:
-    """Calls to the node at ``address``, as the operator of the nation in ``data``."""
+    """Calls to the node at ``address``, as the operator of the nation in ``data``, or as
+    its terminal numbered ``terminal`` (``metadata`` then carries what such a call needs
+    besides the certificate)."""
 
     address: str
     data: Path
+    terminal: str = ""
 
     def __post_init__(self) -> None:
-        self.channel = open_channel(self.address, self.data)
+        self.channel = open_channel(self.address, self.data, self.terminal)
+        self.metadata = terminal_metadata(self.data, self.terminal)
         self.admin = AdminServiceStub(self.channel)
 
     def call(
@@ -130,7 +196,7 @@ class NodeHandle:
         metadata: Metadata | None = None,
     ) -> Response:
         try:
-            return method(request, timeout=timeout, metadata=metadata)
+            return method(request, timeout=timeout, metadata=(metadata or ()) + self.metadata)
         except grpc.RpcError as exc:
             code, message = from_rpc_error(exc)
             if code == -3:

@@ -4,8 +4,9 @@
 ``scan`` submits a QR value as a terminal would: typed in (``--code``) or read from a
 picture with a real barcode reader (``--image``, zxing-cpp), to
 ``AcceptanceService/Query`` of the terminal's province (``--province NN`` in the
-nation's ``nation.json``, or ``--node HOST:PORT``) as the terminal ``--terminal`` (the
-``ec-terminal-id`` metadata), for the institution ``--org`` it is bound to. The answer
+nation's ``nation.json``, or ``--node HOST:PORT``) as the terminal ``--terminal`` (with
+its certificate, ``DIR/pki/terminals/T.{crt,key}``: ``cli.rpc``), for the institution
+``--org`` it is bound to. The answer
 is table B.4 with the ecToken. ``token check`` is the medical-insurance system's check
 of that token (flag of table C.3). ``trans`` sends one raw Appendix B envelope through
 :func:`cli.ectrans.nation_ec_trans` and prints the answer (``OutData``).
@@ -81,7 +82,12 @@ def _show(answer: Message, as_json: bool, lines: list[str]) -> None:
 @reports_errors
 def scan(
     terminal: Annotated[
-        str, typer.Option("--terminal", help="the terminal's 20-digit number (ec-terminal-id)")
+        str,
+        typer.Option(
+            "--terminal",
+            help="the terminal's 20-digit number; it calls with its certificate "
+            "(DIR/pki/terminals/T.crt)",
+        ),
     ],
     org: Annotated[
         str, typer.Option("--org", help="orgId of the institution the terminal is bound to")
@@ -140,9 +146,8 @@ def scan(
         officeName=office_name,
         ecQrCode=value,
     )
-    with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
-        stub = AcceptanceServiceStub(h.channel)
-        r = h.call(stub.Query, request, metadata=(("ec-terminal-id", terminal),))
+    with NodeHandle(province_address(data, node, province), data_dir(data), terminal) as h:
+        r = h.call(AcceptanceServiceStub(h.channel).Query, request)
     _show(
         r,
         json_,
@@ -159,9 +164,10 @@ def scan(
 @token_app.command(
     "check",
     epilog=examples(
-        'ecnet token check --province 31 --token "$TOKEN" --name 李桂珍 --id-no 441523199111180565',
-        'ecnet token check --province 44 --token "$TOKEN" --name 李桂珍 --id-no 441523199111180565 '
-        '--org "$ORG44" --json',
+        'ecnet token check --province 31 --terminal "$T31" --token "$TOKEN" --name 李桂珍 '
+        "--id-no 441523199111180565",
+        'ecnet token check --province 44 --terminal "$T44" --token "$TOKEN" --name 李桂珍 '
+        '--id-no 441523199111180565 --org "$ORG44" --json',
     ),
 )
 @reports_errors
@@ -170,9 +176,19 @@ def token_check(
     id_no: Annotated[str, typer.Option("--id-no", help="idNo of the person")],
     name: Annotated[str, typer.Option("--name", help="userName of the person")],
     province: ProvinceOpt = "",
+    terminal: Annotated[
+        str,
+        typer.Option(
+            "--terminal",
+            help="the checking terminal's 20-digit number, required; it calls with its certificate",
+        ),
+    ] = "",
     id_type: Annotated[str, typer.Option("--id-type", help="idType, table C.2")] = "01",
     org: Annotated[
-        str, typer.Option("--org", help="orgId the token must have been issued to")
+        str,
+        typer.Option(
+            "--org", help="orgId the token must have been issued to [default: the terminal's]"
+        ),
     ] = "",
     data: DataOpt = None,
     node: ProvincialNodeOpt = None,
@@ -180,10 +196,16 @@ def token_check(
 ) -> None:
     """Check an ecToken against a person: flag 1 (valid) or 0 (table C.3), with the
     fields that did not match."""
+    if not terminal:
+        raise CliError(
+            "a token check is a terminal's call: give --terminal T (it calls with its "
+            "certificate, DIR/pki/terminals/T.crt)",
+            -2,
+        )
     request = pb.CheckTokenRequest(
         ecToken=token, idType=id_type, idNo=id_no, userName=name, orgId=org
     )
-    with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
+    with NodeHandle(province_address(data, node, province), data_dir(data), terminal) as h:
         r = h.call(AcceptanceServiceStub(h.channel).CheckToken, request)
     _show(
         r,
@@ -202,7 +224,12 @@ def trans(
         str, typer.Option("--in", help="the request JSON (InData); - reads it from stdin")
     ],
     terminal: Annotated[
-        str | None, typer.Option("--terminal", help="ec-terminal-id [default: $ECNET_TERMINAL_ID]")
+        str | None,
+        typer.Option(
+            "--terminal",
+            help="the terminal's number; it calls with its certificate "
+            "[default: $ECNET_TERMINAL_ID]",
+        ),
     ] = None,
 ) -> None:
     """NationEcTrans: one Appendix B envelope in, the answer (OutData) out."""

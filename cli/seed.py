@@ -27,6 +27,8 @@ class SeedReport:
         # Persons already in the registry when seeding was skipped (it is never reseeded).
         self.existing_persons = 0
         self.terminals = 0
+        # (orgId, terminal number) of every registered terminal, for their certificates.
+        self.registered: list[tuple[str, str]] = []
         self.seconds = 0.0
 
     @property
@@ -112,6 +114,7 @@ def seed_national(
                 )
                 for t in sample_terminals(missing, seed)
             )
+        report.registered = [(t.org_id, t.terminal_id) for t in store.registered_terminals()]
     finally:
         store.close()
     return report

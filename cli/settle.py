@@ -199,15 +199,16 @@ def _call(
     request: Request,
     retry_id: str = "",
     timeout: float = 10.0,
+    terminal: str = "",
 ) -> Response:
     """One SettlementService call (``method``, e.g. ``lambda s: s.Settle``). A -3 from
     the node (a remote settlement not confirmed in time) keeps its message; a node that
     does not answer says so. Either way, the request id to retry with (``retry_id``) is
-    named."""
-    with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
+    named. ``terminal``: call as that terminal (its certificate), else as the operator."""
+    with NodeHandle(province_address(data, node, province), data_dir(data), terminal) as h:
         stub = SettlementServiceStub(h.channel)
         try:
-            return method(stub)(request, timeout=timeout)
+            return method(stub)(request, timeout=timeout, metadata=h.metadata)
         except KeyboardInterrupt:
             if not retry_id:
                 raise
@@ -331,6 +332,14 @@ def settle(
         ),
     ],
     province: ProvinceOpt = "",
+    terminal: Annotated[
+        str,
+        typer.Option(
+            "--terminal",
+            help="the institution's terminal (20 digits) that settles, required; it calls "
+            "with its certificate (DIR/pki/terminals/T.crt)",
+        ),
+    ] = "",
     request_id: Annotated[
         str,
         typer.Option(
@@ -353,12 +362,20 @@ def settle(
     fee_items = read_items(items)
     address = province_address(data, node, province)
     _check_token(token.strip(), "" if node else province)
+    if not terminal:
+        raise CliError(
+            "a settlement is a terminal's call: give --terminal T, the institution's terminal "
+            "(it calls with its certificate, DIR/pki/terminals/T.crt)",
+            -2,
+        )
     # A fresh id is named only where a retry helps: a -3, an interrupted call (_call).
     request_id = request_id or uuid.uuid4().hex
     request = pb.SettleRequest(
         ecToken=token.strip(), orgId=org, requestId=request_id, medType=med, items=fee_items
     )
-    answer = _call(data, address, province, lambda s: s.Settle, request, request_id, SETTLE_TIMEOUT)
+    answer = _call(
+        data, address, province, lambda s: s.Settle, request, request_id, SETTLE_TIMEOUT, terminal
+    )
     _show(answer, json_)
 
 

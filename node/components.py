@@ -323,7 +323,7 @@ class ProvincialComponents:
             AcceptanceServicer(self.acceptance, identity.name), server
         )
         settlement_service_pb2_grpc.add_SettlementServiceServicer_to_server(
-            SettlementServicer(self.settlements, holders), server
+            SettlementServicer(self.settlements, holders, self.acceptance.terminals.check), server
         )
         federation_service_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(

@@ -5,9 +5,13 @@
   CRL): ``ecnet://national``, ``ecnet://province/NN`` or ``ecnet://operator/NAME``. A
   certificate refused there (revoked, expired) answers -4, PERMISSION_DENIED, with the
   reason and one log line naming its subject. ``FederationService`` answers nodes only
-  (-4 for an operator). The channel and terminal a call is made for are still asserted
-  in metadata (``ec-channel-id``, ``ec-terminal-id``) until they get keys of their own.
-  On an ``--insecure`` node (no TLS) the holder is the claim in ``ec-insecure-identity``.
+  (-4 for an operator). A terminal is the certificate it holds
+  (``ecnet://terminal/ORGID/TERMINALID``): its number and institution come from there,
+  and the ``ec-terminal-id`` metadata is not read (a caller holding another certificate
+  has no terminal, whatever it sends; the terminal's calls then answer -4). The channel
+  a call is made for is still asserted in ``ec-channel-id`` until channels get keys of
+  their own. On an ``--insecure`` node (no TLS) the holder is the claim in
+  ``ec-insecure-identity``, and the terminal the claim in ``ec-terminal-id``.
 * Each call writes one structured (JSON) log line: method, caller, outcome, C.4 code,
   duration. No request bodies, so no id numbers, reach the log. Routine traffic that
   succeeds (ROUTINE_METHODS: provinces' heartbeats, health checks) is logged at debug,
@@ -93,7 +97,8 @@ FEDERATION_PREFIX = "/ecnet.v1.FederationService/"
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who holds the connection (``identity``, from its certificate; ``subject``: the
-    certificate's subject, for the log) and the channel and terminal it calls for."""
+    certificate's subject, for the log) and the channel and terminal it calls for
+    (``terminal_id``: the number of a terminal's certificate; empty for anyone else)."""
 
     identity: Identity | None = None
     channel_id: str = ""
@@ -104,10 +109,18 @@ class Caller:
     recheck: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
 
     @property
+    def org_id(self) -> str:
+        """The institution a terminal's certificate names; empty for anyone else."""
+        identity = self.identity
+        if identity is None or identity.role is not IdentityRole.TERMINAL:
+            return ""
+        return identity.org_id or ""
+
+    @property
     def node(self) -> str:
         """``national`` or ``pNN`` when a node calls; empty for anyone else."""
         identity = self.identity
-        if identity is None or identity.role is IdentityRole.OPERATOR:
+        if identity is None or identity.role not in (IdentityRole.NATIONAL, IdentityRole.PROVINCE):
             return ""
         return identity.stem
 
@@ -177,7 +190,7 @@ def _caller_from(
     for key, value in cast("Iterable[tuple[str, str]]", metadata or ()):
         if key == "ec-channel-id":
             channel = value
-        elif key == "ec-terminal-id":
+        elif key == "ec-terminal-id" and insecure:  # over TLS: the certificate's number
             terminal = value
         elif insecure and key == INSECURE_CLAIM:
             try:
@@ -185,6 +198,8 @@ def _caller_from(
             except IdentityError:
                 raise EcError(-4, f"{INSECURE_CLAIM} {value!r} is not an ecnet identity") from None
             subject = f"claimed {value}"
+    if identity is not None and identity.role is IdentityRole.TERMINAL:
+        terminal = identity.terminal_id or ""
     if identity is None and not (channel or terminal):
         return _ANONYMOUS
     return Caller(identity, channel, terminal, subject)

@@ -12,6 +12,8 @@ its subjectAltName, and :func:`identity_of` parses it into an :class:`Identity`:
 * ``ecnet://operator/<duty>/<name>``: an operator of the management center with one
   duty (:data:`OPERATOR_DUTIES`): ``admin``, ``auditor``, ``support``, or ``pNN`` (the
   operator of province ``NN``).
+* ``ecnet://terminal/<orgId>/<terminalId>``: an acceptance terminal (7.2.1.1) of the
+  institution ``orgId`` with its 20-digit number, registered at the management center.
 
 Keys and certificates are ECDSA P-256 with SHA-256: gRPC's TLS (BoringSSL) takes no SM2
 certificate, so SM2/SM3/SM4 stay at the application layer, as the standard has them.
@@ -29,6 +31,7 @@ On disk (:class:`CertificateAuthority`), under the nation's data folder, mode 07
     DIR/pki/nodes/national.crt .key     the national node
     DIR/pki/nodes/p44.crt .key          a province (its key made there: :func:`make_request`)
     DIR/pki/operator.crt .key           the national operator
+    DIR/pki/terminals/<T>.crt .key      the terminal numbered T (simulated nation)
 
 Keys are PEM (PKCS#8, unencrypted: a node starts unattended), mode 0600, and every file
 is written atomically (a temporary file, fsync, rename).
@@ -58,6 +61,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.domain.regions import is_province
+from node.domain.terminal_no import ORG_ID_PATTERN, is_terminal_number
 
 __all__ = [
     "CA_DAYS",
@@ -123,22 +127,40 @@ class Role(StrEnum):
     NATIONAL = "national"
     PROVINCE = "province"
     OPERATOR = "operator"
+    TERMINAL = "terminal"
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
-    """Who a certificate speaks for: national, a province (``province``) or an operator
+    """Who a certificate speaks for: national, a province (``province``), an operator
     (``name``; ``duty``: its role at the management center, None for the national
-    administrator of the form ``ecnet://operator/NAME``). Build one with
-    :meth:`national`, :meth:`of_province`, :meth:`operator` or :meth:`parse`; each checks
-    its fields."""
+    administrator of the form ``ecnet://operator/NAME``) or a terminal (``org_id``,
+    ``terminal_id``). Build one with :meth:`national`, :meth:`of_province`,
+    :meth:`operator`, :meth:`terminal` or :meth:`parse`; each checks its fields."""
 
     role: Role
     province: str | None = None
     name: str | None = None
     duty: str | None = None
+    org_id: str | None = None
+    terminal_id: str | None = None
 
     def __post_init__(self) -> None:
+        if self.role is not Role.TERMINAL and (self.org_id or self.terminal_id):
+            raise IdentityError("only a terminal identity has an orgId and a terminal number")
+        if self.role is Role.TERMINAL:
+            if self.province is not None or self.name is not None:
+                raise IdentityError("a terminal identity has an orgId and a number only")
+            if self.org_id is None or not ORG_ID_PATTERN.fullmatch(self.org_id):
+                raise IdentityError(
+                    f"{self.org_id!r} is not an orgId (letters, digits, '-' and '_', at most "
+                    "40, starting with a letter or digit)"
+                )
+            if self.terminal_id is None or not is_terminal_number(self.terminal_id):
+                raise IdentityError(
+                    f"{self.terminal_id!r} is not a terminal number (20 digits, the first two "
+                    "a province code)"
+                )
         if self.role is Role.NATIONAL and (self.province or self.name):
             raise IdentityError("the national identity has neither province nor name")
         if self.role is Role.PROVINCE:
@@ -185,9 +207,13 @@ class Identity:
         return self.duty or "admin"
 
     @classmethod
+    def terminal(cls, org_id: str, terminal_id: str) -> Identity:
+        return cls(Role.TERMINAL, org_id=org_id, terminal_id=terminal_id)
+
+    @classmethod
     def parse(cls, uri: str) -> Identity:
         """``ecnet://national``, ``ecnet://province/NN``, ``ecnet://operator/NAME``,
-        ``ecnet://operator/DUTY/NAME``."""
+        ``ecnet://operator/DUTY/NAME``, ``ecnet://terminal/ORGID/TERMINALID``."""
         prefix = f"{SCHEME}://"
         if not uri.startswith(prefix):
             raise IdentityError(f"{uri!r} is not an ecnet identity (ecnet://…)")
@@ -200,9 +226,12 @@ class Identity:
             return cls.operator(parts[1])
         if len(parts) == 3 and parts[0] == "operator":
             return cls.operator(parts[2], duty=parts[1])
+        if len(parts) == 3 and parts[0] == "terminal":
+            return cls.terminal(parts[1], parts[2])
         raise IdentityError(
             f"{uri!r} is not an ecnet identity: ecnet://national, ecnet://province/NN, "
-            "ecnet://operator/NAME or ecnet://operator/ROLE/NAME"
+            "ecnet://operator/NAME, ecnet://operator/ROLE/NAME or "
+            "ecnet://terminal/ORGID/TERMINALID"
         )
 
     @property
@@ -213,17 +242,22 @@ class Identity:
             return f"{SCHEME}://province/{self.province}"
         if self.duty is not None:
             return f"{SCHEME}://operator/{self.duty}/{self.name}"
+        if self.role is Role.TERMINAL:
+            return f"{SCHEME}://terminal/{self.org_id}/{self.terminal_id}"
         return f"{SCHEME}://operator/{self.name}"
 
     @property
     def stem(self) -> str:
-        """The file name of its key and certificate: ``national``, ``p44``, ``operator-NAME``."""
+        """The file name of its key and certificate: ``national``, ``p44``, ``operator-NAME``,
+        ``terminal-T`` (T its 20-digit number)."""
         if self.role is Role.NATIONAL:
             return "national"
         if self.role is Role.PROVINCE:
             return f"p{self.province}"
         if self.duty is not None:
             return f"operator-{self.duty}-{self.name}"
+        if self.role is Role.TERMINAL:
+            return f"terminal-{self.terminal_id}"
         return f"operator-{self.name}"
 
     @property

@@ -67,12 +67,28 @@ async def grpcurl(*args: str, timeout: float = 30) -> tuple[int, str, str]:
     return proc.returncode or 0, out.decode(), err.decode()
 
 
+def terminal_tls_flags(terminal_id: str) -> list[str]:
+    """grpcurl's flags to call as the terminal ``terminal_id`` (its certificate issued by
+    ``cluster.pki.terminal`` first)."""
+    env = os.environ
+    folder = Path(env["ECNET_TERMINALS"])
+    return [
+        "-cacert",
+        env["ECNET_CA"],
+        "-cert",
+        str(folder / f"{terminal_id}.crt"),
+        "-key",
+        str(folder / f"{terminal_id}.key"),
+    ]
+
+
 def readme_tls(script: str) -> str:
     """A README session's grpcurl flags (``nation/pki/…``, where ``make nation`` puts the
-    CA's and the operator's certificate) pointed at the tests' operator."""
+    CA's, the operator's and the terminals' certificates) pointed at the tests' CA."""
     env = os.environ
     for name, var in (("ca.crt", "ECNET_CA"), ("operator.crt", "ECNET_CERT")):
         script = script.replace(f"nation/pki/{name}", env[var])
+    script = script.replace("nation/pki/terminals/", env["ECNET_TERMINALS"] + "/")
     return script.replace("nation/pki/operator.key", env["ECNET_KEY"])
 
 
@@ -113,12 +129,19 @@ async def readme_session(
     readme = (ROOT / "README.md").read_text()
     section = readme.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
     script = "\n".join(re.findall(r"```sh\n(.*?)```", section, re.S))
-    seed_national(root / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"])
+    report = seed_national(
+        root / "national" / "national.db", 10_000, 2019, ["11", "31", "44", "51"]
+    )
+    for org_id, terminal_id in report.registered:  # what nation up issues them
+        cluster.pki.terminal(terminal_id, org_id)
     national = await cluster.start_national()
     nodes = {"00": national} | {code: await cluster.start_province(code) for code in provinces}
     data = write_nation(root / "nation", *nodes.values())
     if own_ca:
         shutil.copytree(cluster.pki.folder, data / "pki")
+    else:
+        # the tests' CA as the nation's (nation/pki: what `ecnet terminals register` signs)
+        (data / "pki").symlink_to(cluster.pki.folder, target_is_directory=True)
     script = readme_tls(script)
     script = re.sub(r"127\.0\.0\.1:500(\d\d)", lambda m: nodes[m.group(1)].address, script)
     script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")

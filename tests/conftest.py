@@ -20,7 +20,7 @@ from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
 from node.app import Node
 from node.clock import Clock
 from node.config import NodeConfig
-from node.pki import CertificateAuthority, Identity
+from node.pki import CertificateAuthority, Identity, Role, identity_of, read_certificate
 from node.tls import TlsFiles, peer_options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,6 +174,9 @@ class TestPki:
         self.root = root  # a nation folder: root/pki holds the CA
         self.ca = CertificateAuthority.create(root)
         self.folder = self.ca.folder
+        # Terminals' certificates, as in a nation (pki/terminals/T.{crt,key}); the CLI
+        # finds them through ECNET_TERMINALS.
+        self.terminals = self.folder / "terminals"
         self._issued: dict[str, TlsFiles] = {}
 
     def files(self, who: str | Identity) -> TlsFiles:
@@ -184,10 +187,26 @@ class TestPki:
         if key not in self._issued:
             if who == "operator":  # where nation up puts the operator's
                 key_path, cert_path = self.ca.ensure_operator("tester")
+            elif identity.role is Role.TERMINAL:  # where the CLI finds a terminal's
+                stem = identity.terminal_id
+                taken = self.terminals / f"{stem}.crt"
+                if taken.exists() and identity_of(read_certificate(taken)) != identity:
+                    stem = f"{identity.org_id}-{stem}"  # a test's forged twin of a number
+                key_path, cert_path = self.ca.ensure(
+                    identity, hosts=(), folder=self.terminals, stem=stem
+                )
             else:
                 key_path, cert_path = self.ca.ensure(identity)
             self._issued[key] = TlsFiles(self.ca.cert_path, cert_path, key_path, self.ca.crl_path)
         return self._issued[key]
+
+    def terminal(self, terminal_id: str, org_id: str) -> str:
+        """The identity (URI, for ``cluster.stubs(node, as_=…)``) of the terminal
+        ``terminal_id`` of institution ``org_id``, its certificate issued by this CA
+        (what ``ecnet terminals register`` gives a registered terminal)."""
+        identity = Identity.terminal(org_id, terminal_id)
+        self.files(identity)
+        return identity.uri
 
     def node_settings(self, name: str) -> dict:
         """NodeConfig's ca, cert, key and crl for the node ``name``."""
@@ -227,9 +246,13 @@ def test_pki(tmp_path_factory) -> Iterator[TestPki]:
     certificates of its own."""
     pki = TestPki(tmp_path_factory.mktemp("pki"))
     operator = pki.files("operator")
-    saved = {n: os.environ.get(n) for n in ("ECNET_CA", "ECNET_CERT", "ECNET_KEY")}
+    names = ("ECNET_CA", "ECNET_CERT", "ECNET_KEY", "ECNET_TERMINALS")
+    saved = {n: os.environ.get(n) for n in names}
     os.environ.update(
-        ECNET_CA=str(operator.ca), ECNET_CERT=str(operator.cert), ECNET_KEY=str(operator.key)
+        ECNET_CA=str(operator.ca),
+        ECNET_CERT=str(operator.cert),
+        ECNET_KEY=str(operator.key),
+        ECNET_TERMINALS=str(pki.terminals),
     )
     yield pki
     for name, value in saved.items():

@@ -46,8 +46,14 @@ class Scanner:
     def __init__(self, cluster, node, terminal: Terminal | None) -> None:
         self.node = node
         self.terminal = terminal
-        self.stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(cluster.stubs(node).channel)
-        self.metadata = (("ec-terminal-id", terminal.terminal_id),) if terminal else ()
+        # the terminal's certificate (none: the operator's, which is no terminal)
+        who = (
+            cluster.pki.terminal(terminal.terminal_id, terminal.org_id) if terminal else "operator"
+        )
+        self.stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(
+            cluster.stubs(node, as_=who).channel
+        )
+        self.metadata: tuple[tuple[str, str], ...] = ()
 
     def query(self, code: str, org_id: str | None = None, **fields):
         org = org_id if org_id is not None else (self.terminal.org_id if self.terminal else "")
@@ -130,6 +136,8 @@ async def start_scan_nation(
         config = cluster.config("provincial", code, extra=dict(extra or {}))
         sk.provinces[code] = await cluster.start(config, clock)
         sk.terminals[code] = await terminals_of(kit, code)
+        for t in sk.terminals[code]:  # each holds its certificate, as in a nation
+            cluster.pki.terminal(t.terminal_id, t.org_id)
     return sk
 
 

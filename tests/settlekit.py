@@ -50,10 +50,14 @@ async def start_settle_nation(cluster, root: Path, provinces=("44", "31"), **kw)
 
 
 def settlement_stub(
-    sk: ScanKit, province: str
+    sk: ScanKit, province: str, terminal=None
 ) -> settlement_service_pb2_grpc.SettlementServiceStub:
+    """SettlementService of ``province`` as ``terminal`` (default: its first) calls it,
+    with that terminal's certificate: Settle is a terminal's call."""
+    t = terminal or sk.terminals[province][0]
+    who = sk.cluster.pki.terminal(t.terminal_id, t.org_id)
     return settlement_service_pb2_grpc.SettlementServiceStub(
-        sk.cluster.stubs(sk.provinces[province]).channel
+        sk.cluster.stubs(sk.provinces[province], as_=who).channel
     )
 
 

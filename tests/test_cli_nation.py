@@ -97,6 +97,30 @@ def test_nation_lifecycle(nation):
         assert stat.S_IMODE(key.stat().st_mode) == 0o600, key
         assert not (data / node / "sign.key").exists()
     assert stat.S_IMODE(pki.stat().st_mode) == 0o700
+    # every seeded terminal's certificate, naming its number and institution, and it scans
+    listed = json.loads(ecnet("terminals", "list", "--json", data=data).stdout)["terminals"]
+    assert {t["province"] for t in listed} == {"11", "44"}
+    for t in listed:
+        number = t["terminalId"]
+        got = verify(read_certificate(pki / "terminals" / f"{number}.crt"), ca, crl, time.time())
+        assert got.uri == f"ecnet://terminal/{t['orgId']}/{number}", got
+        assert stat.S_IMODE((pki / "terminals" / f"{number}.key").stat().st_mode) == 0o600
+    t44 = next(t for t in listed if t["province"] == "44")
+    probe = "424" + "0" * 19 + "440000"  # passes the terminal's checks, fails the code's
+    scan = ecnet(
+        "scan",
+        "--province",
+        "44",
+        "--terminal",
+        t44["terminalId"],
+        "--org",
+        t44["orgId"],
+        "--code",
+        probe,
+        data=data,
+        check=False,
+    )
+    assert "error 500049" in scan.stderr, scan.stderr
     # each node's master key beside its certificate, not in its data folder (node.vault)
     for node in ("national", "p11", "p44"):
         key = pki / "nodes" / f"{node}.master"

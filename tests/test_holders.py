@@ -50,29 +50,32 @@ async def test_a_settlement_answers_its_holders_only(nation):
         )
     ).settlement
     other = next(t for t in nation.terminals["44"] if t.org_id != terminal.org_id)
-    own = (("ec-terminal-id", terminal.terminal_id),)
-    theirs = (("ec-terminal-id", other.terminal_id),)
-    made_up = (("ec-terminal-id", "44" + "9" * 18),)
+    # each institution calls with its terminal's certificate (a made-up number: a
+    # certificate of the CA for a terminal nobody registered)
+    pki = nation.cluster.pki
+    own = stub_as(nation, "44", pki.terminal(terminal.terminal_id, terminal.org_id))
+    theirs = stub_as(nation, "44", pki.terminal(other.terminal_id, other.org_id))
+    made_up = stub_as(nation, "44", pki.terminal("44" + "9" * 18, other.org_id))
     get = pb.GetSettlementRequest(settlementId=s.settlementId)
 
     # the institution that made it, through its terminal
-    assert (await stub.GetSettlement(get, metadata=own, timeout=10)).settlement == s
+    assert (await own.GetSettlement(get, timeout=10)).settlement == s
     # another institution, or a terminal number nobody registered: -4
-    message = await fails(stub.GetSettlement(get, metadata=theirs, timeout=10), -4)
+    message = await fails(theirs.GetSettlement(get, timeout=10), -4)
     assert "another institution" in message
-    await fails(stub.GetSettlement(get, metadata=made_up, timeout=10), -4)
+    await fails(made_up.GetSettlement(get, timeout=10), -4)
     # a person's notices are no institution's
     notices = pb.ListNoticesRequest(idType=p.id_type, idNo=p.id_no)
-    await fails(stub.ListNotices(notices, metadata=own, timeout=10), -4)
-    await fails(stub.ListNotices(notices, metadata=theirs, timeout=10), -4)
+    await fails(own.ListNotices(notices, timeout=10), -4)
+    await fails(theirs.ListNotices(notices, timeout=10), -4)
     # the day's listings: its own institution's only
     day = beijing_day(s)
     mine = pb.ListDaySettlementsRequest(orgId=terminal.org_id, date=day)
-    listed = (await stub.ListDaySettlements(mine, metadata=own, timeout=10)).settlements
+    listed = (await own.ListDaySettlements(mine, timeout=10)).settlements
     assert [d.settlementId for d in listed] == [s.settlementId]
-    await fails(stub.ListDaySettlements(mine, metadata=theirs, timeout=10), -4)
+    await fails(theirs.ListDaySettlements(mine, timeout=10), -4)
     province_day = pb.GetDayStatementRequest(date=day)
-    await fails(stub.GetDayStatement(province_day, metadata=own, timeout=10), -4)
+    await fails(own.GetDayStatement(province_day, timeout=10), -4)
 
     # nodes: the insured province (44, here also the serving one) yes, 31 no
     await fails(stub_as(nation, "44", "p31").GetSettlement(get, timeout=10), -4)
@@ -87,15 +90,12 @@ async def test_a_settlement_answers_its_holders_only(nation):
     # Reverse: not without its own orgId, not by another institution, not read-only roles
     await fails(stub.Reverse(pb.ReverseRequest(settlementId=s.settlementId), timeout=10), 500098)
     await fails(
-        stub.Reverse(
-            pb.ReverseRequest(settlementId=s.settlementId, orgId=""), metadata=own, timeout=10
-        ),
+        own.Reverse(pb.ReverseRequest(settlementId=s.settlementId, orgId=""), timeout=10),
         500098,
     )
     await fails(
-        stub.Reverse(
+        theirs.Reverse(
             pb.ReverseRequest(settlementId=s.settlementId, orgId=other.org_id),
-            metadata=theirs,
             timeout=10,
         ),
         -4,
@@ -110,9 +110,8 @@ async def test_a_settlement_answers_its_holders_only(nation):
     assert (await stub.GetSettlement(get, timeout=10)).settlement.state == (
         pb.SETTLEMENT_STATE_SETTLED
     )
-    r = await stub.Reverse(
+    r = await own.Reverse(
         pb.ReverseRequest(settlementId=s.settlementId, orgId=terminal.org_id),
-        metadata=own,
         timeout=10,
     )
     assert r.settlement.state == pb.SETTLEMENT_STATE_REVERSED

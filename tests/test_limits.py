@@ -473,8 +473,9 @@ async def test_an_envelope_over_the_terminal_limit_answers_minus_6_in_its_code(c
         extra={"limits_terminal_burst": "3", "limits_terminal_per_second": "0.01"},
     )
     terminal = sk.terminals["44"][0]
+    as_terminal = cluster.pki.terminal(terminal.terminal_id, terminal.org_id)
     acceptance = acceptance_service_pb2_grpc.AcceptanceServiceStub(
-        cluster.stubs(sk.provinces["44"]).channel
+        cluster.stubs(sk.provinces["44"], as_=as_terminal).channel
     )
     data = struct_pb2.Struct()
     data.update({"ecQrCode": "1" * 28, "businessType": "01101"})
@@ -482,7 +483,6 @@ async def test_an_envelope_over_the_terminal_limit_answers_minus_6_in_its_code(c
     for _ in range(5):
         answer = await acceptance.Trans(
             xpb.TransRequest(orgId=terminal.org_id, transType="ec.query", data=data),
-            metadata=(("ec-terminal-id", terminal.terminal_id),),
             timeout=10,
         )
         codes.append(answer.code)

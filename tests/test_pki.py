@@ -569,3 +569,35 @@ async def test_renewed_server_certificate_without_restart(tmp_path):
         assert await call() == b"ok"
     finally:
         await server.stop(None)
+
+
+def test_terminal_identities():
+    t = Identity.parse("ecnet://terminal/H44010012345/44202400000000000001")
+    assert (t.role, t.org_id, t.terminal_id, t.uri, t.stem) == (
+        Role.TERMINAL,
+        "H44010012345",
+        "44202400000000000001",
+        "ecnet://terminal/H44010012345/44202400000000000001",
+        "terminal-44202400000000000001",
+    )
+    assert t == Identity.terminal("H44010012345", "44202400000000000001")
+    for bad in (
+        "ecnet://terminal/H44010012345",  # no number
+        "ecnet://terminal/H44010012345/4420240000000000001",  # 19 digits
+        "ecnet://terminal/H44010012345/99202400000000000001",  # no province 99
+        "ecnet://terminal/H44010012345/4420240000000000000a",
+        "ecnet://terminal//44202400000000000001",  # no orgId
+        "ecnet://terminal/-H440/44202400000000000001",
+        f"ecnet://terminal/{'H' * 41}/44202400000000000001",  # orgId over 40
+        "ecnet://terminal/H440/44202400000000000001/x",
+    ):
+        with pytest.raises(IdentityError):
+            Identity.parse(bad)
+    with pytest.raises(IdentityError):
+        Identity(Role.OPERATOR, name="admin", terminal_id="44202400000000000001")
+
+
+def test_a_terminal_certificate_names_its_terminal(ca, clock):
+    terminal = Identity.terminal("H44010012345", "44202400000000000001")
+    _, cert_path = ca.issue(terminal, hosts=(), folder=ca.folder / "terminals", stem="t")
+    assert ca.verify(read_certificate(cert_path)) == terminal

@@ -160,15 +160,18 @@ async def test_terminal_must_be_registered_here_and_bound_to_the_org(nation, clu
     t31 = nation.terminals["31"][0]
     other_org = next(t.org_id for t in nation.terminals["44"] if t.org_id != t44.org_id)
 
-    assert "ec-terminal-id" in await fails(
-        Scanner(cluster, p44, None).query(code, org_id=t44.org_id), 500100
+    # no terminal's certificate (the operator's): no terminal, whatever the metadata says
+    assert "ec-terminal-id metadata alone grants nothing" in await fails(
+        Scanner(cluster, p44, None).query(code, org_id=t44.org_id), -4
     )
     await fails(
         Scanner(cluster, p44, t31).query(code, org_id=t31.org_id), 500100
     )  # a terminal of 31
     await fails(nation.scanner("44").query(code, org_id=other_org), 500100)
-    bad = type(t44)("4400000000000000000X", t44.org_id, "44")
-    await fails(Scanner(cluster, p44, bad).query(code), 500100)
+    unregistered = type(t44)(
+        "44202400000000099999", t44.org_id, "44"
+    )  # a certificate, no registration
+    await fails(Scanner(cluster, p44, unregistered).query(code), 500100)
     # none of these spent the code
     assert (await nation.scanner("44").query(code)).ecToken
 

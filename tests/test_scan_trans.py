@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import segno
-from clikit import ecnet, readme_session, tls_flags
+from clikit import ecnet, readme_session, terminal_tls_flags, tls_flags
 from scankit import insured_in, start_scan_nation
 
 from cli.ectrans import nation_ec_trans
@@ -22,10 +22,12 @@ from cli.ectrans import nation_ec_trans
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
 
 
-async def grpcurl(*args: str) -> dict:
+async def grpcurl(*args: str, terminal=None) -> dict:
+    """grpcurl as the operator, or as ``terminal`` (its certificate)."""
+    flags = tls_flags() if terminal is None else terminal_tls_flags(terminal.terminal_id)
     proc = await asyncio.create_subprocess_exec(
         GRPCURL,
-        *tls_flags(),
+        *flags,
         "-emit-defaults",
         *args,
         stdout=asyncio.subprocess.PIPE,
@@ -69,12 +71,11 @@ async def test_trans_ec_query_and_token_check_through_grpcurl(nation):
 
     body = appendix_b(t31.org_id, await nation.issue("44", auth))
     answer = await grpcurl(
-        "-H",
-        f"ec-terminal-id: {t31.terminal_id}",
         "-d",
         json.dumps(body, ensure_ascii=False),
         p31.address,
         "ecnet.v1.AcceptanceService/Trans",
+        terminal=t31,
     )
     assert answer["code"] == 0 and answer["orgId"] == t31.org_id and answer["message"] == "success"
     data = answer["data"]
@@ -106,18 +107,26 @@ async def test_trans_ec_query_and_token_check_through_grpcurl(nation):
         },
     }
     answer = await grpcurl(
-        "-d", json.dumps(check, ensure_ascii=False), p31.address, "ecnet.v1.AcceptanceService/Trans"
+        "-d",
+        json.dumps(check, ensure_ascii=False),
+        p31.address,
+        "ecnet.v1.AcceptanceService/Trans",
+        terminal=t31,
     )
     assert answer["code"] == 0 and answer["data"] == {"flag": 1, "insuOrg": p.insured[0].insu_org}
+    # the token check is a terminal's call too: the operator's certificate is refused
+    answer = await grpcurl(
+        "-d", json.dumps(check, ensure_ascii=False), p31.address, "ecnet.v1.AcceptanceService/Trans"
+    )
+    assert answer["code"] == -4
 
     # failures travel in code/message with gRPC status OK, data always an object
     again = await grpcurl(
-        "-H",
-        f"ec-terminal-id: {t31.terminal_id}",
         "-d",
         json.dumps(body),
         p31.address,
         "ecnet.v1.AcceptanceService/Trans",
+        terminal=t31,
     )
     assert again["code"] == 500005 and again["data"] == {} and "used" in again["message"]
     unknown = await grpcurl(
@@ -137,22 +146,33 @@ async def test_trans_ec_query_and_token_check_through_grpcurl(nation):
     other_org = appendix_b(t44.org_id, await nation.issue("44", auth))
     other_org["data"]["orgId"] = "H9999"
     answer = await grpcurl(
-        "-H",
-        f"ec-terminal-id: {t44.terminal_id}",
         "-d",
         json.dumps(other_org),
         p44.address,
         "ecnet.v1.AcceptanceService/Trans",
+        terminal=t44,
     )
     assert answer["code"] == -2 and "data.orgId" in answer["message"]
-    unregistered = appendix_b(t44.org_id, await nation.issue("44", auth))
+    # a published terminal number in the header, with another certificate: no terminal
+    published = appendix_b(t44.org_id, await nation.issue("44", auth))
     answer = await grpcurl(
         "-H",
-        "ec-terminal-id: 44000000000000000000",
+        f"ec-terminal-id: {t44.terminal_id}",
         "-d",
-        json.dumps(unregistered),
+        json.dumps(published),
         p44.address,
         "ecnet.v1.AcceptanceService/Trans",
+    )
+    assert answer["code"] == -4 and "alone grants nothing" in answer["message"]
+    # a certificate of the CA for a terminal never registered
+    stranger = type(t44)("44202400000000099999", t44.org_id, "44")
+    nation.cluster.pki.terminal(stranger.terminal_id, stranger.org_id)
+    answer = await grpcurl(
+        "-d",
+        json.dumps(published),
+        p44.address,
+        "ecnet.v1.AcceptanceService/Trans",
+        terminal=stranger,
     )
     assert answer["code"] == 500100
 
@@ -238,6 +258,8 @@ async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
     rc, out, err = await ecnet(
         "token",
         "check",
+        "--terminal",
+        t31.terminal_id,
         "--token",
         answer["ecToken"],
         "--name",
@@ -250,6 +272,8 @@ async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
     rc, out, err = await ecnet(
         "token",
         "check",
+        "--terminal",
+        t31.terminal_id,
         "--token",
         answer["ecToken"],
         "--name",
@@ -262,6 +286,8 @@ async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
     rc, out, err = await ecnet(
         "token",
         "check",
+        "--terminal",
+        t31.terminal_id,
         "--token",
         answer["ecToken"],
         "--name",

@@ -69,6 +69,7 @@ async def test_settle_retry_show_and_reverse_twice(nation, tmp_path):
     where = ["--province", "44", "--data", str(nation.data)]
     items = items_file(tmp_path, ITEMS)
     settle = ["settle", *where, "--token", token, "--org", terminal.org_id, "--items", str(items)]
+    settle += ["--terminal", terminal.terminal_id]
 
     # human output: every amount in fen and in yuan
     rc, out, err = await ecnet(*settle, "--request-id", "cli-r1")
@@ -171,6 +172,8 @@ async def test_remote_settle_from_stdin_with_a_fresh_request_id(nation, tmp_path
         token,
         "--org",
         terminal.org_id,
+        "--terminal",
+        terminal.terminal_id,
         "--items",
         "-",
         "--json",
@@ -203,6 +206,8 @@ async def test_remote_settle_from_stdin_with_a_fresh_request_id(nation, tmp_path
         token,
         "--org",
         terminal.org_id,
+        "--terminal",
+        terminal.terminal_id,
         "--items",
         "-",
         "--json",
@@ -249,6 +254,8 @@ async def test_notices_of_a_person_insured_in_two_provinces(nation, tmp_path):
         token,
         "--org",
         scanner.terminal.org_id,
+        "--terminal",
+        scanner.terminal.terminal_id,
         "--items",
         str(items_file(tmp_path, ITEMS)),
         "--json",
@@ -319,12 +326,26 @@ async def test_ecnet_settle_reports_a_bad_items_file_in_one_line(tmp_path):
 
 async def test_refusals_carry_their_codes(nation, tmp_path):
     items = str(items_file(tmp_path, ITEMS))
-    where = ["--province", "44", "--data", str(nation.data)]
     org = nation.terminals["44"][0].org_id
+    where = ["--province", "44", "--data", str(nation.data)]
+    as_terminal = ["--terminal", nation.terminals["44"][0].terminal_id]
+    rc, out, err = await ecnet(
+        "settle",
+        *where,
+        *as_terminal,
+        "--token",
+        "440000ec" + "0" * 30,
+        "--org",
+        org,
+        "--items",
+        items,
+    )
+    assert rc == 1 and "error 500067" in err and "Traceback" not in err, err
+    # a settlement is a terminal's call
     rc, out, err = await ecnet(
         "settle", *where, "--token", "440000ec" + "0" * 30, "--org", org, "--items", items
     )
-    assert rc == 1 and "error 500067" in err and "Traceback" not in err, err
+    assert rc == 1 and "error -2: a settlement is a terminal's call: give --terminal T" in err
     # no retry helps a token that is not one, and 44 is the right province to settle at:
     # the hint says what the token should be
     rc, out, err = await ecnet("settle", *where, "--token", "x", "--org", org, "--items", items)
@@ -332,7 +353,15 @@ async def test_refusals_carry_their_codes(nation, tmp_path):
     assert "`ecnet scan`" in err and "retry" not in err and "not issued by" not in err, err
     # a token of Shanghai (31) offered to Guangdong (44): settle at 31
     rc, out, err = await ecnet(
-        "settle", *where, "--token", "310000ec" + "0" * 30, "--org", org, "--items", items
+        "settle",
+        *where,
+        *as_terminal,
+        "--token",
+        "310000ec" + "0" * 30,
+        "--org",
+        org,
+        "--items",
+        items,
     )
     assert rc == 1 and "issued by province 31 (上海市), not 44" in err, err
     assert "--province 31" in err and "retry" not in err, err
@@ -398,6 +427,8 @@ async def test_a_pending_remote_settlement_is_finished_by_a_retry(nation, tmp_pa
         token,
         "--org",
         terminal.org_id,
+        "--terminal",
+        terminal.terminal_id,
         "--items",
         str(items_file(tmp_path, ITEMS[:1])),
         "--request-id",

@@ -13,7 +13,7 @@ from scankit import eventually, insured_in
 from settlekit import A, B, C, item, settle_request, settlement_stub, start_settle_nation, token_for
 from voucherkit import fails, update_person
 
-from ecnet.v1 import common_pb2
+from ecnet.v1 import common_pb2, settlement_service_pb2_grpc
 from ecnet.v1 import settlement_service_pb2 as pb
 
 
@@ -225,7 +225,8 @@ async def test_token_rules(nation):
         stub.Settle(settle_request("x", terminal.org_id, "t-1c", items), timeout=10), 500067
     )
     assert "'x'" in garbage and "is not an ecToken" in garbage, garbage
-    await fails(stub.Settle(settle_request(token, "H-OTHER", "t-2", items), timeout=10), 500067)
+    # another institution's orgId: the terminal is not bound to it
+    await fails(stub.Settle(settle_request(token, "H-OTHER", "t-2", items), timeout=10), 500100)
     await fails(stub.Settle(settle_request(token, "", "t-3", items), timeout=10), 500098)
     await fails(stub.Settle(settle_request(token, terminal.org_id, "", items), timeout=10), -2)
     await fails(stub.Settle(settle_request(token, terminal.org_id, "t-4", []), timeout=10), -2)
@@ -240,7 +241,7 @@ async def test_token_rules(nation):
     # a token of another province is not this province's to settle
     await fails(
         settlement_stub(nation, "31").Settle(
-            settle_request(token, terminal.org_id, "t-7", items), timeout=10
+            settle_request(token, nation.terminals["31"][0].org_id, "t-7", items), timeout=10
         ),
         500067,
     )
@@ -303,7 +304,10 @@ async def test_other_insured_province_is_told_after_it_comes_back(nation, cluste
     nation.provinces["31"] = await cluster.start(
         cluster.config("provincial", "31", extra=dict(nation.kit.extra)), nation.clocks["31"]
     )
-    notices_stub = settlement_stub(nation, "31")
+    # a person's notices are the insured province's records: its operator reads them
+    notices_stub = settlement_service_pb2_grpc.SettlementServiceStub(
+        cluster.stubs(nation.provinces["31"]).channel
+    )
 
     async def told():
         got = await notices_stub.ListNotices(

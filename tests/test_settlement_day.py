@@ -31,6 +31,7 @@ from voucherkit import fails
 
 from cli.settle import yuan
 from ecnet.v1 import settlement_service_pb2 as pb
+from ecnet.v1 import settlement_service_pb2_grpc
 from node.storage.settlement import q_day_settlements, q_day_totals
 
 CST = datetime.timezone(datetime.timedelta(hours=8))
@@ -73,7 +74,7 @@ class Desk:
         self.terminal = terminal
         self.org = terminal.org_id
         self.scanner = Scanner(nation.cluster, nation.provinces[province], terminal)
-        self.stub = settlement_stub(nation, province)
+        self.stub = settlement_stub(nation, province, terminal)
         self.n = 0
 
     async def settle(self, auth: str, items) -> pb.Settlement:
@@ -119,15 +120,22 @@ def add(*parts: pb.StatementPart) -> pb.StatementPart:
     return out
 
 
+def operator_stub(nation, province: str) -> settlement_service_pb2_grpc.SettlementServiceStub:
+    """SettlementService of ``province`` as the management center's administrator, who
+    reads every institution's day and the province's (a terminal reads its own only)."""
+    channel = nation.cluster.stubs(nation.provinces[province]).channel
+    return settlement_service_pb2_grpc.SettlementServiceStub(channel)
+
+
 async def statement(nation, province: str, date: str, org: str = "") -> pb.GetDayStatementResponse:
-    return await settlement_stub(nation, province).GetDayStatement(
+    return await operator_stub(nation, province).GetDayStatement(
         pb.GetDayStatementRequest(orgId=org, date=date), timeout=10
     )
 
 
 async def listed(nation, province: str, org: str, date: str, page: int = 2) -> list:
     """Every page of the day's list, in order."""
-    stub, token, rows = settlement_stub(nation, province), "", []
+    stub, token, rows = operator_stub(nation, province), "", []
     while True:
         got = await stub.ListDaySettlements(
             pb.ListDaySettlementsRequest(orgId=org, date=date, pageSize=page, pageToken=token),
@@ -242,7 +250,7 @@ async def test_day_statement_of_institutions_and_province(nation):
 
 
 async def test_bad_input_is_refused_with_a_sentence(nation):
-    stub = settlement_stub(nation, "44")
+    stub = operator_stub(nation, "44")
     org = nation.terminals["44"][0].org_id
 
     def lst(**kw):

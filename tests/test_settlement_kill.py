@@ -47,6 +47,7 @@ from ecnet.v1 import qr_service_pb2 as qr_pb
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.clock import SystemClock, SystemEntropy
 from node.errors import from_rpc_error, transport_failure
+from node.pki import Identity
 from node.population import generate
 from node.vault import NodeKeys, load_master_key
 
@@ -288,12 +289,16 @@ async def _token_at(node: NodeProcess, auth: str, terminal: Terminal) -> tuple[s
             timeout=10,
         )
     ).ecQrCode
-    acceptance = acceptance_service_pb2_grpc.AcceptanceServiceStub(node.channel)
-    got = await acceptance.Query(
-        acc_pb.QueryRequest(orgId=terminal.org_id, ecQrCode=code, **QUERY_FIELDS),
-        metadata=(("ec-terminal-id", terminal.terminal_id),),
-        timeout=10,
-    )
+    channel, metadata = node.channel_as(Identity.terminal(terminal.org_id, terminal.terminal_id))
+    try:
+        acceptance = acceptance_service_pb2_grpc.AcceptanceServiceStub(channel)
+        got = await acceptance.Query(
+            acc_pb.QueryRequest(orgId=terminal.org_id, ecQrCode=code, **QUERY_FIELDS),
+            metadata=metadata,
+            timeout=10,
+        )
+    finally:
+        await channel.close()
     assert got.ecToken, got
     return got.ecToken, terminal
 
@@ -302,6 +307,8 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
     policy = tmp_path / "policy.toml"
     policy.write_text(POLICY)
     monkeypatch.setenv("ECNET_SETTLEMENT_POLICY", str(policy))
+    # a stream of retried settlements from one terminal: its rate limit out of the way
+    monkeypatch.setenv("ECNET_LIMITS_TERMINAL_PER_SECOND", "0")
     for name, value in RECONCILE.items():  # read by the child process 31
         monkeypatch.setenv(f"ECNET_SETTLEMENT_{name.upper()}", value)
     sk = await start_scan_nation(cluster, tmp_path, ("44",))
@@ -320,6 +327,7 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
     keys31 = NodeKeys(
         load_master_key(p31.data_dir / "master.key", SystemEntropy()), SystemEntropy()
     )
+    terminal_channels: dict[int, grpc.aio.Channel] = {}
     try:
         p = insured_in(sk.kit, "44")[0]
         auth = (await activate(sk.kit, p, business_province="31")).authCode
@@ -343,8 +351,15 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
         tokens = [await _token_at(p31, auth, terminal) for _ in range(STREAM)]
         requests = _requests(tokens, "kill31")
 
+        as_terminal = Identity.terminal(terminal.org_id, terminal.terminal_id)
+
         def stub_of():
-            return settlement_service_pb2_grpc.SettlementServiceStub(p31.channel)
+            # Settle is the terminal's call: a channel with its certificate, a new one
+            # for each start of 31 (as p31.channel is)
+            key = id(p31.channel)
+            if key not in terminal_channels:
+                terminal_channels[key] = p31.channel_as(as_terminal)[0]
+            return settlement_service_pb2_grpc.SettlementServiceStub(terminal_channels[key])
 
         _slow_answers(monkeypatch, sk.provinces["44"])
         answers, before, retries, in_between = await _stream_with_kill(
@@ -354,6 +369,8 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
         assert before and in_between
         await _check(stub_of, requests, answers, before, retries, db31, db44)
     finally:
+        for channel in terminal_channels.values():
+            await channel.close()
         await p31.stop()
 
 
@@ -365,6 +382,8 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
     policy.write_text(POLICY)
     for name, value in FAST.items():  # cheap password hashes in the child process too
         monkeypatch.setenv(f"ECNET_VOUCHER_{name.upper()}", value)
+    # a stream of retried settlements from one terminal: its rate limit out of the way
+    monkeypatch.setenv("ECNET_LIMITS_TERMINAL_PER_SECOND", "0")
     seed_national(tmp_path / "national" / "national.db", POPULATION, SEED, PROVINCES)
     national = SamePortNode(
         "national", "national", tmp_path / "national", heartbeat=0.5, nation=cluster.pki.root

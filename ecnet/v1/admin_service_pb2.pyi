@@ -171,6 +171,48 @@ class ListTerminalsResponse(_message.Message):
     nextPageToken: str
     def __init__(self, terminals: _Optional[_Iterable[_Union[_common_pb2.Terminal, _Mapping]]] = ..., nextPageToken: _Optional[str] = ...) -> None: ...
 
+class RegisterTerminalRequest(_message.Message):
+    __slots__ = ("province", "orgId", "orgName", "name", "purpose", "version", "developer", "mac")
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    ORGNAME_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PURPOSE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DEVELOPER_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    province: str
+    orgId: str
+    orgName: str
+    name: str
+    purpose: str
+    version: str
+    developer: str
+    mac: str
+    def __init__(self, province: _Optional[str] = ..., orgId: _Optional[str] = ..., orgName: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., version: _Optional[str] = ..., developer: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
+
+class RegisterTerminalResponse(_message.Message):
+    __slots__ = ("terminal",)
+    TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    terminal: _common_pb2.Terminal
+    def __init__(self, terminal: _Optional[_Union[_common_pb2.Terminal, _Mapping]] = ...) -> None: ...
+
+class RevokeTerminalRequest(_message.Message):
+    __slots__ = ("terminalId", "reason")
+    TERMINALID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    terminalId: str
+    reason: str
+    def __init__(self, terminalId: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RevokeTerminalResponse(_message.Message):
+    __slots__ = ("terminal", "alreadyRevoked")
+    TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    ALREADYREVOKED_FIELD_NUMBER: _ClassVar[int]
+    terminal: _common_pb2.Terminal
+    alreadyRevoked: bool
+    def __init__(self, terminal: _Optional[_Union[_common_pb2.Terminal, _Mapping]] = ..., alreadyRevoked: _Optional[bool] = ...) -> None: ...
+
 class UpdatePersonRequest(_message.Message):
     __slots__ = ("idType", "idNo", "newUserName", "newIdType", "newIdNo", "insuredRegions", "requestId")
     IDTYPE_FIELD_NUMBER: _ClassVar[int]

@@ -96,6 +96,16 @@ class AdminServiceStub:
                 request_serializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditResponse.FromString,
                 _registered_method=True)
+        self.RegisterTerminal = channel.unary_unary(
+                '/ecnet.v1.AdminService/RegisterTerminal',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RegisterTerminalRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RegisterTerminalResponse.FromString,
+                _registered_method=True)
+        self.RevokeTerminal = channel.unary_unary(
+                '/ecnet.v1.AdminService/RevokeTerminal',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -207,6 +217,28 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegisterTerminal(self, request, context):
+        """Registers an acceptance terminal (7.2.1.1, table 1), national only, operators only
+        (-4): national allocates its 20-digit number and the date, and the province where
+        it stands copies it (ListTerminals). The terminal then calls with a certificate of
+        the national CA naming ecnet://terminal/ORGID/TERMINALID (`ecnet terminals
+        register` issues it). -2 a field missing or malformed (every one named).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeTerminal(self, request, context):
+        """Marks a terminal revoked, national only, operators only (-4): its province drops it
+        from its copy at the next refresh (its scans answer 500100), and its certificate is
+        put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
+        provinces with their next heartbeat, and then its calls answer -4). 500100 no such
+        terminal; revoking a revoked one changes nothing (alreadyRevoked).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -264,6 +296,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.VerifyAudit,
                     request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditResponse.SerializeToString,
+            ),
+            'RegisterTerminal': grpc.unary_unary_rpc_method_handler(
+                    servicer.RegisterTerminal,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RegisterTerminalRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RegisterTerminalResponse.SerializeToString,
+            ),
+            'RevokeTerminal': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeTerminal,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -570,6 +612,60 @@ class AdminService:
             '/ecnet.v1.AdminService/VerifyAudit',
             ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditRequest.SerializeToString,
             ecnet_dot_v1_dot_admin__service__pb2.VerifyAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegisterTerminal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/RegisterTerminal',
+            ecnet_dot_v1_dot_admin__service__pb2.RegisterTerminalRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.RegisterTerminalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeTerminal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/RevokeTerminal',
+            ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalResponse.FromString,
             options,
             channel_credentials,
             insecure,

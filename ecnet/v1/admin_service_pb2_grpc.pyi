@@ -91,6 +91,20 @@ class AdminServiceStub:
     of digests, no sequence missing, the last record the one the node wrote last
     (administrator, auditor).
     """
+    RegisterTerminal: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RegisterTerminalRequest, _admin_service_pb2.RegisterTerminalResponse]
+    """Registers an acceptance terminal (7.2.1.1, table 1), national only, operators only
+    (-4): national allocates its 20-digit number and the date, and the province where
+    it stands copies it (ListTerminals). The terminal then calls with a certificate of
+    the national CA naming ecnet://terminal/ORGID/TERMINALID (`ecnet terminals
+    register` issues it). -2 a field missing or malformed (every one named).
+    """
+    RevokeTerminal: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeTerminalRequest, _admin_service_pb2.RevokeTerminalResponse]
+    """Marks a terminal revoked, national only, operators only (-4): its province drops it
+    from its copy at the next refresh (its scans answer 500100), and its certificate is
+    put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
+    provinces with their next heartbeat, and then its calls answer -4). 500100 no such
+    terminal; revoking a revoked one changes nothing (alreadyRevoked).
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -154,6 +168,20 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """Checks this node's audit log from its first record: each record's digest, the chain
     of digests, no sequence missing, the last record the one the node wrote last
     (administrator, auditor).
+    """
+    RegisterTerminal: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RegisterTerminalRequest, _admin_service_pb2.RegisterTerminalResponse]  # type: ignore[assignment]
+    """Registers an acceptance terminal (7.2.1.1, table 1), national only, operators only
+    (-4): national allocates its 20-digit number and the date, and the province where
+    it stands copies it (ListTerminals). The terminal then calls with a certificate of
+    the national CA naming ecnet://terminal/ORGID/TERMINALID (`ecnet terminals
+    register` issues it). -2 a field missing or malformed (every one named).
+    """
+    RevokeTerminal: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RevokeTerminalRequest, _admin_service_pb2.RevokeTerminalResponse]  # type: ignore[assignment]
+    """Marks a terminal revoked, national only, operators only (-4): its province drops it
+    from its copy at the next refresh (its scans answer 500100), and its certificate is
+    put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
+    provinces with their next heartbeat, and then its calls answer -4). 500100 no such
+    terminal; revoking a revoked one changes nothing (alreadyRevoked).
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -281,6 +309,32 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """Checks this node's audit log from its first record: each record's digest, the chain
         of digests, no sequence missing, the last record the one the node wrote last
         (administrator, auditor).
+        """
+
+    @_abc_1.abstractmethod
+    def RegisterTerminal(
+        self,
+        request: _admin_service_pb2.RegisterTerminalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RegisterTerminalResponse, _abc.Awaitable[_admin_service_pb2.RegisterTerminalResponse]]:
+        """Registers an acceptance terminal (7.2.1.1, table 1), national only, operators only
+        (-4): national allocates its 20-digit number and the date, and the province where
+        it stands copies it (ListTerminals). The terminal then calls with a certificate of
+        the national CA naming ecnet://terminal/ORGID/TERMINALID (`ecnet terminals
+        register` issues it). -2 a field missing or malformed (every one named).
+        """
+
+    @_abc_1.abstractmethod
+    def RevokeTerminal(
+        self,
+        request: _admin_service_pb2.RevokeTerminalRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RevokeTerminalResponse, _abc.Awaitable[_admin_service_pb2.RevokeTerminalResponse]]:
+        """Marks a terminal revoked, national only, operators only (-4): its province drops it
+        from its copy at the next refresh (its scans answer 500100), and its certificate is
+        put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
+        provinces with their next heartbeat, and then its calls answer -4). 500100 no such
+        terminal; revoking a revoked one changes nothing (alreadyRevoked).
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

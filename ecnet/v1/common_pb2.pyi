@@ -108,7 +108,7 @@ class Channel(_message.Message):
     def __init__(self, channelId: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ChannelKind, str]] = ..., status: _Optional[str] = ..., statusReason: _Optional[str] = ..., statusChangedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Terminal(_message.Message):
-    __slots__ = ("terminalId", "province", "orgId", "orgName", "name", "purpose", "version", "developer", "registeredOn", "mac")
+    __slots__ = ("terminalId", "province", "orgId", "orgName", "name", "purpose", "version", "developer", "registeredOn", "mac", "revokedAt", "revokeReason")
     TERMINALID_FIELD_NUMBER: _ClassVar[int]
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     ORGID_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,8 @@ class Terminal(_message.Message):
     DEVELOPER_FIELD_NUMBER: _ClassVar[int]
     REGISTEREDON_FIELD_NUMBER: _ClassVar[int]
     MAC_FIELD_NUMBER: _ClassVar[int]
+    REVOKEDAT_FIELD_NUMBER: _ClassVar[int]
+    REVOKEREASON_FIELD_NUMBER: _ClassVar[int]
     terminalId: str
     province: str
     orgId: str
@@ -129,7 +131,9 @@ class Terminal(_message.Message):
     developer: str
     registeredOn: str
     mac: str
-    def __init__(self, terminalId: _Optional[str] = ..., province: _Optional[str] = ..., orgId: _Optional[str] = ..., orgName: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., version: _Optional[str] = ..., developer: _Optional[str] = ..., registeredOn: _Optional[str] = ..., mac: _Optional[str] = ...) -> None: ...
+    revokedAt: _timestamp_pb2.Timestamp
+    revokeReason: str
+    def __init__(self, terminalId: _Optional[str] = ..., province: _Optional[str] = ..., orgId: _Optional[str] = ..., orgName: _Optional[str] = ..., name: _Optional[str] = ..., purpose: _Optional[str] = ..., version: _Optional[str] = ..., developer: _Optional[str] = ..., registeredOn: _Optional[str] = ..., mac: _Optional[str] = ..., revokedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., revokeReason: _Optional[str] = ...) -> None: ...
 
 class Authorization(_message.Message):
     __slots__ = ("channelId", "channelName", "authorizedAt", "revoked", "revokedAt", "authCode", "authCodeDigest")

@@ -59,7 +59,7 @@ class Acceptor(Protocol):
 
     async def query(self, terminal_id: str, q: QueryInput) -> ScanResult: ...
 
-    async def check_token(self, t: TokenCheckInput) -> TokenCheck: ...
+    async def check_token(self, terminal_id: str, t: TokenCheckInput) -> TokenCheck: ...
 
 
 async def trans(
@@ -93,5 +93,7 @@ async def trans(
         return result.as_dict()
     # Table B.2's data of a token check is {flag, insuOrg}; the typed CheckToken also
     # names the fields that did not match.
-    flag, insu_org, _ = await acceptance.check_token(TokenCheckInput.from_mapping(fields))
+    flag, insu_org, _ = await acceptance.check_token(
+        terminal_id, TokenCheckInput.from_mapping(fields)
+    )
     return {"flag": flag, "insuOrg": insu_org}

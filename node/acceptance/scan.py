@@ -47,6 +47,7 @@ consistency check: displaying a new code would not help there.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from dataclasses import dataclass
 from typing import Protocol
@@ -201,7 +202,7 @@ class Acceptance:
             rows += [
                 TerminalRow(t.terminalId, t.orgId, t.orgName, t.name, t.mac)
                 for t in resp.terminals
-                if t.province == self.province
+                if t.province == self.province and not t.HasField("revokedAt")
             ]
             token = resp.nextPageToken
             if not token:
@@ -302,9 +303,14 @@ class Acceptance:
         return result
 
     # -- the token check -------------------------------------------------------------
-    async def check_token(self, t: TokenCheckInput) -> TokenCheck:
-        """(table C.3 flag, insuOrg) for a token issued here; unknown or expired: 500067."""
+    async def check_token(self, terminal_id: str, t: TokenCheckInput) -> TokenCheck:
+        """(table C.3 flag, insuOrg) for a token issued here, checked by a terminal of this
+        province (500100 otherwise); ``orgId`` when given is compared with the token's,
+        else the terminal's institution is; unknown or expired: 500067."""
         t = t.checked()
+        bound = await self.terminals.check(terminal_id, None)
+        if not t.orgId:
+            t = dataclasses.replace(t, orgId=bound)
         row = (
             self.store.db.read_now(q_get_token, t.ecToken) if looks_like_token(t.ecToken) else None
         )

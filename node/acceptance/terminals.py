@@ -65,13 +65,17 @@ class TerminalRegistry:
         self._lock = asyncio.Lock()
         self._background: asyncio.Task[None] | None = None
 
-    async def check(self, terminal_id: str, org_id: str) -> None:
-        """Raise 500100 unless ``terminal_id`` is registered here and bound to ``org_id``."""
+    async def check(self, terminal_id: str, org_id: str | None) -> str:
+        """The orgId ``terminal_id`` is bound to; 500100 unless it is registered (and not
+        revoked) here and bound to ``org_id`` (None: to any institution). ``terminal_id``
+        is the number of the caller's terminal certificate; empty (the caller holds
+        none) is -4."""
         if not terminal_id:
             raise EcError(
-                500100,
-                "the terminal did not name itself: send its 20-digit number (终端备案号) "
-                "in the ec-terminal-id metadata",
+                -4,
+                "a terminal's call: call with the terminal's certificate from the national CA "
+                "(ecnet://terminal/ORGID/TERMINALID); the ec-terminal-id metadata alone "
+                "grants nothing",
             )
         if len(terminal_id) != TERMINAL_ID_LENGTH or not terminal_id.isdigit():
             raise EcError(
@@ -85,19 +89,20 @@ class TerminalRegistry:
             and self.clock.now_ms() - self._synced_at_ms > self.refresh * 1000
         ):
             self._refresh_in_background()
-        if org_of.get(terminal_id) == org_id:
-            return
+        bound = org_of.get(terminal_id)
+        if bound is not None and org_id in (None, bound):
+            return bound
         if time.monotonic() - self._tried_at >= self.miss_refresh:
             org_of = await self._sync()
         bound = org_of.get(terminal_id)
-        if bound == org_id:
-            return
+        if bound is not None and org_id in (None, bound):
+            return bound
         where = f"province {self.province} ({province_name(self.province)})"
         if bound is None:
             raise EcError(
                 500100,
-                f"terminal {terminal_id} is not registered for {where}; "
-                "register it with the management center first",
+                f"terminal {terminal_id} is not registered for {where}, or its registration "
+                "was revoked; register it with the management center first",
             )
         raise EcError(
             500100, f"terminal {terminal_id} is bound to institution {bound}, not to orgId {org_id}"

@@ -2,8 +2,9 @@
 
 ``Query`` and ``CheckToken`` are the typed calls (failures as a gRPC status with the C.4
 code in ``ErrorInfo``); ``Trans`` is the Appendix B envelope, whose failures travel in
-the answer's ``code`` and ``message`` with gRPC status OK. The terminal is the one named
-by the ``ec-terminal-id`` metadata. Only provincial nodes serve this service.
+the answer's ``code`` and ``message`` with gRPC status OK. The terminal is the one whose
+certificate the caller holds (``current_caller().terminal_id``: -4 without one). Only
+provincial nodes serve this service.
 """
 
 from __future__ import annotations
@@ -73,14 +74,21 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         self.acceptance = acceptance
         self.node_name = node_name
 
+    async def _certified(self) -> str:
+        """The calling terminal's number, its certificate's institution checked against
+        the registry (500100 for a certificate naming another institution than the
+        terminal is registered for); the request's orgId is checked by the call."""
+        caller = current_caller()
+        if caller.org_id:
+            await self.acceptance.terminals.check(caller.terminal_id, caller.org_id)
+        return caller.terminal_id
+
     async def Query(
         self,
         request: pb.QueryRequest,
         context: grpc.aio.ServicerContext[pb.QueryRequest, pb.QueryResponse],
     ) -> pb.QueryResponse:
-        result = await self.acceptance.query(
-            current_caller().terminal_id, query_from_proto(request)
-        )
+        result = await self.acceptance.query(await self._certified(), query_from_proto(request))
         return pb.QueryResponse(**result.as_dict())
 
     async def CheckToken(
@@ -89,13 +97,14 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
         context: grpc.aio.ServicerContext[pb.CheckTokenRequest, pb.CheckTokenResponse],
     ) -> pb.CheckTokenResponse:
         checked = await self.acceptance.check_token(
+            await self._certified(),
             TokenCheckInput(
                 ecToken=request.ecToken,
                 idType=request.idType,
                 idNo=request.idNo,
                 userName=request.userName,
                 orgId=request.orgId,
-            )
+            ),
         )
         return pb.CheckTokenResponse(
             flag=checked.flag, insuOrg=checked.insu_org, mismatches=checked.mismatches
@@ -113,7 +122,7 @@ class AcceptanceServicer(acceptance_service_pb2_grpc.AcceptanceServiceServicer):
                 "message": "success",
                 "data": await trans(
                     self.acceptance,
-                    current_caller().terminal_id,
+                    await self._certified(),
                     request.orgId,
                     request.transType,
                     data,

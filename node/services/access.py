@@ -79,6 +79,8 @@ ADMIN_ROLES: dict[str, frozenset[str]] = {
     "UpdatePerson": frozenset({ADMIN, PROVINCE}),  # pNN: persons insured in NN only
     "RetryParked": frozenset({ADMIN}),
     "SetChannelStatus": frozenset({ADMIN}),
+    "RegisterTerminal": frozenset({ADMIN, PROVINCE}),  # national's registry (7.2.1.1)
+    "RevokeTerminal": frozenset({ADMIN, PROVINCE}),
     "ListAudit": frozenset({ADMIN, AUDITOR}),
     "VerifyAudit": frozenset({ADMIN, AUDITOR}),
 }
@@ -131,7 +133,9 @@ def duty_of(caller: Caller, insecure: bool = False) -> str:
         return ADMIN if insecure and not edge else ""
     if identity.role is Role.OPERATOR:
         return identity.operator_duty or ""
-    return NODE
+    if identity.role in (Role.NATIONAL, Role.PROVINCE):
+        return NODE
+    return ""  # a terminal (or a channel): no management-center role
 
 
 def kind_of(duty: str) -> str:

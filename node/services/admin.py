@@ -27,16 +27,18 @@ from node.domain.masking import mask_id_no, mask_name, mask_phone
 from node.domain.regions import is_province, province_name
 from node.errors import EcError, invalid
 from node.interceptor import audit_note, current_caller
+from node.pki import Role as IdentityRole
 from node.services.access import ADMIN, AUDITOR, Access
 from node.services.identity import NodeIdentity
 from node.storage.audit import AuditRecord, q_audit_tail, q_audit_verify
 from node.storage.db import RoleStore
-from node.storage.national import ChannelRow, NationalStore
+from node.storage.national import ChannelRow, NationalStore, TerminalRow
 from node.storage.outbox import UPLINK_LANE, Parked
 from node.voucher.channels import set_channel_status
 from node.voucher.context import Lifecycle
 from node.voucher.model import PersonUpdate, Region
 from node.voucher.registry import update_person
+from node.voucher.terminals import TerminalRegistration, register_terminal, revoke_terminal
 from node.wire.voucher import person_pb
 
 __all__ = ["AdminServicer", "NationalAdminServicer", "ProvincialAdminServicer"]
@@ -134,6 +136,39 @@ def _scoped(asked: str, scope: str, field: str, what: str) -> str:
             f"{field} {asked}",
         )
     return scope
+
+
+def _terminal(t: TerminalRow) -> common_pb2.Terminal:
+    msg = common_pb2.Terminal(
+        terminalId=t.terminal_id,
+        province=t.province,
+        orgId=t.org_id,
+        orgName=t.org_name,
+        name=t.name,
+        purpose=t.purpose,
+        version=t.version,
+        developer=t.developer,
+        registeredOn=t.registered_on,
+        mac=t.mac,
+        revokeReason=t.revoke_reason,
+    )
+    if t.revoked_at is not None:
+        msg.revokedAt.CopyFrom(timestamp(t.revoked_at))
+    return msg
+
+
+def require_operator(method: str) -> None:
+    """-4 unless an operator of the national CA calls (an ``--insecure`` node: its claim).
+    The management center's roles (issue 13, part 3) refine this."""
+    caller = current_caller()
+    identity = caller.identity
+    if identity is None or identity.role is not IdentityRole.OPERATOR:
+        raise EcError(
+            -4,
+            f"{method} is the management center's: call with an operator's certificate "
+            f"({caller.describe()} is not an operator)",
+            subject=caller.subject,
+        )
 
 
 def _parked_pb(requeued: list[Parked]) -> pb.RetryParkedResponse:
@@ -359,23 +394,40 @@ class NationalAdminServicer(AdminServicer):
         limit = _page(request.pageSize, 100)
         rows = await self.national.list_terminals(province, limit, token)
         return pb.ListTerminalsResponse(
-            terminals=[
-                common_pb2.Terminal(
-                    terminalId=t.terminal_id,
-                    province=t.province,
-                    orgId=t.org_id,
-                    orgName=t.org_name,
-                    name=t.name,
-                    purpose=t.purpose,
-                    version=t.version,
-                    developer=t.developer,
-                    registeredOn=t.registered_on,
-                    mac=t.mac,
-                )
-                for t in rows
-            ],
+            terminals=[_terminal(t) for t in rows],
             nextPageToken=rows[-1].terminal_id if len(rows) == limit else "",
         )
+
+    async def RegisterTerminal(
+        self,
+        request: pb.RegisterTerminalRequest,
+        context: grpc.aio.ServicerContext[pb.RegisterTerminalRequest, pb.RegisterTerminalResponse],
+    ) -> pb.RegisterTerminalResponse:
+        """Terminal registration (node.voucher.terminals)."""
+        require_operator("RegisterTerminal")
+        row = await register_terminal(
+            self.lifecycle,
+            TerminalRegistration(
+                request.province,
+                request.orgId,
+                request.orgName,
+                request.name,
+                request.purpose,
+                request.version,
+                request.developer,
+                request.mac,
+            ),
+        )
+        return pb.RegisterTerminalResponse(terminal=_terminal(row))
+
+    async def RevokeTerminal(
+        self,
+        request: pb.RevokeTerminalRequest,
+        context: grpc.aio.ServicerContext[pb.RevokeTerminalRequest, pb.RevokeTerminalResponse],
+    ) -> pb.RevokeTerminalResponse:
+        require_operator("RevokeTerminal")
+        row, before = await revoke_terminal(self.lifecycle, request.terminalId, request.reason)
+        return pb.RevokeTerminalResponse(terminal=_terminal(row), alreadyRevoked=before)
 
     async def UpdatePerson(
         self,
@@ -447,3 +499,13 @@ class ProvincialAdminServicer(AdminServicer):
         self, request: pb.UpdatePersonRequest, context: object
     ) -> pb.UpdatePersonResponse:
         raise self._national_only("UpdatePerson")
+
+    async def RegisterTerminal(
+        self, request: pb.RegisterTerminalRequest, context: object
+    ) -> pb.RegisterTerminalResponse:
+        raise self._national_only("RegisterTerminal")
+
+    async def RevokeTerminal(
+        self, request: pb.RevokeTerminalRequest, context: object
+    ) -> pb.RevokeTerminalResponse:
+        raise self._national_only("RevokeTerminal")

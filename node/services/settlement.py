@@ -8,6 +8,8 @@ anyone else)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import grpc
 
 from ecnet.v1 import settlement_service_pb2 as pb
@@ -16,7 +18,7 @@ from node.domain.idno import ID_TYPES
 from node.errors import Problems, invalid
 from node.interceptor import current_caller
 from node.services.access import Holders
-from node.settlement.core import Settlements
+from node.settlement.core import Settlements, check_input
 from node.settlement.wire import (
     day_row_to_proto,
     input_from_proto,
@@ -25,20 +27,37 @@ from node.settlement.wire import (
     statement_to_proto,
 )
 
-__all__ = ["SettlementServicer"]
+__all__ = ["SettlementServicer", "TerminalCheck"]
+
+# (terminal number, orgId) -> the orgId it is bound to; 500100 for a terminal not
+# registered here or bound to another institution, -4 for a caller without a terminal's
+# certificate (node.acceptance.terminals.TerminalRegistry.check).
+TerminalCheck = Callable[[str, str | None], Awaitable[str]]
 
 
 class SettlementServicer(settlement_service_pb2_grpc.SettlementServiceServicer):
-    def __init__(self, settlements: Settlements, holders: Holders) -> None:
+    """``Settle`` is a terminal's call: the caller's terminal certificate must name a
+    terminal of this province bound to the request's ``orgId`` (``terminals``); a
+    settlement's reads and its reversal answer only its holders (``holders``)."""
+
+    def __init__(
+        self, settlements: Settlements, holders: Holders, terminals: TerminalCheck
+    ) -> None:
         self.settlements = settlements
         self.holders = holders
+        self.terminals = terminals
 
     async def Settle(
         self,
         request: pb.SettleRequest,
         context: grpc.aio.ServicerContext[pb.SettleRequest, pb.SettleResponse],
     ) -> pb.SettleResponse:
-        row = await self.settlements.settle(input_from_proto(request))
+        settle = check_input(input_from_proto(request))  # every bad field named first
+        caller = current_caller()
+        if caller.org_id:  # the certificate's institution is the terminal's
+            await self.terminals(caller.terminal_id, caller.org_id)
+        await self.terminals(caller.terminal_id, settle.org_id)
+        row = await self.settlements.settle(settle)
         return pb.SettleResponse(settlement=settlement_to_proto(row))
 
     async def Reverse(

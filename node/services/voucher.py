@@ -14,7 +14,9 @@ import grpc
 from ecnet.v1 import common_pb2, voucher_service_pb2_grpc
 from ecnet.v1 import voucher_service_pb2 as pb
 from node.clock import timestamp
-from node.interceptor import current_caller
+from node.errors import EcError
+from node.interceptor import Caller, current_caller
+from node.pki import Role
 from node.voucher.activation import activate, open_password_page, set_password
 from node.voucher.authorization import (
     authorize,
@@ -27,7 +29,28 @@ from node.voucher.identification import real_name_check, real_person_check, simu
 from node.voucher.model import AuthorizationView
 from node.wire.voucher import authorization_pb, regions_pb
 
-__all__ = ["VoucherServicer"]
+__all__ = ["VoucherServicer", "SIMULATION_SCOPE", "channel_scopes", "may_simulate"]
+
+#: The scope a channel needs for the simulation's doors (GetSimulatedFaceTemplate).
+SIMULATION_SCOPE = "simulation"
+
+
+def channel_scopes(caller: Caller) -> frozenset[str]:
+    """The scopes national approved for the channel ``caller`` calls for.
+
+    THE ONE PLACE TO CHANGE when channels sign their calls (issue 13, part 1): today a
+    channel is only the ``ec-channel-id`` metadata, a claim anyone holding a certificate
+    can make, so a claimed channel has no scope; answer here from the verified
+    channel's approved scopes instead."""
+    return frozenset()
+
+
+def may_simulate(caller: Caller) -> bool:
+    """An operator of the national CA, or a channel allowed :data:`SIMULATION_SCOPE`."""
+    identity = caller.identity
+    if identity is not None and identity.role is Role.OPERATOR:
+        return True
+    return SIMULATION_SCOPE in channel_scopes(caller)
 
 
 def _state(state: int) -> common_pb2.VoucherState:
@@ -206,7 +229,15 @@ class VoucherServicer(voucher_service_pb2_grpc.VoucherServiceServicer):
             pb.GetSimulatedFaceTemplateRequest, pb.GetSimulatedFaceTemplateResponse
         ],
     ) -> pb.GetSimulatedFaceTemplateResponse:
+        caller = current_caller()
+        if not may_simulate(caller):
+            raise EcError(
+                -4,
+                f"GetSimulatedFaceTemplate answers an operator or a channel with the "
+                f"{SIMULATION_SCOPE!r} scope only; {caller.describe()} has neither",
+                subject=caller.subject,
+            )
         template = await simulated_face(
-            self.lifecycle, self._channel(), request.userName, request.idType, request.idNo
+            self.lifecycle, caller.channel_id, request.userName, request.idType, request.idNo
         )
         return pb.GetSimulatedFaceTemplateResponse(faceTemplate=template)

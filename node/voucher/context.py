@@ -28,6 +28,7 @@ from node.storage.national import AuthRow, ChannelRow, NationalStore, PersonRow
 from node.storage.secrets import DIGEST_LABEL, q_sealed_secret
 from node.vault import NodeKeys, code_digest
 from node.voucher.biometric import LivenessVerifier
+from node.voucher.buckets import PersonBuckets
 from node.voucher.model import OFFICIAL, Identity
 from node.voucher.password import PasswordHasher
 from node.voucher.settings import LifecycleSettings
@@ -63,10 +64,15 @@ class Lifecycle:
     keys: NodeKeys
     wake: Callable[[], None] = lambda: None
     hasher: PasswordHasher = field(init=False)
+    # Real-person checks that lift a freeze, per person (settings unfreeze_*).
+    unfreezes: PersonBuckets = field(init=False)
     _key: bytes | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.hasher = PasswordHasher(self.settings.password_iterations, self.entropy)
+        self.unfreezes = PersonBuckets(
+            self.settings.unfreeze_burst, self.settings.unfreeze_refill_seconds * 1000
+        )
 
     def now_ms(self) -> int:
         return self.clock.now_ms()

@@ -209,6 +209,17 @@ async def real_person_check(
         unfrozen = False
         v = q.q_live_voucher(conn, person.person_id)
         if v is not None and v.state == FROZEN and channel.kind == OFFICIAL:
+            # Each lift gives max_wrong_passwords more guesses: lifts are limited per
+            # person (the real-name serial stays usable: this transaction rolls back).
+            wait_ms = lc.unfreezes.take(str(person.person_id), now)
+            if wait_ms:
+                seconds = -(-wait_ms // 1000)
+                raise EcError(
+                    500084,
+                    "the freeze of this voucher was lifted too often by a real-person check; "
+                    f"try again in {seconds} s, or wait for the freeze to end",
+                    retryAfter=str(seconds),
+                )
             unfreeze(conn, lc, v, person, now, "real_person_check")
             unfrozen = True
         return RealPersonResult(rp, expires, unfrozen)

@@ -40,6 +40,12 @@ class LifecycleSettings:
     freeze_sweep_seconds: int = 30
     # How long a requestId answers with its first result.
     idempotency_ttl: int = 86_400
+    # Real-person checks that lift a freeze, per person (a token bucket at national):
+    # at most ``unfreeze_burst`` in a row, then one more every ``unfreeze_refill_seconds``;
+    # beyond it the check answers 500084. Each lift allows ``max_wrong_passwords`` more
+    # guesses, so this bounds password guessing through the official channel.
+    unfreeze_burst: int = 2
+    unfreeze_refill_seconds: int = 3_600
 
     @classmethod
     def from_config(

@@ -264,3 +264,17 @@ def m010_secrets_at_rest(db: sqlite_utils.Database) -> None:
 def m011_audit_log(db: sqlite_utils.Database) -> None:
     """The append-only audit log (``node.storage.audit``)."""
     shared.create_audit_log(db)
+
+
+@MIGRATIONS()
+def m012_terminal_revocation(db: sqlite_utils.Database) -> None:
+    """Terminals registered at the management center can be revoked (AdminService
+    RevokeTerminal): when and why; a revoked terminal is no longer copied to its
+    province. Registrations allocate numbers by province and year (the index)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE terminals ADD COLUMN revoked_at INTEGER;
+        ALTER TABLE terminals ADD COLUMN revoke_reason TEXT NOT NULL DEFAULT '';
+        """,
+    )

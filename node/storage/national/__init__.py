@@ -40,7 +40,10 @@ from node.storage.national.channels import (
     q_insert_terminals,
     q_list_channels,
     q_list_terminals,
+    q_revoke_terminal,
     q_set_channel_status,
+    q_terminal,
+    q_terminal_count,
     q_terminal_provinces,
     q_upsert_channels,
 )
@@ -146,6 +149,9 @@ __all__ = [
     "q_insert_terminals",
     "q_list_terminals",
     "q_terminal_provinces",
+    "q_terminal",
+    "q_terminal_count",
+    "q_revoke_terminal",
     # node directory
     "q_get_node",
     "q_list_nodes",

@@ -19,6 +19,9 @@ __all__ = [
     "q_insert_terminals",
     "q_list_terminals",
     "q_terminal_provinces",
+    "q_terminal",
+    "q_terminal_count",
+    "q_revoke_terminal",
 ]
 
 
@@ -46,13 +49,16 @@ class TerminalRow:
     developer: str
     registered_on: str
     mac: str
+    revoked_at: int | None = None  # ms since the epoch
+    revoke_reason: str = ""
 
 
 _CHANNEL_COLS = (
     "channel_id, name, kind, status, public_key, status_reason, status_version, status_changed_at"
 )
 _TERMINAL_COLS = (
-    "terminal_id, province, org_id, org_name, name, purpose, version, developer, registered_on, mac"
+    "terminal_id, province, org_id, org_name, name, purpose, version, developer, registered_on, "
+    "mac, revoked_at, revoke_reason"
 )
 
 
@@ -98,7 +104,7 @@ def q_set_channel_status(conn: sqlite3.Connection, row: ChannelRow) -> None:
 def q_insert_terminals(conn: sqlite3.Connection, terminals: Iterable[TerminalRow]) -> int:
     """Seeding: the terminals not registered yet; returns how many were inserted."""
     cur = conn.executemany(
-        f"INSERT OR IGNORE INTO terminals ({_TERMINAL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT OR IGNORE INTO terminals ({_TERMINAL_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         [
             (
                 t.terminal_id,
@@ -111,6 +117,8 @@ def q_insert_terminals(conn: sqlite3.Connection, terminals: Iterable[TerminalRow
                 t.developer,
                 t.registered_on,
                 t.mac,
+                t.revoked_at,
+                t.revoke_reason,
             )
             for t in terminals
         ],
@@ -139,3 +147,24 @@ def q_list_terminals(
 
 def q_terminal_provinces(conn: sqlite3.Connection) -> set[str]:
     return {r[0] for r in conn.execute("SELECT DISTINCT province FROM terminals")}
+
+
+def q_terminal(conn: sqlite3.Connection, terminal_id: str) -> TerminalRow | None:
+    row = conn.execute(
+        f"SELECT {_TERMINAL_COLS} FROM terminals WHERE terminal_id = ?", (terminal_id,)
+    ).fetchone()
+    return None if row is None else TerminalRow(*row)
+
+
+def q_terminal_count(conn: sqlite3.Connection, province: str) -> int:
+    """How many terminals were ever registered for ``province`` (revoked ones too)."""
+    row = conn.execute("SELECT count(*) FROM terminals WHERE province = ?", (province,)).fetchone()
+    return int(row[0])
+
+
+def q_revoke_terminal(conn: sqlite3.Connection, terminal_id: str, at: int, reason: str) -> None:
+    conn.execute(
+        "UPDATE terminals SET revoked_at = ?, revoke_reason = ? "
+        "WHERE terminal_id = ? AND revoked_at IS NULL",
+        (at, reason, terminal_id),
+    )

@@ -14,6 +14,7 @@ from node.storage.national.channels import (
     ChannelRow,
     TerminalRow,
     q_insert_terminals,
+    q_list_terminals,
     q_terminal_provinces,
     q_upsert_channels,
 )
@@ -70,3 +71,8 @@ class NationalSeeder:
 
     def terminal_provinces(self) -> set[str]:
         return self.db.read_sync(q_terminal_provinces)
+
+    def registered_terminals(self) -> list[TerminalRow]:
+        """Every terminal not revoked, by number."""
+        rows = self.db.read_sync(q_list_terminals, "", 1_000_000, "")
+        return [t for t in rows if t.revoked_at is None]
