@@ -55,12 +55,14 @@ from cli.nation import (
 )
 from cli.nationfile import NationFile, NodeEntry, pid_alive
 from cli.qr import qr_app
-from cli.rpc import CliError, NodeHandle, national_address
+from cli.rpc import CliError, NodeHandle, channel_key, national_address, request_of
 from cli.scan import scan, token_app, trans
 from cli.settle import settle, settlement_app
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
+from node.domain.channelsig import sign_message
+from node.pki import CertificateAuthority
 from node.vault import MasterKeyError
 
 __all__ = ["app", "main"]
@@ -352,6 +354,7 @@ def _start_nation(
                 codes,
                 progress=lambda n: bar.update(task, completed=n),
                 master_key=national.master_key,
+                pki=CertificateAuthority.folder_of(data_dir),
             )
         except MasterKeyError as exc:
             raise CliError(f"national: {exc}", -2) from None
@@ -680,6 +683,31 @@ def channels_approve(
 ) -> None:
     """Approve a suspended channel again."""
     _set_channel_status(channel, "approved", reason, data, node, json_)
+
+
+@channels_app.command(
+    "sign-headers",
+    epilog=examples(
+        "ecnet channels sign-headers --channel NHSA-OFFICIAL "
+        '--method ecnet.v1.VoucherService/RealNameCheck --json-body \'{"idNo": "…"}\'',
+    ),
+)
+@reports_errors
+def channels_sign_headers(
+    channel: Annotated[str, typer.Option("--channel", help="the channel signing, e.g. WECHAT")],
+    method: Annotated[
+        str, typer.Option("--method", help="the method, e.g. ecnet.v1.QrService/IssueQrCode")
+    ],
+    json_body: Annotated[
+        str, typer.Option("--json-body", help="the request as grpcurl's -d sends it")
+    ] = "{}",
+    data: DataOpt = None,
+) -> None:
+    """grpcurl's -H flags that sign one call as the channel (with its key from the
+    nation's folder): `grpcurl $(ecnet channels sign-headers …) -d BODY …`."""
+    request = request_of(method, json_body)
+    md = sign_message(channel, channel_key(_data(data), channel), method, request)
+    print(" ".join(f"-H {k}:{v}" for k, v in md))
 
 
 @terminals_app.command(

@@ -51,7 +51,7 @@ from federation.registrar import RegistrationRefused
 from node.clock import Clock, Entropy, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
 from node.config import ConfigError, NodeConfig, Role, parse_address
-from node.interceptor import CallInterceptor
+from node.interceptor import CallInterceptor, ChannelCheck
 from node.pki import Identity, PkiError, read_crl
 from node.reflection import enable_reflection
 from node.services.acceptance import TRANS_METHOD, trans_refusal
@@ -344,6 +344,9 @@ class Node:
                     self.config.log_calls,
                     envelopes={TRANS_METHOD: trans_refusal},
                     trust=trust,
+                    channels=ChannelCheck(
+                        components.channel_key, self.clock.now_ms, components.sm4_secret
+                    ),
                 )
             ],
             # Without so_reuseport 0, a second node could bind the same port and share its

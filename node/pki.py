@@ -93,6 +93,7 @@ CRL_DAYS = 30
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
 
 _OPERATOR_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_APP_ID = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,31}")
 _HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
 
 
@@ -108,6 +109,7 @@ class Role(StrEnum):
     NATIONAL = "national"
     PROVINCE = "province"
     OPERATOR = "operator"
+    CHANNEL = "channel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +141,13 @@ class Identity:
                     f"{self.name!r} is not an operator name (lower-case letters, digits and "
                     "dashes, at most 63, not starting with a dash)"
                 )
+        if self.role is Role.CHANNEL:
+            if self.province is not None or self.name is None:
+                raise IdentityError("a channel identity has an appId and no province")
+            if not _APP_ID.fullmatch(self.name):
+                raise IdentityError(
+                    f"{self.name!r} is not an appId (2-32 capital letters, digits, '-' or '_')"
+                )
 
     @classmethod
     def national(cls) -> Identity:
@@ -153,6 +162,11 @@ class Identity:
         return cls(Role.OPERATOR, name=name)
 
     @classmethod
+    def channel(cls, app_id: str) -> Identity:
+        """A channel (4.3): ``ecnet://channel/APPID``, issued when national approves it."""
+        return cls(Role.CHANNEL, name=app_id)
+
+    @classmethod
     def parse(cls, uri: str) -> Identity:
         """``ecnet://national``, ``ecnet://province/NN``, ``ecnet://operator/NAME``."""
         prefix = f"{SCHEME}://"
@@ -165,9 +179,11 @@ class Identity:
             return cls.of_province(parts[1])
         if len(parts) == 2 and parts[0] == "operator":
             return cls.operator(parts[1])
+        if len(parts) == 2 and parts[0] == "channel":
+            return cls.channel(parts[1])
         raise IdentityError(
             f"{uri!r} is not an ecnet identity: ecnet://national, ecnet://province/NN "
-            "or ecnet://operator/NAME"
+            "ecnet://operator/NAME or ecnet://channel/APPID"
         )
 
     @property
@@ -176,6 +192,8 @@ class Identity:
             return f"{SCHEME}://national"
         if self.role is Role.PROVINCE:
             return f"{SCHEME}://province/{self.province}"
+        if self.role is Role.CHANNEL:
+            return f"{SCHEME}://channel/{self.name}"
         return f"{SCHEME}://operator/{self.name}"
 
     @property
@@ -185,6 +203,8 @@ class Identity:
             return "national"
         if self.role is Role.PROVINCE:
             return f"p{self.province}"
+        if self.role is Role.CHANNEL:
+            return f"channel-{self.name.lower() if self.name else ''}"
         return f"operator-{self.name}"
 
     @property

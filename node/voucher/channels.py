@@ -29,7 +29,7 @@ from node.voucher.context import Lifecycle
 from node.voucher.model import OFFICIAL
 from node.wire.events import CHANNEL_STATUSES, channel_event
 
-__all__ = ["set_channel_status", "MAX_REASON"]
+__all__ = ["set_channel_status", "announce_channels", "MAX_REASON"]
 
 MAX_REASON = 200
 
@@ -69,11 +69,43 @@ async def set_channel_status(
             status_changed_at=now,
         )
         q.q_set_channel_status(conn, row)
-        event = lc.signer.sign(channel_event(channel_id, status, reason, row.status_version, now))
-        outbox.enqueue(conn, event, PROVINCES, now)
+        _announce(conn, lc, row, now)
         return row, True
 
     result = await lc.store.transact(tx)
     if result[1]:
         lc.wake()
     return result
+
+
+def _announce(conn: sqlite3.Connection, lc: Lifecycle, row: ChannelRow, now: int) -> None:
+    """Tell every province a channel's record (status, key, scopes), in ``conn``'s
+    transaction."""
+    event = channel_event(
+        row.channel_id,
+        row.status,
+        row.status_reason,
+        row.status_version,
+        now,
+        row.public_key,
+        row.scopes,
+    )
+    outbox.enqueue(conn, lc.signer.sign(event), PROVINCES, now)
+    q.q_mark_announced(conn, row.channel_id, row.status_version)
+
+
+async def announce_channels(lc: Lifecycle) -> int:
+    """At national's start: tell the provinces every channel record they were not told
+    (seeded channels, a key changed by seeding again). How many."""
+
+    def tx(conn: sqlite3.Connection) -> int:
+        rows = q.q_unannounced_channels(conn)
+        now = lc.now_ms()
+        for row in rows:
+            _announce(conn, lc, row, now)
+        return len(rows)
+
+    n = await lc.store.transact(tx)
+    if n:
+        lc.wake()
+    return n

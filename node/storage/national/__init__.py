@@ -34,14 +34,22 @@ from node.storage.national.activation import (
     q_use_serial,
 )
 from node.storage.national.channels import (
+    ApplicationRow,
     ChannelRow,
     TerminalRow,
+    q_application,
     q_channel,
+    q_decide_application,
+    q_insert_application,
     q_insert_terminals,
+    q_list_applications,
     q_list_channels,
     q_list_terminals,
+    q_mark_announced,
+    q_put_channel,
     q_set_channel_status,
     q_terminal_provinces,
+    q_unannounced_channels,
     q_upsert_channels,
 )
 from node.storage.national.directory import (
@@ -140,6 +148,14 @@ __all__ = [
     "q_prune",
     # channels and terminals
     "q_channel",
+    "ApplicationRow",
+    "q_application",
+    "q_decide_application",
+    "q_insert_application",
+    "q_list_applications",
+    "q_mark_announced",
+    "q_put_channel",
+    "q_unannounced_channels",
     "q_list_channels",
     "q_upsert_channels",
     "q_set_channel_status",
