@@ -333,6 +333,10 @@ class ProvincialComponents:
 
     def register(self, server: grpc.aio.Server, identity: NodeIdentity) -> LinkServer:
         """Add this role's servicers to ``server``; returns the answering end of its links."""
+        admin = ProvincialAdminServicer(
+            identity, self.store, self.uplink, lambda: self.registrar.state
+        )
+        admin.apply_upstream = self.national.apply_channel
         federation = ProvincialFederationServicer(
             identity, self.config.log_calls, self.inbox, self.acceptance, self.settlements
         )
@@ -345,9 +349,7 @@ class ProvincialComponents:
         )
         federation_service_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
-            ProvincialAdminServicer(
-                identity, self.store, self.uplink, lambda: self.registrar.state
-            ),
+            admin,
             server,
         )
         server.add_generic_rpc_handlers(

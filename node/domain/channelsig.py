@@ -89,6 +89,7 @@ __all__ = [
     "key_file",
     "load_key",
     "ensure_key",
+    "write_key",
 ]
 
 APP_ID = "ec-app-id"
@@ -363,11 +364,16 @@ def ensure_key(path: Path) -> Sm2KeyPair:
     if path.exists():
         return load_key(path)
     pair = sm2_generate_keypair()
+    write_key(path, pair)
+    return pair
+
+
+def write_key(path: Path, pair: Sm2KeyPair) -> None:
+    """Write a channel's private key (mode 0600); the file must not exist."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(pair.private_key.hex() + "\n")
-    return pair
 
 
 # -- clients --------------------------------------------------------------------------

@@ -20,6 +20,7 @@ __all__ = [
     "q_mark_announced",
     "q_insert_application",
     "q_application",
+    "q_count_applications",
     "q_list_applications",
     "q_decide_application",
     "q_upsert_channels",
@@ -183,6 +184,10 @@ def q_insert_application(conn: sqlite3.Connection, a: ApplicationRow) -> None:
             a.decided_at,
         ),
     )
+
+
+def q_count_applications(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM channel_applications").fetchone()[0])
 
 
 def q_application(conn: sqlite3.Connection, application_id: str) -> ApplicationRow | None:
