@@ -62,7 +62,7 @@ from cli.settle import settle, settlement_app
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
-from node.domain.channelsig import ensure_key, key_file, sign_message, write_key
+from node.domain.channelsig import ensure_key, key_file, load_key, sign_message, write_key
 from node.domain.sm import sm2_generate_keypair
 from node.pki import CertificateAuthority, Identity, PkiError
 from node.vault import MasterKeyError
@@ -692,6 +692,14 @@ def channels_approve(
         str, typer.Option(help="the methods it may call, comma-separated (default: as asked)")
     ] = "",
     reason: Annotated[str, typer.Option(help="why (kept)")] = "",
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="the applicant's signing key, kept as DIR/pki/channels/APPID.sign.key so "
+            "that ecnet commands sign as it (a simulated channel)",
+        ),
+    ] = None,
     data: DataOpt = None,
     node: NodeOpt = None,
     json_: JsonOpt = False,
@@ -713,6 +721,14 @@ def channels_approve(
             ),
         )
     cert = _channel_certificate(folder, resp.channel.channelId)
+    if key_file is not None:
+        try:
+            pair = load_key(key_file)
+        except ValueError as exc:
+            raise CliError(str(exc), -2) from None
+        kept = folder / "pki" / "channels" / f"{resp.channel.channelId}.sign.key"
+        if not kept.exists():
+            write_key(kept, pair)
     if json_:
         print_message(resp)
         return

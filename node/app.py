@@ -345,7 +345,10 @@ class Node:
                     envelopes={TRANS_METHOD: trans_refusal},
                     trust=trust,
                     channels=ChannelCheck(
-                        components.channel_key, self.clock.now_ms, components.sm4_secret
+                        components.channel_key,
+                        self.clock.now_ms,
+                        components.sm4_secret,
+                        services=components.served,
                     ),
                 )
             ],

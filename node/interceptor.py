@@ -81,7 +81,6 @@ FEDERATION_PREFIX = "/ecnet.v1.FederationService/"
 # Methods of the channel services that may be called without a channel's signature
 # (the CLI's simulated camera, as the operator); signed, they are checked as any other.
 UNSIGNED_METHODS = frozenset({"/ecnet.v1.VoucherService/GetSimulatedFaceTemplate"})
-_SIGNED_PREFIXES = tuple(f"/{s}/" for s in cs.SIGNED_SERVICES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +203,10 @@ class ChannelCheck:
         now_ms: Callable[[], int],
         sm4_secret: bytes = b"",
         window_ms: int = cs.WINDOW_MS,
+        services: Iterable[str] = cs.SIGNED_SERVICES,
     ) -> None:
+        # the channel services this node serves (a call to another answers -5 unchecked)
+        self.prefixes = tuple(f"/{s}/" for s in services if s in cs.SIGNED_SERVICES)
         self.lookup = lookup
         self.now_ms = now_ms
         self.sm4_secret = sm4_secret
@@ -572,7 +574,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
             return _stream_handler(handler, method, enter)
         envelope = self.envelopes.get(method)
-        channels = self.channels if method.startswith(_SIGNED_PREFIXES) else None
+        channels = self.channels
+        if channels is not None and not method.startswith(channels.prefixes):
+            channels = None
         # On a grpc.aio server the behaviour is a coroutine function of the aio context;
         # the stubs type RpcMethodHandler for the synchronous server only.
         inner = cast(

@@ -9,17 +9,23 @@ the approval gave it."""
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import sys
 import time
+from pathlib import Path
 
 import grpc
 import pytest
 from chankit import QR, VOUCHER, known, private_key, signed
+from clikit import readme_session
 from voucherkit import OFFICIAL, WECHAT, activate, fails, identity, start_nation
 
 from ecnet.v1 import admin_service_pb2 as apb
 from ecnet.v1 import qr_service_pb2 as qpb
 from ecnet.v1 import qr_service_pb2_grpc, voucher_service_pb2_grpc
 from ecnet.v1 import voucher_service_pb2 as vpb
+from node.clock import SystemClock
 from node.domain.channelsig import (
     canonical,
     sign_message,
@@ -30,6 +36,7 @@ from node.domain.sm import sm2_generate_keypair
 from node.errors import from_rpc_error
 from node.pki import Identity
 
+ROOT = Path(__file__).resolve().parent.parent
 UNKNOWN = "0123456789ABCDEF0123456789ABCDEF"
 
 
@@ -344,3 +351,54 @@ async def test_a_channel_applies_through_a_province_and_national_decides(nation)
         -4,
     )
     assert "cannot call as NHSA-OFFICIAL" in message
+
+
+async def test_the_readme_session_runs_as_written(cluster, tmp_path):
+    rc, out, err = await readme_session(cluster, tmp_path, "Signed channel calls", ("44",))
+    assert rc == 0, err
+    assert "application CA0000000001 (某银行) made through province 44: pending" in out
+    assert "approved: channel SOME-BANK" in out and '"realNameSerial"' in out
+    assert "the ec-channel-id header alone names no channel" in err
+    assert "channel SOME-BANK signs with key version 2 now" in out
+
+
+async def test_the_readme_python_snippet_signs_a_call(cluster, tmp_path):
+    """The developer's snippet, run as written against a province (its paths and address
+    pointed at this test's nation), issues a code for a WeChat authorization."""
+    kit = await start_nation(cluster, tmp_path, population=40, clock=SystemClock())
+    p44 = await cluster.start_province("44")
+    await known(p44, WECHAT)
+    act = await activate(kit, kit.person(5), channel_id=WECHAT)
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Signed channel calls\n", 1)[1].split("\n## ", 1)[0]
+    snippet = re.findall(r"```python\n(.*?)```", section, re.S)[0]
+    files = n_pki_files()
+    nation = tmp_path / "nation" / "pki"
+    (nation / "channels").mkdir(parents=True)
+    for name, path in files.items():
+        (nation / name).write_bytes(path.read_bytes())
+    (nation / "channels" / "WECHAT.sign.key").write_text(private_key(tmp_path, WECHAT).hex() + "\n")
+    snippet = snippet.replace("127.0.0.1:50044", p44.address).replace(
+        "AUTH_CODE", repr(act.authCode)
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        snippet,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "ecQrCode" in out.decode()
+
+
+def n_pki_files() -> dict[str, Path]:
+    env = os.environ
+    return {
+        "ca.crt": Path(env["ECNET_CA"]),
+        "operator.crt": Path(env["ECNET_CERT"]),
+        "operator.key": Path(env["ECNET_KEY"]),
+    }
