@@ -214,7 +214,7 @@ class AdminServiceServicer:
     def ApproveChannelApplication(self, request, context):
         """National approves a pending application: the channel gets its appId and scopes,
         its key is registered and every province is told; the answer carries the SM4 key of
-        its encrypted fields, once. 500088 an appId taken; -2 an application decided before.
+        its encrypted fields, once. -2 an appId taken or an application decided before.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -85,7 +85,7 @@ class AdminServiceStub:
     ApproveChannelApplication: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ApproveChannelApplicationRequest, _admin_service_pb2.ApproveChannelApplicationResponse]
     """National approves a pending application: the channel gets its appId and scopes,
     its key is registered and every province is told; the answer carries the SM4 key of
-    its encrypted fields, once. 500088 an appId taken; -2 an application decided before.
+    its encrypted fields, once. -2 an appId taken or an application decided before.
     """
     RejectChannelApplication: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RejectChannelApplicationRequest, _admin_service_pb2.RejectChannelApplicationResponse]
     """National rejects a pending application, with a reason."""
@@ -152,7 +152,7 @@ class AdminServiceAsyncStub(AdminServiceStub):
     ApproveChannelApplication: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ApproveChannelApplicationRequest, _admin_service_pb2.ApproveChannelApplicationResponse]  # type: ignore[assignment]
     """National approves a pending application: the channel gets its appId and scopes,
     its key is registered and every province is told; the answer carries the SM4 key of
-    its encrypted fields, once. 500088 an appId taken; -2 an application decided before.
+    its encrypted fields, once. -2 an appId taken or an application decided before.
     """
     RejectChannelApplication: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RejectChannelApplicationRequest, _admin_service_pb2.RejectChannelApplicationResponse]  # type: ignore[assignment]
     """National rejects a pending application, with a reason."""
@@ -288,7 +288,7 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_admin_service_pb2.ApproveChannelApplicationResponse, _abc.Awaitable[_admin_service_pb2.ApproveChannelApplicationResponse]]:
         """National approves a pending application: the channel gets its appId and scopes,
         its key is registered and every province is told; the answer carries the SM4 key of
-        its encrypted fields, once. 500088 an appId taken; -2 an application decided before.
+        its encrypted fields, once. -2 an appId taken or an application decided before.
         """
 
     @_abc_1.abstractmethod
