@@ -40,13 +40,13 @@ if TYPE_CHECKING:
 
 __all__ = ["activation", "authorization"]
 
-OFFICIAL = (("ec-channel-id", "NHSA-OFFICIAL"),)
 PASSWORD = "135792"
 AUTHORIZE_POOL = 32
 
 
 def _stub(node: NodeProcess) -> VoucherServiceAsyncStub:
-    return voucher_service_pb2_grpc.VoucherServiceStub(node.channel)
+    """VoucherService as the official channel: every call signed with its key."""
+    return voucher_service_pb2_grpc.VoucherServiceStub(node.signed())
 
 
 async def _activate(
@@ -55,7 +55,6 @@ async def _activate(
     rn = await stub.RealNameCheck(
         pb.RealNameCheckRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no),
         timeout=TIMEOUT,
-        metadata=OFFICIAL,
     )
     sample = make_liveness_sample(
         enrolled_face_template(seed, p.id_no), rn.livenessChallenge, int(time.time() * 1000)
@@ -63,19 +62,16 @@ async def _activate(
     rp = await stub.RealPersonCheck(
         pb.RealPersonCheckRequest(realNameSerial=rn.realNameSerial, livenessSample=sample),
         timeout=TIMEOUT,
-        metadata=OFFICIAL,
     )
     pw = await stub.SetPassword(
         pb.SetPasswordRequest(
             realPersonSerial=rp.realPersonSerial, password=PASSWORD, passwordConfirm=PASSWORD
         ),
         timeout=TIMEOUT,
-        metadata=OFFICIAL,
     )
     return await stub.Activate(
         pb.ActivateRequest(realPersonSerial=rp.realPersonSerial, passwordSerial=pw.passwordSerial),
         timeout=TIMEOUT,
-        metadata=OFFICIAL,
     )
 
 
@@ -110,7 +106,6 @@ async def authorization(env: Env) -> Call:
         status = await stub.GetVoucherStatus(
             pb.GetVoucherStatusRequest(userName=p.user_name, idType=p.id_type, idNo=p.id_no),
             timeout=TIMEOUT,
-            metadata=OFFICIAL,
         )
         if status.state != 2:  # VOUCHER_STATE_ACTIVATED: not from an earlier setup of this run
             await _activate(stub, env.seed, p)
@@ -122,7 +117,7 @@ async def authorization(env: Env) -> Call:
             for p in pool
         ]
     )
-    return lambda: stub.Authorize(next(requests), timeout=TIMEOUT, metadata=OFFICIAL)
+    return lambda: stub.Authorize(next(requests), timeout=TIMEOUT)
 
 
 @scenario("Activation delivered to province 44 (4 RPCs, outbox, push)")

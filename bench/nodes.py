@@ -25,6 +25,7 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from ecnet.v1 import admin_service_pb2_grpc, federation_service_pb2_grpc
+from node.domain.channelsig import AioSigningInterceptor, key_file, load_key
 from node.pki import CertificateAuthority, Identity
 from node.tls import INSECURE_CLAIM
 
@@ -42,6 +43,7 @@ __all__ = [
 ]
 
 START_TIMEOUT = 60.0
+OFFICIAL_CHANNEL = "NHSA-OFFICIAL"
 STOP_TIMEOUT = 15.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
@@ -154,6 +156,7 @@ class NodeProcess:
         self.address = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self._channel: grpc.aio.Channel | None = None
+        self._signed: dict[str, grpc.aio.Channel] = {}
 
     @property
     def pki(self) -> Path:
@@ -191,6 +194,23 @@ class NodeProcess:
             ca.cert_path.read_bytes(), key.read_bytes(), cert.read_bytes()
         )
         return grpc.aio.secure_channel(self.address, credentials), ()
+
+    def signed(self, app_id: str = OFFICIAL_CHANNEL) -> grpc.aio.Channel:
+        """An aio channel to the node whose every call is signed as the channel ``app_id``
+        (node.domain.channelsig), with its key as seeding made it
+        (``pki/channels/<APPID>.sign.key``). Closed with the node's own channel."""
+        channel = self._signed.get(app_id)
+        if channel is None:
+            key = load_key(key_file(self.pki, app_id)).private_key
+            signing = [AioSigningInterceptor(app_id, key)]
+            credentials = self.credentials()
+            channel = (
+                grpc.aio.insecure_channel(self.address, interceptors=signing)
+                if credentials is None
+                else grpc.aio.secure_channel(self.address, credentials, interceptors=signing)
+            )
+            self._signed[app_id] = channel
+        return channel
 
     def new_channel(self) -> grpc.aio.Channel:
         """A channel of its own (a new connection, and handshake, at its first call)."""
@@ -314,6 +334,9 @@ class NodeProcess:
             with contextlib.suppress(Exception):
                 await self._channel.close()
             self._channel = None
+        while self._signed:
+            with contextlib.suppress(Exception):
+                await self._signed.popitem()[1].close()
         if self.proc is not None:
             proc, self.proc = self.proc, None
             await asyncio.to_thread(stop_process, proc)

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench.env import Env
-from bench.lifecycle import OFFICIAL, PASSWORD, _activate, _persons
+from bench.lifecycle import PASSWORD, _activate, _persons
 from bench.load import Call
 from bench.pool import node_keys, pool, pool_seconds, wait_for_rows
 from bench.scenarios import TIMEOUT, scenario
@@ -55,7 +55,7 @@ async def _holders(env: Env) -> list[str]:
 
 
 async def _sign_in_holders(env: Env) -> list[str]:
-    stub = voucher_service_pb2_grpc.VoucherServiceStub((await env.national()).channel)
+    stub = voucher_service_pb2_grpc.VoucherServiceStub((await env.national()).signed())
     people = _persons(env)
     # The third quarter of the registry, after the 32 persons the "Code issue" scenario takes.
     span = [
@@ -69,12 +69,10 @@ async def _sign_in_holders(env: Env) -> list[str]:
     codes = []
     for p in pool:
         who = {"userName": p.user_name, "idType": p.id_type, "idNo": p.id_no}
-        status = await stub.GetVoucherStatus(
-            pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT, metadata=OFFICIAL
-        )
+        status = await stub.GetVoucherStatus(pb.GetVoucherStatusRequest(**who), timeout=TIMEOUT)
         if status.state == 2:
             signed_in = await stub.Authorize(
-                pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT, metadata=OFFICIAL
+                pb.AuthorizeRequest(**who, password=PASSWORD), timeout=TIMEOUT
             )
             codes.append(signed_in.authCode)
         else:

@@ -36,6 +36,7 @@ from cli.common import (
     print_error_json,
     print_json,
     print_message,
+    province_address,
     reports_errors,
 )
 from cli.common import data_dir as _data
@@ -56,13 +57,16 @@ from cli.nation import (
 from cli.nationfile import NationFile, NodeEntry, pid_alive
 from cli.operators import audit_app, operators_app
 from cli.qr import qr_app
-from cli.rpc import CliError, NodeHandle, national_address, use_operator
+from cli.rpc import CliError, NodeHandle, channel_key, national_address, request_of, use_operator
 from cli.scan import scan, token_app, trans
 from cli.settle import settle, settlement_app
 from cli.terminals import terminals_register, terminals_revoke
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
+from node.domain.channelsig import ensure_key, key_file, load_key, sign_message, write_key
+from node.domain.sm import sm2_generate_keypair
+from node.pki import CertificateAuthority, Identity, PkiError
 from node.vault import MasterKeyError
 
 __all__ = ["app", "main"]
@@ -370,6 +374,7 @@ def _start_nation(
                 codes,
                 progress=lambda n: bar.update(task, completed=n),
                 master_key=national.master_key,
+                pki=CertificateAuthority.folder_of(data_dir),
             )
         except MasterKeyError as exc:
             raise CliError(f"national: {exc}", -2) from None
@@ -706,18 +711,254 @@ def channels_suspend(
 
 
 @channels_app.command(
-    "approve", epilog=examples('ecnet channels approve WECHAT --reason "review passed"')
+    "approve",
+    epilog=examples(
+        "ecnet channels approve CA0000000001 --app-id SOME-BANK",
+        'ecnet channels approve WECHAT --reason "review passed"',
+    ),
 )
 @reports_errors
 def channels_approve(
-    channel: Annotated[str, typer.Argument(help="the channel id, e.g. WECHAT")],
+    what: Annotated[
+        str,
+        typer.Argument(help="an application (CA…) with --app-id, or a suspended channel's id"),
+    ],
+    app_id: Annotated[
+        str, typer.Option("--app-id", help="the appId national gives the applicant")
+    ] = "",
+    scopes: Annotated[
+        str, typer.Option(help="the methods it may call, comma-separated (default: as asked)")
+    ] = "",
     reason: Annotated[str, typer.Option(help="why (kept)")] = "",
+    key_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--key-file",
+            help="the applicant's signing key, kept as DIR/pki/channels/APPID.sign.key so "
+            "that ecnet commands sign as it (a simulated channel)",
+        ),
+    ] = None,
     data: DataOpt = None,
     node: NodeOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Approve a suspended channel again."""
-    _set_channel_status(channel, "approved", reason, data, node, json_)
+    """Approve a channel's application (with --app-id): the channel gets its appId and
+    scopes, every province is told, the CA issues its client certificate
+    (DIR/pki/channels/APPID.crt); or approve a suspended channel again."""
+    if not app_id:
+        _set_channel_status(what, "approved", reason, data, node, json_)
+        return
+    folder = _data(data)
+    with NodeHandle(national_address(folder, node), folder) as h:
+        resp = h.call(
+            h.admin.ApproveChannelApplication,
+            pb.ApproveChannelApplicationRequest(
+                applicationId=what,
+                appId=app_id,
+                scopes=[x.strip() for x in scopes.split(",") if x.strip()],
+            ),
+        )
+    cert = _channel_certificate(folder, resp.channel.channelId)
+    if key_file is not None:
+        try:
+            pair = load_key(key_file)
+        except ValueError as exc:
+            raise CliError(str(exc), -2) from None
+        kept = folder / "pki" / "channels" / f"{resp.channel.channelId}.sign.key"
+        if not kept.exists():
+            write_key(kept, pair)
+    if json_:
+        print_message(resp)
+        return
+    c = resp.channel
+    out.print(
+        f"application {what} approved: channel {c.channelId} ({c.name}), scopes "
+        f"{', '.join(c.scopes)}; every province is told",
+        highlight=False,
+    )
+    out.print(f"SM4 key of its encrypted fields (given once): {resp.sm4Key}", highlight=False)
+    out.print(cert, highlight=False, soft_wrap=True)
+
+
+def _channel_certificate(folder: Path, app_id: str) -> str:
+    """The channel's client certificate from the nation's CA, when this folder has it."""
+    try:
+        ca = CertificateAuthority.open(folder)
+    except PkiError:
+        return (
+            f"no CA in {folder / 'pki'}: issue its certificate (ecnet://channel/{app_id}) "
+            "with `ecnet ca sign`"
+        )
+    _, cert = ca.ensure(
+        Identity.channel(app_id), hosts=(), folder=ca.folder / "channels", stem=app_id
+    )
+    return f"client certificate (ecnet://channel/{app_id}): {cert}"
+
+
+@channels_app.command(
+    "apply",
+    epilog=examples(
+        "ecnet channels apply --province 44 --name 某银行 --key-file bank.sign.key "
+        "--scopes ecnet.v1.QrService/IssueQrCode,ecnet.v1.QrService/RefreshQrCode"
+    ),
+)
+@reports_errors
+def channels_apply(
+    province: Annotated[str, typer.Option(help="the province applied through (NN)")],
+    name: Annotated[str, typer.Option(help="the channel's display name")],
+    scopes: Annotated[str, typer.Option(help="the methods it asks to call, comma-separated")],
+    key_file: Annotated[
+        Path | None,
+        typer.Option("--key-file", help="its SM2 signing key (made there when missing)"),
+    ] = None,
+    public_key: Annotated[
+        str, typer.Option("--public-key", help="or its SM2 public key, 130 hex digits")
+    ] = "",
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """A channel applies through a province, which passes it on to national."""
+    if not public_key:
+        if key_file is None:
+            raise CliError("give --key-file (made when missing) or --public-key", -2)
+        public_key = ensure_key(key_file).public_key.hex()
+    folder = _data(data)
+    with NodeHandle(province_address(data, node, province), folder) as h:
+        resp = h.call(
+            h.admin.ApplyChannel,
+            pb.ApplyChannelRequest(
+                name=name,
+                publicKey=public_key,
+                scopes=[x.strip() for x in scopes.split(",") if x.strip()],
+            ),
+        )
+    if json_:
+        print_message(resp)
+        return
+    a = resp.application
+    out.print(
+        f"application {a.applicationId} ({a.name}) made through province {a.province}: "
+        f"{a.status}, national decides (ecnet channels approve|reject {a.applicationId})",
+        highlight=False,
+    )
+
+
+@channels_app.command("applications", epilog=examples("ecnet channels applications --json"))
+@reports_errors
+def channels_applications(
+    data: DataOpt = None, node: NodeOpt = None, json_: JsonOpt = False
+) -> None:
+    """The channels' applications, and what national decided."""
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
+        resp = h.call(h.admin.ListChannelApplications, pb.ListChannelApplicationsRequest())
+    if json_:
+        print_message(resp)
+        return
+    table = Table()
+    for col in ("application", "province", "name", "status", "appId", "scopes", "reason"):
+        table.add_column(col)
+    for a in resp.applications:
+        table.add_row(
+            a.applicationId, a.province, a.name, a.status, a.appId, ",".join(a.scopes), a.reason
+        )
+    out.print(table)
+
+
+@channels_app.command(
+    "reject", epilog=examples('ecnet channels reject CA0000000001 --reason "no licence"')
+)
+@reports_errors
+def channels_reject(
+    application: Annotated[str, typer.Argument(help="the application, e.g. CA0000000001")],
+    reason: Annotated[str, typer.Option(help="why")],
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Reject a channel's application."""
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
+        resp = h.call(
+            h.admin.RejectChannelApplication,
+            pb.RejectChannelApplicationRequest(applicationId=application, reason=reason),
+        )
+    if json_:
+        print_message(resp)
+        return
+    out.print(f"application {application} rejected: {reason}", highlight=False)
+
+
+@channels_app.command(
+    "rotate-key",
+    epilog=examples(
+        "ecnet channels rotate-key WECHAT", "ecnet channels rotate-key WECHAT --public-key 04…"
+    ),
+)
+@reports_errors
+def channels_rotate_key(
+    app_id: Annotated[str, typer.Argument(help="the channel, e.g. WECHAT")],
+    public_key: Annotated[
+        str,
+        typer.Option(
+            "--public-key",
+            help="its new SM2 public key (default: a new key made in DIR/pki/channels)",
+        ),
+    ] = "",
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """A channel's new signing key: its calls signed with the old one are refused from now
+    on. Without --public-key, a new key replaces DIR/pki/channels/APPID.sign.key (the old
+    one kept as .sign.key.old)."""
+    folder = _data(data)
+    fresh = None
+    if not public_key:
+        fresh = sm2_generate_keypair()
+        public_key = fresh.public_key.hex()
+    with NodeHandle(national_address(folder, node), folder) as h:
+        resp = h.call(
+            h.admin.RotateChannelKey,
+            pb.RotateChannelKeyRequest(appId=app_id, publicKey=public_key),
+        )
+    if fresh is not None:
+        path = key_file(folder / "pki", app_id)
+        if path.exists():
+            path.replace(path.with_name(path.name + ".old"))
+        write_key(path, fresh)
+    if json_:
+        print_message(resp)
+        return
+    out.print(
+        f"channel {app_id} signs with key version {resp.keyVersion} now; the old key is "
+        f"refused (every province once told); new SM4 key: {resp.sm4Key}",
+        highlight=False,
+    )
+
+
+@channels_app.command(
+    "sign-headers",
+    epilog=examples(
+        "ecnet channels sign-headers --channel NHSA-OFFICIAL "
+        '--method ecnet.v1.VoucherService/RealNameCheck --json-body \'{"idNo": "…"}\'',
+    ),
+)
+@reports_errors
+def channels_sign_headers(
+    channel: Annotated[str, typer.Option("--channel", help="the channel signing, e.g. WECHAT")],
+    method: Annotated[
+        str, typer.Option("--method", help="the method, e.g. ecnet.v1.QrService/IssueQrCode")
+    ],
+    json_body: Annotated[
+        str, typer.Option("--json-body", help="the request as grpcurl's -d sends it")
+    ] = "{}",
+    data: DataOpt = None,
+) -> None:
+    """grpcurl's -H flags that sign one call as the channel (with its key from the
+    nation's folder): `grpcurl $(ecnet channels sign-headers …) -d BODY …`."""
+    request = request_of(method, json_body)
+    md = sign_message(channel, channel_key(_data(data), channel), method, request)
+    print(" ".join(f"-H {k}:{v}" for k, v in md))
 
 
 @terminals_app.command(

@@ -2,9 +2,10 @@
 
 ``issue`` and ``refresh`` call ``QrService`` of the business-place province (found in
 the nation's ``nation.json`` by ``--province NN``, or ``--node HOST:PORT``) as the
-channel named by ``--channel`` (the ``ec-channel-id`` metadata), with the holder's
-authorization code of that channel. ``show`` draws a value in the terminal (segno,
-numeric-mode QR) or writes it as a PNG or SVG picture that a barcode reader can scan.
+channel named by ``--channel`` (each call signed with its key from
+``DIR/pki/channels/``), with the holder's authorization code of that channel. ``show``
+draws a value in the terminal (segno, numeric-mode QR) or writes it as a PNG or SVG
+picture that a barcode reader can scan.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ ProvinceOpt = Annotated[
     str, typer.Option("--province", help="the business-place province (NN) issuing the code")
 ]
 ChannelOpt = Annotated[
-    str, typer.Option("--channel", help="the channel displaying the code (ec-channel-id)")
+    str, typer.Option("--channel", help="the channel displaying the code (signs with its key)")
 ]
 AuthOpt = Annotated[
     str, typer.Option("--auth-code", help="the holder's authorization code of that channel")
@@ -72,9 +73,7 @@ def _call(
     """``method`` of the province's QrService (e.g. ``lambda s: s.IssueQrCode``), called
     as ``channel``."""
     with NodeHandle(province_address(data, node, province), data_dir(data)) as h:
-        return h.call(
-            method(QrServiceStub(h.channel)), request, metadata=(("ec-channel-id", channel),)
-        )
+        return h.call(method(QrServiceStub(h.signed(channel))), request)
 
 
 def _report(resp: pb.IssueQrCodeResponse | pb.RefreshQrCodeResponse, as_json: bool) -> None:

@@ -23,10 +23,15 @@ from types import TracebackType
 from typing import TypeVar
 
 import grpc
+from google.protobuf import descriptor_pool, json_format, message_factory
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2
 
+import ecnet.v1.qr_service_pb2
+import ecnet.v1.voucher_service_pb2  # noqa: F401  (their services in the descriptor pool)
 from cli.nationfile import NationFile
 from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
+from node.domain.channelsig import SigningInterceptor, key_file, load_key
 from node.errors import from_rpc_error
 
 __all__ = [
@@ -42,6 +47,8 @@ __all__ = [
     "terminal_files",
     "terminal_metadata",
     "terminals_folder",
+    "channel_key",
+    "request_of",
 ]
 
 # The operator ``--as`` named (empty: $ECNET_OPERATOR, else the nation's administrator).
@@ -109,6 +116,40 @@ def credentials_for(data_dir: Path) -> grpc.ChannelCredentials | None:
             -2,
         ) from None
     return grpc.ssl_channel_credentials(ca, key, cert)
+
+
+def channel_key(data_dir: Path, app_id: str) -> bytes:
+    """The private signing key of channel ``app_id`` in the nation's folder."""
+    path = key_file(data_dir / "pki", app_id)
+    if not path.exists():
+        raise CliError(
+            f"no signing key of channel {app_id} in {path.parent}: `ecnet nation up` makes "
+            "those of the seeded channels; an approved channel keeps its own",
+            -2,
+        )
+    try:
+        return load_key(path).private_key
+    except ValueError as exc:
+        raise CliError(str(exc), -2) from None
+
+
+def request_of(method: str, json_body: str) -> Message:
+    """The request message of ``method`` (``ecnet.v1.QrService/IssueQrCode``) from the
+    JSON grpcurl's ``-d`` would send."""
+    service_name, _, name = method.lstrip("/").partition("/")
+    try:
+        service = descriptor_pool.Default().FindServiceByName(service_name)
+        found = service.FindMethodByName(name)
+    except KeyError:
+        found = None
+    if found is None:
+        raise CliError(f"{method!r} is not a method of the contract (SERVICE/METHOD)", -2)
+    request = message_factory.GetMessageClass(found.input_type)()
+    try:
+        json_format.Parse(json_body, request)
+    except json_format.ParseError as exc:
+        raise CliError(f"the JSON body is not a {found.input_type.name}: {exc}", -2) from None
+    return request
 
 
 def terminals_folder(data_dir: Path) -> Path:
@@ -187,6 +228,13 @@ class NodeHandle:
         self.channel = open_channel(self.address, self.data, self.terminal)
         self.metadata = terminal_metadata(self.data, self.terminal)
         self.admin = AdminServiceStub(self.channel)
+
+    def signed(self, app_id: str) -> grpc.Channel:
+        """This node's channel with every call signed as the channel ``app_id``, with its
+        key from the nation's folder (``DIR/pki/channels/<APPID>.sign.key``)."""
+        return grpc.intercept_channel(
+            self.channel, SigningInterceptor(app_id, channel_key(self.data, app_id))
+        )
 
     def call(
         self,

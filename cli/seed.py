@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from node.clock import SystemEntropy
+from node.domain.channelsig import ensure_key, key_file
 from node.population import enrolled_face_template, generate, sample_channels, sample_terminals
 from node.storage.national import ChannelRow, NationalSeeder, PersonSeed, TerminalRow
 from node.vault import NodeKeys, load_master_key
@@ -43,11 +44,14 @@ def seed_national(
     provinces: list[str],
     progress: Callable[[int], None] | None = None,
     master_key: Path | None = None,
+    pki: Path | None = None,
 ) -> SeedReport:
     """Seed persons once (an existing registry is kept), channels, and the terminals of
     any province that has none yet. The face templates are sealed under the national
     node's master key (``master_key``, by default ``master.key`` beside the database,
-    the node's own default; made if missing, ``node.vault``)."""
+    the node's own default; made if missing, ``node.vault``). Each seeded channel signs
+    its calls with its own SM2 key, kept in ``pki/channels/<APPID>.sign.key`` (``pki``:
+    by default ``DIR/pki`` for a database in ``DIR/national/``; made if missing)."""
     report = SeedReport()
     db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     entropy = SystemEntropy()
@@ -55,9 +59,17 @@ def seed_national(
     store = NationalSeeder(db_path, keys)
     try:
         now_ms = int(time.time() * 1000)
+        pki = pki or db_path.parent.parent / "pki"
         store.upsert_channels(
             (
-                ChannelRow(c.channel_id, c.name, c.kind, c.status, c.public_key_hex)
+                ChannelRow(
+                    c.channel_id,
+                    c.name,
+                    c.kind,
+                    c.status,
+                    c.public_key_hex or ensure_key(key_file(pki, c.channel_id)).public_key.hex(),
+                    scopes=c.scopes,
+                )
                 for c in sample_channels()
             ),
             now_ms,

@@ -65,14 +65,13 @@ class Voucher:
     def __init__(self, handle: NodeHandle, channel_id: str) -> None:
         self.handle = handle
         self.channel_id = channel_id
-        self.stub = VoucherServiceStub(handle.channel)
-        self.metadata = (("ec-channel-id", channel_id),)
+        self.stub = VoucherServiceStub(handle.signed(channel_id))
 
     def call(
         self, method: grpc.UnaryUnaryMultiCallable[Request, Response], request: Request
     ) -> Response:
-        """``method`` of :attr:`stub`, called as the channel."""
-        return self.handle.call(method, request, metadata=self.metadata)
+        """``method`` of :attr:`stub`, called (and signed) as the channel."""
+        return self.handle.call(method, request)
 
 
 def _connect(data: Path | None, node: str | None) -> NodeHandle:

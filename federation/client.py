@@ -15,12 +15,15 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+import grpc
+
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
 from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
 from federation.keepalive import KEEPALIVE_MS, client_options
 from federation.link import Link
+from node.errors import EcError, from_rpc_error
 from node.pki import Identity
 from node.tls import Dialer
 
@@ -155,6 +158,18 @@ class NationalClient:
         return await self.peer.admin.ListTerminals(
             request, timeout=timeout, metadata=self.peer.metadata
         )
+
+    async def apply_channel(
+        self, request: admin_pb.ApplyChannelRequest, timeout: float = 10.0
+    ) -> admin_pb.ApplyChannelResponse:
+        """A channel's application made through this province, passed on to national."""
+        try:
+            return await self.peer.admin.ApplyChannel(
+                request, timeout=timeout, metadata=self.peer.metadata
+            )
+        except grpc.aio.AioRpcError as exc:
+            code, message = from_rpc_error(exc)
+            raise EcError(code, f"national: {message}") from None
 
     async def close(self) -> None:
         await self._peer.close()

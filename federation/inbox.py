@@ -16,6 +16,7 @@ registrar reports it in every heartbeat, and :func:`wait_applied` waits on it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -34,6 +35,8 @@ log = logging.getLogger("ecnet.inbox")
 # Who may deliver events to a province. Provinces deliver only to national (their
 # settlement notices), which relays them; a province never hears from another directly.
 EVENT_ORIGINS = frozenset({"national"})
+# How long a batch delivered while this province registers waits for national's key.
+KEY_WAIT_S = 3.0
 
 
 def log_epoch_restart(
@@ -95,6 +98,12 @@ class Inbox:
         self.clock = clock
         self.position = position
         self.verifier = verifier or EventVerifier()
+        # Set once national's key is known: a batch that arrives while this province is
+        # registering (national delivers as soon as it has the registration, before its
+        # answer with the key reaches us) waits for it instead of failing into a backoff.
+        self._key_known = asyncio.Event()
+        if self.verifier.national_key:
+            self._key_known.set()
 
     @classmethod
     async def open(cls, store: ProvincialStore, clock: Clock) -> Inbox:
@@ -114,6 +123,7 @@ class Inbox:
             return
         await self.store.set_national_sign_key(key)
         self.verifier.national_key = key
+        self._key_known.set()
         if old:
             log.warning(
                 "national's signing key changed: its events are verified with the new one",
@@ -130,6 +140,9 @@ class Inbox:
             raise invalid(f"origin {request.origin!r} is not the calling node {caller!r}")
         # Every event's signature, before anything is applied: one that does not hold
         # refuses the batch whole, as a malformed one does.
+        if request.events and not self.verifier.national_key:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._key_known.wait(), KEY_WAIT_S)
         if request.events and not self.verifier.national_key:
             # Not registered yet (national's answer brings the key): try again later.
             raise EcError(

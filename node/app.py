@@ -52,7 +52,7 @@ from node.clock import Clock, Entropy, MonotonicClock, SystemClock, SystemEntrop
 from node.components import Components, NationalComponents, ProvincialComponents, build
 from node.config import ConfigError, NodeConfig, Role, parse_address
 from node.inputcheck import MAX_REQUEST_BYTES
-from node.interceptor import CallInterceptor
+from node.interceptor import CallInterceptor, ChannelCheck
 from node.pki import Identity, PkiError, read_crl
 from node.ratelimit import LimitSettings, RateLimiter
 from node.reflection import enable_reflection
@@ -356,6 +356,12 @@ class Node:
                     trust=trust,
                     gate=access,
                     limiter=self.limiter,
+                    channels=ChannelCheck(
+                        components.channel_key,
+                        self.clock.now_ms,
+                        components.sm4_secret,
+                        services=components.served,
+                    ),
                 )
             ],
             # Without so_reuseport 0, a second node could bind the same port and share its

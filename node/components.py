@@ -50,6 +50,7 @@ from federation.relay import NoticeRelay
 from node.acceptance import Acceptance, AcceptanceSettings
 from node.clock import Clock, Entropy
 from node.config import ConfigError, NodeConfig, Role
+from node.domain.channelsig import ChannelKey
 from node.qr.issuer import QR_KEY, QrIssuer
 from node.qr.settings import QrSettings
 from node.services.acceptance import AcceptanceServicer, acceptance_unserved
@@ -69,6 +70,7 @@ from node.storage.outbox import OutboxStore
 from node.storage.provincial import ProvincialStore
 from node.tls import Dialer, Trust
 from node.voucher.biometric import LivenessVerifier, SimulatedFaceVerifier
+from node.voucher.channels import announce_channels
 from node.voucher.context import Lifecycle
 from node.voucher.freeze import FreezeSweeper
 from node.voucher.settings import LifecycleSettings
@@ -187,7 +189,22 @@ class NationalComponents:
         )
         return federation.links
 
+    def channel_key(self, app_id: str) -> ChannelKey | None:
+        """A channel's key, status and scopes from the registry (a call's signature check)."""
+        row = self.store.channel_now(app_id)
+        if row is None:
+            return None
+        return channel_key_of(
+            app_id, row.public_key, row.scopes, row.status, row.status_reason, row.key_version
+        )
+
+    @property
+    def sm4_secret(self) -> bytes:
+        """The secret each channel's SM4 key is derived from (the node's master key)."""
+        return self.store.keys.master
+
     async def start(self, identity: NodeIdentity) -> None:
+        await announce_channels(self.lifecycle)
         await self.delivery.start()
         self.freeze_sweeper.start()
 
@@ -309,12 +326,25 @@ class ProvincialComponents:
             ),
         )
 
+    sm4_secret = b""  # a province takes no encrypted fields
+
+    def channel_key(self, app_id: str) -> ChannelKey | None:
+        """A channel's key, status and scopes as national last told this province."""
+        row = self.store.channel_status_now(app_id)
+        if row is None:
+            return None
+        return channel_key_of(app_id, row.public_key, row.scopes, row.status, row.reason, 0)
+
     def register(
         self, server: grpc.aio.Server, identity: NodeIdentity, access: Access
     ) -> LinkServer:
         """Add this role's servicers to ``server``; returns the answering end of its links.
         ``access``: the operators' roles and the audit log (the interceptor's gate)."""
         holders = Holders(access, self.config.province, self.acceptance.terminals.org_of)
+        admin = ProvincialAdminServicer(
+            identity, self.store, self.uplink, access, lambda: self.registrar.state
+        )
+        admin.apply_upstream = self.national.apply_channel
         federation = ProvincialFederationServicer(
             identity, self.config.log_calls, self.inbox, self.acceptance, self.settlements
         )
@@ -327,9 +357,7 @@ class ProvincialComponents:
         )
         federation_service_pb2_grpc.add_FederationServiceServicer_to_server(federation, server)
         admin_service_pb2_grpc.add_AdminServiceServicer_to_server(
-            ProvincialAdminServicer(
-                identity, self.store, self.uplink, access, lambda: self.registrar.state
-            ),
+            admin,
             server,
         )
         server.add_generic_rpc_handlers(
@@ -372,6 +400,18 @@ class ProvincialComponents:
 
 
 Components = NationalComponents | ProvincialComponents
+
+
+def channel_key_of(
+    app_id: str, public_key: str, scopes: str, status: str, reason: str, key_version: int
+) -> ChannelKey:
+    try:
+        key = bytes.fromhex(public_key)
+    except ValueError:  # not written by ecnet: no key, so every call is refused
+        key = b""
+    return ChannelKey(
+        app_id, key, tuple(s for s in scopes.split(",") if s), status, reason, key_version
+    )
 
 
 async def build(

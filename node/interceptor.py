@@ -8,10 +8,13 @@
   (-4 for an operator). A terminal is the certificate it holds
   (``ecnet://terminal/ORGID/TERMINALID``): its number and institution come from there,
   and the ``ec-terminal-id`` metadata is not read (a caller holding another certificate
-  has no terminal, whatever it sends; the terminal's calls then answer -4). The channel
-  a call is made for is still asserted in ``ec-channel-id`` until channels get keys of
-  their own. On an ``--insecure`` node (no TLS) the holder is the claim in
-  ``ec-insecure-identity``, and the terminal the claim in ``ec-terminal-id``.
+  has no terminal, whatever it sends; the terminal's calls then answer -4). On an
+  ``--insecure`` node (no TLS) the holder is the claim in ``ec-insecure-identity``, and
+  the terminal the claim in ``ec-terminal-id``.
+* The channel of a call to VoucherService or QrService comes from its signature only
+  (:class:`ChannelCheck`, ``node.domain.channelsig``): ``ec-app-id``, ``ec-timestamp``,
+  ``ec-nonce``, ``ec-sign`` checked against the channel's key as this node knows it; the
+  ``ec-channel-id`` header alone names no channel (500036).
 * Each call writes one structured (JSON) log line: method, caller, outcome, C.4 code,
   duration. No request bodies, so no id numbers, reach the log. Routine traffic that
   succeeds (ROUTINE_METHODS: provinces' heartbeats, health checks) is logged at debug,
@@ -54,6 +57,7 @@ from typing import Any, Protocol, TypeVar, cast
 import grpc
 from cryptography import x509
 
+from node.domain import channelsig as cs
 from node.errors import EcError, to_status
 from node.inputcheck import check_request
 from node.pki import Identity, IdentityError, Refused
@@ -74,6 +78,8 @@ __all__ = [
     "CallInterceptor",
     "Undecodable",
     "ROUTINE_METHODS",
+    "ChannelCheck",
+    "UNSIGNED_METHODS",
 ]
 
 log = logging.getLogger("ecnet.call")
@@ -92,6 +98,9 @@ Resp = TypeVar("Resp")
 
 
 FEDERATION_PREFIX = "/ecnet.v1.FederationService/"
+# Methods of the channel services that may be called without a channel's signature
+# (the CLI's simulated camera, as the operator); signed, they are checked as any other.
+UNSIGNED_METHODS = frozenset({"/ecnet.v1.VoucherService/GetSimulatedFaceTemplate"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,12 +194,10 @@ def _caller_from(
     subject: str,
     insecure: bool,
 ) -> Caller:
-    channel = terminal = ""
+    channel = terminal = ""  # the channel: only from a verified signature (ChannelCheck)
     # Only the values of keys ending in -bin are bytes; the keys read here carry text.
     for key, value in cast("Iterable[tuple[str, str]]", metadata or ()):
-        if key == "ec-channel-id":
-            channel = value
-        elif key == "ec-terminal-id" and insecure:  # over TLS: the certificate's number
+        if key == "ec-terminal-id" and insecure:  # over TLS: the certificate's number
             terminal = value
         elif insecure and key == INSECURE_CLAIM:
             try:
@@ -253,6 +260,145 @@ def _peer(context: Any) -> str:
         return str(context.peer())
     except Exception:  # a context without one (never over a real connection)
         return ""
+
+
+ChannelLookup = Callable[[str], "cs.ChannelKey | None"]
+
+
+class ChannelCheck:
+    """The signature of a channel's call (4.6): who the channel is, from its signature
+    only. ``lookup``: the channel's key, status and scopes as this node knows them;
+    ``now_ms``: the node's clock; ``sm4_secret``: national's, from which each channel's
+    SM4 key is derived (empty on a province: no encrypted fields there)."""
+
+    def __init__(
+        self,
+        lookup: ChannelLookup,
+        now_ms: Callable[[], int],
+        sm4_secret: bytes = b"",
+        window_ms: int = cs.WINDOW_MS,
+        services: Iterable[str] = cs.SIGNED_SERVICES,
+    ) -> None:
+        # the channel services this node serves (a call to another answers -5 unchecked)
+        self.prefixes = tuple(f"/{s}/" for s in services if s in cs.SIGNED_SERVICES)
+        self.lookup = lookup
+        self.now_ms = now_ms
+        self.sm4_secret = sm4_secret
+        self.nonces = cs.NonceBook(window_ms)
+
+    def check(
+        self,
+        method: str,
+        metadata: Iterable[tuple[str, str | bytes]] | None,
+        request: Any,
+        caller: Caller,
+    ) -> Caller:
+        """``caller`` calling for the channel its signature proves; raises the refusal:
+        500036 (unsigned, bad signature), 500012 (unknown channel), -4 (stale, replayed,
+        suspended, out of scope, another channel's certificate), 500072 (undecryptable)."""
+        md: dict[str, str] = {}
+        for key, value in cast("Iterable[tuple[str, str]]", metadata or ()):
+            if key in (cs.APP_ID, cs.TIMESTAMP, cs.NONCE, cs.SIGN, cs.ENC_TYPE, "ec-channel-id"):
+                md[key] = value
+        app_id, signature = md.get(cs.APP_ID, ""), md.get(cs.SIGN, "")
+        if not app_id and not signature:
+            if method in UNSIGNED_METHODS:
+                return caller
+            claimed = md.get("ec-channel-id", "")
+            if claimed:
+                raise EcError(
+                    500036,
+                    f"the ec-channel-id header alone names no channel: sign the call as "
+                    f"{claimed} (ec-app-id, ec-timestamp, ec-nonce, ec-sign; README, "
+                    "'Signed channel calls')",
+                )
+            raise EcError(
+                500036,
+                "a channel's call must be signed: send ec-app-id, ec-timestamp, ec-nonce and "
+                "ec-sign (README, 'Signed channel calls')",
+            )
+        missing = [k for k in (cs.APP_ID, cs.TIMESTAMP, cs.NONCE, cs.SIGN) if not md.get(k)]
+        if missing:
+            raise EcError(500036, f"the signed call lacks {', '.join(missing)}")
+        channel = self.lookup(app_id)
+        if channel is None:
+            raise EcError(
+                500012, f"channel {app_id!r} is not registered with the national platform"
+            )
+        if not channel.public_key:
+            raise EcError(500036, f"channel {app_id} has no signing key registered")
+        stamp = md[cs.TIMESTAMP]
+        if not stamp.isdigit() or len(stamp) > 16:
+            raise EcError(500036, f"ec-timestamp {stamp!r} is not milliseconds since the epoch")
+        now = self.now_ms()
+        ts = int(stamp)
+        if abs(now - ts) > self.nonces.window_ms:
+            raise EcError(
+                -4,
+                f"ec-timestamp {ts} is {abs(now - ts) // 1000} s from the node's clock; a "
+                f"signed call is good for {self.nonces.window_ms // 60000} minutes either "
+                "way: sign it again",
+            )
+        enc_type = md.get(cs.ENC_TYPE, "")
+        try:
+            body = cs.message_body(request)
+        except Exception:  # a message json_format cannot write (not reached for our contract)
+            raise EcError(-2, "the request cannot be put in its signed form") from None
+        ok = cs.verify_signature(
+            channel.public_key,
+            method,
+            body,
+            app_id,
+            stamp,
+            md[cs.NONCE],
+            signature,
+            enc_type,
+        )
+        if not ok:
+            raise EcError(
+                500036,
+                f"the signature does not verify with channel {app_id}'s key: the request, "
+                "its metadata or the key differ from what was signed",
+            )
+        why = self.nonces.admit(app_id, md[cs.NONCE], ts, now)
+        if why:
+            raise EcError(-4, why)
+        if channel.status != "approved":
+            why = f": {channel.reason}" if channel.reason else ""
+            by = "by the national management center"
+            raise EcError(-4, f"channel {app_id} is {channel.status} {by}{why}")
+        if not cs.scope_allows(channel.scopes, method):
+            raise EcError(
+                -4,
+                f"channel {app_id} may not call {method.lstrip('/')}: it is outside the "
+                "scopes national approved",
+            )
+        identity = caller.identity
+        if identity and identity.role is IdentityRole.CHANNEL and identity.name != app_id:
+            raise EcError(
+                -4,
+                f"the certificate of channel {identity.name} cannot call as {app_id}",
+                subject=caller.subject,
+            )
+        if enc_type:
+            self._decrypt(request, channel, enc_type)
+        return replace(caller, channel_id=app_id)
+
+    def _decrypt(self, request: Any, channel: cs.ChannelKey, enc_type: str) -> None:
+        if enc_type != "SM4":
+            raise EcError(-2, f"ec-enc-type {enc_type!r}: only SM4 is known")
+        if not self.sm4_secret:
+            raise EcError(-2, "encrypted fields are taken by the national node only")
+        key = cs.sm4_key_for(self.sm4_secret, channel.app_id, channel.key_version)
+        for name in cs.ENCRYPTED_FIELDS:
+            sealed = getattr(request, name, "")
+            if isinstance(sealed, str) and sealed:
+                try:
+                    setattr(request, name, cs.sm4_open(key, sealed))
+                except ValueError as exc:
+                    raise EcError(
+                        500072, f"{name} could not be decrypted with the channel's SM4 key: {exc}"
+                    ) from None
 
 
 def _recheck(trust: Trust, verified: Verified) -> None:
@@ -454,7 +600,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         trust: Trust | None = None,
         gate: Gate | None = None,
         limiter: RateLimiter | None = None,
+        channels: ChannelCheck | None = None,
     ) -> None:
+        self.channels = channels
         self.node_name = node_name
         self.limiter = limiter
         self.log_calls = log_calls
@@ -530,6 +678,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
             return _stream_handler(handler, method, enter)
         envelope = self.envelopes.get(method)
+        channels = self.channels
+        if channels is not None and not method.startswith(channels.prefixes):
+            channels = None
         # On a grpc.aio server the behaviour is a coroutine function of the aio context;
         # the stubs type RpcMethodHandler for the synchronous server only.
         inner = cast(
@@ -574,6 +725,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                         outcome, ec_code = "OK", err.code
                         return cast("Resp", envelope(err))
                     raise request.error()
+                if channels is not None:
+                    caller = channels.check(method, metadata, request, caller)
+                    _caller.set(caller)
                 if checked:
                     try:
                         if limiter is not None:

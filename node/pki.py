@@ -103,6 +103,7 @@ CRL_DAYS = 30
 DEFAULT_HOSTS = ("localhost", "127.0.0.1")
 
 _OPERATOR_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+_APP_ID = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,31}")
 _HOST_NAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
 
 
@@ -128,6 +129,7 @@ class Role(StrEnum):
     PROVINCE = "province"
     OPERATOR = "operator"
     TERMINAL = "terminal"
+    CHANNEL = "channel"
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +188,13 @@ class Identity:
                     f"{self.name!r} is not an operator name (lower-case letters, digits and "
                     "dashes, at most 63, not starting with a dash)"
                 )
+        if self.role is Role.CHANNEL:
+            if self.province is not None or self.name is None:
+                raise IdentityError("a channel identity has an appId and no province")
+            if not _APP_ID.fullmatch(self.name):
+                raise IdentityError(
+                    f"{self.name!r} is not an appId (2-32 capital letters, digits, '-' or '_')"
+                )
 
     @classmethod
     def national(cls) -> Identity:
@@ -211,6 +220,11 @@ class Identity:
         return cls(Role.TERMINAL, org_id=org_id, terminal_id=terminal_id)
 
     @classmethod
+    def channel(cls, app_id: str) -> Identity:
+        """A channel (4.3): ``ecnet://channel/APPID``, issued when national approves it."""
+        return cls(Role.CHANNEL, name=app_id)
+
+    @classmethod
     def parse(cls, uri: str) -> Identity:
         """``ecnet://national``, ``ecnet://province/NN``, ``ecnet://operator/NAME``,
         ``ecnet://operator/DUTY/NAME``, ``ecnet://terminal/ORGID/TERMINALID``."""
@@ -228,10 +242,12 @@ class Identity:
             return cls.operator(parts[2], duty=parts[1])
         if len(parts) == 3 and parts[0] == "terminal":
             return cls.terminal(parts[1], parts[2])
+        if len(parts) == 2 and parts[0] == "channel":
+            return cls.channel(parts[1])
         raise IdentityError(
             f"{uri!r} is not an ecnet identity: ecnet://national, ecnet://province/NN, "
-            "ecnet://operator/NAME, ecnet://operator/ROLE/NAME or "
-            "ecnet://terminal/ORGID/TERMINALID"
+            "ecnet://operator/NAME, ecnet://operator/ROLE/NAME, "
+            "ecnet://terminal/ORGID/TERMINALID or ecnet://channel/APPID"
         )
 
     @property
@@ -240,6 +256,8 @@ class Identity:
             return f"{SCHEME}://national"
         if self.role is Role.PROVINCE:
             return f"{SCHEME}://province/{self.province}"
+        if self.role is Role.CHANNEL:
+            return f"{SCHEME}://channel/{self.name}"
         if self.duty is not None:
             return f"{SCHEME}://operator/{self.duty}/{self.name}"
         if self.role is Role.TERMINAL:
@@ -254,6 +272,8 @@ class Identity:
             return "national"
         if self.role is Role.PROVINCE:
             return f"p{self.province}"
+        if self.role is Role.CHANNEL:
+            return f"channel-{self.name.lower() if self.name else ''}"
         if self.duty is not None:
             return f"operator-{self.duty}-{self.name}"
         if self.role is Role.TERMINAL:

@@ -104,6 +104,7 @@ class Channel:
     kind: str  # "official" | "third_party"
     status: str  # "approved"
     public_key_hex: str = ""
+    scopes: str = "ecnet.v1.VoucherService/*,ecnet.v1.QrService/*"
 
 
 @dataclass(frozen=True, slots=True)

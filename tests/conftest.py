@@ -243,16 +243,20 @@ def _identity(name: str) -> Identity:
 def test_pki(tmp_path_factory) -> Iterator[TestPki]:
     """The session's CA. The ``ecnet`` commands and grpcurl that tests run call as its
     operator (``ECNET_CA``, ``ECNET_CERT``, ``ECNET_KEY``) unless their nation folder has
-    certificates of its own."""
+    certificates of its own, and sign as the seeded channels with the session's keys
+    (``ECNET_CHANNEL_KEYS``)."""
     pki = TestPki(tmp_path_factory.mktemp("pki"))
     operator = pki.files("operator")
-    names = ("ECNET_CA", "ECNET_CERT", "ECNET_KEY", "ECNET_TERMINALS")
+    names = ("ECNET_CA", "ECNET_CERT", "ECNET_KEY", "ECNET_TERMINALS", "ECNET_CHANNEL_KEYS")
     saved = {n: os.environ.get(n) for n in names}
     os.environ.update(
         ECNET_CA=str(operator.ca),
         ECNET_CERT=str(operator.cert),
         ECNET_KEY=str(operator.key),
         ECNET_TERMINALS=str(pki.terminals),
+        # the seeded channels' signing keys (node.domain.channelsig.key_file), made by the
+        # first seeding of the session and used by every test and ecnet command
+        ECNET_CHANNEL_KEYS=str(pki.root / "channel-keys"),
     )
     yield pki
     for name, value in saved.items():

@@ -8,6 +8,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from chankit import QR, signed
 from voucherkit import OFFICIAL, Kit, activate, start_nation
 
 from ecnet.v1 import acceptance_service_pb2 as pb
@@ -97,14 +98,11 @@ class ScanKit:
         self, province: str, auth_code: str, channel: str = OFFICIAL, insu_org: str = ""
     ) -> str:
         """A live code for ``auth_code``, displayed by ``province`` (QrService/IssueQrCode)."""
-        stub = qr_service_pb2_grpc.QrServiceStub(
-            self.cluster.stubs(self.provinces[province]).channel
-        )
-        resp = await stub.IssueQrCode(
-            qr_pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org),
-            metadata=(("ec-channel-id", channel),),
-            timeout=10,
-        )
+        node = self.provinces[province]
+        stub = qr_service_pb2_grpc.QrServiceStub(self.cluster.stubs(node).channel)
+        request = qr_pb.IssueQrCodeRequest(authCode=auth_code, insuOrg=insu_org)
+        md = signed(self.cluster.root, channel, QR + "IssueQrCode", request, node.clock)
+        resp = await stub.IssueQrCode(request, metadata=md, timeout=10)
         assert resp.ecQrCode, resp
         return resp.ecQrCode
 

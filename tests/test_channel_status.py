@@ -12,6 +12,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from chankit import QR, signed
 from clikit import ecnet, readme_session, write_nation
 from scankit import eventually, insured_in, start_scan_nation
 from voucherkit import OFFICIAL, WECHAT, activate, fails
@@ -25,12 +26,11 @@ from node.errors import EcError, from_rpc_error
 async def _display(sk, province: str, auth: str, channel: str = WECHAT) -> str:
     """IssueQrCode at ``province`` for ``channel``: the code, or ``"<C.4 code>: message"``."""
     stub = qr_service_pb2_grpc.QrServiceStub(sk.cluster.stubs(sk.provinces[province]).channel)
+    node = sk.provinces[province]
+    request = qr_pb.IssueQrCodeRequest(authCode=auth)
+    md = signed(sk.cluster.root, channel, QR + "IssueQrCode", request, node.clock)
     try:
-        resp = await stub.IssueQrCode(
-            qr_pb.IssueQrCodeRequest(authCode=auth),
-            metadata=(("ec-channel-id", channel),),
-            timeout=10,
-        )
+        resp = await stub.IssueQrCode(request, metadata=md, timeout=10)
     except grpc.aio.AioRpcError as exc:  # with the node's ErrorInfo
         code, message = from_rpc_error(exc)
         return f"{code}: {message}"

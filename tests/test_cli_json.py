@@ -6,8 +6,10 @@ commands in the order of the work, examples under every command."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
+from chankit import signed
 from clikit import GRPCURL, ecnet, grpcurl
 from typer.main import get_command
 from voucherkit import activate, start_nation
@@ -15,9 +17,15 @@ from voucherkit import activate, start_nation
 from cli.common import _go_float, _go_string, grpcurl_json
 from cli.main import ORDER, app
 from ecnet.v1 import acceptance_service_pb2, admin_service_pb2, admin_service_pb2_grpc
+from ecnet.v1 import voucher_service_pb2 as vpb
 
 needs_grpcurl = pytest.mark.skipif(GRPCURL is None, reason="grpcurl binary not installed")
-OFFICIAL = ("-H", "ec-channel-id: NHSA-OFFICIAL")
+
+
+def official(method: str, request) -> list[str]:
+    """grpcurl's -H flags signing ``request`` as the official channel."""
+    md = signed(Path("."), "NHSA-OFFICIAL", "/ecnet.v1." + method, request)
+    return [flag for k, v in md for flag in ("-H", f"{k}: {v}")]
 
 
 @needs_grpcurl
@@ -32,7 +40,9 @@ async def test_json_output_is_what_grpcurl_prints(cluster, tmp_path):
     )
     assert rc == 0, err
     grc, shown, gerr = await grpcurl(
-        *OFFICIAL,
+        *official(
+            "VoucherService/GetVoucherStatus", vpb.GetVoucherStatusRequest(authCode=act.authCode)
+        ),
         "-d",
         json.dumps({"authCode": act.authCode}),
         kit.national.address,

@@ -10,6 +10,7 @@ import time
 
 import grpc
 import pytest
+from chankit import QR, signed
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from voucherkit import (
@@ -42,16 +43,23 @@ class Qr:
 
     def __init__(self, cluster, node, channel_id: str = OFFICIAL) -> None:
         self._stub = qr_service_pb2_grpc.QrServiceStub(cluster.stubs(node).channel)
-        self._metadata = (("ec-channel-id", channel_id),) if channel_id else ()
+        self.root, self.clock, self.channel_id = cluster.root, node.clock, channel_id
+
+    def _md(self, method: str, request) -> tuple:
+        if not self.channel_id:
+            return ()
+        return signed(self.root, self.channel_id, QR + method, request, self.clock)
 
     def issue(self, auth_code: str, **kw):
+        request = pb.IssueQrCodeRequest(authCode=auth_code, **kw)
         return self._stub.IssueQrCode(
-            pb.IssueQrCodeRequest(authCode=auth_code, **kw), metadata=self._metadata, timeout=10
+            request, metadata=self._md("IssueQrCode", request), timeout=10
         )
 
     def refresh(self, auth_code: str, **kw):
+        request = pb.RefreshQrCodeRequest(authCode=auth_code, **kw)
         return self._stub.RefreshQrCode(
-            pb.RefreshQrCodeRequest(authCode=auth_code, **kw), metadata=self._metadata, timeout=10
+            request, metadata=self._md("RefreshQrCode", request), timeout=10
         )
 
 
@@ -176,7 +184,7 @@ async def test_refusals_are_the_same_from_the_cache_and_from_national(cluster, t
         await fails(Qr(cluster, node).issue(""), -2)
         await fails(Qr(cluster, node).issue("not-a-code"), 500087)
         await fails(Qr(cluster, node).issue(UNKNOWN), 500040)
-        await fails(Qr(cluster, node, channel_id="").issue(official.authCode), 500012)
+        await fails(Qr(cluster, node, channel_id="").issue(official.authCode), 500036)
         # the official code presented by another channel
         await fails(Qr(cluster, node, WECHAT).issue(official.authCode), 500003)
         # the holder revoked WeChat's authorization

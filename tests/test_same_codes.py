@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from chankit import QR, VOUCHER, signed
 from voucherkit import OFFICIAL, PASSWORD, WECHAT, activate, fails, identity, start_nation
 
 from ecnet.v1 import acceptance_service_pb2 as xpb
@@ -44,16 +45,17 @@ class Nation:
     def present(self, where: str, channel: str, auth_code: str):
         """The one call where a channel presents an authorization code at that node:
         GetVoucherStatus at national, IssueQrCode at a province."""
-        ch = self.cluster.stubs(self.node(where)).channel
-        md = (("ec-channel-id", channel),)
+        node = self.node(where)
+        ch = self.cluster.stubs(node).channel
+        root = self.cluster.root
         if where == "national":
             stub = voucher_service_pb2_grpc.VoucherServiceStub(ch)
-            return stub.GetVoucherStatus(
-                vpb.GetVoucherStatusRequest(authCode=auth_code), metadata=md, timeout=10
-            )
-        return qr_service_pb2_grpc.QrServiceStub(ch).IssueQrCode(
-            qpb.IssueQrCodeRequest(authCode=auth_code), metadata=md, timeout=10
-        )
+            request = vpb.GetVoucherStatusRequest(authCode=auth_code)
+            md = signed(root, channel, VOUCHER + "GetVoucherStatus", request, node.clock)
+            return stub.GetVoucherStatus(request, metadata=md, timeout=10)
+        request = qpb.IssueQrCodeRequest(authCode=auth_code)
+        md = signed(root, channel, QR + "IssueQrCode", request, node.clock)
+        return qr_service_pb2_grpc.QrServiceStub(ch).IssueQrCode(request, metadata=md, timeout=10)
 
 
 async def _eventually(check, what: str, timeout: float = 15.0):
@@ -141,7 +143,7 @@ async def _undecodable_own(n: Nation, where: str):
         else "/ecnet.v1.QrService/IssueQrCode"
     )
     ch = n.cluster.stubs(n.node(where)).channel
-    await ch.unary_unary(method)(GARBAGE[1], metadata=CHANNEL, timeout=10)
+    await ch.unary_unary(method)(GARBAGE[1], metadata=CHANNEL, timeout=10)  # -2 before any check
 
 
 def _page_token(token: str):
@@ -157,7 +159,9 @@ async def _identity_missing(n: Nation, where: str):
     # national's RealNameCheck; a province's ListNotices: both name every missing field
     if where == "national":
         stub = voucher_service_pb2_grpc.VoucherServiceStub(n.cluster.stubs(n.kit.national).channel)
-        await stub.RealNameCheck(vpb.RealNameCheckRequest(), metadata=CHANNEL, timeout=10)
+        request = vpb.RealNameCheckRequest()
+        md = signed(n.cluster.root, OFFICIAL, VOUCHER + "RealNameCheck", request, n.kit.clock)
+        await stub.RealNameCheck(request, metadata=md, timeout=10)
     else:
         stub = settlement_service_pb2_grpc.SettlementServiceStub(
             n.cluster.stubs(n.node(where)).channel

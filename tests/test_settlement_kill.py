@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+from chankit import QR, signed
 from scankit import (
     QUERY_FIELDS,
     ScanKit,
@@ -108,7 +109,7 @@ class ProcessKit(Kit):
     process: NodeProcess | None = None
 
     def channel(self, channel_id: str) -> ChannelStub:
-        return ChannelStub(self.process.channel, channel_id)
+        return ChannelStub(self.process.channel, channel_id, self.root, self.clock)
 
     def admin(self) -> admin_service_pb2_grpc.AdminServiceStub:
         return admin_service_pb2_grpc.AdminServiceStub(self.process.channel)
@@ -282,13 +283,9 @@ def _requests(tokens: list[tuple[str, Terminal]], prefix: str) -> list[pb.Settle
 async def _token_at(node: NodeProcess, auth: str, terminal: Terminal) -> tuple[str, Terminal]:
     """A code of ``auth`` issued by ``node`` and scanned there by ``terminal``: the ecToken."""
     qr = qr_service_pb2_grpc.QrServiceStub(node.channel)
-    code = (
-        await qr.IssueQrCode(
-            qr_pb.IssueQrCodeRequest(authCode=auth),
-            metadata=(("ec-channel-id", OFFICIAL),),
-            timeout=10,
-        )
-    ).ecQrCode
+    request = qr_pb.IssueQrCodeRequest(authCode=auth)
+    md = signed(Path("."), OFFICIAL, QR + "IssueQrCode", request)
+    code = (await qr.IssueQrCode(request, metadata=md, timeout=10)).ecQrCode
     channel, metadata = node.channel_as(Identity.terminal(terminal.org_id, terminal.terminal_id))
     try:
         acceptance = acceptance_service_pb2_grpc.AcceptanceServiceStub(channel)

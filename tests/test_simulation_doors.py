@@ -49,12 +49,16 @@ async def test_the_face_template_answers_operators_only_and_only_on_a_simulated_
     p = kit.person(0)
     # the attack: a holder of another certificate (here a province's) claims the
     # official channel in metadata and asks for the face that passes the check
-    claimed = ChannelStub(cluster.stubs(kit.national, as_="p44").channel, OFFICIAL)
+    claimed = ChannelStub(
+        cluster.stubs(kit.national, as_="p44").channel, OFFICIAL, kit.root, kit.clock
+    )
     message = await fails(claimed.GetSimulatedFaceTemplate(template_request(p)), -4)
     assert SIMULATION_SCOPE in message and "ecnet://province/44" in message
     # a terminal's certificate is no better
     terminal = Identity.terminal("H44010012345", "44202400000000000001")
-    as_terminal = ChannelStub(cluster.stubs(kit.national, as_=terminal.uri).channel, OFFICIAL)
+    as_terminal = ChannelStub(
+        cluster.stubs(kit.national, as_=terminal.uri).channel, OFFICIAL, kit.root, kit.clock
+    )
     await fails(as_terminal.GetSimulatedFaceTemplate(template_request(p)), -4)
 
     # the operator (the CLI, the tests) is answered

@@ -496,3 +496,37 @@ def test_password_verify() -> None:
     assert password_hash("123456", salt, 1000) == h  # deterministic
     with pytest.raises(ValueError):
         password_hash("x", salt, 0)
+
+
+def test_openssl_and_gmalglib_verify_alike():
+    """sm2_verify runs in the system's OpenSSL when it has SM2 (node.domain.sm2_openssl);
+    its answers are gmalglib's, for good signatures and for every kind of bad one."""
+    from gmalglib.sm2 import SM2
+
+    from node.domain import sm2_openssl
+
+    if not sm2_openssl.available():
+        pytest.skip("this machine's libcrypto has no SM2: gmalglib verifies alone")
+    uid = b"1234567812345678"
+    for i in range(20):
+        pair = sm2_generate_keypair()
+        other = sm2_generate_keypair()
+        message = bytes([i]) * (i * 7)
+        good = sm2_sign(pair.private_key, message)
+        bad_r = bytes([good[0] ^ 1]) + good[1:]
+        zeros = bytes(64)
+        for key, msg, sig in (
+            (pair.public_key, message, good),
+            (pair.public_key, message + b"x", good),
+            (other.public_key, message, good),
+            (pair.public_key, message, bad_r),
+            (pair.public_key, message, zeros),
+        ):
+            want = bool(SM2(pk=key, uid=uid).verify(msg, sig))
+            assert sm2_openssl.verify(key, msg, sig, uid) is want
+            assert sm2_verify(key, msg, sig) is want
+    # another user id: a signature made under one does not verify under the other
+    pair = sm2_generate_keypair()
+    sig = sm2_sign(pair.private_key, b"m", uid=b"alice")
+    assert sm2_openssl.verify(pair.public_key, b"m", sig, b"alice") is True
+    assert sm2_openssl.verify(pair.public_key, b"m", sig, uid) is False

@@ -103,7 +103,24 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "status_reason": "audit",
             "status_version": 3,
             "status_changed_at": 5_000,
+            "scopes": "ecnet.v1.QrService/*",
+            "key_version": 2,
+            "announced_version": 3,
         },
+    ],
+    "channel_applications": [
+        {
+            "application_id": "CA0000000001",
+            "province": "44",
+            "name": "某银行",
+            "public_key": "04cd",
+            "scopes": "ecnet.v1.QrService/*",
+            "status": "approved",
+            "app_id": "WECHAT",
+            "reason": "",
+            "applied_at": 3,
+            "decided_at": 4,
+        }
     ],
     "vouchers": [
         {
@@ -464,6 +481,8 @@ PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "reason": "audit",
             "version": 3,
             "updated_at": 90,
+            "public_key": "04ab",
+            "scopes": "ecnet.v1.QrService/*",
         }
     ],
     "audit_log": [

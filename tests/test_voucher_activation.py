@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+from chankit import public_key
 from voucherkit import (
     OFFICIAL,
     PASSWORD,
@@ -18,6 +19,7 @@ from voucherkit import (
 
 from ecnet.v1 import common_pb2
 from ecnet.v1 import voucher_service_pb2 as pb
+from node.domain.channelsig import ALL_SCOPES
 from node.domain.idno import check_char
 from node.domain.voucher_no import is_voucher_number
 from node.storage.national import ChannelRow, NationalSeeder
@@ -140,7 +142,15 @@ async def test_real_name_check_errors(cluster, tmp_path):
             ],
             int(time.time() * 1000),
         )
-        store.upsert_channels([ChannelRow("PAUSED-BANK", "某银行", "third_party", "suspended")], 0)
+        paused = ChannelRow(
+            "PAUSED-BANK",
+            "某银行",
+            "third_party",
+            "suspended",
+            public_key("PAUSED-BANK"),
+            scopes=",".join(ALL_SCOPES),
+        )
+        store.upsert_channels([paused], 0)
         store.close()
 
     kit = await start_nation(cluster, tmp_path, before_start=add_bad_people)
@@ -152,14 +162,17 @@ async def test_real_name_check_errors(cluster, tmp_path):
     )
     await fails(official.RealNameCheck(pb.RealNameCheckRequest(**identity(p, idType="42"))), -2)
     await fails(official.RealNameCheck(pb.RealNameCheckRequest(**identity(p, userName=" "))), -2)
-    # a bad id is refused before any lookup, also on a channel that does not exist
+    # a channel that does not exist is refused before its request is read (its call's
+    # signature is checked first, node.interceptor.ChannelCheck)
     await fails(
-        kit.channel("NO-SUCH").RealNameCheck(pb.RealNameCheckRequest(**identity(p, idNo="1"))), -2
+        kit.channel("NO-SUCH").RealNameCheck(pb.RealNameCheckRequest(**identity(p, idNo="1"))),
+        500012,
     )
     await fails(
         kit.channel("NO-SUCH").RealNameCheck(pb.RealNameCheckRequest(**identity(p))), 500012
     )
-    await fails(kit.channel("").RealNameCheck(pb.RealNameCheckRequest(**identity(p))), 500012)
+    # no channel: an unsigned call names none (500036, node.interceptor.ChannelCheck)
+    await fails(kit.channel("").RealNameCheck(pb.RealNameCheckRequest(**identity(p))), 500036)
     await fails(
         kit.channel("PAUSED-BANK").RealNameCheck(pb.RealNameCheckRequest(**identity(p))), -4
     )

@@ -178,5 +178,5 @@ async def test_provinces_do_not_serve_the_voucher_service(cluster, tmp_path):
     province = await cluster.start_province("44")
     from voucherkit import ChannelStub
 
-    stub = ChannelStub(cluster.stubs(province).channel, OFFICIAL)
+    stub = ChannelStub(cluster.stubs(province).channel, OFFICIAL, tmp_path, kit.clock)
     await fails(stub.RealNameCheck(pb.RealNameCheckRequest(**identity(kit.person(1)))), -5)

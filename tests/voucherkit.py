@@ -10,6 +10,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from chankit import VOUCHER, signed
 
 from cli.seed import seed_national
 from ecnet.v1 import admin_service_pb2 as admin_pb
@@ -31,16 +32,24 @@ FAST = {"password_iterations": "10", "freeze_seconds": "3600"}
 
 
 class ChannelStub:
-    """VoucherService as one channel calls it (``ec-channel-id`` on every call)."""
+    """VoucherService as one channel calls it (every call signed with the channel's key,
+    at the node's time; no channel: unsigned)."""
 
-    def __init__(self, channel: grpc.aio.Channel, channel_id: str) -> None:
+    def __init__(self, channel: grpc.aio.Channel, channel_id: str, root: Path, clock) -> None:
         self._stub = voucher_service_pb2_grpc.VoucherServiceStub(channel)
-        self._metadata = (("ec-channel-id", channel_id),) if channel_id else ()
         self.channel_id = channel_id
+        self.root, self.clock = root, clock
 
     def __getattr__(self, name: str):
         method = getattr(self._stub, name)
-        return lambda request: method(request, metadata=self._metadata, timeout=10)
+
+        def call(request):
+            md = ()
+            if self.channel_id:
+                md = signed(self.root, self.channel_id, VOUCHER + name, request, self.clock)
+            return method(request, metadata=md, timeout=10)
+
+        return call
 
 
 @dataclass
@@ -58,7 +67,9 @@ class Kit:
         return self.cluster.national
 
     def channel(self, channel_id: str) -> ChannelStub:
-        return ChannelStub(self.cluster.stubs(self.national).channel, channel_id)
+        return ChannelStub(
+            self.cluster.stubs(self.national).channel, channel_id, self.root, self.clock
+        )
 
     def admin(self) -> admin_service_pb2_grpc.AdminServiceStub:
         return self.cluster.stubs(self.national).admin
@@ -86,13 +97,15 @@ class Kit:
         return await self.cluster.start_national(self.clock, extra=dict(self.extra))
 
     async def outbox(self) -> list[tuple[str, str, str, int]]:
-        """(destination, kind, ecCardNo, version) of every row in national's outbox."""
+        """(destination, kind, ecCardNo, version) of every row in national's outbox but
+        the channel records national announces at its start (channel.status)."""
 
         def read(conn):
             return [
                 tuple(r)
                 for r in conn.execute(
-                    "SELECT destination, kind, ec_card_no, version FROM outbox ORDER BY seq"
+                    "SELECT destination, kind, ec_card_no, version FROM outbox "
+                    "WHERE kind <> 'channel.status' ORDER BY seq"
                 )
             ]
 

@@ -24,6 +24,108 @@ NODE_STATE_UP: NodeState
 NODE_STATE_DOWN: NodeState
 NODE_STATE_STOPPED: NodeState
 
+class ChannelApplication(_message.Message):
+    __slots__ = ("applicationId", "province", "name", "publicKey", "scopes", "status", "appId", "reason", "appliedAt")
+    APPLICATIONID_FIELD_NUMBER: _ClassVar[int]
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PUBLICKEY_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    APPID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    APPLIEDAT_FIELD_NUMBER: _ClassVar[int]
+    applicationId: str
+    province: str
+    name: str
+    publicKey: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    status: str
+    appId: str
+    reason: str
+    appliedAt: _timestamp_pb2.Timestamp
+    def __init__(self, applicationId: _Optional[str] = ..., province: _Optional[str] = ..., name: _Optional[str] = ..., publicKey: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., status: _Optional[str] = ..., appId: _Optional[str] = ..., reason: _Optional[str] = ..., appliedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ApplyChannelRequest(_message.Message):
+    __slots__ = ("name", "publicKey", "scopes", "province")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PUBLICKEY_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    publicKey: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    province: str
+    def __init__(self, name: _Optional[str] = ..., publicKey: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., province: _Optional[str] = ...) -> None: ...
+
+class ApplyChannelResponse(_message.Message):
+    __slots__ = ("application",)
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    application: ChannelApplication
+    def __init__(self, application: _Optional[_Union[ChannelApplication, _Mapping]] = ...) -> None: ...
+
+class ListChannelApplicationsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListChannelApplicationsResponse(_message.Message):
+    __slots__ = ("applications",)
+    APPLICATIONS_FIELD_NUMBER: _ClassVar[int]
+    applications: _containers.RepeatedCompositeFieldContainer[ChannelApplication]
+    def __init__(self, applications: _Optional[_Iterable[_Union[ChannelApplication, _Mapping]]] = ...) -> None: ...
+
+class ApproveChannelApplicationRequest(_message.Message):
+    __slots__ = ("applicationId", "appId", "scopes")
+    APPLICATIONID_FIELD_NUMBER: _ClassVar[int]
+    APPID_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    applicationId: str
+    appId: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, applicationId: _Optional[str] = ..., appId: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ApproveChannelApplicationResponse(_message.Message):
+    __slots__ = ("channel", "application", "sm4Key")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    SM4KEY_FIELD_NUMBER: _ClassVar[int]
+    channel: _common_pb2.Channel
+    application: ChannelApplication
+    sm4Key: str
+    def __init__(self, channel: _Optional[_Union[_common_pb2.Channel, _Mapping]] = ..., application: _Optional[_Union[ChannelApplication, _Mapping]] = ..., sm4Key: _Optional[str] = ...) -> None: ...
+
+class RejectChannelApplicationRequest(_message.Message):
+    __slots__ = ("applicationId", "reason")
+    APPLICATIONID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    applicationId: str
+    reason: str
+    def __init__(self, applicationId: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class RejectChannelApplicationResponse(_message.Message):
+    __slots__ = ("application",)
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    application: ChannelApplication
+    def __init__(self, application: _Optional[_Union[ChannelApplication, _Mapping]] = ...) -> None: ...
+
+class RotateChannelKeyRequest(_message.Message):
+    __slots__ = ("appId", "publicKey")
+    APPID_FIELD_NUMBER: _ClassVar[int]
+    PUBLICKEY_FIELD_NUMBER: _ClassVar[int]
+    appId: str
+    publicKey: str
+    def __init__(self, appId: _Optional[str] = ..., publicKey: _Optional[str] = ...) -> None: ...
+
+class RotateChannelKeyResponse(_message.Message):
+    __slots__ = ("channel", "keyVersion", "sm4Key")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    KEYVERSION_FIELD_NUMBER: _ClassVar[int]
+    SM4KEY_FIELD_NUMBER: _ClassVar[int]
+    channel: _common_pb2.Channel
+    keyVersion: int
+    sm4Key: str
+    def __init__(self, channel: _Optional[_Union[_common_pb2.Channel, _Mapping]] = ..., keyVersion: _Optional[int] = ..., sm4Key: _Optional[str] = ...) -> None: ...
+
 class PingRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

@@ -106,6 +106,31 @@ class AdminServiceStub:
                 request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalResponse.FromString,
                 _registered_method=True)
+        self.ApplyChannel = channel.unary_unary(
+                '/ecnet.v1.AdminService/ApplyChannel',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.ApplyChannelRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ApplyChannelResponse.FromString,
+                _registered_method=True)
+        self.ListChannelApplications = channel.unary_unary(
+                '/ecnet.v1.AdminService/ListChannelApplications',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.ListChannelApplicationsRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ListChannelApplicationsResponse.FromString,
+                _registered_method=True)
+        self.ApproveChannelApplication = channel.unary_unary(
+                '/ecnet.v1.AdminService/ApproveChannelApplication',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.ApproveChannelApplicationRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ApproveChannelApplicationResponse.FromString,
+                _registered_method=True)
+        self.RejectChannelApplication = channel.unary_unary(
+                '/ecnet.v1.AdminService/RejectChannelApplication',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RejectChannelApplicationRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RejectChannelApplicationResponse.FromString,
+                _registered_method=True)
+        self.RotateChannelKey = channel.unary_unary(
+                '/ecnet.v1.AdminService/RotateChannelKey',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -239,6 +264,48 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ApplyChannel(self, request, context):
+        """A channel applies (4.3) with its SM2 public key and the methods it asks to call:
+        made at a province, which passes it on to national (province set from the
+        province's certificate), or at national naming the province. -2 for a key that is
+        no SM2 public key, an unknown scope or a missing field.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListChannelApplications(self, request, context):
+        """The applications, national only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveChannelApplication(self, request, context):
+        """National approves a pending application: the channel gets its appId and scopes,
+        its key is registered and every province is told; the answer carries the SM4 key of
+        its encrypted fields, once. -2 an appId taken or an application decided before.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectChannelApplication(self, request, context):
+        """National rejects a pending application, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateChannelKey(self, request, context):
+        """A channel's new SM2 public key (rotation): calls signed with the old key are
+        refused from then on, at national at once and at each province once told; the
+        answer carries the channel's new SM4 key. 500012 an unknown channel.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -306,6 +373,31 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RevokeTerminal,
                     request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalResponse.SerializeToString,
+            ),
+            'ApplyChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApplyChannel,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ApplyChannelRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.ApplyChannelResponse.SerializeToString,
+            ),
+            'ListChannelApplications': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListChannelApplications,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ListChannelApplicationsRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.ListChannelApplicationsResponse.SerializeToString,
+            ),
+            'ApproveChannelApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveChannelApplication,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.ApproveChannelApplicationRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.ApproveChannelApplicationResponse.SerializeToString,
+            ),
+            'RejectChannelApplication': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectChannelApplication,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RejectChannelApplicationRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RejectChannelApplicationResponse.SerializeToString,
+            ),
+            'RotateChannelKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateChannelKey,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -666,6 +758,141 @@ class AdminService:
             '/ecnet.v1.AdminService/RevokeTerminal',
             ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalRequest.SerializeToString,
             ecnet_dot_v1_dot_admin__service__pb2.RevokeTerminalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApplyChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/ApplyChannel',
+            ecnet_dot_v1_dot_admin__service__pb2.ApplyChannelRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.ApplyChannelResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListChannelApplications(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/ListChannelApplications',
+            ecnet_dot_v1_dot_admin__service__pb2.ListChannelApplicationsRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.ListChannelApplicationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveChannelApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/ApproveChannelApplication',
+            ecnet_dot_v1_dot_admin__service__pb2.ApproveChannelApplicationRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.ApproveChannelApplicationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectChannelApplication(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/RejectChannelApplication',
+            ecnet_dot_v1_dot_admin__service__pb2.RejectChannelApplicationRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.RejectChannelApplicationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateChannelKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/RotateChannelKey',
+            ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -105,6 +105,26 @@ class AdminServiceStub:
     provinces with their next heartbeat, and then its calls answer -4). 500100 no such
     terminal; revoking a revoked one changes nothing (alreadyRevoked).
     """
+    ApplyChannel: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ApplyChannelRequest, _admin_service_pb2.ApplyChannelResponse]
+    """A channel applies (4.3) with its SM2 public key and the methods it asks to call:
+    made at a province, which passes it on to national (province set from the
+    province's certificate), or at national naming the province. -2 for a key that is
+    no SM2 public key, an unknown scope or a missing field.
+    """
+    ListChannelApplications: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ListChannelApplicationsRequest, _admin_service_pb2.ListChannelApplicationsResponse]
+    """The applications, national only."""
+    ApproveChannelApplication: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.ApproveChannelApplicationRequest, _admin_service_pb2.ApproveChannelApplicationResponse]
+    """National approves a pending application: the channel gets its appId and scopes,
+    its key is registered and every province is told; the answer carries the SM4 key of
+    its encrypted fields, once. -2 an appId taken or an application decided before.
+    """
+    RejectChannelApplication: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RejectChannelApplicationRequest, _admin_service_pb2.RejectChannelApplicationResponse]
+    """National rejects a pending application, with a reason."""
+    RotateChannelKey: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.RotateChannelKeyRequest, _admin_service_pb2.RotateChannelKeyResponse]
+    """A channel's new SM2 public key (rotation): calls signed with the old key are
+    refused from then on, at national at once and at each province once told; the
+    answer carries the channel's new SM4 key. 500012 an unknown channel.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -182,6 +202,26 @@ class AdminServiceAsyncStub(AdminServiceStub):
     put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
     provinces with their next heartbeat, and then its calls answer -4). 500100 no such
     terminal; revoking a revoked one changes nothing (alreadyRevoked).
+    """
+    ApplyChannel: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ApplyChannelRequest, _admin_service_pb2.ApplyChannelResponse]  # type: ignore[assignment]
+    """A channel applies (4.3) with its SM2 public key and the methods it asks to call:
+    made at a province, which passes it on to national (province set from the
+    province's certificate), or at national naming the province. -2 for a key that is
+    no SM2 public key, an unknown scope or a missing field.
+    """
+    ListChannelApplications: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ListChannelApplicationsRequest, _admin_service_pb2.ListChannelApplicationsResponse]  # type: ignore[assignment]
+    """The applications, national only."""
+    ApproveChannelApplication: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.ApproveChannelApplicationRequest, _admin_service_pb2.ApproveChannelApplicationResponse]  # type: ignore[assignment]
+    """National approves a pending application: the channel gets its appId and scopes,
+    its key is registered and every province is told; the answer carries the SM4 key of
+    its encrypted fields, once. -2 an appId taken or an application decided before.
+    """
+    RejectChannelApplication: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RejectChannelApplicationRequest, _admin_service_pb2.RejectChannelApplicationResponse]  # type: ignore[assignment]
+    """National rejects a pending application, with a reason."""
+    RotateChannelKey: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.RotateChannelKeyRequest, _admin_service_pb2.RotateChannelKeyResponse]  # type: ignore[assignment]
+    """A channel's new SM2 public key (rotation): calls signed with the old key are
+    refused from then on, at national at once and at each province once told; the
+    answer carries the channel's new SM4 key. 500012 an unknown channel.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -335,6 +375,56 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         put on the CRL by the CA (`ecnet terminals revoke` does both; the CRL reaches the
         provinces with their next heartbeat, and then its calls answer -4). 500100 no such
         terminal; revoking a revoked one changes nothing (alreadyRevoked).
+        """
+
+    @_abc_1.abstractmethod
+    def ApplyChannel(
+        self,
+        request: _admin_service_pb2.ApplyChannelRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ApplyChannelResponse, _abc.Awaitable[_admin_service_pb2.ApplyChannelResponse]]:
+        """A channel applies (4.3) with its SM2 public key and the methods it asks to call:
+        made at a province, which passes it on to national (province set from the
+        province's certificate), or at national naming the province. -2 for a key that is
+        no SM2 public key, an unknown scope or a missing field.
+        """
+
+    @_abc_1.abstractmethod
+    def ListChannelApplications(
+        self,
+        request: _admin_service_pb2.ListChannelApplicationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ListChannelApplicationsResponse, _abc.Awaitable[_admin_service_pb2.ListChannelApplicationsResponse]]:
+        """The applications, national only."""
+
+    @_abc_1.abstractmethod
+    def ApproveChannelApplication(
+        self,
+        request: _admin_service_pb2.ApproveChannelApplicationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.ApproveChannelApplicationResponse, _abc.Awaitable[_admin_service_pb2.ApproveChannelApplicationResponse]]:
+        """National approves a pending application: the channel gets its appId and scopes,
+        its key is registered and every province is told; the answer carries the SM4 key of
+        its encrypted fields, once. -2 an appId taken or an application decided before.
+        """
+
+    @_abc_1.abstractmethod
+    def RejectChannelApplication(
+        self,
+        request: _admin_service_pb2.RejectChannelApplicationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RejectChannelApplicationResponse, _abc.Awaitable[_admin_service_pb2.RejectChannelApplicationResponse]]:
+        """National rejects a pending application, with a reason."""
+
+    @_abc_1.abstractmethod
+    def RotateChannelKey(
+        self,
+        request: _admin_service_pb2.RotateChannelKeyRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.RotateChannelKeyResponse, _abc.Awaitable[_admin_service_pb2.RotateChannelKeyResponse]]:
+        """A channel's new SM2 public key (rotation): calls signed with the old key are
+        refused from then on, at national at once and at each province once told; the
+        answer carries the channel's new SM4 key. 500012 an unknown channel.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

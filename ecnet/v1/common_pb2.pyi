@@ -92,20 +92,26 @@ class VoucherData(_message.Message):
     def __init__(self, ecCardNo: _Optional[str] = ..., state: _Optional[_Union[VoucherState, str]] = ..., userName: _Optional[str] = ..., idType: _Optional[str] = ..., idNo: _Optional[str] = ..., gender: _Optional[str] = ..., birthday: _Optional[str] = ..., nationality: _Optional[str] = ..., insuredRegions: _Optional[_Iterable[_Union[InsuredRegion, _Mapping]]] = ..., version: _Optional[int] = ..., updatedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., authorizations: _Optional[_Iterable[_Union[Authorization, _Mapping]]] = ...) -> None: ...
 
 class Channel(_message.Message):
-    __slots__ = ("channelId", "name", "kind", "status", "statusReason", "statusChangedAt")
+    __slots__ = ("channelId", "name", "kind", "status", "statusReason", "statusChangedAt", "publicKey", "scopes", "keyVersion")
     CHANNELID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     STATUSREASON_FIELD_NUMBER: _ClassVar[int]
     STATUSCHANGEDAT_FIELD_NUMBER: _ClassVar[int]
+    PUBLICKEY_FIELD_NUMBER: _ClassVar[int]
+    SCOPES_FIELD_NUMBER: _ClassVar[int]
+    KEYVERSION_FIELD_NUMBER: _ClassVar[int]
     channelId: str
     name: str
     kind: ChannelKind
     status: str
     statusReason: str
     statusChangedAt: _timestamp_pb2.Timestamp
-    def __init__(self, channelId: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ChannelKind, str]] = ..., status: _Optional[str] = ..., statusReason: _Optional[str] = ..., statusChangedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    publicKey: str
+    scopes: _containers.RepeatedScalarFieldContainer[str]
+    keyVersion: int
+    def __init__(self, channelId: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ChannelKind, str]] = ..., status: _Optional[str] = ..., statusReason: _Optional[str] = ..., statusChangedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., publicKey: _Optional[str] = ..., scopes: _Optional[_Iterable[str]] = ..., keyVersion: _Optional[int] = ...) -> None: ...
 
 class Terminal(_message.Message):
     __slots__ = ("terminalId", "province", "orgId", "orgName", "name", "purpose", "version", "developer", "registeredOn", "mac", "revokedAt", "revokeReason")

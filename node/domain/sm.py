@@ -5,9 +5,10 @@ One module, so the rest of ecnet never imports a crypto library directly.
 - SM3 (GB/T 32905), HMAC-SM3 and SM4 (GB/T 32907) run in OpenSSL through
   ``cryptography``.
 - SM2 signatures (GB/T 32918, GM/T 0003; signature format GM/T 0009) run in C through
-  ``gmalglib``; ``cryptography`` has no SM2. A signature signs ``SM3(Z_A || M)``, where
-  ``Z_A`` binds the signer's public key and user id (default ``1234567812345678``), and is
-  the raw 64 bytes ``r || s`` (no DER).
+  ``gmalglib``; ``cryptography`` has no SM2. A verification runs in the system's
+  OpenSSL when it has SM2 (:mod:`node.domain.sm2_openssl`, 3x faster), else gmalglib.
+  A signature signs ``SM3(Z_A || M)``, where ``Z_A`` binds the signer's public key and
+  user id (default ``1234567812345678``), and is the raw 64 bytes ``r || s`` (no DER).
 - Passwords: PBKDF2 (RFC 8018) with HMAC-SM3 as the pseudo-random function.
 
 Keys are bytes: an SM4 key is 16 bytes; an SM2 private key 32 bytes big-endian; an SM2
@@ -41,6 +42,8 @@ from cryptography.hazmat.primitives import padding as _padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 from gmalglib.sm2 import SM2  # no py.typed: mypy sees Any, so its results are annotated
+
+from node.domain import sm2_openssl
 
 __all__ = [
     "DEFAULT_UID",
@@ -266,8 +269,12 @@ def sm2_verify(
         signature = _as_bytes(signature)
         if len(signature) != 64:
             return False
-        verifier = _verifier(_normalize_pk(_as_bytes(public_key)), _as_bytes(uid))
-        return bool(verifier.verify(_as_bytes(message), signature))
+        key, message, uid = _normalize_pk(_as_bytes(public_key)), _as_bytes(message), _as_bytes(uid)
+        if len(key) == 65 and key[0] == 4:  # OpenSSL's, 3x faster, when it has SM2 here
+            fast = sm2_openssl.verify(key, message, signature, uid)
+            if fast is not None:
+                return fast
+        return bool(_verifier(key, uid).verify(message, signature))
     except Exception:  # the contract is a boolean, whatever the input
         return False
 

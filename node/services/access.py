@@ -79,6 +79,13 @@ ADMIN_ROLES: dict[str, frozenset[str]] = {
     "UpdatePerson": frozenset({ADMIN, PROVINCE}),  # pNN: persons insured in NN only
     "RetryParked": frozenset({ADMIN}),
     "SetChannelStatus": frozenset({ADMIN}),
+    # a channel's application, made at a province (its operator) and passed on by the
+    # province's node; decided at national by the administrator (4.3)
+    "ApplyChannel": frozenset({ADMIN, PROVINCE, NODE}),
+    "ListChannelApplications": _READERS,
+    "ApproveChannelApplication": frozenset({ADMIN}),
+    "RejectChannelApplication": frozenset({ADMIN}),
+    "RotateChannelKey": frozenset({ADMIN}),
     "RegisterTerminal": frozenset({ADMIN, PROVINCE}),  # national's registry (7.2.1.1)
     "RevokeTerminal": frozenset({ADMIN, PROVINCE}),
     "ListAudit": frozenset({ADMIN, AUDITOR}),

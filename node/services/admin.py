@@ -14,7 +14,7 @@ a reason, which the call's audit record keeps).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 
@@ -23,18 +23,32 @@ from ecnet.v1 import admin_service_pb2_grpc, common_pb2
 from federation.delivery import Delivery
 from federation.directory import Directory
 from node.clock import timestamp
+from node.domain.channelsig import sm4_key_for
 from node.domain.masking import mask_id_no, mask_name, mask_phone
 from node.domain.regions import is_province, province_name
 from node.errors import EcError, invalid
 from node.interceptor import audit_note, current_caller
+from node.pki import Role
 from node.pki import Role as IdentityRole
 from node.services.access import ADMIN, AUDITOR, Access
 from node.services.identity import NodeIdentity
 from node.storage.audit import AuditRecord, q_audit_tail, q_audit_verify
 from node.storage.db import RoleStore
-from node.storage.national import ChannelRow, NationalStore, TerminalRow
+from node.storage.national import (
+    ApplicationRow,
+    ChannelRow,
+    NationalStore,
+    TerminalRow,
+    q_list_applications,
+)
 from node.storage.outbox import UPLINK_LANE, Parked
-from node.voucher.channels import set_channel_status
+from node.voucher.channels import (
+    apply_channel,
+    approve_application,
+    reject_application,
+    rotate_key,
+    set_channel_status,
+)
 from node.voucher.context import Lifecycle
 from node.voucher.model import PersonUpdate, Region
 from node.voucher.registry import update_person
@@ -96,6 +110,9 @@ def _channel(c: ChannelRow) -> common_pb2.Channel:
         kind=_KIND[c.kind],
         status=c.status,
         statusReason=c.status_reason,
+        publicKey=c.public_key,
+        scopes=[x for x in c.scopes.split(",") if x],
+        keyVersion=c.key_version,
     )
     if c.status_changed_at is not None:
         msg.statusChangedAt.CopyFrom(timestamp(c.status_changed_at))
@@ -169,6 +186,28 @@ def require_operator(method: str) -> None:
             f"({caller.describe()} is not an operator)",
             subject=caller.subject,
         )
+
+
+def _application(a: ApplicationRow) -> pb.ChannelApplication:
+    return pb.ChannelApplication(
+        applicationId=a.application_id,
+        province=a.province,
+        name=a.name,
+        publicKey=a.public_key,
+        scopes=[x for x in a.scopes.split(",") if x],
+        status=a.status,
+        appId=a.app_id,
+        reason=a.reason,
+        appliedAt=timestamp(a.applied_at),
+    )
+
+
+def _management_center(what: str) -> None:
+    """Decisions on channels are the management center's: an operator (or, on an
+    ``--insecure`` node, anyone), never a channel or a node (-4)."""
+    identity = current_caller().identity
+    if identity is not None and identity.role is not Role.OPERATOR:
+        raise EcError(-4, f"{what} is for the management center's operators, not {identity}")
 
 
 def _parked_pb(requeued: list[Parked]) -> pb.RetryParkedResponse:
@@ -381,6 +420,63 @@ class NationalAdminServicer(AdminServicer):
         )
         return pb.SetChannelStatusResponse(channel=_channel(row), changed=changed)
 
+    async def ApplyChannel(
+        self, request: pb.ApplyChannelRequest, context: object
+    ) -> pb.ApplyChannelResponse:
+        """An application, made here by an operator naming the province, or passed on by
+        the province it was made through (the province from its certificate)."""
+        caller = current_caller()
+        identity = caller.identity
+        if identity is not None and identity.role is Role.PROVINCE:
+            province = identity.province or ""
+            if request.province and request.province != province:
+                raise EcError(-4, f"province {province} cannot apply through {request.province}")
+        else:
+            _management_center("ApplyChannel at national")
+            province = request.province
+        row = await apply_channel(
+            self.lifecycle, request.name, request.publicKey, list(request.scopes), province
+        )
+        return pb.ApplyChannelResponse(application=_application(row))
+
+    async def ListChannelApplications(
+        self, request: pb.ListChannelApplicationsRequest, context: object
+    ) -> pb.ListChannelApplicationsResponse:
+        _management_center("ListChannelApplications")
+        rows = await self.national.query(q_list_applications)
+        return pb.ListChannelApplicationsResponse(applications=[_application(a) for a in rows])
+
+    async def ApproveChannelApplication(
+        self, request: pb.ApproveChannelApplicationRequest, context: object
+    ) -> pb.ApproveChannelApplicationResponse:
+        _management_center("ApproveChannelApplication")
+        row, application = await approve_application(
+            self.lifecycle, request.applicationId, request.appId, list(request.scopes)
+        )
+        return pb.ApproveChannelApplicationResponse(
+            channel=_channel(row),
+            application=_application(application),
+            sm4Key=sm4_key_for(self.national.keys.master, row.channel_id, row.key_version).hex(),
+        )
+
+    async def RejectChannelApplication(
+        self, request: pb.RejectChannelApplicationRequest, context: object
+    ) -> pb.RejectChannelApplicationResponse:
+        _management_center("RejectChannelApplication")
+        row = await reject_application(self.lifecycle, request.applicationId, request.reason)
+        return pb.RejectChannelApplicationResponse(application=_application(row))
+
+    async def RotateChannelKey(
+        self, request: pb.RotateChannelKeyRequest, context: object
+    ) -> pb.RotateChannelKeyResponse:
+        _management_center("RotateChannelKey")
+        row = await rotate_key(self.lifecycle, request.appId, request.publicKey)
+        return pb.RotateChannelKeyResponse(
+            channel=_channel(row),
+            keyVersion=row.key_version,
+            sm4Key=sm4_key_for(self.national.keys.master, row.channel_id, row.key_version).hex(),
+        )
+
     async def ListTerminals(
         self,
         request: pb.ListTerminalsRequest,
@@ -457,7 +553,12 @@ class NationalAdminServicer(AdminServicer):
 
 
 class ProvincialAdminServicer(AdminServicer):
-    """A province's own status; the management center's calls answer -5."""
+    """A province's own status; the management center's calls answer -5, but for a
+    channel's application, which the province passes on to national (``apply_upstream``)."""
+
+    apply_upstream: (
+        Callable[[pb.ApplyChannelRequest], Awaitable[pb.ApplyChannelResponse]] | None
+    ) = None
 
     def _lane(self, destination: str) -> str:
         if destination not in ("", UPLINK_LANE):
@@ -509,3 +610,35 @@ class ProvincialAdminServicer(AdminServicer):
         self, request: pb.RevokeTerminalRequest, context: object
     ) -> pb.RevokeTerminalResponse:
         raise self._national_only("RevokeTerminal")
+
+    async def ApplyChannel(
+        self, request: pb.ApplyChannelRequest, context: object
+    ) -> pb.ApplyChannelResponse:
+        """An application made through this province: passed on to national, which
+        records this province (from its certificate) and decides."""
+        if self.apply_upstream is None:
+            raise self._national_only("ApplyChannel")
+        forwarded = pb.ApplyChannelRequest()
+        forwarded.CopyFrom(request)
+        forwarded.province = self.identity.province
+        return await self.apply_upstream(forwarded)
+
+    async def ListChannelApplications(
+        self, request: pb.ListChannelApplicationsRequest, context: object
+    ) -> pb.ListChannelApplicationsResponse:
+        raise self._national_only("ListChannelApplications")
+
+    async def ApproveChannelApplication(
+        self, request: pb.ApproveChannelApplicationRequest, context: object
+    ) -> pb.ApproveChannelApplicationResponse:
+        raise self._national_only("ApproveChannelApplication")
+
+    async def RejectChannelApplication(
+        self, request: pb.RejectChannelApplicationRequest, context: object
+    ) -> pb.RejectChannelApplicationResponse:
+        raise self._national_only("RejectChannelApplication")
+
+    async def RotateChannelKey(
+        self, request: pb.RotateChannelKeyRequest, context: object
+    ) -> pb.RotateChannelKeyResponse:
+        raise self._national_only("RotateChannelKey")

@@ -98,16 +98,30 @@ def notice_event(notice: Notice, destination: str, now_ms: int) -> fed_pb.Event:
 
 
 def channel_event(
-    channel_id: str, status: str, reason: str, version: int, now_ms: int
+    channel_id: str,
+    status: str,
+    reason: str,
+    version: int,
+    now_ms: int,
+    public_key: str = "",
+    scopes: str = "",
 ) -> fed_pb.Event:
-    """The outbox event telling a province of a channel's status (one id per version)."""
+    """The outbox event telling a province of a channel's record (one id per version):
+    its status, and the SM2 public key (hexadecimal) and scopes its signed calls are
+    checked with."""
     return fed_pb.Event(
         eventId=f"channel:{channel_id}:{version}",
         kind=CHANNEL_KIND,
         ecCardNo=channel_id,
         version=version,
         payloadJson=json.dumps(
-            {"channelId": channel_id, "status": status, "reason": reason},
+            {
+                "channelId": channel_id,
+                "status": status,
+                "reason": reason,
+                "publicKey": public_key,
+                "scopes": scopes,
+            },
             ensure_ascii=False,
             sort_keys=True,
         ),
@@ -137,7 +151,10 @@ def channel_from_event(e: fed_pb.Event) -> ChannelStatus:
         raise invalid(f"channel event {e.eventId} does not match its payload")
     if e.HasField("voucher"):
         raise invalid(f"channel event {e.eventId} must not carry a voucher snapshot")
-    return ChannelStatus(e.ecCardNo, data["status"], data["reason"], e.version)
+    key, scopes = data.get("publicKey", ""), data.get("scopes", "")
+    if not isinstance(key, str) or not isinstance(scopes, str):
+        raise invalid(f"channel event {e.eventId}: publicKey and scopes must be text")
+    return ChannelStatus(e.ecCardNo, data["status"], data["reason"], e.version, key, scopes)
 
 
 def _notice_fields(e: fed_pb.Event) -> dict[str, Any]:

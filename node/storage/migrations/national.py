@@ -278,3 +278,33 @@ def m012_terminal_revocation(db: sqlite_utils.Database) -> None:
         ALTER TABLE terminals ADD COLUMN revoke_reason TEXT NOT NULL DEFAULT '';
         """,
     )
+
+
+@MIGRATIONS()
+def m013_channel_keys(db: sqlite_utils.Database) -> None:
+    """Signed channel calls (4.3, 4.6; node.domain.channelsig): each channel's scopes (the
+    methods it may call, comma-separated), the version of its SM2 key (a rotation adds
+    one; ``public_key`` is the key, hexadecimal), and the record version the provinces
+    were last told (``announced_version``; national tells them at start what they miss,
+    seeded channels included). The applications of channels, made through a province
+    and decided here."""
+    run_script(
+        db,
+        """
+        ALTER TABLE channels ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
+        ALTER TABLE channels ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE channels ADD COLUMN announced_version INTEGER NOT NULL DEFAULT 0;
+        CREATE TABLE channel_applications (
+            application_id TEXT PRIMARY KEY,
+            province       TEXT NOT NULL,
+            name           TEXT NOT NULL,
+            public_key     TEXT NOT NULL,
+            scopes         TEXT NOT NULL,
+            status         TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected')),
+            app_id         TEXT NOT NULL DEFAULT '',
+            reason         TEXT NOT NULL DEFAULT '',
+            applied_at     INTEGER NOT NULL,
+            decided_at     INTEGER
+        );
+        """,
+    )

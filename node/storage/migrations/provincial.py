@@ -371,3 +371,17 @@ def m013_secrets_at_rest(db: sqlite_utils.Database) -> None:
 def m014_audit_log(db: sqlite_utils.Database) -> None:
     """The append-only audit log (``node.storage.audit``)."""
     shared.create_audit_log(db)
+
+
+@MIGRATIONS()
+def m015_channel_keys(db: sqlite_utils.Database) -> None:
+    """Signed channel calls: each channel's SM2 public key (hexadecimal) and scopes, as
+    national last told this province (``channel.status`` events carry them). A channel
+    this province was not told of is unknown here: its calls are refused."""
+    run_script(
+        db,
+        """
+        ALTER TABLE channel_status ADD COLUMN public_key TEXT NOT NULL DEFAULT '';
+        ALTER TABLE channel_status ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
+        """,
+    )

@@ -14,6 +14,15 @@ __all__ = [
     "TerminalRow",
     "q_channel",
     "q_list_channels",
+    "ApplicationRow",
+    "q_put_channel",
+    "q_unannounced_channels",
+    "q_mark_announced",
+    "q_insert_application",
+    "q_application",
+    "q_count_applications",
+    "q_list_applications",
+    "q_decide_application",
     "q_upsert_channels",
     "q_set_channel_status",
     "q_insert_terminals",
@@ -35,6 +44,24 @@ class ChannelRow:
     status_reason: str = ""
     status_version: int = 1
     status_changed_at: int | None = None
+    scopes: str = ""  # comma-separated: ecnet.v1.Service/Method or ecnet.v1.Service/*
+    key_version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationRow:
+    """A channel's application (4.3), made through a province, decided by national."""
+
+    application_id: str
+    province: str
+    name: str
+    public_key: str
+    scopes: str
+    status: str  # pending | approved | rejected
+    app_id: str = ""
+    reason: str = ""
+    applied_at: int = 0
+    decided_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +81,12 @@ class TerminalRow:
 
 
 _CHANNEL_COLS = (
-    "channel_id, name, kind, status, public_key, status_reason, status_version, status_changed_at"
+    "channel_id, name, kind, status, public_key, status_reason, status_version, "
+    "status_changed_at, scopes, key_version"
+)
+_APPLICATION_COLS = (
+    "application_id, province, name, public_key, scopes, status, app_id, reason, applied_at, "
+    "decided_at"
 )
 _TERMINAL_COLS = (
     "terminal_id, province, org_id, org_name, name, purpose, version, developer, registered_on, "
@@ -83,12 +115,110 @@ def q_list_channels(conn: sqlite3.Connection) -> list[ChannelRow]:
 def q_upsert_channels(
     conn: sqlite3.Connection, channels: Iterable[ChannelRow], now_ms: int
 ) -> None:
-    """Seeding: insert the channels, or update their name, kind, status and key."""
+    """Seeding: insert the channels, or update their name, kind, status, key and scopes
+    (a new key or scopes make a new version of the record, which the provinces are told)."""
     conn.executemany(
-        "INSERT INTO channels (channel_id, name, kind, status, public_key, created_at) "
-        "VALUES (?,?,?,?,?,?) ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name, "
-        "kind = excluded.kind, status = excluded.status, public_key = excluded.public_key",
-        [(c.channel_id, c.name, c.kind, c.status, c.public_key, now_ms) for c in channels],
+        "INSERT INTO channels (channel_id, name, kind, status, public_key, created_at, scopes) "
+        "VALUES (?,?,?,?,?,?,?) ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name, "
+        "kind = excluded.kind, status = excluded.status, public_key = excluded.public_key, "
+        "scopes = excluded.scopes, status_version = channels.status_version + "
+        "(excluded.public_key <> channels.public_key OR excluded.scopes <> channels.scopes), "
+        "key_version = channels.key_version + (excluded.public_key <> channels.public_key)",
+        [
+            (c.channel_id, c.name, c.kind, c.status, c.public_key, now_ms, c.scopes)
+            for c in channels
+        ],
+    )
+
+
+def q_put_channel(conn: sqlite3.Connection, row: ChannelRow, now_ms: int) -> None:
+    """A channel approved (inserted), or its key or scopes changed (updated)."""
+    conn.execute(
+        "INSERT INTO channels (channel_id, name, kind, status, public_key, created_at, scopes, "
+        "status_reason, status_version, status_changed_at, key_version) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT (channel_id) DO UPDATE SET "
+        "public_key = excluded.public_key, scopes = excluded.scopes, "
+        "status_version = excluded.status_version, status_changed_at = excluded.status_changed_at, "
+        "key_version = excluded.key_version",
+        (
+            row.channel_id,
+            row.name,
+            row.kind,
+            row.status,
+            row.public_key,
+            now_ms,
+            row.scopes,
+            row.status_reason,
+            row.status_version,
+            row.status_changed_at,
+            row.key_version,
+        ),
+    )
+
+
+def q_unannounced_channels(conn: sqlite3.Connection) -> list[ChannelRow]:
+    """The channels whose record the provinces were not told yet (seeded ones)."""
+    return [
+        ChannelRow(*r)
+        for r in conn.execute(
+            f"SELECT {_CHANNEL_COLS} FROM channels WHERE announced_version < status_version"
+        )
+    ]
+
+
+def q_mark_announced(conn: sqlite3.Connection, channel_id: str, version: int) -> None:
+    conn.execute(
+        "UPDATE channels SET announced_version = max(announced_version, ?) WHERE channel_id = ?",
+        (version, channel_id),
+    )
+
+
+# -- channel applications --------------------------------------------------------------
+def q_insert_application(conn: sqlite3.Connection, a: ApplicationRow) -> None:
+    conn.execute(
+        f"INSERT INTO channel_applications ({_APPLICATION_COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        (
+            a.application_id,
+            a.province,
+            a.name,
+            a.public_key,
+            a.scopes,
+            a.status,
+            a.app_id,
+            a.reason,
+            a.applied_at,
+            a.decided_at,
+        ),
+    )
+
+
+def q_count_applications(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT count(*) FROM channel_applications").fetchone()[0])
+
+
+def q_application(conn: sqlite3.Connection, application_id: str) -> ApplicationRow | None:
+    r = conn.execute(
+        f"SELECT {_APPLICATION_COLS} FROM channel_applications WHERE application_id = ?",
+        (application_id,),
+    ).fetchone()
+    return ApplicationRow(*r) if r else None
+
+
+def q_list_applications(conn: sqlite3.Connection) -> list[ApplicationRow]:
+    return [
+        ApplicationRow(*r)
+        for r in conn.execute(
+            f"SELECT {_APPLICATION_COLS} FROM channel_applications ORDER BY applied_at, "
+            "application_id"
+        )
+    ]
+
+
+def q_decide_application(conn: sqlite3.Connection, a: ApplicationRow) -> None:
+    conn.execute(
+        "UPDATE channel_applications SET status = ?, app_id = ?, reason = ?, decided_at = ? "
+        "WHERE application_id = ?",
+        (a.status, a.app_id, a.reason, a.decided_at, a.application_id),
     )
 
 

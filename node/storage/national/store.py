@@ -15,6 +15,7 @@ from node.storage.migrations.national import MIGRATIONS
 from node.storage.national.channels import (
     ChannelRow,
     TerminalRow,
+    q_channel,
     q_list_channels,
     q_list_terminals,
 )
@@ -65,6 +66,10 @@ class NationalStore(RoleStore):
 
     async def list_channels(self) -> list[ChannelRow]:
         return await self.db.read(q_list_channels)
+
+    def channel_now(self, channel_id: str) -> ChannelRow | None:
+        """A channel by id, read on the calling thread (a call's signature check)."""
+        return self.db.read_now(q_channel, channel_id)
 
     async def list_terminals(self, province: str, limit: int, after: str) -> list[TerminalRow]:
         return await self.db.read(q_list_terminals, province, limit, after)

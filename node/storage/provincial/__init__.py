@@ -17,7 +17,7 @@ Every public name is re-exported here.
 """
 
 from node.storage.migrations.provincial import MIGRATIONS
-from node.storage.provincial.channels import ChannelStatus, q_put_channel_status
+from node.storage.provincial.channels import ChannelStatus, q_channel_status, q_put_channel_status
 from node.storage.provincial.inbox import (
     EVENT_ID_RETENTION_MS,
     ApplyResult,
@@ -71,4 +71,5 @@ __all__ = [
     # channel status
     "ChannelStatus",
     "q_put_channel_status",
+    "q_channel_status",
 ]

@@ -12,6 +12,7 @@ from node.storage.batch import WriteBatcher
 from node.storage.db import BUSY_TIMEOUT_MS, RoleStore
 from node.storage.meta import q_meta_get, q_meta_set
 from node.storage.migrations.provincial import MIGRATIONS
+from node.storage.provincial.channels import ChannelStatus, q_channel_status
 from node.storage.provincial.inbox import ApplyResult, InboundEvent, q_apply_events
 from node.storage.provincial.notices import ReceivedNotice, q_list_notices
 from node.storage.provincial.vouchers import (
@@ -126,6 +127,10 @@ class ProvincialStore(RoleStore):
     async def get_by_code_hash(self, code_hash: str) -> AuthMatch | None:
         """:meth:`get_by_auth_code` by the code's keyed hash (``NodeKeys.code_hash``)."""
         return await self.db.read(q_get_by_code_hash, code_hash)
+
+    def channel_status_now(self, channel_id: str) -> ChannelStatus | None:
+        """What national last told this province of a channel, read on the loop's thread."""
+        return self.db.read_now(q_channel_status, channel_id)
 
     def get_by_code_hash_now(self, code_hash: str) -> AuthMatch | None:
         """:meth:`get_by_code_hash` on the loop's thread (``Database.read_now``)."""
