@@ -113,6 +113,9 @@ class Caller:
     channel_id: str = ""
     terminal_id: str = ""
     subject: str = ""
+    # The scopes national approved for the channel (set with channel_id, from a verified
+    # signature only: ChannelCheck).
+    channel_scopes: tuple[str, ...] = ()
     # Checks again that the certificate is still good (not revoked or expired since);
     # raises EcError -4. A Link stream calls it at every message it carries.
     recheck: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
@@ -382,7 +385,7 @@ class ChannelCheck:
             )
         if enc_type:
             self._decrypt(request, channel, enc_type)
-        return replace(caller, channel_id=app_id)
+        return replace(caller, channel_id=app_id, channel_scopes=tuple(channel.scopes))
 
     def _decrypt(self, request: Any, channel: cs.ChannelKey, enc_type: str) -> None:
         if enc_type != "SM4":

@@ -133,3 +133,12 @@ async def test_the_freeze_is_lifted_no_more_often_than_the_bucket_allows(cluster
         pb.GetVoucherStatusRequest(authCode=done.authCode)
     )
     assert status.state == ACTIVATED
+
+
+def test_a_signed_channel_simulates_only_with_the_simulation_scope():
+    signed_with = Caller(Identity.channel("ALIPAY"), channel_id="ALIPAY", channel_scopes=("x",))
+    assert not may_simulate(signed_with)
+    allowed = Caller(Identity.channel("LAB"), channel_id="LAB", channel_scopes=(SIMULATION_SCOPE,))
+    assert may_simulate(allowed)
+    # scopes without a verified channel (no channel_id) count for nothing
+    assert not may_simulate(Caller(Identity.channel("LAB"), channel_scopes=(SIMULATION_SCOPE,)))

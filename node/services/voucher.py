@@ -36,13 +36,10 @@ SIMULATION_SCOPE = "simulation"
 
 
 def channel_scopes(caller: Caller) -> frozenset[str]:
-    """The scopes national approved for the channel ``caller`` calls for.
-
-    THE ONE PLACE TO CHANGE when channels sign their calls (issue 13, part 1): today a
-    channel is only the ``ec-channel-id`` metadata, a claim anyone holding a certificate
-    can make, so a claimed channel has no scope; answer here from the verified
-    channel's approved scopes instead."""
-    return frozenset()
+    """The scopes national approved for the channel ``caller`` calls for: those its
+    verified signature carried (``node.interceptor.ChannelCheck``); none without one (an
+    ``ec-channel-id`` header names no channel)."""
+    return frozenset(caller.channel_scopes) if caller.channel_id else frozenset()
 
 
 def may_simulate(caller: Caller) -> bool:
