@@ -430,6 +430,16 @@ def _start_nation(
     return procs
 
 
+def _exit_code(proc: subprocess.Popen[bytes]) -> int | None:
+    """``proc``'s exit code, waiting a little for one that is still exiting: its
+    /proc/PID/cmdline empties before it ends, so pid_alive no longer counts it while
+    poll() has no code yet (the supervisor then took a graceful stop for a failure)."""
+    try:
+        return proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        return None
+
+
 def _supervise(nation: NationFile, procs: dict[str, subprocess.Popen[bytes]]) -> int:
     """Watch the nation until nothing is left of it; the exit code of ``nation up``.
 
@@ -460,7 +470,7 @@ def _supervise(nation: NationFile, procs: dict[str, subprocess.Popen[bytes]]) ->
                 err.print(f"[yellow]{e.name} exited (code {proc.returncode})[/yellow]")
         if any(pid_alive(e.pid) for e in current.nodes.values()):
             continue
-        codes = [p.poll() for p in procs.values()]
+        codes = [_exit_code(p) for p in procs.values()]
         if all(e.pid is None for e in current.nodes.values()) or all(c == 0 for c in codes):
             _say(
                 f"the nation in {nation.data_dir} was stopped (ecnet nation down); "
