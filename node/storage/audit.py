@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 
 from node.domain.sm import sm3_hex
 from node.storage.meta import q_meta_get, q_meta_set
@@ -106,23 +106,7 @@ def q_audit_append(conn: sqlite3.Connection, entry: AuditEntry, at: int) -> Audi
     last, prev = _head(conn)
     seq = last + 1
     digest = record_digest(seq, at, entry, prev)
-    conn.execute(
-        f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            seq,
-            at,
-            entry.who,
-            entry.peer,
-            entry.method,
-            entry.subject,
-            entry.outcome,
-            entry.code,
-            prev,
-            digest,
-        ),
-    )
-    q_meta_set(conn, _HEAD, f"{seq} {digest}")
-    return AuditRecord(
+    record = AuditRecord(
         seq,
         at,
         entry.who,
@@ -134,6 +118,12 @@ def q_audit_append(conn: sqlite3.Connection, entry: AuditEntry, at: int) -> Audi
         prev,
         digest,
     )
+    conn.execute(
+        f"INSERT INTO audit_log ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        astuple(record),
+    )
+    q_meta_set(conn, _HEAD, f"{seq} {digest}")
+    return record
 
 
 def _record(row: tuple[int, int, str, str, str, str, str, int, str, str]) -> AuditRecord:
