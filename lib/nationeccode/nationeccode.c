@@ -65,6 +65,7 @@ struct call {
     /* a failure: its C.4 code and message */
     int code;
     char msg[MSG_MAX];
+    int tls_broken; /* a fatal TLS error: no close_notify then */
 };
 
 /* ------------------------------------------------------------------ refusals */
@@ -656,6 +657,7 @@ static int make_context(struct call *c) {
 static void tls_failed(struct call *c, int err, const char *during) {
     long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
     char why[256];
+    c->tls_broken = 1;
     if (verify != X509_V_OK) {
         set_fail(c, -1, "the certificate of the node at %s was refused: %s (checked against the "
                  "CA file %s for %s)", c->hostport, X509_verify_cert_error_string(verify),
@@ -760,6 +762,7 @@ static long tls_read(struct call *c, char *buf, size_t cap) {
 
 struct reader {
     struct call *c;
+    char line[MAX_HEADER]; /* the status line and the headers, one at a time */
     char buf[16384];
     size_t pos, len;
     int eof;
@@ -885,12 +888,12 @@ struct head {
 
 /* The status line and headers; 1xx answers are skipped. */
 static int read_head(struct reader *r, struct head *h) {
-    char line[MAX_HEADER];
+    char *line = r->line;
     size_t total;
     for (;;) {
         char *p;
         memset(h, 0, sizeof *h);
-        if (read_line(r, line, sizeof line, "status") < 0) return -1;
+        if (read_line(r, line, MAX_HEADER, "status") < 0) return -1;
         if (strncmp(line, "HTTP/1.", 7) || !line[7] || line[8] != ' ' ||
             !(line[9] >= '1' && line[9] <= '5') || !(line[10] >= '0' && line[10] <= '9') ||
             !(line[11] >= '0' && line[11] <= '9') || (line[12] && line[12] != ' ')) {
@@ -901,7 +904,7 @@ static int read_head(struct reader *r, struct head *h) {
         h->status = (line[9] - '0') * 100 + (line[10] - '0') * 10 + (line[11] - '0');
         total = strlen(line);
         for (;;) {
-            if (read_line(r, line, sizeof line, "header") < 0) return -1;
+            if (read_line(r, line, MAX_HEADER, "header") < 0) return -1;
             if (!line[0]) break;
             total += strlen(line);
             if (total > MAX_HEADER) {
@@ -1143,10 +1146,23 @@ static char *transact(struct call *c, const char *in, char *out) {
                  "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                  c->path, c->hostport, in_len);
     memcpy(request + n, in, in_len);
-    if (tls_write_all(c, request, (size_t)n + in_len) < 0) goto failed;
-
     r->c = c;
-    if (read_head(r, &h) < 0) goto failed;
+    if (tls_write_all(c, request, (size_t)n + in_len) < 0) {
+        /* a node that refuses a request (413 too long) may answer and close before it has
+         * read it all: its answer, when there is one, says more than the broken write */
+        int code = c->code;
+        char msg[MSG_MAX];
+        if (c->code != -3 || remaining_ms(c) == 0) goto failed;
+        memcpy(msg, c->msg, sizeof msg);
+        c->tls_broken = 0;
+        if (read_head(r, &h) < 0) {
+            c->code = code;
+            memcpy(c->msg, msg, sizeof msg);
+            goto failed;
+        }
+    } else if (read_head(r, &h) < 0) {
+        goto failed;
+    }
     if (h.chunked) {
         if (read_chunked(r, &b) < 0) goto failed;
     } else if (h.has_length) {
@@ -1188,7 +1204,8 @@ failed:
     ret = refuse(out, c->set.out_max, c->code, c->msg);
 done:
     if (c->ssl) {
-        if (SSL_is_init_finished(c->ssl)) SSL_shutdown(c->ssl); /* non-blocking: sent once */
+        if (!c->tls_broken && SSL_is_init_finished(c->ssl))
+            SSL_shutdown(c->ssl); /* non-blocking: sent once, never waited for */
         SSL_free(c->ssl);
     }
     if (c->ctx) SSL_CTX_free(c->ctx);
