@@ -662,6 +662,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         aborted: tuple[type[BaseException], ...] = (grpc.aio.AbortError,),
         *,
         anonymous: bool = False,
+        envelope_refusals: bool = True,
     ) -> Any:
         """One unary call of ``method`` through every check, then ``inner(request,
         context)``: what gRPC's handler runs, and what the HTTPS doors (``node.doors``)
@@ -671,7 +672,9 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         does), ``peer()`` and ``code()``; ``abort(err)`` ends the call with the refusal
         ``err`` and raises one of ``aborted``. ``anonymous``: a caller without a client
         certificate is let through as nobody (the channel door, whose callers are their
-        signatures) instead of refused.
+        signatures) instead of refused. ``envelope_refusals`` False: a caller refused for
+        its certificate is aborted even where the method answers refusals in its envelope
+        (the terminal door answers those with HTTP 403).
         """
         check, gate, limiter = self.check, self.gate, self.limiter
         envelope = self.envelopes.get(method)
@@ -686,7 +689,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         except EcError as refusal:
             self._refused(method, refusal, start)
             await self._audit_refusal(method, refusal, context, request)
-            if envelope is not None:
+            if envelope is not None and envelope_refusals:
                 return envelope(refusal)
             await abort(refusal)
             raise  # not reached: abort raises
