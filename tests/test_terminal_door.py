@@ -6,10 +6,12 @@ institution, bad JSON, an oversize body, and the rate limit."""
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 
 import httpx
 import pytest
+from clikit import readme_session
 from scankit import insured_in, start_scan_nation
 
 from conftest import TestPki
@@ -230,3 +232,17 @@ async def test_national_has_no_terminal_door_but_describes_itself(cluster):
         key = (await http.get("/ec/v1/channel/key")).json()
         assert key["node"] == "national" and bytes.fromhex(key["publicKey"])[0] == 4
         assert (await http.get("/openapi.json")).json()["openapi"].startswith("3.")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="needs curl")
+async def test_the_readme_door_session_runs_as_written(cluster, tmp_path):
+    rc, out, err = await readme_session(cluster, tmp_path, "The HTTPS doors", ("44",))
+    assert rc == 0, err
+    lines = out.splitlines()
+    first = json.loads(lines[0])
+    assert first["code"] == 0 and first["data"]["idNo"] == "441523199111180565"
+    assert first["data"]["ecToken"].startswith("440000ec")
+    assert '"code":500005' in out and "展码 id 失效或已过期: " in out and "HTTP 200" in out
+    assert '"code":-2' in out and "HTTP 400" in out
+    assert '"code":-4' in out and "no client certificate" in out and "HTTP 403" in out
+    assert lines[-1] == "3.1.0"
