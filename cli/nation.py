@@ -61,13 +61,35 @@ def parse_provinces(spec: str | None, all_: bool) -> list[str]:
     return sorted(set(codes))
 
 
+# The HTTPS doors of node N listen at its gRPC port + HTTPS_OFFSET (national base+1000,
+# province NN base+1000+NN).
+HTTPS_OFFSET = 1000
+
+
 def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationFile:
-    if not 1 <= base_port <= 65535 - 66:
-        raise CliError(f"--base-port {base_port} leaves no room for province ports (P+NN)", -2)
+    if not 1 <= base_port <= 65535 - HTTPS_OFFSET - 66:
+        raise CliError(
+            f"--base-port {base_port} leaves no room for the nodes' ports (P+NN for gRPC, "
+            f"P+{HTTPS_OFFSET}+NN for HTTPS)",
+            -2,
+        )
     nation = NationFile(data_dir=data_dir, base_port=base_port)
-    entries = [NodeEntry("national", "national", "", f"127.0.0.1:{base_port}", "", "")]
+    https = base_port + HTTPS_OFFSET
+    entries = [
+        NodeEntry(
+            "national", "national", "", f"127.0.0.1:{base_port}", "", "", https=f"127.0.0.1:{https}"
+        )
+    ]
     entries += [
-        NodeEntry(f"p{p}", "provincial", p, f"127.0.0.1:{base_port + int(p)}", "", "")
+        NodeEntry(
+            f"p{p}",
+            "provincial",
+            p,
+            f"127.0.0.1:{base_port + int(p)}",
+            "",
+            "",
+            https=f"127.0.0.1:{https + int(p)}",
+        )
         for p in provinces
     ]
     for e in entries:
@@ -169,7 +191,8 @@ def port_free(address: str) -> bool:
 
 
 def check_ports_free(entries: list[NodeEntry]) -> None:
-    busy = [e.address for e in entries if not port_free(e.address)]
+    addresses = [a for e in entries for a in (e.address, e.https) if a]
+    busy = [a for a in addresses if not port_free(a)]
     if busy:
         raise CliError(
             f"port{'s' if len(busy) > 1 else ''} in use: {', '.join(busy)} "
@@ -264,6 +287,8 @@ class NodeStatus(TypedDict):
     registration: str
     # GetNodeInfo.transport: "mutual TLS", or "INSECURE plaintext"; "" when down.
     transport: str
+    # HOST:PORT of the node's HTTPS doors; "" when it has none.
+    https: str
 
 
 def collect_status(nation: NationFile) -> list[NodeStatus]:
@@ -299,6 +324,7 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
                 "province": entry.province,
                 "provinceName": province_name(entry.province) if entry.province else "",
                 "address": entry.address,
+                "https": entry.https,
                 "pid": entry.pid if pid_alive(entry.pid) else None,
                 "health": health,
                 "directory": admin_pb.NodeState.Name(d.state).removeprefix("NODE_STATE_").lower()

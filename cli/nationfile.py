@@ -50,6 +50,9 @@ class NodeEntry:
     data: str
     log: str
     pid: int | None = None
+    # HOST:PORT of the node's HTTPS doors (ecnet-node --https); empty: none (a nation
+    # file written before the doors).
+    https: str = ""
 
     @property
     def sign_key(self) -> str:
@@ -87,6 +90,8 @@ class NodeEntry:
             "--master-key",
             str(self.master_key),
         ]
+        if self.https:
+            cmd += ["--https", self.https]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", national]
         cmd += ["--pki", str(pki)] if pki is not None else ["--insecure"]

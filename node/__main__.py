@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="HOST:PORT to serve gRPC on (port 0: any free port)",
     )
     p.add_argument(
+        "--https",
+        default="",
+        help="HOST:PORT to serve the HTTPS doors on: terminals' POST /ec/v1/trans, channels' "
+        "POST /ec/v1/channel/METHOD, /openapi.json and /docs (default: none)",
+    )
+    p.add_argument(
         "--national", default="", help="HOST:PORT of the national node (provincial role)"
     )
     p.add_argument(
@@ -160,6 +166,7 @@ def main(argv: list[str] | None = None) -> int:
         config = NodeConfig(
             role=args.role,
             listen=args.listen,
+            https=args.https,
             data_dir=args.data,
             province=args.province,
             national=args.national,

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -51,6 +51,9 @@ from federation.registrar import RegistrationRefused
 from node.clock import Clock, Entropy, MonotonicClock, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
 from node.config import ConfigError, NodeConfig, Role, parse_address
+from node.doors.app import DoorNode, door_app
+from node.doors.calls import Calls, Handlers
+from node.doors.server import DoorTls, HttpsServer
 from node.inputcheck import MAX_REQUEST_BYTES
 from node.interceptor import CallInterceptor, ChannelCheck
 from node.pki import Identity, PkiError, read_crl
@@ -207,6 +210,9 @@ class Node:
         self.trust: Trust | None = None
         # The node's rate limits (node.ratelimit); None until started.
         self.limiter: RateLimiter | None = None
+        # The HTTPS doors (node.doors), when --https is given; None until started.
+        self.doors: HttpsServer | None = None
+        self._door_tls: DoorTls | None = None
 
     # -- the parts, once started -----------------------------------------------------
     @property
@@ -278,9 +284,16 @@ class Node:
         fh.flush()
         self._lock_fh = fh
 
+    @property
+    def https_address(self) -> str:
+        """Where the HTTPS doors listen (``127.0.0.1:PORT``); empty without ``--https``."""
+        return self.doors.address if self.doors is not None else ""
+
     async def start(self) -> None:
         """Open the database, bind, serve; for a province, register with national."""
         check_listen(self.config.listen)
+        if self.config.https:
+            check_listen(self.config.https)
         self._lock_data_dir()
         try:
             await self._start()
@@ -347,23 +360,22 @@ class Node:
 
         # The operators' roles and the audit log (node.services.access).
         access = Access(store.db, self.clock, insecure=self.config.insecure)
+        interceptor = CallInterceptor(
+            self.config.name,
+            self.config.log_calls,
+            envelopes={TRANS_METHOD: trans_refusal},
+            trust=trust,
+            gate=access,
+            limiter=self.limiter,
+            channels=ChannelCheck(
+                components.channel_key,
+                self.clock.now_ms,
+                components.sm4_secret,
+                services=components.served,
+            ),
+        )
         server = grpc.aio.server(
-            interceptors=[
-                CallInterceptor(
-                    self.config.name,
-                    self.config.log_calls,
-                    envelopes={TRANS_METHOD: trans_refusal},
-                    trust=trust,
-                    gate=access,
-                    limiter=self.limiter,
-                    channels=ChannelCheck(
-                        components.channel_key,
-                        self.clock.now_ms,
-                        components.sm4_secret,
-                        services=components.served,
-                    ),
-                )
-            ],
+            interceptors=[interceptor],
             # Without so_reuseport 0, a second node could bind the same port and share its
             # traffic. The ping policy accepts the keepalive of the peers' clients.
             options=[
@@ -394,7 +406,9 @@ class Node:
             address=self.address,
             transport="INSECURE plaintext" if self.config.insecure else "mutual TLS",
         )
-        self._links = components.register(server, identity, access)
+        # The servicers' handlers are kept too: the HTTPS doors call the same ones.
+        handlers = Handlers(server)
+        self._links = components.register(cast("grpc.aio.Server", handlers), identity, access)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         enable_reflection(
             (
@@ -406,6 +420,8 @@ class Node:
         )
         await server.start()
         self._server = server
+        if self.config.https:
+            await self._open_doors(Calls(interceptor, handlers))
 
         await components.start(identity)
         for name in ("", *components.served):
@@ -417,6 +433,7 @@ class Node:
                     "role": str(self.config.role),
                     "province": self.config.province,
                     "address": self.address,
+                    "https": self.https_address,
                     "transport": "INSECURE plaintext" if self.config.insecure else "mutual TLS",
                 }
             },
@@ -426,6 +443,17 @@ class Node:
                 "INSECURE: this node serves plaintext and believes any caller's claimed "
                 "identity (--insecure, for development only); never run it so in a deployment"
             )
+
+    async def _open_doors(self, calls: Calls) -> None:
+        """Serve the HTTPS doors (``--https``) in front of the same calls."""
+        signer = self.signer
+        assert signer is not None
+        door = DoorNode(
+            self.config.name, self.config.role, self.config.version, lambda: signer.public_key
+        )
+        doors = HttpsServer(door_app(door, calls), self.config.https, self._door_tls)
+        await doors.start()
+        self.doors = doors
 
     def _security(self) -> tuple[grpc.ServerCredentials | None, Dialer, Trust | None]:
         """The server's credentials, the dialer of the node's channels and the trust
@@ -455,6 +483,8 @@ class Node:
             except PkiError as exc:
                 raise ConfigError(str(exc)) from None
         self.trust = Trust(server.ca, wall, crl_path=follows, crl=initial)
+        if config.https:
+            self._door_tls = DoorTls(files)
         return server.credentials(), Dialer(me, ClientTls(files, wall)), self.trust
 
     # -- stop ------------------------------------------------------------------------
@@ -464,6 +494,8 @@ class Node:
             return
         self._stopped.set()
         await self.health.enter_graceful_shutdown()
+        if self.doors is not None:
+            await self.doors.stop()
         if self._links is not None:  # calls in flight on links finish; the streams end
             await self._links.drain()
         if self._components is not None:

@@ -62,6 +62,8 @@ class NodeConfig:
     # The node's master key file (node.vault); None: <data_dir>/master.key, made at the
     # first start.
     master_key: Path | None = None
+    # HOST:PORT of the node's HTTPS doors (node.doors); empty: none.
+    https: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -73,6 +75,8 @@ class NodeConfig:
 
     def validate(self) -> NodeConfig:
         parse_address(self.listen, "--listen")
+        if self.https:
+            parse_address(self.https, "--https")
         if self.role is Role.PROVINCIAL:
             if not self.province:
                 raise ConfigError("a provincial node needs --province NN (e.g. --province 44)")

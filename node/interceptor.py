@@ -227,14 +227,19 @@ class CallerCheck:
         method: str,
         metadata: Iterable[tuple[str, str | bytes]] | None,
         auth_context: Callable[[], Mapping[str, Iterable[bytes]]],
+        *,
+        anonymous: bool = False,
     ) -> Caller:
         """The caller of a call to ``method``; -4 (PERMISSION_DENIED) for a certificate
-        refused, and for anyone but a node calling ``FederationService``."""
+        refused, and for anyone but a node calling ``FederationService``. ``anonymous``:
+        a caller without a certificate is nobody (the channel door), not refused."""
         identity: Identity | None = None
         subject = ""
         if self.trust is not None:
             pems = list(auth_context().get("x509_pem_cert", ()))
-            if not pems:  # the handshake requires one: not reached over TLS
+            if not pems and anonymous:
+                return _ANONYMOUS
+            if not pems:  # gRPC's handshake requires one; the HTTPS door asks for one
                 raise EcError(-4, "no client certificate: call with one of the national CA")
             try:
                 verified = self.trust.identify(pems[0])
@@ -646,6 +651,108 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             },
         )
 
+    async def call(
+        self,
+        method: str,
+        metadata: Iterable[tuple[str, str | bytes]] | None,
+        request: Any,
+        context: Any,
+        inner: Callable[[Any, Any], Awaitable[Any]],
+        abort: Callable[[EcError], Awaitable[None]],
+        aborted: tuple[type[BaseException], ...] = (grpc.aio.AbortError,),
+        *,
+        anonymous: bool = False,
+        envelope_refusals: bool = True,
+    ) -> Any:
+        """One unary call of ``method`` through every check, then ``inner(request,
+        context)``: what gRPC's handler runs, and what the HTTPS doors (``node.doors``)
+        run for theirs, so that both doors keep the same rules.
+
+        ``context`` gives ``auth_context()`` (the verified client certificate, as gRPC's
+        does), ``peer()`` and ``code()``; ``abort(err)`` ends the call with the refusal
+        ``err`` and raises one of ``aborted``. ``anonymous``: a caller without a client
+        certificate is let through as nobody (the channel door, whose callers are their
+        signatures) instead of refused. ``envelope_refusals`` False: a caller refused for
+        its certificate is aborted even where the method answers refusals in its envelope
+        (the terminal door answers those with HTTP 403).
+        """
+        check, gate, limiter = self.check, self.gate, self.limiter
+        envelope = self.envelopes.get(method)
+        channels = self.channels
+        if channels is not None and not method.startswith(channels.prefixes):
+            channels = None
+        # FederationService is nodes only, its requests events of its own shapes.
+        checked = not method.startswith(FEDERATION_PREFIX)
+        start = time.perf_counter()
+        try:
+            caller = check.caller(method, metadata, context.auth_context, anonymous=anonymous)
+        except EcError as refusal:
+            self._refused(method, refusal, start)
+            await self._audit_refusal(method, refusal, context, request)
+            if envelope is not None and envelope_refusals:
+                return envelope(refusal)
+            await abort(refusal)
+            raise  # not reached: abort raises
+        token = _caller.set(caller)
+        notes: list[str] = []
+        notes_token = _notes.set(notes)
+        recorded = False
+
+        async def audit(outcome: str, code: int) -> None:
+            """The call's audit record, once (every call the gate audits, and every
+            refusal for permission)."""
+            nonlocal recorded
+            if recorded or gate is None or not (code == -4 or gate.audited(method)):
+                return
+            recorded = True
+            peer = _peer(context)
+            await gate.record(method, caller.describe(), peer, request, outcome, code, notes)
+
+        outcome, ec_code = "OK", 0
+        more: dict[str, str] = {}
+        try:
+            if gate is not None:
+                gate.allow(method, caller)
+            if isinstance(request, Undecodable):
+                if envelope is not None:
+                    err = request.error()
+                    outcome, ec_code = "OK", err.code
+                    return envelope(err)
+                raise request.error()
+            if channels is not None:
+                caller = channels.check(method, metadata, request, caller)
+                _caller.set(caller)
+            if checked:
+                try:
+                    if limiter is not None:
+                        limiter.admit(method, caller, request)
+                    check_request(request)
+                except EcError as refused:
+                    if envelope is None:
+                        raise
+                    outcome, ec_code = refused.grpc_code.name, refused.code
+                    return envelope(refused)
+            return await inner(request, context)
+        except aborted:
+            outcome = context.code().name if context.code() else "ABORTED"
+            raise
+        except Exception as exc:
+            outcome, err = failure_of(exc, method, self.node_name)
+            ec_code = err.code
+            if ec_code == -4:  # refused for who calls: the line names the certificate
+                more = {"subject": caller.subject, "why": err.message}
+                notes.append(err.message)
+            # Recorded before the answer leaves (abort sends it at once).
+            await audit(outcome, ec_code)
+            await abort(err)
+            raise  # not reached: abort raises
+        finally:
+            _caller.reset(token)
+            _notes.reset(notes_token)
+            await audit(outcome, ec_code)
+            if self.log_calls or more:
+                log_call(method, caller, outcome, ec_code, start, **more)
+
     async def intercept_service(
         self,
         continuation: Callable[
@@ -660,9 +767,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         metadata = details.invocation_metadata
         check = self.check
         gate = self.gate
-        limiter = self.limiter
-        # FederationService is nodes only, its requests events of its own shapes.
-        checked = not method.startswith(FEDERATION_PREFIX)
 
         if handler.unary_unary is None:
 
@@ -680,10 +784,6 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 return _caller.set(caller)
 
             return _stream_handler(handler, method, enter)
-        envelope = self.envelopes.get(method)
-        channels = self.channels
-        if channels is not None and not method.startswith(channels.prefixes):
-            channels = None
         # On a grpc.aio server the behaviour is a coroutine function of the aio context;
         # the stubs type RpcMethodHandler for the synchronous server only.
         inner = cast(
@@ -692,74 +792,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         )
 
         async def behaviour(request: Req, context: grpc.aio.ServicerContext[Req, Resp]) -> Resp:
-            start = time.perf_counter()
-            try:
-                caller = check.caller(method, metadata, context.auth_context)
-            except EcError as refusal:
-                self._refused(method, refusal, start)
-                await self._audit_refusal(method, refusal, context, request)
-                if envelope is not None:
-                    return cast("Resp", envelope(refusal))
-                await context.abort_with_status(to_status(refusal))
-                raise  # not reached: abort raises
-            token = _caller.set(caller)
-            notes: list[str] = []
-            notes_token = _notes.set(notes)
-            recorded = False
-
-            async def audit(outcome: str, code: int) -> None:
-                """The call's audit record, once (every call the gate audits, and every
-                refusal for permission)."""
-                nonlocal recorded
-                if recorded or gate is None or not (code == -4 or gate.audited(method)):
-                    return
-                recorded = True
-                peer = _peer(context)
-                await gate.record(method, caller.describe(), peer, request, outcome, code, notes)
-
-            outcome, ec_code = "OK", 0
-            more: dict[str, str] = {}
-            try:
-                if gate is not None:
-                    gate.allow(method, caller)
-                if isinstance(request, Undecodable):
-                    if envelope is not None:
-                        err = request.error()
-                        outcome, ec_code = "OK", err.code
-                        return cast("Resp", envelope(err))
-                    raise request.error()
-                if channels is not None:
-                    caller = channels.check(method, metadata, request, caller)
-                    _caller.set(caller)
-                if checked:
-                    try:
-                        if limiter is not None:
-                            limiter.admit(method, caller, request)
-                        check_request(request)
-                    except EcError as refused:
-                        if envelope is None:
-                            raise
-                        outcome, ec_code = refused.grpc_code.name, refused.code
-                        return cast("Resp", envelope(refused))
-                return await inner(request, context)
-            except grpc.aio.AbortError:
-                outcome = context.code().name if context.code() else "ABORTED"
-                raise
-            except Exception as exc:
-                outcome, err = failure_of(exc, method, self.node_name)
-                ec_code = err.code
-                if ec_code == -4:  # refused for who calls: the line names the certificate
-                    more = {"subject": caller.subject, "why": err.message}
-                    notes.append(err.message)
-                # Recorded before the answer leaves (abort sends it at once).
-                await audit(outcome, ec_code)
+            async def abort(err: EcError) -> None:
                 await context.abort_with_status(to_status(err))
-            finally:
-                _caller.reset(token)
-                _notes.reset(notes_token)
-                await audit(outcome, ec_code)
-                if self.log_calls or more:
-                    log_call(method, caller, outcome, ec_code, start, **more)
+
+            answer: Resp = await self.call(method, metadata, request, context, inner, abort)
+            return answer
 
         return grpc.unary_unary_rpc_method_handler(
             behaviour,

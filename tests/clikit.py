@@ -104,6 +104,7 @@ def write_nation(folder: Path, *nodes) -> Path:
             node.address,
             str(node.config.data_dir),
             str(folder / f"{name}.log"),
+            https=node.https_address,
         )
     nation.save()
     return folder
@@ -134,8 +135,11 @@ async def readme_session(
     )
     for org_id, terminal_id in report.registered:  # what nation up issues them
         cluster.pki.terminal(terminal_id, org_id)
-    national = await cluster.start_national()
-    nodes = {"00": national} | {code: await cluster.start_province(code) for code in provinces}
+    # every node with its HTTPS doors, as nation up starts them
+    national = await cluster.start_national(https="127.0.0.1:0")
+    nodes = {"00": national} | {
+        code: await cluster.start_province(code, https="127.0.0.1:0") for code in provinces
+    }
     data = write_nation(root / "nation", *nodes.values())
     if own_ca:
         shutil.copytree(cluster.pki.folder, data / "pki")
@@ -144,6 +148,7 @@ async def readme_session(
         (data / "pki").symlink_to(cluster.pki.folder, target_is_directory=True)
     script = readme_tls(script)
     script = re.sub(r"127\.0\.0\.1:500(\d\d)", lambda m: nodes[m.group(1)].address, script)
+    script = re.sub(r"127\.0\.0\.1:510(\d\d)", lambda m: nodes[m.group(1)].https_address, script)
     script = script.replace(".venv/bin/", f"{Path(sys.executable).parent}/")
     work = root / "work"
     work.mkdir()

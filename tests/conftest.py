@@ -7,12 +7,14 @@ import fcntl
 import os
 import random
 import socket
+import ssl
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -227,6 +229,21 @@ class TestPki:
 
     def sync_channel(self, address: str, who: str | Identity = "operator") -> grpc.Channel:
         return grpc.secure_channel(address, self.credentials(who))
+
+    def ssl_context(self, who: str | Identity | None = "operator") -> ssl.SSLContext:
+        """A client's TLS for the HTTPS doors: the CA, and ``who``'s certificate (None:
+        no client certificate, as a channel calls)."""
+        ctx = ssl.create_default_context(cafile=str(self.ca.cert_path))
+        if who is not None:
+            f = self.files(who)
+            ctx.load_cert_chain(str(f.cert), str(f.key))
+        return ctx
+
+    def https(self, node, who: str | Identity | None = "operator") -> httpx.AsyncClient:
+        """An HTTP client of ``node``'s doors (``https://127.0.0.1:PORT``) as ``who``."""
+        return httpx.AsyncClient(
+            base_url=f"https://{node.https_address}", verify=self.ssl_context(who), timeout=30
+        )
 
 
 def _identity(name: str) -> Identity:

@@ -122,16 +122,18 @@ async def start_scan_nation(
     fake_clock: tuple[str, ...] = (),
     extra: dict | None = None,
     population: int = 300,
+    https: bool = False,
 ) -> ScanKit:
     """National (FakeClock) and ``provinces``; those in ``fake_clock`` run on their own
-    FakeClock (``sk.clocks[code]``)."""
+    FakeClock (``sk.clocks[code]``); ``https``: the provinces serve their HTTPS doors too."""
     kit = await start_nation(cluster, root, population=population)
     sk = ScanKit(kit)
     for code in provinces:
         clock: Clock | None = None
         if code in fake_clock:
             clock = sk.clocks[code] = FakeClock(t=time.time())
-        config = cluster.config("provincial", code, extra=dict(extra or {}))
+        more = {"https": "127.0.0.1:0"} if https else {}
+        config = cluster.config("provincial", code, extra=dict(extra or {}), **more)
         sk.provinces[code] = await cluster.start(config, clock)
         sk.terminals[code] = await terminals_of(kit, code)
         for t in sk.terminals[code]:  # each holds its certificate, as in a nation

@@ -1,0 +1,180 @@
+"""The HTTPS server of a node: uvicorn on the node's own event loop.
+
+TLS 1.3 with the node's certificate from the national CA. A client certificate is asked
+for and, when offered, verified against the CA in the handshake (a certificate of
+another CA ends it); it reaches the application in the request's scope as the ASGI TLS
+extension names it (``scope["extensions"]["tls"]["client_cert_chain"]``: the PEM of the
+client's certificate, first), where :mod:`node.tls`'s ``Trust`` then judges it as it
+judges a gRPC caller's (clock, CRL). A door that requires one (the terminal door) says so
+with a 403; the channel door's callers are their signatures.
+
+The node's certificate and key are read again when their files change (looked at every
+second): a renewed certificate is served to the next connection without a restart.
+``--insecure`` serves plain HTTP (development only), as the gRPC port then does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from node.config import ConfigError, parse_address
+from node.tls import TlsFiles, _Watched
+
+__all__ = ["DoorTls", "HttpsServer", "client_pems"]
+
+log = logging.getLogger("ecnet.https")
+
+# uvicorn's own loggers: its start and stop lines are the node's to write.
+for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+# How long a kept-alive connection may stay idle (seconds).
+KEEP_ALIVE_S = 30
+
+
+class DoorTls:
+    """The server side of the doors' TLS: TLS 1.3, the node's certificate, client
+    certificates of the CA verified when offered."""
+
+    def __init__(self, files: TlsFiles) -> None:
+        self.files = files
+        files.load()  # every file readable and matching, or a ConfigError naming it
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+        ctx.load_verify_locations(cafile=str(files.ca))
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+        ctx.load_cert_chain(str(files.cert), str(files.key))
+        self.context = ctx
+        self._watch = _Watched(files.cert, files.key)
+
+    def refresh(self, now: float) -> bool:
+        """Take a renewed certificate (when its files changed): True when taken."""
+        if not self._watch.changed(now):
+            return False
+        try:
+            self.files.load()
+            self.context.load_cert_chain(str(self.files.cert), str(self.files.key))
+        except (ConfigError, ssl.SSLError, OSError) as exc:
+            log.warning("renewed certificate not taken", extra={"fields": {"why": str(exc)}})
+            return False
+        log.info("certificate renewed", extra={"fields": {"cert": str(self.files.cert)}})
+        return True
+
+
+def client_pems(scope: Any) -> list[bytes]:
+    """The verified client certificate of a request (PEM), or none."""
+    tls = scope.get("extensions", {}).get("tls") or {}
+    return [c.encode() if isinstance(c, str) else c for c in tls.get("client_cert_chain", ())]
+
+
+class _TlsProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP/1.1 protocol, passing the client's certificate to the application
+    (the ASGI TLS extension's ``client_cert_chain``)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        ssl_object = transport.get_extra_info("ssl_object")
+        if ssl_object is None:
+            return
+        der = ssl_object.getpeercert(binary_form=True)
+        chain = [ssl.DER_cert_to_PEM_cert(der)] if der else []
+        tls = {"client_cert_chain": chain, "tls_version": ssl_object.version()}
+        app = self.app
+
+        async def with_tls(scope: Any, receive: Any, send: Any) -> None:
+            scope["extensions"] = {**scope.get("extensions", {}), "tls": tls}
+            await app(scope, receive, send)
+
+        self.app = with_tls
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its signal handlers: the node handles its signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class HttpsServer:
+    """One listening socket of a node's doors: ``start`` binds and serves ``app``;
+    ``address`` is where (``127.0.0.1:PORT``)."""
+
+    def __init__(self, app: Any, listen: str, tls: DoorTls | None) -> None:
+        self.app = app
+        self.listen = listen
+        self.tls = tls
+        self.address = ""
+        self.port = 0
+        self._server: _Server | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._refresh: asyncio.Task[None] | None = None
+
+    def bind(self) -> socket.socket:
+        host, port = parse_address(self.listen, "--https")
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host or "0.0.0.0", port))
+        except OSError as exc:
+            sock.close()
+            raise ConfigError(f"cannot listen on {self.listen} (--https): {exc.strerror}") from None
+        sock.listen(512)
+        sock.setblocking(False)
+        return sock
+
+    async def start(self) -> None:
+        sock = self.bind()
+        self.port = sock.getsockname()[1]
+        host, _ = parse_address(self.listen)
+        advertised = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        self.address = f"{advertised}:{self.port}"
+        config = uvicorn.Config(
+            self.app,
+            http=_TlsProtocol,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=KEEP_ALIVE_S,
+            timeout_graceful_shutdown=2,
+        )
+        config.load()
+        if self.tls is not None:
+            config.ssl = self.tls.context
+        server = _Server(config)
+        self._server = server
+        self._task = asyncio.create_task(server.serve(sockets=[sock]))
+        while not server.started:
+            if self._task.done():
+                await self._task  # its failure, raised
+                raise ConfigError(f"the HTTPS door on {self.listen} did not start")
+            await asyncio.sleep(0.01)
+        if self.tls is not None:
+            self._refresh = asyncio.create_task(self._refresh_forever(self.tls))
+
+    async def _refresh_forever(self, tls: DoorTls) -> None:
+        while True:
+            await asyncio.sleep(1.05)  # _Watched looks once a second at most
+            tls.refresh(time.monotonic())
+
+    async def stop(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresh
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(Exception):
+                await self._task
