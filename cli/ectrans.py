@@ -29,16 +29,21 @@ https://HOST:PORT/ec/v1/trans``, mutual TLS); ``lib/nationeccode/`` is the same 
 
 ``url`` is ``https://HOST:PORT/ec/v1/trans``, ``https://HOST:PORT`` or ``HOST:PORT`` (the
 path is ``/ec/v1/trans`` then); HOST an IPv4 address, an IPv6 address in brackets or a
-name, which the node's certificate must name. ``in_data`` is sent as it is: the door
-judges it. The DLL knows its own terminal; here it is ``terminal_id=`` or, failing that,
-the ``ECNET_TERMINAL_ID`` environment variable. The call is made with that terminal's
-certificate from the national CA (``DIR/pki/terminals/T.{crt,key}`` of the nation in
-``ECNET_DATA``, or ``./nation``, else the folder ``ECNET_TERMINALS`` names:
+name, which the node's certificate must name (``ecnet nation up`` puts province NN's door
+at 127.0.0.1:51000+NN, the ``https`` of its entry in ``nation.json``). ``in_data`` is
+sent as it is: the door judges it. The DLL knows its own terminal; here it is
+``terminal_id=`` or, failing that, the ``ECNET_TERMINAL_ID`` environment variable. The
+call is made with that terminal's certificate from the national CA
+(``DIR/pki/terminals/T.{crt,key}`` of the nation in ``data_dir``, by default
+``ECNET_DATA`` or ``./nation``, else the folder ``ECNET_TERMINALS`` names:
 ``cli.rpc.terminal_files``): the province reads the terminal from the certificate, not
 from a header. Without a terminal it calls with no certificate, which the door refuses
 (``-4``). The node's certificate is checked against the nation's CA (``DIR/pki/ca.crt``,
-else ``ECNET_CA``). ``timeout`` bounds each step (connection, sending, answer).
-Connections are kept per url and terminal.
+else ``ECNET_CA``). On a nation started ``--insecure`` the doors speak plain HTTP: the
+url is ``http://`` (or ``HOST:PORT``) and the terminal's number travels in the
+``ec-terminal-id`` header, which only such a node reads. ``timeout`` bounds each step
+(connection, sending, answer). Each call makes its own connection; the TLS settings are
+kept per url, terminal and folder.
 """
 
 from __future__ import annotations
@@ -53,7 +58,7 @@ from typing import Any
 
 import httpx
 
-from cli.nationfile import default_data_dir
+from cli.nationfile import NationFile, default_data_dir
 from cli.rpc import CliError, terminal_files
 
 __all__ = ["nation_ec_trans", "door_url", "SUCCESS", "TERMINAL_ENV", "DOOR_PATH"]
@@ -63,7 +68,7 @@ TERMINAL_ENV = "ECNET_TERMINAL_ID"
 DOOR_PATH = "/ec/v1/trans"
 TIMEOUT_PREFIX = "医保服务响应超时: "
 
-_clients: dict[tuple[str, str], httpx.Client] = {}
+_clients: dict[tuple[str, str, Path], httpx.Client] = {}
 _lock = threading.Lock()
 
 
@@ -77,12 +82,16 @@ def _failure(code: int, message: str) -> tuple[str, str]:
     return str(code), json.dumps({"code": code, "message": message}, ensure_ascii=False)
 
 
-def door_url(url: str) -> str:
+def door_url(url: str, insecure: bool = False) -> str:
     """The terminal door's URL from ``url`` (``https://HOST:PORT[/path]`` or
-    ``HOST:PORT``); ValueError when it is not usable."""
+    ``HOST:PORT``; ``http://`` too when ``insecure``, the nation's doors then plain HTTP);
+    ValueError when it is not usable."""
     text = url.strip()
+    scheme = "http" if insecure else "https"
     if text[:8].lower() == "https://":
-        text = text[8:]
+        text, scheme = text[8:], "https"
+    elif insecure and text[:7].lower() == "http://":
+        text = text[7:]
     elif "://" in text:
         raise ValueError(f"{url[:200]!r}: the terminal door is https://HOST:PORT{DOOR_PATH}")
     authority, slash, path = text.partition("/")
@@ -104,8 +113,7 @@ def door_url(url: str) -> str:
         host, colon, port = authority.partition(":")
         if not colon or not host:
             raise ValueError(
-                f"{url[:200]!r} is not https://HOST:PORT{DOOR_PATH}, https://HOST:PORT or "
-                "HOST:PORT"
+                f"{url[:200]!r} is not https://HOST:PORT{DOOR_PATH}, https://HOST:PORT or HOST:PORT"
             )
         if not all(c.isascii() and (c.isalnum() or c in ".-_") for c in host):
             raise ValueError(f"{host[:60]!r} is not a host name or IP address")
@@ -115,7 +123,7 @@ def door_url(url: str) -> str:
     path = slash + path if path else DOOR_PATH
     if any(c <= " " or c >= "\x7f" or c == "#" for c in path):
         raise ValueError("its path has a character that cannot go in a URL")
-    return f"https://{netloc}:{int(port)}{path}"
+    return f"{scheme}://{netloc}:{int(port)}{path}"
 
 
 def _ca_file(data_dir: Path, terminal_ca: Path | None) -> Path:
@@ -134,8 +142,7 @@ def _ca_file(data_dir: Path, terminal_ca: Path | None) -> Path:
     )
 
 
-def _tls_context(terminal: str) -> ssl.SSLContext:
-    data_dir = default_data_dir()
+def _tls_context(data_dir: Path, terminal: str) -> ssl.SSLContext:
     cert: Path | None = None
     key: Path | None = None
     terminal_ca: Path | None = None
@@ -172,12 +179,15 @@ def _reason(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _client(url: str, terminal: str) -> httpx.Client:
+def _client(url: str, terminal: str, data_dir: Path) -> httpx.Client:
     with _lock:
-        client = _clients.get((url, terminal))
+        client = _clients.get((url, terminal, data_dir))
         if client is None:
-            client = httpx.Client(verify=_tls_context(terminal), http1=True, http2=False)
-            _clients[(url, terminal)] = client
+            if url.startswith("http://"):  # an --insecure nation: no TLS
+                client = httpx.Client(headers={"ec-terminal-id": terminal} if terminal else {})
+            else:
+                client = httpx.Client(verify=_tls_context(data_dir, terminal))
+            _clients[(url, terminal, data_dir)] = client
     return client
 
 
@@ -190,19 +200,19 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
-def _post(url: str, in_data: str, terminal: str, timeout: float) -> httpx.Response:
+def _post(url: str, in_data: str, terminal: str, data_dir: Path, timeout: float) -> httpx.Response:
     where = url.split("/")[2]
     try:
-        return _client(url, terminal).post(
+        return _client(url, terminal, data_dir).post(
             url,
             content=in_data.encode(),
-            headers={"Content-Type": "application/json; charset=utf-8"},
+            # one connection per transaction, as the C library makes: none is left open to
+            # a node that stops between a hospital's calls
+            headers={"Content-Type": "application/json; charset=utf-8", "Connection": "close"},
             timeout=timeout,
         )
     except httpx.TimeoutException:
-        raise _Failure(
-            -3, f"{TIMEOUT_PREFIX}no answer from {where} within {timeout:g} s"
-        ) from None
+        raise _Failure(-3, f"{TIMEOUT_PREFIX}no answer from {where} within {timeout:g} s") from None
     except httpx.TransportError as exc:
         cause = _ssl_cause(exc)
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -226,19 +236,32 @@ def _code(answer: Any) -> int | None:
     return None
 
 
+def _insecure(data_dir: Path) -> bool:
+    try:
+        return NationFile.load(data_dir).insecure
+    except FileNotFoundError:
+        return False
+
+
 def nation_ec_trans(
-    url: str, in_data: str, *, terminal_id: str | None = None, timeout: float = 10.0
+    url: str,
+    in_data: str,
+    *,
+    terminal_id: str | None = None,
+    timeout: float = 10.0,
+    data_dir: Path | None = None,
 ) -> tuple[str, str]:
     """One Appendix B transaction: ``(ret, out_data)``, see the module docstring."""
+    folder = data_dir if data_dir is not None else default_data_dir()
     try:
-        target = door_url(url)
+        target = door_url(url, _insecure(folder))
     except ValueError as exc:
         return _failure(-5, f"invalid request address: {exc}")
     if not in_data:
         return _failure(-2, "in_data is empty: the request of table B.1 goes there")
     terminal = terminal_id if terminal_id is not None else os.environ.get(TERMINAL_ENV, "")
     try:
-        resp = _post(target, in_data, terminal, timeout)
+        resp = _post(target, in_data, terminal, folder, timeout)
     except _Failure as exc:
         return _failure(exc.code, str(exc))
     text = resp.text

@@ -636,6 +636,12 @@ static int make_context(struct call *c) {
         return -1;
     }
     if (SSL_CTX_use_PrivateKey_file(c->ctx, s->key, SSL_FILETYPE_PEM) != 1) {
+        unsigned long e = ERR_peek_last_error();
+        if (ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH) {
+            set_fail(c, -1, "the terminal key %s does not belong to the certificate %s", s->key,
+                     s->cert);
+            return -1;
+        }
         openssl_reason(why, sizeof why);
         set_fail(c, -1, "the terminal key %s is not usable: %s", s->key, why);
         return -1;
@@ -765,6 +771,7 @@ struct reader {
     char line[MAX_HEADER]; /* the status line and the headers, one at a time */
     char buf[16384];
     size_t pos, len;
+    size_t received; /* bytes of the answer so far */
     int eof;
 };
 
@@ -780,6 +787,7 @@ static int fill(struct reader *r) {
         return 0;
     }
     r->pos = 0, r->len = (size_t)n;
+    r->received += (size_t)n;
     return 1;
 }
 
@@ -806,6 +814,14 @@ static int read_line(struct reader *r, char *line, size_t cap, const char *what)
         int f = fill(r);
         char ch;
         if (f < 0) return -1;
+        if (f == 0 && r->received == 0) {
+            /* TLS 1.3: the node judges the client's certificate after the client's side of
+             * the handshake is done; one it does not accept ends the connection here */
+            set_fail(r->c, -1, "the node at %s closed the connection without an answer: it "
+                     "does not accept the terminal certificate %s (not issued by the nation's "
+                     "CA?)", r->c->hostport, r->c->set.cert);
+            return -1;
+        }
         if (f == 0) {
             set_fail(r->c, -3, TIMEOUT_PREFIX "the answer of %s ended inside its %s",
                      r->c->hostport, what);
