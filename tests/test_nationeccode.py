@@ -220,9 +220,24 @@ async def test_the_node_certificate_is_checked_against_the_ca_and_the_address(
         ret, out = await clib(f"https://{relayed}/ec/v1/trans", json.dumps(query))
         assert ret == "-1" and "IP address mismatch" in out["message"], out
         assert "for 127.0.0.2" in out["message"]
+    if has_ipv6_loopback():  # [::1], checked as an IPv6 address (the certificate has none)
+        async with relay(node.https_address, "::1") as relayed:
+            assert relayed.startswith("[::1]:")
+            ret, out = await clib(f"https://{relayed}/ec/v1/trans", json.dumps(query))
+            assert ret == "-1" and "IP address mismatch" in out["message"], out
+            assert "for ::1" in out["message"]
     # and the code was never taken: through the door itself it still scans
     ret, out = await clib(door_of(node), json.dumps(query))
     assert ret == "0000", out
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
 
 
 @contextlib.asynccontextmanager
@@ -246,7 +261,8 @@ async def relay(target: str, host: str):
 
     server = await asyncio.start_server(serve, host, 0)
     try:
-        yield f"{host}:{server.sockets[0].getsockname()[1]}"
+        port = server.sockets[0].getsockname()[1]
+        yield f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     finally:
         server.close()
         await server.wait_closed()

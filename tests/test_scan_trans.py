@@ -18,6 +18,7 @@ from clikit import ecnet, readme_session, terminal_tls_flags, tls_flags, write_n
 from scankit import insured_in, start_scan_nation
 
 from cli.ectrans import nation_ec_trans
+from cli.nationfile import NationFile
 from conftest import TestPki
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
@@ -427,3 +428,28 @@ async def test_the_readme_scan_session_runs_as_written(cluster, tmp_path):
     # ecnet trans, through the terminal door the nation file names
     answer = json.loads(text.splitlines()[-1])
     assert answer["code"] == 0 and answer["data"] == {"flag": 1, "insuOrg": "441500"}
+
+
+async def test_nation_ec_trans_on_an_insecure_nation_posts_plain_http_with_the_number(
+    cluster, tmp_path
+):
+    national = await cluster.start_national(insecure=True)
+    p44 = await cluster.start_province("44", insecure=True, https="127.0.0.1:0")
+    data = write_nation(tmp_path / "plain", national, p44)
+    nation = NationFile.load(data)
+    nation.insecure = True
+    nation.save()
+    body = json.dumps(appendix_b("H44010600001", "1" * 28))
+
+    def call(url: str, terminal: str) -> tuple[str, dict]:
+        ret, out = nation_ec_trans(url, body, terminal_id=terminal, data_dir=data)
+        return ret, json.loads(out)
+
+    # the number in ec-terminal-id, which only such a node reads: a terminal it does not
+    # know, refused as the province refuses one
+    for url in (p44.https_address, f"http://{p44.https_address}/ec/v1/trans"):
+        ret, out = await asyncio.to_thread(call, url, "4" * 20)
+        assert ret == "500100" and out["code"] == 500100, out
+    # no number: no terminal at all
+    ret, out = await asyncio.to_thread(call, p44.https_address, "")
+    assert ret == "-4" and out["code"] == -4

@@ -50,7 +50,8 @@
  *          out_max=65536
  *      (a relative path is relative to the file's folder; an unknown key is refused).
  * The time limit (connection, handshake, request and answer together) is ECNET_TIMEOUT_MS,
- * else timeout_ms, else 10000 ms. The size of OutData is ECNET_OUT_MAX, else out_max, else
+ * else timeout_ms, else 10000 ms (resolving a HOST that is a name is the system resolver's,
+ * before it). The size of OutData is ECNET_OUT_MAX, else out_max, else
  * NATIONEC_OUT_MAX; it can only be lowered (256 at least).
  *
  * The server is checked as a browser would: its chain against the CA file, and its name
