@@ -35,6 +35,7 @@ from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import acceptance_service_pb2_grpc, voucher_service_pb2_grpc
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import voucher_service_pb2 as pb
+from ecnet.v1.common_pb2 import Terminal
 from node.clock import SystemEntropy
 from node.domain.qrcode import new_code
 from node.pki import Identity
@@ -120,7 +121,7 @@ def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -
         conn.close()
 
 
-async def _codes(env: Env, serving: str) -> tuple[admin_pb.TerminalEntry, list[str]]:
+async def _codes(env: Env, serving: str) -> tuple[Terminal, list[str]]:
     """A terminal of ``serving`` and the pool of live codes of 44 it scans."""
     p44 = await env.province("44")
     holders = await _holders(env)
