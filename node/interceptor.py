@@ -635,12 +635,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 (refusal.message,),
             )
 
-    def _refused(self, method: str, err: EcError, start: float) -> None:
+    def _refused(self, method: str, err: EcError, start: float, door: str = "") -> None:
         """The one log line of a call refused for who made it (always logged)."""
         log.warning(
             "call refused",
             extra={
                 "fields": {
+                    **({"door": door} if door else {}),
                     "method": method,
                     "subject": err.metadata.get("subject", ""),
                     "outcome": err.grpc_code.name,
@@ -663,6 +664,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         *,
         anonymous: bool = False,
         envelope_refusals: bool = True,
+        door: str = "",
     ) -> Any:
         """One unary call of ``method`` through every check, then ``inner(request,
         context)``: what gRPC's handler runs, and what the HTTPS doors (``node.doors``)
@@ -674,7 +676,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         certificate is let through as nobody (the channel door, whose callers are their
         signatures) instead of refused. ``envelope_refusals`` False: a caller refused for
         its certificate is aborted even where the method answers refusals in its envelope
-        (the terminal door answers those with HTTP 403).
+        (the terminal door answers those with HTTP 403). ``door``: the door the call came
+        through (``https``), named in its log line; empty for the gRPC port.
         """
         check, gate, limiter = self.check, self.gate, self.limiter
         envelope = self.envelopes.get(method)
@@ -687,7 +690,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         try:
             caller = check.caller(method, metadata, context.auth_context, anonymous=anonymous)
         except EcError as refusal:
-            self._refused(method, refusal, start)
+            self._refused(method, refusal, start, door)
             await self._audit_refusal(method, refusal, context, request)
             if envelope is not None and envelope_refusals:
                 return envelope(refusal)
@@ -709,7 +712,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             await gate.record(method, caller.describe(), peer, request, outcome, code, notes)
 
         outcome, ec_code = "OK", 0
-        more: dict[str, str] = {}
+        more: dict[str, str] = {"door": door} if door else {}
         try:
             if gate is not None:
                 gate.allow(method, caller)
@@ -732,7 +735,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                         raise
                     outcome, ec_code = refused.grpc_code.name, refused.code
                     return envelope(refused)
-            return await inner(request, context)
+            answer = await inner(request, context)
+            if envelope is not None:  # the envelope's own code (Trans: 0 or why not)
+                ec_code = getattr(answer, "code", 0)
+            return answer
         except aborted:
             outcome = context.code().name if context.code() else "ABORTED"
             raise
@@ -740,7 +746,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             outcome, err = failure_of(exc, method, self.node_name)
             ec_code = err.code
             if ec_code == -4:  # refused for who calls: the line names the certificate
-                more = {"subject": caller.subject, "why": err.message}
+                more.update(subject=caller.subject, why=err.message)
                 notes.append(err.message)
             # Recorded before the answer leaves (abort sends it at once).
             await audit(outcome, ec_code)
@@ -750,7 +756,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             _caller.reset(token)
             _notes.reset(notes_token)
             await audit(outcome, ec_code)
-            if self.log_calls or more:
+            if self.log_calls or "why" in more:
                 log_call(method, caller, outcome, ec_code, start, **more)
 
     async def intercept_service(

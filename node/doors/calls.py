@@ -128,4 +128,5 @@ class Calls:
             (DoorRefusal,),
             anonymous=anonymous,
             envelope_refusals=False,
+            door="https",
         )
