@@ -70,8 +70,8 @@ def checker(channel: ChannelKey, now_ms: int = NOW) -> ChannelCheck:
 
 def door_check(check: ChannelCheck, envelope: object, sm4_key: bytes, method: str = METHOD):
     """What the channel door does with a POST body, short of HTTP: read, decrypt, check."""
-    request = op.read_request(envelope)
-    body = request.open(sm4_key)
+    request, channel, body = op.open_request(envelope, check.lookup)
+    assert channel.sm4_key == sm4_key
     message = qpb.IssueQrCodeRequest(**body)
     caller = check.check(
         "/" + method, request.metadata(), message, Caller(), envelope=request.envelope_fields()
@@ -370,6 +370,7 @@ async def test_the_channel_door_round_trip_against_a_province(cluster, tmp_path)
     )  # fmt: skip
     request = op.read_request(stranger)
     assert p44.provincial.channel_key(request.app_id) is None
+    assert "NO-SUCH" in refused(500012, op.open_request, stranger, p44.provincial.channel_key)
     refused(
         500012,
         check.check,

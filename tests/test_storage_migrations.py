@@ -483,6 +483,7 @@ PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "updated_at": 90,
             "public_key": "04ab",
             "scopes": "ecnet.v1.QrService/*",
+            "sm4_sealed": b"\x01" + b"s" * 44,
         }
     ],
     "audit_log": [

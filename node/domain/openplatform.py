@@ -45,8 +45,9 @@ to encrypt under) and no ``data``, but is signed all the same.
 The node's side: :func:`read_request` checks the envelope's shape (-2 naming the field;
 500036 when ``signData`` is missing or not base64 of 64 bytes),
 :meth:`SealedRequest.open` decrypts it (500072; -2 when the plaintext is not a JSON
-object), ``node.interceptor.ChannelCheck.check(..., envelope=...)`` checks the signature,
-time, nonce, status and scopes as for a gRPC call, and :func:`seal_response` answers.
+object), :func:`open_request` does both with the channel looked up (500012 unknown),
+``node.interceptor.ChannelCheck.check(..., envelope=...)`` checks the signature, time,
+nonce, status and scopes as for a gRPC call, and :func:`seal_response` answers.
 The channel's side: :func:`seal_request` and :func:`open_response`.
 """
 
@@ -58,7 +59,7 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from node.domain.channelsig import (
@@ -66,6 +67,7 @@ from node.domain.channelsig import (
     NONCE,
     SIGN,
     TIMESTAMP,
+    ChannelKey,
     canonical,
     signature_base,
     sm4_open,
@@ -86,6 +88,7 @@ __all__ = [
     "seal_request",
     "open_response",
     "read_request",
+    "open_request",
     "seal_response",
     "response_base",
 ]
@@ -364,6 +367,30 @@ def read_request(envelope: object) -> SealedRequest:
         values["encData"],
         signature,
     )
+
+
+def open_request(
+    envelope: object, lookup: Callable[[str], ChannelKey | None]
+) -> tuple[SealedRequest, ChannelKey, dict[str, object]]:
+    """The channel door's first steps: the envelope read (:func:`read_request`), its
+    channel as this node knows it (``lookup``: 500012 when unknown), and the request
+    decrypted with the channel's SM4 key (500072 when this node does not hold it or it
+    does not decrypt). The signature is not checked yet: that is
+    ``ChannelCheck.check(method, request.metadata(), message, caller,
+    envelope=request.envelope_fields())`` once the body is the method's message."""
+    request = read_request(envelope)
+    channel = lookup(request.app_id)
+    if channel is None:
+        raise EcError(
+            500012, f"channel {request.app_id!r} is not registered with the national platform"
+        )
+    if not channel.sm4_key:
+        raise EcError(
+            500072,
+            f"this node does not hold channel {request.app_id}'s SM4 key yet (national sends "
+            "it with the channel's record): try again later",
+        )
+    return request, channel, request.open(channel.sm4_key)
 
 
 def _check_values(v: Mapping[str, str]) -> None:
