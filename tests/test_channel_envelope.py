@@ -486,3 +486,27 @@ async def test_ecnet_channels_envelope_and_open(cluster, tmp_path):
         "channels", "open", "BANK", "--node", "p31", *flags, stdin=json.dumps(answer)
     )
     assert rc != 0 and "--key" in err
+
+
+async def test_a_record_told_without_its_sm4_key_is_told_again(cluster, tmp_path):
+    """A nation whose provinces were told WeChat's record by a national that sent no SM4
+    keys (before national m014): at start, national tells it again as a new version, now
+    with the key, and the province takes it."""
+    import sqlite3
+
+    def told_before(db: Path) -> None:
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "UPDATE channels SET announced_version = status_version, sm4_announced = 0 "
+                "WHERE channel_id = ?",
+                (WECHAT,),
+            )
+
+    kit = await start_nation(cluster, tmp_path, population=40, before_start=told_before)
+    p44 = await cluster.start_province("44")
+    await known(p44, WECHAT)
+    wechat = p44.provincial.channel_key(WECHAT)
+    assert wechat is not None
+    assert wechat.sm4_key == kit.national.national.channel_key(WECHAT).sm4_key
+    status = p44.provincial.store.channel_status_now(WECHAT)
+    assert status is not None and status.version == 2

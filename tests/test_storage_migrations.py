@@ -106,6 +106,7 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "scopes": "ecnet.v1.QrService/*",
             "key_version": 2,
             "announced_version": 3,
+            "sm4_announced": 1,
         },
     ],
     "channel_applications": [

@@ -117,11 +117,17 @@ def _announce(conn: sqlite3.Connection, lc: Lifecycle, row: ChannelRow, now: int
 
 async def announce_channels(lc: Lifecycle) -> int:
     """At national's start: tell the provinces every channel record they were not told
-    (seeded channels, a key changed by seeding again). How many."""
+    (seeded channels, a key changed by seeding again), and again, as a new version, each
+    record they were told without its SM4 key (by a national before m014). How many."""
 
     def tx(conn: sqlite3.Connection) -> int:
-        rows = q.q_unannounced_channels(conn)
         now = lc.now_ms()
+        for told in q.q_told_without_sm4(conn):
+            bumped = dataclasses.replace(
+                told, status_version=told.status_version + 1, status_changed_at=now
+            )
+            q.q_set_channel_status(conn, bumped)
+        rows = q.q_unannounced_channels(conn)
         for row in rows:
             _announce(conn, lc, row, now)
         return len(rows)
