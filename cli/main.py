@@ -13,6 +13,7 @@ voucher, display a code, scan it, check the token, settle, then the administrati
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -64,8 +65,19 @@ from cli.terminals import terminals_register, terminals_revoke
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
-from node.domain.channelsig import ensure_key, key_file, load_key, sign_message, write_key
-from node.domain.sm import sm2_generate_keypair
+from node.domain.channelsig import (
+    ensure_key,
+    key_file,
+    load_key,
+    load_sm4_key,
+    message_body,
+    sign_message,
+    sm4_key_file,
+    write_key,
+    write_sm4_key,
+)
+from node.domain.openplatform import full_method, open_response, seal_request
+from node.domain.sm import sm2_generate_keypair, sm2_public_key, sm2_public_key_valid
 from node.pki import CertificateAuthority, Identity, PkiError
 from node.vault import MasterKeyError
 
@@ -779,6 +791,7 @@ def channels_approve(
         kept = folder / "pki" / "channels" / f"{resp.channel.channelId}.sign.key"
         if not kept.exists():
             write_key(kept, pair)
+    _keep_sm4_key(folder, resp.channel.channelId, resp.sm4Key)
     if json_:
         print_message(resp)
         return
@@ -790,6 +803,18 @@ def channels_approve(
     )
     out.print(f"SM4 key of its encrypted fields (given once): {resp.sm4Key}", highlight=False)
     out.print(cert, highlight=False, soft_wrap=True)
+
+
+def _keep_sm4_key(folder: Path, app_id: str, sm4_hex: str) -> None:
+    """Keep a channel's SM4 key (national's answer) beside its signing key,
+    ``DIR/pki/channels/<APPID>.sm4.key``, when that key is in the nation's folder: the
+    ecnet commands that seal envelopes as the channel read it there."""
+    if not key_file(folder / "pki", app_id).exists():
+        return
+    try:
+        write_sm4_key(sm4_key_file(folder / "pki", app_id), bytes.fromhex(sm4_hex))
+    except (ValueError, OSError) as exc:
+        err.print(f"channel {app_id}'s SM4 key was not kept: {exc}", highlight=False)
 
 
 def _channel_certificate(folder: Path, app_id: str) -> str:
@@ -938,6 +963,7 @@ def channels_rotate_key(
         if path.exists():
             path.replace(path.with_name(path.name + ".old"))
         write_key(path, fresh)
+    _keep_sm4_key(folder, app_id, resp.sm4Key)
     if json_:
         print_message(resp)
         return
@@ -971,6 +997,127 @@ def channels_sign_headers(
     request = request_of(method, json_body)
     md = sign_message(channel, channel_key(_data(data), channel), method, request)
     print(" ".join(f"-H {k}:{v}" for k, v in md))
+
+
+def _sm4_key_of(folder: Path, app_id: str) -> bytes:
+    path = sm4_key_file(folder / "pki", app_id)
+    if not path.exists():
+        raise CliError(
+            f"no SM4 key of channel {app_id} in {path.parent}: `ecnet nation up` keeps those "
+            "of the seeded channels; `ecnet channels approve` and `rotate-key` that of a "
+            "channel whose signing key is there",
+            -2,
+        )
+    try:
+        return load_sm4_key(path)
+    except ValueError as exc:
+        raise CliError(str(exc), -2) from None
+
+
+@channels_app.command(
+    "envelope",
+    epilog=examples(
+        'ecnet channels envelope WECHAT QrService/IssueQrCode \'{"authCode": "…"}\' | '
+        "curl --cacert nation/pki/ca.crt -d @- https://127.0.0.1:PORT/ec/v1/channel/"
+        "ecnet.v1.QrService/IssueQrCode",
+    ),
+)
+@reports_errors
+def channels_envelope(
+    app_id: Annotated[str, typer.Argument(help="the channel sealing, e.g. WECHAT")],
+    method: Annotated[
+        str,
+        typer.Argument(help="QrService/IssueQrCode, or the full ecnet.v1.QrService/IssueQrCode"),
+    ],
+    json_body: Annotated[str, typer.Argument(help="the request as grpcurl's -d sends it")] = "{}",
+    data: DataOpt = None,
+) -> None:
+    """The open platform's envelope of one call as the channel (signed with its SM2 key,
+    encrypted under its SM4 key, both from the nation's folder), JSON on stdout: the body
+    of a POST to a node's channel door."""
+    try:
+        name = full_method(method)
+    except ValueError as exc:
+        raise CliError(str(exc), -2) from None
+    folder = _data(data)
+    body = message_body(request_of(name, json_body))
+    try:
+        envelope = seal_request(
+            app_id, channel_key(folder, app_id), _sm4_key_of(folder, app_id), name, body
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), -2) from None
+    sys.stdout.write(json.dumps(envelope, ensure_ascii=False) + "\n")
+
+
+def _node_public_key(folder: Path, node: str, key_hex: str) -> bytes:
+    """The node's SM2 public key: --key, else from its signing key in the nation's folder."""
+    if key_hex:
+        try:
+            key = bytes.fromhex(key_hex.strip())
+        except ValueError:
+            key = b""
+        if not sm2_public_key_valid(key):
+            raise CliError("--key is not an SM2 public key (130 hexadecimal digits, 04||x||y)", -2)
+        return key
+    try:
+        entry = NationFile.load(folder).nodes.get(node)
+    except (OSError, ValueError):
+        entry = None
+    if entry is None:
+        raise CliError(
+            f"no node {node!r} in the nation at {folder}: give its public key with --key HEX",
+            -2,
+        )
+    path = Path(entry.sign_key)
+    try:
+        return sm2_public_key(bytes.fromhex(path.read_text().strip()))
+    except (OSError, ValueError):
+        raise CliError(
+            f"node {node}'s signing key {path} cannot be read: give its public key with --key HEX",
+            -2,
+        ) from None
+
+
+@channels_app.command(
+    "open",
+    epilog=examples(
+        'curl … -d "$(ecnet channels envelope WECHAT QrService/IssueQrCode …)" | '
+        "ecnet channels open WECHAT --node p44",
+    ),
+)
+@reports_errors
+def channels_open(
+    app_id: Annotated[str, typer.Argument(help="the channel the answer is for, e.g. WECHAT")],
+    node: Annotated[str, typer.Option("--node", help="the node that answered: national or pNN")],
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key",
+            help="the node's SM2 public key, 130 hex digits (default: from its signing key "
+            "in the nation's folder)",
+        ),
+    ] = "",
+    data: DataOpt = None,
+) -> None:
+    """A node's answer to a channel door call, read on stdin: its signature checked with
+    the node's key, its data decrypted with the channel's SM4 key; prints {code, message,
+    data} as JSON."""
+    folder = _data(data)
+    public_key = _node_public_key(folder, node, key)
+    try:
+        answer = json.loads(sys.stdin.read())
+    except ValueError as exc:
+        raise CliError(f"stdin is not JSON: {exc}", -2) from None
+    sm4 = _sm4_key_of(folder, app_id)
+    try:
+        code, message, body = open_response(answer, public_key, sm4)
+    except ValueError as exc:
+        raise CliError(str(exc), 500036) from None
+    if isinstance(answer, dict) and answer.get("node") not in (None, node):
+        raise CliError(f"the answer is from node {answer.get('node')!r}, not {node}", 500036)
+    payload = {"code": code, "message": message, "data": body}
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 
 
 @terminals_app.command(

@@ -370,7 +370,6 @@ class Node:
             channels=ChannelCheck(
                 components.channel_key,
                 self.clock.now_ms,
-                components.sm4_secret,
                 services=components.served,
             ),
         )
