@@ -681,6 +681,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         anonymous: bool = False,
         envelope_refusals: bool = True,
         door: str = "",
+        signed_envelope: Mapping[str, str] | None = None,
     ) -> Any:
         """One unary call of ``method`` through every check, then ``inner(request,
         context)``: what gRPC's handler runs, and what the HTTPS doors (``node.doors``)
@@ -694,6 +695,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         its certificate is aborted even where the method answers refusals in its envelope
         (the terminal door answers those with HTTP 403). ``door``: the door the call came
         through (``https``), named in its log line; empty for the gRPC port.
+        ``signed_envelope``: the channel door's envelope fields that join the signature
+        base (``ChannelCheck.check``'s ``envelope``).
         """
         check, gate, limiter = self.check, self.gate, self.limiter
         envelope = self.envelopes.get(method)
@@ -739,7 +742,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     return envelope(err)
                 raise request.error()
             if channels is not None:
-                caller = channels.check(method, metadata, request, caller)
+                caller = channels.check(method, metadata, request, caller, envelope=signed_envelope)
                 _caller.set(caller)
             if checked:
                 try:
