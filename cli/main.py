@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import ssl
 import subprocess
 import sys
 import time
@@ -1051,7 +1053,9 @@ def channels_envelope(
 
 
 def _node_public_key(folder: Path, node: str, key_hex: str) -> bytes:
-    """The node's SM2 public key: --key, else from its signing key in the nation's folder."""
+    """The node's SM2 public key: --key, else as a channel gets it, from the node's door
+    (``GET /ec/v1/channel/key`` over TLS checked against the nation's CA), else from its
+    signing key in the nation's folder."""
     if key_hex:
         try:
             key = bytes.fromhex(key_hex.strip())
@@ -1061,14 +1065,17 @@ def _node_public_key(folder: Path, node: str, key_hex: str) -> bytes:
             raise CliError("--key is not an SM2 public key (130 hexadecimal digits, 04||x||y)", -2)
         return key
     try:
-        entry = NationFile.load(folder).nodes.get(node)
+        nation = NationFile.load(folder)
     except (OSError, ValueError):
-        entry = None
-    if entry is None:
+        nation = None
+    entry = nation.nodes.get(node) if nation is not None else None
+    if entry is None or nation is None:
         raise CliError(
             f"no node {node!r} in the nation at {folder}: give its public key with --key HEX",
             -2,
         )
+    if entry.https:
+        return _door_key(entry.https, node, None if nation.insecure else _ca_file(folder))
     path = Path(entry.sign_key)
     try:
         return sm2_public_key(bytes.fromhex(path.read_text().strip()))
@@ -1077,6 +1084,35 @@ def _node_public_key(folder: Path, node: str, key_hex: str) -> bytes:
             f"node {node}'s signing key {path} cannot be read: give its public key with --key HEX",
             -2,
         ) from None
+
+
+def _ca_file(folder: Path) -> Path:
+    """The nation's CA certificate: ``DIR/pki/ca.crt``, else ``ECNET_CA``."""
+    own = folder / "pki" / "ca.crt"
+    return own if own.exists() or not os.environ.get("ECNET_CA") else Path(os.environ["ECNET_CA"])
+
+
+def _door_key(address: str, node: str, ca: Path | None) -> bytes:
+    """The public key a node's door says it signs with (its TLS certificate checked)."""
+    import httpx  # deferred: every ecnet command imports this module; one needs httpx
+
+    scheme = "http" if ca is None else "https"
+    try:
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca)) if ca is not None else False
+        )
+        answer = httpx.get(f"{scheme}://{address}/ec/v1/channel/key", verify=verify, timeout=10)
+        said = answer.json()
+        key = bytes.fromhex(said["publicKey"])
+    except (OSError, ssl.SSLError, httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(
+            f"cannot read node {node}'s key from its door {address} ({exc}): give it with "
+            "--key HEX",
+            -3,
+        ) from None
+    if said.get("node") != node or not sm2_public_key_valid(key):
+        raise CliError(f"the door at {address} is not node {node}'s", -4)
+    return key
 
 
 @channels_app.command(
