@@ -15,6 +15,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -154,6 +155,8 @@ class NodeProcess:
         self.heartbeat = heartbeat
         self.port = 0
         self.address = ""
+        # The node's HTTPS doors (node.doors), on a port of their own.
+        self.https = ""
         self.proc: subprocess.Popen[bytes] | None = None
         self._channel: grpc.aio.Channel | None = None
         self._signed: dict[str, grpc.aio.Channel] = {}
@@ -212,6 +215,17 @@ class NodeProcess:
             self._signed[app_id] = channel
         return channel
 
+    def https_context(self, identity: Identity) -> ssl.SSLContext | None:
+        """A client's TLS for the node's HTTPS doors as ``identity`` (its certificate made
+        if missing); None on a plaintext node."""
+        if INSECURE:
+            return None
+        ca = CertificateAuthority.open(self.nation)
+        key, cert = ca.ensure(identity)
+        ctx = ssl.create_default_context(cafile=str(ca.cert_path))
+        ctx.load_cert_chain(str(cert), str(key))
+        return ctx
+
     def new_channel(self) -> grpc.aio.Channel:
         """A channel of its own (a new connection, and handshake, at its first call)."""
         credentials = self.credentials()
@@ -236,6 +250,8 @@ class NodeProcess:
             str(self.data_dir),
             "--heartbeat",
             str(self.heartbeat),
+            "--https",
+            self.https,
         ]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", self.national]
@@ -250,6 +266,7 @@ class NodeProcess:
         credentials = self.credentials()
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
+        self.https = f"127.0.0.1:{free_port()}"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
                 self.command(),

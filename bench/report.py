@@ -83,6 +83,7 @@ class Report:
             "startup": [s.to_dict() for s in self.startups],
             "seeding": self.seeding.to_dict() if self.seeding else None,
             "figures": self.figures,
+            "pairs": {what: round(ratio, 4) for what, ratio in pair_ratios(self)},
             "failures": self.failures,
         }
 
@@ -180,11 +181,35 @@ def _notes(report: Report) -> list[str]:
     return notes
 
 
+# Scenario pairs whose ratio is a figure of its own: (numerator, denominator, what it
+# says), each named by the start of its scenario's name.
+PAIRS = (
+    (
+        "local ec.query over HTTPS",
+        "local ec.query (Trans",
+        "the terminal door against gRPC for the same transaction (aim: at least 0.7)",
+    ),
+)
+
+
+def pair_ratios(report: Report) -> list[tuple[str, float]]:
+    """(sentence, ratio) of each pair of :data:`PAIRS` measured in this run."""
+    found = []
+    for top, bottom, what in PAIRS:
+        a = next((r.summary for r in report.rows if r.name.startswith(top)), None)
+        b = next((r.summary for r in report.rows if r.name.startswith(bottom)), None)
+        if a is not None and b is not None and b.ratio > 0:
+            found.append((f"{top} ÷ {bottom.rstrip(' (')}: {what}", a.ratio / b.ratio))
+    return found
+
+
 def render(report: Report, console: Console) -> None:
     if report.rows:
         console.print(_table(report))
         for note in _notes(report):
             console.print(note, highlight=False)
+        for what, ratio in pair_ratios(report):
+            console.print(f"{what}: {ratio:.2f}", highlight=False)
         for row in report.rows:
             summary = row.summary
             if summary is not None and summary.first_error:

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.env import Env
+from bench.http import HttpConnections
 from bench.lifecycle import PASSWORD, _activate, _persons
 from bench.load import Call
 from bench.pool import node_keys, pool, pool_seconds, wait_for_rows
@@ -34,12 +35,13 @@ from ecnet.v1 import acceptance_service_pb2 as acc_pb
 from ecnet.v1 import acceptance_service_pb2_grpc, voucher_service_pb2_grpc
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import voucher_service_pb2 as pb
+from ecnet.v1.common_pb2 import Terminal
 from node.clock import SystemEntropy
 from node.domain.qrcode import new_code
 from node.pki import Identity
 from node.qr.issuer import QR_KEY
 
-__all__ = ["local_query", "routed_query"]
+__all__ = ["local_query", "local_query_https", "routed_query"]
 
 POOL = 8
 # Codes prepared per measured second (the pool must outlast every round's warm-up and
@@ -119,18 +121,23 @@ def _write_codes(db: Path, auth_codes: list[str], count: int, deadline: float) -
         conn.close()
 
 
-async def _setup(env: Env, serving: str) -> Call:
+async def _codes(env: Env, serving: str) -> tuple[Terminal, list[str]]:
+    """A terminal of ``serving`` and the pool of live codes of 44 it scans."""
     p44 = await env.province("44")
-    node = p44 if serving == "44" else await env.province(serving)
     holders = await _holders(env)
     terminals = await (await env.national()).admin.ListTerminals(
         admin_pb.ListTerminalsRequest(province=serving), timeout=TIMEOUT
     )
-    terminal = terminals.terminals[0]
     count = math.ceil(pool_seconds(env.params) * CODES_PER_SECOND)
     codes = await asyncio.to_thread(
         _write_codes, p44.data_dir / "provincial-44.db", holders, count, time.monotonic() + 30
     )
+    return terminals.terminals[0], codes
+
+
+async def _setup(env: Env, serving: str) -> Call:
+    node = await env.province(serving)
+    terminal, codes = await _codes(env, serving)
     # The terminal calls with its own certificate (its number is read from it).
     channel, metadata = node.channel_as(Identity.terminal(terminal.orgId, terminal.terminalId))
     stub = acceptance_service_pb2_grpc.AcceptanceServiceStub(channel)
@@ -155,6 +162,42 @@ async def _setup(env: Env, serving: str) -> Call:
             raise RuntimeError(f"ec.query answered {resp.code}: {resp.message}")
 
     await call()  # fails the setup, not the measurement, when something is wrong
+    return call
+
+
+@scenario("local ec.query over HTTPS (POST /ec/v1/trans at 44, a code of 44)")
+async def local_query_https(env: Env) -> Call:
+    """The terminal door: the same transaction as "local ec.query", posted as JSON over
+    HTTPS (HTTP/1.1 kept alive, the terminal's certificate; bench.http's client)."""
+    node = await env.province("44")
+    terminal, codes = await _codes(env, "44")
+    ctx = node.https_context(Identity.terminal(terminal.orgId, terminal.terminalId))
+    host, _, port = node.https.rpartition(":")
+    client = HttpConnections(host, int(port), ctx)
+    env.on_close(client.close)
+    # a plaintext node reads the terminal from ec-terminal-id (ignored over TLS)
+    headers = {"content-type": "application/json", "ec-terminal-id": terminal.terminalId}
+    fields = {
+        "orgId": terminal.orgId,
+        "businessType": "01101",
+        "operatorId": "bench",
+        "operatorName": "bench",
+    }
+    bodies = [
+        json.dumps(
+            {"orgId": terminal.orgId, "transType": "ec.query", "data": {**fields, "ecQrCode": c}}
+        ).encode()
+        for c in codes
+    ]
+    take = pool(bodies, "codes", "CODES_PER_SECOND")
+
+    async def call() -> None:
+        r = await client.post("/ec/v1/trans", take(), headers)
+        answer = r.json()
+        if r.status != 200 or answer["code"] != 0:
+            raise RuntimeError(f"ec.query over HTTPS answered {r.status}: {answer}")
+
+    await call()
     return call
 
 

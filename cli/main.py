@@ -13,6 +13,9 @@ voucher, display a code, scan it, check the token, settle, then the administrati
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import ssl
 import subprocess
 import sys
 import time
@@ -64,8 +67,19 @@ from cli.terminals import terminals_register, terminals_revoke
 from cli.voucher import voucher_app
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
-from node.domain.channelsig import ensure_key, key_file, load_key, sign_message, write_key
-from node.domain.sm import sm2_generate_keypair
+from node.domain.channelsig import (
+    ensure_key,
+    key_file,
+    load_key,
+    load_sm4_key,
+    message_body,
+    sign_message,
+    sm4_key_file,
+    write_key,
+    write_sm4_key,
+)
+from node.domain.openplatform import full_method, open_response, seal_request
+from node.domain.sm import sm2_generate_keypair, sm2_public_key, sm2_public_key_valid
 from node.pki import CertificateAuthority, Identity, PkiError
 from node.vault import MasterKeyError
 
@@ -779,6 +793,7 @@ def channels_approve(
         kept = folder / "pki" / "channels" / f"{resp.channel.channelId}.sign.key"
         if not kept.exists():
             write_key(kept, pair)
+    _keep_sm4_key(folder, resp.channel.channelId, resp.sm4Key)
     if json_:
         print_message(resp)
         return
@@ -790,6 +805,18 @@ def channels_approve(
     )
     out.print(f"SM4 key of its encrypted fields (given once): {resp.sm4Key}", highlight=False)
     out.print(cert, highlight=False, soft_wrap=True)
+
+
+def _keep_sm4_key(folder: Path, app_id: str, sm4_hex: str) -> None:
+    """Keep a channel's SM4 key (national's answer) beside its signing key,
+    ``DIR/pki/channels/<APPID>.sm4.key``, when that key is in the nation's folder: the
+    ecnet commands that seal envelopes as the channel read it there."""
+    if not key_file(folder / "pki", app_id).exists():
+        return
+    try:
+        write_sm4_key(sm4_key_file(folder / "pki", app_id), bytes.fromhex(sm4_hex))
+    except (ValueError, OSError) as exc:
+        err.print(f"channel {app_id}'s SM4 key was not kept: {exc}", highlight=False)
 
 
 def _channel_certificate(folder: Path, app_id: str) -> str:
@@ -938,6 +965,7 @@ def channels_rotate_key(
         if path.exists():
             path.replace(path.with_name(path.name + ".old"))
         write_key(path, fresh)
+    _keep_sm4_key(folder, app_id, resp.sm4Key)
     if json_:
         print_message(resp)
         return
@@ -971,6 +999,161 @@ def channels_sign_headers(
     request = request_of(method, json_body)
     md = sign_message(channel, channel_key(_data(data), channel), method, request)
     print(" ".join(f"-H {k}:{v}" for k, v in md))
+
+
+def _sm4_key_of(folder: Path, app_id: str) -> bytes:
+    path = sm4_key_file(folder / "pki", app_id)
+    if not path.exists():
+        raise CliError(
+            f"no SM4 key of channel {app_id} in {path.parent}: `ecnet nation up` keeps those "
+            "of the seeded channels; `ecnet channels approve` and `rotate-key` that of a "
+            "channel whose signing key is there",
+            -2,
+        )
+    try:
+        return load_sm4_key(path)
+    except ValueError as exc:
+        raise CliError(str(exc), -2) from None
+
+
+@channels_app.command(
+    "envelope",
+    epilog=examples(
+        'ecnet channels envelope WECHAT QrService/IssueQrCode \'{"authCode": "…"}\' | '
+        "curl --cacert nation/pki/ca.crt -d @- https://127.0.0.1:PORT/ec/v1/channel/"
+        "ecnet.v1.QrService/IssueQrCode",
+    ),
+)
+@reports_errors
+def channels_envelope(
+    app_id: Annotated[str, typer.Argument(help="the channel sealing, e.g. WECHAT")],
+    method: Annotated[
+        str,
+        typer.Argument(help="QrService/IssueQrCode, or the full ecnet.v1.QrService/IssueQrCode"),
+    ],
+    json_body: Annotated[str, typer.Argument(help="the request as grpcurl's -d sends it")] = "{}",
+    data: DataOpt = None,
+) -> None:
+    """The open platform's envelope of one call as the channel (signed with its SM2 key,
+    encrypted under its SM4 key, both from the nation's folder), JSON on stdout: the body
+    of a POST to a node's channel door."""
+    try:
+        name = full_method(method)
+    except ValueError as exc:
+        raise CliError(str(exc), -2) from None
+    folder = _data(data)
+    body = message_body(request_of(name, json_body))
+    try:
+        envelope = seal_request(
+            app_id, channel_key(folder, app_id), _sm4_key_of(folder, app_id), name, body
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), -2) from None
+    sys.stdout.write(json.dumps(envelope, ensure_ascii=False) + "\n")
+
+
+def _node_public_key(folder: Path, node: str, key_hex: str) -> bytes:
+    """The node's SM2 public key: --key, else as a channel gets it, from the node's door
+    (``GET /ec/v1/channel/key`` over TLS checked against the nation's CA), else from its
+    signing key in the nation's folder."""
+    if key_hex:
+        try:
+            key = bytes.fromhex(key_hex.strip())
+        except ValueError:
+            key = b""
+        if not sm2_public_key_valid(key):
+            raise CliError("--key is not an SM2 public key (130 hexadecimal digits, 04||x||y)", -2)
+        return key
+    try:
+        nation = NationFile.load(folder)
+    except (OSError, ValueError):
+        nation = None
+    entry = nation.nodes.get(node) if nation is not None else None
+    if entry is None or nation is None:
+        raise CliError(
+            f"no node {node!r} in the nation at {folder}: give its public key with --key HEX",
+            -2,
+        )
+    if entry.https:
+        return _door_key(entry.https, node, None if nation.insecure else _ca_file(folder))
+    path = Path(entry.sign_key)
+    try:
+        return sm2_public_key(bytes.fromhex(path.read_text().strip()))
+    except (OSError, ValueError):
+        raise CliError(
+            f"node {node}'s signing key {path} cannot be read: give its public key with --key HEX",
+            -2,
+        ) from None
+
+
+def _ca_file(folder: Path) -> Path:
+    """The nation's CA certificate: ``DIR/pki/ca.crt``, else ``ECNET_CA``."""
+    own = folder / "pki" / "ca.crt"
+    return own if own.exists() or not os.environ.get("ECNET_CA") else Path(os.environ["ECNET_CA"])
+
+
+def _door_key(address: str, node: str, ca: Path | None) -> bytes:
+    """The public key a node's door says it signs with (its TLS certificate checked)."""
+    import httpx  # deferred: every ecnet command imports this module; one needs httpx
+
+    scheme = "http" if ca is None else "https"
+    try:
+        verify: ssl.SSLContext | bool = (
+            ssl.create_default_context(cafile=str(ca)) if ca is not None else False
+        )
+        answer = httpx.get(f"{scheme}://{address}/ec/v1/channel/key", verify=verify, timeout=10)
+        said = answer.json()
+        key = bytes.fromhex(said["publicKey"])
+    except (OSError, ssl.SSLError, httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(
+            f"cannot read node {node}'s key from its door {address} ({exc}): give it with "
+            "--key HEX",
+            -3,
+        ) from None
+    if said.get("node") != node or not sm2_public_key_valid(key):
+        raise CliError(f"the door at {address} is not node {node}'s", -4)
+    return key
+
+
+@channels_app.command(
+    "open",
+    epilog=examples(
+        'curl … -d "$(ecnet channels envelope WECHAT QrService/IssueQrCode …)" | '
+        "ecnet channels open WECHAT --node p44",
+    ),
+)
+@reports_errors
+def channels_open(
+    app_id: Annotated[str, typer.Argument(help="the channel the answer is for, e.g. WECHAT")],
+    node: Annotated[str, typer.Option("--node", help="the node that answered: national or pNN")],
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key",
+            help="the node's SM2 public key, 130 hex digits (default: from its signing key "
+            "in the nation's folder)",
+        ),
+    ] = "",
+    data: DataOpt = None,
+) -> None:
+    """A node's answer to a channel door call, read on stdin: its signature checked with
+    the node's key, its data decrypted with the channel's SM4 key; prints {code, message,
+    data} as JSON."""
+    folder = _data(data)
+    public_key = _node_public_key(folder, node, key)
+    try:
+        answer = json.loads(sys.stdin.read())
+    except ValueError as exc:
+        raise CliError(f"stdin is not JSON: {exc}", -2) from None
+    sm4 = _sm4_key_of(folder, app_id)
+    try:
+        code, message, body = open_response(answer, public_key, sm4)
+    except ValueError as exc:
+        raise CliError(str(exc), 500036) from None
+    if isinstance(answer, dict) and answer.get("node") not in (None, node):
+        raise CliError(f"the answer is from node {answer.get('node')!r}, not {node}", 500036)
+    payload = {"code": code, "message": message, "data": body}
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
 
 
 @terminals_app.command(

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from node.clock import SystemEntropy
-from node.domain.channelsig import ensure_key, key_file
+from node.domain.channelsig import (
+    ensure_key,
+    key_file,
+    load_sm4_key,
+    sm4_key_file,
+    sm4_key_for,
+    write_sm4_key,
+)
 from node.population import enrolled_face_template, generate, sample_channels, sample_terminals
 from node.storage.national import ChannelRow, NationalSeeder, PersonSeed, TerminalRow
 from node.vault import NodeKeys, load_master_key
@@ -37,6 +44,16 @@ class SeedReport:
         return self.persons / self.seconds if self.seconds else 0.0
 
 
+def keep_sm4_key(path: Path, key: bytes) -> None:
+    """Write a channel's SM4 key to ``path`` unless it holds that key already."""
+    try:
+        if load_sm4_key(path) == key:
+            return
+    except ValueError:
+        pass
+    write_sm4_key(path, key)
+
+
 def seed_national(
     db_path: Path,
     population: int,
@@ -51,7 +68,9 @@ def seed_national(
     node's master key (``master_key``, by default ``master.key`` beside the database,
     the node's own default; made if missing, ``node.vault``). Each seeded channel signs
     its calls with its own SM2 key, kept in ``pki/channels/<APPID>.sign.key`` (``pki``:
-    by default ``DIR/pki`` for a database in ``DIR/national/``; made if missing)."""
+    by default ``DIR/pki`` for a database in ``DIR/national/``; made if missing), and
+    encrypts its fields and envelopes with the SM4 key national derives for it, kept
+    beside it as ``<APPID>.sm4.key`` (what the approval answer gives a channel)."""
     report = SeedReport()
     db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     entropy = SystemEntropy()
@@ -74,6 +93,13 @@ def seed_national(
             ),
             now_ms,
         )
+        seeded = {c.channel_id for c in sample_channels()}
+        for row in store.channels():
+            if row.channel_id in seeded and key_file(pki, row.channel_id).exists():
+                keep_sm4_key(
+                    sm4_key_file(pki, row.channel_id),
+                    sm4_key_for(keys.master, row.channel_id, row.key_version),
+                )
         existing = store.counts()["persons"]
         if existing == 0:
             start = time.perf_counter()

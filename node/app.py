@@ -370,7 +370,6 @@ class Node:
             channels=ChannelCheck(
                 components.channel_key,
                 self.clock.now_ms,
-                components.sm4_secret,
                 services=components.served,
             ),
         )
@@ -448,8 +447,15 @@ class Node:
         """Serve the HTTPS doors (``--https``) in front of the same calls."""
         signer = self.signer
         assert signer is not None
+        components = self._components
+        assert components is not None
         door = DoorNode(
-            self.config.name, self.config.role, self.config.version, lambda: signer.public_key
+            self.config.name,
+            self.config.role,
+            self.config.version,
+            lambda: (signer.private_key, signer.public_key),
+            components.channel_key,
+            self.clock.now_ms,
         )
         doors = HttpsServer(door_app(door, calls), self.config.https, self._door_tls)
         await doors.start()

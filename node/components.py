@@ -50,7 +50,7 @@ from federation.relay import NoticeRelay
 from node.acceptance import Acceptance, AcceptanceSettings
 from node.clock import Clock, Entropy
 from node.config import ConfigError, NodeConfig, Role
-from node.domain.channelsig import ChannelKey
+from node.domain.channelsig import ChannelKey, sm4_key_for
 from node.qr.issuer import QR_KEY, QrIssuer
 from node.qr.settings import QrSettings
 from node.services.acceptance import AcceptanceServicer, acceptance_unserved
@@ -190,18 +190,20 @@ class NationalComponents:
         return federation.links
 
     def channel_key(self, app_id: str) -> ChannelKey | None:
-        """A channel's key, status and scopes from the registry (a call's signature check)."""
+        """A channel's key, status, scopes and SM4 key (derived from the node's master key
+        and the key's version) from the registry (a call's signature check)."""
         row = self.store.channel_now(app_id)
         if row is None:
             return None
         return channel_key_of(
-            app_id, row.public_key, row.scopes, row.status, row.status_reason, row.key_version
+            app_id,
+            row.public_key,
+            row.scopes,
+            row.status,
+            row.status_reason,
+            row.key_version,
+            sm4_key_for(self.store.keys.master, app_id, row.key_version),
         )
-
-    @property
-    def sm4_secret(self) -> bytes:
-        """The secret each channel's SM4 key is derived from (the node's master key)."""
-        return self.store.keys.master
 
     async def start(self, identity: NodeIdentity) -> None:
         await announce_channels(self.lifecycle)
@@ -326,14 +328,15 @@ class ProvincialComponents:
             ),
         )
 
-    sm4_secret = b""  # a province takes no encrypted fields
-
     def channel_key(self, app_id: str) -> ChannelKey | None:
-        """A channel's key, status and scopes as national last told this province."""
+        """A channel's key, status, scopes and SM4 key as national last told this province
+        (the SM4 key opened from its sealed copy)."""
         row = self.store.channel_status_now(app_id)
         if row is None:
             return None
-        return channel_key_of(app_id, row.public_key, row.scopes, row.status, row.reason, 0)
+        return channel_key_of(
+            app_id, row.public_key, row.scopes, row.status, row.reason, 0, row.sm4_key
+        )
 
     def register(
         self, server: grpc.aio.Server, identity: NodeIdentity, access: Access
@@ -403,14 +406,26 @@ Components = NationalComponents | ProvincialComponents
 
 
 def channel_key_of(
-    app_id: str, public_key: str, scopes: str, status: str, reason: str, key_version: int
+    app_id: str,
+    public_key: str,
+    scopes: str,
+    status: str,
+    reason: str,
+    key_version: int,
+    sm4_key: bytes = b"",
 ) -> ChannelKey:
     try:
         key = bytes.fromhex(public_key)
     except ValueError:  # not written by ecnet: no key, so every call is refused
         key = b""
     return ChannelKey(
-        app_id, key, tuple(s for s in scopes.split(",") if s), status, reason, key_version
+        app_id,
+        key,
+        tuple(s for s in scopes.split(",") if s),
+        status,
+        reason,
+        key_version,
+        sm4_key,
     )
 
 

@@ -275,15 +275,14 @@ ChannelLookup = Callable[[str], "cs.ChannelKey | None"]
 
 class ChannelCheck:
     """The signature of a channel's call (4.6): who the channel is, from its signature
-    only. ``lookup``: the channel's key, status and scopes as this node knows them;
-    ``now_ms``: the node's clock; ``sm4_secret``: national's, from which each channel's
-    SM4 key is derived (empty on a province: no encrypted fields there)."""
+    only. ``lookup``: the channel's key, status, scopes and SM4 key as this node knows
+    them (national derives the SM4 key; a province was told it with the channel's
+    record); ``now_ms``: the node's clock."""
 
     def __init__(
         self,
         lookup: ChannelLookup,
         now_ms: Callable[[], int],
-        sm4_secret: bytes = b"",
         window_ms: int = cs.WINDOW_MS,
         services: Iterable[str] = cs.SIGNED_SERVICES,
     ) -> None:
@@ -291,7 +290,6 @@ class ChannelCheck:
         self.prefixes = tuple(f"/{s}/" for s in services if s in cs.SIGNED_SERVICES)
         self.lookup = lookup
         self.now_ms = now_ms
-        self.sm4_secret = sm4_secret
         self.nonces = cs.NonceBook(window_ms)
 
     def check(
@@ -300,17 +298,26 @@ class ChannelCheck:
         metadata: Iterable[tuple[str, str | bytes]] | None,
         request: Any,
         caller: Caller,
+        *,
+        envelope: Mapping[str, str] | None = None,
     ) -> Caller:
         """``caller`` calling for the channel its signature proves; raises the refusal:
         500036 (unsigned, bad signature), 500012 (unknown channel), -4 (stale, replayed,
-        suspended, out of scope, another channel's certificate), 500072 (undecryptable)."""
+        suspended, out of scope, another channel's certificate), 500072 (undecryptable).
+
+        ``envelope``: the open platform's envelope fields of a call that came through the
+        channel door (``encType``, ``signType``, ``version``;
+        ``node.domain.openplatform.SealedRequest.envelope_fields``, with its
+        ``metadata()`` as ``metadata`` and the decrypted request as ``request``): they
+        join the signature base, and no field is decrypted (the whole request was the
+        ciphertext)."""
         md: dict[str, str] = {}
         for key, value in cast("Iterable[tuple[str, str]]", metadata or ()):
             if key in (cs.APP_ID, cs.TIMESTAMP, cs.NONCE, cs.SIGN, cs.ENC_TYPE, "ec-channel-id"):
                 md[key] = value
         app_id, signature = md.get(cs.APP_ID, ""), md.get(cs.SIGN, "")
         if not app_id and not signature:
-            if method in UNSIGNED_METHODS:
+            if method in UNSIGNED_METHODS and envelope is None:
                 return caller
             claimed = md.get("ec-channel-id", "")
             if claimed:
@@ -347,7 +354,12 @@ class ChannelCheck:
                 f"signed call is good for {self.nonces.window_ms // 60000} minutes either "
                 "way: sign it again",
             )
-        enc_type = md.get(cs.ENC_TYPE, "")
+        extra: dict[str, str] | None = None
+        if envelope is None:
+            enc_type = md.get(cs.ENC_TYPE, "")
+        else:
+            enc_type = envelope.get("encType", "")
+            extra = {k: v for k, v in envelope.items() if k != "encType"}
         try:
             body = cs.message_body(request)
         except Exception:  # a message json_format cannot write (not reached for our contract)
@@ -361,6 +373,7 @@ class ChannelCheck:
             md[cs.NONCE],
             signature,
             enc_type,
+            extra,
         )
         if not ok:
             raise EcError(
@@ -388,21 +401,24 @@ class ChannelCheck:
                 f"the certificate of channel {identity.name} cannot call as {app_id}",
                 subject=caller.subject,
             )
-        if enc_type:
+        if enc_type and envelope is None:
             self._decrypt(request, channel, enc_type)
         return replace(caller, channel_id=app_id, channel_scopes=tuple(channel.scopes))
 
     def _decrypt(self, request: Any, channel: cs.ChannelKey, enc_type: str) -> None:
         if enc_type != "SM4":
             raise EcError(-2, f"ec-enc-type {enc_type!r}: only SM4 is known")
-        if not self.sm4_secret:
-            raise EcError(-2, "encrypted fields are taken by the national node only")
-        key = cs.sm4_key_for(self.sm4_secret, channel.app_id, channel.key_version)
+        if not channel.sm4_key:
+            raise EcError(
+                -2,
+                f"this node does not hold channel {channel.app_id}'s SM4 key yet (national "
+                "sends it with the channel's record): send the fields in clear, or later",
+            )
         for name in cs.ENCRYPTED_FIELDS:
             sealed = getattr(request, name, "")
             if isinstance(sealed, str) and sealed:
                 try:
-                    setattr(request, name, cs.sm4_open(key, sealed))
+                    setattr(request, name, cs.sm4_open(channel.sm4_key, sealed))
                 except ValueError as exc:
                     raise EcError(
                         500072, f"{name} could not be decrypted with the channel's SM4 key: {exc}"
@@ -635,12 +651,13 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 (refusal.message,),
             )
 
-    def _refused(self, method: str, err: EcError, start: float) -> None:
+    def _refused(self, method: str, err: EcError, start: float, door: str = "") -> None:
         """The one log line of a call refused for who made it (always logged)."""
         log.warning(
             "call refused",
             extra={
                 "fields": {
+                    **({"door": door} if door else {}),
                     "method": method,
                     "subject": err.metadata.get("subject", ""),
                     "outcome": err.grpc_code.name,
@@ -663,6 +680,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         *,
         anonymous: bool = False,
         envelope_refusals: bool = True,
+        door: str = "",
+        signed_envelope: Mapping[str, str] | None = None,
     ) -> Any:
         """One unary call of ``method`` through every check, then ``inner(request,
         context)``: what gRPC's handler runs, and what the HTTPS doors (``node.doors``)
@@ -674,7 +693,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         certificate is let through as nobody (the channel door, whose callers are their
         signatures) instead of refused. ``envelope_refusals`` False: a caller refused for
         its certificate is aborted even where the method answers refusals in its envelope
-        (the terminal door answers those with HTTP 403).
+        (the terminal door answers those with HTTP 403). ``door``: the door the call came
+        through (``https``), named in its log line; empty for the gRPC port.
+        ``signed_envelope``: the channel door's envelope fields that join the signature
+        base (``ChannelCheck.check``'s ``envelope``).
         """
         check, gate, limiter = self.check, self.gate, self.limiter
         envelope = self.envelopes.get(method)
@@ -687,7 +709,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         try:
             caller = check.caller(method, metadata, context.auth_context, anonymous=anonymous)
         except EcError as refusal:
-            self._refused(method, refusal, start)
+            self._refused(method, refusal, start, door)
             await self._audit_refusal(method, refusal, context, request)
             if envelope is not None and envelope_refusals:
                 return envelope(refusal)
@@ -709,7 +731,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             await gate.record(method, caller.describe(), peer, request, outcome, code, notes)
 
         outcome, ec_code = "OK", 0
-        more: dict[str, str] = {}
+        more: dict[str, str] = {"door": door} if door else {}
         try:
             if gate is not None:
                 gate.allow(method, caller)
@@ -720,7 +742,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                     return envelope(err)
                 raise request.error()
             if channels is not None:
-                caller = channels.check(method, metadata, request, caller)
+                caller = channels.check(method, metadata, request, caller, envelope=signed_envelope)
                 _caller.set(caller)
             if checked:
                 try:
@@ -732,7 +754,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                         raise
                     outcome, ec_code = refused.grpc_code.name, refused.code
                     return envelope(refused)
-            return await inner(request, context)
+            answer = await inner(request, context)
+            if envelope is not None:  # the envelope's own code (Trans: 0 or why not)
+                ec_code = getattr(answer, "code", 0)
+            return answer
         except aborted:
             outcome = context.code().name if context.code() else "ABORTED"
             raise
@@ -740,7 +765,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             outcome, err = failure_of(exc, method, self.node_name)
             ec_code = err.code
             if ec_code == -4:  # refused for who calls: the line names the certificate
-                more = {"subject": caller.subject, "why": err.message}
+                more.update(subject=caller.subject, why=err.message)
                 notes.append(err.message)
             # Recorded before the answer leaves (abort sends it at once).
             await audit(outcome, ec_code)
@@ -750,7 +775,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             _caller.reset(token)
             _notes.reset(notes_token)
             await audit(outcome, ec_code)
-            if self.log_calls or more:
+            if self.log_calls or "why" in more:
                 log_call(method, caller, outcome, ec_code, start, **more)
 
     async def intercept_service(

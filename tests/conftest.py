@@ -57,8 +57,8 @@ class PortBlock:
     """``BLOCK`` consecutive ports from ``base``, free when taken, this process's until
     ``release``."""
 
-    def __init__(self, base: int, lock: int) -> None:
-        self.base, self._lock, self._next = base, lock, base
+    def __init__(self, base: int, *locks: int) -> None:
+        self.base, self._locks, self._next = base, locks, base
 
     def take(self) -> int | None:
         """A port of the block not handed out before (None when the block is used up)."""
@@ -68,31 +68,53 @@ class PortBlock:
         return self._next - 1
 
     def release(self) -> None:
-        os.close(self._lock)
+        for lock in self._locks:
+            os.close(lock)
 
 
-def reserve_block() -> PortBlock:
+# nation up's HTTPS doors listen at the gRPC port + 1000 (cli.nation.HTTPS_OFFSET)
+HTTPS_OFFSET = 1000
+
+
+def _lock(base: int) -> int | None:
+    lock = os.open(_LOCKS / f"{base}.lock", os.O_CREAT | os.O_RDONLY, 0o666)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(lock)
+        return None
+    if all(_bindable(port) for port in range(base, base + BLOCK)):
+        return lock
+    os.close(lock)
+    return None
+
+
+def reserve_block(paired: bool = False) -> PortBlock:
+    """A block of ports; ``paired``: with the block ``HTTPS_OFFSET`` above it held too
+    (for a nation whose doors listen there)."""
     _LOCKS.mkdir(exist_ok=True)
-    bases = list(range(PORT_RANGE[0], PORT_RANGE[1], BLOCK))
+    top = PORT_RANGE[1] - (HTTPS_OFFSET if paired else 0)
+    bases = list(range(PORT_RANGE[0], top, BLOCK))
     _random.shuffle(bases)
     for base in bases:
-        lock = os.open(_LOCKS / f"{base}.lock", os.O_CREAT | os.O_RDONLY, 0o666)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(lock)
+        lock = _lock(base)
+        if lock is None:
             continue
-        if all(_bindable(port) for port in range(base, base + BLOCK)):
+        if not paired:
             return PortBlock(base, lock)
+        upper = _lock(base + HTTPS_OFFSET)
+        if upper is not None:
+            return PortBlock(base, lock, upper)
         os.close(lock)
     raise RuntimeError(f"no free block of {BLOCK} ports in {PORT_RANGE}")
 
 
 @contextlib.contextmanager
 def reserved_ports() -> Iterator[int]:
-    """A base port P with P..P+99 free and this test's alone inside the block (for ``ecnet
-    nation up --base-port P``, which puts province NN on P+NN)."""
-    block = reserve_block()
+    """A base port P with P..P+99 and P+1000..P+1099 free and this test's alone (for
+    ``ecnet nation up --base-port P``, which puts province NN on P+NN and its HTTPS doors
+    on P+1000+NN)."""
+    block = reserve_block(paired=True)
     try:
         yield block.base
     finally:

@@ -126,7 +126,7 @@ async def start_scan_nation(
 ) -> ScanKit:
     """National (FakeClock) and ``provinces``; those in ``fake_clock`` run on their own
     FakeClock (``sk.clocks[code]``); ``https``: the provinces serve their HTTPS doors too."""
-    kit = await start_nation(cluster, root, population=population)
+    kit = await start_nation(cluster, root, population=population, https=https)
     sk = ScanKit(kit)
     for code in provinces:
         clock: Clock | None = None

@@ -106,6 +106,7 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "scopes": "ecnet.v1.QrService/*",
             "key_version": 2,
             "announced_version": 3,
+            "sm4_announced": 1,
         },
     ],
     "channel_applications": [
@@ -483,6 +484,7 @@ PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "updated_at": 90,
             "public_key": "04ab",
             "scopes": "ecnet.v1.QrService/*",
+            "sm4_sealed": b"\x01" + b"s" * 44,
         }
     ],
     "audit_log": [

@@ -6,6 +6,7 @@ institution, bad JSON, an oversize body, and the rate limit."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import ssl
 
@@ -245,4 +246,9 @@ async def test_the_readme_door_session_runs_as_written(cluster, tmp_path):
     assert '"code":500005' in out and "展码 id 失效或已过期: " in out and "HTTP 200" in out
     assert '"code":-2' in out and "HTTP 400" in out
     assert '"code":-4' in out and "no client certificate" in out and "HTTP 403" in out
+    opened = [json.loads(block) for block in re.findall(r"^\{\n.*?^\}$", out, re.M | re.S)]
+    assert [a["code"] for a in opened] == [0, -4], out
+    assert (
+        opened[0]["data"]["ecQrCode"].endswith("440000") and "used before" in opened[1]["message"]
+    )
     assert lines[-1] == "3.1.0"

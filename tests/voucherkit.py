@@ -119,16 +119,19 @@ async def start_nation(
     extra: dict | None = None,
     before_start=None,
     clock=None,
+    https: bool = False,
 ) -> Kit:
     """Seed a registry of ``population`` persons and start national on a FakeClock (or
-    on ``clock``: the real one where another process stamps times, as the CLI does)."""
+    on ``clock``: the real one where another process stamps times, as the CLI does);
+    ``https``: with its HTTPS doors."""
     db = root / "national" / "national.db"
     seed_national(db, population, SEED, PROVINCES)
     if before_start is not None:
         before_start(db)
     clock = clock or FakeClock(t=time.time())
     settings = {**FAST, **(extra or {})}
-    await cluster.start_national(clock, extra=dict(settings))
+    doors = {"https": "127.0.0.1:0"} if https else {}
+    await cluster.start_national(clock, extra=dict(settings), **doors)
     return Kit(cluster, root, clock, list(generate(population, SEED, PROVINCES)), settings)
 
 

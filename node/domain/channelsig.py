@@ -15,7 +15,9 @@ carries the signature in gRPC metadata:
 **The signature base** (:func:`canonical`): the request as protobuf JSON with the
 contract's field names (:func:`message_body`), plus ``appId``, ``timestamp``, ``nonce``
 (and ``encType`` when sent) and ``method`` (the full gRPC method,
-``ecnet.v1.QrService/IssueQrCode``, so a signature is good for one method only); drop
+``ecnet.v1.QrService/IssueQrCode``, so a signature is good for one method only), and
+the open platform's envelope fields when the call came in one (``signType``,
+``version``: :mod:`node.domain.openplatform`; none for a gRPC call); drop
 ``signData``, ``encData``, ``extra`` and empty values; sort the keys by ASCII; a nested
 object is written as JSON with sorted keys, a list as JSON; join ``k=v`` with ``&``.
 The SM2 signature (user id ``1234567812345678``) is over the SM3 digest of that text.
@@ -41,7 +43,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +86,16 @@ __all__ = [
     "sm4_open",
     "ENCRYPTED_FIELDS",
     "valid_app_id",
+    "ENVELOPE_FIELDS",
     "SigningInterceptor",
     "AioSigningInterceptor",
     "key_file",
     "load_key",
     "ensure_key",
     "write_key",
+    "sm4_key_file",
+    "load_sm4_key",
+    "write_sm4_key",
 ]
 
 APP_ID = "ec-app-id"
@@ -106,6 +112,10 @@ ALL_SCOPES = ("ecnet.v1.VoucherService/*", "ecnet.v1.QrService/*")
 # Left out of the signature base, as on the open platform.
 _EXCLUDED = frozenset({"signData", "encData", "extra"})
 _RESERVED = ("appId", "timestamp", "nonce", "method", "encType")
+# The open platform's envelope fields that join the signature base of a call that came in
+# an envelope (node.domain.openplatform); reserved like appId: no request has a field of
+# these names.
+ENVELOPE_FIELDS = ("signType", "version")
 _NONCE = re.compile(r"[A-Za-z0-9_-]{8,64}")
 _APP_ID = re.compile(r"[A-Z0-9][A-Z0-9_-]{1,31}")
 # Fields that a channel may send SM4-encrypted (``ec-enc-type: SM4``).
@@ -120,8 +130,10 @@ def valid_app_id(app_id: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class ChannelKey:
     """What a node knows of a channel to check its calls: its public key (65 bytes,
-    ``04||x||y``; empty: none registered), its scopes, its status and the version of its
-    key (which the SM4 key of its encrypted fields is derived with, national only)."""
+    ``04||x||y``; empty: none registered), its scopes, its status, the version of its
+    key and the SM4 key of its encrypted fields and envelopes (16 bytes; national derives
+    it from its master secret and the key's version, :func:`sm4_key_for`, and tells the
+    provinces with the channel's record; empty: this node was not told it)."""
 
     app_id: str
     public_key: bytes
@@ -129,6 +141,7 @@ class ChannelKey:
     status: str = "approved"
     reason: str = ""
     key_version: int = 1
+    sm4_key: bytes = field(default=b"", repr=False)
 
 
 def _value(v: object) -> str:
@@ -169,14 +182,26 @@ def signature_base(
     timestamp_ms: int | str,
     nonce: str,
     enc_type: str = "",
+    envelope: Mapping[str, str] | None = None,
 ) -> str:
     """The text a channel signs for one call of ``method`` (``ecnet.v1.QrService/IssueQrCode``,
-    a leading ``/`` ignored); ``ValueError`` when the body has a field of the metadata's names."""
-    clash = [k for k in _RESERVED if k in body]
+    a leading ``/`` ignored); ``envelope``: the open platform's envelope fields of a call
+    that came in one (``signType``, ``version``; empty values drop out as any other).
+    ``ValueError`` when the body has a field of the metadata's or the envelope's names, or
+    ``envelope`` names a field that is not an envelope field."""
+    extra = dict(envelope or {})
+    odd = [k for k in extra if k not in ENVELOPE_FIELDS]
+    if odd:
+        raise ValueError(
+            f"{odd[0]} is not an envelope field of the signature (those are "
+            f"{', '.join(ENVELOPE_FIELDS)})"
+        )
+    clash = [k for k in (*_RESERVED, *ENVELOPE_FIELDS) if k in body]
     if clash:
         raise ValueError(f"the request has a field named {clash[0]}, which the signature reserves")
     fields = {
         **body,
+        **extra,
         "appId": app_id,
         "timestamp": str(timestamp_ms),
         "nonce": nonce,
@@ -195,12 +220,14 @@ def sign_metadata(
     now_ms: int | None = None,
     nonce: str | None = None,
     enc_type: str = "",
+    envelope: Mapping[str, str] | None = None,
 ) -> tuple[tuple[str, str], ...]:
     """The metadata that signs one call of ``method`` with ``body`` (its JSON fields) as
-    the channel ``app_id``; ``now_ms`` and ``nonce`` default to the clock and 16 random bytes."""
+    the channel ``app_id``; ``now_ms`` and ``nonce`` default to the clock and 16 random
+    bytes; ``envelope``: the envelope fields signed too (:func:`signature_base`)."""
     ts = int(time.time() * 1000) if now_ms is None else now_ms
     nonce = nonce or secrets.token_hex(16)
-    base = signature_base(method, body, app_id, ts, nonce, enc_type)
+    base = signature_base(method, body, app_id, ts, nonce, enc_type, envelope)
     signature = sm2_sign(private_key, sm3(base.encode("utf-8")))
     md = [(APP_ID, app_id), (TIMESTAMP, str(ts)), (NONCE, nonce), (SIGN, signature.hex())]
     if enc_type:
@@ -239,11 +266,13 @@ def verify_signature(
     nonce: str,
     signature_hex: str,
     enc_type: str = "",
+    envelope: Mapping[str, str] | None = None,
 ) -> bool:
-    """True when ``signature_hex`` signs this call with the key's private half."""
+    """True when ``signature_hex`` signs this call with the key's private half
+    (``envelope``: the envelope fields signed too, :func:`signature_base`)."""
     try:
         signature = bytes.fromhex(signature_hex)
-        base = signature_base(method, body, app_id, timestamp, nonce, enc_type)
+        base = signature_base(method, body, app_id, timestamp, nonce, enc_type, envelope)
     except ValueError:
         return False
     return sm2_verify(public_key, sm3(base.encode("utf-8")), signature)
@@ -344,6 +373,43 @@ def key_file(pki: Path, app_id: str) -> Path:
     if own.exists() or not elsewhere:
         return own
     return Path(elsewhere) / f"{app_id}.sign.key"
+
+
+def sm4_key_file(pki: Path, app_id: str) -> Path:
+    """Where a nation keeps a channel's SM4 key (the one national's approval or rotation
+    answer gave it, for its encrypted fields and envelopes), beside its signing key:
+    ``DIR/pki/channels/<APPID>.sm4.key``, or in ``ECNET_CHANNEL_KEYS`` as
+    :func:`key_file` says."""
+    return key_file(pki, app_id).with_name(f"{app_id}.sm4.key")
+
+
+def load_sm4_key(path: Path) -> bytes:
+    """A channel's SM4 key from its file (32 hexadecimal digits); ``ValueError`` saying
+    what is wrong."""
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ValueError(f"cannot read the channel's SM4 key {path}: {exc.strerror}") from None
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != 16:
+        raise ValueError(f"{path} is not an SM4 key (32 hexadecimal digits)")
+    return key
+
+
+def write_sm4_key(path: Path, key: bytes) -> None:
+    """Write (or replace) a channel's SM4 key, mode 0600: a rotation gives a new one."""
+    if len(key) != 16:
+        raise ValueError("an SM4 key is 16 bytes")
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key.hex() + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
 
 
 def load_key(path: Path) -> Sm2KeyPair:

@@ -10,7 +10,9 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from node.config import Role
+from node.domain.channelsig import ChannelKey
 from node.doors.calls import Calls
+from node.doors.channel import CHANNEL_PATH, ChannelDoor
 from node.doors.describe import docs_page, openapi
 from node.doors.terminal import TRANS_PATH, b2, json_answer, trans_door
 
@@ -18,19 +20,32 @@ __all__ = ["door_app", "DoorNode"]
 
 
 class DoorNode:
-    """What the doors need to know of their node."""
+    """What the doors need to know of their node: its name, role and version, its SM2
+    key pair that signs the channel door's answers, the channels as it knows them and
+    its clock."""
 
     def __init__(
-        self, name: str, role: Role, version: str, sign_public_key: Callable[[], bytes]
+        self,
+        name: str,
+        role: Role,
+        version: str,
+        sign_keys: Callable[[], tuple[bytes, bytes]],
+        channel_key: Callable[[str], ChannelKey | None],
+        now_ms: Callable[[], int],
     ) -> None:
         self.name, self.role, self.version = name, role, version
-        self.sign_public_key = sign_public_key
+        self.sign_keys = sign_keys
+        self.channel_key = channel_key
+        self.now_ms = now_ms
 
 
 def door_app(node: DoorNode, calls: Calls) -> Starlette:
-    """The routes of ``node``'s role: the terminal door at provinces, the descriptions
-    and the node's public signing key everywhere."""
-    document = openapi(node.name, node.role, node.version)
+    """The routes of ``node``'s role: the terminal door (provinces), the channel door,
+    the node's public signing key and the descriptions."""
+    document = openapi(node.name, node.role, node.version, calls.serves)
+    channel = ChannelDoor(
+        calls, node.name, lambda: node.sign_keys()[0], node.channel_key, node.now_ms
+    )
 
     async def trans(request: Request) -> Response:
         if node.role is Role.NATIONAL:
@@ -45,6 +60,9 @@ def door_app(node: DoorNode, calls: Calls) -> Starlette:
             )
         return await trans_door(calls, request)
 
+    async def channel_call(request: Request) -> Response:
+        return await channel(request)
+
     async def spec(request: Request) -> Response:
         return json_answer(document)
 
@@ -53,12 +71,13 @@ def door_app(node: DoorNode, calls: Calls) -> Starlette:
 
     async def key(request: Request) -> Response:
         return json_answer(
-            {"node": node.name, "signType": "SM2", "publicKey": node.sign_public_key().hex()}
+            {"node": node.name, "signType": "SM2", "publicKey": node.sign_keys()[1].hex()}
         )
 
     return Starlette(
         routes=[
             Route(TRANS_PATH, trans, methods=["POST"]),
+            Route(CHANNEL_PATH, channel_call, methods=["POST"]),
             Route("/ec/v1/channel/key", key, methods=["GET"]),
             Route("/openapi.json", spec, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),

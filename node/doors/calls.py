@@ -112,8 +112,11 @@ class Calls:
         metadata: Iterable[tuple[str, str]] = (),
         *,
         anonymous: bool = False,
+        signed_envelope: Mapping[str, str] | None = None,
     ) -> Any:
-        """The answer of ``method`` to ``request``; raises :class:`DoorRefusal`."""
+        """The answer of ``method`` to ``request``; raises :class:`DoorRefusal`.
+        ``anonymous``: a caller without a client certificate is let in (its signature is
+        what names it); ``signed_envelope``: the channel door's signed envelope fields."""
         handler = self.handlers.handler(method)
         if handler is None:
             raise DoorRefusal(EcError(-5, f"{method.lstrip('/')} is not served by this node"))
@@ -128,4 +131,6 @@ class Calls:
             (DoorRefusal,),
             anonymous=anonymous,
             envelope_refusals=False,
+            door="https",
+            signed_envelope=signed_envelope,
         )

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import Any
 
-from google.protobuf import descriptor_pb2
+from google.protobuf import descriptor_pb2, descriptor_pool
 
 from node.config import Role
+from node.domain.channelsig import SIGNED_SERVICES
 from node.domain.codes import ERRORS
 
 __all__ = ["openapi", "docs_page", "schema_of", "add_schema"]
@@ -34,6 +36,15 @@ _SCALARS = {
     descriptor_pb2.FieldDescriptorProto.TYPE_FLOAT: {"type": "number"},
     descriptor_pb2.FieldDescriptorProto.TYPE_BYTES: {"type": "string", "format": "byte"},
 }
+# protobuf JSON's forms of the well-known types
+_WELL_KNOWN: dict[str, dict[str, Any]] = {
+    "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Duration": {"type": "string", "description": "seconds, e.g. 1.5s"},
+    "google.protobuf.Value": {},
+}
+# A schema's name (the message's short name) → the message's full name.
+_FULL_NAMES: dict[str, str] = {}
 _REQUIRED = 2  # google.api.FieldBehavior.REQUIRED
 _FIELD_BEHAVIOR = 1052  # the extension's field number in FieldOptions
 
@@ -111,11 +122,12 @@ def schema_of(full_name: str) -> dict[str, Any]:
         name = f.json_name or f.name
         if f.type == descriptor_pb2.FieldDescriptorProto.TYPE_MESSAGE:
             ref = f.type_name.lstrip(".")
-            prop: dict[str, Any] = (
-                {"type": "object", "additionalProperties": True}
-                if ref == "google.protobuf.Struct"
-                else {"$ref": f"#/components/schemas/{ref.rsplit('.', 1)[-1]}"}
-            )
+            prop: dict[str, Any]
+            if ref in _WELL_KNOWN:
+                prop = dict(_WELL_KNOWN[ref])
+            else:
+                _FULL_NAMES[ref.rsplit(".", 1)[-1]] = ref
+                prop = {"$ref": f"#/components/schemas/{ref.rsplit('.', 1)[-1]}"}
         elif f.type == descriptor_pb2.FieldDescriptorProto.TYPE_ENUM:
             prop = {"type": "string"}
         else:
@@ -144,8 +156,7 @@ def add_schema(schemas: dict[str, Any], full_name: str) -> str:
         schema = schema_of(full_name)
         schemas[short] = schema
         for ref in _refs(schema):
-            package = full_name.rsplit(".", 1)[0]
-            add_schema(schemas, f"{package}.{ref}")
+            add_schema(schemas, _FULL_NAMES[ref])
     return f"#/components/schemas/{short}"
 
 
@@ -246,12 +257,126 @@ def _terminal_paths(schemas: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def openapi(node: str, role: Role, version: str) -> dict[str, Any]:
-    """The OpenAPI 3 document of ``node``'s doors."""
+_ENVELOPE = {
+    "type": "object",
+    "description": (
+        "The open platform's request envelope. The signature base is the decrypted "
+        "request's fields with appId, timestamp, nonce, encType, signType, version and "
+        "method (ecnet.v1.Service/Method), empty values and signData, encData, extra left "
+        "out, sorted by key, nested objects as JSON with sorted keys, joined k=v&...; "
+        "signData is the SM2 signature (user id 1234567812345678) over its SM3 digest. "
+        "node.domain.openplatform.seal_request makes one."
+    ),
+    "required": [
+        "appId",
+        "encType",
+        "signType",
+        "timestamp",
+        "version",
+        "nonce",
+        "encData",
+        "signData",
+    ],
+    "properties": {
+        "appId": {"type": "string", "description": "the channel's appId (national's approval)"},
+        "encType": {"type": "string", "enum": ["SM4"]},
+        "signType": {"type": "string", "enum": ["SM2"]},
+        "timestamp": {"type": "string", "description": "ms since the epoch; ±5 minutes"},
+        "version": {"type": "string", "description": "1-16 of [0-9A-Za-z._-], e.g. 1.0.0"},
+        "nonce": {"type": "string", "description": "8-64 of [A-Za-z0-9_-], never sent twice"},
+        "encData": {
+            "type": "string",
+            "description": "hex of SM4-ECB/PKCS#7, under the channel's SM4 key, of the "
+            "request message's JSON (protobuf JSON names)",
+        },
+        "signData": {"type": "string", "description": "base64 of the 64-byte SM2 r||s"},
+        "extra": {"type": "object", "description": "ignored, never signed"},
+    },
+}
+_ANSWER = {
+    "type": "object",
+    "description": (
+        "The node's answer, signed with its SM2 key (GET /ec/v1/channel/key): the "
+        "signature base is every field but encData and signData, plus data (the "
+        "decrypted response, as JSON with sorted keys). A refusal has no encData. "
+        "node.domain.openplatform.open_response checks and opens one."
+    ),
+    "properties": {
+        "code": {"type": "integer", "description": "0, or the code of table C.4"},
+        "message": {"type": "string"},
+        "appId": {"type": "string"},
+        "encType": {"type": "string"},
+        "signType": {"type": "string"},
+        "timestamp": {"type": "string"},
+        "version": {"type": "string"},
+        "nonce": {"type": "string"},
+        "node": {"type": "string", "description": "the node that signed: national or pNN"},
+        "method": {"type": "string"},
+        "encData": {"type": "string", "description": "the response message, SM4, hex"},
+        "signData": {"type": "string"},
+    },
+}
+
+
+def _channel_paths(schemas: dict[str, Any], serves: Callable[[str], bool]) -> dict[str, Any]:
+    schemas.setdefault("ChannelEnvelope", _ENVELOPE)
+    schemas.setdefault("ChannelAnswer", _ANSWER)
+    pool = descriptor_pool.Default()
+    paths: dict[str, Any] = {}
+    for service in SIGNED_SERVICES:
+        for m in pool.FindServiceByName(service).methods:
+            if not serves(f"/{service}/{m.name}"):
+                continue
+            request = add_schema(schemas, m.input_type.full_name)
+            response = add_schema(schemas, m.output_type.full_name)
+            answer = {
+                "application/json": {"schema": {"$ref": "#/components/schemas/ChannelAnswer"}}
+            }
+            paths[f"/ec/v1/channel/{m.name}"] = {
+                "post": {
+                    "summary": f"{service.rsplit('.', 1)[-1]}/{m.name}, as a channel calls it",
+                    "description": (
+                        f"encData carries a {m.input_type.name} ({request}); the answer's "
+                        f"encData a {m.output_type.name} ({response}). The call is checked "
+                        "as a signed gRPC call is: 500036 bad signature, -4 stale timestamp, "
+                        "replayed nonce, suspended channel or a method outside its scopes, "
+                        "500012 unknown appId, 500072 encData that does not decrypt, -6 "
+                        "over its rate (Retry-After)."
+                    ),
+                    "operationId": f"channel{m.name}",
+                    "tags": ["channel door"],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ChannelEnvelope"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "The signed answer, code 0 or why not",
+                            "content": answer,
+                        },
+                        "400": {"description": "Not a JSON object (code -2)", "content": answer},
+                        "404": {"description": "Not served here (code -5)", "content": answer},
+                        "413": {"description": "Body over 2 MiB (code -2)", "content": answer},
+                    },
+                }
+            }
+    return paths
+
+
+def openapi(
+    node: str, role: Role, version: str, serves: Callable[[str], bool] = lambda m: False
+) -> dict[str, Any]:
+    """The OpenAPI 3 document of ``node``'s doors (``serves``: does the node serve this
+    method, ``/ecnet.v1.QrService/IssueQrCode``)."""
     schemas: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     if role is Role.PROVINCIAL:
         paths.update(_terminal_paths(schemas))
+    paths.update(_channel_paths(schemas, serves))
     paths["/ec/v1/channel/key"] = {
         "get": {
             "summary": "The node's public SM2 key, which signs the channel door's answers",

@@ -32,7 +32,17 @@ from node.doors.server import client_pems
 from node.errors import EcError
 from node.inputcheck import MAX_REQUEST_BYTES, STRUCT_BYTES
 
-__all__ = ["TRANS_PATH", "MAX_BODY_BYTES", "trans_door", "b2", "json_answer", "read_body"]
+__all__ = [
+    "TRANS_PATH",
+    "MAX_BODY_BYTES",
+    "NotATransaction",
+    "trans_door",
+    "b2",
+    "json_answer",
+    "message_of",
+    "peer_of",
+    "read_body",
+]
 
 TRANS_PATH = "/ec/v1/trans"
 TRANS_METHOD = "/ecnet.v1.AcceptanceService/Trans"
@@ -175,7 +185,7 @@ def _request(envelope: dict[str, Any]) -> pb.TransRequest:
     return request
 
 
-def _peer(request: Request) -> str:
+def peer_of(request: Request) -> str:
     client = request.client
     return f"ipv4:{client.host}:{client.port}" if client else ""
 
@@ -203,7 +213,7 @@ async def trans_door(calls: Calls, request: Request) -> Response:
                     "national CA issued it (ecnet terminals register)",
                 ),
             )
-        context = DoorContext(pems, _peer(request))
+        context = DoorContext(pems, peer_of(request))
         answer: pb.TransResponse = await calls.run(
             TRANS_METHOD, message, context, _metadata(request)
         )

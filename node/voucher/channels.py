@@ -11,6 +11,14 @@ is down gets it when it is back, like any delivered event. A province refuses th
 suspended channel's QR display once the event is applied (``node.qr.issuer``: -4).
 Codes displayed before live out their minute.
 
+The same event (at approval, key rotation, seeding) carries the channel's SM2 public
+key, its scopes and its SM4 key (derived from national's master key and the key's
+version, ``sm4_key_for``), which a province keeps sealed
+(``node.storage.provincial.channels``): the channel's SM4-encrypted fields and
+envelopes are decrypted there too. The SM4 key is in national's outbox row until that
+row is pruned (``node.storage.outbox``: acknowledged, then past the retention), and
+between the nodes it travels over their mutual TLS in an event national signs.
+
 The official NHSA channel cannot be suspended. Setting the status a channel already
 has, with the same reason, changes nothing and sends nothing.
 """
@@ -21,7 +29,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Sequence
 
-from node.domain.channelsig import parse_scopes, valid_app_id
+from node.domain.channelsig import parse_scopes, sm4_key_for, valid_app_id
 from node.domain.regions import PROVINCES
 from node.domain.sm import sm2_public_key_valid
 from node.errors import EcError, Problems, invalid
@@ -90,8 +98,9 @@ async def set_channel_status(
 
 
 def _announce(conn: sqlite3.Connection, lc: Lifecycle, row: ChannelRow, now: int) -> None:
-    """Tell every province a channel's record (status, key, scopes), in ``conn``'s
-    transaction."""
+    """Tell every province a channel's record (status, key, scopes, and the SM4 key of
+    its encrypted fields and envelopes, derived from national's master key and the key's
+    version), in ``conn``'s transaction."""
     event = channel_event(
         row.channel_id,
         row.status,
@@ -100,6 +109,7 @@ def _announce(conn: sqlite3.Connection, lc: Lifecycle, row: ChannelRow, now: int
         now,
         row.public_key,
         row.scopes,
+        sm4_key_for(lc.keys.master, row.channel_id, row.key_version),
     )
     outbox.enqueue(conn, lc.signer.sign(event), PROVINCES, now)
     q.q_mark_announced(conn, row.channel_id, row.status_version)
@@ -107,11 +117,17 @@ def _announce(conn: sqlite3.Connection, lc: Lifecycle, row: ChannelRow, now: int
 
 async def announce_channels(lc: Lifecycle) -> int:
     """At national's start: tell the provinces every channel record they were not told
-    (seeded channels, a key changed by seeding again). How many."""
+    (seeded channels, a key changed by seeding again), and again, as a new version, each
+    record they were told without its SM4 key (by a national before m014). How many."""
 
     def tx(conn: sqlite3.Connection) -> int:
-        rows = q.q_unannounced_channels(conn)
         now = lc.now_ms()
+        for told in q.q_told_without_sm4(conn):
+            bumped = dataclasses.replace(
+                told, status_version=told.status_version + 1, status_changed_at=now
+            )
+            q.q_set_channel_status(conn, bumped)
+        rows = q.q_unannounced_channels(conn)
         for row in rows:
             _announce(conn, lc, row, now)
         return len(rows)

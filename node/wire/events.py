@@ -7,8 +7,11 @@ settlement notices (``NOTICE_KIND``, 6.3.2 d): no snapshot, the notice as
 ``payloadJson`` (:func:`notice_payload`), version 1 for settled and 2 for reversed,
 and the final destination province in the payload (national relays on it); and a
 channel's status (``CHANNEL_KIND``, node.voucher.channels): to every province, the
-channel id in ``ecCardNo`` (the event's subject), the status's version, and
-``{"channelId", "status", "reason"}`` as the payload.
+channel id in ``ecCardNo`` (the event's subject), the record's version, and
+``{"channelId", "status", "reason", "publicKey", "scopes", "sm4Key"}`` as the payload
+(``sm4Key``: the channel's SM4 key in hexadecimal, derived by national, so that a
+province decrypts the channel's encrypted fields and envelopes; it travels in the event
+signed by national over the nodes' mutual TLS, and a province keeps it sealed).
 """
 
 from __future__ import annotations
@@ -105,10 +108,11 @@ def channel_event(
     now_ms: int,
     public_key: str = "",
     scopes: str = "",
+    sm4_key: bytes = b"",
 ) -> fed_pb.Event:
     """The outbox event telling a province of a channel's record (one id per version):
-    its status, and the SM2 public key (hexadecimal) and scopes its signed calls are
-    checked with."""
+    its status, the SM2 public key (hexadecimal) and scopes its signed calls are
+    checked with, and the SM4 key of its encrypted fields and envelopes."""
     return fed_pb.Event(
         eventId=f"channel:{channel_id}:{version}",
         kind=CHANNEL_KIND,
@@ -121,6 +125,7 @@ def channel_event(
                 "reason": reason,
                 "publicKey": public_key,
                 "scopes": scopes,
+                "sm4Key": sm4_key.hex(),
             },
             ensure_ascii=False,
             sort_keys=True,
@@ -154,7 +159,16 @@ def channel_from_event(e: fed_pb.Event) -> ChannelStatus:
     key, scopes = data.get("publicKey", ""), data.get("scopes", "")
     if not isinstance(key, str) or not isinstance(scopes, str):
         raise invalid(f"channel event {e.eventId}: publicKey and scopes must be text")
-    return ChannelStatus(e.ecCardNo, data["status"], data["reason"], e.version, key, scopes)
+    sm4 = data.get("sm4Key", "")
+    try:
+        sm4_key = bytes.fromhex(sm4) if isinstance(sm4, str) else b"?"
+    except ValueError:
+        sm4_key = b"?"
+    if len(sm4_key) not in (0, 16):
+        raise invalid(f"channel event {e.eventId}: sm4Key must be 32 hexadecimal digits")
+    return ChannelStatus(
+        e.ecCardNo, data["status"], data["reason"], e.version, key, scopes, sm4_key
+    )
 
 
 def _notice_fields(e: fed_pb.Event) -> dict[str, Any]:

@@ -308,3 +308,17 @@ def m013_channel_keys(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+@MIGRATIONS()
+def m014_channel_sm4_announced(db: sqlite_utils.Database) -> None:
+    """Whether the provinces were told a channel's record with its SM4 key
+    (``sm4_announced``; the ``channel.status`` event carries it since this migration).
+    National tells them again at start, under a new record version, each record told
+    before without it (``node.voucher.channels.announce_channels``)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE channels ADD COLUMN sm4_announced INTEGER NOT NULL DEFAULT 0;
+        """,
+    )

@@ -385,3 +385,17 @@ def m015_channel_keys(db: sqlite_utils.Database) -> None:
         ALTER TABLE channel_status ADD COLUMN scopes TEXT NOT NULL DEFAULT '';
         """,
     )
+
+
+@MIGRATIONS()
+def m016_channel_sm4_keys(db: sqlite_utils.Database) -> None:
+    """The channel door (the open platform's envelope) and SM4-encrypted fields at a
+    province: each channel's SM4 key as national last told this province
+    (``channel.status`` events carry it), sealed with the province's vault
+    (``node.storage.provincial.channels``); empty until national tells it."""
+    run_script(
+        db,
+        """
+        ALTER TABLE channel_status ADD COLUMN sm4_sealed BLOB NOT NULL DEFAULT x'';
+        """,
+    )

@@ -53,6 +53,7 @@ from node.storage.national.channels import (
     q_terminal,
     q_terminal_count,
     q_terminal_provinces,
+    q_told_without_sm4,
     q_unannounced_channels,
     q_upsert_channels,
 )
@@ -159,6 +160,7 @@ __all__ = [
     "q_insert_application",
     "q_list_applications",
     "q_mark_announced",
+    "q_told_without_sm4",
     "q_put_channel",
     "q_unannounced_channels",
     "q_list_channels",

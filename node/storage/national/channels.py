@@ -18,6 +18,7 @@ __all__ = [
     "q_put_channel",
     "q_unannounced_channels",
     "q_mark_announced",
+    "q_told_without_sm4",
     "q_insert_application",
     "q_application",
     "q_count_applications",
@@ -167,10 +168,24 @@ def q_unannounced_channels(conn: sqlite3.Connection) -> list[ChannelRow]:
 
 
 def q_mark_announced(conn: sqlite3.Connection, channel_id: str, version: int) -> None:
+    """The provinces were told ``version`` of the channel's record (with its SM4 key)."""
     conn.execute(
-        "UPDATE channels SET announced_version = max(announced_version, ?) WHERE channel_id = ?",
+        "UPDATE channels SET announced_version = max(announced_version, ?), sm4_announced = 1 "
+        "WHERE channel_id = ?",
         (version, channel_id),
     )
+
+
+def q_told_without_sm4(conn: sqlite3.Connection) -> list[ChannelRow]:
+    """The channels whose current record the provinces were told by a national that did
+    not send SM4 keys yet (m014)."""
+    return [
+        ChannelRow(*r)
+        for r in conn.execute(
+            f"SELECT {_CHANNEL_COLS} FROM channels "
+            "WHERE sm4_announced = 0 AND announced_version >= status_version"
+        )
+    ]
 
 
 # -- channel applications --------------------------------------------------------------

@@ -14,6 +14,7 @@ from node.storage.national.channels import (
     ChannelRow,
     TerminalRow,
     q_insert_terminals,
+    q_list_channels,
     q_list_terminals,
     q_terminal_provinces,
     q_upsert_channels,
@@ -65,6 +66,10 @@ class NationalSeeder:
 
     def upsert_channels(self, channels: Iterable[ChannelRow], now_ms: int) -> None:
         self.db.write_sync(q_upsert_channels, list(channels), now_ms)
+
+    def channels(self) -> list[ChannelRow]:
+        """Every channel as the registry holds it (the key versions seeding made)."""
+        return self.db.read_sync(q_list_channels)
 
     def insert_terminals(self, terminals: Iterable[TerminalRow]) -> int:
         return self.db.write_sync(q_insert_terminals, list(terminals))

@@ -64,6 +64,7 @@ def q_apply_events(
     now_ms: int,
     epoch: str = "",
     code_key: Callable[[str], str] | None = None,
+    seal: Callable[[bytes], bytes] | None = None,
 ) -> ApplyResult:
     """Apply a batch delivered from ``origin``'s outbox ``epoch`` (see the module
     docstring), inside the caller's one transaction."""
@@ -91,7 +92,7 @@ def q_apply_events(
             else:
                 duplicates += 1
         elif ev.channel is not None:
-            if q_put_channel_status(conn, ev.channel, now_ms):
+            if q_put_channel_status(conn, ev.channel, now_ms, seal):
                 applied += 1
             else:
                 stale += 1

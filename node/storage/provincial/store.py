@@ -12,7 +12,7 @@ from node.storage.batch import WriteBatcher
 from node.storage.db import BUSY_TIMEOUT_MS, RoleStore
 from node.storage.meta import q_meta_get, q_meta_set
 from node.storage.migrations.provincial import MIGRATIONS
-from node.storage.provincial.channels import ChannelStatus, q_channel_status
+from node.storage.provincial.channels import SM4_LABEL, ChannelStatus, q_channel_status
 from node.storage.provincial.inbox import ApplyResult, InboundEvent, q_apply_events
 from node.storage.provincial.notices import ReceivedNotice, q_list_notices
 from node.storage.provincial.vouchers import (
@@ -87,8 +87,14 @@ class ProvincialStore(RoleStore):
         """Apply a batch delivered from ``origin``'s outbox ``epoch`` in one transaction
         (idempotent; see :mod:`node.storage.provincial.inbox`)."""
         return await self.db.write(
-            q_apply_events, origin, list(events), now_ms, epoch, self.keys.digest_key
+            q_apply_events, origin, list(events), now_ms, epoch, self.keys.digest_key, self._seal
         )
+
+    def _seal(self, sm4_key: bytes) -> bytes:
+        return self.keys.seal(sm4_key, SM4_LABEL)
+
+    def _open(self, sealed: bytes) -> bytes:
+        return self.keys.open(sealed, SM4_LABEL)
 
     async def put_voucher(self, snapshot: VoucherSnapshot, source: str, now_ms: int) -> bool:
         """Cache a snapshot from national (e.g. ``'fetched'`` for a visitor) unless a
@@ -129,8 +135,9 @@ class ProvincialStore(RoleStore):
         return await self.db.read(q_get_by_code_hash, code_hash)
 
     def channel_status_now(self, channel_id: str) -> ChannelStatus | None:
-        """What national last told this province of a channel, read on the loop's thread."""
-        return self.db.read_now(q_channel_status, channel_id)
+        """What national last told this province of a channel, read on the loop's thread
+        (its SM4 key opened with the province's vault)."""
+        return self.db.read_now(q_channel_status, channel_id, self._open)
 
     def get_by_code_hash_now(self, code_hash: str) -> AuthMatch | None:
         """:meth:`get_by_code_hash` on the loop's thread (``Database.read_now``)."""
