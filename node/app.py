@@ -298,11 +298,27 @@ class Node:
         try:
             await self._start()
         except ConfigError as exc:  # a bad setting of any part: one line, exit 2
-            await self._release()
+            await self._abandon()
             raise NodeStartError(str(exc)) from None
         except BaseException:
-            await self._release()
+            await self._abandon()
             raise
+
+    async def _abandon(self) -> None:
+        """Undo a start that failed part way: whatever began serving stops (the doors,
+        the components' tasks, the gRPC server), then what was opened is closed. A server
+        left running in a process that goes on (a test, an embedding program) would be
+        collected later and hang its event loop's poller."""
+        if self.doors is not None:
+            with contextlib.suppress(Exception):
+                await self.doors.stop()
+        if self._components is not None:
+            with contextlib.suppress(Exception):
+                await self._components.stop()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.stop(0)
+        await self._release()
 
     async def _open_store(self) -> NationalStore | ProvincialStore:
         db = StorageSettings.from_config(self.config.extra)
@@ -383,6 +399,7 @@ class Node:
                 *server_options(LinkSettings.from_config(self.config.extra).keepalive_ms),
             ],
         )
+        self._server = server  # stopped by _abandon should the start fail from here on
         host, _ = parse_address(self.config.listen)
         port, core_said = _add_port(server, self.config.listen, credentials)
         if not port:
@@ -418,7 +435,6 @@ class Node:
             server,
         )
         await server.start()
-        self._server = server
         if self.config.https:
             await self._open_doors(Calls(interceptor, handlers))
 

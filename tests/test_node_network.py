@@ -10,6 +10,7 @@ from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from signkit import stranger
 
+from conftest import _bindable
 from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from federation.registrar import RegistrationRefused
@@ -94,11 +95,16 @@ async def test_province_is_not_serving_until_registered(cluster, tmp_path):
 async def test_second_node_for_a_live_province_is_refused(cluster, tmp_path):
     await cluster.start_national()
     first = await cluster.start_province("44")
-    second = Node(cluster.config("provincial", "44", data_dir=tmp_path / "other44"))
+    doors = f"127.0.0.1:{cluster.port()}"
+    second = Node(cluster.config("provincial", "44", data_dir=tmp_path / "other44", https=doors))
     with pytest.raises(
         RegistrationRefused, match=f"already served by a live node at {first.address}"
     ):
         await second.start()
+    # what began serving before the refusal was stopped with it (a server left running
+    # in this process would be collected later and hang the loop's poller)
+    for address in (second.config.listen, doors):
+        assert _bindable(int(address.rsplit(":", 1)[1])), address
     await second.stop(grace=0)
     nodes = (
         await cluster.stubs(cluster.national).admin.ListNodes(admin_pb.ListNodesRequest())
