@@ -29,7 +29,7 @@ LOCKFLAGS ?= --upgrade
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))
 UV      := $(BIN)/uv
 
-.PHONY: setup uv lock lowest nation test bench proto proto-check lint clean
+.PHONY: setup uv lock lowest nation test bench proto proto-check lint lib clean
 
 setup: $(STAMP)
 
@@ -98,6 +98,24 @@ nation: $(STAMP)
 test: $(STAMP) proto-check
 	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
 	$(BIN)/python -m pytest -q -n $(N) --dist worksteal $(ARGS)
+
+# NationEcTrans of appendix B.1.3 as a C library (lib/nationeccode/), with the system's C
+# compiler and OpenSSL (Debian: gcc, libssl-dev): build/libnationeccode.so and the example
+# program build/nationeccode-example, which finds the library beside itself ($ORIGIN).
+CC      ?= cc
+LIB_CFLAGS := -O2 -Wall -Wextra -Werror -fPIC -pthread
+LIB_DIR := lib/nationeccode
+LIB_SO  := build/libnationeccode.so
+LIB_EXAMPLE := build/nationeccode-example
+
+lib: $(LIB_SO) $(LIB_EXAMPLE)
+
+$(LIB_SO): $(LIB_DIR)/nationeccode.c $(LIB_DIR)/nationeccode.h
+	@mkdir -p build
+	$(CC) -shared $(LIB_CFLAGS) -o $@.tmp $< -lssl -lcrypto && mv -f $@.tmp $@
+
+$(LIB_EXAMPLE): $(LIB_DIR)/example.c $(LIB_DIR)/nationeccode.h $(LIB_SO)
+	$(CC) $(LIB_CFLAGS) -o $@.tmp $< -Lbuild -lnationeccode -Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 bench: $(STAMP)
 	$(BIN)/python -m bench $(ARGS)

@@ -145,8 +145,8 @@ app.add_typer(token_app, name="token")
 app.command(
     "trans",
     epilog=examples(
-        'ecnet trans --url 127.0.0.1:50044 --terminal "$T44" --in - < request.json',
-        'ecnet trans --url 127.0.0.1:50044 --terminal "$T44" --in '
+        'ecnet trans --province 44 --terminal "$T44" --in - < request.json',
+        'ecnet trans --url https://127.0.0.1:51044/ec/v1/trans --terminal "$T44" --in '
         '\'{"orgId": "H44…", "transType": "ec.query", "data": {…}}\'',
     ),
 )(trans)

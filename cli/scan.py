@@ -9,7 +9,9 @@ its certificate, ``DIR/pki/terminals/T.{crt,key}``: ``cli.rpc``), for the instit
 ``--org`` it is bound to. The answer
 is table B.4 with the ecToken. ``token check`` is the medical-insurance system's check
 of that token (flag of table C.3). ``trans`` sends one raw Appendix B envelope through
-:func:`cli.ectrans.nation_ec_trans` and prints the answer (``OutData``).
+:func:`cli.ectrans.nation_ec_trans` to the province's terminal door (``--province NN``:
+the ``https`` of its entry in ``nation.json``, or ``--url``) and prints the answer
+(``OutData``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from cli.common import (
     reports_errors,
 )
 from cli.ectrans import TERMINAL_ENV, nation_ec_trans
+from cli.nationfile import NationFile
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1.acceptance_service_pb2_grpc import AcceptanceServiceStub
@@ -218,11 +221,45 @@ def token_check(
     )
 
 
+def door_of(data: Path, province: str) -> str:
+    """The terminal door (HOST:PORT) of province NN in the nation's ``nation.json``."""
+    if not province:
+        raise CliError(
+            "give --province NN (or --url https://HOST:PORT/ec/v1/trans of its terminal door)",
+            -2,
+        )
+    nation = NationFile.load(data)
+    entry = nation.nodes.get(f"p{province}")
+    if entry is None:
+        raise CliError(
+            f"province {province} is not part of the nation in {nation.data_dir} "
+            f"(its provinces: {', '.join(nation.provinces())})",
+            -2,
+        )
+    if not entry.https:
+        raise CliError(
+            f"province {province} has no HTTPS door in {nation.path} (a nation started "
+            "before the doors: `ecnet nation down` and `ecnet nation up` again), or give "
+            "--url https://HOST:PORT/ec/v1/trans",
+            -2,
+        )
+    return entry.https
+
+
+@reports_errors
 def trans(
-    url: Annotated[str, typer.Option("--url", help="HOST:PORT of the terminal's provincial node")],
     in_data: Annotated[
         str, typer.Option("--in", help="the request JSON (InData); - reads it from stdin")
     ],
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="the terminal door, https://HOST:PORT/ec/v1/trans (or HOST:PORT) "
+            "[default: the door of --province in nation.json]",
+        ),
+    ] = None,
+    province: ProvinceOpt = "",
     terminal: Annotated[
         str | None,
         typer.Option(
@@ -231,12 +268,19 @@ def trans(
             "[default: $ECNET_TERMINAL_ID]",
         ),
     ] = None,
+    data: DataOpt = None,
 ) -> None:
-    """NationEcTrans: one Appendix B envelope in, the answer (OutData) out."""
+    """NationEcTrans: one Appendix B envelope in, the answer (OutData) out, posted to the
+    province's terminal door; exits 1 unless the transaction succeeded (code 0)."""
 
+    folder = data_dir(data)
+    target = url or door_of(folder, province)
     text = sys.stdin.read() if in_data == "-" else in_data
     ret, out_data = nation_ec_trans(
-        url, text, terminal_id=terminal or os.environ.get(TERMINAL_ENV, "")
+        target,
+        text,
+        terminal_id=terminal or os.environ.get(TERMINAL_ENV, ""),
+        data_dir=folder,
     )
     sys.stdout.write(out_data + "\n")
     if ret != "0000":

@@ -14,12 +14,18 @@ from pathlib import Path
 
 import pytest
 import segno
-from clikit import ecnet, readme_session, terminal_tls_flags, tls_flags
+from clikit import ecnet, readme_session, terminal_tls_flags, tls_flags, write_nation
 from scankit import insured_in, start_scan_nation
 
 from cli.ectrans import nation_ec_trans
+from cli.nationfile import NationFile
+from conftest import TestPki
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
+
+
+def port_of(address: str) -> str:
+    return address.rsplit(":", 1)[1]
 
 
 async def grpcurl(*args: str, terminal=None) -> dict:
@@ -59,7 +65,7 @@ def appendix_b(org_id: str, code: str, trans_type: str = "ec.query") -> dict:
 
 @pytest.fixture
 async def nation(cluster, tmp_path):
-    return await start_scan_nation(cluster, tmp_path, ("44", "31"))
+    return await start_scan_nation(cluster, tmp_path, ("44", "31"), https=True)
 
 
 @pytest.mark.skipif(GRPCURL is None, reason="grpcurl binary not installed (make setup installs it)")
@@ -177,18 +183,18 @@ async def test_trans_ec_query_and_token_check_through_grpcurl(nation):
     assert answer["code"] == 500100
 
 
-async def test_nation_ec_trans_contract(nation):
+async def test_nation_ec_trans_contract(nation, tmp_path):
     p = insured_in(nation.kit, "44")[1]
     auth = await nation.activated(p, "44")
     t44 = nation.terminals["44"][0]
-    url = nation.provinces["44"].address
+    door = nation.provinces["44"].https_address
+    url = f"https://{door}/ec/v1/trans"
 
-    def call(in_data: str, **kw) -> tuple[str, str]:
-        return nation_ec_trans(url, in_data, terminal_id=t44.terminal_id, **kw)
+    def call(in_data: str, at: str = url, **kw) -> tuple[str, str]:
+        return nation_ec_trans(at, in_data, terminal_id=t44.terminal_id, **kw)
 
-    ret, out = await asyncio.to_thread(
-        call, json.dumps(appendix_b(t44.org_id, await nation.issue("44", auth)))
-    )
+    query = json.dumps(appendix_b(t44.org_id, await nation.issue("44", auth)))
+    ret, out = await asyncio.to_thread(call, query)
     assert ret == "0000" and isinstance(out, str)
     answer = json.loads(out)
     assert set(answer) == {"orgId", "code", "data", "message", "extra"}
@@ -199,6 +205,10 @@ async def test_nation_ec_trans_contract(nation):
     )
     token = answer["data"]["ecToken"]
 
+    # the same code again: B.1.3's return is the answer's code, not "0000"
+    ret, out = await asyncio.to_thread(call, query, door)
+    assert ret == "500005" and json.loads(out)["code"] == 500005
+
     # data as a JSON string (some callers encode it twice) and numbers as numbers
     check = {
         "orgId": t44.org_id,
@@ -207,26 +217,44 @@ async def test_nation_ec_trans_contract(nation):
             {"ecToken": token, "idType": p.id_type, "idNo": p.id_no, "userName": p.user_name}
         ),
     }
-    ret, out = await asyncio.to_thread(call, json.dumps(check))
+    ret, out = await asyncio.to_thread(
+        call, json.dumps(check), f"https://localhost:{port_of(door)}"
+    )
     assert ret == "0000" and json.loads(out)["data"] == {
         "flag": 1,
         "insuOrg": p.insured[0].insu_org,
     }
 
-    # a business failure is still "0000": the call went through, the answer says why
+    # a business refusal answers its code, the answer in out
     ret, out = await asyncio.to_thread(
         call, json.dumps({"orgId": t44.org_id, "transType": "ec.nope"})
     )
-    assert ret == "0000" and json.loads(out)["code"] == 500021
+    assert ret == "500021" and json.loads(out)["code"] == 500021
 
+    # the door's own refusals: not JSON (HTTP 400), no certificate (403)
     ret, out = await asyncio.to_thread(call, "{not json")
     assert ret == "-2" and json.loads(out)["code"] == -2
-    ret, out = await asyncio.to_thread(nation_ec_trans, "no port here", "{}")
-    assert ret == "-5"
+    ret, out = await asyncio.to_thread(nation_ec_trans, url, query, terminal_id="")
+    assert ret == "-4" and "no client certificate" in json.loads(out)["message"]
+    ret, out = await asyncio.to_thread(call, "")
+    assert ret == "-2"
+
+    for bad in ("no port here", "http://" + door, "grpc://" + door, "::1:5", "[zz]:5"):
+        ret, out = await asyncio.to_thread(nation_ec_trans, bad, "{}")
+        assert ret == "-5" and "invalid request address" in json.loads(out)["message"], bad
     ret, out = await asyncio.to_thread(
         nation_ec_trans, "127.0.0.1:1", json.dumps(appendix_b("x", "y")), timeout=1.0
     )
     assert ret == "-3" and "医保服务响应超时" in json.loads(out)["message"]
+
+    # the node's certificate is checked: a CA that did not issue it
+    other = TestPki(tmp_path / "other")
+    (tmp_path / "elsewhere" / "pki").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "pki" / "ca.crt").write_bytes(other.ca.cert_path.read_bytes())
+    ret, out = await asyncio.to_thread(
+        nation_ec_trans, url, query, terminal_id="", data_dir=tmp_path / "elsewhere"
+    )
+    assert ret == "-1" and "certificate of the node" in json.loads(out)["message"]
 
 
 async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
@@ -321,16 +349,33 @@ async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
     )
     assert rc == 1 and "error -2" in err
 
+    query = json.dumps(appendix_b(t31.org_id, await nation.issue("44", auth)))
     rc, out, err = await ecnet(
         "trans",
         "--url",
-        nation.provinces["31"].address,
+        nation.provinces["31"].https_address,
         "--in",
-        json.dumps(appendix_b(t31.org_id, await nation.issue("44", auth))),
+        query,
         env={"ECNET_TERMINAL_ID": t31.terminal_id},
     )
     assert rc == 0, err
     assert json.loads(out)["data"]["idNo"] == p.id_no
+    # the code again, at the door the nation file names: printed, and exit status 1
+    data = write_nation(tmp_path / "n31", nation.provinces["31"])
+    rc, out, err = await ecnet(
+        "trans",
+        "--province",
+        "31",
+        "--terminal",
+        t31.terminal_id,
+        "--in",
+        query,
+        "--data",
+        str(data),
+    )
+    assert rc == 1 and json.loads(out)["code"] == 500005 and "returned 500005" in err
+    rc, out, err = await ecnet("trans", "--province", "44", "--in", query, "--data", str(data))
+    assert rc == 1 and "province 44 is not part of the nation" in err
 
 
 async def test_a_picture_without_a_code(tmp_path):
@@ -380,4 +425,31 @@ async def test_the_readme_scan_session_runs_as_written(cluster, tmp_path):
     assert re.search(r'"ecToken": "310000ec[0-9a-z]{30}"', text) and '"insuOrg": "441500"' in text
     assert "flag 1" in text
     assert '"code": 0' in text and '"code": 500005' in text and '"code": 500021' in text
-    assert '"flag": 1' in text
+    # ecnet trans, through the terminal door the nation file names
+    answer = json.loads(text.splitlines()[-1])
+    assert answer["code"] == 0 and answer["data"] == {"flag": 1, "insuOrg": "441500"}
+
+
+async def test_nation_ec_trans_on_an_insecure_nation_posts_plain_http_with_the_number(
+    cluster, tmp_path
+):
+    national = await cluster.start_national(insecure=True)
+    p44 = await cluster.start_province("44", insecure=True, https="127.0.0.1:0")
+    data = write_nation(tmp_path / "plain", national, p44)
+    nation = NationFile.load(data)
+    nation.insecure = True
+    nation.save()
+    body = json.dumps(appendix_b("H44010600001", "1" * 28))
+
+    def call(url: str, terminal: str) -> tuple[str, dict]:
+        ret, out = nation_ec_trans(url, body, terminal_id=terminal, data_dir=data)
+        return ret, json.loads(out)
+
+    # the number in ec-terminal-id, which only such a node reads: a terminal it does not
+    # know, refused as the province refuses one
+    for url in (p44.https_address, f"http://{p44.https_address}/ec/v1/trans"):
+        ret, out = await asyncio.to_thread(call, url, "4" * 20)
+        assert ret == "500100" and out["code"] == 500100, out
+    # no number: no terminal at all
+    ret, out = await asyncio.to_thread(call, p44.https_address, "")
+    assert ret == "-4" and out["code"] == -4
