@@ -45,9 +45,9 @@ from ecnet.v1 import (
     settlement_service_pb2,
     voucher_service_pb2,
 )
+from federation.directory import NodeStatus
 from federation.keepalive import server_options
 from federation.link import LinkServer, LinkSettings
-from federation.directory import NodeStatus
 from federation.registrar import RegistrationRefused
 from node.clock import Clock, Entropy, MonotonicClock, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
@@ -479,7 +479,9 @@ class Node:
             directory = components.directory
 
             async def links() -> dict[str, bool]:
-                return {f"p{row.province}": up == NodeStatus.UP for row, up in await directory.nodes()}
+                return {
+                    f"p{row.province}": up == NodeStatus.UP for row, up in await directory.nodes()
+                }
 
         else:
             outbox = components.uplink.store

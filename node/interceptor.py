@@ -41,6 +41,8 @@
   rate limit the call answers -6 or 500084 with ``retryAfterMs`` in its details, a
   request past an input limit -2. FederationService (nodes only) and streams (the
   Link) are not limited.
+* Every unary call, refused or answered, is counted and timed for ``/metrics``
+  (``node.metrics.NodeMetrics.call``: method, C.4 code, door ``grpc`` or ``https``).
 """
 
 from __future__ import annotations
@@ -716,9 +718,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             self._refused(method, refusal, start, door)
             await self._audit_refusal(method, refusal, context, request)
             if self.metrics is not None:
-                self.metrics.call(
-                    method, refusal.code, door or "grpc", time.perf_counter() - start
-                )
+                self.metrics.call(method, refusal.code, door or "grpc", time.perf_counter() - start)
             if envelope is not None and envelope_refusals:
                 return envelope(refusal)
             await abort(refusal)
