@@ -159,6 +159,35 @@ async def test_no_id_number_or_name_reaches_the_metrics(cluster, tmp_path):
         assert person.id_no not in text and person.user_name not in text, person.id_no
 
 
+async def test_a_channels_rate_limit_refusals_are_counted_under_its_app_id(cluster, tmp_path):
+    kit = await start_nation(
+        cluster,
+        tmp_path,
+        population=20,
+        https=True,
+        extra={"limits_channel_burst": "2", "limits_channel_per_second": "0.01"},
+    )
+    national = cluster.national
+    stub = kit.channel(WECHAT)
+    p = kit.person(0)
+    codes = []
+    for _ in range(5):
+        try:
+            await stub.GetVoucherStatus(vpb.GetVoucherStatusRequest(**identity(p)))
+            codes.append(0)
+        except grpc.aio.AioRpcError as exc:
+            codes.append(from_rpc_error(exc)[0])
+    assert codes[2:] == [-6, -6, -6], codes
+    s = samples(await scrape(cluster, national))
+    assert (
+        value(s, "ecnet_rate_limit_refusals_total", node="national", kind="channel", key=WECHAT)
+        == 3
+    )
+    method = "/ecnet.v1.VoucherService/GetVoucherStatus"
+    assert calls(s, "national", method, -6, "grpc") == 3
+    assert sum(calls(s, "national", method, code, "grpc") for code in set(codes)) == 5
+
+
 async def test_a_stopped_provinces_backlog_grows_and_ages(cluster, tmp_path):
     kit = await start_nation(cluster, tmp_path, population=20, https=True)
     national = cluster.national
