@@ -45,6 +45,7 @@ from ecnet.v1 import (
     settlement_service_pb2,
     voucher_service_pb2,
 )
+from federation.directory import NodeStatus
 from federation.keepalive import server_options
 from federation.link import LinkServer, LinkSettings
 from federation.registrar import RegistrationRefused
@@ -56,6 +57,7 @@ from node.doors.calls import Calls, Handlers
 from node.doors.server import DoorTls, HttpsServer
 from node.inputcheck import MAX_REQUEST_BYTES
 from node.interceptor import CallInterceptor, ChannelCheck
+from node.metrics import Backlog, NodeMetrics, peer_name
 from node.pki import Identity, PkiError, read_crl
 from node.ratelimit import LimitSettings, RateLimiter
 from node.reflection import enable_reflection
@@ -213,6 +215,8 @@ class Node:
         # The HTTPS doors (node.doors), when --https is given; None until started.
         self.doors: HttpsServer | None = None
         self._door_tls: DoorTls | None = None
+        # The node's own metrics registry (node.metrics), served at /metrics.
+        self.metrics = NodeMetrics(config.name, str(config.role), config.version)
 
     # -- the parts, once started -----------------------------------------------------
     @property
@@ -360,7 +364,12 @@ class Node:
         self.signer = EventSigner(self.config.name, key)
         store = await self._open_store()
         credentials, dialer, trust = self._security()
-        self.limiter = RateLimiter(LimitSettings.from_config(self.config.extra), self.limits_clock)
+        store.db.observe_write = self.metrics.write
+        self.limiter = RateLimiter(
+            LimitSettings.from_config(self.config.extra),
+            self.limits_clock,
+            refused=self.metrics.rate_limited,
+        )
         components = await build(
             self.config,
             self.clock,
@@ -388,7 +397,9 @@ class Node:
                 self.clock.now_ms,
                 services=components.served,
             ),
+            metrics=self.metrics,
         )
+        self._measure(components)
         server = grpc.aio.server(
             interceptors=[interceptor],
             # Without so_reuseport 0, a second node could bind the same port and share its
@@ -458,6 +469,44 @@ class Node:
                 "INSECURE: this node serves plaintext and believes any caller's claimed "
                 "identity (--insecure, for development only); never run it so in a deployment"
             )
+
+    def _measure(self, components: Components) -> None:
+        """The metrics read at a scrape: the outbox's lanes, the links, the certificate."""
+        metrics = self.metrics
+        metrics.now_ms = self.clock.now_ms
+        if isinstance(components, NationalComponents):
+            outbox = components.delivery.store
+            directory = components.directory
+
+            async def links() -> dict[str, bool]:
+                return {
+                    f"p{row.province}": up == NodeStatus.UP for row, up in await directory.nodes()
+                }
+
+        else:
+            outbox = components.uplink.store
+            registered = components.registrar.registered
+
+            async def links() -> dict[str, bool]:
+                return {"national": registered.is_set()}
+
+        # A province's one lane goes to national, reported before it queued anything.
+        lanes = () if outbox.lane is None else (peer_name(outbox.lane),)
+
+        async def backlog() -> list[Backlog]:
+            found = [
+                Backlog(peer_name(lane), pending, oldest, parked)
+                for lane, pending, oldest, parked in await outbox.backlog()
+            ]
+            seen = {b.peer for b in found}
+            return found + [Backlog(peer, 0, 0, 0) for peer in lanes if peer not in seen]
+
+        metrics.outbox = backlog
+        metrics.links = links
+        if not self.config.insecure:
+            metrics.certificate = self.config.cert
+            trust = self.trust
+            metrics.crl = (lambda: trust.crl) if trust is not None else None
 
     async def _open_doors(self, calls: Calls) -> None:
         """Serve the HTTPS doors (``--https``) in front of the same calls."""

@@ -41,6 +41,8 @@
   rate limit the call answers -6 or 500084 with ``retryAfterMs`` in its details, a
   request past an input limit -2. FederationService (nodes only) and streams (the
   Link) are not limited.
+* Every unary call, refused or answered, is counted and timed for ``/metrics``
+  (``node.metrics.NodeMetrics.call``: method, C.4 code, door ``grpc`` or ``https``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from cryptography import x509
 from node.domain import channelsig as cs
 from node.errors import EcError, to_status
 from node.inputcheck import check_request
+from node.metrics import NodeMetrics
 from node.pki import Identity, IdentityError, Refused
 from node.pki import Role as IdentityRole
 from node.ratelimit import RateLimiter
@@ -625,8 +628,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         gate: Gate | None = None,
         limiter: RateLimiter | None = None,
         channels: ChannelCheck | None = None,
+        metrics: NodeMetrics | None = None,
     ) -> None:
         self.channels = channels
+        # Every call counted and timed (node.metrics); None: not measured.
+        self.metrics = metrics
         self.node_name = node_name
         self.limiter = limiter
         self.log_calls = log_calls
@@ -711,6 +717,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         except EcError as refusal:
             self._refused(method, refusal, start, door)
             await self._audit_refusal(method, refusal, context, request)
+            if self.metrics is not None:
+                self.metrics.call(method, refusal.code, door or "grpc", time.perf_counter() - start)
             if envelope is not None and envelope_refusals:
                 return envelope(refusal)
             await abort(refusal)
@@ -775,6 +783,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             _caller.reset(token)
             _notes.reset(notes_token)
             await audit(outcome, ec_code)
+            if self.metrics is not None:
+                self.metrics.call(method, ec_code, door or "grpc", time.perf_counter() - start)
             if self.log_calls or "why" in more:
                 log_call(method, caller, outcome, ec_code, start, **more)
 

@@ -41,7 +41,8 @@ Which code (table C.4)
 Both are gRPC RESOURCE_EXHAUSTED. Buckets are a dict, no database: a node restarted
 starts with full buckets (the password freeze of ``node.voucher`` is what survives).
 The dict is bounded: past ``max_keys`` buckets that have refilled (the same as absent)
-are dropped, then the oldest.
+are dropped, then the oldest. Each refusal is told to ``refused`` (``node.metrics``:
+``ecnet_rate_limit_refusals_total`` per kind and key, a person's key left out).
 """
 
 from __future__ import annotations
@@ -124,9 +125,17 @@ class _Bucket:
 class RateLimiter:
     """The buckets of one node; ``clock`` (node.clock) says the time."""
 
-    def __init__(self, settings: LimitSettings, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: LimitSettings,
+        clock: Clock,
+        refused: Callable[[str, str], None] | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock
+        # Told of each refusal: (kind, key), the key empty for a person's limits, whose
+        # key is an id number or a serial (node.metrics counts them).
+        self._told = refused
         self._rules = {
             k: settings.rule(k)
             for k in ("channel", "terminal", "operator", "password", "realperson")
@@ -176,6 +185,8 @@ class RateLimiter:
                 bucket.tokens = min(float(burst), bucket.tokens + elapsed * rate)
                 bucket.at = now
             if bucket.tokens < 1.0:
+                if self._told is not None:
+                    self._told(key[0], "" if key[0] in _PERSON_KINDS else key[1])
                 raise self._refusal(key, (1.0 - bucket.tokens) / rate)
             buckets.append(bucket)
         for bucket in buckets:

@@ -14,6 +14,7 @@ from node.domain.channelsig import ChannelKey
 from node.doors.calls import Calls
 from node.doors.channel import CHANNEL_PATH, ChannelDoor
 from node.doors.describe import docs_page, openapi
+from node.doors.metrics import METRICS_PATH, metrics_door
 from node.doors.terminal import TRANS_PATH, b2, json_answer, trans_door
 
 __all__ = ["door_app", "DoorNode"]
@@ -81,5 +82,6 @@ def door_app(node: DoorNode, calls: Calls) -> Starlette:
             Route("/ec/v1/channel/key", key, methods=["GET"]),
             Route("/openapi.json", spec, methods=["GET"]),
             Route("/docs", docs, methods=["GET"]),
+            Route(METRICS_PATH, metrics_door(calls), methods=["GET"]),
         ]
     )

@@ -53,6 +53,7 @@ import contextlib
 import enum
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, Final, Literal, TypeVar, TypeVarTuple
 
@@ -163,6 +164,7 @@ class WriteBatcher:
         self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]
     ) -> T | Literal[_Busy.BUSY]:
         conn = self._conn or self._open()
+        start = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -176,6 +178,9 @@ class WriteBatcher:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
+        observe = self.db.observe_write
+        if observe is not None:
+            observe(time.perf_counter() - start)
         self._after_commit()
         return result
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -177,6 +178,9 @@ class Database:
         self._local = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        # Told the seconds of each write transaction committed (BEGIN to COMMIT, on the
+        # thread that ran it): node.metrics's ecnet_db_write_seconds.
+        self.observe_write: Callable[[float], None] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     def open_sync(self) -> list[str]:
@@ -226,6 +230,7 @@ class Database:
         conn = self._writer_conn
         if conn is None:
             raise StorageError("database is not open")
+        start = time.perf_counter()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -243,6 +248,9 @@ class Database:
                 raise
             conn.execute("ROLLBACK")
             raise err from None
+        observe = self.observe_write
+        if observe is not None:
+            observe(time.perf_counter() - start)
         return result
 
     def _run_write_unsynced(

@@ -369,6 +369,27 @@ def _q_pending_counts(conn: sqlite3.Connection, lane: str | None) -> dict[str, i
     }
 
 
+def _q_backlog(conn: sqlite3.Connection, lane: str | None) -> list[tuple[str, int, int, int]]:
+    """(lane, events past its cursor, created_at of the oldest of them or 0, parked
+    events) of every lane, in one statement: per lane an indexed range count and one
+    indexed row over outbox_by_destination (destination, seq), and a count over
+    outbox_parked_by_destination."""
+    rows = _rows_of(lane, key="d.destination")
+    where, args = (" WHERE d.destination = ?", (lane,)) if lane is not None else ("", ())
+    return [
+        (r[0], r[1], r[2] or 0, r[3])
+        for r in conn.execute(
+            "SELECT d.destination, "
+            f"(SELECT count(*) FROM outbox o WHERE {rows} AND o.seq > d.acked_seq), "
+            f"(SELECT o.created_at FROM outbox o WHERE {rows} AND o.seq > d.acked_seq "
+            "ORDER BY o.seq LIMIT 1), "
+            "(SELECT count(*) FROM outbox_parked p WHERE p.destination = d.destination) "
+            f"FROM delivery d{where} ORDER BY d.destination",
+            args,
+        )
+    ]
+
+
 # A parked row is past its lane's cursor but not done: never pruned while parked.
 _NOT_PARKED = "NOT EXISTS (SELECT 1 FROM outbox_parked p WHERE p.seq = o.seq)"
 
@@ -575,6 +596,11 @@ class OutboxStore:
     async def pending_counts(self) -> dict[str, int]:
         """Events beyond each destination's acknowledged position."""
         return await self.db.read(_q_pending_counts, self.lane)
+
+    async def backlog(self) -> list[tuple[str, int, int, int]]:
+        """Per lane: (lane, events not yet acknowledged, ``created_at`` of the oldest of
+        them (0: none), parked events); one read (``node.metrics`` at a scrape)."""
+        return await self.db.read(_q_backlog, self.lane)
 
     async def prune(self, before_ms: int, batch: int = PRUNE_BATCH) -> int:
         """Delete acknowledged rows created before ``before_ms`` (see the module
