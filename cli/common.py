@@ -23,7 +23,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 
-from cli.nationfile import NationFile, default_data_dir
+from cli.nationfile import NationFile, NodeEntry, default_data_dir
 from cli.rpc import CliError
 
 __all__ = [
@@ -253,13 +253,9 @@ def grpcurl_json(message: Message) -> str:
     return _message(message, 0)
 
 
-def province_address(data: Path | None, node: str | None, province: str) -> str:
-    """``--node``, else the address of province NN in the nation's ``nation.json``."""
-    if node:
-        return node
-    if not province:
-        raise CliError("give --province NN (or --node HOST:PORT of the provincial node)", -2)
-    nation = NationFile.load(data_dir(data))
+def province_entry(data: Path, province: str) -> NodeEntry:
+    """Province NN's entry in the nation's ``nation.json`` (its addresses)."""
+    nation = NationFile.load(data)
     entry = nation.nodes.get(f"p{province}")
     if entry is None:
         raise CliError(
@@ -267,4 +263,13 @@ def province_address(data: Path | None, node: str | None, province: str) -> str:
             f"(its provinces: {', '.join(nation.provinces())})",
             -2,
         )
-    return entry.address
+    return entry
+
+
+def province_address(data: Path | None, node: str | None, province: str) -> str:
+    """``--node``, else the address of province NN in the nation's ``nation.json``."""
+    if node:
+        return node
+    if not province:
+        raise CliError("give --province NN (or --node HOST:PORT of the provincial node)", -2)
+    return province_entry(data_dir(data), province).address

@@ -34,10 +34,10 @@ from cli.common import (
     out,
     print_message,
     province_address,
+    province_entry,
     reports_errors,
 )
 from cli.ectrans import TERMINAL_ENV, nation_ec_trans
-from cli.nationfile import NationFile
 from cli.rpc import CliError, NodeHandle
 from ecnet.v1 import acceptance_service_pb2 as pb
 from ecnet.v1.acceptance_service_pb2_grpc import AcceptanceServiceStub
@@ -228,17 +228,10 @@ def door_of(data: Path, province: str) -> str:
             "give --province NN (or --url https://HOST:PORT/ec/v1/trans of its terminal door)",
             -2,
         )
-    nation = NationFile.load(data)
-    entry = nation.nodes.get(f"p{province}")
-    if entry is None:
-        raise CliError(
-            f"province {province} is not part of the nation in {nation.data_dir} "
-            f"(its provinces: {', '.join(nation.provinces())})",
-            -2,
-        )
+    entry = province_entry(data, province)
     if not entry.https:
         raise CliError(
-            f"province {province} has no HTTPS door in {nation.path} (a nation started "
+            f"province {province} has no HTTPS door in {data / 'nation.json'} (a nation started "
             "before the doors: `ecnet nation down` and `ecnet nation up` again), or give "
             "--url https://HOST:PORT/ec/v1/trans",
             -2,

@@ -19,6 +19,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from node.config import Role
 from node.domain.channelsig import SIGNED_SERVICES
 from node.domain.codes import ERRORS
+from node.domain.openplatform import REQUEST_FIELDS
 
 __all__ = ["openapi", "docs_page", "schema_of", "add_schema"]
 
@@ -267,16 +268,7 @@ _ENVELOPE = {
         "signData is the SM2 signature (user id 1234567812345678) over its SM3 digest. "
         "node.domain.openplatform.seal_request makes one."
     ),
-    "required": [
-        "appId",
-        "encType",
-        "signType",
-        "timestamp",
-        "version",
-        "nonce",
-        "encData",
-        "signData",
-    ],
+    "required": list(REQUEST_FIELDS),
     "properties": {
         "appId": {"type": "string", "description": "the channel's appId (national's approval)"},
         "encType": {"type": "string", "enum": ["SM4"]},
