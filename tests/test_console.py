@@ -1,0 +1,129 @@
+"""The management console (node.console): its logins, sessions, CSRF and roles, attacked
+over HTTPS against a real national node (the browser's view: tests/test_console_browser.py)."""
+
+from __future__ import annotations
+
+import pytest
+from consolekit import NEW_PASSWORD, csrf_of, first_login, login, start_console_nation
+
+from ecnet.v1 import admin_service_pb2 as apb
+from node.console.app import SESSION_COOKIE
+
+
+@pytest.fixture
+async def cn(cluster, tmp_path):
+    return await start_console_nation(cluster, tmp_path)
+
+
+def _methods(records) -> list[str]:
+    return [r.method.rsplit("/", 1)[-1] for r in records]
+
+
+async def test_admin_logs_in_with_password_and_totp_and_sees_the_nation(cn):
+    cn.enrol("root", "admin")
+    async with cn.client() as http:
+        # the password alone is not enough for an administrator
+        answer = await login(http, "root", cn.operators["root"].password, "")
+        assert answer.status_code == 401 and "wrong name, password or code" in answer.text
+        await first_login(cn, http, "root")
+        cookie = next(c for c in http.cookies.jar if c.name == SESSION_COOKIE)
+        assert cookie.secure and cookie.path == "/console"
+        assert cookie.has_nonstandard_attr("HttpOnly")
+        page = await http.get("/console/")
+        assert page.status_code == 200
+        assert "p44" in page.text and "p31" in page.text and "National" in page.text
+        # the one-time password no longer opens the account
+    async with cn.client() as http:
+        again = await login(http, "root", cn.operators["root"].password, cn.totp("root"))
+        assert again.status_code == 401
+    methods = _methods(await cn.audit())
+    assert {"Login", "LoginFailed", "PasswordChange", "ListNodes"} <= set(methods)
+
+
+async def test_a_form_without_its_csrf_token_is_refused_and_audited(cn):
+    cn.enrol("root", "admin")
+    async with cn.client() as http:
+        await first_login(cn, http, "root")
+        forged = await http.post(
+            "/console/channels/status",
+            data={"channel": "WECHAT", "status": "suspended", "reason": "forged"},
+        )
+        assert forged.status_code == 403 and "CSRF" in forged.text
+        wrong = await http.post(
+            "/console/channels/status",
+            data={"csrf": "x" * 43, "channel": "WECHAT", "status": "suspended", "reason": "f"},
+        )
+        assert wrong.status_code == 403
+    channels = await cn.kit.cluster.stubs(cn.national).admin.ListChannels(
+        apb.ListChannelsRequest(), timeout=10
+    )
+    assert {c.channelId: c.status for c in channels.channels}["WECHAT"] == "approved"
+    assert _methods(await cn.audit()).count("CsrfRefused") == 2
+    # a login form posted from elsewhere (no login cookie) is refused too
+    async with cn.client() as http:
+        answer = await http.post(
+            "/console/login", data={"csrf": "abc", "name": "root", "password": NEW_PASSWORD}
+        )
+        assert answer.status_code == 403 and "CSRF" in answer.text
+
+
+async def test_a_session_past_its_lifetime_is_refused(cn):
+    cn.enrol("wang", "auditor")
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        page = await http.get("/console/")
+        assert page.status_code == 200
+        token = csrf_of(page.text)
+        cn.kit.clock.advance(31 * 60)  # the default lifetime is 30 minutes
+        gone = await http.get("/console/")
+        assert gone.status_code == 303 and gone.headers["location"] == "/console/login"
+        post = await http.post("/console/logout", data={"csrf": token})
+        assert post.status_code == 401 and "log in again" in post.text
+    assert "SessionExpired" in _methods(await cn.audit())
+
+
+async def test_five_wrong_passwords_lock_the_account(cn):
+    cn.enrol("wang", "auditor")
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+    async with cn.client() as http:
+        for n in range(4):
+            bad = await login(http, "wang", f"wrong password {n}")
+            assert bad.status_code == 401
+        fifth = await login(http, "wang", "wrong password 5")
+        assert fifth.status_code == 403 and "locked" in fifth.text
+        right = await login(http, "wang", NEW_PASSWORD)
+        assert right.status_code == 403 and "locked" in right.text
+        cn.kit.clock.advance(16 * 60)  # locked for 15 minutes
+        after = await login(http, "wang", NEW_PASSWORD)
+        assert after.status_code == 303 and after.headers["location"] == "/console/"
+    methods = _methods(await cn.audit())
+    assert methods.count("LoginFailed") == 4
+    assert methods.count("Lockout") == 1 and methods.count("LoginLocked") == 1
+
+
+async def test_a_province_operator_sees_its_province_only_and_cannot_retry(cn):
+    cn.enrol("chen", "p44")
+    async with cn.client() as http:
+        await first_login(cn, http, "chen")
+        page = await http.get("/console/")
+        assert page.status_code == 200
+        assert "p44" in page.text and "p31" not in page.text
+        assert "Retry" not in page.text and "Suspend" not in page.text
+        # the button is not shown; the call made anyway is refused by the gate
+        forced = await http.post(
+            "/console/nation/retry", data={"csrf": csrf_of(page.text), "destination": "31"}
+        )
+        assert forced.status_code == 403 and "RetryParked is not allowed" in forced.text
+        suspend = await http.post(
+            "/console/channels/status",
+            data={
+                "csrf": csrf_of(page.text),
+                "channel": "WECHAT",
+                "status": "suspended",
+                "reason": "not mine",
+            },
+        )
+        assert suspend.status_code == 403 and "SetChannelStatus is not allowed" in suspend.text
+    refused = [r for r in await cn.audit() if r.code == -4 and "chen" in r.who]
+    assert {r.method.rsplit("/", 1)[-1] for r in refused} >= {"RetryParked", "SetChannelStatus"}
