@@ -467,7 +467,9 @@ def _console_admin(nation: NationFile) -> Path | None:
         CertificateAuthority.open(nation.data_dir).issue(
             Identity.operator("admin", duty="admin"), hosts=(), folder=folder, stem="admin"
         )
-    given = console_password(nation.data_dir, "admin", "admin", only_new=True)
+    national = nation.national  # nation.json is not written yet: its files, from the plan
+    files = (Path(national.data) / "national.db", national.master_key)
+    given = console_password(nation.data_dir, "admin", "admin", only_new=True, files=files)
     if given is None:
         return None
     path = nation.data_dir / CONSOLE_ADMIN

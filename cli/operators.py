@@ -137,10 +137,17 @@ def _national_files(data: Path) -> tuple[Path, Path] | None:
     return (db, national.master_key) if db.exists() else None
 
 
-def console_password(data: Path, name: str, role: str, only_new: bool = False) -> Enrolment | None:
+def console_password(
+    data: Path,
+    name: str,
+    role: str,
+    only_new: bool = False,
+    files: tuple[Path, Path] | None = None,
+) -> Enrolment | None:
     """A one-time console password for operator ``name`` at national (None: no nation
-    yet; ``only_new``: or it has one already)."""
-    files = _national_files(data)
+    yet; ``only_new``: or it has one already). ``files``: national's database and master
+    key (by default those of DIR/nation.json)."""
+    files = files or _national_files(data)
     if files is None:
         return None
     try:
