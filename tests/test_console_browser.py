@@ -1,6 +1,6 @@
 """The management console in a real browser: Debian's headless Chromium driven by
 Playwright, trusting the test CA through its own NSS database (no certificate error is
-ignored). Screenshots of each page go to ``$ECNET_SCREENSHOTS`` or the test's tmp dir.
+ignored). Screenshots of each page go to ``$CONSOLE_SCREENSHOTS`` or the test's tmp dir.
 
 Skipped, saying how to install it, on a machine without ``chromium`` and ``certutil``:
 ``apt-get install -y chromium libnss3-tools`` (``.ci/run`` does)."""
@@ -56,7 +56,7 @@ async def browser(tmp_path, test_pki):
 
 @pytest.fixture
 def shots(tmp_path, request) -> Path:
-    root = os.environ.get("ECNET_SCREENSHOTS")
+    root = os.environ.get("CONSOLE_SCREENSHOTS")
     folder = Path(root) / request.node.name if root else tmp_path / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
@@ -115,6 +115,24 @@ async def test_admin_logs_in_approves_an_application_and_suspends_a_channel(
     await row.locator("text=Suspend").click()
     assert "channel BANK is suspended" in await page.inner_text(".notice")
     await page.screenshot(path=shots / "suspended.png", full_page=True)
+
+    await page.click("nav >> text=Terminals")
+    for name, value in {
+        "province": "44",
+        "orgId": "H44010600001",
+        "orgName": "某医院",
+        "name": "挂号机 3",
+        "purpose": "registration",
+        "version": "1.2",
+        "developer": "某公司",
+        "mac": "f8:34:41:bd:e1:88",
+    }.items():
+        await page.fill(f"form.grid input[name={name}]", value)
+    await page.click("form.grid button[type=submit]")
+    said = await page.inner_text(".notice")
+    number = said.split("terminal ", 1)[1].split(" ", 1)[0]
+    assert number.startswith("44") and number in await page.inner_text("#terminals")
+    await page.screenshot(path=shots / "terminals.png", full_page=True)
     await context.close()
 
     channels = await cluster.stubs(cn.national).admin.ListChannels(
@@ -123,17 +141,18 @@ async def test_admin_logs_in_approves_an_application_and_suspends_a_channel(
     bank_row = {c.channelId: c for c in channels.channels}["BANK"]
     assert (bank_row.status, bank_row.statusReason) == ("suspended", "complaints 2026-12")
     done = [r for r in await cn.audit() if "root" in r.who and r.code == 0]
-    assert {"ApproveChannelApplication", "SetChannelStatus"} <= {
+    assert {"ApproveChannelApplication", "SetChannelStatus", "RegisterTerminal"} <= {
         r.method.rsplit("/", 1)[-1] for r in done
     }
-    assert sorted(p.name for p in shots.iterdir()) == [
+    assert {p.name for p in shots.iterdir()} >= {
         "approved.png",
         "channels.png",
         "login.png",
         "nation.png",
         "password.png",
         "suspended.png",
-    ]
+        "terminals.png",
+    }
 
 
 async def test_a_province_operator_sees_its_province_only(cluster, tmp_path, browser, shots):

@@ -230,6 +230,9 @@ class Console:
                 Route("/channels/approve", page(self.approve), methods=["POST"]),
                 Route("/channels/reject", page(self.reject), methods=["POST"]),
                 Route("/channels/status", page(self.channel_status), methods=["POST"]),
+                Route("/terminals", page(self.terminals_page), methods=["GET"]),
+                Route("/terminals/register", page(self.register_terminal), methods=["POST"]),
+                Route("/terminals/revoke", page(self.revoke_terminal), methods=["POST"]),
                 Route("/console.css", self.css, methods=["GET"]),
             ]
         )
@@ -329,7 +332,11 @@ class Console:
     ) -> Response:
         nav = ""
         if session is not None:
-            links = [("Nation", f"{PATH}/"), ("Channels", f"{PATH}/channels")]
+            links = [
+                ("Nation", f"{PATH}/"),
+                ("Channels", f"{PATH}/channels"),
+                ("Terminals", f"{PATH}/terminals"),
+            ]
             who = f"{esc(session.operator.name)} ({esc(session.operator.duty)})"
             nav = (
                 '<nav><span class="brand">ecnet management center</span>'
@@ -760,3 +767,140 @@ class Console:
         )
         said = f"channel {answer.channel.channelId} is {answer.channel.status}"
         return RedirectResponse(f"{PATH}/channels?said={quote(said)}", 303)
+
+    # -- terminals -------------------------------------------------------------------------
+    _TERMINAL_FIELDS = (
+        ("province", "province (NN)"),
+        ("orgId", "orgId of the institution"),
+        ("orgName", "institution (终端的使用单位)"),
+        ("name", "terminal's name"),
+        ("purpose", "purpose (终端的用途)"),
+        ("version", "software version X.Y"),
+        ("developer", "developer (开发单位)"),
+        ("mac", "MAC, e.g. f8:34:41:bd:e1:88"),
+    )
+
+    async def terminals_page(self, request: Request, session: Session) -> Response:
+        asked = request.query_params.get("province", "")[:2]
+        after = request.query_params.get("after", "")[:24]
+        listed = await self.call(
+            request,
+            session,
+            "ListTerminals",
+            pb.ListTerminalsRequest(province=session.scope or asked, pageSize=100, pageToken=after),
+        )
+        revoke = session.may("RevokeTerminal")
+        rows = []
+        for t in listed.terminals:
+            revoked = bool(t.revokedAt.seconds)
+            action = ""
+            if revoke and not revoked:
+                action = (
+                    f'<form method="post" action="{PATH}/terminals/revoke" class="inline">'
+                    + self._csrf(session)
+                    + f'<input type="hidden" name="terminal" value="{esc(t.terminalId)}">'
+                    + '<input name="reason" placeholder="reason" '
+                    + f'aria-label="reason for {esc(t.terminalId)}">'
+                    + f'<button type="submit" id="revoke-{esc(t.terminalId)}">Revoke</button>'
+                    + "</form>"
+                )
+            state = (
+                f'<span class="status suspended">revoked {_ts(t.revokedAt)}</span> '
+                + esc(t.revokeReason)
+                if revoked
+                else '<span class="status approved">registered</span>'
+            )
+            rows.append(
+                [
+                    esc(t.terminalId),
+                    f"p{esc(t.province)}",
+                    f"{esc(t.orgId)}<br>{esc(t.orgName)}",
+                    esc(t.name),
+                    esc(t.purpose),
+                    esc(t.version),
+                    esc(t.mac),
+                    esc(t.registeredOn),
+                    state,
+                    action,
+                ]
+            )
+        more = ""
+        if listed.nextPageToken:
+            query = f"province={quote(asked)}&" if asked else ""
+            more = (
+                f'<p><a href="{PATH}/terminals?{query}after={quote(listed.nextPageToken)}">'
+                "Next 100</a></p>"
+            )
+        register = ""
+        if session.may("RegisterTerminal"):
+            fields = "".join(
+                f'<label>{esc(label)} <input name="{name}" required'
+                + (
+                    f' value="{esc(session.scope)}" readonly'
+                    if name == "province" and session.scope
+                    else ""
+                )
+                + "></label>"
+                for name, label in self._TERMINAL_FIELDS
+            )
+            register = (
+                "<section><h2>Register a terminal</h2>"
+                f'<form method="post" action="{PATH}/terminals/register" class="grid">'
+                + self._csrf(session)
+                + fields
+                + '<button type="submit">Register</button></form>'
+                '<p class="empty">Its certificate is issued from the nation\'s CA: a request '
+                "made at the terminal (<code>ecnet ca request --role terminal</code>) signed with "
+                "<code>ecnet ca sign</code>, or <code>ecnet terminals register</code> at the "
+                "command line, which does both.</p></section>"
+            )
+        where = f" of province {esc(session.scope or asked)}" if (session.scope or asked) else ""
+        body = (
+            self._notice(request)
+            + register
+            + f'<section><h2>Registry{where}</h2><div id="terminals">'
+            + _table(
+                (
+                    "terminal",
+                    "province",
+                    "institution",
+                    "name",
+                    "purpose",
+                    "version",
+                    "MAC",
+                    "registered",
+                    "state",
+                    "",
+                ),
+                rows,
+                "no terminal registered",
+            )
+            + f"</div>{more}</section>"
+        )
+        return self._html("Terminals", body, session)
+
+    async def register_terminal(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        fields = {name: str(form.get(name, "")).strip() for name, _ in self._TERMINAL_FIELDS}
+        answer = await self.call(
+            request, session, "RegisterTerminal", pb.RegisterTerminalRequest(**fields)
+        )
+        t = answer.terminal
+        said = f"terminal {t.terminalId} registered for {t.orgId} in province {t.province}"
+        return RedirectResponse(f"{PATH}/terminals?said={quote(said)}", 303)
+
+    async def revoke_terminal(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        answer = await self.call(
+            request,
+            session,
+            "RevokeTerminal",
+            pb.RevokeTerminalRequest(
+                terminalId=str(form.get("terminal", "")), reason=str(form.get("reason", ""))
+            ),
+        )
+        t = answer.terminal
+        said = f"terminal {t.terminalId} " + (
+            "was revoked already" if answer.alreadyRevoked else "revoked"
+        )
+        return RedirectResponse(f"{PATH}/terminals?said={quote(said)}", 303)
