@@ -176,8 +176,9 @@ async def test_a_province_operator_registers_and_revokes_its_province_terminals_
 
 
 async def test_the_grpc_door_narrows_a_province_operators_terminal_changes_too(cn):
-    from node.pki import Identity
     from voucherkit import fails
+
+    from node.pki import Identity
 
     chen = cn.kit.cluster.stubs(cn.national, as_=Identity.operator("chen", duty="p44").uri)
     form = _terminal_form("", "31")
