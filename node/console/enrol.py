@@ -24,7 +24,7 @@ from node.storage.console import q_operator, q_operator_put, q_operator_remove
 from node.storage.db import Database
 from node.storage.migrations.national import MIGRATIONS
 from node.storage.secrets import q_protect_national
-from node.vault import NodeKeys, load_master_key
+from node.vault import MasterKeyError, NodeKeys, load_master_key
 
 __all__ = ["Enrolment", "enrol", "has_operator", "withdraw", "ADMIN_DUTY"]
 
@@ -41,9 +41,21 @@ class Enrolment:
     totp_uri: str  # administrators only; "" for the others
 
 
+def _key_of(db_path: Path, master_key: Path) -> Path:
+    """National's master key: ``master_key`` (where ``nation up`` keeps it), else the
+    node's own default beside its database. Never made here: a key made for a database
+    that has one would open none of its secrets."""
+    for path in (master_key, db_path.parent / "master.key"):
+        if path.exists():
+            return path
+    raise MasterKeyError(
+        f"national's master key is neither {master_key} nor {db_path.parent / 'master.key'}"
+    )
+
+
 def _open(db_path: Path, master_key: Path) -> tuple[Database, NodeKeys]:
     entropy = SystemEntropy()
-    keys = NodeKeys(load_master_key(master_key, entropy), entropy)
+    keys = NodeKeys(load_master_key(_key_of(db_path, master_key), entropy), entropy)
     db = Database(db_path, MIGRATIONS, readers=1)
     db.open_sync()
     db.write_sync(q_protect_national, keys, str(db_path))  # refuses another master key
