@@ -11,7 +11,10 @@ print) must be replaced at the first login. Five wrong passwords or codes in a r
 (``node.storage.console``), for 30 minutes (``ECNET_CONSOLE_SESSION_MINUTES``) by the
 node's clock. Every form carries the session's CSRF token (the login form a token of
 its own cookie), checked on every POST. Logins, failures, lock-outs, refusals and
-password changes are appended to the node's audit log (``/ecnet.console/…``).
+password changes are appended to the node's audit log (``/ecnet.console/…``). The
+password hashes (scrypt) are computed on worker threads, so that the node's event loop
+goes on serving calls meanwhile, and an unknown name costs a hash too (the answer's
+time does not tell which names exist).
 
 **What an operator may see and do** is what ``AdminService`` lets it: each page runs
 the service's methods through the node's one call path (``node.doors.calls.Calls``)
@@ -23,6 +26,7 @@ method to the operator's role; a province operator's pages show its province onl
 
 from __future__ import annotations
 
+import asyncio
 import html
 import os
 import time
@@ -82,6 +86,7 @@ _HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 _STATE = {1: "up", 2: "down", 3: "stopped"}
+_DECOY_SALT, _DECOY_HASH = b"ecnet/console/no", b"\0" * 32
 
 
 def _env_int(name: str, default: int) -> int:
@@ -434,6 +439,8 @@ class Console:
         operator = await self.db.read(q_operator, name) if name else None
         wrong = "Refused (-4): wrong name, password or code"
         if operator is None:
+            # as long as a wrong password takes: the answer's time does not tell names
+            await asyncio.to_thread(check_password, password, _DECOY_SALT, _DECOY_HASH)
             await self._audit(request, name, "LoginFailed", "refused", -4, ["no such operator"])
             return self._login_page(wrong, 401)
         who = Identity.operator(operator.name, duty=operator.duty).uri
@@ -445,7 +452,7 @@ class Console:
                 f"{_when(operator.locked_until)}",
                 403,
             )
-        good = check_password(password, operator.pw_salt, operator.pw_hash)
+        good = await asyncio.to_thread(check_password, password, operator.pw_salt, operator.pw_hash)
         if good and operator.duty == ADMIN_DUTY:
             secret = (
                 open_totp(self.keys(), operator.name, operator.totp_sealed)
@@ -519,7 +526,7 @@ class Console:
         form = await _form(request)
         current, new = str(form.get("current", "")), str(form.get("new", ""))
         op = session.operator
-        if not check_password(current, op.pw_salt, op.pw_hash):
+        if not await asyncio.to_thread(check_password, current, op.pw_salt, op.pw_hash):
             await self._audit(
                 request, session.identity.uri, "PasswordChange", "refused", -4, ["wrong current"]
             )
@@ -536,7 +543,7 @@ class Console:
         if why:
             await self._audit(request, session.identity.uri, "PasswordChange", "refused", -2, [why])
             return await self.password_form(request, session, f"Refused (-2): {why}")
-        salt, digest = hash_password(new)
+        salt, digest = await asyncio.to_thread(hash_password, new)
         await self.db.write(q_password_set, op.name, salt, digest, self.now_ms(), session.digest)
         await self._audit(request, session.identity.uri, "PasswordChange", "OK", 0, [])
         return RedirectResponse(f"{PATH}/?said={quote('password changed')}", 303)
