@@ -191,3 +191,34 @@ async def test_the_grpc_door_narrows_a_province_operators_terminal_changes_too(c
     await fails(
         chen.admin.RevokeTerminal(apb.RevokeTerminalRequest(terminalId=other), timeout=10), -4
     )
+
+
+async def test_the_administrator_retries_a_provinces_parked_events_from_the_nation_page(
+    cluster, tmp_path
+):
+    from types import SimpleNamespace
+
+    from consolekit import ConsoleNation
+    from test_delivery import card, enqueue
+    from test_outbox_parking import parked_count, poison, start_national
+
+    national = await start_national(cluster, https="127.0.0.1:0")
+    await cluster.start_province("44")
+    last = await enqueue(national, [poison(card(3))])
+    await parked_count(national, 1)
+    cn = ConsoleNation(SimpleNamespace(national=national, cluster=cluster), tmp_path)
+    cn.enrol("root", "admin")
+    async with cn.client() as http:
+        await first_login(cn, http, "root")
+        page = await http.get("/console/")
+        assert 'id="retry-44"' in page.text  # one parked event for p44, and its button
+        answer = await http.post(
+            "/console/nation/retry", data={"csrf": csrf_of(page.text), "destination": "44"}
+        )
+        assert answer.status_code == 303
+        shown = await http.get(answer.headers["location"])
+        assert "p44: 1 parked event(s) queued again" in shown.text
+    [(seq, event_id, _, _)] = await parked_count(national, 1)  # refused again, parked again
+    assert seq > last and event_id == "poison-1"
+    retried = [r for r in await cn.audit() if r.method.endswith("/RetryParked")]
+    assert [(r.who, r.code) for r in retried] == [("ecnet://operator/admin/root", 0)]
