@@ -222,3 +222,15 @@ async def test_the_administrator_retries_a_provinces_parked_events_from_the_nati
     assert seq > last and event_id == "poison-1"
     retried = [r for r in await cn.audit() if r.method.endswith("/RetryParked")]
     assert [(r.who, r.code) for r in retried] == [("ecnet://operator/admin/root", 0)]
+
+
+@pytest.mark.parametrize("value", ["ten", "0", "-5"])
+def test_a_bad_console_setting_is_a_configuration_error(monkeypatch, value):
+    from node.config import ConfigError
+    from node.console.app import ConsoleSettings
+
+    monkeypatch.setenv("ECNET_CONSOLE_SESSION_MINUTES", value)
+    with pytest.raises(ConfigError, match="ECNET_CONSOLE_SESSION_MINUTES"):
+        ConsoleSettings.from_env()
+    monkeypatch.setenv("ECNET_CONSOLE_SESSION_MINUTES", "45")
+    assert ConsoleSettings.from_env().session_minutes == 45

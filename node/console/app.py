@@ -43,6 +43,7 @@ from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from ecnet.v1 import admin_service_pb2 as pb
+from node.config import ConfigError
 from node.console.enrol import ADMIN_DUTY, CONSOLE
 from node.console.passwords import (
     MIN_PASSWORD,
@@ -96,9 +97,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a whole number") from None
+        raise ConfigError(f"{name}={raw!r} is not a whole number of minutes or tries") from None
     if value <= 0:
-        raise ValueError(f"{name} must be positive, not {value}")
+        raise ConfigError(f"{name} must be positive, not {value}")
     return value
 
 
