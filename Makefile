@@ -95,9 +95,11 @@ nation: $(STAMP)
 
 # The project's own bytecode first, for the same reason as at setup: the tests start hundreds
 # of node and ecnet processes (a stale .pyc is never used: Python checks the source's mtime).
+# The console's browser tests write their screenshots to .tools/screenshots/<test>/; they
+# are skipped, and the summary says so (-ra) with how to install it, without chromium.
 test: $(STAMP) proto-check
 	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
-	$(BIN)/python -m pytest -q -n $(N) --dist worksteal $(ARGS)
+	CONSOLE_SCREENSHOTS=$(CURDIR)/.tools/screenshots $(BIN)/python -m pytest -q -n $(N) --dist worksteal $(ARGS)
 
 # NationEcTrans of appendix B.1.3 as a C library (lib/nationeccode/), with the system's C
 # compiler and OpenSSL (Debian: gcc, libssl-dev): build/libnationeccode.so and the example

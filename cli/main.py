@@ -58,7 +58,7 @@ from cli.nation import (
     wait_healthy,
 )
 from cli.nationfile import NationFile, NodeEntry, pid_alive
-from cli.operators import audit_app, operators_app
+from cli.operators import audit_app, console_password, operators_app
 from cli.qr import qr_app
 from cli.rpc import CliError, NodeHandle, channel_key, national_address, request_of, use_operator
 from cli.scan import scan, token_app, trans
@@ -423,6 +423,7 @@ def _start_nation(
             highlight=False,
         )
 
+    console = None if nation.insecure else _console_admin(nation)
     started = time.monotonic()
     procs: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -440,10 +441,48 @@ def _start_nation(
     elapsed = time.monotonic() - started
     out.print(_status_table(collect_status(nation)))
     out.print(f"{len(nation.nodes)} nodes healthy in {elapsed:.1f}s; data in {data_dir}")
+    if national.https and not nation.insecure:
+        out.print(
+            f"management console: https://{national.https}/console/ (trust {nation.pki}/ca.crt)"
+            + (f"; admin's first password in {console}" if console else ""),
+            highlight=False,
+            soft_wrap=True,
+        )
     if detach:
         out.print(f"stop them with: ecnet nation down --data {data_dir}")
         return None
     return procs
+
+
+CONSOLE_ADMIN = "console-admin.txt"
+
+
+def _console_admin(nation: NationFile) -> Path | None:
+    """The console's operator ``admin``, made once (its certificate and a one-time
+    password with a TOTP secret at national): its first password and TOTP provisioning
+    URI written to DIR/console-admin.txt (mode 0600). None when it existed already."""
+    folder = nation.pki / "operators"
+    crt = folder / "admin.crt"
+    if not crt.exists():
+        CertificateAuthority.open(nation.data_dir).issue(
+            Identity.operator("admin", duty="admin"), hosts=(), folder=folder, stem="admin"
+        )
+    national = nation.national  # nation.json is not written yet: its files, from the plan
+    files = (Path(national.data) / "national.db", national.master_key)
+    given = console_password(nation.data_dir, "admin", "admin", only_new=True, files=files)
+    if given is None:
+        return None
+    path = nation.data_dir / CONSOLE_ADMIN
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(
+            f"console: https://{nation.national.https}/console/\n"
+            f"name: admin\n"
+            f"password (one-time: the first login sets another): {given.password}\n"
+            f"totp: {given.totp_uri}\n"
+        )
+    return path
 
 
 def _exit_code(proc: subprocess.Popen[bytes]) -> int | None:

@@ -2,7 +2,9 @@
 nodes recorded of them.
 
 ``operators add NAME --role ROLE`` issues an operator certificate from the nation's CA
-(``ecnet://operator/ROLE/NAME``) into ``DIR/pki/operators/NAME.{crt,key}``; the other
+(``ecnet://operator/ROLE/NAME``) into ``DIR/pki/operators/NAME.{crt,key}`` and gives the
+operator a one-time password of the management console (``node.console``), kept at
+national (an administrator also a TOTP secret, printed as its provisioning URI); the other
 commands call as that operator with ``ecnet --as NAME …`` (or ``ECNET_OPERATOR=NAME``),
 and as the nation's administrator (``DIR/pki/operator.{crt,key}``) without. ``audit
 show`` prints the newest records of a node's audit log; ``audit verify`` checks the
@@ -35,6 +37,7 @@ from cli.common import data_dir as _data
 from cli.nationfile import NationFile
 from cli.rpc import CliError, NodeHandle, national_address, operator_files
 from ecnet.v1 import admin_service_pb2 as pb
+from node.console.enrol import Enrolment, enrol, has_operator, withdraw
 from node.pki import (
     CertificateAuthority,
     Identity,
@@ -43,6 +46,7 @@ from node.pki import (
     is_operator_duty,
     read_certificate,
 )
+from node.vault import MasterKeyError
 
 __all__ = ["operators_app", "audit_app"]
 
@@ -76,7 +80,9 @@ def operators_add(
     data: DataOpt = None,
     json_: JsonOpt = False,
 ) -> None:
-    """Issue an operator's certificate from the nation's CA, in DIR/pki/operators."""
+    """Issue an operator's certificate from the nation's CA, in DIR/pki/operators, and
+    print its one-time password of the management console (and an administrator's TOTP
+    provisioning URI)."""
     if not is_operator_duty(role):
         raise CliError(f"--role {role!r} is not a role: {ROLES}", UNCODED)
     identity = Identity.operator(name, duty=role)
@@ -92,13 +98,79 @@ def operators_add(
                 UNCODED,
             )
         out.print(f"operator {identity.uri} exists already: {crt}, {key}", highlight=False)
+        given = console_password(_data(data), name, role, only_new=True)
+        if given is not None:
+            _print_password(given)
         return
     key, crt = ca.issue(identity, hosts=(), folder=folder, stem=name)
+    given = console_password(_data(data), name, role)
     if json_:
-        print_json({"identity": identity.uri, "cert": str(crt), "key": str(key)})
+        print_json(
+            {
+                "identity": identity.uri,
+                "cert": str(crt),
+                "key": str(key),
+                "consolePassword": given.password if given else "",
+                "totpUri": given.totp_uri if given else "",
+            }
+        )
         return
     out.print(f"operator {identity.uri}: {crt}, {key}", highlight=False)
     out.print(f"call as it with `ecnet --as {name} …` (or ECNET_OPERATOR={name})", highlight=False)
+    if given is not None:
+        _print_password(given)
+    else:
+        out.print(
+            "no nation in this folder yet: `ecnet operators add` again after `ecnet nation up` "
+            "gives the console password",
+            highlight=False,
+        )
+
+
+def _national_files(data: Path) -> tuple[Path, Path] | None:
+    """National's database and master key, when the nation was made (nation up)."""
+    try:
+        national = NationFile.load(data).national
+    except (FileNotFoundError, KeyError):
+        return None
+    db = Path(national.data) / "national.db"
+    return (db, national.master_key) if db.exists() else None
+
+
+def console_password(
+    data: Path,
+    name: str,
+    role: str,
+    only_new: bool = False,
+    files: tuple[Path, Path] | None = None,
+) -> Enrolment | None:
+    """A one-time console password for operator ``name`` at national (None: no nation
+    yet; ``only_new``: or it has one already). ``files``: national's database and master
+    key (by default those of DIR/nation.json)."""
+    files = files or _national_files(data)
+    if files is None:
+        return None
+    try:
+        if only_new and has_operator(*files, name):
+            return None
+        return enrol(*files, name, role)
+    except MasterKeyError as exc:
+        raise CliError(f"national: {exc}", UNCODED) from None
+
+
+def _print_password(given: Enrolment) -> None:
+    out.print(
+        f"console password of {given.name} (one-time: the first login sets another): "
+        f"{given.password}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if given.totp_uri:
+        out.print(
+            f"second factor (TOTP), for the authenticator app: {given.totp_uri}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 @operators_app.command("list", epilog=examples("ecnet operators list --json"))
@@ -154,6 +226,9 @@ def operators_revoke(
     crt.unlink()
     key.unlink(missing_ok=True)
     out.print(f"revoked {identity.uri} ({len(revoked)} certificate(s))", highlight=False)
+    files = _national_files(_data(data))
+    if files is not None and withdraw(*files, name):
+        out.print(f"{name}'s console password and sessions removed", highlight=False)
 
 
 # -- audit ---------------------------------------------------------------------------

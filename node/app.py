@@ -52,6 +52,7 @@ from federation.registrar import RegistrationRefused
 from node.clock import Clock, Entropy, MonotonicClock, SystemClock, SystemEntropy
 from node.components import Components, NationalComponents, ProvincialComponents, build
 from node.config import ConfigError, NodeConfig, Role, parse_address
+from node.console.app import Console
 from node.doors.app import DoorNode, door_app
 from node.doors.calls import Calls, Handlers
 from node.doors.server import DoorTls, HttpsServer
@@ -522,7 +523,13 @@ class Node:
             components.channel_key,
             self.clock.now_ms,
         )
-        doors = HttpsServer(door_app(door, calls), self.config.https, self._door_tls)
+        console = None
+        store = self._store
+        gate = calls.interceptor.gate
+        if isinstance(store, NationalStore) and gate is not None:
+            # The management console (node.console), as the operators log in to it.
+            console = Console(store.db, lambda: store.keys, gate, calls, self.clock.now_ms).app()
+        doors = HttpsServer(door_app(door, calls, console), self.config.https, self._door_tls)
         await doors.start()
         self.doors = doors
 

@@ -688,6 +688,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         envelope_refusals: bool = True,
         door: str = "",
         signed_envelope: Mapping[str, str] | None = None,
+        identity: Identity | None = None,
     ) -> Any:
         """One unary call of ``method`` through every check, then ``inner(request,
         context)``: what gRPC's handler runs, and what the HTTPS doors (``node.doors``)
@@ -702,7 +703,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         (the terminal door answers those with HTTP 403). ``door``: the door the call came
         through (``https``), named in its log line; empty for the gRPC port.
         ``signed_envelope``: the channel door's envelope fields that join the signature
-        base (``ChannelCheck.check``'s ``envelope``).
+        base (``ChannelCheck.check``'s ``envelope``). ``identity``: the caller, already
+        verified by the door (the management console's logged-in operator, whose
+        password and session national checked: ``node.console``), instead of the
+        connection's certificate; every other check is the same.
         """
         check, gate, limiter = self.check, self.gate, self.limiter
         envelope = self.envelopes.get(method)
@@ -713,7 +717,10 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         checked = not method.startswith(FEDERATION_PREFIX)
         start = time.perf_counter()
         try:
-            caller = check.caller(method, metadata, context.auth_context, anonymous=anonymous)
+            if identity is not None:
+                caller = Caller(identity, subject=f"console session of {identity.uri}")
+            else:
+                caller = check.caller(method, metadata, context.auth_context, anonymous=anonymous)
         except EcError as refusal:
             self._refused(method, refusal, start, door)
             await self._audit_refusal(method, refusal, context, request)

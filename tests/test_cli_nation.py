@@ -224,3 +224,42 @@ def test_the_nation_keeps_its_ca_and_adds_what_a_new_province_needs(tmp_path):
     assert ensure_pki(first) == []  # started again: nothing made, the same CA
     assert ensure_pki(plan_nation(tmp_path, ["44", "31"], 51000)) == ["p31"]
     assert (tmp_path / "pki" / "ca.crt").read_bytes() == ca
+
+
+def test_nation_up_opens_the_console_to_its_admin_and_operators_add_to_others(nation):
+    import re
+    import ssl
+
+    import httpx
+    import pyotp
+
+    data, base = nation
+    written = data / "console-admin.txt"
+    assert stat.S_IMODE(written.stat().st_mode) == 0o600
+    text = written.read_text()
+    url = re.search(r"console: (\S+)", text).group(1)
+    assert url == f"https://127.0.0.1:{base + 1000}/console/"
+    password = re.search(r"password \(one-time[^)]*\): (\S+)", text).group(1)
+    totp = pyotp.parse_uri(re.search(r"totp: (\S+)", text).group(1))
+    added = ecnet("operators", "add", "chen", "--role", "p44", data=data).stdout
+    chen = re.search(r"console password of chen \(one-time[^)]*\): (\S+)", added).group(1)
+    # a second `add` of the same operator keeps its password
+    again = ecnet("operators", "add", "chen", "--role", "p44", data=data).stdout
+    assert "console password" not in again
+
+    def login(name: str, secret: str, code: str = "") -> httpx.Response:
+        tls = ssl.create_default_context(cafile=str(data / "pki" / "ca.crt"))
+        with httpx.Client(base_url=url, verify=tls) as http:
+            form = http.get("login").text
+            token = re.search(r'name="csrf" value="([^"]+)"', form).group(1)
+            return http.post(
+                "login", data={"csrf": token, "name": name, "password": secret, "totp": code}
+            )
+
+    assert login("admin", password).status_code == 401  # an administrator needs the code
+    first = login("admin", password, totp.now())
+    assert first.status_code == 303 and first.headers["location"] == "/console/password"
+    assert login("chen", chen).headers["location"] == "/console/password"
+    # revoked, the operator's console password goes too
+    ecnet("operators", "revoke", "chen", data=data)
+    assert login("chen", chen).status_code == 401

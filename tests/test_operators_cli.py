@@ -20,7 +20,9 @@ async def test_readme_operators_session(cluster, tmp_path):
     assert "error -4: ecnet://operator/p44/chen may list persons of province 44 only" in err
     assert "SetChannelStatus is not allowed to ecnet://operator/auditor/wang" in err
     assert "PERMISSION_DENIED -4" in out  # audit show: the refusals are in the log
-    assert "national: intact, 5 records" in out and "p44: intact" in out and "p31: intact" in out
+    # each operator's one-time console password, given and recorded at national
+    assert "console password of wang (one-time" in out and "console password of chen" in out
+    assert "national: intact, 7 records" in out and "p44: intact" in out and "p31: intact" in out
 
 
 async def test_operators_add_refuses_what_it_cannot_do(cluster, tmp_path):

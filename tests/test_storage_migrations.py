@@ -109,6 +109,28 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "sm4_announced": 1,
         },
     ],
+    "console_operators": [
+        {
+            "name": "wang",
+            "duty": "auditor",
+            "pw_salt": b"s" * 16,
+            "pw_hash": b"h" * 32,
+            "must_change": 1,
+            "totp_sealed": None,
+            "failures": 0,
+            "locked_until": 0,
+            "changed_at": 5,
+        }
+    ],
+    "console_sessions": [
+        {
+            "id_digest": "d" * 64,
+            "name": "wang",
+            "csrf": "c" * 43,
+            "created_at": 5,
+            "expires_at": 6,
+        }
+    ],
     "channel_applications": [
         {
             "application_id": "CA0000000001",

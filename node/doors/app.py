@@ -7,7 +7,7 @@ from collections.abc import Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from node.config import Role
 from node.domain.channelsig import ChannelKey
@@ -40,9 +40,10 @@ class DoorNode:
         self.now_ms = now_ms
 
 
-def door_app(node: DoorNode, calls: Calls) -> Starlette:
+def door_app(node: DoorNode, calls: Calls, console: Starlette | None = None) -> Starlette:
     """The routes of ``node``'s role: the terminal door (provinces), the channel door,
-    the node's public signing key and the descriptions."""
+    the node's public signing key and the descriptions; at national the management
+    console (``node.console``) under ``/console``."""
     document = openapi(node.name, node.role, node.version, calls.serves)
     channel = ChannelDoor(
         calls, node.name, lambda: node.sign_keys()[0], node.channel_key, node.now_ms
@@ -75,13 +76,14 @@ def door_app(node: DoorNode, calls: Calls) -> Starlette:
             {"node": node.name, "signType": "SM2", "publicKey": node.sign_keys()[1].hex()}
         )
 
-    return Starlette(
-        routes=[
-            Route(TRANS_PATH, trans, methods=["POST"]),
-            Route(CHANNEL_PATH, channel_call, methods=["POST"]),
-            Route("/ec/v1/channel/key", key, methods=["GET"]),
-            Route("/openapi.json", spec, methods=["GET"]),
-            Route("/docs", docs, methods=["GET"]),
-            Route(METRICS_PATH, metrics_door(calls), methods=["GET"]),
-        ]
-    )
+    routes: list[BaseRoute] = [
+        Route(TRANS_PATH, trans, methods=["POST"]),
+        Route(CHANNEL_PATH, channel_call, methods=["POST"]),
+        Route("/ec/v1/channel/key", key, methods=["GET"]),
+        Route("/openapi.json", spec, methods=["GET"]),
+        Route("/docs", docs, methods=["GET"]),
+        Route(METRICS_PATH, metrics_door(calls), methods=["GET"]),
+    ]
+    if console is not None:
+        routes.append(Mount("/console", app=console))
+    return Starlette(routes=routes)

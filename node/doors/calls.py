@@ -16,6 +16,7 @@ import grpc
 
 from node.errors import EcError
 from node.interceptor import CallInterceptor
+from node.pki import Identity
 
 __all__ = ["Handlers", "Calls", "DoorContext", "DoorRefusal"]
 
@@ -113,10 +114,13 @@ class Calls:
         *,
         anonymous: bool = False,
         signed_envelope: Mapping[str, str] | None = None,
+        identity: Identity | None = None,
     ) -> Any:
         """The answer of ``method`` to ``request``; raises :class:`DoorRefusal`.
         ``anonymous``: a caller without a client certificate is let in (its signature is
-        what names it); ``signed_envelope``: the channel door's signed envelope fields."""
+        what names it); ``signed_envelope``: the channel door's signed envelope fields;
+        ``identity``: the caller as the management console verified it (its logged-in
+        operator, ``node.console``), for the console only."""
         handler = self.handlers.handler(method)
         if handler is None:
             raise DoorRefusal(EcError(-5, f"{method.lstrip('/')} is not served by this node"))
@@ -133,4 +137,5 @@ class Calls:
             envelope_refusals=False,
             door="https",
             signed_envelope=signed_envelope,
+            identity=identity,
         )

@@ -513,6 +513,7 @@ class NationalAdminServicer(AdminServicer):
                 request.developer,
                 request.mac,
             ),
+            self.access.scope(current_caller()),
         )
         return pb.RegisterTerminalResponse(terminal=_terminal(row))
 
@@ -522,7 +523,9 @@ class NationalAdminServicer(AdminServicer):
         context: grpc.aio.ServicerContext[pb.RevokeTerminalRequest, pb.RevokeTerminalResponse],
     ) -> pb.RevokeTerminalResponse:
         require_operator("RevokeTerminal")
-        row, before = await revoke_terminal(self.lifecycle, request.terminalId, request.reason)
+        row, before = await revoke_terminal(
+            self.lifecycle, request.terminalId, request.reason, self.access.scope(current_caller())
+        )
         return pb.RevokeTerminalResponse(terminal=_terminal(row), alreadyRevoked=before)
 
     async def UpdatePerson(

@@ -92,9 +92,18 @@ class TerminalRegistration:
         p.check()
 
 
-async def register_terminal(lc: Lifecycle, reg: TerminalRegistration) -> TerminalRow:
-    """The terminal registered, with its allocated number and date."""
+async def register_terminal(
+    lc: Lifecycle, reg: TerminalRegistration, scope: str = ""
+) -> TerminalRow:
+    """The terminal registered, with its allocated number and date. ``scope``: the
+    province a province operator is limited to (-4 for a terminal of another)."""
     reg.check()
+    if scope and reg.province != scope:
+        raise EcError(
+            -4,
+            f"the operator of province {scope} may register terminals of province {scope} "
+            f"only, not of {reg.province}",
+        )
     now = lc.now_ms()
     day = dt.datetime.fromtimestamp(now / 1000, BEIJING).date()
     randoms = [lc.entropy.randbelow(10**9) for _ in range(_TRIES)]
@@ -129,8 +138,11 @@ async def register_terminal(lc: Lifecycle, reg: TerminalRegistration) -> Termina
     return await lc.store.transact(tx)
 
 
-async def revoke_terminal(lc: Lifecycle, terminal_id: str, reason: str) -> tuple[TerminalRow, bool]:
-    """The terminal after the revocation, and whether it was revoked before."""
+async def revoke_terminal(
+    lc: Lifecycle, terminal_id: str, reason: str, scope: str = ""
+) -> tuple[TerminalRow, bool]:
+    """The terminal after the revocation, and whether it was revoked before. ``scope``:
+    the province a province operator is limited to (-4 for a terminal of another)."""
     terminal_id, reason = terminal_id.strip(), reason.strip()
     p = Problems()
     if p.require("terminalId", terminal_id, hint="20 digits") and not is_terminal_number(
@@ -147,6 +159,12 @@ async def revoke_terminal(lc: Lifecycle, terminal_id: str, reason: str) -> tuple
         if row is None:
             raise EcError(
                 500100, f"terminal {terminal_id} is not registered with the management center"
+            )
+        if scope and row.province != scope:
+            raise EcError(
+                -4,
+                f"terminal {terminal_id} is of province {row.province}: the operator of "
+                f"province {scope} may revoke terminals of province {scope} only",
             )
         if row.revoked_at is not None:
             return row, True

@@ -322,3 +322,36 @@ def m014_channel_sm4_announced(db: sqlite_utils.Database) -> None:
         ALTER TABLE channels ADD COLUMN sm4_announced INTEGER NOT NULL DEFAULT 0;
         """,
     )
+
+
+@MIGRATIONS()
+def m015_console(db: sqlite_utils.Database) -> None:
+    """The management console's people and sessions (``node.storage.console``): each
+    operator's console password (scrypt hash and its own salt; ``must_change`` until the
+    first login replaces a one-time password), an administrator's TOTP secret sealed
+    under the node's key, wrong passwords counted towards a lock; the sessions of the
+    browsers logged in, by the SM3 digest of their random id, with their CSRF token."""
+    run_script(
+        db,
+        """
+        CREATE TABLE console_operators (
+            name          TEXT PRIMARY KEY,
+            duty          TEXT NOT NULL,
+            pw_salt       BLOB NOT NULL,
+            pw_hash       BLOB NOT NULL,
+            must_change   INTEGER NOT NULL DEFAULT 1,
+            totp_sealed   BLOB,
+            failures      INTEGER NOT NULL DEFAULT 0,
+            locked_until  INTEGER NOT NULL DEFAULT 0,
+            changed_at    INTEGER NOT NULL
+        );
+        CREATE TABLE console_sessions (
+            id_digest     TEXT PRIMARY KEY,
+            name          TEXT NOT NULL REFERENCES console_operators (name) ON DELETE CASCADE,
+            csrf          TEXT NOT NULL,
+            created_at    INTEGER NOT NULL,
+            expires_at    INTEGER NOT NULL
+        );
+        CREATE INDEX console_sessions_name ON console_sessions (name);
+        """,
+    )

@@ -1,0 +1,914 @@
+"""The management console (5.2.1, issue 15): national's pages for the people who run
+the network, served on its HTTPS port under ``/console/``.
+
+**Logging in.** An operator (``ecnet operators add NAME --role ROLE``) logs in with its
+name and console password; an administrator also with the TOTP code of its
+authenticator app. A one-time password (what ``operators add`` and ``nation up``
+print) must be replaced at the first login. Five wrong passwords or codes in a row
+(``ECNET_CONSOLE_MAX_FAILURES``) lock the account for 15 minutes
+(``ECNET_CONSOLE_LOCK_MINUTES``). A session is a random id in a cookie (``Secure``,
+``HttpOnly``, ``SameSite=Strict``, path ``/console``) that national knows by its digest
+(``node.storage.console``), for 30 minutes (``ECNET_CONSOLE_SESSION_MINUTES``) by the
+node's clock. Every form carries the session's CSRF token (the login form a token of
+its own cookie), checked on every POST. Logins, failures, lock-outs, refusals and
+password changes are appended to the node's audit log (``/ecnet.console/…``). The
+password hashes (scrypt) are computed on worker threads, so that the node's event loop
+goes on serving calls meanwhile, and an unknown name costs a hash too (the answer's
+time does not tell which names exist).
+
+**What an operator may see and do** is what ``AdminService`` lets it: each page runs
+the service's methods through the node's one call path (``node.doors.calls.Calls``)
+as the logged-in operator (``identity=``), so that the role table
+(``node.services.access.ADMIN_ROLES``), a province operator's narrowing and the audit
+record are the gRPC call's. A page shows a button only when the table allows its
+method to the operator's role; a province operator's pages show its province only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote
+
+from google.protobuf.message import Message
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from ecnet.v1 import admin_service_pb2 as pb
+from node.config import ConfigError
+from node.console.enrol import ADMIN_DUTY, CONSOLE
+from node.console.passwords import (
+    MIN_PASSWORD,
+    check_password,
+    hash_password,
+    new_csrf,
+    new_session_id,
+    open_totp,
+    same,
+    session_digest,
+    totp_ok,
+)
+from node.doors.calls import Calls, DoorContext, DoorRefusal
+from node.interceptor import Caller, Gate
+from node.pki import Identity
+from node.services.access import ADMIN_ROLES, ADMIN_SERVICE, kind_of, province_scope
+from node.storage.console import (
+    OperatorRow,
+    q_login_failed,
+    q_login_ok,
+    q_operator,
+    q_password_set,
+    q_session,
+    q_session_add,
+    q_session_end,
+)
+from node.storage.db import Database
+from node.vault import NodeKeys
+
+__all__ = ["ConsoleSettings", "Console", "SESSION_COOKIE", "LOGIN_COOKIE"]
+
+SESSION_COOKIE = "ecnet_console"
+LOGIN_COOKIE = "ecnet_console_login"
+PATH = "/console"
+_CSS = Path(__file__).with_name("static") / "console.css"
+_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+}
+_STATE = {1: "up", 2: "down", 3: "stopped"}
+_DECOY_SALT, _DECOY_HASH = b"ecnet/console/no", b"\0" * 32
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a whole number of minutes or tries") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive, not {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class ConsoleSettings:
+    session_minutes: int = 30
+    lock_minutes: int = 15
+    max_failures: int = 5
+
+    @classmethod
+    def from_env(cls) -> ConsoleSettings:
+        return cls(
+            _env_int("ECNET_CONSOLE_SESSION_MINUTES", 30),
+            _env_int("ECNET_CONSOLE_LOCK_MINUTES", 15),
+            _env_int("ECNET_CONSOLE_MAX_FAILURES", 5),
+        )
+
+
+@dataclass(frozen=True)
+class Session:
+    digest: str
+    operator: OperatorRow
+    csrf: str
+    expires_at: int
+
+    @property
+    def identity(self) -> Identity:
+        return Identity.operator(self.operator.name, duty=self.operator.duty)
+
+    @property
+    def kind(self) -> str:
+        return kind_of(self.operator.duty)
+
+    def may(self, method: str) -> bool:
+        """Whether the role table lets this operator call ``AdminService/method``."""
+        return self.kind in ADMIN_ROLES.get(method, frozenset())
+
+    @property
+    def scope(self) -> str:
+        return province_scope(Caller(self.identity))
+
+
+class Refused(Exception):
+    """A console request refused: its C.4 code, the sentence shown, the HTTP status."""
+
+    def __init__(self, code: int, message: str, status: int = 403) -> None:
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+_FORM_MAX = 16_384
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """The fields of a form posted as ``application/x-www-form-urlencoded`` (the only
+    kind the console's pages send); anything else, or more than 16 KiB, is refused."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise Refused(-2, "the console takes forms sent by its pages only", 415)
+    body = await request.body()
+    if len(body) > _FORM_MAX:
+        raise Refused(-2, "the form is too large", 413)
+    try:
+        return dict(parse_qsl(body.decode(), keep_blank_values=True, max_num_fields=20))
+    except (UnicodeDecodeError, ValueError):
+        raise Refused(-2, "the form cannot be read", 400) from None
+
+
+def esc(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(ms: int) -> str:
+    if not ms:
+        return "—"
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ms / 1000))
+
+
+def _ts(t: Any) -> str:
+    return _when(t.seconds * 1000 + t.nanos // 1_000_000) if t.seconds else "—"
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], empty: str) -> str:
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    if not body:
+        return f'<p class="empty">{esc(empty)}</p>'
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+class Console:
+    """The console's pages over national's database (``db``), its key (``keys``: seals
+    the TOTP secrets), its gate's audit log (``gate``) and calls (``calls``), by the
+    node's clock (``now_ms``)."""
+
+    def __init__(
+        self,
+        db: Database,
+        keys: Callable[[], NodeKeys],
+        gate: Gate,
+        calls: Calls,
+        now_ms: Callable[[], int],
+        settings: ConsoleSettings | None = None,
+        wall: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.keys = keys
+        self.gate = gate
+        self.calls = calls
+        self.now_ms = now_ms
+        self.settings = settings or ConsoleSettings.from_env()
+        self.wall = wall  # TOTP codes follow the wall clock, as the operator's phone does
+
+    # -- the application -----------------------------------------------------------------
+    def app(self) -> Starlette:
+        def page(
+            handler: Callable[[Request, Session], Awaitable[Response]],
+        ) -> Callable[[Request], Awaitable[Response]]:
+            async def run(request: Request) -> Response:
+                return await self._page(request, handler)
+
+            return run
+
+        return Starlette(
+            routes=[
+                Route("/", page(self.nation_page), methods=["GET"]),
+                Route("/login", self.login_form, methods=["GET"]),
+                Route("/login", self.login, methods=["POST"]),
+                Route("/logout", page(self.logout), methods=["POST"]),
+                Route("/password", page(self.password_form), methods=["GET"]),
+                Route("/password", page(self.password_change), methods=["POST"]),
+                Route("/nation/retry", page(self.retry_parked), methods=["POST"]),
+                Route("/channels", page(self.channels_page), methods=["GET"]),
+                Route("/channels/approve", page(self.approve), methods=["POST"]),
+                Route("/channels/reject", page(self.reject), methods=["POST"]),
+                Route("/channels/status", page(self.channel_status), methods=["POST"]),
+                Route("/terminals", page(self.terminals_page), methods=["GET"]),
+                Route("/terminals/register", page(self.register_terminal), methods=["POST"]),
+                Route("/terminals/revoke", page(self.revoke_terminal), methods=["POST"]),
+                Route("/console.css", self.css, methods=["GET"]),
+            ]
+        )
+
+    async def css(self, request: Request) -> Response:
+        return FileResponse(_CSS, media_type="text/css", headers={"Cache-Control": "no-cache"})
+
+    # -- sessions ------------------------------------------------------------------------
+    async def _session(self, request: Request) -> Session | None:
+        sid = request.cookies.get(SESSION_COOKIE, "")
+        if not sid or len(sid) > 100:
+            return None
+        digest = session_digest(sid)
+        row = await self.db.read(q_session, digest)
+        if row is None:
+            return None
+        if row.expires_at <= self.now_ms():
+            await self.db.write(q_session_end, digest)
+            await self._audit(request, row.name, "SessionExpired", "refused", -4, [])
+            return None
+        operator = await self.db.read(q_operator, row.name)
+        if operator is None:
+            return None
+        return Session(digest, operator, row.csrf, row.expires_at)
+
+    async def _page(
+        self, request: Request, handler: Callable[[Request, Session], Awaitable[Response]]
+    ) -> Response:
+        session = await self._session(request)
+        if session is None:
+            if request.method == "POST":
+                await self._audit(request, "", "NoSession", "refused", -4, [request.url.path])
+                return self._refusal(
+                    None, Refused(-4, "no session, or it has ended: log in again", 401)
+                )
+            return RedirectResponse(f"{PATH}/login", 303)
+        try:
+            if request.method == "POST":
+                form = await _form(request)
+                token = str(form.get("csrf", ""))
+                if not token or not same(token, session.csrf):
+                    await self._audit(
+                        request,
+                        session.identity.uri,
+                        "CsrfRefused",
+                        "refused",
+                        -4,
+                        [request.url.path],
+                    )
+                    raise Refused(
+                        -4,
+                        "this form does not carry your session's token (CSRF): it was not "
+                        "sent by a page of this console; nothing was done",
+                    )
+            if session.operator.must_change and request.url.path not in (
+                f"{PATH}/password",
+                f"{PATH}/logout",
+            ):
+                return RedirectResponse(f"{PATH}/password", 303)
+            return await handler(request, session)
+        except Refused as refused:
+            return self._refusal(session, refused)
+        except DoorRefusal as door:
+            err = door.error
+            status = 403 if err.code == -4 else 400
+            return self._refusal(session, Refused(err.code, err.message, status))
+
+    async def _audit(
+        self,
+        request: Request,
+        who: str,
+        what: str,
+        outcome: str,
+        code: int,
+        notes: list[str],
+    ) -> None:
+        client = request.client
+        peer = f"https:{client.host}:{client.port}" if client else "https"
+        await self.gate.record(CONSOLE + what, who or "anonymous", peer, None, outcome, code, notes)
+
+    async def call(self, request: Request, session: Session, method: str, msg: Message) -> Any:
+        """``AdminService/method`` as the session's operator, through the node's call path."""
+        client = request.client
+        peer = f"https:{client.host}:{client.port}" if client else "https"
+        return await self.calls.run(
+            ADMIN_SERVICE + method, msg, DoorContext([], peer), identity=session.identity
+        )
+
+    # -- rendering -----------------------------------------------------------------------
+    def _html(
+        self,
+        title: str,
+        body: str,
+        session: Session | None,
+        status: int = 200,
+        cookies: Callable[[Response], None] | None = None,
+    ) -> Response:
+        nav = ""
+        if session is not None:
+            links = [
+                ("Nation", f"{PATH}/"),
+                ("Channels", f"{PATH}/channels"),
+                ("Terminals", f"{PATH}/terminals"),
+            ]
+            who = f"{esc(session.operator.name)} ({esc(session.operator.duty)})"
+            nav = (
+                '<nav><span class="brand">ecnet management center</span>'
+                + "".join(f'<a href="{h}">{esc(t)}</a>' for t, h in links)
+                + f'<span class="who">{who}</span>'
+                + f'<form method="post" action="{PATH}/logout" class="inline">'
+                + self._csrf(session)
+                + '<button type="submit">Log out</button></form></nav>'
+            )
+        text = (
+            '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f"<title>{esc(title)} · ecnet console</title>"
+            f'<link rel="stylesheet" href="{PATH}/console.css"></head><body>'
+            f"{nav}<main><h1>{esc(title)}</h1>{body}</main></body></html>"
+        )
+        response = HTMLResponse(text, status, headers=_HEADERS)
+        if cookies is not None:
+            cookies(response)
+        return response
+
+    def _refusal(self, session: Session | None, refused: Refused) -> Response:
+        body = (
+            f'<p class="error" role="alert"><strong>Refused ({refused.code})</strong>: '
+            f"{esc(refused.message)}</p>"
+        )
+        if session is None:
+            body += f'<p><a href="{PATH}/login">Log in</a></p>'
+        else:
+            body += f'<p><a href="{PATH}/">Back to the console</a></p>'
+        return self._html("Refused", body, session, refused.status)
+
+    @staticmethod
+    def _csrf(session: Session) -> str:
+        return f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
+
+    @staticmethod
+    def _notice(request: Request) -> str:
+        said = request.query_params.get("said", "")
+        return f'<p class="notice" role="status">{esc(said[:300])}</p>' if said else ""
+
+    def _set_cookie(self, response: Response, name: str, value: str, max_age: int) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=PATH,
+            secure=True,
+            httponly=True,
+            samesite="strict",
+        )
+
+    # -- login ---------------------------------------------------------------------------
+    def _login_page(self, message: str = "", status: int = 200) -> Response:
+        token = new_csrf()
+        error = f'<p class="error" role="alert">{esc(message)}</p>' if message else ""
+        body = (
+            f'{error}<form method="post" action="{PATH}/login" class="login">'
+            f'<input type="hidden" name="csrf" value="{esc(token)}">'
+            '<label>Name <input name="name" autocomplete="username" required></label>'
+            '<label>Password <input name="password" type="password" '
+            'autocomplete="current-password" required></label>'
+            "<label>Code (administrators: the authenticator app's 6 digits) "
+            '<input name="totp" inputmode="numeric" autocomplete="one-time-code"></label>'
+            '<button type="submit">Log in</button></form>'
+        )
+        return self._html(
+            "Log in",
+            body,
+            None,
+            status,
+            lambda r: self._set_cookie(r, LOGIN_COOKIE, token, 3600),
+        )
+
+    async def login_form(self, request: Request) -> Response:
+        return self._login_page()
+
+    async def login(self, request: Request) -> Response:
+        try:
+            form = await _form(request)
+        except Refused as refused:
+            return self._login_page(f"Refused ({refused.code}): {refused.message}", refused.status)
+        token = str(form.get("csrf", ""))
+        cookie = request.cookies.get(LOGIN_COOKIE, "")
+        name = str(form.get("name", "")).strip()[:64]
+        if not token or not cookie or not same(token, cookie):
+            await self._audit(request, name, "LoginCsrfRefused", "refused", -4, [])
+            return self._login_page(
+                "Refused (-4): this login form was not sent by this console's login page "
+                "(CSRF); log in from the page below",
+                403,
+            )
+        password = str(form.get("password", ""))
+        code = str(form.get("totp", ""))
+        now = self.now_ms()
+        operator = await self.db.read(q_operator, name) if name else None
+        wrong = "Refused (-4): wrong name, password or code"
+        if operator is None:
+            # as long as a wrong password takes: the answer's time does not tell names
+            await asyncio.to_thread(check_password, password, _DECOY_SALT, _DECOY_HASH)
+            await self._audit(request, name, "LoginFailed", "refused", -4, ["no such operator"])
+            return self._login_page(wrong, 401)
+        who = Identity.operator(operator.name, duty=operator.duty).uri
+        if operator.locked_until > now:
+            await self._audit(request, who, "LoginLocked", "refused", -4, [])
+            return self._login_page(
+                f"Refused (-4): the account {name} is locked after "
+                f"{self.settings.max_failures} wrong passwords until "
+                f"{_when(operator.locked_until)}",
+                403,
+            )
+        good = await asyncio.to_thread(check_password, password, operator.pw_salt, operator.pw_hash)
+        if good and operator.duty == ADMIN_DUTY:
+            secret = (
+                open_totp(self.keys(), operator.name, operator.totp_sealed)
+                if operator.totp_sealed
+                else ""
+            )
+            good = bool(secret) and totp_ok(secret, code, self.wall())
+        if not good:
+            until = now + self.settings.lock_minutes * 60_000
+            failures, locked = await self.db.write(
+                q_login_failed, operator.name, self.settings.max_failures, until
+            )
+            if locked:
+                await self._audit(
+                    request, who, "Lockout", "locked", -4, [f"locked until {_when(until)}"]
+                )
+                return self._login_page(
+                    f"Refused (-4): {self.settings.max_failures} wrong passwords: the account "
+                    f"{name} is locked until {_when(until)}",
+                    403,
+                )
+            await self._audit(request, who, "LoginFailed", "refused", -4, [f"failure {failures}"])
+            return self._login_page(wrong, 401)
+        sid, csrf = new_session_id(), new_csrf()
+        expires = now + self.settings.session_minutes * 60_000
+
+        def start(conn: Any) -> None:
+            q_login_ok(conn, operator.name)
+            q_session_add(conn, session_digest(sid), operator.name, csrf, now, expires)
+
+        await self.db.write(start)
+        await self._audit(request, who, "Login", "OK", 0, [])
+        target = f"{PATH}/password" if operator.must_change else f"{PATH}/"
+        response = RedirectResponse(target, 303)
+        self._set_cookie(response, SESSION_COOKIE, sid, self.settings.session_minutes * 60)
+        response.delete_cookie(
+            LOGIN_COOKIE, path=PATH, secure=True, httponly=True, samesite="strict"
+        )
+        return response
+
+    async def logout(self, request: Request, session: Session) -> Response:
+        await self.db.write(q_session_end, session.digest)
+        await self._audit(request, session.identity.uri, "Logout", "OK", 0, [])
+        response = RedirectResponse(f"{PATH}/login", 303)
+        response.delete_cookie(
+            SESSION_COOKIE, path=PATH, secure=True, httponly=True, samesite="strict"
+        )
+        return response
+
+    async def password_form(self, request: Request, session: Session, error: str = "") -> Response:
+        first = (
+            '<p class="notice">Your password is a one-time password: choose your own to go on.</p>'
+            if session.operator.must_change
+            else ""
+        )
+        failed = f'<p class="error" role="alert">{esc(error)}</p>' if error else ""
+        body = (
+            f'{first}{failed}<form method="post" action="{PATH}/password" class="login">'
+            + self._csrf(session)
+            + '<label>Current password <input name="current" type="password" '
+            'autocomplete="current-password" required></label>'
+            f'<label>New password (at least {MIN_PASSWORD} characters) <input name="new" '
+            'type="password" autocomplete="new-password" required></label>'
+            '<label>New password again <input name="again" type="password" '
+            'autocomplete="new-password" required></label>'
+            '<button type="submit">Set password</button></form>'
+        )
+        return self._html("Password", body, session, 400 if error else 200)
+
+    async def password_change(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        current, new = str(form.get("current", "")), str(form.get("new", ""))
+        op = session.operator
+        if not await asyncio.to_thread(check_password, current, op.pw_salt, op.pw_hash):
+            await self._audit(
+                request, session.identity.uri, "PasswordChange", "refused", -4, ["wrong current"]
+            )
+            return await self.password_form(
+                request, session, "Refused (-4): wrong current password"
+            )
+        why = ""
+        if len(new) < MIN_PASSWORD:
+            why = f"the new password must be at least {MIN_PASSWORD} characters"
+        elif new != str(form.get("again", "")):
+            why = "the two new passwords differ"
+        elif new == current:
+            why = "the new password must differ from the current one"
+        if why:
+            await self._audit(request, session.identity.uri, "PasswordChange", "refused", -2, [why])
+            return await self.password_form(request, session, f"Refused (-2): {why}")
+        salt, digest = await asyncio.to_thread(hash_password, new)
+        await self.db.write(q_password_set, op.name, salt, digest, self.now_ms(), session.digest)
+        await self._audit(request, session.identity.uri, "PasswordChange", "OK", 0, [])
+        return RedirectResponse(f"{PATH}/?said={quote('password changed')}", 303)
+
+    # -- nation ----------------------------------------------------------------------------
+    async def nation_page(self, request: Request, session: Session) -> Response:
+        info = await self.call(request, session, "GetNodeInfo", pb.GetNodeInfoRequest())
+        listed = await self.call(request, session, "ListNodes", pb.ListNodesRequest())
+        scope = session.scope
+        nodes = [n for n in listed.nodes if not scope or n.province == scope]
+        retry = session.may("RetryParked")
+        rows = []
+        for n in nodes:
+            state = _STATE.get(n.state, "unknown")
+            action = ""
+            if retry and n.parkedEvents:
+                action = (
+                    f'<form method="post" action="{PATH}/nation/retry" class="inline">'
+                    + self._csrf(session)
+                    + f'<input type="hidden" name="destination" value="{esc(n.province)}">'
+                    + f'<button type="submit" id="retry-{esc(n.province)}">Retry</button></form>'
+                )
+            rows.append(
+                [
+                    f"p{esc(n.province)}",
+                    esc(n.provinceName),
+                    f'<span class="state {state}">{state}</span>',
+                    esc(n.version),
+                    esc(n.address),
+                    _ts(n.lastHeartbeatAt),
+                    str(n.pendingEvents),
+                    str(n.parkedEvents) + " " + action,
+                ]
+            )
+        counts = ", ".join(f"{esc(k)} {v:,}" for k, v in sorted(info.counts.items()))
+        national = (
+            '<section><h2>National</h2><dl class="facts">'
+            f"<dt>version</dt><dd>{esc(info.version)}</dd>"
+            f"<dt>gRPC</dt><dd>{esc(info.address)} ({esc(info.transport)})</dd>"
+            f"<dt>HTTPS</dt><dd>{esc(request.url.netloc)}</dd>"
+            f"<dt>started</dt><dd>{_ts(info.startedAt)}</dd>"
+            f"<dt>records</dt><dd>{counts}</dd></dl></section>"
+        )
+        if scope:
+            national = ""
+        table = _table(
+            (
+                "node",
+                "province",
+                "link",
+                "version",
+                "address",
+                "last heartbeat",
+                "backlog (events)",
+                "parked",
+            ),
+            rows,
+            "no provincial node has registered" + (f" for province {scope}" if scope else ""),
+        )
+        where = f" (province {esc(scope)} only)" if scope else ""
+        body = (
+            self._notice(request)
+            + national
+            + f'<section><h2>Provincial nodes{where}</h2><div id="nodes">{table}</div></section>'
+        )
+        return self._html("Nation", body, session)
+
+    async def retry_parked(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        destination = str(form.get("destination", ""))
+        answer = await self.call(
+            request, session, "RetryParked", pb.RetryParkedRequest(destination=destination)
+        )
+        said = f"p{destination}: {len(answer.events)} parked event(s) queued again"
+        return RedirectResponse(f"{PATH}/?said={quote(said)}", 303)
+
+    # -- channels --------------------------------------------------------------------------
+    async def channels_page(self, request: Request, session: Session) -> Response:
+        apps = await self.call(
+            request, session, "ListChannelApplications", pb.ListChannelApplicationsRequest()
+        )
+        channels = await self.call(request, session, "ListChannels", pb.ListChannelsRequest())
+        scope = session.scope
+        approve, reject = (
+            session.may("ApproveChannelApplication"),
+            session.may("RejectChannelApplication"),
+        )
+        waiting, decided = [], []
+        for a in apps.applications:
+            if scope and a.province != scope:
+                continue
+            base = [
+                esc(a.applicationId),
+                f"p{esc(a.province)}",
+                esc(a.name),
+                esc(", ".join(a.scopes)),
+                _ts(a.appliedAt),
+            ]
+            if a.status == "pending":
+                forms = ""
+                if approve:
+                    forms += (
+                        f'<form method="post" action="{PATH}/channels/approve" class="inline">'
+                        + self._csrf(session)
+                        + f'<input type="hidden" name="application" value="{esc(a.applicationId)}">'
+                        + '<input name="appId" placeholder="appId" required '
+                        + f'aria-label="appId for {esc(a.applicationId)}">'
+                        + '<button type="submit">Approve</button></form>'
+                    )
+                if reject:
+                    forms += (
+                        f'<form method="post" action="{PATH}/channels/reject" class="inline">'
+                        + self._csrf(session)
+                        + f'<input type="hidden" name="application" value="{esc(a.applicationId)}">'
+                        + '<input name="reason" placeholder="reason" required '
+                        + f'aria-label="reason for {esc(a.applicationId)}">'
+                        + '<button type="submit">Reject</button></form>'
+                    )
+                waiting.append([*base, forms])
+            else:
+                decided.append([*base, esc(a.status), esc(a.appId), esc(a.reason)])
+        may_status = session.may("SetChannelStatus")
+        rows = []
+        for c in channels.channels:
+            action = ""
+            if may_status:
+                to = "suspended" if c.status == "approved" else "approved"
+                label = "Suspend" if to == "suspended" else "Resume"
+                action = (
+                    f'<form method="post" action="{PATH}/channels/status" class="inline">'
+                    + self._csrf(session)
+                    + f'<input type="hidden" name="channel" value="{esc(c.channelId)}">'
+                    + f'<input type="hidden" name="status" value="{to}">'
+                    + '<input name="reason" placeholder="reason" required '
+                    + f'aria-label="reason for {esc(c.channelId)}">'
+                    + f'<button type="submit" id="{label.lower()}-{esc(c.channelId)}">'
+                    + f"{label}</button></form>"
+                )
+            rows.append(
+                [
+                    esc(c.channelId),
+                    esc(c.name),
+                    f'<span class="status {esc(c.status)}">{esc(c.status)}</span>',
+                    esc(c.statusReason),
+                    _ts(c.statusChangedAt),
+                    str(c.keyVersion),
+                    action,
+                ]
+            )
+        body = (
+            self._notice(request)
+            + '<section><h2>Applications waiting</h2><div id="waiting">'
+            + _table(
+                ("application", "province", "name", "scopes", "applied", ""),
+                waiting,
+                "no application is waiting",
+            )
+            + '</div></section><section><h2>Channels</h2><div id="channels">'
+            + _table(
+                ("channel", "name", "status", "reason", "since", "key version", ""),
+                rows,
+                "no channel",
+            )
+            + "</div></section><section><h2>Applications decided</h2>"
+            + _table(
+                (
+                    "application",
+                    "province",
+                    "name",
+                    "scopes",
+                    "applied",
+                    "decision",
+                    "appId",
+                    "reason",
+                ),
+                decided,
+                "none yet",
+            )
+            + "</section>"
+        )
+        return self._html("Channels", body, session)
+
+    async def approve(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        answer = await self.call(
+            request,
+            session,
+            "ApproveChannelApplication",
+            pb.ApproveChannelApplicationRequest(
+                applicationId=str(form.get("application", "")),
+                appId=str(form.get("appId", "")).strip(),
+            ),
+        )
+        body = (
+            f'<p class="notice" role="status">application {esc(answer.application.applicationId)} '
+            f"approved: channel <strong>{esc(answer.channel.channelId)}</strong>.</p>"
+            "<p>Give the channel its SM4 key now (it is shown once, here):</p>"
+            f'<pre id="sm4">{esc(answer.sm4Key)}</pre>'
+            f'<p><a href="{PATH}/channels">Back to the channels</a></p>'
+        )
+        return self._html("Channel approved", body, session)
+
+    async def reject(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        answer = await self.call(
+            request,
+            session,
+            "RejectChannelApplication",
+            pb.RejectChannelApplicationRequest(
+                applicationId=str(form.get("application", "")),
+                reason=str(form.get("reason", "")).strip(),
+            ),
+        )
+        said = f"application {answer.application.applicationId} rejected"
+        return RedirectResponse(f"{PATH}/channels?said={quote(said)}", 303)
+
+    async def channel_status(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        answer = await self.call(
+            request,
+            session,
+            "SetChannelStatus",
+            pb.SetChannelStatusRequest(
+                channelId=str(form.get("channel", "")),
+                status=str(form.get("status", "")),
+                reason=str(form.get("reason", "")).strip(),
+            ),
+        )
+        said = f"channel {answer.channel.channelId} is {answer.channel.status}"
+        return RedirectResponse(f"{PATH}/channels?said={quote(said)}", 303)
+
+    # -- terminals -------------------------------------------------------------------------
+    _TERMINAL_FIELDS = (
+        ("province", "province (NN)"),
+        ("orgId", "orgId of the institution"),
+        ("orgName", "institution (终端的使用单位)"),
+        ("name", "terminal's name"),
+        ("purpose", "purpose (终端的用途)"),
+        ("version", "software version X.Y"),
+        ("developer", "developer (开发单位)"),
+        ("mac", "MAC, e.g. f8:34:41:bd:e1:88"),
+    )
+
+    async def terminals_page(self, request: Request, session: Session) -> Response:
+        asked = request.query_params.get("province", "")[:2]
+        after = request.query_params.get("after", "")[:24]
+        listed = await self.call(
+            request,
+            session,
+            "ListTerminals",
+            pb.ListTerminalsRequest(province=session.scope or asked, pageSize=100, pageToken=after),
+        )
+        revoke = session.may("RevokeTerminal")
+        rows = []
+        for t in listed.terminals:
+            revoked = bool(t.revokedAt.seconds)
+            action = ""
+            if revoke and not revoked:
+                action = (
+                    f'<form method="post" action="{PATH}/terminals/revoke" class="inline">'
+                    + self._csrf(session)
+                    + f'<input type="hidden" name="terminal" value="{esc(t.terminalId)}">'
+                    + '<input name="reason" placeholder="reason" '
+                    + f'aria-label="reason for {esc(t.terminalId)}">'
+                    + f'<button type="submit" id="revoke-{esc(t.terminalId)}">Revoke</button>'
+                    + "</form>"
+                )
+            state = (
+                f'<span class="status suspended">revoked {_ts(t.revokedAt)}</span> '
+                + esc(t.revokeReason)
+                if revoked
+                else '<span class="status approved">registered</span>'
+            )
+            rows.append(
+                [
+                    esc(t.terminalId),
+                    f"p{esc(t.province)}",
+                    f"{esc(t.orgId)}<br>{esc(t.orgName)}",
+                    esc(t.name),
+                    esc(t.purpose),
+                    esc(t.version),
+                    esc(t.mac),
+                    esc(t.registeredOn),
+                    state,
+                    action,
+                ]
+            )
+        more = ""
+        if listed.nextPageToken:
+            query = f"province={quote(asked)}&" if asked else ""
+            more = (
+                f'<p><a href="{PATH}/terminals?{query}after={quote(listed.nextPageToken)}">'
+                "Next 100</a></p>"
+            )
+        register = ""
+        if session.may("RegisterTerminal"):
+            fields = "".join(
+                f'<label>{esc(label)} <input name="{name}" required'
+                + (
+                    f' value="{esc(session.scope)}" readonly'
+                    if name == "province" and session.scope
+                    else ""
+                )
+                + "></label>"
+                for name, label in self._TERMINAL_FIELDS
+            )
+            register = (
+                "<section><h2>Register a terminal</h2>"
+                f'<form method="post" action="{PATH}/terminals/register" class="grid">'
+                + self._csrf(session)
+                + fields
+                + '<button type="submit">Register</button></form>'
+                '<p class="empty">Its certificate is issued from the nation\'s CA: a request '
+                "made at the terminal (<code>ecnet ca request --role terminal</code>) signed with "
+                "<code>ecnet ca sign</code>, or <code>ecnet terminals register</code> at the "
+                "command line, which does both.</p></section>"
+            )
+        where = f" of province {esc(session.scope or asked)}" if (session.scope or asked) else ""
+        body = (
+            self._notice(request)
+            + register
+            + f'<section><h2>Registry{where}</h2><div id="terminals">'
+            + _table(
+                (
+                    "terminal",
+                    "province",
+                    "institution",
+                    "name",
+                    "purpose",
+                    "version",
+                    "MAC",
+                    "registered",
+                    "state",
+                    "",
+                ),
+                rows,
+                "no terminal registered",
+            )
+            + f"</div>{more}</section>"
+        )
+        return self._html("Terminals", body, session)
+
+    async def register_terminal(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        fields = {name: str(form.get(name, "")).strip() for name, _ in self._TERMINAL_FIELDS}
+        answer = await self.call(
+            request, session, "RegisterTerminal", pb.RegisterTerminalRequest(**fields)
+        )
+        t = answer.terminal
+        said = f"terminal {t.terminalId} registered for {t.orgId} in province {t.province}"
+        return RedirectResponse(f"{PATH}/terminals?said={quote(said)}", 303)
+
+    async def revoke_terminal(self, request: Request, session: Session) -> Response:
+        form = await _form(request)
+        answer = await self.call(
+            request,
+            session,
+            "RevokeTerminal",
+            pb.RevokeTerminalRequest(
+                terminalId=str(form.get("terminal", "")), reason=str(form.get("reason", ""))
+            ),
+        )
+        t = answer.terminal
+        said = f"terminal {t.terminalId} " + (
+            "was revoked already" if answer.alreadyRevoked else "revoked"
+        )
+        return RedirectResponse(f"{PATH}/terminals?said={quote(said)}", 303)

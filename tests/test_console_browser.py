@@ -1,0 +1,187 @@
+"""The management console in a real browser: Debian's headless Chromium driven by
+Playwright, trusting the test CA through its own NSS database (no certificate error is
+ignored). Screenshots of each page go to ``$CONSOLE_SCREENSHOTS`` or the test's tmp dir.
+
+Skipped, saying how to install it, on a machine without ``chromium`` and ``certutil``:
+``apt-get install -y chromium libnss3-tools`` (``.ci/run`` does)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from consolekit import NEW_PASSWORD, start_console_nation
+
+from ecnet.v1 import admin_service_pb2 as apb
+from node.domain.sm import sm2_generate_keypair
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CERTUTIL = shutil.which("certutil")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None or CERTUTIL is None,
+    reason="no headless browser: `apt-get install -y chromium libnss3-tools` "
+    "(as .ci/run does) to run the console's browser tests",
+)
+
+
+def _trusting_home(home: Path, ca: Path) -> Path:
+    """A HOME whose NSS database (what Chromium on Linux trusts) holds the test CA."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True)
+    subprocess.run([CERTUTIL, "-d", f"sql:{nssdb}", "-N", "--empty-password"], check=True)
+    subprocess.run(
+        [CERTUTIL, "-d", f"sql:{nssdb}", "-A", "-t", "C,,", "-n", "ecnet test CA", "-i", str(ca)],
+        check=True,
+    )
+    return home
+
+
+@pytest.fixture
+async def browser(tmp_path, test_pki):
+    from playwright.async_api import async_playwright
+
+    home = _trusting_home(tmp_path / "home", test_pki.ca.cert_path)
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(
+            executable_path=CHROMIUM, env={**os.environ, "HOME": str(home)}
+        )
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+@pytest.fixture
+def shots(tmp_path, request) -> Path:
+    root = os.environ.get("CONSOLE_SCREENSHOTS")
+    folder = Path(root) / request.node.name if root else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def _first_login(page, cn, name: str, shots: Path) -> None:
+    given = cn.operators[name]
+    await page.goto(cn.url)  # no session: the login page
+    assert page.url.endswith("/console/login")
+    await page.screenshot(path=shots / "login.png", full_page=True)
+    await page.fill("input[name=name]", name)
+    await page.fill("input[name=password]", given.password)
+    if given.totp_uri:
+        await page.fill("input[name=totp]", cn.totp(name))
+    await page.click("button[type=submit]")
+    assert page.url.endswith("/console/password")
+    await page.screenshot(path=shots / "password.png", full_page=True)
+    await page.fill("input[name=current]", given.password)
+    await page.fill("input[name=new]", NEW_PASSWORD)
+    await page.fill("input[name=again]", NEW_PASSWORD)
+    await page.click("main button[type=submit]")
+    assert page.url.split("?")[0].endswith("/console/")
+
+
+async def test_admin_logs_in_approves_an_application_and_suspends_a_channel(
+    cluster, tmp_path, browser, shots
+):
+    cn = await start_console_nation(cluster, tmp_path)
+    cn.enrol("root", "admin")
+    bank = sm2_generate_keypair()
+    applied = await cluster.stubs(cluster.nodes[1]).admin.ApplyChannel(
+        apb.ApplyChannelRequest(
+            name="某银行", publicKey=bank.public_key.hex(), scopes=["ecnet.v1.QrService/*"]
+        ),
+        timeout=10,
+    )
+    application = applied.application.applicationId
+    context = await browser.new_context()  # the CA is trusted: no certificate error ignored
+    page = await context.new_page()
+    await _first_login(page, cn, "root", shots)
+    nodes = await page.inner_text("#nodes")
+    assert "p44" in nodes and "p31" in nodes and "up" in nodes
+    await page.screenshot(path=shots / "nation.png", full_page=True)
+
+    await page.click("nav >> text=Channels")
+    waiting = page.locator("#waiting tr", has_text=application)
+    await waiting.locator("input[name=appId]").fill("BANK")
+    await page.screenshot(path=shots / "channels.png", full_page=True)
+    await waiting.locator("text=Approve").click()
+    assert len(await page.inner_text("#sm4")) == 32
+    await page.screenshot(path=shots / "approved.png", full_page=True)
+
+    await page.goto(cn.url + "channels")
+    row = page.locator("#channels tr", has_text="BANK")
+    await row.locator("input[name=reason]").fill("complaints 2026-12")
+    await row.locator("text=Suspend").click()
+    assert "channel BANK is suspended" in await page.inner_text(".notice")
+    await page.screenshot(path=shots / "suspended.png", full_page=True)
+
+    await page.click("nav >> text=Terminals")
+    for name, value in {
+        "province": "44",
+        "orgId": "H44010600001",
+        "orgName": "某医院",
+        "name": "挂号机 3",
+        "purpose": "registration",
+        "version": "1.2",
+        "developer": "某公司",
+        "mac": "f8:34:41:bd:e1:88",
+    }.items():
+        await page.fill(f"form.grid input[name={name}]", value)
+    await page.click("form.grid button[type=submit]")
+    said = await page.inner_text(".notice")
+    number = said.split("terminal ", 1)[1].split(" ", 1)[0]
+    assert number.startswith("44") and number in await page.inner_text("#terminals")
+    await page.screenshot(path=shots / "terminals.png", full_page=True)
+    await context.close()
+
+    channels = await cluster.stubs(cn.national).admin.ListChannels(
+        apb.ListChannelsRequest(), timeout=10
+    )
+    bank_row = {c.channelId: c for c in channels.channels}["BANK"]
+    assert (bank_row.status, bank_row.statusReason) == ("suspended", "complaints 2026-12")
+    done = [r for r in await cn.audit() if "root" in r.who and r.code == 0]
+    assert {"ApproveChannelApplication", "SetChannelStatus", "RegisterTerminal"} <= {
+        r.method.rsplit("/", 1)[-1] for r in done
+    }
+    assert {p.name for p in shots.iterdir()} >= {
+        "approved.png",
+        "channels.png",
+        "login.png",
+        "nation.png",
+        "password.png",
+        "suspended.png",
+        "terminals.png",
+    }
+
+
+async def test_a_province_operator_sees_its_province_only(cluster, tmp_path, browser, shots):
+    cn = await start_console_nation(cluster, tmp_path)
+    cn.enrol("chen", "p44")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await _first_login(page, cn, "chen", shots)
+    nodes = await page.inner_text("#nodes")
+    assert "p44" in nodes and "p31" not in nodes
+    await page.screenshot(path=shots / "nation-p44.png", full_page=True)
+    await context.close()
+
+
+async def test_a_wrong_code_and_five_wrong_passwords_are_shown_clearly(
+    cluster, tmp_path, browser, shots
+):
+    cn = await start_console_nation(cluster, tmp_path, provinces=())
+    cn.enrol("root", "admin")
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(cn.url + "login")
+    for _ in range(5):  # the right password, a wrong code (not the one of this minute)
+        wrong = f"{(int(cn.totp('root')) + 500_000) % 1_000_000:06d}"
+        await page.fill("input[name=name]", "root")
+        await page.fill("input[name=password]", cn.operators["root"].password)
+        await page.fill("input[name=totp]", wrong)
+        await page.click("button[type=submit]")
+    alert = await page.inner_text(".error")
+    assert "locked" in alert
+    await page.screenshot(path=shots / "locked.png", full_page=True)
+    await context.close()
