@@ -120,6 +120,7 @@ $(LIB_EXAMPLE): $(LIB_DIR)/example.c $(LIB_DIR)/nationeccode.h $(LIB_SO)
 	$(CC) $(LIB_CFLAGS) -o $@.tmp $< -Lbuild -lnationeccode -Wl,-rpath,'$$ORIGIN' && mv -f $@.tmp $@
 
 bench: $(STAMP)
+	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
 	$(BIN)/python -m bench $(ARGS)
 
 $(BUF_STAMP):
