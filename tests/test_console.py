@@ -3,6 +3,8 @@ over HTTPS against a real national node (the browser's view: tests/test_console_
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from consolekit import NEW_PASSWORD, csrf_of, first_login, login, start_console_nation
 
@@ -234,3 +236,74 @@ def test_a_bad_console_setting_is_a_configuration_error(monkeypatch, value):
         ConsoleSettings.from_env()
     monkeypatch.setenv("ECNET_CONSOLE_SESSION_MINUTES", "45")
     assert ConsoleSettings.from_env().session_minutes == 45
+
+
+async def test_the_auditor_reads_and_searches_the_audit_log_newest_first(cn):
+    cn.enrol("wang", "auditor")
+    cn.enrol("li", "support")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    await admin.SetChannelStatus(
+        apb.SetChannelStatusRequest(channelId="WECHAT", status="suspended", reason="audit me"),
+        timeout=10,
+    )
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        page = await http.get("/console/audit")
+        assert page.status_code == 200, page.text
+        assert 'href="/console/audit"' in page.text  # the auditor's menu shows it
+        assert "Chain intact" in page.text and "records checked" in page.text
+        # newest first: the first row is the newest record (this page's own ListAudit is
+        # written after it answers, so VerifyAudit's record is the newest shown)
+        seqs = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", page.text)]
+        assert seqs == sorted(seqs, reverse=True) and len(seqs) > 3
+        # searching by subject finds the suspension, and only records that name it
+        found = await http.get("/console/audit", params={"subject": "AUDIT ME"})
+        rows = re.findall(r"<tr><td>\d+</td>.*?</tr>", found.text)
+        assert len(rows) == 1 and "SetChannelStatus" in rows[0] and "WECHAT" in rows[0]
+        by_who = await http.get("/console/audit", params={"who": "auditor/wang"})
+        methods = re.findall(r"<td>(\w+)<br><small>", by_who.text)
+        assert methods and set(methods) <= {"Login", "PasswordChange", "ListAudit", "VerifyAudit"}
+        assert "Login" in methods
+        refused = await http.get("/console/audit", params={"outcome": "-4"})
+        assert "no record matches" in refused.text  # nothing refused yet
+        nothing = await http.get("/console/audit", params={"method": "NoSuchMethod"})
+        assert "no record matches" in nothing.text
+    # a support operator is refused the page, clearly, and the refusal is audited
+    async with cn.client() as http:
+        await first_login(cn, http, "li")
+        home = await http.get("/console/")
+        assert 'href="/console/audit"' not in home.text
+        page = await http.get("/console/audit")
+        assert page.status_code == 403
+        assert "Refused (-4)" in page.text and "VerifyAudit is not allowed" in page.text
+    refused_calls = [r for r in await cn.audit() if r.code == -4 and "support/li" in r.who]
+    assert [r.method.rsplit("/", 1)[-1] for r in refused_calls] == ["VerifyAudit"]
+
+
+async def test_the_audit_page_pages_through_the_log(cn):
+    cn.enrol("wang", "auditor")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    for _ in range(60):
+        await admin.ListChannels(apb.ListChannelsRequest(), timeout=10)
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        first = await http.get("/console/audit", params={"method": "ListChannels"})
+        one = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", first.text)]
+        assert len(one) == 50 and "Older" in first.text and "Newer" not in first.text
+        second = await http.get("/console/audit", params={"method": "ListChannels", "page": "2"})
+        two = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", second.text)]
+        assert len(two) == 10 and max(two) < min(one) and "Newer" in second.text
+        assert "60 match" in first.text
+
+
+async def test_the_audit_page_names_the_first_record_changed(cn):
+    from test_operators import tamper
+
+    cn.enrol("wang", "auditor")
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        tamper(cn.national.db_path, "UPDATE audit_log SET who = 'x' WHERE seq = 2")
+        page = await http.get("/console/audit")
+        assert page.status_code == 200
+        assert "Chain BROKEN" in page.text and "at record 2" in page.text
+        assert "Chain intact" not in page.text

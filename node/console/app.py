@@ -239,6 +239,7 @@ class Console:
                 Route("/terminals", page(self.terminals_page), methods=["GET"]),
                 Route("/terminals/register", page(self.register_terminal), methods=["POST"]),
                 Route("/terminals/revoke", page(self.revoke_terminal), methods=["POST"]),
+                Route("/audit", page(self.audit_page), methods=["GET"]),
                 Route("/console.css", self.css, methods=["GET"]),
             ]
         )
@@ -343,6 +344,8 @@ class Console:
                 ("Channels", f"{PATH}/channels"),
                 ("Terminals", f"{PATH}/terminals"),
             ]
+            if session.may("ListAudit"):
+                links.append(("Audit", f"{PATH}/audit"))
             who = f"{esc(session.operator.name)} ({esc(session.operator.duty)})"
             nav = (
                 '<nav><span class="brand">ecnet management center</span>'
@@ -912,3 +915,97 @@ class Console:
             "was revoked already" if answer.alreadyRevoked else "revoked"
         )
         return RedirectResponse(f"{PATH}/terminals?said={quote(said)}", 303)
+
+    # -- audit -----------------------------------------------------------------------------
+    _AUDIT_WINDOW = 1000  # ListAudit's most
+    _AUDIT_PAGE = 50
+    _AUDIT_FILTERS = (
+        ("who", "who"),
+        ("method", "method"),
+        ("outcome", "outcome or code"),
+        ("subject", "subject"),
+    )
+
+    async def audit_page(self, request: Request, session: Session) -> Response:
+        """National's audit log, newest first, 50 a page, filtered by the words typed
+        (each a case-insensitive part of its column); the chain checked by VerifyAudit.
+        ListAudit answers the newest records only (at most 1000) and has no filters: the
+        page filters those, and says so."""
+        asked = {k: request.query_params.get(k, "").strip()[:100] for k, _ in self._AUDIT_FILTERS}
+        try:
+            page_no = max(1, min(int(request.query_params.get("page", "1")), 1000))
+        except ValueError:
+            page_no = 1
+        check = await self.call(request, session, "VerifyAudit", pb.VerifyAuditRequest())
+        listed = await self.call(
+            request, session, "ListAudit", pb.ListAuditRequest(limit=self._AUDIT_WINDOW)
+        )
+
+        def matches(r: Any) -> bool:
+            outcome = f"{r.outcome} {r.code}"
+            fields = {"who": r.who, "method": r.method, "outcome": outcome, "subject": r.subject}
+            return all(v.lower() in fields[k].lower() for k, v in asked.items() if v)
+
+        found = [r for r in reversed(listed.records) if matches(r)]
+        start = (page_no - 1) * self._AUDIT_PAGE
+        shown = found[start : start + self._AUDIT_PAGE]
+        if check.intact:
+            verdict = (
+                '<p class="verdict intact" id="verdict" role="status"><strong>Chain intact'
+                f"</strong>: {check.records:,} records checked, each as written and none "
+                "missing.</p>"
+            )
+        else:
+            verdict = (
+                '<p class="verdict broken error" id="verdict" role="alert"><strong>Chain BROKEN'
+                f"</strong> at record {check.firstBadSequence}: {esc(check.problem)} "
+                f"({check.records:,} records checked). Records from {check.firstBadSequence} on "
+                "cannot be trusted as written.</p>"
+            )
+        rows = [
+            [
+                str(r.sequence),
+                _ts(r.at),
+                esc(r.who),
+                esc(r.peer),
+                esc(r.method.rsplit("/", 1)[-1]) + f"<br><small>{esc(r.method)}</small>",
+                esc(r.subject),
+                f'<span class="status {"approved" if r.code == 0 else "suspended"}">'
+                f"{esc(r.outcome)} ({r.code})</span>",
+            ]
+            for r in shown
+        ]
+        fields = "".join(
+            f'<label>{esc(label)} <input name="{name}" value="{esc(asked[name])}"></label>'
+            for name, label in self._AUDIT_FILTERS
+        )
+        query = "&".join(f"{k}={quote(v)}" for k, v in asked.items() if v)
+        pages = []
+        if page_no > 1:
+            pages.append(f'<a href="{PATH}/audit?{query}&page={page_no - 1}">Newer</a>')
+        if start + self._AUDIT_PAGE < len(found):
+            pages.append(f'<a href="{PATH}/audit?{query}&page={page_no + 1}">Older</a>')
+        body = (
+            "<section><h2>National's chain</h2>"
+            + verdict
+            + '<p class="empty">Only national\'s log is checked here: each province keeps its '
+            "own, which the console (national's pages) does not reach; "
+            "<code>ecnet audit verify</code> checks every node of the nation.</p></section>"
+            + "<section><h2>Records, newest first</h2>"
+            + f'<form method="get" action="{PATH}/audit" class="grid" id="search">{fields}'
+            + '<button type="submit">Search</button></form>'
+            + f'<p class="empty">Searching the newest {len(listed.records):,} records '
+            f"(ListAudit answers at most {self._AUDIT_WINDOW:,} and has no filters: this page "
+            "filters them; <code>ecnet audit show --limit N</code> for more). "
+            f"{len(found):,} match; page {page_no}.</p>"
+            + '<div id="audit">'
+            + _table(
+                ("#", "at", "who", "peer", "method", "subject", "outcome"),
+                rows,
+                "no record matches",
+            )
+            + "</div>"
+            + (f'<p class="pages">{" · ".join(pages)}</p>' if pages else "")
+            + "</section>"
+        )
+        return self._html("Audit", body, session)
