@@ -307,3 +307,50 @@ async def test_the_audit_page_names_the_first_record_changed(cn):
         assert page.status_code == 200
         assert "Chain BROKEN" in page.text and "at record 2" in page.text
         assert "Chain intact" not in page.text
+
+
+async def test_a_totp_code_opens_one_login_only(cn):
+    import time
+
+    import pyotp
+
+    cn.enrol("root", "admin")
+    totp = pyotp.parse_uri(cn.operators["root"].totp_uri)
+    async with cn.client() as http:
+        await first_login(cn, http, "root")  # accepts the code of the current step
+    # the next step's code (inside the window of one step either side) opens a login
+    code = totp.at(time.time() + 30)
+    async with cn.client() as http:
+        first = await login(http, "root", NEW_PASSWORD, code)
+        assert first.status_code == 303 and first.headers["location"] == "/console/"
+    # the same code again, within its window, with the right password: refused
+    async with cn.client() as http:
+        again = await login(http, "root", NEW_PASSWORD, code)
+        assert again.status_code == 401 and "this code was used already" in again.text
+        assert SESSION_COOKIE not in http.cookies
+        # an older code after a newer one is refused too
+        older = await login(http, "root", NEW_PASSWORD, totp.at(time.time() - 30))
+        assert older.status_code == 401
+        assert (await http.get("/console/")).status_code == 303  # no session
+    replays = [r for r in await cn.audit() if r.method.endswith("/LoginFailed")]
+    assert replays and "TOTP code used already" in replays[0].subject
+    assert replays[0].who == "ecnet://operator/admin/root" and replays[0].code == -4
+
+
+async def test_the_last_totp_step_is_claimed_once_in_the_database(cn, tmp_path):
+    import sqlite3
+
+    from node.storage.console import q_totp_claim
+
+    cn.enrol("root", "admin")
+    # a copy of national's migrated database (the node keeps its own open)
+    src, copy = sqlite3.connect(cn.national.db_path), sqlite3.connect(tmp_path / "copy.db")
+    src.backup(copy)
+    src.close()
+    with copy:
+        assert q_totp_claim(copy, "root", 5)
+        assert not q_totp_claim(copy, "root", 5)  # the same step again
+        assert not q_totp_claim(copy, "root", 4)  # an older step
+        assert q_totp_claim(copy, "root", 6)
+        assert not q_totp_claim(copy, "nobody", 7)
+    copy.close()

@@ -54,7 +54,7 @@ from node.console.passwords import (
     open_totp,
     same,
     session_digest,
-    totp_ok,
+    totp_step,
 )
 from node.doors.calls import Calls, DoorContext, DoorRefusal
 from node.interceptor import Caller, Gate
@@ -69,6 +69,7 @@ from node.storage.console import (
     q_session,
     q_session_add,
     q_session_end,
+    q_totp_claim,
 )
 from node.storage.db import Database
 from node.vault import NodeKeys
@@ -457,37 +458,53 @@ class Console:
                 403,
             )
         good = await asyncio.to_thread(check_password, password, operator.pw_salt, operator.pw_hash)
+        step: int | None = None
         if good and operator.duty == ADMIN_DUTY:
             secret = (
                 open_totp(self.keys(), operator.name, operator.totp_sealed)
                 if operator.totp_sealed
                 else ""
             )
-            good = bool(secret) and totp_ok(secret, code, self.wall())
-        if not good:
+            step = totp_step(secret, code, self.wall()) if secret else None
+            good = step is not None
+
+        async def refuse(note: str, message: str) -> Response:
             until = now + self.settings.lock_minutes * 60_000
             failures, locked = await self.db.write(
                 q_login_failed, operator.name, self.settings.max_failures, until
             )
             if locked:
                 await self._audit(
-                    request, who, "Lockout", "locked", -4, [f"locked until {_when(until)}"]
+                    request, who, "Lockout", "locked", -4, [note, f"locked until {_when(until)}"]
                 )
                 return self._login_page(
                     f"Refused (-4): {self.settings.max_failures} wrong passwords: the account "
                     f"{name} is locked until {_when(until)}",
                     403,
                 )
-            await self._audit(request, who, "LoginFailed", "refused", -4, [f"failure {failures}"])
-            return self._login_page(wrong, 401)
+            notes = [note, f"failure {failures}"] if note else [f"failure {failures}"]
+            await self._audit(request, who, "LoginFailed", "refused", -4, notes)
+            return self._login_page(message, 401)
+
+        if not good:
+            return await refuse("", wrong)
         sid, csrf = new_session_id(), new_csrf()
         expires = now + self.settings.session_minutes * 60_000
 
-        def start(conn: Any) -> None:
+        def start(conn: Any) -> bool:
+            # a TOTP code is accepted once: its step must be after the last one accepted
+            if step is not None and not q_totp_claim(conn, operator.name, step):
+                return False
             q_login_ok(conn, operator.name)
             q_session_add(conn, session_digest(sid), operator.name, csrf, now, expires)
+            return True
 
-        await self.db.write(start)
+        if not await self.db.write(start):
+            return await refuse(
+                "TOTP code used already",
+                "Refused (-4): this code was used already (a code opens one login): "
+                "wait for your authenticator's next code",
+            )
         await self._audit(request, who, "Login", "OK", 0, [])
         target = f"{PATH}/password" if operator.must_change else f"{PATH}/"
         response = RedirectResponse(target, 303)
