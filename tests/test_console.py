@@ -354,3 +354,72 @@ async def test_the_last_totp_step_is_claimed_once_in_the_database(cn, tmp_path):
         assert q_totp_claim(copy, "root", 6)
         assert not q_totp_claim(copy, "nobody", 7)
     copy.close()
+
+
+async def test_a_support_operators_reveal_is_refused_shown_and_audited(cn):
+    cn.enrol("li", "support")
+    cn.enrol("wang", "auditor")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    unmasked = await admin.ListPersons(
+        apb.ListPersonsRequest(pageSize=50, reveal=True, reason="test oracle"), timeout=10
+    )
+    ids = [p.idNo for p in unmasked.persons]
+    assert len(ids) > 5
+    async with cn.client() as http:
+        await first_login(cn, http, "li")
+        page = await http.get("/console/persons")
+        assert page.status_code == 200
+        assert 'id="reveal"' not in page.text  # no reveal form for support
+        assert not any(i in page.text for i in ids)  # masked
+        shown = re.findall(r"<tr><td>", page.text)
+        assert len(shown) == len(ids)
+        # the form made anyway, with the session's token: refused by ListPersons (support
+        # may list, masked, but not reveal)
+        forced = await http.post(
+            "/console/persons/reveal",
+            data={"csrf": csrf_of(page.text), "reason": "curious", "province": "", "after": ""},
+        )
+        assert forced.status_code == 403
+        assert "Refused (-4)" in forced.text and "sees persons masked only" in forced.text
+        assert not any(i in forced.text for i in ids)
+    refused = [r for r in await cn.audit() if "support/li" in r.who and r.code == -4]
+    assert [r.method.rsplit("/", 1)[-1] for r in refused] == ["ListPersons"]
+    assert "reveal" in refused[0].subject
+    # the auditor reveals with a reason (the view audited with it); without one: -2
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        page = await http.get("/console/persons")
+        assert 'id="reveal"' in page.text and not any(i in page.text for i in ids)
+        token = csrf_of(page.text)
+        bare = await http.post(
+            "/console/persons/reveal", data={"csrf": token, "reason": " ", "after": ""}
+        )
+        assert bare.status_code == 400 and "Refused (-2)" in bare.text and "reason" in bare.text
+        seen = await http.post(
+            "/console/persons/reveal",
+            data={"csrf": token, "reason": "complaint 2026-118", "after": ""},
+        )
+        assert seen.status_code == 200 and all(i in seen.text for i in ids)
+    views = [
+        r
+        for r in await cn.audit()
+        if "auditor/wang" in r.who and r.method.endswith("/ListPersons") and r.code == 0
+    ]
+    assert any("complaint 2026-118" in r.subject and "revealed" in r.subject for r in views)
+
+
+async def test_a_province_operator_sees_its_provinces_persons_only(cn):
+    cn.enrol("chen", "p44")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    other = await admin.ListPersons(
+        apb.ListPersonsRequest(insuredProvince="31", pageSize=50), timeout=10
+    )
+    own = await admin.ListPersons(
+        apb.ListPersonsRequest(insuredProvince="44", pageSize=50), timeout=10
+    )
+    assert other.persons and own.persons
+    async with cn.client() as http:
+        await first_login(cn, http, "chen")
+        page = await http.get("/console/persons", params={"province": "31"})
+        assert page.status_code == 200 and "province 44" in page.text
+        assert len(re.findall(r"<tr><td>", page.text)) == len(own.persons)

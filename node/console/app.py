@@ -59,7 +59,14 @@ from node.console.passwords import (
 from node.doors.calls import Calls, DoorContext, DoorRefusal
 from node.interceptor import Caller, Gate
 from node.pki import Identity
-from node.services.access import ADMIN_ROLES, ADMIN_SERVICE, kind_of, province_scope
+from node.services.access import (
+    ADMIN,
+    ADMIN_ROLES,
+    ADMIN_SERVICE,
+    AUDITOR,
+    kind_of,
+    province_scope,
+)
 from node.storage.console import (
     OperatorRow,
     q_login_failed,
@@ -241,6 +248,8 @@ class Console:
                 Route("/terminals/register", page(self.register_terminal), methods=["POST"]),
                 Route("/terminals/revoke", page(self.revoke_terminal), methods=["POST"]),
                 Route("/audit", page(self.audit_page), methods=["GET"]),
+                Route("/persons", page(self.persons_page), methods=["GET"]),
+                Route("/persons/reveal", page(self.reveal_persons), methods=["POST"]),
                 Route("/console.css", self.css, methods=["GET"]),
             ]
         )
@@ -344,6 +353,7 @@ class Console:
                 ("Nation", f"{PATH}/"),
                 ("Channels", f"{PATH}/channels"),
                 ("Terminals", f"{PATH}/terminals"),
+                ("Persons", f"{PATH}/persons"),
             ]
             if session.may("ListAudit"):
                 links.append(("Audit", f"{PATH}/audit"))
@@ -1026,3 +1036,99 @@ class Console:
             + "</section>"
         )
         return self._html("Audit", body, session)
+
+    # -- persons ---------------------------------------------------------------------------
+    _PERSONS_PAGE = 50
+
+    def _persons_table(self, persons: Iterable[Any]) -> str:
+        rows = [
+            [
+                esc(p.userName),
+                esc(p.idType),
+                esc(p.idNo),
+                esc(p.gender),
+                esc(p.birthday),
+                esc(p.phone),
+                esc(", ".join(f"{r.insuOrg} {r.insuType}" for r in p.insuredRegions)),
+            ]
+            for p in persons
+        ]
+        return _table(
+            ("name", "id type", "id number", "gender", "born", "phone", "insured at"),
+            rows,
+            "no person",
+        )
+
+    def _persons_query(self, request: Request, session: Session) -> tuple[str, str]:
+        province = session.scope or request.query_params.get("province", "")[:2]
+        return province, request.query_params.get("after", "")[:24]
+
+    async def persons_page(self, request: Request, session: Session) -> Response:
+        """The registry's persons, masked (ListPersons), 50 a page; for an administrator
+        or auditor a form to see this page unmasked, with a reason (the view is audited).
+        The form is sent as POST with the session's CSRF token."""
+        province, after = self._persons_query(request, session)
+        listed = await self.call(
+            request,
+            session,
+            "ListPersons",
+            pb.ListPersonsRequest(
+                insuredProvince=province, pageSize=self._PERSONS_PAGE, pageToken=after
+            ),
+        )
+        more = ""
+        if listed.nextPageToken:
+            query = f"province={quote(province)}&" if province else ""
+            more = (
+                f'<p><a href="{PATH}/persons?{query}after={quote(listed.nextPageToken)}">'
+                f"Next {self._PERSONS_PAGE}</a></p>"
+            )
+        reveal = ""
+        if session.kind in (ADMIN, AUDITOR):
+            reveal = (
+                "<section><h2>Reveal this page</h2>"
+                f'<form method="post" action="{PATH}/persons/reveal" class="grid" id="reveal">'
+                + self._csrf(session)
+                + f'<input type="hidden" name="province" value="{esc(province)}">'
+                + f'<input type="hidden" name="after" value="{esc(after)}">'
+                + "<label>Why the names and id numbers are needed (kept in the audit log) "
+                '<input name="reason" maxlength="200" required></label>'
+                '<button type="submit">Reveal</button></form></section>'
+            )
+        where = f" insured in province {esc(province)}" if province else ""
+        body = (
+            self._notice(request)
+            + f"<section><h2>Persons{where}, masked</h2>"
+            + '<div id="persons">'
+            + self._persons_table(listed.persons)
+            + f"</div>{more}</section>"
+            + reveal
+        )
+        return self._html("Persons", body, session)
+
+    async def reveal_persons(self, request: Request, session: Session) -> Response:
+        """The same page unmasked: ListPersons with reveal and the reason given, which the
+        servicer refuses to other roles (-4) and without a reason (-2); both
+        the view and a refusal are in the audit log."""
+        form = await _form(request)
+        province = session.scope or str(form.get("province", ""))[:2]
+        reason = str(form.get("reason", "")).strip()
+        listed = await self.call(
+            request,
+            session,
+            "ListPersons",
+            pb.ListPersonsRequest(
+                insuredProvince=province,
+                pageSize=self._PERSONS_PAGE,
+                pageToken=str(form.get("after", ""))[:24],
+                reveal=True,
+                reason=reason,
+            ),
+        )
+        body = (
+            f'<p class="notice" role="status">Shown unmasked for: {esc(reason)}. This view is '
+            "recorded in the audit log under your name.</p>"
+            '<div id="persons">' + self._persons_table(listed.persons) + "</div>"
+            f'<p><a href="{PATH}/persons">Back to the masked list</a></p>'
+        )
+        return self._html("Persons, revealed", body, session)
