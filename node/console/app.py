@@ -3,9 +3,10 @@ the network, served on its HTTPS port under ``/console/``.
 
 **Logging in.** An operator (``ecnet operators add NAME --role ROLE``) logs in with its
 name and console password; an administrator also with the TOTP code of its
-authenticator app. A one-time password (what ``operators add`` and ``nation up``
-print) must be replaced at the first login. Five wrong passwords or codes in a row
-(``ECNET_CONSOLE_MAX_FAILURES``) lock the account for 15 minutes
+authenticator app; a code opens one login (the last time-step accepted is kept, and a
+code of that step or an earlier one is refused). A one-time password (what ``operators
+add`` and ``nation up`` print) must be replaced at the first login. Five wrong
+passwords or codes in a row (``ECNET_CONSOLE_MAX_FAILURES``) lock the account for 15 minutes
 (``ECNET_CONSOLE_LOCK_MINUTES``). A session is a random id in a cookie (``Secure``,
 ``HttpOnly``, ``SameSite=Strict``, path ``/console``) that national knows by its digest
 (``node.storage.console``), for 30 minutes (``ECNET_CONSOLE_SESSION_MINUTES``) by the
