@@ -3,6 +3,8 @@ over HTTPS against a real national node (the browser's view: tests/test_console_
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from consolekit import NEW_PASSWORD, csrf_of, first_login, login, start_console_nation
 
@@ -234,3 +236,190 @@ def test_a_bad_console_setting_is_a_configuration_error(monkeypatch, value):
         ConsoleSettings.from_env()
     monkeypatch.setenv("ECNET_CONSOLE_SESSION_MINUTES", "45")
     assert ConsoleSettings.from_env().session_minutes == 45
+
+
+async def test_the_auditor_reads_and_searches_the_audit_log_newest_first(cn):
+    cn.enrol("wang", "auditor")
+    cn.enrol("li", "support")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    await admin.SetChannelStatus(
+        apb.SetChannelStatusRequest(channelId="WECHAT", status="suspended", reason="audit me"),
+        timeout=10,
+    )
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        page = await http.get("/console/audit")
+        assert page.status_code == 200, page.text
+        assert 'href="/console/audit"' in page.text  # the auditor's menu shows it
+        assert "Chain intact" in page.text and "records checked" in page.text
+        # newest first: the first row is the newest record (this page's own ListAudit is
+        # written after it answers, so VerifyAudit's record is the newest shown)
+        seqs = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", page.text)]
+        assert seqs == sorted(seqs, reverse=True) and len(seqs) > 3
+        # searching by subject finds the suspension, and only records that name it
+        found = await http.get("/console/audit", params={"subject": "AUDIT ME"})
+        rows = re.findall(r"<tr><td>\d+</td>.*?</tr>", found.text)
+        assert len(rows) == 1 and "SetChannelStatus" in rows[0] and "WECHAT" in rows[0]
+        by_who = await http.get("/console/audit", params={"who": "auditor/wang"})
+        methods = re.findall(r"<td>(\w+)<br><small>", by_who.text)
+        assert methods and set(methods) <= {"Login", "PasswordChange", "ListAudit", "VerifyAudit"}
+        assert "Login" in methods
+        refused = await http.get("/console/audit", params={"outcome": "-4"})
+        assert "no record matches" in refused.text  # nothing refused yet
+        nothing = await http.get("/console/audit", params={"method": "NoSuchMethod"})
+        assert "no record matches" in nothing.text
+    # a support operator is refused the page, clearly, and the refusal is audited
+    async with cn.client() as http:
+        await first_login(cn, http, "li")
+        home = await http.get("/console/")
+        assert 'href="/console/audit"' not in home.text
+        page = await http.get("/console/audit")
+        assert page.status_code == 403
+        assert "Refused (-4)" in page.text and "VerifyAudit is not allowed" in page.text
+    refused_calls = [r for r in await cn.audit() if r.code == -4 and "support/li" in r.who]
+    assert [r.method.rsplit("/", 1)[-1] for r in refused_calls] == ["VerifyAudit"]
+
+
+async def test_the_audit_page_pages_through_the_log(cn):
+    cn.enrol("wang", "auditor")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    for _ in range(60):
+        await admin.ListChannels(apb.ListChannelsRequest(), timeout=10)
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        first = await http.get("/console/audit", params={"method": "ListChannels"})
+        one = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", first.text)]
+        assert len(one) == 50 and "Older" in first.text and "Newer" not in first.text
+        second = await http.get("/console/audit", params={"method": "ListChannels", "page": "2"})
+        two = [int(s) for s in re.findall(r"<tr><td>(\d+)</td>", second.text)]
+        assert len(two) == 10 and max(two) < min(one) and "Newer" in second.text
+        assert "60 match" in first.text
+
+
+async def test_the_audit_page_names_the_first_record_changed(cn):
+    from test_operators import tamper
+
+    cn.enrol("wang", "auditor")
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        tamper(cn.national.db_path, "UPDATE audit_log SET who = 'x' WHERE seq = 2")
+        page = await http.get("/console/audit")
+        assert page.status_code == 200
+        assert "Chain BROKEN" in page.text and "at record 2" in page.text
+        assert "Chain intact" not in page.text
+
+
+async def test_a_totp_code_opens_one_login_only(cn):
+    import time
+
+    import pyotp
+
+    cn.enrol("root", "admin")
+    totp = pyotp.parse_uri(cn.operators["root"].totp_uri)
+    async with cn.client() as http:
+        await first_login(cn, http, "root")  # accepts the code of the current step
+    # the next step's code (inside the window of one step either side) opens a login
+    code = totp.at(time.time() + 30)
+    async with cn.client() as http:
+        first = await login(http, "root", NEW_PASSWORD, code)
+        assert first.status_code == 303 and first.headers["location"] == "/console/"
+    # the same code again, within its window, with the right password: refused
+    async with cn.client() as http:
+        again = await login(http, "root", NEW_PASSWORD, code)
+        assert again.status_code == 401 and "this code was used already" in again.text
+        assert SESSION_COOKIE not in http.cookies
+        # an older code after a newer one is refused too
+        older = await login(http, "root", NEW_PASSWORD, totp.at(time.time() - 30))
+        assert older.status_code == 401
+        assert (await http.get("/console/")).status_code == 303  # no session
+    replays = [r for r in await cn.audit() if r.method.endswith("/LoginFailed")]
+    assert replays and "TOTP code used already" in replays[0].subject
+    assert replays[0].who == "ecnet://operator/admin/root" and replays[0].code == -4
+
+
+async def test_the_last_totp_step_is_claimed_once_in_the_database(cn, tmp_path):
+    import sqlite3
+
+    from node.storage.console import q_totp_claim
+
+    cn.enrol("root", "admin")
+    # a copy of national's migrated database (the node keeps its own open)
+    src, copy = sqlite3.connect(cn.national.db_path), sqlite3.connect(tmp_path / "copy.db")
+    src.backup(copy)
+    src.close()
+    with copy:
+        assert q_totp_claim(copy, "root", 5)
+        assert not q_totp_claim(copy, "root", 5)  # the same step again
+        assert not q_totp_claim(copy, "root", 4)  # an older step
+        assert q_totp_claim(copy, "root", 6)
+        assert not q_totp_claim(copy, "nobody", 7)
+    copy.close()
+
+
+async def test_a_support_operators_reveal_is_refused_shown_and_audited(cn):
+    cn.enrol("li", "support")
+    cn.enrol("wang", "auditor")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    unmasked = await admin.ListPersons(
+        apb.ListPersonsRequest(pageSize=50, reveal=True, reason="test oracle"), timeout=10
+    )
+    ids = [p.idNo for p in unmasked.persons]
+    assert len(ids) > 5
+    async with cn.client() as http:
+        await first_login(cn, http, "li")
+        page = await http.get("/console/persons")
+        assert page.status_code == 200
+        assert 'id="reveal"' not in page.text  # no reveal form for support
+        assert not any(i in page.text for i in ids)  # masked
+        shown = re.findall(r"<tr><td>", page.text)
+        assert len(shown) == len(ids)
+        # the form made anyway, with the session's token: refused by ListPersons (support
+        # may list, masked, but not reveal)
+        forced = await http.post(
+            "/console/persons/reveal",
+            data={"csrf": csrf_of(page.text), "reason": "curious", "province": "", "after": ""},
+        )
+        assert forced.status_code == 403
+        assert "Refused (-4)" in forced.text and "sees persons masked only" in forced.text
+        assert not any(i in forced.text for i in ids)
+    refused = [r for r in await cn.audit() if "support/li" in r.who and r.code == -4]
+    assert [r.method.rsplit("/", 1)[-1] for r in refused] == ["ListPersons"]
+    assert "reveal" in refused[0].subject
+    # the auditor reveals with a reason (the view audited with it); without one: -2
+    async with cn.client() as http:
+        await first_login(cn, http, "wang")
+        page = await http.get("/console/persons")
+        assert 'id="reveal"' in page.text and not any(i in page.text for i in ids)
+        token = csrf_of(page.text)
+        bare = await http.post(
+            "/console/persons/reveal", data={"csrf": token, "reason": " ", "after": ""}
+        )
+        assert bare.status_code == 400 and "Refused (-2)" in bare.text and "reason" in bare.text
+        seen = await http.post(
+            "/console/persons/reveal",
+            data={"csrf": token, "reason": "complaint 2026-118", "after": ""},
+        )
+        assert seen.status_code == 200 and all(i in seen.text for i in ids)
+    views = [
+        r
+        for r in await cn.audit()
+        if "auditor/wang" in r.who and r.method.endswith("/ListPersons") and r.code == 0
+    ]
+    assert any("complaint 2026-118" in r.subject and "revealed" in r.subject for r in views)
+
+
+async def test_a_province_operator_sees_its_provinces_persons_only(cn):
+    cn.enrol("chen", "p44")
+    admin = cn.kit.cluster.stubs(cn.national).admin
+    other = await admin.ListPersons(
+        apb.ListPersonsRequest(insuredProvince="31", pageSize=50), timeout=10
+    )
+    own = await admin.ListPersons(
+        apb.ListPersonsRequest(insuredProvince="44", pageSize=50), timeout=10
+    )
+    assert other.persons and own.persons
+    async with cn.client() as http:
+        await first_login(cn, http, "chen")
+        page = await http.get("/console/persons", params={"province": "31"})
+        assert page.status_code == 200 and "province 44" in page.text
+        assert len(re.findall(r"<tr><td>", page.text)) == len(own.persons)

@@ -185,3 +185,28 @@ async def test_a_wrong_code_and_five_wrong_passwords_are_shown_clearly(
     assert "locked" in alert
     await page.screenshot(path=shots / "locked.png", full_page=True)
     await context.close()
+
+
+async def test_an_auditor_opens_the_audit_page_and_searches_it(cluster, tmp_path, browser, shots):
+    cn = await start_console_nation(cluster, tmp_path, provinces=("44",))
+    cn.enrol("wang", "auditor")
+    await cluster.stubs(cn.national).admin.SetChannelStatus(
+        apb.SetChannelStatusRequest(channelId="WECHAT", status="suspended", reason="audit me"),
+        timeout=10,
+    )
+    context = await browser.new_context()
+    page = await context.new_page()
+    await _first_login(page, cn, "wang", shots)
+    await page.click("nav >> text=Audit")
+    verdict = await page.inner_text("#verdict")
+    assert "Chain intact" in verdict and "records checked" in verdict
+    assert "PasswordChange" in await page.inner_text("#audit")
+    await page.screenshot(path=shots / "audit.png", full_page=True)
+    await page.fill("#search input[name=subject]", "audit me")
+    await page.click("#search button[type=submit]")
+    rows = page.locator("#audit tbody tr")
+    assert await rows.count() == 1
+    assert "SetChannelStatus" in await rows.first.inner_text()
+    await page.screenshot(path=shots / "audit-search.png", full_page=True)
+    await context.close()
+    assert {"audit.png", "audit-search.png"} <= {p.name for p in shots.iterdir()}

@@ -3,9 +3,10 @@ the network, served on its HTTPS port under ``/console/``.
 
 **Logging in.** An operator (``ecnet operators add NAME --role ROLE``) logs in with its
 name and console password; an administrator also with the TOTP code of its
-authenticator app. A one-time password (what ``operators add`` and ``nation up``
-print) must be replaced at the first login. Five wrong passwords or codes in a row
-(``ECNET_CONSOLE_MAX_FAILURES``) lock the account for 15 minutes
+authenticator app; a code opens one login (the last time-step accepted is kept, and a
+code of that step or an earlier one is refused). A one-time password (what ``operators
+add`` and ``nation up`` print) must be replaced at the first login. Five wrong
+passwords or codes in a row (``ECNET_CONSOLE_MAX_FAILURES``) lock the account for 15 minutes
 (``ECNET_CONSOLE_LOCK_MINUTES``). A session is a random id in a cookie (``Secure``,
 ``HttpOnly``, ``SameSite=Strict``, path ``/console``) that national knows by its digest
 (``node.storage.console``), for 30 minutes (``ECNET_CONSOLE_SESSION_MINUTES``) by the
@@ -54,12 +55,19 @@ from node.console.passwords import (
     open_totp,
     same,
     session_digest,
-    totp_ok,
+    totp_step,
 )
 from node.doors.calls import Calls, DoorContext, DoorRefusal
 from node.interceptor import Caller, Gate
 from node.pki import Identity
-from node.services.access import ADMIN_ROLES, ADMIN_SERVICE, kind_of, province_scope
+from node.services.access import (
+    ADMIN,
+    ADMIN_ROLES,
+    ADMIN_SERVICE,
+    AUDITOR,
+    kind_of,
+    province_scope,
+)
 from node.storage.console import (
     OperatorRow,
     q_login_failed,
@@ -69,6 +77,7 @@ from node.storage.console import (
     q_session,
     q_session_add,
     q_session_end,
+    q_totp_claim,
 )
 from node.storage.db import Database
 from node.vault import NodeKeys
@@ -239,6 +248,9 @@ class Console:
                 Route("/terminals", page(self.terminals_page), methods=["GET"]),
                 Route("/terminals/register", page(self.register_terminal), methods=["POST"]),
                 Route("/terminals/revoke", page(self.revoke_terminal), methods=["POST"]),
+                Route("/audit", page(self.audit_page), methods=["GET"]),
+                Route("/persons", page(self.persons_page), methods=["GET"]),
+                Route("/persons/reveal", page(self.reveal_persons), methods=["POST"]),
                 Route("/console.css", self.css, methods=["GET"]),
             ]
         )
@@ -342,7 +354,10 @@ class Console:
                 ("Nation", f"{PATH}/"),
                 ("Channels", f"{PATH}/channels"),
                 ("Terminals", f"{PATH}/terminals"),
+                ("Persons", f"{PATH}/persons"),
             ]
+            if session.may("ListAudit"):
+                links.append(("Audit", f"{PATH}/audit"))
             who = f"{esc(session.operator.name)} ({esc(session.operator.duty)})"
             nav = (
                 '<nav><span class="brand">ecnet management center</span>'
@@ -454,37 +469,53 @@ class Console:
                 403,
             )
         good = await asyncio.to_thread(check_password, password, operator.pw_salt, operator.pw_hash)
+        step: int | None = None
         if good and operator.duty == ADMIN_DUTY:
             secret = (
                 open_totp(self.keys(), operator.name, operator.totp_sealed)
                 if operator.totp_sealed
                 else ""
             )
-            good = bool(secret) and totp_ok(secret, code, self.wall())
-        if not good:
+            step = totp_step(secret, code, self.wall()) if secret else None
+            good = step is not None
+
+        async def refuse(note: str, message: str) -> Response:
             until = now + self.settings.lock_minutes * 60_000
             failures, locked = await self.db.write(
                 q_login_failed, operator.name, self.settings.max_failures, until
             )
             if locked:
                 await self._audit(
-                    request, who, "Lockout", "locked", -4, [f"locked until {_when(until)}"]
+                    request, who, "Lockout", "locked", -4, [note, f"locked until {_when(until)}"]
                 )
                 return self._login_page(
                     f"Refused (-4): {self.settings.max_failures} wrong passwords: the account "
                     f"{name} is locked until {_when(until)}",
                     403,
                 )
-            await self._audit(request, who, "LoginFailed", "refused", -4, [f"failure {failures}"])
-            return self._login_page(wrong, 401)
+            notes = [note, f"failure {failures}"] if note else [f"failure {failures}"]
+            await self._audit(request, who, "LoginFailed", "refused", -4, notes)
+            return self._login_page(message, 401)
+
+        if not good:
+            return await refuse("", wrong)
         sid, csrf = new_session_id(), new_csrf()
         expires = now + self.settings.session_minutes * 60_000
 
-        def start(conn: Any) -> None:
+        def start(conn: Any) -> bool:
+            # a TOTP code is accepted once: its step must be after the last one accepted
+            if step is not None and not q_totp_claim(conn, operator.name, step):
+                return False
             q_login_ok(conn, operator.name)
             q_session_add(conn, session_digest(sid), operator.name, csrf, now, expires)
+            return True
 
-        await self.db.write(start)
+        if not await self.db.write(start):
+            return await refuse(
+                "TOTP code used already",
+                "Refused (-4): this code was used already (a code opens one login): "
+                "wait for your authenticator's next code",
+            )
         await self._audit(request, who, "Login", "OK", 0, [])
         target = f"{PATH}/password" if operator.must_change else f"{PATH}/"
         response = RedirectResponse(target, 303)
@@ -912,3 +943,193 @@ class Console:
             "was revoked already" if answer.alreadyRevoked else "revoked"
         )
         return RedirectResponse(f"{PATH}/terminals?said={quote(said)}", 303)
+
+    # -- audit -----------------------------------------------------------------------------
+    _AUDIT_WINDOW = 1000  # ListAudit's most
+    _AUDIT_PAGE = 50
+    _AUDIT_FILTERS = (
+        ("who", "who"),
+        ("method", "method"),
+        ("outcome", "outcome or code"),
+        ("subject", "subject"),
+    )
+
+    async def audit_page(self, request: Request, session: Session) -> Response:
+        """National's audit log, newest first, 50 a page, filtered by the words typed
+        (each a case-insensitive part of its column); the chain checked by VerifyAudit.
+        ListAudit answers the newest records only (at most 1000) and has no filters: the
+        page filters those, and says so."""
+        asked = {k: request.query_params.get(k, "").strip()[:100] for k, _ in self._AUDIT_FILTERS}
+        try:
+            page_no = max(1, min(int(request.query_params.get("page", "1")), 1000))
+        except ValueError:
+            page_no = 1
+        check = await self.call(request, session, "VerifyAudit", pb.VerifyAuditRequest())
+        listed = await self.call(
+            request, session, "ListAudit", pb.ListAuditRequest(limit=self._AUDIT_WINDOW)
+        )
+
+        def matches(r: Any) -> bool:
+            outcome = f"{r.outcome} {r.code}"
+            fields = {"who": r.who, "method": r.method, "outcome": outcome, "subject": r.subject}
+            return all(v.lower() in fields[k].lower() for k, v in asked.items() if v)
+
+        found = [r for r in reversed(listed.records) if matches(r)]
+        start = (page_no - 1) * self._AUDIT_PAGE
+        shown = found[start : start + self._AUDIT_PAGE]
+        if check.intact:
+            verdict = (
+                '<p class="verdict intact" id="verdict" role="status"><strong>Chain intact'
+                f"</strong>: {check.records:,} records checked, each as written and none "
+                "missing.</p>"
+            )
+        else:
+            verdict = (
+                '<p class="verdict broken error" id="verdict" role="alert"><strong>Chain BROKEN'
+                f"</strong> at record {check.firstBadSequence}: {esc(check.problem)} "
+                f"({check.records:,} records checked). Records from {check.firstBadSequence} on "
+                "cannot be trusted as written.</p>"
+            )
+        rows = [
+            [
+                str(r.sequence),
+                _ts(r.at),
+                esc(r.who),
+                esc(r.peer),
+                esc(r.method.rsplit("/", 1)[-1]) + f"<br><small>{esc(r.method)}</small>",
+                esc(r.subject),
+                f'<span class="status {"approved" if r.code == 0 else "suspended"}">'
+                f"{esc(r.outcome)} ({r.code})</span>",
+            ]
+            for r in shown
+        ]
+        fields = "".join(
+            f'<label>{esc(label)} <input name="{name}" value="{esc(asked[name])}"></label>'
+            for name, label in self._AUDIT_FILTERS
+        )
+        query = "&".join(f"{k}={quote(v)}" for k, v in asked.items() if v)
+        pages = []
+        if page_no > 1:
+            pages.append(f'<a href="{PATH}/audit?{query}&page={page_no - 1}">Newer</a>')
+        if start + self._AUDIT_PAGE < len(found):
+            pages.append(f'<a href="{PATH}/audit?{query}&page={page_no + 1}">Older</a>')
+        body = (
+            "<section><h2>National's chain</h2>"
+            + verdict
+            + '<p class="empty">Only national\'s log is checked here: each province keeps its '
+            "own, which the console (national's pages) does not reach; "
+            "<code>ecnet audit verify</code> checks every node of the nation.</p></section>"
+            + "<section><h2>Records, newest first</h2>"
+            + f'<form method="get" action="{PATH}/audit" class="grid" id="search">{fields}'
+            + '<button type="submit">Search</button></form>'
+            + f'<p class="empty">Searching the newest {len(listed.records):,} records '
+            f"(ListAudit answers at most {self._AUDIT_WINDOW:,} and has no filters: this page "
+            "filters them; <code>ecnet audit show --limit N</code> for more). "
+            f"{len(found):,} match; page {page_no}.</p>"
+            + '<div id="audit">'
+            + _table(
+                ("#", "at", "who", "peer", "method", "subject", "outcome"),
+                rows,
+                "no record matches",
+            )
+            + "</div>"
+            + (f'<p class="pages">{" · ".join(pages)}</p>' if pages else "")
+            + "</section>"
+        )
+        return self._html("Audit", body, session)
+
+    # -- persons ---------------------------------------------------------------------------
+    _PERSONS_PAGE = 50
+
+    def _persons_table(self, persons: Iterable[Any]) -> str:
+        rows = [
+            [
+                esc(p.userName),
+                esc(p.idType),
+                esc(p.idNo),
+                esc(p.gender),
+                esc(p.birthday),
+                esc(p.phone),
+                esc(", ".join(f"{r.insuOrg} {r.insuType}" for r in p.insuredRegions)),
+            ]
+            for p in persons
+        ]
+        return _table(
+            ("name", "id type", "id number", "gender", "born", "phone", "insured at"),
+            rows,
+            "no person",
+        )
+
+    def _persons_query(self, request: Request, session: Session) -> tuple[str, str]:
+        province = session.scope or request.query_params.get("province", "")[:2]
+        return province, request.query_params.get("after", "")[:24]
+
+    async def persons_page(self, request: Request, session: Session) -> Response:
+        """The registry's persons, masked (ListPersons), 50 a page; for an administrator
+        or auditor a form to see this page unmasked, with a reason (the view is audited).
+        The form is sent as POST with the session's CSRF token."""
+        province, after = self._persons_query(request, session)
+        listed = await self.call(
+            request,
+            session,
+            "ListPersons",
+            pb.ListPersonsRequest(
+                insuredProvince=province, pageSize=self._PERSONS_PAGE, pageToken=after
+            ),
+        )
+        more = ""
+        if listed.nextPageToken:
+            query = f"province={quote(province)}&" if province else ""
+            more = (
+                f'<p><a href="{PATH}/persons?{query}after={quote(listed.nextPageToken)}">'
+                f"Next {self._PERSONS_PAGE}</a></p>"
+            )
+        reveal = ""
+        if session.kind in (ADMIN, AUDITOR):
+            reveal = (
+                "<section><h2>Reveal this page</h2>"
+                f'<form method="post" action="{PATH}/persons/reveal" class="grid" id="reveal">'
+                + self._csrf(session)
+                + f'<input type="hidden" name="province" value="{esc(province)}">'
+                + f'<input type="hidden" name="after" value="{esc(after)}">'
+                + "<label>Why the names and id numbers are needed (kept in the audit log) "
+                '<input name="reason" maxlength="200" required></label>'
+                '<button type="submit">Reveal</button></form></section>'
+            )
+        where = f" insured in province {esc(province)}" if province else ""
+        body = (
+            self._notice(request)
+            + f"<section><h2>Persons{where}, masked</h2>"
+            + '<div id="persons">'
+            + self._persons_table(listed.persons)
+            + f"</div>{more}</section>"
+            + reveal
+        )
+        return self._html("Persons", body, session)
+
+    async def reveal_persons(self, request: Request, session: Session) -> Response:
+        """The same page unmasked: ListPersons with reveal and the reason given, which the
+        servicer refuses to other roles (-4) and without a reason (-2); both
+        the view and a refusal are in the audit log."""
+        form = await _form(request)
+        province = session.scope or str(form.get("province", ""))[:2]
+        reason = str(form.get("reason", "")).strip()
+        listed = await self.call(
+            request,
+            session,
+            "ListPersons",
+            pb.ListPersonsRequest(
+                insuredProvince=province,
+                pageSize=self._PERSONS_PAGE,
+                pageToken=str(form.get("after", ""))[:24],
+                reveal=True,
+                reason=reason,
+            ),
+        )
+        body = (
+            f'<p class="notice" role="status">Shown unmasked for: {esc(reason)}. This view is '
+            "recorded in the audit log under your name.</p>"
+            '<div id="persons">' + self._persons_table(listed.persons) + "</div>"
+            f'<p><a href="{PATH}/persons">Back to the masked list</a></p>'
+        )
+        return self._html("Persons, revealed", body, session)

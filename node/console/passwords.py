@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from datetime import UTC, datetime
 
 import pyotp
 from cryptography.exceptions import InvalidKey
@@ -29,6 +30,7 @@ __all__ = [
     "new_totp_secret",
     "totp_uri",
     "totp_ok",
+    "totp_step",
     "seal_totp",
     "open_totp",
     "new_session_id",
@@ -76,13 +78,26 @@ def totp_uri(name: str, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name=ISSUER)
 
 
-def totp_ok(secret: str, code: str, at: float) -> bool:
-    """Whether ``code`` is the TOTP of ``secret`` at ``at`` (seconds), or of the 30 s step
-    before or after (a clock a little off)."""
+def totp_step(secret: str, code: str, at: float) -> int | None:
+    """The time-step (``at`` // 30) whose TOTP of ``secret`` is ``code``: the step of
+    ``at``, or the one before or after (a clock a little off); None if none is. A code
+    is accepted once: the console keeps the last step accepted for each operator and
+    refuses a step not after it."""
     code = code.strip().replace(" ", "")
     if not (len(code) == 6 and code.isdigit()):
-        return False
-    return bool(pyotp.TOTP(secret).verify(code, for_time=int(at), valid_window=1))
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(datetime.fromtimestamp(int(at), tz=UTC))
+    for step in (now, now - 1, now + 1):
+        if step >= 0 and hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+def totp_ok(secret: str, code: str, at: float) -> bool:
+    """Whether ``code`` is the TOTP of ``secret`` at ``at`` (seconds), or of the 30 s step
+    before or after (:func:`totp_step`; whether it was used already is not checked)."""
+    return totp_step(secret, code, at) is not None
 
 
 def _label(name: str) -> str:

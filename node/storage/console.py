@@ -20,6 +20,7 @@ __all__ = [
     "q_password_set",
     "q_login_failed",
     "q_login_ok",
+    "q_totp_claim",
     "q_session_add",
     "q_session",
     "q_session_end",
@@ -122,6 +123,19 @@ def q_login_failed(
 def q_login_ok(conn: sqlite3.Connection, name: str) -> None:
     conn.execute(
         "UPDATE console_operators SET failures = 0, locked_until = 0 WHERE name = ?", (name,)
+    )
+
+
+def q_totp_claim(conn: sqlite3.Connection, name: str, step: int) -> bool:
+    """Record ``step`` as the last TOTP time-step ``name`` used, if it is after the last
+    one recorded; False (nothing changed) if it is not: the code was used already, or an
+    older one is presented after a newer (m016)."""
+    return (
+        conn.execute(
+            "UPDATE console_operators SET totp_step = ? WHERE name = ? AND totp_step < ?",
+            (step, name, step),
+        ).rowcount
+        == 1
     )
 
 

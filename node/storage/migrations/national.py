@@ -355,3 +355,16 @@ def m015_console(db: sqlite_utils.Database) -> None:
         CREATE INDEX console_sessions_name ON console_sessions (name);
         """,
     )
+
+
+@MIGRATIONS()
+def m016_console_totp_step(db: sqlite_utils.Database) -> None:
+    """The last TOTP time-step accepted from each console operator (``totp_step``; 0:
+    none yet), so that a code is accepted once: presented again within its window, it is
+    refused (``node.console.app``)."""
+    run_script(
+        db,
+        """
+        ALTER TABLE console_operators ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
