@@ -57,6 +57,20 @@ RELEASED = {
 # of an older schema gets each row with the columns it has (a column added later has a
 # default). In an order that satisfies the foreign keys.
 EC1, EC2 = "EC" + "1" * 62, "EC" + "2" * 62
+# Both roles keep the same audit log (node.storage.audit).
+AUDIT_ROW: dict[str, Any] = {
+    "seq": 1,
+    "at": 950,
+    "who": "ecnet://operator/admin",
+    "peer": "ipv4:127.0.0.1:50123",
+    "method": "/ecnet.v1.AdminService/ListChannels",
+    "subject": "",
+    "outcome": "OK",
+    "code": 0,
+    "prev_digest": "0" * 64,
+    "digest": "ab" * 32,
+}
+
 NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
     "meta": [{"key": "population", "value": "2"}, {"key": "voucher_key", "value": "ab" * 16}],
     "persons": [
@@ -291,20 +305,7 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "parked_at": 900,
         }
     ],
-    "audit_log": [
-        {
-            "seq": 1,
-            "at": 950,
-            "who": "ecnet://operator/admin",
-            "peer": "ipv4:127.0.0.1:50123",
-            "method": "/ecnet.v1.AdminService/ListChannels",
-            "subject": "",
-            "outcome": "OK",
-            "code": 0,
-            "prev_digest": "0" * 64,
-            "digest": "ab" * 32,
-        }
-    ],
+    "audit_log": [AUDIT_ROW],
 }
 
 PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
@@ -509,20 +510,7 @@ PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "sm4_sealed": b"\x01" + b"s" * 44,
         }
     ],
-    "audit_log": [
-        {
-            "seq": 1,
-            "at": 950,
-            "who": "ecnet://operator/admin",
-            "peer": "ipv4:127.0.0.1:50123",
-            "method": "/ecnet.v1.AdminService/ListChannels",
-            "subject": "",
-            "outcome": "OK",
-            "code": 0,
-            "prev_digest": "0" * 64,
-            "digest": "ab" * 32,
-        }
-    ],
+    "audit_log": [AUDIT_ROW],
 }
 
 ROLES: dict[str, tuple[Migrations, type[RoleStore], dict[str, list[dict[str, Any]]]]] = {

@@ -58,6 +58,7 @@ from node.console.passwords import (
     totp_step,
 )
 from node.doors.calls import Calls, DoorContext, DoorRefusal
+from node.doors.terminal import peer_of
 from node.interceptor import Caller, Gate
 from node.pki import Identity
 from node.services.access import (
@@ -327,16 +328,17 @@ class Console:
         code: int,
         notes: list[str],
     ) -> None:
-        client = request.client
-        peer = f"https:{client.host}:{client.port}" if client else "https"
-        await self.gate.record(CONSOLE + what, who or "anonymous", peer, None, outcome, code, notes)
+        await self.gate.record(
+            CONSOLE + what, who or "anonymous", peer_of(request), None, outcome, code, notes
+        )
 
     async def call(self, request: Request, session: Session, method: str, msg: Message) -> Any:
         """``AdminService/method`` as the session's operator, through the node's call path."""
-        client = request.client
-        peer = f"https:{client.host}:{client.port}" if client else "https"
         return await self.calls.run(
-            ADMIN_SERVICE + method, msg, DoorContext([], peer), identity=session.identity
+            ADMIN_SERVICE + method,
+            msg,
+            DoorContext([], peer_of(request)),
+            identity=session.identity,
         )
 
     # -- rendering -----------------------------------------------------------------------

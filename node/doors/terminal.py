@@ -186,8 +186,14 @@ def _request(envelope: dict[str, Any]) -> pb.TransRequest:
 
 
 def peer_of(request: Request) -> str:
+    """The caller's address as gRPC names a peer (``ipv4:127.0.0.1:53312``,
+    ``ipv6:[::1]:53312``), for the audit log and the log line."""
     client = request.client
-    return f"ipv4:{client.host}:{client.port}" if client else ""
+    if client is None:
+        return ""
+    if ":" in client.host:
+        return f"ipv6:[{client.host}]:{client.port}"
+    return f"ipv4:{client.host}:{client.port}"
 
 
 def _metadata(request: Request) -> list[tuple[str, str]]:
