@@ -60,6 +60,7 @@ from cli.nation import (
 from cli.nationfile import NationFile, NodeEntry, pid_alive
 from cli.operators import audit_app, console_password, operators_app
 from cli.qr import qr_app
+from cli.report import report_app
 from cli.rpc import CliError, NodeHandle, channel_key, national_address, request_of, use_operator
 from cli.scan import scan, token_app, trans
 from cli.settle import settle, settlement_app
@@ -164,6 +165,7 @@ app.add_typer(channels_app, name="channels")
 app.add_typer(terminals_app, name="terminals")
 app.add_typer(operators_app, name="operators")
 app.add_typer(audit_app, name="audit")
+app.add_typer(report_app, name="report")
 app.add_typer(ca_app, name="ca")
 
 

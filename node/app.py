@@ -56,6 +56,7 @@ from node.console.app import Console
 from node.doors.app import DoorNode, door_app
 from node.doors.calls import Calls, Handlers
 from node.doors.server import DoorTls, HttpsServer
+from node.figures import CallTally, flush_seconds
 from node.inputcheck import MAX_REQUEST_BYTES
 from node.interceptor import CallInterceptor, ChannelCheck
 from node.metrics import Backlog, NodeMetrics, peer_name
@@ -218,6 +219,7 @@ class Node:
         self._door_tls: DoorTls | None = None
         # The node's own metrics registry (node.metrics), served at /metrics.
         self.metrics = NodeMetrics(config.name, str(config.role), config.version)
+        self.tally: CallTally | None = None
 
     # -- the parts, once started -----------------------------------------------------
     @property
@@ -323,6 +325,9 @@ class Node:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await self._server.stop(0)
+        if self.tally is not None:
+            with contextlib.suppress(Exception):
+                await self.tally.stop()
         await self._release()
 
     async def _open_store(self) -> NationalStore | ProvincialStore:
@@ -366,6 +371,8 @@ class Node:
         store = await self._open_store()
         credentials, dialer, trust = self._security()
         store.db.observe_write = self.metrics.write
+        # The calls counted for the management center's figures (node.figures).
+        self.tally = CallTally(store.db, self.clock.now_ms, flush_seconds())
         self.limiter = RateLimiter(
             LimitSettings.from_config(self.config.extra),
             self.limits_clock,
@@ -399,6 +406,7 @@ class Node:
                 services=components.served,
             ),
             metrics=self.metrics,
+            tally=self.tally,
         )
         self._measure(components)
         server = grpc.aio.server(
@@ -436,7 +444,9 @@ class Node:
         )
         # The servicers' handlers are kept too: the HTTPS doors call the same ones.
         handlers = Handlers(server)
-        self._links = components.register(cast("grpc.aio.Server", handlers), identity, access)
+        self._links = components.register(
+            cast("grpc.aio.Server", handlers), identity, access, self.tally
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         enable_reflection(
             (
@@ -447,6 +457,7 @@ class Node:
             server,
         )
         await server.start()
+        self.tally.start()
         if self.config.https:
             await self._open_doors(Calls(interceptor, handlers))
 
@@ -580,6 +591,8 @@ class Node:
             await self._components.stop()
         if self._server is not None:
             await self._server.stop(self.config.grace if grace is None else grace)
+        if self.tally is not None:  # the last calls' counts, written
+            await self.tally.stop()
         await self._release()
         log.info("stopped")
 

@@ -51,12 +51,14 @@ from node.acceptance import Acceptance, AcceptanceSettings
 from node.clock import Clock, Entropy
 from node.config import ConfigError, NodeConfig, Role
 from node.domain.channelsig import ChannelKey, sm4_key_for
+from node.figures import CallTally, FigureSource
 from node.qr.issuer import QR_KEY, QrIssuer
 from node.qr.settings import QrSettings
 from node.services.acceptance import AcceptanceServicer, acceptance_unserved
 from node.services.access import Access, Holders
 from node.services.admin import NationalAdminServicer, ProvincialAdminServicer
 from node.services.federation import NationalFederationServicer, ProvincialFederationServicer
+from node.services.figures import Figures, NationalFigures
 from node.services.identity import NodeIdentity
 from node.services.qr import QrServicer
 from node.services.settlement import SettlementServicer
@@ -148,10 +150,11 @@ class NationalComponents:
         self.relay = NoticeRelay(store, clock, self.delivery.wake)
 
     def register(
-        self, server: grpc.aio.Server, identity: NodeIdentity, access: Access
+        self, server: grpc.aio.Server, identity: NodeIdentity, access: Access, tally: CallTally
     ) -> LinkServer:
         """Add this role's servicers to ``server``; returns the answering end of its links.
-        ``access``: the operators' roles and the audit log (the interceptor's gate)."""
+        ``access``: the operators' roles and the audit log (the interceptor's gate);
+        ``tally``: the calls counted for the figures."""
         federation = NationalFederationServicer(
             identity,
             self.config.log_calls,
@@ -165,6 +168,12 @@ class NationalComponents:
         )
         admin = NationalAdminServicer(
             identity, self.store, self.delivery, self.directory, self.lifecycle, access
+        )
+        admin.figures = NationalFigures(
+            FigureSource(self.store.db, tally, national=True),
+            self.clock,
+            self.directory,
+            self.hub.forwarder,
         )
         voucher_service_pb2_grpc.add_VoucherServiceServicer_to_server(
             VoucherServicer(self.lifecycle), server
@@ -339,10 +348,11 @@ class ProvincialComponents:
         )
 
     def register(
-        self, server: grpc.aio.Server, identity: NodeIdentity, access: Access
+        self, server: grpc.aio.Server, identity: NodeIdentity, access: Access, tally: CallTally
     ) -> LinkServer:
         """Add this role's servicers to ``server``; returns the answering end of its links.
-        ``access``: the operators' roles and the audit log (the interceptor's gate)."""
+        ``access``: the operators' roles and the audit log (the interceptor's gate);
+        ``tally``: the calls counted for the figures."""
         holders = Holders(access, self.config.province, self.acceptance.terminals.org_of)
         admin = ProvincialAdminServicer(
             identity, self.store, self.uplink, access, lambda: self.registrar.state
@@ -351,6 +361,12 @@ class ProvincialComponents:
         federation = ProvincialFederationServicer(
             identity, self.config.log_calls, self.inbox, self.acceptance, self.settlements
         )
+        figures = Figures(
+            FigureSource(self.store.db, tally, national=False, province=self.config.province),
+            self.settlements.clock,
+            self.settlements,
+        )
+        admin.figures = federation.figures = figures
         qr_service_pb2_grpc.add_QrServiceServicer_to_server(QrServicer(self.issuer), server)
         acceptance_service_pb2_grpc.add_AcceptanceServiceServicer_to_server(
             AcceptanceServicer(self.acceptance, identity.name), server

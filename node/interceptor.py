@@ -42,7 +42,9 @@
   request past an input limit -2. FederationService (nodes only) and streams (the
   Link) are not limited.
 * Every unary call, refused or answered, is counted and timed for ``/metrics``
-  (``node.metrics.NodeMetrics.call``: method, C.4 code, door ``grpc`` or ``https``).
+  (``node.metrics.NodeMetrics.call``: method, C.4 code, door ``grpc`` or ``https``),
+  and counted per hour, code and calling channel or terminal for the management
+  center's figures (``node.figures.CallTally``).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import grpc
 from cryptography import x509
@@ -67,6 +69,9 @@ from node.pki import Identity, IdentityError, Refused
 from node.pki import Role as IdentityRole
 from node.ratelimit import RateLimiter
 from node.tls import INSECURE_CLAIM, Trust, Verified
+
+if TYPE_CHECKING:
+    from node.figures import CallTally
 
 __all__ = [
     "Caller",
@@ -629,8 +634,11 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         limiter: RateLimiter | None = None,
         channels: ChannelCheck | None = None,
         metrics: NodeMetrics | None = None,
+        tally: CallTally | None = None,
     ) -> None:
         self.channels = channels
+        # Every call counted per hour, code and caller for the figures (node.figures).
+        self.tally = tally
         # Every call counted and timed (node.metrics); None: not measured.
         self.metrics = metrics
         self.node_name = node_name
@@ -726,6 +734,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             await self._audit_refusal(method, refusal, context, request)
             if self.metrics is not None:
                 self.metrics.call(method, refusal.code, door or "grpc", time.perf_counter() - start)
+            if self.tally is not None:
+                self.tally.call(method, refusal.code, "", "")
             if envelope is not None and envelope_refusals:
                 return envelope(refusal)
             await abort(refusal)
@@ -792,6 +802,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             await audit(outcome, ec_code)
             if self.metrics is not None:
                 self.metrics.call(method, ec_code, door or "grpc", time.perf_counter() - start)
+            if self.tally is not None:
+                self.tally.call(method, ec_code, caller.channel_id, caller.terminal_id)
             if self.log_calls or "why" in more:
                 log_call(method, caller, outcome, ec_code, start, **more)
 

@@ -145,6 +145,17 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "expires_at": 6,
         }
     ],
+    "call_tally": [
+        {
+            "hour": 3_600_000,
+            "method": "/ecnet.v1.AdminService/ListNodes",
+            "code": -4,
+            "channel_id": "",
+            "terminal_id": "",
+            "count": 3,
+        }
+    ],
+    "callers_seen": [{"caller": "WECHAT", "last_at": 7}],
     "channel_applications": [
         {
             "application_id": "CA0000000001",
@@ -510,6 +521,18 @@ PROVINCIAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "sm4_sealed": b"\x01" + b"s" * 44,
         }
     ],
+    "call_tally": [
+        {
+            "hour": 3_600_000,
+            "method": "/ecnet.v1.AdminService/ListNodes",
+            "code": -4,
+            "channel_id": "",
+            "terminal_id": "",
+            "count": 3,
+        }
+    ],
+    "callers_seen": [{"caller": "WECHAT", "last_at": 7}],
+    "qr_issued": [{"hour": 7_200_000, "channel_id": "WECHAT", "count": 2}],
     "audit_log": [AUDIT_ROW],
 }
 

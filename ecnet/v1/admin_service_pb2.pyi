@@ -2,6 +2,7 @@ import datetime
 
 from ecnet.v1 import common_pb2 as _common_pb2
 from ecnet.v1 import federation_service_pb2 as _federation_service_pb2
+from ecnet.v1 import settlement_service_pb2 as _settlement_service_pb2
 from google.api import field_behavior_pb2 as _field_behavior_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
@@ -424,3 +425,61 @@ class VerifyAuditResponse(_message.Message):
     firstBadSequence: int
     problem: str
     def __init__(self, intact: _Optional[bool] = ..., records: _Optional[int] = ..., firstBadSequence: _Optional[int] = ..., problem: _Optional[str] = ...) -> None: ...
+
+class GetFiguresRequest(_message.Message):
+    __slots__ = ("fromDate", "toDate", "province", "lastSeenOf")
+    FROMDATE_FIELD_NUMBER: _ClassVar[int]
+    TODATE_FIELD_NUMBER: _ClassVar[int]
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    LASTSEENOF_FIELD_NUMBER: _ClassVar[int]
+    fromDate: str
+    toDate: str
+    province: str
+    lastSeenOf: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, fromDate: _Optional[str] = ..., toDate: _Optional[str] = ..., province: _Optional[str] = ..., lastSeenOf: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MissingFigures(_message.Message):
+    __slots__ = ("province", "reason")
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    province: str
+    reason: str
+    def __init__(self, province: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class GetFiguresResponse(_message.Message):
+    __slots__ = ("rows", "missing", "asOf", "lastSeen")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    MISSING_FIELD_NUMBER: _ClassVar[int]
+    ASOF_FIELD_NUMBER: _ClassVar[int]
+    LASTSEEN_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[_federation_service_pb2.FigureRow]
+    missing: _containers.RepeatedCompositeFieldContainer[MissingFigures]
+    asOf: _timestamp_pb2.Timestamp
+    lastSeen: _containers.RepeatedCompositeFieldContainer[_federation_service_pb2.LastSeen]
+    def __init__(self, rows: _Optional[_Iterable[_Union[_federation_service_pb2.FigureRow, _Mapping]]] = ..., missing: _Optional[_Iterable[_Union[MissingFigures, _Mapping]]] = ..., asOf: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lastSeen: _Optional[_Iterable[_Union[_federation_service_pb2.LastSeen, _Mapping]]] = ...) -> None: ...
+
+class GetInstitutionDayRequest(_message.Message):
+    __slots__ = ("orgId", "date", "province", "pageSize", "pageToken")
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    PAGESIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGETOKEN_FIELD_NUMBER: _ClassVar[int]
+    orgId: str
+    date: str
+    province: str
+    pageSize: int
+    pageToken: str
+    def __init__(self, orgId: _Optional[str] = ..., date: _Optional[str] = ..., province: _Optional[str] = ..., pageSize: _Optional[int] = ..., pageToken: _Optional[str] = ...) -> None: ...
+
+class GetInstitutionDayResponse(_message.Message):
+    __slots__ = ("province", "statement", "settlements", "nextPageToken")
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXTPAGETOKEN_FIELD_NUMBER: _ClassVar[int]
+    province: str
+    statement: _settlement_service_pb2.DayStatement
+    settlements: _containers.RepeatedCompositeFieldContainer[_settlement_service_pb2.DaySettlement]
+    nextPageToken: str
+    def __init__(self, province: _Optional[str] = ..., statement: _Optional[_Union[_settlement_service_pb2.DayStatement, _Mapping]] = ..., settlements: _Optional[_Iterable[_Union[_settlement_service_pb2.DaySettlement, _Mapping]]] = ..., nextPageToken: _Optional[str] = ...) -> None: ...

@@ -131,6 +131,16 @@ class AdminServiceStub:
                 request_serializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyRequest.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyResponse.FromString,
                 _registered_method=True)
+        self.GetFigures = channel.unary_unary(
+                '/ecnet.v1.AdminService/GetFigures',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.GetFiguresRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.GetFiguresResponse.FromString,
+                _registered_method=True)
+        self.GetInstitutionDay = channel.unary_unary(
+                '/ecnet.v1.AdminService/GetInstitutionDay',
+                request_serializer=ecnet_dot_v1_dot_admin__service__pb2.GetInstitutionDayRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_admin__service__pb2.GetInstitutionDayResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -306,6 +316,29 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetFigures(self, request, context):
+        """The management center's figures (5.2.1) for the days asked, from the nodes' own
+        records: at national its own (activations, authorizations, calls) and every
+        registered province's (FederationService/CollectFigures, asked at once; a province
+        that does not answer in time is named in missing); at a province its own. A
+        province operator sees the rows of its province (counted there, or of its
+        insured) only. -2 dates not YYYY-MM-DD, to before from, more than 92 days.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetInstitutionDay(self, request, context):
+        """An institution's day: its statement and a page of its settlements, from the
+        province that serves it (at national asked of that province; at a province its
+        own). A province operator: institutions of its province only (-4). -2 orgId not
+        12 characters, date not YYYY-MM-DD, the institution's province unknown (no
+        terminal registered for it: give province); -3 the province did not answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -398,6 +431,16 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.RotateChannelKey,
                     request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyRequest.FromString,
                     response_serializer=ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyResponse.SerializeToString,
+            ),
+            'GetFigures': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFigures,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.GetFiguresRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.GetFiguresResponse.SerializeToString,
+            ),
+            'GetInstitutionDay': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetInstitutionDay,
+                    request_deserializer=ecnet_dot_v1_dot_admin__service__pb2.GetInstitutionDayRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_admin__service__pb2.GetInstitutionDayResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -893,6 +936,60 @@ class AdminService:
             '/ecnet.v1.AdminService/RotateChannelKey',
             ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyRequest.SerializeToString,
             ecnet_dot_v1_dot_admin__service__pb2.RotateChannelKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFigures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/GetFigures',
+            ecnet_dot_v1_dot_admin__service__pb2.GetFiguresRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.GetFiguresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetInstitutionDay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.AdminService/GetInstitutionDay',
+            ecnet_dot_v1_dot_admin__service__pb2.GetInstitutionDayRequest.SerializeToString,
+            ecnet_dot_v1_dot_admin__service__pb2.GetInstitutionDayResponse.FromString,
             options,
             channel_credentials,
             insecure,

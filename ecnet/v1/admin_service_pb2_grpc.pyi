@@ -125,6 +125,21 @@ class AdminServiceStub:
     refused from then on, at national at once and at each province once told; the
     answer carries the channel's new SM4 key. 500012 an unknown channel.
     """
+    GetFigures: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetFiguresRequest, _admin_service_pb2.GetFiguresResponse]
+    """The management center's figures (5.2.1) for the days asked, from the nodes' own
+    records: at national its own (activations, authorizations, calls) and every
+    registered province's (FederationService/CollectFigures, asked at once; a province
+    that does not answer in time is named in missing); at a province its own. A
+    province operator sees the rows of its province (counted there, or of its
+    insured) only. -2 dates not YYYY-MM-DD, to before from, more than 92 days.
+    """
+    GetInstitutionDay: _grpc.UnaryUnaryMultiCallable[_admin_service_pb2.GetInstitutionDayRequest, _admin_service_pb2.GetInstitutionDayResponse]
+    """An institution's day: its statement and a page of its settlements, from the
+    province that serves it (at national asked of that province; at a province its
+    own). A province operator: institutions of its province only (-4). -2 orgId not
+    12 characters, date not YYYY-MM-DD, the institution's province unknown (no
+    terminal registered for it: give province); -3 the province did not answer.
+    """
 
 @_typing.type_check_only
 class AdminServiceAsyncStub(AdminServiceStub):
@@ -222,6 +237,21 @@ class AdminServiceAsyncStub(AdminServiceStub):
     """A channel's new SM2 public key (rotation): calls signed with the old key are
     refused from then on, at national at once and at each province once told; the
     answer carries the channel's new SM4 key. 500012 an unknown channel.
+    """
+    GetFigures: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetFiguresRequest, _admin_service_pb2.GetFiguresResponse]  # type: ignore[assignment]
+    """The management center's figures (5.2.1) for the days asked, from the nodes' own
+    records: at national its own (activations, authorizations, calls) and every
+    registered province's (FederationService/CollectFigures, asked at once; a province
+    that does not answer in time is named in missing); at a province its own. A
+    province operator sees the rows of its province (counted there, or of its
+    insured) only. -2 dates not YYYY-MM-DD, to before from, more than 92 days.
+    """
+    GetInstitutionDay: _aio.UnaryUnaryMultiCallable[_admin_service_pb2.GetInstitutionDayRequest, _admin_service_pb2.GetInstitutionDayResponse]  # type: ignore[assignment]
+    """An institution's day: its statement and a page of its settlements, from the
+    province that serves it (at national asked of that province; at a province its
+    own). A province operator: institutions of its province only (-4). -2 orgId not
+    12 characters, date not YYYY-MM-DD, the institution's province unknown (no
+    terminal registered for it: give province); -3 the province did not answer.
     """
 
 class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -425,6 +455,33 @@ class AdminServiceServicer(metaclass=_abc_1.ABCMeta):
         """A channel's new SM2 public key (rotation): calls signed with the old key are
         refused from then on, at national at once and at each province once told; the
         answer carries the channel's new SM4 key. 500012 an unknown channel.
+        """
+
+    @_abc_1.abstractmethod
+    def GetFigures(
+        self,
+        request: _admin_service_pb2.GetFiguresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.GetFiguresResponse, _abc.Awaitable[_admin_service_pb2.GetFiguresResponse]]:
+        """The management center's figures (5.2.1) for the days asked, from the nodes' own
+        records: at national its own (activations, authorizations, calls) and every
+        registered province's (FederationService/CollectFigures, asked at once; a province
+        that does not answer in time is named in missing); at a province its own. A
+        province operator sees the rows of its province (counted there, or of its
+        insured) only. -2 dates not YYYY-MM-DD, to before from, more than 92 days.
+        """
+
+    @_abc_1.abstractmethod
+    def GetInstitutionDay(
+        self,
+        request: _admin_service_pb2.GetInstitutionDayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_admin_service_pb2.GetInstitutionDayResponse, _abc.Awaitable[_admin_service_pb2.GetInstitutionDayResponse]]:
+        """An institution's day: its statement and a page of its settlements, from the
+        province that serves it (at national asked of that province; at a province its
+        own). A province operator: institutions of its province only (-4). -2 orgId not
+        12 characters, date not YYYY-MM-DD, the institution's province unknown (no
+        terminal registered for it: give province); -3 the province did not answer.
         """
 
 def add_AdminServiceServicer_to_server(servicer: AdminServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -19,9 +19,28 @@ class NodeRole(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     NODE_ROLE_UNSPECIFIED: _ClassVar[NodeRole]
     NODE_ROLE_NATIONAL: _ClassVar[NodeRole]
     NODE_ROLE_PROVINCIAL: _ClassVar[NodeRole]
+
+class FigureKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FIGURE_KIND_UNSPECIFIED: _ClassVar[FigureKind]
+    FIGURE_KIND_ACTIVATION: _ClassVar[FigureKind]
+    FIGURE_KIND_AUTHORIZATION: _ClassVar[FigureKind]
+    FIGURE_KIND_QR_CODE: _ClassVar[FigureKind]
+    FIGURE_KIND_SCAN: _ClassVar[FigureKind]
+    FIGURE_KIND_SETTLEMENT: _ClassVar[FigureKind]
+    FIGURE_KIND_REVERSAL: _ClassVar[FigureKind]
+    FIGURE_KIND_CALL: _ClassVar[FigureKind]
 NODE_ROLE_UNSPECIFIED: NodeRole
 NODE_ROLE_NATIONAL: NodeRole
 NODE_ROLE_PROVINCIAL: NodeRole
+FIGURE_KIND_UNSPECIFIED: FigureKind
+FIGURE_KIND_ACTIVATION: FigureKind
+FIGURE_KIND_AUTHORIZATION: FigureKind
+FIGURE_KIND_QR_CODE: FigureKind
+FIGURE_KIND_SCAN: FigureKind
+FIGURE_KIND_SETTLEMENT: FigureKind
+FIGURE_KIND_REVERSAL: FigureKind
+FIGURE_KIND_CALL: FigureKind
 
 class RegisterRequest(_message.Message):
     __slots__ = ("province", "address", "version", "instanceId", "signKey")
@@ -254,3 +273,81 @@ class LinkMessage(_message.Message):
     timeoutMs: int
     status: bytes
     def __init__(self, id: _Optional[int] = ..., method: _Optional[str] = ..., payload: _Optional[bytes] = ..., timeoutMs: _Optional[int] = ..., status: _Optional[bytes] = ...) -> None: ...
+
+class FigureRow(_message.Message):
+    __slots__ = ("hour", "kind", "province", "peerProvince", "channel", "method", "code", "terminal", "count", "feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt")
+    HOUR_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PROVINCE_FIELD_NUMBER: _ClassVar[int]
+    PEERPROVINCE_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    METHOD_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    TERMINAL_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    FEESUMAMT_FIELD_NUMBER: _ClassVar[int]
+    FUNDPAY_FIELD_NUMBER: _ClassVar[int]
+    PSNACCTPAY_FIELD_NUMBER: _ClassVar[int]
+    OWNPAYAMT_FIELD_NUMBER: _ClassVar[int]
+    hour: _timestamp_pb2.Timestamp
+    kind: FigureKind
+    province: str
+    peerProvince: str
+    channel: str
+    method: str
+    code: int
+    terminal: str
+    count: int
+    feeSumamt: int
+    fundPay: int
+    psnAcctPay: int
+    ownPayAmt: int
+    def __init__(self, hour: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., kind: _Optional[_Union[FigureKind, str]] = ..., province: _Optional[str] = ..., peerProvince: _Optional[str] = ..., channel: _Optional[str] = ..., method: _Optional[str] = ..., code: _Optional[int] = ..., terminal: _Optional[str] = ..., count: _Optional[int] = ..., feeSumamt: _Optional[int] = ..., fundPay: _Optional[int] = ..., psnAcctPay: _Optional[int] = ..., ownPayAmt: _Optional[int] = ...) -> None: ...
+
+class LastSeen(_message.Message):
+    __slots__ = ("caller", "lastAt")
+    CALLER_FIELD_NUMBER: _ClassVar[int]
+    LASTAT_FIELD_NUMBER: _ClassVar[int]
+    caller: str
+    lastAt: _timestamp_pb2.Timestamp
+    def __init__(self, caller: _Optional[str] = ..., lastAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CollectFiguresRequest(_message.Message):
+    __slots__ = ("fromDate", "toDate", "lastSeenOf")
+    FROMDATE_FIELD_NUMBER: _ClassVar[int]
+    TODATE_FIELD_NUMBER: _ClassVar[int]
+    LASTSEENOF_FIELD_NUMBER: _ClassVar[int]
+    fromDate: str
+    toDate: str
+    lastSeenOf: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, fromDate: _Optional[str] = ..., toDate: _Optional[str] = ..., lastSeenOf: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CollectFiguresResponse(_message.Message):
+    __slots__ = ("rows", "lastSeen")
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    LASTSEEN_FIELD_NUMBER: _ClassVar[int]
+    rows: _containers.RepeatedCompositeFieldContainer[FigureRow]
+    lastSeen: _containers.RepeatedCompositeFieldContainer[LastSeen]
+    def __init__(self, rows: _Optional[_Iterable[_Union[FigureRow, _Mapping]]] = ..., lastSeen: _Optional[_Iterable[_Union[LastSeen, _Mapping]]] = ...) -> None: ...
+
+class CollectInstitutionDayRequest(_message.Message):
+    __slots__ = ("orgId", "date", "pageSize", "pageToken")
+    ORGID_FIELD_NUMBER: _ClassVar[int]
+    DATE_FIELD_NUMBER: _ClassVar[int]
+    PAGESIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGETOKEN_FIELD_NUMBER: _ClassVar[int]
+    orgId: str
+    date: str
+    pageSize: int
+    pageToken: str
+    def __init__(self, orgId: _Optional[str] = ..., date: _Optional[str] = ..., pageSize: _Optional[int] = ..., pageToken: _Optional[str] = ...) -> None: ...
+
+class CollectInstitutionDayResponse(_message.Message):
+    __slots__ = ("statement", "settlements", "nextPageToken")
+    STATEMENT_FIELD_NUMBER: _ClassVar[int]
+    SETTLEMENTS_FIELD_NUMBER: _ClassVar[int]
+    NEXTPAGETOKEN_FIELD_NUMBER: _ClassVar[int]
+    statement: _settlement_service_pb2.DayStatement
+    settlements: _containers.RepeatedCompositeFieldContainer[_settlement_service_pb2.DaySettlement]
+    nextPageToken: str
+    def __init__(self, statement: _Optional[_Union[_settlement_service_pb2.DayStatement, _Mapping]] = ..., settlements: _Optional[_Iterable[_Union[_settlement_service_pb2.DaySettlement, _Mapping]]] = ..., nextPageToken: _Optional[str] = ...) -> None: ...

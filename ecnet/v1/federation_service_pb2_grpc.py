@@ -94,6 +94,16 @@ class FederationServiceStub:
                 request_serializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.SerializeToString,
                 response_deserializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.FromString,
                 _registered_method=True)
+        self.CollectFigures = channel.unary_unary(
+                '/ecnet.v1.FederationService/CollectFigures',
+                request_serializer=ecnet_dot_v1_dot_federation__service__pb2.CollectFiguresRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_federation__service__pb2.CollectFiguresResponse.FromString,
+                _registered_method=True)
+        self.CollectInstitutionDay = channel.unary_unary(
+                '/ecnet.v1.FederationService/CollectInstitutionDay',
+                request_serializer=ecnet_dot_v1_dot_federation__service__pb2.CollectInstitutionDayRequest.SerializeToString,
+                response_deserializer=ecnet_dot_v1_dot_federation__service__pb2.CollectInstitutionDayResponse.FromString,
+                _registered_method=True)
 
 
 class FederationServiceServicer:
@@ -191,6 +201,27 @@ class FederationServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CollectFigures(self, request, context):
+        """National gathers a province's figures for the management center (5.2.1): counts
+        and sums per hour from the province's own records (codes issued, scans,
+        settlements, reversals, calls by method and C.4 code), for the days asked. A
+        province answers national only (-4); national answers -5. -2 dates not YYYY-MM-DD,
+        to before from, or more than 92 days.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CollectInstitutionDay(self, request, context):
+        """National asks the province of an institution for the institution's day (its
+        statement and a page of its settlements, as SettlementService's GetDayStatement and
+        ListDaySettlements answer them) for the management center. A province answers
+        national only (-4); national answers -5. The codes of those two methods.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FederationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -243,6 +274,16 @@ def add_FederationServiceServicer_to_server(servicer, server):
                     servicer.Link,
                     request_deserializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.FromString,
                     response_serializer=ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.SerializeToString,
+            ),
+            'CollectFigures': grpc.unary_unary_rpc_method_handler(
+                    servicer.CollectFigures,
+                    request_deserializer=ecnet_dot_v1_dot_federation__service__pb2.CollectFiguresRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_federation__service__pb2.CollectFiguresResponse.SerializeToString,
+            ),
+            'CollectInstitutionDay': grpc.unary_unary_rpc_method_handler(
+                    servicer.CollectInstitutionDay,
+                    request_deserializer=ecnet_dot_v1_dot_federation__service__pb2.CollectInstitutionDayRequest.FromString,
+                    response_serializer=ecnet_dot_v1_dot_federation__service__pb2.CollectInstitutionDayResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -525,6 +566,60 @@ class FederationService:
             '/ecnet.v1.FederationService/Link',
             ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.SerializeToString,
             ecnet_dot_v1_dot_federation__service__pb2.LinkFrame.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CollectFigures(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.FederationService/CollectFigures',
+            ecnet_dot_v1_dot_federation__service__pb2.CollectFiguresRequest.SerializeToString,
+            ecnet_dot_v1_dot_federation__service__pb2.CollectFiguresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CollectInstitutionDay(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ecnet.v1.FederationService/CollectInstitutionDay',
+            ecnet_dot_v1_dot_federation__service__pb2.CollectInstitutionDayRequest.SerializeToString,
+            ecnet_dot_v1_dot_federation__service__pb2.CollectInstitutionDayResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -84,6 +84,19 @@ class FederationServiceStub:
     means exactly what the unary call with its method's name means; a node that lacks
     Link is called with the unary methods instead.
     """
+    CollectFigures: _grpc.UnaryUnaryMultiCallable[_federation_service_pb2.CollectFiguresRequest, _federation_service_pb2.CollectFiguresResponse]
+    """National gathers a province's figures for the management center (5.2.1): counts
+    and sums per hour from the province's own records (codes issued, scans,
+    settlements, reversals, calls by method and C.4 code), for the days asked. A
+    province answers national only (-4); national answers -5. -2 dates not YYYY-MM-DD,
+    to before from, or more than 92 days.
+    """
+    CollectInstitutionDay: _grpc.UnaryUnaryMultiCallable[_federation_service_pb2.CollectInstitutionDayRequest, _federation_service_pb2.CollectInstitutionDayResponse]
+    """National asks the province of an institution for the institution's day (its
+    statement and a page of its settlements, as SettlementService's GetDayStatement and
+    ListDaySettlements answer them) for the management center. A province answers
+    national only (-4); national answers -5. The codes of those two methods.
+    """
 
 @_typing.type_check_only
 class FederationServiceAsyncStub(FederationServiceStub):
@@ -137,6 +150,19 @@ class FederationServiceAsyncStub(FederationServiceStub):
     per pair of nodes and answered out of order (federation/link.py). Each message
     means exactly what the unary call with its method's name means; a node that lacks
     Link is called with the unary methods instead.
+    """
+    CollectFigures: _aio.UnaryUnaryMultiCallable[_federation_service_pb2.CollectFiguresRequest, _federation_service_pb2.CollectFiguresResponse]  # type: ignore[assignment]
+    """National gathers a province's figures for the management center (5.2.1): counts
+    and sums per hour from the province's own records (codes issued, scans,
+    settlements, reversals, calls by method and C.4 code), for the days asked. A
+    province answers national only (-4); national answers -5. -2 dates not YYYY-MM-DD,
+    to before from, or more than 92 days.
+    """
+    CollectInstitutionDay: _aio.UnaryUnaryMultiCallable[_federation_service_pb2.CollectInstitutionDayRequest, _federation_service_pb2.CollectInstitutionDayResponse]  # type: ignore[assignment]
+    """National asks the province of an institution for the institution's day (its
+    statement and a page of its settlements, as SettlementService's GetDayStatement and
+    ListDaySettlements answer them) for the management center. A province answers
+    national only (-4); national answers -5. The codes of those two methods.
     """
 
 class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -248,6 +274,31 @@ class FederationServiceServicer(metaclass=_abc_1.ABCMeta):
         per pair of nodes and answered out of order (federation/link.py). Each message
         means exactly what the unary call with its method's name means; a node that lacks
         Link is called with the unary methods instead.
+        """
+
+    @_abc_1.abstractmethod
+    def CollectFigures(
+        self,
+        request: _federation_service_pb2.CollectFiguresRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_federation_service_pb2.CollectFiguresResponse, _abc.Awaitable[_federation_service_pb2.CollectFiguresResponse]]:
+        """National gathers a province's figures for the management center (5.2.1): counts
+        and sums per hour from the province's own records (codes issued, scans,
+        settlements, reversals, calls by method and C.4 code), for the days asked. A
+        province answers national only (-4); national answers -5. -2 dates not YYYY-MM-DD,
+        to before from, or more than 92 days.
+        """
+
+    @_abc_1.abstractmethod
+    def CollectInstitutionDay(
+        self,
+        request: _federation_service_pb2.CollectInstitutionDayRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_federation_service_pb2.CollectInstitutionDayResponse, _abc.Awaitable[_federation_service_pb2.CollectInstitutionDayResponse]]:
+        """National asks the province of an institution for the institution's day (its
+        statement and a page of its settlements, as SettlementService's GetDayStatement and
+        ListDaySettlements answer them) for the management center. A province answers
+        national only (-4); national answers -5. The codes of those two methods.
         """
 
 def add_FederationServiceServicer_to_server(servicer: FederationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

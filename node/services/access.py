@@ -90,6 +90,10 @@ ADMIN_ROLES: dict[str, frozenset[str]] = {
     "RevokeTerminal": frozenset({ADMIN, PROVINCE}),
     "ListAudit": frozenset({ADMIN, AUDITOR}),
     "VerifyAudit": frozenset({ADMIN, AUDITOR}),
+    # the management center's figures and an institution's day (no person named: the
+    # days' settlements are masked); pNN: its province
+    "GetFigures": _READERS,
+    "GetInstitutionDay": _READERS,
 }
 #: Not written to the audit log: does nothing and answers nothing.
 _UNAUDITED = frozenset({ADMIN_SERVICE + "Ping"})

@@ -31,6 +31,7 @@ from node.interceptor import audit_note, current_caller
 from node.pki import Role
 from node.pki import Role as IdentityRole
 from node.services.access import ADMIN, AUDITOR, Access
+from node.services.figures import Figures
 from node.services.identity import NodeIdentity
 from node.storage.audit import AuditRecord, q_audit_tail, q_audit_verify
 from node.storage.db import RoleStore
@@ -243,6 +244,9 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         self.lanes = lanes
         self.access = access
         self.registration = registration
+        # The figures and institutions' days (node.services.figures), set by the
+        # composition root.
+        self.figures: Figures | None = None
 
     async def ListAudit(
         self,
@@ -294,6 +298,28 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             registration=self.registration(),
             transport=me.transport,
         )
+
+    async def GetFigures(
+        self,
+        request: pb.GetFiguresRequest,
+        context: grpc.aio.ServicerContext[pb.GetFiguresRequest, pb.GetFiguresResponse],
+    ) -> pb.GetFiguresResponse:
+        """The management center's figures (node.services.figures)."""
+        if self.figures is None:
+            raise EcError(-5, "this node keeps no figures")
+        return await self.figures.figures(request, self.access.scope(current_caller()))
+
+    async def GetInstitutionDay(
+        self,
+        request: pb.GetInstitutionDayRequest,
+        context: grpc.aio.ServicerContext[
+            pb.GetInstitutionDayRequest, pb.GetInstitutionDayResponse
+        ],
+    ) -> pb.GetInstitutionDayResponse:
+        """An institution's day (node.services.figures)."""
+        if self.figures is None:
+            raise EcError(-5, "this node keeps no figures")
+        return await self.figures.institution(request, self.access.scope(current_caller()))
 
     def _lane(self, destination: str) -> str:
         """The lane of ``RetryParked``'s destination (per role)."""

@@ -11,7 +11,8 @@ Every node answers ``Identify`` and carries routed calls on ``Link`` streams
 * **A province** (:class:`ProvincialFederationServicer`): the issuer's decode of a
   routed scan, the insured province's routed settlement and reversal (each only from
   national), and ``DeliverEvents`` from national (``federation.inbox``). The directory
-  and ``FetchVoucher`` answer -5.
+  and ``FetchVoucher`` answer -5. ``CollectFigures`` and ``CollectInstitutionDay``
+  answer national's management center (``node.services.figures``), national only.
 
 The caller is the node its certificate names (``current_caller().node``, decided in
 ``node.interceptor``; only nodes reach this service); a node may speak only for itself.
@@ -34,6 +35,7 @@ from node.acceptance import Acceptance
 from node.clock import Clock, timestamp
 from node.errors import EcError, Problems
 from node.interceptor import current_caller
+from node.services.figures import Figures, institution_day
 from node.services.identity import NodeIdentity
 from node.settlement.core import Settlements
 from node.settlement.wire import settlement_to_proto
@@ -236,6 +238,22 @@ class NationalFederationServicer(FederationServicer):
         """A province's settlement notices, relayed to their destinations."""
         return await self.relay.deliver(current_caller().node, request)
 
+    async def CollectFigures(
+        self, request: pb.CollectFiguresRequest, context: object
+    ) -> pb.CollectFiguresResponse:
+        raise _provinces_only("CollectFigures")
+
+    async def CollectInstitutionDay(
+        self, request: pb.CollectInstitutionDayRequest, context: object
+    ) -> pb.CollectInstitutionDayResponse:
+        raise _provinces_only("CollectInstitutionDay")
+
+
+def _provinces_only(method: str) -> EcError:
+    return EcError(
+        -5, f"{method} is answered by the provinces (of their own records), not by national"
+    )
+
 
 def _from_national(what: str) -> None:
     """``what`` ("a routed scan reaches an issuer") comes only through national."""
@@ -258,6 +276,8 @@ class ProvincialFederationServicer(FederationServicer):
         settlements: Settlements,
     ) -> None:
         super().__init__(identity, log_calls)
+        # This province's figures (node.services.figures), set by the composition root.
+        self.figures: Figures | None = None
         self.inbox = inbox
         self.acceptance = acceptance
         self.settlements = settlements
@@ -317,3 +337,19 @@ class ProvincialFederationServicer(FederationServicer):
     ) -> pb.DeliverEventsResponse:
         """What national delivers: voucher changes, relayed notices, channel status."""
         return await self.inbox.deliver(current_caller().node, request)
+
+    async def CollectFigures(
+        self, request: pb.CollectFiguresRequest, context: object
+    ) -> pb.CollectFiguresResponse:
+        """This province's figures, for national's management center (node.figures)."""
+        _from_national("the figures of a province are gathered")
+        if self.figures is None:
+            raise _provinces_only("CollectFigures")
+        return await self.figures.collect(request)
+
+    async def CollectInstitutionDay(
+        self, request: pb.CollectInstitutionDayRequest, context: object
+    ) -> pb.CollectInstitutionDayResponse:
+        """An institution's day here, for national's management center."""
+        _from_national("an institution's day is gathered")
+        return await institution_day(self.settlements, request)

@@ -9,8 +9,9 @@ and two concurrent issues for one authCode leave exactly one live code (the sing
 writer serializes them). A scan moves a code from ``live`` to ``used`` (the acceptance
 side); expiry is ``expires_at``, checked by whoever reads the code.
 
-Each issue also deletes a bounded batch of codes expired more than the retention ago
-and of requestIds older than it (both through their time indexes).
+Each issue also counts itself in ``qr_issued`` (the management center's figures,
+:mod:`node.storage.figures`), and deletes a bounded batch of codes expired more than the
+retention ago and of requestIds older than it (both through their time indexes).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from node.errors import invalid
 from node.storage.batch import WriteBatcher
 from node.storage.db import Database
+from node.storage.figures import q_count_qr
 
 __all__ = ["QrRow", "RequestKey", "QrStore", "q_code", "q_live_codes", "q_issue"]
 
@@ -145,6 +147,7 @@ def q_issue(
             "created_at) VALUES (?,?,?,?,?,?)",
             (key.channel_id, key.method, key.request_id, key.fingerprint, row.code, row.issued_at),
         )
+    q_count_qr(conn, row.issued_at, row.channel_id)
     _prune(conn, prune_before)
     return row
 

@@ -368,3 +368,18 @@ def m016_console_totp_step(db: sqlite_utils.Database) -> None:
         ALTER TABLE console_operators ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;
         """,
     )
+
+
+@MIGRATIONS()
+def m017_figures(db: sqlite_utils.Database) -> None:
+    """The management center's figures (``node.storage.figures``): the calls counted per
+    hour, and the activations and authorizations found by their time."""
+    shared.create_call_tally(db)
+    run_script(
+        db,
+        """
+        CREATE INDEX vouchers_by_activation ON vouchers (activated_at)
+            WHERE activated_at IS NOT NULL;
+        CREATE INDEX authorizations_by_time ON authorizations (created_at);
+        """,
+    )

@@ -399,3 +399,24 @@ def m016_channel_sm4_keys(db: sqlite_utils.Database) -> None:
         ALTER TABLE channel_status ADD COLUMN sm4_sealed BLOB NOT NULL DEFAULT x'';
         """,
     )
+
+
+@MIGRATIONS()
+def m017_figures(db: sqlite_utils.Database) -> None:
+    """The management center's figures (``node.storage.figures``): the calls counted per
+    hour; the QR codes issued per hour and channel (the codes themselves are deleted
+    after their retention; the count stays), counted in the issue's transaction; the
+    scans found by their time."""
+    shared.create_call_tally(db)
+    run_script(
+        db,
+        """
+        CREATE TABLE qr_issued (
+            hour       INTEGER NOT NULL,
+            channel_id TEXT NOT NULL,
+            count      INTEGER NOT NULL CHECK (count > 0),
+            PRIMARY KEY (hour, channel_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX ec_tokens_by_issue ON ec_tokens (issued_at);
+        """,
+    )

@@ -21,6 +21,7 @@ __all__ = [
     "create_inbox_position",
     "add_inbox_epoch",
     "create_audit_log",
+    "create_call_tally",
 ]
 
 
@@ -138,5 +139,35 @@ def create_audit_log(db: sqlite_utils.Database) -> None:
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """,
+    )
+
+
+def create_call_tally(db: sqlite_utils.Database) -> None:
+    """The calls a node answered, counted per hour, method, C.4 code and caller, and when
+    each terminal or channel last called (national m017, provincial m017): the
+    management center's refusals by code, channel supervision and a terminal's last
+    call (``node.storage.figures``). Counted in memory and added here every few
+    seconds, not per call."""
+    run_script(
+        db,
+        """
+        CREATE TABLE call_tally (
+            -- The hour's first instant, milliseconds since the epoch.
+            hour        INTEGER NOT NULL,
+            method      TEXT NOT NULL,
+            code        INTEGER NOT NULL,
+            -- The channel (appId) or terminal (20 digits) that called; '' for none.
+            channel_id  TEXT NOT NULL,
+            terminal_id TEXT NOT NULL,
+            count       INTEGER NOT NULL CHECK (count > 0),
+            PRIMARY KEY (hour, method, code, channel_id, terminal_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE callers_seen (
+            -- A terminal's number or a channel's appId.
+            caller  TEXT PRIMARY KEY,
+            last_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
         """,
     )

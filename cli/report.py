@@ -1,0 +1,216 @@
+"""``ecnet report``: the management center's reports at the command line, the same
+figures as the console's Reports page (both add them up with ``node.reports``).
+
+``report daily`` asks national for the figures of the days given (``GetFigures``:
+national's own and every province's) and prints them per day and province, or per day
+and channel; ``--csv`` writes the console's CSV file (amounts in fen). ``report
+statement ORGID`` prints an institution's day (its statement, from its province,
+through national). Both call as the nation's administrator, or the operator of
+``ecnet --as NAME``; a province operator sees its province only.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from cli.common import (
+    UNCODED,
+    DataOpt,
+    JsonOpt,
+    err,
+    examples,
+    out,
+    print_json,
+    print_message,
+    reports_errors,
+)
+from cli.common import data_dir as _data
+from cli.rpc import CliError, NodeHandle, national_address
+from cli.settle import yuan
+from ecnet.v1 import admin_service_pb2 as pb
+from node.reports import CST, ChannelLine, Line, csv_text, daily, daily_by_channel
+
+__all__ = ["report_app"]
+
+report_app = typer.Typer(
+    help="The management center's reports: daily figures and institutions' statements.",
+    no_args_is_help=True,
+)
+
+NodeOpt = Annotated[
+    str | None, typer.Option("--node", help="HOST:PORT of national [default: the nation's]")
+]
+FromOpt = Annotated[
+    str | None, typer.Option("--from", help="first day, YYYY-MM-DD (China Standard Time)")
+]
+ToOpt = Annotated[str | None, typer.Option("--to", help="last day, included [default: --from]")]
+
+
+def _today() -> str:
+    return datetime.datetime.now(CST).date().isoformat()
+
+
+def figures(
+    data: Path, node: str | None, first: str, last: str, province: str = ""
+) -> pb.GetFiguresResponse:
+    with NodeHandle(national_address(data, node), data) as h:
+        return h.call(
+            h.admin.GetFigures,
+            pb.GetFiguresRequest(fromDate=first, toDate=last, province=province),
+        )
+
+
+@report_app.command(
+    "daily",
+    epilog=examples(
+        "ecnet report daily",
+        "ecnet report daily --from 2026-12-01 --to 2026-12-07 --by channel",
+        "ecnet report daily --province 44 --csv > p44.csv",
+    ),
+)
+@reports_errors
+def report_daily(
+    first: FromOpt = None,
+    last: ToOpt = None,
+    by: Annotated[str, typer.Option("--by", help="province or channel")] = "province",
+    province: Annotated[
+        str, typer.Option("--province", help="only province NN (counted there or insured there)")
+    ] = "",
+    csv: Annotated[bool, typer.Option("--csv", help="CSV (amounts in fen)")] = False,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Daily activations, authorizations, QR codes, scans and settlements (counts and
+    fund / personal-account / own-pay sums) per province, or per channel with its calls,
+    refusals and rate-limit refusals."""
+    if by not in ("province", "channel"):
+        raise CliError(f"--by {by!r}: give province or channel", UNCODED)
+    first = first or _today()
+    answer = figures(_data(data), node, first, last or first, province)
+    for m in answer.missing:
+        err.print(f"[yellow]province {m.province}: not counted[/yellow] ({m.reason})")
+    lines: list[Line] | list[ChannelLine]
+    lines = daily(answer.rows) if by == "province" else daily_by_channel(answer.rows)
+    if csv:
+        out.print(csv_text(lines, Line if by == "province" else ChannelLine), end="", markup=False)
+        return
+    if json_:
+        print_json(
+            {"lines": [asdict(x) for x in lines], "missing": [m.province for m in answer.missing]}
+        )
+        return
+    table = Table()
+    if by == "province":
+        for col in (
+            "date",
+            "province",
+            "activations",
+            "authorizations",
+            "QR codes",
+            "scans",
+            "settlements",
+            "fee (yuan)",
+            "fund",
+            "personal acct",
+            "own pay",
+            "reversals",
+        ):
+            table.add_column(col, justify="left" if col in ("date", "province") else "right")
+        for x in lines:
+            assert isinstance(x, Line)
+            table.add_row(
+                x.date,
+                x.province or "—",
+                str(x.activations),
+                str(x.authorizations),
+                str(x.qr_codes),
+                str(x.scans),
+                str(x.settlements),
+                yuan(x.fee_fen),
+                yuan(x.fund_fen),
+                yuan(x.psn_acct_fen),
+                yuan(x.own_pay_fen),
+                str(x.reversals),
+            )
+    else:
+        for col in (
+            "date",
+            "channel",
+            "activations",
+            "authorizations",
+            "QR codes",
+            "calls",
+            "refused",
+            "rate-limited",
+        ):
+            table.add_column(col, justify="left" if col in ("date", "channel") else "right")
+        for x in lines:
+            assert isinstance(x, ChannelLine)
+            table.add_row(
+                x.date,
+                x.channel,
+                str(x.activations),
+                str(x.authorizations),
+                str(x.qr_codes),
+                str(x.calls),
+                str(x.refused),
+                str(x.rate_limited),
+            )
+    out.print(table)
+
+
+@report_app.command(
+    "statement",
+    epilog=examples(
+        "ecnet report statement H44010600001",
+        "ecnet report statement H44010600001 --date 2026-12-01 --json",
+    ),
+)
+@reports_errors
+def report_statement(
+    org_id: Annotated[str, typer.Argument(help="the institution (机构 ID), 12 characters")],
+    date: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD, China Standard Time [default: today]")
+    ] = None,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """An institution's day: its statement (settled, reversed, net; local and remote),
+    from its province through national."""
+    d = _data(data)
+    with NodeHandle(national_address(d, node), d) as h:
+        answer = h.call(
+            h.admin.GetInstitutionDay,
+            pb.GetInstitutionDayRequest(orgId=org_id, date=date or _today(), pageSize=500),
+        )
+    s = answer.statement
+    if json_:
+        print_message(answer)
+        return
+    out.print(f"{s.orgId} on {s.date} (province {answer.province})", highlight=False)
+    table = Table()
+    for col in ("", "count", "fee (yuan)", "fund", "personal acct", "own pay"):
+        table.add_column(col, justify="left" if not col else "right")
+    for part_name in ("local", "remote", "total"):
+        part = getattr(s, part_name)
+        for what in ("settled", "reversed", "net"):
+            t = getattr(part, what)
+            table.add_row(
+                f"{part_name} {what}",
+                str(t.count),
+                yuan(t.feeSumamt),
+                yuan(t.fundPay),
+                yuan(t.psnAcctPay),
+                yuan(t.ownPayAmt),
+            )
+    out.print(table)
+    if s.pendingCount:
+        err.print(f"[yellow]{s.pendingCount} remote settlements not confirmed yet[/yellow]")
