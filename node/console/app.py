@@ -28,6 +28,7 @@ method to the operator's role; a province operator's pages show its province onl
 from __future__ import annotations
 
 import asyncio
+import datetime
 import html
 import os
 import time
@@ -59,8 +60,10 @@ from node.console.passwords import (
 )
 from node.doors.calls import Calls, DoorContext, DoorRefusal
 from node.doors.terminal import peer_of
+from node.figures import today as day_of
 from node.interceptor import Caller, Gate
 from node.pki import Identity
+from node.reports import Supervised, cst_day, supervision
 from node.services.access import (
     ADMIN,
     ADMIN_ROLES,
@@ -198,6 +201,67 @@ def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], empty: str) ->
         return f'<p class="empty">{esc(empty)}</p>'
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _seen(ms: int, now_ms: int) -> str:
+    """A last call: how long ago, and when."""
+    if not ms:
+        return '<span class="empty">never</span>'
+    ago = max(0, now_ms - ms) // 1000
+    if ago < 120:
+        said = f"{ago} s ago"
+    elif ago < 7200:
+        said = f"{ago // 60} min ago"
+    elif ago < 172_800:
+        said = f"{ago // 3600} h ago"
+    else:
+        said = f"{ago // 86_400} days ago"
+    return f'<span title="{esc(_when(ms))}">{esc(said)}</span>'
+
+
+def _rate(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "—"
+
+
+@dataclass(frozen=True)
+class _Watched:
+    """The channels' supervision figures of the Channels page."""
+
+    today: dict[str, Supervised]
+    week: dict[str, Supervised]
+    seen: dict[str, int]
+    missing: list[str]
+    now_ms: int
+
+    headers = ("calls today", "refused today", "rate-limited today", "7 days", "last call")
+
+    def cells(self, channel: str) -> list[str]:
+        t = self.today.get(channel, Supervised())
+        w = self.week.get(channel, Supervised())
+        alarm = ' class="alarm"' if t.calls and t.refused / t.calls >= 0.2 else ""
+        return [
+            f'<span id="calls-{esc(channel)}">{t.calls}</span>',
+            f'<span id="refused-{esc(channel)}"{alarm}>{t.refused} ({_rate(t.refused, t.calls)})'
+            "</span>",
+            f'<span id="limited-{esc(channel)}">{t.rate_limited}</span>',
+            f"{w.calls} calls, {_rate(w.refused, w.calls)} refused, {w.rate_limited} limited",
+            _seen(self.seen.get(channel, 0), self.now_ms),
+        ]
+
+    @property
+    def note(self) -> str:
+        said = (
+            '<p class="empty">Calls counted at every node (national and each province), '
+            "today and over the last 7 days, China Standard Time; refused: answered with any "
+            "C.4 code but 0; rate-limited: refused by a rate limit (-6, 500084).</p>"
+        )
+        if self.missing:
+            said += (
+                '<p class="error" role="alert">Not counted: province '
+                + ", ".join(esc(p) for p in self.missing)
+                + " did not answer.</p>"
+            )
+        return said
 
 
 class Console:
@@ -700,6 +764,9 @@ class Console:
             else:
                 decided.append([*base, esc(a.status), esc(a.appId), esc(a.reason)])
         may_status = session.may("SetChannelStatus")
+        watched = await self._supervision(
+            request, session, [c.channelId for c in channels.channels]
+        )
         rows = []
         for c in channels.channels:
             action = ""
@@ -724,6 +791,7 @@ class Console:
                     esc(c.statusReason),
                     _ts(c.statusChangedAt),
                     str(c.keyVersion),
+                    *watched.cells(c.channelId),
                     action,
                 ]
             )
@@ -737,10 +805,20 @@ class Console:
             )
             + '</div></section><section><h2>Channels</h2><div id="channels">'
             + _table(
-                ("channel", "name", "status", "reason", "since", "key version", ""),
+                (
+                    "channel",
+                    "name",
+                    "status",
+                    "reason",
+                    "since",
+                    "key version",
+                    *watched.headers,
+                    "",
+                ),
                 rows,
                 "no channel",
             )
+            + watched.note
             + "</div></section><section><h2>Applications decided</h2>"
             + _table(
                 (
@@ -809,6 +887,48 @@ class Console:
         said = f"channel {answer.channel.channelId} is {answer.channel.status}"
         return RedirectResponse(f"{PATH}/channels?said={quote(said)}", 303)
 
+    # -- supervision (5.2.1 渠道监管) -----------------------------------------------------
+    _WATCH_DAYS = 7
+
+    async def _supervision(
+        self, request: Request, session: Session, channels: list[str]
+    ) -> _Watched:
+        """Each channel's calls today and over the last week (every node's, gathered by
+        GetFigures), refused and rate-limited, and its last call."""
+        today = day_of(self.now_ms())
+        week = (
+            datetime.date.fromisoformat(today) - datetime.timedelta(days=self._WATCH_DAYS - 1)
+        ).isoformat()
+        got = await self.call(
+            request,
+            session,
+            "GetFigures",
+            pb.GetFiguresRequest(fromDate=week, toDate=today, lastSeenOf=channels[:200]),
+        )
+        todays = [r for r in got.rows if cst_day(r.hour.ToMilliseconds()) == today]
+        return _Watched(
+            supervision(todays),
+            supervision(got.rows),
+            {s.caller: s.lastAt.ToMilliseconds() for s in got.lastSeen},
+            [m.province for m in got.missing],
+            self.now_ms(),
+        )
+
+    async def _last_seen(
+        self, request: Request, session: Session, callers: list[str]
+    ) -> dict[str, int]:
+        """When each of ``callers`` (terminals, channels) last called any node."""
+        if not callers:
+            return {}
+        today = day_of(self.now_ms())
+        got = await self.call(
+            request,
+            session,
+            "GetFigures",
+            pb.GetFiguresRequest(fromDate=today, toDate=today, lastSeenOf=callers[:200]),
+        )
+        return {s.caller: s.lastAt.ToMilliseconds() for s in got.lastSeen}
+
     # -- terminals -------------------------------------------------------------------------
     _TERMINAL_FIELDS = (
         ("province", "province (NN)"),
@@ -831,6 +951,7 @@ class Console:
             pb.ListTerminalsRequest(province=session.scope or asked, pageSize=100, pageToken=after),
         )
         revoke = session.may("RevokeTerminal")
+        seen = await self._last_seen(request, session, [t.terminalId for t in listed.terminals])
         rows = []
         for t in listed.terminals:
             revoked = bool(t.revokedAt.seconds)
@@ -861,6 +982,7 @@ class Console:
                     esc(t.version),
                     esc(t.mac),
                     esc(t.registeredOn),
+                    _seen(seen.get(t.terminalId, 0), self.now_ms()),
                     state,
                     action,
                 ]
@@ -910,6 +1032,7 @@ class Console:
                     "version",
                     "MAC",
                     "registered",
+                    "last call",
                     "state",
                     "",
                 ),
