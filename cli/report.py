@@ -3,15 +3,16 @@ figures as the console's Reports page (both add them up with ``node.reports``).
 
 ``report daily`` asks national for the figures of the days given (``GetFigures``:
 national's own and every province's) and prints them per day and province, or per day
-and channel; ``--csv`` writes the console's CSV file (amounts in fen). ``report
-statement ORGID`` prints an institution's day (its statement, from its province,
-through national). Both call as the nation's administrator, or the operator of
-``ecnet --as NAME``; a province operator sees its province only.
+and channel; ``--csv`` writes the console's CSV file (amounts in fen). It calls as the
+nation's administrator, or the operator of ``ecnet --as NAME``; a province operator
+sees its province only. An institution's day is ``ecnet settlement statement`` (at its
+province), which the console's statement (through national) agrees with.
 """
 
 from __future__ import annotations
 
 import datetime
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -27,7 +28,6 @@ from cli.common import (
     examples,
     out,
     print_json,
-    print_message,
     reports_errors,
 )
 from cli.common import data_dir as _data
@@ -39,7 +39,7 @@ from node.reports import CST, ChannelLine, Line, csv_text, daily, daily_by_chann
 __all__ = ["report_app"]
 
 report_app = typer.Typer(
-    help="The management center's reports: daily figures and institutions' statements.",
+    help="The management center's reports: daily figures per province or channel.",
     no_args_is_help=True,
 )
 
@@ -99,7 +99,7 @@ def report_daily(
     lines: list[Line] | list[ChannelLine]
     lines = daily(answer.rows) if by == "province" else daily_by_channel(answer.rows)
     if csv:
-        out.print(csv_text(lines, Line if by == "province" else ChannelLine), end="", markup=False)
+        sys.stdout.write(csv_text(lines, Line if by == "province" else ChannelLine))
         return
     if json_:
         print_json(
@@ -164,53 +164,3 @@ def report_daily(
                 str(x.rate_limited),
             )
     out.print(table)
-
-
-@report_app.command(
-    "statement",
-    epilog=examples(
-        "ecnet report statement H44010600001",
-        "ecnet report statement H44010600001 --date 2026-12-01 --json",
-    ),
-)
-@reports_errors
-def report_statement(
-    org_id: Annotated[str, typer.Argument(help="the institution (机构 ID), 12 characters")],
-    date: Annotated[
-        str | None, typer.Option("--date", help="YYYY-MM-DD, China Standard Time [default: today]")
-    ] = None,
-    data: DataOpt = None,
-    node: NodeOpt = None,
-    json_: JsonOpt = False,
-) -> None:
-    """An institution's day: its statement (settled, reversed, net; local and remote),
-    from its province through national."""
-    d = _data(data)
-    with NodeHandle(national_address(d, node), d) as h:
-        answer = h.call(
-            h.admin.GetInstitutionDay,
-            pb.GetInstitutionDayRequest(orgId=org_id, date=date or _today(), pageSize=500),
-        )
-    s = answer.statement
-    if json_:
-        print_message(answer)
-        return
-    out.print(f"{s.orgId} on {s.date} (province {answer.province})", highlight=False)
-    table = Table()
-    for col in ("", "count", "fee (yuan)", "fund", "personal acct", "own pay"):
-        table.add_column(col, justify="left" if not col else "right")
-    for part_name in ("local", "remote", "total"):
-        part = getattr(s, part_name)
-        for what in ("settled", "reversed", "net"):
-            t = getattr(part, what)
-            table.add_row(
-                f"{part_name} {what}",
-                str(t.count),
-                yuan(t.feeSumamt),
-                yuan(t.fundPay),
-                yuan(t.psnAcctPay),
-                yuan(t.ownPayAmt),
-            )
-    out.print(table)
-    if s.pendingCount:
-        err.print(f"[yellow]{s.pendingCount} remote settlements not confirmed yet[/yellow]")

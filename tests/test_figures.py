@@ -7,12 +7,14 @@ national only."""
 
 from __future__ import annotations
 
+import csv
 import datetime
 import time
 from collections import Counter
 
 import grpc
 import pytest
+from clikit import readme_session
 from scankit import insured_in
 from settlekit import A, B, C, item, start_settle_nation
 from test_settlement_day import Desk, two_institutions
@@ -215,3 +217,18 @@ async def test_collect_figures_answers_national_only(nation):
     national = nation.cluster.stubs(nation.provinces["44"], as_="national").federation
     got = await national.CollectFigures(ask, timeout=10)
     assert all(r.province == "44" for r in got.rows)
+
+
+async def test_the_readme_figures_session_runs_as_written(cluster, tmp_path):
+    rc, out, err = await readme_session(cluster, tmp_path, "Figures and reports")
+    assert rc == 0, err + out
+    assert "NHSA-OFFICIAL" in out and "province" in out
+    lines = list(csv.DictReader((tmp_path / "work" / "today.csv").read_text().splitlines()))
+    assert list(lines[0])[-1] == "reversed_own_pay_fen"  # one line per record, unwrapped
+    mine = [x for x in lines if x["province"] == "44"]
+    assert len(mine) == 1
+    assert (mine[0]["activations"], mine[0]["authorizations"], mine[0]["qr_codes"]) == (
+        "1",
+        "1",
+        "1",
+    )
