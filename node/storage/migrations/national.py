@@ -368,3 +368,16 @@ def m016_console_totp_step(db: sqlite_utils.Database) -> None:
         ALTER TABLE console_operators ADD COLUMN totp_step INTEGER NOT NULL DEFAULT 0;
         """,
     )
+
+
+@MIGRATIONS()
+def m017_node_cert_expiry(db: sqlite_utils.Database) -> None:
+    """When each province's certificate expires (``cert_not_after``, ms since the epoch;
+    0: not known, a province on --insecure): the not_after of the certificate it called
+    Register and its last Heartbeat with, shown on the console's Nation page."""
+    run_script(
+        db,
+        """
+        ALTER TABLE node_directory ADD COLUMN cert_not_after INTEGER NOT NULL DEFAULT 0;
+        """,
+    )
