@@ -13,6 +13,7 @@ voucher, display a code, scan it, check the token, settle, then the administrati
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import ssl
@@ -226,7 +227,9 @@ def _status_table(rows: list[NodeStatus]) -> Table:
         "parked",
         "applied",
         "records",
+        "cert expires",
     )
+    now = time.time()
     for col in columns:
         table.add_column(
             col, justify="right" if col in ("pending", "parked", "applied") else "left"
@@ -261,8 +264,22 @@ def _status_table(rows: list[NodeStatus]) -> Table:
             parked,
             applied,
             records,
+            _cert_expiry(r.get("certNotAfter", ""), now),
         )
     return table
+
+
+def _cert_expiry(iso: str, now: float) -> str:
+    """A node's certificate expiry for the status table: its date, red within 30 days
+    (the console's Nation page marks it so too), EXPIRED past it; "-" without one."""
+    if not iso:
+        return "-"
+    end = dt.datetime.fromisoformat(iso).timestamp()
+    days = int((end - now) // 86400)
+    if end <= now:
+        return f"[bold red]EXPIRED {iso[:10]}[/bold red]"
+    text = f"{iso[:10]} ({days} d)"
+    return f"[red]{text}[/red]" if days < 30 else text
 
 
 def _say(line: str) -> None:

@@ -8,6 +8,7 @@ where each one listens and its pid.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import socket
@@ -287,6 +288,9 @@ class NodeStatus(TypedDict):
     registration: str
     # GetNodeInfo.transport: "mutual TLS", or "INSECURE plaintext"; "" when down.
     transport: str
+    # GetNodeInfo.certNotAfter: when the node's certificate expires, ISO 8601 UTC
+    # ("2027-12-01T10:33:45+00:00"); "" when down or --insecure.
+    certNotAfter: str
     # HOST:PORT of the node's HTTPS doors; "" when it has none.
     https: str
 
@@ -307,13 +311,15 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
     for entry in nation.nodes.values():
         health = health_of(entry.address, data) if pid_alive(entry.pid) else "DOWN"
         counts: dict[str, int] = {}
-        registration = transport = ""
+        registration = transport = not_after = ""
         if health != "DOWN":
             try:
                 with NodeHandle(entry.address, data) as h:
                     info = h.call(h.admin.GetNodeInfo, admin_pb.GetNodeInfoRequest(), timeout=3)
                     counts, registration = dict(info.counts), info.registration
                     transport = info.transport
+                    if info.HasField("certNotAfter"):
+                        not_after = info.certNotAfter.ToDatetime(dt.UTC).isoformat()
             except CliError:
                 pass
         d = directory.get(entry.province)
@@ -336,6 +342,7 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
                 "counts": counts,
                 "registration": registration,
                 "transport": transport,
+                "certNotAfter": not_after,
             }
         )
     return rows

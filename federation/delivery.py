@@ -289,6 +289,11 @@ class Delivery:
         """Parked events (refused by their receiver, set aside), per destination."""
         return await self.store.parked_counts()
 
+    async def backlog(self) -> list[tuple[str, int, int, int]]:
+        """Per destination: (destination, events not yet acknowledged, ``created_at`` of
+        the oldest of them (0: none), parked events), in one read."""
+        return await self.store.backlog()
+
     async def parked(self, destination: str | None = None) -> list[Parked]:
         return await self.store.parked(destination)
 

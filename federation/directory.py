@@ -4,7 +4,9 @@ A provincial node registers (province, address, version, instance id) when it st
 and then sends a heartbeat every ``interval`` seconds; it is *up* while its last
 heartbeat is younger than the lease (``lease_intervals`` × interval), *down* after, and
 *stopped* once it deregisters on a graceful shutdown. The directory is stored in
-national's SQLite, so a restarted hub still knows where every province lives.
+national's SQLite, so a restarted hub still knows where every province lives. With each
+registration and heartbeat it keeps when the province's certificate expires (the one the
+call came with; none on --insecure), for the operators' Nation page.
 
 A second node for a province that is already live is refused. "Live" is not guessed
 from timestamps alone: when the registered instance's lease is still fresh, national
@@ -82,8 +84,16 @@ class Directory:
         return NodeStatus.UP
 
     async def register(
-        self, province: str, address: str, version: str, instance_id: str, sign_key: bytes
+        self,
+        province: str,
+        address: str,
+        version: str,
+        instance_id: str,
+        sign_key: bytes,
+        cert_not_after_ms: int = 0,
     ) -> None:
+        """Register the node of ``province``; ``cert_not_after_ms``: when the certificate
+        it called with expires (0: none, --insecure), kept for the directory's listing."""
         if not is_province(province):
             raise invalid(f"{province!r} is not a province code of GB/T 2260")
         if not sm2_public_key_valid(sign_key):
@@ -124,6 +134,7 @@ class Directory:
                 self.clock.now_ms(),
                 sign_key,
                 synced=current is None or current.sign_key != sign_key,
+                cert_not_after=cert_not_after_ms,
             )
         if rotated and current is not None:
             log.warning(
@@ -163,8 +174,14 @@ class Directory:
         finally:
             await peer.close()
 
-    async def heartbeat(self, province: str, instance_id: str, applied: int) -> bool:
-        return await self.store.heartbeat(province, instance_id, applied, self.clock.now_ms())
+    async def heartbeat(
+        self, province: str, instance_id: str, applied: int, cert_not_after_ms: int = 0
+    ) -> bool:
+        """A heartbeat of the registered instance (False: not it); ``cert_not_after_ms``
+        as for :meth:`register` (a certificate renewed since is known from now)."""
+        return await self.store.heartbeat(
+            province, instance_id, applied, self.clock.now_ms(), cert_not_after_ms
+        )
 
     async def deregister(self, province: str, instance_id: str) -> bool:
         done = await self.store.deregister(province, instance_id, self.clock.now_ms())

@@ -441,6 +441,7 @@ class Node:
             started_at_ms=self.started_at_ms,
             address=self.address,
             transport="INSECURE plaintext" if self.config.insecure else "mutual TLS",
+            certificate=None if self.config.insecure else self.config.cert,
         )
         # The servicers' handlers are kept too: the HTTPS doors call the same ones.
         handlers = Handlers(server)

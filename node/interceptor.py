@@ -124,6 +124,9 @@ class Caller:
     # The scopes national approved for the channel (set with channel_id, from a verified
     # signature only: ChannelCheck).
     channel_scopes: tuple[str, ...] = ()
+    # When the caller's certificate expires (ms since the epoch, its not_after); 0 on an
+    # --insecure node, where there is no certificate.
+    cert_not_after_ms: int = 0
     # Checks again that the certificate is still good (not revoked or expired since);
     # raises EcError -4. A Link stream calls it at every message it carries.
     recheck: Callable[[], None] = field(default=lambda: None, compare=False, repr=False)
@@ -260,7 +263,11 @@ class CallerCheck:
             identity, subject = verified.identity, verified.subject
         caller = _caller_from(metadata, identity, subject, self.trust is None)
         if self.trust is not None and caller is not _ANONYMOUS:
-            caller = replace(caller, recheck=partial(_recheck, self.trust, verified))
+            caller = replace(
+                caller,
+                recheck=partial(_recheck, self.trust, verified),
+                cert_not_after_ms=round(verified.not_after * 1000),
+            )
         if method.startswith(FEDERATION_PREFIX) and not caller.node:
             raise EcError(
                 -4,

@@ -70,6 +70,10 @@ def test_nation_lifecycle(nation):
     assert rows["p44"]["directory"] == "up"
     assert rows["national"]["counts"]["persons"] == 300
     assert rows["national"]["counts"]["channels"] == 3
+    # when each node's certificate expires, as the node says (GetNodeInfo.certNotAfter)
+    for node in ("national", "p44"):
+        cert = read_certificate(data / "pki" / "nodes" / f"{node}.crt")
+        assert rows[node]["certNotAfter"] == cert.not_valid_after_utc.isoformat()
     # every node's folder, database and log are its own (0700 / 0600)
     for node in ("national", "p44"):
         folder = data / node

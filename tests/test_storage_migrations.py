@@ -248,6 +248,7 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "registered_at": 100,
             "last_heartbeat_at": 200,
             "applied_position": 3,
+            "cert_not_after": 1_900_000_000_000,
         }
     ],
     "outbox": [

@@ -140,7 +140,7 @@ class GetNodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetNodeInfoResponse(_message.Message):
-    __slots__ = ("role", "province", "address", "version", "instanceId", "startedAt", "counts", "pid", "registration", "transport")
+    __slots__ = ("role", "province", "address", "version", "instanceId", "startedAt", "counts", "pid", "registration", "transport", "certNotAfter")
     class CountsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +158,7 @@ class GetNodeInfoResponse(_message.Message):
     PID_FIELD_NUMBER: _ClassVar[int]
     REGISTRATION_FIELD_NUMBER: _ClassVar[int]
     TRANSPORT_FIELD_NUMBER: _ClassVar[int]
+    CERTNOTAFTER_FIELD_NUMBER: _ClassVar[int]
     role: _federation_service_pb2.NodeRole
     province: str
     address: str
@@ -168,10 +169,11 @@ class GetNodeInfoResponse(_message.Message):
     pid: int
     registration: str
     transport: str
-    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., startedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ..., registration: _Optional[str] = ..., transport: _Optional[str] = ...) -> None: ...
+    certNotAfter: _timestamp_pb2.Timestamp
+    def __init__(self, role: _Optional[_Union[_federation_service_pb2.NodeRole, str]] = ..., province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., startedAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., counts: _Optional[_Mapping[str, int]] = ..., pid: _Optional[int] = ..., registration: _Optional[str] = ..., transport: _Optional[str] = ..., certNotAfter: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class NodeEntry(_message.Message):
-    __slots__ = ("province", "provinceName", "address", "version", "instanceId", "state", "registeredAt", "lastHeartbeatAt", "pendingEvents", "appliedPosition", "parkedEvents")
+    __slots__ = ("province", "provinceName", "address", "version", "instanceId", "state", "registeredAt", "lastHeartbeatAt", "pendingEvents", "appliedPosition", "parkedEvents", "certNotAfter", "oldestPendingAt")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     PROVINCENAME_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
@@ -183,6 +185,8 @@ class NodeEntry(_message.Message):
     PENDINGEVENTS_FIELD_NUMBER: _ClassVar[int]
     APPLIEDPOSITION_FIELD_NUMBER: _ClassVar[int]
     PARKEDEVENTS_FIELD_NUMBER: _ClassVar[int]
+    CERTNOTAFTER_FIELD_NUMBER: _ClassVar[int]
+    OLDESTPENDINGAT_FIELD_NUMBER: _ClassVar[int]
     province: str
     provinceName: str
     address: str
@@ -194,7 +198,9 @@ class NodeEntry(_message.Message):
     pendingEvents: int
     appliedPosition: int
     parkedEvents: int
-    def __init__(self, province: _Optional[str] = ..., provinceName: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lastHeartbeatAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pendingEvents: _Optional[int] = ..., appliedPosition: _Optional[int] = ..., parkedEvents: _Optional[int] = ...) -> None: ...
+    certNotAfter: _timestamp_pb2.Timestamp
+    oldestPendingAt: _timestamp_pb2.Timestamp
+    def __init__(self, province: _Optional[str] = ..., provinceName: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., state: _Optional[_Union[NodeState, str]] = ..., registeredAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., lastHeartbeatAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pendingEvents: _Optional[int] = ..., appliedPosition: _Optional[int] = ..., parkedEvents: _Optional[int] = ..., certNotAfter: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., oldestPendingAt: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListNodesRequest(_message.Message):
     __slots__ = ()

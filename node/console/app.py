@@ -195,6 +195,76 @@ def _ts(t: Any) -> str:
     return _when(t.seconds * 1000 + t.nanos // 1_000_000) if t.seconds else "—"
 
 
+# The Nation page marks a certificate expiring within this many days, and a delivery
+# lagging (its oldest pending event older) by more than this many seconds.
+EXPIRING_DAYS = 30
+LATE_SECONDS = 60
+
+
+def _ms(t: Any) -> int:
+    """A Timestamp in ms since the epoch (0: unset)."""
+    return int(t.seconds * 1000 + t.nanos // 1_000_000) if t.seconds else 0
+
+
+def _age(seconds: int) -> str:
+    """A duration as an operator reads it: ``12 s``, ``5 min``, ``3 h``, ``2 d``."""
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 120 * 60:
+        return f"{seconds // 60} min"
+    if seconds < 48 * 3600:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"
+
+
+@dataclass(frozen=True)
+class CertExpiry:
+    """A certificate's end of validity as the Nation page shows it, judged at ``now``
+    (seconds, the wall clock: as the TLS handshake judges certificates)."""
+
+    not_after_ms: int  # 0: no certificate known (--insecure)
+    now: float
+
+    @property
+    def days_left(self) -> int:
+        return int((self.not_after_ms / 1000 - self.now) // 86400)
+
+    @property
+    def state(self) -> str:
+        """``none``, ``expired``, ``expiring`` (under EXPIRING_DAYS days) or ``valid``."""
+        if not self.not_after_ms:
+            return "none"
+        if self.not_after_ms / 1000 <= self.now:
+            return "expired"
+        return "expiring" if self.days_left < EXPIRING_DAYS else "valid"
+
+    def words(self) -> str:
+        left = self.days_left
+        if self.state == "expired":
+            return f"EXPIRED {-left - 1} day(s) ago" if left < -1 else "EXPIRED"
+        return f"{left} day{'' if left == 1 else 's'} left"
+
+    def html(self) -> str:
+        if self.state == "none":
+            return '<span class="cert none">—</span>'
+        date = time.strftime("%Y-%m-%d", time.gmtime(self.not_after_ms / 1000))
+        return (
+            f'<span class="cert {self.state}" title="not after {esc(_when(self.not_after_ms))}">'
+            f"{date} ({esc(self.words())})</span>"
+        )
+
+
+def _lag(oldest_ms: int, now_ms: int) -> tuple[int, str]:
+    """The age in seconds of a province's oldest pending event (-1: none) and its cell,
+    marked late over LATE_SECONDS."""
+    if not oldest_ms:
+        return -1, '<span class="lag none">—</span>'
+    age = max(0, (now_ms - oldest_ms) // 1000)
+    kind = "late" if age > LATE_SECONDS else "ok"
+    since = esc(_when(oldest_ms))
+    return age, f'<span class="lag {kind}" title="oldest pending since {since}">{_age(age)}</span>'
+
+
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], empty: str) -> str:
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     if not body:
@@ -648,12 +718,18 @@ class Console:
 
     # -- nation ----------------------------------------------------------------------------
     async def nation_page(self, request: Request, session: Session) -> Response:
+        """Every province national knows: link, version, address, heartbeat, when its
+        certificate expires, its delivery backlog and lag (the age of its oldest event
+        pending), its parked events (with Retry); national's own facts; and, first, what
+        needs attention this morning (a certificate expiring within EXPIRING_DAYS days or
+        expired, a delivery lagging more than LATE_SECONDS)."""
         info = await self.call(request, session, "GetNodeInfo", pb.GetNodeInfoRequest())
         listed = await self.call(request, session, "ListNodes", pb.ListNodesRequest())
         scope = session.scope
         nodes = [n for n in listed.nodes if not scope or n.province == scope]
         retry = session.may("RetryParked")
-        rows = []
+        wall, now_ms = self.wall(), self.now_ms()
+        rows, attention = [], []
         for n in nodes:
             state = _STATE.get(n.state, "unknown")
             action = ""
@@ -664,6 +740,15 @@ class Console:
                     + f'<input type="hidden" name="destination" value="{esc(n.province)}">'
                     + f'<button type="submit" id="retry-{esc(n.province)}">Retry</button></form>'
                 )
+            cert = CertExpiry(_ms(n.certNotAfter), wall)
+            age, lag = _lag(_ms(n.oldestPendingAt) if n.pendingEvents else 0, now_ms)
+            if cert.state in ("expired", "expiring"):
+                attention.append(f"p{esc(n.province)}: certificate {esc(cert.words())}")
+            if age > LATE_SECONDS:
+                attention.append(
+                    f"p{esc(n.province)}: {n.pendingEvents} event(s) waiting, the oldest "
+                    f"for {_age(age)}"
+                )
             rows.append(
                 [
                     f"p{esc(n.province)}",
@@ -672,21 +757,28 @@ class Console:
                     esc(n.version),
                     esc(n.address),
                     _ts(n.lastHeartbeatAt),
-                    str(n.pendingEvents),
+                    cert.html(),
+                    f'<span class="backlog">{n.pendingEvents}</span>',
+                    lag,
                     str(n.parkedEvents) + " " + action,
                 ]
             )
         counts = ", ".join(f"{esc(k)} {v:,}" for k, v in sorted(info.counts.items()))
+        own = CertExpiry(_ms(info.certNotAfter), wall)
+        if own.state in ("expired", "expiring"):
+            attention.insert(0, f"national: certificate {esc(own.words())}")
         national = (
             '<section><h2>National</h2><dl class="facts">'
             f"<dt>version</dt><dd>{esc(info.version)}</dd>"
             f"<dt>gRPC</dt><dd>{esc(info.address)} ({esc(info.transport)})</dd>"
             f"<dt>HTTPS</dt><dd>{esc(request.url.netloc)}</dd>"
+            f'<dt>certificate</dt><dd id="national-cert">{own.html()}</dd>'
             f"<dt>started</dt><dd>{_ts(info.startedAt)}</dd>"
             f"<dt>records</dt><dd>{counts}</dd></dl></section>"
         )
         if scope:
             national = ""
+            attention = [a for a in attention if not a.startswith("national:")]
         table = _table(
             (
                 "node",
@@ -695,15 +787,24 @@ class Console:
                 "version",
                 "address",
                 "last heartbeat",
+                "certificate expires",
                 "backlog (events)",
+                "lag",
                 "parked",
             ),
             rows,
             "no provincial node has registered" + (f" for province {scope}" if scope else ""),
         )
         where = f" (province {esc(scope)} only)" if scope else ""
+        alert = (
+            '<section id="attention" class="error" role="alert"><strong>Needs attention'
+            "</strong><ul>" + "".join(f"<li>{a}</li>" for a in attention) + "</ul></section>"
+            if attention
+            else ""
+        )
         body = (
             self._notice(request)
+            + alert
             + national
             + f'<section><h2>Provincial nodes{where}</h2><div id="nodes">{table}</div></section>'
         )

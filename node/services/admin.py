@@ -17,6 +17,7 @@ import os
 from collections.abc import Awaitable, Callable
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import admin_service_pb2_grpc, common_pb2
@@ -28,7 +29,7 @@ from node.domain.masking import mask_id_no, mask_name, mask_phone
 from node.domain.regions import is_province, province_name
 from node.errors import EcError, invalid
 from node.interceptor import audit_note, current_caller
-from node.pki import Role
+from node.pki import PkiError, Role, read_certificate
 from node.pki import Role as IdentityRole
 from node.services.access import ADMIN, AUDITOR, Access
 from node.services.figures import Figures
@@ -297,6 +298,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
             pid=os.getpid(),
             registration=self.registration(),
             transport=me.transport,
+            certNotAfter=self._cert_not_after(),
         )
 
     async def GetFigures(
@@ -320,6 +322,18 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer):
         if self.figures is None:
             raise EcError(-5, "this node keeps no figures")
         return await self.figures.institution(request, self.access.scope(current_caller()))
+
+    def _cert_not_after(self) -> Timestamp | None:
+        """When this node's certificate expires, read from its file (None: --insecure,
+        or a file that is not a certificate just now)."""
+        path = self.identity.certificate
+        if path is None:
+            return None
+        try:
+            cert = read_certificate(path)
+        except PkiError:
+            return None
+        return timestamp(round(cert.not_valid_after_utc.timestamp() * 1000))
 
     def _lane(self, destination: str) -> str:
         """The lane of ``RetryParked``'s destination (per role)."""
@@ -364,10 +378,14 @@ class NationalAdminServicer(AdminServicer):
         request: pb.ListNodesRequest,
         context: grpc.aio.ServicerContext[pb.ListNodesRequest, pb.ListNodesResponse],
     ) -> pb.ListNodesResponse:
-        pending = await self.delivery.pending_counts()
-        parked = await self.delivery.parked_counts()
-        return pb.ListNodesResponse(
-            nodes=[
+        lanes = {
+            lane: (pending, oldest, parked)
+            for lane, pending, oldest, parked in await self.delivery.backlog()
+        }
+        nodes = []
+        for row, status in await self.directory.nodes():
+            pending, oldest, parked = lanes.get(row.province, (0, 0, 0))
+            nodes.append(
                 pb.NodeEntry(
                     province=row.province,
                     provinceName=province_name(row.province),
@@ -378,12 +396,13 @@ class NationalAdminServicer(AdminServicer):
                     registeredAt=timestamp(row.registered_at),
                     lastHeartbeatAt=timestamp(row.last_heartbeat_at),
                     appliedPosition=row.applied_position,
-                    pendingEvents=pending.get(row.province, 0),
-                    parkedEvents=parked.get(row.province, 0),
+                    pendingEvents=pending,
+                    parkedEvents=parked,
+                    certNotAfter=timestamp(row.cert_not_after) if row.cert_not_after else None,
+                    oldestPendingAt=timestamp(oldest) if pending and oldest else None,
                 )
-                for row, status in await self.directory.nodes()
-            ]
-        )
+            )
+        return pb.ListNodesResponse(nodes=nodes)
 
     async def ListPersons(
         self,

@@ -16,6 +16,8 @@ Every node answers ``Identify`` and carries routed calls on ``Link`` streams
 
 The caller is the node its certificate names (``current_caller().node``, decided in
 ``node.interceptor``; only nodes reach this service); a node may speak only for itself.
+The directory keeps when that certificate expires (``current_caller().cert_not_after_ms``)
+from each Register and Heartbeat: a renewed certificate is known from its first call.
 """
 
 from __future__ import annotations
@@ -161,7 +163,12 @@ class NationalFederationServicer(FederationServicer):
         )
         self._check_caller(request.province)
         await self.directory.register(
-            request.province, request.address, request.version, request.instanceId, request.signKey
+            request.province,
+            request.address,
+            request.version,
+            request.instanceId,
+            request.signKey,
+            current_caller().cert_not_after_ms,
         )
         return pb.RegisterResponse(
             heartbeatIntervalSeconds=max(1, int(self.directory.interval)),
@@ -177,7 +184,10 @@ class NationalFederationServicer(FederationServicer):
     ) -> pb.HeartbeatResponse:
         self._check_caller(request.province)
         known = await self.directory.heartbeat(
-            request.province, request.instanceId, request.appliedPosition
+            request.province,
+            request.instanceId,
+            request.appliedPosition,
+            current_caller().cert_not_after_ms,
         )
         crl = self.trust.crl_der(request.crlNumber) if self.trust is not None else b""
         return pb.HeartbeatResponse(known=known, nationalSignKey=self.sign_key, crl=crl)

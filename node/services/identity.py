@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.config import Role
@@ -23,6 +24,9 @@ class NodeIdentity:
     address: str  # HOST:PORT the node is reached at
     # "mutual TLS", or "INSECURE plaintext" (--insecure, development only)
     transport: str = "mutual TLS"
+    # The node's certificate file (read again for its expiry: a renewed certificate is
+    # served without a restart); None on an --insecure node
+    certificate: Path | None = None
 
     @property
     def role_pb(self) -> fed_pb.NodeRole:

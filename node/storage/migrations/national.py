@@ -383,3 +383,16 @@ def m017_figures(db: sqlite_utils.Database) -> None:
         CREATE INDEX authorizations_by_time ON authorizations (created_at);
         """,
     )
+
+
+@MIGRATIONS()
+def m018_node_cert_expiry(db: sqlite_utils.Database) -> None:
+    """When each province's certificate expires (``cert_not_after``, ms since the epoch;
+    0: not known, a province on --insecure): the not_after of the certificate it called
+    Register and its last Heartbeat with, shown on the console's Nation page."""
+    run_script(
+        db,
+        """
+        ALTER TABLE node_directory ADD COLUMN cert_not_after INTEGER NOT NULL DEFAULT 0;
+        """,
+    )

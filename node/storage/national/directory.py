@@ -29,11 +29,14 @@ class NodeRow:
     applied_position: int
     # The province's SM2 public key (node.wire.signing); empty before it sent one.
     sign_key: bytes = b""
+    # When the certificate it last called Register or Heartbeat with expires (ms since
+    # the epoch); 0: not known (a province on --insecure has none).
+    cert_not_after: int = 0
 
 
 _NODE_COLS = (
     "province, address, version, instance_id, state, registered_at, last_heartbeat_at, "
-    "applied_position, sign_key"
+    "applied_position, sign_key, cert_not_after"
 )
 
 
@@ -59,28 +62,37 @@ def q_put_node(
     instance_id: str,
     now_ms: int,
     sign_key: bytes = b"",
+    cert_not_after: int = 0,
 ) -> None:
     """Register (or register again) the node of ``province``: up, heartbeat now, its
-    signing key the one it sent."""
+    signing key the one it sent, its certificate's expiry the one it called with."""
     conn.execute(
         "INSERT INTO node_directory (province, address, version, instance_id, state, "
-        "registered_at, last_heartbeat_at, sign_key) VALUES (?,?,?,?, 'up', ?, ?, ?) "
+        "registered_at, last_heartbeat_at, sign_key, cert_not_after) "
+        "VALUES (?,?,?,?, 'up', ?, ?, ?, ?) "
         "ON CONFLICT (province) DO UPDATE SET address = excluded.address, "
         "version = excluded.version, instance_id = excluded.instance_id, state = 'up', "
         "registered_at = excluded.registered_at, last_heartbeat_at = excluded.last_heartbeat_at, "
-        "sign_key = excluded.sign_key",
-        (province, address, version, instance_id, now_ms, now_ms, sign_key),
+        "sign_key = excluded.sign_key, cert_not_after = excluded.cert_not_after",
+        (province, address, version, instance_id, now_ms, now_ms, sign_key, cert_not_after),
     )
 
 
 def q_heartbeat(
-    conn: sqlite3.Connection, province: str, instance_id: str, applied: int, now_ms: int
+    conn: sqlite3.Connection,
+    province: str,
+    instance_id: str,
+    applied: int,
+    now_ms: int,
+    cert_not_after: int = 0,
 ) -> bool:
-    """False when ``instance_id`` is not the registered, running node of ``province``."""
+    """False when ``instance_id`` is not the registered, running node of ``province``.
+    ``cert_not_after``: the expiry of the certificate it called with (a renewed one is
+    known from its first heartbeat)."""
     cur = conn.execute(
-        "UPDATE node_directory SET last_heartbeat_at = ?, applied_position = ? "
-        "WHERE province = ? AND instance_id = ? AND state = 'up'",
-        (now_ms, applied, province, instance_id),
+        "UPDATE node_directory SET last_heartbeat_at = ?, applied_position = ?, "
+        "cert_not_after = ? WHERE province = ? AND instance_id = ? AND state = 'up'",
+        (now_ms, applied, cert_not_after, province, instance_id),
     )
     return cur.rowcount == 1
 

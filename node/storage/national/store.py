@@ -89,13 +89,21 @@ class NationalStore(RoleStore):
         now_ms: int,
         sign_key: bytes = b"",
         synced: bool = False,
+        cert_not_after: int = 0,
     ) -> None:
-        """``synced``: the commit is synced (a new signing key must not be lost)."""
+        """``synced``: the commit is synced (a new signing key must not be lost);
+        ``cert_not_after``: when the certificate it called with expires (ms; 0: none)."""
         write = self.db.write if synced else self.db.write_unsynced
-        await write(q_put_node, province, address, version, instance_id, now_ms, sign_key)
+        await write(
+            q_put_node, province, address, version, instance_id, now_ms, sign_key, cert_not_after
+        )
 
-    async def heartbeat(self, province: str, instance_id: str, applied: int, now_ms: int) -> bool:
-        return await self.db.write_unsynced(q_heartbeat, province, instance_id, applied, now_ms)
+    async def heartbeat(
+        self, province: str, instance_id: str, applied: int, now_ms: int, cert_not_after: int = 0
+    ) -> bool:
+        return await self.db.write_unsynced(
+            q_heartbeat, province, instance_id, applied, now_ms, cert_not_after
+        )
 
     async def deregister(self, province: str, instance_id: str, now_ms: int) -> bool:
         return await self.db.write(q_deregister, province, instance_id, now_ms)
