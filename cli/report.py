@@ -11,8 +11,8 @@ province), which the console's statement (through national) agrees with.
 
 from __future__ import annotations
 
-import datetime
 import sys
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -34,7 +34,7 @@ from cli.common import data_dir as _data
 from cli.rpc import CliError, NodeHandle, national_address
 from cli.settle import yuan
 from ecnet.v1 import admin_service_pb2 as pb
-from node.reports import CST, ChannelLine, Line, csv_text, daily, daily_by_channel
+from node.reports import ChannelLine, Line, cst_day, csv_text, daily, daily_by_channel
 
 __all__ = ["report_app"]
 
@@ -53,7 +53,7 @@ ToOpt = Annotated[str | None, typer.Option("--to", help="last day, included [def
 
 
 def _today() -> str:
-    return datetime.datetime.now(CST).date().isoformat()
+    return cst_day(int(time.time() * 1000))
 
 
 def figures(

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from ecnet.v1 import federation_service_pb2 as fed_pb
 from node.clock import timestamp
 from node.config import ConfigError
-from node.errors import invalid
+from node.errors import EcError, invalid
 from node.settlement.statement import DAY_MS, day_range
 from node.storage.db import Database
 from node.storage.figures import (
@@ -49,9 +48,12 @@ __all__ = [
     "KINDS",
     "CallTally",
     "FigureSource",
+    "check_last_seen",
     "days_range",
     "figure_rows",
     "flush_seconds",
+    "hour_of",
+    "last_seen_rows",
 ]
 
 log = logging.getLogger("ecnet.figures")
@@ -165,12 +167,12 @@ def days_range(from_date: str, to_date: str) -> tuple[int, int]:
     longer than :data:`MAX_DAYS`."""
     try:
         start, _ = day_range(from_date)
-    except Exception as exc:
-        raise invalid(str(exc).replace("date ", "fromDate ", 1), field="fromDate") from None
+    except EcError as exc:
+        raise invalid(exc.message.replace("date ", "fromDate ", 1), field="fromDate") from None
     try:
         last, end = day_range(to_date)
-    except Exception as exc:
-        raise invalid(str(exc).replace("date ", "toDate ", 1), field="toDate") from None
+    except EcError as exc:
+        raise invalid(exc.message.replace("date ", "toDate ", 1), field="toDate") from None
     if last < start:
         raise invalid(f"toDate {to_date} is before fromDate {from_date}", field="toDate")
     days = (end - start) // DAY_MS
@@ -238,17 +240,3 @@ def figure_rows(figures: Iterable[Figure], province: str) -> list[fed_pb.FigureR
 
 def last_seen_rows(seen: dict[str, int]) -> list[fed_pb.LastSeen]:
     return [fed_pb.LastSeen(caller=c, lastAt=timestamp(at)) for c, at in sorted(seen.items())]
-
-
-def today(now_ms: int) -> str:
-    """The calendar day of ``now_ms`` in China Standard Time, YYYY-MM-DD."""
-    return (
-        datetime.datetime.fromtimestamp(
-            now_ms / 1000, datetime.timezone(datetime.timedelta(hours=8))
-        )
-        .date()
-        .isoformat()
-    )
-
-
-__all__ += ["check_last_seen", "last_seen_rows", "today", "hour_of"]

@@ -60,7 +60,6 @@ from node.console.passwords import (
 )
 from node.doors.calls import Calls, DoorContext, DoorRefusal
 from node.doors.terminal import peer_of
-from node.figures import today as day_of
 from node.interceptor import Caller, Gate
 from node.pki import Identity
 from node.reports import Supervised, cst_day, supervision
@@ -996,7 +995,7 @@ class Console:
     ) -> _Watched:
         """Each channel's calls today and over the last week (every node's, gathered by
         GetFigures), refused and rate-limited, and its last call."""
-        today = day_of(self.now_ms())
+        today = cst_day(self.now_ms())
         week = (
             datetime.date.fromisoformat(today) - datetime.timedelta(days=self._WATCH_DAYS - 1)
         ).isoformat()
@@ -1021,7 +1020,7 @@ class Console:
         """When each of ``callers`` (terminals, channels) last called any node."""
         if not callers:
             return {}
-        today = day_of(self.now_ms())
+        today = cst_day(self.now_ms())
         got = await self.call(
             request,
             session,
