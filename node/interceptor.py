@@ -56,7 +56,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import grpc
 from cryptography import x509
@@ -70,10 +70,8 @@ from node.pki import Role as IdentityRole
 from node.ratelimit import RateLimiter
 from node.tls import INSECURE_CLAIM, Trust, Verified
 
-if TYPE_CHECKING:
-    from node.figures import CallTally
-
 __all__ = [
+    "CallCounter",
     "Caller",
     "CallerCheck",
     "Gate",
@@ -163,6 +161,15 @@ _caller: contextvars.ContextVar[Caller] = contextvars.ContextVar("ecnet_caller",
 _notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
     "ecnet_audit_notes", default=None
 )
+
+
+class CallCounter(Protocol):
+    """Counts every call answered, for the management center's figures
+    (``node.figures.CallTally`` fills it; the interceptor sits below the storage)."""
+
+    def call(self, method: str, code: int, channel: str, terminal: str) -> None:
+        """Count one call of ``method`` answered with C.4 ``code`` (0 success)."""
+        ...
 
 
 class Gate(Protocol):
@@ -641,7 +648,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         limiter: RateLimiter | None = None,
         channels: ChannelCheck | None = None,
         metrics: NodeMetrics | None = None,
-        tally: CallTally | None = None,
+        tally: CallCounter | None = None,
     ) -> None:
         self.channels = channels
         # Every call counted per hour, code and caller for the figures (node.figures).
