@@ -23,6 +23,7 @@ from test_settlement_day import Desk, two_institutions
 
 from ecnet.v1 import settlement_service_pb2 as spb
 from ecnet.v1 import settlement_service_pb2_grpc
+from node.console.charts import horizontal_bars, hourly_bars, nice_ceiling
 from node.errors import from_rpc_error
 from node.reports import cst_day, cst_hour
 
@@ -218,3 +219,29 @@ async def test_bad_input_is_answered_with_its_code_never_a_500(nation):
         # a statement refused leaves the day's figures shown
         both = await http.get("/console/reports?orgId=H4401")
         assert 'id="daily-province"' in both.text or "nothing counted" in both.text
+
+
+def test_the_charts_are_drawn_to_scale_with_their_numbers_and_nothing_unescaped():
+    assert [nice_ceiling(n) for n in (0, 1, 3, 6, 11, 21, 51, 150, 201)] == [
+        1,
+        1,
+        5,
+        10,
+        20,
+        50,
+        100,
+        200,
+        500,
+    ]
+    settled = [0] * 24
+    settled[9], settled[10] = 8, 2
+    svg = hourly_bars("c", "a <day>", [("settlements", "settlements", settled)])
+    heights = {
+        int(m.group(2)): float(m.group(1))
+        for m in re.finditer(r'height="([\d.]+)"><title>(\d\d):00', svg)
+    }
+    assert heights[9] == 4 * heights[10] > 0 and heights[11] == 0
+    assert "settlements: 8</title>" in svg and "settlements (10)" in svg
+    assert "a &lt;day&gt;" in svg and "<day>" not in svg
+    bars = horizontal_bars("r", "refused", [("-4 <x>", 3), ("-2", 1)])
+    assert bars.count("<rect") == 2 and "-4 &lt;x&gt;: 3" in bars

@@ -1527,8 +1527,8 @@ class Console:
                 tds += (
                     f'<td class="heat{min(heat, 4)}{remote}">'
                     f'<span id="matrix-{esc(s)}-{esc(i)}">{c.settlements}</span> settled'
-                    f'<br><small><span id="matrix-{esc(s)}-{esc(i)}-scans">{c.scans}</span> '
-                    f'scans · <span data-fen="{c.fee_fen}">{_yuan(c.fee_fen)}</span> yuan'
+                    f'<br><small>scans: <span id="matrix-{esc(s)}-{esc(i)}-scans">{c.scans}</span>'
+                    f' · <span data-fen="{c.fee_fen}">{_yuan(c.fee_fen)}</span> yuan'
                     "</small></td>"
                 )
             lines += f"<tr><th>served in p{esc(s)}</th>{tds}</tr>"

@@ -31,6 +31,14 @@ def nice_ceiling(top: int) -> int:
         step *= 10
 
 
+def _ticks(most: int) -> int:
+    """How many equal steps divide the axis 0..``most`` (a :func:`nice_ceiling`) into
+    whole numbers: each value up to 5, else 5 steps (4 for a 2 × 10^k)."""
+    if most <= 5:
+        return most
+    return 4 if str(most).startswith("2") else 5
+
+
 def hourly_bars(chart_id: str, title: str, series: Sequence[tuple[str, str, Sequence[int]]]) -> str:
     """Bars per hour of a day: ``series`` is (class, label, 24 values) each, drawn side by
     side within each hour, on one axis from 0 to a round number at least the highest."""
@@ -44,13 +52,13 @@ def hourly_bars(chart_id: str, title: str, series: Sequence[tuple[str, str, Sequ
         f'width="{width}" height="{height}" role="img" aria-labelledby="{_esc(chart_id)}-t">'
         f'<title id="{_esc(chart_id)}-t">{_esc(title)}</title>'
     ]
-    for i in range(5):  # grid lines and their values
-        value = most * i / 4
-        y = top + plot_h - plot_h * i / 4
-        label = f"{value:g}" if value == int(value) else f"{value:.1f}"
+    ticks = _ticks(most)
+    for i in range(ticks + 1):  # grid lines and their values, whole numbers
+        value = most * i // ticks
+        y = top + plot_h - plot_h * i / ticks
         parts.append(
             f'<line class="grid" x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{label}</text>'
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{value}</text>'
         )
     for hour in range(24):
         x0 = left + hour * slot + 2
