@@ -1863,7 +1863,7 @@ def _meaning(code: int) -> str:
 
 
 def _missing(missing: Iterable[Any]) -> str:
-    named = [m for m in missing]
+    named = list(missing)
     if not named:
         return ""
     return (
