@@ -164,6 +164,8 @@ async def test_a_province_operator_sees_its_province_only_and_is_refused_another
         everyone = (await root.get(f"/console/flows?day={day}")).text
         assert count(everyone, "settlements-31") >= 1 and count(everyone, "settlements-44") >= 1
         assert count(everyone, "matrix-31-31") >= 1
+        only31 = (await root.get(f"/console/flows?day={day}&province=31")).text
+        assert count(only31, "settlements-31") >= 1 and 'id="settlements-44' not in only31
 
         mine = await chen.get(f"/console/flows?day={day}")
         assert mine.status_code == 200
