@@ -13,7 +13,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from consolekit import NEW_PASSWORD, start_console_nation
+from consolekit import NEW_PASSWORD, ConsoleNation, start_console_nation
+from scankit import insured_in
+from settlekit import A, B, item, start_settle_nation
+from test_settlement_day import Desk
 
 from ecnet.v1 import admin_service_pb2 as apb
 from node.domain.sm import sm2_generate_keypair
@@ -210,3 +213,58 @@ async def test_an_auditor_opens_the_audit_page_and_searches_it(cluster, tmp_path
     await page.screenshot(path=shots / "audit-search.png", full_page=True)
     await context.close()
     assert {"audit.png", "audit-search.png"} <= {p.name for p in shots.iterdir()}
+
+
+async def test_a_settlement_appears_on_the_flows_page_and_in_the_downloaded_report(
+    cluster, tmp_path, browser, shots
+):
+    sk = await start_settle_nation(cluster, tmp_path, ("44", "31"), https=True)
+    cn = ConsoleNation(sk.kit, tmp_path)
+    cn.enrol("root", "admin")
+    desk = Desk(sk, "44", sk.terminals["44"][0])
+    auth = await sk.activated(insured_in(sk.kit, "44")[0], "44")
+    far = await sk.activated(insured_in(sk.kit, "31")[0], "44")
+    await desk.settle(auth, [item("A1", A, 30_000)])
+    context = await browser.new_context(accept_downloads=True)
+    page = await context.new_page()
+    await _first_login(page, cn, "root", shots)
+    await page.click("nav >> text=Flows")
+    day = await page.input_value("#ask input[name=day]")
+    before = int(await page.inner_text("#settlements-44"))
+    assert before == 1
+
+    # two more settlements, one of a person insured in 31: the page shows them
+    await desk.settle(auth, [item("B1", B, 5_000, 2)])
+    await desk.settle(far, [item("A2", A, 12_000)])
+    await page.reload()
+    assert await page.inner_text("#settlements-44") == "3"
+    assert await page.inner_text("#total-settlements") == "3"
+    assert await page.inner_text("#matrix-44-31") == "1"
+    bars = page.locator("#chart-44 rect.bar.settlements title")  # one an hour
+    assert await bars.count() == 24
+    assert sum(int(t.rsplit(": ", 1)[1]) for t in await bars.all_text_contents()) == 3
+    await page.screenshot(path=shots / "flows.png", full_page=True)
+
+    await page.click("nav >> text=Reports")
+    assert await page.inner_text(f"#line-{day}-44-settlements") == "3"
+    async with page.expect_download() as info:
+        await page.click("#csv-province")
+    download = await info.value
+    text = Path(await download.path()).read_text()
+    assert download.suggested_filename == f"ecnet-province-{day}-{day}.csv"
+    header, *lines = text.splitlines()
+    assert header.startswith("date,province,activations,authorizations,qr_codes,scans,")
+    mine = [x.split(",") for x in lines if x.startswith(f"{day},44,")]
+    assert len(mine) == 1 and mine[0][6] == "3"  # settlements
+    await page.screenshot(path=shots / "reports.png", full_page=True)
+
+    await page.fill("#statement-form input[name=orgId]", desk.org)
+    await page.click("#statement-form button[type=submit]")
+    assert await page.inner_text("#stmt-total-settled-count") == "3"
+    assert await page.inner_text("#stmt-remote-settled-count") == "1"
+    await page.screenshot(path=shots / "statement.png", full_page=True)
+
+    await page.goto(cn.url + "reports?from=2026-01-01&to=2026-12-31")
+    assert "Refused (-2)" in await page.inner_text("#refused")
+    await context.close()
+    assert {"flows.png", "reports.png", "statement.png"} <= {p.name for p in shots.iterdir()}

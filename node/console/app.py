@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 from google.protobuf.message import Message
 from starlette.applications import Starlette
@@ -46,6 +46,7 @@ from starlette.routing import Route
 
 from ecnet.v1 import admin_service_pb2 as pb
 from node.config import ConfigError
+from node.console.charts import horizontal_bars, hourly_bars
 from node.console.enrol import ADMIN_DUTY, CONSOLE
 from node.console.passwords import (
     MIN_PASSWORD,
@@ -58,11 +59,27 @@ from node.console.passwords import (
     session_digest,
     totp_step,
 )
+from node.domain.codes import ERRORS
 from node.doors.calls import Calls, DoorContext, DoorRefusal
 from node.doors.terminal import peer_of
+from node.figures import MAX_DAYS
 from node.interceptor import Caller, Gate
 from node.pki import Identity
-from node.reports import Supervised, cst_day, supervision
+from node.reports import (
+    RATE_LIMITED,
+    Cell,
+    ChannelLine,
+    Line,
+    Supervised,
+    cst_day,
+    csv_text,
+    daily,
+    daily_by_channel,
+    hourly,
+    matrix,
+    refusals,
+    supervision,
+)
 from node.services.access import (
     ADMIN,
     ADMIN_ROLES,
@@ -382,6 +399,9 @@ class Console:
                 Route("/terminals", page(self.terminals_page), methods=["GET"]),
                 Route("/terminals/register", page(self.register_terminal), methods=["POST"]),
                 Route("/terminals/revoke", page(self.revoke_terminal), methods=["POST"]),
+                Route("/flows", page(self.flows_page), methods=["GET"]),
+                Route("/reports", page(self.reports_page), methods=["GET"]),
+                Route("/reports.csv", page(self.reports_csv), methods=["GET"]),
                 Route("/audit", page(self.audit_page), methods=["GET"]),
                 Route("/persons", page(self.persons_page), methods=["GET"]),
                 Route("/persons/reveal", page(self.reveal_persons), methods=["POST"]),
@@ -487,8 +507,10 @@ class Console:
         if session is not None:
             links = [
                 ("Nation", f"{PATH}/"),
+                ("Flows", f"{PATH}/flows"),
                 ("Channels", f"{PATH}/channels"),
                 ("Terminals", f"{PATH}/terminals"),
+                ("Reports", f"{PATH}/reports"),
                 ("Persons", f"{PATH}/persons"),
             ]
             if session.may("ListAudit"):
@@ -1358,3 +1380,494 @@ class Console:
             f'<p><a href="{PATH}/persons">Back to the masked list</a></p>'
         )
         return self._html("Persons, revealed", body, session)
+
+    # -- flows (5.2.1 运行监控) ------------------------------------------------------------
+    async def _attempt(
+        self, request: Request, session: Session, method: str, msg: Message
+    ) -> tuple[Any, Refused | None]:
+        """``call``, with a refusal returned (to be shown beside the form that asked)
+        instead of raised; the call path has audited it as any other."""
+        try:
+            return await self.call(request, session, method, msg), None
+        except DoorRefusal as door:
+            err = door.error
+            return None, Refused(err.code, err.message, 403 if err.code == -4 else 400)
+
+    @staticmethod
+    def _refused_here(refused: Refused) -> str:
+        return (
+            f'<p class="error" role="alert" id="refused"><strong>Refused ({refused.code})'
+            f"</strong>: {esc(refused.message)}</p>"
+        )
+
+    def _province_field(self, session: Session, asked: str) -> str:
+        """The province field of a figures form: a province operator's own, fixed."""
+        if session.scope:
+            return (
+                f'<label>province <input name="province" value="{esc(session.scope)}" '
+                "readonly></label>"
+            )
+        return (
+            f'<label>province (NN, empty: all) <input name="province" value="{esc(asked)}" '
+            'maxlength="2" inputmode="numeric"></label>'
+        )
+
+    async def flows_page(self, request: Request, session: Session) -> Response:
+        """One day's flows (China Standard Time; today by the node's clock unless ``day``
+        is given): scans and settlements per province and hour, the cross-province matrix
+        (which province served the persons of which), and the calls refused by C.4 code,
+        each drawn and in a table, all added up by ``node.reports`` from GetFigures. A
+        province operator sees its province only; asking for another (``province=``) is
+        refused by GetFigures (-4), which audits it."""
+        q = request.query_params
+        day = q.get("day", "").strip()[:20] or cst_day(self.now_ms())
+        asked = q.get("province", "").strip()[:4]
+        shown = asked or session.scope
+        form = (
+            f'<form method="get" action="{PATH}/flows" class="grid" id="ask">'
+            f'<label>day (YYYY-MM-DD, Beijing time) <input name="day" value="{esc(day)}" '
+            'maxlength="10"></label>'
+            + self._province_field(session, asked)
+            + '<button type="submit">Show</button></form>'
+        )
+        got, refused = await self._attempt(
+            request,
+            session,
+            "GetFigures",
+            pb.GetFiguresRequest(fromDate=day, toDate=day, province=shown),
+        )
+        if refused is not None:
+            body = form + self._refused_here(refused)
+            return self._html("Flows", body, session, refused.status)
+        rows = list(got.rows)
+        if shown:  # what the servicer narrowed to, and no other province's line
+            rows = [r for r in rows if shown in (r.province, r.peerProvince)]
+        hours = {p: v for p, v in hourly(rows, day).items() if not shown or p == shown}
+        cells = {k: c for k, c in matrix(rows).items() if not shown or shown in k}
+        calls = [r for r in rows if not shown or r.province == shown]
+        # the day's totals as the Reports page and `ecnet report daily` add them up
+        lines = [x for x in daily(rows) if x.date == day and (not shown or x.province == shown)]
+        scans = sum(x.scans for x in lines)
+        settled = sum(x.settlements for x in lines)
+        fee = sum(x.fee_fen for x in lines)
+        where = f"province {esc(shown)}" if shown else "every province"
+        summary = (
+            f'<p class="summary">{esc(day)}, {where}: <strong id="total-scans">{scans}</strong> '
+            f'scans, <strong id="total-settlements">{settled}</strong> settlements '
+            f'(<span id="total-fee" data-fen="{fee}">{_yuan(fee)}</span> yuan billed).</p>'
+        )
+        body = (
+            form
+            + _missing(got.missing)
+            + summary
+            + self._hours_section(day, hours)
+            + self._matrix_section(cells)
+            + self._refusals_section(calls)
+        )
+        return self._html("Flows", body, session)
+
+    @staticmethod
+    def _hours_section(day: str, hours: dict[str, dict[str, list[int]]]) -> str:
+        if not hours:
+            return (
+                "<section><h2>Scans and settlements per hour</h2>"
+                f'<p class="empty" id="hourly">no scan or settlement on {esc(day)}</p></section>'
+            )
+        charts = "".join(
+            f"<figure><figcaption>p{esc(p)}</figcaption>"
+            + hourly_bars(
+                f"chart-{p}",
+                f"province {p}: scans and settlements per hour of {day}",
+                [("scans", "scans", v["scans"]), ("settlements", "settlements", v["settlements"])],
+            )
+            + "</figure>"
+            for p, v in hours.items()
+        )
+        head = "".join(f"<th>{h:02d}</th>" for h in range(24))
+        lines = ""
+        for p, v in hours.items():
+            for kind in ("scans", "settlements"):
+                cells = "".join(
+                    f'<td id="{kind}-{esc(p)}-{h:02d}">{n}</td>' for h, n in enumerate(v[kind])
+                )
+                lines += (
+                    f"<tr><th>p{esc(p)} {kind}</th>{cells}"
+                    f'<td id="{kind}-{esc(p)}"><strong>{sum(v[kind])}</strong></td></tr>'
+                )
+        return (
+            "<section><h2>Scans and settlements per hour</h2>"
+            '<p class="empty">Counted by the serving province (where the code was scanned and '
+            "the bill settled), per hour of Beijing time.</p>"
+            + charts
+            + '<div class="wide"><table class="hours" id="hourly"><thead><tr><th></th>'
+            + head
+            + "<th>day</th></tr></thead><tbody>"
+            + lines
+            + "</tbody></table></div></section>"
+        )
+
+    @staticmethod
+    def _matrix_section(cells: dict[tuple[str, str], Cell]) -> str:
+        title = "<section><h2>Who served whom</h2>"
+        if not cells:
+            return title + '<p class="empty" id="matrix">no scan or settlement</p></section>'
+        serving = sorted({s for s, _ in cells})
+        insured = sorted({i for _, i in cells})
+        most = max(c.settlements for c in cells.values()) or 1
+        lines = ""
+        for s in serving:
+            tds = ""
+            for i in insured:
+                c = cells.get((s, i))
+                if c is None:
+                    tds += '<td class="heat0">—</td>'
+                    continue
+                heat = 0 if not c.settlements else 1 + (3 * c.settlements) // most
+                remote = " remote" if s != i else ""
+                tds += (
+                    f'<td class="heat{min(heat, 4)}{remote}">'
+                    f'<span id="matrix-{esc(s)}-{esc(i)}">{c.settlements}</span> settled'
+                    f'<br><small>scans: <span id="matrix-{esc(s)}-{esc(i)}-scans">{c.scans}</span>'
+                    f' · <span data-fen="{c.fee_fen}">{_yuan(c.fee_fen)}</span> yuan'
+                    "</small></td>"
+                )
+            lines += f"<tr><th>served in p{esc(s)}</th>{tds}</tr>"
+        head = "".join(f"<th>insured in p{esc(i)}</th>" for i in insured)
+        return (
+            title + '<p class="empty">Rows: the province that scanned and settled; columns: where '
+            "the persons are insured. Off the diagonal: remote (异地) care, settled by the "
+            "insured province through national.</p>"
+            + f'<table class="matrix" id="matrix"><thead><tr><th></th>{head}</tr></thead>'
+            + f"<tbody>{lines}</tbody></table></section>"
+        )
+
+    @staticmethod
+    def _refusals_section(rows: list[Any]) -> str:
+        by_code: dict[int, int] = {}
+        methods: dict[int, list[str]] = {}
+        for (method, code), n in refusals(rows).items():
+            by_code[code] = by_code.get(code, 0) + n
+            methods.setdefault(code, []).append(f"{method.rsplit('/', 1)[-1]} {n}")
+        ordered = sorted(by_code.items(), key=lambda kv: (-kv[1], kv[0]))
+        title = "<section><h2>Refusals by C.4 code</h2>"
+        if not ordered:
+            return title + '<p class="empty" id="refusals">no call refused</p></section>'
+        chart = horizontal_bars(
+            "chart-refusals",
+            "calls refused, by C.4 code",
+            [(f"{code} {_meaning(code)}", n) for code, n in ordered],
+        )
+        table = _table(
+            ("code", "meaning", "calls refused", "methods"),
+            [
+                [
+                    f'<span class="alarm">{code}</span>' if code in RATE_LIMITED else str(code),
+                    esc(_meaning(code)),
+                    f'<span id="refusals-{code}">{n}</span>',
+                    esc(", ".join(methods[code][:4])) + (" …" if len(methods[code]) > 4 else ""),
+                ]
+                for code, n in ordered
+            ],
+            "",
+        )
+        return (
+            title + '<p class="empty">Calls answered with a C.4 code other than 0 at every node '
+            "shown, whoever called.</p>" + chart + f'<div id="refusals">{table}</div></section>'
+        )
+
+    # -- reports (5.2.1 报表统计) -----------------------------------------------------------
+    _REPORT_FIELDS = (
+        ("activations", "activations", False),
+        ("authorizations", "authorizations", False),
+        ("qr_codes", "QR codes", False),
+        ("scans", "scans", False),
+        ("settlements", "settlements", False),
+        ("fee_fen", "fee (yuan)", True),
+        ("fund_fen", "fund", True),
+        ("psn_acct_fen", "personal account", True),
+        ("own_pay_fen", "own pay", True),
+        ("reversals", "reversals", False),
+        ("reversed_fee_fen", "reversed fee", True),
+    )
+    _CHANNEL_FIELDS = (
+        ("activations", "activations"),
+        ("authorizations", "authorizations"),
+        ("qr_codes", "QR codes"),
+        ("calls", "calls"),
+        ("refused", "refused"),
+        ("rate_limited", "rate-limited"),
+    )
+
+    async def reports_page(self, request: Request, session: Session) -> Response:
+        """The daily figures of a range of days (``from``, ``to``: at most GetFigures'
+        92) per province and per channel, as ``ecnet report daily`` prints them (both
+        by ``node.reports.daily`` and ``daily_by_channel``), with the CSV files of
+        ``/reports.csv``; and an institution's day (``orgId``, ``date``:
+        GetInstitutionDay) as a statement and its settlements."""
+        q = request.query_params
+        today = cst_day(self.now_ms())
+        first = q.get("from", "").strip()[:20] or today
+        last = q.get("to", "").strip()[:20] or first
+        asked = q.get("province", "").strip()[:4]
+        org = q.get("orgId", "").strip()[:40]
+        org_day = q.get("date", "").strip()[:20] or today
+        after = q.get("after", "").strip()[:40]
+        keep_range = "".join(
+            f'<input type="hidden" name="{k}" value="{esc(v)}">'
+            for k, v in (("from", first), ("to", last), ("province", asked))
+        )
+        keep_org = "".join(
+            f'<input type="hidden" name="{k}" value="{esc(v)}">'
+            for k, v in (("orgId", org), ("date", org_day))
+            if org
+        )
+        form = (
+            f'<form method="get" action="{PATH}/reports" class="grid" id="range">'
+            f'<label>from (YYYY-MM-DD) <input name="from" value="{esc(first)}" maxlength="10">'
+            f'</label><label>to (included, at most {MAX_DAYS} days) <input name="to" '
+            f'value="{esc(last)}" maxlength="10"></label>'
+            + self._province_field(session, asked)
+            + keep_org
+            + '<button type="submit">Show</button></form>'
+        )
+        status = 200
+        got, refused = await self._attempt(
+            request,
+            session,
+            "GetFigures",
+            pb.GetFiguresRequest(fromDate=first, toDate=last, province=asked or session.scope),
+        )
+        if refused is not None:
+            daily_html = self._refused_here(refused)
+            status = refused.status
+        else:
+            query = urlencode({"from": first, "to": last, "province": asked})
+            daily_html = (
+                _missing(got.missing)
+                + '<p class="downloads">CSV (amounts in fen, what <code>ecnet report daily '
+                "--csv</code> prints): "
+                f'<a id="csv-province" href="{PATH}/reports.csv?{query}&amp;by=province" '
+                "download>per province</a> · "
+                f'<a id="csv-channel" href="{PATH}/reports.csv?{query}&amp;by=channel" '
+                "download>per channel</a></p>"
+                + self._daily_table(daily(got.rows))
+                + "<h3>Per channel</h3>"
+                + self._channel_table(daily_by_channel(got.rows))
+            )
+        statement = ""
+        if org:
+            day, refused = await self._attempt(
+                request,
+                session,
+                "GetInstitutionDay",
+                pb.GetInstitutionDayRequest(orgId=org, date=org_day, pageToken=after),
+            )
+            if refused is not None:
+                statement = self._refused_here(refused)
+                status = max(status, refused.status)
+            else:
+                statement = self._statement(day, org, org_day, first, last, asked)
+        statement_form = (
+            f'<form method="get" action="{PATH}/reports" class="grid" id="statement-form">'
+            + keep_range
+            + f'<label>institution (orgId, 12 characters) <input name="orgId" value="{esc(org)}"'
+            ' maxlength="12" required></label>'
+            f'<label>day (YYYY-MM-DD) <input name="date" value="{esc(org_day)}" maxlength="10">'
+            "</label>"
+            '<button type="submit">Statement</button></form>'
+        )
+        body = (
+            "<section><h2>Daily figures</h2>"
+            + form
+            + '<p class="empty">Days of Beijing time; activations and authorizations count for '
+            "the person's insured province, QR codes for the province that displayed them, "
+            "scans, settlements and reversals for the serving province. Amounts in yuan.</p>"
+            + f'<div id="daily">{daily_html}</div></section>'
+            + "<section><h2>An institution's daily statement (对账单)</h2>"
+            + statement_form
+            + f'<div id="statement">{statement}</div></section>'
+        )
+        return self._html("Reports", body, session, status)
+
+    def _daily_table(self, lines: list[Line]) -> str:
+        if not lines:
+            return '<p class="empty" id="daily-province">nothing counted on these days</p>'
+        total = Line("", "")
+        body = ""
+        for x in lines:
+            key = f"{x.date}-{x.province or 'nation'}"
+            cells = f"<td>{esc(x.date)}</td><td>" + (
+                f"p{esc(x.province)}</td>" if x.province else "—</td>"
+            )
+            for name, _, money in self._REPORT_FIELDS:
+                value = getattr(x, name)
+                setattr(total, name, getattr(total, name) + value)
+                shown = _yuan(value) if money else str(value)
+                cells += f'<td id="line-{esc(key)}-{name}" data-n="{value}">{shown}</td>'
+            body += f"<tr>{cells}</tr>"
+        foot = "".join(
+            f'<td id="total-{name}" data-n="{getattr(total, name)}"><strong>'
+            + (_yuan(getattr(total, name)) if money else str(getattr(total, name)))
+            + "</strong></td>"
+            for name, _, money in self._REPORT_FIELDS
+        )
+        head = "".join(
+            f"<th>{esc(h)}</th>"
+            for h in ("date", "province", *(label for _, label, _ in self._REPORT_FIELDS))
+        )
+        return (
+            '<div class="wide" id="daily-province"><table><thead><tr>'
+            + head
+            + f"</tr></thead><tbody>{body}</tbody>"
+            + f'<tfoot><tr><th colspan="2">total</th>{foot}</tr></tfoot></table></div>'
+        )
+
+    def _channel_table(self, lines: list[ChannelLine]) -> str:
+        rows = [
+            [esc(x.date), esc(x.channel)]
+            + [
+                f'<span id="channel-{esc(x.date)}-{esc(x.channel)}-{name}">{getattr(x, name)}'
+                "</span>"
+                for name, _ in self._CHANNEL_FIELDS
+            ]
+            for x in lines
+        ]
+        heads = ("date", "channel", *(label for _, label in self._CHANNEL_FIELDS))
+        return f'<div id="daily-channel">{_table(heads, rows, "no channel counted")}</div>'
+
+    @staticmethod
+    def _statement(day: Any, org: str, date: str, first: str, last: str, asked: str) -> str:
+        st = day.statement
+        parts = []
+        for part_name in ("local", "remote", "total"):
+            part = getattr(st, part_name)
+            for side in ("settled", "reversed", "net"):
+                t = getattr(part, side)
+                key = f"stmt-{part_name}-{side}"
+                parts.append(
+                    [
+                        esc(part_name),
+                        esc(side),
+                        f'<span id="{key}-count">{t.count}</span>',
+                        *(
+                            f'<span id="{key}-{f}" data-fen="{getattr(t, f)}">'
+                            f"{_yuan(getattr(t, f))}</span>"
+                            for f in ("feeSumamt", "fundPay", "psnAcctPay", "ownPayAmt")
+                        ),
+                    ]
+                )
+        summary = _table(
+            ("part", "", "count", "fee (yuan)", "fund", "personal account", "own pay"), parts, ""
+        )
+        pending = (
+            f'<p class="error" role="status">{st.pendingCount} remote settlement(s) not yet '
+            "confirmed by the insured province: not in the sums, the day is not final.</p>"
+            if st.pendingCount
+            else ""
+        )
+        listed = _table(
+            (
+                "settlement",
+                "requestId",
+                "settled",
+                "reversed",
+                "insured in",
+                "person",
+                "fee (yuan)",
+                "fund",
+                "personal account",
+                "own pay",
+                "settled by",
+            ),
+            [
+                [
+                    esc(s.settlementId),
+                    esc(s.requestId),
+                    _ts(s.settledAt),
+                    _ts(s.reversedAt),
+                    f"{esc(s.insuOrg)} (p{esc(s.insuredProvince)})",
+                    esc(s.userName),
+                    _yuan(s.feeSumamt),
+                    _yuan(s.fundPay),
+                    _yuan(s.psnAcctPay),
+                    _yuan(s.ownPayAmt),
+                    f"p{esc(s.settledBy)}",
+                ]
+                for s in day.settlements
+            ],
+            "no settlement on the day",
+        )
+        more = ""
+        if day.nextPageToken:
+            query = urlencode(
+                {
+                    "from": first,
+                    "to": last,
+                    "province": asked,
+                    "orgId": org,
+                    "date": date,
+                    "after": day.nextPageToken,
+                }
+            )
+            more = f'<p><a href="{PATH}/reports?{query}">Next settlements</a></p>'
+        return (
+            f'<p class="summary">{esc(org)}, {esc(date)}, served by province '
+            f"p{esc(day.province)}: as its province's <code>GetDayStatement</code> answers it "
+            "(<code>ecnet settlement statement</code>); persons' names masked.</p>"
+            + pending
+            + f'<div id="statement-sums">{summary}</div>'
+            + f'<h3>Settlements</h3><div id="statement-list" class="wide">{listed}</div>{more}'
+        )
+
+    async def reports_csv(self, request: Request, session: Session) -> Response:
+        """The daily figures of ``from``..``to`` as CSV (``by`` province or channel), byte
+        for byte what ``ecnet report daily --csv`` prints for the same days; a province
+        not counted is named in the ``X-Ecnet-Missing`` header (the CLI says it on
+        stderr). A refusal is the console's refusal page, with its code."""
+        q = request.query_params
+        first = q.get("from", "").strip()[:20] or cst_day(self.now_ms())
+        last = q.get("to", "").strip()[:20] or first
+        asked = q.get("province", "").strip()[:4]
+        by = q.get("by", "province")
+        if by not in ("province", "channel"):
+            raise Refused(-2, f"by={by[:20]!r}: give province or channel", 400)
+        got = await self.call(
+            request,
+            session,
+            "GetFigures",
+            pb.GetFiguresRequest(fromDate=first, toDate=last, province=asked or session.scope),
+        )
+        text = (
+            csv_text(daily(got.rows), Line)
+            if by == "province"
+            else csv_text(daily_by_channel(got.rows), ChannelLine)
+        )
+        headers = {
+            **_HEADERS,
+            "Content-Disposition": f'attachment; filename="ecnet-{by}-{first}-{last}.csv"',
+        }
+        if got.missing:
+            headers["X-Ecnet-Missing"] = ",".join(m.province for m in got.missing)
+        return Response(text.encode(), 200, headers=headers, media_type="text/csv; charset=utf-8")
+
+
+def _yuan(fen: int) -> str:
+    """Integer fen as yuan with two decimals (no float on the way)."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100:,}.{abs(fen) % 100:02d}"
+
+
+def _meaning(code: int) -> str:
+    known = ERRORS.get(code)
+    return f"{known.zh} ({known.en})" if known else "not a code of table C.4"
+
+
+def _missing(missing: Iterable[Any]) -> str:
+    named = list(missing)
+    if not named:
+        return ""
+    return (
+        '<p class="error" role="alert" id="missing">Not counted: '
+        + "; ".join(f"province {esc(m.province)} ({esc(m.reason)})" for m in named)
+        + ".</p>"
+    )
