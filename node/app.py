@@ -439,7 +439,8 @@ class Node:
             version=self.config.version,
             instance_id=self.instance_id,
             started_at_ms=self.started_at_ms,
-            address=self.address,
+            # what national dials (a province registers it) and GetNodeInfo reports
+            address=self.config.advertise or self.address,
             transport="INSECURE plaintext" if self.config.insecure else "mutual TLS",
             certificate=None if self.config.insecure else self.config.cert,
         )
