@@ -10,6 +10,9 @@ settlement left pending at 31 is completed once at both ends, the notice 31 queu
 reaches Guangdong (44), and the voucher national activated for 31 meanwhile arrives
 (both outboxes' cursors at their last row, the rows at the receivers).
 
+The cut lasts until national's directory has 31 down (its heartbeat lease ran out), so
+the return is the one of a province national had written off, not a blip.
+
 The relay's own tests run on loopback and need no root; the nation needs root and
 namespaces, and is skipped, saying why, without them.
 """
@@ -42,6 +45,7 @@ from ecnet.v1 import (
     qr_service_pb2_grpc,
     settlement_service_pb2_grpc,
 )
+from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import qr_service_pb2 as qr_pb
 from ecnet.v1 import settlement_service_pb2 as pb
 from node.clock import SystemClock
@@ -343,6 +347,12 @@ def _insured(kit: Kit, provinces: set[str]) -> list[SyntheticPerson]:
     return [p for p in kit.population if {r.insu_org[:2] for r in p.insured} == provinces]
 
 
+async def _state_is(kit: Kit, province: str, state: int) -> bool:
+    """Is ``province`` in ``state`` in national's directory (ListNodes)?"""
+    nodes = (await kit.admin().ListNodes(admin_pb.ListNodesRequest(), timeout=5)).nodes
+    return any(n.province == province and n.state == state for n in nodes)
+
+
 async def _fails_in_time(call, what: str) -> float:
     """Await ``call``: it must fail with -3 answered by a node (its ErrorInfo), so before
     the caller's own deadline. The seconds it took."""
@@ -432,6 +442,10 @@ async def test_a_nation_across_namespaces_through_a_cut_and_a_restore(nation: Na
     # the others route among themselves as before: 11 scans a code of 44
     assert (await nation.scan("11", code44_again)).ecToken
 
+    # national's directory has 31 down once its lease ran out (no heartbeat came through)
+    await eventually(lambda: _state_is(kit, "31", admin_pb.NODE_STATE_DOWN), what="31 down")
+    assert await _state_is(kit, "44", admin_pb.NODE_STATE_UP)
+
     # national activates c, of Shanghai, meanwhile: its events for 31 wait in national's outbox
     auth_c = (await activate(kit, c, business_province="31")).authCode
     national_db = nation.national.data_dir / "national.db"
@@ -454,6 +468,7 @@ async def test_a_nation_across_namespaces_through_a_cut_and_a_restore(nation: Na
         )
         return a31 >= l31 and up_acked >= up_last and pending == 0 and notices == 1
 
+    await eventually(lambda: _state_is(kit, "31", admin_pb.NODE_STATE_UP), what="31 up again")
     await eventually(caught_up, timeout=30, what="31's link to deliver what waited")
     # the remote settlement left pending is completed once, the same at both ends
     again = (
