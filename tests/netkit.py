@@ -8,8 +8,12 @@ The pieces:
   a target, and forwards every chunk read in either direction after a delay (20–40 ms
   between a province and national), order kept. ``cut()`` drops the connections it
   carries and refuses new ones (the listening socket is closed: a connection attempt is
-  refused); ``restore()`` listens again on the same address. Pure asyncio: it runs in
-  the test's own event loop, and on loopback too (its own tests need no root).
+  refused); ``stall()`` is the silent partition instead (a cable pulled): connections
+  stay open, new ones are accepted, and not a byte crosses until ``restore()``, when
+  what was held goes on in order, as TCP retransmits after a short partition.
+  ``restore()`` ends either: after a cut it listens again on the same address. Pure
+  asyncio: it runs in the test's own event loop, and on loopback too (its own tests
+  need no root).
 * :class:`Netns`: the namespaces of one test. Each node gets a namespace
   (``ecnet-<pid>-<n>-<node>``) joined to the test's own namespace (the *hub*, where the
   relays run) by a veth pair, on a /30 of its own inside a /24 of the benchmarking
@@ -84,6 +88,8 @@ class DelayRelay:
         self._server: asyncio.Server | None = None
         self._open: set[tuple[asyncio.StreamWriter, asyncio.StreamWriter]] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
 
     @property
     def address(self) -> str:
@@ -92,6 +98,10 @@ class DelayRelay:
     @property
     def is_cut(self) -> bool:
         return self._server is None
+
+    @property
+    def is_stalled(self) -> bool:
+        return not self._flowing.is_set()
 
     @property
     def connections(self) -> int:
@@ -114,13 +124,20 @@ class DelayRelay:
             for writer in pair:
                 writer.transport.abort()
         self._open.clear()
+        self._flowing.set()  # a stalled pump goes on, to find its connection gone
         if server is not None:
             await server.wait_closed()
         # the pumps of the dropped connections end on their own (their reads fail)
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    def stall(self) -> None:
+        """Hold every byte, in both directions, on every connection (new ones too)."""
+        self._flowing.clear()
+
     async def restore(self) -> None:
-        """Listen again, on the same address."""
+        """After a cut, listen again on the same address; after a stall, let what was
+        held go on, in order."""
+        self._flowing.set()
         if self._server is None:
             await self.start()
 
@@ -187,6 +204,7 @@ class DelayRelay:
         try:
             while True:
                 due, data = await queue.get()
+                await self._flowing.wait()  # a stall holds it here
                 wait = due - loop.time()
                 if wait > 0:
                     await asyncio.sleep(wait)

@@ -10,6 +10,11 @@ settlement left pending at 31 is completed once at both ends, the notice 31 queu
 reaches Guangdong (44), and the voucher national activated for 31 meanwhile arrives
 (both outboxes' cursors at their last row, the rows at the receivers).
 
+Last, 31's link stalls instead (the silent partition of a pulled cable: nothing is
+refused, nothing crosses): a remote settlement from 31 gets its -3 from 31 at the
+settlement deadline; when the link flows again, the request held reaches 44 late and is
+settled there once, and 31 completes its pending row with it.
+
 The cut lasts until national's directory has 31 down (its heartbeat lease ran out), so
 the return is the one of a province national had written off, not a blip.
 
@@ -116,6 +121,32 @@ async def test_a_cut_relay_drops_its_connections_and_refuses_new_ones_until_rest
         writer.write(b"again")
         assert await reader.readexactly(5) == b"again"
         writer.close()
+    finally:
+        await relay.close()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_stalled_relay_holds_every_byte_and_lets_them_go_in_order_when_restored():
+    server, port = await _echo_server()
+    relay = await DelayRelay("t", "127.0.0.1", ("127.0.0.1", port), 0.01).start()
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", relay.port)
+        writer.write(b"one")
+        assert await reader.readexactly(3) == b"one"
+        relay.stall()
+        writer.write(b"two")
+        late_reader, late_writer = await asyncio.open_connection("127.0.0.1", relay.port)
+        late_writer.write(b"late")  # a connection made during the stall: accepted, held
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(reader.readexactly(3), 0.3)
+        assert relay.bytes_forwarded[0] == 3 and relay.is_stalled
+        writer.write(b"three")
+        await relay.restore()
+        assert await asyncio.wait_for(reader.readexactly(8), 5) == b"twothree"
+        assert await asyncio.wait_for(late_reader.readexactly(4), 5) == b"late"
+        writer.close()
+        late_writer.close()
     finally:
         await relay.close()
         server.close()
@@ -498,3 +529,38 @@ async def test_a_nation_across_namespaces_through_a_cut_and_a_restore(nation: Na
     await nation.issued_when_there("31", auth_c)
     assert (await nation.scan("31", await nation.issue("44", auth_a))).ecToken
     assert nation.up["31"].accepted >= 2, "31 never connected again through its relay"
+
+    # -- a silent partition: 31's link stalls (nothing crosses, nothing is refused) ---------
+    token = (await nation.scan("31", await nation.issue("31", auth_a))).ecToken  # local
+    for relay in (nation.up["31"], nation.down["31"]):
+        relay.stall()
+    stalled = settle_request(token, t.org_id, "net-remote-3", items)
+    took = await _fails_in_time(
+        nation.settler("31").Settle(stalled, timeout=CALLER_TIMEOUT),
+        "a remote settlement over a stalled link",
+    )
+    assert took >= 1.0, f"-3 after {took:.2f} s: a refusal, not the settlement deadline"
+    await nation.restore("31")  # the request held goes on: 44 settles it late, 31 is told
+
+    async def settled_once() -> bool:
+        rows = [
+            _count(nation.db(p), "SELECT count(*) FROM settlements WHERE request_id = ?", rid)
+            for p, rid in (("31", "net-remote-3"), ("44", "net-remote-3"))
+        ]
+        pending = _count(
+            nation.db("31"), "SELECT count(*) FROM settlements WHERE state = 'pending'"
+        )
+        return rows == [1, 1] and pending == 0
+
+    await eventually(settled_once, timeout=30, what="the stalled settlement completed once")
+    late = (await nation.settler("31").Settle(stalled, timeout=10)).settlement
+    assert (late.state, late.settledBy) == (pb.SETTLEMENT_STATE_SETTLED, "44")
+    assert (
+        _count(
+            nation.db("44"),
+            "SELECT count(*) FROM settlements WHERE settlement_id = ? AND request_id = ?",
+            late.settlementId,
+            "net-remote-3",
+        )
+        == 1
+    )
