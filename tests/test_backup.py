@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from clikit import ecnet
-from scankit import insured_in
+from scankit import eventually, insured_in
 from settlekit import A, B, item, settle_request, settlement_stub, start_settle_nation
 
 from ecnet.v1 import settlement_service_pb2 as pb
@@ -201,3 +201,48 @@ def _swap_indexes(db: Path, first: str, second: str) -> None:
             conn.execute(
                 "UPDATE sqlite_master SET rootpage = ? WHERE name = ?", (roots[other], name)
             )
+
+
+async def test_a_restored_province_gets_again_what_national_sent_after_the_backup(
+    cluster, tmp_path
+):
+    """National's cursor for 31 is past what the backup holds: at 31's registration it
+    goes back to the position 31 reports, and the events are sent again."""
+    sk = await start_settle_nation(cluster, tmp_path, ("31",))
+    p31 = sk.provinces["31"]
+    db = p31.db_path
+    first, later = insured_in(sk.kit, "31")[:2]
+    await sk.activated(first, "31")
+    backup = tmp_path / "p31-backup.db"
+    rc, _, err = await ecnet("backup", "create", "--db", str(db), "--to", str(backup))
+    assert rc == 0, err
+    # after the backup, national activates another voucher for 31, and 31 applies it
+    auth = await sk.activated(later, "31")
+    national_db = sk.kit.national.db_path
+
+    def sent_to_31() -> int:
+        with sqlite3.connect(national_db) as conn:
+            return conn.execute("SELECT max(seq) FROM outbox WHERE destination = '31'").fetchone()[
+                0
+            ]
+
+    last = sent_to_31()
+    with sqlite3.connect(backup) as conn:
+        held = conn.execute(
+            "SELECT applied_seq FROM inbox_position WHERE origin = 'national'"
+        ).fetchone()[0]
+    assert held < last
+
+    await p31.stop(grace=0)
+    cluster.nodes.remove(p31)
+    rc, _, err = await ecnet("backup", "restore", str(backup), "--db", str(db), "--force")
+    assert rc == 0, err
+    p31 = sk.provinces["31"] = await cluster.start(
+        cluster.config("provincial", "31", extra=dict(p31.config.extra))
+    )
+
+    async def caught_up():
+        return await p31.store.load_applied_position() >= last
+
+    await eventually(caught_up, what="31 to apply again what national sent after the backup")
+    assert await p31.store.get_by_auth_code(auth) is not None

@@ -545,7 +545,8 @@ async def test_a_nation_across_namespaces_through_a_cut_and_a_restore(nation: Na
     async def settled_once() -> bool:
         rows = [
             _count(nation.db(p), "SELECT count(*) FROM settlements WHERE request_id = ?", rid)
-            for p, rid in (("31", "net-remote-3"), ("44", "net-remote-3"))
+            for p in ("31", "44")
+            for rid in [stalled.requestId]
         ]
         pending = _count(
             nation.db("31"), "SELECT count(*) FROM settlements WHERE state = 'pending'"
