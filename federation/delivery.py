@@ -370,9 +370,7 @@ class Delivery:
                 log.warning(
                     "province has applied less than it acknowledged (restored from a "
                     "backup?): its events are sent again from its position",
-                    extra={
-                        "fields": {"province": province, "applied": applied, "cursor": cursor}
-                    },
+                    extra={"fields": {"province": province, "applied": applied, "cursor": cursor}},
                 )
         self.wake(province)
 
