@@ -28,15 +28,17 @@ import asyncio
 import contextlib
 import random
 import sqlite3
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
+import netkit
 import pytest
 from chankit import QR, signed
 from grpc_health.v1 import health_pb2
-from netkit import NODE_PORT, DelayRelay, Netns, NsNode, unavailable
+from netkit import NODE_PORT, DelayRelay, Netns, NsNode, sweep_stale, unavailable
 from scankit import QUERY_FIELDS, Terminal, eventually, terminals_of
 from settlekit import POLICY, A, B, item, settle_request
 from voucherkit import FAST, OFFICIAL, PROVINCES, SEED, ChannelStub, Kit, activate
@@ -166,6 +168,41 @@ async def test_a_relay_whose_target_does_not_answer_drops_the_connection():
         assert relay.refused == 1 and relay.accepted == 0
     finally:
         await relay.close()
+
+
+# -- the namespaces ---------------------------------------------------------------------------
+
+
+def test_without_root_the_reason_is_said(monkeypatch):
+    monkeypatch.setattr(netkit.os, "geteuid", lambda: 1000)
+    assert "need root" in (unavailable() or "")
+    monkeypatch.setattr(netkit.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(netkit.shutil, "which", lambda name: None)
+    assert "iproute2 is not installed" in (unavailable() or "")
+
+
+def _listed() -> str:
+    return subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_namespaces_go_when_the_test_fails_and_a_dead_harness_is_swept():
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with pytest.raises(RuntimeError, match="a test that fails"), Netns() as net:
+        host = net.add("t")
+        assert host.netns in _listed()
+        raise RuntimeError("a test that fails")
+    assert host.netns not in _listed()
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    assert f"e{net.tag.replace('-', 'x')}h0" not in links
+    # a harness killed before its clean-up (its pid gone) leaves a namespace: swept
+    stale = "ecnet-999999999-1-national"
+    subprocess.run(["ip", "netns", "add", stale], check=True)
+    try:
+        assert stale in sweep_stale() and stale not in _listed()
+    finally:
+        subprocess.run(["ip", "netns", "del", stale], capture_output=True)
 
 
 # -- the nation across namespaces -----------------------------------------------------------
