@@ -150,6 +150,8 @@ async def test_a_damaged_or_foreign_file_is_named_and_never_restored(tmp_path):
         "backup", "create", "--db", str(tmp_path / "missing.db"), "--to", str(tmp_path / "b.db")
     )
     assert rc == 1 and "no database at" in err
+    rc, _, err = await ecnet("backup", "create", "--db", str(other), "--to", str(tmp_path))
+    assert rc == 1 and "is a folder" in err
 
 
 @pytest.fixture

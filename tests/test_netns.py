@@ -200,7 +200,8 @@ def test_namespaces_go_when_the_test_fails_and_a_dead_harness_is_swept():
     stale = "ecnet-999999999-1-national"
     subprocess.run(["ip", "netns", "add", stale], check=True)
     try:
-        assert stale in sweep_stale() and stale not in _listed()
+        sweep_stale()  # (another worker's harness, starting, may sweep it first)
+        assert stale not in _listed()
     finally:
         subprocess.run(["ip", "netns", "del", stale], capture_output=True)
 
@@ -211,6 +212,7 @@ POPULATION = 300
 # One way, on each province's link to national (both directions of the link, each way).
 DELAY_S = {"44": 0.030, "31": 0.020, "11": 0.040}
 JITTER_S = 0.010
+HEARTBEAT_S = 0.5  # the lease: 3 heartbeats
 ROUTE_DEADLINE, SETTLE_DEADLINE = 2.0, 2.0
 # What the test's callers give a call that crosses provinces: the node's own -3 must
 # come before it.
@@ -322,7 +324,48 @@ def _delivered(db: Path, lane: str, destination: str | None = None) -> tuple[int
     return acked, last
 
 
-async def _start_nation(root: Path, pki: TestPki, net: Netns) -> Nation:
+async def _start_nation(nation: Nation) -> None:
+    """The relays, then national, then the provinces (at once), each in its namespace."""
+    for relay in [*nation.up.values(), *nation.down.values()]:
+        await relay.start()  # on a port of its own: the provinces learn it now
+    for p in DELAY_S:
+        nation.provinces[p] = NsNode(
+            f"p{p}",
+            "provincial",
+            nation.root / f"p{p}",
+            host=nation.net.hosts[f"p{p}"],
+            province=p,
+            nation=nation.root,
+            national=nation.up[p].address,
+            advertise=nation.down[p].address,
+            heartbeat=HEARTBEAT_S,
+            env=nation.national.env,
+        )
+    await nation.national.start()
+    # a province serves once registered with national, through its relay; every start
+    # ends (served or failed) before a failure is raised, so the clean-up finds no start
+    # half-way
+    started = await asyncio.gather(
+        *(n.start() for n in nation.provinces.values()), return_exceptions=True
+    )
+    failed = [r for r in started if isinstance(r, BaseException)]
+    if failed:
+        raise failed[0]
+    nation.kit = NetKit(
+        None,
+        nation.root,
+        SystemClock(),
+        list(generate(POPULATION, SEED, PROVINCES)),
+        dict(FAST),
+        process=nation.national,
+    )
+    for p in DELAY_S:
+        nation.terminals[p] = await terminals_of(nation.kit, p)
+
+
+def _plan_nation(root: Path, pki: TestPki, net: Netns) -> Nation:
+    """The seeded registry, a namespace and a certificate per node, national's node and
+    the relays of each province's link (none started yet)."""
     policy = root / "policy.toml"
     policy.write_text(POLICY)
     seed_national(root / "national" / "national.db", POPULATION, SEED, PROVINCES)
@@ -344,54 +387,29 @@ async def _start_nation(root: Path, pki: TestPki, net: Netns) -> Nation:
         root / "national",
         host=hosts["national"],
         nation=root,
-        heartbeat=0.3,
+        heartbeat=HEARTBEAT_S,
         env=env,
     )
     nation = Nation(root, pki, net, national)
     rng = random.Random(SEED)
     for p, delay in DELAY_S.items():
         host = hosts[f"p{p}"]
-        nation.up[p] = await DelayRelay(
+        nation.up[p] = DelayRelay(
             f"p{p}→national",
             host.hub,
             (hosts["national"].address, NODE_PORT),
             delay,
             jitter_s=JITTER_S,
             rng=rng,
-        ).start()
-        nation.down[p] = await DelayRelay(
+        )
+        nation.down[p] = DelayRelay(
             f"national→p{p}",
             hosts["national"].hub,
             (host.address, NODE_PORT),
             delay,
             jitter_s=JITTER_S,
             rng=rng,
-        ).start()
-        nation.provinces[p] = NsNode(
-            f"p{p}",
-            "provincial",
-            root / f"p{p}",
-            host=host,
-            province=p,
-            nation=root,
-            national=nation.up[p].address,
-            advertise=nation.down[p].address,
-            heartbeat=0.3,
-            env=env,
         )
-    await national.start()
-    # a province serves once registered with national, through its relay
-    await asyncio.gather(*(n.start() for n in nation.provinces.values()))
-    nation.kit = NetKit(
-        None,
-        root,
-        SystemClock(),
-        list(generate(POPULATION, SEED, PROVINCES)),
-        dict(FAST),
-        process=national,
-    )
-    for p in DELAY_S:
-        nation.terminals[p] = await terminals_of(nation.kit, p)
     return nation
 
 
@@ -401,11 +419,10 @@ async def nation(tmp_path):
     if reason is not None:
         pytest.skip(reason)
     pki = TestPki(tmp_path)  # the nodes' certificates name their namespaces' addresses
-    with Netns() as net:
-        # a start that fails half-way stops what it started; what is left in the
-        # namespaces ends with them (Netns.close)
-        n = await _start_nation(tmp_path, pki, net)
+    with Netns() as net:  # deleted whatever happens, and what still runs in them ends
+        n = _plan_nation(tmp_path, pki, net)
         try:
+            await _start_nation(n)
             yield n
         finally:
             await n.close()

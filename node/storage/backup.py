@@ -214,13 +214,18 @@ def create(
     db: Path, to: Path, *, force: bool = False, now: dt.datetime | None = None
 ) -> BackupReport:
     """Back ``db`` up into ``to`` while its node may run; the backup's report."""
+    if to.is_dir():
+        raise BackupError(f"{to} is a folder: give the backup's file name")
     if to.exists() and not force:
         raise BackupError(f"{to} exists: give another file, or --force to replace it")
     if not db.is_file():
         raise BackupError(f"no database at {db}")
     if to.resolve() == db.resolve():
         raise BackupError("a backup cannot be written over the database it copies")
-    to.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        to.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BackupError(f"cannot make {to.parent}: {exc.strerror or exc}") from None
     tmp = to.with_name(f".{to.name}.partial")
     tmp.unlink(missing_ok=True)
     try:
@@ -242,6 +247,8 @@ def create(
         _fsync(to.parent)
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"cannot back up {db}: {exc}") from None
+    except OSError as exc:
+        raise BackupError(f"cannot write {to}: {exc.strerror or exc}") from None
     finally:
         tmp.unlink(missing_ok=True)
     return inspect(to)
@@ -251,8 +258,11 @@ def create(
 def node_lock(data: Path) -> Iterator[None]:
     """Hold the data folder's node lock (made when missing, the folder mode 0700), or
     refuse: a node runs on it."""
-    data.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(data / NODE_LOCK, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        data.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(data / NODE_LOCK, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+    except OSError as exc:
+        raise BackupError(f"cannot use the data folder {data}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "a+") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -329,6 +339,8 @@ def restore(backup: Path, db: Path, *, master_key: Path, force: bool = False) ->
             _fsync(data)
         except sqlite3.DatabaseError as exc:
             raise BackupError(f"cannot restore {backup} into {db}: {exc}") from None
+        except OSError as exc:
+            raise BackupError(f"cannot restore into {db}: {exc.strerror or exc}") from None
         finally:
             tmp.unlink(missing_ok=True)
     return report
