@@ -205,34 +205,48 @@ def _swap_indexes(db: Path, first: str, second: str) -> None:
             )
 
 
-async def test_a_restored_province_gets_again_what_national_sent_after_the_backup(
-    cluster, tmp_path
-):
-    """National's cursor for 31 is past what the backup holds: at 31's registration it
-    goes back to the position 31 reports, and the events are sent again."""
-    sk = await start_settle_nation(cluster, tmp_path, ("31",))
-    p31 = sk.provinces["31"]
+async def test_a_restored_province_and_the_nation_agree_again(cluster, tmp_path):
+    """After the backup, national sent 31 a voucher and 31 sent 44 a notice. Restored,
+    31 gets national's events again (at its registration national's cursor goes back
+    to the position 31 reports), and its next notice reaches 44 although its outbox
+    gives again the sequence numbers national has seen (its outbox starts a new epoch)."""
+    sk = await start_settle_nation(cluster, tmp_path, ("31", "44"))
+    p31, p44 = sk.provinces["31"], sk.provinces["44"]
     db = p31.db_path
-    first, later = insured_in(sk.kit, "31")[:2]
-    await sk.activated(first, "31")
+    both = next(p for p in sk.kit.population if {r.insu_org[:2] for r in p.insured} == {"31", "44"})
+    org31 = next(r.insu_org for r in both.insured if r.insu_org.startswith("31"))
+    later = insured_in(sk.kit, "31")[0]
+    auth_both = await sk.activated(both, "31")
     backup = tmp_path / "p31-backup.db"
     rc, _, err = await ecnet("backup", "create", "--db", str(db), "--to", str(backup))
     assert rc == 0, err
-    # after the backup, national activates another voucher for 31, and 31 applies it
-    auth = await sk.activated(later, "31")
-    national_db = sk.kit.national.db_path
 
-    def sent_to_31() -> int:
-        with sqlite3.connect(national_db) as conn:
-            return conn.execute("SELECT max(seq) FROM outbox WHERE destination = '31'").fetchone()[
-                0
-            ]
+    async def settle_here(request_id: str) -> pb.Settlement:
+        """A local settlement at 31 of the person insured in 31 and 44: a notice to 44."""
+        code = await sk.issue("31", auth_both, insu_org=org31)
+        scanner = sk.scanner("31")
+        token = (await scanner.query(code)).ecToken
+        request = settle_request(token, scanner.terminal.org_id, request_id, ITEMS)
+        return (await settlement_stub(sk, "31").Settle(request, timeout=10)).settlement
 
-    last = sent_to_31()
+    async def notices_at_44(count: int):
+        async def there():
+            got = await p44.provincial.settlements.notices(both.id_type, both.id_no, 50)
+            return got if len(got) >= count else None
+
+        return await eventually(there, what=f"{count} notices at 44")
+
+    # after the backup: a notice from 31 to 44, a voucher from national to 31
+    lost = await settle_here("after-backup")
+    assert lost.settledBy == "31"
+    await notices_at_44(1)
+    auth_later = await sk.activated(later, "31")
+    with sqlite3.connect(sk.kit.national.db_path) as conn:
+        (last,) = conn.execute("SELECT max(seq) FROM outbox WHERE destination = '31'").fetchone()
     with sqlite3.connect(backup) as conn:
-        held = conn.execute(
+        (held,) = conn.execute(
             "SELECT applied_seq FROM inbox_position WHERE origin = 'national'"
-        ).fetchone()[0]
+        ).fetchone()
     assert held < last
 
     await p31.stop(grace=0)
@@ -247,4 +261,10 @@ async def test_a_restored_province_gets_again_what_national_sent_after_the_backu
         return await p31.store.load_applied_position() >= last
 
     await eventually(caught_up, what="31 to apply again what national sent after the backup")
-    assert await p31.store.get_by_auth_code(auth) is not None
+    assert await p31.store.get_by_auth_code(auth_later) is not None
+    # the settlement made after the backup is gone from 31 (44 holds its notice)...
+    assert [r[0] for r in _settlements(db)] == []
+    # ... and 31's next notice reaches 44
+    again = await settle_here("after-restore")
+    got = await notices_at_44(2)
+    assert {n.notice.settlement_id for n in got} == {lost.settlementId, again.settlementId}
