@@ -41,6 +41,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -240,7 +241,7 @@ def _ip(*args: str, check: bool = True) -> str:
 
 def unavailable() -> str | None:
     """Why namespaces cannot be made here (None: they can): not root, no iproute2, or
-    the kernel refuses a namespace or a veth pair."""
+    the kernel refuses a namespace, a program in it, or a veth pair."""
     if os.geteuid() != 0:
         return "network namespaces need root (ip netns add); run as root, as CI does"
     if shutil.which("ip") is None:
@@ -249,6 +250,7 @@ def unavailable() -> str | None:
     veth = f"epr{os.getpid() % 10**7}"
     try:
         _ip("netns", "add", probe)
+        _ip("netns", "exec", probe, sys.executable, "-c", "")  # a program runs in one
         _ip("link", "add", veth, "type", "veth", "peer", "name", veth + "x")
         _ip("link", "del", veth)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
