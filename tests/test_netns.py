@@ -597,11 +597,8 @@ async def test_a_nation_across_namespaces_through_a_cut_and_a_restore(nation: Na
     await nation.restore("31")  # the request held goes on: 44 settles it late, 31 is told
 
     async def settled_once() -> bool:
-        rows = [
-            _count(nation.db(p), "SELECT count(*) FROM settlements WHERE request_id = ?", rid)
-            for p in ("31", "44")
-            for rid in [stalled.requestId]
-        ]
+        held = "SELECT count(*) FROM settlements WHERE request_id = 'net-remote-3'"
+        rows = [_count(nation.db(p), held) for p in ("31", "44")]
         pending = _count(
             nation.db("31"), "SELECT count(*) FROM settlements WHERE state = 'pending'"
         )
