@@ -30,6 +30,7 @@ from rich.table import Table
 from typer._click.core import Context
 from typer._click.exceptions import ClickException
 
+from cli.backup import backup_app
 from cli.ca import ca_app
 from cli.common import (
     DataOpt,
@@ -103,6 +104,7 @@ ORDER = (
     "terminals",
     "operators",
     "audit",
+    "backup",
     "ca",
 )
 
@@ -167,6 +169,7 @@ app.add_typer(terminals_app, name="terminals")
 app.add_typer(operators_app, name="operators")
 app.add_typer(audit_app, name="audit")
 app.add_typer(report_app, name="report")
+app.add_typer(backup_app, name="backup")
 app.add_typer(ca_app, name="ca")
 
 

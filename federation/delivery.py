@@ -25,7 +25,10 @@ The design follows what Synapse learned about federation the hard way:
   hammer a dead province. When the province registers again (it restarted), the
   directory's ``on_registered`` hook resets its backoff and wakes its worker at once.
   A province that is not registered or is down has no address: its events wait,
-  without counting as failures, until it registers.
+  without counting as failures, until it registers. A registration reports the
+  position the province has applied; below the cursor (its database was restored from
+  a backup, or lost commits), the cursor goes back to it and the events after it are
+  sent again (``OutboxStore.rewind``; the receiver applies each once).
 * **An idempotent receiver.** The province applies each event once (by its position
   per origin and by event id) and per voucher only a newer ``version``
   (``node.storage.provincial``), so a resent batch, a duplicate or an old snapshot
@@ -358,9 +361,17 @@ class Delivery:
             if state.pending and state.next_attempt_at <= now:
                 self._wakes[state.destination].set()
 
-    async def _registered(self, province: str) -> None:
+    async def _registered(self, province: str, applied: int | None = None) -> None:
         self._contact[province] = self._contact.get(province, 0) + 1
         await self.store.reset_backoff(province)
+        if applied is not None:
+            cursor = await self.store.rewind(province, applied)
+            if cursor is not None:
+                log.warning(
+                    "province has applied less than it acknowledged (restored from a "
+                    "backup?): its events are sent again from its position",
+                    extra={"fields": {"province": province, "applied": applied, "cursor": cursor}},
+                )
         self.wake(province)
 
     # -- one destination -------------------------------------------------------------

@@ -14,9 +14,12 @@ asks the registered address who it is (``Identify``). Only if the same instance 
 is the newcomer refused; a node that was killed and restarted on the same address is
 therefore accepted at once, without waiting for its old lease to run out.
 
-``on_registered`` holds coroutines ``fn(province)`` awaited after each accepted
-registration: a registration is the surest sign a province is back, so delivery uses
-it to drop its backoff for that province and send at once.
+``on_registered`` holds coroutines ``fn(province, applied)`` awaited after each
+accepted registration: a registration is the surest sign a province is back, so
+delivery uses it to drop its backoff for that province and send at once; ``applied``
+is the position of national's events the province reports having applied (None when
+it reports none), from which delivery sends again what a province restored from a
+backup no longer has.
 """
 
 from __future__ import annotations
@@ -74,7 +77,7 @@ class Directory:
         self.lease_ms = int(interval * lease_intervals * 1000)
         self.probe_timeout = probe_timeout
         self._locks: dict[str, asyncio.Lock] = {}
-        self.on_registered: list[Callable[[str], Awaitable[None]]] = []
+        self.on_registered: list[Callable[[str, int | None], Awaitable[None]]] = []
 
     def status_of(self, row: NodeRow) -> str:
         if row.state == "stopped":
@@ -91,9 +94,11 @@ class Directory:
         instance_id: str,
         sign_key: bytes,
         cert_not_after_ms: int = 0,
+        applied: int | None = None,
     ) -> None:
         """Register the node of ``province``; ``cert_not_after_ms``: when the certificate
-        it called with expires (0: none, --insecure), kept for the directory's listing."""
+        it called with expires (0: none, --insecure), kept for the directory's listing;
+        ``applied``: the position of national's events it has applied, when it says."""
         if not is_province(province):
             raise invalid(f"{province!r} is not a province code of GB/T 2260")
         if not sm2_public_key_valid(sign_key):
@@ -153,7 +158,7 @@ class Directory:
         )
         for callback in list(self.on_registered):
             try:
-                await callback(province)
+                await callback(province, applied)
             except Exception:  # a listener's bug must not refuse a valid registration
                 log.exception(
                     "on_registered callback failed", extra={"fields": {"province": province}}

@@ -109,6 +109,7 @@ class Registrar:
                         version=self.version,
                         instanceId=self.instance_id,
                         signKey=self.sign_key,
+                        appliedPosition=self.applied_position(),
                     ),
                     timeout=5,
                     metadata=self.peer.metadata,

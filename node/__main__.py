@@ -60,6 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
         "POST /ec/v1/channel/METHOD, /openapi.json and /docs (default: none)",
     )
     p.add_argument(
+        "--advertise",
+        default="",
+        help="HOST:PORT at which other nodes reach this one, when not --listen's (behind NAT, "
+        "a load balancer or a relay); a province registers it with national",
+    )
+    p.add_argument(
         "--national", default="", help="HOST:PORT of the national node (provincial role)"
     )
     p.add_argument(
@@ -167,6 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             role=args.role,
             listen=args.listen,
             https=args.https,
+            advertise=args.advertise,
             data_dir=args.data,
             province=args.province,
             national=args.national,

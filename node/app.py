@@ -66,6 +66,7 @@ from node.reflection import enable_reflection
 from node.services.acceptance import TRANS_METHOD, trans_refusal
 from node.services.access import Access
 from node.services.identity import NodeIdentity
+from node.storage.backup import NODE_LOCK
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
@@ -268,7 +269,7 @@ class Node:
             data.chmod(0o700)
         except OSError as exc:
             raise NodeStartError(f"cannot create data folder {data}: {exc.strerror}") from None
-        lock_path = data / "node.lock"
+        lock_path = data / NODE_LOCK  # ecnet backup restore takes it too
         try:
             fh = os.fdopen(  # noqa: SIM115 - held for the node's lifetime
                 os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+"
@@ -439,7 +440,8 @@ class Node:
             version=self.config.version,
             instance_id=self.instance_id,
             started_at_ms=self.started_at_ms,
-            address=self.address,
+            # what national dials (a province registers it) and GetNodeInfo reports
+            address=self.config.advertise or self.address,
             transport="INSECURE plaintext" if self.config.insecure else "mutual TLS",
             certificate=None if self.config.insecure else self.config.cert,
         )

@@ -64,6 +64,9 @@ class NodeConfig:
     master_key: Path | None = None
     # HOST:PORT of the node's HTTPS doors (node.doors); empty: none.
     https: str = ""
+    # HOST:PORT at which other nodes dial this one, when not the one it listens on (a
+    # province behind NAT, a load balancer or a relay registers this); empty: --listen's.
+    advertise: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -77,6 +80,13 @@ class NodeConfig:
         parse_address(self.listen, "--listen")
         if self.https:
             parse_address(self.https, "--https")
+        if self.advertise:
+            host, port = parse_address(self.advertise, "--advertise")
+            if host in ("0.0.0.0", "::") or not port:
+                raise ConfigError(
+                    f"--advertise {self.advertise!r} must be an address others can dial: "
+                    "a host and a port other than 0"
+                )
         if self.role is Role.PROVINCIAL:
             if not self.province:
                 raise ConfigError("a provincial node needs --province NN (e.g. --province 44)")

@@ -425,6 +425,8 @@ SLOW_FIRST = (
     "test_node_program.py",
     "test_settlement_kill.py",
     "test_settlement_durability.py",
+    "test_netns.py",
+    "test_backup.py",
 )
 
 

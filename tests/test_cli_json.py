@@ -146,6 +146,7 @@ async def test_version_order_and_examples():
         "terminals",
         "operators",
         "audit",
+        "backup",
         "ca",
     ], out
 

@@ -48,7 +48,8 @@ def _resolves(name: str) -> bool:
 
 def _documents() -> list:
     code = [p for pkg in ("node", "federation", "cli", "bench") for p in (ROOT / pkg).rglob("*.py")]
-    return [*code, ROOT / "docs" / "architecture.md", ROOT / "README.md"]
+    docs = [ROOT / "docs" / f"{name}.md" for name in ("architecture", "netns", "deployment")]
+    return [*code, *docs, ROOT / "README.md"]
 
 
 def test_named_modules_and_objects_exist():

@@ -6,9 +6,12 @@ import asyncio
 
 import grpc
 import pytest
+from chankit import known
 from grpc_health.v1 import health_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from netkit import DelayRelay
 from signkit import stranger
+from voucherkit import start_nation
 
 from conftest import _bindable
 from ecnet.v1 import admin_service_pb2 as admin_pb
@@ -71,6 +74,27 @@ async def test_provinces_register_and_are_listed(cluster):
         p44.address,
     )
     assert info.counts["voucher_cache"] == 0
+
+
+async def test_a_province_registers_the_address_it_advertises(cluster, tmp_path):
+    """--advertise: national dials the province where it says (here a relay in front of
+    it, as docs/netns.md's harness puts one), not where it listens."""
+    national = (await start_nation(cluster, tmp_path, population=20)).national  # channels
+    port = cluster.port()
+    relay = await DelayRelay("relay", "127.0.0.1", ("127.0.0.1", port), 0.0).start()
+    try:
+        p44 = await cluster.start_province(
+            "44", listen=f"127.0.0.1:{port}", advertise=relay.address
+        )
+        nodes = (await cluster.stubs(national).admin.ListNodes(admin_pb.ListNodesRequest())).nodes
+        assert [(n.province, n.address) for n in nodes] == [("44", relay.address)]
+        info = await cluster.stubs(p44).admin.GetNodeInfo(admin_pb.GetNodeInfoRequest())
+        assert info.address == relay.address
+        # national's first delivery (the channels' keys) went through the relay
+        await known(p44)
+        assert relay.accepted >= 1 and relay.bytes_forwarded[0] > 0
+    finally:
+        await relay.close()
 
 
 async def test_province_is_not_serving_until_registered(cluster, tmp_path):
@@ -254,6 +278,9 @@ async def test_a_port_in_use_is_reported(cluster, tmp_path):
         ({"role": "provincial", "province": "44"}, "--national"),
         ({"role": "provincial", "national": "127.0.0.1:1"}, "--province"),
         ({"role": "national", "listen": "localhost"}, "HOST:PORT"),
+        ({"role": "national", "advertise": "localhost"}, "--advertise 'localhost' is not"),
+        ({"role": "national", "advertise": "0.0.0.0:50000"}, "others can dial"),
+        ({"role": "national", "advertise": "10.0.0.1:0"}, "others can dial"),
     ],
 )
 def test_bad_configuration(kwargs, message, tmp_path):

@@ -43,18 +43,20 @@ FIGURE_KIND_REVERSAL: FigureKind
 FIGURE_KIND_CALL: FigureKind
 
 class RegisterRequest(_message.Message):
-    __slots__ = ("province", "address", "version", "instanceId", "signKey")
+    __slots__ = ("province", "address", "version", "instanceId", "signKey", "appliedPosition")
     PROVINCE_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     INSTANCEID_FIELD_NUMBER: _ClassVar[int]
     SIGNKEY_FIELD_NUMBER: _ClassVar[int]
+    APPLIEDPOSITION_FIELD_NUMBER: _ClassVar[int]
     province: str
     address: str
     version: str
     instanceId: str
     signKey: bytes
-    def __init__(self, province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., signKey: _Optional[bytes] = ...) -> None: ...
+    appliedPosition: int
+    def __init__(self, province: _Optional[str] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., instanceId: _Optional[str] = ..., signKey: _Optional[bytes] = ..., appliedPosition: _Optional[int] = ...) -> None: ...
 
 class RegisterResponse(_message.Message):
     __slots__ = ("heartbeatIntervalSeconds", "registeredAt", "nationalSignKey", "crl")

@@ -169,6 +169,7 @@ class NationalFederationServicer(FederationServicer):
             request.instanceId,
             request.signKey,
             current_caller().cert_not_after_ms,
+            request.appliedPosition if request.HasField("appliedPosition") else None,
         )
         return pb.RegisterResponse(
             heartbeatIntervalSeconds=max(1, int(self.directory.interval)),

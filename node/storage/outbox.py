@@ -336,6 +336,23 @@ def _q_failed(
     )
 
 
+def _q_rewind(conn: sqlite3.Connection, destination: str, position: int) -> int | None:
+    """Move ``destination``'s cursor back to ``position`` when it is beyond it; the cursor
+    it had, or None when it was not beyond."""
+    row = conn.execute(
+        "SELECT acked_seq FROM delivery WHERE destination = ?", (destination,)
+    ).fetchone()
+    if row is None or row[0] <= position:
+        return None
+    conn.execute(
+        "UPDATE delivery SET acked_seq = ?, attempts = 0, next_attempt_at = 0, "
+        "refused_seq = 0, refusals = 0 WHERE destination = ?",
+        (position, destination),
+    )
+    old: int = row[0]
+    return old
+
+
 def _q_reset_backoff(conn: sqlite3.Connection, destination: str) -> None:
     conn.execute(
         "UPDATE delivery SET attempts = 0, next_attempt_at = 0 WHERE destination = ?",
@@ -563,6 +580,12 @@ class OutboxStore:
 
     async def reset_backoff(self, destination: str) -> None:
         await self.db.write_unsynced(_q_reset_backoff, destination)
+
+    async def rewind(self, destination: str, position: int) -> int | None:
+        """The receiver has applied only up to ``position`` (its database went back: a
+        restore): the cursor goes back there, and what follows is sent again (receivers
+        apply an event once). The cursor it had, or None when it was not beyond."""
+        return await self.db.write(_q_rewind, destination, position)
 
     async def narrow(self, destination: str, until: int) -> None:
         """Send ``destination``'s events one at a time until its cursor reaches ``until``."""
