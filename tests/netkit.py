@@ -295,6 +295,7 @@ class NsHost:
     netns: str
     address: str
     hub: str
+    link: str = ""  # the hub's end of the veth pair, in the test's namespace
 
 
 class Netns:
@@ -347,7 +348,7 @@ class Netns:
         ns_end = f"e{self.tag.replace('-', 'x')}n{k}"[:15]
         hub_ip, ns_ip = f"{_NET}.{self.subnet}.{4 * k + 1}", f"{_NET}.{self.subnet}.{4 * k + 2}"
         _ip("netns", "add", netns)
-        self.hosts[node] = host = NsHost(netns, ns_ip, hub_ip)
+        self.hosts[node] = host = NsHost(netns, ns_ip, hub_ip, hub_end)
         _ip("link", "add", hub_end, "type", "veth", "peer", "name", ns_end)
         _ip("link", "set", ns_end, "netns", netns)
         _ip("addr", "add", f"{hub_ip}/30", "dev", hub_end)
@@ -363,7 +364,11 @@ class Netns:
             for pid in _ip("netns", "pids", host.netns, check=False).split():
                 with contextlib.suppress(ProcessLookupError, ValueError):
                     os.kill(int(pid), 9)
-            _ip("netns", "del", host.netns, check=False)  # its veth pair goes with it
+            # Both ends of the pair go now: a namespace's own devices are destroyed by the
+            # kernel's clean-up later, so the hub's end would outlive the test for a while.
+            if host.link:
+                _ip("link", "del", host.link, check=False)
+            _ip("netns", "del", host.netns, check=False)
         self.hosts.clear()
         if self._lock is not None:
             os.close(self._lock)
