@@ -91,16 +91,32 @@ class PgServer:
             "--encoding=UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
         if done.returncode != 0:
-            raise Unavailable(f"initdb failed: {done.stderr.decode(errors='replace').strip()[-300:]}")
+            raise Unavailable(
+                f"initdb failed: {done.stderr.decode(errors='replace').strip()[-300:]}"
+            )
         with (self.root / "server.log").open("wb") as log:
             self.proc = subprocess.Popen(
                 [
-                    str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port),
-                    "-h", "127.0.0.1", "-k", str(self.root),
+                    str(self.bin / "postgres"),
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    str(self.root),
                     # a test's data dies with it: nothing needs to reach the disk
-                    "-c", "fsync=off", "-c", "synchronous_commit=off",
-                    "-c", "full_page_writes=off",
-                    "-c", "max_connections=200", "-c", "shared_buffers=32MB",
+                    "-c",
+                    "fsync=off",
+                    "-c",
+                    "synchronous_commit=off",
+                    "-c",
+                    "full_page_writes=off",
+                    "-c",
+                    "max_connections=200",
+                    "-c",
+                    "shared_buffers=32MB",
                 ],  # fmt: skip
                 user=self.user,
                 group=None if self.user is None else "nogroup",

@@ -19,6 +19,10 @@ from node.domain.qrcode import new_code
 TOKEN = re.compile(r"^(\d{6})ec[0-9a-z]{30}$")
 
 
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
+
+
 @pytest.fixture
 async def nation(cluster, tmp_path):
     return await start_scan_nation(cluster, tmp_path, ("44", "31"), fake_clock=("44", "31"))

@@ -8,11 +8,14 @@ function of the text alone):
 * :func:`query` for what a connection executes: ``?`` placeholders become ``%s`` (and a
   literal ``%`` is doubled), ``INSERT OR IGNORE`` becomes ``ON CONFLICT DO NOTHING``,
   ``INSERT OR REPLACE`` an upsert on the table's primary key, the two-argument scalar
-  ``max(a, b)`` / ``min(a, b)`` become ``GREATEST`` / ``LEAST``, ``rowid`` becomes
-  ``ctid`` (the physical row, used only to delete or update rows a ``SELECT`` found).
+  ``max(a, b)`` / ``min(a, b)`` become ``GREATEST`` / ``LEAST``; ``rowid`` is ``ctid``
+  (the physical row: a batch of rows a ``SELECT`` found, deleted or updated in the same
+  transaction) except in a final ``ORDER BY``, where it is the ``rowid`` column below.
 * :func:`script` for a migration's DDL: ``INTEGER`` is 64-bit (``BIGINT``), as SQLite's
   is; ``BLOB`` is ``BYTEA`` and ``x'…'`` a ``bytea`` literal; ``AUTOINCREMENT`` keys are
-  identity columns; ``WITHOUT ROWID`` is dropped; and the tables of one script are
+  identity columns; a table with a rowid in SQLite (not ``WITHOUT ROWID``, no ``INTEGER
+  PRIMARY KEY``) gets a ``rowid`` identity column, numbered in insertion order and kept
+  by an ``UPDATE`` as SQLite's is (an ``ORDER BY`` that breaks ties by it); and the tables of one script are
   created in the order of their foreign keys (SQLite accepts a reference to a table
   created later in the same script, PostgreSQL does not).
 
@@ -47,6 +50,7 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 # functions of SQLite (the aggregates take one argument).
 _SCALAR_MAX = re.compile(r"\b(max|min)\(([^(),]+),([^(),]+)\)", re.IGNORECASE)
 _ROWID = re.compile(r"\browid\b", re.IGNORECASE)
+_ORDER_BY = re.compile(r"\bORDER\s+BY\b[^()]*$", re.IGNORECASE)
 
 
 def _params(sql: str) -> str:
@@ -93,7 +97,11 @@ def _query(sql: str, keys: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
         f"({m.group(2)},{m.group(3)})",
         out,
     )
-    out = _ROWID.sub("ctid", out)
+    order = _ORDER_BY.search(out)
+    if order is None:
+        out = _ROWID.sub("ctid", out)
+    else:  # the insertion order (the rowid column) in ORDER BY; the physical row elsewhere
+        out = _ROWID.sub("ctid", out[: order.start()]) + out[order.start() :]
     return _params(out)
 
 
@@ -195,10 +203,26 @@ def _ordered(statements: list[str]) -> list[str]:
     return out
 
 
+_WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.IGNORECASE)
+_INTEGER_KEY = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\b", re.IGNORECASE)
+
+
+def _with_rowid(statement: str) -> str:
+    if (
+        not _CREATE_TABLE.match(statement)
+        or _WITHOUT_ROWID.search(statement)
+        or _INTEGER_KEY.search(statement)
+    ):
+        return statement
+    end = statement.rstrip().rindex(")")
+    return f"{statement[:end].rstrip()},\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY\n)"
+
+
 def script(text: str) -> list[str]:
     """A migration's SQLite DDL as PostgreSQL statements, in an order it accepts."""
     statements = []
     for statement in split_statements(text):
+        statement = _with_rowid(statement)
         for pattern, replacement in _DDL:
             statement = pattern.sub(replacement, statement)
         statements.append(statement)

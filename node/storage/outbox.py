@@ -186,7 +186,7 @@ class Parked:
 
 # A lane's rows: per destination, the rows naming it; a single lane, every row.
 def _rows_of(lane: str | None, alias: str = "o", key: str = "?") -> str:
-    return "1" if lane is not None else f"{alias}.destination = {key}"
+    return "1 = 1" if lane is not None else f"{alias}.destination = {key}"
 
 
 def _state_sql(lane: str | None) -> str:

@@ -168,12 +168,18 @@ def unavailable(exc: psycopg.Error, what: str) -> EcError:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The reason of a connection's failure in one line: libpq says "connection to server
+    at …, port … failed: REASON" (once per address tried) and adds a hint line."""
     text = str(exc).strip()
     if isinstance(exc, PoolTimeout) and exc.__cause__ is not None:
         text = str(exc.__cause__).strip() or text
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    # libpq repeats "connection to server at … failed:" per address: keep the reason.
-    return lines[-1] if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    reason = lines[0].rsplit("failed: ", 1)[-1].strip()
+    for prefix in ("FATAL:", "ERROR:"):
+        reason = reason.removeprefix(prefix).strip()
+    return reason or lines[0]
 
 
 class PgDatabase:
