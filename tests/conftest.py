@@ -358,7 +358,8 @@ class Cluster:
         if self.pg is None:
             return None
         if name not in self._urls:
-            self._urls[name] = self.pg.database(name)
+            role = "national" if name == "national" else "provincial"
+            self._urls[name] = self.pg.database(name, role)
         return self._urls[name]
 
     def config(self, role: str, province: str = "", listen: str | None = None, **kw) -> NodeConfig:
@@ -421,12 +422,25 @@ class Cluster:
 # Tests marked ``@pytest.mark.backends`` (or a module's ``pytestmark``) run on both storage
 # backends, ``[sqlite]`` and ``[postgresql]``: their ``cluster`` starts every node on a
 # database of its own on a throwaway PostgreSQL server (tests/pgkit.py). Every other test
-# runs on SQLite only, as before. ``-m "not postgresql"`` leaves the PostgreSQL runs out.
+# runs on SQLite only, as before. ``-m "not postgresql"`` leaves the PostgreSQL runs out;
+# ``--all-backends`` runs every test with a ``cluster`` on both.
 BACKENDS = ("sqlite", "postgresql")
 
 
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--all-backends",
+        action="store_true",
+        help="run every test that starts nodes on PostgreSQL too, not only the backends ones "
+        "(some test SQLite's own files and fail there)",
+    )
+
+
 def pytest_generate_tests(metafunc) -> None:
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("backends"):
+    if "backend" in metafunc.fixturenames and (
+        metafunc.definition.get_closest_marker("backends")
+        or metafunc.config.getoption("all_backends")
+    ):
         metafunc.parametrize(
             "backend",
             [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgresql)],

@@ -4,9 +4,9 @@
 One server per pytest process (each xdist worker has its own), started on first use:
 ``initdb`` into a temporary folder, ``postgres`` on 127.0.0.1 and a free port, with the
 durability settings off (a test's data dies with it). Each test gets databases of its
-own (:meth:`PgServer.database`, ``CREATE DATABASE`` in a few milliseconds from the
-template). Run as root (CI), the server runs as the unprivileged ``nobody``: PostgreSQL
-refuses to run as root.
+own (:meth:`PgServer.database`, ``CREATE DATABASE`` from a template of the role's
+schema, in tens of milliseconds). Run as root (CI), the server runs as the unprivileged
+``nobody``: PostgreSQL refuses to run as root.
 
 When the server cannot start (no wheel for this platform, a binary that does not run),
 :func:`server` raises :class:`Unavailable` with the reason, which the fixtures turn into
@@ -73,6 +73,7 @@ class PgServer:
             entry = pwd.getpwnam(self.user)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
         self._admin: psycopg.Connection | None = None  # type: ignore[type-arg]
+        self._templates: set[str] = set()
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
@@ -147,12 +148,30 @@ class PgServer:
     def url(self, database: str) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def database(self, label: str = "t") -> str:
-        """A new empty database; its URL."""
+    def database(self, label: str = "t", role: str | None = None) -> str:
+        """A new database, its URL: empty, or with ``role``'s schema (``national``,
+        ``provincial``: copied from a template migrated once, which saves each node
+        of a test its migrations; tests/test_postgres.py migrates databases itself)."""
         assert self._admin is not None
         name = f"{label}_{uuid.uuid4().hex[:12]}".lower()
-        self._admin.execute(f'CREATE DATABASE "{name}"')
+        template = f' TEMPLATE "{self._template(role)}"' if role else ""
+        self._admin.execute(f'CREATE DATABASE "{name}"{template}')
         return self.url(name)
+
+    def _template(self, role: str) -> str:
+        name = f"template_{role}"
+        if name not in self._templates:
+            from node.storage.db import open_database
+            from node.storage.migrations import national, provincial
+
+            assert self._admin is not None
+            self._admin.execute(f'CREATE DATABASE "{name}"')
+            migrations = national.MIGRATIONS if role == "national" else provincial.MIGRATIONS
+            db = open_database(self.url(name), migrations, readers=1)
+            db.open_sync()
+            db.close_sync()  # no connection left: a template must have none
+            self._templates.add(name)
+        return name
 
     def stop(self) -> None:
         if self._admin is not None:

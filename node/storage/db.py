@@ -27,16 +27,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar, TypeVarTuple
+from typing import Protocol, TypeVar, TypeVarTuple
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from node.errors import EcError
+from node.storage.errors import StorageError
 from node.vault import NodeKeys
-
-if TYPE_CHECKING:
-    from node.storage.postgres import PgSchema
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -61,8 +59,11 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
-class StorageError(Exception):
-    """The database file cannot be used (unreadable, not a database, newer schema)."""
+class OtherSchema(Protocol):
+    """What a migration function is given on a database other than SQLite (on
+    PostgreSQL, ``node.storage.postgres.PgSchema``): one DDL statement at a time."""
+
+    def execute(self, sql: str) -> None: ...
 
 
 # The values of PRAGMA synchronous a node may run its writer with.
@@ -127,7 +128,7 @@ def _check_readable(path: Path) -> None:
 
 
 def run_script(
-    db: sqlite_utils.Database | PgSchema, script: str, *, postgresql: str | None = None
+    db: sqlite_utils.Database | OtherSchema, script: str, *, postgresql: str | None = None
 ) -> None:
     """Run several statements inside the caller's transaction.
 
@@ -182,9 +183,7 @@ class NodeDatabase(Protocol):
     def close_sync(self) -> None: ...
     async def read(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
     async def write(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
-    async def write_unsynced(
-        self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts
-    ) -> T: ...
+    async def write_unsynced(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
     def read_now(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
     async def truncate_wal(self) -> None: ...
     def write_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...

@@ -10,14 +10,17 @@ function of the text alone):
   ``INSERT OR REPLACE`` an upsert on the table's primary key, the two-argument scalar
   ``max(a, b)`` / ``min(a, b)`` become ``GREATEST`` / ``LEAST``; ``rowid`` is ``ctid``
   (the physical row: a batch of rows a ``SELECT`` found, deleted or updated in the same
-  transaction) except in a final ``ORDER BY``, where it is the ``rowid`` column below.
+  transaction) except in a final ``ORDER BY``, where it is the ``rowid`` column below;
+  the highest key an ``AUTOINCREMENT`` table gave (``sqlite_sequence``) is the last
+  value of its identity column's sequence.
 * :func:`script` for a migration's DDL: ``INTEGER`` is 64-bit (``BIGINT``), as SQLite's
   is; ``BLOB`` is ``BYTEA`` and ``x'…'`` a ``bytea`` literal; ``AUTOINCREMENT`` keys are
   identity columns; a table with a rowid in SQLite (not ``WITHOUT ROWID``, no ``INTEGER
   PRIMARY KEY``) gets a ``rowid`` identity column, numbered in insertion order and kept
-  by an ``UPDATE`` as SQLite's is (an ``ORDER BY`` that breaks ties by it); and the tables of one script are
-  created in the order of their foreign keys (SQLite accepts a reference to a table
-  created later in the same script, PostgreSQL does not).
+  by an ``UPDATE`` as SQLite's is (an ``ORDER BY`` breaks ties by it); ``WITHOUT ROWID``
+  is dropped; and the tables of one script are created in the order of their foreign
+  keys (SQLite accepts a reference to a table created later in the same script,
+  PostgreSQL does not).
 
 What does not translate by text is written portably at its source instead (an upsert's
 ``SET`` names the table's columns as ``table.column``; a truth value added to a number is
@@ -50,6 +53,10 @@ _RETURNING = re.compile(r"\bRETURNING\b", re.IGNORECASE)
 # functions of SQLite (the aggregates take one argument).
 _SCALAR_MAX = re.compile(r"\b(max|min)\(([^(),]+),([^(),]+)\)", re.IGNORECASE)
 _ROWID = re.compile(r"\browid\b", re.IGNORECASE)
+# The highest value an AUTOINCREMENT key ever took: on PostgreSQL, its identity sequence's.
+_SQLITE_SEQUENCE = re.compile(
+    r"SELECT\s+seq\s+FROM\s+sqlite_sequence\s+WHERE\s+name\s*=\s*'(\w+)'", re.IGNORECASE
+)
 _ORDER_BY = re.compile(r"\bORDER\s+BY\b[^()]*$", re.IGNORECASE)
 
 
@@ -92,9 +99,19 @@ def _query(sql: str, keys: tuple[tuple[str, tuple[str, ...]], ...]) -> str:
             out[: m.start()] + f"INSERT INTO {table} ({m.group(2)})" + out[m.end() :],
             f"ON CONFLICT ({', '.join(pk)}) {action}",
         )
+    out = _SQLITE_SEQUENCE.sub(
+        lambda m: (
+            "SELECT v.seq FROM (SELECT pg_sequence_last_value("
+            f"pg_get_serial_sequence('{m.group(1)}', a.attname)) AS seq FROM pg_attribute a "
+            f"WHERE a.attrelid = '{m.group(1)}'::regclass AND a.attidentity <> '') v "
+            "WHERE v.seq IS NOT NULL"
+        ),
+        out,
+    )
     out = _SCALAR_MAX.sub(
-        lambda m: f"{'GREATEST' if m.group(1).lower() == 'max' else 'LEAST'}"
-        f"({m.group(2)},{m.group(3)})",
+        lambda m: (
+            f"{'GREATEST' if m.group(1).lower() == 'max' else 'LEAST'}({m.group(2)},{m.group(3)})"
+        ),
         out,
     )
     order = _ORDER_BY.search(out)

@@ -47,6 +47,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from node.errors import EcError
 from node.storage import dialect
+from node.storage.errors import StorageError
 
 if TYPE_CHECKING:
     import sqlite3
@@ -92,7 +93,7 @@ class Row(tuple[Any, ...]):
         row._names = names
         return row
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             return tuple.__getitem__(self, self._names[key])
         return tuple.__getitem__(self, key)
@@ -141,11 +142,11 @@ class PgConnection:
             return self._conn.execute("SELECT 1 WHERE false")
         if self._reader and sql.strip().upper() == "BEGIN":
             sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
-        return self._conn.execute(dialect.query(sql, self._keys), params)  # type: ignore[arg-type]
+        return self._conn.execute(dialect.query(sql, self._keys), params)
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Any:
         cur = self._conn.cursor()
-        cur.executemany(dialect.query(sql, self._keys), seq)  # type: ignore[arg-type]
+        cur.executemany(dialect.query(sql, self._keys), seq)
         return cur
 
 
@@ -247,11 +248,12 @@ class PgDatabase:
     def open_sync(self) -> list[str]:
         """Connect, migrate, open the pools. Returns the migrations applied. A server that
         cannot be reached or refuses is a :class:`StorageError` in one line."""
-        from node.storage.db import StorageError
-
         try:
             conn = psycopg.connect(
-                self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, row_factory=_row_factory
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                row_factory=_row_factory,
             )
         except psycopg.Error as exc:
             raise StorageError(
@@ -261,7 +263,9 @@ class PgDatabase:
             applied = migrate(conn, self._migrations)
             self._keys = primary_keys(conn)
         except psycopg.Error as exc:
-            raise StorageError(f"cannot migrate the database {self.location}: {_first_line(exc)}") from None
+            raise StorageError(
+                f"cannot migrate the database {self.location}: {_first_line(exc)}"
+            ) from None
         finally:
             conn.close()
         self._write_conns = self._pool(1, reader=False)
@@ -295,15 +299,15 @@ class PgDatabase:
 
     # -- work ------------------------------------------------------------------------
     def _run_read(self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]) -> T:
-        from node.storage.db import StorageError
-
         pool = self._read_conns
         if pool is None:
             raise StorageError("database is not open")
         try:
             with pool.connection() as conn:
                 try:
-                    return fn(cast("sqlite3.Connection", PgConnection(conn, self._keys, True)), *args)
+                    return fn(
+                        cast("sqlite3.Connection", PgConnection(conn, self._keys, True)), *args
+                    )
                 finally:
                     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
                         conn.rollback()
@@ -313,8 +317,6 @@ class PgDatabase:
     def _run_write(
         self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts], synced: bool = True
     ) -> T:
-        from node.storage.db import StorageError
-
         pool = self._write_conns
         if pool is None:
             raise StorageError("database is not open")
@@ -325,7 +327,9 @@ class PgDatabase:
                 try:
                     if not synced and self.synchronous == "FULL":
                         conn.execute("SET LOCAL synchronous_commit = off")
-                    result = fn(cast("sqlite3.Connection", PgConnection(conn, self._keys, False)), *args)
+                    result = fn(
+                        cast("sqlite3.Connection", PgConnection(conn, self._keys, False)), *args
+                    )
                 except BaseException:
                     if not conn.closed:
                         conn.execute("ROLLBACK")
@@ -393,7 +397,8 @@ def applied_migrations(conn: psycopg.Connection[Row], migrations: Migrations) ->
     return [
         r[0]
         for r in conn.execute(
-            f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = %s ORDER BY applied_at, name",
+            f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = %s "
+            "ORDER BY applied_at, name",
             (migrations.name,),
         )
     ]
@@ -403,8 +408,6 @@ def migrate(conn: psycopg.Connection[Row], migrations: Migrations) -> list[str]:
     """Apply the pending migrations of ``migrations``, each in one transaction with its
     record, under an advisory lock. A database that recorded a migration this list
     does not have (a newer node's) is refused."""
-    from node.storage.db import StorageError
-
     conn.execute(
         f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (migration_set TEXT NOT NULL, "
         "name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (migration_set, name))"
@@ -425,7 +428,8 @@ def migrate(conn: psycopg.Connection[Row], migrations: Migrations) -> list[str]:
                 continue
             migration.fn(cast("Any", PgSchema(conn)))
             conn.execute(
-                f"INSERT INTO {MIGRATIONS_TABLE} (migration_set, name, applied_at) VALUES (%s, %s, %s)",
+                f"INSERT INTO {MIGRATIONS_TABLE} (migration_set, name, applied_at) "
+                "VALUES (%s, %s, %s)",
                 (migrations.name, migration.name, str(datetime.now(UTC))),
             )
             applied.append(migration.name)
