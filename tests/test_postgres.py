@@ -158,6 +158,15 @@ def test_a_newer_schema_is_refused(pg):
         open_database(url, national.MIGRATIONS).open_sync()
 
 
+def test_a_database_of_the_other_role_is_refused(pg):
+    url = pg.database("national")
+    db = open_database(url, national.MIGRATIONS)
+    db.open_sync()
+    db.close_sync()
+    with pytest.raises(StorageError, match=r"another node's data \(ecnet-national\)"):
+        open_database(url, provincial.MIGRATIONS).open_sync()
+
+
 async def test_the_audit_log_is_append_only(pg):
     db = open_database(pg.database("audit"), national.MIGRATIONS)
     await db.open()

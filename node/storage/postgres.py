@@ -417,6 +417,15 @@ def migrate(conn: psycopg.Connection[Row], migrations: Migrations) -> list[str]:
     for migration in migrations._migrations:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            other = conn.execute(
+                f"SELECT migration_set FROM {MIGRATIONS_TABLE} WHERE migration_set <> %s LIMIT 1",
+                (migrations.name,),
+            ).fetchone()
+            if other is not None:
+                raise StorageError(
+                    f"the database holds another node's data ({other[0]}); each node needs "
+                    "a database of its own"
+                )
             done = set(applied_migrations(conn, migrations))
             unknown = done - set(names)
             if unknown:
