@@ -352,15 +352,18 @@ class Cluster:
             raise RuntimeError(f"a test of more than {BLOCK} ports")
         return port
 
-    def db_url(self, name: str) -> str | None:
-        """Node ``name``'s PostgreSQL URL (made on first use, the same for its restarts);
-        None on SQLite."""
+    def db_url(self, name: str, data_dir: Path | None = None) -> str | None:
+        """On PostgreSQL, the URL of the database of node ``name`` whose data folder is
+        ``data_dir`` (default: the cluster's folder for it): made on first use, the same
+        for the node's restarts on that folder, another for another folder (as its SQLite
+        file would be). None on SQLite."""
         if self.pg is None:
             return None
-        if name not in self._urls:
+        key = str(data_dir or self.root / name)
+        if key not in self._urls:
             role = "national" if name == "national" else "provincial"
-            self._urls[name] = self.pg.database(name, role)
-        return self._urls[name]
+            self._urls[key] = self.pg.database(name, role)
+        return self._urls[key]
 
     def config(self, role: str, province: str = "", listen: str | None = None, **kw) -> NodeConfig:
         """A node's settings; it listens on a port of the test's block (so that it can be
@@ -378,10 +381,10 @@ class Cluster:
             national=self.national.address
             if self.national and role == "provincial"
             else kw.pop("national", ""),
-            data_dir=kw.pop("data_dir", self.root / name),
+            data_dir=(data_dir := kw.pop("data_dir", self.root / name)),
             heartbeat_interval=kw.pop("heartbeat_interval", 0.2),
             grace=0.5,
-            db=kw.pop("db", None) or self.db_url(name) or "",
+            db=kw.pop("db", None) or self.db_url(name, data_dir) or "",
             **kw,
         )
 
