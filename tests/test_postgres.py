@@ -290,6 +290,15 @@ def test_unreachable_database(tmp_path):
     assert "secret" not in proc.stderr
 
 
+def test_the_url_may_come_from_the_environment(tmp_path):
+    port = _free_port()
+    proc = run_node(
+        "--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path),
+        env={"ECNET_DB": f"postgresql://ecnet@127.0.0.1:{port}/national"},
+    )  # fmt: skip
+    assert_one_line(proc, EXIT_CONFIG, f"postgresql://ecnet@127.0.0.1:{port}/national")
+
+
 def test_a_database_the_server_does_not_have(tmp_path, pg):
     proc = run_node(
         "--role", "national", "--listen", "127.0.0.1:0", "--data", str(tmp_path),
