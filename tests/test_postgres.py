@@ -22,6 +22,9 @@ from node.storage.postgres import PgDatabase, redact
 
 ROLES = {"national": national.MIGRATIONS, "provincial": provincial.MIGRATIONS}
 
+# Left out with the other PostgreSQL runs by -m "not postgresql".
+pytestmark = pytest.mark.postgresql
+
 
 @pytest.fixture
 def pg() -> pgkit.PgServer:
