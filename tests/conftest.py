@@ -419,6 +419,9 @@ class Cluster:
         finally:
             if self._ports is not None:
                 self._ports.release()
+            if self.pg is not None:
+                for url in self._urls.values():
+                    self.pg.drop(url)
 
 
 # -- backends ---------------------------------------------------------------------------------
@@ -462,12 +465,6 @@ def backend(request) -> str:
         except pgkit.Unavailable as exc:
             pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
     return name
-
-
-@pytest.fixture
-def pg_url(backend) -> str | None:
-    """A new database of its own on the test server (``backend`` postgresql), else None."""
-    return pgkit.server().database() if backend == "postgresql" else None
 
 
 @pytest.fixture
