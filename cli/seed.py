@@ -62,6 +62,7 @@ def seed_national(
     progress: Callable[[int], None] | None = None,
     master_key: Path | None = None,
     pki: Path | None = None,
+    db: str | None = None,
 ) -> SeedReport:
     """Seed persons once (an existing registry is kept), channels, and the terminals of
     any province that has none yet. The face templates are sealed under the national
@@ -70,12 +71,14 @@ def seed_national(
     its calls with its own SM2 key, kept in ``pki/channels/<APPID>.sign.key`` (``pki``:
     by default ``DIR/pki`` for a database in ``DIR/national/``; made if missing), and
     encrypts its fields and envelopes with the SM4 key national derives for it, kept
-    beside it as ``<APPID>.sm4.key`` (what the approval answer gives a channel)."""
+    beside it as ``<APPID>.sm4.key`` (what the approval answer gives a channel).
+    ``db``: national's PostgreSQL URL (``ecnet-node --db``) when its data is not the SQLite
+    file ``db_path``, whose folder still holds the master key."""
     report = SeedReport()
     db_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     entropy = SystemEntropy()
     keys = NodeKeys(load_master_key(master_key or db_path.parent / "master.key", entropy), entropy)
-    store = NationalSeeder(db_path, keys)
+    store = NationalSeeder(db or db_path, keys)
     try:
         now_ms = int(time.time() * 1000)
         pki = pki or db_path.parent.parent / "pki"

@@ -130,7 +130,7 @@ from federation.keepalive import KEEPALIVE_MS
 from node.clock import Clock, Entropy
 from node.errors import from_rpc_error, node_answer
 from node.settings import read_settings
-from node.storage.db import Database
+from node.storage.db import NodeDatabase
 from node.storage.outbox import (
     PRUNE_BATCH,
     UPLINK_LANE,
@@ -575,7 +575,7 @@ class Delivery:
 
 
 def uplink(
-    db: Database,
+    db: NodeDatabase,
     clock: Clock,
     entropy: Entropy,
     *,

@@ -69,7 +69,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--national", default="", help="HOST:PORT of the national node (provincial role)"
     )
     p.add_argument(
-        "--data", required=True, type=Path, help="data folder holding this node's SQLite database"
+        "--data",
+        required=True,
+        type=Path,
+        help="data folder holding this node's SQLite database (unless --db), keys and log",
+    )
+    p.add_argument(
+        "--db",
+        default=os.environ.get("ECNET_DB", ""),
+        help="keep the node's data on PostgreSQL instead of SQLite: "
+        "postgresql://USER[:PASSWORD]@HOST:PORT/DATABASE, one database per node "
+        "(default: $ECNET_DB, else SQLite in DATA)",
     )
     p.add_argument(
         "--sign-key",
@@ -186,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
             key=files["key"],
             crl=files["crl"],
             sign_key=args.sign_key,
+            db=args.db,
         ).validate()
     except ConfigError as exc:
         return _fail(str(exc), EXIT_CONFIG)

@@ -260,6 +260,11 @@ class Node:
         )
         return self.config.data_dir / name
 
+    @property
+    def db_target(self) -> Path | str:
+        """Where the node's data is: ``--db``'s PostgreSQL URL, else its SQLite file."""
+        return self.config.db or self.db_path
+
     # -- start -----------------------------------------------------------------------
     def _lock_data_dir(self) -> None:
         data = self.config.data_dir
@@ -335,7 +340,7 @@ class Node:
         db = StorageSettings.from_config(self.config.extra)
         store: NationalStore | ProvincialStore
         kind = NationalStore if self.config.role is Role.NATIONAL else ProvincialStore
-        store = kind(self.db_path, db.synchronous, db.busy_timeout_ms, bool(db.quick_check))
+        store = kind(self.db_target, db.synchronous, db.busy_timeout_ms, bool(db.quick_check))
         self._store = store
         key_path = self.config.master_key or self.config.data_dir / "master.key"
         try:  # the key first: a node that cannot read its key creates no database
@@ -343,7 +348,8 @@ class Node:
         except MasterKeyError as exc:
             raise NodeStartError(str(exc)) from None
         try:
-            private_files(self.db_path)
+            if not self.config.db:
+                private_files(self.db_path)
             applied = await store.open()
             converted = await store.unlock(keys)
         except MasterKeyError as exc:  # a database sealed under another master key
@@ -353,12 +359,12 @@ class Node:
         if converted:
             log.info(
                 "secrets of an older database sealed",
-                extra={"fields": {"db": str(self.db_path), "rows": converted}},
+                extra={"fields": {"db": store.db.location, "rows": converted}},
             )
         if applied:
             log.info(
                 "database migrated",
-                extra={"fields": {"db": str(self.db_path), "applied": applied}},
+                extra={"fields": {"db": store.db.location, "applied": applied}},
             )
         return store
 

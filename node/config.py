@@ -31,6 +31,23 @@ class Role(StrEnum):
     PROVINCIAL = "provincial"
 
 
+def check_db_url(url: str) -> None:
+    """A ``--db`` value: a PostgreSQL URL that libpq can parse (whether the server is
+    there is found at start, when the node connects)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise ConfigError(
+            f"--db {url!r} is not a PostgreSQL URL: give postgresql://USER@HOST:PORT/DATABASE "
+            "(without --db the node keeps its data in SQLite in its --data folder)"
+        )
+    import psycopg  # only for a node on PostgreSQL
+
+    try:
+        psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        first = (str(exc).strip().splitlines() or ["unreadable"])[0]
+        raise ConfigError(f"--db: not a valid PostgreSQL URL ({first})") from None
+
+
 @dataclass
 class NodeConfig:
     # A Role, or its value as a string (converted; an unknown one is a ConfigError).
@@ -67,6 +84,9 @@ class NodeConfig:
     # HOST:PORT at which other nodes dial this one, when not the one it listens on (a
     # province behind NAT, a load balancer or a relay registers this); empty: --listen's.
     advertise: str = ""
+    # The node's database on a PostgreSQL server, ``postgresql://USER@HOST:PORT/DB``
+    # (node.storage.postgres); empty: its SQLite file in data_dir (the default).
+    db: str = ""
 
     def __post_init__(self) -> None:
         try:
@@ -78,6 +98,8 @@ class NodeConfig:
 
     def validate(self) -> NodeConfig:
         parse_address(self.listen, "--listen")
+        if self.db:
+            check_db_url(self.db)
         if self.https:
             parse_address(self.https, "--https")
         if self.advertise:

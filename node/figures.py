@@ -31,7 +31,7 @@ from node.clock import timestamp
 from node.config import ConfigError
 from node.errors import EcError, invalid
 from node.settlement.statement import DAY_MS, day_range
-from node.storage.db import Database
+from node.storage.db import NodeDatabase
 from node.storage.figures import (
     Figure,
     TallyKey,
@@ -95,7 +95,7 @@ class CallTally:
     """The calls of one node counted in memory and added to its database
     (``node.storage.figures.q_tally_add``) now and then; ``now_ms`` the node's clock."""
 
-    def __init__(self, db: Database, now_ms: Callable[[], int], every: float = 5.0) -> None:
+    def __init__(self, db: NodeDatabase, now_ms: Callable[[], int], every: float = 5.0) -> None:
         self.db = db
         self.now_ms = now_ms
         self.every = every
@@ -199,7 +199,7 @@ class FigureSource:
     """One node's figures: ``national`` True for national's kinds, else a province's
     (``province``); the calls counted by ``tally``, written before each read."""
 
-    db: Database
+    db: NodeDatabase
     tally: CallTally
     national: bool
     province: str = ""

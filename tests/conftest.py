@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 import httpx
+import pgkit
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -141,6 +142,8 @@ def pytest_configure(config) -> None:
     # Node settings fall back on ECNET_* variables; a developer's shell must not steer tests.
     for name in [n for n in os.environ if n.startswith("ECNET_")]:
         del os.environ[name]
+    config.addinivalue_line("markers", "backends: run on SQLite and on PostgreSQL")
+    config.addinivalue_line("markers", "postgresql: the PostgreSQL run of a backends test")
 
 
 @pytest.fixture(autouse=True)
@@ -327,11 +330,14 @@ class Stubs:
 
 
 class Cluster:
-    """A national node and any number of provinces, each with its own data folder."""
+    """A national node and any number of provinces, each with its own data folder, and
+    on PostgreSQL (``pg``, the ``backend`` fixture) each with a database of its own."""
 
-    def __init__(self, root: Path, pki: TestPki) -> None:
+    def __init__(self, root: Path, pki: TestPki, pg: pgkit.PgServer | None = None) -> None:
         self.root = root
         self.pki = pki
+        self.pg = pg
+        self._urls: dict[str, str] = {}
         self.nodes: list[Node] = []
         self.channels: list[Stubs] = []
         self.national: Node | None = None
@@ -345,6 +351,19 @@ class Cluster:
         if port is None:
             raise RuntimeError(f"a test of more than {BLOCK} ports")
         return port
+
+    def db_url(self, name: str, data_dir: Path | None = None) -> str | None:
+        """On PostgreSQL, the URL of the database of node ``name`` whose data folder is
+        ``data_dir`` (default: the cluster's folder for it): made on first use, the same
+        for the node's restarts on that folder, another for another folder (as its SQLite
+        file would be). None on SQLite."""
+        if self.pg is None:
+            return None
+        key = str(data_dir or self.root / name)
+        if key not in self._urls:
+            role = "national" if name == "national" else "provincial"
+            self._urls[key] = self.pg.database(name, role)
+        return self._urls[key]
 
     def config(self, role: str, province: str = "", listen: str | None = None, **kw) -> NodeConfig:
         """A node's settings; it listens on a port of the test's block (so that it can be
@@ -362,9 +381,10 @@ class Cluster:
             national=self.national.address
             if self.national and role == "provincial"
             else kw.pop("national", ""),
-            data_dir=kw.pop("data_dir", self.root / name),
+            data_dir=(data_dir := kw.pop("data_dir", self.root / name)),
             heartbeat_interval=kw.pop("heartbeat_interval", 0.2),
             grace=0.5,
+            db=kw.pop("db", None) or self.db_url(name, data_dir) or "",
             **kw,
         )
 
@@ -399,11 +419,57 @@ class Cluster:
         finally:
             if self._ports is not None:
                 self._ports.release()
+            if self.pg is not None:
+                for url in self._urls.values():
+                    self.pg.drop(url)
+
+
+# -- backends ---------------------------------------------------------------------------------
+# Tests marked ``@pytest.mark.backends`` (or a module's ``pytestmark``) run on both storage
+# backends, ``[sqlite]`` and ``[postgresql]``: their ``cluster`` starts every node on a
+# database of its own on a throwaway PostgreSQL server (tests/pgkit.py). Every other test
+# runs on SQLite only, as before. ``-m "not postgresql"`` leaves the PostgreSQL runs out;
+# ``--all-backends`` runs every test with a ``cluster`` on both.
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_addoption(parser) -> None:
+    parser.addoption(
+        "--all-backends",
+        action="store_true",
+        help="run every test that starts nodes on PostgreSQL too, not only the backends ones "
+        "(some test SQLite's own files and fail there)",
+    )
+
+
+def pytest_generate_tests(metafunc) -> None:
+    if "backend" in metafunc.fixturenames and (
+        metafunc.definition.get_closest_marker("backends")
+        or metafunc.config.getoption("all_backends")
+    ):
+        metafunc.parametrize(
+            "backend",
+            [pytest.param("sqlite"), pytest.param("postgresql", marks=pytest.mark.postgresql)],
+            indirect=True,
+        )
 
 
 @pytest.fixture
-async def cluster(tmp_path, test_pki):
-    c = Cluster(tmp_path, test_pki)
+def backend(request) -> str:
+    """``sqlite`` (every test) or ``postgresql`` (the second run of a ``backends`` test),
+    skipped with the reason when the embedded server cannot start here."""
+    name = getattr(request, "param", "sqlite")
+    if name == "postgresql":
+        try:
+            pgkit.server()
+        except pgkit.Unavailable as exc:
+            pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+    return name
+
+
+@pytest.fixture
+async def cluster(tmp_path, test_pki, backend):
+    c = Cluster(tmp_path, test_pki, pgkit.server() if backend == "postgresql" else None)
     try:
         yield c
     finally:

@@ -33,7 +33,8 @@ class ConsoleNation:
 
     def enrol(self, name: str, duty: str) -> Enrolment:
         db = self.root / "national" / "national.db"
-        given = enrol(db, db.parent / "master.key", name, duty)
+        url = self.kit.cluster.db_url("national")  # on PostgreSQL
+        given = enrol(db, db.parent / "master.key", name, duty, url=url)
         self.operators[name] = given
         return given
 

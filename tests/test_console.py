@@ -21,6 +21,7 @@ def _methods(records) -> list[str]:
     return [r.method.rsplit("/", 1)[-1] for r in records]
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_admin_logs_in_with_password_and_totp_and_sees_the_nation(cn):
     cn.enrol("root", "admin")
     async with cn.client() as http:
@@ -84,6 +85,7 @@ async def test_a_session_past_its_lifetime_is_refused(cn):
     assert "SessionExpired" in _methods(await cn.audit())
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_five_wrong_passwords_lock_the_account(cn):
     cn.enrol("wang", "auditor")
     async with cn.client() as http:
@@ -309,6 +311,7 @@ async def test_the_audit_page_names_the_first_record_changed(cn):
         assert "Chain intact" not in page.text
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_a_totp_code_opens_one_login_only(cn):
     import time
 

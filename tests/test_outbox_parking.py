@@ -72,6 +72,10 @@ def parked_logs(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.getMessage().startswith("event parked")]
 
 
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
+
+
 async def test_a_poison_event_is_parked_and_the_events_around_it_are_applied(cluster, caplog):
     caplog.set_level(logging.INFO, logger="ecnet.delivery")
     national = await start_national(cluster)

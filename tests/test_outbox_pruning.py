@@ -45,6 +45,10 @@ async def acked(store: OutboxStore, lane: str, seq: int) -> None:
     await eventually(check, what=f"{lane} acknowledged {seq}")
 
 
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
+
+
 async def test_delivered_rows_past_the_retention_are_pruned_and_undelivered_ones_kept(cluster):
     clock = FakeClock()
     national = await cluster.start_national(clock=clock, extra=MANUAL, delivery_scan_interval=0.2)

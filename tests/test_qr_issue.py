@@ -112,6 +112,10 @@ async def delivered(node, auth_code: str, revoked: bool = False, state: int | No
 
 
 # -- the two ways to the voucher ------------------------------------------------------
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
+
+
 async def test_a_local_person_is_answered_from_the_pushed_cache(cluster, tmp_path):
     kit = await start_nation(cluster, tmp_path)
     p44 = await cluster.start_province("44")

@@ -24,6 +24,7 @@ async def nation(cluster, tmp_path):
     return await start_scan_nation(cluster, tmp_path, ("44", "31"), fake_clock=("44", "31"))
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_local_scan_answers_table_b4_and_a_token(nation):
     p = insured_in(nation.kit, "44")[0]
     auth = await nation.activated(p, "44")
@@ -45,6 +46,7 @@ async def test_local_scan_answers_table_b4_and_a_token(nation):
     await fails(nation.scanner("44", 1).query(code), 500005)
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_a_code_of_44_scanned_in_31_is_routed_through_national(nation):
     p = insured_in(nation.kit, "44")[1]
     auth = await nation.activated(p, "44")
@@ -68,6 +70,7 @@ async def test_a_code_of_44_scanned_in_31_is_routed_through_national(nation):
     await fails(nation.scanner("44").query(code), 500005)
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_an_expired_code_is_refused(nation):
     p = insured_in(nation.kit, "44")[2]
     auth = await nation.activated(p, "44")
@@ -80,6 +83,7 @@ async def test_an_expired_code_is_refused(nation):
     assert "expired" in message
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_a_refreshed_code_is_dead(nation):
     p = insured_in(nation.kit, "44")[3]
     auth = await nation.activated(p, "44")
@@ -126,6 +130,7 @@ async def test_a_forged_value_is_refused_before_any_database_access(nation):
     await fails(nation.scanner("31").query(forged31), 500049)
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_token_check_flag_and_expiry(nation):
     p = insured_in(nation.kit, "44")[5]
     other = insured_in(nation.kit, "44")[6]
@@ -151,6 +156,7 @@ async def test_token_check_flag_and_expiry(nation):
     assert "expired" in await fails(scanner.check_token(token, p), 500067)
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_terminal_must_be_registered_here_and_bound_to_the_org(nation, cluster):
     p = insured_in(nation.kit, "44")[7]
     auth = await nation.activated(p, "44")
@@ -204,6 +210,7 @@ async def test_the_code_itself_is_required(nation):
     assert "ecQrCode" in await fails(nation.scanner("44").query(""), -2)
 
 
+@pytest.mark.backends  # and on PostgreSQL (tests/conftest.py)
 async def test_a_terminal_registered_later_is_learnt_from_national(cluster, tmp_path):
 
     from scankit import start_scan_nation as start

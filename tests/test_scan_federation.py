@@ -8,6 +8,7 @@ import asyncio
 import time
 
 import grpc
+import pytest
 from scankit import eventually, insured_in, start_scan_nation
 from voucherkit import OFFICIAL, PASSWORD, WECHAT, fails, identity, update_person
 
@@ -31,6 +32,10 @@ async def _version_at(node, auth_code: str, version: int) -> None:
         return m is not None and m.voucher.version >= version
 
     await eventually(there, what=f"version {version} at {node.config.name}")
+
+
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
 
 
 async def test_regions_changed_after_display_ask_for_a_new_code(cluster, tmp_path):

@@ -16,6 +16,9 @@ from voucherkit import fails, update_person
 from ecnet.v1 import common_pb2, settlement_service_pb2_grpc
 from ecnet.v1 import settlement_service_pb2 as pb
 
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
+
 
 @pytest.fixture
 async def nation(cluster, tmp_path):

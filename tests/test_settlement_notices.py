@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
 from signkit import relayed, signed
 from test_delivery import eventually, rpc_error, scalar
 
@@ -83,6 +84,10 @@ def as_event(n: Notice, destination: str, seq: int, by=None) -> fed_pb.Event:
         signed(by, e)
     e.sequence = seq
     return e
+
+
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
 
 
 async def test_a_notice_reaches_the_other_insured_provinces_through_national(cluster):

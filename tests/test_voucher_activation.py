@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from chankit import public_key
 from voucherkit import (
     OFFICIAL,
@@ -26,6 +27,9 @@ from node.storage.national import ChannelRow, NationalSeeder
 
 ACTIVATED = common_pb2.VOUCHER_STATE_ACTIVATED
 UNREGISTERED = "11010119900307" + "123" + check_char("11010119900307123")
+
+
+pytestmark = pytest.mark.backends
 
 
 async def test_official_channel_activates_and_receives_its_code(cluster, tmp_path):

@@ -3,6 +3,7 @@ management of authorizations through the official channel (4.7), over real RPCs.
 
 from __future__ import annotations
 
+import pytest
 from voucherkit import (
     ALIPAY,
     OFFICIAL,
@@ -25,6 +26,10 @@ NOT_ACTIVATED = common_pb2.VOUCHER_STATE_NOT_ACTIVATED
 
 def authorize(stub, p, password: str = PASSWORD, **kw):
     return stub.Authorize(pb.AuthorizeRequest(**{**identity(p), "password": password, **kw}))
+
+
+# Runs on SQLite and on PostgreSQL (tests/conftest.py, "backends").
+pytestmark = pytest.mark.backends
 
 
 async def test_third_party_authorization_and_its_errors(cluster, tmp_path):

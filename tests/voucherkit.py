@@ -125,9 +125,10 @@ async def start_nation(
     on ``clock``: the real one where another process stamps times, as the CLI does);
     ``https``: with its HTTPS doors."""
     db = root / "national" / "national.db"
-    seed_national(db, population, SEED, PROVINCES)
-    if before_start is not None:
-        before_start(db)
+    url = cluster.db_url("national")  # on PostgreSQL; None on SQLite
+    seed_national(db, population, SEED, PROVINCES, db=url)
+    if before_start is not None:  # given national's database: its file, or its URL
+        before_start(url or db)
     clock = clock or FakeClock(t=time.time())
     settings = {**FAST, **(extra or {})}
     doors = {"https": "127.0.0.1:0"} if https else {}

@@ -99,7 +99,7 @@ from node.storage.console import (
     q_session_end,
     q_totp_claim,
 )
-from node.storage.db import Database
+from node.storage.db import NodeDatabase
 from node.vault import NodeKeys
 
 __all__ = ["ConsoleSettings", "Console", "SESSION_COOKIE", "LOGIN_COOKIE"]
@@ -357,7 +357,7 @@ class Console:
 
     def __init__(
         self,
-        db: Database,
+        db: NodeDatabase,
         keys: Callable[[], NodeKeys],
         gate: Gate,
         calls: Calls,

@@ -21,7 +21,7 @@ from node.console.passwords import (
 from node.pki import Identity
 from node.storage.audit import AuditEntry, q_audit_append
 from node.storage.console import q_operator, q_operator_put, q_operator_remove
-from node.storage.db import Database
+from node.storage.db import NodeDatabase, open_database
 from node.storage.migrations.national import MIGRATIONS
 from node.storage.secrets import q_protect_national
 from node.vault import MasterKeyError, NodeKeys, load_master_key
@@ -53,17 +53,19 @@ def _key_of(db_path: Path, master_key: Path) -> Path:
     )
 
 
-def _open(db_path: Path, master_key: Path) -> tuple[Database, NodeKeys]:
+def _open(db_path: Path, master_key: Path, url: str | None = None) -> tuple[NodeDatabase, NodeKeys]:
+    """National's database: the SQLite file ``db_path``, or ``url`` when national keeps
+    its data on PostgreSQL (``ecnet-node --db``; ``db_path``'s folder is its data folder)."""
     entropy = SystemEntropy()
     keys = NodeKeys(load_master_key(_key_of(db_path, master_key), entropy), entropy)
-    db = Database(db_path, MIGRATIONS, readers=1)
+    db = open_database(url or db_path, MIGRATIONS, readers=1)
     db.open_sync()
-    db.write_sync(q_protect_national, keys, str(db_path))  # refuses another master key
+    db.write_sync(q_protect_national, keys, db.location)  # refuses another master key
     return db, keys
 
 
-def has_operator(db_path: Path, master_key: Path, name: str) -> bool:
-    db, _ = _open(db_path, master_key)
+def has_operator(db_path: Path, master_key: Path, name: str, url: str | None = None) -> bool:
+    db, _ = _open(db_path, master_key, url)
     try:
         return db.read_sync(q_operator, name) is not None
     finally:
@@ -71,7 +73,12 @@ def has_operator(db_path: Path, master_key: Path, name: str) -> bool:
 
 
 def enrol(
-    db_path: Path, master_key: Path, name: str, duty: str, by: str = "ecnet cli"
+    db_path: Path,
+    master_key: Path,
+    name: str,
+    duty: str,
+    by: str = "ecnet cli",
+    url: str | None = None,
 ) -> Enrolment:
     """Give operator ``name`` (role ``duty``) a one-time console password (and, an
     administrator, a new TOTP secret); its sessions end."""
@@ -79,7 +86,7 @@ def enrol(
     password = one_time_password()
     salt, digest = hash_password(password)
     secret = new_totp_secret() if duty == ADMIN_DUTY else ""
-    db, keys = _open(db_path, master_key)
+    db, keys = _open(db_path, master_key, url)
     now = SystemClock().now_ms()
 
     def put(conn: sqlite3.Connection) -> None:
@@ -100,9 +107,11 @@ def enrol(
     return Enrolment(name, duty, password, totp_uri(name, secret) if secret else "")
 
 
-def withdraw(db_path: Path, master_key: Path, name: str, by: str = "ecnet cli") -> bool:
+def withdraw(
+    db_path: Path, master_key: Path, name: str, by: str = "ecnet cli", url: str | None = None
+) -> bool:
     """Remove operator ``name``'s console password and sessions; whether it had one."""
-    db, _ = _open(db_path, master_key)
+    db, _ = _open(db_path, master_key, url)
     now = SystemClock().now_ms()
 
     def remove(conn: sqlite3.Connection) -> bool:

@@ -36,7 +36,7 @@ from node.errors import EcError
 from node.interceptor import Caller
 from node.pki import Role
 from node.storage.audit import AuditEntry, q_audit_append
-from node.storage.db import Database
+from node.storage.db import NodeDatabase
 
 __all__ = [
     "ADMIN",
@@ -194,7 +194,7 @@ class Access:
     """The :class:`~node.interceptor.Gate` of a node: :data:`ADMIN_ROLES` and its audit
     log in ``db``."""
 
-    def __init__(self, db: Database, clock: Clock, insecure: bool = False) -> None:
+    def __init__(self, db: NodeDatabase, clock: Clock, insecure: bool = False) -> None:
         self.db = db
         self.clock = clock
         self.insecure = insecure

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from node.clock import BEIJING
 from node.errors import invalid
-from node.storage.db import Database
+from node.storage.db import NodeDatabase
 from node.storage.settlement import DayRow, DayTotalsRow, q_day_settlements, q_day_totals
 
 __all__ = [
@@ -170,7 +170,7 @@ def _after(token: str, org_id: str, start_ms: int, end_ms: int) -> tuple[int, st
 
 
 async def day_settlements(
-    db: Database, org_id: str, date: str, page_size: int, page_token: str
+    db: NodeDatabase, org_id: str, date: str, page_size: int, page_token: str
 ) -> DayPage:
     """A page of the institution's list of the day (see the module)."""
     check_org(org_id)
@@ -199,7 +199,7 @@ def _fold(rows: Iterable[DayTotalsRow]) -> dict[str, dict[str, Totals]]:
 
 
 async def day_statement(
-    db: Database, province: str, org_id: str, date: str
+    db: NodeDatabase, province: str, org_id: str, date: str
 ) -> tuple[Statement, list[Statement]]:
     """The day's statement of ``org_id``, or of the province when it is "" with its
     institutions' statements (by orgId) that add up to it."""

@@ -1,6 +1,8 @@
-"""Storage: one SQLite file per node, all SQL behind one narrow layer per role.
+"""Storage: one SQLite file per node (or a PostgreSQL database, ``--db``), all SQL behind
+one narrow layer per role.
 
 * :mod:`.db`: the database (one writer thread, a reader pool), the base of the stores;
+  :mod:`.postgres`: the same on PostgreSQL, each statement translated by :mod:`.dialect`;
   :mod:`.batch`: group commit and the inline writer of a province's scans and codes;
   :mod:`.settings`: the database's tunables.
 * :mod:`.migrations`: each role's schema as one ordered list, and the DDL both share.

@@ -57,7 +57,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Final, Literal, TypeVar, TypeVarTuple
 
-from node.storage.db import Database, connect
+from node.storage.db import Database, NodeDatabase, connect
 
 __all__ = ["WriteBatcher", "MAX_BATCH", "CHECKPOINT_EVERY"]
 
@@ -124,15 +124,17 @@ def _checkpoint_tx(conn: sqlite3.Connection, path: str) -> None:
 
 
 class WriteBatcher:
-    def __init__(self, db: Database, *, inline: bool = False, synced: bool = True) -> None:
+    def __init__(self, db: NodeDatabase, *, inline: bool = False, synced: bool = True) -> None:
         self.db = db
         # False: commits are not synced to disk (see "Durability" above), on either path.
         self._synced = synced
         self._pending: list[_Item] = []
         self._draining = False
         self._task: asyncio.Task[None] | None = None  # held: the loop keeps only weak references
-        # Inline mode: the loop thread's own connection (opened on first use).
-        self._inline = inline
+        # Inline mode: the loop thread's own connection (opened on first use). SQLite only:
+        # on PostgreSQL every write goes to the writer thread's batches.
+        self._sqlite = db if isinstance(db, Database) else None
+        self._inline = inline and self._sqlite is not None
         self._conn: sqlite3.Connection | None = None
         self._commits = 0
         self._checkpoint: asyncio.Task[None] | None = None
@@ -153,7 +155,8 @@ class WriteBatcher:
 
     # -- inline ----------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
-        conn = connect(self.db.path, self.db.busy_timeout_ms)
+        assert self._sqlite is not None  # inline mode is SQLite's
+        conn = connect(self._sqlite.path, self.db.busy_timeout_ms)
         conn.execute("PRAGMA busy_timeout=0")  # a held lock sends the write to the writer thread
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see _after_commit
         conn.execute(f"PRAGMA synchronous={self.db.synchronous if self._synced else 'NORMAL'}")
@@ -192,7 +195,7 @@ class WriteBatcher:
             return
         self._commits = 0
         self._checkpoint = asyncio.get_running_loop().create_task(
-            self.db.write(_checkpoint_tx, str(self.db.path))
+            self.db.write(_checkpoint_tx, self.db.location)
         )
         self._checkpoint.add_done_callback(_checkpoint_done)
 

@@ -113,7 +113,7 @@ def q_login_failed(
     failures = row[0] + 1
     locked = failures >= limit
     conn.execute(
-        "UPDATE console_operators SET failures = ?, locked_until = CASE WHEN ? THEN ? "
+        "UPDATE console_operators SET failures = ?, locked_until = CASE WHEN ? = 1 THEN ? "
         "ELSE locked_until END WHERE name = ?",
         (0 if locked else failures, locked, lock_until_ms, name),
     )

@@ -27,17 +27,20 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar, TypeVarTuple
+from typing import Protocol, TypeVar, TypeVarTuple
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from node.errors import EcError
+from node.storage.errors import StorageError
 from node.vault import NodeKeys
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "Database",
+    "NodeDatabase",
+    "open_database",
     "RoleStore",
     "StorageError",
     "connect",
@@ -56,8 +59,11 @@ T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
 
-class StorageError(Exception):
-    """The database file cannot be used (unreadable, not a database, newer schema)."""
+class OtherSchema(Protocol):
+    """What a migration function is given on a database other than SQLite (on
+    PostgreSQL, ``node.storage.postgres.PgSchema``): one DDL statement at a time."""
+
+    def execute(self, sql: str) -> None: ...
 
 
 # The values of PRAGMA synchronous a node may run its writer with.
@@ -121,12 +127,22 @@ def _check_readable(path: Path) -> None:
             raise StorageError(f"{path} is not an SQLite database (unexpected file header)")
 
 
-def run_script(db: sqlite_utils.Database, script: str) -> None:
+def run_script(
+    db: sqlite_utils.Database | OtherSchema, script: str, *, postgresql: str | None = None
+) -> None:
     """Run several statements inside the caller's transaction.
 
     ``sqlite3.executescript`` would commit first, splitting a migration from the record
-    of it having been applied; this runs the statements one by one instead.
+    of it having been applied; this runs the statements one by one instead. On
+    PostgreSQL the script is translated (:func:`node.storage.dialect.script`), or
+    ``postgresql`` is run instead where the two must differ.
     """
+    if not isinstance(db, sqlite_utils.Database):
+        from node.storage import dialect
+
+        for pg_statement in dialect.script(postgresql if postgresql is not None else script):
+            db.execute(pg_statement)
+        return
     statement = ""
     for line in script.splitlines(keepends=True):
         if line.strip().startswith("--"):
@@ -147,8 +163,54 @@ def migrate(conn: sqlite3.Connection, migrations: Migrations) -> list[str]:
     return pending
 
 
+class NodeDatabase(Protocol):
+    """What the stores and the business code use of a node's database, whichever the
+    backend: :class:`Database` (SQLite, the default) or
+    :class:`node.storage.postgres.PgDatabase` (``--db postgresql://…``). The functions
+    handed to ``read`` and ``write`` take a connection with the calls of
+    ``sqlite3.Connection`` the ``q_*`` functions use."""
+
+    dialect: str
+    synchronous: str
+    busy_timeout_ms: int
+    observe_write: Callable[[float], None] | None
+
+    @property
+    def location(self) -> str: ...
+    def open_sync(self) -> list[str]: ...
+    async def open(self) -> list[str]: ...
+    async def close(self) -> None: ...
+    def close_sync(self) -> None: ...
+    async def read(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
+    async def write(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
+    async def write_unsynced(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
+    def read_now(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
+    async def truncate_wal(self) -> None: ...
+    def write_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
+    def read_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T: ...
+
+
+def open_database(
+    target: Path | str,
+    migrations: Migrations,
+    readers: int = 2,
+    synchronous: str = "NORMAL",
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    check: bool = True,
+) -> NodeDatabase:
+    """The database at ``target``: a ``postgresql://`` URL or an SQLite file (not opened
+    yet: ``open`` / ``open_sync``). psycopg is imported only for a URL."""
+    if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
+        from node.storage.postgres import PgDatabase
+
+        return PgDatabase(target, migrations, readers, synchronous, busy_timeout_ms, check)
+    return Database(target, migrations, readers, synchronous, busy_timeout_ms, check)
+
+
 class Database:
     """An open node database: ``await db.read(fn)``, ``await db.write(fn)``."""
+
+    dialect = "sqlite"
 
     def __init__(
         self,
@@ -181,6 +243,11 @@ class Database:
         # Told the seconds of each write transaction committed (BEGIN to COMMIT, on the
         # thread that ran it): node.metrics's ecnet_db_write_seconds.
         self.observe_write: Callable[[float], None] | None = None
+
+    @property
+    def location(self) -> str:
+        """The file, for messages."""
+        return str(self.path)
 
     # -- lifecycle -------------------------------------------------------------------
     def open_sync(self) -> list[str]:
@@ -335,13 +402,14 @@ class RoleStore:
 
     def __init__(
         self,
-        path: Path | str,
+        target: Path | str,
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         check: bool = True,
     ) -> None:
-        self.db = Database(
-            path,
+        """``target``: the SQLite file, or a ``postgresql://`` URL (``--db``)."""
+        self.db = open_database(
+            target,
             self.MIGRATIONS,
             synchronous=synchronous,
             busy_timeout_ms=busy_timeout_ms,

@@ -76,7 +76,7 @@ def q_count_qr(conn: sqlite3.Connection, at_ms: int, channel_id: str) -> None:
     transaction)."""
     conn.execute(
         "INSERT INTO qr_issued (hour, channel_id, count) VALUES (?, ?, 1) "
-        "ON CONFLICT (hour, channel_id) DO UPDATE SET count = count + 1",
+        "ON CONFLICT (hour, channel_id) DO UPDATE SET count = qr_issued.count + 1",
         (hour_of(at_ms), channel_id),
     )
 
@@ -88,12 +88,12 @@ def q_tally_add(
     conn.executemany(
         "INSERT INTO call_tally (hour, method, code, channel_id, terminal_id, count) "
         "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (hour, method, code, channel_id, terminal_id) "
-        "DO UPDATE SET count = count + excluded.count",
+        "DO UPDATE SET count = call_tally.count + excluded.count",
         [(*key, n) for key, n in counts.items()],
     )
     conn.executemany(
         "INSERT INTO callers_seen (caller, last_at) VALUES (?, ?) ON CONFLICT (caller) "
-        "DO UPDATE SET last_at = max(last_at, excluded.last_at)",
+        "DO UPDATE SET last_at = max(callers_seen.last_at, excluded.last_at)",
         list(seen.items()),
     )
 

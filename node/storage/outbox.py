@@ -86,7 +86,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ecnet.v1 import federation_service_pb2 as fed_pb
-from node.storage.db import Database
+from node.storage.db import NodeDatabase
 
 __all__ = [
     "enqueue",
@@ -186,7 +186,7 @@ class Parked:
 
 # A lane's rows: per destination, the rows naming it; a single lane, every row.
 def _rows_of(lane: str | None, alias: str = "o", key: str = "?") -> str:
-    return "1" if lane is not None else f"{alias}.destination = {key}"
+    return "1 = 1" if lane is not None else f"{alias}.destination = {key}"
 
 
 def _state_sql(lane: str | None) -> str:
@@ -525,7 +525,8 @@ def q_advance_inbox_position(
         return
     conn.execute(
         "INSERT INTO inbox_position (origin, applied_seq, epoch) VALUES (?, ?, ?) "
-        "ON CONFLICT (origin) DO UPDATE SET applied_seq = max(applied_seq, excluded.applied_seq), "
+        "ON CONFLICT (origin) DO UPDATE SET "
+        "applied_seq = max(inbox_position.applied_seq, excluded.applied_seq), "
         "epoch = CASE WHEN excluded.epoch = '' THEN inbox_position.epoch ELSE excluded.epoch END",
         (origin, position, epoch),
     )
@@ -539,7 +540,7 @@ class OutboxStore:
     arguments below then name the lane.
     """
 
-    def __init__(self, db: Database, lane: str | None = None) -> None:
+    def __init__(self, db: NodeDatabase, lane: str | None = None) -> None:
         self.db = db
         self.lane = lane
         self._epoch = ""

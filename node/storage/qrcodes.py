@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from node.errors import invalid
 from node.storage.batch import WriteBatcher
-from node.storage.db import Database
+from node.storage.db import NodeDatabase
 from node.storage.figures import q_count_qr
 
 __all__ = ["QrRow", "RequestKey", "QrStore", "q_code", "q_live_codes", "q_issue"]
@@ -155,7 +155,7 @@ def q_issue(
 class QrStore:
     """Coroutine access to the QR tables of a provincial database."""
 
-    def __init__(self, db: Database, writes: WriteBatcher) -> None:
+    def __init__(self, db: NodeDatabase, writes: WriteBatcher) -> None:
         """``writes``: the province's unsynced inline writer (``ProvincialStore.unsynced``)."""
         self.db = db
         # QR display is the busiest call a province answers (a code lives a minute), and

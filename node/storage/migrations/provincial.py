@@ -305,6 +305,12 @@ def m010_account_injected_year(db: sqlite_utils.Database) -> None:
            SET injected_year =
                CAST(strftime('%Y', opened_at / 1000 + 28800, 'unixepoch') AS INTEGER);
         """,
+        postgresql="""
+        ALTER TABLE personal_accounts ADD COLUMN injected_year INTEGER NOT NULL DEFAULT 0;
+        UPDATE personal_accounts
+           SET injected_year = CAST(EXTRACT(YEAR FROM
+               to_timestamp(opened_at / 1000 + 28800) AT TIME ZONE 'UTC') AS INTEGER);
+        """,
     )
 
 

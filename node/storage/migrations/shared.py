@@ -114,14 +114,7 @@ def add_inbox_epoch(db: sqlite_utils.Database) -> None:
     run_script(db, "ALTER TABLE inbox_position ADD COLUMN epoch TEXT NOT NULL DEFAULT '';")
 
 
-def create_audit_log(db: sqlite_utils.Database) -> None:
-    """The append-only audit log (national m011, provincial m014; the chain and its
-    check are in :mod:`node.storage.audit`). The triggers refuse an UPDATE or a DELETE
-    from the program; someone who edits the file around them is found by the chain of
-    SM3 digests (``ecnet audit verify``)."""
-    run_script(
-        db,
-        """
+_AUDIT_LOG = """
         CREATE TABLE audit_log (
             -- From 1, without gaps: a missing number is a record removed.
             seq         INTEGER PRIMARY KEY,
@@ -135,10 +128,32 @@ def create_audit_log(db: sqlite_utils.Database) -> None:
             prev_digest TEXT NOT NULL,     -- SM3 (hex) of the record before
             digest      TEXT NOT NULL      -- SM3 (hex) of this record and prev_digest
         );
+"""
+
+
+def create_audit_log(db: sqlite_utils.Database) -> None:
+    """The append-only audit log (national m011, provincial m014; the chain and its
+    check are in :mod:`node.storage.audit`). The triggers refuse an UPDATE or a DELETE
+    from the program; someone who edits the file around them is found by the chain of
+    SM3 digests (``ecnet audit verify``)."""
+    run_script(
+        db,
+        _AUDIT_LOG
+        + """
         CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
         CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+        """,
+        # PostgreSQL's triggers call a function, which raises the same sentence.
+        postgresql=_AUDIT_LOG
+        + """
+        CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+        CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+        CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+            FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
         """,
     )
 

@@ -123,8 +123,10 @@ def q_upsert_channels(
         "VALUES (?,?,?,?,?,?,?) ON CONFLICT (channel_id) DO UPDATE SET name = excluded.name, "
         "kind = excluded.kind, status = excluded.status, public_key = excluded.public_key, "
         "scopes = excluded.scopes, status_version = channels.status_version + "
-        "(excluded.public_key <> channels.public_key OR excluded.scopes <> channels.scopes), "
-        "key_version = channels.key_version + (excluded.public_key <> channels.public_key)",
+        "CASE WHEN excluded.public_key <> channels.public_key "
+        "OR excluded.scopes <> channels.scopes THEN 1 ELSE 0 END, "
+        "key_version = channels.key_version + "
+        "CASE WHEN excluded.public_key <> channels.public_key THEN 1 ELSE 0 END",
         [
             (c.channel_id, c.name, c.kind, c.status, c.public_key, now_ms, c.scopes)
             for c in channels

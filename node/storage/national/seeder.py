@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from node.storage.db import Database, count_rows
+from node.storage.db import count_rows, open_database
 from node.storage.meta import q_meta_get, q_meta_set
 from node.storage.migrations.national import MIGRATIONS
 from node.storage.national.channels import (
@@ -34,11 +34,11 @@ class NationalSeeder:
         """``keys``: the national node's (``node.vault``); with them the face templates
         are sealed as they are inserted, and the database refuses another master key
         (``WrongMasterKey``). Without, raw templates are sealed at the node's start."""
-        self.db = Database(path, MIGRATIONS, readers=1)
+        self.db = open_database(path, MIGRATIONS, readers=1)
         self.db.open_sync()
         self.keys = keys
         if keys is not None:
-            self.db.write_sync(q_protect_national, keys, str(path))
+            self.db.write_sync(q_protect_national, keys, self.db.location)
 
     def close(self) -> None:
         self.db.close_sync()

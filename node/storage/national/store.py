@@ -50,7 +50,7 @@ class NationalStore(RoleStore):
     async def unlock(self, keys: NodeKeys) -> int:
         """Check the node's master key against the database (``WrongMasterKey``) and
         convert what an older version kept in clear (``node.storage.secrets``)."""
-        converted = await self.db.write(q_protect_national, keys, str(self.db.path))
+        converted = await self.db.write(q_protect_national, keys, self.db.location)
         self._keys = keys
         if converted:
             await self.db.truncate_wal()

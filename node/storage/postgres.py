@@ -1,0 +1,445 @@
+"""PostgreSQL under asyncio, as :class:`node.storage.db.Database` runs SQLite.
+
+A node started with ``--db postgresql://…`` keeps its data here instead of in its SQLite
+file. The shape of the work is the same as SQLite's, so that every guarantee the
+business code relies on holds on both:
+
+* **One writer.** Writes run on one dedicated thread, on the one connection of a pool of
+  size one (``psycopg_pool``, which replaces a connection that broke), each function
+  passed to :meth:`PgDatabase.write` inside one transaction that commits whole or not at
+  all. Transactions of one node never interleave, as under SQLite's ``BEGIN IMMEDIATE``.
+* **Readers.** A pool of reader threads, each read on a connection of the reader pool in
+  autocommit (as SQLite's readers, one snapshot per statement) that refuses to write
+  (``default_transaction_read_only``); a read that opens ``BEGIN`` for a consistent
+  snapshot gets ``REPEATABLE READ`` (SQLite's read transaction).
+* **Durability.** ``synchronous=FULL`` is ``synchronous_commit=on``; NORMAL and the
+  unsynced writes (:meth:`PgDatabase.write_unsynced`) commit with
+  ``synchronous_commit=off``: a crash of the node loses nothing (the server holds the
+  commit), a crash of the database server may lose the last fraction of a second.
+* **Busy.** A write that waits for a row lock longer than the busy timeout, and a
+  database that cannot be reached mid-stream, answer -3 (try again later); the pools
+  connect again once the server is back.
+
+The SQL is the same as SQLite's: each statement goes through :mod:`node.storage.dialect`
+(once per text) and the rows come back as :class:`Row`, by position and by name, as
+``sqlite3.Row``. The connection handed to the ``q_*`` functions is :class:`PgConnection`,
+which offers the part of ``sqlite3.Connection`` they use (``execute``, ``executemany``;
+the cursor's ``fetchone``, ``fetchall``, ``rowcount`` and iteration).
+
+Migrations are the role's list of :mod:`node.storage.migrations`, numbered the same, each
+recorded by name in ``_ecnet_migrations`` in the transaction of its change, under an
+advisory lock so that two processes opening one database migrate it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, cast
+
+import psycopg
+from psycopg import adapt, postgres
+from psycopg.rows import RowMaker
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from node.errors import EcError
+from node.storage import dialect
+from node.storage.errors import StorageError
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from sqlite_utils.migrations import Migrations
+
+__all__ = ["PgDatabase", "PgConnection", "PgSchema", "Row", "redact", "is_url"]
+
+T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
+
+# How long opening the database waits for the server before the node gives up.
+CONNECT_TIMEOUT_S = 5
+MIGRATIONS_TABLE = "_ecnet_migrations"
+# The advisory lock taken while migrating (any number; the same for every node).
+MIGRATION_LOCK = 0x6563_6E65
+
+
+def is_url(target: object) -> bool:
+    """Whether a ``--db`` target names a PostgreSQL server rather than an SQLite file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://…"
+    host = str(info.get("host", "")) or "localhost"
+    port = f":{info['port']}" if info.get("port") else ""
+    user = f"{info['user']}@" if info.get("user") else ""
+    return f"postgresql://{user}{host}{port}/{info.get('dbname', '')}"
+
+
+class Row(tuple[Any, ...]):
+    """A row by position and by column name, as ``sqlite3.Row``."""
+
+    _names: Mapping[str, int]
+
+    def __new__(cls, values: Iterable[Any], names: Mapping[str, int]) -> Row:
+        row = super().__new__(cls, values)
+        row._names = names
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self._names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+
+def _row_factory(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    names = {c.name: i for i, c in enumerate(cursor.description or ())}
+    return lambda values: Row(values, names)
+
+
+class _IntegralNumeric(adapt.Loader):
+    """``numeric`` (what ``SUM`` of a ``bigint`` column is) as an ``int`` when it has no
+    fraction, as SQLite answers a sum of integers."""
+
+    def load(self, data: adapt.Buffer) -> int | float:
+        text = bytes(data).decode()
+        return int(text) if "." not in text else float(text)
+
+
+class _BoolAsInt(adapt.Dumper):
+    """``True``/``False`` as 1/0: the schema keeps flags in ``INTEGER`` columns."""
+
+    oid = postgres.types["int8"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        return b"1" if obj else b"0"
+
+
+class PgConnection:
+    """The part of ``sqlite3.Connection`` that the ``q_*`` functions use, on a psycopg
+    connection, each statement translated (:mod:`node.storage.dialect`)."""
+
+    def __init__(
+        self, conn: psycopg.Connection[Row], keys: Mapping[str, tuple[str, ...]], reader: bool
+    ) -> None:
+        self._conn = conn
+        self._keys = keys
+        self._reader = reader
+
+    def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> Any:
+        if sql.lstrip()[:6].upper() == "PRAGMA":
+            # SQLite's settings of its file (secure_delete): nothing to set on a server.
+            return self._conn.execute("SELECT 1 WHERE false")
+        if self._reader and sql.strip().upper() == "BEGIN":
+            sql = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"
+        return self._conn.execute(dialect.query(sql, self._keys), params)
+
+    def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Any:
+        cur = self._conn.cursor()
+        cur.executemany(dialect.query(sql, self._keys), seq)
+        return cur
+
+
+class PgSchema:
+    """What a migration function is given on PostgreSQL (``run_script`` runs its DDL)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self.conn = conn
+
+    def execute(self, sql: str) -> None:
+        self.conn.execute(sql.encode())
+
+
+def unavailable(exc: psycopg.Error, what: str) -> EcError:
+    """-3 for a database that cannot be reached or a lock held past the busy timeout."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return EcError(-3, f"the node's database {what} ({first}); try again later")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The reason of a connection's failure in one line: libpq says "connection to server
+    at …, port … failed: REASON" (once per address tried) and adds a hint line."""
+    text = str(exc).strip()
+    if isinstance(exc, PoolTimeout) and exc.__cause__ is not None:
+        text = str(exc.__cause__).strip() or text
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    reason = lines[0].rsplit("failed: ", 1)[-1].strip()
+    for prefix in ("FATAL:", "ERROR:"):
+        reason = reason.removeprefix(prefix).strip()
+    return reason or lines[0]
+
+
+class PgDatabase:
+    """An open node database on PostgreSQL: ``await db.read(fn)``, ``await db.write(fn)``,
+    the same calls as :class:`node.storage.db.Database`."""
+
+    dialect = "postgresql"
+
+    def __init__(
+        self,
+        url: str,
+        migrations: Migrations,
+        readers: int = 2,
+        synchronous: str = "NORMAL",
+        busy_timeout_ms: int = 5000,
+        check: bool = True,
+    ) -> None:
+        if synchronous.upper() not in ("NORMAL", "FULL"):
+            raise ValueError(f"synchronous must be one of NORMAL, FULL, not {synchronous!r}")
+        self.url = url
+        self.location = redact(url)
+        self.synchronous = synchronous.upper()
+        self.busy_timeout_ms = busy_timeout_ms
+        self.check = check
+        self._migrations = migrations
+        self._readers = readers
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="db-writer")
+        self._reader_pool = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-reader")
+        self._write_conns: ConnectionPool[psycopg.Connection[Row]] | None = None
+        self._read_conns: ConnectionPool[psycopg.Connection[Row]] | None = None
+        self._keys: dict[str, tuple[str, ...]] = {}
+        self.observe_write: Callable[[float], None] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------
+    def _configure(self, reader: bool) -> Callable[[psycopg.Connection[Any]], None]:
+        sync = "on" if self.synchronous == "FULL" else "off"
+
+        def configure(conn: psycopg.Connection[Any]) -> None:
+            conn.adapters.register_loader("numeric", _IntegralNumeric)
+            conn.adapters.register_dumper(bool, _BoolAsInt)
+            conn.execute(f"SET lock_timeout = {int(self.busy_timeout_ms)}")
+            conn.execute(f"SET synchronous_commit = {sync}")
+            if reader:
+                conn.execute("SET default_transaction_read_only = on")
+
+        return configure
+
+    def _pool(self, size: int, reader: bool) -> ConnectionPool[psycopg.Connection[Row]]:
+        return ConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=size,
+            open=False,
+            num_workers=1,
+            timeout=self.busy_timeout_ms / 1000,
+            kwargs={
+                "autocommit": True,
+                "row_factory": _row_factory,
+                "connect_timeout": CONNECT_TIMEOUT_S,
+            },
+            configure=self._configure(reader),
+            connection_class=psycopg.Connection[Row],
+        )
+
+    def open_sync(self) -> list[str]:
+        """Connect, migrate, open the pools. Returns the migrations applied. A server that
+        cannot be reached or refuses is a :class:`StorageError` in one line."""
+        try:
+            conn = psycopg.connect(
+                self.url,
+                autocommit=True,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                row_factory=_row_factory,
+            )
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"cannot connect to the database {self.location}: {_first_line(exc)}"
+            ) from None
+        try:
+            applied = migrate(conn, self._migrations)
+            self._keys = primary_keys(conn)
+        except psycopg.Error as exc:
+            raise StorageError(
+                f"cannot migrate the database {self.location}: {_first_line(exc)}"
+            ) from None
+        finally:
+            conn.close()
+        self._write_conns = self._pool(1, reader=False)
+        self._read_conns = self._pool(self._readers + 1, reader=True)
+        try:
+            self._write_conns.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+            self._read_conns.open(wait=True, timeout=CONNECT_TIMEOUT_S)
+        except PoolTimeout as exc:
+            self._close_pools()
+            raise StorageError(
+                f"cannot connect to the database {self.location}: {_first_line(exc)}"
+            ) from None
+        return applied
+
+    async def open(self) -> list[str]:
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self.open_sync)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.close_sync)
+
+    def _close_pools(self) -> None:
+        for pool in (self._write_conns, self._read_conns):
+            if pool is not None:
+                pool.close()
+        self._write_conns = self._read_conns = None
+
+    def close_sync(self) -> None:
+        self._writer.shutdown(wait=True)
+        self._reader_pool.shutdown(wait=True)
+        self._close_pools()
+
+    # -- work ------------------------------------------------------------------------
+    def _run_read(self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]) -> T:
+        pool = self._read_conns
+        if pool is None:
+            raise StorageError("database is not open")
+        try:
+            with pool.connection() as conn:
+                try:
+                    return fn(
+                        cast("sqlite3.Connection", PgConnection(conn, self._keys, True)), *args
+                    )
+                finally:
+                    if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                        conn.rollback()
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise unavailable(cast(psycopg.Error, exc), "cannot be read") from None
+
+    def _run_write(
+        self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts], synced: bool = True
+    ) -> T:
+        pool = self._write_conns
+        if pool is None:
+            raise StorageError("database is not open")
+        start = time.perf_counter()
+        try:
+            with pool.connection() as conn:
+                conn.execute("BEGIN")
+                try:
+                    if not synced and self.synchronous == "FULL":
+                        conn.execute("SET LOCAL synchronous_commit = off")
+                    result = fn(
+                        cast("sqlite3.Connection", PgConnection(conn, self._keys, False)), *args
+                    )
+                except BaseException:
+                    if not conn.closed:
+                        conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise unavailable(cast(psycopg.Error, exc), "cannot be written") from None
+        observe = self.observe_write
+        if observe is not None:
+            observe(time.perf_counter() - start)
+        return result
+
+    def _run_write_unsynced(
+        self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]
+    ) -> T:
+        return self._run_write(fn, args, synced=False)
+
+    async def read(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._reader_pool, self._run_read, fn, args
+        )
+
+    async def write(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._run_write, fn, args
+        )
+
+    async def write_unsynced(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._writer, self._run_write_unsynced, fn, args
+        )
+
+    def read_now(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+        return self._run_read(fn, args)
+
+    async def truncate_wal(self) -> None:
+        """Nothing to do: the server manages its write-ahead log."""
+
+    def write_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+        return self._writer.submit(self._run_write, fn, args).result()
+
+    def read_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+        return self._reader_pool.submit(self._run_read, fn, args).result()
+
+
+def primary_keys(conn: psycopg.Connection[Row]) -> dict[str, tuple[str, ...]]:
+    """Each table's primary key columns, in order (for ``INSERT OR REPLACE``)."""
+    keys: dict[str, list[str]] = {}
+    for table, column in conn.execute(
+        "SELECT c.relname, a.attname FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = current_schema() "
+        "JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord) ON true "
+        "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum "
+        "WHERE i.indisprimary ORDER BY c.relname, k.ord"
+    ):
+        keys.setdefault(table, []).append(column)
+    return {t: tuple(cols) for t, cols in keys.items()}
+
+
+def applied_migrations(conn: psycopg.Connection[Row], migrations: Migrations) -> list[str]:
+    exists = conn.execute("SELECT to_regclass(%s)", (MIGRATIONS_TABLE,)).fetchone()
+    if exists is None or exists[0] is None:
+        return []
+    return [
+        r[0]
+        for r in conn.execute(
+            f"SELECT name FROM {MIGRATIONS_TABLE} WHERE migration_set = %s "
+            "ORDER BY applied_at, name",
+            (migrations.name,),
+        )
+    ]
+
+
+def migrate(conn: psycopg.Connection[Row], migrations: Migrations) -> list[str]:
+    """Apply the pending migrations of ``migrations``, each in one transaction with its
+    record, under an advisory lock. A database that recorded a migration this list
+    does not have (a newer node's) is refused."""
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (migration_set TEXT NOT NULL, "
+        "name TEXT NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (migration_set, name))"
+    )
+    names = [m.name for m in migrations._migrations]
+    applied: list[str] = []
+    for migration in migrations._migrations:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            other = conn.execute(
+                f"SELECT migration_set FROM {MIGRATIONS_TABLE} WHERE migration_set <> %s LIMIT 1",
+                (migrations.name,),
+            ).fetchone()
+            if other is not None:
+                raise StorageError(
+                    f"the database holds another node's data ({other[0]}); each node needs "
+                    "a database of its own"
+                )
+            done = set(applied_migrations(conn, migrations))
+            unknown = done - set(names)
+            if unknown:
+                raise StorageError(
+                    f"the database's schema is newer than this node's (it has {min(unknown)}); "
+                    "run a newer ecnet"
+                )
+            if migration.name in done:
+                continue
+            migration.fn(cast("Any", PgSchema(conn)))
+            conn.execute(
+                f"INSERT INTO {MIGRATIONS_TABLE} (migration_set, name, applied_at) "
+                "VALUES (%s, %s, %s)",
+                (migrations.name, migration.name, str(datetime.now(UTC))),
+            )
+            applied.append(migration.name)
+    return applied
