@@ -153,6 +153,13 @@ async def test_a_damaged_or_foreign_file_is_named_and_never_restored(tmp_path):
     rc, _, err = await ecnet("backup", "create", "--db", str(other), "--to", str(tmp_path))
     assert rc == 1 and "is a folder" in err
 
+    # A node on PostgreSQL is backed up by the server's tools, and told so.
+    url = "postgresql://ecnet@db.example:5432/ecnet_national"
+    rc, _, err = await ecnet("backup", "create", "--db", url, "--to", str(tmp_path / "pg.db"))
+    assert rc == 1 and "pg_dump" in err and err.count("\n") == 1, err
+    rc, _, err = await ecnet("backup", "restore", str(other), "--db", url, "--force")
+    assert rc == 1 and "pg_dump" in err, err
+
 
 @pytest.fixture
 async def backed_up(cluster, tmp_path):

@@ -210,10 +210,22 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def _sqlite_only(db: Path) -> None:
+    """A PostgreSQL URL given where a database file is wanted: said so, with what does
+    back up a node on PostgreSQL."""
+    if str(db).split(":", 1)[0].lower() in ("postgresql", "postgres"):
+        raise BackupError(
+            "ecnet backup copies a node's SQLite database; a node on PostgreSQL is backed "
+            "up by the server's own tools (pg_dump, or a base backup with WAL archiving: "
+            "docs/deployment.md)"
+        )
+
+
 def create(
     db: Path, to: Path, *, force: bool = False, now: dt.datetime | None = None
 ) -> BackupReport:
     """Back ``db`` up into ``to`` while its node may run; the backup's report."""
+    _sqlite_only(db)
     if to.is_dir():
         raise BackupError(f"{to} is a folder: give the backup's file name")
     if to.exists() and not force:
@@ -303,6 +315,7 @@ def _check_key(report: BackupReport, master_key: Path) -> None:
 def restore(backup: Path, db: Path, *, master_key: Path, force: bool = False) -> BackupReport:
     """Put ``backup`` in place as the database ``db`` of a stopped node; the report of
     what was restored."""
+    _sqlite_only(db)
     report = inspect(backup)
     if report.unknown:
         raise BackupError(
