@@ -29,7 +29,7 @@ LOCKFLAGS ?= --upgrade
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))
 UV      := $(BIN)/uv
 
-.PHONY: setup uv lock lowest nation test bench proto proto-check lint lib clean
+.PHONY: setup uv lock lowest nation test bench bench-scale proto proto-check lint lib clean
 
 setup: $(STAMP)
 
@@ -122,6 +122,15 @@ $(LIB_EXAMPLE): $(LIB_DIR)/example.c $(LIB_DIR)/nationeccode.h $(LIB_SO)
 bench: $(STAMP)
 	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
 	$(BIN)/python -m bench $(ARGS)
+
+# The hot flows on a registry of 10,000 persons and one of SCALE, side by side
+# (bench/scale.py, docs/scale.md). Registries are loaded once into .bench/scale/ and kept:
+# `make bench-scale SCALE=10000000` loads for about 30 minutes (2 cores) into 11 GB, and
+# each run copies it (another 11 GB) for its nodes.
+SCALE   ?= 100000
+bench-scale: $(STAMP)
+	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
+	$(BIN)/python -m bench.scale --scale $(SCALE) $(ARGS)
 
 $(BUF_STAMP):
 	@command -v npm >/dev/null || { echo "make lint needs node and npm (for the buf CLI)"; exit 1; }

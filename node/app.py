@@ -340,7 +340,9 @@ class Node:
         db = StorageSettings.from_config(self.config.extra)
         store: NationalStore | ProvincialStore
         kind = NationalStore if self.config.role is Role.NATIONAL else ProvincialStore
-        store = kind(self.db_target, db.synchronous, db.busy_timeout_ms, bool(db.quick_check))
+        store = kind(
+            self.db_target, db.synchronous, db.busy_timeout_ms, bool(db.quick_check), db.cache_mib
+        )
         self._store = store
         key_path = self.config.master_key or self.config.data_dir / "master.key"
         try:  # the key first: a node that cannot read its key creates no database

@@ -493,6 +493,7 @@ SLOW_FIRST = (
     "test_settlement_durability.py",
     "test_netns.py",
     "test_backup.py",
+    "test_scale.py",
 )
 
 

@@ -156,7 +156,7 @@ class WriteBatcher:
     # -- inline ----------------------------------------------------------------------
     def _open(self) -> sqlite3.Connection:
         assert self._sqlite is not None  # inline mode is SQLite's
-        conn = connect(self._sqlite.path, self.db.busy_timeout_ms)
+        conn = connect(self._sqlite.path, self.db.busy_timeout_ms, self._sqlite.cache_mib)
         conn.execute("PRAGMA busy_timeout=0")  # a held lock sends the write to the writer thread
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see _after_commit
         conn.execute(f"PRAGMA synchronous={self.db.synchronous if self._synced else 'NORMAL'}")

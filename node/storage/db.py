@@ -38,6 +38,7 @@ from node.vault import NodeKeys
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
+    "CACHE_MIB",
     "Database",
     "NodeDatabase",
     "open_database",
@@ -55,6 +56,13 @@ __all__ = [
 # thread is not stuck for longer than that.
 BUSY_TIMEOUT_MS = 5000
 
+# SQLite's page cache of each connection, in MiB (SQLite's own default is 2 MiB). Pages
+# are taken as they are read, so a small database uses little of it. On a registry of
+# ten million persons a routed scan or a settlement reads index pages spread over
+# gigabytes; with 2 MiB nearly every lookup below the top levels of a B-tree went back
+# to the OS (make bench-scale, docs/scale.md).
+CACHE_MIB = 64
+
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
 
@@ -70,7 +78,9 @@ class OtherSchema(Protocol):
 SYNCHRONOUS = ("NORMAL", "FULL")
 
 
-def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+def connect(
+    path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS, cache_mib: int = CACHE_MIB
+) -> sqlite3.Connection:
     """A connection with the pragmas every ecnet connection uses."""
     conn = sqlite3.connect(
         str(path), isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000
@@ -83,6 +93,7 @@ def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    conn.execute(f"PRAGMA cache_size=-{int(cache_mib) * 1024}")
     return conn
 
 
@@ -197,14 +208,16 @@ def open_database(
     synchronous: str = "NORMAL",
     busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     check: bool = True,
+    cache_mib: int = CACHE_MIB,
 ) -> NodeDatabase:
     """The database at ``target``: a ``postgresql://`` URL or an SQLite file (not opened
-    yet: ``open`` / ``open_sync``). psycopg is imported only for a URL."""
+    yet: ``open`` / ``open_sync``). psycopg is imported only for a URL. ``cache_mib``:
+    SQLite's page cache of each connection (PostgreSQL's is the server's)."""
     if isinstance(target, str) and target.startswith(("postgresql://", "postgres://")):
         from node.storage.postgres import PgDatabase
 
         return PgDatabase(target, migrations, readers, synchronous, busy_timeout_ms, check)
-    return Database(target, migrations, readers, synchronous, busy_timeout_ms, check)
+    return Database(target, migrations, readers, synchronous, busy_timeout_ms, check, cache_mib)
 
 
 class Database:
@@ -220,9 +233,11 @@ class Database:
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         check: bool = True,
+        cache_mib: int = CACHE_MIB,
     ) -> None:
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
+        self.cache_mib = cache_mib
         # PRAGMA quick_check at open (a damaged file is refused before it is served).
         self.check = check
         # Of the writer's connection: FULL syncs the WAL to disk at every commit, so a
@@ -254,7 +269,7 @@ class Database:
         """Open (creating if needed) and migrate. Returns the migrations applied."""
         _check_readable(self.path)
         try:
-            conn = connect(self.path, self.busy_timeout_ms)
+            conn = connect(self.path, self.busy_timeout_ms, self.cache_mib)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
             if self.check:
@@ -280,7 +295,7 @@ class Database:
     def _reader_conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = connect(self.path, self.busy_timeout_ms)
+            conn = connect(self.path, self.busy_timeout_ms, self.cache_mib)
             conn.execute("PRAGMA query_only=ON")
             self._local.conn = conn
             with self._lock:
@@ -406,6 +421,7 @@ class RoleStore:
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         check: bool = True,
+        cache_mib: int = CACHE_MIB,
     ) -> None:
         """``target``: the SQLite file, or a ``postgresql://`` URL (``--db``)."""
         self.db = open_database(
@@ -414,6 +430,7 @@ class RoleStore:
             synchronous=synchronous,
             busy_timeout_ms=busy_timeout_ms,
             check=check,
+            cache_mib=cache_mib,
         )
         self._keys: NodeKeys | None = None
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from node.config import ConfigError
 from node.settings import read_settings
-from node.storage.db import BUSY_TIMEOUT_MS, SYNCHRONOUS
+from node.storage.db import BUSY_TIMEOUT_MS, CACHE_MIB, SYNCHRONOUS
 
 __all__ = ["StorageSettings"]
 
@@ -25,6 +25,9 @@ class StorageSettings:
     # 1: PRAGMA quick_check at start, a damaged database is refused (one line, exit 2);
     # 0 skips it (it reads every page: about a second per few hundred MB).
     quick_check: int = field(default=1, metadata={"zero_ok": True})
+    # SQLite's page cache of each of the node's connections, in MiB (node.storage.db.CACHE_MIB
+    # says why 64).
+    cache_mib: int = CACHE_MIB
 
     @classmethod
     def from_config(

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from node.storage import outbox
 from node.storage.batch import WriteBatcher
-from node.storage.db import BUSY_TIMEOUT_MS, RoleStore
+from node.storage.db import BUSY_TIMEOUT_MS, CACHE_MIB, RoleStore
 from node.storage.meta import q_meta_get, q_meta_set
 from node.storage.migrations.provincial import MIGRATIONS
 from node.storage.provincial.channels import SM4_LABEL, ChannelStatus, q_channel_status
@@ -53,8 +53,9 @@ class ProvincialStore(RoleStore):
         synchronous: str = "NORMAL",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         check: bool = True,
+        cache_mib: int = CACHE_MIB,
     ) -> None:
-        super().__init__(path, synchronous, busy_timeout_ms, check)
+        super().__init__(path, synchronous, busy_timeout_ms, check, cache_mib)
         self._unsynced: WriteBatcher | None = None
 
     async def unlock(self, keys: NodeKeys) -> int:
