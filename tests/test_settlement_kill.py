@@ -228,7 +228,8 @@ async def _stream_with_kill(stub_of, requests, db31: Db, db44: Db, kill, restart
     try:
         await eventually(ready, timeout=30, what="settlements acknowledged and others in flight")
         if before_kill is not None:
-            await before_kill()
+            await before_kill()  # then still a settlement caught between 44 and 31
+            await eventually(ready, timeout=30, what="a settlement in flight again")
         before = dict(answers)  # acknowledged to the caller, then the kill (no await between)
         kill()
         in_between = _in_between(db31, db44)
