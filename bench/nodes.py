@@ -142,8 +142,11 @@ class NodeProcess:
         nation: Path,
         log_calls: bool = False,
         heartbeat: float = 2.0,
+        db: str = "",
     ) -> None:
         self.name = name
+        # ``--db``: a PostgreSQL URL for the node's data (empty: SQLite in data_dir).
+        self.db = db
         # The folder whose pki/ holds the CA (node.pki's layout): the node's certificate
         # and the operator's that this harness calls with are made there when missing.
         self.nation = nation
@@ -256,6 +259,8 @@ class NodeProcess:
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", self.national]
         cmd += ["--insecure"] if INSECURE else ["--pki", str(self.pki)]
+        if self.db:
+            cmd += ["--db", self.db]
         if not self.log_calls:
             cmd.append("--quiet")
         return cmd

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # imported when a server starts: an SQLite-only run never loads psycopg
     import psycopg
 
-__all__ = ["PgServer", "Unavailable", "server"]
+__all__ = ["PgServer", "Unavailable", "fetch", "server"]
 
 START_TIMEOUT_S = 20
 
@@ -278,3 +278,20 @@ def server() -> PgServer:
     if isinstance(_server, Unavailable):
         raise _server
     return _server
+
+
+def fetch(db: Path | str, sql: str, *args: object) -> list[tuple]:
+    """The rows of ``sql`` (SQLite's dialect, ``?`` placeholders) read from a node's
+    database from outside the node, as another process would: ``db`` is its SQLite file
+    or its PostgreSQL URL (``node.config.db or node.db_path``)."""
+    if isinstance(db, Path):
+        import sqlite3
+
+        with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
+            return conn.execute(sql, args).fetchall()
+    import psycopg
+
+    from node.storage import dialect
+
+    with psycopg.connect(db, autocommit=True, connect_timeout=10) as conn:
+        return conn.execute(dialect.query(sql, {}), args).fetchall()  # type: ignore[arg-type]

@@ -2,26 +2,31 @@
 processes; the insured province's kill is in test_settlement_durability.py).
 
 A stream of remote settlements (a person insured in 44, treated in 31) runs while one
-node is killed with SIGKILL and restarted on the same data folder and address. The
+node is killed with SIGKILL and restarted at once on the same data folder, database and
+address (on PostgreSQL too: ``pytest.mark.backends``; there the killed process's
+sessions are left for the server to end, and the restart must not wait on them). The
 caller retries every request with the same requestId until it is answered (-3, or a
 transport failure while the node is down). Then: every settlement acknowledged before
 the kill is answered identically after it; each requestId has exactly one row at 31 and
 one at 44, with the same settlement id and amounts; none is left pending; and 44's
-personal account and yearly accumulators moved by exactly what the rows say.
+personal account and yearly accumulators moved by exactly what the rows say. When
+national is the one killed, the voucher events it queued just before the kill reach the
+provinces after its restart: its outbox delivers everything.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import pytest
 from chankit import QR, signed
+from pgkit import fetch
 from scankit import (
     QUERY_FIELDS,
     ScanKit,
@@ -58,6 +63,14 @@ POPULATION = 300
 RETRY_FOR_S = 90.0
 # Reconciler of the serving province: eager, so that it races the callers' retries.
 RECONCILE = {"reconcile_interval": "0.3", "reconcile_after": "0.3"}
+# Voucher events national queues just before it is killed (activations of persons
+# insured in 44, doing business in 31): its outbox must deliver them after the restart.
+QUEUED_AT_KILL = 3
+
+pytestmark = pytest.mark.backends
+
+# A node's database, read from outside the node: its SQLite file or PostgreSQL URL.
+Db = Path | str
 
 
 class SamePortNode(NodeProcess):
@@ -118,30 +131,37 @@ class ProcessKit(Kit):
 # -- reading the ledgers --------------------------------------------------------------
 
 
-def _rows(db: Path) -> list[tuple]:
+def _rows(db: Db) -> list[tuple]:
     """(request_id, settlement_id, kind, state, fee_sumamt, fund_pay, psn_acct_pay,
     own_pay_amt, deductible_part, acct_balance) of every settlement of ``db``."""
-    with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
-        return conn.execute(
-            "SELECT request_id, settlement_id, kind, state, fee_sumamt, fund_pay, psn_acct_pay, "
-            "own_pay_amt, "
-            "deductible_part, acct_balance FROM settlements ORDER BY request_id"
-        ).fetchall()
+    return fetch(
+        db,
+        "SELECT request_id, settlement_id, kind, state, fee_sumamt, fund_pay, psn_acct_pay, "
+        "own_pay_amt, deductible_part, acct_balance FROM settlements ORDER BY request_id",
+    )
 
 
-def _count(db: Path, sql: str, *args) -> int:
-    with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
-        return conn.execute(sql, args).fetchone()[0]
+def _count(db: Db, sql: str, *args) -> int:
+    return fetch(db, sql, *args)[0][0]
 
 
-def _account(db: Path) -> tuple[int, int, int]:
+def _account(db: Db) -> tuple[int, int, int]:
     """44's (balance, deductible_paid, fund_paid) of the one person who settled."""
-    with contextlib.closing(sqlite3.connect(db, timeout=30)) as conn:
-        (balance,) = conn.execute("SELECT balance FROM personal_accounts").fetchone()
-        deductible, fund = conn.execute(
-            "SELECT deductible_paid, fund_paid FROM accumulators"
-        ).fetchone()
+    ((balance,),) = fetch(db, "SELECT balance FROM personal_accounts")
+    ((deductible, fund),) = fetch(db, "SELECT deductible_paid, fund_paid FROM accumulators")
     return balance, deductible, fund
+
+
+def _undelivered(db: Db) -> dict[str, int]:
+    """National's outbox rows beyond each destination's acknowledged position."""
+    return dict(
+        fetch(
+            db,
+            "SELECT o.destination, count(*) FROM outbox o LEFT JOIN delivery d "
+            "ON d.destination = o.destination WHERE o.seq > coalesce(d.acked_seq, 0) "
+            "GROUP BY o.destination",
+        )
+    )
 
 
 # -- the caller -----------------------------------------------------------------------
@@ -175,20 +195,19 @@ def _slow_answers(monkeypatch, node44, seconds: float = 0.4) -> None:
     monkeypatch.setattr(s44, "settle_routed", slow)
 
 
-def _in_between(db31: Path, db44: Path) -> set[str]:
+def _in_between(db31: Db, db44: Db) -> set[str]:
     """The requestIds settled at 44 whose row at 31 is still pending."""
-    with contextlib.closing(sqlite3.connect(db31, timeout=30)) as conn:
-        pending = {
-            r[0] for r in conn.execute("SELECT request_id FROM settlements WHERE state = 'pending'")
-        }
+    pending = {
+        r[0] for r in fetch(db31, "SELECT request_id FROM settlements WHERE state = 'pending'")
+    }
     return pending & {r[0] for r in _rows(db44)}
 
 
-async def _stream_with_kill(stub_of, requests, db31: Path, db44: Path, kill, restart):
+async def _stream_with_kill(stub_of, requests, db31: Db, db44: Db, kill, restart, before_kill=None):
     """Send ``requests`` 50 ms apart, each retried until answered; once a few are
-    acknowledged and some are settled at 44 but pending at 31, ``kill()``, wait a
-    moment, ``restart()``. Returns (answers, answered before the kill, retries, the
-    requestIds settled at 44 and pending at 31 at the kill)."""
+    acknowledged and some are settled at 44 but pending at 31, await ``before_kill()``
+    (if given), ``kill()``, and ``restart()`` at once. Returns (answers, answered before
+    the kill, retries, the requestIds settled at 44 and pending at 31 at the kill)."""
     answers: dict[str, pb.Settlement] = {}
     retries: list = []
 
@@ -208,11 +227,13 @@ async def _stream_with_kill(stub_of, requests, db31: Path, db44: Path, kill, res
     running = asyncio.create_task(stream())
     try:
         await eventually(ready, timeout=30, what="settlements acknowledged and others in flight")
+        if before_kill is not None:
+            await before_kill()  # then still a settlement caught between 44 and 31
+            await eventually(ready, timeout=30, what="a settlement in flight again")
         before = dict(answers)  # acknowledged to the caller, then the kill (no await between)
         kill()
         in_between = _in_between(db31, db44)
-        await asyncio.sleep(0.5)
-        await restart()
+        await restart()  # at once: nothing the killed process held may stand in the way
         await asyncio.wait_for(asyncio.shield(running), RETRY_FOR_S + 30)
     finally:
         if not running.done():
@@ -222,7 +243,7 @@ async def _stream_with_kill(stub_of, requests, db31: Path, db44: Path, kill, res
     return answers, before, retries, in_between
 
 
-async def _check(stub_of, requests, answers, before, retries, db31: Path, db44: Path) -> None:
+async def _check(stub_of, requests, answers, before, retries, db31: Db, db44: Db) -> None:
     ids = sorted(r.requestId for r in requests)
     # the kill hit the stream: some requests were answered -3 or not at all, and retried
     assert retries, "the kill did not hit the stream"
@@ -317,9 +338,11 @@ async def test_kill_9_of_the_serving_province_during_a_stream(cluster, tmp_path,
         national=sk.kit.national.address,
         heartbeat=0.2,
         nation=cluster.pki.root,
+        db=cluster.db_url("p31", tmp_path / "p31") or "",
     )
     await p31.start()
-    db31, db44 = p31.data_dir / "provincial-31.db", sk.provinces["44"].db_path
+    db31: Db = p31.db or p31.data_dir / "provincial-31.db"
+    db44 = sk.provinces["44"].db_target
     # 31 runs in a process of its own: its keys from its master key (node.vault).
     keys31 = NodeKeys(
         load_master_key(p31.data_dir / "master.key", SystemEntropy()), SystemEntropy()
@@ -381,10 +404,17 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
         monkeypatch.setenv(f"ECNET_VOUCHER_{name.upper()}", value)
     # a stream of retried settlements from one terminal: its rate limit out of the way
     monkeypatch.setenv("ECNET_LIMITS_TERMINAL_PER_SECOND", "0")
-    seed_national(tmp_path / "national" / "national.db", POPULATION, SEED, PROVINCES)
+    url = cluster.db_url("national")  # None on SQLite
+    seed_national(tmp_path / "national" / "national.db", POPULATION, SEED, PROVINCES, db=url)
     national = SamePortNode(
-        "national", "national", tmp_path / "national", heartbeat=0.5, nation=cluster.pki.root
+        "national",
+        "national",
+        tmp_path / "national",
+        heartbeat=0.5,
+        nation=cluster.pki.root,
+        db=url or "",
     )
+    db_national: Db = url or tmp_path / "national" / "national.db"
     await national.start()
     try:
         kit = ProcessKit(
@@ -403,7 +433,7 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
             )
             sk.provinces[code] = await cluster.start(config)
             sk.terminals[code] = await terminals_of(kit, code)
-        db31, db44 = sk.provinces["31"].db_path, sk.provinces["44"].db_path
+        db31, db44 = sk.provinces["31"].db_target, sk.provinces["44"].db_target
 
         p = insured_in(kit, "44")[0]
         auth = await sk.activated(p, "31")
@@ -417,12 +447,29 @@ async def test_kill_9_of_national_during_a_stream(cluster, tmp_path, monkeypatch
         requests = _requests(tokens, "killnat")
         stub = settlement_stub(sk, "31")
 
+        others = insured_in(kit, "44")[1 : 1 + QUEUED_AT_KILL]
+
+        async def queue_events():  # committed at national, delivered or not at the kill
+            for person in others:
+                await activate(kit, person, business_province="31")
+
         _slow_answers(monkeypatch, sk.provinces["44"])
         answers, before, retries, in_between = await _stream_with_kill(
-            lambda: stub, requests, db31, db44, national.kill, national.start
+            lambda: stub, requests, db31, db44, national.kill, national.start, queue_events
         )
         # the kill hit national between 44's settlement and its answer to 31
         assert before and in_between
         await _check(lambda: stub, requests, answers, before, retries, db31, db44)
+
+        # national's outbox, after the restart: every event for a running province
+        # (44, 31; the persons' other insured provinces run no node here) is delivered
+        async def delivered():
+            return (
+                _undelivered(db_national).keys().isdisjoint({"44", "31"})
+                and _count(db44, "SELECT count(*) FROM voucher_cache") == 1 + QUEUED_AT_KILL
+            )
+
+        await eventually(delivered, timeout=15, what="national's outbox delivered to 44 and 31")
+        assert _count(db_national, "SELECT count(*) FROM outbox WHERE destination = '44'") > 0
     finally:
         await national.stop()

@@ -19,6 +19,15 @@ business code relies on holds on both:
 * **Busy.** A write that waits for a row lock longer than the busy timeout, and a
   database that cannot be reached mid-stream, answer -3 (try again later); the pools
   connect again once the server is back.
+* **Unreachable.** Once a call found the server gone (its connection broken, the pool
+  failing to connect, or no connection to be had), the calls wait only
+  ``UNREACHABLE_WAIT_S`` for a connection instead of the busy timeout, until one is had
+  again: while the server is down every call is answered -3 at once, and the calls
+  queued behind the one writer do not add up their waits past their callers'
+  deadlines. The pools' reconnection in the background gives up after
+  ``RECONNECT_TIMEOUT_S`` (psycopg_pool's backoff would otherwise grow to minutes over
+  a long outage) and the next call starts a new attempt at once: the node serves again
+  within a second or two of the server's return, however long it was gone.
 
 The SQL is the same as SQLite's: each statement goes through :mod:`node.storage.dialect`
 (once per text) and the rows come back as :class:`Row`, by position and by name, as
@@ -34,8 +43,9 @@ advisory lock so that two processes opening one database migrate it once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar, TypeVarTuple, cast
@@ -61,6 +71,14 @@ Ts = TypeVarTuple("Ts")
 
 # How long opening the database waits for the server before the node gives up.
 CONNECT_TIMEOUT_S = 5
+# How long a call waits for a connection while the server is known not to answer (the
+# module's docstring, "Unreachable"): long enough for a local reconnection to land.
+UNREACHABLE_WAIT_S = 0.2
+# How long a pool's background reconnection retries (backoff 1 s, 2 s, ...) before it
+# gives up; the next call then tries again at once.
+RECONNECT_TIMEOUT_S = 2.0
+# psycopg_pool's count of its failed connection attempts (ConnectionPool.get_stats).
+CONNECTION_ERRORS = "connections_errors"
 MIGRATIONS_TABLE = "_ecnet_migrations"
 # The advisory lock taken while migrating (any number; the same for every node).
 MIGRATION_LOCK = 0x6563_6E65
@@ -213,6 +231,9 @@ class PgDatabase:
         self._read_conns: ConnectionPool[psycopg.Connection[Row]] | None = None
         self._keys: dict[str, tuple[str, ...]] = {}
         self.observe_write: Callable[[float], None] | None = None
+        # The last call found the server gone (a broken connection, or none to be had);
+        # written by the writer and reader threads alike, a hint that may be stale.
+        self._unreachable = False
 
     # -- lifecycle -------------------------------------------------------------------
     def _configure(self, reader: bool) -> Callable[[psycopg.Connection[Any]], None]:
@@ -236,6 +257,7 @@ class PgDatabase:
             open=False,
             num_workers=1,
             timeout=self.busy_timeout_ms / 1000,
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             kwargs={
                 "autocommit": True,
                 "row_factory": _row_factory,
@@ -298,12 +320,47 @@ class PgDatabase:
         self._close_pools()
 
     # -- work ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _connection(
+        self, pool: ConnectionPool[psycopg.Connection[Row]]
+    ) -> Iterator[psycopg.Connection[Row]]:
+        """A connection of ``pool`` (:meth:`_getconn`), as ``pool.connection()`` gives
+        it; one that breaks in use marks the server gone until a call has one again."""
+        conn = self._getconn(pool)
+        try:
+            with conn:
+                self._unreachable = False
+                try:
+                    yield conn
+                finally:
+                    if conn.closed:
+                        self._unreachable = True
+        finally:
+            pool.putconn(conn)
+
+    def _getconn(self, pool: ConnectionPool[psycopg.Connection[Row]]) -> psycopg.Connection[Row]:
+        """A connection of ``pool``, waited for up to the busy timeout, in slices of
+        ``UNREACHABLE_WAIT_S``: a :class:`PoolTimeout` after the first slice once the
+        server is known gone (another call found it so, or the pool failed to connect
+        meanwhile), and then the server is marked gone."""
+        deadline = time.monotonic() + self.busy_timeout_ms / 1000
+        errors = pool.get_stats().get(CONNECTION_ERRORS, 0)
+        while True:
+            wait = max(min(UNREACHABLE_WAIT_S, deadline - time.monotonic()), 0.001)
+            try:
+                return pool.getconn(timeout=wait)
+            except PoolTimeout:
+                failed = pool.get_stats().get(CONNECTION_ERRORS, 0) != errors
+                if self._unreachable or failed or time.monotonic() >= deadline:
+                    self._unreachable = True
+                    raise
+
     def _run_read(self, fn: Callable[[sqlite3.Connection, *Ts], T], args: tuple[*Ts]) -> T:
         pool = self._read_conns
         if pool is None:
             raise StorageError("database is not open")
         try:
-            with pool.connection() as conn:
+            with self._connection(pool) as conn:
                 try:
                     return fn(
                         cast("sqlite3.Connection", PgConnection(conn, self._keys, True)), *args
@@ -322,7 +379,7 @@ class PgDatabase:
             raise StorageError("database is not open")
         start = time.perf_counter()
         try:
-            with pool.connection() as conn:
+            with self._connection(pool) as conn:
                 conn.execute("BEGIN")
                 try:
                     if not synced and self.synchronous == "FULL":
