@@ -290,13 +290,15 @@ async def test_a_server_that_goes_away_answers_minus_3_and_the_node_recovers():
             *(call(value) for call in calls), return_exceptions=True
         ):
             assert isinstance(answer, EcError) and answer.code == -3, answer
-        assert time.monotonic() - started < 2.5
+        # inside one busy timeout (5 s), which each of them waited before: a bound of
+        # behaviour, generous enough for a loaded machine, not a speed
+        assert time.monotonic() - started < 4.5
         for call in calls:
             started = time.monotonic()
             with pytest.raises(EcError) as down:
                 await call(value)
             assert down.value.code == -3, down.value
-            assert time.monotonic() - started < 1
+            assert time.monotonic() - started < 2.5
         server.launch()
         deadline = time.monotonic() + 10
         while True:  # back: the pools connect again by themselves
