@@ -1,0 +1,183 @@
+"""``ecnet nation up --db postgres``: the simulated nation on PostgreSQL, end to end
+through the CLI (real node processes on the nation's own embedded server), and the
+``--db`` values it refuses."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pgkit
+import psycopg
+import pytest
+from conftest import reserved_ports
+
+from node.storage.pgserver import postmaster_pid
+
+pytestmark = pytest.mark.postgresql
+
+ECNET = [sys.executable, "-m", "cli.main"]
+
+
+def ecnet(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [*ECNET, *args, "--data", str(data)], capture_output=True, text=True, timeout=120
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr + proc.stdout
+    return proc
+
+
+def field(proc: subprocess.CompletedProcess, *path: str):
+    value = json.loads(proc.stdout)
+    for key in path:
+        value = value[key]
+    return value
+
+
+def running(pid: int) -> bool:
+    """Whether process ``pid`` runs (an exited one that its new parent, init or a
+    subreaper, has not reaped yet does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def embedded():
+    """The embedded server can start here (else the test is skipped, saying why)."""
+    try:
+        pgkit.server()
+    except pgkit.Unavailable as exc:
+        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+
+
+def up(data: Path, base: int, *more: str, check: bool = True) -> subprocess.CompletedProcess:
+    return ecnet(
+        "nation", "up", "--detach", "--population", "200", "--provinces", "44",
+        "--base-port", str(base), "--heartbeat", "0.5", *more, data=data, check=check,
+    )  # fmt: skip
+
+
+def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
+    data = tmp_path / "nation"
+    with reserved_ports() as base:
+        started = up(data, base, "--db", "postgres")
+        nation = json.loads((data / "nation.json").read_text())
+        folder = Path(nation["postgres"]["folder"])
+        try:
+            assert "PostgreSQL server" in started.stdout, started.stdout
+            server = nation["postgres"]["server"]
+            assert {n: e["db"] for n, e in nation["nodes"].items()} == {
+                "national": server + "ecnet_national",
+                "p44": server + "ecnet_p44",
+            }
+            pid = postmaster_pid(folder)
+            assert pid is not None
+            # every node runs on its database there, not on an SQLite file
+            for name, entry in nation["nodes"].items():
+                assert not list((data / name).glob("*.db")), list((data / name).iterdir())
+                cmdline = Path(f"/proc/{entry['pid']}/cmdline").read_bytes().split(b"\0")
+                assert cmdline[cmdline.index(b"--db") + 1].decode() == entry["db"]
+            rows = {r["node"]: r for r in json.loads(ecnet("nation", "status", "--json", data=data).stdout)}
+            assert rows["national"]["counts"]["persons"] == 200
+            assert all(r["health"] == "SERVING" for r in rows.values())
+            assert f"pid {pid}" in ecnet("nation", "status", data=data).stdout
+
+            # a person of Guangdong: a voucher, a code, its scan, a settlement
+            person = field(
+                ecnet("persons", "list", "--insured-province", "44", "--limit", "1",
+                      "--reveal", "--reason", "test", "--json", data=data),
+                "persons", 0,
+            )  # fmt: skip
+            terminal = field(ecnet("terminals", "list", "--province", "44", "--json", data=data), "terminals", 0)
+            auth = field(
+                ecnet("voucher", "activate", "--name", person["userName"], "--id-no", person["idNo"],
+                      "--password", "135792", "--json", data=data),
+                "authCode",
+            )  # fmt: skip
+            code = field(
+                ecnet("qr", "issue", "--province", "44", "--auth-code", auth, "--json", data=data),
+                "ecQrCode",
+            )
+            where = ["--province", "44", "--terminal", terminal["terminalId"], "--org", terminal["orgId"]]
+            token = field(ecnet("scan", *where, "--code", code, "--json", data=data), "ecToken")
+            items = tmp_path / "items.json"
+            items.write_text(json.dumps(
+                [{"code": "A1", "name": "阿莫西林胶囊", "category": "A", "unitPrice": 30000, "quantity": 1}]
+            ))  # fmt: skip
+            settled = field(
+                ecnet("settle", *where, "--token", token, "--items", str(items),
+                      "--request-id", "pg-0001", "--json", data=data),
+                "settlement",
+            )  # fmt: skip
+            assert settled["state"] == "SETTLEMENT_STATE_SETTLED" and settled["feeSumamt"] == "30000"
+            # ... kept in the province's database on the server
+            with psycopg.connect(nation["nodes"]["p44"]["db"]) as conn:
+                sid = conn.execute("SELECT settlement_id FROM settlements").fetchall()
+            assert [r[0] for r in sid] == [settled["settlementId"]]
+
+            # an operator enrolled into national's database on the server
+            ecnet("operators", "add", "wang", "--role", "auditor", data=data)
+            with psycopg.connect(nation["nodes"]["national"]["db"]) as conn:
+                duty = conn.execute("SELECT duty FROM console_operators WHERE name = 'wang'")
+                assert duty.fetchone() == ("auditor",)
+            ecnet("operators", "revoke", "wang", data=data)
+            with psycopg.connect(nation["nodes"]["national"]["db"]) as conn:
+                gone = conn.execute("SELECT count(*) FROM console_operators WHERE name = 'wang'")
+                assert gone.fetchone() == (0,)
+
+            # down stops the nodes and the server, cleanly
+            down = ecnet("nation", "down", data=data)
+            assert "stopped the nation's PostgreSQL server" in down.stderr, down.stderr
+            assert postmaster_pid(folder) is None
+            assert not running(pid)
+            assert "shut down" in (folder / "server.log").read_text()
+
+            # up again, without --db: the same server and data, nothing seeded again
+            again = up(data, base)
+            assert "already holds 200 persons" in again.stderr, again.stderr
+            rows = {r["node"]: r for r in json.loads(ecnet("nation", "status", "--json", data=data).stdout)}
+            assert rows["national"]["counts"]["persons"] == 200
+            assert rows["p44"]["health"] == "SERVING"
+            # a --db that is not what the nation runs on is refused
+            other = ecnet("nation", "up", "--db", "postgresql://u@127.0.0.1:1/", data=data, check=False)
+            assert other.returncode != 0
+        finally:
+            ecnet("nation", "down", data=data, check=False)
+            if folder.is_dir() and not folder.is_relative_to(data):
+                subprocess.run(["rm", "-rf", str(folder)], check=False)
+        assert postmaster_pid(folder) is None
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("mysql", "--db takes `postgres`"),
+        ("postgresql://u:secret@127.0.0.1:5432/", "no password in the URL"),
+        ("postgresql://u@127.0.0.1:5432/ecnet", "give the server without a database"),
+    ],
+)
+def test_bad_db_values_are_refused_in_one_line(tmp_path, value, says):
+    data = tmp_path / "nation"
+    proc = ecnet("nation", "up", "--db", value, "--provinces", "44", data=data, check=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0], proc.stderr
+    assert not (data / "nation.json").exists()
+
+
+def test_a_server_that_cannot_be_reached_is_one_line(tmp_path):
+    data = tmp_path / "nation"
+    with reserved_ports() as base:  # nothing listens at BASE+1 (a port of the block held)
+        url = f"postgresql://ecnet@127.0.0.1:{base + 1}/"
+        proc = up(data, base, "--db", url, check=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"cannot connect to the PostgreSQL server postgresql://ecnet@127.0.0.1:{base + 1}/" in lines[0]
+    assert "refused" in lines[0].lower(), lines[0]
+    assert not list(data.glob("*/node.log"))  # no node was started
