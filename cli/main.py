@@ -30,6 +30,7 @@ from rich.table import Table
 from typer._click.core import Context
 from typer._click.exceptions import ClickException
 
+from cli import nationdb
 from cli.backup import backup_app
 from cli.ca import ca_app
 from cli.common import (
@@ -59,7 +60,6 @@ from cli.nation import (
     stop_on_signals,
     wait_healthy,
 )
-from cli import nationdb
 from cli.nationfile import NationFile, NodeEntry, pid_alive
 from cli.operators import audit_app, console_password, operators_app
 from cli.qr import qr_app
@@ -416,8 +416,7 @@ def _start_nation(
     if nation.postgres is not None:
         nation.save()  # nation down finds the server from here on
         err.print(
-            nationdb.server_line(nation)
-            + (f"; databases made: {', '.join(made)}" if made else ""),
+            nationdb.server_line(nation) + (f"; databases made: {', '.join(made)}" if made else ""),
             soft_wrap=True,
             highlight=False,
         )

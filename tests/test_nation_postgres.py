@@ -12,8 +12,8 @@ from pathlib import Path
 import pgkit
 import psycopg
 import pytest
-from conftest import reserved_ports
 
+from conftest import reserved_ports
 from node.storage.pgserver import postmaster_pid
 
 pytestmark = pytest.mark.postgresql
@@ -30,11 +30,17 @@ def ecnet(*args: str, data: Path, check: bool = True) -> subprocess.CompletedPro
     return proc
 
 
-def field(proc: subprocess.CompletedProcess, *path: str):
-    value = json.loads(proc.stdout)
-    for key in path:
+def field(data: Path, *args: str | int):
+    """``ecnet ARGS --json``'s answer, down the path after ``--`` (keys, indexes)."""
+    split = args.index("--")
+    value = json.loads(ecnet(*map(str, args[:split]), "--json", data=data).stdout)
+    for key in args[split + 1 :]:
         value = value[key]
     return value
+
+
+def status(data: Path) -> dict[str, dict]:
+    return {row["node"]: row for row in field(data, "nation", "status", "--")}
 
 
 def running(pid: int) -> bool:
@@ -82,39 +88,36 @@ def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
                 assert not list((data / name).glob("*.db")), list((data / name).iterdir())
                 cmdline = Path(f"/proc/{entry['pid']}/cmdline").read_bytes().split(b"\0")
                 assert cmdline[cmdline.index(b"--db") + 1].decode() == entry["db"]
-            rows = {r["node"]: r for r in json.loads(ecnet("nation", "status", "--json", data=data).stdout)}
+            rows = status(data)
             assert rows["national"]["counts"]["persons"] == 200
             assert all(r["health"] == "SERVING" for r in rows.values())
             assert f"pid {pid}" in ecnet("nation", "status", data=data).stdout
 
             # a person of Guangdong: a voucher, a code, its scan, a settlement
             person = field(
-                ecnet("persons", "list", "--insured-province", "44", "--limit", "1",
-                      "--reveal", "--reason", "test", "--json", data=data),
-                "persons", 0,
+                data, "persons", "list", "--insured-province", "44", "--limit", "1",
+                "--reveal", "--reason", "test", "--", "persons", 0,
             )  # fmt: skip
-            terminal = field(ecnet("terminals", "list", "--province", "44", "--json", data=data), "terminals", 0)
+            terminal = field(data, "terminals", "list", "--province", "44", "--", "terminals", 0)
             auth = field(
-                ecnet("voucher", "activate", "--name", person["userName"], "--id-no", person["idNo"],
-                      "--password", "135792", "--json", data=data),
-                "authCode",
+                data, "voucher", "activate", "--name", person["userName"],
+                "--id-no", person["idNo"], "--password", "135792", "--", "authCode",
             )  # fmt: skip
             code = field(
-                ecnet("qr", "issue", "--province", "44", "--auth-code", auth, "--json", data=data),
-                "ecQrCode",
+                data, "qr", "issue", "--province", "44", "--auth-code", auth, "--", "ecQrCode"
             )
-            where = ["--province", "44", "--terminal", terminal["terminalId"], "--org", terminal["orgId"]]
-            token = field(ecnet("scan", *where, "--code", code, "--json", data=data), "ecToken")
+            where = ["--province", "44", "--terminal", terminal["terminalId"]]
+            where += ["--org", terminal["orgId"]]
+            token = field(data, "scan", *where, "--code", code, "--", "ecToken")
             items = tmp_path / "items.json"
-            items.write_text(json.dumps(
-                [{"code": "A1", "name": "阿莫西林胶囊", "category": "A", "unitPrice": 30000, "quantity": 1}]
-            ))  # fmt: skip
+            item = {"code": "A1", "name": "阿莫西林胶囊", "category": "A", "unitPrice": 30000}
+            items.write_text(json.dumps([item | {"quantity": 1}]))
             settled = field(
-                ecnet("settle", *where, "--token", token, "--items", str(items),
-                      "--request-id", "pg-0001", "--json", data=data),
-                "settlement",
+                data, "settle", *where, "--token", token, "--items", str(items),
+                "--request-id", "pg-0001", "--", "settlement",
             )  # fmt: skip
-            assert settled["state"] == "SETTLEMENT_STATE_SETTLED" and settled["feeSumamt"] == "30000"
+            assert settled["state"] == "SETTLEMENT_STATE_SETTLED", settled
+            assert settled["feeSumamt"] == "30000", settled
             # ... kept in the province's database on the server
             with psycopg.connect(nation["nodes"]["p44"]["db"]) as conn:
                 sid = conn.execute("SELECT settlement_id FROM settlements").fetchall()
@@ -140,12 +143,13 @@ def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
             # up again, without --db: the same server and data, nothing seeded again
             again = up(data, base)
             assert "already holds 200 persons" in again.stderr, again.stderr
-            rows = {r["node"]: r for r in json.loads(ecnet("nation", "status", "--json", data=data).stdout)}
+            rows = status(data)
             assert rows["national"]["counts"]["persons"] == 200
             assert rows["p44"]["health"] == "SERVING"
             # a --db that is not what the nation runs on is refused
-            other = ecnet("nation", "up", "--db", "postgresql://u@127.0.0.1:1/", data=data, check=False)
+            other = up(data, base, "--db", "postgresql://u@127.0.0.1:1/", check=False)
             assert other.returncode != 0
+            assert "keeps its data on PostgreSQL at its own server" in other.stderr, other.stderr
         finally:
             ecnet("nation", "down", data=data, check=False)
             if folder.is_dir() and not folder.is_relative_to(data):
@@ -178,6 +182,6 @@ def test_a_server_that_cannot_be_reached_is_one_line(tmp_path):
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
-    assert f"cannot connect to the PostgreSQL server postgresql://ecnet@127.0.0.1:{base + 1}/" in lines[0]
+    assert f"cannot connect to the PostgreSQL server {url}" in lines[0], lines[0]
     assert "refused" in lines[0].lower(), lines[0]
     assert not list(data.glob("*/node.log"))  # no node was started

@@ -180,7 +180,7 @@ class PgServer:
             os.chown(self.root, user[1], user[2])
         if copy or (copy is None and not self._runs()):
             self.bin = self._copy()
-        self._admin: psycopg.Connection | None = None  # type: ignore[type-arg]
+        self._admin: psycopg.Connection | None = None
 
     @property
     def log(self) -> Path:
@@ -247,10 +247,14 @@ class PgServer:
             self.proc = subprocess.Popen(
                 [
                     str(self.bin / "postgres"),
-                    "-D", str(self.data),
-                    "-p", str(self.port),
-                    "-h", "127.0.0.1",
-                    "-k", "",  # TCP only
+                    "-D",
+                    str(self.data),
+                    "-p",
+                    str(self.port),
+                    "-h",
+                    "127.0.0.1",
+                    "-k",
+                    "",  # TCP only
                     *options,
                 ],  # fmt: skip
                 user=self.user,
@@ -281,7 +285,7 @@ class PgServer:
                 time.sleep(0.05)
 
     @property
-    def admin(self) -> psycopg.Connection:  # type: ignore[type-arg]
+    def admin(self) -> psycopg.Connection:
         """A connection to the server's ``postgres`` database, in autocommit."""
         assert self._admin is not None, "the server is not running"
         return self._admin
