@@ -140,16 +140,16 @@ def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
             assert not running(pid)
             assert "shut down" in (folder / "server.log").read_text()
 
+            # a --db that is not what the nation runs on is refused
+            other = up(data, base, "--db", "postgresql://u@127.0.0.1:1/", check=False)
+            assert other.returncode != 0
+            assert "keeps its data on PostgreSQL at its own server" in other.stderr, other.stderr
             # up again, without --db: the same server and data, nothing seeded again
             again = up(data, base)
             assert "already holds 200 persons" in again.stderr, again.stderr
             rows = status(data)
             assert rows["national"]["counts"]["persons"] == 200
             assert rows["p44"]["health"] == "SERVING"
-            # a --db that is not what the nation runs on is refused
-            other = up(data, base, "--db", "postgresql://u@127.0.0.1:1/", check=False)
-            assert other.returncode != 0
-            assert "keeps its data on PostgreSQL at its own server" in other.stderr, other.stderr
         finally:
             ecnet("nation", "down", data=data, check=False)
             if folder.is_dir() and not folder.is_relative_to(data):
