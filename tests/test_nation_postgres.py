@@ -5,6 +5,8 @@ through the CLI (real node processes on the nation's own embedded server), and t
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +15,12 @@ import pgkit
 import psycopg
 import pytest
 
+from cli.nation import plan_nation
+from cli.nationfile import PostgresEntry
 from conftest import reserved_ports
 from node.storage.pgserver import postmaster_pid
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.postgresql
 
@@ -68,19 +74,43 @@ def up(data: Path, base: int, *more: str, check: bool = True) -> subprocess.Comp
     )  # fmt: skip
 
 
-def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
+def readme_block() -> str:
+    """The README's ``sh`` block that runs the nation on PostgreSQL."""
+    section = (ROOT / "README.md").read_text().split("## PostgreSQL\n", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    return next(b for b in blocks if "nation up --db postgres" in b)
+
+
+def test_the_readme_session_runs_and_the_nation_works_on_postgresql(embedded, tmp_path):
     data = tmp_path / "nation"
     with reserved_ports() as base:
-        started = up(data, base, "--db", "postgres")
+        # as written, but on the ports of the test's block (the README's nation: 50000)
+        script = readme_block().replace(".venv/bin/", f"{Path(sys.executable).parent}/")
+        script = script.replace("nation up ", f"nation up --base-port {base} --heartbeat 0.5 ")
+        session = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            env=os.environ | {"ECNET_DATA": str(data)},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
         nation = json.loads((data / "nation.json").read_text())
         folder = Path(nation["postgres"]["folder"])
         try:
-            assert "PostgreSQL server" in started.stdout, started.stdout
+            assert session.returncode == 0, session.stderr + session.stdout
             server = nation["postgres"]["server"]
             assert {n: e["db"] for n, e in nation["nodes"].items()} == {
                 "national": server + "ecnet_national",
                 "p44": server + "ecnet_p44",
             }
+            assert "databases made: ecnet_national, ecnet_p44" in session.stderr
+            # the session's nation down stopped the server cleanly, its up started it again
+            # on the same data (nothing seeded twice)
+            assert "stopped the nation's PostgreSQL server" in session.stderr, session.stderr
+            assert "database system is shut down" in (folder / "server.log").read_text()
+            assert "already holds 1,000 persons" in session.stderr, session.stderr
             pid = postmaster_pid(folder)
             assert pid is not None
             # every node runs on its database there, not on an SQLite file
@@ -89,9 +119,14 @@ def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
                 cmdline = Path(f"/proc/{entry['pid']}/cmdline").read_bytes().split(b"\0")
                 assert cmdline[cmdline.index(b"--db") + 1].decode() == entry["db"]
             rows = status(data)
-            assert rows["national"]["counts"]["persons"] == 200
+            assert rows["national"]["counts"]["persons"] == 1000
+            assert rows["p44"]["database"] == server + "ecnet_p44"
             assert all(r["health"] == "SERVING" for r in rows.values())
             assert f"pid {pid}" in ecnet("nation", "status", data=data).stdout
+            # the session's operator, enrolled into national's database on the server
+            with psycopg.connect(nation["nodes"]["national"]["db"]) as conn:
+                duty = conn.execute("SELECT duty FROM console_operators WHERE name = 'wang'")
+                assert duty.fetchone() == ("auditor",)
 
             # a person of Guangdong: a voucher, a code, its scan, a settlement
             person = field(
@@ -103,9 +138,8 @@ def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
                 data, "voucher", "activate", "--name", person["userName"],
                 "--id-no", person["idNo"], "--password", "135792", "--", "authCode",
             )  # fmt: skip
-            code = field(
-                data, "qr", "issue", "--province", "44", "--auth-code", auth, "--", "ecQrCode"
-            )
+            issue = ["qr", "issue", "--province", "44", "--auth-code", auth]
+            code = field(data, *issue, "--", "ecQrCode")
             where = ["--province", "44", "--terminal", terminal["terminalId"]]
             where += ["--org", terminal["orgId"]]
             token = field(data, "scan", *where, "--code", code, "--", "ecToken")
@@ -123,38 +157,67 @@ def test_nation_up_on_its_own_postgresql_server(embedded, tmp_path):
                 sid = conn.execute("SELECT settlement_id FROM settlements").fetchall()
             assert [r[0] for r in sid] == [settled["settlementId"]]
 
-            # an operator enrolled into national's database on the server
-            ecnet("operators", "add", "wang", "--role", "auditor", data=data)
-            with psycopg.connect(nation["nodes"]["national"]["db"]) as conn:
-                duty = conn.execute("SELECT duty FROM console_operators WHERE name = 'wang'")
-                assert duty.fetchone() == ("auditor",)
+            # the operator revoked: its console password gone from national's database
             ecnet("operators", "revoke", "wang", data=data)
             with psycopg.connect(nation["nodes"]["national"]["db"]) as conn:
                 gone = conn.execute("SELECT count(*) FROM console_operators WHERE name = 'wang'")
                 assert gone.fetchone() == (0,)
 
-            # down stops the nodes and the server, cleanly
+            # down stops the nodes and the server
             down = ecnet("nation", "down", data=data)
             assert "stopped the nation's PostgreSQL server" in down.stderr, down.stderr
             assert postmaster_pid(folder) is None
             assert not running(pid)
-            assert "shut down" in (folder / "server.log").read_text()
-
-            # a --db that is not what the nation runs on is refused
-            other = up(data, base, "--db", "postgresql://u@127.0.0.1:1/", check=False)
-            assert other.returncode != 0
-            assert "keeps its data on PostgreSQL at its own server" in other.stderr, other.stderr
-            # up again, without --db: the same server and data, nothing seeded again
-            again = up(data, base)
-            assert "already holds 200 persons" in again.stderr, again.stderr
-            rows = status(data)
-            assert rows["national"]["counts"]["persons"] == 200
-            assert rows["p44"]["health"] == "SERVING"
         finally:
             ecnet("nation", "down", data=data, check=False)
             if folder.is_dir() and not folder.is_relative_to(data):
                 subprocess.run(["rm", "-rf", str(folder)], check=False)
         assert postmaster_pid(folder) is None
+
+
+def test_a_server_of_ones_own_gets_a_database_per_node_and_keeps_running(embedded, tmp_path):
+    server = pgkit.server()  # the worker's: here, a server of the user's
+    url = server.url("")
+    data = tmp_path / "nation"
+    try:
+        with reserved_ports() as base:
+            started = up(data, base, "--db", url)
+            try:
+                assert f"data on PostgreSQL at {url}" in started.stdout, started.stdout
+                rows = status(data)
+                assert rows["national"]["counts"]["persons"] == 200
+                assert rows["national"]["database"] == url + "ecnet_national"
+                assert all(r["health"] == "SERVING" for r in rows.values())
+            finally:
+                down = ecnet("nation", "down", data=data)
+            assert "PostgreSQL" not in down.stderr, down.stderr
+            # left running, with the nation's databases
+            names = {r[0] for r in server.admin.execute("SELECT datname FROM pg_database")}
+            assert {"ecnet_national", "ecnet_p44"} <= names
+    finally:
+        for name in ("ecnet_national", "ecnet_p44"):
+            server.drop(server.url(name))
+
+
+def test_a_different_db_for_a_nation_with_data_is_refused(tmp_path):
+    """--db that is not what the nation in DIR keeps its data on would start it empty."""
+    data = tmp_path / "nation"
+    nation = plan_nation(data, ["44"], 47000)
+    nation.postgres = PostgresEntry("postgresql://postgres@127.0.0.1:5999/", str(data / "pg"))
+    nation.save()
+    proc = ecnet("nation", "up", "--db", "postgresql://u@127.0.0.1:1/", data=data, check=False)
+    assert proc.returncode != 0
+    assert proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "keeps its data on PostgreSQL at its own server (--db postgres)" in proc.stderr
+    # a nation on SQLite files
+    nation.postgres = None
+    nation.save()
+    (data / "national").mkdir(parents=True)
+    (data / "national" / "national.db").write_bytes(b"")
+    proc = ecnet("nation", "up", "--db", "postgres", data=data, check=False)
+    assert proc.returncode != 0
+    assert "keeps its data in SQLite files" in proc.stderr, proc.stderr
+    assert not (data / "postgres").exists()
 
 
 @pytest.mark.parametrize(
