@@ -17,6 +17,7 @@ Run as root, the nation's own server runs as ``nobody``, which cannot enter a pr
 from __future__ import annotations
 
 import hashlib
+import shutil
 import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -140,9 +141,21 @@ def _folder(data_dir: Path) -> Path:
         return link
     digest = hashlib.sha256(str(data_dir.resolve()).encode()).hexdigest()[:12]
     folder = Path(tempfile.gettempdir()) / f"ecnet-nation-pg-{digest}"
-    folder.mkdir(mode=0o700, exist_ok=True)
-    if not link.exists():
-        link.symlink_to(folder)
+    if folder.exists():
+        # left by a nation in a DIR of this name that was deleted (its link with it): its
+        # data is of no use without that nation's keys, and must not become this one's
+        from node.storage.pgserver import postmaster_pid
+
+        pid = postmaster_pid(folder)
+        if pid is not None:
+            raise CliError(
+                f"a PostgreSQL server (pid {pid}) of a nation once in {data_dir} still runs on "
+                f"{folder}: stop it (kill -INT {pid}) first",
+                -2,
+            )
+        shutil.rmtree(folder)
+    folder.mkdir(mode=0o700)
+    link.symlink_to(folder)
     return folder
 
 

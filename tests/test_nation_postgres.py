@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +16,7 @@ import pgkit
 import psycopg
 import pytest
 
+from cli import nationdb
 from cli.nation import plan_nation
 from cli.nationfile import PostgresEntry
 from conftest import reserved_ports
@@ -248,3 +250,23 @@ def test_a_server_that_cannot_be_reached_is_one_line(tmp_path):
     assert f"cannot connect to the PostgreSQL server {url}" in lines[0], lines[0]
     assert "refused" in lines[0].lower(), lines[0]
     assert not list(data.glob("*/node.log"))  # no node was started
+
+
+def test_a_server_folder_left_by_a_deleted_nation_is_not_taken_over(tmp_path):
+    """Run as root, the server's files live outside a private DIR; a nation made again in
+    a DIR of the same name starts on a new cluster, not on the deleted nation's data."""
+    data = tmp_path / "nation"
+    data.mkdir(mode=0o700)
+    folder = nationdb._folder(data)
+    if folder == data / "postgres":
+        pytest.skip("the server's user can enter DIR: its files are in DIR/postgres")
+    try:
+        assert (data / "postgres").resolve() == folder
+        (folder / "PG_VERSION").write_text("18")  # the old nation's cluster
+        shutil.rmtree(data)
+        data.mkdir(mode=0o700)
+        assert nationdb._folder(data) == folder
+        assert list(folder.iterdir()) == []
+        assert (data / "postgres").resolve() == folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
