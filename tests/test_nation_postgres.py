@@ -100,6 +100,7 @@ def test_the_readme_session_runs_and_the_nation_works_on_postgresql(embedded, tm
         )
         nation = json.loads((data / "nation.json").read_text())
         folder = Path(nation["postgres"]["folder"])
+        stopped = False
         try:
             assert session.returncode == 0, session.stderr + session.stdout
             server = nation["postgres"]["server"]
@@ -124,7 +125,8 @@ def test_the_readme_session_runs_and_the_nation_works_on_postgresql(embedded, tm
             assert rows["national"]["counts"]["persons"] == 1000
             assert rows["p44"]["database"] == server + "ecnet_p44"
             assert all(r["health"] == "SERVING" for r in rows.values())
-            assert f"pid {pid}" in ecnet("nation", "status", data=data).stdout
+            # the session's nation status said where the data is, and that the server ran
+            assert f"data on the nation's PostgreSQL server at {server} (pid" in session.stdout
             # the session's operator, enrolled into national's database on the server
             with psycopg.connect(nation["nodes"]["national"]["db"]) as conn:
                 duty = conn.execute("SELECT duty FROM console_operators WHERE name = 'wang'")
@@ -167,11 +169,18 @@ def test_the_readme_session_runs_and_the_nation_works_on_postgresql(embedded, tm
 
             # down stops the nodes and the server
             down = ecnet("nation", "down", data=data)
+            stopped = True
             assert "stopped the nation's PostgreSQL server" in down.stderr, down.stderr
             assert postmaster_pid(folder) is None
             assert not running(pid)
+            # national's database out of reach: one line, -3's (try again later)
+            refused = ecnet("operators", "add", "li", "--role", "auditor", data=data, check=False)
+            assert refused.returncode != 0
+            assert refused.stderr.strip().count("\n") == 0, refused.stderr
+            assert f"cannot connect to the database {server}ecnet_national" in refused.stderr
         finally:
-            ecnet("nation", "down", data=data, check=False)
+            if not stopped:  # the test stopped short of its nation down
+                ecnet("nation", "down", data=data, check=False)
             if folder.is_dir() and not folder.is_relative_to(data):
                 subprocess.run(["rm", "-rf", str(folder)], check=False)
         assert postmaster_pid(folder) is None
@@ -199,6 +208,21 @@ def test_a_server_of_ones_own_gets_a_database_per_node_and_keeps_running(embedde
     finally:
         for name in ("ecnet_national", "ecnet_p44"):
             server.drop(server.url(name))
+
+
+def test_a_role_that_may_not_create_the_databases_is_one_line(embedded, tmp_path):
+    server = pgkit.server()
+    server.admin.execute("DROP ROLE IF EXISTS ecnet_nocreate")
+    server.admin.execute("CREATE ROLE ecnet_nocreate LOGIN NOCREATEDB")
+    url = f"postgresql://ecnet_nocreate@127.0.0.1:{server.port}/"
+    data = tmp_path / "nation"
+    with reserved_ports() as base:
+        proc = up(data, base, "--db", url, check=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert f"cannot make the nation's databases on {url}: permission denied" in lines[0]
+    assert not list(data.glob("*/node.log"))
 
 
 def test_a_different_db_for_a_nation_with_data_is_refused(tmp_path):
