@@ -380,6 +380,9 @@ def nation_up(
         try:
             out.print("Ctrl-C stops every node.")
             code = _supervise(nation, procs)
+            # nothing left to supervise: nor a server of the nation's own left running
+            if nationdb.stop_server(nation):
+                _say("stopped the nation's PostgreSQL server")
         except (KeyboardInterrupt, OSError) as exc:
             # OSError: most likely EIO, a write to a terminal that was closed before its
             # SIGHUP came; whatever it is, the nodes must not outlive their supervisor.
