@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,10 +16,11 @@ from pathlib import Path
 import pgkit
 import psycopg
 import pytest
+from test_nation_supervisor import node_pids, start
 
 from cli import nationdb
 from cli.nation import plan_nation
-from cli.nationfile import PostgresEntry
+from cli.nationfile import PostgresEntry, pid_alive
 from conftest import reserved_ports
 from node.storage.pgserver import postmaster_pid
 
@@ -294,3 +296,28 @@ def test_a_server_folder_left_by_a_deleted_nation_is_not_taken_over(tmp_path):
         assert (data / "postgres").resolve() == folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_foreground_nation_ends_with_its_server(embedded, tmp_path):
+    """``nation up`` in the foreground, ended by SIGTERM (``kill``): the nodes, then the
+    nation's own server, end with it."""
+    data = tmp_path / "nation"
+    with reserved_ports() as base:
+        command = [*ECNET, "nation", "up", "--db", "postgres", "--population", "50"]
+        command += ["--provinces", "44", "--heartbeat", "0.5", "--base-port", str(base)]
+        proc, _, errf = start(command + ["--data", str(data)], tmp_path)
+        folder = Path(json.loads((data / "nation.json").read_text())["postgres"]["folder"])
+        server = postmaster_pid(folder)
+        assert server is not None
+        try:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=60) == 0, errf.read_text()
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                ecnet("nation", "down", data=data, check=False)
+            if not folder.is_relative_to(data):
+                shutil.rmtree(folder, ignore_errors=True)
+        assert "stopped the nation's PostgreSQL server" in errf.read_text()
+        assert not running(server)
+        assert not any(pid_alive(pid) for pid in node_pids(data).values())
