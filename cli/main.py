@@ -30,6 +30,7 @@ from rich.table import Table
 from typer._click.core import Context
 from typer._click.exceptions import ClickException
 
+from cli import nationdb
 from cli.backup import backup_app
 from cli.ca import ca_app
 from cli.common import (
@@ -84,6 +85,7 @@ from node.domain.channelsig import (
 from node.domain.openplatform import full_method, open_response, seal_request
 from node.domain.sm import sm2_generate_keypair, sm2_public_key, sm2_public_key_valid
 from node.pki import CertificateAuthority, Identity, PkiError
+from node.storage.errors import StorageError
 from node.vault import MasterKeyError
 
 __all__ = ["app", "main"]
@@ -297,6 +299,9 @@ def _stop_all(nation: NationFile, *, save: bool = True, quiet: bool = False) -> 
     for entry in sorted(nation.nodes.values(), key=lambda e: e.role == "national"):
         if stop_entry(entry) and not quiet:
             _say(f"stopped {entry.name}")
+    # then the nation's own PostgreSQL server, once no node uses it
+    if nationdb.stop_server(nation) and not quiet:
+        _say("stopped the nation's PostgreSQL server")
     if save:
         nation.save()
 
@@ -307,6 +312,8 @@ def _stop_all(nation: NationFile, *, save: bool = True, quiet: bool = False) -> 
         "ecnet nation up",
         "ecnet nation up --provinces 44,31 --population 2000 --data /tmp/nation --detach",
         "ecnet nation up --all --base-port 51000",
+        "ecnet nation up --db postgres --provinces 44 --detach",
+        "ecnet nation up --db postgresql://ecnet@db.example:5432/",
     ),
 )
 @reports_errors
@@ -334,6 +341,16 @@ def nation_up(
             "(development only; default: mutual TLS with the certificates in DIR/pki)"
         ),
     ] = False,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="the nodes' data on PostgreSQL: `postgres` (a server of the nation's own in "
+            "DIR/postgres, stopped by nation down) or postgresql://USER@HOST:PORT/ (yours; "
+            "a database per node made in it: ecnet_national, ecnet_p44, …) "
+            "[default: SQLite files; a nation started again keeps what it ran on]",
+        ),
+    ] = None,
 ) -> None:
     """Seed the registry (once), make the nation's certificates (once) and start
     national and provincial nodes over mutual TLS."""
@@ -341,25 +358,31 @@ def nation_up(
     codes = parse_provinces(provinces, all_)
     if population < 0:
         raise CliError("--population must not be negative", -2)
+    previous: NationFile | None
     try:
-        running = [e.name for e in NationFile.load(data_dir).nodes.values() if pid_alive(e.pid)]
+        previous = NationFile.load(data_dir)
     except FileNotFoundError:
-        running = []
+        previous = None
+    running = [e.name for e in previous.nodes.values() if pid_alive(e.pid)] if previous else []
     if running:
         raise CliError(
             f"a nation is already running in {data_dir} ({', '.join(running)}); "
             f"run `ecnet nation down --data {data_dir}` first"
         )
+    backend = nationdb.choose(db, previous)
     nation = plan_nation(data_dir, codes, base_port)
     nation.insecure = insecure
     check_ports_free(list(nation.nodes.values()))
     with stop_on_signals():
-        procs = _start_nation(nation, population, seed, codes, heartbeat, detach)
+        procs = _start_nation(nation, population, seed, codes, heartbeat, detach, backend, previous)
         if procs is None:
             return
         try:
             out.print("Ctrl-C stops every node.")
             code = _supervise(nation, procs)
+            # nothing left to supervise: nor a server of the nation's own left running
+            if nationdb.stop_server(nation):
+                _say("stopped the nation's PostgreSQL server")
         except (KeyboardInterrupt, OSError) as exc:
             # OSError: most likely EIO, a write to a terminal that was closed before its
             # SIGHUP came; whatever it is, the nodes must not outlive their supervisor.
@@ -387,9 +410,35 @@ def _start_nation(
     codes: list[str],
     heartbeat: float,
     detach: bool,
+    backend: str | None = None,
+    previous: NationFile | None = None,
 ) -> dict[str, subprocess.Popen[bytes]] | None:
-    """Seed, start every node, print the status table; the node processes (None with
-    --detach: nothing to supervise)."""
+    """Start the PostgreSQL server (``backend``), seed, start every node, print the
+    status table; the node processes (None with --detach: nothing to supervise)."""
+    made = nationdb.prepare(nation, backend, previous)
+    if nation.postgres is not None:
+        nation.save()  # nation down finds the server from here on
+        err.print(
+            nationdb.server_line(nation) + (f"; databases made: {', '.join(made)}" if made else ""),
+            soft_wrap=True,
+            highlight=False,
+        )
+    try:
+        return _seed_and_start(nation, population, seed, codes, heartbeat, detach)
+    except BaseException:
+        if nation.postgres is not None:  # nodes stopped already: the server too
+            _stop_all(nation, quiet=True)
+        raise
+
+
+def _seed_and_start(
+    nation: NationFile,
+    population: int,
+    seed: int,
+    codes: list[str],
+    heartbeat: float,
+    detach: bool,
+) -> dict[str, subprocess.Popen[bytes]] | None:
     from cli.seed import seed_national  # deferred: faker costs every other command 0.2 s
 
     data_dir = nation.data_dir
@@ -413,9 +462,12 @@ def _start_nation(
                 progress=lambda n: bar.update(task, completed=n),
                 master_key=national.master_key,
                 pki=CertificateAuthority.folder_of(data_dir),
+                db=national.db or None,
             )
         except MasterKeyError as exc:
             raise CliError(f"national: {exc}", -2) from None
+        except StorageError as exc:
+            raise CliError(f"national: {exc}", -3) from None
     if report.skipped_persons:
         # One line however long the path (soft_wrap: no folding at the console's width).
         err.print(
@@ -463,6 +515,8 @@ def _start_nation(
     elapsed = time.monotonic() - started
     out.print(_status_table(collect_status(nation)))
     out.print(f"{len(nation.nodes)} nodes healthy in {elapsed:.1f}s; data in {data_dir}")
+    if nation.postgres is not None:
+        out.print(nationdb.server_line(nation), highlight=False, soft_wrap=True)
     if national.https and not nation.insecure:
         out.print(
             f"management console: https://{national.https}/console/ (trust {nation.pki}/ca.crt)"
@@ -490,7 +544,7 @@ def _console_admin(nation: NationFile) -> Path | None:
             Identity.operator("admin", duty="admin"), hosts=(), folder=folder, stem="admin"
         )
     national = nation.national  # nation.json is not written yet: its files, from the plan
-    files = (Path(national.data) / "national.db", national.master_key)
+    files = (Path(national.data) / "national.db", national.master_key, national.db or None)
     given = console_password(nation.data_dir, "admin", "admin", only_new=True, files=files)
     if given is None:
         return None
@@ -562,11 +616,14 @@ def _supervise(nation: NationFile, procs: dict[str, subprocess.Popen[bytes]]) ->
 @reports_errors
 def nation_status(data: DataOpt = None, json_: JsonOpt = False) -> None:
     """Role, province, address, health and record counts of each node."""
-    rows = collect_status(NationFile.load(_data(data)))
+    nation = NationFile.load(_data(data))
+    rows = collect_status(nation)
     if json_:
         print_json(rows)
     else:
         out.print(_status_table(rows))
+        if nation.postgres is not None:
+            out.print(nationdb.server_line(nation), highlight=False, soft_wrap=True)
 
 
 @nation_app.command(

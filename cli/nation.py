@@ -115,6 +115,9 @@ def spawn(nation: NationFile, entry: NodeEntry, heartbeat: float = 2.0) -> subpr
             stdin=subprocess.DEVNULL,
             # Ctrl-C in the terminal reaches the CLI, which stops them in order
             start_new_session=True,
+            # the node's database is its entry's (--db), never one $ECNET_DB names for
+            # a node of another kind: every node of the nation would open that one
+            env={k: v for k, v in os.environ.items() if k != "ECNET_DB"},
         )
     entry.pid = proc.pid
     return proc
@@ -293,6 +296,15 @@ class NodeStatus(TypedDict):
     certNotAfter: str
     # HOST:PORT of the node's HTTPS doors; "" when it has none.
     https: str
+    # The node's PostgreSQL database (nation up --db), its URL without a password; ""
+    # when its data is its SQLite file.
+    database: str
+
+
+def _redact(url: str) -> str:
+    from node.storage.postgres import redact  # psycopg only for a nation on PostgreSQL
+
+    return redact(url)
 
 
 def collect_status(nation: NationFile) -> list[NodeStatus]:
@@ -331,6 +343,7 @@ def collect_status(nation: NationFile) -> list[NodeStatus]:
                 "provinceName": province_name(entry.province) if entry.province else "",
                 "address": entry.address,
                 "https": entry.https,
+                "database": _redact(entry.db) if entry.db else "",
                 "pid": entry.pid if pid_alive(entry.pid) else None,
                 "health": health,
                 "directory": admin_pb.NodeState.Name(d.state).removeprefix("NODE_STATE_").lower()

@@ -12,7 +12,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-__all__ = ["NodeEntry", "NationFile", "default_data_dir", "pid_alive"]
+__all__ = ["NodeEntry", "NationFile", "PostgresEntry", "default_data_dir", "pid_alive"]
 
 FILENAME = "nation.json"
 
@@ -53,6 +53,9 @@ class NodeEntry:
     # HOST:PORT of the node's HTTPS doors (ecnet-node --https); empty: none (a nation
     # file written before the doors).
     https: str = ""
+    # The node's PostgreSQL URL (ecnet-node --db; nation up --db); empty: its SQLite
+    # file in its data folder.
+    db: str = ""
 
     @property
     def sign_key(self) -> str:
@@ -92,10 +95,27 @@ class NodeEntry:
         ]
         if self.https:
             cmd += ["--https", self.https]
+        if self.db:
+            cmd += ["--db", self.db]
         if self.role == "provincial":
             cmd += ["--province", self.province, "--national", national]
         cmd += ["--pki", str(pki)] if pki is not None else ["--insecure"]
         return cmd
+
+
+@dataclass
+class PostgresEntry:
+    """The PostgreSQL server that holds the nation's databases (nation up --db)."""
+
+    # postgresql://USER@HOST:PORT/: the server, each node's database in it
+    server: str
+    # The nation's own server's folder (--db postgres, DIR/postgres); empty: a server of
+    # the user's own (--db postgresql://…), which nation down leaves running.
+    folder: str = ""
+
+    @property
+    def embedded(self) -> bool:
+        return bool(self.folder)
 
 
 @dataclass
@@ -105,6 +125,8 @@ class NationFile:
     nodes: dict[str, NodeEntry] = field(default_factory=dict)
     # Plaintext nodes (nation up --insecure): development only.
     insecure: bool = False
+    # The nodes' data on PostgreSQL (nation up --db); None: SQLite files.
+    postgres: PostgresEntry | None = None
 
     @property
     def pki(self) -> Path:
@@ -136,6 +158,7 @@ class NationFile:
             base_port=raw["base_port"],
             nodes={name: NodeEntry(**entry) for name, entry in raw["nodes"].items()},
             insecure=bool(raw.get("insecure", False)),
+            postgres=PostgresEntry(**raw["postgres"]) if raw.get("postgres") else None,
         )
 
     def save(self) -> None:
@@ -146,6 +169,7 @@ class NationFile:
                 {
                     "base_port": self.base_port,
                     "insecure": self.insecure,
+                    "postgres": asdict(self.postgres) if self.postgres else None,
                     "nodes": {n: asdict(e) for n, e in self.nodes.items()},
                 },
                 indent=2,

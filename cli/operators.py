@@ -46,6 +46,7 @@ from node.pki import (
     is_operator_duty,
     read_certificate,
 )
+from node.storage.errors import StorageError
 from node.vault import MasterKeyError
 
 __all__ = ["operators_app", "audit_app"]
@@ -127,14 +128,20 @@ def operators_add(
         )
 
 
-def _national_files(data: Path) -> tuple[Path, Path] | None:
-    """National's database and master key, when the nation was made (nation up)."""
+NationalFiles = tuple[Path, Path, str | None]
+
+
+def _national_files(data: Path) -> NationalFiles | None:
+    """National's database file, master key and PostgreSQL URL (None: its data is the
+    file; nation up --db), when the nation was made (nation up)."""
     try:
         national = NationFile.load(data).national
     except (FileNotFoundError, KeyError):
         return None
     db = Path(national.data) / "national.db"
-    return (db, national.master_key) if db.exists() else None
+    if national.db:
+        return (db, national.master_key, national.db) if national.master_key.exists() else None
+    return (db, national.master_key, None) if db.exists() else None
 
 
 def console_password(
@@ -142,20 +149,23 @@ def console_password(
     name: str,
     role: str,
     only_new: bool = False,
-    files: tuple[Path, Path] | None = None,
+    files: NationalFiles | None = None,
 ) -> Enrolment | None:
     """A one-time console password for operator ``name`` at national (None: no nation
-    yet; ``only_new``: or it has one already). ``files``: national's database and master
-    key (by default those of DIR/nation.json)."""
+    yet; ``only_new``: or it has one already). ``files``: national's database file,
+    master key and PostgreSQL URL (by default those of DIR/nation.json)."""
     files = files or _national_files(data)
     if files is None:
         return None
+    db, key, url = files
     try:
-        if only_new and has_operator(*files, name):
+        if only_new and has_operator(db, key, name, url=url):
             return None
-        return enrol(*files, name, role)
+        return enrol(db, key, name, role, url=url)
     except MasterKeyError as exc:
         raise CliError(f"national: {exc}", UNCODED) from None
+    except StorageError as exc:
+        raise CliError(f"national: {exc}", -3) from None
 
 
 def _print_password(given: Enrolment) -> None:
@@ -227,7 +237,11 @@ def operators_revoke(
     key.unlink(missing_ok=True)
     out.print(f"revoked {identity.uri} ({len(revoked)} certificate(s))", highlight=False)
     files = _national_files(_data(data))
-    if files is not None and withdraw(*files, name):
+    try:
+        had = files is not None and withdraw(files[0], files[1], name, url=files[2])
+    except StorageError as exc:
+        raise CliError(f"national: {exc}", -3) from None
+    if had:
         out.print(f"{name}'s console password and sessions removed", highlight=False)
 
 

@@ -69,6 +69,7 @@ def test_nation_lifecycle(nation):
     assert rows["p44"]["address"] == f"127.0.0.1:{base + 44}"
     assert rows["p44"]["directory"] == "up"
     assert rows["national"]["counts"]["persons"] == 300
+    assert rows["national"]["database"] == ""  # SQLite: its file in its data folder
     assert rows["national"]["counts"]["channels"] == 3
     # when each node's certificate expires, as the node says (GetNodeInfo.certNotAfter)
     for node in ("national", "p44"):

