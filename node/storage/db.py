@@ -139,7 +139,10 @@ def _check_readable(path: Path) -> None:
 
 
 def run_script(
-    db: sqlite_utils.Database | OtherSchema, script: str, *, postgresql: str | None = None
+    db: sqlite_utils.Database | sqlite3.Connection | OtherSchema,
+    script: str,
+    *,
+    postgresql: str | None = None,
 ) -> None:
     """Run several statements inside the caller's transaction.
 
@@ -148,7 +151,7 @@ def run_script(
     PostgreSQL the script is translated (:func:`node.storage.dialect.script`), or
     ``postgresql`` is run instead where the two must differ.
     """
-    if not isinstance(db, sqlite_utils.Database):
+    if not isinstance(db, (sqlite_utils.Database, sqlite3.Connection)):
         from node.storage import dialect
 
         for pg_statement in dialect.script(postgresql if postgresql is not None else script):
