@@ -201,14 +201,11 @@ def _create_databases(server: str, names: list[str]) -> list[str]:
         raise CliError(
             f"cannot connect to the PostgreSQL server {_redact(server)}: {_first_line(exc)}", -3
         ) from None
-    made: list[str] = []
+    from node.storage.pgserver import create_missing
+
     try:
         with admin:
-            have = {r[0] for r in admin.execute("SELECT datname FROM pg_database").fetchall()}
-            for name in names:
-                if name not in have:
-                    admin.execute(f'CREATE DATABASE "{name}"')
-                    made.append(name)
+            made = create_missing(admin, names)
     except psycopg.Error as exc:
         raise CliError(
             f"cannot make the nation's databases on {_redact(server)}: {_first_line(exc)}", -3

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # imported when a server starts: an SQLite-only run never loa
 __all__ = [
     "PgServer",
     "Unavailable",
+    "create_missing",
     "free_port",
     "postmaster_pid",
     "reachable_by_server",
@@ -310,3 +311,13 @@ class PgServer:
 
     def url(self, database: str = "") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+
+def create_missing(admin: psycopg.Connection, names: list[str]) -> list[str]:
+    """Each database of ``names`` the server of ``admin`` (an autocommit connection)
+    lacks, made; the names made, in order."""
+    have = {r[0] for r in admin.execute("SELECT datname FROM pg_database").fetchall()}
+    made = [name for name in names if name not in have]
+    for name in made:
+        admin.execute(f'CREATE DATABASE "{name}"')  # a name of ours: ecnet_national, ecnet_p44
+    return made
