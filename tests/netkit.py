@@ -49,6 +49,7 @@ from pathlib import Path
 import grpc
 
 from bench.nodes import RAISED_LIMITS, START_TIMEOUT, NodeProcess
+from node.storage.pgserver import process_alive
 
 __all__ = ["NODE_PORT", "DelayRelay", "Netns", "NsHost", "NsNode", "sweep_stale", "unavailable"]
 
@@ -261,16 +262,6 @@ def unavailable() -> str | None:
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale() -> list[str]:
     """Delete the namespaces of harness processes that are gone (killed before their
     clean-up), ending the nodes still running in them. Returns their names."""
@@ -278,7 +269,7 @@ def sweep_stale() -> list[str]:
     for line in _ip("netns", "list").splitlines():
         name = line.split()[0] if line.strip() else ""
         m = re.fullmatch(rf"{_PREFIX}(\d+)-.*", name)
-        if not m or _alive(int(m.group(1))):
+        if not m or process_alive(int(m.group(1))):
             continue
         for pid in _ip("netns", "pids", name, check=False).split():
             with contextlib.suppress(ProcessLookupError, ValueError):

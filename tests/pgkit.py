@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 
 from node.storage import pgserver
-from node.storage.pgserver import Unavailable
+from node.storage.pgserver import Unavailable, process_alive
 
 __all__ = ["PgServer", "Unavailable", "fetch", "server"]
 
@@ -93,16 +93,6 @@ class PgServer(pgserver.PgServer):
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_orphans() -> None:
     """Stop and remove the servers of test processes that died without stopping theirs
     (killed outright: no atexit ran), found by the pid each server's folder records (a
@@ -111,14 +101,14 @@ def reap_orphans() -> None:
         with contextlib.suppress(OSError, ValueError):
             owner = folder / "owner.pid"
             if owner.exists():
-                if _alive(int(owner.read_text())):
+                if process_alive(int(owner.read_text())):
                     continue
             elif time.time() - folder.stat().st_mtime < 60:
                 continue
             postmaster = folder / "data" / "postmaster.pid"
             if postmaster.exists():
                 pid = int(postmaster.read_text().split()[0])
-                if _alive(pid):
+                if process_alive(pid):
                     os.kill(pid, signal.SIGQUIT)  # immediate shutdown
             shutil.rmtree(folder, ignore_errors=True)
 

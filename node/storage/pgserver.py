@@ -41,6 +41,7 @@ __all__ = [
     "create_missing",
     "free_port",
     "postmaster_pid",
+    "process_alive",
     "reachable_by_server",
     "stop_folder",
 ]
@@ -100,7 +101,8 @@ def reachable_by_server(folder: Path) -> bool:
     return done.returncode == 0
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (a zombie, even our own unreaped child, does not)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -123,7 +125,7 @@ def postmaster_pid(folder: Path) -> int | None:
         pid = int((folder / "data" / "postmaster.pid").read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if _alive(pid) else None
+    return pid if process_alive(pid) else None
 
 
 def stop_folder(folder: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
@@ -137,9 +139,9 @@ def stop_folder(folder: Path, timeout: float = STOP_TIMEOUT_S) -> bool:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
         deadline = time.monotonic() + wait
-        while _alive(pid) and time.monotonic() < deadline:
+        while process_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        if not _alive(pid):
+        if not process_alive(pid):
             return True
     return True
 
