@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 
+import grpc
 import pgkit
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from scankit import ScanKit, eventually, insured_in, terminals_of
 from settlekit import POLICY, settlement_stub, token_for
 from test_settlement_kill import (
@@ -37,14 +39,13 @@ from test_settlement_kill import (
 from voucherkit import FAST, PROVINCES, SEED, activate
 
 from cli.seed import seed_national
+from federation.client import PeerClient
 from node.clock import SystemClock
 from node.config import ROUND_ROBIN, ConfigError, national_target
 from node.population import generate
 from node.storage.db import open_database
 from node.storage.migrations import national as national_migrations
 from node.storage.outbox import q_claim_lease, q_release_leases, q_renew_leases
-
-pytestmark = pytest.mark.postgresql
 
 POPULATION = 300
 
@@ -60,6 +61,7 @@ def pg() -> pgkit.PgServer:
 # -- the lease ------------------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 async def test_one_holder_per_lane_taken_over_when_it_expires(pg):
     url = pg.database("lease", "national")
     # two pools on one database, as two national processes have
@@ -147,6 +149,7 @@ def _holder_pid(url: str, province: str) -> int | None:
     return int(rows[0][0].split(":")[1]) if rows else None
 
 
+@pytest.mark.postgresql
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_kill_9_of_a_national_replica_during_a_stream(cluster, tmp_path, monkeypatch):
     policy = tmp_path / "policy.toml"
@@ -258,3 +261,31 @@ async def test_kill_9_of_a_national_replica_during_a_stream(cluster, tmp_path, m
     finally:
         for replica in (first, second):
             await replica.stop()
+
+
+# -- TLS over a list --------------------------------------------------------------------
+
+
+async def test_a_list_still_checks_that_each_replica_is_national(cluster):
+    """Each address of a ``--national`` list is held to the national certificate's name
+    (the channel's target name, whatever the address): a node of another name in the
+    list is never called, and a list of none answers nothing."""
+    await cluster.start_national()
+    p44 = await cluster.start_province("44")
+    p31 = await cluster.start_province("31")
+    dialer = p44.provincial.national.peer.dialer
+    mixed = PeerClient(f"{p31.address},{cluster.national.address}", "national", dialer)
+    wrong = PeerClient(f"{p31.address},{p44.address}", "national", dialer)
+    try:
+        health = health_pb2_grpc.HealthStub(mixed.channel)
+        for _ in range(6):  # round_robin: the handshake with 31 fails, national answers all
+            resp = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert resp.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await health_pb2_grpc.HealthStub(wrong.channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+        assert info.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    finally:
+        await mixed.close()
+        await wrong.close()
