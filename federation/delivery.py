@@ -504,7 +504,8 @@ class Delivery:
                 self._prepare(event)
             events.append(event)
         first, last = batch[0].seq, batch[-1].seq
-        epoch, created = await self.store.epoch()
+        # On PostgreSQL (a possible cluster) read each time: another replica may renew it.
+        epoch, created = await self.store.epoch(fresh=self.leases)
         if created:
             log.info(
                 "outbox epoch created", extra={"fields": {"origin": self.origin, "epoch": epoch}}

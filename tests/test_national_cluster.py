@@ -45,7 +45,7 @@ from node.config import ROUND_ROBIN, ConfigError, national_target
 from node.population import generate
 from node.storage.db import open_database
 from node.storage.migrations import national as national_migrations
-from node.storage.outbox import q_claim_lease, q_release_leases, q_renew_leases
+from node.storage.outbox import OutboxStore, q_claim_lease, q_release_leases, q_renew_leases
 
 POPULATION = 300
 
@@ -289,3 +289,27 @@ async def test_a_list_still_checks_that_each_replica_is_national(cluster):
     finally:
         await mixed.close()
         await wrong.close()
+
+
+@pytest.mark.postgresql
+async def test_a_replica_sends_the_epoch_another_renewed(pg):
+    """The outbox's epoch is the database's, not a copy a replica keeps: after one
+    replica renews it (a receiver ahead of the outbox: a restored database), the other
+    sends the new one."""
+    url = pg.database("epoch", "national")
+    a = open_database(url, national_migrations.MIGRATIONS, readers=1)
+    b = open_database(url, national_migrations.MIGRATIONS, readers=1)
+    await a.open()
+    await b.open()
+    try:
+        first, second = OutboxStore(a), OutboxStore(b)
+        old, created = await first.epoch(fresh=True)
+        assert created and (await second.epoch(fresh=True)) == (old, False)
+        renewed = await second.renew_epoch_if_behind(10**9)
+        assert renewed is not None and renewed != old
+        assert await first.epoch() == (old, False)  # the copy a single node may keep
+        assert await first.epoch(fresh=True) == (renewed, False)
+    finally:
+        await a.close()
+        await b.close()
+        pg.drop(url)

@@ -476,6 +476,11 @@ def q_renew_epoch_if_behind(conn: sqlite3.Connection, seen: int) -> str | None:
     return epoch
 
 
+def _q_stored_epoch(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (EPOCH_KEY,)).fetchone()
+    return row[0] if row is not None and row[0] else ""
+
+
 def q_outbox_epoch(conn: sqlite3.Connection) -> tuple[str, bool]:
     """This database's outbox epoch, created if absent (in the writer's transaction).
     Returns (epoch, created now)."""
@@ -612,11 +617,18 @@ class OutboxStore:
         self.lane = lane
         self._epoch = ""
 
-    async def epoch(self) -> tuple[str, bool]:
+    async def epoch(self, fresh: bool = False) -> tuple[str, bool]:
         """This outbox's epoch (see the module docstring), created on first use.
-        Returns (epoch, created by this call)."""
-        if self._epoch:
+        Returns (epoch, created by this call). ``fresh``: read from the database, not
+        the copy kept from the last call (national as a cluster: another replica may
+        have renewed it)."""
+        if self._epoch and not fresh:
             return self._epoch, False
+        if fresh:
+            stored = await self.db.read(_q_stored_epoch)
+            if stored:
+                self._epoch = stored
+                return stored, False
         epoch, created = await self.db.write(q_outbox_epoch)
         self._epoch = epoch
         return epoch, created
