@@ -351,6 +351,14 @@ def nation_up(
             "[default: SQLite files; a nation started again keeps what it ran on]",
         ),
     ] = None,
+    national: Annotated[
+        int,
+        typer.Option(
+            "--national",
+            help="national processes on its one database (a cluster; needs --db), the "
+            "provinces given them all as --national H1:P1,H2:P2",
+        ),
+    ] = 1,
 ) -> None:
     """Seed the registry (once), make the nation's certificates (once) and start
     national and provincial nodes over mutual TLS."""
@@ -370,7 +378,13 @@ def nation_up(
             f"run `ecnet nation down --data {data_dir}` first"
         )
     backend = nationdb.choose(db, previous)
-    nation = plan_nation(data_dir, codes, base_port)
+    if national > 1 and backend is None:
+        raise CliError(
+            f"--national {national}: national's replicas share one PostgreSQL database; "
+            "give --db postgres (or --db postgresql://USER@HOST:PORT/)",
+            -2,
+        )
+    nation = plan_nation(data_dir, codes, base_port, national)
     nation.insecure = insecure
     check_ports_free(list(nation.nodes.values()))
     with stop_on_signals():
@@ -504,6 +518,11 @@ def _seed_and_start(
         procs["national"] = spawn(nation, national, heartbeat)
         nation.save()
         wait_healthy(data_dir, [national], procs)
+        replicas = nation.nationals()[1:]  # on the database national has migrated
+        for entry in replicas:
+            procs[entry.name] = spawn(nation, entry, heartbeat)
+        nation.save()
+        wait_healthy(data_dir, replicas, procs)
         for entry in nation.nodes.values():
             if entry.role == "provincial":
                 procs[entry.name] = spawn(nation, entry, heartbeat)

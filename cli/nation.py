@@ -67,7 +67,15 @@ def parse_provinces(spec: str | None, all_: bool) -> list[str]:
 HTTPS_OFFSET = 1000
 
 
-def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationFile:
+# National's other replicas (nation up --national N) listen at base + REPLICA_OFFSET + K
+# (K = 2..N), past every province's port.
+REPLICA_OFFSET = 90
+MAX_NATIONALS = 9
+
+
+def plan_nation(
+    data_dir: Path, provinces: list[str], base_port: int, nationals: int = 1
+) -> NationFile:
     if not 1 <= base_port <= 65535 - HTTPS_OFFSET - 66:
         raise CliError(
             f"--base-port {base_port} leaves no room for the nodes' ports (P+NN for gRPC, "
@@ -80,6 +88,20 @@ def plan_nation(data_dir: Path, provinces: list[str], base_port: int) -> NationF
         NodeEntry(
             "national", "national", "", f"127.0.0.1:{base_port}", "", "", https=f"127.0.0.1:{https}"
         )
+    ]
+    if not 1 <= nationals <= MAX_NATIONALS:
+        raise CliError(f"--national {nationals}: give 1 to {MAX_NATIONALS} national processes", -2)
+    entries += [
+        NodeEntry(
+            f"national-{k}",
+            "national",
+            "",
+            f"127.0.0.1:{base_port + REPLICA_OFFSET + k}",
+            "",
+            "",
+            https=f"127.0.0.1:{https + REPLICA_OFFSET + k}",
+        )
+        for k in range(2, nationals + 1)
     ]
     entries += [
         NodeEntry(
@@ -109,7 +131,7 @@ def spawn(nation: NationFile, entry: NodeEntry, heartbeat: float = 2.0) -> subpr
     # The log names callers and outcomes: the node's own, like its data (mode 0600).
     with os.fdopen(os.open(entry.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as log:
         proc = subprocess.Popen(
-            entry.command(sys.executable, nation.national.address, heartbeat, pki),
+            entry.command(sys.executable, nation.national_target, heartbeat, pki),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -80,8 +80,9 @@ def parse_db(spec: str | None) -> str | None:
 
 
 def database_name(entry: NodeEntry) -> str:
-    """The node's database on the server: ``ecnet_national``, ``ecnet_p44``."""
-    return f"ecnet_{entry.name}"
+    """The node's database on the server: ``ecnet_national`` (every national replica's),
+    ``ecnet_p44``."""
+    return f"ecnet_{entry.key_name}"
 
 
 def _with_database(server: str, database: str) -> str:
@@ -224,7 +225,8 @@ def prepare(nation: NationFile, choice: str | None, previous: NationFile | None)
     )
     nation.postgres = entry
     try:
-        made = _create_databases(entry.server, [database_name(e) for e in nation.nodes.values()])
+        names = sorted({database_name(e) for e in nation.nodes.values()})
+        made = _create_databases(entry.server, names)
     except CliError:
         stop_server(nation)
         raise

@@ -58,18 +58,24 @@ class NodeEntry:
     db: str = ""
 
     @property
+    def key_name(self) -> str:
+        """Whose keys the node holds: ``national`` for every national replica (one
+        national, one master key and signing key), else the node's name."""
+        return "national" if self.role == "national" else self.name
+
+    @property
     def sign_key(self) -> str:
         """The node's SM2 key that signs the events it originates, with the nation's
         other keys: ``DIR/pki/nodes/<node>.sign.key`` (made by the node at its first
         start, mode 0600; ``node.wire.signing``)."""
-        return str(Path(self.data).parent / "pki" / "nodes" / f"{self.name}.sign.key")
+        return str(Path(self.data).parent / "pki" / "nodes" / f"{self.key_name}.sign.key")
 
     @property
     def master_key(self) -> Path:
         """The node's master key (``node.vault``): ``DIR/pki/nodes/<node>.master``, beside
         its certificate and not in its data folder, so that a copy of the data folder
         alone does not open its secrets."""
-        return Path(self.data).parent / "pki" / "nodes" / f"{self.name}.master"
+        return Path(self.data).parent / "pki" / "nodes" / f"{self.key_name}.master"
 
     def command(
         self, python: str, national: str, heartbeat: float = 2.0, pki: Path | None = None
@@ -101,6 +107,10 @@ class NodeEntry:
             cmd += ["--province", self.province, "--national", national]
         cmd += ["--pki", str(pki)] if pki is not None else ["--insecure"]
         return cmd
+
+
+def _order(entry: NodeEntry) -> tuple[int, str]:
+    return (entry.name != "national", entry.name)
 
 
 @dataclass
@@ -140,6 +150,16 @@ class NationFile:
     @property
     def national(self) -> NodeEntry:
         return self.nodes["national"]
+
+    def nationals(self) -> list[NodeEntry]:
+        """National and its other replicas (``nation up --national N``), national first."""
+        return sorted((e for e in self.nodes.values() if e.role == "national"), key=_order)
+
+    @property
+    def national_target(self) -> str:
+        """What the provinces are given as ``--national``: national's address, or the
+        list of every replica's (a national cluster on one database)."""
+        return ",".join(e.address for e in self.nationals())
 
     def provinces(self) -> list[str]:
         return sorted(e.province for e in self.nodes.values() if e.role == "provincial")

@@ -23,6 +23,7 @@ from ecnet.v1.admin_service_pb2_grpc import AdminServiceStub
 from ecnet.v1.federation_service_pb2_grpc import FederationServiceStub
 from federation.keepalive import KEEPALIVE_MS, client_options
 from federation.link import Link
+from node.config import national_target
 from node.errors import EcError, from_rpc_error
 from node.pki import Identity
 from node.tls import Dialer
@@ -62,8 +63,10 @@ class PeerClient:
         self.peer = peer
         self.dialer = dialer
         self.version = dialer.version()  # of the node's certificate the channel shows
+        # National may be a cluster: a list of replicas, dialed as one balanced target.
+        target, balancing = national_target(address) if peer == "national" else (address, [])
         self.channel = dialer.channel(
-            address, peer_identity(peer), CHANNEL_OPTIONS + client_options(keepalive_ms)
+            target, peer_identity(peer), CHANNEL_OPTIONS + client_options(keepalive_ms) + balancing
         )
         self.metadata = dialer.metadata
         self.federation: FederationServiceAsyncStub = FederationServiceStub(self.channel)

@@ -102,6 +102,18 @@ province's events must reach it in one ordered stream. Its address is the config
 national; it has no registration signal, so its backoff is capped lower
 (``UPLINK_BACKOFF_CAP_S``): a hub back from a restart gets the notices within seconds.
 
+National as a cluster: several national processes on one PostgreSQL database share
+the outbox. Each province's lane is sent by one replica at a time, the holder of its
+lease (``node.storage.outbox``, "Leases"): a worker claims the lane before each batch
+and, when another live replica holds it, waits until that lease would expire (or the
+next scan); each replica renews the leases it holds every third of
+``DeliverySettings.lease_ttl`` and gives a lane back once nothing is left to send, or
+when it stops. A replica killed outright keeps its lanes for at most ``lease_ttl``
+seconds; another then goes on from the durable cursor, and the receiver's applied
+position drops anything sent twice, in order. A stalled holder whose lease ran out
+while its batch was in flight may overlap with its successor for that one batch: still
+harmless, for the same reason. On SQLite national is one process and takes no lease.
+
 Pruning: acknowledged rows older than ``DeliverySettings.outbox_retention`` are
 deleted in small batches by a task of each :class:`Delivery` (every
 ``outbox_prune_interval`` seconds, started and stopped with it), so the outbox holds
@@ -118,6 +130,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
@@ -169,6 +184,9 @@ class DeliverySettings:
     outbox_prune_batch: int = PRUNE_BATCH
     # Consecutive -2 refusals of one event, sent alone, before it is parked.
     park_after_refusals: int = 5
+    # Seconds a national replica's lease of a province's lane lasts unless renewed (on
+    # PostgreSQL, national as a cluster): how soon another replica takes over a dead one's.
+    lease_ttl: float = 3.0
 
     @classmethod
     def from_config(
@@ -238,6 +256,12 @@ class Delivery:
         self._contact: dict[str, int] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._scan_now = asyncio.Event()
+        # Leases of the lanes (national on PostgreSQL, which may be a cluster): this
+        # process's holder id, and the lanes it holds as last claimed or renewed.
+        self.leases = outbox.lane is None and getattr(outbox.db, "dialect", "") == "postgresql"
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._held: set[str] = set()
+        self._renewer: asyncio.Task[None] | None = None
         self._scanner: asyncio.Task[None] | None = None
         self._pruner: asyncio.Task[None] | None = None
         self._running = False
@@ -254,6 +278,10 @@ class Delivery:
         self._pruner = asyncio.create_task(
             self._prune_forever(), name=f"outbox-prune-{self.origin}"
         )
+        if self.leases:
+            self._renewer = asyncio.create_task(
+                self._renew_forever(), name=f"delivery-leases-{self.origin}"
+            )
 
     async def stop(self) -> None:
         """Cancel the loop; batches in flight are simply sent again after a restart."""
@@ -264,13 +292,22 @@ class Delivery:
         for timer in self._timers.values():
             timer.cancel()
         self._timers.clear()
-        tasks = [t for t in (self._scanner, self._pruner, *self._workers.values()) if t is not None]
+        tasks = [
+            t
+            for t in (self._scanner, self._pruner, self._renewer, *self._workers.values())
+            if t is not None
+        ]
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._workers.clear()
+        if self.leases and self._held:
+            # Another replica may take these lanes at once, not after the lease runs out.
+            with contextlib.suppress(Exception):
+                await self.store.release_leases(self.holder)
+            self._held.clear()
         for peer in self._peers.values():
             await peer.close()
         self._peers.clear()
@@ -339,6 +376,52 @@ class Delivery:
                 log.exception("outbox prune failed")
             await asyncio.sleep(self.settings.outbox_prune_interval)
 
+    # -- leases (national on PostgreSQL) ---------------------------------------------
+    @property
+    def _lease_ms(self) -> int:
+        return int(self.settings.lease_ttl * 1000)
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_ttl / 3)
+            if not self._held:
+                continue
+            try:
+                self._held = await self.store.renew_leases(self.holder, self._lease_ms)
+            except Exception:  # the database away: the next renewal, or the claim, retries
+                log.warning("delivery leases not renewed", exc_info=True)
+
+    async def _claim(self, destination: str) -> bool:
+        """Whether this replica may send ``destination``'s lane now (its lease, claimed
+        or renewed); when another holds it, the worker is woken as that lease expires."""
+        if not self.leases:
+            return True
+        held, wait_ms = await self.store.claim_lease(destination, self.holder, self._lease_ms)
+        if held:
+            if destination not in self._held:
+                log.info(
+                    "delivery lease taken",
+                    extra={"fields": {"province": destination, "holder": self.holder}},
+                )
+            self._held.add(destination)
+            return True
+        self._held.discard(destination)
+        self._wake_later(destination, wait_ms / 1000 + 0.05)
+        return False
+
+    async def _release(self, destination: str) -> None:
+        if destination in self._held:
+            self._held.discard(destination)
+            await self.store.release_leases(self.holder, destination)
+
+    def _wake_later(self, destination: str, delay: float) -> None:
+        old = self._timers.pop(destination, None)
+        if old is not None:
+            old.cancel()
+        self._timers[destination] = asyncio.get_running_loop().call_later(
+            delay, self._wakes[destination].set
+        )
+
     # -- scan ------------------------------------------------------------------------
     async def _scan_forever(self) -> None:
         while True:
@@ -393,11 +476,21 @@ class Delivery:
     async def _send_one(self, destination: str) -> bool:
         """Send one batch if one is due; True when more may be sent at once."""
         state = await self.store.state(destination)
-        if state is None or not state.pending or state.next_attempt_at > self.clock.now_ms():
+        if state is None or not state.pending:
+            await self._release(destination)  # nothing to send: any replica may take it
+            return False
+        if state.next_attempt_at > self.clock.now_ms():
             return False
         address = await self._address_of(destination)
         if address is None:
             return False  # not registered or down: its registration wakes us
+        if not await self._claim(destination):
+            return False  # another replica sends this lane now
+        if self.leases:
+            # Read again under the lease: the previous holder may have moved the cursor.
+            state = await self.store.state(destination)
+            if state is None or not state.pending:
+                return False
         # Narrowing a refused batch: its events one at a time (see the module docstring).
         limit = 1 if state.acked_seq < state.narrow_until else self.batch_size
         batch = await self.store.batch(destination, state.acked_seq, limit)
@@ -411,7 +504,8 @@ class Delivery:
                 self._prepare(event)
             events.append(event)
         first, last = batch[0].seq, batch[-1].seq
-        epoch, created = await self.store.epoch()
+        # On PostgreSQL (a possible cluster) read each time: another replica may renew it.
+        epoch, created = await self.store.epoch(fresh=self.leases)
         if created:
             log.info(
                 "outbox epoch created", extra={"fields": {"origin": self.origin, "epoch": epoch}}
@@ -552,12 +646,7 @@ class Delivery:
             },
         )
         # Retry on time rather than at the next scan after the backoff ends.
-        old = self._timers.pop(destination, None)
-        if old is not None:
-            old.cancel()
-        self._timers[destination] = asyncio.get_running_loop().call_later(
-            delay, self._wakes[destination].set
-        )
+        self._wake_later(destination, delay)
 
     async def _peer(self, destination: str, address: str) -> PeerClient:
         peer = self._peers.get(destination)

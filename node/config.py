@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
 from node.domain.regions import is_province
 
-__all__ = ["NodeConfig", "ConfigError", "Role", "parse_address", "VERSION"]
+__all__ = [
+    "NodeConfig",
+    "ConfigError",
+    "Role",
+    "parse_address",
+    "national_target",
+    "ROUND_ROBIN",
+    "VERSION",
+]
 
 VERSION = "0.1.0"
 
@@ -22,6 +32,43 @@ def parse_address(value: str, what: str = "address") -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"{what} {value!r} is not HOST:PORT (e.g. 127.0.0.1:50044)")
     return host.strip("[]"), int(port)
+
+
+# The service config of a channel to a national cluster: calls spread over every
+# replica listed, and a replica that dies is left for the others (gRPC's round_robin).
+ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
+
+def national_target(value: str) -> tuple[str, list[tuple[str, str]]]:
+    """A province's ``--national``: the gRPC target to dial and the channel options it
+    needs. ``HOST:PORT`` (one national) is dialed as it is. A list ``H1:P1,H2:P2`` (the
+    replicas of a national cluster on one database) is one target of IP addresses,
+    ``ipv4:H1:P1,H2:P2`` (or ``ipv6:[..]:P,..``), with round_robin load balancing: each
+    call goes to a live replica. A list takes IP addresses of one family only (a name
+    with several addresses is for DNS, which this does not resolve itself)."""
+    parts = [p.strip() for p in value.split(",")]
+    if len(parts) == 1:
+        parse_address(value, "--national")
+        return value, []
+    families = set()
+    for part in parts:
+        host, _ = parse_address(part, "--national")
+        try:
+            families.add(ipaddress.ip_address(host).version)
+        except ValueError:
+            raise ConfigError(
+                f"--national {value!r}: a list of national replicas takes IP addresses "
+                f"({host!r} is not one), e.g. 10.0.0.1:50000,10.0.0.2:50000"
+            ) from None
+    if len(families) != 1:
+        raise ConfigError(f"--national {value!r}: mixes IPv4 and IPv6 addresses")
+    if families == {4}:
+        target = "ipv4:" + ",".join(parts)
+    else:
+        target = "ipv6:" + ",".join(
+            f"[{h}]:{p}" for h, p in (parse_address(x, "--national") for x in parts)
+        )
+    return target, [("grpc.service_config", ROUND_ROBIN)]
 
 
 class Role(StrEnum):
@@ -121,7 +168,7 @@ class NodeConfig:
                 raise ConfigError(
                     "a provincial node needs --national HOST:PORT of the national node"
                 )
-            parse_address(self.national, "--national")
+            national_target(self.national)
         elif self.province:
             raise ConfigError("--province is only for --role provincial")
         given = [f for f in ("ca", "cert", "key") if getattr(self, f) is not None]

@@ -490,6 +490,7 @@ SLOW_FIRST = (
     "test_imports.py",
     "test_node_program.py",
     "test_settlement_kill.py",
+    "test_national_cluster.py",
     "test_settlement_durability.py",
     "test_netns.py",
     "test_backup.py",

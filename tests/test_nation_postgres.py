@@ -321,3 +321,50 @@ def test_the_foreground_nation_ends_with_its_server(embedded, tmp_path):
         assert "stopped the nation's PostgreSQL server" in errf.read_text()
         assert not running(server)
         assert not any(pid_alive(pid) for pid in node_pids(data).values())
+
+
+def test_a_national_cluster_of_two_on_the_nations_database(embedded, tmp_path):
+    """``nation up --national 2 --db postgres``: two national processes on one database,
+    sharing national's keys, and every province given both as one ``--national`` list."""
+    data = tmp_path / "nation"
+    with reserved_ports() as base:
+        up(data, base, "--db", "postgres", "--national", "2")
+        try:
+            nation = json.loads((data / "nation.json").read_text())
+            nodes = nation["nodes"]
+            first, second = nodes["national"], nodes["national-2"]
+            assert first["db"] == second["db"] == nation["postgres"]["server"] + "ecnet_national"
+            assert first["data"] != second["data"]
+
+            def args(entry) -> list[str]:
+                return [
+                    a.decode()
+                    for a in Path(f"/proc/{entry['pid']}/cmdline").read_bytes().split(b"\0")
+                ]
+
+            def arg(entry, flag: str) -> str:
+                cmd = args(entry)
+                return cmd[cmd.index(flag) + 1]
+
+            for flag in ("--sign-key", "--master-key"):  # one national, one set of keys
+                assert arg(first, flag) == arg(second, flag)
+            assert arg(nodes["p44"], "--national") == f"{first['address']},{second['address']}"
+            rows = status(data)
+            assert set(rows) == {"national", "national-2", "p44"}
+            assert all(r["health"] == "SERVING" for r in rows.values()), rows
+            assert rows["national-2"]["counts"]["persons"] == 200
+        finally:
+            ecnet("nation", "down", data=data, check=False)
+            folder = Path(json.loads((data / "nation.json").read_text())["postgres"]["folder"])
+            if folder.is_dir() and not folder.is_relative_to(data):
+                shutil.rmtree(folder, ignore_errors=True)
+    assert not any(running(e["pid"]) for e in nodes.values())
+
+
+def test_a_national_cluster_needs_postgresql(tmp_path):
+    data = tmp_path / "nation"
+    proc = ecnet("nation", "up", "--national", "2", "--provinces", "44", data=data, check=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "share one PostgreSQL database" in lines[0], proc.stderr
+    assert not (data / "nation.json").exists()

@@ -276,6 +276,7 @@ NATIONAL_ROWS: dict[str, list[dict[str, Any]]] = {
             "refusals": 1,
         }
     ],
+    "delivery_leases": [{"receiver": "44", "holder": "host:123:abcd", "expires_at": 1000}],
     "activation_serials": [
         {
             "serial": "rn-1",

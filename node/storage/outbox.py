@@ -60,6 +60,19 @@ instead of dropping the new seqs as duplicates (``q_inbox_start``; the rule is i
 ``federation.delivery``). The epoch comes from the system's randomness, never from a
 node's (possibly seeded) ``entropy``: two creations of a database must not share one.
 
+Leases (national as a cluster). Several national processes on one PostgreSQL database
+share one outbox; each province's lane is sent by one of them at a time, the holder of
+its row of ``delivery_leases`` (receiver, holder, ``expires_at``, by the database's
+clock, so the replicas' own clocks need not agree). A replica claims a lane before each
+batch (:func:`q_claim_lease`: the row ``SELECT … FOR UPDATE SKIP LOCKED``, taken when it
+is its own or expired), renews the lanes it holds on a timer (:func:`q_renew_leases`),
+and gives a lane back when nothing is left to send or when it stops
+(:func:`q_release_leases`). A replica that dies holds its lanes until they expire, then
+another takes them over: the cursor is in ``delivery``, so it goes on from the last
+acknowledged position, and the receiver's applied position drops what was sent twice,
+keeping the order. A national on SQLite is one process: it holds every lane and never
+writes this table.
+
 What deleting a done row gives up is the ``UNIQUE (destination, event_id)`` dedupe for
 that row: the same event id queued again after the prune gets a new row and a new seq
 and is delivered a second time. That is harmless, because receivers are idempotent
@@ -101,6 +114,9 @@ __all__ = [
     "EPOCH_KEY",
     "PRUNE_BATCH",
     "UPLINK_LANE",
+    "q_claim_lease",
+    "q_renew_leases",
+    "q_release_leases",
 ]
 
 # The single lane of a province's outbox: everything goes up to national, which relays.
@@ -460,6 +476,11 @@ def q_renew_epoch_if_behind(conn: sqlite3.Connection, seen: int) -> str | None:
     return epoch
 
 
+def _q_stored_epoch(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT value FROM meta WHERE key = ?", (EPOCH_KEY,)).fetchone()
+    return row[0] if row is not None and row[0] else ""
+
+
 def q_outbox_epoch(conn: sqlite3.Connection) -> tuple[str, bool]:
     """This database's outbox epoch, created if absent (in the writer's transaction).
     Returns (epoch, created now)."""
@@ -532,6 +553,57 @@ def q_advance_inbox_position(
     )
 
 
+# -- leases (PostgreSQL only: several national processes on one database) -------------
+# Now, in ms since the epoch, by the database server's clock.
+_DB_NOW_MS = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+
+
+def q_claim_lease(
+    conn: sqlite3.Connection, receiver: str, holder: str, ttl_ms: int
+) -> tuple[bool, int]:
+    """Claim (or renew) the lease of ``receiver``'s lane for ``holder``, for ``ttl_ms``.
+    Returns (held now, ms until the other holder's lease expires when not)."""
+    conn.execute(
+        "INSERT OR IGNORE INTO delivery_leases (receiver, holder, expires_at) VALUES (?, ?, 0)",
+        (receiver, holder),
+    )
+    row = conn.execute(
+        f"SELECT holder, expires_at, {_DB_NOW_MS} FROM delivery_leases WHERE receiver = ? "
+        "FOR UPDATE SKIP LOCKED",
+        (receiver,),
+    ).fetchone()
+    if row is None:
+        return False, ttl_ms  # another replica is claiming it at this moment
+    current, expires_at, now = row
+    if current != holder and expires_at > now:
+        return False, int(expires_at - now)
+    conn.execute(
+        "UPDATE delivery_leases SET holder = ?, expires_at = ? WHERE receiver = ?",
+        (holder, now + ttl_ms, receiver),
+    )
+    return True, ttl_ms
+
+
+def q_renew_leases(conn: sqlite3.Connection, holder: str, ttl_ms: int) -> set[str]:
+    """Extend every unexpired lease of ``holder`` by ``ttl_ms`` from now; the receivers
+    it still holds (one that expired meanwhile may have been taken over: not renewed)."""
+    return {
+        r[0]
+        for r in conn.execute(
+            f"UPDATE delivery_leases SET expires_at = {_DB_NOW_MS} + ? "
+            f"WHERE holder = ? AND expires_at > {_DB_NOW_MS} RETURNING receiver",
+            (ttl_ms, holder),
+        ).fetchall()
+    }
+
+
+def q_release_leases(conn: sqlite3.Connection, holder: str, receiver: str | None) -> None:
+    """Give back ``holder``'s lease of ``receiver`` (None: all of them), so another
+    replica may take the lane at once."""
+    where, args = (" AND receiver = ?", (holder, receiver)) if receiver else ("", (holder,))
+    conn.execute(f"UPDATE delivery_leases SET expires_at = 0 WHERE holder = ?{where}", args)
+
+
 class OutboxStore:
     """Coroutine access to the outbox and the delivery cursors of a node's database.
 
@@ -545,11 +617,18 @@ class OutboxStore:
         self.lane = lane
         self._epoch = ""
 
-    async def epoch(self) -> tuple[str, bool]:
+    async def epoch(self, fresh: bool = False) -> tuple[str, bool]:
         """This outbox's epoch (see the module docstring), created on first use.
-        Returns (epoch, created by this call)."""
-        if self._epoch:
+        Returns (epoch, created by this call). ``fresh``: read from the database, not
+        the copy kept from the last call (national as a cluster: another replica may
+        have renewed it)."""
+        if self._epoch and not fresh:
             return self._epoch, False
+        if fresh:
+            stored = await self.db.read(_q_stored_epoch)
+            if stored:
+                self._epoch = stored
+                return stored, False
         epoch, created = await self.db.write(q_outbox_epoch)
         self._epoch = epoch
         return epoch, created
@@ -560,6 +639,18 @@ class OutboxStore:
         if epoch is not None:
             self._epoch = epoch
         return epoch
+
+    async def claim_lease(self, receiver: str, holder: str, ttl_ms: int) -> tuple[bool, int]:
+        """See :func:`q_claim_lease` (PostgreSQL only)."""
+        return await self.db.write_unsynced(q_claim_lease, receiver, holder, ttl_ms)
+
+    async def renew_leases(self, holder: str, ttl_ms: int) -> set[str]:
+        """See :func:`q_renew_leases` (PostgreSQL only)."""
+        return await self.db.write_unsynced(q_renew_leases, holder, ttl_ms)
+
+    async def release_leases(self, holder: str, receiver: str | None = None) -> None:
+        """See :func:`q_release_leases` (PostgreSQL only)."""
+        await self.db.write_unsynced(q_release_leases, holder, receiver)
 
     async def states(self) -> list[DeliveryState]:
         return await self.db.read(_q_states, self.lane)

@@ -8,6 +8,14 @@ business code relies on holds on both:
   size one (``psycopg_pool``, which replaces a connection that broke), each function
   passed to :meth:`PgDatabase.write` inside one transaction that commits whole or not at
   all. Transactions of one node never interleave, as under SQLite's ``BEGIN IMMEDIATE``.
+  Nor do those of several processes on one database (the replicas of a national
+  cluster): each write transaction first takes one transaction-scoped advisory lock
+  (``WRITER_LOCK``), held to its commit. So what SQLite's single writer guarantees holds
+  across replicas too: a read-modify-write sees the last commit, and the outbox's seqs
+  become visible in order (a seq given later never commits before one given earlier,
+  which the delivery cursor relies on, ``federation.delivery``). A wait for that lock
+  longer than the busy timeout answers -3 as any lock wait does. The price: the
+  replicas' writes take turns; their reads, TLS and gRPC work do not.
 * **Readers.** A pool of reader threads, each read on a connection of the reader pool in
   autocommit (as SQLite's readers, one snapshot per statement) that refuses to write
   (``default_transaction_read_only``); a read that opens ``BEGIN`` for a consistent
@@ -82,6 +90,9 @@ CONNECTION_ERRORS = "connections_errors"
 MIGRATIONS_TABLE = "_ecnet_migrations"
 # The advisory lock taken while migrating (any number; the same for every node).
 MIGRATION_LOCK = 0x6563_6E65
+# The advisory lock every write transaction takes first: one writer per database, not
+# only per process (the module's docstring, "One writer").
+WRITER_LOCK = 0x6563_6E77
 
 
 def is_url(target: object) -> bool:
@@ -382,6 +393,7 @@ class PgDatabase:
             with self._connection(pool) as conn:
                 conn.execute("BEGIN")
                 try:
+                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITER_LOCK,))
                     if not synced and self.synchronous == "FULL":
                         conn.execute("SET LOCAL synchronous_commit = off")
                     result = fn(

@@ -396,3 +396,23 @@ def m018_node_cert_expiry(db: sqlite_utils.Database) -> None:
         ALTER TABLE node_directory ADD COLUMN cert_not_after INTEGER NOT NULL DEFAULT 0;
         """,
     )
+
+
+@MIGRATIONS()
+def m019_delivery_leases(db: sqlite_utils.Database) -> None:
+    """Which national replica delivers the outbox to each receiving province
+    (``delivery_leases``: ``holder``, a replica's instance id; ``expires_at``, ms since
+    the epoch by the database's clock): national as a cluster of processes on one
+    PostgreSQL database sends each province's events from one replica at a time
+    (``node.storage.outbox``, "Leases"). A national on SQLite is one process and never
+    writes it."""
+    run_script(
+        db,
+        """
+        CREATE TABLE delivery_leases (
+            receiver TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        """,
+    )

@@ -1,0 +1,315 @@
+"""National as a cluster: several ``--role national`` processes on one PostgreSQL
+database, provinces dialing them as one balanced target (``--national H1:P1,H2:P2``).
+
+* The lease of a province's lane (``delivery_leases``, ``node.storage.outbox``): one
+  holder at a time, taken over once it expires, given back, renewed only while held.
+* ``--national`` lists: the gRPC target and its round_robin service config, and the
+  lists refused with a clear error.
+* Two national processes, two provinces listing both: routed scans and remote
+  settlements go through; the replica holding the lease of 44's lane is killed with
+  SIGKILL during a stream of remote settlements; nothing is lost or doubled, the
+  outbox is delivered by the other replica within seconds, 44 receives national's events
+  in seq order and never two batches at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import grpc
+import pgkit
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from scankit import ScanKit, eventually, insured_in, terminals_of
+from settlekit import POLICY, settlement_stub, token_for
+from test_settlement_kill import (
+    QUEUED_AT_KILL,
+    RECONCILE,
+    STREAM,
+    ProcessKit,
+    SamePortNode,
+    _check,
+    _count,
+    _requests,
+    _slow_answers,
+    _stream_with_kill,
+    _undelivered,
+)
+from voucherkit import FAST, PROVINCES, SEED, activate
+
+from cli.seed import seed_national
+from federation.client import PeerClient
+from node.clock import SystemClock
+from node.config import ROUND_ROBIN, ConfigError, national_target
+from node.population import generate
+from node.storage.db import open_database
+from node.storage.migrations import national as national_migrations
+from node.storage.outbox import OutboxStore, q_claim_lease, q_release_leases, q_renew_leases
+
+POPULATION = 300
+
+
+@pytest.fixture
+def pg() -> pgkit.PgServer:
+    try:
+        return pgkit.server()
+    except pgkit.Unavailable as exc:
+        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+
+
+# -- the lease ------------------------------------------------------------------------
+
+
+@pytest.mark.postgresql
+async def test_one_holder_per_lane_taken_over_when_it_expires(pg):
+    url = pg.database("lease", "national")
+    # two pools on one database, as two national processes have
+    a = open_database(url, national_migrations.MIGRATIONS, readers=1)
+    b = open_database(url, national_migrations.MIGRATIONS, readers=1)
+    await a.open()
+    await b.open()
+    try:
+        # many claims at once from both: exactly one holder wins the lane
+        got = await asyncio.gather(
+            *(
+                db.write(q_claim_lease, "44", holder, 60_000)
+                for _ in range(10)
+                for db, holder in ((a, "A"), (b, "B"))
+            )
+        )
+        winners = {h for (held, _), h in zip(got, ["A", "B"] * 10, strict=True) if held}
+        assert len(winners) == 1, got
+        (first,) = winners
+        other, other_db = ("B", b) if first == "A" else ("A", a)
+        held, wait_ms = await other_db.write(q_claim_lease, "44", other, 60_000)
+        assert not held and 50_000 < wait_ms <= 60_000
+        # another lane is free for the other
+        assert (await other_db.write(q_claim_lease, "31", other, 60_000))[0]
+        # given back: the other takes it at once
+        await a.write(q_release_leases, first, "44")
+        assert (await other_db.write(q_claim_lease, "44", other, 300))[0]
+        assert await other_db.write(q_renew_leases, other, 300) == {"44", "31"}
+        # not renewed: expired, taken over; the old holder renews nothing of it
+        held, wait_ms = await a.write(q_claim_lease, "44", first, 300)
+        assert not held and 0 < wait_ms <= 300
+        await asyncio.sleep(0.4)
+        assert (await a.write(q_claim_lease, "44", first, 60_000))[0]
+        assert await other_db.write(q_renew_leases, other, 300) == set()
+    finally:
+        await a.close()
+        await b.close()
+        pg.drop(url)
+
+
+# -- the target -------------------------------------------------------------------------
+
+
+def test_a_national_list_is_one_balanced_target():
+    assert national_target("127.0.0.1:5000") == ("127.0.0.1:5000", [])
+    target, options = national_target("127.0.0.1:5000, 127.0.0.2:5001")
+    assert target == "ipv4:127.0.0.1:5000,127.0.0.2:5001"
+    assert options == [("grpc.service_config", ROUND_ROBIN)]
+    assert national_target("[::1]:5000,[::1]:5001")[0] == "ipv6:[::1]:5000,[::1]:5001"
+    with pytest.raises(ConfigError, match="takes IP addresses"):
+        national_target("a.example:5000,b.example:5000")
+    with pytest.raises(ConfigError, match="mixes IPv4 and IPv6"):
+        national_target("127.0.0.1:5000,[::1]:5001")
+    with pytest.raises(ConfigError, match="is not HOST:PORT"):
+        national_target("127.0.0.1:5000,127.0.0.2")
+
+
+# -- two national processes -----------------------------------------------------------
+
+
+class Replica(SamePortNode):
+    """A national process sharing the first replica's keys (its master key, which seals
+    the database's secrets, and its signing key) from that replica's data folder."""
+
+    def __init__(self, *args, keys_of=None, **kw) -> None:
+        super().__init__(*args, **kw)
+        self.keys_of = keys_of or self.data_dir
+
+    def command(self) -> list[str]:
+        return [
+            *super().command(),
+            "--master-key", str(self.keys_of / "master.key"),
+            "--sign-key", str(self.keys_of / "sign.key"),
+        ]  # fmt: skip
+
+
+LEASE_HELD = (
+    "SELECT count(*) FROM delivery_leases WHERE receiver = ? "
+    "AND expires_at > (extract(epoch FROM clock_timestamp()) * 1000)::bigint"
+)
+
+
+def _holder_pid(url: str, province: str) -> int | None:
+    rows = pgkit.fetch(url, "SELECT holder FROM delivery_leases WHERE receiver = ?", province)
+    return int(rows[0][0].split(":")[1]) if rows else None
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_kill_9_of_a_national_replica_during_a_stream(cluster, tmp_path, monkeypatch):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY)
+    for name, value in FAST.items():  # cheap password hashes in the child processes too
+        monkeypatch.setenv(f"ECNET_VOUCHER_{name.upper()}", value)
+    monkeypatch.setenv("ECNET_LIMITS_TERMINAL_PER_SECOND", "0")
+    monkeypatch.setenv("ECNET_DELIVERY_LEASE_TTL", "2")
+    url = cluster.db_url("national")
+    seed_national(tmp_path / "national" / "national.db", POPULATION, SEED, PROVINCES, db=url)
+    first = Replica("national", "national", tmp_path / "national", heartbeat=0.5,
+                    nation=cluster.pki.root, db=url)  # fmt: skip
+    await first.start()  # makes the keys the second one shares
+    second = Replica("national-b", "national", tmp_path / "national-b", heartbeat=0.5,
+                     nation=cluster.pki.root, db=url, keys_of=first.data_dir)  # fmt: skip
+    await second.start()
+    replicas = {first.proc.pid: first, second.proc.pid: second}
+    both = f"{first.address},{second.address}"
+    try:
+        persons = list(generate(POPULATION, SEED, PROVINCES))
+        kit = ProcessKit(cluster, tmp_path, SystemClock(), persons, dict(FAST), process=first)
+        sk = ScanKit(kit)
+        extra = {"policy": str(policy), "settle_deadline": "2", **RECONCILE}
+        for code in ("44", "31"):
+            config = cluster.config("provincial", code, national=both, extra=dict(extra))
+            sk.provinces[code] = await cluster.start(config)
+            sk.terminals[code] = await terminals_of(kit, code)
+        db31, db44 = sk.provinces["31"].db_target, sk.provinces["44"].db_target
+
+        # 44 as a slow receiver that counts the batches it has in flight at once
+        inbox = sk.provinces["44"].provincial.inbox
+        deliver, in_flight, most = inbox.deliver, [0], [0]
+        # closed from the events queued before the kill to the kill: the holder of 44's
+        # lane then has a batch in flight and its lease held
+        gate = asyncio.Event()
+        gate.set()
+
+        async def counted(caller, request):
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            try:
+                await asyncio.wait_for(gate.wait(), 30)
+                await asyncio.sleep(0.1)
+                return await deliver(caller, request)
+            finally:
+                in_flight[0] -= 1
+
+        monkeypatch.setattr(inbox, "deliver", counted)
+
+        p = insured_in(kit, "44")[0]
+        auth = await sk.activated(p, "31")  # a routed scan at 31 of a code of 44's person
+
+        async def at_44():
+            return _count(db44, "SELECT count(*) FROM voucher_cache") > 0
+
+        await eventually(at_44, what="the voucher at 44")
+        tokens = [await token_for(sk, auth, "31") for _ in range(STREAM)]
+        requests = _requests(tokens, "killrep")
+        stub = settlement_stub(sk, "31")
+        others = insured_in(kit, "44")[1 : 1 + QUEUED_AT_KILL]
+        survivor: list[SamePortNode] = []
+
+        async def queue_events():  # committed, not delivered to 44 at the kill
+            gate.clear()
+            for person in others:
+                await activate(kit, person, business_province="31")
+
+        killed_at: list[float] = []
+
+        def kill():  # the replica that holds 44's lane, its batch in flight
+            holder = _holder_pid(url, "44")
+            assert holder in replicas, holder
+            assert pgkit.fetch(url, LEASE_HELD, "44") == [(1,)], "44's lease is not held"
+            survivor.extend(r for pid, r in replicas.items() if pid != holder)
+            killed_at.append(time.monotonic())
+            replicas[holder].kill()
+            gate.set()
+
+        async def no_restart():
+            pass
+
+        _slow_answers(monkeypatch, sk.provinces["44"])
+        answers, before, retries, _ = await _stream_with_kill(
+            lambda: stub, requests, db31, db44, kill, no_restart, queue_events
+        )
+        await _check(lambda: stub, requests, answers, before, retries, db31, db44,
+                     expect_retries=False)  # fmt: skip
+
+        async def delivered():
+            return (
+                _undelivered(url).keys().isdisjoint({"44", "31"})
+                and _count(db44, "SELECT count(*) FROM voucher_cache") == 1 + QUEUED_AT_KILL
+            )
+
+        await eventually(delivered, timeout=15, what="the outbox delivered by the survivor")
+        took = time.monotonic() - killed_at[0]
+        print(f"outbox to 44 delivered by the surviving replica {took:.1f} s after the kill")
+        assert took < 15
+        assert _holder_pid(url, "44") == survivor[0].proc.pid
+        # in order, once each, never two batches at once
+        seqs = [
+            r[0]
+            for r in pgkit.fetch(
+                db44, "SELECT seq FROM inbox_events WHERE origin = 'national' ORDER BY rowid"
+            )
+        ]
+        assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs), seqs
+        assert most[0] == 1, f"{most[0]} batches in flight to 44 at once"
+    finally:
+        for replica in (first, second):
+            await replica.stop()
+
+
+# -- TLS over a list --------------------------------------------------------------------
+
+
+async def test_a_list_still_checks_that_each_replica_is_national(cluster):
+    """Each address of a ``--national`` list is held to the national certificate's name
+    (the channel's target name, whatever the address): a node of another name in the
+    list is never called, and a list of none answers nothing."""
+    await cluster.start_national()
+    p44 = await cluster.start_province("44")
+    p31 = await cluster.start_province("31")
+    dialer = p44.provincial.national.peer.dialer
+    mixed = PeerClient(f"{p31.address},{cluster.national.address}", "national", dialer)
+    wrong = PeerClient(f"{p31.address},{p44.address}", "national", dialer)
+    try:
+        health = health_pb2_grpc.HealthStub(mixed.channel)
+        for _ in range(6):  # round_robin: the handshake with 31 fails, national answers all
+            resp = await health.Check(health_pb2.HealthCheckRequest(), timeout=5)
+            assert resp.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            await health_pb2_grpc.HealthStub(wrong.channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+        assert info.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+    finally:
+        await mixed.close()
+        await wrong.close()
+
+
+@pytest.mark.postgresql
+async def test_a_replica_sends_the_epoch_another_renewed(pg):
+    """The outbox's epoch is the database's, not a copy a replica keeps: after one
+    replica renews it (a receiver ahead of the outbox: a restored database), the other
+    sends the new one."""
+    url = pg.database("epoch", "national")
+    a = open_database(url, national_migrations.MIGRATIONS, readers=1)
+    b = open_database(url, national_migrations.MIGRATIONS, readers=1)
+    await a.open()
+    await b.open()
+    try:
+        first, second = OutboxStore(a), OutboxStore(b)
+        old, created = await first.epoch(fresh=True)
+        assert created and (await second.epoch(fresh=True)) == (old, False)
+        renewed = await second.renew_epoch_if_behind(10**9)
+        assert renewed is not None and renewed != old
+        assert await first.epoch() == (old, False)  # the copy a single node may keep
+        assert await first.epoch(fresh=True) == (renewed, False)
+    finally:
+        await a.close()
+        await b.close()
+        pg.drop(url)
