@@ -29,7 +29,7 @@ LOCKFLAGS ?= --upgrade
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))
 UV      := $(BIN)/uv
 
-.PHONY: setup uv lock lowest nation test bench bench-scale proto proto-check lint lib clean
+.PHONY: setup uv lock lowest nation test bench bench-scale bench-cluster proto proto-check lint lib clean
 
 setup: $(STAMP)
 
@@ -131,6 +131,13 @@ SCALE   ?= 100000
 bench-scale: $(STAMP)
 	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
 	$(BIN)/python -m bench.scale --scale $(SCALE) $(ARGS)
+
+# National with one and with two replicas on one PostgreSQL database (the embedded server),
+# and on SQLite for reference: routed ec.query and remote settlement side by side
+# (bench/cluster.py, docs/scale.md). About a minute and a half; figures in .bench/cluster.json.
+bench-cluster: $(STAMP)
+	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
+	$(BIN)/python -m bench.cluster $(ARGS)
 
 $(BUF_STAMP):
 	@command -v npm >/dev/null || { echo "make lint needs node and npm (for the buf CLI)"; exit 1; }
