@@ -100,6 +100,9 @@ class ClusterEnv(Env):
         self.db = db
         self.replicas = replicas
         self.national_nodes: list[NodeProcess] = []
+        # CPU seconds each national process used, read as the nodes stop: with two
+        # replicas, both carried calls (round_robin) or one sat idle.
+        self.national_cpu: dict[str, float] = {}
 
     def template_db(self) -> Path:
         if not self.db:
@@ -129,6 +132,13 @@ class ClusterEnv(Env):
             await node.start()  # the first makes the keys the others share
             self.national_nodes.append(node)
         return self.national_nodes[0]
+
+    async def close(self) -> None:
+        for name, node in self.nodes.items():
+            used = node.cpu_seconds() if node.role == "national" else None
+            if used is not None:
+                self.national_cpu[name] = used
+        await super().close()
 
     async def province(self, province: str, log_calls: bool = False) -> NodeProcess:
         key = f"p{province}"
@@ -408,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
             "backend": "postgresql" if p.db else "sqlite",
             "national_processes": p.replicas,
             "seed_seconds": p.seed_seconds,
+            "national_cpu_seconds": p.national_cpu,
         }
         for p in parts
     ]
