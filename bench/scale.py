@@ -19,6 +19,11 @@ figure of each flow at each size is its calls/s over the no-op's, measured in th
 run, and the large registry's figure over the small one's says whether the flow stays
 flat as the registry grows (the aim: within 10%). The table goes to stdout, every
 figure to ``.bench/scale.json``.
+
+``--backend postgresql``: national runs on PostgreSQL (an embedded server in
+``--cache``/postgres, removed after the run), each registry's national database copied
+there by :mod:`bench.scalepg` (COPY) before its nodes start; the provinces stay on
+SQLite. The copy's seconds and the database's size are recorded beside the SQLite load's.
 """
 
 from __future__ import annotations
