@@ -29,7 +29,7 @@ LOCKFLAGS ?= --upgrade
 UV_VERSION := $(shell sed -n 's/^uv==\([^ ]*\).*/\1/p' $(LOCK))
 UV      := $(BIN)/uv
 
-.PHONY: setup uv lock lowest nation test bench bench-scale proto proto-check lint lib clean
+.PHONY: setup uv lock lowest nation test bench bench-scale bench-cluster proto proto-check lint lib clean
 
 setup: $(STAMP)
 
@@ -128,9 +128,18 @@ bench: $(STAMP)
 # `make bench-scale SCALE=10000000` loads for about 30 minutes (2 cores) into 11 GB, and
 # each run copies it (another 11 GB) for its nodes.
 SCALE   ?= 100000
+# BACKEND=postgresql: national on an embedded PostgreSQL server, each registry copied there.
+BACKEND ?= sqlite
 bench-scale: $(STAMP)
 	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
-	$(BIN)/python -m bench.scale --scale $(SCALE) $(ARGS)
+	$(BIN)/python -m bench.scale --scale $(SCALE) --backend $(BACKEND) $(ARGS)
+
+# National with one and with two replicas on one PostgreSQL database (the embedded server),
+# and on SQLite for reference: routed ec.query and remote settlement side by side
+# (bench/cluster.py, docs/scale.md). About a minute and a half; figures in .bench/cluster.json.
+bench-cluster: $(STAMP)
+	@$(BIN)/python -m compileall -q node federation cli ecnet bench >/dev/null
+	$(BIN)/python -m bench.cluster $(ARGS)
 
 $(BUF_STAMP):
 	@command -v npm >/dev/null || { echo "make lint needs node and npm (for the buf CLI)"; exit 1; }

@@ -138,7 +138,11 @@ def model(m: Measured, a: Assumptions = Assumptions()) -> dict[str, Any]:
             "peak_remote_settlements_per_second": cross,
             "peak_activations_per_second": activations,
             "cores": cores,
-            # N+1: one more replica than the peak needs, so one may fail at the peak
+            # N+1: one more replica than the peak needs, so one may fail at the peak.
+            # Replicas divide national's CPU (hash, TLS, forwarding), not its writes: they
+            # share one database and take its one writer lock per write transaction
+            # (node.storage.postgres), so this holds while the peak's writes fit one
+            # writer (docs/scale.md, "Replicas add cores, not writes"; make bench-cluster).
             "replicas": math.ceil(cores / a.cores_per_replica) + 1,
         }
     largest = peak_calls * a.largest_province_share

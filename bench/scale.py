@@ -19,6 +19,11 @@ figure of each flow at each size is its calls/s over the no-op's, measured in th
 run, and the large registry's figure over the small one's says whether the flow stays
 flat as the registry grows (the aim: within 10%). The table goes to stdout, every
 figure to ``.bench/scale.json``.
+
+``--backend postgresql``: national runs on PostgreSQL (an embedded server in
+``--cache``/postgres, removed after the run), each registry's national database copied
+there by :mod:`bench.scalepg` (COPY) before its nodes start; the provinces stay on
+SQLite. The copy's seconds and the database's size are recorded beside the SQLite load's.
 """
 
 from __future__ import annotations
@@ -50,6 +55,7 @@ from bench.load import Call
 from bench.nodes import NodeProcess, copy_database
 from bench.report import Row, loadavg
 from bench.runner import run_scenarios
+from bench.scalepg import copy_national
 from bench.scaleseed import (
     CACHE_ROOT,
     SCALE_PROVINCES,
@@ -62,6 +68,7 @@ from bench.scaleseed import (
 from bench.scenarios import Scenario, Setup
 from node.pki import CertificateAuthority
 from node.population import generate
+from node.storage.pgserver import PgServer, Unavailable
 
 __all__ = ["main", "build_parser", "ScaleEnv", "compare", "WITHIN"]
 
@@ -83,9 +90,12 @@ FLOWS = (
 class ScaleEnv(Env):
     """The nodes of one seeded registry: national, 31 and 44 on copies of its databases."""
 
-    def __init__(self, root: Path, params: Params, seeded: Seeded) -> None:
+    def __init__(self, root: Path, params: Params, seeded: Seeded, db: str = "") -> None:
         super().__init__(root, params, list(DEFAULT_PROVINCES))
         self.seeded = seeded
+        # national's PostgreSQL URL (the registry copied there, bench.scalepg); empty:
+        # national on its copy of the SQLite file
+        self.db = db
         self.seed = int(seeded.manifest["seed"])
         # the scan and settlement scenarios take their holders from here (bench.scan)
         self._shared["holders in 44"] = find_holders(seeded, HOLDERS)
@@ -124,7 +134,9 @@ class ScaleEnv(Env):
         )
         data = self.root / "national"
         await self._copy("national", data)
-        return await self._start(NodeProcess("national", "national", data, nation=self.root))
+        return await self._start(
+            NodeProcess("national", "national", data, nation=self.root, db=self.db)
+        )
 
     async def province(self, province: str, log_calls: bool = False) -> NodeProcess:
         key = f"p{province}"
@@ -309,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache", type=Path, default=CACHE_ROOT, help=f"loaded registries (default {CACHE_ROOT})"
     )
     p.add_argument(
+        "--backend",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help="national's database: its SQLite file (default), or each registry copied into "
+        "a database of an embedded PostgreSQL server (COPY; the provinces stay on SQLite)",
+    )
+    p.add_argument(
         "--seed-only", action="store_true", help="load (or find) both registries and stop"
     )
     p.add_argument(
@@ -421,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
                 "seconds": args.seconds,
                 "warmup": args.warmup,
                 "concurrency": args.concurrency,
+                "backend": args.backend,
             },
         },
         "failures": [],
@@ -436,9 +456,38 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     parts: list[ScaleEnv] = []
     rows: list[Row] = []
+    server: PgServer | None = None
+    urls = ["" for _ in seeds]
+    pg_seconds = [0.0 for _ in seeds]
+    pg_bytes = [0 for _ in seeds]
+    if args.backend == "postgresql" and not args.seed_only:
+        try:
+            server = PgServer(folder=args.cache / "postgres").start()
+        except Unavailable as exc:
+            raise SystemExit(f"bench-scale: PostgreSQL cannot start here: {exc}") from None
+        try:
+            for i, reg in enumerate(seeds):
+                name = f"national_n{reg.n}"
+                server.admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                server.admin.execute(f'CREATE DATABASE "{name}"')
+                urls[i] = server.url(name)
+                say(f"copying the registry of {reg.n:,} persons into PostgreSQL")
+                t0 = time.perf_counter()
+                copy_national(reg.db_path("national"), urls[i], say)
+                pg_seconds[i] = time.perf_counter() - t0
+                (pg_bytes[i],) = server.admin.execute(
+                    "SELECT pg_database_size(%s)", (name,)
+                ).fetchone() or (0,)
+                say(f"registry of {reg.n:,} persons in PostgreSQL in {pg_seconds[i]:.1f} s")
+        except BaseException:
+            server.halt()
+            shutil.rmtree(server.root, ignore_errors=True)
+            raise
     if not args.seed_only:
         with tempfile.TemporaryDirectory(prefix="ecnet-bench-scale-", dir=args.cache) as tmp:
-            parts = [ScaleEnv(Path(tmp) / f"n{s.n}", params, s) for s in seeds]
+            parts = [
+                ScaleEnv(Path(tmp) / f"n{s.n}", params, s, urls[i]) for i, s in enumerate(seeds)
+            ]
             run = ScaleRun(Path(tmp), params, parts)
             try:
                 rows = asyncio.run(_measure(run, say))
@@ -450,6 +499,9 @@ def main(argv: list[str] | None = None) -> int:
                 report["failures"].append(f"{type(exc).__name__}: {exc}")
             finally:
                 run.kill_all()
+                if server is not None:  # the copies are made again at each run
+                    server.halt()
+                    shutil.rmtree(server.root, ignore_errors=True)
     for row in rows:
         s = row.summary
         if row.failure:
@@ -467,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
             "cached": s.cached,
             "node_startup_seconds": parts[i].startup if i < len(parts) else {},
             "copy_seconds": parts[i].copy_seconds if i < len(parts) else 0.0,
+            "postgresql_load_seconds": pg_seconds[i] if args.backend == "postgresql" else None,
+            "postgresql_bytes": pg_bytes[i] if args.backend == "postgresql" else None,
         }
         for i, s in enumerate(seeds)
     ]

@@ -318,3 +318,56 @@ async def test_the_page_cache_of_a_nodes_connections_is_a_setting(cluster):
     default = await cluster.start_province("44")
     got = await default.store.db.read(lambda conn: conn.execute("PRAGMA cache_size").fetchone()[0])
     assert got == -node.storage.db.CACHE_MIB * 1024
+
+
+@pytest.mark.postgresql
+def test_a_loaded_registry_copies_into_postgresql(tmp_path):
+    """bench-scale --backend postgresql: the registry's rows, every table, the same in
+    the PostgreSQL database, and its AUTOINCREMENT keys go on past the copied ones."""
+    import pgkit
+
+    from bench.scalepg import copy_national
+
+    try:
+        pg = pgkit.server()
+    except pgkit.Unavailable as exc:
+        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+    seeded = ensure_seeded(300, SEED, tmp_path / "cache")
+    source = tmp_path / "national.db"
+    conn = sqlite3.connect(seeded.db_path("national"))
+    conn.execute("VACUUM INTO ?", (str(source),))
+    conn.close()
+    conn = sqlite3.connect(source)  # an outbox row: an AUTOINCREMENT key copied
+    conn.execute(
+        "INSERT INTO outbox (seq, destination, event_id, kind, ec_card_no, version, body, "
+        "created_at) VALUES (41, '44', 'e1', 'voucher', 'X', 1, x'00', 0)"
+    )
+    conn.commit()
+    conn.close()
+    url = pg.database("scalepg")
+    try:
+        copied = copy_national(source, url)
+        assert {"persons", "insured_regions", "vouchers", "authorizations"} <= set(copied)
+        for table, count in copied.items():
+            assert _rows(source, f'SELECT count(*) FROM "{table}"') == [(count,)]
+            assert pgkit.fetch(url, f'SELECT count(*) FROM "{table}"') == [(count,)]
+        key = "SELECT id_no, user_name FROM persons ORDER BY person_id"
+        assert pgkit.fetch(url, key) == _rows(source, key)
+        # a sequence moved past the copied keys: the next insert does not collide
+        assert copied["outbox"] == 1
+        checked = []
+        for table, column in pgkit.fetch(
+            url,
+            "SELECT table_name, column_name FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND identity_generation = 'BY DEFAULT'",
+        ):
+            if table in copied:
+                (top,) = pgkit.fetch(url, f'SELECT coalesce(max("{column}"), 0) FROM "{table}"')
+                (nxt,) = pgkit.fetch(
+                    url, f"SELECT nextval(pg_get_serial_sequence('\"{table}\"', '{column}'))"
+                )
+                assert nxt[0] > top[0], (table, column)
+                checked.append(table)
+        assert "outbox" in checked
+    finally:
+        pg.drop(url)
