@@ -17,7 +17,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 
@@ -27,8 +26,8 @@ import bench.scan  # noqa: F401 - registers the scanning scenarios
 import bench.settlement  # noqa: F401 - registers the settlement scenarios
 from bench.env import Env, Params
 from bench.nation import time_nation_up
+from bench.nations import measure, terminate
 from bench.report import DEFAULT_JSON, Report, Row, header, loadavg, render, write_json
-from bench.runner import run_scenarios
 from bench.scenarios import Scenario, select
 from bench.seeding import measure_seeding
 
@@ -140,21 +139,9 @@ def _wanted(label: str, only: str | None) -> bool:
     return not only or only.lower() in label.lower()
 
 
-def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 async def _scenarios(env: Env, scenarios: list[Scenario], say: Callable[[str], None]) -> list[Row]:
     """run_scenarios, cancelled by SIGTERM (so its clean-up runs inside the loop)."""
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        return await run_scenarios(env, scenarios, say)
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _terminate)
+    return await measure(env, None, scenarios, say)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         err.print(f"[dim]bench:[/dim] {message}", highlight=False)
 
     # SIGTERM ends the run like Ctrl-C does: every node is stopped on the way out.
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     report = Report(header(params))
     scenarios = select(params.only)
     nation_runs = (

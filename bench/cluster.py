@@ -45,11 +45,10 @@ from rich.table import Table
 
 import bench.scan
 import bench.settlement
-from bench.__main__ import _terminate
 from bench.env import DEFAULT_PROVINCES, Env, Params
+from bench.nations import Nations, flows_table, measure, terminate
 from bench.nodes import NodeProcess
 from bench.report import Row, loadavg
-from bench.runner import run_scenarios
 from bench.scale import _brief, machine
 from bench.scenarios import Scenario, Setup
 from cli.seed import seed_national
@@ -159,38 +158,6 @@ class ClusterEnv(Env):
         return node
 
 
-class ClusterRun(Env):
-    """What :func:`bench.runner.run_scenarios` drives: the no-op at the first nation's
-    national, every node of every nation idle before each measurement."""
-
-    def __init__(self, root: Path, params: Params, parts: list[ClusterEnv]) -> None:
-        super().__init__(root, params)
-        self.parts = parts
-
-    def template_db(self) -> Path:
-        return self.parts[0].template_db()
-
-    async def national(self, log_calls: bool = False) -> NodeProcess:
-        return await self.parts[0].national()
-
-    def _nodes_cpu(self) -> float | None:
-        total = 0.0
-        for part in self.parts:
-            used = part._nodes_cpu()
-            if used is None:
-                return None
-            total += used
-        return total
-
-    async def close(self) -> None:
-        for part in self.parts:
-            await part.close()
-
-    def kill_all(self) -> None:
-        for part in self.parts:
-            part.kill_all()
-
-
 def label(flow: str, part: ClusterEnv) -> str:
     return f"{flow}, national {part.label}"
 
@@ -276,32 +243,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _flows_table(rows: list[Row], params: Params) -> Table:
-    table = Table(
-        title=f"ecnet bench-cluster: {params.rounds} rounds, each between two no-ops; "
-        f"{params.concurrency} calls in flight, {params.seconds:g} s after {params.warmup:g} s",
-        title_justify="left",
-    )
-    table.add_column("scenario")
-    for col in ("calls/s", "ratio to no-op", "min–max", "p50 ms", "p99 ms", "errors"):
-        table.add_column(col, justify="right")
-    for row in rows:
-        s = row.summary
-        if s is None:
-            table.add_row(row.name, "-", "-", "-", "-", "-", f"[red]{row.failure or 'none'}[/red]")
-            continue
-        table.add_row(
-            f"[bold]{row.name}[/bold]" if row.baseline else row.name,
-            f"{s.throughput:,.1f}",
-            f"{s.ratio:.3g}",
-            f"{s.ratio_min:.3g}–{s.ratio_max:.3g}",
-            f"{s.p50_ms:.2f}",
-            f"{s.p99_ms:.2f}",
-            f"[red]{s.errors:,}[/red]" if s.errors else "0",
-        )
-    return table
-
-
 def _side_by_side(comparisons: list[dict[str, Any]]) -> Table:
     table = Table(title="side by side: ratio to no-op (p50 / p99 ms)", title_justify="left")
     table.add_column("flow")
@@ -322,21 +263,15 @@ def _side_by_side(comparisons: list[dict[str, Any]]) -> Table:
     return table
 
 
-async def _measure(run: ClusterRun, say: Callable[[str], None]) -> list[Row]:
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
+async def _measure(run: Nations[ClusterEnv], say: Callable[[str], None]) -> list[Row]:
+    async def start() -> None:
         for part in run.parts:
             say(f"starting the nation with national {part.label}")
             await part.national()
             for prov in ("31", "44"):
                 await part.province(prov)
-        return await run_scenarios(run, scenarios_for(run.parts), say)
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _terminate)
+
+    return await measure(run, start, scenarios_for(run.parts), say)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -359,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     def say(message: str) -> None:
         err.print(f"[dim]bench-cluster:[/dim] {message}", highlight=False)
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     report: dict[str, Any] = {
         "header": {
             "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -391,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
                     server.admin.execute(f'CREATE DATABASE "national_{i}"')
                     db = server.url(f"national_{i}")
                 parts.append(ClusterEnv(Path(tmp) / f"c{i}", params, name, db, replicas))
-            run = ClusterRun(Path(tmp), params, parts)
+            run = Nations(Path(tmp), params, parts)
             try:
                 rows = asyncio.run(_measure(run, say))
             except (KeyboardInterrupt, asyncio.CancelledError):
@@ -427,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     report["elapsed_seconds"] = time.perf_counter() - started
     report["loadavg_at_end"] = loadavg()
     if rows:
-        out.print(_flows_table(rows, params))
+        out.print(flows_table(rows, params, "bench-cluster"))
         out.print(_side_by_side(comparisons))
     for c in comparisons:
         if "two_over_one_paired" in c:

@@ -48,13 +48,12 @@ from rich.table import Table
 
 import bench.scan
 import bench.settlement
-from bench.__main__ import _terminate
 from bench.env import DEFAULT_PROVINCES, Env, Params
 from bench.lifecycle import _activate, _stub
 from bench.load import Call
+from bench.nations import Nations, flows_table, measure, terminate
 from bench.nodes import NodeProcess, copy_database
 from bench.report import Row, loadavg
-from bench.runner import run_scenarios
 from bench.scalepg import copy_national
 from bench.scaleseed import (
     CACHE_ROOT,
@@ -158,38 +157,6 @@ class ScaleEnv(Env):
                 nation=self.root,
             )
         )
-
-
-class ScaleRun(Env):
-    """What :func:`bench.runner.run_scenarios` drives: the no-op at the first registry's
-    national, every node of every registry idle before each measurement."""
-
-    def __init__(self, root: Path, params: Params, parts: list[ScaleEnv]) -> None:
-        super().__init__(root, params)
-        self.parts = parts
-
-    def template_db(self) -> Path:
-        return self.parts[0].template_db()
-
-    async def national(self, log_calls: bool = False) -> NodeProcess:
-        return await self.parts[0].national()
-
-    def _nodes_cpu(self) -> float | None:
-        total = 0.0
-        for part in self.parts:
-            used = part._nodes_cpu()
-            if used is None:
-                return None
-            total += used
-        return total
-
-    async def close(self) -> None:
-        for part in self.parts:
-            await part.close()
-
-    def kill_all(self) -> None:
-        for part in self.parts:
-            part.kill_all()
 
 
 async def _activation(env: ScaleEnv) -> Call:
@@ -362,47 +329,15 @@ def _bytes(n: int) -> str:
     return f"{n} B"
 
 
-def _flows_table(rows: list[Row], params: Params) -> Table:
-    table = Table(
-        title=f"ecnet bench-scale: {params.rounds} rounds, each between two no-ops; "
-        f"{params.concurrency} calls in flight, {params.seconds:g} s after {params.warmup:g} s",
-        title_justify="left",
-    )
-    table.add_column("scenario")
-    for col in ("calls/s", "ratio to no-op", "min–max", "p50 ms", "p99 ms", "errors"):
-        table.add_column(col, justify="right")
-    for row in rows:
-        s = row.summary
-        if s is None:
-            table.add_row(row.name, "-", "-", "-", "-", "-", f"[red]{row.failure or 'none'}[/red]")
-            continue
-        table.add_row(
-            f"[bold]{row.name}[/bold]" if row.baseline else row.name,
-            f"{s.throughput:,.1f}",
-            f"{s.ratio:.3g}",
-            f"{s.ratio_min:.3g}–{s.ratio_max:.3g}",
-            f"{s.p50_ms:.2f}",
-            f"{s.p99_ms:.2f}",
-            f"[red]{s.errors:,}[/red]" if s.errors else "0",
-        )
-    return table
-
-
-async def _measure(run: ScaleRun, say: Callable[[str], None]) -> list[Row]:
-    loop = asyncio.get_running_loop()
-    task = asyncio.current_task()
-    assert task is not None
-    loop.add_signal_handler(signal.SIGTERM, task.cancel)
-    try:
-        for part in run.parts:  # start every node first: the start-up is a figure too
+async def _measure(run: Nations[ScaleEnv], say: Callable[[str], None]) -> list[Row]:
+    async def start() -> None:
+        for part in run.parts:
             say(f"starting the nodes of the registry of {part.population:,} persons")
             await part.national()
             for prov in SCALE_PROVINCES:
                 await part.province(prov)
-        return await run_scenarios(run, scenarios_for(run.parts), say)
-    finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        signal.signal(signal.SIGTERM, _terminate)
+
+    return await measure(run, start, scenarios_for(run.parts), say)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -425,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     def say(message: str) -> None:
         err.print(f"[dim]bench-scale:[/dim] {message}", highlight=False)
 
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate)
     sizes_n = sorted({args.small, args.scale})
     report: dict[str, Any] = {
         "header": {
@@ -488,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
             parts = [
                 ScaleEnv(Path(tmp) / f"n{s.n}", params, s, urls[i]) for i, s in enumerate(seeds)
             ]
-            run = ScaleRun(Path(tmp), params, parts)
+            run = Nations(Path(tmp), params, parts)
             try:
                 rows = asyncio.run(_measure(run, say))
             except (KeyboardInterrupt, asyncio.CancelledError):
@@ -531,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out.print(_sizes_table(seeds, parts))
     if rows:
-        out.print(_flows_table(rows, params))
+        out.print(flows_table(rows, params, "bench-scale"))
         noops = [m.result.throughput for m in rows[0].noops]
         if noops:
             out.print(
