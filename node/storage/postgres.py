@@ -65,6 +65,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from node.errors import EcError
 from node.storage import dialect
+from node.storage.db import ThreadedDatabase
 from node.storage.errors import StorageError
 
 if TYPE_CHECKING:
@@ -212,7 +213,7 @@ def _first_line(exc: BaseException) -> str:
     return reason or lines[0]
 
 
-class PgDatabase:
+class PgDatabase(ThreadedDatabase):
     """An open node database on PostgreSQL: ``await db.read(fn)``, ``await db.write(fn)``,
     the same calls as :class:`node.storage.db.Database`."""
 
@@ -416,32 +417,8 @@ class PgDatabase:
     ) -> T:
         return self._run_write(fn, args, synced=False)
 
-    async def read(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._reader_pool, self._run_read, fn, args
-        )
-
-    async def write(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._writer, self._run_write, fn, args
-        )
-
-    async def write_unsynced(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
-        return await asyncio.get_running_loop().run_in_executor(
-            self._writer, self._run_write_unsynced, fn, args
-        )
-
-    def read_now(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
-        return self._run_read(fn, args)
-
     async def truncate_wal(self) -> None:
         """Nothing to do: the server manages its write-ahead log."""
-
-    def write_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
-        return self._writer.submit(self._run_write, fn, args).result()
-
-    def read_sync(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
-        return self._reader_pool.submit(self._run_read, fn, args).result()
 
 
 def primary_keys(conn: psycopg.Connection[Row]) -> dict[str, tuple[str, ...]]:
