@@ -65,8 +65,8 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from node.errors import EcError
 from node.storage import dialect
-from node.storage.db import ThreadedDatabase
 from node.storage.errors import StorageError
+from node.storage.threaded import ThreadedDatabase
 
 if TYPE_CHECKING:
     import sqlite3
