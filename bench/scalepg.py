@@ -5,7 +5,8 @@ The database is migrated as a national node migrates it (``node.storage.migratio
 then every table the SQLite file holds rows in is emptied there and filled with the
 file's rows through ``COPY … FROM STDIN`` (psycopg's ``cursor.copy``, the fast path: no
 statement per row; the foreign-key triggers off while copying, the file's rows met them
-already), the columns both schemas share, in their order. PostgreSQL's own
+already), the columns both schemas share, in their order; ``person_keys``, which a
+trigger on ``persons`` keeps, is filled from the copied persons in one statement. PostgreSQL's own
 ``rowid`` identity (``node.storage.dialect``) numbers the rows afresh; each
 ``AUTOINCREMENT`` key's identity sequence is moved past the highest key copied, as a node
 that had inserted them would have left it. The sealed columns are copied as they are:
@@ -91,6 +92,11 @@ def copy_national(
                         )
                 copied[table] = count
                 say(f"{table}: {count:,} rows in {time.perf_counter() - t0:.1f} s")
+            if "persons" in copied:  # what persons' trigger keeps (national m020), in one pass
+                dst.execute(
+                    "INSERT INTO person_keys (person_id, id_type, id_no, province) "
+                    "SELECT person_id, id_type, id_no, province FROM persons"
+                )
             dst.execute("SET session_replication_role = DEFAULT")
             dst.commit()
             with contextlib.suppress(psycopg.Error):

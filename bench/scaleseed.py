@@ -60,6 +60,7 @@ from node.population import SyntheticPerson, enrolled_face_template, generate, s
 from node.storage.db import Database
 from node.storage.migrations.national import MIGRATIONS as NATIONAL_MIGRATIONS
 from node.storage.migrations.provincial import MIGRATIONS as PROVINCIAL_MIGRATIONS
+from node.storage.national.registry import home_province
 from node.storage.secrets import DIGEST_LABEL, FACE_LABEL, q_protect_provincial, q_sealed_secret
 from node.vault import NodeKeys, code_digest, load_master_key
 from node.voucher.context import KEY_META
@@ -294,12 +295,14 @@ def load(
         nconn.execute("BEGIN")
         nconn.executemany(
             "INSERT INTO persons (person_id, user_name, id_type, id_no, gender, birthday, "
-            "nationality, phone, face_template, face_sealed, updated_at) "
-            "VALUES (?,?,?,?,?,?,?,?,NULL,?,?)",
+            "nationality, phone, face_template, face_sealed, updated_at, province) "
+            "VALUES (?,?,?,?,?,?,?,?,NULL,?,?,?)",
             persons,
         )
         nconn.executemany(
-            "INSERT INTO insured_regions (person_id, insu_org, insu_type) VALUES (?,?,?)", regions
+            "INSERT INTO insured_regions (person_id, insu_org, insu_type, province) "
+            "VALUES (?,?,?,?)",
+            regions,
         )
         nconn.executemany(
             "INSERT INTO vouchers (ec_card_no, person_id, state, password_hash, password_salt, "
@@ -353,10 +356,11 @@ def load(
                     p.phone,
                     nkeys.seal(enrolled_face_template(seed, p.id_no), FACE_LABEL),
                     now,
+                    home_province([r.insu_org for r in p.insured]),
                 )
             )
             for r in p.insured:
-                regions.append((pid, r.insu_org, r.insu_type))
+                regions.append((pid, r.insu_org, r.insu_type, r.insu_org[:2]))
             if item.activated:
                 number = numbers(p)
                 digest = code_digest(item.auth_code)

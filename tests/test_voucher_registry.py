@@ -1,9 +1,14 @@
 """Changes of the base registry (AdminService.UpdatePerson, 4.4) and where every change
 of a voucher is queued for delivery (national's outbox rows: insured provinces and the
-business-place province)."""
+business-place province).
+
+Run on both backends: on PostgreSQL the registry is partitioned by province (national
+m020), so a change of regions moves the person between partitions and an id change
+goes through ``person_keys``."""
 
 from __future__ import annotations
 
+import pytest
 from voucherkit import (
     OFFICIAL,
     PASSWORD,
@@ -19,6 +24,8 @@ from ecnet.v1 import admin_service_pb2 as admin_pb
 from ecnet.v1 import common_pb2
 from ecnet.v1 import voucher_service_pb2 as pb
 from node.domain.idno import check_char
+
+pytestmark = pytest.mark.backends
 
 NOT_ACTIVATED = common_pb2.VOUCHER_STATE_NOT_ACTIVATED
 SUPERSEDED = common_pb2.VOUCHER_STATE_SUPERSEDED

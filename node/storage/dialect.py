@@ -17,10 +17,11 @@ function of the text alone):
   is; ``BLOB`` is ``BYTEA`` and ``x'…'`` a ``bytea`` literal; ``AUTOINCREMENT`` keys are
   identity columns; a table with a rowid in SQLite (not ``WITHOUT ROWID``, no ``INTEGER
   PRIMARY KEY``) gets a ``rowid`` identity column, numbered in insertion order and kept
-  by an ``UPDATE`` as SQLite's is (an ``ORDER BY`` breaks ties by it); ``WITHOUT ROWID``
-  is dropped; and the tables of one script are created in the order of their foreign
-  keys (SQLite accepts a reference to a table created later in the same script,
-  PostgreSQL does not).
+  by an ``UPDATE`` as SQLite's is (an ``ORDER BY`` breaks ties by it), but a partitioned
+  table and its partitions (PostgreSQL's own DDL) get none; ``WITHOUT ROWID`` is
+  dropped; and the tables of one script are created in the order of their foreign keys
+  (SQLite accepts a reference to a table created later in the same script, PostgreSQL
+  does not).
 
 What does not translate by text is written portably at its source instead (an upsert's
 ``SET`` names the table's columns as ``table.column``; a truth value added to a number is
@@ -222,11 +223,15 @@ def _ordered(statements: list[str]) -> list[str]:
 
 _WITHOUT_ROWID = re.compile(r"\)\s*WITHOUT\s+ROWID\s*$", re.IGNORECASE)
 _INTEGER_KEY = re.compile(r"\bINTEGER\s+PRIMARY\s+KEY\b", re.IGNORECASE)
+# A partitioned table or a partition: PostgreSQL's own, written for it (a migration's
+# ``postgresql`` body), whose keys the body chose.
+_PARTITIONED = re.compile(r"\bPARTITION\s+(?:BY|OF)\b", re.IGNORECASE)
 
 
 def _with_rowid(statement: str) -> str:
     if (
         not _CREATE_TABLE.match(statement)
+        or _PARTITIONED.search(statement)
         or _WITHOUT_ROWID.search(statement)
         or _INTEGER_KEY.search(statement)
     ):

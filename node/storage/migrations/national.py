@@ -416,3 +416,152 @@ def m019_delivery_leases(db: sqlite_utils.Database) -> None:
         );
         """,
     )
+
+
+# The partitions of the registry on PostgreSQL: the 31 mainland provinces and the corps
+# (66), as they stood when m020 was written (a later change is a migration of its own).
+_PARTITION_PROVINCES = (
+    "11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36",
+    "37", "41", "42", "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62",
+    "63", "64", "65", "66",
+)  # fmt: skip
+
+
+def _partitions(table: str, parent: str) -> str:
+    """The partitions ``{table}_NN`` of ``parent``, one per province of
+    ``_PARTITION_PROVINCES``, and ``{table}_other`` for any other code and for no
+    province ('')."""
+    lines = [
+        f"CREATE TABLE {table}_{p} PARTITION OF {parent} FOR VALUES IN ('{p}');"
+        for p in _PARTITION_PROVINCES
+    ]
+    lines.append(f"CREATE TABLE {table}_other PARTITION OF {parent} DEFAULT;")
+    return "\n".join(lines)
+
+
+@MIGRATIONS()
+def m020_registry_by_province(db: sqlite_utils.Database) -> None:
+    """The registry by insured province: ``insured_regions.province``, the province of
+    the region (the first two digits of ``insu_org``), and ``persons.province``, the
+    person's home province: that of the lowest-coded region the person is insured in
+    ('' for none). A person insured in several provinces has a region row in each, and
+    one home. Both are written by ``node.storage.national.registry`` with the rows.
+
+    On PostgreSQL both tables are partitioned by ``province`` (declarative partitioning:
+    one partition per province, ``…_other`` for the rest), a person changing home moves
+    to the new partition. A partitioned table's unique keys must include the partition
+    key, so what SQLite's ``persons`` enforces across the country is held by
+    ``person_keys`` there, one row a person (person_id; id type and number, unique;
+    home province), kept by a trigger on ``persons`` and referenced by the foreign keys
+    to persons. SQLite keeps one table each, with a view ``person_keys`` over
+    ``persons``, so that a query can ask it the home province on both backends."""
+    run_script(
+        db,
+        """
+        ALTER TABLE persons ADD COLUMN province TEXT NOT NULL DEFAULT '';
+        UPDATE persons SET province = coalesce(
+            (SELECT substr(min(r.insu_org), 1, 2) FROM insured_regions r
+              WHERE r.person_id = persons.person_id), '');
+        ALTER TABLE insured_regions ADD COLUMN province TEXT NOT NULL DEFAULT '';
+        UPDATE insured_regions SET province = substr(insu_org, 1, 2);
+        CREATE VIEW person_keys AS SELECT person_id, id_type, id_no, province FROM persons;
+        """,
+        postgresql=f"""
+        CREATE TABLE person_keys (
+            person_id INTEGER PRIMARY KEY,
+            id_type   TEXT NOT NULL,
+            id_no     TEXT NOT NULL,
+            province  TEXT NOT NULL,
+            UNIQUE (id_type, id_no)
+        );
+        INSERT INTO person_keys (person_id, id_type, id_no, province)
+            SELECT p.person_id, p.id_type, p.id_no, coalesce(
+                (SELECT substr(min(r.insu_org), 1, 2) FROM insured_regions r
+                  WHERE r.person_id = p.person_id), '')
+              FROM persons p;
+        ALTER TABLE vouchers DROP CONSTRAINT vouchers_person_id_fkey;
+        ALTER TABLE vouchers ADD CONSTRAINT vouchers_person_id_fkey
+            FOREIGN KEY (person_id) REFERENCES person_keys (person_id);
+        ALTER TABLE activation_serials DROP CONSTRAINT activation_serials_person_id_fkey;
+        ALTER TABLE activation_serials ADD CONSTRAINT activation_serials_person_id_fkey
+            FOREIGN KEY (person_id) REFERENCES person_keys (person_id);
+
+        CREATE TABLE persons_by_province (
+            person_id     BIGINT NOT NULL,
+            user_name     TEXT NOT NULL,
+            id_type       TEXT NOT NULL,
+            id_no         TEXT NOT NULL,
+            gender        TEXT NOT NULL,
+            birthday      TEXT NOT NULL,
+            nationality   TEXT NOT NULL,
+            phone         TEXT NOT NULL DEFAULT '',
+            face_template BYTEA,
+            updated_at    BIGINT NOT NULL,
+            face_sealed   BYTEA,
+            province      TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (person_id, province)
+        ) PARTITION BY LIST (province);
+        {_partitions("persons", "persons_by_province")}
+        INSERT INTO persons_by_province
+            SELECT p.person_id, p.user_name, p.id_type, p.id_no, p.gender, p.birthday,
+                   p.nationality, p.phone, p.face_template, p.updated_at, p.face_sealed,
+                   k.province
+              FROM persons p JOIN person_keys k ON k.person_id = p.person_id;
+
+        CREATE TABLE insured_regions_by_province (
+            person_id BIGINT NOT NULL REFERENCES person_keys (person_id),
+            insu_org  TEXT NOT NULL,
+            insu_type TEXT NOT NULL,
+            province  TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (person_id, insu_org, province)
+        ) PARTITION BY LIST (province);
+        {_partitions("insured_regions", "insured_regions_by_province")}
+        INSERT INTO insured_regions_by_province
+            SELECT person_id, insu_org, insu_type, substr(insu_org, 1, 2) FROM insured_regions;
+
+        DROP TABLE insured_regions;
+        DROP TABLE persons;
+        ALTER TABLE persons_by_province RENAME TO persons;
+        ALTER TABLE insured_regions_by_province RENAME TO insured_regions;
+        CREATE INDEX persons_by_id_no ON persons (id_type, id_no);
+        CREATE INDEX persons_face_unsealed ON persons (person_id)
+            WHERE face_template IS NOT NULL;
+        CREATE INDEX insured_regions_by_org ON insured_regions (insu_org, person_id);
+
+        -- person_keys follows persons. A row moving to another partition (its home
+        -- changed) fires DELETE then INSERT, both after the move: the DELETE keeps the
+        -- key of a person still there, the INSERT finds its id known and updates it.
+        CREATE FUNCTION person_keys_follow() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF TG_OP = 'DELETE' THEN
+                DELETE FROM person_keys k WHERE k.person_id = OLD.person_id
+                   AND NOT EXISTS (SELECT 1 FROM persons p WHERE p.person_id = OLD.person_id);
+                RETURN NULL;
+            END IF;
+            IF TG_OP = 'UPDATE' AND NEW.person_id <> OLD.person_id THEN
+                RAISE EXCEPTION 'a person''s id does not change'
+                    USING ERRCODE = 'integrity_constraint_violation';
+            END IF;
+            IF TG_OP = 'INSERT' THEN
+                INSERT INTO person_keys (person_id, id_type, id_no, province)
+                    VALUES (NEW.person_id, NEW.id_type, NEW.id_no, NEW.province)
+                    ON CONFLICT (person_id) DO NOTHING;
+                IF FOUND THEN
+                    RETURN NULL;
+                END IF;
+                IF (SELECT count(*) FROM persons p WHERE p.person_id = NEW.person_id) > 1 THEN
+                    RAISE EXCEPTION 'duplicate key value violates unique constraint "persons_pkey"'
+                        USING ERRCODE = 'unique_violation',
+                              DETAIL = format('Key (person_id)=(%s) already exists.',
+                                              NEW.person_id);
+                END IF;
+            END IF;
+            UPDATE person_keys SET id_type = NEW.id_type, id_no = NEW.id_no,
+                   province = NEW.province
+             WHERE person_id = NEW.person_id;
+            RETURN NULL;
+        END $$;
+        CREATE TRIGGER persons_keys AFTER INSERT OR UPDATE OR DELETE ON persons
+            FOR EACH ROW EXECUTE FUNCTION person_keys_follow();
+        """,
+    )

@@ -1,5 +1,12 @@
 """The base registry of persons (人员基础信息) and the pooling regions each is insured
-in (参保地): tables ``persons`` and ``insured_regions`` of national m001."""
+in (参保地): tables ``persons`` and ``insured_regions`` of national m001.
+
+Both carry a ``province`` (national m020), written here with the rows: a region's is
+the first two digits of its code, a person's (the home province) that of the
+lowest-coded region the person is insured in (:func:`home_province`). On PostgreSQL the
+two tables are partitioned by it, so a lookup of one person asks ``person_keys`` for the
+home province first, and PostgreSQL reads the one partition that holds the person
+instead of every province's index (the same query on SQLite reads a view)."""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
 __all__ = [
+    "home_province",
     "RegionRow",
     "PersonRow",
     "PersonSeed",
@@ -42,6 +50,16 @@ class PersonRow:
 
 
 _PERSON_COLS = "person_id, user_name, id_type, id_no, gender, birthday, nationality, phone"
+
+
+# The home province of the person_id given last: the partition to read.
+_HOME = "province = (SELECT province FROM person_keys WHERE person_id = ?)"
+
+
+def home_province(insu_orgs: Sequence[str]) -> str:
+    """The home province of a person insured in ``insu_orgs``: that of the lowest code
+    ('' for none), the partition of ``persons`` the person is kept in."""
+    return min(insu_orgs)[:2] if insu_orgs else ""
 
 
 def _regions_of(conn: sqlite3.Connection, person_ids: Sequence[int]) -> dict[int, list[RegionRow]]:
@@ -88,9 +106,9 @@ def q_list_persons(
             r[0]
             for r in conn.execute(
                 "SELECT DISTINCT person_id FROM insured_regions "
-                "WHERE insu_org >= ? AND insu_org < ? AND person_id > ? "
+                "WHERE province = ? AND insu_org >= ? AND insu_org < ? AND person_id > ? "
                 "ORDER BY person_id LIMIT ?",
-                (lo, hi, after_id, limit),
+                (insured_province, lo, hi, after_id, limit),
             )
         ]
         if not ids:
@@ -110,7 +128,9 @@ def q_list_persons(
 
 def q_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonRow | None:
     rows = conn.execute(
-        f"SELECT {_PERSON_COLS} FROM persons WHERE id_type = ? AND id_no = ?", (id_type, id_no)
+        f"SELECT {_PERSON_COLS} FROM persons WHERE id_type = ? AND id_no = ? AND province = "
+        "(SELECT province FROM person_keys WHERE id_type = ? AND id_no = ?)",
+        (id_type, id_no, id_type, id_no),
     ).fetchall()
     found = _person_rows(conn, rows)
     return found[0] if found else None
@@ -118,7 +138,8 @@ def q_person(conn: sqlite3.Connection, id_type: str, id_no: str) -> PersonRow | 
 
 def q_person_by_id(conn: sqlite3.Connection, person_id: int) -> PersonRow | None:
     rows = conn.execute(
-        f"SELECT {_PERSON_COLS} FROM persons WHERE person_id = ?", (person_id,)
+        f"SELECT {_PERSON_COLS} FROM persons WHERE person_id = ? AND {_HOME}",
+        (person_id, person_id),
     ).fetchall()
     found = _person_rows(conn, rows)
     return found[0] if found else None
@@ -127,7 +148,9 @@ def q_person_by_id(conn: sqlite3.Connection, person_id: int) -> PersonRow | None
 def q_face_template(conn: sqlite3.Connection, person_id: int) -> bytes | None:
     """The person's enrolled face template, sealed (``node.vault``; open it with the
     node's keys), or None when none is enrolled."""
-    r = conn.execute("SELECT face_sealed FROM persons WHERE person_id = ?", (person_id,)).fetchone()
+    r = conn.execute(
+        f"SELECT face_sealed FROM persons WHERE person_id = ? AND {_HOME}", (person_id, person_id)
+    ).fetchone()
     return bytes(r[0]) if r and r[0] is not None else None
 
 
@@ -169,18 +192,20 @@ def q_insert_persons(conn: sqlite3.Connection, people: Sequence[PersonSeed], now
                 p.get("face_template"),
                 p.get("face_sealed"),
                 now_ms,
+                home_province([org for org, _ in p["insured"]]),
             )
         )
         for insu_org, insu_type in p["insured"]:
-            region_rows.append((pid, insu_org, insu_type))
+            region_rows.append((pid, insu_org, insu_type, insu_org[:2]))
     conn.executemany(
         "INSERT INTO persons (person_id, user_name, id_type, id_no, gender, birthday, "
-        "nationality, phone, face_template, face_sealed, updated_at) "
-        "VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        "nationality, phone, face_template, face_sealed, updated_at, province) "
+        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         person_rows,
     )
     conn.executemany(
-        "INSERT INTO insured_regions (person_id, insu_org, insu_type) VALUES (?,?,?)", region_rows
+        "INSERT INTO insured_regions (person_id, insu_org, insu_type, province) VALUES (?,?,?,?)",
+        region_rows,
     )
     return len(person_rows)
 
@@ -190,17 +215,22 @@ def q_update_identity(
 ) -> None:
     conn.execute(
         "UPDATE persons SET user_name = ?, id_type = ?, id_no = ?, updated_at = ? "
-        "WHERE person_id = ?",
-        (user_name, id_type, id_no, now_ms, person_id),
+        f"WHERE person_id = ? AND {_HOME}",
+        (user_name, id_type, id_no, now_ms, person_id, person_id),
     )
 
 
 def q_replace_regions(
     conn: sqlite3.Connection, person_id: int, regions: Sequence[RegionRow], now_ms: int
 ) -> None:
+    """The person's regions become ``regions``; a new home province moves the person
+    (on PostgreSQL, to that province's partition)."""
     conn.execute("DELETE FROM insured_regions WHERE person_id = ?", (person_id,))
     conn.executemany(
-        "INSERT INTO insured_regions (person_id, insu_org, insu_type) VALUES (?,?,?)",
-        [(person_id, r.insu_org, r.insu_type) for r in regions],
+        "INSERT INTO insured_regions (person_id, insu_org, insu_type, province) VALUES (?,?,?,?)",
+        [(person_id, r.insu_org, r.insu_type, r.insu_org[:2]) for r in regions],
     )
-    conn.execute("UPDATE persons SET updated_at = ? WHERE person_id = ?", (now_ms, person_id))
+    conn.execute(
+        f"UPDATE persons SET updated_at = ?, province = ? WHERE person_id = ? AND {_HOME}",
+        (now_ms, home_province([r.insu_org for r in regions]), person_id, person_id),
+    )
