@@ -93,10 +93,12 @@ def copy_national(
                 copied[table] = count
                 say(f"{table}: {count:,} rows in {time.perf_counter() - t0:.1f} s")
             if "persons" in copied:  # what persons' trigger keeps (national m020), in one pass
+                t0 = time.perf_counter()
                 dst.execute(
                     "INSERT INTO person_keys (person_id, id_type, id_no, province) "
                     "SELECT person_id, id_type, id_no, province FROM persons"
                 )
+                say(f"person_keys: from persons in {time.perf_counter() - t0:.1f} s")
             dst.execute("SET session_replication_role = DEFAULT")
             dst.commit()
             with contextlib.suppress(psycopg.Error):
