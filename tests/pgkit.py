@@ -30,7 +30,7 @@ from pathlib import Path
 from node.storage import pgserver
 from node.storage.pgserver import Unavailable, process_alive
 
-__all__ = ["PgServer", "Unavailable", "fetch", "server"]
+__all__ = ["Blackhole", "PgServer", "Unavailable", "fetch", "server"]
 
 
 class PgServer(pgserver.PgServer):
@@ -91,6 +91,45 @@ class PgServer(pgserver.PgServer):
     def stop(self) -> None:
         self.halt()
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+class Blackhole:
+    """A silent partition between the nodes and a server on this machine: while
+    :meth:`drop` holds, every packet to or from ``port`` is dropped by the kernel (an
+    nftables table of its own, on the output hook: loopback traffic passes it once each
+    way), so that no side is told anything: no reset, no refusal, as when a cable is
+    pulled or a firewall swallows the traffic. :meth:`lift` deletes the table. Needs root
+    and ``nft`` (:meth:`unavailable` says why not)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.table = f"ecnet_blackhole_{os.getpid()}_{port}"
+
+    @staticmethod
+    def unavailable() -> str | None:
+        if os.geteuid() != 0:
+            return "a silent partition needs root (nftables rules); run as root, as CI does"
+        if shutil.which("nft") is None:
+            return "nft is not installed (apt-get install -y nftables; .ci/run does)"
+        return None
+
+    def _nft(self, *args: str) -> None:
+        done = subprocess.run(["nft", *args], capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise RuntimeError(f"nft {' '.join(args)}: {done.stderr.strip()}")
+
+    def drop(self) -> None:
+        self._nft("add", "table", "inet", self.table)
+        self._nft(
+            "add", "chain", "inet", self.table, "out",
+            "{ type filter hook output priority 0; policy accept; }",
+        )  # fmt: skip
+        self._nft("add", "rule", "inet", self.table, "out", "tcp", "dport", str(self.port), "drop")
+        self._nft("add", "rule", "inet", self.table, "out", "tcp", "sport", str(self.port), "drop")
+
+    def lift(self) -> None:
+        with contextlib.suppress(RuntimeError):
+            self._nft("delete", "table", "inet", self.table)
 
 
 def reap_orphans() -> None:

@@ -1,9 +1,17 @@
 """The database going away in the middle of a stream of settlements (PostgreSQL).
 
 A nation (national, 44, 31) runs on a PostgreSQL server of the test's own; a person
-insured in 44 settles in 31, one settlement after another. The server is stopped (fast
-shutdown: every session of every node is cut) while calls are in flight and more keep
-coming, then started again. What the callers see: every call made while the server is
+insured in 44 settles in 31, one settlement after another. The database goes away while
+calls are in flight and more keep coming, then comes back, in one of two ways:
+
+* **stopped**: the server is stopped (fast shutdown: every session of every node is
+  cut, each node told at once) and started again;
+* **partitioned**: the network between the nodes and the server goes silent (every
+  packet of the server's port dropped by the kernel: no reset, no refusal, nothing
+  told, a pulled cable), then flows again. A node must find this out itself, within
+  seconds, and not wait for TCP's own timeouts (a quarter of an hour).
+
+What the callers see: every call made while the server is
 down is answered ``-3`` (try again later) within its deadline, never a hang, never
 another code; each node keeps answering its health check, SERVING; once the server is
 back the same nodes, never restarted, settle again, the retries of the unanswered
@@ -37,6 +45,42 @@ DEADLINE_S = 5.0
 BUSY_TIMEOUT_MS = 5000
 
 
+class Stopped:
+    """The server stopped and started again."""
+
+    def __init__(self, server: pgkit.PgServer) -> None:
+        self.server = server
+
+    def away(self) -> None:
+        self.server.halt()
+
+    def back(self) -> None:
+        self.server.launch()
+
+
+class Partitioned:
+    """The server's port silenced (:class:`pgkit.Blackhole`), then let through."""
+
+    def __init__(self, server: pgkit.PgServer) -> None:
+        self.hole = pgkit.Blackhole(server.port)
+
+    def away(self) -> None:
+        self.hole.drop()
+
+    def back(self) -> None:
+        self.hole.lift()
+
+
+@pytest.fixture(params=[Stopped, Partitioned], ids=["stopped", "partitioned"])
+def fault(request, own_server):
+    if request.param is Partitioned and (why := pgkit.Blackhole.unavailable()):
+        pytest.skip(why)
+    fault = request.param(own_server)
+    yield fault
+    if isinstance(fault, Partitioned):
+        fault.back()
+
+
 @pytest.fixture
 def own_server():
     """A server of the test's own: stopping it stops no other test's."""
@@ -48,8 +92,8 @@ def own_server():
     server.stop()
 
 
-async def test_a_server_stopped_during_a_stream_answers_minus_3_and_nothing_is_lost(
-    own_server, tmp_path, test_pki, monkeypatch
+async def test_a_database_gone_during_a_stream_answers_minus_3_and_nothing_is_lost(
+    fault, own_server, tmp_path, test_pki, monkeypatch
 ):
     monkeypatch.setenv("ECNET_DB_BUSY_TIMEOUT_MS", str(BUSY_TIMEOUT_MS))
     # a stream of settlements from one terminal: its rate limit out of the way
@@ -93,7 +137,7 @@ async def test_a_server_stopped_during_a_stream_answers_minus_3_and_nothing_is_l
 
         running = asyncio.create_task(stream())
         await asyncio.sleep(0.2)  # a call or two in flight
-        await asyncio.to_thread(own_server.halt)
+        await asyncio.to_thread(fault.away)
         down = True
         # down: the nodes still answer their health checks, at once
         for s in nodes:
@@ -102,7 +146,7 @@ async def test_a_server_stopped_during_a_stream_answers_minus_3_and_nothing_is_l
             assert time.monotonic() - started < 2
         await running
         down = False
-        await asyncio.to_thread(own_server.launch)
+        await asyncio.to_thread(fault.back)
 
         # every refusal is -3 within the deadline; every call made while down is refused
         assert refused and {code for _, code, _, _ in refused} == {-3}, refused
@@ -145,3 +189,75 @@ async def test_a_server_stopped_during_a_stream_answers_minus_3_and_nothing_is_l
         assert balance == 5_000 - sum(s.psnAcctPay for s in acknowledged.values())
     finally:
         await cluster.close()
+
+
+def test_a_session_cut_mid_transaction_by_silence_frees_the_writer_lock(own_server):
+    """The narrow case the stream rarely hits: the network goes silent between two
+    statements of a write transaction. The node's side gives up within seconds (-3); the
+    server's side, whose backend sat idle in that transaction holding the writer lock,
+    gives up too, so once the line is back the node writes again instead of being
+    refused by its own dead session until TCP's keepalive of two hours. Meanwhile a read
+    on the event loop's thread is answered -3 at once, not tried, and reads again once
+    the server is back."""
+    if why := pgkit.Blackhole.unavailable():
+        pytest.skip(why)
+    from node.errors import EcError
+    from node.storage.db import open_database
+    from node.storage.migrations import provincial
+    from node.storage.postgres import NETWORK_TIMEOUT_S
+
+    url = own_server.database("cut", "provincial")
+    db = open_database(url, provincial.MIGRATIONS, readers=1, busy_timeout_ms=BUSY_TIMEOUT_MS)
+    db.open_sync()
+    hole = pgkit.Blackhole(own_server.port)
+
+    def cut_midway(conn) -> None:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('cut', 'half')")
+        hole.drop()
+        conn.execute("INSERT INTO meta (key, value) VALUES ('cut2', 'never')")
+
+    def read_meta(conn) -> list[tuple[str, str]]:
+        return [tuple(r) for r in conn.execute("SELECT key, value FROM meta ORDER BY key")]
+
+    try:
+        started = time.monotonic()
+        with pytest.raises(EcError) as refused:
+            db.write_sync(cut_midway)
+        assert refused.value.code == -3, refused.value
+        assert time.monotonic() - started < 3 * NETWORK_TIMEOUT_S + 1
+
+        started = time.monotonic()
+        with pytest.raises(EcError) as at_once:
+            db.read_now(read_meta)
+        assert at_once.value.code == -3 and time.monotonic() - started < 0.5
+        time.sleep(3 * NETWORK_TIMEOUT_S)  # the server's end gives up meanwhile
+        hole.lift()
+        # the backend of the cut transaction is gone already, and its locks with it
+        held = own_server.admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+            "AND state = 'idle in transaction'",
+            (url.rsplit("/", 1)[1],),
+        ).fetchone()
+        assert held == (0,), "the server still holds the silent node's transaction"
+
+        deadline = time.monotonic() + 10
+        while True:  # the next writes: refused only while the pools reconnect
+            try:
+                db.write_sync(lambda c: c.execute("INSERT INTO meta VALUES ('after', 'ok')"))
+                break
+            except EcError as exc:
+                assert exc.code == -3, exc
+                assert time.monotonic() < deadline, f"the writer lock is still held: {exc}"
+                time.sleep(0.2)
+        deadline = time.monotonic() + 10
+        while True:  # the loop's reads: back once the probe found the server
+            try:
+                assert db.read_now(read_meta) == [("after", "ok")]  # the cut one rolled back
+                break
+            except EcError as exc:
+                assert exc.code == -3, exc
+                assert time.monotonic() < deadline, f"read_now still refused: {exc}"
+                time.sleep(0.2)
+    finally:
+        hole.lift()
+        db.close_sync()

@@ -29,13 +29,25 @@ business code relies on holds on both:
   connect again once the server is back.
 * **Unreachable.** Once a call found the server gone (its connection broken, the pool
   failing to connect, or no connection to be had), the calls wait only
-  ``UNREACHABLE_WAIT_S`` for a connection instead of the busy timeout, until one is had
-  again: while the server is down every call is answered -3 at once, and the calls
-  queued behind the one writer do not add up their waits past their callers'
-  deadlines. The pools' reconnection in the background gives up after
-  ``RECONNECT_TIMEOUT_S`` (psycopg_pool's backoff would otherwise grow to minutes over
-  a long outage) and the next call starts a new attempt at once: the node serves again
-  within a second or two of the server's return, however long it was gone.
+  ``UNREACHABLE_WAIT_S`` for a connection instead of the busy timeout, until a call
+  has used one again: while the server is down every call is answered -3 at once, and
+  the calls queued behind the one writer do not add up their waits past their callers'
+  deadlines. A read on the event loop's thread (:meth:`PgDatabase.read_now`) is not
+  tried at all meanwhile: it would hold the loop. The pools' reconnection in the
+  background gives up after ``RECONNECT_TIMEOUT_S`` (psycopg_pool's backoff would
+  otherwise grow to minutes over a long outage) and the next call starts a new attempt
+  at once: the node serves again within a second or two of the server's return,
+  however long it was gone.
+* **Silent.** A server that vanishes without a word (a pulled cable, a firewall that
+  drops, a host that froze) tells its clients nothing, and TCP by itself would retry
+  for a quarter of an hour, with the node's one writer stuck in it. So every connection
+  gives up on its other end after ``NETWORK_TIMEOUT_S`` without an acknowledgement,
+  and probes a quiet line with keepalives (libpq's ``tcp_user_timeout`` and
+  ``keepalives*``): a statement sent into the silence fails within those seconds, is
+  answered -3, and marks the server gone as above. The server's end is told the same
+  (the session's ``tcp_user_timeout`` and ``tcp_keepalives_*``): a backend whose node
+  went silent mid-transaction ends within seconds and its locks with it, so the node's
+  writes are not refused by its own dead session's writer lock once the line is back.
 
 The SQL is the same as SQLite's: each statement goes through :mod:`node.storage.dialect`
 (once per text) and the rows come back as :class:`Row`, by position and by name, as
@@ -80,6 +92,22 @@ Ts = TypeVarTuple("Ts")
 
 # How long opening the database waits for the server before the node gives up.
 CONNECT_TIMEOUT_S = 5
+# How long a connection waits for the other end's host to acknowledge what it sent, or
+# to answer a keepalive probe once the line has been quiet KEEPALIVE_IDLE_S, before it
+# takes the other end as gone (the module's docstring, "Silent"). Both ends apply it:
+# libpq to the node's side, the session's settings to the server's.
+NETWORK_TIMEOUT_S = 2
+KEEPALIVE_IDLE_S = 2
+KEEPALIVE_INTERVAL_S = 1
+KEEPALIVE_COUNT = 2
+# libpq's connection parameters for it (the node's end of each connection).
+NETWORK_PARAMS: dict[str, Any] = {
+    "keepalives": 1,
+    "keepalives_idle": KEEPALIVE_IDLE_S,
+    "keepalives_interval": KEEPALIVE_INTERVAL_S,
+    "keepalives_count": KEEPALIVE_COUNT,
+    "tcp_user_timeout": NETWORK_TIMEOUT_S * 1000,
+}
 # How long a call waits for a connection while the server is known not to answer (the
 # module's docstring, "Unreachable"): long enough for a local reconnection to land.
 UNREACHABLE_WAIT_S = 0.2
@@ -246,6 +274,7 @@ class PgDatabase(ThreadedDatabase):
         # The last call found the server gone (a broken connection, or none to be had);
         # written by the writer and reader threads alike, a hint that may be stale.
         self._unreachable = False
+        self._probing = False  # a probe of read_now's is under way (its _probe)
 
     # -- lifecycle -------------------------------------------------------------------
     def _configure(self, reader: bool) -> Callable[[psycopg.Connection[Any]], None]:
@@ -256,6 +285,13 @@ class PgDatabase(ThreadedDatabase):
             conn.adapters.register_dumper(bool, _BoolAsInt)
             conn.execute(f"SET lock_timeout = {int(self.busy_timeout_ms)}")
             conn.execute(f"SET synchronous_commit = {sync}")
+            # The server's end of the connection: a backend whose node went silent ends
+            # within seconds, and with it its transaction and the locks it held (the
+            # writer lock among them), instead of waiting hours for the node's next word.
+            conn.execute(f"SET tcp_keepalives_idle = {KEEPALIVE_IDLE_S}")
+            conn.execute(f"SET tcp_keepalives_interval = {KEEPALIVE_INTERVAL_S}")
+            conn.execute(f"SET tcp_keepalives_count = {KEEPALIVE_COUNT}")
+            conn.execute(f"SET tcp_user_timeout = {NETWORK_TIMEOUT_S * 1000}")
             if reader:
                 conn.execute("SET default_transaction_read_only = on")
 
@@ -274,6 +310,7 @@ class PgDatabase(ThreadedDatabase):
                 "autocommit": True,
                 "row_factory": _row_factory,
                 "connect_timeout": CONNECT_TIMEOUT_S,
+                **NETWORK_PARAMS,
             },
             configure=self._configure(reader),
             connection_class=psycopg.Connection[Row],
@@ -288,6 +325,7 @@ class PgDatabase(ThreadedDatabase):
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
                 row_factory=_row_factory,
+                **NETWORK_PARAMS,
             )
         except psycopg.Error as exc:
             raise StorageError(
@@ -337,18 +375,45 @@ class PgDatabase(ThreadedDatabase):
         self, pool: ConnectionPool[psycopg.Connection[Row]]
     ) -> Iterator[psycopg.Connection[Row]]:
         """A connection of ``pool`` (:meth:`_getconn`), as ``pool.connection()`` gives
-        it; one that breaks in use marks the server gone until a call has one again."""
+        it; one that breaks in use marks the server gone, one that does not marks it
+        reachable again (a connection had from the pool proves nothing by itself: it
+        may have gone silent while idle)."""
         conn = self._getconn(pool)
         try:
             with conn:
-                self._unreachable = False
                 try:
                     yield conn
                 finally:
-                    if conn.closed:
-                        self._unreachable = True
+                    self._unreachable = bool(conn.closed)
         finally:
             pool.putconn(conn)
+
+    def read_now(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
+        """:meth:`read` on the calling thread, the event loop's (a read by key, as on
+        SQLite). A call here holds the whole loop, so while the server is known gone it
+        is answered -3 at once, not tried, and a probe on a reader thread finds out when
+        the server is back: the loop waits for a silent server once, not once a call."""
+        if self._unreachable:
+            self._probe()
+            raise EcError(-3, "the node's database cannot be read (unreachable); try again later")
+        return self._run_read(fn, args)
+
+    def _probe(self) -> None:
+        """One read on a reader thread (none while another is under way): it marks the
+        server reachable again when it succeeds."""
+        if self._probing:
+            return
+        self._probing = True
+
+        def probe() -> None:
+            try:
+                self._run_read(_select_one, ())
+            except EcError:
+                pass
+            finally:
+                self._probing = False
+
+        self._reader_pool.submit(probe)
 
     def _getconn(self, pool: ConnectionPool[psycopg.Connection[Row]]) -> psycopg.Connection[Row]:
         """A connection of ``pool``, waited for up to the busy timeout, in slices of
@@ -419,6 +484,10 @@ class PgDatabase(ThreadedDatabase):
 
     async def truncate_wal(self) -> None:
         """Nothing to do: the server manages its write-ahead log."""
+
+
+def _select_one(conn: sqlite3.Connection) -> None:
+    conn.execute("SELECT 1").fetchone()
 
 
 def primary_keys(conn: psycopg.Connection[Row]) -> dict[str, tuple[str, ...]]:
