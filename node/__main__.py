@@ -66,7 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
         "a load balancer or a relay); a province registers it with national",
     )
     p.add_argument(
-        "--national", default="", help="HOST:PORT of the national node (provincial role)"
+        "--national",
+        default="",
+        help="HOST:PORT of the national node (provincial role); a national cluster: "
+        "H1:P1,H2:P2 or dns:///NAME:PORT (round_robin over its replicas)",
     )
     p.add_argument(
         "--data",

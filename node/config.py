@@ -44,8 +44,13 @@ def national_target(value: str) -> tuple[str, list[tuple[str, str]]]:
     needs. ``HOST:PORT`` (one national) is dialed as it is. A list ``H1:P1,H2:P2`` (the
     replicas of a national cluster on one database) is one target of IP addresses,
     ``ipv4:H1:P1,H2:P2`` (or ``ipv6:[..]:P,..``), with round_robin load balancing: each
-    call goes to a live replica. A list takes IP addresses of one family only (a name
-    with several addresses is for DNS, which this does not resolve itself)."""
+    call goes to a live replica. A list takes IP addresses of one family only. A name
+    whose DNS records are the replicas' addresses is given as gRPC's DNS target,
+    ``dns:///NAME:PORT`` (the system's DNS servers) or ``dns://SERVER:PORT/NAME:PORT`` (a
+    DNS server of its own), and is balanced the same way over every address it resolves
+    to, resolved again as replicas come and go."""
+    if value.startswith("dns:"):
+        return _dns_target(value), [("grpc.service_config", ROUND_ROBIN)]
     parts = [p.strip() for p in value.split(",")]
     if len(parts) == 1:
         parse_address(value, "--national")
@@ -69,6 +74,18 @@ def national_target(value: str) -> tuple[str, list[tuple[str, str]]]:
             f"[{h}]:{p}" for h, p in (parse_address(x, "--national") for x in parts)
         )
     return target, [("grpc.service_config", ROUND_ROBIN)]
+
+
+def _dns_target(value: str) -> str:
+    """``dns:///NAME:PORT`` or ``dns://SERVER:PORT/NAME:PORT``, checked."""
+    example = "e.g. dns:///national.example:50000 or dns://10.0.0.53:53/national.example:50000"
+    authority, sep, endpoint = value.removeprefix("dns:").removeprefix("//").partition("/")
+    if not value.startswith("dns://") or not sep or "," in value:
+        raise ConfigError(f"--national {value!r} is not a DNS target ({example})")
+    if authority:
+        parse_address(authority, "--national's DNS server")
+    parse_address(endpoint, "--national's name")
+    return value
 
 
 class Role(StrEnum):

@@ -3,8 +3,10 @@ database, provinces dialing them as one balanced target (``--national H1:P1,H2:P
 
 * The lease of a province's lane (``delivery_leases``, ``node.storage.outbox``): one
   holder at a time, taken over once it expires, given back, renewed only while held.
-* ``--national`` lists: the gRPC target and its round_robin service config, and the
-  lists refused with a clear error.
+* ``--national`` lists and DNS names: the gRPC target and its round_robin service
+  config, and the ones refused with a clear error; a province given a name that a DNS
+  server of the test's own resolves to national's address (and a dead one) registers
+  and calls through it.
 * Two national processes, two provinces listing both: routed scans and remote
   settlements go through; the replica holding the lease of 44's lane is killed with
   SIGKILL during a stream of remote settlements; nothing is lost or doubled, the
@@ -20,7 +22,9 @@ import time
 import grpc
 import pgkit
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from dnslib import QTYPE, RCODE, RR, A
+from dnslib.server import BaseResolver, DNSLogger, DNSServer
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from scankit import ScanKit, eventually, insured_in, terminals_of
 from settlekit import POLICY, settlement_stub, token_for
 from test_settlement_kill import (
@@ -117,6 +121,118 @@ def test_a_national_list_is_one_balanced_target():
         national_target("127.0.0.1:5000,[::1]:5001")
     with pytest.raises(ConfigError, match="is not HOST:PORT"):
         national_target("127.0.0.1:5000,127.0.0.2")
+
+
+def test_a_national_dns_name_is_one_balanced_target():
+    for target in ("dns:///national.example:50000", "dns://10.0.0.53:53/national.example:50000"):
+        assert national_target(target) == (target, [("grpc.service_config", ROUND_ROBIN)])
+    with pytest.raises(ConfigError, match="name 'national.example' is not HOST:PORT"):
+        national_target("dns:///national.example")
+    with pytest.raises(ConfigError, match="DNS server 'ns.example' is not HOST:PORT"):
+        national_target("dns://ns.example/national.example:50000")
+    for bad in ("dns:national.example:50000", "dns:///a.example:1,b.example:1"):
+        with pytest.raises(ConfigError, match="is not a DNS target"):
+            national_target(bad)
+
+
+class Zone(BaseResolver):
+    """A DNS server's answers: each name's A records (every other name: NXDOMAIN, every
+    other type: none), and how often each name was asked."""
+
+    def __init__(self, records: dict[str, list[str]]) -> None:
+        self.records = {name.rstrip(".") + ".": ips for name, ips in records.items()}
+        self.asked: dict[str, int] = {}
+
+    def resolve(self, request, handler):
+        reply = request.reply()
+        name = str(request.q.qname)
+        self.asked[name] = self.asked.get(name, 0) + 1
+        if name not in self.records:
+            reply.header.rcode = RCODE.NXDOMAIN
+        elif request.q.qtype == QTYPE.A:
+            for ip in self.records[name]:
+                reply.add_answer(RR(request.q.qname, QTYPE.A, rdata=A(ip), ttl=5))
+        return reply
+
+
+class Counted(health.HealthServicer):
+    """A health service that counts the checks it answers."""
+
+    def __init__(self) -> None:
+        super().__init__(experimental_non_blocking=True)
+        self.checks = 0
+        self.set("", health_pb2.HealthCheckResponse.SERVING)
+
+    def Check(self, request, context):
+        self.checks += 1
+        return super().Check(request, context)
+
+
+async def test_a_province_finds_national_by_a_name_in_dns(cluster):
+    """``--national dns://SERVER/NAME:PORT``: a DNS server of the test's own resolves the
+    name to two addresses on national's port, national's (127.0.0.1) and a second
+    endpoint with national's certificate that answers health checks only (127.0.0.2).
+    The province registers with national through the name, its checks are spread over
+    both addresses (round_robin, not the first address alone), and once the second
+    endpoint is gone they all go to national. A name the server does not know answers
+    nothing."""
+    national = await cluster.start_national()
+    host, port = national.address.rsplit(":", 1)
+    assert host == "127.0.0.1"
+    tls = cluster.pki.node_settings("national")
+    other, counted = grpc.aio.server(), Counted()
+    health_pb2_grpc.add_HealthServicer_to_server(counted, other)
+    other.add_secure_port(
+        f"127.0.0.2:{port}",
+        grpc.ssl_server_credentials(
+            [(tls["key"].read_bytes(), tls["cert"].read_bytes())],
+            root_certificates=tls["ca"].read_bytes(),
+            require_client_auth=True,
+        ),
+    )
+    await other.start()
+    zone = Zone({"national.ecnet.test": [host, "127.0.0.2"]})
+    dns = DNSServer(zone, address="127.0.0.1", port=0, logger=DNSLogger("-request,-reply"))
+    dns.start_thread()
+    try:
+        server = f"127.0.0.1:{dns.server.server_address[1]}"
+        config = cluster.config("provincial", "44")
+        config.national = f"dns://{server}/national.ecnet.test:{port}"
+        p44 = await cluster.start(config)
+        await asyncio.wait_for(p44.provincial.national.registered.wait(), 15)
+        assert zone.asked.get("national.ecnet.test.", 0) >= 1
+        check = health_pb2_grpc.HealthStub(p44.provincial.national.peer.channel).Check
+
+        async def checks(n: int) -> None:
+            for _ in range(n):
+                resp = await check(health_pb2.HealthCheckRequest(), timeout=5)
+                assert resp.status == health_pb2.HealthCheckResponse.SERVING
+
+        await checks(10)
+        assert 0 < counted.checks < 10, f"{counted.checks} of 10 checks at 127.0.0.2"
+        await other.stop(None)
+        before = counted.checks
+        await checks(10)  # every one answered, by national
+        assert counted.checks == before
+
+        dialer = p44.provincial.national.peer.dialer
+        nowhere = PeerClient(f"dns://{server}/nowhere.ecnet.test:{port}", "national", dialer)
+        try:
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await health_pb2_grpc.HealthStub(nowhere.channel).Check(
+                    health_pb2.HealthCheckRequest(), timeout=2
+                )
+            assert info.value.code() in (
+                grpc.StatusCode.UNAVAILABLE,
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+            )
+            assert zone.asked.get("nowhere.ecnet.test.", 0) >= 1
+        finally:
+            await nowhere.close()
+    finally:
+        await other.stop(None)
+        dns.stop()
+        dns.server.server_close()  # stop() ends its thread, not its socket
 
 
 # -- two national processes -----------------------------------------------------------
