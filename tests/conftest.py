@@ -454,16 +454,27 @@ def pytest_generate_tests(metafunc) -> None:
         )
 
 
+def pg_server() -> pgkit.PgServer:
+    """This worker's PostgreSQL server, or the test skipped saying why none can start."""
+    try:
+        return pgkit.server()
+    except pgkit.Unavailable as exc:
+        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+
+
+@pytest.fixture
+def pg() -> pgkit.PgServer:
+    """This worker's PostgreSQL server (:func:`pg_server`)."""
+    return pg_server()
+
+
 @pytest.fixture
 def backend(request) -> str:
     """``sqlite`` (every test) or ``postgresql`` (the second run of a ``backends`` test),
     skipped with the reason when the embedded server cannot start here."""
     name = getattr(request, "param", "sqlite")
     if name == "postgresql":
-        try:
-            pgkit.server()
-        except pgkit.Unavailable as exc:
-            pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+        pg_server()
     return name
 
 

@@ -54,14 +54,6 @@ from node.storage.outbox import OutboxStore, q_claim_lease, q_release_leases, q_
 POPULATION = 300
 
 
-@pytest.fixture
-def pg() -> pgkit.PgServer:
-    try:
-        return pgkit.server()
-    except pgkit.Unavailable as exc:
-        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
-
-
 # -- the lease ------------------------------------------------------------------------
 
 

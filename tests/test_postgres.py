@@ -27,14 +27,6 @@ ROLES = {"national": national.MIGRATIONS, "provincial": provincial.MIGRATIONS}
 pytestmark = pytest.mark.postgresql
 
 
-@pytest.fixture
-def pg() -> pgkit.PgServer:
-    try:
-        return pgkit.server()
-    except pgkit.Unavailable as exc:
-        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

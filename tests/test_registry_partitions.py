@@ -17,6 +17,7 @@ import pgkit
 import psycopg
 import pytest
 
+from conftest import pg_server
 from node.storage.db import open_database
 from node.storage.migrations import national
 from node.storage.national.registry import (
@@ -55,22 +56,23 @@ PEOPLE = [
 ]
 
 
-@pytest.fixture
-def pg() -> pgkit.PgServer:
+def _with_people(pg: pgkit.PgServer, label: str) -> str:
+    """A new national database on ``pg`` with PEOPLE in it, its URL."""
+    url = pg.database(label, "national")
+    db = open_database(url, national.MIGRATIONS)
+    db.open_sync()
     try:
-        return pgkit.server()
-    except pgkit.Unavailable as exc:
-        pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+        db.write_sync(q_insert_persons, PEOPLE, NOW)
+    finally:
+        db.close_sync()
+    return url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
 def store(request, tmp_path):
     """A migrated national database with PEOPLE in it, on each backend."""
     if request.param == "postgresql":
-        try:
-            url = pgkit.server().database("registry", "national")
-        except pgkit.Unavailable as exc:
-            pytest.skip(f"PostgreSQL: the embedded server cannot start here: {exc}")
+        url = pg_server().database("registry", "national")
     else:
         url = str(tmp_path / "national.db")
     db = open_database(url, national.MIGRATIONS)
@@ -173,13 +175,7 @@ def test_partitions_one_a_province(pg):
 
 @pytest.mark.postgresql
 def test_rows_land_in_their_province(pg):
-    url = pg.database("land", "national")
-    db = open_database(url, national.MIGRATIONS)
-    db.open_sync()
-    try:
-        db.write_sync(q_insert_persons, PEOPLE, NOW)
-    finally:
-        db.close_sync()
+    url = _with_people(pg, "land")
     assert _pg(
         url, "SELECT tableoid::regclass::text, person_id FROM persons ORDER BY person_id"
     ) == [("persons_44", 1), ("persons_31", 2), ("persons_11", 3), ("persons_other", 4)]
@@ -213,13 +209,7 @@ def _partitions_read(url: str, sql: str, args: tuple) -> set[str]:
 
 @pytest.mark.postgresql
 def test_one_person_is_read_from_one_partition(pg):
-    url = pg.database("prune", "national")
-    db = open_database(url, national.MIGRATIONS)
-    db.open_sync()
-    try:
-        db.write_sync(q_insert_persons, PEOPLE, NOW)
-    finally:
-        db.close_sync()
+    url = _with_people(pg, "prune")
     by_id_no = (
         "SELECT * FROM persons WHERE id_type = %s AND id_no = %s AND province = "
         "(SELECT province FROM person_keys WHERE id_type = %s AND id_no = %s)"
@@ -237,13 +227,7 @@ def test_one_person_is_read_from_one_partition(pg):
 
 @pytest.mark.postgresql
 def test_the_partitioned_registry_still_refuses_what_sqlite_refuses(pg):
-    url = pg.database("refuse", "national")
-    db = open_database(url, national.MIGRATIONS)
-    db.open_sync()
-    try:
-        db.write_sync(q_insert_persons, PEOPLE, NOW)
-    finally:
-        db.close_sync()
+    url = _with_people(pg, "refuse")
     cols = "person_id, user_name, id_type, id_no, gender, birthday, nationality, updated_at"
     with psycopg.connect(url, autocommit=True) as conn:
         # the same id number in another province's partition
