@@ -44,7 +44,7 @@ from ecnet.v1.acceptance_service_pb2_grpc import AcceptanceServiceStub
 from node.domain.codes import CHECK_RESULTS
 from node.domain.qrcode import looks_like_code
 
-__all__ = ["scan", "token_app", "trans", "read_code"]
+__all__ = ["scan", "scan_app", "token_app", "trans", "trans_app", "read_code"]
 
 token_app = typer.Typer(
     help="ecTokens (6.4): check one for the medical-insurance system.", no_args_is_help=True
@@ -279,3 +279,26 @@ def trans(
     if ret != "0000":
         err.print(f"NationEcTrans returned {ret}", highlight=False)
         raise typer.Exit(1)
+
+
+# ``ecnet scan``: one command, no group (the top level loads it by name, cli.main)
+scan_app = typer.Typer(add_completion=False)
+scan_app.command(
+    "scan",
+    epilog=examples(
+        'ecnet scan --province 44 --terminal "$T44" --org "$ORG44" --code "$CODE"',
+        'ecnet scan --province 31 --terminal "$T31" --org "$ORG31" --image scan.png --json',
+    ),
+)(scan)
+
+
+# ``ecnet trans``: one command, no group (the top level loads it by name, cli.main)
+trans_app = typer.Typer(add_completion=False)
+trans_app.command(
+    "trans",
+    epilog=examples(
+        'ecnet trans --province 44 --terminal "$T44" --in - < request.json',
+        'ecnet trans --url https://127.0.0.1:51044/ec/v1/trans --terminal "$T44" --in '
+        '\'{"orgId": "H44…", "transType": "ec.query", "data": {…}}\'',
+    ),
+)(trans)

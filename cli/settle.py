@@ -59,7 +59,7 @@ from node.domain.regions import is_province, province_name
 from node.errors import from_rpc_error, node_answer
 from node.settlement.medtypes import MED_TYPE_OF, MED_TYPE_PROTO
 
-__all__ = ["settle", "settlement_app", "read_items", "yuan", "statement_rows"]
+__all__ = ["settle", "settle_app", "settlement_app", "read_items", "yuan", "statement_rows"]
 
 settlement_app = typer.Typer(
     help="Settlements (6.4 b–c, 6.5): show, reverse, notices; a day's list and statement.",
@@ -694,3 +694,16 @@ def day_statement(
                 *(yuan(getattr(net, f)) for f in MONEY),
             )
         out.print(table)
+
+
+# ``ecnet settle``: one command, no group (the top level loads it by name, cli.main)
+settle_app = typer.Typer(add_completion=False)
+settle_app.command(
+    "settle",
+    epilog=examples(
+        'ecnet settle --province 44 --terminal "$T44" --token "$TOKEN" --org "$ORG44" '
+        "--items items.json --request-id visit-0001",
+        'ecnet settle --province 44 --terminal "$T44" --token "$TOKEN" --org "$ORG44" '
+        "--items - --json < items.json",
+    ),
+)(settle)

@@ -16,8 +16,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
-from cli.common import DataOpt, JsonOpt, out, print_json, reports_errors
+from cli.common import (
+    DataOpt,
+    JsonOpt,
+    examples,
+    out,
+    print_json,
+    print_message,
+    reports_errors,
+)
 from cli.common import data_dir as _data
 from cli.nationfile import NationFile
 from cli.rpc import CliError, NodeHandle, national_address, terminals_folder
@@ -25,7 +34,9 @@ from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
 from node.pki import CertificateAuthority, Identity, PkiError
 
-__all__ = ["terminals_register", "terminals_revoke"]
+__all__ = ["terminals_app", "terminals_list", "terminals_register", "terminals_revoke"]
+
+terminals_app = typer.Typer(help="Registered acceptance terminals.", no_args_is_help=True)
 
 NodeOpt = Annotated[str | None, typer.Option("--node", help="HOST:PORT of the national node")]
 
@@ -148,3 +159,49 @@ def terminals_revoke(
     out.print(f"{state}: {_row(t)}", highlight=False)
     if serials:
         out.print(f"certificate on the CRL: serial {', '.join(serials)}", highlight=False)
+
+
+@terminals_app.command(
+    "list",
+    epilog=examples(
+        "ecnet terminals list --province 44",
+        "ecnet terminals list --province 31 --limit 1 --json",
+    ),
+)
+@reports_errors
+def terminals_list(
+    province: Annotated[str | None, typer.Option(help="only terminals of this province")] = None,
+    limit: Annotated[int, typer.Option(help="how many")] = 100,
+    data: DataOpt = None,
+    node: NodeOpt = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Registered terminals (20-digit numbers) and the institutions (orgId) they are bound to."""
+    with NodeHandle(national_address(_data(data), node), _data(data)) as h:
+        answer = h.call(
+            h.admin.ListTerminals, pb.ListTerminalsRequest(province=province or "", pageSize=limit)
+        )
+    if json_:
+        print_message(answer)
+        return
+    terminals = answer.terminals
+    table = Table()
+    for col in ("terminalId", "province", "orgId", "orgName", "name", "version", "mac"):
+        table.add_column(col)
+    for t in terminals:
+        table.add_row(t.terminalId, t.province, t.orgId, t.orgName, t.name, t.version, t.mac)
+    out.print(table)
+
+
+terminals_app.command(
+    "register",
+    epilog=examples(
+        "ecnet terminals register --province 44 --org H44010012345 --org-name 某某医院 "
+        "--name 挂号自助终端 --purpose 用于患者自助进行挂号等操作 --version 1.2 "
+        "--developer 某某开发有限公司 --mac f8:34:41:bd:e1:88",
+    ),
+)(terminals_register)
+terminals_app.command(
+    "revoke",
+    epilog=examples('ecnet terminals revoke "$T" --reason "stolen"'),
+)(terminals_revoke)

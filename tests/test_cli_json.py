@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from chankit import signed
 from clikit import GRPCURL, ecnet, grpcurl
+from typer._click.core import Context
+from typer.core import TyperGroup
 from typer.main import get_command
 from voucherkit import activate, start_nation
 
@@ -152,12 +154,12 @@ async def test_version_order_and_examples():
 
     # every command's help ends with examples that run the command itself
     def leaves(command, path):
-        subcommands = getattr(command, "commands", None)
-        if not subcommands:
+        if not isinstance(command, TyperGroup):
             yield path, command
             return
-        for name, sub in subcommands.items():
-            yield from leaves(sub, [*path, name])
+        ctx = Context(command)
+        for name in command.list_commands(ctx):  # the top level loads each by name
+            yield from leaves(command.get_command(ctx, name), [*path, name])
 
     found = list(leaves(get_command(app), ["ecnet"]))
     assert len(found) >= 20
