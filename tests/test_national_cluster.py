@@ -204,6 +204,17 @@ async def test_a_province_finds_national_by_a_name_in_dns(cluster):
         assert 0 < counted.checks < 10, f"{counted.checks} of 10 checks at 127.0.0.2"
         await other.stop(None)
         before = counted.checks
+        # the province's channel learns that the endpoint went from its GOAWAY: a call
+        # sent there before it arrived is refused (UNAVAILABLE: -3, tried again)
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                await checks(1)
+                break
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.UNAVAILABLE, exc
+                assert time.monotonic() < deadline, "still sent to the endpoint that went"
+                await asyncio.sleep(0.1)
         await checks(10)  # every one answered, by national
         assert counted.checks == before
 

@@ -413,7 +413,10 @@ class PgDatabase(ThreadedDatabase):
             finally:
                 self._probing = False
 
-        self._reader_pool.submit(probe)
+        try:
+            self._reader_pool.submit(probe)
+        except RuntimeError:  # the node is closing: its reader threads are gone
+            self._probing = False
 
     def _getconn(self, pool: ConnectionPool[psycopg.Connection[Row]]) -> psycopg.Connection[Row]:
         """A connection of ``pool``, waited for up to the busy timeout, in slices of
