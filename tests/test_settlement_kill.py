@@ -207,16 +207,24 @@ async def _stream_with_kill(stub_of, requests, db31: Db, db44: Db, kill, restart
     """Send ``requests`` 50 ms apart, each retried until answered; once a few are
     acknowledged and some are settled at 44 but pending at 31, await ``before_kill()``
     (if given), ``kill()``, and ``restart()`` at once. Returns (answers, answered before
-    the kill, retries, the requestIds settled at 44 and pending at 31 at the kill)."""
+    the kill, retries, the requestIds settled at 44 and pending at 31 at the kill).
+    With ``before_kill``, the second half of the stream waits for it to end, so that
+    settlements are in flight after it however long it took (seconds on a busy machine,
+    more than the first half's)."""
     answers: dict[str, pb.Settlement] = {}
     retries: list = []
+    second_half = asyncio.Event()
+    if before_kill is None:
+        second_half.set()
 
     async def one(r):
         answers[r.requestId] = await _settled_with_retries(stub_of, r, retries)
 
     async def stream():
         tasks = []
-        for r in requests:
+        for n, r in enumerate(requests):
+            if n == len(requests) // 2:
+                await second_half.wait()
             tasks.append(asyncio.create_task(one(r)))
             await asyncio.sleep(0.05)
         await asyncio.gather(*tasks)
@@ -229,6 +237,7 @@ async def _stream_with_kill(stub_of, requests, db31: Db, db44: Db, kill, restart
         await eventually(ready, timeout=30, what="settlements acknowledged and others in flight")
         if before_kill is not None:
             await before_kill()  # then still a settlement caught between 44 and 31
+            second_half.set()
             await eventually(ready, timeout=30, what="a settlement in flight again")
         before = dict(answers)  # acknowledged to the caller, then the kill (no await between)
         kill()
