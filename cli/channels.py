@@ -15,6 +15,7 @@ from rich.table import Table
 from cli.common import (
     DataOpt,
     JsonOpt,
+    NodeOpt,
     err,
     examples,
     out,
@@ -42,10 +43,6 @@ from node.domain.sm import sm2_generate_keypair, sm2_public_key, sm2_public_key_
 from node.pki import CertificateAuthority, Identity, PkiError
 
 channels_app = typer.Typer(help="Approved channels.", no_args_is_help=True)
-
-NodeOpt = Annotated[
-    str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")
-]
 
 
 @channels_app.command("list", epilog=examples("ecnet channels list", "ecnet channels list --json"))

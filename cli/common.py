@@ -51,6 +51,10 @@ DataOpt = Annotated[
     typer.Option("--data", help="nation data folder [default: $ECNET_DATA or ./nation]"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
+# --node of the commands that talk to any one node (national by default).
+NodeOpt = Annotated[
+    str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")
+]
 # --node of the commands that talk to a provincial node (beside --province NN).
 ProvincialNodeOpt = Annotated[
     str | None, typer.Option("--node", help="HOST:PORT of the provincial node")

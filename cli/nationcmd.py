@@ -19,6 +19,7 @@ from cli import nationdb
 from cli.common import (
     DataOpt,
     JsonOpt,
+    NodeOpt,
     err,
     examples,
     out,
@@ -50,10 +51,6 @@ from node.storage.errors import StorageError
 from node.vault import MasterKeyError
 
 nation_app = typer.Typer(help="Run a simulated nation on this machine.", no_args_is_help=True)
-
-NodeOpt = Annotated[
-    str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")
-]
 
 
 # -- nation ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from rich.table import Table
 from cli.common import (
     DataOpt,
     JsonOpt,
+    NodeOpt,
     examples,
     out,
     print_message,
@@ -21,10 +22,6 @@ from ecnet.v1 import admin_service_pb2 as pb
 from ecnet.v1 import common_pb2
 
 persons_app = typer.Typer(help="The national base registry.", no_args_is_help=True)
-
-NodeOpt = Annotated[
-    str | None, typer.Option("--node", help="HOST:PORT of one node to talk to directly")
-]
 
 
 # -- registry listings -------------------------------------------------------------
