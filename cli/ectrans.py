@@ -22,8 +22,9 @@ https://HOST:PORT/ec/v1/trans``, mutual TLS); ``lib/nationeccode/`` is the same 
   ``-4`` no or refused certificate, ``-2`` not JSON, ...);
 * otherwise no usable answer came, ``ret`` says why and ``out`` is ``{"code": <int>,
   "message": "..."}``: ``"-1"`` a TLS or certificate problem (the node's certificate not
-  from the nation's CA or not issued for HOST, a file that cannot be read) or an answer
-  that is not the door's JSON; ``"-2"`` no terminal certificate, or empty ``in_data``;
+  from the nation's CA or not issued for HOST, the terminal's refused by the node's TLS
+  alert, a file that cannot be read) or an answer that is not the door's JSON; ``"-2"``
+  no terminal certificate, or empty ``in_data``;
   ``"-3"`` no connection or no answer in time ("医保服务响应超时: ..."); ``"-5"``
   unusable url.
 
@@ -200,6 +201,20 @@ def _ssl_cause(exc: BaseException) -> ssl.SSLError | None:
     return None
 
 
+# The alerts with which a node refuses the certificate this side presented (OpenSSL's names).
+_REFUSED_CERTIFICATE = frozenset(
+    {
+        "SSLV3_ALERT_BAD_CERTIFICATE",
+        "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+        "SSLV3_ALERT_CERTIFICATE_REVOKED",
+        "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+        "SSLV3_ALERT_CERTIFICATE_UNKNOWN",
+        "TLSV1_ALERT_UNKNOWN_CA",
+        "TLSV13_ALERT_CERTIFICATE_REQUIRED",
+    }
+)
+
+
 def _post(url: str, in_data: str, terminal: str, data_dir: Path, timeout: float) -> httpx.Response:
     where = url.split("/")[2]
     try:
@@ -213,8 +228,17 @@ def _post(url: str, in_data: str, terminal: str, data_dir: Path, timeout: float)
         )
     except httpx.TimeoutException:
         raise _Failure(-3, f"{TIMEOUT_PREFIX}no answer from {where} within {timeout:g} s") from None
-    except httpx.TransportError as exc:
+    except (httpx.TransportError, ssl.SSLError) as exc:
+        # (TLS 1.3: the node's alert refusing this side's certificate comes while the
+        # request is read, and httpx lets that SSLError through unwrapped)
         cause = _ssl_cause(exc)
+        if terminal and cause is not None and str(cause.reason) in _REFUSED_CERTIFICATE:
+            _, cert, _ = terminal_files(data_dir, terminal)
+            raise _Failure(
+                -1,
+                f"the node at {where} does not accept the terminal certificate {cert}: "
+                f"{_reason(cause)} (not issued by the nation's CA, expired or revoked?)",
+            ) from None
         if isinstance(cause, ssl.SSLCertVerificationError):
             raise _Failure(
                 -1, f"the certificate of the node at {where} was refused: {_reason(cause)}"

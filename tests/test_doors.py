@@ -1,5 +1,6 @@
 """The HTTPS server behind the doors (``node.doors.server``), against real nodes: TLS 1.3
-only, a renewed certificate served without a restart, its start refused with one line
+only, a renewed certificate served without a restart, a certificate of another CA refused
+with its alert, its start refused with one line
 when its port is taken, plain HTTP on an ``--insecure`` node, the descriptions, and one
 log line per call as on the gRPC port."""
 
@@ -60,6 +61,46 @@ async def test_tls_1_3_only_and_a_renewed_certificate_is_served_without_a_restar
         assert int(cert["serialNumber"], 16) == ca.issued()[-1].serial
     finally:
         await cluster.close()
+
+
+def refused_as(address: str, pki: TestPki, delay: float, pieces: int) -> str:
+    """A call to the doors at ``address`` with ``pki``'s operator certificate, its request
+    sent ``delay`` seconds after the handshake in ``pieces`` writes: how it ended."""
+    ctx = pki.ssl_context("operator")
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE  # the node's certificate is not this CA's either
+    host, port = address.rsplit(":", 1)
+    request = b"POST /ec/v1/trans HTTP/1.1\r\nHost: x\r\nContent-Length: 3000\r\n\r\n" + b"{" * 3000
+    size = len(request) // pieces + 1
+    with (
+        socket.create_connection((host, int(port)), timeout=5) as raw,
+        ctx.wrap_socket(raw) as tls,  # TLS 1.3: done before the node judges
+    ):
+        try:
+            time.sleep(delay)
+            for i in range(0, len(request), size):
+                tls.sendall(request[i : i + size])
+                time.sleep(0.005)
+            return f"answered {tls.recv(100)!r}"
+        except ssl.SSLError as exc:
+            return f"alert {exc.reason}"
+        except OSError as exc:
+            return f"cut {exc!r}"
+
+
+async def test_a_certificate_of_another_ca_is_refused_with_its_alert_whenever_the_request_comes(
+    cluster, tmp_path
+):
+    # asyncio alone drops the connection with the alert unsent: the client then reads an
+    # end of stream, or a reset when its request arrived after the node's last read
+    node = await cluster.start_national(https="127.0.0.1:0")
+    other = TestPki(tmp_path / "other-ca")
+    for delay, pieces in [(0, 1), (0, 4), (0.05, 1), (0.05, 3), (0.2, 2)]:
+        ended = await asyncio.to_thread(refused_as, node.https_address, other, delay, pieces)
+        assert ended == "alert TLSV1_ALERT_UNKNOWN_CA", (delay, pieces, ended)
+    # and the node still serves its own
+    version, _ = await asyncio.to_thread(tls_handshake, node.https_address, cluster.pki)
+    assert version == "TLSv1.3"
 
 
 def test_a_taken_https_port_stops_the_start_with_one_line(tmp_path):

@@ -256,6 +256,21 @@ async def test_nation_ec_trans_contract(nation, tmp_path):
     )
     assert ret == "-1" and "certificate of the node" in json.loads(out)["message"]
 
+    # the terminal's certificate is checked too: one of another CA for the same number
+    t44 = nation.terminals["44"][0]
+    f = other.files(other.terminal(t44.terminal_id, t44.org_id))
+    impostor = tmp_path / "impostor" / "pki"
+    (impostor / "terminals").mkdir(parents=True)
+    (impostor / "ca.crt").write_bytes(nation.cluster.pki.ca.cert_path.read_bytes())
+    for suffix, path in ((".crt", f.cert), (".key", f.key)):
+        (impostor / "terminals" / f"{t44.terminal_id}{suffix}").write_bytes(path.read_bytes())
+    ret, out = await asyncio.to_thread(
+        nation_ec_trans, url, query, terminal_id=t44.terminal_id, data_dir=impostor.parent
+    )
+    message = json.loads(out)["message"]
+    assert ret == "-1" and "does not accept the terminal certificate" in message, out
+    assert f"{t44.terminal_id}.crt" in message and "UNKNOWN_CA" in message
+
 
 async def test_ecnet_scan_reads_a_png_and_token_check(nation, tmp_path):
     p = insured_in(nation.kit, "44")[2]

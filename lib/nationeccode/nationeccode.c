@@ -660,6 +660,24 @@ static int make_context(struct call *c) {
 
 /* A TLS failure after the handshake began: the node's certificate refused here, or ours
  * there (an alert), or the connection lost. */
+/* An alert of the node's that refuses the certificate this side presented. */
+static int refused_certificate(unsigned long e) {
+    int reason = ERR_GET_REASON(e);
+    if (ERR_GET_LIB(e) != ERR_LIB_SSL || reason < SSL_AD_REASON_OFFSET) return 0;
+    switch (reason - SSL_AD_REASON_OFFSET) {
+    case SSL_AD_BAD_CERTIFICATE:
+    case SSL_AD_UNSUPPORTED_CERTIFICATE:
+    case SSL_AD_CERTIFICATE_REVOKED:
+    case SSL_AD_CERTIFICATE_EXPIRED:
+    case SSL_AD_CERTIFICATE_UNKNOWN:
+    case SSL_AD_UNKNOWN_CA:
+    case SSL_AD_CERTIFICATE_REQUIRED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static void tls_failed(struct call *c, int err, const char *during) {
     long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
     char why[256];
@@ -668,6 +686,14 @@ static void tls_failed(struct call *c, int err, const char *during) {
         set_fail(c, -1, "the certificate of the node at %s was refused: %s (checked against the "
                  "CA file %s for %s)", c->hostport, X509_verify_cert_error_string(verify),
                  c->set.ca, c->host);
+    } else if (err == SSL_ERROR_SSL && refused_certificate(ERR_peek_last_error())) {
+        /* TLS 1.3: the node judges the client's certificate after the client's side of
+         * the handshake is done, so its alert arrives while the request or the answer is
+         * under way */
+        openssl_reason(why, sizeof why);
+        set_fail(c, -1, "the node at %s does not accept the terminal certificate %s: %s "
+                 "(not issued by the nation's CA, expired or revoked?)", c->hostport,
+                 c->set.cert, why);
     } else if (err == SSL_ERROR_SSL) {
         openssl_reason(why, sizeof why);
         set_fail(c, -1, "TLS with %s failed during %s: %s (terminal certificate %s)",
@@ -815,11 +841,11 @@ static int read_line(struct reader *r, char *line, size_t cap, const char *what)
         char ch;
         if (f < 0) return -1;
         if (f == 0 && r->received == 0) {
-            /* TLS 1.3: the node judges the client's certificate after the client's side of
-             * the handshake is done; one it does not accept ends the connection here */
-            set_fail(r->c, -1, "the node at %s closed the connection without an answer: it "
-                     "does not accept the terminal certificate %s (not issued by the nation's "
-                     "CA?)", r->c->hostport, r->c->set.cert);
+            /* a node refuses a certificate with an alert (tls_failed); one that went away
+             * in the middle of the call, or a proxy that refused without one, ends here */
+            set_fail(r->c, -3, TIMEOUT_PREFIX "the node at %s closed the connection without "
+                     "an answer (if it keeps doing so, it may not accept the terminal "
+                     "certificate %s)", r->c->hostport, r->c->set.cert);
             return -1;
         }
         if (f == 0) {

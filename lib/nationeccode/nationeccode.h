@@ -25,11 +25,13 @@
  *              refusal of the door itself: "-4" refused certificate, "-2" not JSON, …);
  *              OutData holds the node's answer;
  *   "-1"       a TLS or certificate problem (the server's certificate not trusted by the
- *              CA or not issued for HOST, a file that cannot be read, a key that does not
+ *              CA or not issued for HOST, the terminal's certificate refused by the node's
+ *              TLS alert, a file that cannot be read, a key that does not
  *              match its certificate, no certificate configured, …), named in the message;
  *              or an answer that is not the door's JSON or does not fit OutData;
  *   "-2"       InData is NULL or empty (or OutData is NULL: nothing is written then);
- *   "-3"       no answer in time, or no connection (refused, unreachable):
+ *   "-3"       no answer in time, no connection (refused, unreachable), or the connection
+ *              closed before any answer:
  *              "医保服务响应超时: ...";
  *   "-5"       strUrl is not a usable address.
  *

@@ -8,6 +8,12 @@ client's certificate, first), where :mod:`node.tls`'s ``Trust`` then judges it a
 judges a gRPC caller's (clock, CRL). A door that requires one (the terminal door) says so
 with a 403; the channel door's callers are their signatures.
 
+A handshake the node refuses (a client certificate of another CA, expired, revoked in the
+handshake's eyes) is refused out loud: the TLS alert that says why is sent, the node's
+side is closed (FIN), and the connection is let go when the client closes its side. asyncio
+alone drops such a connection at once with the alert unsent, and a client whose request
+was still arriving then sees a reset, not a refusal (``_RefusingTls``).
+
 The node's certificate and key are read again when their files change (looked at every
 second): a renewed certificate is served to the next connection without a restart.
 ``--insecure`` serves plain HTTP (development only), as the gRPC port then does.
@@ -16,6 +22,7 @@ second): a renewed certificate is served to the next connection without a restar
 from __future__ import annotations
 
 import asyncio
+import asyncio.sslproto
 import contextlib
 import logging
 import socket
@@ -40,6 +47,8 @@ for _name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
 
 # How long a kept-alive connection may stay idle (seconds).
 KEEP_ALIVE_S = 30
+# How long a refused handshake's connection waits for the client to close its side.
+REFUSED_LINGER_S = 2.0
 
 
 class DoorTls:
@@ -98,6 +107,58 @@ class _TlsProtocol(HttpToolsProtocol):
         self.app = with_tls
 
 
+class _RefusingTls(asyncio.sslproto.SSLProtocol):
+    """asyncio's server-side TLS, with a refused handshake refused out loud.
+
+    asyncio aborts the connection the moment the handshake fails, with the alert still in
+    its outgoing buffer. In TLS 1.3 the client has finished its side of the handshake by
+    then and sent its request; it sees the connection end without a word, or reset when
+    its request arrived after the server's last read. Here the alert is written, the
+    node's side shut (FIN), and whatever the client still sends is read and dropped until
+    it closes (or ``REFUSED_LINGER_S`` passes): the client reads the alert, whatever the
+    timing."""
+
+    _refused: asyncio.TimerHandle | None = None
+
+    def _on_handshake_complete(self, handshake_exc: Any) -> None:
+        me: Any = self  # SSLProtocol's state, not in typeshed
+        transport: Any = me._transport
+        if not isinstance(handshake_exc, ssl.SSLError) or transport is None:
+            super()._on_handshake_complete(handshake_exc)
+            return
+        if me._handshake_timeout_handle is not None:
+            me._handshake_timeout_handle.cancel()
+            me._handshake_timeout_handle = None
+        # UNWRAPPED: bytes still arriving are left unread in the memory BIO, and the
+        # client's EOF closes the transport (eof_received answers None in this state).
+        me._set_state(asyncio.sslproto.SSLProtocolState.UNWRAPPED)
+        alert = me._outgoing.read()
+        if alert:
+            transport.write(alert)
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._refused = self._loop.call_later(REFUSED_LINGER_S, transport.abort)
+        self._wakeup_waiter(handshake_exc)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._refused is not None:
+            self._refused.cancel()
+            self._refused = None
+        super().connection_lost(exc)
+
+
+def _tls_protocol(context: ssl.SSLContext) -> Any:
+    """uvicorn's protocol factory for TLS connections: ``_TlsProtocol`` inside
+    ``_RefusingTls`` (what ``create_server(ssl=…)`` would build, with the refusal kept)."""
+
+    def make(**kwargs: Any) -> asyncio.BaseProtocol:
+        loop = kwargs.get("_loop") or asyncio.get_running_loop()
+        waiter: Any = None  # no one awaits the handshake: the protocol inside starts the call
+        return _RefusingTls(loop, _TlsProtocol(**kwargs), context, waiter, server_side=True)
+
+    return make
+
+
 class _Server(uvicorn.Server):
     """uvicorn's server without its signal handlers: the node handles its signals."""
 
@@ -146,7 +207,8 @@ class HttpsServer:
         self.address = f"{advertised}:{self.port}"
         config = uvicorn.Config(
             self.app,
-            http=_TlsProtocol,
+            # TLS is the protocol's: uvicorn sees plain HTTP (its config.ssl stays None)
+            http=_TlsProtocol if self.tls is None else _tls_protocol(self.tls.context),
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -155,8 +217,6 @@ class HttpsServer:
             timeout_graceful_shutdown=2,
         )
         config.load()
-        if self.tls is not None:
-            config.ssl = self.tls.context
         server = _Server(config)
         self._server = server
         self._task = asyncio.create_task(server.serve(sockets=[sock]))
