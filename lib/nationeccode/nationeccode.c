@@ -658,8 +658,6 @@ static int make_context(struct call *c) {
     return 0;
 }
 
-/* A TLS failure after the handshake began: the node's certificate refused here, or ours
- * there (an alert), or the connection lost. */
 /* An alert of the node's that refuses the certificate this side presented. */
 static int refused_certificate(unsigned long e) {
     int reason = ERR_GET_REASON(e);
@@ -678,6 +676,8 @@ static int refused_certificate(unsigned long e) {
     }
 }
 
+/* A TLS failure after the handshake began: the node's certificate refused here, or ours
+ * there (an alert), or the connection lost. */
 static void tls_failed(struct call *c, int err, const char *during) {
     long verify = c->ssl ? SSL_get_verify_result(c->ssl) : X509_V_OK;
     char why[256];

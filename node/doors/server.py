@@ -8,11 +8,11 @@ client's certificate, first), where :mod:`node.tls`'s ``Trust`` then judges it a
 judges a gRPC caller's (clock, CRL). A door that requires one (the terminal door) says so
 with a 403; the channel door's callers are their signatures.
 
-A handshake the node refuses (a client certificate of another CA, expired, revoked in the
-handshake's eyes) is refused out loud: the TLS alert that says why is sent, the node's
-side is closed (FIN), and the connection is let go when the client closes its side. asyncio
-alone drops such a connection at once with the alert unsent, and a client whose request
-was still arriving then sees a reset, not a refusal (``_RefusingTls``).
+A handshake the node refuses (a client certificate of another CA, or expired) is refused
+out loud: the TLS alert that says why is sent, the node's side is closed (FIN), and the
+connection is let go when the client closes its side. asyncio alone drops such a
+connection at once with the alert unsent, and a client whose request was still arriving
+then sees a reset, not a refusal (``_RefusingTls``).
 
 The node's certificate and key are read again when their files change (looked at every
 second): a renewed certificate is served to the next connection without a restart.
