@@ -67,6 +67,7 @@ from node.services.acceptance import TRANS_METHOD, trans_refusal
 from node.services.access import Access
 from node.services.identity import NodeIdentity
 from node.storage.backup import NODE_LOCK
+from node.storage.db import NodeDatabase
 from node.storage.national import NationalStore
 from node.storage.provincial import ProvincialStore
 from node.storage.settings import StorageSettings
@@ -85,6 +86,11 @@ __all__ = [
 ]
 
 log = logging.getLogger("ecnet.node")
+
+# How often a node on a database server looks whether the server is still there (and,
+# while it is not, whether it is back): health follows within about this, plus the
+# connection's own timeout for a server gone silent.
+DB_WATCH_S = 1.0
 
 # Every service of the contracts: reflection lists them all on every node, so a call
 # sent to the wrong role is still described and answered (-5, with where to go).
@@ -211,6 +217,7 @@ class Node:
         self._lock_fh: IO[str] | None = None
         self._stopped = asyncio.Event()
         self._released = False
+        self._db_watch: asyncio.Task[None] | None = None
         # Who may call (node.tls): None until started, and on an --insecure node.
         self.trust: Trust | None = None
         # The node's rate limits (node.ratelimit); None until started.
@@ -473,8 +480,11 @@ class Node:
             await self._open_doors(Calls(interceptor, handlers))
 
         await components.start(identity)
-        for name in ("", *components.served):
+        served = ("", *components.served)
+        for name in served:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if store.db.dialect != "sqlite":  # a server that can go away: health follows it
+            self._db_watch = asyncio.create_task(self._watch_database(store.db, served))
         log.info(
             "serving",
             extra={
@@ -492,6 +502,34 @@ class Node:
                 "INSECURE: this node serves plaintext and believes any caller's claimed "
                 "identity (--insecure, for development only); never run it so in a deployment"
             )
+
+    async def _watch_database(self, db: NodeDatabase, names: tuple[str, ...]) -> None:
+        """Health follows the database server: NOT_SERVING from the moment the node
+        finds it gone (a call, the outbox, or this task's probe each ``DB_WATCH_S``)
+        until a probe reads it again. Provinces that balance over national replicas
+        check health, so their calls go to the replicas that still have the database
+        instead of being answered -3 by this one."""
+        serving = True
+        while True:
+            db.probe()
+            await asyncio.sleep(DB_WATCH_S)
+            if db.reachable == serving:
+                continue
+            serving = db.reachable
+            for name in names:
+                await self.health.set(
+                    name,
+                    health_pb2.HealthCheckResponse.SERVING
+                    if serving
+                    else health_pb2.HealthCheckResponse.NOT_SERVING,
+                )
+            if serving:
+                log.info("database reachable again: SERVING", extra={"fields": {"db": db.location}})
+            else:
+                log.warning(
+                    "database unreachable: NOT_SERVING until it is back",
+                    extra={"fields": {"db": db.location}},
+                )
 
     def _measure(self, components: Components) -> None:
         """The metrics read at a scrape: the outbox's lanes, the links, the certificate."""
@@ -593,6 +631,8 @@ class Node:
         if self._stopped.is_set():
             return
         self._stopped.set()
+        if self._db_watch is not None:
+            self._db_watch.cancel()
         await self.health.enter_graceful_shutdown()
         if self.doors is not None:
             await self.doors.stop()

@@ -13,8 +13,10 @@ calls are in flight and more keep coming, then comes back, in one of two ways:
 
 What the callers see: every call made while the server is
 down is answered ``-3`` (try again later) within its deadline, never a hang, never
-another code; each node keeps answering its health check, SERVING; once the server is
-back the same nodes, never restarted, settle again, the retries of the unanswered
+another code; each node keeps answering its health check at once, and says
+NOT_SERVING within seconds (a load balancer or a province's channel to national
+replicas then leaves it), SERVING again once the server is back; then the same nodes,
+never restarted, settle again, the retries of the unanswered
 requestIds included. What the databases hold: every settlement a caller saw succeed,
 exactly once at 31 and at 44, with the id the caller was given, and none doubled.
 """
@@ -139,11 +141,18 @@ async def test_a_database_gone_during_a_stream_answers_minus_3_and_nothing_is_lo
         await asyncio.sleep(0.2)  # a call or two in flight
         await asyncio.to_thread(fault.away)
         down = True
-        # down: the nodes still answer their health checks, at once
-        for s in nodes:
-            started = time.monotonic()
-            assert await s.health_status() == health_pb2.HealthCheckResponse.SERVING
-            assert time.monotonic() - started < 2
+        # down: the nodes still answer their health checks, at once, and each says
+        # NOT_SERVING once it has found the server gone (its probe, every second)
+        not_serving = set()
+        deadline = time.monotonic() + 15
+        while len(not_serving) < len(nodes):
+            for n, s in enumerate(nodes):
+                started = time.monotonic()
+                if await s.health_status() == health_pb2.HealthCheckResponse.NOT_SERVING:
+                    not_serving.add(n)
+                assert time.monotonic() - started < 2
+            assert time.monotonic() < deadline, f"NOT_SERVING from {len(not_serving)} nodes"
+            await asyncio.sleep(0.2)
         await running
         down = False
         await asyncio.to_thread(fault.back)
@@ -171,8 +180,11 @@ async def test_a_database_gone_during_a_stream_answers_minus_3_and_nothing_is_lo
         for r in requests[BEFORE + DURING :]:
             await settle(r)
         assert sorted(acknowledged) == sorted(r.requestId for r in requests), refused
+        deadline = time.monotonic() + 10  # SERVING again, each at its next probe
         for s in nodes:
-            assert await s.health_status() == health_pb2.HealthCheckResponse.SERVING
+            while await s.health_status() != health_pb2.HealthCheckResponse.SERVING:
+                assert time.monotonic() < deadline, "still NOT_SERVING with the server back"
+                await asyncio.sleep(0.2)
 
         # asked again, each requestId answers what it answered first
         for r in requests:

@@ -274,7 +274,7 @@ class PgDatabase(ThreadedDatabase):
         # The last call found the server gone (a broken connection, or none to be had);
         # written by the writer and reader threads alike, a hint that may be stale.
         self._unreachable = False
-        self._probing = False  # a probe of read_now's is under way (its _probe)
+        self._probing = False  # a probe is under way (probe)
 
     # -- lifecycle -------------------------------------------------------------------
     def _configure(self, reader: bool) -> Callable[[psycopg.Connection[Any]], None]:
@@ -394,13 +394,19 @@ class PgDatabase(ThreadedDatabase):
         is answered -3 at once, not tried, and a probe on a reader thread finds out when
         the server is back: the loop waits for a silent server once, not once a call."""
         if self._unreachable:
-            self._probe()
+            self.probe()
             raise EcError(-3, "the node's database cannot be read (unreachable); try again later")
         return self._run_read(fn, args)
 
-    def _probe(self) -> None:
+    @property
+    def reachable(self) -> bool:
+        """False from the moment a call found the server gone (a connection broken, or
+        none to be had) until one succeeds: a hint, written by every thread."""
+        return not self._unreachable
+
+    def probe(self) -> None:
         """One read on a reader thread (none while another is under way): it marks the
-        server reachable again when it succeeds."""
+        server gone when it fails and reachable when it succeeds."""
         if self._probing:
             return
         self._probing = True

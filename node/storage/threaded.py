@@ -57,6 +57,16 @@ class ThreadedDatabase:
             self._writer, self._run_write_unsynced, fn, args
         )
 
+    @property
+    def reachable(self) -> bool:
+        """Whether the last use found the database there (a file is always there; a
+        server may be gone: :class:`node.storage.postgres.PgDatabase`)."""
+        return True
+
+    def probe(self) -> None:
+        """Find out whether an unreachable database is back (a read on a reader thread,
+        which :attr:`reachable` then tells); nothing to find out for a file."""
+
     def read_now(self, fn: Callable[[sqlite3.Connection, *Ts], T], *args: *Ts) -> T:
         """:meth:`read` on the calling thread (the event loop's), on a connection of its
         own: for a read of a few rows by key, where the hand-off to a reader thread and
