@@ -143,7 +143,7 @@ from federation.client import PeerClient
 from federation.directory import Directory
 from federation.keepalive import KEEPALIVE_MS
 from node.clock import Clock, Entropy
-from node.errors import from_rpc_error, node_answer
+from node.errors import EcError, from_rpc_error, node_answer
 from node.settings import read_settings
 from node.storage.db import NodeDatabase
 from node.storage.outbox import (
@@ -204,6 +204,27 @@ def refusal_of(exc: grpc.RpcError) -> str | None:
     return answer[1] if answer is not None and answer[0] == -2 else None
 
 
+class _Failures:
+    """How the delivery loops log what failed: the database gone (-3) in one line once
+    per outage and loop (the node logs the outage itself, and each loop tries again
+    every second or so); anything else whole, with its traceback, each time."""
+
+    def __init__(self) -> None:
+        self._down: set[tuple[str, str]] = set()
+
+    def failed(self, what: str, exc: Exception, province: str = "") -> None:
+        fields = {"province": province} if province else {}
+        if isinstance(exc, EcError) and exc.code == -3:
+            if (what, province) not in self._down:
+                self._down.add((what, province))
+                log.warning(what, extra={"fields": {**fields, "why": exc.message}})
+            return
+        log.error(what, exc_info=exc, extra={"fields": fields})
+
+    def ok(self, what: str, province: str = "") -> None:
+        self._down.discard((what, province))
+
+
 class Delivery:
     """A delivery loop: one worker per lane (at national, per destination province).
 
@@ -256,6 +277,7 @@ class Delivery:
         self._contact: dict[str, int] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._scan_now = asyncio.Event()
+        self._failures = _Failures()
         # Leases of the lanes (national on PostgreSQL, which may be a cluster): this
         # process's holder id, and the lanes it holds as last claimed or renewed.
         self.leases = outbox.lane is None and getattr(outbox.db, "dialect", "") == "postgresql"
@@ -372,8 +394,9 @@ class Delivery:
         while True:
             try:
                 await self.prune()
-            except Exception:  # a failed prune must not end it; the next one retries
-                log.exception("outbox prune failed")
+                self._failures.ok("outbox prune failed")
+            except Exception as exc:  # a failed prune must not end it; the next one retries
+                self._failures.failed("outbox prune failed", exc)
             await asyncio.sleep(self.settings.outbox_prune_interval)
 
     # -- leases (national on PostgreSQL) ---------------------------------------------
@@ -388,8 +411,9 @@ class Delivery:
                 continue
             try:
                 self._held = await self.store.renew_leases(self.holder, self._lease_ms)
-            except Exception:  # the database away: the next renewal, or the claim, retries
-                log.warning("delivery leases not renewed", exc_info=True)
+                self._failures.ok("delivery leases not renewed")
+            except Exception as exc:  # the database away: the next renewal, or the claim, retries
+                self._failures.failed("delivery leases not renewed", exc)
 
     async def _claim(self, destination: str) -> bool:
         """Whether this replica may send ``destination``'s lane now (its lease, claimed
@@ -428,8 +452,9 @@ class Delivery:
             self._scan_now.clear()
             try:
                 await self._scan()
-            except Exception:  # a failed read must not end delivery; the next scan retries
-                log.exception("delivery scan failed")
+                self._failures.ok("delivery scan failed")
+            except Exception as exc:  # a failed read must not end delivery; the next scan retries
+                self._failures.failed("delivery scan failed", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._scan_now.wait(), self.scan_interval)
 
@@ -468,10 +493,9 @@ class Delivery:
             try:
                 while await self._send_one(destination):
                     wake.clear()
-            except Exception:
-                log.exception(
-                    "delivery failed unexpectedly", extra={"fields": {"province": destination}}
-                )
+                self._failures.ok("delivery failed", destination)
+            except Exception as exc:
+                self._failures.failed("delivery failed", exc, destination)
 
     async def _send_one(self, destination: str) -> bool:
         """Send one batch if one is due; True when more may be sent at once."""

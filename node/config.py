@@ -35,20 +35,25 @@ def parse_address(value: str, what: str = "address") -> tuple[str, int]:
 
 
 # The service config of a channel to a national cluster: calls spread over every
-# replica listed, and a replica that dies is left for the others (gRPC's round_robin).
-ROUND_ROBIN = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+# replica listed (gRPC's round_robin), and a replica that dies, or answers NOT_SERVING
+# on its health service (stopping, or its database gone), is left for the others: the
+# channel watches each replica's health ("", the node as a whole).
+ROUND_ROBIN = json.dumps(
+    {"loadBalancingConfig": [{"round_robin": {}}], "healthCheckConfig": {"serviceName": ""}}
+)
 
 
 def national_target(value: str) -> tuple[str, list[tuple[str, str]]]:
     """A province's ``--national``: the gRPC target to dial and the channel options it
     needs. ``HOST:PORT`` (one national) is dialed as it is. A list ``H1:P1,H2:P2`` (the
     replicas of a national cluster on one database) is one target of IP addresses,
-    ``ipv4:H1:P1,H2:P2`` (or ``ipv6:[..]:P,..``), with round_robin load balancing: each
-    call goes to a live replica. A list takes IP addresses of one family only. A name
-    whose DNS records are the replicas' addresses is given as gRPC's DNS target,
-    ``dns:///NAME:PORT`` (the system's DNS servers) or ``dns://SERVER:PORT/NAME:PORT`` (a
-    DNS server of its own), and is balanced the same way over every address it resolves
-    to, resolved again as replicas come and go."""
+    ``ipv4:H1:P1,H2:P2`` (or ``ipv6:[..]:P,..``), with round_robin load balancing and
+    health checking: each call goes to a live replica that has its database. A list
+    takes IP addresses of one family only. A name whose DNS records are the replicas'
+    addresses is given as gRPC's DNS target, ``dns:///NAME:PORT`` (the system's DNS
+    servers) or ``dns://SERVER:PORT/NAME:PORT`` (a DNS server of its own), and is
+    balanced the same way over every address it resolves to, resolved again as replicas
+    come and go."""
     if value.startswith("dns:"):
         return _dns_target(value), [("grpc.service_config", ROUND_ROBIN)]
     parts = [p.strip() for p in value.split(",")]

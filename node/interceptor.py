@@ -95,6 +95,7 @@ ROUTINE_METHODS = frozenset(
     {
         "/ecnet.v1.FederationService/Heartbeat",
         "/grpc.health.v1.Health/Check",
+        "/grpc.health.v1.Health/Watch",  # a province's channel watching national replicas
     }
 )
 

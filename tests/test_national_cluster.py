@@ -12,6 +12,8 @@ database, provinces dialing them as one balanced target (``--national H1:P1,H2:P
   SIGKILL during a stream of remote settlements; nothing is lost or doubled, the
   outbox is delivered by the other replica within seconds, 44 receives national's events
   in seq order and never two batches at once.
+* A replica cut off from the database answers NOT_SERVING until it has it back, and the
+  provinces' calls go to the other replica meanwhile (their channels check health).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import pytest
 from dnslib import QTYPE, RCODE, RR, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from netkit import DelayRelay
 from scankit import ScanKit, eventually, insured_in, terminals_of
 from settlekit import POLICY, settlement_stub, token_for
 from test_settlement_kill import (
@@ -43,9 +46,12 @@ from test_settlement_kill import (
 from voucherkit import FAST, PROVINCES, SEED, activate
 
 from cli.seed import seed_national
+from ecnet.v1 import federation_service_pb2 as fed_pb
+from ecnet.v1 import federation_service_pb2_grpc as fed_grpc
 from federation.client import PeerClient
 from node.clock import SystemClock
 from node.config import ROUND_ROBIN, ConfigError, national_target
+from node.errors import from_rpc_error
 from node.population import generate
 from node.storage.db import open_database
 from node.storage.migrations import national as national_migrations
@@ -147,17 +153,18 @@ class Zone(BaseResolver):
         return reply
 
 
-class Counted(health.HealthServicer):
-    """A health service that counts the checks it answers."""
+class Counted(health.aio.HealthServicer):
+    """A health service that counts the checks it answers (asyncio's: the province's
+    channel watches it too, and a synchronous Watch would hold an executor thread to
+    the end of the test's loop)."""
 
     def __init__(self) -> None:
-        super().__init__(experimental_non_blocking=True)
+        super().__init__()
         self.checks = 0
-        self.set("", health_pb2.HealthCheckResponse.SERVING)
 
-    def Check(self, request, context):
+    async def Check(self, request, context):
         self.checks += 1
-        return super().Check(request, context)
+        return await super().Check(request, context)
 
 
 async def test_a_province_finds_national_by_a_name_in_dns(cluster):
@@ -173,6 +180,7 @@ async def test_a_province_finds_national_by_a_name_in_dns(cluster):
     assert host == "127.0.0.1"
     tls = cluster.pki.node_settings("national")
     other, counted = grpc.aio.server(), Counted()
+    await counted.set("", health_pb2.HealthCheckResponse.SERVING)
     health_pb2_grpc.add_HealthServicer_to_server(counted, other)
     other.add_secure_port(
         f"127.0.0.2:{port}",
@@ -380,6 +388,79 @@ async def test_kill_9_of_a_national_replica_during_a_stream(cluster, tmp_path, m
     finally:
         for replica in (first, second):
             await replica.stop()
+
+
+@pytest.mark.postgresql
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_a_replica_cut_off_from_the_database_is_left_for_the_other(cluster, tmp_path):
+    """The first replica reaches the database through a relay the test cuts. It finds
+    the server gone within seconds (its own probe, idle or not), answers NOT_SERVING,
+    and 44's calls that need national's database (FetchVoucher) all go to the second
+    replica: none is answered -3. Once the relay is back, so is the replica."""
+    url = cluster.db_url("national")
+    server = url.split("@", 1)[1].split("/", 1)[0]
+    host, port = server.rsplit(":", 1)
+    relay = await DelayRelay("pg", "127.0.0.1", (host, int(port)), 0.0).start()
+    first = Replica("national", "national", tmp_path / "national", heartbeat=0.5,
+                    nation=cluster.pki.root, db=url.replace(server, relay.address))  # fmt: skip
+    await first.start()
+    second = Replica("national-b", "national", tmp_path / "national-b", heartbeat=0.5,
+                     nation=cluster.pki.root, db=url, keys_of=first.data_dir)  # fmt: skip
+    await second.start()
+    watcher = None
+    try:
+        config = cluster.config("provincial", "44", national=f"{first.address},{second.address}")
+        p44 = await cluster.start(config)
+        await asyncio.wait_for(p44.provincial.national.registered.wait(), 15)
+        fetch = fed_grpc.FederationServiceStub(p44.provincial.national.peer.channel).FetchVoucher
+        watcher = PeerClient(first.address, "national", p44.provincial.national.peer.dialer)
+        first_health = health_pb2_grpc.HealthStub(watcher.channel).Check
+
+        async def codes(n: int) -> list[int]:
+            """The codes of n FetchVoucher calls of 44's (an unknown channel's: each read
+            of national's database is refused, by a replica that could read it)."""
+            out = []
+            for _ in range(n):
+                request = fed_pb.FetchVoucherRequest(
+                    authCode="0" * 32, channelId="nochannel", province="44"
+                )
+                try:
+                    await fetch(request, timeout=10)
+                    out.append(0)
+                except grpc.aio.AioRpcError as exc:
+                    out.append(from_rpc_error(exc)[0])
+            return out
+
+        async def status_of_first() -> int:
+            return (await first_health(health_pb2.HealthCheckRequest(), timeout=5)).status
+
+        answered = await codes(6)
+        assert -3 not in answered and len(set(answered)) == 1, answered
+
+        await relay.cut()
+
+        async def not_serving() -> bool:
+            return await status_of_first() == health_pb2.HealthCheckResponse.NOT_SERVING
+
+        await eventually(not_serving, timeout=15, what="NOT_SERVING from the cut-off replica")
+        during = await codes(12)
+        assert during == answered[:1] * 12, during  # the second replica answered them all
+
+        await relay.restore()
+
+        async def serving() -> bool:
+            return await status_of_first() == health_pb2.HealthCheckResponse.SERVING
+
+        await eventually(serving, timeout=15, what="SERVING again once the database is back")
+        after = await codes(6)
+        assert after == answered[:1] * 6, after
+        assert "database unreachable: NOT_SERVING" in first.log_path.read_text()
+    finally:
+        if watcher is not None:
+            await watcher.close()
+        for replica in (first, second):
+            await replica.stop()
+        await relay.close()
 
 
 # -- TLS over a list --------------------------------------------------------------------
