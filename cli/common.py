@@ -259,7 +259,11 @@ def grpcurl_json(message: Message) -> str:
 
 def province_entry(data: Path, province: str) -> NodeEntry:
     """Province NN's entry in the nation's ``nation.json`` (its addresses)."""
-    nation = NationFile.load(data)
+    return nation_entry(NationFile.load(data), province)
+
+
+def nation_entry(nation: NationFile, province: str) -> NodeEntry:
+    """Province NN's entry in ``nation``, or a -2 naming the provinces it has."""
     entry = nation.nodes.get(f"p{province}")
     if entry is None:
         raise CliError(

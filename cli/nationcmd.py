@@ -22,6 +22,7 @@ from cli.common import (
     NodeOpt,
     err,
     examples,
+    nation_entry,
     out,
     print_json,
     print_message,
@@ -42,7 +43,7 @@ from cli.nation import (
     stop_on_signals,
     wait_healthy,
 )
-from cli.nationfile import NationFile, NodeEntry, pid_alive
+from cli.nationfile import NationFile, pid_alive
 from cli.operators import console_password
 from cli.rpc import CliError, NodeHandle, national_address
 from ecnet.v1 import admin_service_pb2 as pb
@@ -500,17 +501,6 @@ def nation_down(data: DataOpt = None) -> None:
     out.print("nation stopped")
 
 
-def _entry(nation: NationFile, province: str) -> NodeEntry:
-    entry = nation.nodes.get(f"p{province}")
-    if entry is None:
-        raise CliError(
-            f"province {province} is not part of the nation in {nation.data_dir} "
-            f"(it has {', '.join(nation.provinces())})",
-            -2,
-        )
-    return entry
-
-
 @nation_app.command("stop", epilog=examples("ecnet nation stop --province 44"))
 @reports_errors
 def nation_stop(
@@ -519,7 +509,7 @@ def nation_stop(
 ) -> None:
     """Stop one provincial node (a fault drill)."""
     nation = NationFile.load(_data(data))
-    entry = _entry(nation, province)
+    entry = nation_entry(nation, province)
     if not stop_entry(entry):
         raise CliError(f"{entry.name} is not running")
     nation.save()
@@ -535,7 +525,7 @@ def nation_start(
 ) -> None:
     """Start one provincial node again."""
     nation = NationFile.load(_data(data))
-    entry = _entry(nation, province)
+    entry = nation_entry(nation, province)
     if pid_alive(entry.pid):
         raise CliError(f"{entry.name} is already running (pid {entry.pid})")
     check_ports_free([entry])
